@@ -8,7 +8,8 @@
     │   ├── Unauthenticated    401: missing, forged or expired credentials
     │   ├── Forbidden          403: the caller's role or venue does not allow it
     │   ├── NotFound           404
-    │   └── Conflict           409: the state of the world forbids it (double booking, wrong state)
+    │   ├── Conflict           409: the state of the world forbids it (double booking, wrong state)
+    │   └── TooLarge           413: the request body is over the limit
     ├── AllocationError        no feasible seat allocation; names what is missing
     ├── BusError               the event bus or presence store failed
     ├── CalendarError          a working-day count outside the calendar's covered years
@@ -35,6 +36,7 @@ __all__ = [
     "InvalidInput",
     "NotFound",
     "ProblemError",
+    "TooLarge",
     "Unauthenticated",
 ]
 
@@ -100,6 +102,11 @@ class NotFound(ProblemError):
 class Conflict(ProblemError):
     status = 409
     title = "与当前状态冲突"
+
+
+class TooLarge(ProblemError):
+    status = 413
+    title = "请求体过大"
 
 
 class AllocationError(HubError):

@@ -1,0 +1,1 @@
+"""The hub's HTTP face: REST API, problem responses, authentication, OpenAPI, pages."""

@@ -1,0 +1,105 @@
+"""The hub's aiohttp application: wiring of routes, state, background tasks and start-up checks."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+from aiohttp import web
+
+from evaluation_hub.api import bookings, directory, pages, session_auth, sessions
+from evaluation_hub.api.keys import BUS, CLOCK, CONFIG, DB
+from evaluation_hub.api.problems import problem_middleware
+from evaluation_hub.api.routes import ApiRoutes, Operation, openapi_document
+from evaluation_hub.api.serialize import SCHEMAS
+from evaluation_hub.booking import store
+from evaluation_hub.bus.base import Bus
+from evaluation_hub.config import HubConfig
+from evaluation_hub.db.engine import Database
+
+__all__ = ["API_OPERATIONS", "create_app", "utc_now"]
+
+log = structlog.get_logger(__name__)
+
+_MODULES = (session_auth, directory, sessions, bookings)
+meta = ApiRoutes()
+API_OPERATIONS: list[Operation] = []
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@meta.route("GET", "/api/openapi.json", summary="本 API 的 OpenAPI 文档", tag="元数据", auth=False)
+async def openapi(request: web.Request) -> web.Response:
+    return web.json_response(openapi_document(API_OPERATIONS, SCHEMAS))
+
+
+@meta.route("GET", "/api/health", summary="健康检查", tag="元数据", auth=False)
+async def health(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+API_OPERATIONS.extend(meta.operations)
+for _module in _MODULES:
+    API_OPERATIONS.extend(_module.routes.operations)
+
+
+async def _expiry_sweeper(app: web.Application) -> None:
+    """Lapse unconfirmed requests on a timer; the rule itself lives in ``store.expire_due``."""
+    interval = app[CONFIG].expiry_sweep_interval_s
+    while True:
+        try:
+            expired = await store.expire_due(app[DB], app[CLOCK]())
+            if expired:
+                log.info("booking.expired", booking_ids=expired)
+        except Exception:
+            log.exception("booking.expiry_sweep_failed")
+        await asyncio.sleep(interval)
+
+
+def create_app(
+    config: HubConfig,
+    *,
+    db: Database | None = None,
+    bus: Bus | None = None,
+    clock: Callable[[], datetime] = utc_now,
+    check_schema: bool = True,
+    sweep: bool = True,
+) -> web.Application:
+    app = web.Application(middlewares=[problem_middleware], client_max_size=config.max_body_bytes)
+    app[CONFIG] = config
+    app[CLOCK] = clock
+    owned_db = db is None
+    app[DB] = db or Database(config.database_url)
+    if bus is None:
+        from evaluation_hub.bus.memory import MemoryBus
+
+        bus = MemoryBus()
+    app[BUS] = bus
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        if check_schema:
+            await app[DB].check_migrated()
+        task: asyncio.Task[Any] | None = None
+        if sweep:
+            task = asyncio.create_task(_expiry_sweeper(app))
+        yield
+        if task:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await app[BUS].close()
+        if owned_db:
+            await app[DB].dispose()
+
+    app.cleanup_ctx.append(lifecycle)
+    app.router.add_routes(meta.table)
+    for module in _MODULES:
+        app.router.add_routes(module.routes.table)
+    pages.setup(app)
+    return app

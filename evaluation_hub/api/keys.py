@@ -1,0 +1,20 @@
+"""Typed application state (``web.AppKey``) shared by the hub's handlers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from aiohttp import web
+
+from evaluation_hub.bus.base import Bus
+from evaluation_hub.config import HubConfig
+from evaluation_hub.db.engine import Database
+
+__all__ = ["BUS", "CLOCK", "CONFIG", "DB"]
+
+CONFIG = web.AppKey("config", HubConfig)
+DB = web.AppKey("db", Database)
+BUS = web.AppKey("bus", Bus)
+# The hub's notion of now; tests replace it to move time without sleeping.
+CLOCK = web.AppKey("clock", Callable[[], datetime])

@@ -1,0 +1,26 @@
+"""The hub's pages for people (in Simplified Chinese). Pages hold no rules: they call the API,
+which decides what each user may see and do."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiohttp import web
+
+__all__ = ["setup"]
+
+STATIC = Path(__file__).resolve().parent.parent / "web" / "static"
+
+
+async def _admin(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(STATIC / "admin.html", headers={"Cache-Control": "no-store"})
+
+
+async def _index(request: web.Request) -> web.StreamResponse:
+    raise web.HTTPFound("/admin")
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get("/", _index)
+    app.router.add_get("/admin", _admin)
+    app.router.add_static("/static/", STATIC, follow_symlinks=False)

@@ -1,0 +1,83 @@
+"""RFC 9457 problem responses, produced in one place for every error that reaches HTTP.
+
+Known errors (``ProblemError``) carry their status and a message a person can act on; anything
+else is logged in full and answered with a bare 500 that reveals no internals.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import structlog
+from aiohttp import web
+
+from evaluation_hub.api.keys import CONFIG
+from evaluation_hub.errors import ProblemError
+
+__all__ = ["PROBLEM_BASE", "problem_middleware", "problem_response"]
+
+PROBLEM_BASE = "https://evaluation-hub.invalid/problems/"
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+
+log = structlog.get_logger(__name__)
+
+_HTTP_CODES = {
+    400: ("bad-request", "请求格式错误", "请求格式错误"),
+    404: ("not-found", "对象不存在", "请求的地址不存在"),
+    405: ("method-not-allowed", "不支持的请求方法", "该地址不支持此请求方法"),
+    413: ("too-large", "请求体过大", "请求体过大"),
+}
+
+
+def problem_response(
+    status: int, code: str, title: str, detail: str, instance: str, **extra: Any
+) -> web.Response:
+    body = {
+        "type": PROBLEM_BASE + code,
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": instance,
+        **extra,
+    }
+    return web.json_response(body, status=status, content_type=PROBLEM_CONTENT_TYPE)
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def problem_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex[:16]
+    structlog.contextvars.bind_contextvars(request_id=request_id)
+    try:
+        response = await handler(request)
+    except ProblemError as exc:
+        log.info("request.refused", status=exc.status, code=exc.code, path=request.path)
+        response = problem_response(
+            exc.status, exc.code, exc.title, exc.detail, request.path, **exc.extra
+        )
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        code, title, detail = _HTTP_CODES.get(
+            exc.status, ("http-error", exc.reason, exc.text or exc.reason)
+        )
+        if exc.status == 413:
+            detail = f"请求体超过 {request.app[CONFIG].max_body_bytes} 字节上限"
+        response = problem_response(exc.status, code, title, detail, request.path)
+    except Exception:
+        log.exception("request.failed", path=request.path, method=request.method)
+        response = problem_response(
+            500,
+            "internal",
+            "服务器内部错误",
+            f"服务器内部错误，请联系系统管理员并提供请求编号 {request_id}",
+            request.path,
+        )
+    finally:
+        structlog.contextvars.unbind_contextvars("request_id")
+    response.headers["X-Request-Id"] = request_id
+    return response

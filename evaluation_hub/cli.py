@@ -1,0 +1,178 @@
+"""The ``evaluation-hub`` command: serve, migrate, demo, users, and the checking tools."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+
+from evaluation_hub.config import HubConfig
+from evaluation_hub.errors import HubError
+from evaluation_hub.logging import configure_logging
+
+__all__ = ["main"]
+
+
+def _database_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--database-url",
+        help="sqlite+aiosqlite:///PATH or postgresql+asyncpg://USER@HOST:PORT/DB "
+        "(default: $EVALHUB_DATABASE_URL or var/hub.db)",
+    )
+
+
+def _config(args: argparse.Namespace) -> HubConfig:
+    return HubConfig.from_env(
+        database_url=getattr(args, "database_url", None),
+        redis_url=getattr(args, "redis_url", None),
+        host=getattr(args, "host", None),
+        port=getattr(args, "port", None),
+    )
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from evaluation_hub.api.app import create_app
+
+    config = _config(args)
+    configure_logging(json=config.json_logs)
+    bus = None
+    if config.redis_url:
+        from evaluation_hub.bus.redis import RedisBus
+
+        bus = RedisBus(config.redis_url)
+    app = create_app(config, bus=bus)
+    web.run_app(app, host=config.host, port=config.port, print=None)
+    return 0
+
+
+def _db_upgrade(args: argparse.Namespace) -> int:
+    from evaluation_hub.db.engine import Database
+
+    config = _config(args)
+    _ensure_sqlite_dir(config.database_url)
+
+    async def run() -> None:
+        db = Database(config.database_url)
+        try:
+            await db.upgrade()
+        finally:
+            await db.dispose()
+
+    asyncio.run(run())
+    print(f"database {config.database_url} is at the latest revision")
+    return 0
+
+
+def _db_check(args: argparse.Namespace) -> int:
+    from evaluation_hub.db.engine import Database
+
+    config = _config(args)
+
+    async def run() -> None:
+        db = Database(config.database_url)
+        try:
+            await db.check_migrated()
+        finally:
+            await db.dispose()
+
+    asyncio.run(run())
+    print(f"database {config.database_url} is at the latest revision")
+    return 0
+
+
+def _ensure_sqlite_dir(url: str) -> None:
+    from pathlib import Path
+
+    if url.startswith("sqlite+aiosqlite:///"):
+        Path(url.removeprefix("sqlite+aiosqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from evaluation_hub import demo
+
+    return demo.run(args)
+
+
+def _user_add(args: argparse.Namespace) -> int:
+    from evaluation_hub import demo
+
+    return demo.add_user_command(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="evaluation-hub", description="远程异地评标 host-site hub"
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the hub (refuses an unmigrated database)")
+    _database_arg(serve)
+    serve.add_argument("--redis-url", help="redis://HOST:PORT/DB for the bus (default: in-process)")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.set_defaults(func=_serve)
+
+    db = sub.add_parser("db", help="database schema").add_subparsers(
+        dest="db_command", required=True
+    )
+    upgrade = db.add_parser("upgrade", help="migrate the database to the latest revision")
+    _database_arg(upgrade)
+    upgrade.set_defaults(func=_db_upgrade)
+    check = db.add_parser("check", help="exit non-zero unless the database is fully migrated")
+    _database_arg(check)
+    check.set_defaults(func=_db_check)
+
+    demo = sub.add_parser(
+        "demo", help="seed demo data (Yunnan) and run the hub on the embedded default"
+    )
+    demo.add_argument("--state-dir", default="var/demo", help="where the demo database lives")
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--port", type=int, default=8440)
+    demo.add_argument("--seed-only", action="store_true", help="seed the data and exit")
+    demo.add_argument("--reset", action="store_true", help="start from an empty demo database")
+    demo.set_defaults(func=_demo)
+
+    user = sub.add_parser("user", help="users").add_subparsers(dest="user_command", required=True)
+    add = user.add_parser("add", help="add a user who signs in to the hub")
+    _database_arg(add)
+    add.add_argument("username")
+    add.add_argument(
+        "--role",
+        required=True,
+        choices=["venue_admin", "host_operator", "supervisor", "system_admin"],
+    )
+    add.add_argument("--venue-code", help="the venue the user belongs to")
+    add.add_argument("--password", required=True)
+    add.set_defaults(func=_user_add)
+
+    for extension in _EXTENSIONS:
+        try:
+            module = __import__(extension, fromlist=["add_commands"])
+        except ImportError:
+            continue
+        module.add_commands(sub)
+    return parser
+
+
+# Sub-command groups that live beside the code they drive.
+_EXTENSIONS = ("evaluation_hub.bids.cli", "evaluation_hub.audit.cli")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except HubError as exc:
+        print(f"evaluation-hub: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

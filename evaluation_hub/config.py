@@ -1,0 +1,66 @@
+"""Hub configuration: defaults for the embedded set-up, overridden by environment variables.
+
+Configuration errors are raised when the hub starts, never at first use.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+from evaluation_hub.errors import ConfigError
+
+__all__ = ["HubConfig"]
+
+DEFAULT_STATE_DIR = Path("var")
+
+
+@dataclass(frozen=True)
+class HubConfig:
+    """Everything the hub needs to start. ``from_env`` reads ``EVALHUB_*`` variables."""
+
+    database_url: str = f"sqlite+aiosqlite:///{DEFAULT_STATE_DIR / 'hub.db'}"
+    redis_url: str | None = None  # None: the in-process bus (embedded default)
+    host: str = "127.0.0.1"
+    port: int = 8440
+    # Signs session tokens; a fresh one per start would log everybody out, so set it in production.
+    token_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
+    token_ttl: timedelta = timedelta(hours=8)
+    booking_request_ttl: timedelta = timedelta(hours=24)
+    expiry_sweep_interval_s: float = 30.0
+    max_body_bytes: int = 64 * 1024
+    json_logs: bool = False
+    timezone: str = "Asia/Shanghai"
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, **overrides: object) -> HubConfig:
+        env = dict(os.environ if env is None else env)
+        values: dict[str, object] = {}
+        if "EVALHUB_DATABASE_URL" in env:
+            values["database_url"] = env["EVALHUB_DATABASE_URL"]
+        if env.get("EVALHUB_REDIS_URL"):
+            values["redis_url"] = env["EVALHUB_REDIS_URL"]
+        if "EVALHUB_TOKEN_SECRET" in env:
+            if len(env["EVALHUB_TOKEN_SECRET"]) < 32:
+                raise ConfigError("EVALHUB_TOKEN_SECRET must be at least 32 characters long")
+            values["token_secret"] = env["EVALHUB_TOKEN_SECRET"]
+        for name, key in (("port", "EVALHUB_PORT"),):
+            if key in env:
+                try:
+                    values[name] = int(env[key])
+                except ValueError as exc:
+                    raise ConfigError(f"{key} must be an integer, got {env[key]!r}") from exc
+        if "EVALHUB_BOOKING_TTL_MINUTES" in env:
+            try:
+                values["booking_request_ttl"] = timedelta(
+                    minutes=int(env["EVALHUB_BOOKING_TTL_MINUTES"])
+                )
+            except ValueError as exc:
+                raise ConfigError("EVALHUB_BOOKING_TTL_MINUTES must be an integer") from exc
+        if env.get("EVALHUB_LOG_FORMAT") == "json":
+            values["json_logs"] = True
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)  # type: ignore[arg-type]

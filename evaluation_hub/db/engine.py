@@ -1,0 +1,111 @@
+"""Engine set-up for the two supported back ends, and the schema-revision guard.
+
+SQLite (the embedded default) gets every write transaction as ``BEGIN IMMEDIATE`` so writers are
+serialised by the database file lock — that, plus the overlap trigger from the migration, is what
+makes double booking impossible there. PostgreSQL relies on its exclusion constraint.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from evaluation_hub.db import migrate
+from evaluation_hub.errors import ConfigError, DatabaseNotMigrated
+
+__all__ = ["Database", "is_sqlite", "make_engine"]
+
+# A read-only unit of work on SQLite may use a deferred BEGIN so readers do not queue behind
+# writers (WAL lets them read a consistent snapshot).
+READ_ONLY = "evaluation_hub_read_only"
+
+
+def is_sqlite(url: str) -> bool:
+    return url.startswith("sqlite")
+
+
+def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+    if is_sqlite(url):
+        if not url.startswith("sqlite+aiosqlite://"):
+            raise ConfigError(
+                f"SQLite URLs must use the aiosqlite driver: sqlite+aiosqlite:///PATH, got {url}"
+            )
+        engine = create_async_engine(url, connect_args={"timeout": 30})
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+            # Take BEGIN away from the driver so we can emit BEGIN IMMEDIATE ourselves.
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        @event.listens_for(engine.sync_engine, "begin")
+        def _on_begin(conn: Connection) -> None:
+            if conn.get_execution_options().get(READ_ONLY):
+                conn.exec_driver_sql("BEGIN")
+            else:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    if url.startswith("postgresql+asyncpg://"):
+        return create_async_engine(
+            url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+        )
+    raise ConfigError(
+        f"unsupported database URL {url!r}: use sqlite+aiosqlite:///PATH or "
+        "postgresql+asyncpg://USER@HOST:PORT/DB"
+    )
+
+
+class Database:
+    """The engine plus session factories for writes and for reads."""
+
+    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+        self.url = url
+        self.engine = make_engine(url, pool_size=pool_size)
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._read_engine = self.engine.execution_options(**{READ_ONLY: True})
+        self.read_sessions = async_sessionmaker(self._read_engine, expire_on_commit=False)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return is_sqlite(self.url)
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncSession]:
+        """A unit of work that commits on success and rolls back on error."""
+        async with self.sessions() as session, session.begin():
+            yield session
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        async with self.read_sessions() as session, session.begin():
+            yield session
+
+    async def check_migrated(self) -> None:
+        """Refuse to run on a schema that is not at the head revision."""
+        async with self.engine.connect() as conn:
+            current = await conn.run_sync(migrate.current_revision)
+        head = migrate.head_revision()
+        if current != head:
+            raise DatabaseNotMigrated(self.url, current, head)
+
+    async def upgrade(self) -> None:
+        async with self.engine.begin() as conn:
+            await conn.run_sync(migrate.upgrade_on_connection)
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()

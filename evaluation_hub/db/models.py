@@ -1,0 +1,240 @@
+"""Tables of the seat directory, evaluation sessions and seat bookings.
+
+A booking (预约) is a host site's request for ``seat_count`` seats at one venue for one
+evaluation session's window. The seats it holds live in ``booking_seats``; those rows carry a
+copy of the window and of the booking's liveness so the database itself can refuse two live
+holds of one seat in overlapping windows (an exclusion constraint on PostgreSQL, a trigger on
+SQLite — see the migration). Never enforce that rule by check-then-insert alone.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from evaluation_hub.db.base import Base
+
+__all__ = [
+    "Base",
+    "Booking",
+    "BookingEvent",
+    "BookingSeat",
+    "EvaluationSession",
+    "Expert",
+    "Seat",
+    "SessionExpert",
+    "User",
+    "Venue",
+]
+
+
+class Venue(Base):
+    """A trading centre's evaluation venue (评标场地)."""
+
+    __tablename__ = "venues"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    region_code: Mapped[str] = mapped_column(String(12))  # 6-digit administrative division code
+    supervising_department: Mapped[str] = mapped_column(String(200))
+    contact_name: Mapped[str] = mapped_column(String(100), default="")
+    contact_phone: Mapped[str] = mapped_column(String(40), default="")
+
+    seats: Mapped[list[Seat]] = relationship(back_populates="venue", order_by="Seat.id")
+
+
+class Seat(Base):
+    """One evaluation desk (工位) with its terminal, camera and microphone."""
+
+    __tablename__ = "seats"
+    __table_args__ = (
+        UniqueConstraint("venue_id", "label"),
+        CheckConstraint("status IN ('available', 'maintenance', 'retired')", name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    venue_id: Mapped[int] = mapped_column(ForeignKey("venues.id"), index=True)
+    label: Mapped[str] = mapped_column(String(50))
+    room: Mapped[str] = mapped_column(String(100), default="")
+    capabilities: Mapped[list[str]] = mapped_column(JSON, default=list)
+    status: Mapped[str] = mapped_column(String(20), default="available")
+    shared: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    venue: Mapped[Venue] = relationship(back_populates="seats")
+
+
+class Expert(Base):
+    """An evaluation expert (评标专家) drawn from the shared pool."""
+
+    __tablename__ = "experts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(100), default="")
+    home_region: Mapped[str] = mapped_column(String(12))
+    employer: Mapped[str] = mapped_column(String(200))
+
+
+class EvaluationSession(Base):
+    """One sitting of one committee for one bid section (评标会), hosted by exactly one venue."""
+
+    __tablename__ = "evaluation_sessions"
+    __table_args__ = (
+        CheckConstraint("ends_at > starts_at", name="window"),
+        CheckConstraint("committee_size >= 1", name="committee_size"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_code: Mapped[str] = mapped_column(String(64))
+    project_name: Mapped[str] = mapped_column(String(300))
+    section: Mapped[str] = mapped_column(String(100))
+    host_venue_id: Mapped[int] = mapped_column(ForeignKey("venues.id"), index=True)
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    committee_size: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(30), default="scheduled")
+    created_at: Mapped[datetime]
+
+    host_venue: Mapped[Venue] = relationship()
+    experts: Mapped[list[SessionExpert]] = relationship(
+        back_populates="session", order_by="SessionExpert.id"
+    )
+
+
+class SessionExpert(Base):
+    """An expert drawn for a session, seated at the host or at an away venue."""
+
+    __tablename__ = "session_experts"
+    __table_args__ = (
+        UniqueConstraint("session_id", "expert_id"),
+        CheckConstraint("placement IN ('host', 'away')", name="placement"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("evaluation_sessions.id"), index=True)
+    expert_id: Mapped[int] = mapped_column(ForeignKey("experts.id"))
+    placement: Mapped[str] = mapped_column(String(10), default="away")
+
+    session: Mapped[EvaluationSession] = relationship(back_populates="experts")
+    expert: Mapped[Expert] = relationship()
+
+
+BOOKING_STATES = (
+    "requested",
+    "confirmed",
+    "checked_in",
+    "released",
+    "rejected",
+    "cancelled",
+    "expired",
+    "changed",
+)
+
+
+class Booking(Base):
+    """A request for ``seat_count`` seats at ``venue_id`` for a session's window (工位预约)."""
+
+    __tablename__ = "bookings"
+    __table_args__ = (
+        CheckConstraint("ends_at > starts_at", name="window"),
+        CheckConstraint("seat_count >= 1", name="seat_count"),
+        CheckConstraint(
+            "state IN (" + ", ".join(f"'{s}'" for s in BOOKING_STATES) + ")", name="state"
+        ),
+        Index("ix_bookings_venue_state", "venue_id", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("evaluation_sessions.id"), index=True)
+    venue_id: Mapped[int] = mapped_column(ForeignKey("venues.id"))
+    seat_count: Mapped[int] = mapped_column(Integer)
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    state: Mapped[str] = mapped_column(String(20), default="requested")
+    requested_by: Mapped[str] = mapped_column(String(100))
+    requested_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    replaces_id: Mapped[int | None] = mapped_column(ForeignKey("bookings.id"), default=None)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    # Set when the hub drew this venue at random (两随机): hidden from the host until the start.
+    drawn: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime]
+
+    seats: Mapped[list[BookingSeat]] = relationship(
+        back_populates="booking", order_by="BookingSeat.seat_id"
+    )
+    events: Mapped[list[BookingEvent]] = relationship(
+        back_populates="booking", order_by="BookingEvent.id"
+    )
+
+
+class BookingSeat(Base):
+    """One seat held by a booking. ``live`` mirrors whether the booking still holds it."""
+
+    __tablename__ = "booking_seats"
+    __table_args__ = (
+        UniqueConstraint("booking_id", "seat_id"),
+        CheckConstraint("ends_at > starts_at", name="window"),
+        Index("ix_booking_seats_seat_live", "seat_id", "live"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    booking_id: Mapped[int] = mapped_column(ForeignKey("bookings.id"), index=True)
+    seat_id: Mapped[int] = mapped_column(ForeignKey("seats.id"))
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    live: Mapped[bool] = mapped_column(Boolean, default=True)
+    expert_id: Mapped[int | None] = mapped_column(ForeignKey("experts.id"), default=None)
+
+    booking: Mapped[Booking] = relationship(back_populates="seats")
+    seat: Mapped[Seat] = relationship()
+
+
+class BookingEvent(Base):
+    """Who changed a booking's state, when, and why."""
+
+    __tablename__ = "booking_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    booking_id: Mapped[int] = mapped_column(ForeignKey("bookings.id"), index=True)
+    from_state: Mapped[str | None] = mapped_column(String(20))
+    to_state: Mapped[str] = mapped_column(String(20))
+    actor: Mapped[str] = mapped_column(String(100))
+    at: Mapped[datetime]
+    reason: Mapped[str] = mapped_column(Text, default="")
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    booking: Mapped[Booking] = relationship(back_populates="events")
+
+
+class User(Base):
+    """A person who signs in to the hub: a venue admin, a host-site operator or a supervisor."""
+
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint(
+            "role IN ('venue_admin', 'host_operator', 'supervisor', 'system_admin')", name="role"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(100), default="")
+    role: Mapped[str] = mapped_column(String(20))
+    venue_id: Mapped[int | None] = mapped_column(ForeignKey("venues.id"), default=None)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)

@@ -1,0 +1,84 @@
+"""Shared fixtures: real PostgreSQL (started here, on loopback), SQLite files, a movable clock,
+and the hub application on aiohttp's test server."""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from evaluation_hub.api.app import create_app
+from evaluation_hub.config import HubConfig
+from evaluation_hub.db.engine import Database
+from tests.support.postgres_server import PostgresServer, postgres_server
+
+_db_names = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PostgresServer]:
+    with postgres_server() as server:
+        yield server
+
+
+@dataclass
+class FakeClock:
+    """The hub's clock in tests: time moves only when a test moves it."""
+
+    now: datetime
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **kwargs: float) -> None:
+        self.now += timedelta(**kwargs)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    # 2026-11-30 09:00 Beijing is a Monday; the demo session is placed on the next day.
+    return FakeClock(datetime(2026, 11, 30, 1, 0, tzinfo=UTC))
+
+
+def fresh_database_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    if backend == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}"
+    server: PostgresServer = request.getfixturevalue("pg_server")
+    return server.create_database(f"t{os.getpid()}_{next(_db_names)}")
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+async def database(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> AsyncIterator[Database]:
+    db = Database(fresh_database_url(backend, tmp_path, request))
+    await db.upgrade()
+    yield db
+    await db.dispose()
+
+
+@pytest.fixture
+async def seeded(database: Database, clock: FakeClock) -> dict[str, Any]:
+    from evaluation_hub.demo import seed
+
+    return await seed(database, clock())
+
+
+@pytest.fixture
+async def client(database: Database, clock: FakeClock) -> AsyncIterator[TestClient[Any, Any]]:
+    config = HubConfig(database_url=database.url, token_secret="t" * 40)
+    app = create_app(config, db=database, clock=clock, sweep=False)
+    async with TestClient(TestServer(app)) as test_client:
+        yield test_client

@@ -1,0 +1,124 @@
+"""Start a throw-away PostgreSQL server from Debian's package on 127.0.0.1 for the tests.
+
+initdb and postgres refuse to run as root, so when the tests run as root (CI does) the cluster
+is owned by, and the server runs as, the ``postgres`` system user that Debian's package creates.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["PostgresServer", "postgres_server", "free_port"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _bindir() -> Path:
+    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if not candidates:
+        raise RuntimeError("PostgreSQL is not installed; run `make system-deps` (Debian: postgresql)")
+    return Path(candidates[-1]).parent
+
+
+@dataclass
+class PostgresServer:
+    datadir: Path
+    port: int
+    user: str
+    bindir: Path
+    run_as: str | None
+
+    def _cmd(self, *args: str) -> list[str]:
+        if self.run_as:
+            return ["runuser", "-u", self.run_as, "--", *args]
+        return list(args)
+
+    @property
+    def url(self) -> str:
+        return f"postgresql+asyncpg://{self.user}@127.0.0.1:{self.port}/postgres"
+
+    def database_url(self, name: str) -> str:
+        return f"postgresql+asyncpg://{self.user}@127.0.0.1:{self.port}/{name}"
+
+    def psql(self, sql: str, db: str = "postgres") -> str:
+        out = subprocess.run(
+            [str(self.bindir / "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", self.user,
+             "-d", db, "-v", "ON_ERROR_STOP=1", "-At", "-c", sql],
+            check=True, capture_output=True, text=True,
+        )
+        return out.stdout
+
+    def create_database(self, name: str) -> str:
+        self.psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        self.psql(f'CREATE DATABASE "{name}"')
+        return self.database_url(name)
+
+    def stop(self) -> None:
+        subprocess.run(
+            self._cmd(str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-m", "immediate",
+                      "-w", "stop"),
+            check=False, capture_output=True,
+        )
+
+
+@contextlib.contextmanager
+def postgres_server() -> Iterator[PostgresServer]:
+    bindir = _bindir()
+    run_as = None
+    if os.geteuid() == 0:
+        run_as = "postgres"
+        pwd.getpwnam(run_as)  # Debian's package creates it; fail loudly if missing
+    root = Path(tempfile.mkdtemp(prefix="evalhub-pg-"))
+    datadir = root / "data"
+    sockdir = root / "sock"
+    sockdir.mkdir()
+    if run_as:
+        shutil.chown(root, run_as)
+        shutil.chown(sockdir, run_as)
+    server = PostgresServer(datadir, free_port(), "postgres", bindir, run_as)
+    subprocess.run(
+        server._cmd(str(bindir / "initdb"), "-D", str(datadir), "-U", "postgres",
+                    "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"),
+        check=True, capture_output=True,
+    )
+    opts = (
+        f"-c listen_addresses=127.0.0.1 -c port={server.port} -c unix_socket_directories={sockdir} "
+        "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300"
+    )
+    log = root / "postgres.log"
+    if run_as:
+        shutil.chown(root, run_as)
+    subprocess.run(
+        server._cmd(str(bindir / "pg_ctl"), "-D", str(datadir), "-o", opts, "-l", str(log),
+                    "-w", "-t", "60", "start"),
+        check=True, capture_output=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                server.psql("SELECT 1")
+                break
+            except subprocess.CalledProcessError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(root, ignore_errors=True)
