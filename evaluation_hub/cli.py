@@ -52,7 +52,6 @@ def _db_upgrade(args: argparse.Namespace) -> int:
     from evaluation_hub.db.engine import Database
 
     config = _config(args)
-    _ensure_sqlite_dir(config.database_url)
 
     async def run() -> None:
         db = Database(config.database_url)
@@ -81,13 +80,6 @@ def _db_check(args: argparse.Namespace) -> int:
     asyncio.run(run())
     print(f"database {config.database_url} is at the latest revision")
     return 0
-
-
-def _ensure_sqlite_dir(url: str) -> None:
-    from pathlib import Path
-
-    if url.startswith("sqlite+aiosqlite:///"):
-        Path(url.removeprefix("sqlite+aiosqlite:///")).parent.mkdir(parents=True, exist_ok=True)
 
 
 def _demo(args: argparse.Namespace) -> int:

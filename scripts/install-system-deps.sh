@@ -13,6 +13,8 @@ case "$target" in
     have_pg || need+=(postgresql postgresql-contrib)
     have_cmd chromium || need+=(chromium)
     have_cmd ffprobe || need+=(ffmpeg)
+    # A CJK font so screenshots of the Chinese pages are legible when a person looks at them.
+    [ -e /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc ] || need+=(fonts-wqy-zenhei)
     ;;
   demo) ;;
   *) echo "unknown target: $target" >&2; exit 2 ;;

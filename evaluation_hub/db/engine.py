@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
@@ -23,7 +24,7 @@ from sqlalchemy.ext.asyncio import (
 from evaluation_hub.db import migrate
 from evaluation_hub.errors import ConfigError, DatabaseNotMigrated
 
-__all__ = ["Database", "is_sqlite", "make_engine"]
+__all__ = ["Database", "is_sqlite", "make_engine", "sqlite_path"]
 
 # A read-only unit of work on SQLite may use a deferred BEGIN so readers do not queue behind
 # writers (WAL lets them read a consistent snapshot).
@@ -32,6 +33,10 @@ READ_ONLY = "evaluation_hub_read_only"
 
 def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
+
+
+def sqlite_path(url: str) -> Path:
+    return Path(url.removeprefix("sqlite+aiosqlite:///"))
 
 
 def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
@@ -97,13 +102,18 @@ class Database:
 
     async def check_migrated(self) -> None:
         """Refuse to run on a schema that is not at the head revision."""
+        head = migrate.head_revision()
+        if self.is_sqlite and not sqlite_path(self.url).exists():
+            # Connecting would create an empty file; say what to run instead.
+            raise DatabaseNotMigrated(self.url, None, head)
         async with self.engine.connect() as conn:
             current = await conn.run_sync(migrate.current_revision)
-        head = migrate.head_revision()
         if current != head:
             raise DatabaseNotMigrated(self.url, current, head)
 
     async def upgrade(self) -> None:
+        if self.is_sqlite:
+            sqlite_path(self.url).parent.mkdir(parents=True, exist_ok=True)
         async with self.engine.begin() as conn:
             await conn.run_sync(migrate.upgrade_on_connection)
 

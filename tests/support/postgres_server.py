@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["PostgresServer", "postgres_server", "free_port"]
+__all__ = ["PostgresServer", "free_port", "postgres_server"]
 
 
 def free_port() -> int:

@@ -1,0 +1,89 @@
+"""The admin page, in headless Chromium, against the demo hub process: sign in, see the
+directory and timeline, fail a confirmation with a readable message, then confirm a request."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from tests.support.postgres_server import free_port
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def demo_hub(tmp_path: Path) -> Iterator[str]:
+    port = free_port()
+    with (tmp_path / "demo.log").open("wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "evaluation_hub.cli", "demo", "--state-dir", str(tmp_path / "demo"),
+             "--port", str(port)],
+            stdout=log, stderr=subprocess.STDOUT,
+        )
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+async def _wait(url: str) -> None:
+    async with aiohttp.ClientSession() as http:
+        for _ in range(300):
+            try:
+                async with http.get(f"{url}/api/health") as resp:
+                    if resp.status == 200:
+                        return
+            except aiohttp.ClientConnectionError:
+                pass
+            await asyncio.sleep(0.1)
+    raise RuntimeError("demo hub did not start")
+
+
+async def test_admin_confirms_a_request(demo_hub: str, browser: Any, tmp_path: Path) -> None:
+    await _wait(demo_hub)
+    page = await browser.new_page()
+    await page.goto(f"{demo_hub}/")
+    assert await page.title() == "工位共享目录与预约管理 · 远程异地评标"
+    await page.fill("input[name=username]", "hh_admin")
+    await page.fill("input[name=password]", "wrong")
+    await page.click("button[type=submit]")
+    await page.wait_for_selector("#message:not([hidden])")
+    assert await page.text_content("#message") == "用户名或密码错误"
+
+    await page.fill("input[name=password]", "demo-2026")
+    await page.click("button[type=submit]")
+    await page.wait_for_selector("#pending tbody tr")
+    assert "红河场地管理员 普华（场地管理员）" in (await page.text_content("#who-name") or "")
+    # Honghe was asked for one seat without a proposal: confirming with none ticked is refused.
+    row = page.locator("#pending tbody tr").first
+    await row.locator("button.confirm").click()
+    await page.wait_for_selector("#message:not(.ok):not([hidden])")
+    message = await page.text_content("#message")
+    assert message is not None and message.endswith("确认时必须指定恰好 1 个不同的工位，实际指定了 0 个")
+    await page.click("#logout")
+
+    await page.wait_for_selector("#login-panel:not([hidden])")
+    await page.fill("input[name=username]", "dl_admin")
+    await page.fill("input[name=password]", "demo-2026")
+    await page.click("button[type=submit]")
+    await page.wait_for_selector("#pending tbody tr")
+    row = page.locator("#pending tbody tr").first
+    booking_id = await row.get_attribute("data-booking")
+    checked = await row.locator("input[type=checkbox]:checked").evaluate_all("els => els.map(e => e.parentElement.textContent.trim())")
+    assert checked == ["DL-01", "DL-02"]
+    # The timeline shows the held seats as waiting for confirmation.
+    assert await page.locator("#timeline .hold.requested").count() == 2
+    await row.locator("button.confirm").click()
+    await page.wait_for_selector("#message.ok")
+    assert await page.text_content("#message") == f"预约 #{booking_id} 已确认，分配工位 2 个。"
+    await page.wait_for_selector("#no-pending:not([hidden])")
+    assert await page.locator("#timeline .hold.confirmed").count() == 2
+    await page.screenshot(path=str(tmp_path / "admin.png"), full_page=True)
