@@ -5,6 +5,7 @@ Configuration errors are raised when the hub starts, never at first use.
 
 from __future__ import annotations
 
+import base64
 import os
 import secrets
 from dataclasses import dataclass, field
@@ -12,6 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from evaluation_hub.errors import ConfigError
+from evaluation_hub.secretfile import read_or_create
 
 __all__ = ["HubConfig"]
 
@@ -34,6 +36,9 @@ class HubConfig:
     max_body_bytes: int = 64 * 1024
     json_logs: bool = False
     timezone: str = "Asia/Shanghai"
+    # Seals draw and shuffle seeds; from EVALHUB_SEALING_KEY, else this file (never the database).
+    sealing_key: str | None = field(default=None, repr=False)
+    sealing_key_file: Path = DEFAULT_STATE_DIR / "sealing.key"
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: object) -> HubConfig:
@@ -47,6 +52,15 @@ class HubConfig:
             if len(env["EVALHUB_TOKEN_SECRET"]) < 32:
                 raise ConfigError("EVALHUB_TOKEN_SECRET must be at least 32 characters long")
             values["token_secret"] = env["EVALHUB_TOKEN_SECRET"]
+        else:
+            # Hub processes sharing a state directory must share the secret, or a token issued
+            # by one is refused by another.
+            secret = read_or_create(DEFAULT_STATE_DIR / "token.secret")
+            values["token_secret"] = base64.urlsafe_b64encode(secret).decode()
+        if env.get("EVALHUB_SEALING_KEY"):
+            values["sealing_key"] = env["EVALHUB_SEALING_KEY"]
+        if env.get("EVALHUB_SEALING_KEY_FILE"):
+            values["sealing_key_file"] = Path(env["EVALHUB_SEALING_KEY_FILE"])
         for name, key in (("port", "EVALHUB_PORT"),):
             if key in env:
                 try:

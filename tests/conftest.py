@@ -77,8 +77,14 @@ async def seeded(database: Database, clock: FakeClock) -> dict[str, Any]:
 
 
 @pytest.fixture
-async def client(database: Database, clock: FakeClock) -> AsyncIterator[TestClient[Any, Any]]:
-    config = HubConfig(database_url=database.url, token_secret="t" * 40)
+async def client(
+    database: Database, clock: FakeClock, tmp_path: Path
+) -> AsyncIterator[TestClient[Any, Any]]:
+    config = HubConfig(
+        database_url=database.url,
+        token_secret="t" * 40,
+        sealing_key_file=tmp_path / "sealing.key",
+    )
     app = create_app(config, db=database, clock=clock, sweep=False)
     async with TestClient(TestServer(app)) as test_client:
         yield test_client

@@ -11,21 +11,23 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-from evaluation_hub.api import bookings, directory, pages, session_auth, sessions
-from evaluation_hub.api.keys import BUS, CLOCK, CONFIG, DB
+from evaluation_hub.api import allocation, bookings, directory, pages, session_auth, sessions
+from evaluation_hub.api.keys import BUS, CLOCK, CONFIG, DB, DISTANCES, SEALER
 from evaluation_hub.api.problems import problem_middleware
 from evaluation_hub.api.routes import ApiRoutes, Operation, openapi_document
 from evaluation_hub.api.serialize import SCHEMAS
 from evaluation_hub.booking import store
+from evaluation_hub.booking.regions import load_distances
 from evaluation_hub.bus.base import Bus
 from evaluation_hub.config import HubConfig
 from evaluation_hub.db.engine import Database
+from evaluation_hub.sealing import Sealer
 
 __all__ = ["API_OPERATIONS", "create_app", "utc_now"]
 
 log = structlog.get_logger(__name__)
 
-_MODULES = (session_auth, directory, sessions, bookings)
+_MODULES = (session_auth, directory, sessions, bookings, allocation)
 meta = ApiRoutes()
 API_OPERATIONS: list[Operation] = []
 
@@ -81,6 +83,8 @@ def create_app(
 
         bus = MemoryBus()
     app[BUS] = bus
+    app[SEALER] = Sealer.from_env_or_file(config.sealing_key, config.sealing_key_file)
+    app[DISTANCES] = load_distances()
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         if check_schema:

@@ -113,9 +113,8 @@ async def authenticate(request: web.Request) -> Principal:
 
 async def principal(request: web.Request) -> Principal:
     """The authenticated principal, computed once per request."""
-    cached = request.get(_PRINCIPAL)
-    if cached is not None:
-        return cached
+    if _PRINCIPAL in request:
+        return request[_PRINCIPAL]
     found = await authenticate(request)
     request[_PRINCIPAL] = found
     return found

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import select
 
 from evaluation_hub.api.auth import principal
 from evaluation_hub.api.directory import int_param, path_id
@@ -19,7 +18,7 @@ from evaluation_hub.db.models import Booking, EvaluationSession, Venue
 from evaluation_hub.errors import Forbidden, InvalidInput
 from evaluation_hub.principal import Principal
 
-__all__ = ["routes"]
+__all__ = ["booking_policy", "routes", "visible_booking"]
 
 routes = ApiRoutes()
 
@@ -67,11 +66,11 @@ CHANGE = {
 }
 
 
-def _policy(request: web.Request) -> store.BookingPolicy:
+def booking_policy(request: web.Request) -> store.BookingPolicy:
     return store.BookingPolicy(request_ttl=request.app[CONFIG].booking_request_ttl)
 
 
-async def _visible(request: web.Request, who: Principal, booking: Booking) -> dict[str, Any]:
+async def visible_booking(request: web.Request, who: Principal, booking: Booking) -> dict[str, Any]:
     """The booking as ``who`` may see it; 403 if they may not see it at all."""
     async with request.app[DB].read() as s:
         session = await s.get(EvaluationSession, booking.session_id)
@@ -130,7 +129,7 @@ async def list_bookings(request: web.Request) -> web.Response:
             found = [b for b in found if b.venue_id == venue_id and not b.drawn]
     else:
         found = []
-    return web.json_response([await _visible(request, who, b) for b in found])
+    return web.json_response([await visible_booking(request, who, b) for b in found])
 
 
 @routes.route(
@@ -154,9 +153,9 @@ async def request_booking(request: web.Request) -> web.Response:
         seat_count=body["seat_count"],
         seat_ids=body.get("seat_ids"),
         now=request.app[CLOCK](),
-        policy=_policy(request),
+        policy=booking_policy(request),
     )
-    return web.json_response(await _visible(request, who, booking), status=201)
+    return web.json_response(await visible_booking(request, who, booking), status=201)
 
 
 @routes.route(
@@ -170,7 +169,7 @@ async def request_booking(request: web.Request) -> web.Response:
 async def get_booking(request: web.Request) -> web.Response:
     who = await principal(request)
     booking = await store.get_booking(request.app[DB], path_id(request, "booking_id"))
-    return web.json_response(await _visible(request, who, booking))
+    return web.json_response(await visible_booking(request, who, booking))
 
 
 @routes.route(
@@ -189,7 +188,7 @@ async def confirm_booking(request: web.Request) -> web.Response:
     booking = await store.confirm_booking(
         request.app[DB], who, booking_id, seat_ids=body.get("seat_ids"), now=request.app[CLOCK]()
     )
-    return web.json_response(await _visible(request, who, booking))
+    return web.json_response(await visible_booking(request, who, booking))
 
 
 @routes.route(
@@ -208,7 +207,7 @@ async def reject_booking(request: web.Request) -> web.Response:
     booking = await store.reject_booking(
         request.app[DB], who, booking_id, reason=body.get("reason"), now=request.app[CLOCK]()
     )
-    return web.json_response(await _visible(request, who, booking))
+    return web.json_response(await visible_booking(request, who, booking))
 
 
 @routes.route(
@@ -227,7 +226,7 @@ async def cancel_booking(request: web.Request) -> web.Response:
     booking = await store.cancel_booking(
         request.app[DB], who, booking_id, reason=body.get("reason"), now=request.app[CLOCK]()
     )
-    return web.json_response(await _visible(request, who, booking))
+    return web.json_response(await visible_booking(request, who, booking))
 
 
 @routes.route(
@@ -252,11 +251,6 @@ async def change_booking(request: web.Request) -> web.Response:
         seat_ids=body.get("seat_ids"),
         reason=body.get("reason"),
         now=request.app[CLOCK](),
-        policy=_policy(request),
+        policy=booking_policy(request),
     )
-    return web.json_response(await _visible(request, who, booking), status=201)
-
-
-async def venue_names(request: web.Request) -> dict[int, str]:
-    async with request.app[DB].read() as s:
-        return dict((await s.execute(select(Venue.id, Venue.name))).tuples().all())
+    return web.json_response(await visible_booking(request, who, booking), status=201)

@@ -7,14 +7,18 @@ from datetime import datetime
 
 from aiohttp import web
 
+from evaluation_hub.booking.allocation import RegionDistances
 from evaluation_hub.bus.base import Bus
 from evaluation_hub.config import HubConfig
 from evaluation_hub.db.engine import Database
+from evaluation_hub.sealing import Sealer
 
-__all__ = ["BUS", "CLOCK", "CONFIG", "DB"]
+__all__ = ["BUS", "CLOCK", "CONFIG", "DB", "DISTANCES", "SEALER"]
 
 CONFIG = web.AppKey("config", HubConfig)
 DB = web.AppKey("db", Database)
 BUS = web.AppKey("bus", Bus)
 # The hub's notion of now; tests replace it to move time without sleeping.
-CLOCK = web.AppKey("clock", Callable[[], datetime])
+CLOCK: web.AppKey[Callable[[], datetime]] = web.AppKey("clock")
+SEALER = web.AppKey("sealer", Sealer)
+DISTANCES = web.AppKey("distances", RegionDistances)

@@ -36,6 +36,7 @@ from evaluation_hub.principal import Principal
 __all__ = [
     "SYSTEM",
     "BookingPolicy",
+    "SeatRequest",
     "cancel_booking",
     "change_booking",
     "check_in_booking",
@@ -46,6 +47,7 @@ __all__ = [
     "reject_booking",
     "release_booking",
     "request_booking",
+    "request_bookings",
 ]
 
 log = structlog.get_logger(__name__)
@@ -164,7 +166,12 @@ async def _bookable_seats(s: AsyncSession, venue: Venue, seat_ids: Sequence[int]
     return seats
 
 
-def _add_holds(s: AsyncSession, booking: Booking, seat_ids: Sequence[int]) -> None:
+def _add_holds(
+    s: AsyncSession,
+    booking: Booking,
+    seat_ids: Sequence[int],
+    experts: dict[int, int | None] | None = None,
+) -> None:
     if seat_ids:
         window = rules.Window(booking.starts_at, booking.ends_at)
         s.info.setdefault(_HOLDS_KEY, []).append(_Holds(tuple(seat_ids), window))
@@ -176,6 +183,7 @@ def _add_holds(s: AsyncSession, booking: Booking, seat_ids: Sequence[int]) -> No
                 starts_at=booking.starts_at,
                 ends_at=booking.ends_at,
                 live=True,
+                expert_id=(experts or {}).get(seat_id),
             )
         )
 
@@ -220,8 +228,10 @@ async def _explain_overlap(db: Database, attempted: list[_Holds]) -> Conflict:
     )
 
 
-async def _write(db: Database, work: Callable[[AsyncSession], Awaitable[int]]) -> Booking:
-    """Run ``work`` in one write transaction and return the booking it names, reloaded.
+async def _write(
+    db: Database, work: Callable[[AsyncSession], Awaitable[int | list[int]]]
+) -> list[Booking]:
+    """Run ``work`` in one write transaction and return the bookings it names, reloaded.
 
     A refusal by the database's overlap guard becomes a 409 naming the booking that holds the
     seat; ``_add_holds`` leaves the attempted holds on the session so they can be explained.
@@ -229,7 +239,7 @@ async def _write(db: Database, work: Callable[[AsyncSession], Awaitable[int]]) -
     s: AsyncSession | None = None
     try:
         async with db.write() as s:
-            booking_id = await work(s)
+            done = await work(s)
             await s.flush()
     except IntegrityError as exc:
         attempted: list[_Holds] = s.info.get(_HOLDS_KEY, []) if s is not None else []
@@ -237,8 +247,62 @@ async def _write(db: Database, work: Callable[[AsyncSession], Awaitable[int]]) -
             raise
         raise await _explain_overlap(db, attempted) from exc
     _log_events(s)
+    ids = done if isinstance(done, list) else [done]
     async with db.read() as reader:
-        return await _load_booking(reader, booking_id)
+        return [await _load_booking(reader, booking_id) for booking_id in ids]
+
+
+@dataclass(frozen=True)
+class SeatRequest:
+    """One venue's part of a host's request: how many seats, optionally which ones, for whom."""
+
+    venue_id: int
+    seat_count: int
+    seat_ids: Sequence[int] | None = None
+    expert_ids: Sequence[int | None] | None = None  # parallel to seat_ids
+
+
+async def _request_in(
+    s: AsyncSession,
+    actor: Principal,
+    session_id: int,
+    want: SeatRequest,
+    now: datetime,
+    policy: BookingPolicy,
+    drawn: bool,
+) -> Booking:
+    if want.seat_count < 1:
+        raise InvalidInput("seat-count", "申请的工位数量必须至少为 1")
+    session = await _session(s, session_id)
+    host = await _venue(s, session.host_venue_id)
+    actor.require_host(host.id, host.name)
+    venue = await _venue(s, want.venue_id)
+    if session.ends_at <= now:
+        raise Conflict("session-over", f"评标会 #{session.id} 的评标时段已结束，不能再预约工位")
+    booking = Booking(
+        session_id=session.id,
+        venue_id=venue.id,
+        seat_count=want.seat_count,
+        starts_at=session.starts_at,
+        ends_at=session.ends_at,
+        requested_by=actor.username,
+        requested_at=now,
+        expires_at=rules.expires_at(now, policy.request_ttl, session.starts_at),
+        drawn=drawn,
+        state="requested",
+        updated_at=now,
+    )
+    s.add(booking)
+    _record(s, booking, "requested", actor, now, seat_count=want.seat_count)
+    if want.seat_ids:
+        chosen = rules.check_confirmation_seats(
+            0, want.seat_count, want.seat_ids, want.seat_ids, venue.name
+        )
+        await _bookable_seats(s, venue, chosen)
+        experts = dict(zip(want.seat_ids, want.expert_ids or [], strict=False))
+        _add_holds(s, booking, chosen, experts)
+    await s.flush()
+    return booking
 
 
 async def request_booking(
@@ -251,43 +315,37 @@ async def request_booking(
     seat_ids: Sequence[int] | None,
     now: datetime,
     policy: BookingPolicy,
-    drawn: bool = False,
 ) -> Booking:
     """A host site asks a venue for ``seat_count`` seats for a session's window (申请预约).
 
     With ``seat_ids`` (for example from an allocation proposal) the seats are held at once.
     """
-    if seat_count < 1:
-        raise InvalidInput("seat-count", "申请的工位数量必须至少为 1")
+    want = SeatRequest(venue_id, seat_count, seat_ids)
 
-    async def work(s: AsyncSession) -> int:
-        session = await _session(s, session_id)
-        host = await _venue(s, session.host_venue_id)
-        actor.require_host(host.id, host.name)
-        venue = await _venue(s, venue_id)
-        if session.ends_at <= now:
-            raise Conflict("session-over", f"评标会 #{session.id} 的评标时段已结束，不能再预约工位")
-        booking = Booking(
-            session_id=session.id,
-            venue_id=venue.id,
-            seat_count=seat_count,
-            starts_at=session.starts_at,
-            ends_at=session.ends_at,
-            requested_by=actor.username,
-            requested_at=now,
-            expires_at=rules.expires_at(now, policy.request_ttl, session.starts_at),
-            drawn=drawn,
-            state="requested",
-            updated_at=now,
-        )
-        s.add(booking)
-        _record(s, booking, "requested", actor, now, seat_count=seat_count)
-        if seat_ids:
-            chosen = rules.check_confirmation_seats(0, seat_count, seat_ids, seat_ids, venue.name)
-            await _bookable_seats(s, venue, chosen)
-            _add_holds(s, booking, chosen)
-        await s.flush()
-        return booking.id
+    async def work(s: AsyncSession) -> list[int]:
+        return [(await _request_in(s, actor, session_id, want, now, policy, drawn=False)).id]
+
+    return (await _write(db, work))[0]
+
+
+async def request_bookings(
+    db: Database,
+    actor: Principal,
+    *,
+    session_id: int,
+    requests: Sequence[SeatRequest],
+    now: datetime,
+    policy: BookingPolicy,
+    drawn: bool,
+    before_commit: Callable[[AsyncSession, list[Booking]], Awaitable[None]] | None = None,
+) -> list[Booking]:
+    """Several venues' requests for one session, all or none (an allocation being booked)."""
+
+    async def work(s: AsyncSession) -> list[int]:
+        made = [await _request_in(s, actor, session_id, r, now, policy, drawn) for r in requests]
+        if before_commit is not None:
+            await before_commit(s, made)
+        return [b.id for b in made]
 
     return await _write(db, work)
 
@@ -335,7 +393,7 @@ async def confirm_booking(
         _record(s, booking, transition.to_state, actor, now, seat_ids=chosen)
         return booking.id
 
-    return await _write(db, work)
+    return (await _write(db, work))[0]
 
 
 def _check_not_lapsed(booking: Booking, now: datetime) -> None:
@@ -361,7 +419,7 @@ async def reject_booking(
         _record(s, booking, transition.to_state, actor, now, booking.reason)
         return booking.id
 
-    return await _write(db, work)
+    return (await _write(db, work))[0]
 
 
 async def _host_or_venue_admin(s: AsyncSession, actor: Principal, booking: Booking) -> None:
@@ -389,7 +447,7 @@ async def cancel_booking(
         _record(s, booking, transition.to_state, actor, now, text)
         return booking.id
 
-    return await _write(db, work)
+    return (await _write(db, work))[0]
 
 
 async def change_booking(
@@ -443,7 +501,7 @@ async def change_booking(
         await s.flush()
         return new.id
 
-    return await _write(db, work)
+    return (await _write(db, work))[0]
 
 
 async def check_in_booking(
@@ -457,7 +515,7 @@ async def check_in_booking(
         _record(s, booking, transition.to_state, actor, now)
         return booking.id
 
-    return await _write(db, work)
+    return (await _write(db, work))[0]
 
 
 async def release_booking(
@@ -471,7 +529,7 @@ async def release_booking(
         _record(s, booking, transition.to_state, actor, now)
         return booking.id
 
-    return await _write(db, work)
+    return (await _write(db, work))[0]
 
 
 async def expire_due(db: Database, now: datetime) -> list[int]:

@@ -35,6 +35,7 @@ __all__ = [
     "EvaluationSession",
     "Expert",
     "Seat",
+    "SeatDraw",
     "SessionExpert",
     "User",
     "Venue",
@@ -238,3 +239,22 @@ class User(Base):
     venue_id: Mapped[int | None] = mapped_column(ForeignKey("venues.id"), default=None)
     password_hash: Mapped[str] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class SeatDraw(Base):
+    """A random draw of away venues and seats for a session (两随机).
+
+    The seed is sealed with the hub's sealing key (not stored in the database) and only its
+    commitment is shown before the session starts; after the start the seed is revealed so
+    anyone can re-derive the draw from ``inputs`` (the draw's canonical input encoding).
+    """
+
+    __tablename__ = "seat_draws"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("evaluation_sessions.id"), unique=True)
+    commitment: Mapped[str] = mapped_column(String(64))
+    inputs: Mapped[str] = mapped_column(Text)
+    sealed_seed: Mapped[str] = mapped_column(Text)
+    drawn_by: Mapped[str] = mapped_column(String(100))
+    drawn_at: Mapped[datetime]

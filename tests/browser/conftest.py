@@ -28,7 +28,9 @@ async def browser() -> AsyncIterator[Any]:
     if not os.path.exists(CHROMIUM):
         pytest.fail("Debian's chromium is not installed; run `make system-deps`")
     async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        browser = await p.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
         try:
             yield browser
         finally:

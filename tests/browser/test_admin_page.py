@@ -23,9 +23,18 @@ def demo_hub(tmp_path: Path) -> Iterator[str]:
     port = free_port()
     with (tmp_path / "demo.log").open("wb") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "evaluation_hub.cli", "demo", "--state-dir", str(tmp_path / "demo"),
-             "--port", str(port)],
-            stdout=log, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "evaluation_hub.cli",
+                "demo",
+                "--state-dir",
+                str(tmp_path / "demo"),
+                "--port",
+                str(port),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
     try:
         yield f"http://127.0.0.1:{port}"
@@ -67,7 +76,9 @@ async def test_admin_confirms_a_request(demo_hub: str, browser: Any, tmp_path: P
     await row.locator("button.confirm").click()
     await page.wait_for_selector("#message:not(.ok):not([hidden])")
     message = await page.text_content("#message")
-    assert message is not None and message.endswith("确认时必须指定恰好 1 个不同的工位，实际指定了 0 个")
+    assert message is not None and message.endswith(
+        "确认时必须指定恰好 1 个不同的工位，实际指定了 0 个"
+    )
     await page.click("#logout")
 
     await page.wait_for_selector("#login-panel:not([hidden])")
@@ -77,7 +88,9 @@ async def test_admin_confirms_a_request(demo_hub: str, browser: Any, tmp_path: P
     await page.wait_for_selector("#pending tbody tr")
     row = page.locator("#pending tbody tr").first
     booking_id = await row.get_attribute("data-booking")
-    checked = await row.locator("input[type=checkbox]:checked").evaluate_all("els => els.map(e => e.parentElement.textContent.trim())")
+    checked = await row.locator("input[type=checkbox]:checked").evaluate_all(
+        "els => els.map(e => e.parentElement.textContent.trim())"
+    )
     assert checked == ["DL-01", "DL-02"]
     # The timeline shows the held seats as waiting for confirmation.
     assert await page.locator("#timeline .hold.requested").count() == 2

@@ -9,7 +9,9 @@ from aiohttp.test_utils import TestClient
 PROBLEM = "application/problem+json"
 
 
-async def login(client: TestClient[Any, Any], username: str, password: str = "demo-2026") -> dict[str, str]:
+async def login(
+    client: TestClient[Any, Any], username: str, password: str = "demo-2026"
+) -> dict[str, str]:
     resp = await client.post("/api/auth/token", json={"username": username, "password": password})
     assert resp.status == 200, await resp.text()
     token = (await resp.json())["token"]

@@ -14,7 +14,9 @@ from tests.hub.helpers import login, problem
 Client = TestClient[Any, Any]
 
 
-async def _request(client: Client, headers: dict[str, str], ids: dict[str, Any], **body: Any) -> Any:
+async def _request(
+    client: Client, headers: dict[str, str], ids: dict[str, Any], **body: Any
+) -> Any:
     payload = {"session_id": ids["session"], "venue_id": ids["venues"]["DL"], "seat_count": 2}
     payload.update(body)
     return await client.post("/api/bookings", json=payload, headers=headers)
@@ -24,7 +26,9 @@ async def _count_bookings(database: Database) -> int:
     return len(await store.list_bookings(database))
 
 
-async def test_request_confirm_cancel_rebook(client: Client, seeded: dict[str, Any], clock: FakeClock) -> None:
+async def test_request_confirm_cancel_rebook(
+    client: Client, seeded: dict[str, Any], clock: FakeClock
+) -> None:
     host = await login(client, "km_operator")
     dali = await login(client, "dl_admin")
     seats = seeded["seats"]
@@ -40,7 +44,10 @@ async def test_request_confirm_cancel_rebook(client: Client, seeded: dict[str, A
     # A second request for one of those seats in the same window names the holder.
     resp = await _request(client, host, seeded, seat_count=1, seat_ids=[seats["DL-02"]])
     body = await problem(resp, 409)
-    assert body["detail"] == f"工位 DL-02（#{seats['DL-02']}）在 2026-12-01 09:00–17:30 已被预约 #{booking['id']} 占用"
+    assert (
+        body["detail"]
+        == f"工位 DL-02（#{seats['DL-02']}）在 2026-12-01 09:00–17:30 已被预约 #{booking['id']} 占用"
+    )
     assert body["conflicting_booking_id"] == booking["id"]
 
     resp = await client.post(f"/api/bookings/{booking['id']}/confirm", json={}, headers=dali)
@@ -56,7 +63,9 @@ async def test_request_confirm_cancel_rebook(client: Client, seeded: dict[str, A
 
     resp = await client.post(f"/api/bookings/{booking['id']}/cancel", json={}, headers=host)
     assert (await problem(resp, 422))["detail"] == "缺少字段 reason"
-    resp = await client.post(f"/api/bookings/{booking['id']}/cancel", json={"reason": "  "}, headers=host)
+    resp = await client.post(
+        f"/api/bookings/{booking['id']}/cancel", json={"reason": "  "}, headers=host
+    )
     assert (await problem(resp, 422))["detail"] == "字段 reason 不能为空"
 
     resp = await client.post(
@@ -78,7 +87,9 @@ async def test_request_confirm_cancel_rebook(client: Client, seeded: dict[str, A
     assert resp.status == 201, await resp.text()
 
 
-async def test_confirmation_assigns_exactly_the_requested_seats(client: Client, seeded: dict[str, Any]) -> None:
+async def test_confirmation_assigns_exactly_the_requested_seats(
+    client: Client, seeded: dict[str, Any]
+) -> None:
     host = await login(client, "km_operator")
     honghe = await login(client, "hh_admin")
     seats = seeded["seats"]
@@ -94,26 +105,42 @@ async def test_confirmation_assigns_exactly_the_requested_seats(client: Client, 
     assert (await problem(resp, 422))["detail"] == (
         f"预约 #{booking['id']} 申请了 2 个工位，确认时必须指定恰好 2 个不同的工位，实际指定了 1 个"
     )
-    resp = await client.post(url, json={"seat_ids": [seats["HH-01"], seats["HH-01"]]}, headers=honghe)
-    assert (await problem(resp, 422))["detail"] == f"确认的工位不能重复：工位 #{seats['HH-01']} 出现了多次"
-    resp = await client.post(url, json={"seat_ids": [seats["HH-01"], seats["DL-01"]]}, headers=honghe)
-    assert (await problem(resp, 422))["detail"] == f"工位 #{seats['DL-01']} 不属于场地「红河州公共资源交易中心」"
-    resp = await client.post(url, json={"seat_ids": [seats["HH-01"], seats["HH-06"]]}, headers=honghe)
+    resp = await client.post(
+        url, json={"seat_ids": [seats["HH-01"], seats["HH-01"]]}, headers=honghe
+    )
+    assert (await problem(resp, 422))[
+        "detail"
+    ] == f"确认的工位不能重复：工位 #{seats['HH-01']} 出现了多次"
+    resp = await client.post(
+        url, json={"seat_ids": [seats["HH-01"], seats["DL-01"]]}, headers=honghe
+    )
+    assert (await problem(resp, 422))[
+        "detail"
+    ] == f"工位 #{seats['DL-01']} 不属于场地「红河州公共资源交易中心」"
+    resp = await client.post(
+        url, json={"seat_ids": [seats["HH-01"], seats["HH-06"]]}, headers=honghe
+    )
     assert (await problem(resp, 409))["detail"] == (
         f"工位 HH-06（#{seats['HH-06']}）未开放共享或不在可用状态，不能预约"
     )
     resp = await client.post(url, json={"seat_ids": [seats["HH-01"], 99999]}, headers=honghe)
     assert (await problem(resp, 404))["detail"] == "工位 #99999 不存在"
 
-    resp = await client.post(url, json={"seat_ids": [seats["HH-03"], seats["HH-01"]]}, headers=honghe)
+    resp = await client.post(
+        url, json={"seat_ids": [seats["HH-03"], seats["HH-01"]]}, headers=honghe
+    )
     assert resp.status == 200, await resp.text()
     assert [s["label"] for s in (await resp.json())["seats"]] == ["HH-01", "HH-03"]
 
 
-async def test_admin_of_another_venue_is_refused(client: Client, seeded: dict[str, Any], database: Database) -> None:
+async def test_admin_of_another_venue_is_refused(
+    client: Client, seeded: dict[str, Any], database: Database
+) -> None:
     host = await login(client, "km_operator")
     honghe = await login(client, "hh_admin")
-    resp = await _request(client, host, seeded, seat_ids=[seeded["seats"]["DL-01"], seeded["seats"]["DL-02"]])
+    resp = await _request(
+        client, host, seeded, seat_ids=[seeded["seats"]["DL-01"], seeded["seats"]["DL-02"]]
+    )
     booking = await resp.json()
     before = await store.get_booking(database, booking["id"])
 
@@ -139,7 +166,9 @@ async def test_admin_of_another_venue_is_refused(client: Client, seeded: dict[st
     assert (after.state, len(after.events)) == (before.state, len(before.events))
 
 
-async def test_reject_and_only_pending_can_be_rejected(client: Client, seeded: dict[str, Any]) -> None:
+async def test_reject_and_only_pending_can_be_rejected(
+    client: Client, seeded: dict[str, Any]
+) -> None:
     host = await login(client, "km_operator")
     dali = await login(client, "dl_admin")
     resp = await _request(client, host, seeded, seat_count=1, seat_ids=[seeded["seats"]["DL-03"]])
@@ -153,13 +182,17 @@ async def test_reject_and_only_pending_can_be_rejected(client: Client, seeded: d
     assert (await problem(resp, 409))["detail"] == (
         f"预约 #{booking['id']} 当前状态为「已拒绝」，只有「待确认」的预约可以拒绝"
     )
-    resp = await client.post(f"/api/bookings/{booking['id']}/cancel", json={"reason": "x"}, headers=host)
+    resp = await client.post(
+        f"/api/bookings/{booking['id']}/cancel", json={"reason": "x"}, headers=host
+    )
     assert (await problem(resp, 409))["detail"] == (
         f"预约 #{booking['id']} 当前状态为「已拒绝」，只有「已确认」的预约可以取消"
     )
 
 
-async def test_unconfirmed_requests_expire(client: Client, seeded: dict[str, Any], database: Database, clock: FakeClock) -> None:
+async def test_unconfirmed_requests_expire(
+    client: Client, seeded: dict[str, Any], database: Database, clock: FakeClock
+) -> None:
     host = await login(client, "km_operator")
     dali = await login(client, "dl_admin")
     seat = seeded["seats"]["DL-04"]
@@ -180,20 +213,37 @@ async def test_unconfirmed_requests_expire(client: Client, seeded: dict[str, Any
     assert [h.live for h in expired.seats] == [False]
 
 
-async def test_change_links_to_the_booking_it_replaces(client: Client, seeded: dict[str, Any]) -> None:
+async def test_change_links_to_the_booking_it_replaces(
+    client: Client, seeded: dict[str, Any]
+) -> None:
     host = await login(client, "km_operator")
     qujing = await login(client, "qj_admin")
     seats = seeded["seats"]
-    resp = await _request(client, host, seeded, venue_id=seeded["venues"]["QJ"], seat_count=1, seat_ids=[seats["QJ-01"]])
+    resp = await _request(
+        client,
+        host,
+        seeded,
+        venue_id=seeded["venues"]["QJ"],
+        seat_count=1,
+        seat_ids=[seats["QJ-01"]],
+    )
     booking = await resp.json()
-    resp = await client.post(f"/api/bookings/{booking['id']}/change", json={"reason": "加一名专家", "seat_count": 2}, headers=host)
+    resp = await client.post(
+        f"/api/bookings/{booking['id']}/change",
+        json={"reason": "加一名专家", "seat_count": 2},
+        headers=host,
+    )
     assert (await problem(resp, 409))["detail"] == (
         f"预约 #{booking['id']} 当前状态为「待确认」，只有「已确认」的预约可以变更"
     )
     await client.post(f"/api/bookings/{booking['id']}/confirm", json={}, headers=qujing)
     resp = await client.post(
         f"/api/bookings/{booking['id']}/change",
-        json={"reason": "加一名专家", "seat_count": 2, "seat_ids": [seats["QJ-01"], seats["QJ-02"]]},
+        json={
+            "reason": "加一名专家",
+            "seat_count": 2,
+            "seat_ids": [seats["QJ-01"], seats["QJ-02"]],
+        },
         headers=host,
     )
     assert resp.status == 201, await resp.text()
@@ -203,17 +253,31 @@ async def test_change_links_to_the_booking_it_replaces(client: Client, seeded: d
     assert (old["state"], old["reason"]) == ("changed", "加一名专家")
 
 
-async def test_bad_input_is_refused_and_changes_nothing(client: Client, seeded: dict[str, Any], database: Database) -> None:
+async def test_bad_input_is_refused_and_changes_nothing(
+    client: Client, seeded: dict[str, Any], database: Database
+) -> None:
     host = await login(client, "km_operator")
     before = await _count_bookings(database)
     cases: list[tuple[Any, int, str]] = [
         (b"{not json", 422, "请求体不是合法的 JSON"),
         (b"[1, 2]", 422, "请求体必须是 JSON 对象"),
         (b'{"session_id": 1}', 422, "缺少字段 venue_id；缺少字段 seat_count"),
-        (b'{"session_id": "1", "venue_id": 2, "seat_count": true}', 422, "字段 session_id 必须是整数；字段 seat_count 必须是整数"),
+        (
+            b'{"session_id": "1", "venue_id": 2, "seat_count": true}',
+            422,
+            "字段 session_id 必须是整数；字段 seat_count 必须是整数",
+        ),
         (b'{"session_id": 1, "venue_id": 2, "seat_count": 0}', 422, "字段 seat_count 不能小于 1"),
-        (b'{"session_id": 1, "venue_id": 2, "seat_count": 1, "seat_ids": [1, "x"]}', 422, "字段 seat_ids[1] 必须是整数"),
-        (b'{"session_id": 1, "venue_id": 2, "seat_count": 1, "colour": "red"}', 422, "不支持的字段：colour"),
+        (
+            b'{"session_id": 1, "venue_id": 2, "seat_count": 1, "seat_ids": [1, "x"]}',
+            422,
+            "字段 seat_ids[1] 必须是整数",
+        ),
+        (
+            b'{"session_id": 1, "venue_id": 2, "seat_count": 1, "colour": "red"}',
+            422,
+            "不支持的字段：colour",
+        ),
         (b'{"session_id": 99, "venue_id": 2, "seat_count": 1}', 404, "评标会 #99 不存在"),
         (b'{"session_id": 1, "venue_id": 99, "seat_count": 1}', 404, "场地 #99 不存在"),
     ]
@@ -249,7 +313,12 @@ async def test_seat_directory_filters(client: Client, seeded: dict[str, Any]) ->
 
     assert await labels(f"?venue_id={seeded['venues']['DL']}") == [f"DL-0{n}" for n in range(1, 7)]
     assert (await labels("?region=5329")) == [f"DL-0{n}" for n in range(1, 7)]
-    assert await labels("?region=5325&capability=dual_screen") == ["HH-01", "HH-02", "HH-04", "HH-05"]
+    assert await labels("?region=5325&capability=dual_screen") == [
+        "HH-01",
+        "HH-02",
+        "HH-04",
+        "HH-05",
+    ]
     window = "free_from=2026-12-01T12:00:00%2B08:00&free_to=2026-12-01T18:00:00%2B08:00"
     assert await labels(f"?region=5329&{window}") == [f"DL-0{n}" for n in range(1, 6)]
     await _request(client, host, seeded, seat_ids=[seats["DL-01"], seats["DL-02"]])
@@ -280,7 +349,9 @@ async def test_seat_directory_filters(client: Client, seeded: dict[str, Any]) ->
     resp = await client.post(
         f"/api/venues/{seeded['venues']['DL']}/seats", json={"label": "DL-07"}, headers=dali
     )
-    assert (await problem(resp, 409))["detail"] == "场地「大理州公共资源交易中心」已有编号为 DL-07 的工位"
+    assert (await problem(resp, 409))[
+        "detail"
+    ] == "场地「大理州公共资源交易中心」已有编号为 DL-07 的工位"
     resp = await client.post(
         f"/api/venues/{seeded['venues']['DL']}/seats", json={"label": "DL-08"}, headers=host
     )
@@ -288,8 +359,12 @@ async def test_seat_directory_filters(client: Client, seeded: dict[str, Any]) ->
     resp = await client.patch(f"/api/seats/{new_seat['id']}", json={"shared": False}, headers=dali)
     assert (await resp.json())["shared"] is False
     assert "DL-07" not in await labels("?region=5329")
-    resp = await client.patch(f"/api/seats/{new_seat['id']}", json={"status": "broken"}, headers=dali)
-    assert (await problem(resp, 422))["detail"] == "字段 status 必须是 available、maintenance、retired 之一"
+    resp = await client.patch(
+        f"/api/seats/{new_seat['id']}", json={"status": "broken"}, headers=dali
+    )
+    assert (await problem(resp, 422))[
+        "detail"
+    ] == "字段 status 必须是 available、maintenance、retired 之一"
 
 
 async def test_credentials(client: Client, seeded: dict[str, Any], clock: FakeClock) -> None:
@@ -304,9 +379,13 @@ async def test_credentials(client: Client, seeded: dict[str, Any], clock: FakeCl
     forged = f"{header}.{payload}.{signature[:-2]}{'AA' if signature[-2:] != 'AA' else 'BB'}"
     resp = await client.get("/api/bookings", headers={"Authorization": f"Bearer {forged}"})
     assert (await problem(resp, 401))["detail"] == "登录凭证无效，请重新登录"
-    resp = await client.post("/api/auth/token", json={"username": "km_operator", "password": "wrong"})
+    resp = await client.post(
+        "/api/auth/token", json={"username": "km_operator", "password": "wrong"}
+    )
     assert (await problem(resp, 401))["detail"] == "用户名或密码错误"
-    resp = await client.post("/api/auth/token", json={"username": "nobody", "password": "demo-2026"})
+    resp = await client.post(
+        "/api/auth/token", json={"username": "nobody", "password": "demo-2026"}
+    )
     assert (await problem(resp, 401))["detail"] == "用户名或密码错误"
     resp = await client.get("/api/bookings", headers=host)
     assert resp.status == 200
@@ -316,7 +395,9 @@ async def test_credentials(client: Client, seeded: dict[str, Any], clock: FakeCl
 
 
 async def test_cookie_sign_in_and_out(client: Client, seeded: dict[str, Any]) -> None:
-    resp = await client.post("/api/auth/token", json={"username": "dl_admin", "password": "demo-2026"})
+    resp = await client.post(
+        "/api/auth/token", json={"username": "dl_admin", "password": "demo-2026"}
+    )
     assert resp.status == 200
     cookie = resp.cookies["evalhub_token"]
     assert cookie["httponly"] and cookie["samesite"] == "Strict"

@@ -35,14 +35,28 @@ def _start_hubs(url: str, log_dir: Path) -> Iterator[tuple[subprocess.Popen[byte
         port = free_port()
         with (log_dir / f"hub{n}.log").open("wb") as log:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "evaluation_hub.cli", "serve", "--database-url", url,
-                 "--host", "127.0.0.1", "--port", str(port)],
-                env=env, stdout=log, stderr=subprocess.STDOUT,
+                [
+                    sys.executable,
+                    "-m",
+                    "evaluation_hub.cli",
+                    "serve",
+                    "--database-url",
+                    url,
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                ],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
             )
         yield proc, port
 
 
-async def _wait_ready(http: aiohttp.ClientSession, port: int, proc: subprocess.Popen[bytes]) -> None:
+async def _wait_ready(
+    http: aiohttp.ClientSession, port: int, proc: subprocess.Popen[bytes]
+) -> None:
     for _ in range(300):
         if proc.poll() is not None:
             raise RuntimeError(f"hub on port {port} exited with {proc.returncode}")
@@ -71,14 +85,20 @@ async def test_one_seat_two_hundred_requests_four_hubs(database: Database, tmp_p
             ) as resp:
                 token = (await resp.json())["token"]
             headers = {"Authorization": f"Bearer {token}"}
-            body = {"session_id": ids["session"], "venue_id": ids["venues"]["DL"],
-                    "seat_count": 1, "seat_ids": [seat]}
+            body = {
+                "session_id": ids["session"],
+                "venue_id": ids["venues"]["DL"],
+                "seat_count": 1,
+                "seat_ids": [seat],
+            }
             start = asyncio.Event()
 
             async def one(n: int) -> tuple[int, dict[str, Any]]:
                 await start.wait()
                 port = hubs[n % HUBS][1]
-                async with http.post(f"http://127.0.0.1:{port}/api/bookings", json=body, headers=headers) as resp:
+                async with http.post(
+                    f"http://127.0.0.1:{port}/api/bookings", json=body, headers=headers
+                ) as resp:
                     return resp.status, await resp.json(content_type=None)
 
             tasks = [asyncio.create_task(one(n)) for n in range(REQUESTS)]
@@ -98,14 +118,17 @@ async def test_one_seat_two_hundred_requests_four_hubs(database: Database, tmp_p
     assert len(losers) == REQUESTS - 1
     for problem in losers:
         assert problem["status"] == 409, problem
-        assert problem["detail"] == f"工位 DL-01（#{seat}）在 {_window(winners[0])} 已被预约 #{winner} 占用"
+        assert (
+            problem["detail"]
+            == f"工位 DL-01（#{seat}）在 {_window(winners[0])} 已被预约 #{winner} 占用"
+        )
         assert problem["conflicting_booking_id"] == winner
     async with database.read() as s:
         live = (
             await s.execute(
-                select(func.count()).select_from(BookingSeat).where(
-                    BookingSeat.seat_id == seat, BookingSeat.live.is_(True)
-                )
+                select(func.count())
+                .select_from(BookingSeat)
+                .where(BookingSeat.seat_id == seat, BookingSeat.live.is_(True))
             )
         ).scalar_one()
     assert live == 1

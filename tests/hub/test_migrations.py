@@ -29,7 +29,9 @@ async def test_migrations_match_the_models(database: Database) -> None:
         assert await conn.run_sync(_diff) == []
 
 
-async def test_hub_refuses_an_unmigrated_database(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+async def test_hub_refuses_an_unmigrated_database(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
     url = fresh_database_url(backend, tmp_path, request)
     db = Database(url)
     try:
@@ -49,7 +51,10 @@ def hub(*args: str) -> subprocess.CompletedProcess[str]:
     """The real command, in its own process (it runs its own event loop)."""
     return subprocess.run(
         [sys.executable, "-m", "evaluation_hub.cli", *args],
-        capture_output=True, text=True, timeout=120, check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
 
@@ -68,7 +73,10 @@ def test_cli_check_upgrade_and_serve_refusal(tmp_path: Path) -> None:
     assert "run `evaluation-hub db upgrade`" in served.stderr
     assert hub("db", "upgrade", "--database-url", url).returncode == 0
     checked = hub("db", "check", "--database-url", url)
-    assert (checked.returncode, checked.stdout) == (0, f"database {url} is at the latest revision\n")
+    assert (checked.returncode, checked.stdout) == (
+        0,
+        f"database {url} is at the latest revision\n",
+    )
 
 
 def test_unsupported_database_url_is_a_config_error() -> None:

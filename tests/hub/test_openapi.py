@@ -14,9 +14,7 @@ async def test_openapi_matches_routes(client: TestClient[Any, Any]) -> None:
     resp = await client.get("/api/openapi.json")
     assert resp.status == 200
     doc = await resp.json()
-    documented = {
-        (method.upper(), path) for path, item in doc["paths"].items() for method in item
-    }
+    documented = {(method.upper(), path) for path, item in doc["paths"].items() for method in item}
     served = set()
     for route in client.app.router.routes():
         info = route.resource.get_info() if route.resource else {}
@@ -35,7 +33,9 @@ async def test_openapi_matches_routes(client: TestClient[Any, Any]) -> None:
                 assert "422" in op["responses"]
 
 
-async def test_request_bodies_are_validated_by_the_published_schemas(client: TestClient[Any, Any], seeded: dict[str, Any]) -> None:
+async def test_request_bodies_are_validated_by_the_published_schemas(
+    client: TestClient[Any, Any], seeded: dict[str, Any]
+) -> None:
     """Whatever the document says is required is what the server demands."""
     doc = await (await client.get("/api/openapi.json")).json()
     headers = await login(client, "sysadmin")

@@ -64,7 +64,10 @@ def test_same_day_is_judged_in_beijing_time_not_utc() -> None:
 def test_window_must_have_positive_length() -> None:
     with pytest.raises(InvalidInput) as err:
         Window.checked(bj(1, 9), bj(1, 9))
-    assert err.value.detail == "评标时段的结束时间（2026-12-01 09:00）必须晚于开始时间（2026-12-01 09:00）"
+    assert (
+        err.value.detail
+        == "评标时段的结束时间（2026-12-01 09:00）必须晚于开始时间（2026-12-01 09:00）"
+    )
 
 
 def test_window_needs_aware_times() -> None:
@@ -106,7 +109,9 @@ def test_every_transition_is_allowed_or_refused(state: str, action: str) -> None
         with pytest.raises(Conflict) as err:
             rules.next_state(7, state, action)
         assert err.value.code == "booking-state"
-        assert err.value.detail.startswith(f"预约 #7 当前状态为「{rules.STATE_NAMES[state]}」，只有")
+        assert err.value.detail.startswith(
+            f"预约 #7 当前状态为「{rules.STATE_NAMES[state]}」，只有"
+        )
 
 
 def test_transition_messages() -> None:
@@ -119,7 +124,7 @@ def test_transition_messages() -> None:
 
 
 def test_only_live_states_hold_seats() -> None:
-    assert rules.LIVE_STATES == {"requested", "confirmed", "checked_in"}
+    assert {"requested", "confirmed", "checked_in"} == rules.LIVE_STATES
 
 
 def test_cancel_needs_a_reason() -> None:
@@ -134,7 +139,10 @@ def test_confirmation_assigns_exactly_the_requested_distinct_seats() -> None:
     assert rules.check_confirmation_seats(5, 2, [8, 3], [3, 8, 9], "大理") == [3, 8]
     with pytest.raises(InvalidInput) as err:
         rules.check_confirmation_seats(5, 2, [3], [3, 8], "大理")
-    assert err.value.detail == "预约 #5 申请了 2 个工位，确认时必须指定恰好 2 个不同的工位，实际指定了 1 个"
+    assert (
+        err.value.detail
+        == "预约 #5 申请了 2 个工位，确认时必须指定恰好 2 个不同的工位，实际指定了 1 个"
+    )
     with pytest.raises(InvalidInput) as err:
         rules.check_confirmation_seats(5, 2, [3, 3], [3, 8], "大理")
     assert err.value.detail == "确认的工位不能重复：工位 #3 出现了多次"
