@@ -14,7 +14,7 @@ from evaluation_hub.api.schema import read_json
 from evaluation_hub.api.serialize import booking_json, list_of, ref
 from evaluation_hub.booking import store
 from evaluation_hub.booking.rules import STATE_NAMES
-from evaluation_hub.db.models import Booking, EvaluationSession, Venue
+from evaluation_hub.db.models import Booking
 from evaluation_hub.errors import Forbidden, InvalidInput
 from evaluation_hub.principal import Principal
 
@@ -72,14 +72,10 @@ def booking_policy(request: web.Request) -> store.BookingPolicy:
 
 async def visible_booking(request: web.Request, who: Principal, booking: Booking) -> dict[str, Any]:
     """The booking as ``who`` may see it; 403 if they may not see it at all."""
-    async with request.app[DB].read() as s:
-        session = await s.get(EvaluationSession, booking.session_id)
-        venue = await s.get(Venue, booking.venue_id)
-    assert session is not None and venue is not None
     if who.is_system or (who.role == "venue_admin" and who.venue_id == booking.venue_id):
         return booking_json(booking)
-    if who.role == "host_operator" and who.venue_id == session.host_venue_id:
-        hide = booking.drawn and request.app[CLOCK]() < session.starts_at
+    if who.role == "host_operator" and who.venue_id == booking.session.host_venue_id:
+        hide = booking.drawn and request.app[CLOCK]() < booking.session.starts_at
         return booking_json(booking, hide_venue=hide)
     raise Forbidden(
         "booking-not-visible",

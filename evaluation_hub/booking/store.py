@@ -79,6 +79,7 @@ def _booking_query() -> Select[tuple[Booking]]:
     return select(Booking).options(
         selectinload(Booking.seats).selectinload(BookingSeat.seat),
         selectinload(Booking.events),
+        selectinload(Booking.session),
     )
 
 
@@ -241,15 +242,26 @@ async def _write(
         async with db.write() as s:
             done = await work(s)
             await s.flush()
+            ids = done if isinstance(done, list) else [done]
+            # Reload inside the transaction: collections changed by this unit of work are
+            # refreshed, and no second transaction is needed to answer.
+            found = {
+                b.id: b
+                for b in (
+                    await s.execute(
+                        _booking_query()
+                        .where(Booking.id.in_(ids))
+                        .execution_options(populate_existing=True)
+                    )
+                ).scalars()
+            }
     except IntegrityError as exc:
         attempted: list[_Holds] = s.info.get(_HOLDS_KEY, []) if s is not None else []
         if not attempted or not _is_overlap_refusal(exc):
             raise
         raise await _explain_overlap(db, attempted) from exc
     _log_events(s)
-    ids = done if isinstance(done, list) else [done]
-    async with db.read() as reader:
-        return [await _load_booking(reader, booking_id) for booking_id in ids]
+    return [found[booking_id] for booking_id in ids]
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,8 @@ makes double booking impossible there. PostgreSQL relies on its exclusion constr
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -84,6 +86,10 @@ class Database:
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._read_engine = self.engine.execution_options(**{READ_ONLY: True})
         self.read_sessions = async_sessionmaker(self._read_engine, expire_on_commit=False)
+        # SQLite admits one writer at a time and its busy handler waits by sleeping, so writers
+        # of one process queue here instead (fair, no sleeping); the file lock still orders
+        # writers of different processes.
+        self._sqlite_writer = asyncio.Lock() if self.is_sqlite else None
 
     @property
     def is_sqlite(self) -> bool:
@@ -92,7 +98,11 @@ class Database:
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
         """A unit of work that commits on success and rolls back on error."""
-        async with self.sessions() as session, session.begin():
+        async with contextlib.AsyncExitStack() as stack:
+            if self._sqlite_writer is not None:
+                await stack.enter_async_context(self._sqlite_writer)
+            session = await stack.enter_async_context(self.sessions())
+            await stack.enter_async_context(session.begin())
             yield session
 
     @asynccontextmanager

@@ -175,6 +175,7 @@ class Booking(Base):
     drawn: Mapped[bool] = mapped_column(Boolean, default=False)
     updated_at: Mapped[datetime]
 
+    session: Mapped[EvaluationSession] = relationship()
     seats: Mapped[list[BookingSeat]] = relationship(
         back_populates="booking", order_by="BookingSeat.seat_id"
     )
