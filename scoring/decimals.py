@@ -1,0 +1,62 @@
+"""Decimal arithmetic for scores and money: one context, one rounding rule, one place to look.
+
+Scores and prices are ``decimal.Decimal``, never floats, so the figures in a report are the
+figures a person gets on paper. Intermediate results (means, ratios) are computed in a local
+context with 28 significant digits and are *not* rounded; rounding happens only where
+published evaluations round — see ``scoring.aggregation`` and ``scoring.price`` — with
+``ROUND_HALF_UP`` (四舍五入) to two or three decimal places.
+
+This module must never touch the global decimal context: callers may have their own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
+
+__all__ = ["CONTEXT", "mean", "parse_decimal", "quantize"]
+
+#: The context every division and multiplication in the engine uses. Traps stay on so a
+#: division by zero is an error, never a silent infinity.
+CONTEXT = Context(prec=28, rounding=ROUND_HALF_UP)
+
+_ALLOWED_PLACES = (2, 3)
+
+
+def quantize(value: Decimal, places: int) -> Decimal:
+    """Round ``value`` half up to ``places`` decimals (2 or 3, as evaluation rules allow)."""
+    if places not in _ALLOWED_PLACES:
+        raise ValueError(f"rounding places must be 2 or 3, got {places}")
+    return value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP, context=CONTEXT)
+
+
+def mean(values: Iterable[Decimal]) -> Decimal:
+    """Arithmetic mean in the engine's context; unrounded."""
+    items = list(values)
+    if not items:
+        raise ValueError("mean of no values")
+    total = sum(items, Decimal(0))
+    return CONTEXT.divide(total, Decimal(len(items)))
+
+
+def parse_decimal(value: object) -> Decimal | None:
+    """A finite Decimal from a str, int or float, or None when it is not a number.
+
+    A float (YAML reads ``0.5`` as one) goes through its shortest repr, so ``0.1`` becomes
+    ``Decimal("0.1")`` and not the binary value ``0.1000000000000000055…``.
+    """
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return Decimal(value)
+    if isinstance(value, float):
+        return parse_decimal(repr(value))
+    if isinstance(value, Decimal):
+        return value if value.is_finite() else None
+    if isinstance(value, str):
+        try:
+            parsed = Decimal(value.strip())
+        except InvalidOperation:
+            return None
+        return parsed if parsed.is_finite() else None
+    return None

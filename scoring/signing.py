@@ -1,0 +1,147 @@
+"""Signatures over score sheets and results (签名): canonical encoding and Ed25519.
+
+Canonical encoding (what is signed): UTF-8 JSON with keys sorted, no whitespace
+(``separators=(",", ":")``), non-ASCII characters written as themselves, and
+
+* every ``Decimal`` as a JSON *string* of its value in plain notation, trailing zeros
+  removed (``Decimal("8.50")`` → ``"8.5"``, ``Decimal("0E-2")`` → ``"0"``), so equal values
+  always sign the same and no JSON parser ever turns a score into a float;
+* tuples as arrays; mapping keys must be strings; floats are refused.
+
+The same document always encodes to the same bytes, whatever built it. Keys are handled by
+the I/O layer; this module only signs and verifies bytes it is given keys for.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from decimal import Decimal
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from scoring.aggregation import Aggregation
+from scoring.errors import SignatureInvalid
+from scoring.model import BidPackage
+from scoring.price import PriceResult, Ranking
+from scoring.sheets import ScoreSheet
+
+__all__ = ["canonical", "decimal_text", "result_document", "sheet_document", "sign", "verify"]
+
+JsonValue = None | bool | int | str | list["JsonValue"] | dict[str, "JsonValue"]
+
+
+def decimal_text(value: Decimal) -> str:
+    """A Decimal's value in plain notation without trailing zeros."""
+    if not value.is_finite():
+        raise ValueError(f"cannot encode {value}")
+    if value == 0:
+        return "0"
+    return f"{value.normalize():f}"
+
+
+def _prepare(value: object) -> JsonValue:
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, Decimal):
+        return decimal_text(value)
+    if isinstance(value, float):
+        raise TypeError("floats are not allowed in signed documents; use Decimal")
+    if isinstance(value, Mapping):
+        out: dict[str, JsonValue] = {}
+        for k, v in value.items():
+            if not isinstance(k, str):
+                raise TypeError(f"mapping keys in signed documents must be str, got {k!r}")
+            out[k] = _prepare(v)
+        return out
+    if isinstance(value, list | tuple):
+        return [_prepare(v) for v in value]
+    raise TypeError(f"cannot encode {type(value).__name__} in a signed document")
+
+
+def canonical(document: object) -> bytes:
+    """The canonical bytes of a document (see the module docstring)."""
+    return json.dumps(
+        _prepare(document), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    ).encode("utf-8")
+
+
+def sheet_document(sheet: ScoreSheet) -> dict[str, object]:
+    """What an expert signs: their sheet, entries in (part, subject, item) order."""
+    entries = sorted(sheet.entries, key=lambda e: (e.part_id, e.subject, e.item_id))
+    return {
+        "type": "score-sheet/1",
+        "session_id": sheet.session_id,
+        "expert_id": sheet.expert_id,
+        "entries": [
+            {
+                "part": e.part_id,
+                "subject": e.subject,
+                "item": e.item_id,
+                "points": e.points,
+                "comment": e.comment,
+                "changed_in_review": e.changed_in_review,
+            }
+            for e in entries
+        ],
+        "declared_totals": [
+            {"part": p, "subject": s, "total": t}
+            for (p, s), t in sorted(sheet.declared_totals.items())
+        ],
+    }
+
+
+def result_document(
+    session_id: str,
+    package: BidPackage,
+    aggregation: Aggregation,
+    prices: PriceResult,
+    ranking: Ranking,
+) -> dict[str, object]:
+    """What the committee signs: the final result of the section."""
+    return {
+        "type": "evaluation-result/1",
+        "session_id": session_id,
+        "project": package.project.code,
+        "section": package.section.code,
+        "aggregation": {
+            "rule": aggregation.rule.value,
+            "places": aggregation.places,
+            "experts": list(aggregation.experts),
+            "kept_experts": list(aggregation.kept_experts),
+            "dropped_expert": aggregation.dropped_expert,
+        },
+        "benchmark_price": prices.benchmark.value,
+        "ranking": [
+            {
+                "bidder": r.bidder_id,
+                "rank": r.rank,
+                "technical": r.technical,
+                "commercial": r.commercial,
+                "price": r.price,
+                "price_score": r.price_score,
+                "composite": r.composite,
+                "tied": r.tied,
+            }
+            for r in ranking.rows
+        ],
+        "candidates": list(ranking.candidates),
+        "excluded": dict(ranking.excluded),
+    }
+
+
+def sign(private_key: Ed25519PrivateKey, document: object) -> bytes:
+    """The Ed25519 signature over the document's canonical encoding."""
+    return private_key.sign(canonical(document))
+
+
+def verify(public_key: Ed25519PublicKey, document: object, signature: bytes) -> None:
+    """Raise ``SignatureInvalid`` unless ``signature`` signs the document's canonical bytes."""
+    try:
+        public_key.verify(signature, canonical(document))
+    except InvalidSignature:
+        raise SignatureInvalid(
+            "the signature does not match this document: it was signed by another key or "
+            "the document changed after signing"
+        ) from None
