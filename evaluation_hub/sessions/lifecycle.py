@@ -1,0 +1,211 @@
+"""The evaluation session's lifecycle (评标会状态) as a pure state machine.
+
+    scheduled -> seats_confirmed -> check_in -> evaluating -> deviation_review -> sealed
+      -> revealed -> report_signed -> archived
+
+    pause:  check_in | evaluating | deviation_review -> paused; resume goes back to where it was
+    paused -> sealed_for_new_committee (an outage not fixed in time: 封存，重新组建评标委员会)
+    scheduled | seats_confirmed | check_in -> cancelled (the tenderer decided not to proceed)
+    report_signed | sealed_for_new_committee | cancelled -> archived
+
+Every transition is made by an actor at the host site (主场为主): away sites never drive a
+session. Starting, pausing, resuming and ending are for host-site staff; the steps that follow
+from facts (all seats confirmed, all sheets in, all signatures in) may also be made by the hub
+itself (role ``system``). Each call returns the new state and a :class:`TransitionRecord` for
+the audit chain. Never reads the clock or the database: ``now`` and the current state come in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from evaluation_hub.sessions.errors import SessionRuleError
+
+__all__ = [
+    "ACTION_NAMES",
+    "PAUSABLE",
+    "ROLE_NAMES",
+    "STATES",
+    "STATE_NAMES",
+    "TRANSITIONS",
+    "SessionState",
+    "TransitionRecord",
+    "TransitionRule",
+    "allowed_actions",
+    "transition",
+]
+
+STATE_NAMES = {
+    "scheduled": "已排期",
+    "seats_confirmed": "工位已确认",
+    "check_in": "签到中",
+    "evaluating": "评审中",
+    "deviation_review": "偏离复核中",
+    "sealed": "已封存",
+    "revealed": "已解密还原",
+    "report_signed": "报告已签署",
+    "archived": "已归档",
+    "paused": "已暂停",
+    "sealed_for_new_committee": "已封存待重新组建评标委员会",
+    "cancelled": "已取消",
+}
+STATES = tuple(STATE_NAMES)
+PAUSABLE = frozenset({"check_in", "evaluating", "deviation_review"})
+
+ROLE_NAMES = {
+    "host_operator": "主场业务人员",
+    "supervisor": "监督人员",
+    "venue_admin": "场地管理员",
+    "system_admin": "系统管理员",
+    "system": "系统自动",
+}
+
+ACTION_NAMES = {
+    "confirm_seats": "确认工位",
+    "open_check_in": "开始签到",
+    "start_evaluation": "开始评审",
+    "begin_deviation_review": "进入偏离复核",
+    "seal": "结束评审并封存",
+    "reveal": "解密还原",
+    "sign_report": "完成报告签署",
+    "archive": "归档",
+    "pause": "暂停",
+    "resume": "恢复",
+    "seal_for_new_committee": "封存并重新组建评标委员会",
+    "cancel": "取消评标会",
+}
+
+_HOST_STAFF = frozenset({"host_operator"})
+_HOST_OR_SYSTEM = frozenset({"host_operator", "system"})
+
+
+@dataclass(frozen=True)
+class TransitionRule:
+    sources: frozenset[str]
+    target: str | None  # None: back to the state the session was paused from
+    roles: frozenset[str]
+    needs_reason: bool = False
+
+
+TRANSITIONS: dict[str, TransitionRule] = {
+    "confirm_seats": TransitionRule(frozenset({"scheduled"}), "seats_confirmed", _HOST_OR_SYSTEM),
+    "open_check_in": TransitionRule(frozenset({"seats_confirmed"}), "check_in", _HOST_STAFF),
+    "start_evaluation": TransitionRule(frozenset({"check_in"}), "evaluating", _HOST_STAFF),
+    "begin_deviation_review": TransitionRule(
+        frozenset({"evaluating"}), "deviation_review", _HOST_OR_SYSTEM
+    ),
+    "seal": TransitionRule(frozenset({"deviation_review"}), "sealed", _HOST_STAFF),
+    "reveal": TransitionRule(frozenset({"sealed"}), "revealed", _HOST_OR_SYSTEM),
+    "sign_report": TransitionRule(frozenset({"revealed"}), "report_signed", _HOST_OR_SYSTEM),
+    "archive": TransitionRule(
+        frozenset({"report_signed", "sealed_for_new_committee", "cancelled"}),
+        "archived",
+        _HOST_OR_SYSTEM,
+    ),
+    # A host supervisor may stop the room on an incident; resuming is the operator's call.
+    "pause": TransitionRule(
+        PAUSABLE, "paused", frozenset({"host_operator", "supervisor"}), needs_reason=True
+    ),
+    "resume": TransitionRule(frozenset({"paused"}), None, _HOST_STAFF),
+    "seal_for_new_committee": TransitionRule(
+        frozenset({"paused"}), "sealed_for_new_committee", _HOST_STAFF, needs_reason=True
+    ),
+    "cancel": TransitionRule(
+        frozenset({"scheduled", "seats_confirmed", "check_in"}),
+        "cancelled",
+        _HOST_STAFF,
+        needs_reason=True,
+    ),
+}
+
+
+@dataclass(frozen=True)
+class SessionState:
+    """Where a session is; ``paused_from`` is set exactly when it is paused."""
+
+    state: str
+    paused_from: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.state not in STATE_NAMES:
+            raise ValueError(f"unknown session state {self.state!r}")
+        if (self.state == "paused") != (self.paused_from is not None):
+            raise ValueError("paused_from is set exactly when the state is 'paused'")
+        if self.paused_from is not None and self.paused_from not in PAUSABLE:
+            raise ValueError(f"a session cannot be paused from {self.paused_from!r}")
+
+
+@dataclass(frozen=True)
+class TransitionRecord:
+    """One audit entry: who moved the session from where to where, when and why."""
+
+    action: str
+    from_state: str
+    to_state: str
+    actor: str
+    actor_role: str
+    at: datetime
+    reason: str | None
+
+
+def allowed_actions(current: SessionState) -> list[str]:
+    """The actions the state allows (before asking who is acting), in lifecycle order."""
+    return [name for name, rule in TRANSITIONS.items() if current.state in rule.sources]
+
+
+def transition(
+    current: SessionState,
+    action: str,
+    *,
+    actor_role: str,
+    actor_site_is_host: bool,
+    now: datetime,
+    reason: str | None = None,
+    actor: str = "",
+) -> tuple[SessionState, TransitionRecord]:
+    """Apply ``action``; raises :class:`SessionRuleError` with what to do instead."""
+    if now.tzinfo is None:
+        raise ValueError("now must be a timezone-aware datetime")
+    rule = TRANSITIONS.get(action)
+    if rule is None:
+        raise SessionRuleError("unknown-action", f"未知的评标会操作「{action}」", 422)
+    verb = ACTION_NAMES[action]
+    if current.state not in rule.sources:
+        possible = "、".join(ACTION_NAMES[a] for a in allowed_actions(current))
+        raise SessionRuleError(
+            "illegal-transition",
+            f"评标会当前状态为「{STATE_NAMES[current.state]}」，不能{verb}；"
+            + (f"当前可执行：{possible}" if possible else "该状态下不能再执行任何操作"),
+        )
+    if not actor_site_is_host:
+        raise SessionRuleError(
+            "not-host-site", f"只有主场可以{verb}，客场人员不能操作评标会进程", 403
+        )
+    if actor_role not in rule.roles:
+        needed = "、".join(ROLE_NAMES[r] for r in sorted(rule.roles))
+        raise SessionRuleError(
+            "role-not-allowed",
+            f"{ROLE_NAMES.get(actor_role, actor_role)}不能{verb}，需由{needed}执行",
+            403,
+        )
+    reason = reason.strip() if reason else None
+    if rule.needs_reason and not reason:
+        raise SessionRuleError("reason-required", f"{verb}必须填写原因", 422)
+    if rule.target is None:
+        assert current.paused_from is not None  # guaranteed by SessionState for 'paused'
+        new = SessionState(current.paused_from)
+    elif rule.target == "paused":
+        new = SessionState("paused", paused_from=current.state)
+    else:
+        new = SessionState(rule.target)
+    record = TransitionRecord(
+        action=action,
+        from_state=current.state,
+        to_state=new.state,
+        actor=actor,
+        actor_role=actor_role,
+        at=now,
+        reason=reason,
+    )
+    return new, record

@@ -1,0 +1,115 @@
+"""The outage clocks from published measures (a city's remote-evaluation fault rules).
+
+* A fault before the start may delay it; once the planned start plus ``decision_after`` (2 h)
+  is reached, the tenderer (招标人) must decide whether to proceed or to call the session off.
+* A fault during evaluation pauses the session; if it is not fixed within ``seal_after`` (4 h)
+  of the fault, the session is sealed and a new committee is formed.
+
+:func:`due_actions` tells the host what is due and when; the hub calls it whenever it shows the
+session or ticks its timers. It decides nothing and changes nothing: the host (or the hub's
+scheduler) performs the actions through ``lifecycle.transition``. Pure: ``now`` comes in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from evaluation_hub.sessions.lifecycle import SessionState
+
+__all__ = ["DueAction", "OutageRules", "due_actions"]
+
+CHINA_TZ = ZoneInfo("Asia/Shanghai")
+
+DueKind = Literal["start_delayed", "tenderer_decision", "pause_session", "seal_for_new_committee"]
+
+_BEFORE_START = frozenset({"scheduled", "seats_confirmed", "check_in"})
+_DURING_EVALUATION = frozenset({"evaluating", "deviation_review"})
+
+
+@dataclass(frozen=True)
+class OutageRules:
+    decision_after: timedelta = timedelta(hours=2)
+    seal_after: timedelta = timedelta(hours=4)
+
+    def __post_init__(self) -> None:
+        if self.decision_after <= timedelta(0) or self.seal_after <= timedelta(0):
+            raise ValueError("outage periods must be positive")
+
+
+@dataclass(frozen=True)
+class DueAction:
+    """Something the host must do at ``due_at``; ``due_now`` once that time has come.
+    ``message`` is shown on the host's page (Simplified Chinese)."""
+
+    kind: DueKind
+    due_at: datetime
+    due_now: bool
+    message: str
+
+
+def _hm(moment: datetime) -> str:
+    return moment.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M")
+
+
+def _hours(period: timedelta) -> str:
+    return f"{period.total_seconds() / 3600:g}"
+
+
+def due_actions(
+    session_state: SessionState,
+    planned_start: datetime,
+    fault_started_at: datetime | None,
+    now: datetime,
+    rules: OutageRules | None = None,
+) -> list[DueAction]:
+    """What the host must do about an ongoing fault, earliest first (empty if no fault)."""
+    rules = rules or OutageRules()
+    if fault_started_at is None:
+        return []
+    if fault_started_at > now:
+        raise ValueError("fault_started_at lies after now")
+    phase = session_state.paused_from or session_state.state
+    actions: list[DueAction] = []
+    if phase in _BEFORE_START:
+        decide_at = planned_start + rules.decision_after
+        actions.append(
+            DueAction(
+                "start_delayed",
+                planned_start,
+                now >= planned_start,
+                f"故障未排除，评标会不能按计划于 {_hm(planned_start)} 开始",
+            )
+        )
+        actions.append(
+            DueAction(
+                "tenderer_decision",
+                decide_at,
+                now >= decide_at,
+                f"计划开始时间后 {_hours(rules.decision_after)} 小时（{_hm(decide_at)}）"
+                "故障仍未排除的，须由招标人决定是否继续进行评标",
+            )
+        )
+    elif phase in _DURING_EVALUATION:
+        if session_state.state != "paused":
+            actions.append(
+                DueAction(
+                    "pause_session",
+                    fault_started_at,
+                    True,
+                    f"评审过程中于 {_hm(fault_started_at)} 发生故障，应立即暂停评标会",
+                )
+            )
+        seal_at = fault_started_at + rules.seal_after
+        actions.append(
+            DueAction(
+                "seal_for_new_committee",
+                seal_at,
+                now >= seal_at,
+                f"故障发生后 {_hours(rules.seal_after)} 小时（{_hm(seal_at)}）仍未排除的，"
+                "应封存评标资料并重新组建评标委员会",
+            )
+        )
+    return sorted(actions, key=lambda a: a.due_at)

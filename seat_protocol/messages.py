@@ -1,0 +1,639 @@
+"""Every message of the hub <-> seat protocol, and the JSON codec both ends use.
+
+A message is a frozen dataclass with a ``type`` tag (its class variable) and a ``sender``: the
+end that may send it (``"hub"``, ``"seat"`` or ``"both"``). On the wire it is one JSON object
+per websocket text frame: ``{"type": "...", <fields>}`` with exactly the dataclass's fields.
+
+Application messages (:class:`AppMessage` subclasses) carry a per-direction sequence number
+``seq``; the receiver acknowledges them with :class:`Ack` and they are resent after a reconnect
+until acknowledged. Handshake, heartbeat and ack messages are not sequenced.
+
+``decode`` is strict: anything it does not accept raises a :class:`ProtocolError` subclass with
+the close code to use, never another exception. ``encode`` refuses to produce a message that
+``decode`` would refuse for its size. Binary fields are standard base64 text.
+
+This module must never import anything from ``evaluation_hub`` or ``seat_agent``, and does no I/O.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import dataclasses
+import json
+import math
+import re
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
+
+from seat_protocol.exceptions import MalformedMessage, MessageTooBig
+
+__all__ = [
+    "CHUNK_SIZE",
+    "MAX_CHUNKS_PER_REQUEST",
+    "MAX_CONTROL_MESSAGE_BYTES",
+    "MAX_MESSAGE_BYTES",
+    "MESSAGE_TYPES",
+    "PROTOCOL_VERSION",
+    "SUBPROTOCOL",
+    "Ack",
+    "AppMessage",
+    "Auth",
+    "Challenge",
+    "ChapterManifest",
+    "CheckinRequest",
+    "CheckinResult",
+    "Chunk",
+    "ChunkRequest",
+    "Enroll",
+    "EnrollReceived",
+    "ErrorNotice",
+    "Hello",
+    "ManifestChapter",
+    "Message",
+    "Ping",
+    "Pong",
+    "Refused",
+    "Resume",
+    "ScoreAck",
+    "SessionStateNotice",
+    "SubmitScore",
+    "Welcome",
+    "b64",
+    "decode",
+    "encode",
+    "unb64",
+]
+
+PROTOCOL_VERSION = 1
+# Offered as the websocket subprotocol by the shells, so a proxy log shows what is spoken.
+SUBPROTOCOL = "seat-protocol.v1"
+
+# Control messages are small; only chapter chunks may be larger (a chunk of CHUNK_SIZE raw bytes
+# is 4/3 of that in base64, plus a little JSON around it).
+MAX_CONTROL_MESSAGE_BYTES = 64 * 1024
+CHUNK_SIZE = 256 * 1024
+MAX_MESSAGE_BYTES = 512 * 1024
+MAX_CHUNKS_PER_REQUEST = 64
+
+# Integers on the wire stay within what a JavaScript page can hold exactly.
+_MAX_INT = 2**53 - 1
+_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+_KEY = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_ENROLMENT_CODE = re.compile(r"[A-Z2-7]{4}-[A-Z2-7]{4}")
+
+Sender = Literal["hub", "seat", "both"]
+
+
+def b64(data: bytes) -> str:
+    """Standard base64 text of ``data`` (the wire form of every binary field)."""
+    return base64.b64encode(data).decode("ascii")
+
+
+def unb64(text: str) -> bytes:
+    """The bytes of a base64 field; ``ValueError`` if it is not strict standard base64."""
+    try:
+        return base64.b64decode(text.encode("ascii"), validate=True)
+    except (UnicodeEncodeError, binascii.Error) as exc:
+        raise ValueError("is not standard base64") from exc
+
+
+def _check(cond: bool, name: str, problem: str) -> None:
+    if not cond:
+        raise ValueError(f"field '{name}' {problem}")
+
+
+def _check_id(value: str, name: str) -> None:
+    _check(
+        _ID.fullmatch(value) is not None,
+        name,
+        "must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit",
+    )
+
+
+def _check_sha256(value: str, name: str) -> None:
+    _check(_SHA256.fullmatch(value) is not None, name, "must be 64 lowercase hex digits")
+
+
+def _check_b64(value: str, name: str, *, size: int | None = None, max_size: int = 0) -> None:
+    try:
+        raw = unb64(value)
+    except ValueError:
+        raise ValueError(f"field '{name}' is not standard base64") from None
+    if size is not None:
+        _check(len(raw) == size, name, f"must decode to {size} bytes")
+    if max_size:
+        _check(len(raw) <= max_size, name, f"must decode to at most {max_size} bytes")
+
+
+def _check_text(value: str, name: str, max_len: int, *, empty_ok: bool = False) -> None:
+    _check(empty_ok or value != "", name, "must not be empty")
+    _check(len(value) <= max_len, name, f"must be at most {max_len} characters")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Message:
+    """Base of every message; ``type`` is the wire tag, ``sender`` the end that may send it."""
+
+    type: ClassVar[str]
+    sender: ClassVar[Sender]
+
+
+@dataclass(frozen=True, kw_only=True)
+class AppMessage(Message):
+    """A sequenced application message. ``seq`` is 0 until the sending channel numbers it."""
+
+    seq: int = 0
+
+
+# --- handshake -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class Hello(Message):
+    """Seat -> hub, first message: who I am and which protocol version I speak."""
+
+    type: ClassVar[str] = "hello"
+    sender: ClassVar[Sender] = "seat"
+    protocol_version: int
+    seat_id: str
+    agent: str
+
+    def __post_init__(self) -> None:
+        _check_id(self.seat_id, "seat_id")
+        _check_text(self.agent, "agent", 100)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Challenge(Message):
+    """Hub -> seat: sign this fresh 32-byte nonce (see ``seat_protocol.auth``)."""
+
+    type: ClassVar[str] = "challenge"
+    sender: ClassVar[Sender] = "hub"
+    hub_id: str
+    nonce: str
+
+    def __post_init__(self) -> None:
+        _check_id(self.hub_id, "hub_id")
+        _check_b64(self.nonce, "nonce", size=32)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Auth(Message):
+    """Seat -> hub: the Ed25519 signature, and the last hub seq this seat received in order."""
+
+    type: ClassVar[str] = "auth"
+    sender: ClassVar[Sender] = "seat"
+    signature: str
+    last_received: int
+
+    def __post_init__(self) -> None:
+        _check_b64(self.signature, "signature", size=64)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Welcome(Message):
+    """Hub -> seat: authenticated. The hub resends its messages after ``resume_after`` and
+    has received the seat's messages up to ``last_received``."""
+
+    type: ClassVar[str] = "welcome"
+    sender: ClassVar[Sender] = "hub"
+    hub_id: str
+    heartbeat_interval: float
+    resume_after: int
+    last_received: int
+
+    def __post_init__(self) -> None:
+        _check_id(self.hub_id, "hub_id")
+        _check(0 < self.heartbeat_interval <= 300, "heartbeat_interval", "must be in (0, 300]")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Refused(Message):
+    """Hub -> seat, just before closing a connection that never opened: why."""
+
+    type: ClassVar[str] = "refused"
+    sender: ClassVar[Sender] = "hub"
+    code: int
+    reason: str
+
+    def __post_init__(self) -> None:
+        _check(4000 <= self.code <= 4999, "code", "must be in 4000-4999")
+        _check_text(self.reason, "reason", 200)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Resume(Message):
+    """Seat -> hub, right after ``welcome``: the seat resends its messages after this seq."""
+
+    type: ClassVar[str] = "resume"
+    sender: ClassVar[Sender] = "seat"
+    resume_after: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class Enroll(Message):
+    """Seat -> hub, instead of ``hello``: ask the venue admin to approve this terminal's keys."""
+
+    type: ClassVar[str] = "enroll"
+    sender: ClassVar[Sender] = "seat"
+    seat_id: str
+    ed25519_public_key: str
+    x25519_public_key: str
+    enrolment_code: str
+
+    def __post_init__(self) -> None:
+        _check_id(self.seat_id, "seat_id")
+        _check_b64(self.ed25519_public_key, "ed25519_public_key", size=32)
+        _check_b64(self.x25519_public_key, "x25519_public_key", size=32)
+        _check(
+            _ENROLMENT_CODE.fullmatch(self.enrolment_code) is not None,
+            "enrolment_code",
+            "must look like ABCD-EFGH (base32 letters and digits 2-7)",
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class EnrollReceived(Message):
+    """Hub -> seat: the enrolment request is recorded and waits for the venue admin."""
+
+    type: ClassVar[str] = "enroll_received"
+    sender: ClassVar[Sender] = "hub"
+    seat_id: str
+    enrolment_code: str
+
+    def __post_init__(self) -> None:
+        _check_id(self.seat_id, "seat_id")
+        _check(
+            _ENROLMENT_CODE.fullmatch(self.enrolment_code) is not None,
+            "enrolment_code",
+            "must look like ABCD-EFGH (base32 letters and digits 2-7)",
+        )
+
+
+# --- heartbeat and acknowledgement ---------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class Ping(Message):
+    type: ClassVar[str] = "ping"
+    sender: ClassVar[Sender] = "both"
+    id: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class Pong(Message):
+    type: ClassVar[str] = "pong"
+    sender: ClassVar[Sender] = "both"
+    id: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class Ack(Message):
+    """Cumulative: the sender has received every application message up to ``seq``."""
+
+    type: ClassVar[str] = "ack"
+    sender: ClassVar[Sender] = "both"
+    seq: int
+
+    def __post_init__(self) -> None:
+        _check(self.seq >= 1, "seq", "must be at least 1")
+
+
+# --- application messages ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class SubmitScore(AppMessage):
+    """Seat -> hub: one score sheet save. The hub acks with ``score_ack`` only after it has
+    committed; the same key with the same sheet is re-acked, never counted twice."""
+
+    type: ClassVar[str] = "submit_score"
+    sender: ClassVar[Sender] = "seat"
+    idempotency_key: str
+    session_id: str
+    sheet: dict[str, Any]
+
+    def __post_init__(self) -> None:
+        _check(
+            _KEY.fullmatch(self.idempotency_key) is not None,
+            "idempotency_key",
+            "must be 1-128 letters, digits, '.', '_', ':' or '-'",
+        )
+        _check_id(self.session_id, "session_id")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScoreAck(AppMessage):
+    type: ClassVar[str] = "score_ack"
+    sender: ClassVar[Sender] = "hub"
+    idempotency_key: str
+
+    def __post_init__(self) -> None:
+        _check(
+            _KEY.fullmatch(self.idempotency_key) is not None,
+            "idempotency_key",
+            "must be 1-128 letters, digits, '.', '_', ':' or '-'",
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class ManifestChapter:
+    """One chapter as this expert sees it: its shuffled label and position, the SHA-256 of the
+    encrypted content, the content key wrapped for this seat, and the hashes of its chunks."""
+
+    label: str
+    position: int
+    sha256: str
+    size: int
+    wrapped_key: str
+    chunks: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        _check_text(self.label, "label", 100)
+        _check_sha256(self.sha256, "sha256")
+        _check_b64(self.wrapped_key, "wrapped_key", max_size=1024)
+        _check(len(self.chunks) >= 1, "chunks", "must list at least one chunk")
+        for digest in self.chunks:
+            _check_sha256(digest, "chunks")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChapterManifest(AppMessage):
+    type: ClassVar[str] = "chapter_manifest"
+    sender: ClassVar[Sender] = "hub"
+    session_id: str
+    chapters: tuple[ManifestChapter, ...]
+
+    def __post_init__(self) -> None:
+        _check_id(self.session_id, "session_id")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChunkRequest(AppMessage):
+    """Seat -> hub: send these chunks (by SHA-256); only chunks of this seat's manifests."""
+
+    type: ClassVar[str] = "chunk_request"
+    sender: ClassVar[Sender] = "seat"
+    chunks: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        _check(
+            1 <= len(self.chunks) <= MAX_CHUNKS_PER_REQUEST,
+            "chunks",
+            f"must list 1-{MAX_CHUNKS_PER_REQUEST} hashes",
+        )
+        for digest in self.chunks:
+            _check_sha256(digest, "chunks")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Chunk(AppMessage):
+    """Hub -> seat: one encrypted chunk; the seat checks it against ``sha256``."""
+
+    type: ClassVar[str] = "chunk"
+    sender: ClassVar[Sender] = "hub"
+    sha256: str
+    data: str
+
+    def __post_init__(self) -> None:
+        _check_sha256(self.sha256, "sha256")
+        _check_b64(self.data, "data", max_size=CHUNK_SIZE)
+
+
+@dataclass(frozen=True, kw_only=True)
+class CheckinRequest(AppMessage):
+    type: ClassVar[str] = "checkin_request"
+    sender: ClassVar[Sender] = "seat"
+    session_id: str
+    expert_code: str
+    pin: str
+
+    def __post_init__(self) -> None:
+        _check_id(self.session_id, "session_id")
+        _check_text(self.expert_code, "expert_code", 64)
+        _check_text(self.pin, "pin", 32)
+
+
+@dataclass(frozen=True, kw_only=True)
+class CheckinResult(AppMessage):
+    """Hub -> seat. ``message`` is shown to the expert, so it is Simplified Chinese."""
+
+    type: ClassVar[str] = "checkin_result"
+    sender: ClassVar[Sender] = "hub"
+    session_id: str
+    accepted: bool
+    message: str
+    attempts_left: int | None
+
+    def __post_init__(self) -> None:
+        _check_id(self.session_id, "session_id")
+        _check_text(self.message, "message", 500, empty_ok=True)
+
+
+@dataclass(frozen=True, kw_only=True)
+class SessionStateNotice(AppMessage):
+    """Hub -> seat: the session moved to ``state`` at ``at`` (seconds since the epoch)."""
+
+    type: ClassVar[str] = "session_state"
+    sender: ClassVar[Sender] = "hub"
+    session_id: str
+    state: str
+    at: float
+
+    def __post_init__(self) -> None:
+        _check_id(self.session_id, "session_id")
+        _check_text(self.state, "state", 64)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ErrorNotice(AppMessage):
+    """Hub -> seat: a request was refused without closing the connection. ``code`` is a stable
+    slug, ``message`` is shown to the expert (Simplified Chinese), ``ref`` names the request."""
+
+    type: ClassVar[str] = "error"
+    sender: ClassVar[Sender] = "hub"
+    code: str
+    message: str
+    ref: str | None
+
+    def __post_init__(self) -> None:
+        _check_text(self.code, "code", 64)
+        _check_text(self.message, "message", 500)
+        if self.ref is not None:
+            _check_text(self.ref, "ref", 200)
+
+
+def _concrete(cls: type[Message]) -> list[type[Message]]:
+    found: list[type[Message]] = []
+    for sub in cls.__subclasses__():
+        if "type" in sub.__dict__:
+            found.append(sub)
+        found.extend(_concrete(sub))
+    return found
+
+
+MESSAGE_TYPES: Mapping[str, type[Message]] = {cls.type: cls for cls in _concrete(Message)}
+
+
+# --- codec ---------------------------------------------------------------------------------
+
+
+def encode(msg: Message) -> str:
+    """The wire text of ``msg``. Raises ``MessageTooBig`` rather than produce a frame the peer
+    would refuse, and ``ValueError`` for an application message that was never numbered."""
+    if isinstance(msg, AppMessage) and msg.seq < 1:
+        raise ValueError(f"{msg.type} message has no sequence number; send it through a channel")
+    body: dict[str, Any] = {"type": msg.type}
+    for f in dataclasses.fields(msg):
+        body[f.name] = _to_json(getattr(msg, f.name))
+    text = json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    size = len(text.encode("utf-8"))
+    limit = MAX_MESSAGE_BYTES if isinstance(msg, Chunk) else MAX_CONTROL_MESSAGE_BYTES
+    if size > limit:
+        raise MessageTooBig(f"{msg.type} message is {size} bytes, the limit is {limit}")
+    return text
+
+
+def _to_json(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _to_json(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, tuple):
+        return [_to_json(v) for v in value]
+    return value
+
+
+def decode(text: str) -> Message:
+    """The message in ``text``; any defect raises a ``ProtocolError`` subclass."""
+    # Count bytes as the peer sent them; lone surrogates are counted, then refused below.
+    size = (
+        len(text)
+        if len(text) * 4 <= MAX_MESSAGE_BYTES
+        else len(text.encode("utf-8", "surrogatepass"))
+    )
+    if size > MAX_MESSAGE_BYTES:
+        raise MessageTooBig(f"message is {size} bytes, the limit is {MAX_MESSAGE_BYTES}")
+    try:
+        body = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+    except (ValueError, RecursionError) as exc:
+        # ValueError covers JSONDecodeError, duplicate keys, NaN and over-long integers.
+        raise MalformedMessage(_json_problem(exc)) from None
+    if not isinstance(body, dict):
+        raise MalformedMessage("message is not a JSON object")
+    kind = body.pop("type", None)
+    if not isinstance(kind, str):
+        raise MalformedMessage("message has no string field 'type'")
+    cls = MESSAGE_TYPES.get(kind)
+    if cls is None:
+        raise MalformedMessage(f"unknown message type {_quote(kind)}")
+    if size > MAX_CONTROL_MESSAGE_BYTES and cls is not Chunk:
+        raise MessageTooBig(
+            f"{kind} message is {size} bytes, the limit is {MAX_CONTROL_MESSAGE_BYTES}"
+        )
+    msg = _build(cls, body, kind)
+    if isinstance(msg, AppMessage) and msg.seq < 1:
+        raise MalformedMessage(f"{kind} message: field 'seq' must be at least 1")
+    return typing.cast(Message, msg)
+
+
+def _build(cls: type[Any], body: dict[str, Any], kind: str) -> Any:
+    hints = _hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    for name in names:
+        if name not in body:
+            raise MalformedMessage(f"{kind} message is missing field '{name}'")
+    for name in body:
+        if name not in hints:
+            raise MalformedMessage(f"{kind} message has unexpected field {_quote(name)}")
+    values = {name: _convert(body[name], hints[name], kind, name) for name in names}
+    try:
+        return cls(**values)
+    except ValueError as exc:
+        raise MalformedMessage(f"{kind} message: {exc}") from None
+
+
+def _convert(value: Any, tp: Any, kind: str, name: str) -> Any:
+    def wrong(expected: str) -> MalformedMessage:
+        return MalformedMessage(f"{kind} message: field '{name}' must be {expected}")
+
+    origin = typing.get_origin(tp)
+    if tp is str:
+        if not isinstance(value, str):
+            raise wrong("a string")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise wrong("valid UTF-8 text") from None
+        return value
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise wrong("true or false")
+        return value
+    if tp is int:
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= _MAX_INT:
+            raise wrong("an integer from 0 to 2^53-1")
+        return value
+    if tp is float:
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            raise wrong("a number")
+        if not math.isfinite(value) or abs(value) > 1e15:
+            raise wrong("a finite number")
+        return float(value)
+    if origin in (typing.Union, types.UnionType):
+        inner = [a for a in typing.get_args(tp) if a is not type(None)]
+        return None if value is None else _convert(value, inner[0], kind, name)
+    if origin is tuple:
+        if not isinstance(value, list):
+            raise wrong("an array")
+        (item,) = typing.get_args(tp)[:1]
+        return tuple(_convert(v, item, kind, name) for v in value)
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise wrong("an object")
+        return value
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp) and isinstance(value, dict):
+        return _build(tp, dict(value), f"{kind}.{name}")
+    raise wrong("an object")
+
+
+_HINTS: dict[type[Any], dict[str, Any]] = {}
+
+
+def _hints(cls: type[Any]) -> dict[str, Any]:
+    hints = _HINTS.get(cls)
+    if hints is None:
+        allowed = {f.name for f in dataclasses.fields(cls)}
+        hints = {k: v for k, v in typing.get_type_hints(cls).items() if k in allowed}
+        _HINTS[cls] = hints
+    return hints
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    body: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in body:
+            raise ValueError(f"duplicate key {_quote(key)}")
+        body[key] = value
+    return body
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not allowed")
+
+
+def _json_problem(exc: BaseException) -> str:
+    if isinstance(exc, RecursionError):
+        return "message is nested too deeply"
+    if isinstance(exc, json.JSONDecodeError):
+        return f"message is not valid JSON ({exc.msg} at character {exc.pos})"
+    return f"message is not acceptable JSON ({exc})"
+
+
+def _quote(text: str) -> str:
+    """Peer text shown in a close reason: short, and with anything odd escaped."""
+    shown = text if len(text) <= 32 else text[:32] + "..."
+    return ascii(shown)

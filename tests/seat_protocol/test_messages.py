@@ -1,0 +1,360 @@
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from seat_protocol.closecodes import CloseCode
+from seat_protocol.exceptions import MalformedMessage, MessageTooBig, ProtocolError
+from seat_protocol.messages import (
+    CHUNK_SIZE,
+    MAX_CONTROL_MESSAGE_BYTES,
+    MAX_MESSAGE_BYTES,
+    MESSAGE_TYPES,
+    Ack,
+    Auth,
+    Challenge,
+    ChapterManifest,
+    CheckinRequest,
+    CheckinResult,
+    Chunk,
+    ChunkRequest,
+    Enroll,
+    EnrollReceived,
+    ErrorNotice,
+    Hello,
+    ManifestChapter,
+    Message,
+    Ping,
+    Pong,
+    Refused,
+    Resume,
+    ScoreAck,
+    SessionStateNotice,
+    SubmitScore,
+    Welcome,
+    b64,
+    decode,
+    encode,
+)
+
+H = hashlib.sha256(b"x").hexdigest()
+CHAPTER = ManifestChapter(
+    label="第3章 B", position=2, sha256=H, size=10, wrapped_key=b64(b"k" * 40), chunks=(H, H)
+)
+SAMPLES: list[Message] = [
+    Hello(protocol_version=1, seat_id="seat-a1", agent="seat-agent 0.1"),
+    Challenge(hub_id="hub-1", nonce=b64(bytes(32))),
+    Auth(signature=b64(bytes(64)), last_received=7),
+    Welcome(hub_id="hub-1", heartbeat_interval=5.0, resume_after=3, last_received=2),
+    Refused(code=4004, reason="unknown seat: seat 'x' is not enrolled"),
+    Resume(resume_after=4),
+    Enroll(
+        seat_id="seat-a1",
+        ed25519_public_key=b64(bytes(32)),
+        x25519_public_key=b64(bytes(32)),
+        enrolment_code="ABCD-EFG2",
+    ),
+    EnrollReceived(seat_id="seat-a1", enrolment_code="ABCD-EFG2"),
+    Ping(id=1),
+    Pong(id=1),
+    Ack(seq=9),
+    SubmitScore(seq=1, idempotency_key="s1:e3:1", session_id="2024-17", sheet={"i1": 7.5}),
+    ScoreAck(seq=2, idempotency_key="s1:e3:1"),
+    ChapterManifest(seq=3, session_id="2024-17", chapters=(CHAPTER,)),
+    ChunkRequest(seq=4, chunks=(H,)),
+    Chunk(seq=5, sha256=H, data=b64(b"x")),
+    CheckinRequest(seq=6, session_id="2024-17", expert_code="E1001", pin="123456"),
+    CheckinResult(seq=7, session_id="2024-17", accepted=False, message="PIN 错误", attempts_left=2),
+    SessionStateNotice(seq=8, session_id="2024-17", state="evaluating", at=1700000000.5),
+    ErrorNotice(seq=9, code="chunk-not-in-manifest", message="已拒绝", ref=None),
+]
+
+
+def test_samples_cover_every_message_type() -> None:
+    assert {m.type for m in SAMPLES} == set(MESSAGE_TYPES)
+
+
+@pytest.mark.parametrize("msg", SAMPLES, ids=lambda m: m.type)
+def test_round_trip(msg: Message) -> None:
+    text = encode(msg)
+    assert json.loads(text)["type"] == msg.type
+    assert decode(text) == msg
+
+
+def test_wire_form_is_flat_json_with_type_first() -> None:
+    assert encode(Ack(seq=3)) == '{"type":"ack","seq":3}'
+    assert encode(
+        CheckinResult(seq=1, session_id="s", accepted=True, message="签到成功", attempts_left=None)
+    ) == (
+        '{"type":"checkin_result","seq":1,"session_id":"s","accepted":true,'
+        '"message":"签到成功","attempts_left":null}'
+    )
+
+
+def _reject(text: str) -> ProtocolError:
+    with pytest.raises(ProtocolError) as info:
+        decode(text)
+    return info.value
+
+
+def _body(**fields: Any) -> str:
+    return json.dumps(fields)
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        (
+            "{",
+            "message is not valid JSON (Expecting property name enclosed in double quotes at character 1)",
+        ),
+        ("[1]", "message is not a JSON object"),
+        ('{"seq": 1}', "message has no string field 'type'"),
+        ('{"type": 3}', "message has no string field 'type'"),
+        (_body(type="shout"), "unknown message type 'shout'"),
+        (_body(type="ping"), "ping message is missing field 'id'"),
+        (_body(type="ping", id=1, x=2), "ping message has unexpected field 'x'"),
+        (
+            _body(type="ping", id="1"),
+            "ping message: field 'id' must be an integer from 0 to 2^53-1",
+        ),
+        (
+            _body(type="ping", id=True),
+            "ping message: field 'id' must be an integer from 0 to 2^53-1",
+        ),
+        (_body(type="ping", id=-1), "ping message: field 'id' must be an integer from 0 to 2^53-1"),
+        (
+            _body(type="ping", id=2**53),
+            "ping message: field 'id' must be an integer from 0 to 2^53-1",
+        ),
+        (
+            _body(type="ping", id=1.0),
+            "ping message: field 'id' must be an integer from 0 to 2^53-1",
+        ),
+        ('{"type":"ping","id":1,"id":2}', "message is not acceptable JSON (duplicate key 'id')"),
+        (
+            '{"type":"welcome","hub_id":"h","heartbeat_interval":NaN,"resume_after":0,"last_received":0}',
+            "message is not acceptable JSON (NaN is not allowed)",
+        ),
+        (
+            _body(
+                type="welcome", hub_id="h", heartbeat_interval="5", resume_after=0, last_received=0
+            ),
+            "welcome message: field 'heartbeat_interval' must be a number",
+        ),
+        (
+            _body(
+                type="welcome", hub_id="h", heartbeat_interval=0, resume_after=0, last_received=0
+            ),
+            "welcome message: field 'heartbeat_interval' must be in (0, 300]",
+        ),
+        (
+            _body(type="hello", protocol_version=1, seat_id="../etc", agent="a"),
+            "hello message: field 'seat_id' must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit",
+        ),
+        (
+            _body(type="hello", protocol_version=1, seat_id="s", agent=""),
+            "hello message: field 'agent' must not be empty",
+        ),
+        (
+            '{"type":"hello","protocol_version":1,"seat_id":"s","agent":"\\ud800"}',
+            "hello message: field 'agent' must be valid UTF-8 text",
+        ),
+        (
+            _body(type="challenge", hub_id="h", nonce="AAAA"),
+            "challenge message: field 'nonce' must decode to 32 bytes",
+        ),
+        (
+            _body(type="challenge", hub_id="h", nonce="not base64!"),
+            "challenge message: field 'nonce' is not standard base64",
+        ),
+        (_body(type="ack", seq=0), "ack message: field 'seq' must be at least 1"),
+        (
+            _body(type="resume", resume_after=None),
+            "resume message: field 'resume_after' must be an integer from 0 to 2^53-1",
+        ),
+        (
+            _body(type="score_ack", seq=0, idempotency_key="k"),
+            "score_ack message: field 'seq' must be at least 1",
+        ),
+        (
+            _body(type="score_ack", seq=1, idempotency_key="a b"),
+            "score_ack message: field 'idempotency_key' must be 1-128 letters, digits, '.', '_', ':' or '-'",
+        ),
+        (
+            _body(type="submit_score", seq=1, idempotency_key="k", session_id="s", sheet=[1]),
+            "submit_score message: field 'sheet' must be an object",
+        ),
+        (
+            _body(type="chunk_request", seq=1, chunks=H),
+            "chunk_request message: field 'chunks' must be an array",
+        ),
+        (
+            _body(type="chunk_request", seq=1, chunks=[]),
+            "chunk_request message: field 'chunks' must list 1-64 hashes",
+        ),
+        (
+            _body(type="chunk_request", seq=1, chunks=[H.upper()]),
+            "chunk_request message: field 'chunks' must be 64 lowercase hex digits",
+        ),
+        (
+            _body(type="chunk_request", seq=1, chunks=[H] * 65),
+            "chunk_request message: field 'chunks' must list 1-64 hashes",
+        ),
+        (
+            _body(
+                type="checkin_result",
+                seq=1,
+                session_id="s",
+                accepted=1,
+                message="",
+                attempts_left=None,
+            ),
+            "checkin_result message: field 'accepted' must be true or false",
+        ),
+        (
+            _body(type="chapter_manifest", seq=1, session_id="s", chapters=[{"label": "A"}]),
+            "chapter_manifest.chapters message is missing field 'position'",
+        ),
+        (
+            _body(type="chapter_manifest", seq=1, session_id="s", chapters=["A"]),
+            "chapter_manifest message: field 'chapters' must be an object",
+        ),
+        (
+            _body(type="refused", code=1000, reason="x"),
+            "refused message: field 'code' must be in 4000-4999",
+        ),
+        (
+            _body(
+                type="enroll",
+                seat_id="s",
+                ed25519_public_key=b64(bytes(32)),
+                x25519_public_key=b64(bytes(32)),
+                enrolment_code="abcd-efgh",
+            ),
+            "enroll message: field 'enrolment_code' must look like ABCD-EFGH (base32 letters and digits 2-7)",
+        ),
+        ("[" * 100_000 + "]" * 100_000, "message is nested too deeply"),
+    ],
+)
+def test_malformed_messages_are_refused_with_4001(text: str, reason: str) -> None:
+    err = _reject(text)
+    assert isinstance(err, MalformedMessage)
+    assert (err.code, err.reason) == (CloseCode.PROTOCOL_ERROR, reason)
+
+
+def test_chapter_manifest_rejects_a_bad_nested_chapter() -> None:
+    chapter = json.loads(encode(SAMPLES[13]))["chapters"][0]
+    chapter["chunks"] = []
+    err = _reject(_body(type="chapter_manifest", seq=1, session_id="s", chapters=[chapter]))
+    assert (
+        err.reason
+        == "chapter_manifest.chapters message: field 'chunks' must list at least one chunk"
+    )
+    chapter["chunks"] = [H]
+    chapter["extra"] = 1
+    err = _reject(_body(type="chapter_manifest", seq=1, session_id="s", chapters=[chapter]))
+    assert err.reason == "chapter_manifest.chapters message has unexpected field 'extra'"
+
+
+def test_long_unknown_type_names_are_cut_in_the_reason() -> None:
+    err = _reject(_body(type="x" * 100))
+    assert err.reason == "unknown message type '" + "x" * 32 + "...'"
+
+
+def test_control_message_over_64_kib_is_too_big() -> None:
+    text = _body(
+        type="hello", protocol_version=1, seat_id="s", agent="a" * MAX_CONTROL_MESSAGE_BYTES
+    )
+    err = _reject(text)
+    assert isinstance(err, MessageTooBig)
+    assert (err.code, err.reason) == (
+        CloseCode.MESSAGE_TOO_BIG,
+        f"hello message is {len(text)} bytes, the limit is 65536",
+    )
+
+
+def test_any_message_over_the_frame_limit_is_too_big_before_parsing() -> None:
+    text = "x" * (MAX_MESSAGE_BYTES + 1)
+    err = _reject(text)
+    assert (err.code, err.reason) == (
+        CloseCode.MESSAGE_TOO_BIG,
+        "message is 524289 bytes, the limit is 524288",
+    )
+    # Multi-byte characters count as the bytes they take on the wire.
+    err = _reject("中" * (MAX_MESSAGE_BYTES // 3 + 1))
+    assert err.reason == "message is 524289 bytes, the limit is 524288"
+
+
+def test_a_full_chunk_fits_and_a_bigger_one_does_not() -> None:
+    data = bytes(CHUNK_SIZE)
+    msg = Chunk(seq=1, sha256=hashlib.sha256(data).hexdigest(), data=b64(data))
+    assert decode(encode(msg)) == msg
+    with pytest.raises(ValueError, match="field 'data' must decode to at most 262144 bytes"):
+        Chunk(seq=1, sha256=H, data=b64(bytes(CHUNK_SIZE + 1)))
+
+
+def test_encode_refuses_what_decode_would_refuse() -> None:
+    with pytest.raises(MessageTooBig) as info:
+        encode(
+            SubmitScore(
+                seq=1,
+                idempotency_key="k",
+                session_id="s",
+                sheet={"c": "x" * MAX_CONTROL_MESSAGE_BYTES},
+            )
+        )
+    assert info.value.reason == "submit_score message is 65623 bytes, the limit is 65536"
+    with pytest.raises(
+        ValueError, match="score_ack message has no sequence number; send it through a channel"
+    ):
+        encode(ScoreAck(idempotency_key="k"))
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300)
+@given(st.text(max_size=200))
+def test_fuzz_decode_any_text(text: str) -> None:
+    with contextlib.suppress(ProtocolError):
+        decode(text)
+
+
+@settings(max_examples=300)
+@given(st.sampled_from(SAMPLES), st.data())
+def test_fuzz_decode_mutated_messages(msg: Message, data: st.DataObject) -> None:
+    body = json.loads(encode(msg))
+    keys = sorted(body)
+    action = data.draw(st.sampled_from(["replace", "drop", "add"]))
+    if action == "replace":
+        body[data.draw(st.sampled_from(keys))] = data.draw(json_values)
+    elif action == "drop":
+        del body[data.draw(st.sampled_from(keys))]
+    else:
+        body[data.draw(st.text(max_size=8))] = data.draw(json_values)
+    try:
+        decoded = decode(json.dumps(body))
+    except ProtocolError:
+        return
+    # Whatever is accepted encodes again to the same message.
+    assert decode(encode(decoded)) == decoded
+
+
+@settings(max_examples=200)
+@given(json_values)
+def test_fuzz_decode_any_json(value: object) -> None:
+    with contextlib.suppress(ProtocolError):
+        decode(json.dumps(value))
