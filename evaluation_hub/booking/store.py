@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from evaluation_hub.audit.store import append_event
 from evaluation_hub.booking import rules
 from evaluation_hub.db.engine import Database
 from evaluation_hub.db.models import (
@@ -132,6 +133,24 @@ def _record(
     s.info.setdefault(_EVENTS_KEY, []).append(event)
 
 
+async def _audit_events(s: AsyncSession) -> None:
+    """Append each state change of this unit of work to the audit chain, in the same commit."""
+    for event in s.info.get(_EVENTS_KEY, []):
+        await append_event(
+            s,
+            kind=f"booking.{event.to_state}",
+            subject=f"booking:{event.booking_id}",
+            actor=event.actor,
+            payload={
+                "from_state": event.from_state,
+                "to_state": event.to_state,
+                "reason": event.reason,
+                **event.details,
+            },
+            at=event.at,
+        )
+
+
 def _log_events(s: AsyncSession) -> None:
     """Log state changes once they are committed, when every booking has its id."""
     for event in s.info.pop(_EVENTS_KEY, []):
@@ -242,6 +261,7 @@ async def _write(
         async with db.write() as s:
             done = await work(s)
             await s.flush()
+            await _audit_events(s)
             ids = done if isinstance(done, list) else [done]
             # Reload inside the transaction: collections changed by this unit of work are
             # refreshed, and no second transaction is needed to answer.
@@ -560,6 +580,8 @@ async def expire_due(db: Database, now: datetime) -> list[int]:
             transition = rules.next_state(booking.id, booking.state, "expire")
             await _release_holds(s, booking.id)
             _record(s, booking, transition.to_state, SYSTEM, now, "预约申请超时未确认")
+        await s.flush()
+        await _audit_events(s)
     _log_events(s)
     return [b.id for b in due]
 

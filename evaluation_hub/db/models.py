@@ -259,3 +259,10 @@ class SeatDraw(Base):
     sealed_seed: Mapped[str] = mapped_column(Text)
     drawn_by: Mapped[str] = mapped_column(String(100))
     drawn_at: Mapped[datetime]
+
+
+# The audit chain's tables live beside the code that writes them; importing them here puts every
+# table on one metadata, so migrations and their drift test see the whole schema.
+from evaluation_hub.audit.models import AuditCheckpointRow, AuditEventRow  # noqa: E402
+
+__all__ += ["AuditCheckpointRow", "AuditEventRow"]

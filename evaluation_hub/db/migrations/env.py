@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Literal
 
 from alembic import context
+from alembic.autogenerate.api import AutogenContext
 from sqlalchemy.engine import Connection
 
 from evaluation_hub.db import models  # noqa: F401 - registers every table on the metadata
@@ -13,7 +15,7 @@ from evaluation_hub.db.base import Base, UTCDateTime
 target_metadata = Base.metadata
 
 
-def _render_item(type_: str, obj: object, autogen_context: object) -> str | bool:
+def _render_item(type_: str, obj: object, autogen_context: AutogenContext) -> str | Literal[False]:
     # Migrations must not import application types: UTCDateTime is stored as a plain DateTime.
     if type_ == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime()"

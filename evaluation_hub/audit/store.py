@@ -1,0 +1,184 @@
+"""Append to and read the stored audit chain, inside the caller's database transaction.
+
+A state change and its audit event commit together: the caller opens the transaction, makes
+its change, calls :func:`append_event` (last, because the chain lock is held until commit) and
+commits. Several hub processes appending at once still produce one chain:
+
+* PostgreSQL: :func:`append_event` takes ``pg_advisory_xact_lock(AUDIT_CHAIN_LOCK)`` before it
+  reads the head, so appenders queue; the lock is released when the caller commits or rolls
+  back. At READ COMMITTED (the default) the head read after the lock sees every earlier commit.
+* SQLite: the caller's transaction must begin with ``BEGIN IMMEDIATE`` (as the hub's engine
+  does), which takes the database write lock up front.
+
+Either way the primary key on ``seq`` and the unique ``prev_hash`` make a fork impossible: a
+writer that somehow read a stale head fails on insert instead of branching the chain.
+
+This module never updates or deletes an audit row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import insert, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from evaluation_hub.audit.chain import AuditEvent, next_event
+from evaluation_hub.audit.checkpoint import (
+    Checkpoint,
+    CheckpointPolicy,
+    checkpoint_due,
+    sign_checkpoint,
+)
+from evaluation_hub.audit.errors import AuditStoreError
+from evaluation_hub.audit.models import AuditCheckpointRow, AuditEventRow
+
+__all__ = [
+    "AUDIT_CHAIN_LOCK",
+    "append_event",
+    "chain_head",
+    "last_checkpoint",
+    "load_chain",
+    "load_checkpoints",
+    "maybe_checkpoint",
+]
+
+# The PostgreSQL advisory lock key that serialises appends ("EVHAUDIT" in ASCII). No other
+# part of the hub may use this key.
+AUDIT_CHAIN_LOCK = 0x4556_4841_5544_4954
+
+
+def _event(row: AuditEventRow) -> AuditEvent:
+    return AuditEvent(
+        seq=row.seq,
+        at=row.at,
+        actor=row.actor,
+        kind=row.kind,
+        subject=row.subject,
+        payload=row.payload,
+        prev_hash=row.prev_hash,
+        hash=row.hash,
+    )
+
+
+def _checkpoint(row: AuditCheckpointRow) -> Checkpoint:
+    return Checkpoint(
+        seq=row.seq,
+        head_hash=row.head_hash,
+        at=row.at,
+        key_id=row.key_id,
+        signature=row.signature,
+    )
+
+
+async def _lock_chain(db: AsyncSession, what: str) -> None:
+    if not db.in_transaction():
+        raise AuditStoreError(
+            f"{what} must run inside the caller's open transaction "
+            "(async with session.begin(): ...) so the change and its audit record commit together"
+        )
+    dialect = db.get_bind().dialect.name
+    if dialect == "postgresql":
+        await db.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": AUDIT_CHAIN_LOCK})
+    elif dialect != "sqlite":
+        raise AuditStoreError(f"the audit chain supports PostgreSQL and SQLite, not {dialect}")
+    # SQLite: the caller's BEGIN IMMEDIATE already holds the database write lock.
+
+
+async def chain_head(db: AsyncSession) -> AuditEvent | None:
+    """The last stored event, or ``None`` for an empty chain."""
+    row = await db.scalar(select(AuditEventRow).order_by(AuditEventRow.seq.desc()).limit(1))
+    return None if row is None else _event(row)
+
+
+async def last_checkpoint(db: AsyncSession) -> Checkpoint | None:
+    row = await db.scalar(
+        select(AuditCheckpointRow).order_by(AuditCheckpointRow.seq.desc()).limit(1)
+    )
+    return None if row is None else _checkpoint(row)
+
+
+async def append_event(
+    db: AsyncSession,
+    *,
+    kind: str,
+    subject: str,
+    actor: str,
+    payload: Mapping[str, Any],
+    at: datetime,
+) -> AuditEvent:
+    """Append one event in the caller's open transaction and return it as stored.
+
+    Raises ``InvalidAuditEvent`` (before touching the database) if the event cannot be encoded,
+    and ``AuditStoreError`` outside a transaction. The caller commits.
+    """
+    await _lock_chain(db, "append_event")
+    event = next_event(
+        await chain_head(db), at=at, actor=actor, kind=kind, subject=subject, payload=payload
+    )
+    await db.execute(
+        insert(AuditEventRow).values(
+            seq=event.seq,
+            at=event.at,
+            actor=event.actor,
+            kind=event.kind,
+            subject=event.subject,
+            payload=event.payload,
+            prev_hash=event.prev_hash,
+            hash=event.hash,
+        )
+    )
+    return event
+
+
+async def load_chain(
+    db: AsyncSession, from_seq: int | None = None, to_seq: int | None = None
+) -> list[AuditEvent]:
+    """Stored events with ``from_seq <= seq <= to_seq`` (either bound optional), by ``seq``."""
+    query = select(AuditEventRow).order_by(AuditEventRow.seq)
+    if from_seq is not None:
+        query = query.where(AuditEventRow.seq >= from_seq)
+    if to_seq is not None:
+        query = query.where(AuditEventRow.seq <= to_seq)
+    return [_event(row) for row in await db.scalars(query)]
+
+
+async def load_checkpoints(
+    db: AsyncSession, from_seq: int | None = None, to_seq: int | None = None
+) -> list[Checkpoint]:
+    """Stored checkpoints with ``from_seq <= seq <= to_seq`` (either bound optional), by ``seq``."""
+    query = select(AuditCheckpointRow).order_by(AuditCheckpointRow.seq)
+    if from_seq is not None:
+        query = query.where(AuditCheckpointRow.seq >= from_seq)
+    if to_seq is not None:
+        query = query.where(AuditCheckpointRow.seq <= to_seq)
+    return [_checkpoint(row) for row in await db.scalars(query)]
+
+
+async def maybe_checkpoint(
+    db: AsyncSession, key: Ed25519PrivateKey, now: datetime, policy: CheckpointPolicy
+) -> Checkpoint | None:
+    """Sign and store a checkpoint of the head if ``policy`` says one is due at ``now``.
+
+    Runs in the caller's open transaction under the same lock as appends (call it right after
+    ``append_event`` or from a timer); returns the new checkpoint or ``None``.
+    """
+    await _lock_chain(db, "maybe_checkpoint")
+    head = await chain_head(db)
+    last = await last_checkpoint(db)
+    if head is None or not checkpoint_due(last, head, now, policy):
+        return None
+    checkpoint = sign_checkpoint(head, now, key)
+    await db.execute(
+        insert(AuditCheckpointRow).values(
+            seq=checkpoint.seq,
+            head_hash=checkpoint.head_hash,
+            at=checkpoint.at,
+            key_id=checkpoint.key_id,
+            signature=checkpoint.signature,
+        )
+    )
+    return checkpoint

@@ -1,0 +1,56 @@
+"""Worker processes for the concurrency tests: each appends events as a separate hub would."""
+
+from __future__ import annotations
+
+import asyncio
+import traceback
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from evaluation_hub.audit.checkpoint import CheckpointPolicy
+from evaluation_hub.audit.store import append_event, maybe_checkpoint
+from tests.audit.dbsupport import make_engine
+
+T0 = datetime(2025, 10, 9, 1, 0, tzinfo=UTC)
+POLICY = CheckpointPolicy(every_events=10, every=timedelta(days=365))
+
+
+async def _append(url: str, worker: int, count: int, key_bytes: bytes, barrier: Any) -> list[int]:
+    key = Ed25519PrivateKey.from_private_bytes(key_bytes)
+    engine = make_engine(url)
+    sessions = async_sessionmaker(engine, expire_on_commit=False)
+    seqs: list[int] = []
+    try:
+        async with engine.connect():  # connect before the start line, so all start together
+            pass
+        await asyncio.to_thread(barrier.wait, 120)
+        for n in range(count):
+            async with sessions() as db, db.begin():
+                event = await append_event(
+                    db,
+                    kind="score.submitted",
+                    subject=f"sheet:{worker}-{n}",
+                    actor=f"worker:{worker}",
+                    payload={"worker": worker, "n": n},
+                    at=T0 + timedelta(seconds=n),
+                )
+                await maybe_checkpoint(db, key, event.at, POLICY)
+            seqs.append(event.seq)
+    finally:
+        await engine.dispose()
+    return seqs
+
+
+def append_many(
+    url: str, worker: int, count: int, key_bytes: bytes, barrier: Any, results: Any
+) -> None:
+    """Process entry point: report ("ok", worker, seqs) or ("error", worker, traceback)."""
+    try:
+        seqs = asyncio.run(_append(url, worker, count, key_bytes, barrier))
+    except BaseException:
+        results.put(("error", worker, traceback.format_exc()))
+        raise
+    results.put(("ok", worker, seqs))
