@@ -7,6 +7,8 @@ import asyncio
 import sys
 from collections.abc import Sequence
 
+from evaluation_hub.audit import cli as audit_cli
+from evaluation_hub.bids import cli as bids_cli
 from evaluation_hub.config import HubConfig
 from evaluation_hub.errors import HubError
 from evaluation_hub.logging import configure_logging
@@ -140,17 +142,10 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--password", required=True)
     add.set_defaults(func=_user_add)
 
-    for extension in _EXTENSIONS:
-        try:
-            module = __import__(extension, fromlist=["add_commands"])
-        except ImportError:
-            continue
-        module.add_commands(sub)
+    # Sub-command groups that live beside the code they drive.
+    bids_cli.add_commands(sub)
+    audit_cli.add_commands(sub)
     return parser
-
-
-# Sub-command groups that live beside the code they drive.
-_EXTENSIONS = ("evaluation_hub.bids.cli", "evaluation_hub.audit.cli")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

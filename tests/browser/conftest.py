@@ -21,15 +21,20 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture
-async def browser() -> AsyncIterator[Any]:
-    from playwright.async_api import async_playwright
-
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
     if not os.path.exists(CHROMIUM):
         pytest.fail("Debian's chromium is not installed; run `make system-deps`")
+    return CHROMIUM
+
+
+@pytest.fixture
+async def browser(chromium_path: str) -> AsyncIterator[Any]:
+    from playwright.async_api import async_playwright
+
     async with async_playwright() as p:
         browser = await p.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+            executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS
         )
         try:
             yield browser

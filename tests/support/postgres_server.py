@@ -31,7 +31,9 @@ def free_port() -> int:
 def _bindir() -> Path:
     candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
     if not candidates:
-        raise RuntimeError("PostgreSQL is not installed; run `make system-deps` (Debian: postgresql)")
+        raise RuntimeError(
+            "PostgreSQL is not installed; run `make system-deps` (Debian: postgresql)"
+        )
     return Path(candidates[-1]).parent
 
 
@@ -57,9 +59,25 @@ class PostgresServer:
 
     def psql(self, sql: str, db: str = "postgres") -> str:
         out = subprocess.run(
-            [str(self.bindir / "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", self.user,
-             "-d", db, "-v", "ON_ERROR_STOP=1", "-At", "-c", sql],
-            check=True, capture_output=True, text=True,
+            [
+                str(self.bindir / "psql"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-U",
+                self.user,
+                "-d",
+                db,
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-At",
+                "-c",
+                sql,
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
         )
         return out.stdout
 
@@ -70,9 +88,17 @@ class PostgresServer:
 
     def stop(self) -> None:
         subprocess.run(
-            self._cmd(str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-m", "immediate",
-                      "-w", "stop"),
-            check=False, capture_output=True,
+            self._cmd(
+                str(self.bindir / "pg_ctl"),
+                "-D",
+                str(self.datadir),
+                "-m",
+                "immediate",
+                "-w",
+                "stop",
+            ),
+            check=False,
+            capture_output=True,
         )
 
 
@@ -92,9 +118,20 @@ def postgres_server() -> Iterator[PostgresServer]:
         shutil.chown(sockdir, run_as)
     server = PostgresServer(datadir, free_port(), "postgres", bindir, run_as)
     subprocess.run(
-        server._cmd(str(bindir / "initdb"), "-D", str(datadir), "-U", "postgres",
-                    "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"),
-        check=True, capture_output=True,
+        server._cmd(
+            str(bindir / "initdb"),
+            "-D",
+            str(datadir),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--locale=C.UTF-8",
+            "--no-sync",
+        ),
+        check=True,
+        capture_output=True,
     )
     opts = (
         f"-c listen_addresses=127.0.0.1 -c port={server.port} -c unix_socket_directories={sockdir} "
@@ -104,9 +141,21 @@ def postgres_server() -> Iterator[PostgresServer]:
     if run_as:
         shutil.chown(root, run_as)
     subprocess.run(
-        server._cmd(str(bindir / "pg_ctl"), "-D", str(datadir), "-o", opts, "-l", str(log),
-                    "-w", "-t", "60", "start"),
-        check=True, capture_output=True,
+        server._cmd(
+            str(bindir / "pg_ctl"),
+            "-D",
+            str(datadir),
+            "-o",
+            opts,
+            "-l",
+            str(log),
+            "-w",
+            "-t",
+            "60",
+            "start",
+        ),
+        check=True,
+        capture_output=True,
     )
     try:
         deadline = time.monotonic() + 30
