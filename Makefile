@@ -8,6 +8,7 @@ PYTEST_ARGS ?=
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH"; exit 1; }
+	PYTHON=$(PYTHON) scripts/install-system-deps.sh base
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
@@ -38,6 +39,8 @@ test: lint typecheck pytest
 bench: $(VENV)/.installed
 	scripts/install-system-deps.sh bench
 	$(BIN)/python bench/booking.py
+	$(BIN)/python bench/scoring.py
+	$(BIN)/python bench/media.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

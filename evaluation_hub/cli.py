@@ -40,12 +40,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     config = _config(args)
     configure_logging(json=config.json_logs)
-    bus = None
-    if config.redis_url:
-        from evaluation_hub.bus.redis import RedisBus
-
-        bus = RedisBus(config.redis_url)
-    app = create_app(config, bus=bus)
+    app = create_app(config)
     web.run_app(app, host=config.host, port=config.port, print=None)
     return 0
 

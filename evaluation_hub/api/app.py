@@ -78,7 +78,11 @@ def create_app(
     app[CLOCK] = clock
     owned_db = db is None
     app[DB] = db or Database(config.database_url)
-    if bus is None:
+    if bus is None and config.redis_url:
+        from evaluation_hub.bus.redis import RedisBus
+
+        bus = RedisBus(config.redis_url)
+    elif bus is None:
         from evaluation_hub.bus.memory import MemoryBus
 
         bus = MemoryBus()
@@ -89,6 +93,8 @@ def create_app(
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         if check_schema:
             await app[DB].check_migrated()
+        # Fail at start-up, not at first use, when the bus (Redis) cannot be reached.
+        await app[BUS].present()
         task: asyncio.Task[Any] | None = None
         if sweep:
             task = asyncio.create_task(_expiry_sweeper(app))

@@ -406,3 +406,37 @@ async def test_cookie_sign_in_and_out(client: Client, seeded: dict[str, Any]) ->
     await client.post("/api/auth/logout")
     resp = await client.get("/api/me")
     await problem(resp, 401)
+
+
+async def test_every_booking_change_is_on_the_audit_chain(
+    client: Client, seeded: dict[str, Any], database: Database
+) -> None:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from evaluation_hub.audit.chain import verify
+    from evaluation_hub.audit.store import load_chain, load_checkpoints
+
+    host = await login(client, "km_operator")
+    dali = await login(client, "dl_admin")
+    seats = seeded["seats"]
+    booking = await (
+        await _request(client, host, seeded, seat_ids=[seats["DL-01"], seats["DL-02"]])
+    ).json()
+    await client.post(f"/api/bookings/{booking['id']}/confirm", json={}, headers=dali)
+    await client.post(
+        f"/api/bookings/{booking['id']}/cancel", json={"reason": "项目延期"}, headers=host
+    )
+    # A refused request leaves no trace on the chain.
+    await _request(client, host, seeded, seat_ids=[seats["DL-01"], 99999])
+    async with database.read() as s:
+        events = await load_chain(s)
+        checkpoints = await load_checkpoints(s)
+    assert [(e.kind, e.subject, e.actor) for e in events] == [
+        ("booking.requested", f"booking:{booking['id']}", "km_operator"),
+        ("booking.confirmed", f"booking:{booking['id']}", "dl_admin"),
+        ("booking.cancelled", f"booking:{booking['id']}", "km_operator"),
+    ]
+    assert events[2].payload["reason"] == "项目延期"
+    report = verify(events, checkpoints, Ed25519PrivateKey.generate().public_key())
+    assert report.problem is None
+    assert report.events == 3

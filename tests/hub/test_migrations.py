@@ -17,6 +17,7 @@ from evaluation_hub.db.engine import Database
 from evaluation_hub.db.migrate import head_revision
 from evaluation_hub.errors import DatabaseNotMigrated
 from tests.conftest import fresh_database_url
+from tests.support.postgres_server import free_port
 
 
 def _diff(conn: Connection) -> list[object]:
@@ -90,3 +91,20 @@ def test_token_secret_must_be_long() -> None:
 
     with pytest.raises(ConfigError, match="at least 32 characters"):
         HubConfig.from_env({"EVALHUB_TOKEN_SECRET": "short"})
+
+
+def test_serve_refuses_an_unreachable_redis(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}"
+    assert hub("db", "upgrade", "--database-url", url).returncode == 0
+    port = free_port()  # nothing listens there
+    served = hub(
+        "serve",
+        "--database-url",
+        url,
+        "--redis-url",
+        f"redis://127.0.0.1:{port}/0",
+        "--port",
+        str(free_port()),
+    )
+    assert served.returncode == 2
+    assert f"evaluation-hub: Redis at redis://127.0.0.1:{port}/0" in served.stderr
