@@ -82,6 +82,8 @@ async def test_admin_confirms_a_request(demo_hub: str, browser: Any, tmp_path: P
     await page.click("#logout")
 
     await page.wait_for_selector("#login-panel:not([hidden])")
+    # Signing out leaves nothing of 红河's data in the page.
+    assert await page.locator("#pending tbody tr, #timeline tbody tr").count() == 0
     await page.fill("input[name=username]", "dl_admin")
     await page.fill("input[name=password]", "demo-2026")
     await page.click("button[type=submit]")

@@ -62,6 +62,11 @@ function windowText(b) {
 }
 
 async function showLogin() {
+  // Nothing of the previous user's venue may stay in the page for the next one.
+  $("#pending tbody").replaceChildren();
+  $("#timeline tbody").replaceChildren();
+  $("#venue").replaceChildren();
+  $("#day").value = "";
   $("#login-panel").hidden = false;
   $("#admin-panel").hidden = true;
   $("#who").hidden = true;
