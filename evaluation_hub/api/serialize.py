@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from evaluation_hub.booking.rules import STATE_NAMES
@@ -12,7 +12,8 @@ __all__ = ["SCHEMAS", "booking_json", "expert_json", "seat_json", "session_json"
 
 
 def iso(dt: datetime) -> str:
-    return dt.isoformat()
+    """API times are always UTC; pages show them in Beijing time."""
+    return dt.astimezone(UTC).isoformat()
 
 
 def venue_json(v: Venue) -> dict[str, Any]:

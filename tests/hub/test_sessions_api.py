@@ -1,0 +1,131 @@
+"""Sessions, experts and the venue timeline over HTTP, with every error's exact message."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp.test_utils import TestClient
+
+from tests.hub.helpers import login, problem
+
+Client = TestClient[Any, Any]
+
+SESSION = {
+    "project_code": "YN-2026-SL-0001",
+    "project_name": "某水库除险加固工程",
+    "section": "第 1 标段",
+    "starts_at": "2026-12-03T09:00:00+08:00",
+    "ends_at": "2026-12-03T18:00:00+08:00",
+    "committee_size": 5,
+}
+
+
+async def test_create_session_and_register_experts(client: Client, seeded: dict[str, Any]) -> None:
+    host = await login(client, "km_operator")
+    resp = await client.post("/api/sessions", json=SESSION, headers=host)
+    assert resp.status == 201, await resp.text()
+    session = await resp.json()
+    assert session["host_venue_id"] == seeded["venues"]["KM"]
+    assert session["starts_at"] == "2026-12-03T01:00:00+00:00"
+    assert session["state"] == "scheduled"
+    url = f"/api/sessions/{session['id']}/experts"
+    for code in ("E01", "E02", "E03", "E04", "E05"):
+        resp = await client.post(url, json={"expert_id": seeded["experts"][code]}, headers=host)
+        assert resp.status == 201, await resp.text()
+    resp = await client.post(url, json={"expert_id": seeded["experts"]["E05"]}, headers=host)
+    assert (await problem(resp, 409))["detail"] == f"专家 E05 已在评标会 #{session['id']} 中"
+    resp = await client.post(url, json={"expert_id": seeded["experts"]["E06"]}, headers=host)
+    assert (await problem(resp, 409))["detail"] == f"评标会 #{session['id']} 的评标委员会已满 5 人"
+    resp = await client.post(url, json={"expert_id": 999}, headers=host)
+    assert (await problem(resp, 404))["detail"] == "专家 #999 不存在"
+    resp = await client.post(
+        url, json={"expert_id": seeded["experts"]["E06"], "placement": "roof"}, headers=host
+    )
+    assert (await problem(resp, 422))["detail"] == "字段 placement 必须是 host、away 之一"
+    detail = await (await client.get(f"/api/sessions/{session['id']}", headers=host)).json()
+    assert [e["code"] for e in detail["experts"]] == ["E01", "E02", "E03", "E04", "E05"]
+    listed = await (await client.get("/api/sessions", headers=host)).json()
+    assert [s["project_code"] for s in listed] == ["YN-2026-JS-0412", "YN-2026-SL-0001"]
+    experts = await (await client.get("/api/experts", headers=host)).json()
+    assert len(experts) == 7
+
+
+async def test_session_rules(client: Client, seeded: dict[str, Any]) -> None:
+    host = await login(client, "km_operator")
+    cases = [
+        ({"committee_size": 4}, 422, "评标委员会人数必须为 5 人以上的单数，当前为 4 人"),
+        ({"committee_size": 3}, 422, "评标委员会人数必须为 5 人以上的单数，当前为 3 人"),
+        (
+            {"ends_at": "2026-12-04T01:00:00+08:00"},
+            422,
+            "评标时段必须在同一天内开始和结束：2026-12-03 09:00 至 2026-12-04 01:00 跨越了午夜，请拆分为两个时段（开评分离）",
+        ),
+        (
+            {"starts_at": "2026-12-03T09:00:00"},
+            422,
+            "字段 starts_at 必须带时区，例如 2026-12-01T09:00:00+08:00",
+        ),
+        (
+            {"starts_at": "tomorrow"},
+            422,
+            "字段 starts_at 必须是 ISO 8601 时间，例如 2026-12-01T09:00:00+08:00",
+        ),
+        (
+            {"host_venue_id": seeded["venues"]["DL"]},
+            403,
+            "只能以本场地为主场创建评标会：一个评标会只有一个主场",
+        ),
+        ({"project_code": " "}, 422, "字段 project_code 不能为空"),
+    ]
+    for change, status, detail in cases:
+        resp = await client.post("/api/sessions", json={**SESSION, **change}, headers=host)
+        assert (await problem(resp, status))["detail"] == detail, change
+    assert len(await (await client.get("/api/sessions", headers=host)).json()) == 1
+
+    dali = await login(client, "dl_admin")
+    resp = await client.post("/api/sessions", json=SESSION, headers=dali)
+    assert (await problem(resp, 403))["detail"] == "只有主场业务人员可以创建评标会"
+    resp = await client.get(f"/api/sessions/{seeded['session']}", headers=dali)
+    assert (await problem(resp, 403))[
+        "detail"
+    ] == f"评标会 #{seeded['session']} 不由本场地主办，无权查看"
+    resp = await client.get("/api/sessions/999", headers=host)
+    assert (await problem(resp, 404))["detail"] == "评标会 #999 不存在"
+    admin = await login(client, "sysadmin")
+    resp = await client.post("/api/sessions", json=SESSION, headers=admin)
+    assert (await problem(resp, 422))["detail"] == "缺少字段 host_venue_id"
+    resp = await client.post("/api/sessions", json={**SESSION, "host_venue_id": 999}, headers=admin)
+    assert (await problem(resp, 404))["detail"] == "场地 #999 不存在"
+
+
+async def test_timeline(client: Client, seeded: dict[str, Any]) -> None:
+    host = await login(client, "km_operator")
+    dali = await login(client, "dl_admin")
+    seats = seeded["seats"]
+    await client.post(
+        "/api/bookings",
+        json={
+            "session_id": seeded["session"],
+            "venue_id": seeded["venues"]["DL"],
+            "seat_count": 1,
+            "seat_ids": [seats["DL-03"]],
+        },
+        headers=host,
+    )
+    url = f"/api/venues/{seeded['venues']['DL']}/timeline"
+    data = await (await client.get(f"{url}?date=2026-12-01", headers=dali)).json()
+    holds = {s["label"]: s["holds"] for s in data["seats"]}
+    assert [h["state_name"] for h in holds["DL-03"]] == ["待确认"]
+    assert holds["DL-01"] == []
+    data = await (await client.get(f"{url}?date=2026-12-02", headers=dali)).json()
+    assert all(s["holds"] == [] for s in data["seats"])
+    resp = await client.get(f"{url}?date=12/01", headers=dali)
+    assert (await problem(resp, 422))["detail"] == "查询参数 date 必须是日期，例如 2026-12-01"
+    resp = await client.get(f"{url}?date=2026-12-01", headers=host)
+    assert (await problem(resp, 403))["detail"] == (
+        "只有场地「大理州公共资源交易中心」的管理员可以执行此操作，当前用户 km_operator（主场业务人员）无此权限"
+    )
+    resp = await client.get("/api/venues/999/timeline?date=2026-12-01", headers=dali)
+    assert (await problem(resp, 404))["detail"] == "场地 #999 不存在"
+    resp = await client.patch("/api/seats/999", json={"room": "x"}, headers=dali)
+    assert (await problem(resp, 404))["detail"] == "工位 #999 不存在"
