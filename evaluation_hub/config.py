@@ -39,6 +39,11 @@ class HubConfig:
     # Seals draw and shuffle seeds; from EVALHUB_SEALING_KEY, else this file (never the database).
     sealing_key: str | None = field(default=None, repr=False)
     sealing_key_file: Path = DEFAULT_STATE_DIR / "sealing.key"
+    # Signs audit checkpoints; the public half is written beside it for `audit verify`.
+    hub_key_file: Path = DEFAULT_STATE_DIR / "hub-key.pem"
+    checkpoint_every_events: int = 100
+    checkpoint_every: timedelta = timedelta(minutes=10)
+    checkpoint_poll_s: float = 30.0
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: object) -> HubConfig:
@@ -59,6 +64,8 @@ class HubConfig:
             values["token_secret"] = base64.urlsafe_b64encode(secret).decode()
         if env.get("EVALHUB_SEALING_KEY"):
             values["sealing_key"] = env["EVALHUB_SEALING_KEY"]
+        if env.get("EVALHUB_HUB_KEY_FILE"):
+            values["hub_key_file"] = Path(env["EVALHUB_HUB_KEY_FILE"])
         if env.get("EVALHUB_SEALING_KEY_FILE"):
             values["sealing_key_file"] = Path(env["EVALHUB_SEALING_KEY_FILE"])
         for name, key in (("port", "EVALHUB_PORT"),):

@@ -84,6 +84,8 @@ async def client(
         database_url=database.url,
         token_secret="t" * 40,
         sealing_key_file=tmp_path / "sealing.key",
+        hub_key_file=tmp_path / "hub-key.pem",
+        checkpoint_every_events=2,
     )
     app = create_app(config, db=database, clock=clock, sweep=False)
     async with TestClient(TestServer(app)) as test_client:

@@ -12,10 +12,13 @@ import structlog
 from aiohttp import web
 
 from evaluation_hub.api import allocation, bookings, directory, pages, session_auth, sessions
-from evaluation_hub.api.keys import BUS, CLOCK, CONFIG, DB, DISTANCES, SEALER
+from evaluation_hub.api.keys import BUS, CLOCK, CONFIG, DB, DISTANCES, HUB_KEY, SEALER
 from evaluation_hub.api.problems import problem_middleware
 from evaluation_hub.api.routes import ApiRoutes, Operation, openapi_document
 from evaluation_hub.api.serialize import SCHEMAS
+from evaluation_hub.audit.checkpoint import Checkpoint, CheckpointPolicy
+from evaluation_hub.audit.keys import load_or_create_private_key, write_public_key
+from evaluation_hub.audit.store import maybe_checkpoint
 from evaluation_hub.booking import store
 from evaluation_hub.booking.regions import load_distances
 from evaluation_hub.bus.base import Bus
@@ -23,7 +26,7 @@ from evaluation_hub.config import HubConfig
 from evaluation_hub.db.engine import Database
 from evaluation_hub.sealing import Sealer
 
-__all__ = ["API_OPERATIONS", "create_app", "utc_now"]
+__all__ = ["API_OPERATIONS", "checkpoint_once", "create_app", "utc_now"]
 
 log = structlog.get_logger(__name__)
 
@@ -64,6 +67,25 @@ async def _expiry_sweeper(app: web.Application) -> None:
         await asyncio.sleep(interval)
 
 
+async def checkpoint_once(app: web.Application) -> Checkpoint | None:
+    """Sign a checkpoint of the audit chain's head if the policy says one is due."""
+    config = app[CONFIG]
+    policy = CheckpointPolicy(config.checkpoint_every_events, config.checkpoint_every)
+    async with app[DB].write() as s:
+        return await maybe_checkpoint(s, app[HUB_KEY], app[CLOCK](), policy)
+
+
+async def _checkpointer(app: web.Application) -> None:
+    while True:
+        try:
+            made = await checkpoint_once(app)
+            if made is not None:
+                log.info("audit.checkpoint", seq=made.seq, head_hash=made.head_hash)
+        except Exception:
+            log.exception("audit.checkpoint_failed")
+        await asyncio.sleep(app[CONFIG].checkpoint_poll_s)
+
+
 def create_app(
     config: HubConfig,
     *,
@@ -89,17 +111,21 @@ def create_app(
     app[BUS] = bus
     app[SEALER] = Sealer.from_env_or_file(config.sealing_key, config.sealing_key_file)
     app[DISTANCES] = load_distances()
+    config.hub_key_file.parent.mkdir(parents=True, exist_ok=True)
+    app[HUB_KEY] = load_or_create_private_key(config.hub_key_file)
+    write_public_key(app[HUB_KEY], config.hub_key_file.with_suffix(".pub"))
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         if check_schema:
             await app[DB].check_migrated()
         # Fail at start-up, not at first use, when the bus (Redis) cannot be reached.
         await app[BUS].present()
-        task: asyncio.Task[Any] | None = None
+        tasks: list[asyncio.Task[Any]] = []
         if sweep:
-            task = asyncio.create_task(_expiry_sweeper(app))
+            tasks.append(asyncio.create_task(_expiry_sweeper(app)))
+            tasks.append(asyncio.create_task(_checkpointer(app)))
         yield
-        if task:
+        for task in tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task

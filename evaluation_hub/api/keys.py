@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from aiohttp import web
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from evaluation_hub.booking.allocation import RegionDistances
 from evaluation_hub.bus.base import Bus
@@ -13,7 +14,7 @@ from evaluation_hub.config import HubConfig
 from evaluation_hub.db.engine import Database
 from evaluation_hub.sealing import Sealer
 
-__all__ = ["BUS", "CLOCK", "CONFIG", "DB", "DISTANCES", "SEALER"]
+__all__ = ["BUS", "CLOCK", "CONFIG", "DB", "DISTANCES", "HUB_KEY", "SEALER"]
 
 CONFIG = web.AppKey("config", HubConfig)
 DB = web.AppKey("db", Database)
@@ -22,3 +23,5 @@ BUS = web.AppKey("bus", Bus)
 CLOCK: web.AppKey[Callable[[], datetime]] = web.AppKey("clock")
 SEALER = web.AppKey("sealer", Sealer)
 DISTANCES = web.AppKey("distances", RegionDistances)
+# Signs audit checkpoints.
+HUB_KEY = web.AppKey("hub_key", Ed25519PrivateKey)
