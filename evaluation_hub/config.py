@@ -14,6 +14,7 @@ from pathlib import Path
 
 from evaluation_hub.errors import ConfigError
 from evaluation_hub.secretfile import read_or_create
+from evaluation_hub.sessions.outage import OutageRules
 
 __all__ = ["HubConfig"]
 
@@ -44,6 +45,9 @@ class HubConfig:
     checkpoint_every_events: int = 100
     checkpoint_every: timedelta = timedelta(minutes=10)
     checkpoint_poll_s: float = 30.0
+    # Outage clocks from published measures: the tenderer decides 2 h after a delayed start; a
+    # fault during evaluation not fixed within 4 h seals the session for a new committee.
+    outage_rules: OutageRules = field(default_factory=OutageRules)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: object) -> HubConfig:

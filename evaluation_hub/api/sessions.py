@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from aiohttp import web
 from sqlalchemy import select
@@ -10,14 +11,16 @@ from sqlalchemy.orm import selectinload
 
 from evaluation_hub.api.auth import principal
 from evaluation_hub.api.directory import path_id
-from evaluation_hub.api.keys import CLOCK, DB
+from evaluation_hub.api.keys import CLOCK, CONFIG, DB
 from evaluation_hub.api.routes import ApiRoutes
 from evaluation_hub.api.schema import read_json
-from evaluation_hub.api.serialize import expert_json, list_of, ref, session_json
+from evaluation_hub.api.serialize import expert_json, iso, list_of, ref, session_json
 from evaluation_hub.booking import rules
 from evaluation_hub.db.models import EvaluationSession, Expert, SessionExpert, Venue
 from evaluation_hub.errors import Conflict, Forbidden, InvalidInput, NotFound
 from evaluation_hub.principal import Principal
+from evaluation_hub.sessions import lifecycle
+from evaluation_hub.sessions import store as session_store
 
 __all__ = ["load_session", "routes"]
 
@@ -212,3 +215,121 @@ async def list_experts(request: web.Request) -> web.Response:
     async with request.app[DB].read() as s:
         experts = (await s.execute(select(Expert).order_by(Expert.id))).scalars()
         return web.json_response([expert_json(e) for e in experts])
+
+
+ACTION = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["action"],
+    "properties": {
+        "action": {"type": "string", "enum": list(lifecycle.TRANSITIONS)},
+        "reason": {"type": "string", "maxLength": 1000},
+    },
+}
+FAULT = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "note": {"type": "string", "maxLength": 1000},
+        "fixed": {"type": "boolean", "description": "true: the fault is fixed and the clocks stop"},
+    },
+}
+
+
+def _lifecycle_json(view: session_store.LifecycleView) -> dict[str, Any]:
+    s = view.session
+    return {
+        "session_id": s.id,
+        "state": s.state,
+        "state_name": lifecycle.STATE_NAMES[s.state],
+        "paused_from": s.paused_from,
+        "allowed_actions": [{"action": a, "name": lifecycle.ACTION_NAMES[a]} for a in view.allowed],
+        "fault_started_at": iso(s.fault_started_at) if s.fault_started_at else None,
+        "fault_note": s.fault_note if s.fault_started_at else "",
+        "due": [
+            {"kind": d.kind, "due_at": iso(d.due_at), "due_now": d.due_now, "message": d.message}
+            for d in view.due
+        ],
+        "transitions": [
+            {
+                "action": t.action,
+                "action_name": lifecycle.ACTION_NAMES[t.action],
+                "from_state": t.from_state,
+                "to_state": t.to_state,
+                "actor": t.actor,
+                "actor_role": t.actor_role,
+                "at": iso(t.at),
+                "reason": t.reason,
+            }
+            for t in view.transitions
+        ],
+    }
+
+
+async def _view(request: web.Request, session_id: int) -> web.Response:
+    app = request.app
+    view = await session_store.lifecycle_view(
+        app[DB],
+        await principal(request),
+        session_id,
+        now=app[CLOCK](),
+        rules=app[CONFIG].outage_rules,
+    )
+    return web.json_response(_lifecycle_json(view))
+
+
+@routes.route(
+    "GET",
+    "/api/sessions/{session_id}/lifecycle",
+    summary="评标会进程：当前状态、可执行操作、变更记录和故障到期事项",
+    tag="评标会",
+    errors=(403, 404),
+)
+async def get_lifecycle(request: web.Request) -> web.Response:
+    return await _view(request, path_id(request, "session_id"))
+
+
+@routes.route(
+    "POST",
+    "/api/sessions/{session_id}/actions",
+    summary="推进评标会进程（开始、暂停、恢复、封存等，仅主场）",
+    tag="评标会",
+    body=ACTION,
+    errors=(403, 404, 409),
+)
+async def session_action(request: web.Request) -> web.Response:
+    who = await principal(request)
+    session_id = path_id(request, "session_id")
+    body = await read_json(request, ACTION)
+    await session_store.apply_action(
+        request.app[DB],
+        who,
+        session_id,
+        body["action"],
+        reason=body.get("reason"),
+        now=request.app[CLOCK](),
+    )
+    return await _view(request, session_id)
+
+
+@routes.route(
+    "POST",
+    "/api/sessions/{session_id}/fault",
+    summary="登记或解除故障（启动或停止故障计时，仅主场）",
+    tag="评标会",
+    body=FAULT,
+    errors=(403, 404, 409),
+)
+async def session_fault(request: web.Request) -> web.Response:
+    who = await principal(request)
+    session_id = path_id(request, "session_id")
+    body = await read_json(request, FAULT)
+    await session_store.report_fault(
+        request.app[DB],
+        who,
+        session_id,
+        note=body.get("note"),
+        fixed=body.get("fixed", False),
+        now=request.app[CLOCK](),
+    )
+    return await _view(request, session_id)

@@ -37,6 +37,7 @@ __all__ = [
     "Seat",
     "SeatDraw",
     "SessionExpert",
+    "SessionTransition",
     "User",
     "Venue",
 ]
@@ -108,6 +109,11 @@ class EvaluationSession(Base):
     ends_at: Mapped[datetime]
     committee_size: Mapped[int] = mapped_column(Integer)
     state: Mapped[str] = mapped_column(String(30), default="scheduled")
+    # Set exactly while the session is paused: the state a resume returns to.
+    paused_from: Mapped[str | None] = mapped_column(String(30), default=None)
+    # An unresolved fault (设备/网络故障) and when it began: the outage clocks run from here.
+    fault_started_at: Mapped[datetime | None] = mapped_column(default=None)
+    fault_note: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime]
 
     host_venue: Mapped[Venue] = relationship()
@@ -240,6 +246,22 @@ class User(Base):
     venue_id: Mapped[int | None] = mapped_column(ForeignKey("venues.id"), default=None)
     password_hash: Mapped[str] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class SessionTransition(Base):
+    """One move of a session's lifecycle: who, in which role, from where to where, when, why."""
+
+    __tablename__ = "session_transitions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("evaluation_sessions.id"), index=True)
+    action: Mapped[str] = mapped_column(String(40))
+    from_state: Mapped[str] = mapped_column(String(30))
+    to_state: Mapped[str] = mapped_column(String(30))
+    actor: Mapped[str] = mapped_column(String(100))
+    actor_role: Mapped[str] = mapped_column(String(30))
+    at: Mapped[datetime]
+    reason: Mapped[str] = mapped_column(Text, default="")
 
 
 class SeatDraw(Base):

@@ -1,0 +1,153 @@
+"""The session lifecycle through the API: only the host moves it, every move is recorded and
+audited, and the outage clocks say what is due."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp.test_utils import TestClient
+
+from evaluation_hub.audit.store import load_chain
+from evaluation_hub.db.engine import Database
+from tests.conftest import FakeClock
+from tests.hub.helpers import login, problem
+
+Client = TestClient[Any, Any]
+
+
+async def _act(
+    client: Client,
+    seeded: dict[str, Any],
+    headers: dict[str, str],
+    action: str,
+    reason: str | None = None,
+) -> Any:
+    body: dict[str, Any] = {"action": action}
+    if reason is not None:
+        body["reason"] = reason
+    return await client.post(
+        f"/api/sessions/{seeded['session']}/actions", json=body, headers=headers
+    )
+
+
+async def test_host_walks_the_session_and_every_move_is_audited(
+    client: Client, seeded: dict[str, Any], clock: FakeClock, database: Database
+) -> None:
+    host = await login(client, "km_operator")
+    view = await (
+        await client.get(f"/api/sessions/{seeded['session']}/lifecycle", headers=host)
+    ).json()
+    assert (view["state"], view["state_name"]) == ("scheduled", "已排期")
+    assert [a["name"] for a in view["allowed_actions"]] == ["确认工位", "取消评标会"]
+
+    resp = await _act(client, seeded, host, "start_evaluation")
+    assert (await problem(resp, 409))[
+        "detail"
+    ] == "评标会当前状态为「已排期」，不能开始评审；当前可执行：确认工位、取消评标会"
+    for action in ("confirm_seats", "open_check_in", "start_evaluation"):
+        resp = await _act(client, seeded, host, action)
+        assert resp.status == 200, await resp.text()
+    resp = await _act(client, seeded, host, "pause")
+    assert (await problem(resp, 422))["detail"] == "暂停必须填写原因"
+    clock.advance(minutes=30)
+    view = await (await _act(client, seeded, host, "pause", "大理分会场网络中断")).json()
+    assert (view["state"], view["paused_from"]) == ("paused", "evaluating")
+    view = await (await _act(client, seeded, host, "resume")).json()
+    assert (view["state"], view["paused_from"]) == ("evaluating", None)
+    assert [(t["action"], t["actor"]) for t in view["transitions"]] == [
+        ("confirm_seats", "km_operator"),
+        ("open_check_in", "km_operator"),
+        ("start_evaluation", "km_operator"),
+        ("pause", "km_operator"),
+        ("resume", "km_operator"),
+    ]
+    assert view["transitions"][3]["reason"] == "大理分会场网络中断"
+    async with database.read() as s:
+        kinds = [e.kind for e in await load_chain(s) if e.subject == f"session:{seeded['session']}"]
+    assert kinds == [
+        "session.confirm_seats",
+        "session.open_check_in",
+        "session.start_evaluation",
+        "session.pause",
+        "session.resume",
+    ]
+
+
+async def test_only_the_host_site_moves_a_session(client: Client, seeded: dict[str, Any]) -> None:
+    host = await login(client, "km_operator")
+    for action in ("confirm_seats", "open_check_in", "start_evaluation"):
+        await _act(client, seeded, host, action)
+    away_admin = await login(client, "dl_admin")
+    resp = await _act(client, seeded, away_admin, "pause", "x")
+    assert (await problem(resp, 403))["detail"] == "只有主场可以暂停，客场人员不能操作评标会进程"
+    away_supervisor = await login(client, "dl_supervisor")
+    resp = await _act(client, seeded, away_supervisor, "pause", "x")
+    assert (await problem(resp, 403))["detail"] == "只有主场可以暂停，客场人员不能操作评标会进程"
+    resp = await client.get(f"/api/sessions/{seeded['session']}/lifecycle", headers=away_supervisor)
+    await problem(resp, 403)
+    # The host supervisor may stop the room, but resuming is the operator's call.
+    host_supervisor = await login(client, "km_supervisor")
+    resp = await _act(client, seeded, host_supervisor, "pause", "发现专家违规使用手机")
+    assert resp.status == 200
+    resp = await _act(client, seeded, host_supervisor, "resume")
+    assert (await problem(resp, 403))["detail"] == "监督人员不能恢复，需由主场业务人员执行"
+    resp = await _act(client, seeded, host, "teleport")
+    assert (await problem(resp, 422))["detail"].startswith("字段 action 必须是 confirm_seats、")
+
+
+async def test_outage_clocks(client: Client, seeded: dict[str, Any], clock: FakeClock) -> None:
+    host = await login(client, "km_operator")
+    url = f"/api/sessions/{seeded['session']}/fault"
+    resp = await client.post(url, json={}, headers=host)
+    assert (await problem(resp, 422))["detail"] == "登记故障必须填写故障情况"
+    resp = await client.post(url, json={"fixed": True}, headers=host)
+    assert (await problem(resp, 409))[
+        "detail"
+    ] == f"评标会 #{seeded['session']} 当前没有未排除的故障"
+    # A fault before the start: at the planned start + 2 h the tenderer must decide.
+    view = await (
+        await client.post(url, json={"note": "主场视频会议系统故障"}, headers=host)
+    ).json()
+    assert [(d["kind"], d["due_now"]) for d in view["due"]] == [
+        ("start_delayed", False),
+        ("tenderer_decision", False),
+    ]
+    assert view["due"][1]["message"] == (
+        "计划开始时间后 2 小时（2026-12-01 11:00）故障仍未排除的，须由招标人决定是否继续进行评标"
+    )
+    clock.advance(hours=26)  # 2026-12-01 11:00 Beijing
+    host = await login(client, "km_operator")
+    view = await (
+        await client.get(f"/api/sessions/{seeded['session']}/lifecycle", headers=host)
+    ).json()
+    assert [(d["kind"], d["due_now"]) for d in view["due"]] == [
+        ("start_delayed", True),
+        ("tenderer_decision", True),
+    ]
+    view = await (await client.post(url, json={"fixed": True}, headers=host)).json()
+    assert view["due"] == [] and view["fault_started_at"] is None
+
+    # A fault during evaluation: pause now; not fixed within 4 h -> seal for a new committee.
+    for action in ("confirm_seats", "open_check_in", "start_evaluation"):
+        await _act(client, seeded, host, action)
+    view = await (await client.post(url, json={"note": "红河分会场断网"}, headers=host)).json()
+    assert [(d["kind"], d["due_now"]) for d in view["due"]] == [
+        ("pause_session", True),
+        ("seal_for_new_committee", False),
+    ]
+    await _act(client, seeded, host, "pause", "红河分会场断网")
+    clock.advance(hours=4)
+    host = await login(client, "km_operator")
+    view = await (
+        await client.get(f"/api/sessions/{seeded['session']}/lifecycle", headers=host)
+    ).json()
+    assert [(d["kind"], d["due_now"]) for d in view["due"]] == [("seal_for_new_committee", True)]
+    view = await (
+        await _act(client, seeded, host, "seal_for_new_committee", "故障 4 小时未排除")
+    ).json()
+    assert view["state_name"] == "已封存待重新组建评标委员会"
+    dali = await login(client, "dl_admin")
+    resp = await client.post(url, json={"note": "x"}, headers=dali)
+    assert (await problem(resp, 403))[
+        "detail"
+    ] == "只有主场业务人员或主场监督人员可以登记或解除故障"
