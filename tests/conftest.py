@@ -28,6 +28,15 @@ def pg_server() -> Iterator[PostgresServer]:
         yield server
 
 
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """A real redis-server from Debian's package on a free loopback port."""
+    from tests.support.redis_server import redis_server
+
+    with redis_server() as server:
+        yield server.url
+
+
 @dataclass
 class FakeClock:
     """The hub's clock in tests: time moves only when a test moves it."""

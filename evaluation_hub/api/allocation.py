@@ -9,6 +9,7 @@ from aiohttp import web
 from evaluation_hub.api.auth import principal
 from evaluation_hub.api.bookings import booking_policy, visible_booking
 from evaluation_hub.api.directory import CAPABILITIES, path_id
+from evaluation_hub.api.events import publish_booking
 from evaluation_hub.api.keys import CLOCK, DB, DISTANCES, SEALER
 from evaluation_hub.api.routes import ApiRoutes
 from evaluation_hub.api.schema import read_json
@@ -71,6 +72,8 @@ async def allocate(request: web.Request) -> web.Response:
                 now=now,
                 policy=booking_policy(request),
             )
+            for booking in bookings:
+                await publish_booking(app, booking)
             return web.json_response(
                 {
                     "policy": "nearest",
@@ -107,6 +110,8 @@ async def allocate(request: web.Request) -> web.Response:
         )
     except AllocationError as exc:
         raise InvalidInput("allocation-infeasible", str(exc), reasons=exc.reasons) from exc
+    for booking in bookings:
+        await publish_booking(app, booking)
     return web.json_response(
         {
             "policy": "random",

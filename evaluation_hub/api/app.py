@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import weakref
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -11,7 +12,15 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-from evaluation_hub.api import allocation, bookings, directory, pages, session_auth, sessions
+from evaluation_hub.api import (
+    allocation,
+    bookings,
+    directory,
+    events,
+    pages,
+    session_auth,
+    sessions,
+)
 from evaluation_hub.api.keys import BUS, CLOCK, CONFIG, DB, DISTANCES, HUB_KEY, SEALER
 from evaluation_hub.api.problems import problem_middleware
 from evaluation_hub.api.routes import ApiRoutes, Operation, openapi_document
@@ -30,7 +39,7 @@ __all__ = ["API_OPERATIONS", "checkpoint_once", "create_app", "utc_now"]
 
 log = structlog.get_logger(__name__)
 
-_MODULES = (session_auth, directory, sessions, bookings, allocation)
+_MODULES = (session_auth, directory, sessions, bookings, allocation, events)
 meta = ApiRoutes()
 API_OPERATIONS: list[Operation] = []
 
@@ -134,6 +143,8 @@ def create_app(
             await app[DB].dispose()
 
     app.cleanup_ctx.append(lifecycle)
+    app[events.LIVE_STREAMS] = weakref.WeakSet()
+    app.on_shutdown.append(events.close_streams)
     app.router.add_routes(meta.table)
     for module in _MODULES:
         app.router.add_routes(module.routes.table)

@@ -8,6 +8,7 @@ from aiohttp import web
 
 from evaluation_hub.api.auth import principal
 from evaluation_hub.api.directory import int_param, path_id
+from evaluation_hub.api.events import publish_booking
 from evaluation_hub.api.keys import CLOCK, CONFIG, DB
 from evaluation_hub.api.routes import ApiRoutes
 from evaluation_hub.api.schema import read_json
@@ -151,6 +152,7 @@ async def request_booking(request: web.Request) -> web.Response:
         now=request.app[CLOCK](),
         policy=booking_policy(request),
     )
+    await publish_booking(request.app, booking)
     return web.json_response(await visible_booking(request, who, booking), status=201)
 
 
@@ -184,6 +186,7 @@ async def confirm_booking(request: web.Request) -> web.Response:
     booking = await store.confirm_booking(
         request.app[DB], who, booking_id, seat_ids=body.get("seat_ids"), now=request.app[CLOCK]()
     )
+    await publish_booking(request.app, booking)
     return web.json_response(await visible_booking(request, who, booking))
 
 
@@ -203,6 +206,7 @@ async def reject_booking(request: web.Request) -> web.Response:
     booking = await store.reject_booking(
         request.app[DB], who, booking_id, reason=body.get("reason"), now=request.app[CLOCK]()
     )
+    await publish_booking(request.app, booking)
     return web.json_response(await visible_booking(request, who, booking))
 
 
@@ -222,6 +226,7 @@ async def cancel_booking(request: web.Request) -> web.Response:
     booking = await store.cancel_booking(
         request.app[DB], who, booking_id, reason=body.get("reason"), now=request.app[CLOCK]()
     )
+    await publish_booking(request.app, booking)
     return web.json_response(await visible_booking(request, who, booking))
 
 
@@ -249,4 +254,5 @@ async def change_booking(request: web.Request) -> web.Response:
         now=request.app[CLOCK](),
         policy=booking_policy(request),
     )
+    await publish_booking(request.app, booking)
     return web.json_response(await visible_booking(request, who, booking), status=201)

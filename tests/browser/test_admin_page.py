@@ -102,3 +102,32 @@ async def test_admin_confirms_a_request(demo_hub: str, browser: Any, tmp_path: P
     await page.wait_for_selector("#no-pending:not([hidden])")
     assert await page.locator("#timeline .hold.confirmed").count() == 2
     await page.screenshot(path=str(tmp_path / "admin.png"), full_page=True)
+
+
+async def test_admin_page_updates_live_when_the_host_requests(demo_hub: str, browser: Any) -> None:
+    """A request made by the host appears on the venue admin's open page without reloading."""
+    await _wait(demo_hub)
+    page = await browser.new_page()
+    await page.goto(f"{demo_hub}/admin")
+    await page.fill("input[name=username]", "hh_admin")
+    await page.fill("input[name=password]", "demo-2026")
+    await page.click("button[type=submit]")
+    await page.wait_for_selector("#pending tbody tr")
+    assert await page.locator("#pending tbody tr").count() == 1
+    async with aiohttp.ClientSession() as http:
+        async with http.post(
+            f"{demo_hub}/api/auth/token", json={"username": "km_operator", "password": "demo-2026"}
+        ) as resp:
+            token = (await resp.json())["token"]
+        headers = {"Authorization": f"Bearer {token}"}
+        async with http.get(f"{demo_hub}/api/sessions", headers=headers) as resp:
+            session = (await resp.json())[0]
+        async with http.get(f"{demo_hub}/api/venues", headers=headers) as resp:
+            honghe = next(v for v in await resp.json() if v["code"] == "HH")
+        async with http.post(
+            f"{demo_hub}/api/bookings",
+            headers=headers,
+            json={"session_id": session["id"], "venue_id": honghe["id"], "seat_count": 2},
+        ) as resp:
+            assert resp.status == 201, await resp.text()
+    await page.wait_for_function("document.querySelectorAll('#pending tbody tr').length === 2")

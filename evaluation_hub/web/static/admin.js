@@ -8,6 +8,7 @@ const STATUS_NAMES = { available: "可用", maintenance: "维护中", retired: "
 
 const $ = (sel) => document.querySelector(sel);
 let me = null;
+let live = null;  // the server-sent event stream: booking changes trigger a refresh
 
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -62,6 +63,7 @@ function windowText(b) {
 }
 
 async function showLogin() {
+  if (live) { live.close(); live = null; }
   // Nothing of the previous user's venue may stay in the page for the next one.
   $("#pending tbody").replaceChildren();
   $("#timeline tbody").replaceChildren();
@@ -93,6 +95,9 @@ async function start() {
   }
   $("#admin-panel").hidden = false;
   await refresh();
+  if (live) live.close();
+  live = new EventSource("/api/events");
+  live.onmessage = () => refresh();
 }
 
 async function refresh() {
