@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
+from evaluation_hub.checkin.rules import CheckinPolicy
 from evaluation_hub.errors import ConfigError
 from evaluation_hub.secretfile import read_or_create
 from evaluation_hub.sessions.outage import OutageRules
@@ -48,6 +49,7 @@ class HubConfig:
     # Outage clocks from published measures: the tenderer decides 2 h after a delayed start; a
     # fault during evaluation not fixed within 4 h seals the session for a new committee.
     outage_rules: OutageRules = field(default_factory=OutageRules)
+    checkin_policy: CheckinPolicy = field(default_factory=CheckinPolicy)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: object) -> HubConfig:

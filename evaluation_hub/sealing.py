@@ -10,11 +10,15 @@ another. Never log a key or an unsealed value.
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import secrets
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from evaluation_hub.errors import ConfigError, HubError
 from evaluation_hub.secretfile import read_or_create
@@ -33,6 +37,10 @@ class Sealer:
         if len(key) != 32:
             raise ConfigError(f"the sealing key must be 32 bytes, got {len(key)}")
         self._aead = AESGCM(key)
+        # A separate key for MACs, so sealing and authenticating never share key material.
+        self._mac_key = HKDF(
+            algorithm=hashes.SHA256(), length=32, salt=None, info=b"evaluation-hub/mac/v1"
+        ).derive(key)
 
     @classmethod
     def from_env_or_file(cls, env_value: str | None, key_file: Path) -> Sealer:
@@ -48,6 +56,11 @@ class Sealer:
         nonce = secrets.token_bytes(12)
         sealed = _VERSION + nonce + self._aead.encrypt(nonce, value, purpose.encode())
         return base64.urlsafe_b64encode(sealed).decode()
+
+    def mac(self, value: bytes, purpose: str) -> str:
+        """A keyed MAC (HMAC-SHA256, hex) of ``value`` bound to ``purpose``: for short secrets
+        such as check-in PINs, whose plain hashes could be searched offline."""
+        return hmac.new(self._mac_key, purpose.encode() + b"\0" + value, hashlib.sha256).hexdigest()
 
     def open(self, sealed: str, purpose: str) -> bytes:
         try:

@@ -15,6 +15,7 @@ from aiohttp import web
 from evaluation_hub.api import (
     allocation,
     bookings,
+    checkin,
     directory,
     events,
     pages,
@@ -39,7 +40,7 @@ __all__ = ["API_OPERATIONS", "checkpoint_once", "create_app", "utc_now"]
 
 log = structlog.get_logger(__name__)
 
-_MODULES = (session_auth, directory, sessions, bookings, allocation, events)
+_MODULES = (session_auth, directory, sessions, bookings, allocation, checkin, events)
 meta = ApiRoutes()
 API_OPERATIONS: list[Operation] = []
 

@@ -32,6 +32,7 @@ __all__ = [
     "Booking",
     "BookingEvent",
     "BookingSeat",
+    "CheckinCredential",
     "EvaluationSession",
     "Expert",
     "Seat",
@@ -262,6 +263,23 @@ class SessionTransition(Base):
     actor_role: Mapped[str] = mapped_column(String(30))
     at: Mapped[datetime]
     reason: Mapped[str] = mapped_column(Text, default="")
+
+
+class CheckinCredential(Base):
+    """A one-time check-in PIN for one expert at one booked seat, stored as a keyed MAC."""
+
+    __tablename__ = "checkin_credentials"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    booking_seat_id: Mapped[int] = mapped_column(ForeignKey("booking_seats.id"), unique=True)
+    expert_id: Mapped[int] = mapped_column(ForeignKey("experts.id"))
+    pin_mac: Mapped[str] = mapped_column(String(64))
+    attempts_left: Mapped[int] = mapped_column(Integer)
+    issued_by: Mapped[str] = mapped_column(String(100))
+    issued_at: Mapped[datetime]
+    used_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    booking_seat: Mapped[BookingSeat] = relationship()
 
 
 class SeatDraw(Base):

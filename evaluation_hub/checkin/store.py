@@ -1,0 +1,277 @@
+"""Issuing check-in PINs and judging check-in attempts against the database.
+
+A wrong PIN must use up an attempt even though the attempt is refused, so the attempt counter is
+committed before the refusal is raised. Every issue, acceptance and refusal is an audit event.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+
+from evaluation_hub.audit.store import append_event
+from evaluation_hub.booking import rules as booking_rules
+from evaluation_hub.checkin import rules
+from evaluation_hub.db.engine import Database
+from evaluation_hub.db.models import (
+    Booking,
+    BookingEvent,
+    BookingSeat,
+    CheckinCredential,
+    EvaluationSession,
+    Expert,
+    Seat,
+    SessionExpert,
+    Venue,
+)
+from evaluation_hub.errors import Conflict, InvalidInput, NotFound
+from evaluation_hub.principal import Principal
+from evaluation_hub.sealing import Sealer
+
+__all__ = ["IssuedPin", "assign_expert", "check_in", "issue_pins"]
+
+_LIVE = tuple(booking_rules.LIVE_STATES)
+
+
+def _purpose(booking_seat_id: int) -> str:
+    return f"checkin-pin:booking-seat:{booking_seat_id}"
+
+
+@dataclass(frozen=True)
+class IssuedPin:
+    expert_code: str
+    expert_name: str
+    venue_name: str
+    seat_label: str
+    pin: str
+
+
+async def assign_expert(
+    db: Database,
+    actor: Principal,
+    booking_id: int,
+    seat_id: int,
+    expert_id: int,
+    *,
+    now: datetime,
+) -> None:
+    """The host seats one of the session's experts at a seat its booking holds."""
+    async with db.write() as s:
+        booking = await s.get(Booking, booking_id)
+        if booking is None:
+            raise NotFound("booking-not-found", f"预约 #{booking_id} 不存在")
+        session = await s.get(EvaluationSession, booking.session_id)
+        assert session is not None
+        host = await s.get(Venue, session.host_venue_id)
+        assert host is not None
+        actor.require_host(host.id, host.name)
+        hold = (
+            await s.execute(
+                select(BookingSeat).where(
+                    BookingSeat.booking_id == booking.id,
+                    BookingSeat.seat_id == seat_id,
+                    BookingSeat.live.is_(True),
+                )
+            )
+        ).scalar_one_or_none()
+        if hold is None:
+            raise NotFound("seat-not-held", f"预约 #{booking.id} 未占用工位 #{seat_id}")
+        member = (
+            await s.execute(
+                select(SessionExpert).where(
+                    SessionExpert.session_id == session.id, SessionExpert.expert_id == expert_id
+                )
+            )
+        ).scalar_one_or_none()
+        if member is None:
+            raise InvalidInput(
+                "expert-not-in-session",
+                f"专家 #{expert_id} 不是评标会 #{session.id} 的评标委员会成员",
+            )
+        elsewhere = (
+            await s.execute(
+                select(BookingSeat.seat_id)
+                .join(Booking, Booking.id == BookingSeat.booking_id)
+                .where(
+                    Booking.session_id == session.id,
+                    BookingSeat.live.is_(True),
+                    BookingSeat.expert_id == expert_id,
+                    BookingSeat.id != hold.id,
+                )
+            )
+        ).first()
+        if elsewhere is not None:
+            raise Conflict(
+                "expert-already-seated", f"专家 #{expert_id} 已安排在工位 #{elsewhere[0]}"
+            )
+        hold.expert_id = expert_id
+        await append_event(
+            s,
+            kind="booking.expert_seated",
+            subject=f"booking:{booking.id}",
+            actor=actor.username,
+            payload={"seat_id": seat_id, "expert_id": expert_id},
+            at=now,
+        )
+
+
+async def issue_pins(
+    db: Database,
+    actor: Principal,
+    session_id: int,
+    *,
+    sealer: Sealer,
+    now: datetime,
+    policy: rules.CheckinPolicy,
+    random_below: Callable[[int], int] = secrets.randbelow,
+) -> list[IssuedPin]:
+    """New PINs for every seated expert of the session's confirmed bookings; older ones stop
+    working. The PINs are returned once, to be handed to the experts, and never stored."""
+    async with db.write() as s:
+        session = await s.get(EvaluationSession, session_id)
+        if session is None:
+            raise NotFound("session-not-found", f"评标会 #{session_id} 不存在")
+        host = await s.get(Venue, session.host_venue_id)
+        assert host is not None
+        actor.require_host(host.id, host.name)
+        rows = (
+            await s.execute(
+                select(BookingSeat, Expert, Seat, Venue)
+                .join(Booking, Booking.id == BookingSeat.booking_id)
+                .join(Expert, Expert.id == BookingSeat.expert_id)
+                .join(Seat, Seat.id == BookingSeat.seat_id)
+                .join(Venue, Venue.id == Seat.venue_id)
+                .where(
+                    Booking.session_id == session.id,
+                    Booking.state.in_(("confirmed", "checked_in")),
+                    BookingSeat.live.is_(True),
+                )
+                .order_by(Expert.code)
+            )
+        ).all()
+        if not rows:
+            raise Conflict(
+                "nobody-seated",
+                f"评标会 #{session.id} 还没有安排到已确认工位的专家，无法发放签到码",
+            )
+        issued = []
+        for hold, expert, seat, venue in rows:
+            pin = rules.new_pin(random_below(10**rules.PIN_DIGITS))
+            existing = (
+                await s.execute(
+                    select(CheckinCredential).where(CheckinCredential.booking_seat_id == hold.id)
+                )
+            ).scalar_one_or_none()
+            if existing is not None and existing.used_at is not None:
+                continue  # already checked in: nothing to re-issue
+            credential = existing or CheckinCredential(booking_seat_id=hold.id)
+            credential.expert_id = expert.id
+            credential.pin_mac = sealer.mac(pin.encode(), _purpose(hold.id))
+            credential.attempts_left = policy.max_attempts
+            credential.issued_by = actor.username
+            credential.issued_at = now
+            s.add(credential)
+            issued.append(IssuedPin(expert.code, expert.name, venue.name, seat.label, pin))
+        await append_event(
+            s,
+            kind="checkin.pins_issued",
+            subject=f"session:{session.id}",
+            actor=actor.username,
+            payload={"experts": [p.expert_code for p in issued]},
+            at=now,
+        )
+        return issued
+
+
+async def check_in(
+    db: Database,
+    *,
+    seat_id: int,
+    expert_code: str,
+    pin: str,
+    sealer: Sealer,
+    now: datetime,
+    policy: rules.CheckinPolicy,
+) -> int:
+    """Check ``expert_code`` in at ``seat_id`` (the seat terminal's authenticated identity).
+
+    Returns the booking id on success; raises the refusal's problem otherwise. Wrong PINs are
+    counted even though they are refused."""
+    refusal: Exception | None = None
+    booking_id = 0
+    async with db.write() as s:
+        row = (
+            await s.execute(
+                select(CheckinCredential, BookingSeat, Booking)
+                .join(BookingSeat, BookingSeat.id == CheckinCredential.booking_seat_id)
+                .join(Booking, Booking.id == BookingSeat.booking_id)
+                .join(Expert, Expert.id == CheckinCredential.expert_id)
+                .where(Expert.code == expert_code, Booking.state.in_(_LIVE))
+                .order_by(BookingSeat.seat_id != seat_id, Booking.starts_at)
+                .limit(1)
+            )
+        ).first()
+        stored = None
+        mac = ""
+        if row is not None:
+            credential, hold, booking = row
+            stored = rules.CheckinCredential(
+                seat_id=hold.seat_id,
+                expert_code=expert_code,
+                pin_mac=credential.pin_mac,
+                window_start=booking.starts_at,
+                window_end=booking.ends_at,
+                attempts_left=credential.attempts_left,
+                used_at=credential.used_at,
+                live=hold.live,
+            )
+            mac = sealer.mac(pin.encode(), _purpose(hold.id))
+        outcome = rules.decide(
+            stored, seat_id=seat_id, expert_code=expert_code, pin_mac=mac, now=now, policy=policy
+        )
+        subject = f"seat:{seat_id}"
+        if not outcome.accepted:
+            if row is not None:
+                credential.attempts_left = outcome.attempts_left
+            refusal = outcome.refusal
+            await append_event(
+                s,
+                kind="checkin.refused",
+                subject=subject,
+                actor=expert_code,
+                payload={"reason": getattr(refusal, "code", "refused")},
+                at=now,
+            )
+        else:
+            assert row is not None
+            credential.used_at = now
+            booking_id = booking.id
+            if booking.state == "confirmed":
+                transition = booking_rules.next_state(booking.id, booking.state, "check_in")
+                booking.state = transition.to_state
+                booking.updated_at = now
+                s.add(
+                    BookingEvent(
+                        booking_id=booking.id,
+                        from_state=transition.from_state,
+                        to_state=transition.to_state,
+                        actor=expert_code,
+                        at=now,
+                        reason=f"专家 {expert_code} 在工位 #{seat_id} 签到",
+                    )
+                )
+            await append_event(
+                s,
+                kind="checkin.accepted",
+                subject=subject,
+                actor=expert_code,
+                payload={"booking_id": booking.id},
+                at=now,
+            )
+    if refusal is not None:
+        raise refusal
+    return booking_id
