@@ -84,6 +84,14 @@ async def visible_booking(request: web.Request, who: Principal, booking: Booking
     )
 
 
+async def _changed(
+    request: web.Request, who: Principal, booking: Booking, status: int = 200
+) -> web.Response:
+    """After a change: tell the live pages, and answer with what the caller may see."""
+    await publish_booking(request.app, booking)
+    return web.json_response(await visible_booking(request, who, booking), status=status)
+
+
 @routes.route(
     "GET",
     "/api/bookings",
@@ -152,8 +160,7 @@ async def request_booking(request: web.Request) -> web.Response:
         now=request.app[CLOCK](),
         policy=booking_policy(request),
     )
-    await publish_booking(request.app, booking)
-    return web.json_response(await visible_booking(request, who, booking), status=201)
+    return await _changed(request, who, booking, status=201)
 
 
 @routes.route(
@@ -186,8 +193,7 @@ async def confirm_booking(request: web.Request) -> web.Response:
     booking = await store.confirm_booking(
         request.app[DB], who, booking_id, seat_ids=body.get("seat_ids"), now=request.app[CLOCK]()
     )
-    await publish_booking(request.app, booking)
-    return web.json_response(await visible_booking(request, who, booking))
+    return await _changed(request, who, booking)
 
 
 @routes.route(
@@ -206,8 +212,7 @@ async def reject_booking(request: web.Request) -> web.Response:
     booking = await store.reject_booking(
         request.app[DB], who, booking_id, reason=body.get("reason"), now=request.app[CLOCK]()
     )
-    await publish_booking(request.app, booking)
-    return web.json_response(await visible_booking(request, who, booking))
+    return await _changed(request, who, booking)
 
 
 @routes.route(
@@ -226,8 +231,7 @@ async def cancel_booking(request: web.Request) -> web.Response:
     booking = await store.cancel_booking(
         request.app[DB], who, booking_id, reason=body.get("reason"), now=request.app[CLOCK]()
     )
-    await publish_booking(request.app, booking)
-    return web.json_response(await visible_booking(request, who, booking))
+    return await _changed(request, who, booking)
 
 
 @routes.route(
@@ -254,5 +258,4 @@ async def change_booking(request: web.Request) -> web.Response:
         now=request.app[CLOCK](),
         policy=booking_policy(request),
     )
-    await publish_booking(request.app, booking)
-    return web.json_response(await visible_booking(request, who, booking), status=201)
+    return await _changed(request, who, booking, status=201)

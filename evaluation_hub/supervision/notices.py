@@ -23,7 +23,7 @@ import dataclasses
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Self
+from typing import ClassVar, Self
 from zoneinfo import ZoneInfo
 
 from evaluation_hub.errors import ConfigError, Conflict, InvalidInput
@@ -114,14 +114,48 @@ def _acknowledgement(
     return Acknowledgement(by=by, at=at)
 
 
+class _Deadline:
+    """What a copy notice and a handover share: a due date counted in working days from a
+    start day, and a receipt to acknowledge once."""
+
+    __slots__ = ()
+    _WHAT: ClassVar[str]
+    due_on: date
+    acknowledgement: Acknowledgement | None
+
+    @property
+    def _starts_on(self) -> date:
+        raise NotImplementedError
+
+    def status(self, today: date) -> NoticeStatus:
+        return _status(self.due_on, self.acknowledgement, today)
+
+    def working_days_left(self, today: date) -> int:
+        """Working days from ``today`` to the due date; negative once overdue."""
+        return working_days_between(today, self.due_on)
+
+    def acknowledge(self, by: str, at: datetime) -> Self:
+        """This one with receipt acknowledged by ``by`` at ``at``; refuses a second one."""
+        ack = _acknowledgement(self.acknowledgement, self._WHAT, self._starts_on, by, at)
+        return dataclasses.replace(self, acknowledgement=ack)  # type: ignore[type-var]
+
+    @property
+    def acknowledged_late(self) -> bool | None:
+        """Whether receipt was acknowledged after the due date (``None``: not yet)."""
+        if self.acknowledgement is None:
+            return None
+        return self.acknowledgement.local_date > self.due_on
+
+
 @dataclass(frozen=True, slots=True)
-class CopyNotice:
+class CopyNotice(_Deadline):
     """抄送告知: a finding about an expert seated away, copied to that venue's department.
 
     ``case_closed_on`` is day 0 (the local date the incident was concluded) and ``due_on`` the
     last day on time; the away site's supervisor acknowledges receipt.
     """
 
+    _WHAT: ClassVar[str] = "抄送告知"
     incident_id: int
     expert: str
     away_venue: str
@@ -158,34 +192,20 @@ class CopyNotice:
             due_on=add_working_days(closed_on, days),
         )
 
-    def status(self, today: date) -> NoticeStatus:
-        return _status(self.due_on, self.acknowledgement, today)
-
-    def working_days_left(self, today: date) -> int:
-        """Working days from ``today`` to the due date; negative once overdue."""
-        return working_days_between(today, self.due_on)
-
-    def acknowledge(self, by: str, at: datetime) -> Self:
-        """The notice with receipt acknowledged by ``by`` at ``at``; refuses a second one."""
-        ack = _acknowledgement(self.acknowledgement, "抄送告知", self.case_closed_on, by, at)
-        return dataclasses.replace(self, acknowledgement=ack)
-
     @property
-    def acknowledged_late(self) -> bool | None:
-        """Whether receipt was acknowledged after the due date (``None``: not yet)."""
-        if self.acknowledgement is None:
-            return None
-        return self.acknowledgement.local_date > self.due_on
+    def _starts_on(self) -> date:
+        return self.case_closed_on
 
 
 @dataclass(frozen=True, slots=True)
-class Handover:
+class Handover(_Deadline):
     """客场资料移交: the away venue hands its records of a session to the host venue.
 
     ``session_ended_on`` is day 0 (the local date the session ended) and ``due_on`` the last
     day on time; the host site acknowledges receipt.
     """
 
+    _WHAT: ClassVar[str] = "资料移交"
     session_id: int
     away_venue: str
     host_venue: str
@@ -220,21 +240,6 @@ class Handover:
             due_on=add_working_days(ended_on, days),
         )
 
-    def status(self, today: date) -> NoticeStatus:
-        return _status(self.due_on, self.acknowledgement, today)
-
-    def working_days_left(self, today: date) -> int:
-        """Working days from ``today`` to the due date; negative once overdue."""
-        return working_days_between(today, self.due_on)
-
-    def acknowledge(self, by: str, at: datetime) -> Self:
-        """The handover with receipt acknowledged by ``by`` at ``at``; refuses a second one."""
-        ack = _acknowledgement(self.acknowledgement, "资料移交", self.session_ended_on, by, at)
-        return dataclasses.replace(self, acknowledgement=ack)
-
     @property
-    def acknowledged_late(self) -> bool | None:
-        """Whether receipt was acknowledged after the due date (``None``: not yet)."""
-        if self.acknowledgement is None:
-            return None
-        return self.acknowledgement.local_date > self.due_on
+    def _starts_on(self) -> date:
+        return self.session_ended_on
