@@ -3,6 +3,7 @@ which decides what each user may see and do."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from aiohttp import web
@@ -12,8 +13,11 @@ __all__ = ["setup"]
 STATIC = Path(__file__).resolve().parent.parent / "web" / "static"
 
 
-async def _admin(request: web.Request) -> web.FileResponse:
-    return web.FileResponse(STATIC / "admin.html", headers={"Cache-Control": "no-store"})
+def _page(name: str) -> Callable[[web.Request], Awaitable[web.FileResponse]]:
+    async def serve(request: web.Request) -> web.FileResponse:
+        return web.FileResponse(STATIC / name, headers={"Cache-Control": "no-store"})
+
+    return serve
 
 
 async def _index(request: web.Request) -> web.StreamResponse:
@@ -22,5 +26,6 @@ async def _index(request: web.Request) -> web.StreamResponse:
 
 def setup(app: web.Application) -> None:
     app.router.add_get("/", _index)
-    app.router.add_get("/admin", _admin)
+    app.router.add_get("/admin", _page("admin.html"))
+    app.router.add_get("/host", _page("host.html"))
     app.router.add_static("/static/", STATIC, follow_symlinks=False)

@@ -3,61 +3,16 @@ directory and timeline, fail a confirmation with a readable message, then confir
 
 from __future__ import annotations
 
-import asyncio
-import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 
-from tests.support.postgres_server import free_port
-
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture
-def demo_hub(tmp_path: Path) -> Iterator[str]:
-    port = free_port()
-    with (tmp_path / "demo.log").open("wb") as log:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "evaluation_hub.cli",
-                "demo",
-                "--state-dir",
-                str(tmp_path / "demo"),
-                "--port",
-                str(port),
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-
-
-async def _wait(url: str) -> None:
-    async with aiohttp.ClientSession() as http:
-        for _ in range(300):
-            try:
-                async with http.get(f"{url}/api/health") as resp:
-                    if resp.status == 200:
-                        return
-            except aiohttp.ClientConnectionError:
-                pass
-            await asyncio.sleep(0.1)
-    raise RuntimeError("demo hub did not start")
-
-
 async def test_admin_confirms_a_request(demo_hub: str, browser: Any, tmp_path: Path) -> None:
-    await _wait(demo_hub)
     page = await browser.new_page()
     await page.goto(f"{demo_hub}/")
     assert await page.title() == "工位共享目录与预约管理 · 远程异地评标"
@@ -106,7 +61,6 @@ async def test_admin_confirms_a_request(demo_hub: str, browser: Any, tmp_path: P
 
 async def test_admin_page_updates_live_when_the_host_requests(demo_hub: str, browser: Any) -> None:
     """A request made by the host appears on the venue admin's open page without reloading."""
-    await _wait(demo_hub)
     page = await browser.new_page()
     await page.goto(f"{demo_hub}/admin")
     await page.fill("input[name=username]", "hh_admin")

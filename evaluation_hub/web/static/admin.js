@@ -1,4 +1,4 @@
-// The admin page only calls the hub's API; every rule (who may confirm what) is enforced there.
+// The venue admin's page: seat directory timeline and booking requests to confirm or reject.
 "use strict";
 
 const AXIS_START = 7;   // 07:00 Beijing time
@@ -6,84 +6,14 @@ const AXIS_END = 22;    // 22:00: evaluations past this are split across days (�
 const CAPABILITY_NAMES = { camera: "摄像头", microphone: "麦克风", dual_screen: "双屏", speaker: "扬声器", id_reader: "身份证读卡器" };
 const STATUS_NAMES = { available: "可用", maintenance: "维护中", retired: "已停用" };
 
-const $ = (sel) => document.querySelector(sel);
-let me = null;
 let live = null;  // the server-sent event stream: booking changes trigger a refresh
-
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (k === "class") node.className = v;
-    else if (k.startsWith("data-")) node.setAttribute(k, v);
-    else node[k] = v;
-  }
-  for (const c of children) node.append(c);
-  return node;
-}
-
-function showMessage(text, ok = false) {
-  const box = $("#message");
-  box.textContent = text;
-  box.className = ok ? "ok" : "";
-  box.hidden = !text;
-}
-
-async function api(method, path, body) {
-  const res = await fetch(path, {
-    method,
-    headers: body === undefined ? {} : { "Content-Type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    credentials: "same-origin",
-  });
-  if (res.status === 204) return null;
-  const data = await res.json();
-  if (!res.ok) {
-    const err = new Error(data.detail || data.title || `请求失败（${res.status}）`);
-    err.status = res.status;
-    throw err;
-  }
-  return data;
-}
-
-// Beijing wall-clock parts of an ISO instant.
-function beijing(iso) {
-  const d = new Date(iso);
-  const parts = new Intl.DateTimeFormat("zh-CN", {
-    timeZone: "Asia/Shanghai", year: "numeric", month: "2-digit", day: "2-digit",
-    hour: "2-digit", minute: "2-digit", hour12: false,
-  }).formatToParts(d);
-  const get = (t) => parts.find((p) => p.type === t).value;
-  return { date: `${get("year")}-${get("month")}-${get("day")}`, time: `${get("hour")}:${get("minute")}`,
-           hours: Number(get("hour")) + Number(get("minute")) / 60 };
-}
 
 function windowText(b) {
   const s = beijing(b.starts_at), e = beijing(b.ends_at);
   return `${s.date} ${s.time}–${e.time}`;
 }
 
-async function showLogin() {
-  if (live) { live.close(); live = null; }
-  // Nothing of the previous user's venue may stay in the page for the next one.
-  $("#pending tbody").replaceChildren();
-  $("#timeline tbody").replaceChildren();
-  $("#venue").replaceChildren();
-  $("#day").value = "";
-  $("#login-panel").hidden = false;
-  $("#admin-panel").hidden = true;
-  $("#who").hidden = true;
-}
-
-async function start() {
-  try {
-    me = await api("GET", "/api/me");
-  } catch (err) {
-    if (err.status === 401) return showLogin();
-    return showMessage(err.message);
-  }
-  $("#login-panel").hidden = true;
-  $("#who").hidden = false;
-  $("#who-name").textContent = `${me.display_name || me.username}（${me.role_name}）`;
+async function signedIn(me) {
   const venues = await api("GET", "/api/venues");
   const select = $("#venue");
   select.replaceChildren();
@@ -93,11 +23,19 @@ async function start() {
     const pending = await api("GET", `/api/bookings?state=requested`);
     $("#day").value = pending.length ? beijing(pending[0].starts_at).date : beijing(new Date().toISOString()).date;
   }
-  $("#admin-panel").hidden = false;
   await refresh();
   if (live) live.close();
   live = new EventSource("/api/events");
   live.onmessage = () => refresh();
+}
+
+function signedOut() {
+  // Nothing of the previous user's venue may stay in the page for the next one.
+  if (live) { live.close(); live = null; }
+  $("#pending tbody").replaceChildren();
+  $("#timeline tbody").replaceChildren();
+  $("#venue").replaceChildren();
+  $("#day").value = "";
 }
 
 async function refresh() {
@@ -112,9 +50,7 @@ async function refresh() {
 
 async function renderPending(venueId) {
   const pending = await api("GET", `/api/bookings?venue_id=${venueId}&state=requested`);
-  const body = $("#pending tbody");
-  body.replaceChildren();
-  $("#no-pending").hidden = pending.length > 0;
+  const rows = [];
   for (const b of pending) {
     const free = await api("GET", `/api/seats?venue_id=${venueId}&free_from=${encodeURIComponent(b.starts_at)}&free_to=${encodeURIComponent(b.ends_at)}`);
     const held = b.seats.filter((s) => s.live);
@@ -144,15 +80,18 @@ async function renderPending(venueId) {
         await refresh();
       } catch (err) { showMessage(err.message); }
     });
-    body.append(el("tr", { "data-booking": b.id },
+    rows.push(el("tr", { "data-booking": b.id },
       el("td", { textContent: `#${b.id}` }),
       el("td", { textContent: `评标会 #${b.session_id}（${b.requested_by}）` }),
       el("td", { textContent: windowText(b) }),
       el("td", { textContent: `${b.seat_count} 个` }),
       seatCell,
-      el("td", { textContent: `${beijing(b.expires_at).date} ${beijing(b.expires_at).time}` }),
+      el("td", { textContent: beijingText(b.expires_at) }),
       el("td", {}, confirmBtn, " ", rejectBtn, " ", reason)));
   }
+  // Swap the rows in at once, so a reader never sees a half-built table.
+  $("#pending tbody").replaceChildren(...rows);
+  $("#no-pending").hidden = pending.length > 0;
 }
 
 function axisHtml() {
@@ -168,8 +107,7 @@ async function renderTimeline(venueId) {
   const data = await api("GET", `/api/venues/${venueId}/timeline?date=${day}`);
   $("#timeline-day").textContent = `${data.venue.name} · ${data.date}`;
   $("#timeline thead .axis-head").replaceChildren(axisHtml());
-  const body = $("#timeline tbody");
-  body.replaceChildren();
+  const rows = [];
   for (const seat of data.seats) {
     const track = el("div", { class: "track" });
     for (const h of seat.holds) {
@@ -184,31 +122,17 @@ async function renderTimeline(venueId) {
         style: `left:${((from - AXIS_START) / span) * 100}%;width:${((to - from) / span) * 100}%`,
       }));
     }
-    body.append(el("tr", { "data-seat": seat.id },
+    rows.push(el("tr", { "data-seat": seat.id },
       el("td", { textContent: seat.label }),
       el("td", { textContent: seat.room }),
       el("td", { textContent: seat.capabilities.map((c) => CAPABILITY_NAMES[c] || c).join("、") }),
       el("td", { textContent: (STATUS_NAMES[seat.status] || seat.status) + (seat.shared ? "" : "（未共享）"), class: `status-${seat.status}` }),
       el("td", {}, track)));
   }
+  $("#timeline tbody").replaceChildren(...rows);
 }
 
-$("#login-form").addEventListener("submit", async (ev) => {
-  ev.preventDefault();
-  const form = new FormData(ev.target);
-  try {
-    await api("POST", "/api/auth/token", { username: form.get("username"), password: form.get("password") });
-    showMessage("");
-    await start();
-  } catch (err) { showMessage(err.message); }
-});
-$("#logout").addEventListener("click", async () => {
-  await api("POST", "/api/auth/logout");
-  me = null;
-  showMessage("");
-  await showLogin();
-});
 $("#refresh").addEventListener("click", refresh);
 $("#venue").addEventListener("change", refresh);
 $("#day").addEventListener("change", refresh);
-start();
+setupSignIn("#admin-panel", signedIn, signedOut);

@@ -1,0 +1,58 @@
+"""The host site's page in headless Chromium against the demo hub: allocate, run the session's
+lifecycle, see the outage clock, issue check-in PINs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+
+async def test_host_runs_a_session(demo_hub: str, browser: Any) -> None:
+    page = await browser.new_page()
+    await page.goto(f"{demo_hub}/host")
+    assert await page.title() == "主场评标会管理 · 远程异地评标"
+    await page.fill("input[name=username]", "km_operator")
+    await page.fill("input[name=password]", "demo-2026")
+    await page.click("button[type=submit]")
+    await page.wait_for_selector("#bookings tbody tr")
+    assert await page.text_content("#state") == "当前状态：已排期"
+    assert await page.locator("#bookings tbody tr").count() == 3  # the demo's three requests
+
+    # Nearest allocation seats the experts who have no seat yet and requests their seats.
+    await page.click("#allocate-nearest")
+    await page.wait_for_selector("#message.ok")
+    assert (await page.text_content("#message") or "").startswith("已就近分配 5 名专家")
+    await page.wait_for_function("document.querySelectorAll('#bookings tbody tr').length > 3")
+
+    # The host moves the session on; each button is one allowed action.
+    await page.click("#actions button[data-action=confirm_seats]")
+    await page.wait_for_selector("#actions button[data-action=open_check_in]")
+    await page.click("#actions button[data-action=open_check_in]")
+    await page.wait_for_selector("#actions button[data-action=start_evaluation]")
+    await page.click("#actions button[data-action=start_evaluation]")
+    await page.wait_for_function(
+        "document.querySelector('#state').textContent === '当前状态：评审中'"
+    )
+
+    # A fault during evaluation: the page says the session must be paused now.
+    await page.fill("#fault-note", "红河分会场断网")
+    await page.click("#fault-report")
+    await page.wait_for_selector("#due li.due-now")
+    assert "应立即暂停评标会" in (await page.text_content("#due li.due-now") or "")
+    await page.click("#actions button[data-action=pause]")
+    await page.wait_for_selector("#message:not(.ok):not([hidden])")
+    assert await page.text_content("#message") == "暂停必须填写原因"
+    await page.fill("#reason", "红河分会场断网")
+    await page.click("#actions button[data-action=pause]")
+    await page.wait_for_function(
+        "document.querySelector('#state').textContent === '当前状态：已暂停'"
+    )
+    assert await page.locator("#history tbody tr").count() == 4
+
+    # Seats must be confirmed before PINs are issued.
+    await page.click("#issue-pins")
+    await page.wait_for_selector("#message:not(.ok):not([hidden])")
+    assert "还没有安排到已确认工位的专家" in (await page.text_content("#message") or "")
