@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from evaluation_hub.audit import cli as audit_cli
 from evaluation_hub.bids import cli as bids_cli
+from evaluation_hub.booking import draw_cli
 from evaluation_hub.config import HubConfig
 from evaluation_hub.errors import HubError
 from evaluation_hub.logging import configure_logging
@@ -140,6 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
     # Sub-command groups that live beside the code they drive.
     bids_cli.add_commands(sub)
     audit_cli.add_commands(sub)
+    draw_cli.add_commands(sub)
     return parser
 
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 from aiohttp.test_utils import TestClient
@@ -74,8 +78,18 @@ async def test_only_the_host_allocates(client: Client, seeded: dict[str, Any]) -
     await problem(resp, 403)
 
 
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "evaluation_hub.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
 async def test_random_draw_is_hidden_until_the_start_then_verifiable(
-    client: Client, seeded: dict[str, Any], clock: FakeClock
+    client: Client, seeded: dict[str, Any], clock: FakeClock, tmp_path: Path
 ) -> None:
     host = await login(client, "km_operator")
     url = f"/api/sessions/{seeded['session']}/allocation"
@@ -126,3 +140,18 @@ async def test_random_draw_is_hidden_until_the_start_then_verifiable(
     assert {v: sorted(s) for v, s in rederived.items()} == seen_by_venues
     bookings = await (await client.get("/api/bookings", headers=host)).json()
     assert {b["venue_id"] for b in bookings} == set(seen_by_venues)
+
+    # Anyone can check the draw offline from the published document.
+    published = tmp_path / "draw.json"
+    published.write_text(json.dumps(draw), encoding="utf-8")
+    checked = run_cli("draw", "verify", str(published))
+    assert checked.returncode == 0, checked.stderr
+    assert checked.stdout.startswith(f"抽取验证通过：承诺值 {commitment}\n")
+    assert checked.stdout.count("  专家 E0") == 5
+    published.write_text(json.dumps({**draw, "seed": "00" * 32}), encoding="utf-8")
+    forged = run_cli("draw", "verify", str(published))
+    assert forged.returncode == 1
+    assert forged.stderr.splitlines()[:2] == [
+        "抽取验证失败：公开的种子或抽取输入与事先公布的承诺值不符",
+        f"  事先公布的承诺值 {commitment}",
+    ]
