@@ -187,7 +187,9 @@ def run(args: argparse.Namespace) -> int:
     base = f"http://{config.host}:{config.port}"
     print(f"\n远程异地评标 主场枢纽 demo ({'seeded' if seeded else 'existing data'}: {url})")
     print(f"  admin page:   {base}/admin   (venue admins: seat directory and booking requests)")
-    print(f"  host page:    {base}/host    (host site: allocation, session lifecycle, check-in PINs)")
+    print(
+        f"  host page:    {base}/host    (host site: allocation, session lifecycle, check-in PINs)"
+    )
     print(f"  API document: {base}/api/openapi.json")
     print(
         f"  sign in as dl_admin / hh_admin / qj_admin / km_operator / sysadmin, password {data['password']}"
