@@ -4,7 +4,8 @@ Modules: ``sources`` (OpenCV camera, FFmpeg microphone), ``testpattern`` (synthe
 camera with drawn timestamps, tone), ``forwarding`` (encoded fan-out to many viewers, on the
 pure rules of ``fanout``; aiortc internals only in ``_aiortc_internals``), ``conduct`` (pure
 alert rules), ``faces`` (Haar face and picture analysis), ``monitor`` (the two wired to a
-forwarded stream), ``stats`` (per-stream figures), ``loopback`` (tests and benchmarks only).
+forwarded stream), ``segmenting`` (pure rules of where a recording segment ends),
+``recording`` (segmented, hash-listed recordings of a forwarded stream), ``stats`` (per-stream figures), ``loopback`` (tests and benchmarks only).
 Errors: one root, ``media.errors.MediaError``.
 
 Never imports evaluation_hub or seat_agent.

@@ -16,7 +16,9 @@ foreign errors (OpenCV, PyAV, aiortc) are translated once, where they are met, w
     │   ├── UnsupportedAiortcVersion    aiortc differs from the version the internals were written for
     │   ├── ReceiverAlreadyStarted      the receiver was tapped too late (it is already decoding)
     │   └── PublisherNotReady           a viewer asked for a stream whose codec is not negotiated yet
-    └── ConductConfigError              conduct monitor thresholds are inconsistent
+    ├── ConductConfigError              conduct monitor thresholds are inconsistent
+    └── RecordingConfigError            recording segment lengths are out of range
+                                        (defined in ``segmenting``, which holds its rule)
 
 This module must never import aiortc, PyAV or OpenCV: the pure modules import it.
 """

@@ -21,6 +21,7 @@ from evaluation_hub.api import (
     pages,
     session_auth,
     sessions,
+    supervision,
 )
 from evaluation_hub.api.keys import BUS, CLOCK, CONFIG, DB, DISTANCES, HUB_KEY, SEALER
 from evaluation_hub.api.problems import problem_middleware
@@ -40,7 +41,16 @@ __all__ = ["API_OPERATIONS", "checkpoint_once", "create_app", "utc_now"]
 
 log = structlog.get_logger(__name__)
 
-_MODULES = (session_auth, directory, sessions, bookings, allocation, checkin, events)
+_MODULES = (
+    session_auth,
+    directory,
+    sessions,
+    bookings,
+    allocation,
+    checkin,
+    supervision,
+    events,
+)
 meta = ApiRoutes()
 API_OPERATIONS: list[Operation] = []
 

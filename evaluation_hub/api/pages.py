@@ -28,4 +28,5 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/", _index)
     app.router.add_get("/admin", _page("admin.html"))
     app.router.add_get("/host", _page("host.html"))
+    app.router.add_get("/supervision", _page("supervision.html"))
     app.router.add_static("/static/", STATIC, follow_symlinks=False)

@@ -306,3 +306,23 @@ class SeatDraw(Base):
 from evaluation_hub.audit.models import AuditCheckpointRow, AuditEventRow  # noqa: E402
 
 __all__ += ["AuditCheckpointRow", "AuditEventRow"]
+
+# Supervision records and seat terminal tables likewise live with their code.
+from evaluation_hub.seats.models import SeatEnrolment, SubmittedScore  # noqa: E402
+from evaluation_hub.supervision.models import (  # noqa: E402
+    AssistanceRequest,
+    CopyNoticeRow,
+    HandoverRow,
+    Incident,
+    IncidentHandling,
+)
+
+__all__ += [
+    "AssistanceRequest",
+    "CopyNoticeRow",
+    "HandoverRow",
+    "Incident",
+    "IncidentHandling",
+    "SeatEnrolment",
+    "SubmittedScore",
+]

@@ -1,0 +1,72 @@
+"""Tables of seat terminal enrolment (工位终端登记) and of scores submitted from seats.
+
+``seat_enrolments`` keeps every enrolment request a terminal made: its Ed25519 key (connection
+authentication), its X25519 key (chapter encryption), the short code the venue admin compares
+by eye, and the decision. At most one row per seat key is ``approved`` (a partial unique index);
+approving a new request revokes the previous approved one, so re-enrolling a replaced terminal
+never leaves two valid keys.
+
+``submitted_scores`` is the hub's half of the exactly-once promise for score saves: the UNIQUE
+idempotency key makes a replayed submission impossible to count twice, even across hub
+processes and restarts, and the stored payload digest tells a faithful replay (re-acknowledged)
+from a different payload under the same key (refused). Never delete or rewrite these rows.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, LargeBinary, String, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from evaluation_hub.db.base import Base
+from evaluation_hub.db.models import Seat
+
+__all__ = ["SeatEnrolment", "SubmittedScore"]
+
+
+class SeatEnrolment(Base):
+    """One enrolment request of a seat terminal, and the venue admin's decision on it."""
+
+    __tablename__ = "seat_enrolments"
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'approved', 'revoked')", name="status"),
+        # One approved key per seat, enforced by the database rather than by check-then-update.
+        Index(
+            "uq_seat_enrolments_approved_key",
+            "seat_key",
+            unique=True,
+            sqlite_where=text("status = 'approved'"),
+            postgresql_where=text("status = 'approved'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # The seat id spoken on the wire: "<venue code>.<seat label>".
+    seat_key: Mapped[str] = mapped_column(String(64), index=True)
+    seat_id: Mapped[int] = mapped_column(ForeignKey("seats.id"), index=True)
+    ed25519_public_key: Mapped[bytes] = mapped_column(LargeBinary(32))
+    x25519_public_key: Mapped[bytes] = mapped_column(LargeBinary(32))
+    enrolment_code: Mapped[str] = mapped_column(String(9))
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    requested_at: Mapped[datetime]
+    decided_by: Mapped[str | None] = mapped_column(String(64), default=None)
+    decided_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    seat: Mapped[Seat] = relationship()
+
+
+class SubmittedScore(Base):
+    """A score sheet save committed exactly once under its idempotency key."""
+
+    __tablename__ = "submitted_scores"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(128), unique=True)
+    seat_key: Mapped[str] = mapped_column(String(64), index=True)
+    # The protocol's session id (text on the wire); the session engine maps it to its session.
+    session_ref: Mapped[str] = mapped_column(String(64), index=True)
+    sheet: Mapped[dict[str, Any]] = mapped_column(JSON)
+    payload_digest: Mapped[str] = mapped_column(String(64))
+    received_at: Mapped[datetime]

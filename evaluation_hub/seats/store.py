@@ -1,0 +1,255 @@
+"""Seat enrolment and score intake in the database: the durable halves of the seat protocol.
+
+* ``record_enrolment`` stores a terminal's enrolment request (from the websocket's ``enroll``);
+  ``approve_enrolment`` and ``revoke_seat`` are the venue admin's decisions; ``lookup_seat`` is
+  what the websocket handler asks before a seat may authenticate.
+* ``commit_score`` inserts a submitted score under its UNIQUE idempotency key and reports
+  whether it was new or a faithful replay; a different payload under a used key is refused.
+  The websocket handler acknowledges a score to the seat only after this returned.
+
+Only venue admins of the seat's own venue (or a system admin) decide on enrolments. This module
+never talks to a socket and never trusts a seat key it cannot resolve to a seat in the directory.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
+
+from evaluation_hub.db.engine import Database
+from evaluation_hub.db.models import Seat, Venue
+from evaluation_hub.errors import Conflict, NotFound
+from evaluation_hub.principal import Principal
+from evaluation_hub.seats.models import SeatEnrolment, SubmittedScore
+from seat_protocol.hub_side import EnrolledSeat
+
+__all__ = [
+    "CommitOutcome",
+    "EnrolmentRecord",
+    "approve_enrolment",
+    "commit_score",
+    "lookup_seat",
+    "record_enrolment",
+    "revoke_seat",
+    "seat_key_for",
+]
+
+CommitOutcome = Literal["committed", "replayed"]
+
+
+def seat_key_for(venue_code: str, seat_label: str) -> str:
+    """The seat id a terminal uses on the wire for this directory seat."""
+    return f"{venue_code}.{seat_label}"
+
+
+@dataclass(frozen=True)
+class EnrolmentRecord:
+    """What became of an enrolment request."""
+
+    seat_key: str
+    enrolment_code: str
+    status: str
+    created: bool
+
+
+async def _resolve_seat(session: Any, seat_key: str) -> Seat | None:
+    venue_code, dot, label = seat_key.partition(".")
+    if not dot:
+        return None
+    found = await session.execute(
+        select(Seat)
+        .join(Venue, Venue.id == Seat.venue_id)
+        .where(Venue.code == venue_code, Seat.label == label)
+        .options(selectinload(Seat.venue))
+    )
+    seat: Seat | None = found.scalar_one_or_none()
+    return seat
+
+
+async def record_enrolment(
+    db: Database,
+    seat_key: str,
+    ed25519_public_key: bytes,
+    x25519_public_key: bytes,
+    enrolment_code: str,
+    now: datetime,
+) -> EnrolmentRecord | None:
+    """Store a pending request; the same keys again change nothing. None if no such seat."""
+    async with db.write() as s:
+        seat = await _resolve_seat(s, seat_key)
+        if seat is None:
+            return None
+        existing = (
+            await s.execute(
+                select(SeatEnrolment).where(
+                    SeatEnrolment.seat_key == seat_key,
+                    SeatEnrolment.ed25519_public_key == ed25519_public_key,
+                    SeatEnrolment.x25519_public_key == x25519_public_key,
+                    SeatEnrolment.status != "revoked",
+                )
+            )
+        ).scalar_one_or_none()
+        if existing is not None:
+            return EnrolmentRecord(seat_key, existing.enrolment_code, existing.status, False)
+        s.add(
+            SeatEnrolment(
+                seat_key=seat_key,
+                seat_id=seat.id,
+                ed25519_public_key=ed25519_public_key,
+                x25519_public_key=x25519_public_key,
+                enrolment_code=enrolment_code,
+                status="pending",
+                requested_at=now,
+            )
+        )
+        return EnrolmentRecord(seat_key, enrolment_code, "pending", True)
+
+
+async def lookup_seat(db: Database, seat_key: str) -> EnrolledSeat | None:
+    """The seat's standing for the protocol: its approved key, else pending, else revoked."""
+    async with db.read() as s:
+        rows = (
+            (
+                await s.execute(
+                    select(SeatEnrolment)
+                    .where(SeatEnrolment.seat_key == seat_key)
+                    .order_by(SeatEnrolment.id.desc())
+                )
+            )
+            .scalars()
+            .all()
+        )
+    if not rows:
+        return None
+    for status, wire in (("approved", "active"), ("pending", "pending"), ("revoked", "revoked")):
+        for row in rows:
+            if row.status == status:
+                return EnrolledSeat(seat_key, row.ed25519_public_key, wire)  # type: ignore[arg-type]
+    return None
+
+
+async def _seat_with_venue(s: Any, seat_key: str) -> Seat:
+    seat = await _resolve_seat(s, seat_key)
+    if seat is None:
+        raise NotFound("seat-not-found", f"工位「{seat_key}」不存在，请核对场地代码和工位编号")
+    return seat
+
+
+async def approve_enrolment(
+    db: Database, principal: Principal, seat_key: str, now: datetime, *, enrolment_code: str
+) -> SeatEnrolment:
+    """Approve the pending request whose code the admin read off the terminal.
+
+    Only an admin of the seat's venue may approve. The previously approved key of the seat, if
+    any, is revoked in the same transaction.
+    """
+    async with db.write() as s:
+        seat = await _seat_with_venue(s, seat_key)
+        principal.require_venue_admin(seat.venue_id, seat.venue.name)
+        pending = (
+            (
+                await s.execute(
+                    select(SeatEnrolment).where(
+                        SeatEnrolment.seat_key == seat_key, SeatEnrolment.status == "pending"
+                    )
+                )
+            )
+            .scalars()
+            .all()
+        )
+        chosen = [row for row in pending if row.enrolment_code == enrolment_code]
+        if not chosen:
+            raise Conflict(
+                "enrolment-code-mismatch",
+                f"工位「{seat_key}」没有登记码为 {enrolment_code} 的待审批登记申请，"
+                "请核对终端上显示的登记码",
+            )
+        previous = (
+            await s.execute(
+                select(SeatEnrolment).where(
+                    SeatEnrolment.seat_key == seat_key, SeatEnrolment.status == "approved"
+                )
+            )
+        ).scalar_one_or_none()
+        if previous is not None:
+            previous.status = "revoked"
+            previous.decided_by = principal.username
+            previous.decided_at = now
+            await s.flush()  # the partial unique index admits one approved row at a time
+        row = chosen[0]
+        row.status = "approved"
+        row.decided_by = principal.username
+        row.decided_at = now
+        return row
+
+
+async def revoke_seat(db: Database, principal: Principal, seat_key: str, now: datetime) -> None:
+    """Revoke every key of this seat; the terminal must enrol again to reconnect."""
+    async with db.write() as s:
+        seat = await _seat_with_venue(s, seat_key)
+        principal.require_venue_admin(seat.venue_id, seat.venue.name)
+        rows = (
+            (
+                await s.execute(
+                    select(SeatEnrolment).where(
+                        SeatEnrolment.seat_key == seat_key, SeatEnrolment.status != "revoked"
+                    )
+                )
+            )
+            .scalars()
+            .all()
+        )
+        if not rows:
+            raise Conflict("seat-not-enrolled", f"工位「{seat_key}」没有可吊销的终端登记")
+        for row in rows:
+            row.status = "revoked"
+            row.decided_by = principal.username
+            row.decided_at = now
+
+
+async def commit_score(
+    db: Database,
+    *,
+    seat_key: str,
+    idempotency_key: str,
+    session_ref: str,
+    sheet: dict[str, Any],
+    digest: str,
+    now: datetime,
+) -> CommitOutcome:
+    """Insert the score once. A replay with the same digest is ``"replayed"``; another digest
+    under the same key raises ``Conflict("idempotency-conflict")`` and stores nothing."""
+    try:
+        async with db.write() as s:
+            s.add(
+                SubmittedScore(
+                    idempotency_key=idempotency_key,
+                    seat_key=seat_key,
+                    session_ref=session_ref,
+                    sheet=sheet,
+                    payload_digest=digest,
+                    received_at=now,
+                )
+            )
+        return "committed"
+    except IntegrityError:
+        # Insert first and look second: the UNIQUE key decides races between hub processes.
+        pass
+    async with db.read() as s:
+        stored = (
+            await s.execute(
+                select(SubmittedScore).where(SubmittedScore.idempotency_key == idempotency_key)
+            )
+        ).scalar_one()
+    if stored.payload_digest != digest or stored.seat_key != seat_key:
+        raise Conflict(
+            "idempotency-conflict",
+            "该评分提交的幂等键已用于内容不同的另一次提交，本次提交未被接受，请联系现场工作人员",
+            idempotency_key=idempotency_key,
+        )
+    return "replayed"

@@ -1,0 +1,280 @@
+"""The hub's seat websocket at ``/ws/seat``: a thin aiohttp shell around ``HubConnection``.
+
+The shell only moves frames, runs the heartbeat timer and does the database work the machine
+asks for: it looks up a seat before feeding its ``hello``, records enrolment requests, and
+commits scores before telling the machine ``score_committed`` (so ``score_ack`` leaves only
+after the commit). One live connection per seat is the machine's rule; the shell flushes the
+replaced connection's close frame (4009). Protocol decisions are never made here.
+
+Must never acknowledge a score before its database commit, and never leak internal errors to a
+seat beyond a slug and a Chinese message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import structlog
+from aiohttp import WSMsgType, web
+from aiohttp.http_websocket import WSCloseCode
+
+from evaluation_hub.api.keys import CLOCK, DB
+from evaluation_hub.errors import Conflict
+from evaluation_hub.seats import store
+from seat_protocol.closecodes import CloseCode
+from seat_protocol.events import (
+    CloseConnection,
+    CommitScore,
+    Connected,
+    EnrolmentRequested,
+    Event,
+    SendText,
+)
+from seat_protocol.exceptions import ProtocolError
+from seat_protocol.hub_side import EnrolledSeat, HubChannels, HubConnection, Timing
+from seat_protocol.messages import MAX_MESSAGE_BYTES, SUBPROTOCOL, Hello, decode
+
+__all__ = ["SEAT_HUB", "ScoreListener", "SeatHub", "setup"]
+
+log = structlog.get_logger(__name__)
+
+# Told about every committed score (new ones only) before the seat gets its acknowledgement;
+# the session engine hangs its scoring work here.
+ScoreListener = Callable[[CommitScore], Awaitable[None]]
+
+_COMMIT_FAILED = "评分暂未保存成功，终端将在重新连接后自动重新提交，请勿关闭评标终端"
+
+
+@dataclass
+class SeatHub:
+    """Per-process state of the seat websocket: channels and the live sockets."""
+
+    hub_id: str
+    timing: Timing
+    monotonic: Callable[[], float] = time.monotonic
+    nonce: Callable[[], bytes] = field(default=lambda: os.urandom(32))
+    score_listener: ScoreListener | None = None
+    channels: HubChannels = field(default_factory=HubChannels)
+    sockets: dict[HubConnection, _SeatSocket] = field(default_factory=dict)
+    # Closing a replaced socket waits for its peer's close frame (or aiohttp's timeout); that
+    # runs beside the new connection, never in its way. Kept here so the tasks are not lost.
+    background: set[asyncio.Task[None]] = field(default_factory=set)
+
+
+SEAT_HUB = web.AppKey("seat_hub", SeatHub)
+
+
+class _SeatSocket:
+    """One accepted websocket and its machine; ``flush`` writes what the machine queued."""
+
+    def __init__(self, ws: web.WebSocketResponse, conn: HubConnection) -> None:
+        self.ws = ws
+        self.conn = conn
+        self._lock = asyncio.Lock()
+        # Held while a frame is handled (its events before its outputs) and while ticking, so
+        # the timer cannot send a frame's answer before the database work it promises is done.
+        self.busy = asyncio.Lock()
+        # Set after every frame: the machine's deadline may have moved earlier (the handshake
+        # finished and heartbeats started), and the timer must not sleep past it.
+        self.wake = asyncio.Event()
+
+    async def flush(self) -> None:
+        async with self._lock:
+            for out in self.conn.data_to_send():
+                if self.ws.closed:
+                    return
+                try:
+                    if isinstance(out, SendText):
+                        await self.ws.send_str(out.text)
+                    else:
+                        assert isinstance(out, CloseConnection)
+                        await self.ws.close(code=out.code, message=out.reason.encode("utf-8"))
+                except ConnectionError:
+                    # The transport is gone; the reader reports it to the machine, and what was
+                    # not delivered is resent from the channel after the seat reconnects.
+                    return
+
+
+async def _heartbeat(sock: _SeatSocket, hub: SeatHub) -> None:
+    """Call ``tick`` at the machine's deadlines; ticking early is harmless."""
+    while (deadline := sock.conn.next_deadline()) is not None:
+        sock.wake.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(sock.wake.wait(), max(0.0, deadline - hub.monotonic()))
+        async with sock.busy:
+            sock.conn.tick(hub.monotonic())
+            await sock.flush()
+
+
+async def _lookup(request: web.Request, text: str) -> EnrolledSeat | None:
+    """Fetch the seat a ``hello`` names, so the machine's synchronous lookup can answer."""
+    try:
+        msg = decode(text)
+    except ProtocolError:
+        return None  # the machine refuses it with the right code itself
+    if not isinstance(msg, Hello):
+        return None
+    return await store.lookup_seat(request.app[DB], msg.seat_id)
+
+
+async def _handle_events(
+    request: web.Request, hub: SeatHub, events: list[Event], now: Callable[[], datetime]
+) -> None:
+    db = request.app[DB]
+    for event in events:
+        if isinstance(event, EnrolmentRequested):
+            record = await store.record_enrolment(
+                db,
+                event.seat_id,
+                event.ed25519_public_key,
+                event.x25519_public_key,
+                event.enrolment_code,
+                now(),
+            )
+            if record is None:
+                log.warning("seat.enrolment_unknown_seat", seat_key=event.seat_id)
+            else:
+                log.info("seat.enrolment_requested", seat_key=event.seat_id, created=record.created)
+        elif isinstance(event, CommitScore):
+            # Shielded: if the connection's handler is cancelled (the seat vanished), the commit
+            # and its acknowledgement still finish; otherwise the machine's ledger would wait
+            # for this commit for ever and every replay of the key would go unanswered.
+            task = asyncio.create_task(_commit(request, hub, event, now))
+            hub.background.add(task)
+            task.add_done_callback(hub.background.discard)
+            await asyncio.shield(task)
+        elif isinstance(event, Connected):
+            replaced = event.replaced
+            if isinstance(replaced, HubConnection) and replaced in hub.sockets:
+                task = asyncio.create_task(hub.sockets[replaced].flush())
+                hub.background.add(task)
+                task.add_done_callback(hub.background.discard)
+            log.info(
+                "seat.connected",
+                seat_key=event.seat_id,
+                lost_incoming=event.lost_incoming,
+                peer_lost=event.peer_lost,
+            )
+        else:
+            log.info("seat.event", seat_key=getattr(event, "seat_id", None), detail=repr(event))
+
+
+async def _commit(
+    request: web.Request, hub: SeatHub, event: CommitScore, now: Callable[[], datetime]
+) -> None:
+    channel = hub.channels.get(event.seat_id)
+    try:
+        outcome = await store.commit_score(
+            request.app[DB],
+            seat_key=event.seat_id,
+            idempotency_key=event.idempotency_key,
+            session_ref=event.session_id,
+            sheet=event.sheet,
+            digest=event.digest,
+            now=now(),
+        )
+        if outcome == "committed" and hub.score_listener is not None:
+            await hub.score_listener(event)
+    except Conflict as exc:
+        channel.score_rejected(event.idempotency_key, exc.code, exc.detail)
+    except Exception:
+        log.exception("seat.score_commit_failed", idempotency_key=event.idempotency_key)
+        channel.score_rejected(event.idempotency_key, "commit-failed", _COMMIT_FAILED)
+    else:
+        channel.score_committed(event.idempotency_key)
+    # The acknowledgement goes on whichever connection of the seat is live now.
+    live = channel.connection
+    if live is not None and live in hub.sockets:
+        await hub.sockets[live].flush()
+
+
+async def seat_socket(request: web.Request) -> web.WebSocketResponse:
+    hub = request.app[SEAT_HUB]
+    now = request.app[CLOCK]
+    # The codec refuses frames over the protocol's limits with 4006. aiohttp's own cap sits
+    # above them only to bound memory: it closes with the standard 1009 before the codec sees
+    # the frame, so it must not be the limit the protocol documents.
+    ws = web.WebSocketResponse(protocols=(SUBPROTOCOL,), max_msg_size=2 * MAX_MESSAGE_BYTES)
+    await ws.prepare(request)
+    enrolled: EnrolledSeat | None = None
+    conn = HubConnection(
+        hub_id=hub.hub_id,
+        seats=lambda seat_id: enrolled if enrolled and enrolled.seat_id == seat_id else None,
+        channels=hub.channels,
+        nonce=hub.nonce(),
+        now=hub.monotonic(),
+        timing=hub.timing,
+    )
+    sock = _SeatSocket(ws, conn)
+    hub.sockets[conn] = sock
+    timer = asyncio.create_task(_heartbeat(sock, hub))
+    try:
+        async for frame in ws:
+            async with sock.busy:
+                if frame.type is WSMsgType.TEXT:
+                    if enrolled is None:
+                        enrolled = await _lookup(request, frame.data)
+                    conn.receive_text(frame.data, hub.monotonic())
+                elif frame.type is WSMsgType.BINARY:
+                    conn.close(
+                        CloseCode.PROTOCOL_ERROR, "binary frames are not part of the protocol"
+                    )
+                elif frame.type is WSMsgType.ERROR:
+                    exc = ws.exception()
+                    if getattr(exc, "code", None) == WSCloseCode.MESSAGE_TOO_BIG:
+                        conn.close(
+                            CloseCode.MESSAGE_TOO_BIG, f"frame over {MAX_MESSAGE_BYTES} bytes"
+                        )
+                    else:
+                        conn.close(CloseCode.PROTOCOL_ERROR, "unreadable websocket frame")
+                # Events first: an enrolment is recorded before enroll_received leaves, and a
+                # score is committed before anything after it is answered.
+                await _handle_events(request, hub, conn.events_received(), now)
+                await sock.flush()
+            sock.wake.set()
+            if ws.closed:
+                break
+    finally:
+        timer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await timer
+        conn.connection_lost(ws.close_code, "")
+        hub.sockets.pop(conn, None)
+        with contextlib.suppress(Exception):
+            await _handle_events(request, hub, conn.events_received(), now)
+    return ws
+
+
+async def _shutdown(app: web.Application) -> None:
+    hub = app[SEAT_HUB]
+    for sock in list(hub.sockets.values()):
+        sock.conn.close(CloseCode.HUB_SHUTTING_DOWN, "the hub is restarting")
+        with contextlib.suppress(Exception):
+            await sock.flush()
+
+
+def setup(
+    app: web.Application,
+    *,
+    hub_id: str,
+    timing: Timing | None = None,
+    score_listener: ScoreListener | None = None,
+    monotonic: Callable[[], float] = time.monotonic,
+) -> SeatHub:
+    """Serve the seat websocket at ``/ws/seat``; needs ``DB`` and ``CLOCK`` on the app."""
+    hub = SeatHub(
+        hub_id=hub_id,
+        timing=timing or Timing(),
+        monotonic=monotonic,
+        score_listener=score_listener,
+    )
+    app[SEAT_HUB] = hub
+    app.router.add_get("/ws/seat", seat_socket)
+    app.on_shutdown.append(_shutdown)
+    return hub

@@ -1,0 +1,376 @@
+"""Per-seat recording (工位录像) without transcoding: forwarded VP8 and Opus remuxed into WebM.
+
+A :class:`SeatRecorder` subscribes to a seat's :class:`~media.forwarding.PublisherForwarder`
+like one more viewer, with its own bounded buffers, and cuts what it receives into WebM
+segments on the pure rules of :mod:`media.segmenting`: every segment starts at a keyframe, and
+the recorder asks the publisher for one when a segment is due. Muxing, closing and hashing
+happen on one writer thread per recorder, behind a bounded queue: a slow disk makes the
+recorder drop frames until the next keyframe (counted), never grow memory or stall the event
+loop. Each closed segment is reported, with its SHA-256 and duration, to a callback on the
+event loop (the hub records it as an audit event). :func:`prune` applies retention.
+
+A segment is written as ``<name>.webm.part`` and renamed when complete, so a reader, a hasher
+or :func:`prune` never sees a half-written file. Set-up errors are raised at once
+(:class:`~media.segmenting.RecordingConfigError`, :class:`~media.errors.PublisherNotReady`);
+a segment the disk or PyAV fails to write is logged, removed, counted in
+``segments_failed`` and never reported, and recording goes on with the next segment.
+
+This module must never decode or encode media, and must never touch aiortc internals.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import os
+import queue
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Final
+
+import av
+import av.error
+from aiortc.mediastreams import MediaStreamError
+
+from media.errors import PublisherNotReady
+from media.fanout import is_keyframe
+from media.forwarding import ForwardedTrack, PublisherForwarder
+from media.segmenting import (
+    AUDIO_CLOCK_RATE,
+    VIDEO_CLOCK_RATE,
+    Action,
+    CloseSegment,
+    OpenSegment,
+    PlannerCounters,
+    RecordingConfigError,
+    SegmentPlanner,
+    StoredSegment,
+    WritePacket,
+    expired_segments,
+)
+
+__all__ = [
+    "DEFAULT_QUEUE_CAPACITY",
+    "RecordedSegment",
+    "RecorderCounters",
+    "RecordingConfigError",
+    "SeatRecorder",
+    "SegmentWriter",
+    "prune",
+    "sha256_of",
+]
+
+logger = logging.getLogger(__name__)
+
+# About four seconds of 15 fps video with its audio: rides out a disk hiccup, and bounds
+# what a stuck disk can hold in memory to a few hundred kilobytes.
+DEFAULT_QUEUE_CAPACITY: Final = 256
+# Close, open and the keyframe of a cut may follow a full queue's last frame.
+_CUT_ACTIONS: Final = 3
+_SUFFIX: Final = ".webm"
+_PART: Final = ".part"
+# Also safe inside the glob that looks for earlier recordings with the same prefix.
+_PREFIX: Final = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*")
+_TIME_BASES: Final = {
+    "video": Fraction(1, VIDEO_CLOCK_RATE),
+    "audio": Fraction(1, AUDIO_CLOCK_RATE),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedSegment:
+    """A closed, complete segment file, as reported to the recorder's callback."""
+
+    path: Path
+    index: int
+    sha256: str  # hex digest of the file's bytes
+    duration: float  # seconds of media, from the opening keyframe to the end of the last packet
+    video_frames: int
+    audio_frames: int
+    size: int  # bytes
+
+
+@dataclass(frozen=True, slots=True)
+class RecorderCounters:
+    """A snapshot of one recorder's counters."""
+
+    planner: PlannerCounters
+    dropped_by_forwarder: int  # frames the recorder's fan-out buffers overflowed
+    segments_closed: int
+    segments_failed: int
+    queue_high_water: int
+
+
+def sha256_of(path: Path) -> str:
+    """Hex SHA-256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        while chunk := file.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class SegmentWriter:
+    """Muxes one segment at a time into a WebM file; runs on the recorder's writer thread."""
+
+    def __init__(self) -> None:
+        self._container: av.container.OutputContainer | None = None
+        self._streams: dict[str, av.stream.Stream] = {}
+        self._part: Path | None = None
+
+    def open(self, part: Path, action: OpenSegment, with_audio: bool) -> None:
+        container = av.open(str(part), "w", format="webm")
+        self._container, self._part = container, part
+        video = container.add_mux_stream("vp8", width=action.width, height=action.height)
+        video.time_base = _TIME_BASES["video"]
+        self._streams = {"video": video}
+        if with_audio:
+            audio = container.add_mux_stream("opus", rate=AUDIO_CLOCK_RATE)
+            audio.time_base = _TIME_BASES["audio"]
+            self._streams["audio"] = audio
+
+    def write(self, action: WritePacket) -> None:
+        stream = self._streams.get(action.kind)
+        if self._container is None or stream is None:
+            return  # the segment failed to open: its packets have nowhere to go
+        packet = av.Packet(action.data)
+        packet.stream = stream
+        packet.time_base = _TIME_BASES[action.kind]
+        packet.pts = packet.dts = action.pts
+        if action.duration:
+            packet.duration = action.duration
+        packet.is_keyframe = action.keyframe
+        self._container.mux(packet)
+
+    def close(self, final: Path) -> None:
+        container, part = self._container, self._part
+        self._container, self._part, self._streams = None, None, {}
+        if container is None or part is None:
+            raise OSError(f"segment {final.name} was never opened")
+        container.close()
+        os.replace(part, final)
+
+    def abandon(self) -> None:
+        """Give up the segment being written after an error, and remove its partial file."""
+        container, part = self._container, self._part
+        self._container, self._part, self._streams = None, None, {}
+        if container is not None:
+            try:
+                container.close()
+            except (av.error.FFmpegError, OSError):
+                logger.warning("closing an abandoned segment failed", exc_info=True)
+        if part is not None:
+            part.unlink(missing_ok=True)
+
+
+_STOP: Final = object()
+
+
+class SeatRecorder:
+    """Records one seat's forwarded video (VP8) and audio (Opus) into WebM segments."""
+
+    def __init__(
+        self,
+        forwarder: PublisherForwarder,
+        directory: Path,
+        prefix: str,
+        on_segment: Callable[[RecordedSegment], None],
+        *,
+        segment_seconds: float = 10.0,
+        capacity: int = DEFAULT_QUEUE_CAPACITY,
+        clock: Callable[[], float] = time.monotonic,
+        writer: SegmentWriter | None = None,
+    ) -> None:
+        if capacity < 1:
+            raise RecordingConfigError("capacity", capacity, "at least 1 queued frame")
+        if not _PREFIX.fullmatch(prefix):
+            raise RecordingConfigError(
+                "prefix", prefix, "letters, digits, '-', '_' or '.', not starting with '.'"
+            )
+        if not directory.is_dir():
+            raise RecordingConfigError("directory", str(directory), "an existing directory")
+        if any(directory.glob(f"{prefix}-*")):
+            raise RecordingConfigError(
+                "prefix", prefix, f"a prefix no earlier recording in {directory} used"
+            )
+        self._planner = SegmentPlanner(segment_seconds)
+        self._forwarder = forwarder
+        self._directory = directory
+        self._prefix = prefix
+        self._on_segment = on_segment
+        self._capacity = capacity
+        self._clock = clock
+        self._writer = writer or SegmentWriter()
+        self._queue: queue.Queue[Action | object] = queue.Queue(capacity + _CUT_ACTIONS)
+        self._tracks: dict[str, ForwardedTrack] = {}
+        self._pumps: list[asyncio.Task[None]] = []
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._closed = 0
+        self._failed = 0
+        self._high_water = 0
+
+    def start(self) -> None:
+        """Subscribe to the forwarder and start writing (call on the event loop)."""
+        video = self._forwarder.video.codec
+        if video is None:
+            raise PublisherNotReady("video")
+        if video.mime_type.lower() != "video/vp8":
+            raise RecordingConfigError("video codec", video.mime_type, "video/VP8 (WebM)")
+        audio = self._forwarder.audio.codec
+        if audio is not None and audio.mime_type.lower() != "audio/opus":
+            raise RecordingConfigError("audio codec", audio.mime_type, "audio/opus (WebM)")
+        self._loop = asyncio.get_running_loop()
+        self._thread = threading.Thread(
+            target=self._write_segments,
+            args=(audio is not None,),
+            name=f"recorder-{self._prefix}",
+            daemon=True,
+        )
+        self._thread.start()
+        self._tracks["video"] = self._forwarder.video.subscribe(self._capacity)
+        if audio is not None:
+            self._tracks["audio"] = self._forwarder.audio.subscribe(self._capacity)
+        for kind, track in self._tracks.items():
+            self._pumps.append(asyncio.create_task(self._pump(kind, track)))
+
+    async def stop(self) -> None:
+        """Stop receiving, close the open segment and wait until it is written and reported."""
+        for track in self._tracks.values():
+            track.stop()
+        for pump in self._pumps:
+            pump.cancel()
+        await asyncio.gather(*self._pumps, return_exceptions=True)
+        self._pumps.clear()
+        if self._thread is None:
+            return
+        # The writer may be behind; these waits happen off the event loop.
+        for action in self._planner.finish():
+            await asyncio.to_thread(self._queue.put, action)
+        await asyncio.to_thread(self._queue.put, _STOP)
+        await asyncio.to_thread(self._thread.join)
+        self._thread = None
+        # Reports the writer posted just before it stopped run before stop() returns.
+        await asyncio.sleep(0)
+
+    @property
+    def counters(self) -> RecorderCounters:
+        return RecorderCounters(
+            planner=self._planner.counters,
+            dropped_by_forwarder=sum(t.buffer.dropped for t in self._tracks.values()),
+            segments_closed=self._closed,
+            segments_failed=self._failed,
+            queue_high_water=self._high_water,
+        )
+
+    # --- event loop side ---------------------------------------------------------------------
+
+    async def _pump(self, kind: str, track: ForwardedTrack) -> None:
+        while True:
+            try:
+                packet = await track.recv()
+            except MediaStreamError:
+                return
+            self._feed(kind, bytes(packet), int(packet.pts or 0))
+
+    def _feed(self, kind: str, data: bytes, timestamp: int) -> None:
+        planner = self._planner
+        if self._queue.qsize() >= self._capacity:
+            # The disk is behind: drop rather than queue more (video then waits for a keyframe).
+            planner.drop(kind, timestamp if kind == "video" else None)
+        elif kind == "video":
+            keyframe = is_keyframe("video/vp8", data)
+            self._enqueue(planner.video(data, timestamp, keyframe, self._clock()))
+        else:
+            self._enqueue(planner.audio(data, timestamp, self._clock()))
+        if planner.wants_keyframe:
+            planner.wants_keyframe = False
+            self._forwarder.video.request_keyframe()
+
+    def _enqueue(self, actions: list[Action]) -> None:
+        for action in actions:
+            # Never blocks: the capacity check above leaves room for one cut's actions.
+            self._queue.put_nowait(action)
+        self._high_water = max(self._high_water, self._queue.qsize())
+
+    def _segment_closed(self, segment: RecordedSegment) -> None:
+        self._closed += 1
+        self._on_segment(segment)
+
+    def _segment_failed(self) -> None:
+        self._failed += 1
+
+    # --- writer thread -----------------------------------------------------------------------
+
+    def _path(self, index: int) -> Path:
+        return self._directory / f"{self._prefix}-{index:05d}{_SUFFIX}"
+
+    def _write_segments(self, with_audio: bool) -> None:
+        assert self._loop is not None
+        loop = self._loop
+        abandoned = False  # the current segment failed: skip its packets and its close
+        while (action := self._queue.get()) is not _STOP:
+            if isinstance(action, OpenSegment):
+                abandoned = False
+            elif abandoned:
+                continue
+            try:
+                if isinstance(action, OpenSegment):
+                    final = self._path(action.index)
+                    self._writer.open(final.with_name(final.name + _PART), action, with_audio)
+                elif isinstance(action, WritePacket):
+                    self._writer.write(action)
+                elif isinstance(action, CloseSegment):
+                    loop.call_soon_threadsafe(self._segment_closed, self._finish(action))
+            except (av.error.FFmpegError, OSError):
+                logger.exception("recording segment failed; it is abandoned")
+                abandoned = True
+                self._writer.abandon()
+                loop.call_soon_threadsafe(self._segment_failed)
+
+    def _finish(self, action: CloseSegment) -> RecordedSegment:
+        final = self._path(action.index)
+        self._writer.close(final)
+        return RecordedSegment(
+            path=final,
+            index=action.index,
+            sha256=sha256_of(final),
+            duration=float(action.duration),
+            video_frames=action.video_frames,
+            audio_frames=action.audio_frames,
+            size=final.stat().st_size,
+        )
+
+
+def prune(
+    directory: Path,
+    *,
+    keep_seconds: float | None = None,
+    keep_count: int | None = None,
+    now: float,
+    pattern: str = f"*{_SUFFIX}",
+) -> list[Path]:
+    """Delete the closed segments in ``directory`` that retention no longer keeps.
+
+    ``now`` is seconds since the epoch, compared with each file's modification time (when
+    the segment was closed). Segments still being written (``.part``) are never touched.
+    Returns the deleted paths, oldest first.
+    """
+    stored = [
+        StoredSegment(closed_at=path.stat().st_mtime, name=path.name)
+        for path in directory.glob(pattern)
+        if path.is_file()
+    ]
+    doomed = expired_segments(stored, keep_seconds=keep_seconds, keep_count=keep_count, now=now)
+    deleted = []
+    for segment in doomed:
+        path = directory / segment.name
+        path.unlink(missing_ok=True)
+        deleted.append(path)
+    return deleted

@@ -1,0 +1,93 @@
+"""Enrolment decisions and exactly-once score commits in the hub database (SQLite)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from evaluation_hub.db.engine import Database
+from evaluation_hub.errors import Conflict
+from evaluation_hub.principal import Principal
+from evaluation_hub.seats import store
+from seat_agent.keys import SeatIdentity
+from seat_protocol.hub_side import EnrolledSeat, score_digest
+from tests.seats.conftest import DL_ADMIN, NOW, enrol_approved
+
+SHEET: dict[str, object] = {"items": {"t1": 8.5}}
+
+
+async def _commit(db: Database, key: str, sheet: dict[str, Any]) -> store.CommitOutcome:
+    return await store.commit_score(
+        db,
+        seat_key="DL.DL-01",
+        idempotency_key=key,
+        session_ref="S1",
+        sheet=sheet,
+        digest=score_digest("S1", sheet),
+        now=NOW,
+    )
+
+
+async def test_a_replay_is_acknowledged_without_a_second_row(db: Database) -> None:
+    assert await _commit(db, "k1", SHEET) == "committed"
+    # Key order does not change the digest: the same sheet re-serialised is the same payload.
+    assert await _commit(db, "k1", {"items": {"t1": 8.5}}) == "replayed"
+    with pytest.raises(Conflict) as caught:
+        await _commit(db, "k1", {"items": {"t1": 9}})
+    assert caught.value.code == "idempotency-conflict"
+    assert caught.value.detail == (
+        "该评分提交的幂等键已用于内容不同的另一次提交，本次提交未被接受，请联系现场工作人员"
+    )
+    from sqlalchemy import func, select
+
+    from evaluation_hub.seats.models import SubmittedScore
+
+    async with db.read() as s:
+        assert (await s.execute(select(func.count(SubmittedScore.id)))).scalar_one() == 1
+
+
+async def test_approving_new_keys_revokes_the_old_ones(
+    db: Database, make_identity: Callable[..., SeatIdentity]
+) -> None:
+    old = make_identity("DL.DL-01", "old")
+    new = make_identity("DL.DL-01", "new")
+    await enrol_approved(db, old)
+    assert await store.lookup_seat(db, "DL.DL-01") == EnrolledSeat(
+        "DL.DL-01", old.ed25519_public, "active"
+    )
+    await enrol_approved(db, new)
+    assert await store.lookup_seat(db, "DL.DL-01") == EnrolledSeat(
+        "DL.DL-01", new.ed25519_public, "active"
+    )
+    await store.revoke_seat(db, DL_ADMIN, "DL.DL-01", NOW)
+    assert await store.lookup_seat(db, "DL.DL-01") == EnrolledSeat(
+        "DL.DL-01", new.ed25519_public, "revoked"
+    )
+    with pytest.raises(Conflict) as caught:
+        await store.revoke_seat(db, DL_ADMIN, "DL.DL-01", NOW)
+    assert caught.value.detail == "工位「DL.DL-01」没有可吊销的终端登记"
+    assert await store.lookup_seat(db, "DL.DL-02") is None
+
+
+async def test_a_system_admin_may_approve_any_venue(
+    db: Database, make_identity: Callable[..., SeatIdentity]
+) -> None:
+    identity = make_identity("HH.HH-01")
+    await store.record_enrolment(
+        db,
+        "HH.HH-01",
+        identity.ed25519_public,
+        identity.x25519_public,
+        identity.enrolment_code,
+        NOW,
+    )
+    row = await store.approve_enrolment(
+        db,
+        Principal("root", "system_admin", None),
+        "HH.HH-01",
+        NOW,
+        enrolment_code=identity.enrolment_code,
+    )
+    assert (row.status, row.decided_by) == ("approved", "root")
