@@ -1,0 +1,71 @@
+"""The ``seat-agent`` command: ``init`` (make this terminal's keys) and ``enroll`` (ask the
+venue admin to approve them, then wait until approved).
+
+Prints what the venue staff need (the enrolment code) in Simplified Chinese and exits non-zero
+with a readable message on any refusal; never prints a private key.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from websockets.exceptions import InvalidHandshake, WebSocketException
+
+from seat_agent.connection import enroll, wait_for_approval
+from seat_agent.errors import SeatAgentError
+from seat_agent.keys import init_state_dir, load_identity
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="seat-agent", description="评标工位终端")
+    sub = parser.add_subparsers(dest="command", required=True)
+    init = sub.add_parser("init", help="create this terminal's keys")
+    init.add_argument("--state-dir", type=Path, required=True)
+    init.add_argument("--seat-id", required=True, help="<venue code>.<seat label>, e.g. DL.DL-01")
+    init.add_argument("--hub", required=True, help="the hub's seat websocket URL")
+    init.add_argument(
+        "--hub-id", default="evaluation-hub", help="the hub's id (default: %(default)s)"
+    )
+    en = sub.add_parser("enroll", help="send the enrolment request and wait for approval")
+    en.add_argument("--state-dir", type=Path, required=True)
+    en.add_argument("--no-wait", action="store_true", help="return once the request is recorded")
+    return parser
+
+
+async def _enroll(state_dir: Path, wait: bool) -> None:
+    identity = load_identity(state_dir)
+    code = await enroll(identity)
+    print(f"登记申请已提交。请场地管理员在管理页面核对登记码：{code}", flush=True)
+    if wait:
+        print("正在等待场地管理员批准……", flush=True)
+        await wait_for_approval(identity)
+        print("本终端已获批准，可以连接评标系统。", flush=True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "init":
+            identity = init_state_dir(
+                args.state_dir, seat_id=args.seat_id, hub_url=args.hub, hub_id=args.hub_id
+            )
+            print(f"工位 {identity.seat_id} 的密钥已生成。登记码：{identity.enrolment_code}")
+        else:
+            asyncio.run(_enroll(args.state_dir, wait=not args.no_wait))
+    except SeatAgentError as exc:
+        print(f"seat-agent: {exc}", file=sys.stderr)
+        return 1
+    except (OSError, InvalidHandshake, WebSocketException, TimeoutError) as exc:
+        print(f"seat-agent: cannot reach the hub: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,305 @@
+"""The seat agent's link to the hub: a thin ``websockets`` shell around ``SeatConnection``.
+
+``SeatLink.run`` connects, lets the machine authenticate and resume, forwards every frame, calls
+``tick`` at the machine's deadlines (heartbeats, timeouts), and hands each event to the
+application callback. After a close it waits a ``seat_protocol.backoff`` delay (full jitter,
+randomness injectable) and reconnects with the same ``Channel``, so the conversation resumes
+from the last acknowledged message; after a permanent close code it raises ``HubRefused``.
+``enroll`` and ``wait_for_approval`` are the two halves of ``seat-agent enroll``.
+
+Never decides anything the protocol machines decide, and never sends an application message
+on a fresh channel before its first handshake (the numbering must be lined up with the hub's
+first; callers wait for ``Connected``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random as _random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import structlog
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake
+from websockets.typing import Subprotocol
+
+from seat_agent.errors import HubRefused
+from seat_agent.keys import SeatIdentity
+from seat_protocol._endpoint import Endpoint
+from seat_protocol.backoff import Backoff
+from seat_protocol.closecodes import CloseCode
+from seat_protocol.events import (
+    CloseConnection,
+    Connected,
+    Disconnected,
+    EnrolmentSubmitted,
+    Event,
+    SendText,
+)
+from seat_protocol.messages import MAX_MESSAGE_BYTES, SUBPROTOCOL, AppMessage
+from seat_protocol.seat_side import SeatConnection, SeatEnrolment
+from seat_protocol.streams import Channel
+
+__all__ = ["EventHandler", "SeatLink", "enroll", "wait_for_approval"]
+
+log = structlog.get_logger(__name__)
+
+EventHandler = Callable[[Event], Awaitable[None]]
+Sleep = Callable[[float], Awaitable[None]]
+
+# RFC 6455 code a shell reports when a connection could not be made or dropped without a frame.
+_ABNORMAL = 1006
+
+
+async def _no_event(event: Event) -> None:
+    return None
+
+
+class _Socket:
+    """One websocket and the machine driving it."""
+
+    def __init__(self, ws: ClientConnection, conn: Endpoint) -> None:
+        self.ws = ws
+        self.conn = conn
+        self._lock = asyncio.Lock()
+        # Set after every frame: the machine's deadline may have moved earlier (the handshake
+        # finished and heartbeats started), and the timer must not sleep past it.
+        self.wake = asyncio.Event()
+
+    async def flush(self) -> None:
+        async with self._lock:
+            for out in self.conn.data_to_send():
+                try:
+                    if isinstance(out, SendText):
+                        await self.ws.send(out.text)
+                    else:
+                        assert isinstance(out, CloseConnection)
+                        await self.ws.close(out.code, out.reason)
+                except ConnectionClosed:
+                    return  # the reader sees the close and tells the machine
+
+    async def heartbeat(self, monotonic: Callable[[], float]) -> None:
+        while (deadline := self.conn.next_deadline()) is not None:
+            self.wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), max(0.0, deadline - monotonic()))
+            self.conn.tick(monotonic())  # early ticks (after a wake) do nothing
+            await self.flush()
+
+
+async def _converse(
+    ws: ClientConnection,
+    conn: Endpoint,
+    monotonic: Callable[[], float],
+    on_event: EventHandler,
+    on_socket: Callable[[_Socket | None], None] = lambda sock: None,
+) -> Disconnected:
+    """Drive ``conn`` over ``ws`` until the connection is over; return how it ended."""
+    sock = _Socket(ws, conn)
+    on_socket(sock)
+    timer = asyncio.create_task(sock.heartbeat(monotonic))
+    ended: Disconnected | None = None
+
+    async def dispatch() -> None:
+        nonlocal ended
+        for event in conn.events_received():
+            if isinstance(event, Disconnected):
+                ended = event
+            await on_event(event)
+
+    try:
+        await sock.flush()
+        with contextlib.suppress(ConnectionClosed):
+            async for frame in ws:
+                if isinstance(frame, bytes):
+                    conn.close(
+                        CloseCode.PROTOCOL_ERROR, "binary frames are not part of the protocol"
+                    )
+                else:
+                    conn.receive_text(frame, monotonic())
+                sock.wake.set()
+                await sock.flush()
+                await dispatch()
+    finally:
+        on_socket(None)
+        timer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await timer
+    conn.connection_lost(ws.close_code, ws.close_reason or "")
+    await dispatch()
+    if ended is None:  # cannot happen: connection_lost always reports a close not yet reported
+        ended = Disconnected(seat_id=conn.seat_id, code=_ABNORMAL, reason="", permanent=False)
+    return ended
+
+
+def _connect(url: str, open_timeout: float) -> connect:
+    return connect(
+        url,
+        subprotocols=[Subprotocol(SUBPROTOCOL)],
+        max_size=MAX_MESSAGE_BYTES,
+        # The protocol has its own heartbeats (any frame counts), so websockets' pings are off.
+        ping_interval=None,
+        open_timeout=open_timeout,
+        proxy=None,
+        compression=None,
+    )
+
+
+@dataclass
+class _Failure:
+    """A connection attempt that never reached the websocket handshake's end."""
+
+    reason: str
+
+
+class SeatLink:
+    """This seat's connection to its hub, reconnecting until stopped or refused for good."""
+
+    def __init__(
+        self,
+        identity: SeatIdentity,
+        *,
+        on_event: EventHandler = _no_event,
+        random: Callable[[], float] = _random.random,
+        sleep: Sleep = asyncio.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
+        backoff_base: float = 0.5,
+        backoff_cap: float = 30.0,
+        open_timeout: float = 10.0,
+    ) -> None:
+        self.identity = identity
+        self.channel = Channel()
+        self.backoff = Backoff(random, base=backoff_base, cap=backoff_cap)
+        self.on_event = on_event
+        self._sleep = sleep
+        self._monotonic = monotonic
+        self._open_timeout = open_timeout
+        self._socket: _Socket | None = None
+        self.connections = 0  # handshakes completed, for logs and tests
+
+    @property
+    def socket(self) -> ClientConnection | None:
+        """The live websocket, if any (tests drop it to simulate a network failure)."""
+        return self._socket.ws if self._socket is not None else None
+
+    async def send(self, msg: AppMessage) -> AppMessage:
+        """Number ``msg`` on the channel and write it if connected (else it waits for resume)."""
+        numbered = self.channel.send(msg)
+        if self._socket is not None:
+            await self._socket.flush()
+        return numbered
+
+    async def run(self) -> None:
+        """Connect and reconnect for ever; raises ``HubRefused`` after a permanent close."""
+        while True:
+            outcome = await self._attempt()
+            if isinstance(outcome, Disconnected):
+                if outcome.permanent:
+                    raise HubRefused(outcome.code, outcome.reason)
+                log.info("seat.disconnected", code=outcome.code, reason=outcome.reason)
+            else:
+                log.info("seat.connect_failed", reason=outcome.reason)
+            await self._sleep(self.backoff.next_delay())
+
+    async def _on_event(self, event: Event) -> None:
+        if isinstance(event, Connected):
+            self.connections += 1
+            self.backoff.reset()
+        await self.on_event(event)
+
+    def _set_socket(self, sock: _Socket | None) -> None:
+        self._socket = sock
+
+    async def _attempt(self) -> Disconnected | _Failure:
+        try:
+            async with _connect(self.identity.hub_url, self._open_timeout) as ws:
+                conn = SeatConnection(
+                    seat_id=self.identity.seat_id,
+                    hub_id=self.identity.hub_id,
+                    key=self.identity.ed25519,
+                    channel=self.channel,
+                    now=self._monotonic(),
+                )
+                return await _converse(ws, conn, self._monotonic, self._on_event, self._set_socket)
+        except (OSError, InvalidHandshake, TimeoutError) as exc:
+            return _Failure(f"{type(exc).__name__}: {exc}")
+
+
+class _ApprovalProbe:
+    """Closes the connection as soon as it opened: opening is the proof of approval."""
+
+    def __init__(self, ws: ClientConnection) -> None:
+        self.ws = ws
+        self.opened = False
+
+    async def on_event(self, event: Event) -> None:
+        if isinstance(event, Connected):
+            self.opened = True
+            await self.ws.close()
+
+
+async def enroll(identity: SeatIdentity, *, open_timeout: float = 10.0) -> str:
+    """Send this terminal's enrolment request; returns the code the hub recorded.
+
+    Raises ``HubRefused`` if the hub did not record it (the close says why) and ``OSError`` or
+    ``websockets`` errors if the hub cannot be reached.
+    """
+    submitted: list[EnrolmentSubmitted] = []
+
+    async def on_event(event: Event) -> None:
+        if isinstance(event, EnrolmentSubmitted):
+            submitted.append(event)
+
+    async with _connect(identity.hub_url, open_timeout) as ws:
+        conn = SeatEnrolment(
+            seat_id=identity.seat_id,
+            ed25519_public_key=identity.ed25519_public,
+            x25519_public_key=identity.x25519_public,
+            now=time.monotonic(),
+        )
+        ended = await _converse(ws, conn, time.monotonic, on_event)
+    if not submitted:
+        raise HubRefused(ended.code, ended.reason)
+    return submitted[0].enrolment_code
+
+
+async def wait_for_approval(
+    identity: SeatIdentity,
+    *,
+    random: Callable[[], float] = _random.random,
+    sleep: Sleep = asyncio.sleep,
+    base: float = 5.0,
+    cap: float = 60.0,
+    on_pending: Callable[[], None] = lambda: None,
+) -> None:
+    """Try to authenticate until the venue admin approved this terminal (4011 meanwhile).
+
+    Waits slowly between attempts: approval needs a person. Raises ``HubRefused`` for a
+    permanent refusal (for example, the request was rejected and the seat revoked).
+    """
+    backoff = Backoff(random, base=base, cap=cap)
+    while True:
+        try:
+            async with _connect(identity.hub_url, 10.0) as ws:
+                conn = SeatConnection(
+                    seat_id=identity.seat_id,
+                    hub_id=identity.hub_id,
+                    key=identity.ed25519,
+                    channel=Channel(),
+                    now=time.monotonic(),
+                )
+                probe = _ApprovalProbe(ws)
+                ended = await _converse(ws, conn, time.monotonic, probe.on_event)
+        except (OSError, InvalidHandshake, TimeoutError) as exc:
+            log.info("seat.connect_failed", reason=str(exc))
+        else:
+            if probe.opened:
+                return
+            if ended.permanent:
+                raise HubRefused(ended.code, ended.reason)
+            if ended.code == CloseCode.ENROLMENT_PENDING:
+                on_pending()
+        await sleep(backoff.next_delay())

@@ -1,0 +1,66 @@
+"""The seat's link shell against a silent hub: its own timer closes with 4008 and it backs off.
+
+The "hub" here answers the handshake by the protocol's rules and then says nothing, as a hub
+behind a stalled network path would. Short intervals keep it quick; the test only waits."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from seat_agent.connection import SeatLink
+from seat_agent.keys import init_state_dir
+from seat_protocol.events import Connected, Disconnected, Event
+from seat_protocol.messages import SUBPROTOCOL, b64
+
+
+async def _silent_hub(request: web.Request) -> web.WebSocketResponse:
+    ws = web.WebSocketResponse(protocols=(SUBPROTOCOL,))
+    await ws.prepare(request)
+    await ws.receive()  # hello
+    await ws.send_str(json.dumps({"type": "challenge", "hub_id": "hub-x", "nonce": b64(bytes(32))}))
+    await ws.receive()  # auth (not checked: this test is about the seat's timer)
+    welcome = {
+        "type": "welcome",
+        "hub_id": "hub-x",
+        "heartbeat_interval": 0.05,
+        "resume_after": 0,
+        "last_received": 0,
+    }
+    await ws.send_str(json.dumps(welcome))
+    async for _ in ws:  # hear the seat's resume and pings, never answer
+        pass
+    return ws
+
+
+async def test_seat_closes_a_silent_hub_with_4008_and_backs_off(tmp_path: Path) -> None:
+    app = web.Application()
+    app.router.add_get("/ws", _silent_hub)
+    async with TestServer(app, host="127.0.0.1") as server:
+        identity = init_state_dir(
+            tmp_path, seat_id="DL.DL-01", hub_url=f"ws://127.0.0.1:{server.port}/ws", hub_id="hub-x"
+        )
+        events: list[Event] = []
+        delays: list[float] = []
+
+        async def on_event(event: Event) -> None:
+            events.append(event)
+
+        async def sleep(delay: float) -> None:
+            delays.append(delay)
+            raise asyncio.CancelledError  # stop after the first close
+
+        link = SeatLink(identity, on_event=on_event, random=lambda: 0.5, sleep=sleep)
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(link.run(), 10)
+    assert isinstance(events[0], Connected)
+    closed = [e for e in events if isinstance(e, Disconnected)]
+    assert [(e.code, e.reason, e.permanent) for e in closed] == [
+        (4008, "heartbeat timeout: nothing received for 0.15 s", False)
+    ]
+    assert delays == [0.25]  # reset after the connection opened, then half of the 0.5 s base
