@@ -190,9 +190,12 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"  host page:    {base}/host    (host site: allocation, session lifecycle, check-in PINs)"
     )
+    print(
+        f"  supervision:  {base}/supervision   (supervisors: record, incidents, 函告, copy notices)"
+    )
     print(f"  API document: {base}/api/openapi.json")
     print(
-        f"  sign in as dl_admin / hh_admin / qj_admin / km_operator / sysadmin, password {data['password']}"
+        f"  sign in as dl_admin / hh_admin / qj_admin / km_operator / km_supervisor / qj_supervisor / sysadmin, password {data['password']}"
     )
     if args.seed_only:
         return 0
