@@ -326,3 +326,20 @@ __all__ += [
     "SeatEnrolment",
     "SubmittedScore",
 ]
+
+# The evaluation engine's tables (package, score saves, review, signatures) live with its code.
+from evaluation_hub.evaluation.models import (  # noqa: E402
+    AnonymityOverrideRow,
+    EvaluationPackageRow,
+    ReportSignatureRow,
+    ReviewRequestRow,
+    ScoreSaveRow,
+)
+
+__all__ += [
+    "AnonymityOverrideRow",
+    "EvaluationPackageRow",
+    "ReportSignatureRow",
+    "ReviewRequestRow",
+    "ScoreSaveRow",
+]

@@ -21,7 +21,7 @@ from evaluation_hub.principal import Principal
 from evaluation_hub.sessions import lifecycle, outage
 from evaluation_hub.sessions.errors import SessionRuleError
 
-__all__ = ["LifecycleView", "apply_action", "lifecycle_view", "report_fault"]
+__all__ = ["LifecycleView", "apply_action", "apply_action_in", "lifecycle_view", "report_fault"]
 
 
 def _problem(exc: SessionRuleError) -> ProblemError:
@@ -56,60 +56,72 @@ async def apply_action(
     now: datetime,
 ) -> EvaluationSession:
     async with db.write() as s:
-        session = await _load(s, session_id)
-        current = _state(session)
-        try:
-            new, record = lifecycle.transition(
-                current,
-                action,
-                actor_role=actor.role,
-                actor_site_is_host=actor.venue_id == session.host_venue_id,
-                now=now,
-                reason=reason,
-                actor=actor.username,
-            )
-        except SessionRuleError as exc:
-            raise _problem(exc) from exc
-        moved = await s.execute(
-            update(EvaluationSession)
-            .where(
-                EvaluationSession.id == session.id,
-                EvaluationSession.state == current.state,
-            )
-            .values(state=new.state, paused_from=new.paused_from)
-            .execution_options(synchronize_session=False)
-        )
-        if moved.rowcount != 1:  # type: ignore[attr-defined]
-            raise Conflict(
-                "session-moved", f"评标会 #{session.id} 的状态刚被他人改变，请刷新后重试"
-            )
-        s.add(
-            SessionTransition(
-                session_id=session.id,
-                action=record.action,
-                from_state=record.from_state,
-                to_state=record.to_state,
-                actor=record.actor,
-                actor_role=record.actor_role,
-                at=record.at,
-                reason=record.reason or "",
-            )
-        )
-        await append_event(
-            s,
-            kind=f"session.{action}",
-            subject=f"session:{session.id}",
+        return await apply_action_in(s, actor, session_id, action, reason=reason, now=now)
+
+
+async def apply_action_in(
+    s: AsyncSession,
+    actor: Principal,
+    session_id: int,
+    action: str,
+    *,
+    reason: str | None,
+    now: datetime,
+) -> EvaluationSession:
+    """``apply_action`` inside the caller's open unit of work (the caller commits), so a
+    transition and the facts that justify it are written together or not at all."""
+    session = await _load(s, session_id)
+    current = _state(session)
+    try:
+        new, record = lifecycle.transition(
+            current,
+            action,
+            actor_role=actor.role,
+            actor_site_is_host=actor.venue_id == session.host_venue_id,
+            now=now,
+            reason=reason,
             actor=actor.username,
-            payload={
-                "from_state": record.from_state,
-                "to_state": record.to_state,
-                "actor_role": record.actor_role,
-                "reason": record.reason or "",
-            },
-            at=now,
         )
-        await s.refresh(session)
-        return session
+    except SessionRuleError as exc:
+        raise _problem(exc) from exc
+    moved = await s.execute(
+        update(EvaluationSession)
+        .where(
+            EvaluationSession.id == session.id,
+            EvaluationSession.state == current.state,
+        )
+        .values(state=new.state, paused_from=new.paused_from)
+        .execution_options(synchronize_session=False)
+    )
+    if moved.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict("session-moved", f"评标会 #{session.id} 的状态刚被他人改变，请刷新后重试")
+    s.add(
+        SessionTransition(
+            session_id=session.id,
+            action=record.action,
+            from_state=record.from_state,
+            to_state=record.to_state,
+            actor=record.actor,
+            actor_role=record.actor_role,
+            at=record.at,
+            reason=record.reason or "",
+        )
+    )
+    await append_event(
+        s,
+        kind=f"session.{action}",
+        subject=f"session:{session.id}",
+        actor=actor.username,
+        payload={
+            "from_state": record.from_state,
+            "to_state": record.to_state,
+            "actor_role": record.actor_role,
+            "reason": record.reason or "",
+        },
+        at=now,
+    )
+    await s.refresh(session)
+    return session
 
 
 async def report_fault(

@@ -1,0 +1,78 @@
+"""The evaluation section of a session archive (``evaluation-hub archive``).
+
+Found by :func:`evaluation_hub.archive.sections.sections` as the ``evaluation`` section. It
+writes what the evaluation left behind, exactly as stored: the attached package's digest,
+manifest, anonymity findings and overrides, the seed commitment and its reveal, every score
+save (accepted or refused, with the reasons), every deviation-review request and answer, the
+result document with its digest, and every report signature. After the reveal, and when the
+archiving process holds the hub's sealing key, it also writes the report as HTML, rendered by
+the same code that serves it.
+
+A session with no package attached contributes nothing. Must never write a file before the
+reveal that names a bidder: the stored rows keep bidder ids only behind the shuffle labels, and
+the report is left out until the session is revealed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from evaluation_hub.archive.sections import ArchiveContext, BundleFile, json_file
+from evaluation_hub.db.base import Base
+from evaluation_hub.evaluation import store
+from evaluation_hub.evaluation.models import (
+    AnonymityOverrideRow,
+    EvaluationPackageRow,
+    ReportSignatureRow,
+    ReviewRequestRow,
+    ScoreSaveRow,
+)
+from evaluation_hub.evaluation.report import render_report
+from evaluation_hub.principal import Principal
+
+__all__ = ["archive_section"]
+
+_ARCHIVIST = Principal("archive", "system_admin", None)
+
+
+def _row(row: Base) -> dict[str, Any]:
+    return {c.key: getattr(row, c.key) for c in row.__table__.columns}
+
+
+async def archive_section(ctx: ArchiveContext) -> list[BundleFile]:
+    async with ctx.db.read() as s:
+        package = (
+            await s.execute(
+                select(EvaluationPackageRow).where(
+                    EvaluationPackageRow.session_id == ctx.session_id
+                )
+            )
+        ).scalar_one_or_none()
+        if package is None:
+            return []
+        tables: dict[str, list[dict[str, Any]]] = {}
+        for name, model in (
+            ("anonymity_overrides", AnonymityOverrideRow),
+            ("score_saves", ScoreSaveRow),
+            ("review_requests", ReviewRequestRow),
+            ("signatures", ReportSignatureRow),
+        ):
+            rows = (
+                await s.execute(
+                    select(model).where(model.session_id == ctx.session_id).order_by(model.id)
+                )
+            ).scalars()
+            tables[name] = [_row(r) for r in rows]
+    record = _row(package)
+    # The sealed seed is ciphertext under the hub's key: useless to a reader, kept out.
+    record.pop("sealed_seed", None)
+    files = [json_file("evaluation/package.json", record)]
+    files += [json_file(f"evaluation/{name}.json", rows) for name, rows in tables.items()]
+    if ctx.sealer is not None and package.revealed_at is not None:
+        data = await store.report_data(
+            ctx.db, _ARCHIVIST, ctx.session_id, sealer=ctx.sealer, now=ctx.now
+        )
+        files.append(BundleFile("evaluation/report.html", data=render_report(data).encode()))
+    return files

@@ -1,0 +1,410 @@
+"""The evaluation report (评标报告) as one printable HTML page in Simplified Chinese.
+
+``render_report`` is pure: it takes what the store gathered after the reveal (``ReportData``)
+and returns the page. Sections: committee; bid package and the staggered-shuffle seed
+(commitment, revealed seed, whether they match); per bidder, every expert's chapter totals
+with the label that expert saw, and the committee's aggregated scores; the deviation-review
+record; price scores; composite scores and ranking; the candidates; every member's signature
+or recorded refusal. ``@media print`` rules make it print on A4 without the screen chrome.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from html import escape
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from scoring.aggregation import Aggregation
+from scoring.decimals import quantize
+from scoring.model import COMMERCIAL_PART, BidPackage
+from scoring.price import PriceResult, Ranking
+from scoring.sheets import Reintegrated
+from scoring.shuffle import ShuffleManifest, commitment
+from scoring.signing import decimal_text
+
+__all__ = ["ReportData", "ReviewNote", "SignatureNote", "render_report"]
+
+_CHINA = ZoneInfo("Asia/Shanghai")
+
+_REASONS = {
+    "summation_error": "计分汇总错误",
+    "out_of_range": "分值超出评分标准规定的范围",
+    "objective_inconsistent": "客观评审因素评分不一致",
+    "deviation": "评分畸高、畸低",
+}
+_ANSWERS = {"keep": "保留原评分（书面说明）", "revise": "已重新评分", None: "未答复"}
+_PLACEMENTS = {"host": "主场", "away": "客场"}
+
+
+@dataclass(frozen=True)
+class ReviewNote:
+    round: int
+    expert: str
+    part: str
+    subject: str
+    item: str | None
+    bidder: str
+    reason: str
+    message: str
+    spread: Mapping[str, Any]
+    answer: str | None
+    answer_reason: str
+
+
+@dataclass(frozen=True)
+class SignatureNote:
+    expert: str
+    decision: str
+    counted_as_agreement: bool
+    reason: str
+    public_key: str | None
+    signature: str | None
+    signed_at: datetime
+
+
+@dataclass(frozen=True)
+class ReportData:
+    session_id: int
+    session_state: str
+    host_name: str
+    session_project: str
+    session_section: str
+    package: BidPackage
+    #: (code, name, employer, placement) in committee order
+    committee: Sequence[tuple[str, str, str, str]]
+    content_digest: str
+    seed_commitment: str
+    revealed_seed: str
+    scores: Reintegrated
+    aggregation: Aggregation
+    prices: PriceResult
+    ranking: Ranking
+    result_digest: str
+    reviews: Sequence[ReviewNote]
+    signatures: Sequence[SignatureNote]
+    generated_at: datetime
+
+
+_CSS = """
+body { font-family: "Noto Serif CJK SC", "Source Han Serif SC", "SimSun", serif;
+       margin: 2em auto; max-width: 60em; color: #111; line-height: 1.5; }
+h1 { text-align: center; font-size: 1.6em; margin-bottom: 0.2em; }
+h2 { font-size: 1.15em; border-bottom: 1px solid #444; margin-top: 1.6em; }
+h3 { font-size: 1em; margin: 1em 0 0.3em; }
+table { border-collapse: collapse; width: 100%; margin: 0.4em 0 0.8em; font-size: 0.92em; }
+th, td { border: 1px solid #666; padding: 0.25em 0.45em; text-align: left; vertical-align: top; }
+th { background: #eee; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+.meta td:first-child { width: 9em; background: #f6f6f6; }
+.mono { font-family: "DejaVu Sans Mono", monospace; font-size: 0.85em; word-break: break-all; }
+.note { color: #444; font-size: 0.9em; }
+.toolbar { margin-bottom: 1em; }
+@page { size: A4; margin: 15mm 12mm; }
+@media print {
+  body { margin: 0; max-width: none; font-size: 10.5pt; }
+  .toolbar { display: none; }
+  h2 { page-break-after: avoid; }
+  table, tr { page-break-inside: avoid; }
+  th { background: #eee !important; -webkit-print-color-adjust: exact; print-color-adjust: exact; }
+}
+"""
+
+
+def _e(value: object) -> str:
+    return escape(str(value))
+
+
+def _num(value: Decimal, places: int) -> str:
+    return str(quantize(value, places))
+
+
+def _money(value: Decimal) -> str:
+    return f"{quantize(value, 2):,}"
+
+
+def _table(head: Sequence[str], rows: Sequence[Sequence[str]], numeric: frozenset[int]) -> str:
+    out = ["<table><thead><tr>", *(f"<th>{_e(h)}</th>" for h in head), "</tr></thead><tbody>"]
+    for row in rows:
+        out.append("<tr>")
+        out.extend(
+            f'<td class="num">{cell}</td>' if i in numeric else f"<td>{cell}</td>"
+            for i, cell in enumerate(row)
+        )
+        out.append("</tr>")
+    out.append("</tbody></table>")
+    return "".join(out)
+
+
+def _time(at: datetime) -> str:
+    return at.astimezone(_CHINA).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _seed_verified(data: ReportData) -> bool:
+    if not data.revealed_seed:
+        return False
+    manifest = ShuffleManifest(
+        str(data.session_id),
+        tuple(c[0] for c in data.committee),
+        data.package.chapter_ids,
+        data.package.bidder_ids,
+    )
+    return commitment(bytes.fromhex(data.revealed_seed), manifest) == data.seed_commitment
+
+
+def _per_bidder(data: ReportData) -> str:
+    pkg, agg, scores = data.package, data.aggregation, data.scores
+    places = agg.places
+    parts: list[str] = []
+    head = [
+        "专家",
+        *(f"{c.id} {c.title}（标签/得分）" for c in pkg.chapters),
+        "技术分（加权）",
+        "商务分",
+    ]
+    numeric = frozenset(range(1, len(pkg.chapters) + 3))
+    for b in pkg.bidders:
+        rows = []
+        bs = agg.bidders[b.id]
+        for e in agg.experts:
+            cells = [_e(e) + ("" if e in agg.kept_experts else "（按规则剔除）")]
+            for c in pkg.chapters:
+                total = sum((scores.score(e, c.id, b.id, i.id) for i in c.items), Decimal(0))
+                label = scores.labels.get((e, c.id, b.id), "")
+                cells.append(f"{_e(label)} / {_e(decimal_text(total))}")
+            tech, com = bs.per_expert[e]
+            cells.extend([_num(tech, places), _num(com, places)])
+            rows.append(cells)
+        rows.append(
+            [
+                "<strong>评标委员会汇总</strong>",
+                *(_num(bs.chapters[c.id], places) for c in pkg.chapters),
+                f"<strong>{bs.technical}</strong>",
+                f"<strong>{bs.commercial}</strong>",
+            ]
+        )
+        parts.append(
+            f"<h3>{_e(b.id)} {_e(b.name)}（统一社会信用代码 {_e(b.credit_code)}）</h3>"
+            + _table(head, rows, numeric)
+        )
+    if agg.rule.value == "mean" or len(agg.kept_experts) <= 5:
+        rule = "各专家评分的算术平均"
+        if agg.rule.value != "mean":
+            rule += "（评标委员会 5 人及以下，不去掉最高分和最低分）"
+    else:
+        rule = "每项去掉一个最高分和一个最低分后的算术平均"
+        if agg.dropped_expert:
+            rule = f"先剔除总分极差最大的专家 {agg.dropped_expert} 的全部评分，再" + rule
+    note = f'<p class="note">汇总规则：{_e(rule)}；'
+    note += f"保留 {places} 位小数，四舍五入。"
+    return note + "</p>" + "".join(parts)
+
+
+def _reviews(data: ReportData) -> str:
+    if not data.reviews:
+        return "<p>各专家评分未出现须复核的情形。</p>"
+    names = {b.id: b.name for b in data.package.bidders}
+    rows = []
+    for r in data.reviews:
+        spread = r.spread
+        rows.append(
+            [
+                str(r.round),
+                _e(r.expert),
+                _e(r.part if r.part != COMMERCIAL_PART else "商务部分"),
+                _e(r.subject),
+                f"{_e(r.bidder)} {_e(names.get(r.bidder, ''))}",
+                _e(r.item or "章节合计"),
+                _e(_REASONS.get(r.reason, r.reason)),
+                f"本人 {_e(spread.get('yours', ''))}；其他专家 "
+                f"{_e('、'.join(spread.get('others', [])))}；平均 {_e(spread.get('mean', ''))}",
+                _e(_ANSWERS.get(r.answer, r.answer or "")),
+                _e(r.answer_reason),
+            ]
+        )
+    head = [
+        "轮次",
+        "专家",
+        "章节",
+        "标签",
+        "投标人",
+        "评分项",
+        "复核原因",
+        "评分分布",
+        "答复",
+        "说明",
+    ]
+    return _table(head, rows, frozenset())
+
+
+def _prices(data: ReportData) -> str:
+    pkg, prices = data.package, data.prices
+    bench = prices.benchmark
+    names = {b.id: b.name for b in pkg.bidders}
+    rule = pkg.method.price
+    desc = "最低有效报价" if rule.benchmark.value == "lowest" else "有效报价算术平均值"
+    if bench.dropped:
+        desc += "（去掉 " + "、".join(bench.dropped) + " 后）"
+    if bench.coefficient is not None:
+        desc += f" × 下浮系数 {bench.coefficient}"
+    rows = [
+        [f"{_e(b)} {_e(names[b])}", _money(pkg.prices[b]), str(prices.scores[b])]
+        for b in pkg.bidder_ids
+        if b in prices.scores
+    ]
+    rows.extend(
+        [f"{_e(b)} {_e(names[b])}", "—", f"报价无效：{_e(why)}"]
+        for b, why in pkg.invalid_prices.items()
+    )
+    return (
+        f"<p>评标基准价：{_money(bench.value)} 元（{_e(desc)}）；价格分满分 "
+        f"{_e(rule.full_marks)} 分。</p>"
+        + _table(["投标人", "投标报价（元）", "价格分"], rows, frozenset({1, 2}))
+    )
+
+
+def _ranking(data: ReportData) -> str:
+    names = {b.id: b.name for b in data.package.bidders}
+    rows = [
+        [
+            str(r.rank) + ("（并列）" if r.tied else ""),
+            f"{_e(r.bidder_id)} {_e(names[r.bidder_id])}",
+            str(r.technical),
+            str(r.commercial),
+            str(r.price_score),
+            f"<strong>{r.composite}</strong>",
+        ]
+        for r in data.ranking.rows
+    ]
+    method = data.package.method
+    note = (
+        f'<p class="note">综合得分 = 技术分 × {method.technical_weight} + 商务分 × '
+        f"{method.commercial_weight} + 价格分；得分相同时报价低者优先，报价也相同时技术分高者优先。</p>"
+    )
+    return note + _table(
+        ["名次", "投标人", "技术分", "商务分", "价格分", "综合得分"], rows, frozenset({2, 3, 4, 5})
+    )
+
+
+def _candidates(data: ReportData) -> str:
+    names = {b.id: b.name for b in data.package.bidders}
+    items = "".join(
+        f"<li>第 {n} 名中标候选人：{_e(b)} {_e(names[b])}</li>"
+        for n, b in enumerate(data.ranking.candidates, start=1)
+    )
+    warn = (
+        "<p><strong>前三名中存在按规则无法区分的并列，须由评标委员会依法确定顺序。</strong></p>"
+        if data.ranking.unresolved_ties
+        else ""
+    )
+    return f"<ol>{items}</ol>{warn}"
+
+
+def _signatures(data: ReportData) -> str:
+    by_expert = {s.expert: s for s in data.signatures}
+    rows = []
+    for code, name, _, _ in data.committee:
+        sig = by_expert.get(code)
+        if sig is None:
+            rows.append([_e(code), _e(name), "尚未签署", "", "", "", ""])
+            continue
+        if sig.decision == "agree":
+            opinion = "同意评标结论"
+        elif sig.decision == "disagree":
+            opinion = "不同意评标结论（已签字并书面说明理由）"
+        elif sig.counted_as_agreement:
+            opinion = "拒绝签字且未书面说明理由，视为同意评标结论"
+        else:
+            opinion = "拒绝签字，书面说明了不同意见和理由"
+        fingerprint = (
+            hashlib.sha256(bytes.fromhex(sig.public_key)).hexdigest()[:16]
+            if sig.public_key
+            else "—"
+        )
+        rows.append(
+            [
+                _e(code),
+                _e(name),
+                _e(opinion),
+                _e(sig.reason) or "—",
+                f'<span class="mono">{_e(fingerprint)}</span>',
+                f'<span class="mono">{_e(sig.signature or "—")}</span>',
+                _e(_time(sig.signed_at)),
+            ]
+        )
+    return _table(
+        ["专家", "姓名", "意见", "不同意见和理由", "签名公钥指纹", "Ed25519 签名", "签署时间"],
+        rows,
+        frozenset(),
+    )
+
+
+def render_report(data: ReportData) -> str:
+    pkg = data.package
+    verified = _seed_verified(data)
+    committee = _table(
+        ["序号", "专家编号", "姓名", "工作单位", "席位"],
+        [
+            [str(n), _e(code), _e(name), _e(employer), _e(_PLACEMENTS.get(placement, placement))]
+            for n, (code, name, employer, placement) in enumerate(data.committee, start=1)
+        ],
+        frozenset(),
+    )
+    meta = _table(
+        ["事项", "内容"],
+        [
+            ["项目", f"{_e(pkg.project.code)} {_e(pkg.project.name)}"],
+            ["标段", f"{_e(pkg.section.code)} {_e(pkg.section.name)}"],
+            ["招标人", _e(pkg.project.tenderer)],
+            ["评标办法", _e(pkg.method.name)],
+            ["评标会", f"#{data.session_id} {_e(data.session_project)} {_e(data.session_section)}"],
+            ["主场", _e(data.host_name)],
+            ["评标会状态", _e(data.session_state)],
+            ["报告生成时间", _e(_time(data.generated_at)) + "（北京时间）"],
+        ],
+        frozenset(),
+    )
+    seed = _table(
+        ["事项", "内容"],
+        [
+            ["标书包内容摘要（SHA-256）", f'<span class="mono">{_e(data.content_digest)}</span>'],
+            [
+                "错位评审种子承诺（评审开始前公布）",
+                f'<span class="mono">{_e(data.seed_commitment)}</span>',
+            ],
+            ["揭示的种子（封存后公布）", f'<span class="mono">{_e(data.revealed_seed)}</span>'],
+            [
+                "核验",
+                "种子与承诺一致，各专家的章节顺序和标签可据此复核"
+                if verified
+                else "种子与承诺不一致，须查明原因",
+            ],
+            ["评标结果文档摘要（SHA-256）", f'<span class="mono">{_e(data.result_digest)}</span>'],
+        ],
+        frozenset(),
+    )
+    sections = [
+        ("一、基本情况", meta),
+        ("二、评标委员会", committee),
+        ("三、标书包与错位评审种子", seed),
+        ("四、各投标人评分（解密还原后，按专家）", _per_bidder(data)),
+        ("五、评分偏离复核记录", _reviews(data)),
+        ("六、价格分", _prices(data)),
+        ("七、综合得分与排序", _ranking(data)),
+        ("八、推荐的中标候选人", _candidates(data)),
+        ("九、评标委员会成员签署", _signatures(data)),
+    ]
+    body = "".join(f"<h2>{_e(title)}</h2>{html}" for title, html in sections)
+    return (
+        '<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8">'
+        f"<title>评标报告 — {_e(pkg.project.name)} {_e(pkg.section.name)}</title>"
+        f"<style>{_CSS}</style></head><body>"
+        '<div class="toolbar"><button type="button" onclick="window.print()">打印 / 另存为 PDF'
+        "</button></div>"
+        f'<h1>评标报告</h1><p style="text-align:center">{_e(pkg.project.name)}　'
+        f"{_e(pkg.section.name)}</p>{body}</body></html>"
+    )
