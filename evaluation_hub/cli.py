@@ -7,6 +7,7 @@ import asyncio
 import sys
 from collections.abc import Sequence
 
+from evaluation_hub.archive import cli as archive_cli
 from evaluation_hub.audit import cli as audit_cli
 from evaluation_hub.bids import cli as bids_cli
 from evaluation_hub.booking import draw_cli
@@ -141,6 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     # Sub-command groups that live beside the code they drive.
     bids_cli.add_commands(sub)
     audit_cli.add_commands(sub)
+    archive_cli.add_commands(sub)
     draw_cli.add_commands(sub)
     return parser
 

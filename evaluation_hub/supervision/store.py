@@ -36,6 +36,7 @@ from evaluation_hub.db.models import (
 from evaluation_hub.errors import CalendarError, Conflict, Forbidden, InvalidInput, NotFound
 from evaluation_hub.principal import Principal
 from evaluation_hub.supervision import access
+from evaluation_hub.supervision.alerts import ALERT_ACTOR, AlertEvidence, alert_incident
 from evaluation_hub.supervision.models import (
     AssistanceRequest,
     CopyNoticeRow,
@@ -63,6 +64,7 @@ __all__ = [
     "list_incidents",
     "mark_handed_over",
     "open_handovers",
+    "raise_alert_incident",
     "raise_incident",
     "record_handling",
     "request_assistance",
@@ -374,6 +376,117 @@ async def raise_incident(
             at=now,
         )
         return await _incident_view(s, await _load_incident(s, incident.id))
+
+
+# An alert that keeps coming back while its incident is open is counted every time, but only
+# the first occurrences are kept in the evidence (the audit chain has every one).
+MAX_ALERT_OCCURRENCES = 50
+
+
+async def raise_alert_incident(
+    db: Database,
+    session_id: int,
+    *,
+    seat_id: int,
+    evidence: AlertEvidence,
+    now: datetime,
+) -> tuple[dict[str, Any], bool]:
+    """Turn a conduct alert at a seat into an incident of the primary (host) site.
+
+    Returns the incident and whether it is new. While an incident raised from the same alert
+    kind at the same seat of the session is not concluded, a repeat is added to that incident's
+    evidence (``occurrences``, ``repeats``) and audit-evented as
+    ``supervision.incident_alert_repeated`` instead of raising another. Called by the live-media
+    module; there is no HTTP route, so no principal: the actor is ``conduct_monitor``.
+    """
+    rule = alert_incident(evidence.alert)
+    async with db.write() as s:
+        # Alerts of one session are serialised (PostgreSQL: the row lock; SQLite: the hub's
+        # BEGIN IMMEDIATE), so two hub processes cannot both raise the "one" open incident.
+        locked = await s.execute(
+            select(EvaluationSession.id).where(EvaluationSession.id == session_id).with_for_update()
+        )
+        if locked.first() is None:
+            raise NotFound("session-not-found", f"评标会 #{session_id} 不存在")
+        ctx = await _context(s, session_id)
+        seated = next(
+            ((expert_id, seat, venue) for expert_id, (seat, venue) in ctx.seats.items()
+             if seat.id == seat_id),
+            None,
+        )  # fmt: skip
+        if seated is None:
+            raise InvalidInput(
+                "seat-not-seated",
+                f"工位 #{seat_id} 在评标会 #{session_id} 中没有就座的专家，无法登记自动告警事件",
+            )
+        expert_id, seat, venue = seated
+        existing = (
+            await s.execute(
+                select(Incident)
+                .where(
+                    Incident.session_id == session_id,
+                    Incident.seat_id == seat_id,
+                    Incident.raised_by == ALERT_ACTOR,
+                    Incident.kind == rule.kind,
+                    Incident.state != "concluded",
+                )
+                .order_by(Incident.id)
+                .limit(1)
+            )
+        ).scalar_one_or_none()
+        if existing is not None:
+            kept = list(existing.evidence.get("occurrences", []))
+            if len(kept) < MAX_ALERT_OCCURRENCES:
+                kept.append(evidence.occurrence())
+            # A new dict, so the JSON column is seen as changed.
+            existing.evidence = {
+                **existing.evidence,
+                "occurrences": kept,
+                "repeats": int(existing.evidence.get("repeats", 0)) + 1,
+            }
+            await s.flush()
+            await append_event(
+                s,
+                kind="supervision.incident_alert_repeated",
+                subject=f"incident:{existing.id}",
+                actor=ALERT_ACTOR,
+                payload={"alert": evidence.alert.value, **evidence.occurrence()},
+                at=now,
+            )
+            return await _incident_view(s, await _load_incident(s, existing.id)), False
+        incident = Incident(
+            session_id=session_id,
+            expert_id=expert_id,
+            seat_id=seat.id,
+            venue_id=venue.id,
+            kind=rule.kind,
+            severity=rule.severity,
+            description=evidence.description(seat.label, _local(evidence.started_at)),
+            evidence=evidence.first_evidence(),
+            state="open",
+            raised_by=ALERT_ACTOR,
+            raised_at=now,
+        )
+        s.add(incident)
+        await s.flush()
+        await append_event(
+            s,
+            kind="supervision.incident_raised",
+            subject=f"incident:{incident.id}",
+            actor=ALERT_ACTOR,
+            payload={
+                "session_id": session_id,
+                "expert_id": expert_id,
+                "seat_id": seat.id,
+                "venue_id": venue.id,
+                "kind": rule.kind,
+                "severity": rule.severity,
+                "evidence": incident.evidence,
+                "description": incident.description,
+            },
+            at=now,
+        )
+        return await _incident_view(s, await _load_incident(s, incident.id)), True
 
 
 async def list_incidents(db: Database, who: Principal, session_id: int) -> list[dict[str, Any]]:

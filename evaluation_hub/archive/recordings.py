@@ -1,0 +1,104 @@
+"""The audit event that records a closed recording segment, as the archive reads it.
+
+``media.recording`` reports each closed WebM segment with its SHA-256 and duration; the hub
+records it with :func:`append_segment_event` (in the caller's transaction, like every audit
+append) as::
+
+    kind     recording.segment_closed
+    subject  seat:<seat id>
+    payload  {"session_id": 4, "seat_id": 12, "file": "seat-12/seg-00003.webm",
+              "sha256": "<hex>", "size": 1048576, "duration_ms": 10000}
+
+``file`` is the segment's path relative to the recordings directory (the one given to
+``archive --with-recordings``); ``duration_ms`` is an integer because the audit encoding refuses
+floats. The archive lists every such event of the session (``recordings/segments.json``) and,
+when asked, copies the files after checking each one against its event's hash.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from evaluation_hub.archive.bundle import path_problem
+from evaluation_hub.audit.chain import AuditEvent
+from evaluation_hub.audit.errors import InvalidAuditEvent
+from evaluation_hub.audit.store import append_event
+
+__all__ = ["SEGMENT_EVENT", "RecordingSegment", "append_segment_event", "segment_of"]
+
+SEGMENT_EVENT = "recording.segment_closed"
+
+
+@dataclass(frozen=True, slots=True)
+class RecordingSegment:
+    """One closed segment as its audit event states it."""
+
+    seq: int  # the audit event's sequence number
+    session_id: int
+    seat_id: int
+    file: str
+    sha256: str
+    size: int
+    duration_ms: int
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "seq": self.seq,
+            "session_id": self.session_id,
+            "seat_id": self.seat_id,
+            "file": self.file,
+            "sha256": self.sha256,
+            "size": self.size,
+            "duration_ms": self.duration_ms,
+        }
+
+
+async def append_segment_event(
+    db: AsyncSession,
+    *,
+    session_id: int,
+    seat_id: int,
+    file: str,
+    sha256: str,
+    size: int,
+    duration_s: float,
+    actor: str,
+    at: datetime,
+) -> AuditEvent:
+    """Record one closed segment in the audit chain (caller's open transaction, caller commits)."""
+    if (problem := path_problem(file)) is not None:
+        raise InvalidAuditEvent(f"recording segment file {problem}")
+    return await append_event(
+        db,
+        kind=SEGMENT_EVENT,
+        subject=f"seat:{seat_id}",
+        actor=actor,
+        payload={
+            "session_id": session_id,
+            "seat_id": seat_id,
+            "file": file,
+            "sha256": sha256,
+            "size": size,
+            "duration_ms": round(duration_s * 1000),
+        },
+        at=at,
+    )
+
+
+def segment_of(event: AuditEvent) -> RecordingSegment | None:
+    """The segment an event records, or ``None`` if it is not a well-formed segment event."""
+    if event.kind != SEGMENT_EVENT:
+        return None
+    p = event.payload
+    numbers = [p.get(k) for k in ("session_id", "seat_id", "size", "duration_ms")]
+    ints = [v for v in numbers if isinstance(v, int) and not isinstance(v, bool)]
+    file, sha = p.get("file"), p.get("sha256")
+    if len(ints) != len(numbers):
+        return None
+    if not isinstance(file, str) or path_problem(file) is not None or not isinstance(sha, str):
+        return None
+    session_id, seat_id, size, duration_ms = ints
+    return RecordingSegment(event.seq, session_id, seat_id, file, sha, size, duration_ms)

@@ -1,0 +1,281 @@
+"""Check a bundle and name its first problem: signature, file hashes, the audit slice.
+
+Order of checks (the first failure is reported, nothing after it):
+
+1. ``manifest.json``, ``manifest.sig`` and ``hub-public-key.pem`` are present and readable; if
+   the caller passes the hub's public key, the bundled key must be the same key;
+2. the manifest's signature verifies under that key, and the manifest parses;
+3. every listed file exists and has the listed SHA-256 (in path order), then no file is present
+   that the manifest does not list;
+4. the audit slice: events and checkpoints parse, ``chain.verify`` passes from ``first_seq``,
+   the slice is anchored by the checkpoint at ``first_seq - 1`` (unless it starts at event 1),
+   it ends at ``last_seq``, and a verified checkpoint covers every session event;
+5. ``recordings/segments.json`` states exactly the segments the slice's events state, and every
+   included recording file has the SHA-256 its audit event recorded.
+
+File I/O only: no database, no clock. Messages are English (an operator's command).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+from evaluation_hub.archive.bundle import (
+    MANIFEST,
+    PUBLIC_KEY,
+    RESERVED,
+    SIGNATURE,
+    Manifest,
+    ManifestError,
+    signature_valid,
+)
+from evaluation_hub.archive.sections import RECORDING_FILES, session_segments
+from evaluation_hub.audit.canonical import parse_timestamp
+from evaluation_hub.audit.chain import AuditEvent, verify
+from evaluation_hub.audit.checkpoint import Checkpoint, key_fingerprint
+from evaluation_hub.audit.errors import CanonicalEncodingError
+
+__all__ = ["BundleReport", "verify_bundle"]
+
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class BundleReport:
+    """The outcome of :func:`verify_bundle`: ``problem`` is the first one found, or ``None``."""
+
+    problem: str | None
+    session_id: int | None = None
+    files: int = 0
+    events: int = 0
+    checkpoints: int = 0
+    key_id: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+    def summary(self) -> str:
+        if self.problem is not None:
+            return self.problem
+        return (
+            f"archive OK: session {self.session_id}, {self.files} files, audit slice of "
+            f"{self.events} events and {self.checkpoints} checkpoints, signed by hub key "
+            f"{self.key_id}"
+        )
+
+
+class _Failed(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _read(root: Path, name: str) -> bytes:
+    path = root / name
+    if not path.is_file():
+        raise _Failed(f"{name} is missing from the bundle")
+    return path.read_bytes()
+
+
+def _key(root: Path, expected: Ed25519PublicKey | None) -> Ed25519PublicKey:
+    try:
+        key = load_pem_public_key(_read(root, PUBLIC_KEY))
+    except (ValueError, TypeError) as exc:
+        raise _Failed(f"{PUBLIC_KEY} is not a PEM public key") from exc
+    if not isinstance(key, Ed25519PublicKey):
+        raise _Failed(f"{PUBLIC_KEY} holds a {type(key).__name__}, not an Ed25519 key")
+    if expected is not None and key_fingerprint(key) != key_fingerprint(expected):
+        raise _Failed(
+            f"{PUBLIC_KEY} is key {key_fingerprint(key)}, not the given hub public key "
+            f"{key_fingerprint(expected)}: the bundle was not signed by this hub"
+        )
+    return key
+
+
+def _files_on_disk(root: Path) -> set[str]:
+    found = set()
+    for path in root.rglob("*"):
+        if path.is_file() or path.is_symlink():
+            found.add(path.relative_to(root).as_posix())
+    return found
+
+
+def _check_files(root: Path, manifest: Manifest) -> None:
+    for entry in sorted(manifest.files, key=lambda e: e.path):
+        path = root / entry.path
+        if path.is_symlink() or not path.is_file():
+            raise _Failed(
+                f"file {entry.path} is listed in the manifest but missing from the bundle"
+            )
+        actual = _sha256(path)
+        if actual != entry.sha256:
+            raise _Failed(
+                f"file {entry.path} was modified: manifest says sha256 {entry.sha256}, "
+                f"file has {actual}"
+            )
+    listed = {e.path for e in manifest.files} | RESERVED
+    extra = sorted(_files_on_disk(root) - listed)
+    if extra:
+        raise _Failed(f"file {extra[0]} is not listed in the manifest (added after signing)")
+
+
+def _json(root: Path, name: str, manifest: Manifest) -> Any:
+    if name not in {e.path for e in manifest.files}:
+        raise _Failed(f"{name} is not in the bundle; the audit slice cannot be checked")
+    try:
+        return json.loads(_read(root, name).decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise _Failed(f"{name} is not UTF-8 JSON ({exc})") from exc
+
+
+def _event(item: Any, i: int) -> AuditEvent:
+    try:
+        return AuditEvent(
+            seq=int(item["seq"]),
+            at=parse_timestamp(item["at"]),
+            actor=str(item["actor"]),
+            kind=str(item["kind"]),
+            subject=str(item["subject"]),
+            payload=dict(item["payload"]),
+            prev_hash=str(item["prev_hash"]),
+            hash=str(item["hash"]),
+        )
+    except (KeyError, TypeError, ValueError, CanonicalEncodingError) as exc:
+        raise _Failed(f"audit/events.json entry {i} is not an audit event ({exc!r})") from exc
+
+
+def _checkpoint(item: Any, i: int) -> Checkpoint:
+    try:
+        return Checkpoint(
+            seq=int(item["seq"]),
+            head_hash=str(item["head_hash"]),
+            at=parse_timestamp(item["at"]),
+            key_id=str(item["key_id"]),
+            signature=str(item["signature"]),
+        )
+    except (KeyError, TypeError, ValueError, CanonicalEncodingError) as exc:
+        raise _Failed(f"audit/checkpoints.json entry {i} is not a checkpoint ({exc!r})") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class _Slice:
+    events: list[AuditEvent]
+    session_seqs: list[int]
+    verified_events: int
+    verified_checkpoints: int
+
+
+def _check_audit(root: Path, manifest: Manifest, key: Ed25519PublicKey) -> _Slice:
+    raw_events = _json(root, "audit/events.json", manifest)
+    raw_checkpoints = _json(root, "audit/checkpoints.json", manifest)
+    meta = _json(root, "audit/slice.json", manifest)
+    if not isinstance(raw_events, list) or not isinstance(raw_checkpoints, list):
+        raise _Failed("audit/events.json and audit/checkpoints.json must be JSON arrays")
+    events = [_event(item, i) for i, item in enumerate(raw_events)]
+    checkpoints = [_checkpoint(item, i) for i, item in enumerate(raw_checkpoints)]
+    if not isinstance(meta, dict):
+        raise _Failed("audit/slice.json is not a JSON object")
+    try:
+        first, last = int(meta["first_seq"]), int(meta["last_seq"])
+        session_seqs = [int(x) for x in meta["session_seqs"]]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise _Failed(f"audit/slice.json is malformed ({exc!r})") from exc
+    if meta.get("session_id") != manifest.session_id:
+        raise _Failed(
+            f"audit/slice.json is for session {meta.get('session_id')}, the manifest for "
+            f"session {manifest.session_id}"
+        )
+    report = verify(events, checkpoints, key, first_seq=first)
+    if report.problem is not None:
+        raise _Failed(f"audit slice (audit/events.json): {report.problem.message}")
+    if first > 1 and not any(c.seq == first - 1 for c in checkpoints):
+        raise _Failed(
+            f"audit slice starts at event {first} but the checkpoint at event {first - 1} that "
+            "anchors its first link is missing from audit/checkpoints.json"
+        )
+    if not events or events[-1].seq != last:
+        end = events[-1].seq if events else "no event"
+        raise _Failed(f"audit slice should end at event {last} but ends at {end}: events removed")
+    in_slice = {e.seq for e in events}
+    for seq in session_seqs:
+        if seq not in in_slice:
+            raise _Failed(f"session event {seq} listed in audit/slice.json is not in the slice")
+        if report.covered_seq is None or seq > report.covered_seq:
+            raise _Failed(f"session event {seq} is not covered by a signed checkpoint")
+    return _Slice(events, session_seqs, report.events, report.checkpoints)
+
+
+def _check_recordings(
+    root: Path, manifest: Manifest, events: list[AuditEvent], session_seqs: list[int]
+) -> None:
+    listed = _json(root, "recordings/segments.json", manifest)
+    wanted = set(session_seqs)
+    stated = session_segments([e for e in events if e.seq in wanted], manifest.session_id)
+    expected = [seg.as_json() for seg in stated]
+    if (
+        not isinstance(listed, list)
+        or [
+            {k: v for k, v in item.items() if k != "included"} if isinstance(item, dict) else item
+            for item in listed
+        ]
+        != expected
+    ):
+        raise _Failed(
+            "recordings/segments.json does not match the recording events in the audit slice"
+        )
+    hashes = {e.path: e.sha256 for e in manifest.files}
+    for seg in stated:
+        path = f"{RECORDING_FILES}/{seg.file}"
+        if path in hashes and hashes[path] != seg.sha256:
+            raise _Failed(
+                f"file {path} has sha256 {hashes[path]}, but audit event {seg.seq} recorded "
+                f"{seg.sha256} for this segment"
+            )
+
+
+def verify_bundle(root: Path, public_key: Ed25519PublicKey | None = None) -> BundleReport:
+    """Check the bundle directory ``root``; see the module docstring for the order of checks."""
+    try:
+        body = _read(root, MANIFEST)
+        signature = _read(root, SIGNATURE).decode("ascii", errors="replace")
+        key = _key(root, public_key)
+        if not signature_valid(body, signature, key):
+            raise _Failed(
+                f"{SIGNATURE} is not a valid signature of {MANIFEST} by the key in {PUBLIC_KEY} "
+                f"({key_fingerprint(key)}): the manifest was edited or the signature forged"
+            )
+        try:
+            manifest = Manifest.from_bytes(body)
+        except ManifestError as exc:
+            raise _Failed(str(exc)) from exc
+        if manifest.key_id != key_fingerprint(key):
+            raise _Failed(f"{MANIFEST} names key {manifest.key_id}, not the key in {PUBLIC_KEY}")
+        _check_files(root, manifest)
+        audit = _check_audit(root, manifest, key)
+        _check_recordings(root, manifest, audit.events, audit.session_seqs)
+    except _Failed as failed:
+        return BundleReport(failed.message)
+    return BundleReport(
+        None,
+        session_id=manifest.session_id,
+        files=len(manifest.files),
+        events=audit.verified_events,
+        checkpoints=audit.verified_checkpoints,
+        key_id=manifest.key_id,
+    )
