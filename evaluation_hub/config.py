@@ -30,6 +30,8 @@ class HubConfig:
     redis_url: str | None = None  # None: the in-process bus (embedded default)
     host: str = "127.0.0.1"
     port: int = 8440
+    # Named in the seat protocol's challenge; seat terminals are set up with the same id.
+    hub_id: str = "evaluation-hub"
     # Signs session tokens; a fresh one per start would log everybody out, so set it in production.
     token_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
     token_ttl: timedelta = timedelta(hours=8)
@@ -68,6 +70,8 @@ class HubConfig:
             # by one is refused by another.
             secret = read_or_create(DEFAULT_STATE_DIR / "token.secret")
             values["token_secret"] = base64.urlsafe_b64encode(secret).decode()
+        if env.get("EVALHUB_HUB_ID"):
+            values["hub_id"] = env["EVALHUB_HUB_ID"]
         if env.get("EVALHUB_SEALING_KEY"):
             values["sealing_key"] = env["EVALHUB_SEALING_KEY"]
         if env.get("EVALHUB_HUB_KEY_FILE"):

@@ -1,5 +1,6 @@
-"""The ``seat-agent`` command: ``init`` (make this terminal's keys) and ``enroll`` (ask the
-venue admin to approve them, then wait until approved).
+"""The ``seat-agent`` command: ``init`` (make this terminal's keys), ``enroll`` (ask the
+venue admin to approve them, then wait until approved) and ``run`` (stay connected to the hub
+and deliver the score outbox until SIGTERM; see ``seat_agent.runner``).
 
 Prints what the venue staff need (the enrolment code) in Simplified Chinese and exits non-zero
 with a readable message on any refusal; never prints a private key.
@@ -16,8 +17,9 @@ from pathlib import Path
 from websockets.exceptions import InvalidHandshake, WebSocketException
 
 from seat_agent.connection import enroll, wait_for_approval
-from seat_agent.errors import SeatAgentError
+from seat_agent.errors import HubRefused, SeatAgentError
 from seat_agent.keys import init_state_dir, load_identity
+from seat_agent.runner import run_until_signalled
 
 __all__ = ["main"]
 
@@ -35,6 +37,8 @@ def _parser() -> argparse.ArgumentParser:
     en = sub.add_parser("enroll", help="send the enrolment request and wait for approval")
     en.add_argument("--state-dir", type=Path, required=True)
     en.add_argument("--no-wait", action="store_true", help="return once the request is recorded")
+    run = sub.add_parser("run", help="connect to the hub and deliver scores until stopped")
+    run.add_argument("--state-dir", type=Path, required=True)
     return parser
 
 
@@ -56,8 +60,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 args.state_dir, seat_id=args.seat_id, hub_url=args.hub, hub_id=args.hub_id
             )
             print(f"工位 {identity.seat_id} 的密钥已生成。登记码：{identity.enrolment_code}")
-        else:
+        elif args.command == "enroll":
             asyncio.run(_enroll(args.state_dir, wait=not args.no_wait))
+        else:
+            asyncio.run(run_until_signalled(load_identity(args.state_dir)))
+    except HubRefused as exc:
+        print(f"seat-agent: 评标系统拒绝了本终端的连接，请联系场地管理员：{exc}", file=sys.stderr)
+        return 1
     except SeatAgentError as exc:
         print(f"seat-agent: {exc}", file=sys.stderr)
         return 1

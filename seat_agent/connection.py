@@ -90,6 +90,21 @@ class _Socket:
             await self.flush()
 
 
+async def _cancel_and_wait(task: asyncio.Task[None]) -> None:
+    """Cancel ``task`` and wait until it is over, without swallowing a cancellation of ours.
+
+    ``task.cancel(); with suppress(CancelledError): await task`` loses the caller's own
+    cancellation when it arrives during that await (the caller's cancel is passed on to
+    ``task``, whose CancelledError is then suppressed): the caller runs on as if never
+    cancelled. ``asyncio.wait`` raises for the caller's cancellation and never for ``task``'s.
+    """
+    task.cancel()
+    await asyncio.wait({task})
+    failure = None if task.cancelled() else task.exception()
+    if failure is not None:
+        raise failure
+
+
 async def _converse(
     ws: ClientConnection,
     conn: Endpoint,
@@ -125,9 +140,7 @@ async def _converse(
                 await dispatch()
     finally:
         on_socket(None)
-        timer.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await timer
+        await _cancel_and_wait(timer)
     conn.connection_lost(ws.close_code, ws.close_reason or "")
     await dispatch()
     if ended is None:  # cannot happen: connection_lost always reports a close not yet reported

@@ -77,11 +77,15 @@ async def events(request: web.Request) -> web.StreamResponse:
     response = web.StreamResponse(
         headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store"}
     )
-    await response.prepare(request)
-    await response.write(b": connected\n\n")
     if not channels:
+        await response.prepare(request)
+        await response.write(b": connected\n\n")
         return response
     async with request.app[BUS].subscribe(*channels) as subscription:
+        # Subscribed before saying "connected": a page that re-reads when its stream opens
+        # misses no change made in between.
+        await response.prepare(request)
+        await response.write(b": connected\n\n")
         # Shutdown closes open streams, or it would wait for every page to go away.
         request.app[LIVE_STREAMS].add(subscription)
         iterator = aiter(subscription)

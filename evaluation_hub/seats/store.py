@@ -1,8 +1,11 @@
 """Seat enrolment and score intake in the database: the durable halves of the seat protocol.
 
 * ``record_enrolment`` stores a terminal's enrolment request (from the websocket's ``enroll``);
-  ``approve_enrolment`` and ``revoke_seat`` are the venue admin's decisions; ``lookup_seat`` is
-  what the websocket handler asks before a seat may authenticate.
+  ``approve_enrolment`` and ``revoke_seat`` are the venue admin's decisions by seat key, and
+  ``list_enrolments``, ``approve_request`` and ``revoke_request`` the same decisions by request
+  for the admin page (the admin types the code the terminal printed); each decision appends an
+  audit event in its transaction. ``lookup_seat`` is what the websocket handler asks before a
+  seat may authenticate.
 * ``commit_score`` inserts a submitted score under its UNIQUE idempotency key and reports
   whether it was new or a faithful replay; a different payload under a used key is refused.
   The websocket handler acknowledges a score to the seat only after this returned.
@@ -21,9 +24,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
+from evaluation_hub.audit.store import append_event
 from evaluation_hub.db.engine import Database
 from evaluation_hub.db.models import Seat, Venue
-from evaluation_hub.errors import Conflict, NotFound
+from evaluation_hub.errors import Conflict, InvalidInput, NotFound
 from evaluation_hub.principal import Principal
 from evaluation_hub.seats.models import SeatEnrolment, SubmittedScore
 from seat_protocol.hub_side import EnrolledSeat
@@ -31,10 +35,14 @@ from seat_protocol.hub_side import EnrolledSeat
 __all__ = [
     "CommitOutcome",
     "EnrolmentRecord",
+    "EnrolmentView",
     "approve_enrolment",
+    "approve_request",
     "commit_score",
+    "list_enrolments",
     "lookup_seat",
     "record_enrolment",
+    "revoke_request",
     "revoke_seat",
     "seat_key_for",
 ]
@@ -55,6 +63,7 @@ class EnrolmentRecord:
     enrolment_code: str
     status: str
     created: bool
+    venue_id: int | None = None
 
 
 async def _resolve_seat(session: Any, seat_key: str) -> Seat | None:
@@ -95,7 +104,9 @@ async def record_enrolment(
             )
         ).scalar_one_or_none()
         if existing is not None:
-            return EnrolmentRecord(seat_key, existing.enrolment_code, existing.status, False)
+            return EnrolmentRecord(
+                seat_key, existing.enrolment_code, existing.status, False, seat.venue_id
+            )
         s.add(
             SeatEnrolment(
                 seat_key=seat_key,
@@ -107,7 +118,7 @@ async def record_enrolment(
                 requested_at=now,
             )
         )
-        return EnrolmentRecord(seat_key, enrolment_code, "pending", True)
+        return EnrolmentRecord(seat_key, enrolment_code, "pending", True, seat.venue_id)
 
 
 async def lookup_seat(db: Database, seat_key: str) -> EnrolledSeat | None:
@@ -185,6 +196,7 @@ async def approve_enrolment(
         row.status = "approved"
         row.decided_by = principal.username
         row.decided_at = now
+        await _audit(s, "approved", row, principal, now, previous)
         return row
 
 
@@ -210,6 +222,161 @@ async def revoke_seat(db: Database, principal: Principal, seat_key: str, now: da
             row.status = "revoked"
             row.decided_by = principal.username
             row.decided_at = now
+            await _audit(s, "revoked", row, principal, now)
+
+
+@dataclass(frozen=True)
+class EnrolmentView:
+    """One enrolment request as the admin page lists it."""
+
+    id: int
+    seat_key: str
+    seat_id: int
+    venue_id: int
+    seat_label: str
+    enrolment_code: str
+    status: str
+    requested_at: datetime
+    decided_by: str | None
+    decided_at: datetime | None
+
+
+def _view(row: SeatEnrolment) -> EnrolmentView:
+    return EnrolmentView(
+        id=row.id,
+        seat_key=row.seat_key,
+        seat_id=row.seat_id,
+        venue_id=row.seat.venue_id,
+        seat_label=row.seat.label,
+        enrolment_code=row.enrolment_code,
+        status=row.status,
+        requested_at=row.requested_at,
+        decided_by=row.decided_by,
+        decided_at=row.decided_at,
+    )
+
+
+async def _audit(
+    s: Any,
+    decision: str,
+    row: SeatEnrolment,
+    principal: Principal,
+    now: datetime,
+    replaced: SeatEnrolment | None = None,
+) -> None:
+    await append_event(
+        s,
+        kind=f"seat_enrolment.{decision}",
+        subject=f"seat:{row.seat_key}",
+        actor=principal.username,
+        payload={
+            "enrolment_id": row.id,
+            "enrolment_code": row.enrolment_code,
+            "revoked_enrolment_id": None if replaced is None else replaced.id,
+        },
+        at=now,
+    )
+
+
+def normalise_code(typed: str) -> str:
+    """The code as typed (any case, spaces or dashes) in the terminal's ``XXXX-XXXX`` form."""
+    letters = "".join(ch for ch in typed.upper() if ch.isalnum())
+    return f"{letters[:4]}-{letters[4:]}" if len(letters) == 8 else letters
+
+
+async def list_enrolments(
+    db: Database, principal: Principal, venue_id: int, *, status: str | None = None
+) -> list[EnrolmentView]:
+    """The venue's enrolment requests, newest first (admins of that venue only)."""
+    async with db.read() as s:
+        venue = await s.get(Venue, venue_id)
+        if venue is None:
+            raise NotFound("venue-not-found", f"场地 #{venue_id} 不存在")
+        principal.require_venue_admin(venue.id, venue.name)
+        query = (
+            select(SeatEnrolment)
+            .join(Seat, Seat.id == SeatEnrolment.seat_id)
+            .where(Seat.venue_id == venue_id)
+            .options(selectinload(SeatEnrolment.seat))
+            .order_by(SeatEnrolment.requested_at.desc(), SeatEnrolment.id.desc())
+        )
+        if status is not None:
+            query = query.where(SeatEnrolment.status == status)
+        return [_view(row) for row in (await s.execute(query)).scalars()]
+
+
+async def _request_for_admin(s: Any, principal: Principal, enrolment_id: int) -> SeatEnrolment:
+    row: SeatEnrolment | None = (
+        await s.execute(
+            select(SeatEnrolment)
+            .where(SeatEnrolment.id == enrolment_id)
+            .options(selectinload(SeatEnrolment.seat).selectinload(Seat.venue))
+        )
+    ).scalar_one_or_none()
+    if row is None:
+        raise NotFound("enrolment-not-found", f"终端登记申请 #{enrolment_id} 不存在")
+    principal.require_venue_admin(row.seat.venue_id, row.seat.venue.name)
+    return row
+
+
+async def approve_request(
+    db: Database, principal: Principal, enrolment_id: int, typed_code: str, now: datetime
+) -> tuple[EnrolmentView, EnrolmentView | None]:
+    """Approve one pending request if ``typed_code`` is the code its terminal printed.
+
+    Returns the approved request and the seat's previously approved request, now revoked.
+    """
+    async with db.write() as s:
+        row = await _request_for_admin(s, principal, enrolment_id)
+        if row.status != "pending":
+            raise Conflict(
+                "enrolment-not-pending",
+                f"工位「{row.seat_key}」的这条登记申请已"
+                f"{'批准' if row.status == 'approved' else '吊销'}，不能再批准",
+            )
+        if normalise_code(typed_code) != row.enrolment_code:
+            raise InvalidInput(
+                "enrolment-code-mismatch",
+                f"登记码与工位「{row.seat_key}」的登记申请不符，请核对评标终端屏幕上显示的登记码",
+            )
+        previous = (
+            await s.execute(
+                select(SeatEnrolment)
+                .where(SeatEnrolment.seat_key == row.seat_key, SeatEnrolment.status == "approved")
+                .options(selectinload(SeatEnrolment.seat))
+            )
+        ).scalar_one_or_none()
+        if previous is not None:
+            previous.status = "revoked"
+            previous.decided_by = principal.username
+            previous.decided_at = now
+            await s.flush()  # the partial unique index admits one approved row at a time
+        row.status = "approved"
+        row.decided_by = principal.username
+        row.decided_at = now
+        await _audit(s, "approved", row, principal, now, previous)
+        return _view(row), None if previous is None else _view(previous)
+
+
+async def revoke_request(
+    db: Database, principal: Principal, enrolment_id: int, now: datetime
+) -> tuple[EnrolmentView, str]:
+    """Revoke one request: reject it if pending, withdraw its key if approved.
+
+    Returns the revoked request and the status it had before.
+    """
+    async with db.write() as s:
+        row = await _request_for_admin(s, principal, enrolment_id)
+        if row.status == "revoked":
+            raise Conflict(
+                "enrolment-already-revoked", f"工位「{row.seat_key}」的这条登记申请已吊销"
+            )
+        was = row.status
+        row.status = "revoked"
+        row.decided_by = principal.username
+        row.decided_at = now
+        await _audit(s, "revoked", row, principal, now)
+        return _view(row), was
 
 
 async def commit_score(

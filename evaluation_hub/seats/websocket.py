@@ -24,7 +24,7 @@ import structlog
 from aiohttp import WSMsgType, web
 from aiohttp.http_websocket import WSCloseCode
 
-from evaluation_hub.api.keys import CLOCK, DB
+from evaluation_hub.api.keys import BUS, CLOCK, DB
 from evaluation_hub.errors import Conflict
 from evaluation_hub.seats import store
 from seat_protocol.closecodes import CloseCode
@@ -34,19 +34,36 @@ from seat_protocol.events import (
     Connected,
     EnrolmentRequested,
     Event,
+    MessageReceived,
     SendText,
 )
 from seat_protocol.exceptions import ProtocolError
 from seat_protocol.hub_side import EnrolledSeat, HubChannels, HubConnection, Timing
-from seat_protocol.messages import MAX_MESSAGE_BYTES, SUBPROTOCOL, Hello, decode
+from seat_protocol.messages import (
+    MAX_MESSAGE_BYTES,
+    SUBPROTOCOL,
+    AppMessage,
+    ErrorNotice,
+    Hello,
+    MediaAnswer,
+    MediaOffer,
+    decode,
+)
 
-__all__ = ["SEAT_HUB", "ScoreListener", "SeatHub", "setup"]
+__all__ = ["SEAT_HUB", "ScoreListener", "SeatHub", "publish_enrolment", "setup"]
 
 log = structlog.get_logger(__name__)
 
 # Told about every committed score (new ones only) before the seat gets its acknowledgement;
-# the session engine hangs its scoring work here.
+# the session engine hangs its scoring work here. The commit is durable by then: a listener's
+# failure is logged and does not withhold the acknowledgement (the row is in
+# ``submitted_scores`` for whoever reads it there).
 ScoreListener = Callable[[CommitScore], Awaitable[None]]
+# Answers a seat's media offer (seat key, offer id, SDP) with an SDP answer; the live module
+# (evaluation_hub.live) is the one. It raises an exception with ``code`` and a Chinese
+# ``message`` to refuse.
+MediaOfferHandler = Callable[[str, str, str], Awaitable[str]]
+_MEDIA_FAILED = "主场枢纽暂时无法接收本工位的音视频，终端将自动重试"
 
 _COMMIT_FAILED = "评分暂未保存成功，终端将在重新连接后自动重新提交，请勿关闭评标终端"
 
@@ -59,12 +76,49 @@ class SeatHub:
     timing: Timing
     monotonic: Callable[[], float] = time.monotonic
     nonce: Callable[[], bytes] = field(default=lambda: os.urandom(32))
-    score_listener: ScoreListener | None = None
+    # Other parts of the hub append to this list (see ``ScoreListener``); called in order.
+    score_listeners: list[ScoreListener] = field(default_factory=list)
+    media_offer_handler: MediaOfferHandler | None = None
     channels: HubChannels = field(default_factory=HubChannels)
     sockets: dict[HubConnection, _SeatSocket] = field(default_factory=dict)
     # Closing a replaced socket waits for its peer's close frame (or aiohttp's timeout); that
     # runs beside the new connection, never in its way. Kept here so the tasks are not lost.
     background: set[asyncio.Task[None]] = field(default_factory=set)
+
+    def connected(self, seat_key: str) -> bool:
+        """Whether the seat has a live, authenticated connection to this hub process."""
+        if seat_key not in self.channels:
+            return False
+        live = self.channels.get(seat_key).connection
+        return live is not None and live in self.sockets
+
+    async def send(self, seat_key: str, msg: AppMessage) -> AppMessage | None:
+        """Push ``msg`` to the seat: written now if it is connected, else kept for its resume.
+
+        Returns the numbered message, or None (nothing queued) if the seat has not
+        authenticated to this hub process since it started: a fresh process has no channel to
+        number the message on.
+        """
+        if seat_key not in self.channels:
+            return None
+        channel = self.channels.get(seat_key)
+        numbered = channel.send(msg)
+        live = channel.connection
+        if live is not None and live in self.sockets:
+            await self.sockets[live].flush()
+        return numbered
+
+    async def disconnect(self, seat_key: str, code: CloseCode, detail: str) -> bool:
+        """Close the seat's live connection (e.g. its key was just revoked); False if none."""
+        if not self.connected(seat_key):
+            return False
+        live = self.channels.get(seat_key).connection
+        assert live is not None
+        sock = self.sockets[live]
+        async with sock.busy:  # not in the middle of a frame's database work
+            live.close(code, detail)
+            await sock.flush()
+        return True
 
 
 SEAT_HUB = web.AppKey("seat_hub", SeatHub)
@@ -141,6 +195,8 @@ async def _handle_events(
                 log.warning("seat.enrolment_unknown_seat", seat_key=event.seat_id)
             else:
                 log.info("seat.enrolment_requested", seat_key=event.seat_id, created=record.created)
+                if record.created and record.venue_id is not None:
+                    await publish_enrolment(request.app, record.venue_id, event.seat_id, "pending")
         elif isinstance(event, CommitScore):
             # Shielded: if the connection's handler is cancelled (the seat vanished), the commit
             # and its acknowledgement still finish; otherwise the machine's ledger would wait
@@ -149,6 +205,11 @@ async def _handle_events(
             hub.background.add(task)
             task.add_done_callback(hub.background.discard)
             await asyncio.shield(task)
+        elif isinstance(event, MessageReceived) and isinstance(event.message, MediaOffer):
+            # Answering takes ICE gathering; it runs beside the connection, not in its way.
+            task = asyncio.create_task(_answer_media(hub, event.seat_id, event.message))
+            hub.background.add(task)
+            task.add_done_callback(hub.background.discard)
         elif isinstance(event, Connected):
             replaced = event.replaced
             if isinstance(replaced, HubConnection) and replaced in hub.sockets:
@@ -165,6 +226,41 @@ async def _handle_events(
             log.info("seat.event", seat_key=getattr(event, "seat_id", None), detail=repr(event))
 
 
+async def publish_enrolment(
+    app: web.Application, venue_id: int, seat_key: str, status: str
+) -> None:
+    """Tell open admin pages of the venue (and system admins) that its enrolments changed.
+
+    Like booking events, it says only *that* something changed; pages re-read through the API.
+    Best effort: a bus failure never undoes or blocks the enrolment itself.
+    """
+    if BUS not in app:
+        return
+    event = {
+        "type": "seat_enrolment.changed",
+        "venue_id": venue_id,
+        "seat_key": seat_key,
+        "status": status,
+    }
+    try:
+        await app[BUS].publish(f"venue:{venue_id}", event)
+        await app[BUS].publish("all", event)
+    except Exception:
+        log.exception("seat.enrolment_publish_failed", seat_key=seat_key)
+
+
+async def _tell_listeners(hub: SeatHub, event: CommitScore) -> None:
+    for listener in list(hub.score_listeners):
+        try:
+            await listener(event)
+        except Exception:
+            log.exception(
+                "seat.score_listener_failed",
+                idempotency_key=event.idempotency_key,
+                listener=getattr(listener, "__qualname__", repr(listener)),
+            )
+
+
 async def _commit(
     request: web.Request, hub: SeatHub, event: CommitScore, now: Callable[[], datetime]
 ) -> None:
@@ -179,8 +275,8 @@ async def _commit(
             digest=event.digest,
             now=now(),
         )
-        if outcome == "committed" and hub.score_listener is not None:
-            await hub.score_listener(event)
+        if outcome == "committed":
+            await _tell_listeners(hub, event)
     except Conflict as exc:
         channel.score_rejected(event.idempotency_key, exc.code, exc.detail)
     except Exception:
@@ -189,6 +285,29 @@ async def _commit(
     else:
         channel.score_committed(event.idempotency_key)
     # The acknowledgement goes on whichever connection of the seat is live now.
+    live = channel.connection
+    if live is not None and live in hub.sockets:
+        await hub.sockets[live].flush()
+
+
+async def _answer_media(hub: SeatHub, seat_id: str, offer: MediaOffer) -> None:
+    channel = hub.channels.get(seat_id)
+    if hub.media_offer_handler is None:
+        channel.send(
+            ErrorNotice(code="media-not-served", message=_MEDIA_FAILED, ref=offer.offer_id)
+        )
+    else:
+        try:
+            sdp = await hub.media_offer_handler(seat_id, offer.offer_id, offer.sdp)
+        except Exception as exc:
+            code = getattr(exc, "code", None)
+            message = getattr(exc, "message", None)
+            if not isinstance(code, str) or not isinstance(message, str):
+                log.exception("seat.media_offer_failed", seat_key=seat_id)
+                code, message = "media-failed", _MEDIA_FAILED
+            channel.send(ErrorNotice(code=code, message=message, ref=offer.offer_id))
+        else:
+            channel.send(MediaAnswer(offer_id=offer.offer_id, sdp=sdp))
     live = channel.connection
     if live is not None and live in hub.sockets:
         await hub.sockets[live].flush()
@@ -241,13 +360,18 @@ async def seat_socket(request: web.Request) -> web.WebSocketResponse:
             if ws.closed:
                 break
     finally:
+        # Not ``suppress(CancelledError)`` around ``await timer``: that would swallow this
+        # handler's own cancellation (at server shutdown) if it arrived during the await.
         timer.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await timer
-        conn.connection_lost(ws.close_code, "")
-        hub.sockets.pop(conn, None)
-        with contextlib.suppress(Exception):
-            await _handle_events(request, hub, conn.events_received(), now)
+        try:
+            await asyncio.wait({timer})
+        finally:
+            if timer.done() and not timer.cancelled() and timer.exception() is not None:
+                log.error("seat.heartbeat_failed", exc_info=timer.exception())
+            conn.connection_lost(ws.close_code, "")
+            hub.sockets.pop(conn, None)
+            with contextlib.suppress(Exception):
+                await _handle_events(request, hub, conn.events_received(), now)
     return ws
 
 
@@ -265,15 +389,22 @@ def setup(
     hub_id: str,
     timing: Timing | None = None,
     score_listener: ScoreListener | None = None,
+    media_offer_handler: MediaOfferHandler | None = None,
     monotonic: Callable[[], float] = time.monotonic,
 ) -> SeatHub:
-    """Serve the seat websocket at ``/ws/seat``; needs ``DB`` and ``CLOCK`` on the app."""
+    """Serve the seat websocket at ``/ws/seat``; needs ``DB`` and ``CLOCK`` on the app.
+
+    The returned ``SeatHub`` (also ``app[SEAT_HUB]``) takes more score listeners
+    (``score_listeners.append``) and pushes application messages to seats (``send``).
+    """
     hub = SeatHub(
         hub_id=hub_id,
         timing=timing or Timing(),
         monotonic=monotonic,
-        score_listener=score_listener,
+        media_offer_handler=media_offer_handler,
     )
+    if score_listener is not None:
+        hub.score_listeners.append(score_listener)
     app[SEAT_HUB] = hub
     app.router.add_get("/ws/seat", seat_socket)
     app.on_shutdown.append(_shutdown)

@@ -64,3 +64,40 @@ async def test_seat_closes_a_silent_hub_with_4008_and_backs_off(tmp_path: Path) 
         (4008, "heartbeat timeout: nothing received for 0.15 s", False)
     ]
     assert delays == [0.25]  # reset after the connection opened, then half of the 0.5 s base
+
+
+async def test_stopping_the_timer_never_swallows_the_links_own_cancellation() -> None:
+    # The shape of the hang seen when a test failed right after a hub restart: the link task
+    # was cancelled while it waited for its cancelled heartbeat timer, and the old
+    # ``suppress(CancelledError)`` around that wait ate the cancellation, so the link
+    # reconnected for ever. Here the timer takes a few loop turns to wind down.
+    from seat_agent.connection import _cancel_and_wait
+
+    started = asyncio.Event()
+    winding_down = asyncio.Event()
+
+    async def timer() -> None:
+        started.set()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            winding_down.set()
+            for _ in range(5):
+                await asyncio.sleep(0)
+
+    heartbeat = asyncio.create_task(timer())
+    await started.wait()
+    ran_on: list[str] = []
+
+    async def link() -> None:
+        await _cancel_and_wait(heartbeat)
+        ran_on.append("after the wait")
+
+    task = asyncio.create_task(link())
+    await winding_down.wait()  # the link now waits for the winding-down timer
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert ran_on == []
+    await asyncio.wait({heartbeat})  # it finishes winding down on its own, as cancelled
+    assert heartbeat.cancelled()

@@ -1,4 +1,11 @@
-// The venue admin's page: seat directory timeline and booking requests to confirm or reject.
+// The venue admin's page: seat directory timeline, booking requests to confirm or reject, and
+// seat terminal enrolments (工位终端登记) to approve by the code the terminal printed.
+//
+// A refresh (button, venue/day change, an action, or a live event from the server) loads
+// everything first and then swaps all tables in at once; only the newest refresh may render,
+// and signing out cancels the ones in flight. So a slow, older refresh can never overwrite a
+// newer page nor bring a signed-out user's data back, and what the admin has typed or ticked
+// in a row survives the row being re-rendered.
 "use strict";
 
 const AXIS_START = 7;   // 07:00 Beijing time
@@ -6,7 +13,8 @@ const AXIS_END = 22;    // 22:00: evaluations past this are split across days (�
 const CAPABILITY_NAMES = { camera: "摄像头", microphone: "麦克风", dual_screen: "双屏", speaker: "扬声器", id_reader: "身份证读卡器" };
 const STATUS_NAMES = { available: "可用", maintenance: "维护中", retired: "已停用" };
 
-let live = null;  // the server-sent event stream: booking changes trigger a refresh
+let live = null;  // the server-sent event stream: booking and enrolment changes trigger a refresh
+let generation = 0;  // bumped by each refresh and by signing out; only the newest renders
 
 function windowText(b) {
   const s = beijing(b.starts_at), e = beijing(b.ends_at);
@@ -25,15 +33,26 @@ async function signedIn(me) {
   }
   await refresh();
   if (live) live.close();
-  live = new EventSource("/api/events");
-  live.onmessage = () => refresh();
+  const stream = new EventSource("/api/events");
+  live = stream;
+  // Whatever changed before the stream was (re)opened sent no event to this page: re-read once
+  // it is open, then say so (tests wait for data-live="open" before changing things).
+  stream.onopen = async () => {
+    await refresh();
+    if (live === stream) $("#admin-panel").dataset.live = "open";
+  };
+  stream.onerror = () => { if (live === stream) delete $("#admin-panel").dataset.live; };
+  stream.onmessage = () => refresh();
 }
 
 function signedOut() {
   // Nothing of the previous user's venue may stay in the page for the next one.
   if (live) { live.close(); live = null; }
+  delete $("#admin-panel").dataset.live;
+  generation += 1;  // a refresh still loading must not render after this
   $("#pending tbody").replaceChildren();
   $("#timeline tbody").replaceChildren();
+  $("#enrolments tbody").replaceChildren();
   $("#venue").replaceChildren();
   $("#day").value = "";
 }
@@ -41,28 +60,72 @@ function signedOut() {
 async function refresh() {
   const venueId = Number($("#venue").value);
   if (!venueId) return;
+  const mine = ++generation;
+  let loaded;
   try {
-    await Promise.all([renderPending(venueId), renderTimeline(venueId)]);
+    loaded = await Promise.all([loadPending(venueId), loadTimeline(venueId), loadEnrolments(venueId)]);
   } catch (err) {
-    showMessage(err.message);
+    if (mine === generation) showMessage(err.message);
+    return;
+  }
+  if (mine !== generation) return;  // a newer refresh, or a sign-out, started meanwhile
+  const [pending, timeline, enrolments] = loaded;
+  renderPending(pending);
+  renderTimeline(timeline);
+  renderEnrolments(enrolments);
+}
+
+// Carry what the admin typed or ticked in a row (inputs with data-field) over to the row that
+// replaces it, and keep the focus in it.
+function carryInputs(tbody, rows, key) {
+  const before = new Map([...tbody.children].map((tr) => [tr.getAttribute(key), tr]));
+  const focused = document.activeElement;
+  for (const tr of rows) {
+    const old = before.get(tr.getAttribute(key));
+    if (!old) continue;
+    for (const input of tr.querySelectorAll("input[data-field]")) {
+      const prev = old.querySelector(`input[data-field="${input.getAttribute("data-field")}"]`);
+      if (!prev) continue;
+      if (input.type === "checkbox") input.checked = prev.checked;
+      else input.value = prev.value;
+      if (prev === focused) queueMicrotask(() => input.focus());
+    }
   }
 }
 
-async function renderPending(venueId) {
+async function loadPending(venueId) {
   const pending = await api("GET", `/api/bookings?venue_id=${venueId}&state=requested`);
+  const free = await Promise.all(pending.map((b) => api("GET",
+    `/api/seats?venue_id=${venueId}&free_from=${encodeURIComponent(b.starts_at)}&free_to=${encodeURIComponent(b.ends_at)}`)));
+  return pending.map((b, i) => ({ booking: b, free: free[i] }));
+}
+
+async function loadTimeline(venueId) {
+  return api("GET", `/api/venues/${venueId}/timeline?date=${$("#day").value}`);
+}
+
+async function loadEnrolments(venueId) {
+  try {
+    return await api("GET", `/api/venues/${venueId}/seat-enrolments`);
+  } catch (err) {
+    if (err.status === 403) return null;  // not this user's to decide: the section is hidden
+    throw err;
+  }
+}
+
+function renderPending(pending) {
   const rows = [];
-  for (const b of pending) {
-    const free = await api("GET", `/api/seats?venue_id=${venueId}&free_from=${encodeURIComponent(b.starts_at)}&free_to=${encodeURIComponent(b.ends_at)}`);
+  for (const { booking: b, free } of pending) {
     const held = b.seats.filter((s) => s.live);
     const choices = [...held.map((s) => ({ id: s.seat_id, label: s.label, checked: true })),
                      ...free.map((s) => ({ id: s.id, label: s.label, checked: false }))];
     const seatCell = el("td", { class: "seat-choices" });
     for (const c of choices) {
       seatCell.append(el("label", { class: "seat-choice" },
-        el("input", { type: "checkbox", value: c.id, checked: c.checked, "data-booking": b.id }), ` ${c.label}`));
+        el("input", { type: "checkbox", value: c.id, checked: c.checked, "data-booking": b.id, "data-field": `seat-${c.id}` }), ` ${c.label}`));
     }
     if (!choices.length) seatCell.textContent = "该时段无空闲工位";
-    const reason = el("input", { placeholder: "拒绝原因（可选）", class: "reject-reason" });
+    const reason = el("input", { placeholder: "拒绝原因（可选）", class: "reject-reason", "data-field": "reason" });
     const confirmBtn = el("button", { type: "button", textContent: "确认", class: "confirm" });
     const rejectBtn = el("button", { type: "button", textContent: "拒绝", class: "reject" });
     confirmBtn.addEventListener("click", async () => {
@@ -90,6 +153,7 @@ async function renderPending(venueId) {
       el("td", {}, confirmBtn, " ", rejectBtn, " ", reason)));
   }
   // Swap the rows in at once, so a reader never sees a half-built table.
+  carryInputs($("#pending tbody"), rows, "data-booking");
   $("#pending tbody").replaceChildren(...rows);
   $("#no-pending").hidden = pending.length > 0;
 }
@@ -102,9 +166,7 @@ function axisHtml() {
   return axis;
 }
 
-async function renderTimeline(venueId) {
-  const day = $("#day").value;
-  const data = await api("GET", `/api/venues/${venueId}/timeline?date=${day}`);
+function renderTimeline(data) {
   $("#timeline-day").textContent = `${data.venue.name} · ${data.date}`;
   $("#timeline thead .axis-head").replaceChildren(axisHtml());
   const rows = [];
@@ -130,6 +192,48 @@ async function renderTimeline(venueId) {
       el("td", {}, track)));
   }
   $("#timeline tbody").replaceChildren(...rows);
+}
+
+function renderEnrolments(list) {
+  $("#enrolment-section").hidden = list === null;
+  const shown = (list || []).filter((r) => r.status !== "revoked");
+  const rows = [];
+  for (const r of shown) {
+    const cells = [
+      el("td", { textContent: r.seat_label }),
+      el("td", { textContent: beijingText(r.requested_at) }),
+      el("td", { textContent: r.status_name, class: `enrolment-${r.status}` }),
+    ];
+    const revokeBtn = el("button", { type: "button", class: "revoke",
+      textContent: r.status === "pending" ? "驳回" : "吊销" });
+    revokeBtn.addEventListener("click", async () => {
+      try {
+        await api("POST", `/api/seat-enrolments/${r.id}/revoke`);
+        showMessage(r.status === "pending" ? `工位 ${r.seat_label} 的终端登记申请已驳回。`
+          : `工位 ${r.seat_label} 的终端登记已吊销，该终端须重新登记。`, true);
+        await refresh();
+      } catch (err) { showMessage(err.message); }
+    });
+    if (r.status === "pending") {
+      const code = el("input", { class: "enrolment-code", placeholder: "输入终端屏幕上的登记码",
+        maxLength: 20, autocomplete: "off", spellcheck: false, "data-field": "code" });
+      const approveBtn = el("button", { type: "button", textContent: "批准", class: "approve" });
+      approveBtn.addEventListener("click", async () => {
+        try {
+          await api("POST", `/api/seat-enrolments/${r.id}/approve`, { enrolment_code: code.value });
+          showMessage(`工位 ${r.seat_label} 的终端登记已批准，该终端现在可以连接评标系统。`, true);
+          await refresh();
+        } catch (err) { showMessage(err.message); }
+      });
+      cells.push(el("td", {}, code), el("td", {}, approveBtn, " ", revokeBtn));
+    } else {
+      cells.push(el("td", { textContent: "—" }), el("td", {}, revokeBtn));
+    }
+    rows.push(el("tr", { "data-enrolment": r.id, "data-seat-key": r.seat_key }, ...cells));
+  }
+  carryInputs($("#enrolments tbody"), rows, "data-enrolment");
+  $("#enrolments tbody").replaceChildren(...rows);
+  $("#no-enrolments").hidden = list === null || shown.length > 0;
 }
 
 $("#refresh").addEventListener("click", refresh);
