@@ -58,6 +58,7 @@ from seat_protocol.messages import (
     EnrollReceived,
     ErrorNotice,
     Hello,
+    MediaOffer,
     Message,
     Refused,
     Resume,
@@ -386,5 +387,6 @@ class HubConnection(Endpoint):
             else:
                 self._events.append(ChunksRequested(seat_id=channel.seat_id, chunks=msg.chunks))
         else:
-            assert isinstance(msg, CheckinRequest)
+            # Check-in requests and media offers go to the application as they are.
+            assert isinstance(msg, CheckinRequest | MediaOffer)
             self._events.append(MessageReceived(seat_id=channel.seat_id, message=msg))

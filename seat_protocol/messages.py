@@ -36,6 +36,7 @@ __all__ = [
     "MAX_CHUNKS_PER_REQUEST",
     "MAX_CONTROL_MESSAGE_BYTES",
     "MAX_MESSAGE_BYTES",
+    "MAX_SDP_CHARS",
     "MESSAGE_TYPES",
     "PROTOCOL_VERSION",
     "SUBPROTOCOL",
@@ -53,6 +54,8 @@ __all__ = [
     "ErrorNotice",
     "Hello",
     "ManifestChapter",
+    "MediaAnswer",
+    "MediaOffer",
     "Message",
     "Ping",
     "Pong",
@@ -78,6 +81,8 @@ MAX_CONTROL_MESSAGE_BYTES = 64 * 1024
 CHUNK_SIZE = 256 * 1024
 MAX_MESSAGE_BYTES = 512 * 1024
 MAX_CHUNKS_PER_REQUEST = 64
+# An SDP with gathered candidates is a few kilobytes; this leaves room under the control limit.
+MAX_SDP_CHARS = 32 * 1024
 
 # Integers on the wire stay within what a JavaScript page can hold exactly.
 _MAX_INT = 2**53 - 1
@@ -466,6 +471,38 @@ class ErrorNotice(AppMessage):
         _check_text(self.message, "message", 500)
         if self.ref is not None:
             _check_text(self.ref, "ref", 200)
+
+
+@dataclass(frozen=True, kw_only=True)
+class MediaOffer(AppMessage):
+    """Seat -> hub: an SDP offer to publish this seat's camera and microphone (WebRTC).
+
+    ``offer_id`` names this attempt; a seat makes a new one for every new peer connection
+    (after a network drop) and ignores answers to older ones."""
+
+    type: ClassVar[str] = "media_offer"
+    sender: ClassVar[Sender] = "seat"
+    offer_id: str
+    sdp: str
+
+    def __post_init__(self) -> None:
+        _check_id(self.offer_id, "offer_id")
+        _check_text(self.sdp, "sdp", MAX_SDP_CHARS)
+
+
+@dataclass(frozen=True, kw_only=True)
+class MediaAnswer(AppMessage):
+    """Hub -> seat: the SDP answer to the seat's ``media_offer`` with the same ``offer_id``.
+    A refused offer is answered with an ``error`` message whose ``ref`` is the offer id."""
+
+    type: ClassVar[str] = "media_answer"
+    sender: ClassVar[Sender] = "hub"
+    offer_id: str
+    sdp: str
+
+    def __post_init__(self) -> None:
+        _check_id(self.offer_id, "offer_id")
+        _check_text(self.sdp, "sdp", MAX_SDP_CHARS)
 
 
 def _concrete(cls: type[Message]) -> list[type[Message]]:

@@ -17,7 +17,10 @@ from evaluation_hub.api import (
     bookings,
     checkin,
     directory,
+    enrolments,
+    evaluation,
     events,
+    live,
     pages,
     session_auth,
     sessions,
@@ -36,6 +39,7 @@ from evaluation_hub.bus.base import Bus
 from evaluation_hub.config import HubConfig
 from evaluation_hub.db.engine import Database
 from evaluation_hub.sealing import Sealer
+from evaluation_hub.seats import websocket as seat_websocket
 
 __all__ = ["API_OPERATIONS", "checkpoint_once", "create_app", "utc_now"]
 
@@ -50,6 +54,9 @@ _MODULES = (
     checkin,
     supervision,
     events,
+    live,
+    enrolments,
+    evaluation,
 )
 meta = ApiRoutes()
 API_OPERATIONS: list[Operation] = []
@@ -160,4 +167,6 @@ def create_app(
     for module in _MODULES:
         app.router.add_routes(module.routes.table)
     pages.setup(app)
+    seat_websocket.setup(app, hub_id=config.hub_id)
+    live.setup_live(app)
     return app

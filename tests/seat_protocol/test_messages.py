@@ -29,6 +29,8 @@ from seat_protocol.messages import (
     ErrorNotice,
     Hello,
     ManifestChapter,
+    MediaAnswer,
+    MediaOffer,
     Message,
     Ping,
     Pong,
@@ -73,6 +75,8 @@ SAMPLES: list[Message] = [
     CheckinResult(seq=7, session_id="2024-17", accepted=False, message="PIN 错误", attempts_left=2),
     SessionStateNotice(seq=8, session_id="2024-17", state="evaluating", at=1700000000.5),
     ErrorNotice(seq=9, code="chunk-not-in-manifest", message="已拒绝", ref=None),
+    MediaOffer(seq=10, offer_id="mo-1", sdp="v=0\r\n"),
+    MediaAnswer(seq=10, offer_id="mo-1", sdp="v=0\r\n"),
 ]
 
 

@@ -1,0 +1,481 @@
+"""The hub's live media: one publisher per seat, any number of viewers, stats and alerts.
+
+A seat publishes over one aiortc peer connection (its SDP offer arrives over the seat
+websocket, see :meth:`LiveHub.publish`); its encoded frames go to a per-seat
+:class:`~media.forwarding.PublisherForwarder`, which outlives the seat's peer connections:
+after a network drop the seat makes a new connection and a new offer (aiortc has no ICE
+restart), the hub closes the old connection and taps the new one into the same forwarder, and
+viewers already watching simply see the picture come back. A supervisor's viewer
+(:meth:`LiveHub.watch`) gets its own connection whose senders only packetise forwarded
+packets: no decode or encode per viewer.
+
+Every ``stats_interval`` the hub reads each connection's RTP counters (``media.stats``) and
+recomputes each seat's state (``live``: connected and frames arriving; ``lost``: it had
+published but frames stopped or the connection failed; ``connecting``; ``offline``).
+State changes and conduct alerts (``media.monitor``) are published on the bus, channel
+``live-seat:<seat key>``, and handed to the audit sink; raised alerts also go to the alert
+sink, which records them in the supervision record.
+
+Never decodes or encodes media on the event loop, and never holds unbounded buffers: a
+forwarder's viewers have bounded queues, the bus drops for slow subscribers, viewers per seat
+are capped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc import sdp as aiortc_sdp
+from aiortc.exceptions import InternalError, InvalidAccessError, InvalidStateError, OperationError
+
+from evaluation_hub.bus.base import Bus
+from media.conduct import ConductAlert, ConductRules
+from media.forwarding import ForwardedTrack, PublisherForwarder, accept_publisher, add_viewer
+from media.monitor import SeatMonitor
+from media.stats import RtpCounters, StreamStats, between, collect
+
+__all__ = [
+    "AlertSink",
+    "AuditSink",
+    "LiveHub",
+    "MediaRefused",
+    "SeatStatus",
+    "ViewerSession",
+    "seat_channel",
+]
+
+logger = logging.getLogger(__name__)
+
+AuditSink = Callable[[str, str, str, Mapping[str, Any]], Awaitable[None]]
+"""Called with (kind, subject, actor, payload) for every live state change worth auditing."""
+
+AlertSink = Callable[[str, ConductAlert], Awaitable[None]]
+"""Called with (seat key, alert) for every alert raised, for the supervision record."""
+
+_SDP_ERRORS = (ValueError, InvalidAccessError, InvalidStateError, OperationError, InternalError)
+
+
+class MediaRefused(Exception):
+    """An offer the hub cannot answer: ``code`` is a slug, ``message`` Simplified Chinese."""
+
+    def __init__(self, code: str, message: str, status: int = 422) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status
+
+
+def seat_channel(seat_key: str) -> str:
+    """The bus channel of one seat's live events."""
+    return f"live-seat:{seat_key}"
+
+
+@dataclass(frozen=True, slots=True)
+class SeatStatus:
+    """What the wall and the API show of one seat's live media."""
+
+    state: str
+    alerts: tuple[ConductAlert, ...]
+    stats: tuple[StreamStats, ...]
+    viewers: int
+    publications: int  # peer connections the seat has made, for the wall's detail line
+
+
+@dataclass
+class ViewerSession:
+    """One supervisor's viewer connection to one seat."""
+
+    id: int
+    seat_key: str
+    username: str
+    pc: RTCPeerConnection
+    tracks: list[ForwardedTrack]
+    counters: dict[tuple[str, str, int], RtpCounters] = field(default_factory=dict)
+
+
+@dataclass
+class _Publisher:
+    seat_key: str
+    forwarder: PublisherForwarder
+    monitor: SeatMonitor | None = None
+    pc: RTCPeerConnection | None = None
+    offer_id: str | None = None
+    state: str = "offline"
+    publications: int = 0
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    counters: dict[tuple[str, str, int], RtpCounters] = field(default_factory=dict)
+    stats: tuple[StreamStats, ...] = ()
+    alerts: dict[str, ConductAlert] = field(default_factory=dict)
+
+
+class LiveHub:
+    """Per-process registry of seats' live media, their viewers, stats and alerts."""
+
+    def __init__(
+        self,
+        bus: Bus,
+        *,
+        audit: AuditSink | None = None,
+        alerts: AlertSink | None = None,
+        rtc_configuration: RTCConfiguration | None = None,
+        stats_interval: float = 1.0,
+        lost_after: float = 3.0,
+        max_viewers_per_seat: int = 16,
+        monitor: bool = True,
+        conduct_rules: ConductRules | None = None,
+        monitor_interval: float = 1.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._bus = bus
+        self._audit = audit
+        self._alerts = alerts
+        self._rtc = rtc_configuration
+        self._stats_interval = stats_interval
+        self._lost_after = lost_after
+        self._max_viewers = max_viewers_per_seat
+        self._monitor = monitor
+        # Read when a seat first publishes; configuration may change them before that.
+        self.conduct_rules = conduct_rules
+        self.monitor_interval = monitor_interval
+        self._clock = clock
+        self._publishers: dict[str, _Publisher] = {}
+        self._viewers: dict[int, ViewerSession] = {}
+        self._viewer_ids = itertools.count(1)
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._loop_task: asyncio.Task[None] | None = None
+        self._closed = False
+
+    # --- life cycle ----------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the stats and state loop (call on the app's event loop)."""
+        if self._loop_task is None:
+            self._loop_task = asyncio.ensure_future(self._stats_loop())
+
+    async def close(self) -> None:
+        self._closed = True
+        if self._loop_task is not None:
+            self._loop_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._loop_task
+        for viewer in list(self._viewers.values()):
+            await self._close_viewer(viewer)
+        for pub in list(self._publishers.values()):
+            if pub.monitor is not None:
+                await pub.monitor.close()
+            if pub.pc is not None:
+                await pub.pc.close()
+            await pub.forwarder.close()
+        self._publishers.clear()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    # --- publishers ----------------------------------------------------------------------
+
+    async def publish(self, seat_key: str, offer_id: str, sdp: str) -> str:
+        """Answer a seat's offer to publish; replaces the seat's previous connection."""
+        if self._closed:
+            raise MediaRefused("hub-closing", "主场枢纽正在关闭，请稍后重新推送音视频", 409)
+        if not _media_kinds(sdp) & {"audio", "video"}:
+            # Checked before anything is replaced: a broken offer must not end a live stream.
+            raise MediaRefused(
+                "media-offer-invalid", "工位的音视频推送请求无法处理（SDP 无效或不含可用编码）"
+            )
+        pub = self._publishers.get(seat_key)
+        if pub is None:
+            pub = self._publishers[seat_key] = _Publisher(
+                seat_key, PublisherForwarder(clock=self._clock)
+            )
+            if self._monitor:
+                pub.monitor = SeatMonitor(
+                    seat_key,
+                    pub.forwarder.video,
+                    lambda alert: self._on_alert(seat_key, alert),
+                    rules=self.conduct_rules,
+                    sample_interval=self.monitor_interval,
+                )
+                pub.monitor.start()
+        async with pub.lock:
+            old, pub.pc = pub.pc, None
+            if old is not None:
+                # The seat gave up on it (a network drop); a connection is never restarted.
+                await old.close()
+            pc = RTCPeerConnection(self._rtc)
+            accept_publisher(pc, pub.forwarder.by_kind())
+            try:
+                await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+                await pc.setLocalDescription(await pc.createAnswer())
+            except _SDP_ERRORS as exc:
+                await pc.close()
+                logger.warning("seat %s sent an unusable media offer: %s", seat_key, exc)
+                raise MediaRefused(
+                    "media-offer-invalid", "工位的音视频推送请求无法处理（SDP 无效或不含可用编码）"
+                ) from exc
+            pub.pc = pc
+            pub.offer_id = offer_id
+            pub.publications += 1
+            pub.counters.clear()
+
+            @pc.on("connectionstatechange")
+            def on_state() -> None:
+                if pub.pc is pc:
+                    self._refresh(pub)
+
+            self._refresh(pub)
+            self._spawn(
+                self._record(
+                    "live.publisher_connected",
+                    seat_key,
+                    "seat",
+                    {"offer_id": offer_id, "publication": pub.publications},
+                )
+            )
+            description = pc.localDescription
+            assert description is not None
+            return description.sdp
+
+    async def drop_publisher(self, seat_key: str) -> None:
+        """Close the seat's current connection (the hub side of a network drop)."""
+        pub = self._publishers.get(seat_key)
+        if pub is not None and pub.pc is not None:
+            await pub.pc.close()
+            self._refresh(pub)
+
+    # --- viewers -------------------------------------------------------------------------
+
+    async def watch(self, seat_key: str, username: str, sdp: str) -> tuple[ViewerSession, str]:
+        """Answer a supervisor's offer to watch ``seat_key`` (access already checked)."""
+        pub = self._publishers.get(seat_key)
+        if pub is None or pub.forwarder.video.codec is None:
+            raise MediaRefused("seat-not-publishing", "该工位尚未推送音视频，请稍后再试", 409)
+        if pub.forwarder.video.counters.viewers >= self._max_viewers:
+            raise MediaRefused(
+                "too-many-viewers",
+                f"该工位的观看人数已达上限（{self._max_viewers} 路），请关闭其他观看窗口后再试",
+                409,
+            )
+        pc = RTCPeerConnection(self._rtc)
+        tracks = [add_viewer(pc, pub.forwarder.video)]
+        if pub.forwarder.audio.codec is not None:
+            tracks.append(add_viewer(pc, pub.forwarder.audio))
+        viewer = ViewerSession(next(self._viewer_ids), seat_key, username, pc, tracks)
+        try:
+            # The transceivers exist before the offer is applied, so aiortc matches the
+            # offer's m-lines to them and keeps their codec preference (the publisher's).
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+            await pc.setLocalDescription(await pc.createAnswer())
+        except _SDP_ERRORS as exc:
+            await self._close_viewer(viewer)
+            raise MediaRefused(
+                "viewer-offer-invalid",
+                "观看请求的 SDP 无效，或浏览器不支持该工位视频的编码，无法建立观看连接",
+            ) from exc
+        self._viewers[viewer.id] = viewer
+
+        @pc.on("connectionstatechange")
+        def on_state() -> None:
+            if pc.connectionState in ("failed", "closed"):
+                self._spawn(self._close_viewer(viewer))
+
+        self._spawn(
+            self._record("live.viewer_opened", seat_key, username, {"viewer_id": viewer.id})
+        )
+        description = pc.localDescription
+        assert description is not None
+        return viewer, description.sdp
+
+    async def viewer_stats(self, viewer: ViewerSession) -> tuple[StreamStats, ...]:
+        """What the hub sent this viewer since the previous call: frames per second (frames
+        handed to its senders), bitrate, and the loss and round-trip time its receiver reports."""
+        if viewer.pc.connectionState != "connected":
+            return ()
+        frames = {track.kind: track.delivered for track in viewer.tracks}
+        found = []
+        for reading in await collect(viewer.pc, self._clock(), frames):
+            key = (reading.kind, reading.direction, reading.ssrc)
+            found.append(between(viewer.counters.get(key), reading))
+            viewer.counters[key] = reading
+        return tuple(found)
+
+    def viewer(self, viewer_id: int) -> ViewerSession | None:
+        return self._viewers.get(viewer_id)
+
+    async def stop_viewer(self, viewer_id: int) -> None:
+        viewer = self._viewers.get(viewer_id)
+        if viewer is not None:
+            await self._close_viewer(viewer)
+
+    async def _close_viewer(self, viewer: ViewerSession) -> None:
+        if self._viewers.pop(viewer.id, None) is not None:
+            self._spawn(
+                self._record(
+                    "live.viewer_closed", viewer.seat_key, viewer.username, {"viewer_id": viewer.id}
+                )
+            )
+        for track in viewer.tracks:
+            track.stop()
+        await viewer.pc.close()
+
+    # --- what the API reads ----------------------------------------------------------------
+
+    def status(self, seat_key: str) -> SeatStatus:
+        pub = self._publishers.get(seat_key)
+        if pub is None:
+            return SeatStatus("offline", (), (), 0, 0)
+        return SeatStatus(
+            state=pub.state,
+            alerts=tuple(pub.alerts.values()),
+            stats=pub.stats,
+            viewers=pub.forwarder.video.counters.viewers,
+            publications=pub.publications,
+        )
+
+    # --- state, stats and alerts ---------------------------------------------------------
+
+    def _state_of(self, pub: _Publisher) -> str:
+        if pub.pc is None:
+            return "lost" if pub.publications else "offline"
+        connection = pub.pc.connectionState
+        last = pub.forwarder.video.counters.last_frame_at
+        if last is None:
+            last = pub.forwarder.audio.counters.last_frame_at
+        if connection == "connected":
+            if last is not None and self._clock() - last <= self._lost_after:
+                return "live"
+            return "connecting" if last is None else "lost"
+        if connection in ("new", "connecting"):
+            return "connecting"
+        return "lost"
+
+    def _refresh(self, pub: _Publisher) -> None:
+        state = self._state_of(pub)
+        if state == pub.state:
+            return
+        pub.state = state
+        event = {
+            "type": "live.seat",
+            "seat_key": pub.seat_key,
+            "state": state,
+            "at": self._clock(),
+        }
+        self._spawn(self._bus.publish(seat_channel(pub.seat_key), event))
+        if state in ("live", "lost"):
+            self._spawn(
+                self._record(f"live.seat_{state}", pub.seat_key, "hub", {"offer_id": pub.offer_id})
+            )
+
+    def _on_alert(self, seat_key: str, alert: ConductAlert) -> None:
+        pub = self._publishers.get(seat_key)
+        if pub is None:
+            return
+        if alert.cleared_at is None:
+            pub.alerts[alert.kind.value] = alert
+        else:
+            pub.alerts.pop(alert.kind.value, None)
+        event = alert_json(alert)
+        self._spawn(self._bus.publish(seat_channel(seat_key), {"type": "live.alert", **event}))
+        kind = "live.alert_raised" if alert.cleared_at is None else "live.alert_cleared"
+        # The audit chain's canonical form takes no floats: times as ISO 8601 text.
+        audited = {
+            **event,
+            "started_at": _iso(alert.started_at),
+            "cleared_at": None if alert.cleared_at is None else _iso(alert.cleared_at),
+        }
+        self._spawn(self._record(kind, seat_key, "conduct-monitor", audited))
+        if alert.cleared_at is None and self._alerts is not None:
+            self._spawn(self._report_alert(seat_key, alert))
+
+    async def _stats_loop(self) -> None:
+        while True:
+            for pub in list(self._publishers.values()):
+                try:
+                    await self._read_stats(pub)
+                except Exception:
+                    logger.exception("live stats failed for seat %s", pub.seat_key)
+                self._refresh(pub)
+            await asyncio.sleep(self._stats_interval)
+
+    async def _read_stats(self, pub: _Publisher) -> None:
+        pc = pub.pc
+        if pc is None or pc.connectionState != "connected":
+            pub.stats = ()
+            return
+        frames = {
+            "video": pub.forwarder.video.counters.frames_received,
+            "audio": pub.forwarder.audio.counters.frames_received,
+        }
+        readings = await collect(pc, self._clock(), frames)
+        found = []
+        for reading in readings:
+            key = (reading.kind, reading.direction, reading.ssrc)
+            found.append(between(pub.counters.get(key), reading))
+            pub.counters[key] = reading
+        pub.stats = tuple(found)
+
+    async def _record(
+        self, kind: str, seat_key: str, actor: str, payload: Mapping[str, Any]
+    ) -> None:
+        if self._audit is None:
+            return
+        try:
+            await self._audit(kind, f"seat:{seat_key}", actor, payload)
+        except Exception:
+            logger.exception("live audit event %s for seat %s failed", kind, seat_key)
+
+    async def _report_alert(self, seat_key: str, alert: ConductAlert) -> None:
+        assert self._alerts is not None
+        try:
+            await self._alerts(seat_key, alert)
+        except Exception:
+            logger.exception("conduct alert %s of seat %s not recorded", alert.kind, seat_key)
+
+    def _spawn(self, coro: Awaitable[Any]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+
+def _media_kinds(text: str) -> set[str]:
+    """The media kinds an SDP offers, or none if it does not parse."""
+    try:
+        parsed = aiortc_sdp.SessionDescription.parse(text)
+    except (ValueError, IndexError, KeyError, TypeError):
+        return set()
+    return {media.kind for media in parsed.media}
+
+
+def _iso(at: float) -> str:
+    return datetime.fromtimestamp(at, UTC).isoformat()
+
+
+def alert_json(alert: ConductAlert) -> dict[str, Any]:
+    return {
+        "seat_key": alert.seat,
+        "kind": alert.kind.value,
+        "label": alert.label,
+        "started_at": alert.started_at,
+        "cleared_at": alert.cleared_at,
+    }
+
+
+def stats_json(stats: StreamStats) -> dict[str, Any]:
+    return {
+        "kind": stats.kind,
+        "direction": stats.direction,
+        "fps": None if stats.fps is None else round(stats.fps, 1),
+        "bitrate_bps": None if stats.bitrate_bps is None else round(stats.bitrate_bps),
+        "packets_lost": stats.packets_lost,
+        "loss_fraction": stats.loss_fraction,
+        "jitter_ms": stats.jitter_ms,
+        "round_trip_time_ms": stats.round_trip_time_ms,
+    }
