@@ -14,6 +14,10 @@ and checks that ``submitted_scores`` holds exactly one row per acknowledged scor
 not a pass/fail test.
 
     .venv/bin/python bench/control_plane.py [--seats 1000] [--rate 30] [--duration 60]
+
+The named baseline, measured in the same run just before the scores, is the same connections
+with heartbeats only: the hub's CPU over an equal window, so the cost of the scores themselves
+is the difference.
 """
 
 from __future__ import annotations
@@ -230,6 +234,19 @@ async def run(args: argparse.Namespace) -> None:
             # Let the heartbeats settle into their 5 s rhythm before measuring.
             await asyncio.sleep(args.settle)
             seats.disconnects = 0
+            # Baseline, same run: the same connections with heartbeats only, no scores.
+            idle_before = hub.cpu_times()
+            t0 = time.perf_counter()
+            await asyncio.sleep(args.duration)
+            idle_window = time.perf_counter() - t0
+            idle_after = hub.cpu_times()
+            idle_cpu = (idle_after.user - idle_before.user) + (
+                idle_after.system - idle_before.system
+            )
+            print(
+                f"baseline, heartbeats only: hub {idle_cpu:.2f} CPU s over {idle_window:.1f} s "
+                f"({idle_cpu / idle_window * 100:.1f}% of one core)"
+            )
             rss_before = hub.memory_info().rss
             cpu_before = hub.cpu_times()
             me_before = psutil.Process().cpu_times()
@@ -247,6 +264,11 @@ async def run(args: argparse.Namespace) -> None:
             hub_cpu = (cpu_after.user - cpu_before.user) + (cpu_after.system - cpu_before.system)
             me_cpu = (me_after.user - me_before.user) + (me_after.system - me_before.system)
             report(args, seats, sent, window, hub_cpu, me_cpu, rss_before, rss)
+            extra = hub_cpu - idle_cpu * window / idle_window
+            print(
+                f"scores over the heartbeat baseline: {extra:.2f} CPU s, "
+                f"{extra / max(sent, 1) * 1000:.2f} ms of hub CPU per score"
+            )
         finally:
             for task in tasks:
                 task.cancel()
