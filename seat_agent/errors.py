@@ -5,7 +5,9 @@
     ├── StateDirError      the state directory is missing, incomplete or already initialised
     ├── HubRefused         the hub closed with a code after which retrying cannot help
     │                      (unknown seat, revoked, bad signature, another instance running)
-    └── OutboxError        the local score outbox cannot be used (corrupt or wrong file)
+    ├── OutboxError        the local score outbox cannot be used (corrupt or wrong file)
+    ├── ChapterNotReady    a chapter is not (or no longer) fully downloaded and checked
+    └── ChapterUnreadable  a complete chapter does not open with this seat's key
 
 Messages say what the operator at the venue should do next. Foreign errors (``OSError``,
 ``sqlite3.Error``, ``websockets`` exceptions) are translated at the module that meets them.
@@ -13,7 +15,14 @@ Messages say what the operator at the venue should do next. Foreign errors (``OS
 
 from __future__ import annotations
 
-__all__ = ["HubRefused", "OutboxError", "SeatAgentError", "StateDirError"]
+__all__ = [
+    "ChapterNotReady",
+    "ChapterUnreadable",
+    "HubRefused",
+    "OutboxError",
+    "SeatAgentError",
+    "StateDirError",
+]
 
 
 class SeatAgentError(Exception):
@@ -35,3 +44,12 @@ class HubRefused(SeatAgentError):
 
 class OutboxError(SeatAgentError):
     """The score outbox file cannot be used."""
+
+
+class ChapterNotReady(SeatAgentError):
+    """The chapter is still downloading (or a damaged chunk is being fetched again); the
+    message, in Chinese, is shown to the expert as it is."""
+
+
+class ChapterUnreadable(SeatAgentError):
+    """Every chunk is here and intact, yet the chapter does not open with this seat's key."""

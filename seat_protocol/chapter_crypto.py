@@ -39,7 +39,14 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from seat_protocol.exceptions import SeatProtocolError
 from seat_protocol.messages import CHUNK_SIZE, ManifestChapter
 
-__all__ = ["ChapterSealError", "SealedChapter", "check_chunk", "open_chapter", "seal_chapter"]
+__all__ = [
+    "ChapterSealError",
+    "SealedChapter",
+    "chapter_context",
+    "check_chunk",
+    "open_chapter",
+    "seal_chapter",
+]
 
 _WRAP_INFO = b"seat-protocol/chapter-key-wrap/v1"
 _TAG = 16
@@ -71,6 +78,12 @@ def _aad(context: str, index: int, count: int) -> bytes:
 
 def _nonce(index: int) -> bytes:
     return b"\0\0\0\0" + index.to_bytes(8, "big")
+
+
+def chapter_context(session_id: str, seat_id: str, label: str, position: int) -> str:
+    """The ``context`` both ends use for one chapter of one session at one seat: a chunk or a
+    wrapped key moved to another session, seat, label or place fails to open."""
+    return f"seat-protocol/chapter/v1|{session_id}|{seat_id}|{position}|{label}"
 
 
 def seal_chapter(

@@ -153,7 +153,7 @@ class SeatConnection(Endpoint):
         if isinstance(msg, ScoreAck):
             self._events.append(ScoreCommitted(idempotency_key=msg.idempotency_key))
         elif isinstance(msg, Chunk):
-            data = unb64(msg.data)
+            data = msg.raw  # decoded once, when the message was checked
             if hashlib.sha256(data).hexdigest() != msg.sha256:
                 raise MalformedMessage(f"chunk data does not match its SHA-256 {msg.sha256[:16]}")
             self._events.append(ChunkReceived(sha256=msg.sha256, data=data))

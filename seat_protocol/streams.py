@@ -13,7 +13,6 @@ up and reports the loss; callers resynchronise what matters through their own du
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Protocol
 
 from seat_protocol.exceptions import SequenceError
@@ -44,7 +43,7 @@ class SendBuffer:
 
     def number(self, msg: AppMessage) -> tuple[AppMessage, str]:
         """Give ``msg`` the next seq and keep it; raises (keeping nothing) if it is too big."""
-        numbered = dataclasses.replace(msg, seq=self._next_seq)
+        numbered = msg.with_seq(self._next_seq)
         text = encode(numbered)
         self._unacked[numbered.seq] = (numbered, text)
         self._next_seq += 1

@@ -1,0 +1,256 @@
+"""Benchmark: encrypted chapter delivery over the seat link against plain loopback HTTP.
+
+One process, one event loop, on loopback: the real hub (``create_app`` on SQLite behind
+aiohttp's runner) with one seat whose terminal key is approved, and the real seat side
+(``SeatLink`` + ``ChapterCache`` in a temporary state directory).
+
+1. **Seal**: ``--chapters`` chapters of random text, ``--mb`` MiB in all, are sealed for the
+   seat's X25519 key with ``seat_protocol.chapter_crypto`` (timed apart, not part of delivery)
+   and handed to the hub's chunk store, as ``evaluation_hub.seats.chapters`` does on release.
+2. **Encrypted delivery**: from the hub sending the ``chapter_manifest`` until every chunk is
+   on the seat's disk, hash-checked (base64 in JSON frames, protocol acknowledgements, the
+   cache's request window of ``--window`` chunks, one file per chunk).
+3. **Plain HTTP**: the same bytes (the sealed chunks, concatenated) served by a minimal aiohttp
+   handler from memory and read by an aiohttp client on loopback, in the same run.
+4. Optionally (``--read``) the time to decrypt every chapter at the seat.
+
+Prints both throughputs and their ratio (encrypted / plain). Each transfer runs ``--repeat``
+times after one warm-up; the best run of each counts. Figures, not a pass/fail test; other
+work on the machine disturbs them.
+
+    .venv/bin/python bench/chapter_sync.py --mb 16 --chapters 8 --repeat 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import structlog
+from aiohttp import ClientSession, web
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from evaluation_hub.db.engine import Database
+from evaluation_hub.db.models import Seat, Venue
+from evaluation_hub.seats.chapters import CHAPTERS
+from evaluation_hub.seats.models import SeatEnrolment
+from evaluation_hub.seats.websocket import SEAT_HUB
+from seat_agent.chapters import WINDOW, ChapterCache
+from seat_agent.connection import SeatLink
+from seat_agent.keys import SeatIdentity
+from seat_protocol.auth import enrolment_code
+from seat_protocol.chapter_crypto import chapter_context, seal_chapter
+from seat_protocol.events import Event
+from seat_protocol.messages import CHUNK_SIZE, ChapterManifest, ManifestChapter
+from tests.support.postgres_server import free_port
+
+HUB_ID = "evaluation-hub"
+SEAT_KEY = "BN.BN-01"
+
+
+async def prepare(url: str) -> tuple[Ed25519PrivateKey, X25519PrivateKey]:
+    """One seat with an approved terminal key."""
+    db = Database(url)
+    await db.upgrade()
+    now = datetime.now(UTC)
+    ed, x = Ed25519PrivateKey.generate(), X25519PrivateKey.generate()
+    async with db.write() as s:
+        venue = Venue(code="BN", name="压测场地", region_code="530100", supervising_department="-")
+        s.add(venue)
+        await s.flush()
+        seat = Seat(venue_id=venue.id, label="BN-01", room="压测")
+        s.add(seat)
+        await s.flush()
+        ed_pub = ed.public_key().public_bytes_raw()
+        x_pub = x.public_key().public_bytes_raw()
+        s.add(
+            SeatEnrolment(
+                seat_key=SEAT_KEY,
+                seat_id=seat.id,
+                ed25519_public_key=ed_pub,
+                x25519_public_key=x_pub,
+                enrolment_code=enrolment_code(ed_pub, x_pub),
+                status="approved",
+                requested_at=now,
+                decided_by="bench",
+                decided_at=now,
+            )
+        )
+    await db.dispose()
+    return ed, x
+
+
+def seal(
+    x: X25519PrivateKey, session_id: str, total: int, chapters: int
+) -> tuple[ChapterManifest, dict[str, bytes]]:
+    size = total // chapters
+    out: list[ManifestChapter] = []
+    chunks: dict[str, bytes] = {}
+    for n in range(chapters):
+        # Random bytes as text: incompressible, like the ciphertext anyway.
+        text = os.urandom(size // 2).hex().encode()
+        label = f"ch{n + 1}-AA"
+        sealed = seal_chapter(
+            text,
+            label=label,
+            position=n,
+            seat_public_key=x.public_key(),
+            context=chapter_context(session_id, SEAT_KEY, label, n),
+        )
+        out.append(sealed.manifest)
+        chunks.update(sealed.chunks)
+    return ChapterManifest(session_id=session_id, chapters=tuple(out)), chunks
+
+
+async def run(args: argparse.Namespace) -> None:
+    from evaluation_hub.api.app import create_app
+    from evaluation_hub.config import HubConfig
+
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(30))
+    work = Path(tempfile.mkdtemp(prefix="chapter-sync-bench-"))
+    try:
+        url = f"sqlite+aiosqlite:///{work / 'hub.db'}"
+        ed, x = await prepare(url)
+        port = free_port()
+        config = HubConfig(
+            database_url=url,
+            port=port,
+            token_secret="c" * 40,
+            sealing_key_file=work / "sealing.key",
+            hub_key_file=work / "hub-key.pem",
+            hub_id=HUB_ID,
+        )
+        app = create_app(config, sweep=False)
+        runner = web.AppRunner(app, handle_signals=False)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+
+        total = int(args.mb * 1024 * 1024)
+        # The plain baseline: the same bytes, from memory, over loopback HTTP.
+        blob: bytes = b""
+
+        async def download(request: web.Request) -> web.Response:
+            return web.Response(body=blob, content_type="application/octet-stream")
+
+        plain = web.Application()
+        plain.router.add_get("/blob", download)
+        plain_runner = web.AppRunner(plain, handle_signals=False)
+        await plain_runner.setup()
+        plain_port = free_port()
+        await web.TCPSite(plain_runner, "127.0.0.1", plain_port).start()
+
+        hub = app[SEAT_HUB]
+        store = app[CHAPTERS]
+        encrypted: list[float] = []
+        http: list[float] = []
+        seal_s: list[float] = []
+        read_s: list[float] = []
+        delivered = 0
+        for n in range(args.repeat + 1):
+            session_id = f"bench-{n}"
+            t0 = time.perf_counter()
+            manifest, chunks = seal(x, session_id, total, args.chapters)
+            seal_s.append(time.perf_counter() - t0)
+            blob = b"".join(chunks[h] for c in manifest.chapters for h in c.chunks)
+            delivered = len(blob)
+
+            state = work / f"seat-{n}"
+            state.mkdir()
+            identity = SeatIdentity(
+                SEAT_KEY, f"ws://127.0.0.1:{port}/ws/seat", HUB_ID, ed, x, state
+            )
+            cache = await ChapterCache.open(state, identity, window=args.window)
+            done = asyncio.Event()
+            connected = asyncio.Event()
+
+            def progress(cache: ChapterCache = cache, done: asyncio.Event = done) -> None:
+                entries = cache.entries()
+                if entries and all(e.complete for e in entries):
+                    done.set()
+
+            cache.add_listener(progress)
+
+            async def on_event(
+                event: Event, cache: ChapterCache = cache, connected: asyncio.Event = connected
+            ) -> None:
+                await cache.on_event(event)
+                if hub.connected(SEAT_KEY):
+                    connected.set()
+
+            link = SeatLink(identity, on_event=on_event)
+            cache.bind(link.send)
+            task = asyncio.create_task(link.run())
+            await asyncio.wait_for(connected.wait(), 30)
+            store.put(SEAT_KEY, manifest, chunks)
+            t0 = time.perf_counter()
+            await hub.send(SEAT_KEY, manifest)
+            await asyncio.wait_for(done.wait(), 600)
+            encrypted.append(time.perf_counter() - t0)
+            if args.read:
+                t0 = time.perf_counter()
+                for entry in cache.entries():
+                    await cache.read(entry.label)
+                read_s.append(time.perf_counter() - t0)
+            await cache.wipe()
+            task.cancel()
+            await asyncio.wait({task})
+
+            async with ClientSession() as client:
+                t0 = time.perf_counter()
+                async with client.get(f"http://127.0.0.1:{plain_port}/blob") as resp:
+                    got = 0
+                    async for piece in resp.content.iter_chunked(CHUNK_SIZE):
+                        got += len(piece)
+                http.append(time.perf_counter() - t0)
+                assert got == delivered, (got, delivered)
+
+        await plain_runner.cleanup()
+        await runner.cleanup()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    mib = delivered / (1024 * 1024)
+    enc, pl = min(encrypted[1:]), min(http[1:])
+    print(
+        f"payload: {mib:.1f} MiB sealed ({args.chapters} chapters, "
+        f"{CHUNK_SIZE // 1024} KiB chunks, window {args.window}), "
+        f"best of {args.repeat} after one warm-up"
+    )
+    print(f"sealing at the hub (not in delivery): {mib / min(seal_s[1:]):8.1f} MiB/s")
+    print(f"encrypted delivery over the seat link: {mib / enc:8.1f} MiB/s ({enc:.3f} s)")
+    print(f"plain loopback HTTP (aiohttp):         {mib / pl:8.1f} MiB/s ({pl:.3f} s)")
+    print(f"ratio encrypted / plain:               {pl / enc:8.3f}")
+    if read_s:
+        print(f"decrypting every chapter at the seat:  {mib / min(read_s[1:]):8.1f} MiB/s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--mb", type=float, default=16.0, help="MiB of chapters (default 16)")
+    parser.add_argument("--chapters", type=int, default=8, help="number of chapters (default 8)")
+    parser.add_argument("--repeat", type=int, default=3, help="timed runs of each (default 3)")
+    parser.add_argument(
+        "--window",
+        type=int,
+        default=WINDOW,
+        help=f"chunks the seat asks for ahead (default {WINDOW}, the agent's)",
+    )
+    parser.add_argument("--read", action="store_true", help="also time decryption at the seat")
+    args = parser.parse_args()
+    if args.repeat < 1 or args.chapters < 1 or args.mb <= 0 or args.window < 1:
+        parser.error("--repeat, --chapters, --window and --mb must be positive")
+    asyncio.run(run(args))
+
+
+if __name__ == "__main__":
+    main()
