@@ -23,6 +23,7 @@ from evaluation_hub.errors import InvalidInput
 from evaluation_hub.evaluation import rules, store
 from evaluation_hub.evaluation.models import ReviewRequestRow
 from evaluation_hub.evaluation.report import render_report
+from evaluation_hub.seats import expert as seat_expert
 from evaluation_hub.sessions import lifecycle
 
 __all__ = ["routes"]
@@ -322,6 +323,7 @@ async def start_review(request: web.Request) -> web.Response:
     created = await store.review_round(
         app[DB], who, session_id, sealer=app[SEALER], now=app[CLOCK]()
     )
+    await seat_expert.push_review_requests(app, session_id, created)
     return web.json_response({"created": [_request_json(r) for r in created]}, status=201)
 
 
@@ -379,6 +381,7 @@ async def reveal(request: web.Request) -> web.Response:
     session_id = path_id(request, "session_id")
     app = request.app
     await store.reveal(app[DB], who, session_id, sealer=app[SEALER], now=app[CLOCK]())
+    await seat_expert.push_report(app, session_id)
     return await _result(request, session_id)
 
 

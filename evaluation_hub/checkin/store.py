@@ -28,7 +28,7 @@ from evaluation_hub.db.models import (
     SessionExpert,
     Venue,
 )
-from evaluation_hub.errors import Conflict, InvalidInput, NotFound
+from evaluation_hub.errors import Conflict, InvalidInput, NotFound, ProblemError
 from evaluation_hub.principal import Principal
 from evaluation_hub.sealing import Sealer
 
@@ -238,6 +238,9 @@ async def check_in(
             if row is not None:
                 credential.attempts_left = outcome.attempts_left
             refusal = outcome.refusal
+            if isinstance(refusal, ProblemError) and row is not None:
+                # The seat shows how many attempts are left (None: not this seat's PIN at all).
+                refusal.extra.setdefault("attempts_left", outcome.attempts_left)
             await append_event(
                 s,
                 kind="checkin.refused",

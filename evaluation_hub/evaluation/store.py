@@ -69,8 +69,10 @@ __all__ = [
     "Context",
     "Overview",
     "SaveOutcome",
+    "SeatActor",
     "answer_request",
     "attach_package",
+    "expert_briefing",
     "expert_view",
     "ingest_seat_saves",
     "overview",
@@ -81,6 +83,8 @@ __all__ = [
     "review_round",
     "save_from_host",
     "seal",
+    "seat_expert",
+    "seated_experts",
     "sign_report",
 ]
 
@@ -92,6 +96,27 @@ _LIVE = tuple(booking_rules.LIVE_STATES)
 
 def seed_purpose(session_id: int) -> str:
     return f"evaluation-shuffle-seed:{session_id}"
+
+
+@dataclass(frozen=True)
+class SeatActor:
+    """An authenticated seat terminal acting for the expert booked at it (seat paths of
+    ``answer_request`` and ``sign_report``); it may act only for that expert."""
+
+    seat_key: str
+
+    @property
+    def username(self) -> str:
+        return f"seat:{self.seat_key}"
+
+
+async def _require_seated(s: AsyncSession, actor: SeatActor, session_id: int, expert: str) -> None:
+    seated = await _seat_expert(s, session_id, actor.seat_key)
+    if seated != expert:
+        raise Forbidden(
+            "not-seated-expert",
+            f"工位 {actor.seat_key} 安排的不是专家 {expert}，不能代其答复或签署",
+        )
 
 
 # --- loading -------------------------------------------------------------------------------
@@ -786,7 +811,7 @@ def _flags(ctx: Context, scores: Reintegrated) -> list[ReviewFlag]:
 
 async def answer_request(
     db: Database,
-    actor: Principal,
+    actor: Principal | SeatActor,
     session_id: int,
     request_id: int,
     answer: str,
@@ -798,12 +823,15 @@ async def answer_request(
     """The expert's answer: keep the score with written reasons, or revise (after re-scoring)."""
     async with db.write() as s:
         ctx = await _context(s, session_id, sealer, lock=True)
-        _require_host_operator(actor, ctx.session, ctx.host)
+        if not isinstance(actor, SeatActor):
+            _require_host_operator(actor, ctx.session, ctx.host)
         request = await s.get(ReviewRequestRow, request_id)
         if request is None or request.session_id != ctx.session.id:
             raise NotFound(
                 "review-request-not-found", f"评标会 #{session_id} 没有复核请求 #{request_id}"
             )
+        if isinstance(actor, SeatActor):
+            await _require_seated(s, actor, ctx.session.id, request.expert_code)
         if ctx.session.state != "deviation_review":
             raise Conflict(
                 "not-in-review",
@@ -997,7 +1025,7 @@ async def _enrolled_key(s: AsyncSession, session_id: int, expert_id: int) -> byt
 
 async def sign_report(
     db: Database,
-    actor: Principal,
+    actor: Principal | SeatActor,
     session_id: int,
     *,
     expert: str,
@@ -1011,7 +1039,10 @@ async def sign_report(
     """Record one member's signature (agree / disagree with reasons) or refusal to sign."""
     async with db.write() as s:
         ctx = await _context(s, session_id, sealer, lock=True)
-        _require_host_operator(actor, ctx.session, ctx.host)
+        if isinstance(actor, SeatActor):
+            await _require_seated(s, actor, ctx.session.id, expert)
+        else:
+            _require_host_operator(actor, ctx.session, ctx.host)
         if ctx.session.state != "revealed":
             raise Conflict(
                 "not-signing",
@@ -1045,6 +1076,8 @@ async def sign_report(
                     "bad-signature-format", "签名或签名公钥不是有效的十六进制 Ed25519 值"
                 ) from None
             enrolled = await _enrolled_key(s, ctx.session.id, member.id)
+            if isinstance(actor, SeatActor) and enrolled is None:
+                raise Forbidden("key-mismatch", f"专家 {expert} 所在工位没有已批准的终端密钥")
             if enrolled is not None and enrolled != key_bytes:
                 raise Forbidden(
                     "key-mismatch", f"签名公钥与专家 {expert} 所在工位登记的终端密钥不一致"
@@ -1164,3 +1197,81 @@ async def report_data(
         ],
         generated_at=now,
     )
+
+
+# --- 6. seat paths ---------------------------------------------------------------------------
+
+
+def _item_json(item: Any) -> dict[str, Any]:
+    return {
+        "id": item.id,
+        "title": item.title,
+        "max": rules.decimal_text(item.max_points),
+        "step": rules.decimal_text(item.step),
+        "top_low": rules.decimal_text(item.top_band.low),
+        "bottom_high": rules.decimal_text(item.bottom_band.high),
+    }
+
+
+async def expert_briefing(
+    db: Database, session_id: int, expert: str, *, sealer: Sealer
+) -> dict[str, Any] | None:
+    """What the seat of a checked-in expert needs to score: the state, the number of bidders
+    (not their names) and the rubric of every part under the labels of the expert's own view.
+    None if no package is attached yet or the expert is not a member."""
+    async with db.read() as s:
+        try:
+            ctx = await _context(s, session_id, sealer, lock=False)
+        except Conflict:
+            return None
+    if expert not in ctx.manifest.expert_ids:
+        return None
+    parts: list[dict[str, Any]] = []
+    for view in ctx.shuffle.view(expert).chapters:
+        spec = ctx.package.chapter(view.chapter_id)
+        parts.append(
+            {
+                "part": spec.id,
+                "title": spec.title,
+                "subjects": list(view.labels),
+                "items": [_item_json(i) for i in spec.items],
+            }
+        )
+    if ctx.package.commercial_items:
+        parts.append(
+            {
+                "part": rules.COMMERCIAL_PART,
+                "title": "商务部分",
+                "subjects": list(ctx.package.bidder_ids),
+                "items": [_item_json(i) for i in ctx.package.commercial_items],
+            }
+        )
+    return {
+        "state": ctx.session.state,
+        "bidder_count": len(ctx.package.bidder_ids),
+        "parts": parts,
+    }
+
+
+async def seat_expert(db: Database, session_id: int, seat_key: str) -> str | None:
+    """The code of the expert booked at the seat for this session, if any."""
+    async with db.read() as s:
+        return await _seat_expert(s, session_id, seat_key)
+
+
+async def seated_experts(db: Database, session_id: int) -> dict[str, str]:
+    """expert code → seat key (``<venue code>.<seat label>``) for the session's live bookings."""
+    async with db.read() as s:
+        rows = await s.execute(
+            select(Expert.code, Venue.code, Seat.label)
+            .join(BookingSeat, BookingSeat.expert_id == Expert.id)
+            .join(Booking, Booking.id == BookingSeat.booking_id)
+            .join(Seat, Seat.id == BookingSeat.seat_id)
+            .join(Venue, Venue.id == Seat.venue_id)
+            .where(
+                Booking.session_id == session_id,
+                Booking.state.in_(_LIVE),
+                BookingSeat.live.is_(True),
+            )
+        )
+        return {expert: f"{venue}.{label}" for expert, venue, label in rows.all()}

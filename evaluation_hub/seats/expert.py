@@ -1,0 +1,428 @@
+"""The expert's work over the seat link: check-in, deviation review answers, report signatures.
+
+The seat websocket (``evaluation_hub.seats.websocket``) hands this module the seat's
+``checkin_request``, ``commitment``, ``review_answer`` and ``report_signature`` messages; each is judged by the
+same store functions the host API uses (check-in rules in ``evaluation_hub.checkin.store``, the
+evaluation engine in ``evaluation_hub.evaluation.store`` with the seat as the actor, a
+``SeatActor`` that may act only for the expert booked at it) and answered on the same link.
+The evaluation API calls ``push_review_requests`` after a review round and ``push_report``
+after the reveal, so the seats of the experts concerned get them without asking.
+
+Refusals reach the expert as a slug and the store's Chinese message, never an internal error.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import structlog
+from aiohttp import web
+from sqlalchemy import select
+
+from evaluation_hub.api.keys import CLOCK, CONFIG, DB, SEALER
+from evaluation_hub.audit.store import append_event
+from evaluation_hub.booking import rules as booking_rules
+from evaluation_hub.checkin import store as checkin_store
+from evaluation_hub.db.models import (
+    Booking,
+    BookingSeat,
+    CheckinCredential,
+    EvaluationSession,
+    Expert,
+    Seat,
+    Venue,
+)
+from evaluation_hub.errors import ProblemError
+from evaluation_hub.evaluation import store as evaluation_store
+from evaluation_hub.evaluation.models import (
+    EvaluationPackageRow,
+    ReportSignatureRow,
+    ReviewRequestRow,
+)
+from evaluation_hub.evaluation.rules import EXPLAINABLE
+from evaluation_hub.seats.models import SeatEnrolment
+from seat_protocol.messages import (
+    AppMessage,
+    CheckinRequest,
+    CheckinResult,
+    CommitmentDecision,
+    ExpertBriefing,
+    ReportForSignature,
+    ReportSignature,
+    RequestResult,
+    ReviewAnswer,
+    ReviewRequestNotice,
+)
+
+if TYPE_CHECKING:
+    from evaluation_hub.seats.websocket import SeatHub
+
+__all__ = ["ExpertMessage", "handle", "push_report", "push_review_requests", "seat_connected"]
+
+log = structlog.get_logger(__name__)
+
+ExpertMessage = CheckinRequest | CommitmentDecision | ReviewAnswer | ReportSignature
+
+_FAILED = "主场枢纽暂时无法处理该请求，请稍后重试；如持续失败请联系主场工作人员"
+
+
+def _session_number(text: str) -> int | None:
+    return int(text) if text.isdigit() and len(text) <= 12 else None
+
+
+async def _seat_row_id(app: web.Application, seat_key: str) -> int | None:
+    async with app[DB].read() as s:
+        found = await s.execute(
+            select(SeatEnrolment.seat_id).where(
+                SeatEnrolment.seat_key == seat_key, SeatEnrolment.status == "approved"
+            )
+        )
+        seat_id: int | None = found.scalars().first()
+        return seat_id
+
+
+async def briefing(app: web.Application, session_id: int, expert: str) -> ExpertBriefing | None:
+    data = await evaluation_store.expert_briefing(app[DB], session_id, expert, sealer=app[SEALER])
+    if data is None:
+        return None
+    return ExpertBriefing(
+        session_id=str(session_id),
+        expert_code=expert,
+        bidder_count=data["bidder_count"],
+        state=data["state"],
+        rubric={"parts": data["parts"]},
+    )
+
+
+async def _check_in(app: web.Application, seat_key: str, msg: CheckinRequest) -> list[AppMessage]:
+    def refused(message: str, attempts_left: int | None = None) -> list[AppMessage]:
+        return [
+            CheckinResult(
+                session_id=msg.session_id,
+                accepted=False,
+                message=message,
+                attempts_left=attempts_left,
+            )
+        ]
+
+    number = _session_number(msg.session_id)
+    expert = msg.expert_code.strip()
+    # Checked before the PIN: a wrong session number must not use up one of its attempts.
+    seated = (
+        None if number is None else await evaluation_store.seat_expert(app[DB], number, seat_key)
+    )
+    if number is None or seated is None:
+        return refused(f"本工位没有评标会 #{msg.session_id} 的预约，请核对评标会编号")
+    seat_id = await _seat_row_id(app, seat_key)
+    if seat_id is None:
+        return refused("本工位终端尚未获批准，不能签到")
+    try:
+        await checkin_store.check_in(
+            app[DB],
+            seat_id=seat_id,
+            expert_code=expert,
+            pin=msg.pin.strip(),
+            sealer=app[SEALER],
+            now=app[CLOCK](),
+            policy=app[CONFIG].checkin_policy,
+        )
+    except ProblemError as exc:
+        left = exc.extra.get("attempts_left")
+        return refused(exc.detail, left if isinstance(left, int) else None)
+    out: list[AppMessage] = [
+        CheckinResult(
+            session_id=str(number),
+            accepted=True,
+            message=f"专家 {expert} 签到成功",
+            attempts_left=None,
+        )
+    ]
+    brief = await briefing(app, number, expert)
+    if brief is not None:
+        out.append(brief)
+    return out
+
+
+async def _answer(app: web.Application, seat_key: str, msg: ReviewAnswer) -> list[AppMessage]:
+    ref = f"review:{msg.request_id}"
+    number = _session_number(msg.session_id)
+    if number is None:
+        return [
+            RequestResult(ref=ref, accepted=False, code="bad-session", message="评标会编号无效")
+        ]
+    try:
+        await evaluation_store.answer_request(
+            app[DB],
+            evaluation_store.SeatActor(seat_key),
+            number,
+            msg.request_id,
+            msg.answer,
+            msg.reason,
+            sealer=app[SEALER],
+            now=app[CLOCK](),
+        )
+    except ProblemError as exc:
+        return [RequestResult(ref=ref, accepted=False, code=exc.code, message=exc.detail)]
+    return [RequestResult(ref=ref, accepted=True, code="answered", message="复核答复已记录")]
+
+
+async def _sign(app: web.Application, seat_key: str, msg: ReportSignature) -> list[AppMessage]:
+    ref = f"signature:{msg.session_id}"
+    number = _session_number(msg.session_id)
+    expert = (
+        None if number is None else await evaluation_store.seat_expert(app[DB], number, seat_key)
+    )
+    if number is None or expert is None:
+        return [
+            RequestResult(
+                ref=ref,
+                accepted=False,
+                code="not-seated",
+                message=f"本工位没有评标会 #{msg.session_id} 的专家，不能签署",
+            )
+        ]
+    try:
+        await evaluation_store.sign_report(
+            app[DB],
+            evaluation_store.SeatActor(seat_key),
+            number,
+            expert=expert,
+            decision=msg.decision,
+            reason=msg.reason,
+            public_key=msg.public_key,
+            signature=msg.signature,
+            sealer=app[SEALER],
+            now=app[CLOCK](),
+        )
+    except ProblemError as exc:
+        return [RequestResult(ref=ref, accepted=False, code=exc.code, message=exc.detail)]
+    return [RequestResult(ref=ref, accepted=True, code="signed", message="评标报告签署已记录")]
+
+
+async def _commitment(
+    app: web.Application, seat_key: str, msg: CommitmentDecision
+) -> list[AppMessage]:
+    """Record the expert's integrity commitment or recusal as an audit event of the session;
+    a recusal is then the host's to act on (release the seat, draw a replacement)."""
+    ref = f"commitment:{msg.session_id}"
+    number = _session_number(msg.session_id)
+    expert = (
+        None if number is None else await evaluation_store.seat_expert(app[DB], number, seat_key)
+    )
+    if number is None or expert is None:
+        return [
+            RequestResult(
+                ref=ref,
+                accepted=False,
+                code="not-seated",
+                message=f"本工位没有评标会 #{msg.session_id} 的专家，不能记录承诺或回避",
+            )
+        ]
+    recused = msg.decision == "recused"
+    async with app[DB].write() as s:
+        await append_event(
+            s,
+            kind="committee.recusal_declared" if recused else "committee.commitment_confirmed",
+            subject=f"session:{number}",
+            actor=f"seat:{seat_key}",
+            payload={"expert": expert, "reason": msg.reason.strip()},
+            at=app[CLOCK](),
+        )
+    message = (
+        "已记录回避申请，请等待主场工作人员安排；本工位不再评分"
+        if recused
+        else "已记录评标纪律承诺"
+    )
+    return [RequestResult(ref=ref, accepted=True, code=msg.decision, message=message)]
+
+
+async def handle(app: web.Application, hub: SeatHub, seat_key: str, msg: ExpertMessage) -> None:
+    """Judge one request of the seat and send the answer(s) to it."""
+    try:
+        if isinstance(msg, CheckinRequest):
+            answers = await _check_in(app, seat_key, msg)
+        elif isinstance(msg, ReviewAnswer):
+            answers = await _answer(app, seat_key, msg)
+        elif isinstance(msg, CommitmentDecision):
+            answers = await _commitment(app, seat_key, msg)
+        else:
+            answers = await _sign(app, seat_key, msg)
+    except Exception:
+        log.exception("seat.expert_request_failed", seat_key=seat_key, message=msg.type)
+        if isinstance(msg, CheckinRequest):
+            answers = [
+                CheckinResult(
+                    session_id=msg.session_id, accepted=False, message=_FAILED, attempts_left=None
+                )
+            ]
+        else:
+            if isinstance(msg, ReviewAnswer):
+                ref = f"review:{msg.request_id}"
+            elif isinstance(msg, CommitmentDecision):
+                ref = f"commitment:{msg.session_id}"
+            else:
+                ref = f"signature:{msg.session_id}"
+            answers = [RequestResult(ref=ref, accepted=False, code="failed", message=_FAILED)]
+    for answer in answers:
+        await hub.send(seat_key, answer)
+
+
+def _notice(row: ReviewRequestRow) -> ReviewRequestNotice:
+    spread: dict[str, Any] = dict(row.spread)
+    return ReviewRequestNotice(
+        session_id=str(row.session_id),
+        request_id=row.id,
+        round=row.round,
+        part=row.part_id,
+        subject=row.subject,
+        item=row.item_id,
+        reason=row.reason,
+        message=row.message,
+        spread=spread,
+        explainable=row.reason in EXPLAINABLE,
+    )
+
+
+async def push_review_requests(
+    app: web.Application, session_id: int, rows: list[ReviewRequestRow]
+) -> int:
+    """Send each new review request to the seat of its expert; returns how many were queued.
+
+    Best effort: a request whose seat is not connected stays answerable at the host.
+    """
+    hub = _hub(app)
+    if hub is None or not rows:
+        return 0
+    sent = 0
+    try:
+        seats = await evaluation_store.seated_experts(app[DB], session_id)
+        for row in rows:
+            seat_key = seats.get(row.expert_code)
+            if seat_key is not None and await hub.send(seat_key, _notice(row)) is not None:
+                sent += 1
+    except Exception:
+        log.exception("seat.review_push_failed", session_id=session_id)
+    return sent
+
+
+async def push_report(app: web.Application, session_id: int) -> int:
+    """Send the revealed result to the seat of every seated member, for signing."""
+    hub = _hub(app)
+    if hub is None:
+        return 0
+    sent = 0
+    try:
+        seats = await evaluation_store.seated_experts(app[DB], session_id)
+        sent = await _send_report(app, hub, session_id, seats)
+    except Exception:
+        log.exception("seat.report_push_failed", session_id=session_id)
+    return sent
+
+
+async def _send_report(
+    app: web.Application,
+    hub: SeatHub,
+    session_id: int,
+    seats: dict[str, str],
+) -> int:
+    async with app[DB].read() as s:
+        result = (
+            await s.execute(
+                select(EvaluationPackageRow.result).where(
+                    EvaluationPackageRow.session_id == session_id
+                )
+            )
+        ).scalar_one_or_none()
+    if result is None:
+        return 0
+    sent = 0
+    for expert, seat_key in seats.items():
+        msg = ReportForSignature(session_id=str(session_id), expert_code=expert, result=result)
+        if await hub.send(seat_key, msg) is not None:
+            sent += 1
+    return sent
+
+
+def _hub(app: web.Application) -> SeatHub | None:
+    from evaluation_hub.seats.websocket import SEAT_HUB
+
+    return app.get(SEAT_HUB)
+
+
+async def seat_connected(app: web.Application, hub: SeatHub, seat_key: str) -> None:
+    """Bring a (re)connected seat up to date: the check-in of its checked-in expert with the
+    briefing, the review requests still unanswered, and the result still to be signed.
+
+    The seat's page keeps its state in memory, so after a restart of either end this is how
+    the expert finds the page as it was; repeats are harmless (the page keys them by id).
+    """
+    venue_code, dot, label = seat_key.partition(".")
+    if not dot:
+        return
+    try:
+        async with app[DB].read() as s:
+            rows = (
+                await s.execute(
+                    select(EvaluationSession.id, EvaluationSession.state, Expert.code)
+                    .select_from(BookingSeat)
+                    .join(Booking, Booking.id == BookingSeat.booking_id)
+                    .join(EvaluationSession, EvaluationSession.id == Booking.session_id)
+                    .join(Seat, Seat.id == BookingSeat.seat_id)
+                    .join(Venue, Venue.id == Seat.venue_id)
+                    .join(Expert, Expert.id == BookingSeat.expert_id)
+                    .join(CheckinCredential, CheckinCredential.booking_seat_id == BookingSeat.id)
+                    .where(
+                        Venue.code == venue_code,
+                        Seat.label == label,
+                        BookingSeat.live.is_(True),
+                        Booking.state.in_(tuple(booking_rules.LIVE_STATES)),
+                        CheckinCredential.used_at.is_not(None),
+                    )
+                )
+            ).all()
+            work = []
+            for session_id, state, expert in rows:
+                open_requests = (
+                    (
+                        await s.execute(
+                            select(ReviewRequestRow)
+                            .where(
+                                ReviewRequestRow.session_id == session_id,
+                                ReviewRequestRow.expert_code == expert,
+                                ReviewRequestRow.answer.is_(None),
+                            )
+                            .order_by(ReviewRequestRow.id)
+                        )
+                    )
+                    .scalars()
+                    .all()
+                )
+                signed = (
+                    await s.execute(
+                        select(ReportSignatureRow.id).where(
+                            ReportSignatureRow.session_id == session_id,
+                            ReportSignatureRow.expert_code == expert,
+                        )
+                    )
+                ).first() is not None
+                work.append((session_id, state, expert, list(open_requests), signed))
+        for session_id, state, expert, open_requests, signed in work:
+            await hub.send(
+                seat_key,
+                CheckinResult(
+                    session_id=str(session_id),
+                    accepted=True,
+                    message=f"专家 {expert} 已在本工位签到",
+                    attempts_left=None,
+                ),
+            )
+            brief = await briefing(app, session_id, expert)
+            if brief is not None:
+                await hub.send(seat_key, brief)
+            if state == "deviation_review":
+                for row in open_requests:
+                    await hub.send(seat_key, _notice(row))
+            if state == "revealed" and not signed:
+                await _send_report(app, hub, session_id, {expert: seat_key})
+    except Exception:
+        log.exception("seat.expert_resync_failed", seat_key=seat_key)

@@ -1,0 +1,227 @@
+"""The expert's page at the seat: a small aiohttp app on 127.0.0.1, served by ``seat-agent run``.
+
+The page talks only to this local agent (``/api/...`` below); the agent talks to the hub over
+the seat link. Every answer a person reads is Simplified Chinese; refusals are
+``application/problem+json`` with ``code``, ``detail`` and, for forms, ``problems`` per field.
+
+Only JSON requests with ``Content-Type: application/json`` change anything, so another web
+page in the same browser cannot post to the agent without a CORS preflight (which it refuses).
+
+Routes: ``GET /`` (the page), ``GET /api/state``, ``POST /api/checkin``, ``POST
+/api/commitment``, ``GET /api/chapters``, ``GET /api/chapters/{label}``, ``POST /api/validate``,
+``POST /api/scores``, ``POST /api/reviews/{id}``, ``POST /api/signature``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Protocol
+
+import structlog
+from aiohttp import web
+
+from seat_agent.errors import SeatAgentError
+from seat_agent.page.desk import DeskRefused, ExpertDesk
+from seat_agent.page.html import PAGE
+
+if TYPE_CHECKING:
+    from seat_agent.runner import SeatAgent
+
+__all__ = ["DESK", "ChapterSource", "make_app", "serve", "start_page"]
+
+log = structlog.get_logger(__name__)
+
+
+class _Entry(Protocol):
+    label: str
+    title: str
+    position: int
+    size: int
+    received: int
+    complete: bool
+
+
+class ChapterSource(Protocol):
+    """What the page needs of ``seat_agent.chapters.ChapterCache``."""
+
+    def entries(self) -> list[Any]: ...
+
+    async def read(self, label: str) -> str: ...
+
+
+DESK = web.AppKey("desk", ExpertDesk)
+CHAPTERS = web.AppKey("chapters", object)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _problem(status: int, code: str, detail: str, **extra: Any) -> web.Response:
+    body = {"type": "about:blank", "title": detail, "status": status, "code": code}
+    body.update(detail=detail, **extra)
+    return web.Response(
+        status=status,
+        text=json.dumps(body, ensure_ascii=False),
+        content_type="application/problem+json",
+    )
+
+
+@web.middleware
+async def _problems(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if request.method == "POST" and request.content_type != "application/json":
+        return _problem(415, "json-required", "请求须为 JSON（Content-Type: application/json）")
+    try:
+        return await handler(request)
+    except DeskRefused as exc:
+        return _problem(422, exc.code, exc.message, problems=exc.problems)
+    except SeatAgentError as exc:
+        return _problem(409, "not-ready", str(exc))
+
+
+async def _body(request: web.Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except ValueError:
+        raise DeskRefused("bad-json", "请求内容不是有效的 JSON") from None
+    if not isinstance(body, dict):
+        raise DeskRefused("bad-json", "请求内容应为 JSON 对象")
+    return body
+
+
+def _text(body: dict[str, Any], name: str) -> str:
+    value = body.get(name, "")
+    return value if isinstance(value, str) else ""
+
+
+def _values(body: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    values = body.get("values")
+    if not isinstance(values, dict) or not all(isinstance(v, dict) for v in values.values()):
+        raise DeskRefused("bad-values", "评分内容格式不正确")
+    return values
+
+
+async def page(request: web.Request) -> web.Response:
+    return web.Response(text=PAGE, content_type="text/html", headers={"Cache-Control": "no-store"})
+
+
+def _chapters(request: web.Request) -> ChapterSource | None:
+    source = request.app.get(CHAPTERS)
+    return source if source is not None else None  # type: ignore[return-value]
+
+
+def _chapter_list(source: ChapterSource | None) -> list[dict[str, Any]]:
+    if source is None:
+        return []
+    return [
+        {
+            "label": e.label,
+            "title": e.title,
+            "position": e.position,
+            "size": e.size,
+            "received": e.received,
+            "complete": e.complete,
+        }
+        for e in source.entries()
+    ]
+
+
+async def state(request: web.Request) -> web.Response:
+    view = await request.app[DESK].view()
+    view["chapters"] = _chapter_list(_chapters(request))
+    return web.json_response(view, headers={"Cache-Control": "no-store"})
+
+
+async def checkin(request: web.Request) -> web.Response:
+    body = await _body(request)
+    await request.app[DESK].check_in(
+        _text(body, "session_id"), _text(body, "expert_code"), _text(body, "pin")
+    )
+    return web.json_response({"status": "sent"}, status=202)
+
+
+async def commitment(request: web.Request) -> web.Response:
+    body = await _body(request)
+    await request.app[DESK].commit(_text(body, "decision"), _text(body, "reason"))
+    return web.json_response({"commitment": request.app[DESK].commitment})
+
+
+async def chapter_list(request: web.Request) -> web.Response:
+    return web.json_response({"chapters": _chapter_list(_chapters(request))})
+
+
+async def chapter_text(request: web.Request) -> web.Response:
+    desk = request.app[DESK]
+    if desk.briefing is None:
+        return _problem(403, "not-checked-in", "请先签到，再阅读评审材料")
+    source = _chapters(request)
+    if source is None:
+        return _problem(404, "no-chapters", "本终端没有章节缓存")
+    text = await source.read(request.match_info["label"])
+    return web.json_response(
+        {"label": request.match_info["label"], "text": text},
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+async def validate(request: web.Request) -> web.Response:
+    body = await _body(request)
+    problems = request.app[DESK].validate(_text(body, "part"), _values(body))
+    return web.json_response({"problems": problems})
+
+
+async def scores(request: web.Request) -> web.Response:
+    body = await _body(request)
+    save = await request.app[DESK].submit(_text(body, "part"), _values(body))
+    return web.json_response({"key": save.key, "part": save.part}, status=201)
+
+
+async def review(request: web.Request) -> web.Response:
+    body = await _body(request)
+    raw = request.match_info["request_id"]
+    if not raw.isdigit():
+        return _problem(404, "review-not-found", f"没有复核请求 #{raw}")
+    await request.app[DESK].answer(int(raw), _text(body, "answer"), _text(body, "reason"))
+    return web.json_response({"status": "sent"}, status=202)
+
+
+async def signature(request: web.Request) -> web.Response:
+    body = await _body(request)
+    await request.app[DESK].sign(_text(body, "decision"), _text(body, "reason"))
+    return web.json_response({"status": "sent"}, status=202)
+
+
+def make_app(desk: ExpertDesk, chapters: ChapterSource | None = None) -> web.Application:
+    app = web.Application(middlewares=[_problems], client_max_size=1024 * 1024)
+    app[DESK] = desk
+    if chapters is not None:
+        app[CHAPTERS] = chapters
+    app.router.add_get("/", page)
+    app.router.add_get("/api/state", state)
+    app.router.add_post("/api/checkin", checkin)
+    app.router.add_post("/api/commitment", commitment)
+    app.router.add_get("/api/chapters", chapter_list)
+    app.router.add_get("/api/chapters/{label}", chapter_text)
+    app.router.add_post("/api/validate", validate)
+    app.router.add_post("/api/scores", scores)
+    app.router.add_post("/api/reviews/{request_id}", review)
+    app.router.add_post("/api/signature", signature)
+    return app
+
+
+async def serve(app: web.Application, port: int, host: str = "127.0.0.1") -> web.AppRunner:
+    """Start serving ``app`` on ``host:port`` (0: any free port); the caller cleans up."""
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    return runner
+
+
+async def start_page(agent: SeatAgent, port: int, host: str = "127.0.0.1") -> web.AppRunner:
+    """Serve the expert's page for ``agent`` (its desk joins the agent's event handlers)."""
+    desk = ExpertDesk(agent.identity, agent.delivery, agent.link.send)
+    agent.add_handler(desk.on_event)
+    runner = await serve(make_app(desk, agent.chapters), port, host)
+    for address in runner.addresses:
+        log.info("seat.page_serving", url=f"http://{address[0]}:{address[1]}/")
+    return runner
