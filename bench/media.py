@@ -1,31 +1,72 @@
-"""Benchmark: hub CPU per viewer-stream, encoded forwarding against MediaRelay + encode.
+"""Benchmark: the hub's encoded forwarding against MediaRelay + encode and Janus VideoRoom.
 
-P seats publish the 640×480 test pattern (VP8) at 15 fps; V viewers watch each seat. Three
-processes on loopback: the publishers, the hub, the viewers, so the hub's CPU
-(``time.process_time`` of its process, all threads) is measured alone. For each hub mode,
-the hub also runs with no viewers, and a viewer-stream's marginal cost is
-(CPU with viewers − CPU without) / (P × V):
+P seats publish the 640×480 test pattern (VP8, 15 fps) and V viewers watch each seat, on
+loopback. The harness is kept cheap so that what it measures is the server:
 
-- ``forward``: ``media.forwarding`` (no decode, one packetisation per viewer);
-- ``relay``: aiortc's ``MediaRelay`` (unbuffered) with one VP8 encode per viewer.
+- **Publishers send pre-encoded frames.** A cycle of test-pattern frames (3 s) is encoded
+  once with libvpx, each frame drawing its index in the cycle as the machine-readable
+  timestamp; the publishers replay the cycle with fresh RTP timestamps (aiortc packetises an
+  ``av.Packet`` without encoding it) and log when each index was sent.
+- **Viewers do not decode** (``media.forwarding`` taps their receivers): they count the
+  depacketised encoded frames. One viewer per seat (``--decode-viewers``) also decodes, reads
+  the drawn index of every frame and notes when it arrived; glass-to-glass latency is the
+  arrival time minus the last time that index was sent to that seat (the cycle is far longer
+  than any latency, so the match is unambiguous). It excludes the camera and the publisher's
+  encode, which no server changes.
+- **Separate processes** for the publishers, the server and the viewers, so the server's CPU
+  is read alone, from ``/proc/<pid>/stat`` (user + system, all threads).
+- Every aiortc receiver completes a frame only when the next frame's first packet arrives,
+  which adds one frame interval (67 ms at 15 fps) per aiortc hop: the viewers' hop is in every
+  figure, and ``forward`` and ``relay`` add the hub's own. A browser viewer completes frames
+  on the RTP marker bit and does not add it.
 
-Printed per mode: hub CPU, delivered frame rate per viewer (mean and worst), and
-glass-to-glass latency p50/p95 read from the timestamps drawn into the frames.
+Servers (``--modes``):
 
-    .venv/bin/python bench/media.py --seats 4 --viewers 3 --seconds 8
+- ``forward``: this hub's ``media.forwarding`` (no decode, one packetisation per viewer);
+- ``relay``: aiortc's ``MediaRelay`` with one VP8 encode per viewer (the baseline);
+- ``janus``: the Janus VideoRoom plugin (Debian's ``janus``; ``scripts/install-system-deps.sh
+  bench``), started from a copy of /etc/janus in which only the VideoRoom plugin and the HTTP
+  transport are loaded, HTTP bound to 127.0.0.1, sessions without timeout. The same
+  publishers and viewers are signalled through Janus's HTTP API. Janus (libnice) never
+  gathers candidates on loopback, so in this mode ICE is enforced to this machine's own
+  first IPv4 address, on both sides; the kernel delivers traffic between a machine's own
+  addresses locally, as on loopback, and nothing leaves the machine.
 
-Figures, not a pass/fail test. Only loopback addresses are used.
+Each server runs twice, with and without viewers; a viewer-stream's marginal CPU is
+(CPU with viewers − CPU without) / (P × V). Printed per server: P×V, CPU, marginal CPU per
+viewer-stream, delivered frames per second per viewer (mean and worst), latency p50/p95, and
+the ratios of the marginal CPU between the servers.
+
+    .venv/bin/python bench/media.py --seats 2 --viewers 2 --seconds 5     # a quick check
+    .venv/bin/python bench/media.py --seats 12 --viewers 3 --seconds 10   # the target
+
+Figures, not a pass/fail test. Only this machine's own addresses are used (loopback, and for
+Janus its first IPv4 address).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import bisect
 import concurrent.futures
+import contextlib
+import itertools
+import json
 import multiprocessing
+import os
+import re
+import shutil
+import socket
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from fractions import Fraction
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -35,23 +76,47 @@ _ROOT = Path(__file__).resolve().parent.parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _ROOT / "bench"]
 sys.path.insert(0, str(_ROOT))
 
+import aioice.ice  # noqa: E402
+import av  # noqa: E402
+import av.error  # noqa: E402
 from aiortc import (  # noqa: E402
     MediaStreamTrack,
+    RTCConfiguration,
     RTCPeerConnection,
     RTCRtpSender,
     RTCSessionDescription,
 )
 from aiortc.contrib.media import MediaBlackhole, MediaRelay  # noqa: E402
+from aiortc.mediastreams import MediaStreamError  # noqa: E402
+from av.video.frame import VideoFrame  # noqa: E402
 
-from media.forwarding import PublisherForwarder, accept_publisher, add_viewer  # noqa: E402
+from media.fanout import is_keyframe  # noqa: E402
+from media.forwarding import (  # noqa: E402
+    ForwardedTrack,
+    PublisherForwarder,
+    TrackForwarder,
+    accept_publisher,
+    add_viewer,
+)
 from media.loopback import loopback_candidates  # noqa: E402
-from media.testpattern import TestPatternTrack, read_timestamp, wall_clock_us  # noqa: E402
+from media.testpattern import Scene, SceneRenderer, load_astronaut, read_timestamp  # noqa: E402
 
-FPS = 15
+CYCLE_SECONDS = 3
+VIDEO_CLOCK = 90_000
+BITRATE = 500_000  # aiortc's VP8 starting bitrate, so the relay's encodes match the publishers
+JANUS_ROOM = 4242
+JANUS_LIB = Path("/usr/lib/x86_64-linux-gnu/janus")
+ORIGINAL_HOST_ADDRESSES = aioice.ice.get_host_addresses
+Offer = tuple[str, str]  # (sdp, type)
+
+
+def rtc() -> RTCPeerConnection:
+    # No STUN server: everything is on loopback, and aiortc would otherwise try Google's.
+    return RTCPeerConnection(RTCConfiguration(iceServers=[]))
 
 
 class Pipe:
-    """Blocking pipe reads on a thread of their own, not on aiortc's encoder executor."""
+    """Blocking pipe reads on a thread of their own, off the event loop."""
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
@@ -64,11 +129,13 @@ class Pipe:
         self.conn.send(message)
 
 
-def sdp(pc: RTCPeerConnection) -> tuple[str, str]:
-    return (pc.localDescription.sdp, pc.localDescription.type)
+def sdp(pc: RTCPeerConnection) -> Offer:
+    description = pc.localDescription
+    assert description is not None
+    return (description.sdp, description.type)
 
 
-async def answer(pc: RTCPeerConnection, offer: tuple[str, str]) -> tuple[str, str]:
+async def answer(pc: RTCPeerConnection, offer: Offer) -> Offer:
     await pc.setRemoteDescription(RTCSessionDescription(*offer))
     await pc.setLocalDescription(await pc.createAnswer())
     return sdp(pc)
@@ -81,23 +148,85 @@ def prefer_vp8(transceiver: Any) -> None:
     )
 
 
-# --- processes -------------------------------------------------------------------------------
+# --- publishers --------------------------------------------------------------------------------
 
 
-async def publishers(pipe: Pipe, seats: int) -> None:
-    pcs = []
+def encode_cycle(width: int, height: int, fps: int) -> list[bytes]:
+    """One cycle of test-pattern frames encoded once: frame ``i`` draws ``i`` as its stamp."""
+    count = CYCLE_SECONDS * fps
+    renderer = SceneRenderer(width, height, load_astronaut())
+    codec = av.CodecContext.create("libvpx", "w")
+    codec.width, codec.height, codec.pix_fmt = width, height, "yuv420p"
+    codec.time_base = Fraction(1, fps)
+    codec.framerate = Fraction(fps)
+    codec.bit_rate = BITRATE
+    codec.gop_size = count
+    codec.options = {"deadline": "realtime", "cpu-used": "4", "lag-in-frames": "0",
+                     "auto-alt-ref": "0"}  # fmt: skip
+    packets = []
+    for index in range(count):
+        frame = VideoFrame.from_ndarray(renderer.render(Scene.PRESENT, index, index), "yuv420p")
+        frame.pts = index
+        packets += codec.encode(frame)
+    packets += codec.encode(None)
+    if len(packets) != count or not packets[0].is_keyframe:
+        raise RuntimeError(f"libvpx gave {len(packets)} packets for {count} frames")
+    return [bytes(p) for p in packets]
+
+
+class ReplayTrack(MediaStreamTrack):
+    """Replays an encoded cycle at ``fps`` with fresh timestamps; logs when each index left."""
+
+    kind = "video"
+
+    def __init__(self, cycle: list[bytes], fps: int) -> None:
+        super().__init__()
+        self._cycle = cycle
+        self._fps = fps
+        self._count = 0
+        self._start: float | None = None
+        self.sent: list[tuple[int, float]] = []
+
+    async def recv(self) -> av.Packet[Any]:
+        if self.readyState != "live":
+            raise MediaStreamError
+        n = self._count
+        self._count += 1
+        if self._start is None:
+            self._start = time.monotonic()
+        delay = self._start + n / self._fps - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        index = n % len(self._cycle)
+        packet = av.Packet(self._cycle[index])
+        packet.pts = n * VIDEO_CLOCK // self._fps
+        packet.time_base = Fraction(1, VIDEO_CLOCK)
+        self.sent.append((index, time.time()))
+        return packet
+
+
+async def publishers(pipe: Pipe, seats: int, width: int, height: int, fps: int) -> None:
+    cycle = encode_cycle(width, height, fps)
+    pcs, tracks = [], []
     for _ in range(seats):
-        pc = RTCPeerConnection()
-        prefer_vp8(pc.addTransceiver(TestPatternTrack(fps=FPS), direction="sendonly"))
+        pc = rtc()
+        track = ReplayTrack(cycle, fps)
+        prefer_vp8(pc.addTransceiver(track, direction="sendonly"))
         await pc.setLocalDescription(await pc.createOffer())
         pcs.append(pc)
+        tracks.append(track)
     pipe.send([sdp(pc) for pc in pcs])
     answers = await pipe.recv()
     for pc, reply in zip(pcs, answers, strict=True):
         await pc.setRemoteDescription(RTCSessionDescription(*reply))
+    await pipe.recv()  # stop
+    pipe.send([track.sent for track in tracks])
     await pipe.recv()  # close
     for pc in pcs:
         await pc.close()
+
+
+# --- the Python servers ------------------------------------------------------------------------
 
 
 async def hub(pipe: Pipe, mode: str, viewers: int) -> None:
@@ -109,7 +238,7 @@ async def hub(pipe: Pipe, mode: str, viewers: int) -> None:
     sink = MediaBlackhole()
     replies = []
     for offer in offers:
-        pc = RTCPeerConnection()
+        pc = rtc()
         pcs.append(pc)
         if mode == "forward":
             forwarder = PublisherForwarder()
@@ -126,9 +255,10 @@ async def hub(pipe: Pipe, mode: str, viewers: int) -> None:
         await sink.start()
 
     viewer_pcs = []
+    offers_out = []
     for seat in range(len(offers)):
         for _ in range(viewers):
-            pc = RTCPeerConnection()
+            pc = rtc()
             if mode == "forward":
                 add_viewer(pc, forwarders[seat].video)
             else:
@@ -136,14 +266,10 @@ async def hub(pipe: Pipe, mode: str, viewers: int) -> None:
                 prefer_vp8(pc.addTransceiver(track, direction="sendonly"))
             await pc.setLocalDescription(await pc.createOffer())
             viewer_pcs.append(pc)
-    pipe.send([sdp(pc) for pc in viewer_pcs])
+            offers_out.append((seat, sdp(pc)))
+    pipe.send(offers_out)
     for pc, reply in zip(viewer_pcs, await pipe.recv(), strict=True):
         await pc.setRemoteDescription(RTCSessionDescription(*reply))
-
-    await pipe.recv()  # start
-    cpu, wall = time.process_time(), time.monotonic()
-    await pipe.recv()  # stop
-    pipe.send((time.process_time() - cpu, time.monotonic() - wall))
     await pipe.recv()  # close
     await sink.stop()
     for forwarder in forwarders:
@@ -152,136 +278,443 @@ async def hub(pipe: Pipe, mode: str, viewers: int) -> None:
         await pc.close()
 
 
-async def watchers(pipe: Pipe) -> None:
-    offers = await pipe.recv()
+# --- viewers -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Watcher:
+    seat: int
+    pc: RTCPeerConnection
+    forwarder: TrackForwarder = field(default_factory=lambda: TrackForwarder("video"))
+    decodes: bool = False
+    frames_at_start: int = 0
+
+
+async def watchers(pipe: Pipe, decode_per_seat: int) -> None:
+    offers: list[tuple[int, Offer]] = await pipe.recv()
     measuring = False
-    frames = [0] * len(offers)
-    latencies: list[list[float]] = [[] for _ in offers]
-    pcs, replies, tasks = [], [], []
+    samples: list[tuple[int, int, float]] = []  # (seat, drawn index, arrival time)
+    watching: list[Watcher] = []
+    tasks = []
+    decoding = dict.fromkeys({seat for seat, _ in offers}, 0)
 
-    async def consume(index: int, track: MediaStreamTrack) -> None:
+    async def decode(watcher: Watcher, track: ForwardedTrack) -> None:
+        decoder = av.CodecContext.create("vp8", "r")
+        synced = False
         while True:
-            frame = await track.recv()
-            if measuring:
-                frames[index] += 1
-                stamp = read_timestamp(frame)  # type: ignore[arg-type]
-                if stamp is not None:
-                    latencies[index].append((wall_clock_us() - stamp) / 1000)
+            try:
+                packet = await track.recv()
+            except MediaStreamError:
+                return
+            arrived = time.time()
+            data = bytes(packet)
+            synced = synced or is_keyframe("video/vp8", data)
+            if not synced:
+                continue
+            try:
+                frames = decoder.decode(av.Packet(data))
+            except av.error.FFmpegError:
+                synced = False
+                continue
+            for frame in frames:
+                stamp = read_timestamp(frame)
+                if measuring and stamp is not None:
+                    samples.append((watcher.seat, stamp, arrived))
 
-    for index, offer in enumerate(offers):
-        pc = RTCPeerConnection()
-
-        def on_track(track: MediaStreamTrack, index: int = index) -> None:
-            tasks.append(asyncio.ensure_future(consume(index, track)))
-
-        pc.on("track", on_track)
-        replies.append(await answer(pc, offer))
-        pcs.append(pc)
+    replies = []
+    for seat, offer in offers:
+        watcher = Watcher(seat, rtc())
+        if decoding[seat] < decode_per_seat:
+            decoding[seat] += 1
+            watcher.decodes = True
+        accept_publisher(watcher.pc, {"video": watcher.forwarder})
+        replies.append(await answer(watcher.pc, offer))
+        watching.append(watcher)
+        if watcher.decodes:
+            track = watcher.forwarder.subscribe(32)
+            tasks.append(asyncio.ensure_future(decode(watcher, track)))
     pipe.send(replies)
     await pipe.recv()  # start
+    for watcher in watching:
+        watcher.frames_at_start = watcher.forwarder.counters.frames_received
     measuring = True
     await pipe.recv()  # stop
     measuring = False
-    pipe.send((frames, latencies))
+    counts = [(w.seat, w.forwarder.counters.frames_received - w.frames_at_start) for w in watching]
+    pipe.send((counts, samples))
     await pipe.recv()  # close
     for task in tasks:
         task.cancel()
-    for pc in pcs:
-        await pc.close()
+    for watcher in watching:
+        await watcher.forwarder.close()
+        await watcher.pc.close()
 
 
-def run(role: str, conn: Connection, *args: Any) -> None:
-    with loopback_candidates():
+def host_address() -> str:
+    """This machine's first non-loopback IPv4 address (Janus cannot gather on 127.0.0.1)."""
+    found = [a for a in ORIGINAL_HOST_ADDRESSES(True, False) if not a.startswith("127.")]
+    if not found:
+        raise RuntimeError("janus needs a non-loopback IPv4 address on this machine")
+    return found[0]
+
+
+@contextlib.contextmanager
+def candidates_on(address: str | None) -> Iterator[None]:
+    """ICE host candidates on ``address`` only; loopback when None."""
+    if address is None:
+        with loopback_candidates():
+            yield
+        return
+    original = aioice.ice.get_host_addresses
+    aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: [address] if use_ipv4 else []
+    try:
+        yield
+    finally:
+        aioice.ice.get_host_addresses = original
+
+
+def run(role: str, conn: Connection, address: str | None, *args: Any) -> None:
+    with candidates_on(address):
         pipe = Pipe(conn)
         if role == "publishers":
             asyncio.run(publishers(pipe, *args))
         elif role == "hub":
             asyncio.run(hub(pipe, *args))
         else:
-            asyncio.run(watchers(pipe))
+            asyncio.run(watchers(pipe, *args))
 
 
-# --- orchestration ---------------------------------------------------------------------------
+# --- Janus -------------------------------------------------------------------------------------
 
 
-def trial(mode: str, seats: int, viewers: int, warmup: float, seconds: float) -> dict[str, Any]:
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def janus_config(folder: Path, port: int, address: str) -> Path:
+    """A copy of /etc/janus loading only VideoRoom and HTTP (on 127.0.0.1), ICE on ``address``."""
+    conf = folder / "conf"
+    shutil.copytree("/etc/janus", conf)
+    for kind, keep in (
+        ("plugins", "libjanus_videoroom.so"),
+        ("transports", "libjanus_http.so"),
+        ("events", None),
+        ("loggers", None),
+    ):
+        (folder / kind).mkdir()
+        if keep is not None:
+            (folder / kind / keep).symlink_to(JANUS_LIB / kind / keep)
+    main = conf / "janus.jcfg"
+    text = main.read_text()
+    for key, value in (
+        ("configs_folder", conf),
+        ("plugins_folder", folder / "plugins"),
+        ("transports_folder", folder / "transports"),
+        ("events_folder", folder / "events"),
+        ("loggers_folder", folder / "loggers"),
+    ):
+        text = re.sub(rf"^(\s*){key} = .*$", rf'\g<1>{key} = "{value}"', text, flags=re.M)
+    text = text.replace("general: {", "general: {\n\tsession_timeout = 0", 1)
+    text = text.replace("nat: {", f'nat: {{\n\tice_enforce_list = "{address}"', 1)
+    main.write_text(text)
+    http = conf / "janus.transport.http.jcfg"
+    text = http.read_text()
+    text = re.sub(r"^(\s*)port = 8088", rf"\g<1>port = {port}", text, flags=re.M)
+    text = re.sub(r'^(\s*)#ip = "192.168.0.1"', r'\g<1>ip = "127.0.0.1"', text, count=1, flags=re.M)
+    http.write_text(text)
+    return main
+
+
+class Janus:
+    """A Janus server for one trial and a blocking client of its HTTP API."""
+
+    def __init__(self, folder: Path, address: str) -> None:
+        port = free_port()
+        config = janus_config(folder, port, address)
+        self.base = f"http://127.0.0.1:{port}/janus"
+        self.log = (folder / "janus.log").open("w")
+        self.proc = subprocess.Popen(
+            ["janus", "-C", str(config), "-F", str(config.parent), "-d", "3", "-o",
+             "-r", "40000-50000"],
+            stdout=self.log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        self._tx = itertools.count(1)
+        self._events: dict[str, dict[str, Any]] = {}
+        for _ in range(100):
+            with contextlib.suppress(OSError):
+                self._call("GET", f"{self.base}/info")
+                break
+            time.sleep(0.1)
+        else:
+            raise RuntimeError(f"janus did not start, see {folder / 'janus.log'}")
+        self.session = self.request("", {"janus": "create"})["data"]["id"]
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def _call(self, method: str, url: str, body: Any = None, timeout: float = 10) -> Any:
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(
+            url, data=data, method=method, headers={"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return json.loads(response.read())
+
+    def request(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        body = {**body, "transaction": f"t{next(self._tx)}"}
+        reply: dict[str, Any] = self._call("POST", f"{self.base}{path}", body)
+        if reply.get("janus") == "error":
+            raise RuntimeError(f"janus: {reply['error']}")
+        return reply
+
+    def attach(self) -> int:
+        reply = self.request(
+            f"/{self.session}", {"janus": "attach", "plugin": "janus.plugin.videoroom"}
+        )
+        return int(reply["data"]["id"])
+
+    def message(
+        self, handle: int, body: dict[str, Any], jsep: Offer | None = None
+    ) -> dict[str, Any]:
+        """A VideoRoom request; waits for its asynchronous event if it has one."""
+        message: dict[str, Any] = {"janus": "message", "body": body}
+        if jsep is not None:
+            message["jsep"] = {"sdp": jsep[0], "type": jsep[1], "trickle": False}
+        reply = self.request(f"/{self.session}/{handle}", message)
+        if reply["janus"] == "success":
+            data: dict[str, Any] = reply["plugindata"]["data"]
+            return data
+        transaction = reply["transaction"]
+        deadline = time.monotonic() + 20
+        while transaction not in self._events:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"janus never answered {body}")
+            for event in self._call("GET", f"{self.base}/{self.session}?maxev=10", timeout=30):
+                if "transaction" in event:
+                    self._events[event["transaction"]] = event
+        event = self._events.pop(transaction)
+        data = event.get("plugindata", {}).get("data", {})
+        if "error" in data:
+            raise RuntimeError(f"janus videoroom: {data['error']}")
+        return {**data, "jsep": event.get("jsep")}
+
+    def close(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
+
+
+def janus_signal(
+    janus: Janus,
+    offers: list[Offer],
+    viewers: int,
+    answer_publishers: Callable[[list[Offer]], None],
+    exchange: Callable[[list[tuple[int, Offer]]], list[Offer]],
+) -> None:
+    """Publish every seat into one room and subscribe ``viewers`` handles to each feed.
+
+    ``exchange`` sends the subscribers' offers to the viewers' process and returns answers.
+    """
+    admin = janus.attach()
+    janus.message(admin, {"request": "create", "room": JANUS_ROOM, "publishers": len(offers),
+                          "videocodec": "vp8", "bitrate": 0, "fir_freq": 0})  # fmt: skip
+    feeds, answers = [], []
+    for seat, offer in enumerate(offers):
+        handle = janus.attach()
+        joined = janus.message(handle, {"request": "join", "ptype": "publisher",
+                                        "room": JANUS_ROOM, "display": f"seat-{seat}"})  # fmt: skip
+        feeds.append(joined["id"])
+        published = janus.message(handle, {"request": "publish", "audio": False}, offer)
+        answers.append((published["jsep"]["sdp"], published["jsep"]["type"]))
+    answer_publishers(answers)
+    subscribers: list[tuple[int, int, Offer]] = []
+    for seat, feed in enumerate(feeds):
+        for _ in range(viewers):
+            handle = janus.attach()
+            attached: dict[str, Any] = {}
+            for _ in range(100):  # the feed is listed once its connection is up
+                try:
+                    attached = janus.message(handle, {"request": "join", "ptype": "subscriber",
+                                                      "room": JANUS_ROOM,
+                                                      "streams": [{"feed": feed}]})  # fmt: skip
+                    break
+                except RuntimeError:
+                    time.sleep(0.1)
+            jsep = attached["jsep"]
+            subscribers.append((seat, handle, (jsep["sdp"], jsep["type"])))
+    replies = exchange([(seat, offer) for seat, _, offer in subscribers])
+    for (_, handle, _), reply in zip(subscribers, replies, strict=True):
+        janus.message(handle, {"request": "start", "room": JANUS_ROOM}, reply)
+
+
+# --- orchestration -----------------------------------------------------------------------------
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and all its threads, from /proc/<pid>/stat."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Trial:
+    cpu: float  # cores busy
+    fps: list[float]  # per viewer
+    latencies_ms: list[float]
+    unmatched: int
+
+
+def latencies(
+    sent: list[list[tuple[int, float]]], samples: list[tuple[int, int, float]]
+) -> tuple[list[float], int]:
+    """Arrival minus the latest send of the same drawn index to the same seat."""
+    by_index: list[dict[int, list[float]]] = []
+    for log in sent:
+        table: dict[int, list[float]] = {}
+        for index, at in log:
+            table.setdefault(index, []).append(at)
+        by_index.append(table)
+    found, unmatched = [], 0
+    for seat, index, arrived in samples:
+        times = by_index[seat].get(index, [])
+        at = bisect.bisect_right(times, arrived)
+        if at == 0:
+            unmatched += 1
+        else:
+            found.append((arrived - times[at - 1]) * 1000)
+    return found, unmatched
+
+
+def trial(mode: str, args: argparse.Namespace, viewers: int) -> Trial:
     ctx = multiprocessing.get_context("spawn")
-    ends = {role: ctx.Pipe() for role in ("publishers", "hub", "watchers")}
-    extra = {"publishers": (seats,), "hub": (mode, viewers), "watchers": ()}
+    roles = ("publishers", "watchers") if mode == "janus" else ("publishers", "hub", "watchers")
+    ends = {role: ctx.Pipe() for role in roles}
+    extra = {
+        "publishers": (args.seats, args.width, args.height, args.fps),
+        "hub": (mode, viewers),
+        "watchers": (args.decode_viewers,),
+    }
+    # Janus (libnice) gathers no loopback candidates: its peers meet it on this machine's own
+    # address, which the kernel delivers locally like loopback (nothing leaves the machine).
+    address = host_address() if mode == "janus" else None
     procs = [
-        ctx.Process(target=run, args=(role, ends[role][1], *extra[role]), daemon=True)
-        for role in ends
+        ctx.Process(target=run, args=(role, ends[role][1], address, *extra[role]), daemon=True)
+        for role in roles
     ]
     for proc in procs:
         proc.start()
-    pub, hub_, view = (ends[role][0] for role in ("publishers", "hub", "watchers"))
-    hub_.send(pub.recv())
-    pub.send(hub_.recv())
-    view.send(hub_.recv())
-    hub_.send(view.recv())
-    time.sleep(warmup)
-    for conn in (hub_, view):
-        conn.send("start")
-    time.sleep(seconds)
-    for conn in (hub_, view):
-        conn.send("stop")
-    cpu, wall = hub_.recv()
-    frames, latencies = view.recv()
-    for conn in (pub, hub_, view):
-        conn.send("close")
-    for proc in procs:
-        proc.join(30)
-        if proc.is_alive():
-            proc.terminate()
-    fps = [count / wall for count in frames]
-    every = sorted(x for per in latencies for x in per)
-    return {
-        "cpu": cpu / wall,  # cores busy
-        "fps_mean": statistics.fmean(fps) if fps else None,
-        "fps_min": min(fps) if fps else None,
-        "p50": every[len(every) // 2] if every else None,
-        "p95": every[int(len(every) * 0.95)] if every else None,
-    }
+    pub, view = ends["publishers"][0], ends["watchers"][0]
+    janus: Janus | None = None
+    folder = tempfile.TemporaryDirectory(prefix="bench-janus-")
+    try:
+        if mode == "janus":
+            assert address is not None
+            janus = Janus(Path(folder.name), address)
+            server_pid = janus.pid
+            offers = pub.recv()
+
+            def exchange(subscriber_offers: list[tuple[int, Offer]]) -> list[Offer]:
+                view.send(subscriber_offers)
+                replies: list[Offer] = view.recv()
+                return replies
+
+            janus_signal(janus, offers, viewers, pub.send, exchange)
+        else:
+            server = ends["hub"][0]
+            server_pid = procs[1].pid or 0
+            server.send(pub.recv())
+            pub.send(server.recv())
+            view.send(server.recv())
+            server.send(view.recv())
+        time.sleep(args.warmup)
+        view.send("start")
+        cpu, wall = cpu_seconds(server_pid), time.monotonic()
+        time.sleep(args.seconds)
+        cpu, wall = cpu_seconds(server_pid) - cpu, time.monotonic() - wall
+        view.send("stop")
+        pub.send("stop")
+        counts, samples = view.recv()
+        sent = pub.recv()
+        for end in ends.values():
+            end[0].send("close")
+    except BaseException:
+        log = Path(folder.name) / "janus.log"
+        if log.exists():
+            print("".join(log.read_text().splitlines(True)[-40:]), file=sys.stderr)
+        raise
+    finally:
+        for proc in procs:
+            proc.join(30)
+            if proc.is_alive():
+                proc.terminate()
+        if janus is not None:
+            janus.close()
+        folder.cleanup()
+    found, unmatched = latencies(sent, samples)
+    return Trial(cpu / wall, [count / wall for _, count in counts], sorted(found), unmatched)
 
 
 def show(value: float | None, fmt: str) -> str:
     return "-" if value is None else format(value, fmt)
 
 
+def percentile(values: list[float], fraction: float) -> float | None:
+    return values[min(len(values) - 1, int(len(values) * fraction))] if values else None
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--seats", type=int, default=4)
     parser.add_argument("--viewers", type=int, default=3)
-    parser.add_argument("--seconds", type=float, default=8.0)
-    parser.add_argument("--warmup", type=float, default=3.0)
-    parser.add_argument("--modes", default="forward,relay")
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--warmup", type=float, default=CYCLE_SECONDS + 2.0,
+                        help="after signalling; longer than the 3 s keyframe cycle")  # fmt: skip
+    parser.add_argument("--modes", default="forward,relay,janus")
+    parser.add_argument("--width", type=int, default=640)
+    parser.add_argument("--height", type=int, default=480)
+    parser.add_argument("--fps", type=int, default=15)
+    parser.add_argument("--decode-viewers", type=int, default=1,
+                        help="viewers per seat that decode to read the drawn stamps")  # fmt: skip
     args = parser.parse_args()
     streams = args.seats * args.viewers
     print(
-        f"{args.seats} seats × {args.viewers} viewers, 640×480 VP8 at {FPS} fps, "
-        f"{args.seconds:g} s measured after {args.warmup:g} s"
+        f"P×V = {args.seats}×{args.viewers} = {streams} viewer-streams, {args.width}×{args.height} "
+        f"VP8 at {args.fps} fps, {args.seconds:g} s measured after {args.warmup:g} s; "
+        f"{os.cpu_count()} CPUs"
     )
     print(
-        f"{'mode':8} {'hub CPU idle':>12} {'hub CPU':>8} {'per viewer-stream':>18} "
-        f"{'fps mean':>8} {'fps min':>8} {'p50 ms':>7} {'p95 ms':>7}"
+        f"{'mode':8} {'P×V':>5} {'CPU idle':>9} {'CPU':>7} {'per v-stream':>12} "
+        f"{'fps mean':>8} {'fps min':>8} {'p50 ms':>7} {'p95 ms':>7} {'samples':>8}"
     )
     marginal = {}
     for mode in args.modes.split(","):
-        idle = trial(mode, args.seats, 0, args.warmup, args.seconds)
-        busy = trial(mode, args.seats, args.viewers, args.warmup, args.seconds)
-        marginal[mode] = (busy["cpu"] - idle["cpu"]) / streams
+        idle = trial(mode, args, 0)
+        busy = trial(mode, args, args.viewers)
+        marginal[mode] = (busy.cpu - idle.cpu) / streams
+        fps = busy.fps
         print(
-            f"{mode:8} {idle['cpu'] * 100:11.1f}% {busy['cpu'] * 100:7.1f}% "
-            f"{marginal[mode] * 100:17.2f}% {show(busy['fps_mean'], '8.1f')} "
-            f"{show(busy['fps_min'], '8.1f')} {show(busy['p50'], '7.0f')} "
-            f"{show(busy['p95'], '7.0f')}"
+            f"{mode:8} {streams:5d} {idle.cpu * 100:8.1f}% {busy.cpu * 100:6.1f}% "
+            f"{marginal[mode] * 100:11.2f}% {show(statistics.fmean(fps) if fps else None, '8.1f')} "
+            f"{show(min(fps) if fps else None, '8.1f')} "
+            f"{show(percentile(busy.latencies_ms, 0.5), '7.0f')} "
+            f"{show(percentile(busy.latencies_ms, 0.95), '7.0f')} "
+            f"{len(busy.latencies_ms):8d}"
+            + (f" ({busy.unmatched} unmatched)" if busy.unmatched else "")
         )
-    if "forward" in marginal and "relay" in marginal and marginal["relay"] > 0:
-        print(
-            "forward / relay CPU per viewer-stream: "
-            f"{marginal['forward'] / marginal['relay'] * 100:.1f}%"
-        )
-    print("(CPU in % of one core; per viewer-stream = (with viewers - without) / (P×V))")
+    for a, b in (("forward", "relay"), ("forward", "janus"), ("janus", "relay")):
+        if a in marginal and b in marginal and marginal[b] > 0:
+            print(f"{a} / {b} CPU per viewer-stream: {marginal[a] / marginal[b] * 100:.1f}%")
+    print("(CPU in % of one core; per v-stream = (CPU with viewers − without) / (P×V);")
+    print(" latency = viewer's arrival − publisher's send of the same drawn frame. An aiortc")
+    print(f" receiver completes a frame only when the next one starts (+{1000 / args.fps:.0f} ms):")
+    print(" once in every figure (the viewers), once more where the server is aiortc.)")
 
 
 if __name__ == "__main__":

@@ -7,7 +7,9 @@ after a network drop the seat makes a new connection and a new offer (aiortc has
 restart), the hub closes the old connection and taps the new one into the same forwarder, and
 viewers already watching simply see the picture come back. A supervisor's viewer
 (:meth:`LiveHub.watch`) gets its own connection whose senders only packetise forwarded
-packets: no decode or encode per viewer.
+packets: no decode or encode per viewer. With :attr:`LiveHub.recordings` set
+(``evaluation_hub.live.recording``), each publication of a seat is also recorded, as one more
+subscriber of the forwarder (not counted as a viewer), until its connection ends.
 
 Every ``stats_interval`` the hub reads each connection's RTP counters (``media.stats``) and
 recomputes each seat's state (``live``: connected and frames arriving; ``lost``: it had
@@ -38,6 +40,7 @@ from aiortc import sdp as aiortc_sdp
 from aiortc.exceptions import InternalError, InvalidAccessError, InvalidStateError, OperationError
 
 from evaluation_hub.bus.base import Bus
+from evaluation_hub.live.recording import SeatRecordings
 from media.conduct import ConductAlert, ConductRules
 from media.forwarding import ForwardedTrack, PublisherForwarder, accept_publisher, add_viewer
 from media.monitor import SeatMonitor
@@ -133,6 +136,7 @@ class LiveHub:
         monitor: bool = True,
         conduct_rules: ConductRules | None = None,
         monitor_interval: float = 1.0,
+        recordings: SeatRecordings | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._bus = bus
@@ -146,6 +150,8 @@ class LiveHub:
         # Read when a seat first publishes; configuration may change them before that.
         self.conduct_rules = conduct_rules
         self.monitor_interval = monitor_interval
+        # Read when the hub starts: one recorder per publication of each seat, or none.
+        self.recordings = recordings
         self._clock = clock
         self._publishers: dict[str, _Publisher] = {}
         self._viewers: dict[int, ViewerSession] = {}
@@ -160,6 +166,8 @@ class LiveHub:
         """Start the stats and state loop (call on the app's event loop)."""
         if self._loop_task is None:
             self._loop_task = asyncio.ensure_future(self._stats_loop())
+            if self.recordings is not None:
+                self.recordings.start()
 
     async def close(self) -> None:
         self._closed = True
@@ -169,6 +177,9 @@ class LiveHub:
                 await self._loop_task
         for viewer in list(self._viewers.values()):
             await self._close_viewer(viewer)
+        if self.recordings is not None:
+            # Before the forwarders close: every open segment is written and reported.
+            await self.recordings.close()
         for pub in list(self._publishers.values()):
             if pub.monitor is not None:
                 await pub.monitor.close()
@@ -225,11 +236,20 @@ class LiveHub:
             pub.offer_id = offer_id
             pub.publications += 1
             pub.counters.clear()
+            if self.recordings is not None:
+                # A new connection restarts its RTP timestamps: a new recorder, new segments.
+                await self.recordings.restart(seat_key, pub.forwarder)
+
+            recorder = None if self.recordings is None else self.recordings.recorder(seat_key)
 
             @pc.on("connectionstatechange")
             def on_state() -> None:
                 if pub.pc is pc:
                     self._refresh(pub)
+                    if recorder is not None and pc.connectionState in ("failed", "closed"):
+                        # Close the open segment now, not when the seat comes back.
+                        assert self.recordings is not None
+                        self.recordings.stop_soon(seat_key, recorder)
 
             self._refresh(pub)
             self._spawn(
@@ -258,7 +278,7 @@ class LiveHub:
         pub = self._publishers.get(seat_key)
         if pub is None or pub.forwarder.video.codec is None:
             raise MediaRefused("seat-not-publishing", "该工位尚未推送音视频，请稍后再试", 409)
-        if pub.forwarder.video.counters.viewers >= self._max_viewers:
+        if self._viewers_of(pub) >= self._max_viewers:
             raise MediaRefused(
                 "too-many-viewers",
                 f"该工位的观看人数已达上限（{self._max_viewers} 路），请关闭其他观看窗口后再试",
@@ -336,9 +356,16 @@ class LiveHub:
             state=pub.state,
             alerts=tuple(pub.alerts.values()),
             stats=pub.stats,
-            viewers=pub.forwarder.video.counters.viewers,
+            viewers=self._viewers_of(pub),
             publications=pub.publications,
         )
+
+    def _viewers_of(self, pub: _Publisher) -> int:
+        """Supervisors watching the seat: its forwarder's subscribers except the recorder."""
+        count = pub.forwarder.video.counters.viewers
+        if self.recordings is not None and self.recordings.recorder(pub.seat_key) is not None:
+            count -= 1
+        return count
 
     # --- state, stats and alerts ---------------------------------------------------------
 

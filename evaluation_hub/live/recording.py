@@ -1,0 +1,252 @@
+"""Recording in the hub (工位录像): one :class:`~media.recording.SeatRecorder` per publishing
+seat, every closed segment hashed into the audit chain, retention applied on a timer.
+
+Segments go to ``<recordings dir>/<seat key>/<start>-<n>-<index>.webm``: one recorder per
+publication (a seat that reconnects after a network drop starts a new one, so a segment never
+spans two connections' timestamps). Each closed segment is handed to a :data:`SegmentSink`
+with its path relative to the recordings directory, the form the archive reads
+(``archive --with-recordings DIR``). :func:`segment_audit_sink` records it through
+:func:`~evaluation_hub.archive.recordings.append_segment_event` once for each session with an
+expert seated at that seat when the segment closed (subject ``seat:<seat id>``); a segment no
+session claims is still hashed into the chain, as ``recording.segment_unassigned`` with
+subject ``seat:<seat key>``.
+
+Retention (:class:`RecordingPolicy` ``keep_seconds``) deletes closed segments older than that,
+by file modification time, every ``prune_interval`` seconds; without it nothing is deleted —
+recordings are evidence, deleting them is a deliberate setting. The audit events stay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from evaluation_hub.archive.recordings import append_segment_event
+from evaluation_hub.audit.store import append_event
+from evaluation_hub.config import HubConfig
+from evaluation_hub.db.engine import Database
+from evaluation_hub.live.seats import seated_sessions
+from media.errors import MediaError
+from media.forwarding import PublisherForwarder
+from media.recording import RecordedSegment, SeatRecorder, prune
+
+__all__ = [
+    "UNASSIGNED_EVENT",
+    "RecordingPolicy",
+    "SeatRecordings",
+    "SegmentSink",
+    "recordings_from_config",
+    "seat_directory_name",
+    "segment_audit_sink",
+]
+
+logger = logging.getLogger(__name__)
+
+UNASSIGNED_EVENT = "recording.segment_unassigned"
+
+SegmentSink = Callable[[str, str, RecordedSegment], Awaitable[None]]
+"""Called with (seat key, file relative to the recordings directory, segment)."""
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+
+
+@dataclass(frozen=True, slots=True)
+class RecordingPolicy:
+    """Where and how the hub records seats."""
+
+    directory: Path
+    segment_seconds: float = 10.0
+    keep_seconds: float | None = None  # None: never delete
+    prune_interval: float = 3600.0
+
+
+def seat_directory_name(seat_key: str) -> str:
+    """A seat key as one safe path component (the archive accepts only ``[A-Za-z0-9._-]``)."""
+    name = _UNSAFE.sub("_", seat_key) or "_"
+    return "_" + name if name.startswith(".") else name
+
+
+class SeatRecordings:
+    """The hub's recorders, one per publishing seat, and the retention timer."""
+
+    def __init__(
+        self,
+        policy: RecordingPolicy,
+        sink: SegmentSink | None = None,
+        *,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.policy = policy
+        self._sink = sink
+        self._wall_clock = wall_clock
+        self._recorders: dict[str, SeatRecorder] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._pruner: asyncio.Task[None] | None = None
+
+    def recorder(self, seat_key: str) -> SeatRecorder | None:
+        return self._recorders.get(seat_key)
+
+    def start(self) -> None:
+        """Start the retention timer (call on the event loop); no timer without retention."""
+        if self._pruner is None and self.policy.keep_seconds is not None:
+            self._pruner = asyncio.ensure_future(self._prune_loop())
+
+    async def restart(self, seat_key: str, forwarder: PublisherForwarder) -> SeatRecorder | None:
+        """Close the seat's current recorder, if any, and start one for its new publication.
+
+        Returns ``None`` (logged) when the seat's media cannot be recorded: not VP8/Opus, or
+        the directory cannot be made. The stream is forwarded all the same.
+        """
+        await self.stop(seat_key)
+        directory = self.policy.directory / seat_directory_name(seat_key)
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            recorder = SeatRecorder(
+                forwarder,
+                directory,
+                self._fresh_prefix(directory),
+                lambda segment: self._closed(seat_key, directory.name, segment),
+                segment_seconds=self.policy.segment_seconds,
+            )
+            recorder.start()
+        except (MediaError, OSError):
+            logger.exception("seat %s cannot be recorded", seat_key)
+            return None
+        self._recorders[seat_key] = recorder
+        return recorder
+
+    async def stop(self, seat_key: str, recorder: SeatRecorder | None = None) -> None:
+        """Close the seat's recorder (only if it is still ``recorder``, when given): its open
+        segment is written and reported first."""
+        current = self._recorders.get(seat_key)
+        if current is None or (recorder is not None and current is not recorder):
+            return
+        del self._recorders[seat_key]
+        await current.stop()
+
+    def stop_soon(self, seat_key: str, recorder: SeatRecorder | None = None) -> None:
+        """:meth:`stop` in a task of its own, which :meth:`close` and :meth:`drain` wait for."""
+        self._track(self.stop(seat_key, recorder))
+
+    async def close(self) -> None:
+        if self._pruner is not None:
+            self._pruner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._pruner
+        for seat_key in list(self._recorders):
+            await self.stop(seat_key)
+        await self.drain()
+
+    async def drain(self) -> None:
+        """Wait until recorders being stopped have stopped and their segments reached the sink."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    def prune_once(self) -> list[Path]:
+        """Apply retention to every seat directory now; returns the deleted files."""
+        keep = self.policy.keep_seconds
+        root = self.policy.directory
+        if keep is None or not root.is_dir():
+            return []
+        now = self._wall_clock()
+        deleted: list[Path] = []
+        for directory in sorted(p for p in root.iterdir() if p.is_dir()):
+            deleted += prune(directory, keep_seconds=keep, now=now)
+        return deleted
+
+    async def _prune_loop(self) -> None:
+        while True:
+            try:
+                deleted = await asyncio.to_thread(self.prune_once)
+                if deleted:
+                    logger.info("recording retention deleted %d segment(s)", len(deleted))
+            except OSError:
+                logger.exception("recording retention failed")
+            await asyncio.sleep(self.policy.prune_interval)
+
+    def _fresh_prefix(self, directory: Path) -> str:
+        started = datetime.fromtimestamp(self._wall_clock(), UTC).strftime("%Y%m%dT%H%M%SZ")
+        for n in itertools.count():
+            prefix = f"{started}-{n}"
+            if not any(directory.glob(f"{prefix}-*")):
+                return prefix
+        raise AssertionError("unreachable")
+
+    def _closed(self, seat_key: str, directory: str, segment: RecordedSegment) -> None:
+        if self._sink is None:
+            return
+        self._track(self._report(seat_key, f"{directory}/{segment.path.name}", segment))
+
+    def _track(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _report(self, seat_key: str, file: str, segment: RecordedSegment) -> None:
+        assert self._sink is not None
+        try:
+            await self._sink(seat_key, file, segment)
+        except Exception:
+            logger.exception("recording segment %s of seat %s not audited", file, seat_key)
+
+
+def segment_audit_sink(db: Database, clock: Callable[[], datetime]) -> SegmentSink:
+    """Record each closed segment for every session with an expert seated there now."""
+
+    async def record(seat_key: str, file: str, segment: RecordedSegment) -> None:
+        now = clock()
+        seated = await seated_sessions(db, seat_key, now)
+        async with db.write() as s:
+            for session_id, seat_id in seated:
+                await append_segment_event(
+                    s,
+                    session_id=session_id,
+                    seat_id=seat_id,
+                    file=file,
+                    sha256=segment.sha256,
+                    size=segment.size,
+                    duration_s=segment.duration,
+                    actor="recorder",
+                    at=now,
+                )
+            if not seated:
+                await append_event(
+                    s,
+                    kind=UNASSIGNED_EVENT,
+                    subject=f"seat:{seat_key}",
+                    actor="recorder",
+                    payload={
+                        "file": file,
+                        "sha256": segment.sha256,
+                        "size": segment.size,
+                        "duration_ms": round(segment.duration * 1000),
+                    },
+                    at=now,
+                )
+
+    return record
+
+
+def recordings_from_config(
+    config: HubConfig, db: Database, clock: Callable[[], datetime]
+) -> SeatRecordings | None:
+    """The hub's recordings as configured (``None`` when recording is off)."""
+    if not config.recordings_enabled:
+        return None
+    retention = config.recording_retention
+    policy = RecordingPolicy(
+        directory=config.recordings_dir,
+        segment_seconds=config.recording_segment_s,
+        keep_seconds=None if retention is None else retention.total_seconds(),
+        prune_interval=config.recording_prune_interval_s,
+    )
+    return SeatRecordings(policy, segment_audit_sink(db, clock))
