@@ -124,6 +124,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--port", type=int, default=8440)
     demo.add_argument("--seed-only", action="store_true", help="seed the data and exit")
     demo.add_argument("--reset", action="store_true", help="start from an empty demo database")
+    demo.add_argument(
+        "--script", action="store_true", help="run the scripted evaluation (needs --reset data)"
+    )
+    demo.add_argument("--no-seats", action="store_true", help="start no seat-agent processes")
     demo.set_defaults(func=_demo)
 
     user = sub.add_parser("user", help="users").add_subparsers(dest="user_command", required=True)

@@ -52,6 +52,13 @@ class HubConfig:
     # fault during evaluation not fixed within 4 h seals the session for a new committee.
     outage_rules: OutageRules = field(default_factory=OutageRules)
     checkin_policy: CheckinPolicy = field(default_factory=CheckinPolicy)
+    # Seats' live media recorded as WebM segments (evaluation_hub.live.recording), each hashed
+    # into the audit chain. No retention (None) keeps every segment: deleting is a choice.
+    recordings_enabled: bool = True
+    recordings_dir: Path = DEFAULT_STATE_DIR / "recordings"
+    recording_segment_s: float = 10.0
+    recording_retention: timedelta | None = None
+    recording_prune_interval_s: float = 3600.0
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: object) -> HubConfig:
@@ -91,7 +98,39 @@ class HubConfig:
                 )
             except ValueError as exc:
                 raise ConfigError("EVALHUB_BOOKING_TTL_MINUTES must be an integer") from exc
+        values.update(_recording_settings(env))
         if env.get("EVALHUB_LOG_FORMAT") == "json":
             values["json_logs"] = True
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]
+
+
+def _recording_settings(env: dict[str, str]) -> dict[str, object]:
+    """EVALHUB_RECORDINGS (on/off), EVALHUB_RECORDINGS_DIR, EVALHUB_RECORDING_SEGMENT_SECONDS,
+    EVALHUB_RECORDING_RETENTION_DAYS, EVALHUB_RECORDING_PRUNE_SECONDS."""
+    values: dict[str, object] = {}
+    switch = env.get("EVALHUB_RECORDINGS", "").strip().lower()
+    if switch:
+        if switch not in ("on", "off", "1", "0", "true", "false"):
+            raise ConfigError(
+                f"EVALHUB_RECORDINGS must be on or off, got {env['EVALHUB_RECORDINGS']!r}"
+            )
+        values["recordings_enabled"] = switch in ("on", "1", "true")
+    if env.get("EVALHUB_RECORDINGS_DIR"):
+        values["recordings_dir"] = Path(env["EVALHUB_RECORDINGS_DIR"])
+    for name, key, upper in (
+        ("recording_segment_s", "EVALHUB_RECORDING_SEGMENT_SECONDS", 3600.0),
+        ("recording_retention", "EVALHUB_RECORDING_RETENTION_DAYS", None),
+        ("recording_prune_interval_s", "EVALHUB_RECORDING_PRUNE_SECONDS", None),
+    ):
+        if not env.get(key):
+            continue
+        try:
+            number = float(env[key])
+        except ValueError as exc:
+            raise ConfigError(f"{key} must be a number, got {env[key]!r}") from exc
+        if not number > 0 or (upper is not None and number > upper):
+            limit = "" if upper is None else f" and at most {upper:g}"
+            raise ConfigError(f"{key} must be above 0{limit}, got {env[key]!r}")
+        values[name] = timedelta(days=number) if name == "recording_retention" else number
+    return values

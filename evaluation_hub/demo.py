@@ -3,13 +3,26 @@
 Seeds the Yunnan directory from ``configs/demo/directory.yaml``, a session on the next day, and
 three booking requests (one waiting with seats held, one waiting for seats, one confirmed), then
 serves the hub and prints where to sign in.
+
+It also starts a ``seat-agent run`` process for five seats at the three away venues (DL-01,
+DL-02, HH-01, QJ-01, QJ-02; state and logs under ``<state-dir>/seats/``), enrolled and approved
+automatically (for the demo only), each publishing the test pattern. With ``--script`` the
+bookings are confirmed, the committee seated, the demo bid package attached and the session
+started; the host experts' saves are entered and each seat plays its expert's saves from
+``configs/demo/scores.yaml`` (``seat-agent run --script``), so the host can go on to review,
+seal, reveal and sign. The seat agents are stopped when the hub stops.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
+import os
 import shutil
+import signal
+import subprocess
+import sys
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -26,9 +39,28 @@ from evaluation_hub.db.models import EvaluationSession, Expert, Seat, SessionExp
 from evaluation_hub.errors import ConfigError
 from evaluation_hub.principal import Principal
 
-__all__ = ["DEMO_DIRECTORY", "add_user_command", "load_directory", "run", "seed"]
+__all__ = [
+    "DEMO_DIRECTORY",
+    "DEMO_SEATS",
+    "add_user_command",
+    "load_directory",
+    "prepare_seats",
+    "run",
+    "script_evaluation",
+    "seed",
+]
 
 DEMO_DIRECTORY = Path(__file__).resolve().parent.parent / "configs" / "demo" / "directory.yaml"
+DEMO_PACKAGE = DEMO_DIRECTORY.parent / "bid_package"
+DEMO_SCORES = DEMO_DIRECTORY.parent / "scores.yaml"
+# The away seats that run a seat agent, and the committee member seated there with --script.
+DEMO_SEATS = {
+    "DL.DL-01": "E03",
+    "DL.DL-02": "E04",
+    "HH.HH-01": "E05",
+    "QJ.QJ-01": "E06",
+    "QJ.QJ-02": "E07",
+}
 CAPABILITIES = ["camera", "dual_screen", "microphone"]
 
 
@@ -154,6 +186,186 @@ async def seed_bookings(db: Database, ids: dict[str, Any], now: datetime) -> dic
     return {"dali": dali.id, "honghe": honghe.id, "qujing": qujing.id}
 
 
+async def prepare_seats(
+    db: Database, seats_dir: Path, hub_url: str, hub_id: str, now: datetime
+) -> list[Path]:
+    """Keys for each demo seat, enrolled and approved by its venue admin (demo only).
+
+    A seat whose state names another hub URL (the demo moved port) gets fresh keys, approved
+    again (the old key is revoked). Returns the seats' state directories.
+    """
+    from evaluation_hub.seats import store as seat_store
+    from seat_agent.keys import CONFIG_FILE, init_state_dir, load_identity
+
+    async with db.read() as s:
+        venues = {v.code: v.id for v in (await s.execute(select(Venue))).scalars()}
+    dirs = []
+    for seat_id in DEMO_SEATS:
+        state = seats_dir / seat_id
+        if (state / CONFIG_FILE).exists() and load_identity(state).hub_url == hub_url:
+            dirs.append(state)
+            continue
+        if state.exists():
+            shutil.rmtree(state)
+        identity = init_state_dir(state, seat_id=seat_id, hub_url=hub_url, hub_id=hub_id)
+        code = seat_id.split(".")[0]
+        await seat_store.record_enrolment(
+            db, seat_id, identity.ed25519_public, identity.x25519_public,
+            identity.enrolment_code, now,
+        )  # fmt: skip
+        admin = Principal(f"{code.lower()}_admin", "venue_admin", venues[code])
+        await seat_store.approve_enrolment(
+            db, admin, seat_id, now, enrolment_code=identity.enrolment_code
+        )
+        dirs.append(state)
+    return dirs
+
+
+def _sheet(
+    package: Any, shuffle: Any, expert: str, part: str, points: dict[tuple[str, str], str]
+) -> dict[str, Any]:
+    """One expert's save of one part (technical chapters under that expert's labels)."""
+    from scoring.model import COMMERCIAL_PART
+
+    entries = []
+    if part == COMMERCIAL_PART:
+        for b in package.bidder_ids:
+            for i in package.commercial_items:
+                entries.append({"subject": b, "item": i.id, "points": points[b, i.id],
+                                "comment": "按评标办法计算"})  # fmt: skip
+    else:
+        chapter = package.chapter(part)
+        for label in shuffle.view(expert).chapters[package.chapter_ids.index(part)].labels:
+            b = shuffle.bidder_for(expert, part, label)
+            for i in chapter.items:
+                entries.append({"subject": label, "item": i.id, "points": points[b, i.id],
+                                "comment": "见评审意见"})  # fmt: skip
+    return {"part": part, "entries": entries}
+
+
+async def script_evaluation(
+    db: Database, ids: dict[str, Any], sealer: Any, scripts_dir: Path, now: datetime
+) -> dict[str, Path]:
+    """Run the demo session up to scoring and write each seat's scripted expert.
+
+    Confirms the 大理 and 红河 bookings, seats the committee, attaches the demo bid package
+    (releasing b03/ch2, whose identifying marks the demo documents), starts the evaluation and
+    enters the host experts' saves. Returns each seat's script file.
+    """
+    from evaluation_hub.checkin import store as checkin_store
+    from evaluation_hub.evaluation import store as evaluation_store
+    from evaluation_hub.evaluation.models import EvaluationPackageRow
+    from evaluation_hub.sessions import store as session_store
+    from scoring.model import COMMERCIAL_PART
+    from scoring.shuffle import ShuffleManifest, derive
+
+    sid = ids["session"]
+    seats = ids["seats"]
+    bookings = ids["bookings"]
+    host = Principal("km_operator", "host_operator", ids["venues"]["KM"])
+    for key, code, labels in (("dali", "DL", ["DL-01", "DL-02"]), ("honghe", "HH", ["HH-01"])):
+        admin = Principal(f"{code.lower()}_admin", "venue_admin", ids["venues"][code])
+        await store.confirm_booking(
+            db, admin, bookings[key], seat_ids=[seats[x] for x in labels], now=now
+        )
+    booking_of = {"DL": "dali", "HH": "honghe", "QJ": "qujing"}
+    for seat_id, expert in DEMO_SEATS.items():
+        code, label = seat_id.split(".")
+        await checkin_store.assign_expert(
+            db, host, bookings[booking_of[code]], seats[label], ids["experts"][expert], now=now
+        )
+    for action in ("confirm_seats", "open_check_in"):
+        await session_store.apply_action(db, host, sid, action, reason=None, now=now)
+    await evaluation_store.attach_package(db, host, sid, DEMO_PACKAGE, sealer=sealer, now=now)
+    await evaluation_store.record_override(
+        db, host, sid, "b03", "ch2", "演示标书：经核对为引用的行业规范示例", sealer=sealer, now=now
+    )
+    await session_store.apply_action(db, host, sid, "start_evaluation", reason=None, now=now)
+
+    async with db.read() as s:
+        row = (
+            await s.execute(
+                select(EvaluationPackageRow).where(EvaluationPackageRow.session_id == sid)
+            )
+        ).scalar_one()
+    seed_value = sealer.open(row.sealed_seed, evaluation_store.seed_purpose(sid))
+    m = row.manifest
+    shuffle = derive(
+        seed_value,
+        ShuffleManifest(
+            m["session_id"], tuple(m["experts"]), tuple(m["chapters"]), tuple(m["bidders"])
+        ),
+    )
+    from evaluation_hub.bids.package_io import read_package
+
+    package = read_package(DEMO_PACKAGE)
+    scores = yaml.safe_load(DEMO_SCORES.read_text(encoding="utf-8"))
+    order = scores["experts"]
+
+    def points(expert: str) -> dict[tuple[str, str], str]:
+        n = order.index(expert)
+        found = {
+            (b, item): values.split()[n]
+            for b, items in scores["technical"].items()
+            for item, values in items.items()
+        }
+        for b, items in scores["commercial"].items():
+            found |= {(b, item): value for item, value in items.items()}
+        return found
+
+    parts = (*package.chapter_ids, COMMERCIAL_PART)
+    for expert in ("E01", "E02"):
+        for part in parts:
+            save = _sheet(package, shuffle, expert, part, points(expert)) | {"expert": expert}
+            await evaluation_store.save_from_host(db, host, sid, save, sealer=sealer, now=now)
+    await asyncio.to_thread(scripts_dir.mkdir, parents=True, exist_ok=True)
+    files = {}
+    for seat_id, expert in DEMO_SEATS.items():
+        steps = [
+            {"pause": 3, "sheet": _sheet(package, shuffle, expert, part, points(expert))}
+            for part in parts
+        ]
+        path = scripts_dir / f"{seat_id}.script.yaml"
+        text = yaml.safe_dump({"session": str(sid), "steps": steps}, allow_unicode=True)
+        await asyncio.to_thread(path.write_text, text, encoding="utf-8")
+        files[seat_id] = path
+    return files
+
+
+def page_ports(hub_port: int) -> dict[str, int]:
+    """Each demo seat's expert page port: the ports after the hub's."""
+    return {seat_id: hub_port + 1 + n for n, seat_id in enumerate(DEMO_SEATS)}
+
+
+def start_seat_agents(
+    dirs: list[Path], scripts: dict[str, Path], publish: str | None, pages: dict[str, int]
+) -> list[subprocess.Popen[bytes]]:
+    """``seat-agent run`` for each seat, logging to ``<seat>.log`` beside its state."""
+    agents = []
+    for state in dirs:
+        argv = [sys.executable, "-m", "seat_agent.cli", "run", "--state-dir", str(state)]
+        argv += ["--page-port", str(pages[state.name])]
+        if publish:
+            argv += ["--publish", publish]
+        if state.name in scripts:
+            argv += ["--script", str(scripts[state.name])]
+        with (state.parent / f"{state.name}.log").open("ab") as log:
+            agents.append(subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT))
+    return agents
+
+
+def stop_seat_agents(agents: list[subprocess.Popen[bytes]]) -> None:
+    for agent in agents:
+        if agent.poll() is None:
+            agent.send_signal(signal.SIGTERM)
+    for agent in agents:
+        try:
+            agent.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            agent.kill()
+            agent.wait()
+
+
 def run(args: argparse.Namespace) -> int:
     from aiohttp import web
 
@@ -165,24 +377,45 @@ def run(args: argparse.Namespace) -> int:
         shutil.rmtree(state)
     state.mkdir(parents=True, exist_ok=True)
     url = f"sqlite+aiosqlite:///{state / 'hub.db'}"
+    # The demo keeps its recordings beside its database unless told otherwise.
     config = HubConfig.from_env(database_url=url, host=args.host, port=args.port)
+    if "EVALHUB_RECORDINGS_DIR" not in os.environ:
+        config = dataclasses.replace(config, recordings_dir=state / "recordings")
     configure_logging(json=config.json_logs)
 
-    async def prepare() -> bool:
+    with_seats = not getattr(args, "no_seats", False)
+    scripted = getattr(args, "script", False)
+    seats_dir = state / "seats"
+    hub_url = f"ws://{config.host}:{config.port}/ws/seat"
+
+    async def prepare() -> tuple[bool, list[Path], dict[str, Path]]:
         db = Database(url)
         try:
             await db.upgrade()
             async with db.read() as s:
                 empty = not (await s.execute(select(func.count(Venue.id)))).scalar_one()
+            if scripted and not empty:
+                raise ConfigError("--script needs a fresh demo database; add --reset")
+            now = datetime.now(UTC)
+            scripts: dict[str, Path] = {}
             if empty:
-                now = datetime.now(UTC)
                 ids = await seed(db, now)
-                await seed_bookings(db, ids, now)
-            return empty
+                ids["bookings"] = await seed_bookings(db, ids, now)
+            dirs = (
+                await prepare_seats(db, seats_dir, hub_url, config.hub_id, now)
+                if with_seats
+                else []
+            )
+            if scripted:
+                from evaluation_hub.sealing import Sealer
+
+                sealer = Sealer.from_env_or_file(config.sealing_key, config.sealing_key_file)
+                scripts = await script_evaluation(db, ids, sealer, seats_dir, now)
+            return empty, dirs, scripts
         finally:
             await db.dispose()
 
-    seeded = asyncio.run(prepare())
+    seeded, seat_dirs, scripts = asyncio.run(prepare())
     data = load_directory()
     base = f"http://{config.host}:{config.port}"
     print(f"\n远程异地评标 主场枢纽 demo ({'seeded' if seeded else 'existing data'}: {url})")
@@ -197,10 +430,34 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"  sign in as dl_admin / hh_admin / qj_admin / km_operator / km_supervisor / qj_supervisor / sysadmin, password {data['password']}"
     )
+    if seat_dirs and not args.seed_only:
+        print(
+            f"  seat agents:  {', '.join(DEMO_SEATS)} publishing the test pattern; "
+            f"logs in {seats_dir}/<seat>.log"
+        )
+        print(f"  video wall:   {base}/wall   (sign in as km_supervisor: every seat's picture)")
+        for seat_id, port in page_ports(config.port).items():
+            print(
+                f"  expert page:  http://{config.host}:{port}/   "
+                f"(seat {seat_id}{'' if not scripted else ', expert ' + DEMO_SEATS[seat_id]})"
+            )
+    if scripted and not args.seed_only:
+        print(
+            f"  scripted evaluation: {data['session']['project_code']} is scoring; "
+            "E01/E02 saved at the host, "
+            "E03–E07 save from their seats every few seconds.\n"
+            f"    open {base}/host as km_operator to watch the scores arrive, then review, "
+            "seal, reveal and collect signatures; the expected ranking is in "
+            "configs/demo/scores.yaml"
+        )
     if args.seed_only:
         return 0
     app = create_app(config)
-    web.run_app(app, host=config.host, port=config.port, print=None)
+    agents = start_seat_agents(seat_dirs, scripts, "testpattern", page_ports(config.port))
+    try:
+        web.run_app(app, host=config.host, port=config.port, print=None)
+    finally:
+        stop_seat_agents(agents)
     return 0
 
 

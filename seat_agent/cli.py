@@ -39,6 +39,14 @@ def _parser() -> argparse.ArgumentParser:
     en.add_argument("--no-wait", action="store_true", help="return once the request is recorded")
     run = sub.add_parser("run", help="connect to the hub and deliver scores until stopped")
     run.add_argument("--state-dir", type=Path, required=True)
+    run.add_argument("--script", type=Path, help="play a scripted expert's score saves (YAML/JSON)")
+    run.add_argument("--publish", help="publish media: testpattern or camera[:INDEX]")
+    run.add_argument(
+        "--page-port",
+        type=int,
+        default=8765,
+        help="serve the expert's page on 127.0.0.1:PORT (0: any free port; default %(default)s)",
+    )
     return parser
 
 
@@ -63,7 +71,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "enroll":
             asyncio.run(_enroll(args.state_dir, wait=not args.no_wait))
         else:
-            asyncio.run(run_until_signalled(load_identity(args.state_dir)))
+            identity = load_identity(args.state_dir)
+            asyncio.run(
+                run_until_signalled(
+                    identity, script=args.script, publish=args.publish, page_port=args.page_port
+                )
+            )
     except HubRefused as exc:
         print(f"seat-agent: 评标系统拒绝了本终端的连接，请联系场地管理员：{exc}", file=sys.stderr)
         return 1

@@ -10,6 +10,9 @@ after the outbox, in order, and a handler's failure is logged, never fatal to th
 ``run`` returns when ``stop`` is set (SIGTERM/SIGINT in the command) or raises ``HubRefused``
 when the hub refuses this terminal for good. Stopping cancels the link and closes the outbox:
 a save the expert made is on disk before it is sent, so stopping never loses one.
+
+``run --script FILE`` plays a scripted expert (``seat_agent.script``) through the same
+delivery; ``run --publish testpattern|camera[:INDEX]`` adds a ``SeatPublisher`` handler.
 """
 
 from __future__ import annotations
@@ -17,14 +20,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import uuid
 from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import structlog
 
+from seat_agent.chapters import ChapterCache
 from seat_agent.connection import EventHandler, SeatLink
+from seat_agent.errors import SeatAgentError
 from seat_agent.keys import SeatIdentity
 from seat_agent.outbox import ScoreDelivery, ScoreOutbox
 from seat_protocol.events import Connected, Disconnected, Event, ScoreCommitted
+
+if TYPE_CHECKING:
+    from aiohttp import web
+    from aiortc import MediaStreamTrack
 
 __all__ = ["OUTBOX_FILE", "SeatAgent", "run_until_signalled"]
 
@@ -42,14 +54,27 @@ class SeatAgent:
         self.link = link
         self.delivery = ScoreDelivery(outbox, link)
         self._handlers: list[EventHandler] = []
+        # The expert's encrypted chapters (``open`` attaches it; it is the first handler).
+        self.chapters: ChapterCache | None = None
         link.on_event = self._on_event
 
     @classmethod
     async def open(
-        cls, identity: SeatIdentity, *, link_factory: Callable[..., SeatLink] = SeatLink
+        cls,
+        identity: SeatIdentity,
+        *,
+        link_factory: Callable[..., SeatLink] = SeatLink,
+        new_key: Callable[[], str] | None = None,
     ) -> SeatAgent:
-        outbox = await ScoreOutbox.open(identity.state_dir / OUTBOX_FILE)
-        return cls(identity, outbox, link_factory(identity))
+        path = identity.state_dir / OUTBOX_FILE
+        outbox = await (
+            ScoreOutbox.open(path, new_key=new_key) if new_key else ScoreOutbox.open(path)
+        )
+        agent = cls(identity, outbox, link_factory(identity))
+        agent.chapters = await ChapterCache.open(identity.state_dir, identity)
+        agent.chapters.bind(agent.link.send)
+        agent.add_handler(agent.chapters.on_event)
+        return agent
 
     def add_handler(self, handler: EventHandler) -> None:
         self._handlers.append(handler)
@@ -96,18 +121,71 @@ class SeatAgent:
             link.result()  # HubRefused (run() never returns normally)
 
 
-async def run_until_signalled(identity: SeatIdentity) -> None:
-    """The ``run`` command's body: run until SIGTERM or SIGINT."""
+async def open_tracks(spec: str) -> list[MediaStreamTrack]:
+    """``--publish``: ``testpattern`` (moving picture and a tone) or ``camera[:INDEX]``."""
+    from media.testpattern import TestPatternTrack, ToneTrack
+
+    if spec == "testpattern":
+        return [TestPatternTrack(width=320, height=240, fps=15), ToneTrack()]
+    name, _, index = spec.partition(":")
+    if name != "camera" or not (index or "0").isdigit():
+        raise SeatAgentError(
+            f"无法识别的 --publish 取值 {spec!r}：应为 testpattern 或 camera[:编号]"
+        )
+    from media.sources import open_camera
+
+    return [await open_camera(int(index or "0"))]
+
+
+async def run_until_signalled(
+    identity: SeatIdentity,
+    *,
+    script: Path | None = None,
+    publish: str | None = None,
+    page_port: int | None = None,
+) -> None:
+    """The ``run`` command's body: run until SIGTERM or SIGINT, optionally playing a scripted
+    expert (``seat_agent.script``) and publishing the camera or the test pattern."""
+    from seat_agent.publisher import SeatPublisher
+    from seat_agent.script import KeyPlan, load_script
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    extras: list[asyncio.Task[None]] = []
+    publisher: SeatPublisher | None = None
+    page: web.AppRunner | None = None
     try:
-        agent = await SeatAgent.open(identity)
+        plan = load_script(script) if script is not None else None
+        keys = KeyPlan(lambda: uuid.uuid4().hex)
+        agent = await SeatAgent.open(identity, new_key=keys if plan else None)
         log.info("seat.agent_started", seat_key=identity.seat_id, hub=identity.hub_url)
+        if page_port is not None:
+            # The expert's page (seat_agent.page); a busy port must not stop score delivery.
+            from seat_agent.page.app import start_page
+
+            try:
+                page = await start_page(agent, page_port)
+            except OSError as exc:
+                log.error("seat.page_unavailable", port=page_port, error=str(exc))
+        if publish is not None:
+            publisher = SeatPublisher(agent.link.send, await open_tracks(publish))
+            agent.add_handler(publisher.on_event)
+        if plan is not None:
+            player = plan.play(identity.seat_id, identity.state_dir, agent.delivery, keys)
+            extras.append(asyncio.create_task(player))
         await agent.run(stop)
         log.info("seat.agent_stopped", seat_key=identity.seat_id)
     finally:
+        for task in extras:
+            task.cancel()
+        if extras:
+            await asyncio.wait(extras)
+        if publisher is not None:
+            await publisher.close()
+        if page is not None:
+            await page.cleanup()
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(Exception):
                 loop.remove_signal_handler(sig)

@@ -54,6 +54,7 @@ from seat_protocol.messages import (
     CheckinRequest,
     Chunk,
     ChunkRequest,
+    CommitmentDecision,
     Enroll,
     EnrollReceived,
     ErrorNotice,
@@ -61,7 +62,9 @@ from seat_protocol.messages import (
     MediaOffer,
     Message,
     Refused,
+    ReportSignature,
     Resume,
+    ReviewAnswer,
     ScoreAck,
     SubmitScore,
     Welcome,
@@ -242,7 +245,7 @@ class HubConnection(Endpoint):
     def send_chunk(self, sha256: str, data: bytes) -> AppMessage:
         if hashlib.sha256(data).hexdigest() != sha256:
             raise ValueError(f"chunk data does not hash to {sha256}")
-        return self.send(Chunk(sha256=sha256, data=b64(data)))
+        return self.send(Chunk.of(sha256, data))
 
     def score_committed(self, idempotency_key: str) -> None:
         self.channel.score_committed(idempotency_key)
@@ -387,6 +390,10 @@ class HubConnection(Endpoint):
             else:
                 self._events.append(ChunksRequested(seat_id=channel.seat_id, chunks=msg.chunks))
         else:
-            # Check-in requests and media offers go to the application as they are.
-            assert isinstance(msg, CheckinRequest | MediaOffer)
+            # Check-in requests, review answers, report signatures and media offers go to
+            # the application as they are.
+            assert isinstance(
+                msg,
+                CheckinRequest | CommitmentDecision | MediaOffer | ReviewAnswer | ReportSignature,
+            )
             self._events.append(MessageReceived(seat_id=channel.seat_id, message=msg))

@@ -49,9 +49,11 @@ __all__ = [
     "CheckinResult",
     "Chunk",
     "ChunkRequest",
+    "CommitmentDecision",
     "Enroll",
     "EnrollReceived",
     "ErrorNotice",
+    "ExpertBriefing",
     "Hello",
     "ManifestChapter",
     "MediaAnswer",
@@ -60,7 +62,12 @@ __all__ = [
     "Ping",
     "Pong",
     "Refused",
+    "ReportForSignature",
+    "ReportSignature",
+    "RequestResult",
     "Resume",
+    "ReviewAnswer",
+    "ReviewRequestNotice",
     "ScoreAck",
     "SessionStateNotice",
     "SubmitScore",
@@ -102,6 +109,12 @@ def b64(data: bytes) -> str:
 def unb64(text: str) -> bytes:
     """The bytes of a base64 field; ``ValueError`` if it is not strict standard base64."""
     try:
+        # One pass in C; accepts only canonical padded base64 (a subset of what the check
+        # below accepts, with the same bytes), so well-formed fields never pay for a regex.
+        return binascii.a2b_base64(text, strict_mode=True)
+    except (ValueError, binascii.Error):
+        pass  # rare: decide exactly as before, through b64decode's own validation
+    try:
         return base64.b64decode(text.encode("ascii"), validate=True)
     except (UnicodeEncodeError, binascii.Error) as exc:
         raise ValueError("is not standard base64") from exc
@@ -124,7 +137,8 @@ def _check_sha256(value: str, name: str) -> None:
     _check(_SHA256.fullmatch(value) is not None, name, "must be 64 lowercase hex digits")
 
 
-def _check_b64(value: str, name: str, *, size: int | None = None, max_size: int = 0) -> None:
+def _check_b64(value: str, name: str, *, size: int | None = None, max_size: int = 0) -> bytes:
+    """The decoded bytes of a checked base64 field (so a caller need not decode it again)."""
     try:
         raw = unb64(value)
     except ValueError:
@@ -133,6 +147,7 @@ def _check_b64(value: str, name: str, *, size: int | None = None, max_size: int 
         _check(len(raw) == size, name, f"must decode to {size} bytes")
     if max_size:
         _check(len(raw) <= max_size, name, f"must decode to at most {max_size} bytes")
+    return raw
 
 
 def _check_text(value: str, name: str, max_len: int, *, empty_ok: bool = False) -> None:
@@ -153,6 +168,11 @@ class AppMessage(Message):
     """A sequenced application message. ``seq`` is 0 until the sending channel numbers it."""
 
     seq: int = 0
+
+    def with_seq(self, seq: int) -> AppMessage:
+        """This message numbered ``seq`` (``SendBuffer.number``); subclasses may carry along
+        what they computed from their fields rather than check them again."""
+        return dataclasses.replace(self, seq=seq)
 
 
 # --- handshake -----------------------------------------------------------------------------
@@ -349,7 +369,8 @@ class ScoreAck(AppMessage):
 @dataclass(frozen=True, kw_only=True)
 class ManifestChapter:
     """One chapter as this expert sees it: its shuffled label and position, the SHA-256 of the
-    encrypted content, the content key wrapped for this seat, and the hashes of its chunks."""
+    encrypted content, the content key wrapped for this seat, and the hashes of its chunks.
+    ``title`` is the rubric chapter's title (e.g. 施工组织设计), never anything of the bidder."""
 
     label: str
     position: int
@@ -357,9 +378,11 @@ class ManifestChapter:
     size: int
     wrapped_key: str
     chunks: tuple[str, ...]
+    title: str = ""
 
     def __post_init__(self) -> None:
         _check_text(self.label, "label", 100)
+        _check_text(self.title, "title", 200, empty_ok=True)
         _check_sha256(self.sha256, "sha256")
         _check_b64(self.wrapped_key, "wrapped_key", max_size=1024)
         _check(len(self.chunks) >= 1, "chunks", "must list at least one chunk")
@@ -398,7 +421,10 @@ class ChunkRequest(AppMessage):
 
 @dataclass(frozen=True, kw_only=True)
 class Chunk(AppMessage):
-    """Hub -> seat: one encrypted chunk; the seat checks it against ``sha256``."""
+    """Hub -> seat: one encrypted chunk; the seat checks it against ``sha256``.
+
+    ``data`` is decoded once, when the message is checked, and the bytes are kept as
+    :attr:`raw`; build one from bytes with :meth:`of` (encoded once, never decoded)."""
 
     type: ClassVar[str] = "chunk"
     sender: ClassVar[Sender] = "hub"
@@ -407,7 +433,33 @@ class Chunk(AppMessage):
 
     def __post_init__(self) -> None:
         _check_sha256(self.sha256, "sha256")
-        _check_b64(self.data, "data", max_size=CHUNK_SIZE)
+        raw = _check_b64(self.data, "data", max_size=CHUNK_SIZE)
+        object.__setattr__(self, "_raw", raw)
+
+    @property
+    def raw(self) -> bytes:
+        """The chunk's bytes (``data`` decoded)."""
+        raw: bytes = self.__dict__["_raw"]
+        return raw
+
+    @classmethod
+    def of(cls, sha256: str, raw: bytes, *, seq: int = 0) -> Chunk:
+        """The chunk message for ``raw``, with the same checks as the constructor but
+        without decoding the base64 it has just made."""
+        _check_sha256(sha256, "sha256")
+        _check(len(raw) <= CHUNK_SIZE, "data", f"must decode to at most {CHUNK_SIZE} bytes")
+        return cls._unchecked(seq, sha256, b64(raw), bytes(raw))
+
+    def with_seq(self, seq: int) -> Chunk:
+        return self._unchecked(seq, self.sha256, self.data, self.raw)
+
+    @classmethod
+    def _unchecked(cls, seq: int, sha256: str, data: str, raw: bytes) -> Chunk:
+        # What the generated __init__ of a frozen dataclass does, minus __post_init__.
+        msg = cls.__new__(cls)
+        for name, value in (("seq", seq), ("sha256", sha256), ("data", data), ("_raw", raw)):
+            object.__setattr__(msg, name, value)
+        return msg
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -505,6 +557,151 @@ class MediaAnswer(AppMessage):
         _check_text(self.sdp, "sdp", MAX_SDP_CHARS)
 
 
+# --- the expert's work at the seat (check-in briefing, review, signing) ----------------------
+
+_HEX_KEY = re.compile(r"[0-9a-f]{64}")
+_HEX_SIGNATURE = re.compile(r"[0-9a-f]{128}")
+_REF = re.compile(r"[a-z]{1,16}:[A-Za-z0-9._-]{1,64}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExpertBriefing(AppMessage):
+    """Hub -> seat, after an accepted check-in: who checked in, how many bidders there are
+    (for the integrity commitment; names are not given before sealing) and the rubric of the
+    expert's parts with the labels of the expert's own view (``rubric = {"parts": [...]}``)."""
+
+    type: ClassVar[str] = "expert_briefing"
+    sender: ClassVar[Sender] = "hub"
+    session_id: str
+    expert_code: str
+    bidder_count: int
+    state: str
+    rubric: dict[str, Any]
+
+    def __post_init__(self) -> None:
+        _check_id(self.session_id, "session_id")
+        _check_text(self.expert_code, "expert_code", 64)
+        _check_text(self.state, "state", 64)
+
+
+@dataclass(frozen=True, kw_only=True)
+class CommitmentDecision(AppMessage):
+    """Seat -> hub: the checked-in expert confirmed the integrity commitment (承诺) or declared
+    recusal (回避); the hub records it and answers with ``request_result``."""
+
+    type: ClassVar[str] = "commitment"
+    sender: ClassVar[Sender] = "seat"
+    session_id: str
+    decision: str
+    reason: str
+
+    def __post_init__(self) -> None:
+        _check_id(self.session_id, "session_id")
+        _check(
+            self.decision in ("confirmed", "recused"), "decision", "must be confirmed or recused"
+        )
+        _check_text(self.reason, "reason", 2000, empty_ok=True)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReviewRequestNotice(AppMessage):
+    """Hub -> seat: a deviation review request for the seated expert, with the anonymised
+    spread (``{"yours", "others", "mean"}``). ``explainable``: may be kept with reasons."""
+
+    type: ClassVar[str] = "review_request"
+    sender: ClassVar[Sender] = "hub"
+    session_id: str
+    request_id: int
+    round: int
+    part: str
+    subject: str
+    item: str | None
+    reason: str
+    message: str
+    spread: dict[str, Any]
+    explainable: bool
+
+    def __post_init__(self) -> None:
+        _check_id(self.session_id, "session_id")
+        _check_text(self.part, "part", 64)
+        _check_text(self.subject, "subject", 100)
+        _check_text(self.reason, "reason", 64)
+        _check_text(self.message, "message", 1000)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReviewAnswer(AppMessage):
+    """Seat -> hub: the expert answers a review request: ``keep`` (with written reasons) or
+    ``revise`` (after a new save of the part)."""
+
+    type: ClassVar[str] = "review_answer"
+    sender: ClassVar[Sender] = "seat"
+    session_id: str
+    request_id: int
+    answer: str
+    reason: str
+
+    def __post_init__(self) -> None:
+        _check_id(self.session_id, "session_id")
+        _check(self.answer in ("keep", "revise"), "answer", "must be 'keep' or 'revise'")
+        _check_text(self.reason, "reason", 2000, empty_ok=True)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReportForSignature(AppMessage):
+    """Hub -> seat, after the reveal: the result document the expert signs (agree, or
+    disagree with written reasons)."""
+
+    type: ClassVar[str] = "report_for_signature"
+    sender: ClassVar[Sender] = "hub"
+    session_id: str
+    expert_code: str
+    result: dict[str, Any]
+
+    def __post_init__(self) -> None:
+        _check_id(self.session_id, "session_id")
+        _check_text(self.expert_code, "expert_code", 64)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReportSignature(AppMessage):
+    """Seat -> hub: the expert's Ed25519 signature (made with the seat's key) over the
+    signature document of the result, the decision and the reasons; hex, like the host API."""
+
+    type: ClassVar[str] = "report_signature"
+    sender: ClassVar[Sender] = "seat"
+    session_id: str
+    decision: str
+    reason: str
+    public_key: str
+    signature: str
+
+    def __post_init__(self) -> None:
+        _check_id(self.session_id, "session_id")
+        _check(self.decision in ("agree", "disagree"), "decision", "must be agree or disagree")
+        _check_text(self.reason, "reason", 2000, empty_ok=True)
+        _check(_HEX_KEY.fullmatch(self.public_key) is not None, "public_key", "must be 64 hex")
+        _check(_HEX_SIGNATURE.fullmatch(self.signature) is not None, "signature", "must be 128 hex")
+
+
+@dataclass(frozen=True, kw_only=True)
+class RequestResult(AppMessage):
+    """Hub -> seat: the outcome of a seat request (``ref`` is ``review:<id>`` or
+    ``signature:<session>``); ``message`` is shown to the expert (Simplified Chinese)."""
+
+    type: ClassVar[str] = "request_result"
+    sender: ClassVar[Sender] = "hub"
+    ref: str
+    accepted: bool
+    code: str
+    message: str
+
+    def __post_init__(self) -> None:
+        _check(_REF.fullmatch(self.ref) is not None, "ref", "must look like kind:id")
+        _check_text(self.code, "code", 64)
+        _check_text(self.message, "message", 500, empty_ok=True)
+
+
 def _concrete(cls: type[Message]) -> list[type[Message]]:
     found: list[type[Message]] = []
     for sub in cls.__subclasses__():
@@ -525,15 +722,25 @@ def encode(msg: Message) -> str:
     would refuse, and ``ValueError`` for an application message that was never numbered."""
     if isinstance(msg, AppMessage) and msg.seq < 1:
         raise ValueError(f"{msg.type} message has no sequence number; send it through a channel")
-    body: dict[str, Any] = {"type": msg.type}
-    for f in dataclasses.fields(msg):
-        body[f.name] = _to_json(getattr(msg, f.name))
-    text = json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    size = len(text.encode("utf-8"))
+    if type(msg) is Chunk:
+        text = _encode_chunk(msg)
+    else:
+        body: dict[str, Any] = {"type": msg.type}
+        for f in dataclasses.fields(msg):
+            body[f.name] = _to_json(getattr(msg, f.name))
+        text = json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    size = len(text) if text.isascii() else len(text.encode("utf-8"))
     limit = MAX_MESSAGE_BYTES if isinstance(msg, Chunk) else MAX_CONTROL_MESSAGE_BYTES
     if size > limit:
         raise MessageTooBig(f"{msg.type} message is {size} bytes, the limit is {limit}")
     return text
+
+
+def _encode_chunk(msg: Chunk) -> str:
+    """The same text ``json.dumps`` makes of a chunk, without scanning its data for escapes:
+    the checked sha256 is hex and the checked data base64, so neither has any character JSON
+    escapes. Spliced rather than dumped, it costs one copy of the data."""
+    return f'{{"type":"chunk","seq":{msg.seq:d},"sha256":"{msg.sha256}","data":"{msg.data}"}}'
 
 
 def _to_json(value: Any) -> Any:
@@ -549,7 +756,7 @@ def decode(text: str) -> Message:
     # Count bytes as the peer sent them; lone surrogates are counted, then refused below.
     size = (
         len(text)
-        if len(text) * 4 <= MAX_MESSAGE_BYTES
+        if len(text) * 4 <= MAX_MESSAGE_BYTES or text.isascii()
         else len(text.encode("utf-8", "surrogatepass"))
     )
     if size > MAX_MESSAGE_BYTES:
@@ -601,10 +808,11 @@ def _convert(value: Any, tp: Any, kind: str, name: str) -> Any:
     if tp is str:
         if not isinstance(value, str):
             raise wrong("a string")
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            raise wrong("valid UTF-8 text") from None
+        if not value.isascii():  # ASCII (every base64 field) is valid UTF-8 without a copy
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise wrong("valid UTF-8 text") from None
         return value
     if tp is bool:
         if not isinstance(value, bool):

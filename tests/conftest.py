@@ -94,6 +94,7 @@ async def client(
         token_secret="t" * 40,
         sealing_key_file=tmp_path / "sealing.key",
         hub_key_file=tmp_path / "hub-key.pem",
+        recordings_dir=tmp_path / "recordings",
         checkpoint_every_events=2,
     )
     app = create_app(config, db=database, clock=clock, sweep=False)

@@ -38,7 +38,9 @@ from evaluation_hub.booking.regions import load_distances
 from evaluation_hub.bus.base import Bus
 from evaluation_hub.config import HubConfig
 from evaluation_hub.db.engine import Database
+from evaluation_hub.live.recording import recordings_from_config
 from evaluation_hub.sealing import Sealer
+from evaluation_hub.seats import chapters as seat_chapters
 from evaluation_hub.seats import websocket as seat_websocket
 
 __all__ = ["API_OPERATIONS", "checkpoint_once", "create_app", "utc_now"]
@@ -57,6 +59,7 @@ _MODULES = (
     live,
     enrolments,
     evaluation,
+    seat_chapters,
 )
 meta = ApiRoutes()
 API_OPERATIONS: list[Operation] = []
@@ -168,5 +171,6 @@ def create_app(
         app.router.add_routes(module.routes.table)
     pages.setup(app)
     seat_websocket.setup(app, hub_id=config.hub_id)
-    live.setup_live(app)
+    seat_chapters.setup(app)
+    live.setup_live(app).recordings = recordings_from_config(config, app[DB], clock)
     return app

@@ -19,6 +19,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Protocol
 
 import structlog
 from aiohttp import WSMsgType, web
@@ -26,9 +27,10 @@ from aiohttp.http_websocket import WSCloseCode
 
 from evaluation_hub.api.keys import BUS, CLOCK, DB
 from evaluation_hub.errors import Conflict
-from evaluation_hub.seats import store
+from evaluation_hub.seats import expert, store
 from seat_protocol.closecodes import CloseCode
 from seat_protocol.events import (
+    ChunksRequested,
     CloseConnection,
     CommitScore,
     Connected,
@@ -43,10 +45,15 @@ from seat_protocol.messages import (
     MAX_MESSAGE_BYTES,
     SUBPROTOCOL,
     AppMessage,
+    CheckinRequest,
+    Chunk,
+    CommitmentDecision,
     ErrorNotice,
     Hello,
     MediaAnswer,
     MediaOffer,
+    ReportSignature,
+    ReviewAnswer,
     decode,
 )
 
@@ -65,6 +72,17 @@ ScoreListener = Callable[[CommitScore], Awaitable[None]]
 MediaOfferHandler = Callable[[str, str, str], Awaitable[str]]
 _MEDIA_FAILED = "主场枢纽暂时无法接收本工位的音视频，终端将自动重试"
 
+
+class ChapterSource(Protocol):
+    """Where chunk requests are answered from (evaluation_hub.seats.chapters)."""
+
+    def chunk(self, seat_key: str, sha256: str) -> bytes | None: ...
+
+    async def seat_connected(self, hub: SeatHub, seat_key: str) -> None: ...
+
+
+_CHUNK_UNAVAILABLE = "主场枢纽暂时没有本工位请求的章节数据，请联系主场重新发放章节"
+
 _COMMIT_FAILED = "评分暂未保存成功，终端将在重新连接后自动重新提交，请勿关闭评标终端"
 
 
@@ -79,6 +97,8 @@ class SeatHub:
     # Other parts of the hub append to this list (see ``ScoreListener``); called in order.
     score_listeners: list[ScoreListener] = field(default_factory=list)
     media_offer_handler: MediaOfferHandler | None = None
+    # Answers ChunksRequested (set by evaluation_hub.seats.chapters.setup).
+    chapter_source: ChapterSource | None = None
     channels: HubChannels = field(default_factory=HubChannels)
     sockets: dict[HubConnection, _SeatSocket] = field(default_factory=dict)
     # Closing a replaced socket waits for its peer's close frame (or aiohttp's timeout); that
@@ -205,12 +225,29 @@ async def _handle_events(
             hub.background.add(task)
             task.add_done_callback(hub.background.discard)
             await asyncio.shield(task)
+        elif isinstance(event, MessageReceived) and isinstance(
+            event.message, CheckinRequest | CommitmentDecision | ReviewAnswer | ReportSignature
+        ):
+            # Inline and shielded, like a score commit: a review answer after a new save is
+            # judged after that save's commit, and its answer is sent even if the seat vanished.
+            task = asyncio.create_task(
+                expert.handle(request.app, hub, event.seat_id, event.message)
+            )
+            hub.background.add(task)
+            task.add_done_callback(hub.background.discard)
+            await asyncio.shield(task)
         elif isinstance(event, MessageReceived) and isinstance(event.message, MediaOffer):
             # Answering takes ICE gathering; it runs beside the connection, not in its way.
             task = asyncio.create_task(_answer_media(hub, event.seat_id, event.message))
             hub.background.add(task)
             task.add_done_callback(hub.background.discard)
+        elif isinstance(event, ChunksRequested):
+            _send_chunks(hub, event)
         elif isinstance(event, Connected):
+            if hub.chapter_source is not None:
+                await hub.chapter_source.seat_connected(hub, event.seat_id)
+            # The expert's check-in, open review requests and result to sign, again.
+            await expert.seat_connected(request.app, hub, event.seat_id)
             replaced = event.replaced
             if isinstance(replaced, HubConnection) and replaced in hub.sockets:
                 task = asyncio.create_task(hub.sockets[replaced].flush())
@@ -288,6 +325,21 @@ async def _commit(
     live = channel.connection
     if live is not None and live in hub.sockets:
         await hub.sockets[live].flush()
+
+
+def _send_chunks(hub: SeatHub, event: ChunksRequested) -> None:
+    """Queue the requested chunks on the seat's channel (the frame's flush writes them)."""
+    channel = hub.channels.get(event.seat_id)
+    source = hub.chapter_source
+    for digest in event.chunks:
+        data = source.chunk(event.seat_id, digest) if source is not None else None
+        if data is None:
+            log.warning("seat.chunk_unavailable", seat_key=event.seat_id, sha256=digest)
+            channel.send(
+                ErrorNotice(code="chunk-unavailable", message=_CHUNK_UNAVAILABLE, ref=digest)
+            )
+            return
+        channel.send(Chunk.of(digest, data))
 
 
 async def _answer_media(hub: SeatHub, seat_id: str, offer: MediaOffer) -> None:

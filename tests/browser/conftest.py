@@ -63,6 +63,7 @@ async def demo_hub(tmp_path: Path) -> AsyncIterator[str]:
             str(tmp_path / "demo"),
             "--port",
             str(port),
+            "--no-seats",  # the page tests enrol their own terminals (tests/e2e runs the seats)
             stdout=log,
             stderr=subprocess.STDOUT,
         )

@@ -33,6 +33,7 @@ async def two_hubs(
         token_secret="t" * 40,
         sealing_key_file=tmp_path / "sealing.key",
         hub_key_file=tmp_path / "hub-key.pem",
+        recordings_dir=tmp_path / "recordings",
     )
     clients = []
     for _ in range(2):

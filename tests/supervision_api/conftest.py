@@ -33,6 +33,7 @@ def hub_config(db: Database, tmp_path: Path) -> HubConfig:
         token_secret="t" * 40,
         sealing_key_file=tmp_path / "sealing.key",
         hub_key_file=tmp_path / "hub-key.pem",
+        recordings_dir=tmp_path / "recordings",
     )
 
 

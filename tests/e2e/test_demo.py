@@ -1,0 +1,122 @@
+"""``evaluation-hub demo --reset --script`` as a real process: it seeds, starts five seat-agent
+processes at the three away venues that connect and publish the test pattern, plays the
+scripted evaluation until every expert's sheets are in (the host then seals and reveals the
+ranking configs/demo/scores.yaml states), and stops its seat agents with it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from evaluation_hub.demo import DEMO_SEATS
+from tests.e2e.conftest import api, until
+from tests.support.postgres_server import free_port
+
+SEVEN = ["E01", "E02", "E03", "E04", "E05", "E06", "E07"]
+
+
+@pytest.fixture
+async def demo(tmp_path: Path) -> AsyncIterator[tuple[asyncio.subprocess.Process, int, Path]]:
+    """The demo command in its own process group, so teardown can kill it and its seats."""
+    port = free_port()
+    out = tmp_path / "demo.out"
+    env = {
+        **os.environ,
+        "PYTHONUNBUFFERED": "1",
+        "EVALHUB_SEALING_KEY_FILE": str(tmp_path / "sealing.key"),
+        "EVALHUB_HUB_KEY_FILE": str(tmp_path / "hub-key.pem"),
+    }
+    with out.open("wb") as log:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "evaluation_hub.cli", "demo", "--state-dir",
+            str(tmp_path / "demo"), "--port", str(port), "--reset", "--script",
+            stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+        )  # fmt: skip
+    try:
+        yield proc, port, out
+    finally:
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGKILL)
+            await proc.wait()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)  # the seat agents it started, if any are left
+
+
+async def test_demo_starts_seats_that_connect_publish_and_score(
+    demo: tuple[asyncio.subprocess.Process, int, Path], tmp_path: Path
+) -> None:
+    proc, port, out = demo
+    base = f"http://127.0.0.1:{port}"
+
+    async with aiohttp.ClientSession() as http:
+
+        async def up() -> bool:
+            assert proc.returncode is None, out.read_text()
+            try:
+                async with http.get(f"{base}/api/openapi.json") as resp:
+                    return resp.status == 200
+            except aiohttp.ClientError:
+                return False
+
+        await until(up, "the demo hub to answer")
+        tokens = {}
+        for user in ("km_operator", "km_supervisor"):
+            body = await api(
+                http, "POST", f"{base}/api/auth/token",
+                body={"username": user, "password": "demo-2026"},
+            )  # fmt: skip
+            tokens[user] = {"Authorization": f"Bearer {body['token']}"}
+
+        async def seats_live() -> bool:
+            body = await api(
+                http, "GET", f"{base}/api/sessions/1/live/seats", tokens["km_supervisor"]
+            )
+            live = {s["seat_key"]: (s["state"], s["expert_code"]) for s in body["seats"]}
+            return all(live.get(k) == ("live", e) for k, e in DEMO_SEATS.items())
+
+        await until(seats_live, "the five seats publishing the test pattern")
+
+        async def all_scored() -> bool:
+            body = await api(
+                http, "GET", f"{base}/api/sessions/1/evaluation", tokens["km_operator"]
+            )
+            experts = body["scoring"]["experts"]
+            return [(e["expert"], e["complete"]) for e in experts] == [(e, True) for e in SEVEN]
+
+        await until(all_scored, "every expert's sheets, five of them from the seats' scripts")
+        # The host takes it from there; the result is the one configs/demo/scores.yaml states.
+        evaluation = f"{base}/api/sessions/1/evaluation"
+        host = tokens["km_operator"]
+        assert (await api(http, "POST", f"{evaluation}/review", host, status=201))["created"] == []
+        await api(http, "POST", f"{evaluation}/seal", host)
+        result = (await api(http, "POST", f"{evaluation}/reveal", host))["result"]
+        assert [(r["bidder"], r["composite"]) for r in result["ranking"]] == [
+            ("b05", "85.48"), ("b02", "84.77"), ("b01", "80.06"), ("b03", "78.03"),
+            ("b04", "72.18"),
+        ]  # fmt: skip
+
+    text = out.read_text()
+    assert f"host page:    {base}/host" in text
+    assert f"video wall:   {base}/wall" in text
+    for n, (seat_id, expert) in enumerate(DEMO_SEATS.items()):
+        assert (
+            f"expert page:  http://127.0.0.1:{port + 1 + n}/   (seat {seat_id}, expert {expert})"
+            in text
+        )
+
+    proc.send_signal(signal.SIGTERM)
+    assert await asyncio.wait_for(proc.wait(), 60) == 0
+    seats = tmp_path / "demo" / "seats"
+    for seat_id in DEMO_SEATS:
+        log = (seats / f"{seat_id}.log").read_text()
+        assert "seat.script_finished" in log
+        assert "seat.agent_stopped" in log, log

@@ -1,0 +1,146 @@
+"""The scripted expert (``seat-agent run --script``): scripts are checked with Chinese messages,
+saves land in the real outbox under keys derived from the script, and playing the same script
+again after a crash never makes a second save of a step."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from seat_agent.connection import SeatLink
+from seat_agent.errors import SeatAgentError
+from seat_agent.keys import init_state_dir
+from seat_agent.outbox import ScoreDelivery, ScoreOutbox
+from seat_agent.runner import OUTBOX_FILE, open_tracks
+from seat_agent.script import PROGRESS_FILE, KeyPlan, ScoreScript, load_script
+
+SEAT = "DL.DL-01"
+SHEETS = [{"part": "ch1", "entries": []}, {"part": "ch2", "entries": []}]
+
+
+def _write(path: Path, data: object) -> Path:
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+async def seat_outbox(tmp_path: Path) -> AsyncIterator[tuple[ScoreDelivery, KeyPlan]]:
+    """A real outbox; the link is never run, so saves stay in the outbox (as offline)."""
+    identity = init_state_dir(
+        tmp_path / "seat", seat_id=SEAT, hub_url="ws://127.0.0.1:9/ws/seat", hub_id="hub"
+    )
+    keys = KeyPlan(lambda: uuid.uuid4().hex)
+    outbox = await ScoreOutbox.open(identity.state_dir / OUTBOX_FILE, new_key=keys)
+    try:
+        yield ScoreDelivery(outbox, SeatLink(identity)), keys
+    finally:
+        await outbox.close()
+
+
+def _progress(state: Path) -> int:
+    return int(json.loads((state / PROGRESS_FILE).read_text())["done"])
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ([1, 2], "须是含 steps 列表的映射"),
+        ({"session": "1", "steps": [{"sheet": {}, "points": 3}]},
+         "第 1 步须是只含 session、sheet、pause、wait_for 的映射"),
+        ({"steps": [{"pause": 1}, {"sheet": {"part": "ch1"}}]}, "第 2 步未指明评标会（session）"),
+        ({"session": "1", "steps": [{"pause": -1}]}, "第 1 步的 pause 须是不小于 0 的秒数"),
+        ({"session": "1", "steps": [{"sheet": "ch1"}]}, "第 1 步的 sheet 须是映射"),
+        ({"session": "1", "steps": [{"wait_for": 3}]}, "第 1 步的 wait_for 须是文件路径"),
+    ],
+)  # fmt: skip
+def test_a_bad_script_is_refused_with_what_is_wrong(
+    tmp_path: Path, data: object, message: str
+) -> None:
+    path = _write(tmp_path / "s.yaml", data)
+    with pytest.raises(SeatAgentError) as caught:
+        load_script(path)
+    assert str(caught.value) == f"评分脚本 {path} 无效：{message}"
+
+
+def test_the_run_command_refuses_a_bad_script_before_connecting(tmp_path: Path) -> None:
+    state = tmp_path / "seat"
+    init_state_dir(state, seat_id=SEAT, hub_url="ws://127.0.0.1:9/ws/seat", hub_id="hub")
+    missing = tmp_path / "missing.yaml"
+    command = [sys.executable, "-m", "seat_agent.cli", "run", "--state-dir", str(state)]
+    done = subprocess.run(
+        [*command, "--script", str(missing)],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1
+    assert done.stderr == f"seat-agent: 无法读取评分脚本 {missing}：No such file or directory\n"
+
+
+async def test_an_unknown_media_source_is_refused() -> None:
+    with pytest.raises(SeatAgentError) as caught:
+        await open_tracks("webcam")
+    assert (
+        str(caught.value) == "无法识别的 --publish 取值 'webcam'：应为 testpattern 或 camera[:编号]"
+    )
+
+
+async def test_saves_use_the_scripts_keys_and_a_replay_never_saves_twice(
+    tmp_path: Path, seat_outbox: tuple[ScoreDelivery, KeyPlan]
+) -> None:
+    delivery, keys = seat_outbox
+    state = tmp_path / "seat"
+    gate = tmp_path / "gate"
+    path = _write(
+        tmp_path / "s.yaml",
+        {"session": 7, "steps": [{"sheet": SHEETS[0]}, {"wait_for": "gate"},
+                                 {"pause": 0, "sheet": SHEETS[1]}]},
+    )  # fmt: skip
+    script = load_script(path)
+    assert script.steps[1].wait_for == gate
+    expected = [script.key(SEAT, 0), script.key(SEAT, 2)]
+    assert expected[0] != expected[1] and expected[0] != script.key("DL.DL-02", 0)
+
+    # The first save is made, then the script waits for the gate file.
+    task = asyncio.create_task(ScoreScript(script.steps, script.digest, 0.01).play(
+        SEAT, state, delivery, keys))  # fmt: skip
+    for _ in range(3000):
+        if (state / PROGRESS_FILE).exists() and _progress(state) == 1:
+            break
+        await asyncio.sleep(0.01)
+    assert _progress(state) == 1 and not task.done()  # it cannot pass the gate yet
+    assert [p.idempotency_key for p in await delivery.outbox.pending()] == expected[:1]
+    gate.write_text("go")
+    await asyncio.wait_for(task, 60)
+    pending = await delivery.outbox.pending()
+    assert [(p.idempotency_key, p.session_id, p.sheet) for p in pending] == [
+        (expected[0], "7", SHEETS[0]),
+        (expected[1], "7", SHEETS[1]),
+    ]
+    assert _progress(state) == 3
+
+    # A process that died after saving but before recording progress: both saves still wait
+    # in the outbox, and playing again adds nothing.
+    (state / PROGRESS_FILE).write_text(json.dumps({"script": script.digest, "done": 0}))
+    await script.play(SEAT, state, delivery, keys)
+    assert [p.idempotency_key for p in await delivery.outbox.pending()] == expected
+
+    # Once acknowledged, a replay is sent again under the same keys: the hub answers it as a
+    # replay of the committed save, so it still counts once.
+    for key in expected:
+        await delivery.outbox.acknowledged(key)
+    (state / PROGRESS_FILE).unlink()
+    await script.play(SEAT, state, delivery, keys)
+    assert [p.idempotency_key for p in await delivery.outbox.pending()] == expected
+    # Keys planned for the script are used once; other saves get fresh keys.
+    other = await delivery.submit("7", {"part": "commercial", "entries": []})
+    assert other not in expected and len(other) == 32
