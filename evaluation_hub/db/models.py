@@ -32,6 +32,7 @@ __all__ = [
     "Booking",
     "BookingEvent",
     "BookingSeat",
+    "ChairVote",
     "CheckinCredential",
     "EvaluationSession",
     "Expert",
@@ -130,15 +131,37 @@ class SessionExpert(Base):
     __table_args__ = (
         UniqueConstraint("session_id", "expert_id"),
         CheckConstraint("placement IN ('host', 'away')", name="placement"),
+        CheckConstraint("decision IN ('pending', 'confirmed', 'recused')", name="decision"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     session_id: Mapped[int] = mapped_column(ForeignKey("evaluation_sessions.id"), index=True)
     expert_id: Mapped[int] = mapped_column(ForeignKey("experts.id"))
     placement: Mapped[str] = mapped_column(String(10), default="away")
+    # Committee formation at check-in (evaluation_hub.sessions.formation): the member's
+    # integrity commitment or recusal (回避), and whether the committee elected them chair.
+    decision: Mapped[str] = mapped_column(String(10), default="pending", server_default="pending")
+    decision_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
+    decided_at: Mapped[datetime | None]
+    is_chair: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
     session: Mapped[EvaluationSession] = relationship(back_populates="experts")
     expert: Mapped[Expert] = relationship()
+
+
+class ChairVote(Base):
+    """One member's ballot in one round of the chair election (主任委员推选)."""
+
+    __tablename__ = "chair_votes"
+    __table_args__ = (UniqueConstraint("session_id", "round", "voter_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("evaluation_sessions.id"), index=True)
+    round: Mapped[int] = mapped_column(Integer)
+    voter_id: Mapped[int] = mapped_column(ForeignKey("experts.id"))
+    candidate_id: Mapped[int] = mapped_column(ForeignKey("experts.id"))
+    recorded_by: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime]
 
 
 BOOKING_STATES = (

@@ -88,6 +88,8 @@ class ReportData:
     reviews: Sequence[ReviewNote]
     signatures: Sequence[SignatureNote]
     generated_at: datetime
+    #: the chair (主任委员) the committee elected, by expert code, if it held the election
+    chair: str | None = None
 
 
 _CSS = """
@@ -354,6 +356,10 @@ def render_report(data: ReportData) -> str:
         ],
         frozenset(),
     )
+    if data.chair:
+        names = {code: name for code, name, _, _ in data.committee}
+        chair = f"{data.chair} {names.get(data.chair, '')}".strip()
+        committee += f"<p>主任委员（经评标委员会推选）：{_e(chair)}</p>"
     meta = _table(
         ["事项", "内容"],
         [

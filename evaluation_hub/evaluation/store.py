@@ -51,7 +51,7 @@ from evaluation_hub.evaluation.report import ReportData, ReviewNote, SignatureNo
 from evaluation_hub.principal import Principal
 from evaluation_hub.sealing import Sealer
 from evaluation_hub.seats.models import SeatEnrolment, SubmittedScore
-from evaluation_hub.sessions import lifecycle
+from evaluation_hub.sessions import formation, lifecycle
 from evaluation_hub.sessions.store import apply_action_in
 from scoring.aggregation import Aggregation, aggregate
 from scoring.anonymity import Finding, scan_package
@@ -487,6 +487,10 @@ async def _judge_and_record(
                 "not-a-member",
                 [f"专家 {expert} 不是评标会 #{ctx.session.id} 的评标委员会成员，评分不予计入"],
             )
+        try:
+            await formation.require_not_recused(s, ctx.session.id, expert)
+        except Forbidden as exc:
+            raise rules.SaveRefused(exc.code, [exc.detail]) from exc
         if ctx.session.state not in SCORING_STATES:
             raise rules.SaveRefused(
                 "not-scoring",
@@ -832,6 +836,7 @@ async def answer_request(
             )
         if isinstance(actor, SeatActor):
             await _require_seated(s, actor, ctx.session.id, request.expert_code)
+        await formation.require_not_recused(s, ctx.session.id, request.expert_code)
         if ctx.session.state != "deviation_review":
             raise Conflict(
                 "not-in-review",
@@ -1043,6 +1048,7 @@ async def sign_report(
             await _require_seated(s, actor, ctx.session.id, expert)
         else:
             _require_host_operator(actor, ctx.session, ctx.host)
+        await formation.require_not_recused(s, ctx.session.id, expert)
         if ctx.session.state != "revealed":
             raise Conflict(
                 "not-signing",
@@ -1146,6 +1152,12 @@ async def report_data(
         )
         requests = await _requests(s, session.id)
         signatures = await _signatures(s, session.id)
+        elected = await s.execute(
+            select(Expert.code)
+            .join(SessionExpert, SessionExpert.expert_id == Expert.id)
+            .where(SessionExpert.session_id == session.id, SessionExpert.is_chair.is_(True))
+        )
+        chair = elected.scalars().first()
     bidder_of = {r.flag_key: r.flag_key.split(":")[3] for r in requests}
     return ReportData(
         session_id=session.id,
@@ -1159,6 +1171,7 @@ async def report_data(
             for code, e in ctx.members.items()
             if code in ctx.manifest.expert_ids
         ],
+        chair=chair,
         content_digest=ctx.row.content_digest,
         seed_commitment=ctx.row.seed_commitment,
         revealed_seed=ctx.row.revealed_seed or "",

@@ -20,7 +20,6 @@ from aiohttp import web
 from sqlalchemy import select
 
 from evaluation_hub.api.keys import CLOCK, CONFIG, DB, SEALER
-from evaluation_hub.audit.store import append_event
 from evaluation_hub.booking import rules as booking_rules
 from evaluation_hub.checkin import store as checkin_store
 from evaluation_hub.db.models import (
@@ -41,6 +40,7 @@ from evaluation_hub.evaluation.models import (
 )
 from evaluation_hub.evaluation.rules import EXPLAINABLE
 from evaluation_hub.seats.models import SeatEnrolment
+from evaluation_hub.sessions import formation
 from seat_protocol.messages import (
     AppMessage,
     CheckinRequest,
@@ -202,8 +202,9 @@ async def _sign(app: web.Application, seat_key: str, msg: ReportSignature) -> li
 async def _commitment(
     app: web.Application, seat_key: str, msg: CommitmentDecision
 ) -> list[AppMessage]:
-    """Record the expert's integrity commitment or recusal as an audit event of the session;
-    a recusal is then the host's to act on (release the seat, draw a replacement)."""
+    """Record the expert's integrity commitment or recusal on their committee membership
+    (``sessions.formation``); a recusal releases this seat, and drawing a replacement is
+    then the host's to do."""
     ref = f"commitment:{msg.session_id}"
     number = _session_number(msg.session_id)
     expert = (
@@ -219,15 +220,20 @@ async def _commitment(
             )
         ]
     recused = msg.decision == "recused"
-    async with app[DB].write() as s:
-        await append_event(
-            s,
-            kind="committee.recusal_declared" if recused else "committee.commitment_confirmed",
-            subject=f"session:{number}",
-            actor=f"seat:{seat_key}",
-            payload={"expert": expert, "reason": msg.reason.strip()},
-            at=app[CLOCK](),
-        )
+    try:
+        async with app[DB].write() as s:
+            await formation.decide(
+                s,
+                number,
+                expert,
+                msg.decision,
+                msg.reason,
+                actor=f"seat:{seat_key}",
+                host=None,
+                now=app[CLOCK](),
+            )
+    except ProblemError as exc:
+        return [RequestResult(ref=ref, accepted=False, code=exc.code, message=exc.detail)]
     message = (
         "已记录回避申请，请等待主场工作人员安排；本工位不再评分"
         if recused

@@ -18,7 +18,7 @@ from evaluation_hub.db.engine import Database
 from evaluation_hub.db.models import EvaluationSession, SessionTransition
 from evaluation_hub.errors import Conflict, Forbidden, InvalidInput, NotFound, ProblemError
 from evaluation_hub.principal import Principal
-from evaluation_hub.sessions import lifecycle, outage
+from evaluation_hub.sessions import formation, lifecycle, outage
 from evaluation_hub.sessions.errors import SessionRuleError
 
 __all__ = ["LifecycleView", "apply_action", "apply_action_in", "lifecycle_view", "report_fault"]
@@ -84,6 +84,8 @@ async def apply_action_in(
         )
     except SessionRuleError as exc:
         raise _problem(exc) from exc
+    if action == "start_evaluation":
+        await formation.require_lawful_committee(s, session.id)
     moved = await s.execute(
         update(EvaluationSession)
         .where(

@@ -11,6 +11,7 @@ import pytest
 
 from evaluation_hub.db.engine import Database
 from tests.conftest import FakeClock
+from tests.hub.helpers import confirm_members
 from tests.seat_agent.test_page_flow import EXPERT, Client, expert_seat, until
 
 
@@ -66,7 +67,12 @@ async def test_an_expert_works_through_the_page(
                 assert bidder not in listing
 
             # --- score every part; the first part starts with a validation error
-            await seat.api("POST", f"/api/sessions/{sid}/actions", {"action": "start_evaluation"})
+            # A lawful committee starts: four more members confirm (5 of the 7, an odd number).
+            await confirm_members(database, sid, ("E01", "E02", "E03", "E04"), clock())
+            status, body = await seat.api(
+                "POST", f"/api/sessions/{sid}/actions", {"action": "start_evaluation"}
+            )
+            assert status == 200, body
             assert seat.desk.briefing is not None
             parts = seat.desk.briefing.rubric["parts"]
             for n, part in enumerate(parts):

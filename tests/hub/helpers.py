@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from aiohttp.test_utils import TestClient
+
+from evaluation_hub.db.engine import Database
+from evaluation_hub.sessions import formation
 
 PROBLEM = "application/problem+json"
 
@@ -28,3 +33,15 @@ async def problem(resp: Any, status: int) -> dict[str, Any]:
     assert data["status"] == status
     assert data["type"].startswith("https://evaluation-hub.invalid/problems/")
     return data
+
+
+async def confirm_members(
+    database: Database, session_id: int, codes: Iterable[str], at: datetime
+) -> None:
+    """Record the integrity commitment of committee members, as their seats (or, for host
+    members, the host API) would, so the committee that starts is a lawful one."""
+    async with database.write() as s:
+        for code in codes:
+            await formation.decide(
+                s, session_id, code, "confirmed", "", actor=f"test:{code}", host=None, now=at
+            )

@@ -1,7 +1,7 @@
 """A seat agent restarted after its expert checked in finds the check-in and the briefing again
 (the PIN is used up, so checking in again is not possible), and a second check-in at the
-same seat is refused with the hub's Chinese message. A recusal declared at the seat is an
-audit event of the session."""
+same seat is refused with the hub's Chinese message. A recusal declared at the seat is
+recorded on the membership and releases the seat, with audit events of the session."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from evaluation_hub.audit.models import AuditEventRow
 from evaluation_hub.db.engine import Database
+from evaluation_hub.db.models import BookingSeat, SessionExpert
 from seat_agent.keys import load_identity
 from seat_agent.page.desk import DeskRefused, ExpertDesk
 from seat_agent.runner import SeatAgent
@@ -85,11 +86,35 @@ async def test_a_recusal_at_the_seat_is_recorded_for_the_host(
                 .scalars()
                 .all()
             )
+            member = (
+                await s.execute(
+                    select(SessionExpert).where(
+                        SessionExpert.session_id == seat.sid,
+                        SessionExpert.expert_id == seeded["experts"][EXPERT],
+                    )
+                )
+            ).scalar_one()
+            held = (
+                await s.execute(
+                    select(BookingSeat.expert_id).where(
+                        BookingSeat.seat_id == seeded["seats"]["QJ-01"], BookingSeat.live.is_(True)
+                    )
+                )
+            ).scalar_one()
         assert [(r.kind, r.subject, r.actor, r.payload) for r in rows] == [
             (
                 "committee.recusal_declared",
                 f"session:{sid}",
                 "seat:QJ.QJ-01",
                 {"expert": EXPERT, "reason": "曾任投标人技术顾问"},
-            )
+            ),
+            (
+                "committee.seat_released",
+                f"session:{sid}",
+                "seat:QJ.QJ-01",
+                {"expert": EXPERT, "seat_id": seeded["seats"]["QJ-01"]},
+            ),
         ]
+        # The membership records the recusal, and the seat no longer holds the expert.
+        assert (member.decision, member.decision_reason) == ("recused", "曾任投标人技术顾问")
+        assert held is None
