@@ -186,6 +186,7 @@ class SeatRecorder:
         capacity: int = DEFAULT_QUEUE_CAPACITY,
         clock: Callable[[], float] = time.monotonic,
         writer: SegmentWriter | None = None,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         if capacity < 1:
             raise RecordingConfigError("capacity", capacity, "at least 1 queued frame")
@@ -215,6 +216,10 @@ class SeatRecorder:
         self._closed = 0
         self._failed = 0
         self._high_water = 0
+        self._wall_clock = wall_clock
+        # The segment being written and the wall-clock time its first frame was queued, so an
+        # alert can point at a place in the recording (supervision evidence).
+        self._open_segment: tuple[str, float] | None = None
 
     def start(self) -> None:
         """Subscribe to the forwarder and start writing (call on the event loop)."""
@@ -293,8 +298,18 @@ class SeatRecorder:
             planner.wants_keyframe = False
             self._forwarder.video.request_keyframe()
 
+    def position(self, at: float) -> tuple[str, float] | None:
+        """The file name of the segment being written and how many seconds wall-clock time
+        ``at`` (epoch seconds) lies into it; None before the first segment opens."""
+        if self._open_segment is None:
+            return None
+        name, started = self._open_segment
+        return name, max(0.0, at - started)
+
     def _enqueue(self, actions: list[Action]) -> None:
         for action in actions:
+            if isinstance(action, OpenSegment):
+                self._open_segment = (self._path(action.index).name, self._wall_clock())
             # Never blocks: the capacity check above leaves room for one cut's actions.
             self._queue.put_nowait(action)
         self._high_water = max(self._high_water, self._queue.qsize())

@@ -109,7 +109,14 @@ def _alert_incidents(app: web.Application) -> Any:
     async def record(seat_key: str, alert: ConductAlert) -> None:
         db: Database = app[DB]
         now = app[CLOCK]()
-        evidence = AlertEvidence(alert.kind, datetime.fromtimestamp(alert.started_at, UTC))
+        recordings = app[LIVE].recordings
+        where = recordings.position(seat_key, alert.started_at) if recordings else None
+        evidence = AlertEvidence(
+            alert.kind,
+            datetime.fromtimestamp(alert.started_at, UTC),
+            recording_segment_id=where[0] if where else None,
+            offset_s=int(where[1]) if where else None,
+        )
         for session_id, seat_id in await seated_sessions(db, seat_key, now):
             await supervision_store.raise_alert_incident(
                 db, session_id, seat_id=seat_id, evidence=evidence, now=now

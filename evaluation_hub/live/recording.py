@@ -95,6 +95,16 @@ class SeatRecordings:
     def recorder(self, seat_key: str) -> SeatRecorder | None:
         return self._recorders.get(seat_key)
 
+    def position(self, seat_key: str, at: float) -> tuple[str, float] | None:
+        """Where wall-clock time ``at`` falls in the seat's recording: the segment's file,
+        relative to the recordings directory as its audit event names it, and the offset."""
+        recorder = self._recorders.get(seat_key)
+        found = recorder.position(at) if recorder is not None else None
+        if found is None:
+            return None
+        name, offset = found
+        return f"{seat_directory_name(seat_key)}/{name}", offset
+
     def start(self) -> None:
         """Start the retention timer (call on the event loop); no timer without retention."""
         if self._pruner is None and self.policy.keep_seconds is not None:

@@ -55,6 +55,12 @@ async def test_an_empty_seat_during_the_session_becomes_a_host_incident(
     assert incident["seat"] == {"id": rig.ids["seats"]["QJ-01"], "label": "QJ-01"}
     assert incident["expert"]["code"] == "E06"
     assert incident["evidence"]["alert"] == "seat_empty"
+    # The evidence points into the seat's recording: the segment being written when the alert
+    # started (as the segment's audit event names it) and the offset into it.
+    segment = incident["evidence"]["recording_segment_id"]
+    assert segment.startswith("QJ.QJ-01/") and segment.endswith(".webm"), segment
+    assert isinstance(incident["evidence"]["offset_s"], int)
+    assert incident["evidence"]["offset_s"] >= 0
     assert incident["description"].startswith("自动告警：工位 QJ-01 工位无人")
     assert "live.alert_raised" in await _alert_kinds(rig)
     # The away site of the seat sees it too; a venue with nothing to do with it does not.
