@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -261,6 +261,10 @@ async def live_events(request: web.Request) -> web.StreamResponse:
     bus: Bus = request.app[BUS]
     async with bus.subscribe(*channels) as subscription:
         request.app[LIVE_STREAMS].add(subscription)
+        # Subscribed first, then the current state: an alert raised after the wall fetched its
+        # seats and before this stream opened is in this snapshot, so the wall never misses it.
+        if not await _write_events(response, _snapshot(visible, request.app[LIVE])):
+            return response
         iterator = aiter(subscription)
         while True:
             try:
@@ -271,11 +275,45 @@ async def live_events(request: web.Request) -> web.StreamResponse:
             except StopAsyncIteration:
                 break
             event = {**event, "seat_id": by_key.get(str(event.get("seat_key")))}
-            text = json.dumps(event, ensure_ascii=False)
-            try:
-                await response.write(f"data: {text}\n\n".encode())
-            except ConnectionResetError:
+            if not await _write_events(response, [event]):
                 break
     with contextlib.suppress(ConnectionResetError):
         await response.write_eof()
     return response
+
+
+def _snapshot(visible: Sequence[LiveSeat], live: LiveHub) -> list[dict[str, Any]]:
+    """Each visible seat's state and active alerts, as the events that would have set them."""
+    events: list[dict[str, Any]] = []
+    for seat in visible:
+        status = live.status(seat.seat_key)
+        events.append(
+            {
+                "type": "live.seat",
+                "seat_key": seat.seat_key,
+                "seat_id": seat.seat_id,
+                "state": status.state,
+                "snapshot": True,
+            }
+        )
+        for alert in status.alerts:
+            events.append(
+                {
+                    "type": "live.alert",
+                    **alert_json(alert),
+                    "seat_id": seat.seat_id,
+                    "snapshot": True,
+                }
+            )
+    return events
+
+
+async def _write_events(response: web.StreamResponse, events: Iterable[Mapping[str, Any]]) -> bool:
+    """Send ``events`` as server-sent events; False once the viewer has gone."""
+    try:
+        for event in events:
+            text = json.dumps(event, ensure_ascii=False)
+            await response.write(f"data: {text}\n\n".encode())
+    except ConnectionResetError:
+        return False
+    return True

@@ -141,8 +141,16 @@ async def test_the_event_stream_carries_only_the_venues_seats(rig: Rig) -> None:
 
     await eventually(lambda: live_seats("km_supervisor") == {"QJ.QJ-01", "DL.DL-01"}, "host")
     await eventually(lambda: live_seats("dl_supervisor") == {"DL.DL-01"}, "away")
-    assert {e["seat_key"] for e in streams["dl_supervisor"]} == {"DL.DL-01"}
-    assert all(e["seat_id"] == rig.ids["seats"]["DL-01"] for e in streams["dl_supervisor"])
+    # The away stream opened with its own venue's seats (the snapshot) and never named another.
+    assert {e["seat_key"] for e in streams["dl_supervisor"]} == {"DL.DL-01", "DL.DL-02"}
+    ids = {rig.ids["seats"]["DL-01"], rig.ids["seats"]["DL-02"]}
+    assert {e["seat_id"] for e in streams["dl_supervisor"]} == ids
+    assert {e["seat_key"] for e in streams["km_supervisor"]} == {
+        "DL.DL-01",
+        "DL.DL-02",
+        "QJ.QJ-01",
+        "QJ.QJ-02",
+    }
     for reader in readers:
         reader.cancel()
     await asyncio.gather(*readers, return_exceptions=True)

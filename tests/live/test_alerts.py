@@ -5,6 +5,7 @@ session's window it is only an alert."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from datetime import UTC, timedelta
 from typing import Any
@@ -81,3 +82,42 @@ async def test_outside_the_sessions_window_an_alert_raises_no_incident(rig: Rig)
         await asyncio.sleep(0.02)
     assert "live.alert_raised" in await _alert_kinds(rig)
     assert await _incidents(rig, await rig.login("km_supervisor")) == []
+
+
+async def test_the_event_stream_opens_with_alerts_already_active(rig: Rig) -> None:
+    # A wall that opens after the alert was raised still shows it: the stream starts with the
+    # seats' current state and active alerts, read after subscribing, so nothing falls between.
+    rig.live.conduct_rules = ConductRules(empty_after=1.0, clear_after=1.0)
+    await rig.publish("QJ-01", "QJ", scene=Scene.ABSENT)
+    await eventually(lambda: bool(rig.live.status("QJ.QJ-01").alerts), "the seat's alert is raised")
+    (active,) = rig.live.status("QJ.QJ-01").alerts
+    headers = await rig.login("qj_supervisor")
+    url = f"{rig.base}/api/sessions/{rig.ids['session']}/live/events"
+    received: list[dict[str, Any]] = []
+
+    async def read() -> None:
+        async with rig.http.get(url, headers=headers) as resp:
+            assert resp.status == 200
+            async for line in resp.content:
+                if line.startswith(b"data: "):
+                    received.append(json.loads(line[6:]))
+                kinds = {e["type"] for e in received}
+                if kinds == {"live.seat", "live.alert"} and len(received) >= 3:
+                    return
+
+    # Nothing new happens on the seats now, so only the snapshot can bring these events.
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(read(), 15)
+    seats = [e for e in received if e["type"] == "live.seat"]
+    assert {(e["seat_key"], e["snapshot"]) for e in seats} == {
+        ("QJ.QJ-01", True),
+        ("QJ.QJ-02", True),
+    }
+    (alert,) = [e for e in received if e["type"] == "live.alert"]
+    assert alert["snapshot"] is True
+    assert alert["seat_id"] == rig.ids["seats"]["QJ-01"]
+    assert (alert["kind"], alert["started_at"], alert["cleared_at"]) == (
+        "seat_empty",
+        active.started_at,
+        None,
+    )

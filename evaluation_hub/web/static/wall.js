@@ -186,12 +186,15 @@ function onEvent(message) {
   if (event.type === "live.seat" && tile) {
     setState(tile, event.state);
   } else if (event.type === "live.alert") {
+    // The stream opens with a snapshot of active alerts; one the wall already shows is not news.
+    const known = tile && tile.alerts.get(event.kind);
+    const repeated = known && known.started_at === event.started_at && event.cleared_at === null;
     if (tile) {
       if (event.cleared_at === null) tile.alerts.set(event.kind, event);
       else tile.alerts.delete(event.kind);
       renderBadges(tile);
     }
-    addFeed(event, tile);
+    if (!repeated) addFeed(event, tile);
   }
 }
 
