@@ -12,7 +12,7 @@ for again; chunks asked for on a connection that the protocol resumes arrive thr
 so they are not asked for twice either. A chunk damaged on disk is found when the cache opens
 or when the chapter is read; it is deleted and fetched again.
 
-Wiped (every cached byte deleted) when the hub says the session was sealed or ended (a
+Wiped (every cached byte deleted) when the hub says the session's reading is over (a
 ``session_state`` notice for the cached session), or when :meth:`wipe` is called.
 
 Layout: ``chapters/manifest.json`` (the manifest as received) and ``chapters/chunks/<sha256>``.
@@ -39,6 +39,7 @@ from seat_protocol.chapter_crypto import ChapterSealError, chapter_context, open
 from seat_protocol.events import ChunkReceived, Connected, Disconnected, Event, MessageReceived
 from seat_protocol.messages import (
     MAX_CHUNKS_PER_REQUEST,
+    READING_OVER,
     AppMessage,
     ChapterManifest,
     ChunkRequest,
@@ -47,7 +48,7 @@ from seat_protocol.messages import (
     SessionStateNotice,
 )
 
-__all__ = ["END_STATES", "CachedChapter", "ChapterCache", "Sender"]
+__all__ = ["CachedChapter", "ChapterCache", "Sender"]
 
 log = structlog.get_logger(__name__)
 
@@ -60,10 +61,6 @@ MANIFEST_FILE = "manifest.json"
 # again once half of the window has arrived, so one request (and its ack) goes out per
 # WINDOW // 2 chunks rather than per chunk, while at least half a window stays in flight.
 WINDOW = 16
-# Session states after which the expert no longer reads chapters: the cache is wiped.
-END_STATES = frozenset(
-    {"sealed", "sealed_for_new_committee", "revealed", "report_signed", "archived", "cancelled"}
-)
 # The hub's refusals of a chunk request: asking again cannot help until a new manifest comes.
 _REFUSALS = frozenset({"chunk-not-in-manifest", "chunk-unavailable"})
 
@@ -193,7 +190,7 @@ class ChapterCache:
                 if isinstance(msg, ChapterManifest):
                     await self._adopt(msg)
                 elif isinstance(msg, SessionStateNotice):
-                    if msg.session_id == self._session_id and msg.state in END_STATES:
+                    if msg.session_id == self._session_id and msg.state in READING_OVER:
                         log.info("seat.chapters_session_ended", state=msg.state)
                         await self._wipe()
                 elif isinstance(msg, ErrorNotice) and msg.code in _REFUSALS:

@@ -42,6 +42,7 @@ from evaluation_hub.db.engine import Database
 from evaluation_hub.live.recording import recordings_from_config
 from evaluation_hub.sealing import Sealer
 from evaluation_hub.seats import chapters as seat_chapters
+from evaluation_hub.seats import session_notices
 from evaluation_hub.seats import websocket as seat_websocket
 
 __all__ = ["API_OPERATIONS", "checkpoint_once", "create_app", "utc_now"]
@@ -174,5 +175,6 @@ def create_app(
     pages.setup(app)
     seat_websocket.setup(app, hub_id=config.hub_id)
     seat_chapters.setup(app)
+    session_notices.setup(app)
     live.setup_live(app).recordings = recordings_from_config(config, app[DB], clock)
     return app

@@ -1,4 +1,5 @@
-"""Engine set-up for the two supported back ends, and the schema-revision guard.
+"""Engine set-up for the two supported back ends, the schema-revision guard, and commit
+listeners.
 
 SQLite (the embedded default) gets every write transaction as ``BEGIN IMMEDIATE`` so writers are
 serialised by the database file lock — that, plus the overlap trigger from the migration, is what
@@ -9,11 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import structlog
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import (
@@ -26,7 +28,13 @@ from sqlalchemy.ext.asyncio import (
 from evaluation_hub.db import migrate
 from evaluation_hub.errors import ConfigError, DatabaseNotMigrated
 
-__all__ = ["Database", "is_sqlite", "make_engine", "sqlite_path"]
+__all__ = ["CommitListener", "Database", "is_sqlite", "make_engine", "sqlite_path"]
+
+log = structlog.get_logger(__name__)
+
+# Called with the unit of work's ``info`` after it committed: a store notes there what others
+# must hear of (``info[...]``), and listeners tell them only once it is durable.
+CommitListener = Callable[[Mapping[str, Any]], Awaitable[None]]
 
 # A read-only unit of work on SQLite may use a deferred BEGIN so readers do not queue behind
 # writers (WAL lets them read a consistent snapshot).
@@ -90,6 +98,7 @@ class Database:
         # of one process queue here instead (fair, no sleeping); the file lock still orders
         # writers of different processes.
         self._sqlite_writer = asyncio.Lock() if self.is_sqlite else None
+        self.commit_listeners: list[CommitListener] = []
 
     @property
     def is_sqlite(self) -> bool:
@@ -102,8 +111,17 @@ class Database:
             if self._sqlite_writer is not None:
                 await stack.enter_async_context(self._sqlite_writer)
             session = await stack.enter_async_context(self.sessions())
-            await stack.enter_async_context(session.begin())
-            yield session
+            async with session.begin():
+                yield session
+            info = dict(session.info)
+        # Committed, and the SQLite writer lock released: listeners never hold up other writers.
+        if info:
+            for listener in list(self.commit_listeners):
+                try:
+                    await listener(info)
+                except Exception:
+                    # The write is done; a listener's failure must not make it look failed.
+                    log.exception("db.commit_listener_failed", listener=repr(listener))
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:

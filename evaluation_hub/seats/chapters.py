@@ -20,7 +20,9 @@ text, so re-releasing the same material yields the same chunks and hashes: a sea
 of them keeps it and fetches only the rest, even after a hub restart. (The wrapped key differs
 each time; it is fresh randomness around the same content key.)
 
-The sealed chunks are kept in this process's memory (``ChapterChunks``), keyed by content hash:
+The sealed chunks are kept in this process's memory (``ChapterChunks``), keyed by content hash,
+until the session's reading is over (``seat_protocol.messages.READING_OVER``, see
+``evaluation_hub.seats.session_notices``):
 they are derived data, cheap to rebuild from the database and the package directory by
 releasing again, and they must not outlive the process in clear reach of the database's
 readers. A seat asking for a chunk the hub no longer holds (after a restart) is refused by the
@@ -94,6 +96,20 @@ class ChapterChunks:
     def put(self, seat_key: str, manifest: ChapterManifest, chunks: dict[str, bytes]) -> None:
         self._seats[seat_key] = (manifest, frozenset(chunks))
         self._chunks.update(chunks)
+        self._drop_unreferenced()
+
+    def forget_session(self, session_id: str) -> list[str]:
+        """Drop every seat's release of ``session_id`` (its reading is over); the seat keys."""
+        gone = [
+            key for key, (manifest, _) in self._seats.items() if manifest.session_id == session_id
+        ]
+        for key in gone:
+            del self._seats[key]
+            self._waiting.discard(key)
+        self._drop_unreferenced()
+        return gone
+
+    def _drop_unreferenced(self) -> None:
         live = {h for _, hashes in self._seats.values() for h in hashes}
         for digest in [h for h in self._chunks if h not in live]:
             del self._chunks[digest]

@@ -66,6 +66,9 @@ log = structlog.get_logger(__name__)
 # failure is logged and does not withhold the acknowledgement (the row is in
 # ``submitted_scores`` for whoever reads it there).
 ScoreListener = Callable[[CommitScore], Awaitable[None]]
+# Called with the seat key whenever a seat (re)connects to this process, to bring it up to date
+# (``evaluation_hub.seats.session_notices``); a failure is logged, never closes the connection.
+ConnectListener = Callable[["SeatHub", str], Awaitable[None]]
 # Answers a seat's media offer (seat key, offer id, SDP) with an SDP answer; the live module
 # (evaluation_hub.live) is the one. It raises an exception with ``code`` and a Chinese
 # ``message`` to refuse.
@@ -99,6 +102,7 @@ class SeatHub:
     media_offer_handler: MediaOfferHandler | None = None
     # Answers ChunksRequested (set by evaluation_hub.seats.chapters.setup).
     chapter_source: ChapterSource | None = None
+    connect_listeners: list[ConnectListener] = field(default_factory=list)
     channels: HubChannels = field(default_factory=HubChannels)
     sockets: dict[HubConnection, _SeatSocket] = field(default_factory=dict)
     # Closing a replaced socket waits for its peer's close frame (or aiohttp's timeout); that
@@ -244,6 +248,11 @@ async def _handle_events(
         elif isinstance(event, ChunksRequested):
             _send_chunks(hub, event)
         elif isinstance(event, Connected):
+            for listener in list(hub.connect_listeners):
+                try:
+                    await listener(hub, event.seat_id)
+                except Exception:
+                    log.exception("seat.connect_listener_failed", seat_key=event.seat_id)
             if hub.chapter_source is not None:
                 await hub.chapter_source.seat_connected(hub, event.seat_id)
             # The expert's check-in, open review requests and result to sign, again.

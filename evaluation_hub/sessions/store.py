@@ -3,6 +3,9 @@
 One unit of work per call: load, decide with the pure machine, write the new state, the
 transition record and its audit event, commit. Concurrent moves of one session cannot both
 win: the state is updated only if it is still the one the decision was made from.
+
+Every move is also noted in the unit of work's ``info`` (``SESSION_MOVES``); once it commits,
+the hub's commit listener tells the session's seats (``evaluation_hub.seats.session_notices``).
 """
 
 from __future__ import annotations
@@ -21,7 +24,25 @@ from evaluation_hub.principal import Principal
 from evaluation_hub.sessions import formation, lifecycle, outage
 from evaluation_hub.sessions.errors import SessionRuleError
 
-__all__ = ["LifecycleView", "apply_action", "apply_action_in", "lifecycle_view", "report_fault"]
+__all__ = [
+    "SESSION_MOVES",
+    "LifecycleView",
+    "SessionMove",
+    "apply_action",
+    "apply_action_in",
+    "lifecycle_view",
+    "report_fault",
+]
+
+# Key in a unit of work's ``info``: the session moves it made, in order (``SessionMove``).
+SESSION_MOVES = "session_moves"
+
+
+@dataclass(frozen=True)
+class SessionMove:
+    session_id: int
+    state: str
+    at: datetime
 
 
 def _problem(exc: SessionRuleError) -> ProblemError:
@@ -122,6 +143,7 @@ async def apply_action_in(
         },
         at=now,
     )
+    s.info.setdefault(SESSION_MOVES, []).append(SessionMove(session.id, new.state, now))
     await s.refresh(session)
     return session
 

@@ -155,6 +155,52 @@ async def test_release_sync_read_and_wipe_at_the_session_end(
         await other.stop()
 
 
+async def test_the_sessions_end_wipes_every_seat_and_the_hubs_chunks(
+    client: Client, seeded: dict[str, Any], database: Database, clock: FakeClock, tmp_path: Path
+) -> None:
+    # Nobody sends a notice by hand here: the session's own move is what the seats hear.
+    hub, ids = await seated_session(client, seeded, database, clock, tmp_path)
+    seat = await start_seat(ids[A])
+    other = await start_seat(ids[B])
+    try:
+        await until(lambda: seat.link.connections == 1 and other.link.connections == 1, "links")
+        await hub.release()
+        await until(lambda: complete(seat) and complete(other), "both seats' chapters")
+        held = client.app[CHAPTERS]
+        assert held.held_bytes > 0
+        # B's agent is down when the session ends.
+        await other.stop()
+        host = await login(client, "km_operator")
+        resp = await client.post(
+            f"/api/sessions/{hub.sid}/actions",
+            json={"action": "cancel", "reason": "招标人决定终止本次评标"},
+            headers=host,
+        )
+        assert resp.status == 200, await resp.text()
+
+        await until(lambda: seat.cache.entries() == [], "the connected seat's wipe")
+        assert _chunk_files(ids[A].state_dir) == set()
+        notices = [
+            (e.message.session_id, e.message.state)
+            for e in seat.events
+            if isinstance(e, MessageReceived) and isinstance(e.message, SessionStateNotice)
+        ]
+        assert notices[-1] == (str(hub.sid), "cancelled")
+        # The hub holds nothing of the session any more.
+        assert held.held_bytes == 0
+        assert held.manifest(A) is None and held.manifest(B) is None
+
+        # B still has its encrypted cache on disk; it is wiped as soon as B is back.
+        assert _chunk_files(ids[B].state_dir) != set()
+        other = await start_seat(ids[B])
+        assert other.cache.entries() != []
+        await until(lambda: other.cache.entries() == [], "the returning seat's wipe")
+        assert _chunk_files(ids[B].state_dir) == set()
+    finally:
+        await seat.stop()
+        await other.stop()
+
+
 async def test_a_dropped_link_and_an_agent_restart_resume_without_fetching_stored_chunks(
     client: Client, seeded: dict[str, Any], database: Database, clock: FakeClock, tmp_path: Path
 ) -> None:
