@@ -104,11 +104,24 @@ def _audit_sink(app: web.Application) -> Any:
 
 def _alert_incidents(app: web.Application) -> Any:
     """Each raised conduct alert becomes (or repeats) an incident of every session with an
-    expert seated at that seat now: the supervision record's automatic incidents."""
+    expert seated at that seat now: the supervision record's automatic incidents. A cleared
+    alert closes its occurrence on that incident (when it ended, how long it lasted)."""
 
     async def record(seat_key: str, alert: ConductAlert) -> None:
         db: Database = app[DB]
         now = app[CLOCK]()
+        if alert.cleared_at is not None:
+            for session_id, seat_id in await seated_sessions(db, seat_key, now):
+                await supervision_store.clear_alert_incident(
+                    db,
+                    session_id,
+                    seat_id=seat_id,
+                    alert=alert.kind,
+                    started_at=datetime.fromtimestamp(alert.started_at, UTC),
+                    cleared_at=datetime.fromtimestamp(alert.cleared_at, UTC),
+                    now=now,
+                )
+            return
         recordings = app[LIVE].recordings
         where = recordings.position(seat_key, alert.started_at) if recordings else None
         evidence = AlertEvidence(

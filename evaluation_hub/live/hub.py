@@ -62,7 +62,7 @@ AuditSink = Callable[[str, str, str, Mapping[str, Any]], Awaitable[None]]
 """Called with (kind, subject, actor, payload) for every live state change worth auditing."""
 
 AlertSink = Callable[[str, ConductAlert], Awaitable[None]]
-"""Called with (seat key, alert) for every alert raised, for the supervision record."""
+"""Called with (seat key, alert) for every alert raised or cleared, for the supervision record."""
 
 _SDP_ERRORS = (ValueError, InvalidAccessError, InvalidStateError, OperationError, InternalError)
 
@@ -419,7 +419,8 @@ class LiveHub:
             "cleared_at": None if alert.cleared_at is None else _iso(alert.cleared_at),
         }
         self._spawn(self._record(kind, seat_key, "conduct-monitor", audited))
-        if alert.cleared_at is None and self._alerts is not None:
+        if self._alerts is not None:
+            # Raised and cleared alike: a clearing closes the occurrence on its incident.
             self._spawn(self._report_alert(seat_key, alert))
 
     async def _stats_loop(self) -> None:

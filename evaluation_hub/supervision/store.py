@@ -52,6 +52,7 @@ from evaluation_hub.supervision.notices import (
     SupervisionDeadlines,
 )
 from evaluation_hub.supervision.workdays import CalendarNotCovered
+from media.conduct import AlertKind
 
 __all__ = [
     "SEVERITY_NAMES",
@@ -487,6 +488,71 @@ async def raise_alert_incident(
             at=now,
         )
         return await _incident_view(s, await _load_incident(s, incident.id)), True
+
+
+async def clear_alert_incident(
+    db: Database,
+    session_id: int,
+    *,
+    seat_id: int,
+    alert: AlertKind,
+    started_at: datetime,
+    cleared_at: datetime,
+    now: datetime,
+) -> dict[str, Any] | None:
+    """Record on the open incident raised from this alert that the occurrence which started at
+    ``started_at`` ended at ``cleared_at`` (the monitor cleared it): the occurrence gets
+    ``cleared_at`` and ``duration_s``, audited as ``supervision.incident_alert_cleared``.
+
+    Returns the incident, or None when no open incident holds that occurrence (the alert fell
+    outside the session, or the incident was concluded meanwhile): nothing is written then.
+    """
+    rule = alert_incident(alert)
+    started, cleared = started_at.isoformat(), cleared_at.isoformat()
+    async with db.write() as s:
+        candidates = (
+            await s.execute(
+                select(Incident)
+                .where(
+                    Incident.session_id == session_id,
+                    Incident.seat_id == seat_id,
+                    Incident.raised_by == ALERT_ACTOR,
+                    Incident.kind == rule.kind,
+                    Incident.state != "concluded",
+                )
+                .order_by(Incident.id)
+            )
+        ).scalars()
+        for incident in candidates:
+            occurrences = list(incident.evidence.get("occurrences", []))
+            index = next(
+                (i for i, o in enumerate(occurrences) if o.get("started_at") == started), None
+            )
+            if index is None or "cleared_at" in occurrences[index]:
+                continue
+            duration = max(0, int((cleared_at - started_at).total_seconds()))
+            occurrences[index] = {
+                **occurrences[index],
+                "cleared_at": cleared,
+                "duration_s": duration,
+            }
+            incident.evidence = {**incident.evidence, "occurrences": occurrences}
+            await s.flush()
+            await append_event(
+                s,
+                kind="supervision.incident_alert_cleared",
+                subject=f"incident:{incident.id}",
+                actor=ALERT_ACTOR,
+                payload={
+                    "alert": alert.value,
+                    "started_at": started,
+                    "cleared_at": cleared,
+                    "duration_s": duration,
+                },
+                at=now,
+            )
+            return await _incident_view(s, await _load_incident(s, incident.id))
+    return None
 
 
 async def list_incidents(db: Database, who: Principal, session_id: int) -> list[dict[str, Any]]:

@@ -26,6 +26,11 @@ async def _incidents(rig: Rig, headers: dict[str, str]) -> list[dict[str, Any]]:
     return found
 
 
+async def _event_kinds(rig: Rig) -> list[str]:
+    async with rig.db.read() as s:
+        return [e.kind for e in await load_chain(s)]
+
+
 async def _alert_kinds(rig: Rig) -> list[str]:
     async with rig.db.read() as s:
         return [e.kind for e in await load_chain(s) if e.kind.startswith("live.alert")]
@@ -42,7 +47,7 @@ async def test_an_empty_seat_during_the_session_becomes_a_host_incident(
         hours=1
     )
     rig.live.conduct_rules = ConductRules(empty_after=1.0, clear_after=1.0)
-    await rig.publish("QJ-01", "QJ", scene=Scene.ABSENT)
+    seat = await rig.publish("QJ-01", "QJ", scene=Scene.ABSENT)
     headers = await rig.login("km_supervisor")
     found: list[dict[str, Any]] = []
     for _ in range(1500):
@@ -69,6 +74,23 @@ async def test_an_empty_seat_during_the_session_becomes_a_host_incident(
     dl = [i["id"] for i in await _incidents(rig, await rig.login("dl_supervisor"))]
     assert incident["id"] in qj
     assert incident["id"] not in dl
+
+    # The expert sits down again: the monitor clears the alert and the incident records when
+    # the occurrence ended and how long it lasted.
+    seat.video.scene = Scene.PRESENT
+    occurrence: dict[str, Any] = {}
+    for _ in range(1500):
+        (current,) = [i for i in await _incidents(rig, headers) if i["id"] == incident["id"]]
+        occurrence = current["evidence"]["occurrences"][0]
+        if "cleared_at" in occurrence:
+            break
+        await asyncio.sleep(0.02)
+    assert occurrence["started_at"] == incident["evidence"]["occurrences"][0]["started_at"]
+    assert occurrence["cleared_at"] > occurrence["started_at"]
+    assert isinstance(occurrence["duration_s"], int) and occurrence["duration_s"] >= 0
+    assert "supervision.incident_alert_cleared" in [
+        k for k in await _event_kinds(rig) if k.startswith("supervision.")
+    ]
 
 
 async def test_outside_the_sessions_window_an_alert_raises_no_incident(rig: Rig) -> None:

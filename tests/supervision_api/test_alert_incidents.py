@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -216,3 +216,84 @@ async def test_alert_for_a_seat_without_expert_or_session(
             database, 999, seat_id=seated["seats"]["DL-01"], evidence=empty(), now=clock()
         )
     assert no_session.value.detail == "评标会 #999 不存在"
+
+
+async def test_a_cleared_alert_closes_its_occurrence_on_the_incident(
+    database: Database, clock: FakeClock, seated: dict[str, Any]
+) -> None:
+    sid, dl01 = seated["session"], seated["seats"]["DL-01"]
+    first, _ = await store.raise_alert_incident(
+        database, sid, seat_id=dl01, evidence=empty(), now=clock()
+    )
+    later = STARTED + timedelta(minutes=5)
+    await store.raise_alert_incident(
+        database,
+        sid,
+        seat_id=dl01,
+        evidence=AlertEvidence(AlertKind.SEAT_EMPTY, later),
+        now=clock(),
+    )
+    before = await audit_kinds(database)
+
+    # Another kind, another seat, an occurrence never raised: nothing is written.
+    for kind, seat, started in (
+        (AlertKind.MULTIPLE_FACES, dl01, STARTED),
+        (AlertKind.SEAT_EMPTY, seated["seats"]["QJ-01"], STARTED),
+        (AlertKind.SEAT_EMPTY, dl01, STARTED + timedelta(seconds=1)),
+    ):
+        assert (
+            await store.clear_alert_incident(
+                database,
+                sid,
+                seat_id=seat,
+                alert=kind,
+                started_at=started,
+                cleared_at=STARTED + timedelta(seconds=90),
+                now=clock(),
+            )
+            is None
+        )
+    assert await audit_kinds(database) == before
+
+    cleared = await store.clear_alert_incident(
+        database,
+        sid,
+        seat_id=dl01,
+        alert=AlertKind.SEAT_EMPTY,
+        started_at=STARTED,
+        cleared_at=STARTED + timedelta(seconds=90, milliseconds=700),
+        now=clock(),
+    )
+    assert cleared is not None and cleared["id"] == first["id"]
+    assert cleared["evidence"]["occurrences"] == [
+        {
+            "started_at": "2026-11-30T01:00:05+00:00",
+            "recording_segment_id": "seat-5/seg-00007.webm",
+            "offset_s": 42,
+            "cleared_at": "2026-11-30T01:01:35.700000+00:00",
+            "duration_s": 90,
+        },
+        {"started_at": "2026-11-30T01:05:05+00:00"},
+    ]
+    assert (await audit_kinds(database))[len(before) :] == [
+        ("supervision.incident_alert_cleared", f"incident:{first['id']}", "conduct_monitor")
+    ]
+    # Cleared once: a repeated clearing of the same occurrence changes nothing.
+    again = await store.clear_alert_incident(
+        database,
+        sid,
+        seat_id=dl01,
+        alert=AlertKind.SEAT_EMPTY,
+        started_at=STARTED,
+        cleared_at=STARTED + timedelta(seconds=200),
+        now=clock(),
+    )
+    assert again is None
+    async with database.read() as s:
+        chain = await load_chain(s)
+    assert chain[-1].payload == {
+        "alert": "seat_empty",
+        "started_at": "2026-11-30T01:00:05+00:00",
+        "cleared_at": "2026-11-30T01:01:35.700000+00:00",
+        "duration_s": 90,
+    }

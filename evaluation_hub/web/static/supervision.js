@@ -118,6 +118,14 @@ function renderIncidents(incidents) {
     const evidence = [];
     if (i.evidence.recording_segment_id) evidence.push(`录像 ${i.evidence.recording_segment_id} 第 ${i.evidence.offset_s ?? 0} 秒`);
     if (i.evidence.audit_seqs && i.evidence.audit_seqs.length) evidence.push(`审计事件 ${i.evidence.audit_seqs.join("、")}`);
+    const occurrences = i.evidence.occurrences || [];
+    if (occurrences.length) {
+      // An automatic incident: how often the alert fired and how long the cleared ones lasted.
+      const cleared = occurrences.filter((o) => o.cleared_at);
+      const seconds = cleared.reduce((sum, o) => sum + (o.duration_s || 0), 0);
+      const open = occurrences.length - cleared.length;
+      evidence.push(`告警 ${occurrences.length} 次（已解除 ${cleared.length} 次，合计 ${seconds} 秒${open ? `；${open} 次仍在持续` : ""}）`);
+    }
     const notes = el("ul", {});
     for (const h of i.handling) notes.append(el("li", { textContent: `${beijingText(h.at)} ${h.by}：${h.note}` }));
     if (i.result) notes.append(el("li", { textContent: `结果：${i.result}（${i.concluded_by}，${beijingText(i.concluded_at)}）` }));
