@@ -98,6 +98,11 @@ async def session_subjects(s: AsyncSession, session_id: int) -> tuple[set[str], 
     return subjects, {f"seat:{seat}" for seat in seats}, bookings
 
 
+# Check-in events are subjects of the seat; their payload's booking id ties them to a session
+# (a refusal without one was not for any booked expert and belongs to no session).
+_CHECKIN_EVENTS = ("checkin.accepted", "checkin.refused")
+
+
 async def _session_seqs(s: AsyncSession, session_id: int) -> list[int]:
     session = await s.get(EvaluationSession, session_id)
     if session is None:
@@ -108,7 +113,7 @@ async def _session_seqs(s: AsyncSession, session_id: int) -> list[int]:
             or_(
                 AuditEventRow.subject.in_(subjects),
                 AuditEventRow.subject.in_(seat_subjects)
-                & (AuditEventRow.kind.in_([SEGMENT_EVENT, "checkin.accepted"])),
+                & (AuditEventRow.kind.in_([SEGMENT_EVENT, *_CHECKIN_EVENTS])),
             )
         )
     )
@@ -118,7 +123,7 @@ async def _session_seqs(s: AsyncSession, session_id: int) -> list[int]:
             return True
         if row.kind == SEGMENT_EVENT:
             return bool(row.payload.get("session_id") == session_id)
-        return row.payload.get("booking_id") in bookings  # checkin.accepted
+        return row.payload.get("booking_id") in bookings  # a check-in, accepted or refused
 
     return sorted(row.seq for row in rows.scalars() if concerns_session(row))
 

@@ -241,12 +241,17 @@ async def check_in(
             if isinstance(refusal, ProblemError) and row is not None:
                 # The seat shows how many attempts are left (None: not this seat's PIN at all).
                 refusal.extra.setdefault("attempts_left", outcome.attempts_left)
+            # The booking the expert's credential belongs to, when there is one: the refusal
+            # is then one of that session's events (its archive's audit slice holds it).
+            refused: dict[str, object] = {"reason": getattr(refusal, "code", "refused")}
+            if row is not None:
+                refused["booking_id"] = booking.id
             await append_event(
                 s,
                 kind="checkin.refused",
                 subject=subject,
                 actor=expert_code,
-                payload={"reason": getattr(refusal, "code", "refused")},
+                payload=refused,
                 at=now,
             )
         else:

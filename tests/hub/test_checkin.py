@@ -8,7 +8,10 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from evaluation_hub.api.keys import SEALER
+from evaluation_hub.api.keys import HUB_KEY, SEALER
+from evaluation_hub.archive.auditslice import load_slice
+from evaluation_hub.audit.checkpoint import CheckpointPolicy
+from evaluation_hub.audit.store import load_chain, maybe_checkpoint
 from evaluation_hub.checkin import rules
 from evaluation_hub.checkin.store import check_in
 from evaluation_hub.db.engine import Database
@@ -126,6 +129,25 @@ async def test_pins_and_check_in(
         await refused("HH-01", "E05", pins["E05"]["pin"])
         == "签到码已过期：预约时段已于 2026-12-01 17:30 结束"
     )
+
+    # Every refusal of a booked expert names the booking, so it is one of the session's events
+    # (in its archive's audit slice); a refusal of nobody's credential names none and is not.
+    async with database.write() as s:  # the slice needs a signed checkpoint over its end
+        await maybe_checkpoint(s, client.app[HUB_KEY], clock(), CheckpointPolicy(every_events=1))
+    async with database.read() as s:
+        chain = await load_chain(s)
+        session_seqs = set((await load_slice(s, int(seeded["session"]))).session_seqs)
+    checkins = [
+        e for e in chain if e.kind.startswith("checkin.") and e.kind != "checkin.pins_issued"
+    ]
+    unknown = [e for e in checkins if e.actor == "E99"]
+    assert [e.payload for e in unknown] == [{"reason": "checkin-not-booked"}]
+    booked = [e for e in checkins if e.actor != "E99"]
+    assert {e.actor for e in booked} == {"E03", "E04", "E05"}
+    assert [e.kind for e in booked].count("checkin.accepted") == 2
+    assert all(isinstance(e.payload["booking_id"], int) for e in booked)
+    assert {e.seq for e in booked} <= session_seqs
+    assert unknown[0].seq not in session_seqs
 
 
 async def test_seating_experts(client: Client, seeded: dict[str, Any]) -> None:
