@@ -4,6 +4,9 @@
                                    [--database-url URL] [--hub-key PATH]
     evaluation-hub archive verify BUNDLE [--public-key PATH]
 
+``--out`` names a directory, or a tar file if it ends in ``.tar``, ``.tar.gz`` or ``.tgz``;
+``verify`` takes either (a tar is read in place, never unpacked, and refused if unsafe).
+
 Exit status: 0 written / the bundle verifies; 1 the bundle does not verify (the first problem
 is printed); 2 usage error, or the bundle could not be written or checked (the reason is on
 standard error). This module parses, reads the clock and prints; the work is in ``writer`` and
@@ -36,13 +39,20 @@ def add_commands(subparsers: Any) -> None:
         usage="%(prog)s SESSION [--out PATH] [--with-recordings DIR] [--database-url URL] "
         "[--hub-key PATH]\n       %(prog)s verify BUNDLE [--public-key PATH]",
         description="Write the archive bundle of evaluation session SESSION (a directory with "
-        "a signed manifest; see docs/archive.md), or check a bundle with `archive verify "
+        "a signed manifest, or a tar file of it when --out ends in .tar, .tar.gz or .tgz; see "
+        "docs/archive.md), or check a bundle directory or tar file with `archive verify "
         "BUNDLE`. Exit 0 if written or verified, 1 if the bundle does not verify, 2 on usage "
         "errors or when the bundle cannot be written or read.",
     )
     archive.add_argument("target", metavar="SESSION|verify")
     archive.add_argument("bundle", nargs="?", metavar="BUNDLE", type=Path)
-    archive.add_argument("--out", type=Path, metavar="PATH", help="the bundle directory to create")
+    archive.add_argument(
+        "--out",
+        type=Path,
+        metavar="PATH",
+        help="the bundle to create: a directory, or a tar file if PATH ends in .tar, .tar.gz "
+        "(gzip) or .tgz (default: a directory archive-session-N-<UTC time>)",
+    )
     archive.add_argument(
         "--with-recordings",
         type=Path,
@@ -70,7 +80,7 @@ def add_commands(subparsers: Any) -> None:
 def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if args.target == "verify":
         if args.bundle is None:
-            parser.error("archive verify needs the BUNDLE directory")
+            parser.error("archive verify needs the BUNDLE (a directory or a tar file)")
         for name in ("out", "with_recordings", "hub_key", "database_url"):
             if getattr(args, name) is not None:
                 parser.error(f"--{name.replace('_', '-')} does not apply to archive verify")
@@ -87,12 +97,19 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 
 
 def _verify(bundle: Path, public_key_path: Path | None) -> int:
+    import tarfile
+
     from evaluation_hub.archive.verify import verify_bundle
     from evaluation_hub.audit.errors import AuditError
     from evaluation_hub.audit.keys import load_public_key
 
-    if not bundle.is_dir():
-        print(f"archive verify: {bundle} is not a bundle directory", file=sys.stderr)
+    try:
+        readable = bundle.is_dir() or (bundle.is_file() and tarfile.is_tarfile(bundle))
+    except OSError as exc:
+        print(f"archive verify: cannot read {bundle}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if not readable:
+        print(f"archive verify: {bundle} is not a bundle directory or tar file", file=sys.stderr)
         return EXIT_USAGE
     public_key = None
     if public_key_path is not None:

@@ -1,7 +1,12 @@
 """Check a bundle and name its first problem: signature, file hashes, the audit slice.
 
+A bundle is a directory or a tar file (plain or gzip; see ``tarball``). A tar is first read in
+one pass, refused if any member is unsafe (``unsafe tar: member …``) or if it cannot be read to
+its end (``damaged tar: …``); then the same checks run on its files as on a directory's.
+
 Order of checks (the first failure is reported, nothing after it):
 
+0. a tar: every member is safe and the tar is readable;
 1. ``manifest.json``, ``manifest.sig`` and ``hub-public-key.pem`` are present and readable; if
    the caller passes the hub's public key, the bundled key must be the same key;
 2. the manifest's signature verifies under that key, and the manifest parses;
@@ -22,7 +27,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
@@ -37,6 +42,7 @@ from evaluation_hub.archive.bundle import (
     signature_valid,
 )
 from evaluation_hub.archive.sections import RECORDING_FILES, session_segments
+from evaluation_hub.archive.tarball import TarRefused, read_tar
 from evaluation_hub.audit.canonical import parse_timestamp
 from evaluation_hub.audit.chain import AuditEvent, verify
 from evaluation_hub.audit.checkpoint import Checkpoint, key_fingerprint
@@ -45,6 +51,10 @@ from evaluation_hub.audit.errors import CanonicalEncodingError
 __all__ = ["BundleReport", "verify_bundle"]
 
 _CHUNK = 1 << 20
+_EVENTS, _CHECKPOINTS, _SLICE = "audit/events.json", "audit/checkpoints.json", "audit/slice.json"
+_SEGMENTS = "recordings/segments.json"
+# Every file the checks below parse; a tar keeps only these in memory, and hashes the rest.
+_PARSED = frozenset({MANIFEST, SIGNATURE, PUBLIC_KEY, _EVENTS, _CHECKPOINTS, _SLICE, _SEGMENTS})
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,14 +96,50 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _read(root: Path, name: str) -> bytes:
-    path = root / name
-    if not path.is_file():
+class _Bundle(Protocol):
+    """The files of a bundle, by their path inside it: a directory, or a tar read in one pass."""
+
+    def read(self, name: str) -> bytes | None:
+        """The contents of the regular file ``name`` (one of ``_PARSED``), else ``None``."""
+        ...
+
+    def sha256(self, name: str) -> str | None:
+        """The SHA-256 of the regular file ``name``, or ``None`` if it is no such file."""
+        ...
+
+    def names(self) -> set[str]:
+        """Every file of the bundle (for a directory, symbolic links too)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Directory:
+    root: Path
+
+    def read(self, name: str) -> bytes | None:
+        path = self.root / name
+        return path.read_bytes() if path.is_file() else None
+
+    def sha256(self, name: str) -> str | None:
+        path = self.root / name
+        return None if path.is_symlink() or not path.is_file() else _sha256(path)
+
+    def names(self) -> set[str]:
+        found = set()
+        for path in self.root.rglob("*"):
+            if path.is_file() or path.is_symlink():
+                found.add(path.relative_to(self.root).as_posix())
+        return found
+
+
+def _read(root: _Bundle, name: str) -> bytes:
+    data = root.read(name)
+    if data is None:
         raise _Failed(f"{name} is missing from the bundle")
-    return path.read_bytes()
+    return data
 
 
-def _key(root: Path, expected: Ed25519PublicKey | None) -> Ed25519PublicKey:
+def _key(root: _Bundle, expected: Ed25519PublicKey | None) -> Ed25519PublicKey:
     try:
         key = load_pem_public_key(_read(root, PUBLIC_KEY))
     except (ValueError, TypeError) as exc:
@@ -108,34 +154,25 @@ def _key(root: Path, expected: Ed25519PublicKey | None) -> Ed25519PublicKey:
     return key
 
 
-def _files_on_disk(root: Path) -> set[str]:
-    found = set()
-    for path in root.rglob("*"):
-        if path.is_file() or path.is_symlink():
-            found.add(path.relative_to(root).as_posix())
-    return found
-
-
-def _check_files(root: Path, manifest: Manifest) -> None:
+def _check_files(root: _Bundle, manifest: Manifest) -> None:
     for entry in sorted(manifest.files, key=lambda e: e.path):
-        path = root / entry.path
-        if path.is_symlink() or not path.is_file():
+        actual = root.sha256(entry.path)
+        if actual is None:
             raise _Failed(
                 f"file {entry.path} is listed in the manifest but missing from the bundle"
             )
-        actual = _sha256(path)
         if actual != entry.sha256:
             raise _Failed(
                 f"file {entry.path} was modified: manifest says sha256 {entry.sha256}, "
                 f"file has {actual}"
             )
     listed = {e.path for e in manifest.files} | RESERVED
-    extra = sorted(_files_on_disk(root) - listed)
+    extra = sorted(root.names() - listed)
     if extra:
         raise _Failed(f"file {extra[0]} is not listed in the manifest (added after signing)")
 
 
-def _json(root: Path, name: str, manifest: Manifest) -> Any:
+def _json(root: _Bundle, name: str, manifest: Manifest) -> Any:
     if name not in {e.path for e in manifest.files}:
         raise _Failed(f"{name} is not in the bundle; the audit slice cannot be checked")
     try:
@@ -181,10 +218,10 @@ class _Slice:
     verified_checkpoints: int
 
 
-def _check_audit(root: Path, manifest: Manifest, key: Ed25519PublicKey) -> _Slice:
-    raw_events = _json(root, "audit/events.json", manifest)
-    raw_checkpoints = _json(root, "audit/checkpoints.json", manifest)
-    meta = _json(root, "audit/slice.json", manifest)
+def _check_audit(root: _Bundle, manifest: Manifest, key: Ed25519PublicKey) -> _Slice:
+    raw_events = _json(root, _EVENTS, manifest)
+    raw_checkpoints = _json(root, _CHECKPOINTS, manifest)
+    meta = _json(root, _SLICE, manifest)
     if not isinstance(raw_events, list) or not isinstance(raw_checkpoints, list):
         raise _Failed("audit/events.json and audit/checkpoints.json must be JSON arrays")
     events = [_event(item, i) for i, item in enumerate(raw_events)]
@@ -222,9 +259,9 @@ def _check_audit(root: Path, manifest: Manifest, key: Ed25519PublicKey) -> _Slic
 
 
 def _check_recordings(
-    root: Path, manifest: Manifest, events: list[AuditEvent], session_seqs: list[int]
+    root: _Bundle, manifest: Manifest, events: list[AuditEvent], session_seqs: list[int]
 ) -> None:
-    listed = _json(root, "recordings/segments.json", manifest)
+    listed = _json(root, _SEGMENTS, manifest)
     wanted = set(session_seqs)
     stated = session_segments([e for e in events if e.seq in wanted], manifest.session_id)
     expected = [seg.as_json() for seg in stated]
@@ -249,9 +286,20 @@ def _check_recordings(
             )
 
 
-def verify_bundle(root: Path, public_key: Ed25519PublicKey | None = None) -> BundleReport:
-    """Check the bundle directory ``root``; see the module docstring for the order of checks."""
+def verify_bundle(path: Path, public_key: Ed25519PublicKey | None = None) -> BundleReport:
+    """Check the bundle at ``path``, a tar file or else a directory; see the module docstring.
+
+    A tar is never unpacked: nothing is written anywhere, whatever its members are.
+    """
     try:
+        root: _Bundle
+        if path.is_file():
+            try:
+                root = read_tar(path, _PARSED)
+            except TarRefused as refused:
+                raise _Failed(refused.message) from refused
+        else:
+            root = _Directory(path)
         body = _read(root, MANIFEST)
         signature = _read(root, SIGNATURE).decode("ascii", errors="replace")
         key = _key(root, public_key)

@@ -3,8 +3,10 @@
 Steps: (1) in one write transaction, append ``archive.requested`` on ``session:<id>`` and sign a
 checkpoint at it, so the session's whole audit slice is covered by a signature; (2) load the
 slice; (3) run every section and write its files into a hidden sibling directory, hashing as
-it goes; (4) write ``manifest.json`` and ``manifest.sig``; (5) rename the directory into place.
-A failure removes the partial directory, so ``--out`` either holds a complete bundle or nothing.
+it goes; (4) write ``manifest.json`` and ``manifest.sig``; (5) rename the directory into place,
+or, when ``out`` ends in ``.tar``, ``.tar.gz`` or ``.tgz``, pack it into that tar file
+(``tarball.write_tar``: deterministic, renamed into place) and remove the directory. A failure
+removes the partial directory and tar, so ``--out`` either holds a complete bundle or nothing.
 The ``archive.requested`` event stays in the chain either way: an attempt to archive is itself
 a fact worth keeping.
 """
@@ -23,6 +25,7 @@ from evaluation_hub.archive.auditslice import load_slice
 from evaluation_hub.archive.bundle import MANIFEST, SIGNATURE, FileEntry, Manifest, sign_manifest
 from evaluation_hub.archive.errors import ArchiveError
 from evaluation_hub.archive.sections import ArchiveContext, BundleFile, sections
+from evaluation_hub.archive.tarball import is_tar_path, tar_top, write_tar
 from evaluation_hub.audit.checkpoint import CheckpointPolicy, key_fingerprint
 from evaluation_hub.audit.store import append_event, maybe_checkpoint
 from evaluation_hub.db.engine import Database
@@ -61,6 +64,8 @@ def _write(root: Path, f: BundleFile) -> tuple[str, int]:
 def _check_paths(out: Path, recordings_dir: Path | None) -> None:
     if out.exists():
         raise ArchiveError(f"{out} already exists; choose a new --out path")
+    if is_tar_path(out) and not tar_top(out):
+        raise ArchiveError(f"{out} names no bundle before its tar suffix; choose a new --out path")
     if recordings_dir is not None and not recordings_dir.is_dir():
         raise ArchiveError(f"recordings directory {recordings_dir} does not exist")
 
@@ -72,10 +77,15 @@ def _start(out: Path) -> Path:
     return partial
 
 
-def _finish(partial: Path, out: Path, body: bytes, key: Ed25519PrivateKey) -> None:
+def _finish(partial: Path, out: Path, manifest: Manifest, key: Ed25519PrivateKey) -> None:
+    body = manifest.to_bytes()
     (partial / MANIFEST).write_bytes(body)
     (partial / SIGNATURE).write_text(sign_manifest(body, key) + "\n", encoding="ascii")
-    partial.rename(out)
+    if is_tar_path(out):
+        write_tar(partial, out, mtime=manifest.created_at)
+        shutil.rmtree(partial, ignore_errors=True)
+    else:
+        partial.rename(out)
 
 
 async def create_archive(
@@ -89,7 +99,11 @@ async def create_archive(
     recordings_dir: Path | None = None,
     sealer: Sealer | None = None,
 ) -> Manifest:
-    """Write the bundle of ``session_id`` to the new directory ``out``; returns its manifest."""
+    """Write the bundle of ``session_id`` to ``out``; returns its manifest.
+
+    ``out`` must not exist; it becomes a directory, or a tar file if its name ends in ``.tar``,
+    ``.tar.gz`` or ``.tgz``.
+    """
     _check_paths(out, recordings_dir)
     names = [name for name, _ in sections()]
     async with db.write() as s:
@@ -126,7 +140,7 @@ async def create_archive(
             sections=tuple(names),
             files=tuple(entries.values()),
         )
-        _finish(partial, out, manifest.to_bytes(), key)
+        _finish(partial, out, manifest, key)
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise

@@ -1,16 +1,26 @@
-"""``evaluation-hub archive SESSION`` then ``archive verify`` on a seeded session, both databases."""
+"""``evaluation-hub archive SESSION`` then ``archive verify`` on a seeded session, both databases;
+as a directory and as a tar file."""
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
+import tarfile
 from pathlib import Path
 from typing import Any
 
 from evaluation_hub.archive.bundle import Manifest
+from evaluation_hub.archive.tarball import write_tar
+from evaluation_hub.archive.verify import verify_bundle
 from evaluation_hub.audit.canonical import canonical
+from evaluation_hub.audit.keys import load_public_key
 from evaluation_hub.audit.store import load_chain
 from tests.archive.conftest import SEGMENT, SEGMENT_FILE, Seeded, run_cli
+
+
+def names_in(directory: Path) -> list[str]:
+    return sorted(p.name for p in directory.iterdir())
 
 
 def load(bundle: Path, name: str) -> Any:
@@ -143,3 +153,80 @@ async def test_archive_refuses_unknown_session_and_existing_out(
     assert (
         taken.stderr == f"archive: {tmp_path / 'taken'} already exists; choose a new --out path\n"
     )
+
+
+async def test_tar_round_trip(seeded_session: Seeded, tmp_path: Path) -> None:
+    """``--out NAME.tar.gz`` writes one deterministic gzip tar of the bundle, and it verifies."""
+    s = seeded_session
+    sid = s.ids["session"]
+    written = tmp_path / "written"
+    written.mkdir()
+    out = written / "session.tar.gz"
+    made = run_cli(
+        "archive", str(sid), "--database-url", s.db.url, "--hub-key", str(s.key_file),
+        "--out", str(out), "--with-recordings", str(s.recordings),
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    assert made.stdout == f"archive of session {sid} written to {out}: 15 files\n"
+    assert names_in(written) == ["session.tar.gz"]  # nothing partial left behind
+
+    checked = run_cli("archive", "verify", str(out), "--public-key", str(s.public_key_file))
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert checked.stdout.startswith(f"archive OK: session {sid}, 15 files, audit slice of ")
+    assert verify_bundle(out, load_public_key(s.public_key_file)).ok
+
+    # One top directory named after the file; members in path order, metadata fixed.
+    with tarfile.open(out) as tar:
+        members = tar.getmembers()
+        manifest = Manifest.from_bytes(tar.extractfile("session/manifest.json").read())  # type: ignore[union-attr]
+        tar.extractall(tmp_path / "unpacked", filter="data")
+    names = [m.name for m in members]
+    assert names[:3] == ["session", "session/audit", "session/audit/checkpoints.json"]
+    assert names == sorted(names, key=lambda n: n.split("/"))
+    assert {f"session/{f.path}" for f in manifest.files} | {
+        "session/manifest.json",
+        "session/manifest.sig",
+    } == {m.name for m in members if m.isfile()}
+    stamp = int(manifest.created_at.timestamp())
+    assert {(m.mtime, m.uid, m.gid, m.uname, m.gname) for m in members} == {(stamp, 0, 0, "", "")}
+    assert {(m.isdir(), m.mode) for m in members} == {(True, 0o755), (False, 0o644)}
+    with gzip.open(out) as gz:
+        gz.read(1)
+    assert out.read_bytes()[4:8] == stamp.to_bytes(4, "little")  # gzip mtime; no file name
+    assert out.read_bytes()[3] & 0x08 == 0
+
+    # Deterministic: the same bundle, unpacked (new file times) and packed again, gives the
+    # same bytes; as a plain tar it verifies too.
+    unpacked = tmp_path / "unpacked" / "session"
+    assert verify_bundle(unpacked).ok
+    (tmp_path / "again").mkdir()
+    write_tar(unpacked, tmp_path / "again" / "session.tar.gz", mtime=manifest.created_at)
+    assert (tmp_path / "again" / "session.tar.gz").read_bytes() == out.read_bytes()
+    plain = tmp_path / "again" / "session.tar"
+    write_tar(unpacked, plain, mtime=manifest.created_at)
+    assert verify_bundle(plain).ok
+    with tarfile.open(plain) as tar:
+        assert tar.getnames() == names
+
+    # A custodian's own tar of the directory (``tar -czf``: real owners and times) verifies.
+    custodian = tmp_path / "custodian.tgz"
+    with tarfile.open(custodian, "w:gz") as tar:
+        tar.add(unpacked, arcname="2026-12-01-session-4")
+    assert verify_bundle(custodian).ok
+
+
+async def test_tar_out_needs_a_name(seeded_session: Seeded, tmp_path: Path) -> None:
+    s = seeded_session
+    common = ("--database-url", s.db.url, "--hub-key", str(s.key_file))
+    out = tmp_path / "out"
+    out.mkdir()
+    nameless = run_cli("archive", str(s.ids["session"]), *common, "--out", str(out / ".tar"))
+    assert nameless.returncode == 2
+    assert nameless.stderr == (
+        f"archive: {out / '.tar'} names no bundle before its tar suffix; choose a new --out path\n"
+    )
+    (out / "taken.tar").write_bytes(b"")
+    taken = run_cli("archive", str(s.ids["session"]), *common, "--out", str(out / "taken.tar"))
+    assert taken.returncode == 2
+    assert taken.stderr == f"archive: {out / 'taken.tar'} already exists; choose a new --out path\n"
+    assert names_in(out) == ["taken.tar"]  # nothing partial left behind

@@ -1,8 +1,9 @@
-"""``archive verify`` names the first problem of a tampered bundle (exit 1), on both databases.
+"""``archive verify`` names the first problem of a tampered bundle (exit 1), on both databases,
+with the same message whether the bundle is a directory, a tar or a gzip tar.
 
 The bundle is written once per database by the real CLI (a subprocess); each case tampers with
-a fresh copy and runs ``archive verify`` through the CLI's ``main`` (verification runs no event
-loop, so it can run in-process).
+a fresh copy of the directory, packs it as the test's form asks, and runs ``archive verify``
+through the CLI's ``main`` (verification runs no event loop, so it can run in-process).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import json
 import shutil
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -19,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from evaluation_hub.archive.bundle import FileEntry, Manifest, sign_manifest
+from evaluation_hub.archive.tarball import write_tar
 from evaluation_hub.audit.canonical import canonical
 from evaluation_hub.audit.checkpoint import key_fingerprint
 from evaluation_hub.cli import main
@@ -51,6 +54,24 @@ def verify(bundle: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> tup
     return code, capsys.readouterr().out
 
 
+# The forms a bundle is handed over in: the directory itself, or a tar file of it.
+FORMS = {"directory": "", "tar": ".tar", "tar.gz": ".tar.gz"}
+
+
+def packed(bundle: Path, form: str) -> Path:
+    """``bundle`` as ``form``: the directory, or a tar of it beside it (as ``archive`` packs)."""
+    if not FORMS[form]:
+        return bundle
+    out = bundle.with_name(bundle.name + FORMS[form])
+    write_tar(bundle, out, mtime=datetime(2026, 12, 2, 1, tzinfo=UTC))
+    return out
+
+
+@pytest.fixture(params=list(FORMS))
+def form(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
 @pytest.fixture
 def bundle(seeded_session: Seeded, tmp_path: Path) -> Path:
     s = seeded_session
@@ -64,10 +85,17 @@ def bundle(seeded_session: Seeded, tmp_path: Path) -> Path:
 
 
 async def test_tampering_is_named(
-    bundle: Path, seeded_session: Seeded, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    bundle: Path,
+    seeded_session: Seeded,
+    form: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     s = seeded_session
     fresh = iter(range(100))
+
+    def check(b: Path, *extra: str) -> tuple[int, str]:
+        return verify(packed(b, form), capsys, *extra)
 
     def copy() -> Path:
         target = tmp_path / f"copy{next(fresh)}"
@@ -75,11 +103,11 @@ async def test_tampering_is_named(
         return target
 
     pub = ("--public-key", str(s.public_key_file))
-    code, out = verify(copy(), capsys, *pub)
+    code, out = check(copy(), *pub)
     assert code == 0, out
     assert out.startswith(f"archive OK: session {s.ids['session']}, 15 files, audit slice of ")
     assert out.endswith(f"signed by hub key {key_fingerprint(s.key.public_key())}\n")
-    code, out = verify(copy(), capsys)
+    code, out = check(copy())
     assert code == 0
     assert out.endswith(
         "note: checked against the key inside the bundle; pass --public-key with the hub's "
@@ -90,7 +118,7 @@ async def test_tampering_is_named(
     b = copy()
     listed = sha(b / "supervision/incidents.json")
     edit_json(b / "supervision/incidents.json", lambda v: v[:1])  # type: ignore[index]
-    assert verify(b, capsys, *pub) == (
+    assert check(b, *pub) == (
         1,
         f"file supervision/incidents.json was modified: manifest says sha256 {listed}, "
         f"file has {sha(b / 'supervision/incidents.json')}\n",
@@ -99,7 +127,7 @@ async def test_tampering_is_named(
     # A removed file.
     b = copy()
     (b / "scores.json").unlink()
-    assert verify(b, capsys, *pub) == (
+    assert check(b, *pub) == (
         1,
         "file scores.json is listed in the manifest but missing from the bundle\n",
     )
@@ -107,7 +135,7 @@ async def test_tampering_is_named(
     # An added file.
     b = copy()
     (b / "supervision" / "extra-note.json").write_text("{}")
-    assert verify(b, capsys, *pub) == (
+    assert check(b, *pub) == (
         1,
         "file supervision/extra-note.json is not listed in the manifest (added after signing)\n",
     )
@@ -126,14 +154,14 @@ async def test_tampering_is_named(
         f"manifest.sig is not a valid signature of manifest.json by the key in "
         f"hub-public-key.pem ({hub_id}): the manifest was edited or the signature forged\n",
     )
-    assert verify(b, capsys, *pub) == bad_signature
+    assert check(b, *pub) == bad_signature
 
     # A forged signature: signed by another key.
     b = copy()
     forger = Ed25519PrivateKey.generate()
     body = (b / "manifest.json").read_bytes()
     (b / "manifest.sig").write_text(sign_manifest(body, forger) + "\n")
-    assert verify(b, capsys, *pub) == bad_signature
+    assert check(b, *pub) == bad_signature
 
     # A forger who replaces the bundled key and re-signs everything: the given hub key catches
     # it, and without it the audit checkpoints (signed by the real hub key) still do.
@@ -142,12 +170,12 @@ async def test_tampering_is_named(
     (b / "hub-public-key.pem").write_bytes(forged_pem)
     resign(b, forger)
     forger_id = key_fingerprint(forger.public_key())
-    assert verify(b, capsys, *pub) == (
+    assert check(b, *pub) == (
         1,
         f"hub-public-key.pem is key {forger_id}, not the given hub public key {hub_id}: "
         "the bundle was not signed by this hub\n",
     )
-    code, out = verify(b, capsys)
+    code, out = check(b)
     assert code == 1
     assert out == (
         f"audit slice (audit/events.json): checkpoint at event 1 names signing key "
@@ -162,7 +190,7 @@ async def test_tampering_is_named(
     victim["payload"]["result"] = "无问题"
     (b / "audit/events.json").write_bytes(canonical(events))
     resign(b, s.key)
-    assert verify(b, capsys, *pub) == (
+    assert check(b, *pub) == (
         1,
         f"audit slice (audit/events.json): event {victim['seq']} (supervision.incident_concluded "
         f"on incident:{s.incident_away}) was edited: its contents do not match its stored hash\n",
@@ -174,7 +202,7 @@ async def test_tampering_is_named(
     gone = events.pop(3)
     (b / "audit/events.json").write_bytes(canonical(events))
     resign(b, s.key)
-    assert verify(b, capsys, *pub) == (
+    assert check(b, *pub) == (
         1,
         f"audit slice (audit/events.json): event {gone['seq']} was removed: the chain goes "
         f"from event {gone['seq'] - 1} to event {gone['seq'] + 1}\n",
@@ -187,7 +215,7 @@ async def test_tampering_is_named(
     assert checkpoints[0]["seq"] == meta["anchor_seq"] == meta["first_seq"] - 1
     (b / "audit/checkpoints.json").write_bytes(canonical(checkpoints[1:]))
     resign(b, s.key)
-    assert verify(b, capsys, *pub) == (
+    assert check(b, *pub) == (
         1,
         f"audit slice starts at event {meta['first_seq']} but the checkpoint at event "
         f"{meta['anchor_seq']} that anchors its first link is missing from "
@@ -200,7 +228,7 @@ async def test_tampering_is_named(
     (b / "audit/checkpoints.json").write_bytes(canonical(checkpoints[:-1]))
     resign(b, s.key)
     uncovered = min(q for q in meta["session_seqs"] if q > checkpoints[-2]["seq"])
-    assert verify(b, capsys, *pub) == (
+    assert check(b, *pub) == (
         1,
         f"session event {uncovered} is not covered by a signed checkpoint\n",
     )
@@ -216,7 +244,7 @@ async def test_tampering_is_named(
         for e in json.loads((b / "audit/events.json").read_bytes())
         if e["kind"] == "recording.segment_closed"
     )
-    assert verify(b, capsys, *pub) == (
+    assert check(b, *pub) == (
         1,
         f"file recordings/files/{SEGMENT_FILE} has sha256 {sha(recording)}, but audit event "
         f"{seq} recorded {recorded} for this segment\n",
@@ -228,7 +256,12 @@ def test_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert verify(tmp_path / "empty", capsys) == (1, "manifest.json is missing from the bundle\n")
     assert main(["archive", "verify", str(tmp_path / "nowhere")]) == 2
     assert capsys.readouterr().err == (
-        f"archive verify: {tmp_path / 'nowhere'} is not a bundle directory\n"
+        f"archive verify: {tmp_path / 'nowhere'} is not a bundle directory or tar file\n"
+    )
+    (tmp_path / "notes.tar").write_text("not a tar at all")
+    assert main(["archive", "verify", str(tmp_path / "notes.tar")]) == 2
+    assert capsys.readouterr().err == (
+        f"archive verify: {tmp_path / 'notes.tar'} is not a bundle directory or tar file\n"
     )
     for argv in (
         ["archive", "verify"],
@@ -240,7 +273,7 @@ def test_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
             main(argv)
         assert exited.value.code == 2
     err = capsys.readouterr().err
-    assert "archive verify needs the BUNDLE directory" in err
+    assert "archive verify needs the BUNDLE (a directory or a tar file)" in err
     assert "SESSION must be a session number or 'verify', not 'first'" in err
     assert "--out does not apply to archive verify" in err
     assert "--public-key applies to archive verify only" in err
