@@ -145,7 +145,8 @@ class LiveHub:
         self._rtc = rtc_configuration
         self._stats_interval = stats_interval
         self._lost_after = lost_after
-        self._max_viewers = max_viewers_per_seat
+        # Read at each viewer request: configuration may change it while the hub runs.
+        self.max_viewers_per_seat = max_viewers_per_seat
         self._monitor = monitor
         # Read when a seat first publishes; configuration may change them before that.
         self.conduct_rules = conduct_rules
@@ -278,10 +279,10 @@ class LiveHub:
         pub = self._publishers.get(seat_key)
         if pub is None or pub.forwarder.video.codec is None:
             raise MediaRefused("seat-not-publishing", "该工位尚未推送音视频，请稍后再试", 409)
-        if self._viewers_of(pub) >= self._max_viewers:
+        if self._viewers_of(pub) >= self.max_viewers_per_seat:
             raise MediaRefused(
                 "too-many-viewers",
-                f"该工位的观看人数已达上限（{self._max_viewers} 路），请关闭其他观看窗口后再试",
+                f"该工位的观看人数已达上限（{self.max_viewers_per_seat} 路），请关闭其他观看窗口后再试",
                 409,
             )
         pc = RTCPeerConnection(self._rtc)

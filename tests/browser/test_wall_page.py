@@ -3,7 +3,8 @@ process: seat agents publish the test pattern over aiortc through the hub's seat
 the wall decodes their video (checked through the page's RTCPeerConnection ``getStats``), shows
 conduct alerts live, and an away supervisor's wall shows only their venue's seats. Chromium
 itself, with its fake camera, publishes as a seat through the seat agent's local page, and a
-second page (the wall) watches it.
+second page (the wall) watches it. A tile refused by the seat's viewer cap says so in the hub's
+words and takes the place once it is free; a viewer the hub closes is reopened by the page.
 
 ICE runs on the machine's own addresses here (Chromium does not gather on 127.0.0.1)."""
 
@@ -24,7 +25,8 @@ from seat_agent.connection import SeatLink
 from seat_agent.publisher import BrowserMediaRelay
 from tests.browser.conftest import CHROMIUM_ARGS
 from tests.conftest import FakeClock
-from tests.live.conftest import Rig, eventually, running_rig
+from tests.live.conftest import Rig, Viewer, eventually, running_rig
+from tests.live.test_publish import decoded_frames
 
 pytestmark = pytest.mark.browser
 
@@ -185,3 +187,94 @@ async def test_chromium_publishes_its_camera_as_a_seat_and_the_wall_watches_it(
         link_task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await link_task
+
+
+async def _viewer_id(page: Any, seat_id: int) -> int | None:
+    text = await page.locator(f".tile[data-seat-id='{seat_id}']").get_attribute("data-viewer-id")
+    return None if text is None else int(text)
+
+
+async def test_a_tile_refused_by_the_viewer_cap_says_so_and_takes_a_freed_place(
+    browser: Any, rig: Rig
+) -> None:
+    rig.live.max_viewers_per_seat = 1
+    await rig.publish("DL-01", "DL")
+    await eventually(lambda: rig.live.status("DL.DL-01").state == "live", "DL-01 is live")
+    session, dl01 = rig.ids["session"], rig.ids["seats"]["DL-01"]
+    # Another supervisor's window holds the seat's only place.
+    other = Viewer()
+    try:
+        await other.watch(rig, session, dl01, await rig.login("dl_supervisor"))
+        await eventually(lambda: "video" in other.tracks, "the other viewer's video track")
+        assert len(await decoded_frames(other.tracks["video"], 3)) == 3
+
+        page = await browser.new_page()
+        await _sign_in(page, rig, "km_supervisor")
+        tile = page.locator(f".tile[data-seat-id='{dl01}']")
+        # The tile says why it stays black, in the hub's words, and offers to retry now.
+        reason = tile.locator(".notice .reason")
+        await reason.filter(has_text="上限").wait_for(timeout=30_000)
+        assert await reason.inner_text() == (
+            "该工位的观看人数已达上限（1 路），请关闭其他观看窗口后再试"
+        )
+        retry = tile.locator(".notice button.retry")
+        assert await retry.inner_text() == "立即重试"
+        assert await retry.is_visible()
+        assert await page.evaluate("[...window.wall.viewers.keys()]") == []
+        # Nothing changed for the viewer already watching.
+        assert len(await decoded_frames(other.tracks["video"], 5)) == 5
+        assert rig.live.status("DL.DL-01").viewers == 1
+
+        # The other window's viewer is closed (what its DELETE does); the supervisor clicks
+        # 立即重试 and the tile plays.
+        assert other.viewer_id is not None
+        await rig.live.stop_viewer(other.viewer_id)
+        assert rig.live.status("DL.DL-01").viewers == 0
+        # Dispatched, not clicked: a background retry may have hidden the button already.
+        await retry.dispatch_event("click")
+        await _wait_decoding(page, dl01)
+        await tile.locator(".notice").wait_for(state="hidden", timeout=30_000)
+        assert rig.live.status("DL.DL-01").viewers == 1
+        assert "enlarged" not in (await tile.get_attribute("class") or "")
+    finally:
+        await other.close()
+
+
+async def test_the_wall_reopens_a_viewer_the_hub_closed(browser: Any, rig: Rig) -> None:
+    await rig.publish("DL-01", "DL")
+    await eventually(lambda: rig.live.status("DL.DL-01").state == "live", "DL-01 is live")
+    dl01 = rig.ids["seats"]["DL-01"]
+    page = await browser.new_page()
+    await _sign_in(page, rig, "km_supervisor")
+    await _wait_decoding(page, dl01)
+    first = await _viewer_id(page, dl01)
+    assert first is not None
+    assert rig.live.status("DL.DL-01").viewers == 1
+    await page.evaluate("(seatId) => { window.firstPc = window.wall.viewers.get(seatId); }", dl01)
+
+    # The hub closes that viewer (as when its connection fails on the hub's side).
+    await rig.live.stop_viewer(first)
+    assert rig.live.status("DL.DL-01").viewers == 0
+
+    # The page notices by itself, opens a new viewer and decodes again on it.
+    reopened = """(seatId) => {
+      const pc = window.wall.viewers.get(seatId);
+      return pc !== undefined && pc !== window.firstPc && pc.connectionState === "connected";
+    }"""
+    await page.wait_for_function(reopened, arg=dl01, timeout=90_000)
+    await _wait_decoding(page, dl01)
+    second = await _viewer_id(page, dl01)
+    assert second is not None
+    assert second != first
+    # The hub holds the new viewer only: the old one is gone, nothing leaked.
+    assert rig.live.viewer(first) is None
+    assert rig.live.viewer(second) is not None
+    assert rig.live.status("DL.DL-01").viewers == 1
+    assert await page.evaluate("window.firstPc.connectionState") == "closed"
+    tile = page.locator(f".tile[data-seat-id='{dl01}']")
+    await tile.locator(".notice").wait_for(state="hidden", timeout=30_000)
+
+    # Signed out, the wall opens nothing more and the hub has no viewer left.
+    await page.click("#logout")
+    await eventually(lambda: rig.live.status("DL.DL-01").viewers == 0, "the viewer is closed")
+    assert await page.evaluate("window.wall.viewers.size") == 0

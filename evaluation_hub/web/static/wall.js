@@ -5,7 +5,13 @@
 
 const STATE_NAMES = { live: "在线", lost: "中断", connecting: "连接中", offline: "未推流" };
 const STATS_INTERVAL_MS = 2000;
-const RETRY_MS = 3000;
+// A tile without a viewer tries again after a delay doubling from RETRY_MIN_MS up to RETRY_MAX_MS
+// (each delay drawn within ±25% so walls do not retry in step); see "viewer connections".
+const RETRY_MIN_MS = 2000;
+const RETRY_MAX_MS = 30000;
+// A connection "disconnected" this long is treated as failed (Chromium itself only gives up on
+// it much later).
+const DISCONNECTED_GRACE_MS = 5000;
 
 let me = null;
 let events = null;        // EventSource of the selected session
@@ -35,8 +41,22 @@ function makeTile(seat) {
       el("span", { class: "badges" }),
       el("span", { class: "sound", textContent: "静音" })),
     el("div", { class: "stats", textContent: "—" }));
-  const tile = { seat, node, video, pc: null, viewerId: null, alerts: new Map(), previous: null, retry: null };
+  const notice = el("div", { class: "notice", hidden: true },
+    el("span", { class: "reason" }),
+    el("button", { type: "button", class: "retry", textContent: "立即重试" }));
+  // Over the video: position, colours and size here, as wall.css has no rule for it.
+  notice.style.cssText = "position:absolute;top:0;left:0;right:0;padding:0.5rem;"
+    + "background:rgba(0,0,0,0.75);color:#ffcc80;font-size:0.85rem;";
+  node.append(notice);
+  const tile = {
+    seat, node, video, notice, pc: null, viewerId: null, alerts: new Map(), previous: null,
+    retry: null, attempts: 0, connectedAt: null, disconnected: null, closed: false,
+  };
   node.addEventListener("click", () => toggleEnlarged(tile));
+  notice.querySelector(".retry").addEventListener("click", (ev) => {
+    ev.stopPropagation();  // a retry, not an enlargement
+    retryNow(tile);
+  });
   for (const alert of seat.alerts) tile.alerts.set(alert.kind, alert);
   setState(tile, seat.state);
   renderBadges(tile);
@@ -48,7 +68,10 @@ function setState(tile, state) {
   tile.node.classList.remove("live", "lost", "connecting", "offline");
   tile.node.classList.add(state);
   tile.node.querySelector(".state").textContent = STATE_NAMES[state] || state;
-  if ((state === "live" || state === "connecting") && !tile.pc) watch(tile);
+  // A pending retry keeps its turn: a state event does not cut the backoff short.
+  if ((state === "live" || state === "connecting") && !tile.pc && !tile.retry && !tile.closed) {
+    watch(tile);
+  }
 }
 
 function renderBadges(tile) {
@@ -73,6 +96,23 @@ function toggleEnlarged(tile) {
 }
 
 // --- viewer connections ---------------------------------------------------------------------
+//
+// Each tile holds at most one viewer (one RTCPeerConnection to the hub) and at most one pending
+// retry; an attempt starts only when the tile has neither, so a tile never has two requests in
+// flight. A tile loses or never gets its viewer when:
+// - the hub refuses it: 409 (the seat's viewer cap is reached, or the seat is not publishing
+//   yet) or any other error. The hub's reason is shown on the tile instead of a silent black
+//   picture. 401/403/404 are final (signed out, not allowed, no such seat): no retry, the reason
+//   stays. Anything else is retried.
+// - its connection fails: "failed" or "closed" (the hub closed this viewer, or the network
+//   dropped), or "disconnected" for DISCONNECTED_GRACE_MS. The old viewer is closed on both
+//   sides (DELETE; the hub may already have dropped it) and a new one is opened.
+// Retries wait RETRY_MIN_MS, then twice as long each time up to RETRY_MAX_MS. The count goes
+// back to zero only once a connection has stayed up RETRY_MAX_MS, so a viewer that connects
+// and drops at once does not retry faster. The notice's 立即重试 button retries at once (the
+// supervisor closed another window, say). Retrying stops when the tile is closed: another
+// session or 刷新, sign-out, leaving the page; and while the seat is offline, until its next
+// live event.
 
 function gathered(pc) {
   if (pc.iceGatheringState === "complete") return Promise.resolve();
@@ -81,6 +121,45 @@ function gathered(pc) {
     pc.addEventListener("icegatheringstatechange", check);
     setTimeout(resolve, 3000);  // send what was gathered; host candidates come first
   });
+}
+
+function showNotice(tile, text, retrying) {
+  tile.notice.querySelector(".reason").textContent = text;
+  tile.notice.querySelector(".retry").hidden = !retrying;
+  tile.notice.hidden = false;
+}
+
+function hideNotice(tile) {
+  tile.notice.hidden = true;
+  tile.notice.querySelector(".reason").textContent = "";
+}
+
+function scheduleRetry(tile) {
+  cancelRetry(tile);
+  if (tile.closed) return;
+  const delay = Math.min(RETRY_MIN_MS * 2 ** tile.attempts, RETRY_MAX_MS) * (0.75 + Math.random() / 2);
+  tile.attempts += 1;
+  tile.retry = setTimeout(() => {
+    tile.retry = null;
+    if (!tile.closed && !tile.pc && tile.state !== "offline") watch(tile);
+  }, delay);
+}
+
+function cancelRetry(tile) {
+  if (tile.retry) { clearTimeout(tile.retry); tile.retry = null; }
+}
+
+function retryNow(tile) {
+  cancelRetry(tile);
+  if (!tile.closed && !tile.pc) watch(tile);
+}
+
+function connectionLost(tile, pc) {
+  if (tile.pc !== pc) return;
+  if (tile.connectedAt !== null && performance.now() - tile.connectedAt >= RETRY_MAX_MS) tile.attempts = 0;
+  stopViewer(tile);
+  showNotice(tile, "观看连接中断，正在重新连接……", true);
+  scheduleRetry(tile);
 }
 
 async function watch(tile) {
@@ -95,9 +174,23 @@ async function watch(tile) {
     tile.video.play().catch(() => {});
   });
   pc.addEventListener("connectionstatechange", () => {
-    if (tile.pc === pc && (pc.connectionState === "failed" || pc.connectionState === "closed")) {
-      stopViewer(tile);
-      tile.retry = setTimeout(() => { tile.retry = null; if (!tile.pc && tile.state !== "offline") watch(tile); }, RETRY_MS);
+    if (tile.pc !== pc) return;
+    const state = pc.connectionState;
+    if (state !== "disconnected" && tile.disconnected) {
+      clearTimeout(tile.disconnected);
+      tile.disconnected = null;
+    }
+    if (state === "connected") {
+      tile.connectedAt = performance.now();
+      hideNotice(tile);
+    } else if (state === "disconnected" && !tile.disconnected) {
+      // Often back by itself (ICE keeps checking); if not, a new viewer.
+      tile.disconnected = setTimeout(() => {
+        tile.disconnected = null;
+        if (pc.connectionState === "disconnected") connectionLost(tile, pc);
+      }, DISCONNECTED_GRACE_MS);
+    } else if (state === "failed" || state === "closed") {
+      connectionLost(tile, pc);
     }
   });
   try {
@@ -105,30 +198,46 @@ async function watch(tile) {
     await gathered(pc);
     const answer = await api("POST", `/api/sessions/${tile.seat.session_id}/live/seats/${tile.seat.seat_id}/viewers`,
       { type: "offer", sdp: pc.localDescription.sdp });
-    if (tile.pc !== pc) { pc.close(); return; }
+    if (tile.pc !== pc) {
+      // The tile was closed meanwhile: the hub's viewer goes too, not only the page's side.
+      pc.close();
+      api("DELETE", `/api/live/viewers/${answer.viewer_id}`).catch(() => {});
+      return;
+    }
     tile.viewerId = answer.viewer_id;
+    tile.node.dataset.viewerId = String(answer.viewer_id);
     await pc.setRemoteDescription({ type: "answer", sdp: answer.sdp });
     window.wall.viewers.set(tile.seat.seat_id, pc);
   } catch (err) {
     if (tile.pc === pc) {
       stopViewer(tile);
-      if (err.status !== 403 && err.status !== 404) {
-        tile.retry = setTimeout(() => { tile.retry = null; if (!tile.pc) watch(tile); }, RETRY_MS);
-      } else {
-        showMessage(err.message);
-      }
+      const final = err.status === 401 || err.status === 403 || err.status === 404;
+      // The hub's refusal in its own words; otherwise the request or the SDP exchange failed.
+      showNotice(tile, err.status ? err.message : "观看连接未能建立，稍后自动重试", !final);
+      if (final) showMessage(err.message);
+      else scheduleRetry(tile);
     }
   }
 }
 
+// Closes the tile's viewer, on both sides; a pending retry is left to its caller.
 function stopViewer(tile) {
-  if (tile.retry) { clearTimeout(tile.retry); tile.retry = null; }
+  if (tile.disconnected) { clearTimeout(tile.disconnected); tile.disconnected = null; }
   if (tile.pc) tile.pc.close();
   if (tile.viewerId) api("DELETE", `/api/live/viewers/${tile.viewerId}`).catch(() => {});
   window.wall.viewers.delete(tile.seat.seat_id);
+  delete tile.node.dataset.viewerId;
   tile.pc = null;
   tile.viewerId = null;
   tile.previous = null;
+  tile.connectedAt = null;
+}
+
+// The tile leaves the wall: no viewer, no retry, ever again.
+function closeTile(tile) {
+  tile.closed = true;
+  cancelRetry(tile);
+  stopViewer(tile);
 }
 
 // --- statistics (from the browser's own receiving side) ---------------------------------------
@@ -202,7 +311,7 @@ function onEvent(message) {
 
 function clearWall() {
   if (events) { events.close(); events = null; }
-  for (const tile of tiles.values()) stopViewer(tile);
+  for (const tile of tiles.values()) closeTile(tile);
   tiles.clear();
   $("#wall").replaceChildren();
   $("#feed").replaceChildren();
