@@ -1,5 +1,6 @@
 // The host site's page (主场): allocation and bookings, the session's lifecycle, fault clocks,
-// check-in PINs. Everything is decided by the API; this page only shows and asks.
+// check-in PINs, the committee's formation. Everything is decided by the API; this page only
+// shows and asks.
 "use strict";
 
 let venues = {};
@@ -26,12 +27,18 @@ function signedOut() {
   $("#pins").hidden = true;
   $("#state").textContent = "";
   $("#draw").textContent = "";
+  // What the previous user typed or saw of the committee goes with them.
+  reasonDrafts.clear();
+  ballotDrafts.clear();
+  chairOutcomes.clear();
+  clearCommittee();
+  committeeMessage("");
 }
 
 async function refresh() {
   if (!sessionId()) return;
   try {
-    await Promise.all([renderLifecycle(), renderBookings()]);
+    await Promise.all([renderLifecycle(), renderBookings(), renderCommittee()]);
   } catch (err) { showMessage(err.message); }
 }
 
@@ -110,8 +117,212 @@ async function issuePins() {
   } catch (err) { showMessage(err.message); }
 }
 
+// 评标委员会组建: members' commitments and recusals, whether the confirmed members form a lawful
+// committee, the chair election. The hub decides all of it (GET …/committee); the page shows
+// its answer and posts what the host operator records, showing a refusal's detail in the panel.
+const DECISION_NAMES = { pending: "待确认", confirmed: "已承诺", recused: "已回避" };
+const reasonDrafts = new Map(); // `${session}:${expert}` → recusal reason being typed
+const ballotDrafts = new Map(); // `${session}:${round}:${voter}` → candidate chosen
+const chairOutcomes = new Map(); // `${session}:${round}` → the hub's answer to that round
+let memberNames = {};
+let committeeAsked = 0; // only the latest answer is shown, whatever order answers arrive in
+let committeeShown = ""; // the answer on screen: an unchanged one is not redrawn (drafts stay)
+
+const memberName = (code) => memberNames[code] || code;
+
+function committeeMessage(text, ok = false) {
+  const box = $("#committee-message");
+  box.textContent = text;
+  box.className = ok ? "ok" : "";
+  box.hidden = !text;
+}
+
+function clearCommittee() {
+  committeeShown = "";
+  memberNames = {};
+  for (const sel of ["#committee tbody", "#committee-problems", "#chair-rounds tbody", "#chair-ballots"]) {
+    $(sel).replaceChildren();
+  }
+  for (const sel of ["#committee-lawful", "#chair-status", "#chair-form-title"]) $(sel).textContent = "";
+  $("#committee-lawful").className = "";
+  $("#chair-rounds").hidden = true;
+  $("#chair-form").hidden = true;
+}
+
+async function renderCommittee() {
+  const sid = sessionId();
+  const asked = ++committeeAsked;
+  let view;
+  try {
+    view = await api("GET", `/api/sessions/${sid}/committee`);
+  } catch (err) {
+    if (asked !== committeeAsked) return;
+    clearCommittee();
+    committeeMessage(err.message);
+    return;
+  }
+  if (asked !== committeeAsked || sid !== sessionId()) return;
+  const shown = JSON.stringify(view);
+  if (shown === committeeShown) return;
+  committeeShown = shown;
+  showCommittee(view);
+}
+
+// A redraw keeps the field being typed in or chosen from focused (a member's reason, a ballot).
+function focusedField() {
+  const node = document.activeElement;
+  if (!node || !["INPUT", "SELECT"].includes(node.tagName) || !$("#committee-panel").contains(node)) return null;
+  const key = node.closest("[data-member]")?.dataset.member || node.dataset.voter;
+  return key ? { tag: node.tagName, key, start: node.selectionStart, end: node.selectionEnd } : null;
+}
+
+function refocus(field) {
+  if (!field) return;
+  const node = field.tag === "SELECT"
+    ? $(`#chair-ballots select[data-voter="${field.key}"]`)
+    : $(`#committee tr[data-member="${field.key}"] input.recusal-reason`);
+  if (!node) return;
+  node.focus();
+  if (field.tag === "INPUT" && field.start !== null) node.setSelectionRange(field.start, field.end);
+}
+
+function showCommittee(view) {
+  const field = focusedField();
+  drawCommittee(view);
+  refocus(field);
+}
+
+function drawCommittee(view) {
+  const sid = view.session_id;
+  memberNames = Object.fromEntries(view.members.map((m) => [m.code, `${m.code} ${m.name}`]));
+
+  const line = $("#committee-lawful");
+  const counted = `已确认承诺 ${view.confirmed} 人，其中专家 ${view.experts} 人`;
+  if (view.lawful) {
+    line.textContent = `评标委员会组成合规：${counted}。`;
+  } else {
+    const more = view.experts_needed === null
+      ? "增补专家也不能使组成合规"
+      : `至少还需 ${view.experts_needed} 名专家确认承诺`;
+    line.textContent = `评标委员会组成不合规：${counted}；${more}。`;
+  }
+  line.className = view.lawful ? "lawful" : "unlawful";
+  $("#committee-problems").replaceChildren(...view.problems.map((p) => el("li", { textContent: p })));
+  $("#committee tbody").replaceChildren(...view.members.map((m) => memberRow(sid, m)));
+
+  const rounds = view.rounds;
+  $("#chair-rounds").hidden = rounds.length === 0;
+  $("#chair-rounds tbody").replaceChildren(...rounds.map((ballots, i) => roundRow(sid, view, i + 1, ballots)));
+  const next = rounds.length + 1;
+  const open = !view.chair && view.next_candidates.length > 0;
+  if (view.chair) $("#chair-status").textContent = `主任委员：${memberName(view.chair)}`;
+  else if (open) $("#chair-status").textContent = `第 ${next} 轮候选人：${view.next_candidates.map(memberName).join("、")}`;
+  else $("#chair-status").textContent = "暂无主任委员候选人。";
+  const form = $("#chair-form");
+  form.hidden = !open;
+  form.dataset.round = String(next);
+  $("#chair-form-title").textContent = open ? `第 ${next} 轮投票（每位已承诺的成员一票）` : "";
+  const voters = open ? view.members.filter((m) => m.decision === "confirmed") : [];
+  $("#chair-ballots").replaceChildren(...voters.map((v) => ballotField(sid, next, v, view.next_candidates)));
+}
+
+function memberRow(sid, m) {
+  const decision = m.decision === "recused" ? `已回避（${m.reason}）` : DECISION_NAMES[m.decision];
+  return el("tr", { "data-member": m.code, class: m.is_chair ? `${m.decision} is-chair` : m.decision },
+    el("td", { textContent: `${m.code} ${m.name}` }),
+    el("td", { textContent: m.placement === "host" ? "主场" : "客场" }),
+    el("td", { class: "decision", textContent: decision,
+               title: m.decided_at ? `登记于 ${beijingText(m.decided_at)}` : "" }),
+    el("td", { class: "chair", textContent: m.is_chair ? "主任委员" : "" }),
+    el("td", {}, ...decisionControls(sid, m)));
+}
+
+function decisionControls(sid, m) {
+  if (m.decision !== "pending") return [];
+  if (m.placement !== "host") {
+    return [el("span", { class: "hint", textContent: "由本人在工位确认承诺或声明回避" })];
+  }
+  const draft = `${sid}:${m.code}`;
+  const reason = el("input", { class: "recusal-reason", placeholder: "回避事由（声明回避时必填）",
+                               maxLength: 2000, value: reasonDrafts.get(draft) || "" });
+  reason.addEventListener("input", () => reasonDrafts.set(draft, reason.value));
+  const confirm = el("button", { type: "button", textContent: "确认承诺", "data-decide": "confirmed" });
+  confirm.addEventListener("click", () => decide(sid, m.code, { decision: "confirmed" }));
+  const recuse = el("button", { type: "button", textContent: "声明回避", "data-decide": "recused" });
+  recuse.addEventListener("click", () => decide(sid, m.code, { decision: "recused", reason: reason.value }));
+  return [el("div", { class: "buttons" }, confirm, reason, recuse)];
+}
+
+async function decide(sid, code, body) {
+  committeeMessage("");
+  try {
+    const m = await api("POST",
+      `/api/sessions/${sid}/committee/members/${encodeURIComponent(code)}/decision`, body);
+    reasonDrafts.delete(`${sid}:${code}`);
+    committeeMessage(m.decision === "recused"
+      ? `已登记 ${m.code} ${m.name} 声明回避（${m.reason}）。`
+      : `已登记 ${m.code} ${m.name} 确认评标纪律承诺。`, true);
+  } catch (err) { committeeMessage(err.message); }
+  await renderCommittee();
+}
+
+function outcomeText(outcome) {
+  return outcome.chair
+    ? `${memberName(outcome.chair)} 当选主任委员`
+    : `${outcome.tied.map(memberName).join("、")} 票数相同，进入第 ${outcome.round + 1} 轮`;
+}
+
+function roundRow(sid, view, n, ballots) {
+  // The tally is the hub's answer to the round, kept when this page recorded it (the committee
+  // view lists each round's ballots, not its count).
+  const outcome = chairOutcomes.get(`${sid}:${n}`);
+  const last = n === view.rounds.length;
+  let result = "—";
+  if (outcome) result = outcomeText(outcome);
+  else if (last && view.chair) result = `${memberName(view.chair)} 当选主任委员`;
+  else if (last && view.next_candidates.length) {
+    result = `${view.next_candidates.map(memberName).join("、")} 票数相同，进入第 ${n + 1} 轮`;
+  } else if (!last) result = `未选出，进入第 ${n + 1} 轮`;
+  return el("tr", { "data-round": String(n) },
+    el("td", { textContent: `第 ${n} 轮` }),
+    el("td", { class: "ballots", textContent: Object.entries(ballots).sort().map(([v, c]) => `${v}→${c}`).join("、") }),
+    el("td", { class: "tally", textContent: outcome
+      ? Object.entries(outcome.votes).map(([c, k]) => `${c} ${k} 票`).join("、") : "—" }),
+    el("td", { class: "result", textContent: result }));
+}
+
+function ballotField(sid, round, voter, candidates) {
+  const draft = `${sid}:${round}:${voter.code}`;
+  const select = el("select", { "data-voter": voter.code },
+    el("option", { value: "", textContent: "（未投票）" }),
+    ...candidates.map((c) => el("option", { value: c, textContent: memberName(c) })));
+  if (candidates.includes(ballotDrafts.get(draft))) select.value = ballotDrafts.get(draft);
+  select.addEventListener("change", () => ballotDrafts.set(draft, select.value));
+  return el("label", { class: "ballot" }, `${voter.code} ${voter.name} 投给 `, select);
+}
+
+async function submitChairRound(ev) {
+  ev.preventDefault();
+  const sid = sessionId();
+  const round = $("#chair-form").dataset.round;
+  const ballots = [...$("#chair-ballots").querySelectorAll("select")]
+    .filter((s) => s.value)
+    .map((s) => ({ voter: s.dataset.voter, candidate: s.value }));
+  committeeMessage("");
+  try {
+    const outcome = await api("POST", `/api/sessions/${sid}/committee/chair-votes`, { ballots });
+    chairOutcomes.set(`${sid}:${outcome.round}`, outcome);
+    for (const key of [...ballotDrafts.keys()]) {
+      if (key.startsWith(`${sid}:${round}:`)) ballotDrafts.delete(key);
+    }
+    committeeMessage(`第 ${outcome.round} 轮：${outcomeText(outcome)}。`, true);
+  } catch (err) { committeeMessage(err.message); }
+  await renderCommittee();
+}
+
 $("#refresh").addEventListener("click", refresh);
-$("#session").addEventListener("change", refresh);
+$("#session").addEventListener("change", () => { committeeMessage(""); refresh(); });
+$("#chair-form").addEventListener("submit", submitChairRound);
 $("#fault-report").addEventListener("click", () => fault(false));
 $("#fault-fixed").addEventListener("click", () => fault(true));
 $("#allocate-nearest").addEventListener("click", () => allocate("nearest"));
