@@ -7,26 +7,32 @@ serves the hub and prints where to sign in.
 It also starts a ``seat-agent run`` process for five seats at the three away venues (DL-01,
 DL-02, HH-01, QJ-01, QJ-02; state and logs under ``<state-dir>/seats/``), enrolled and approved
 automatically (for the demo only), each publishing the test pattern. With ``--script`` the
-bookings are confirmed, the committee seated, the demo bid package attached and the session
-started; the host experts' saves are entered and each seat plays its expert's saves from
-``configs/demo/scores.yaml`` (``seat-agent run --script``), so the host can go on to review,
-seal, reveal and sign. The seat agents are stopped when the hub stops.
+bookings are confirmed, the committee seated, check-in opened and the demo bid package attached;
+the host experts confirm the integrity commitment at the host (``sessions.formation``) and each
+seat's scripted expert (``seat-agent run --script``) confirms it from the seat. Once every
+member has confirmed, the hub process starts the evaluation (a lawful committee is required),
+enters the host experts' saves and lets the seats play their experts' saves from
+``configs/demo/scores.yaml``, so the host can go on to review, seal, reveal and sign. The seat
+agents are stopped when the hub stops.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
 import os
 import shutil
 import signal
 import subprocess
 import sys
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import structlog
 import yaml
 from sqlalchemy import func, select
 
@@ -39,16 +45,23 @@ from evaluation_hub.db.models import EvaluationSession, Expert, Seat, SessionExp
 from evaluation_hub.errors import ConfigError
 from evaluation_hub.principal import Principal
 
+if TYPE_CHECKING:
+    from aiohttp import web
+
 __all__ = [
     "DEMO_DIRECTORY",
     "DEMO_SEATS",
+    "ScriptedDemo",
     "add_user_command",
     "load_directory",
     "prepare_seats",
     "run",
     "script_evaluation",
     "seed",
+    "start_when_committed",
 ]
+
+log = structlog.get_logger(__name__)
 
 DEMO_DIRECTORY = Path(__file__).resolve().parent.parent / "configs" / "demo" / "directory.yaml"
 DEMO_PACKAGE = DEMO_DIRECTORY.parent / "bid_package"
@@ -62,6 +75,8 @@ DEMO_SEATS = {
     "QJ.QJ-02": "E07",
 }
 CAPABILITIES = ["camera", "dual_screen", "microphone"]
+# Created beside the seats' scripts once the evaluation started: their first step waits for it.
+STARTED_FILE = "evaluation-started"
 
 
 def load_directory(path: Path = DEMO_DIRECTORY) -> dict[str, Any]:
@@ -243,18 +258,35 @@ def _sheet(
     return {"part": part, "entries": entries}
 
 
+@dataclasses.dataclass(frozen=True)
+class ScriptedDemo:
+    """What ``script_evaluation`` prepared for the hub process to finish."""
+
+    session_id: int
+    host_venue_id: int
+    #: each seat's script file, by seat id
+    scripts: dict[str, Path]
+    #: the host experts' saves, entered once the evaluation started
+    host_saves: list[dict[str, Any]]
+    #: created once the evaluation started; the scripts wait for it before their first save
+    started: Path
+
+
 async def script_evaluation(
     db: Database, ids: dict[str, Any], sealer: Any, scripts_dir: Path, now: datetime
-) -> dict[str, Path]:
-    """Run the demo session up to scoring and write each seat's scripted expert.
+) -> ScriptedDemo:
+    """Run the demo session up to the committee's commitments and write each seat's script.
 
-    Confirms the 大理 and 红河 bookings, seats the committee, attaches the demo bid package
-    (releasing b03/ch2, whose identifying marks the demo documents), starts the evaluation and
-    enters the host experts' saves. Returns each seat's script file.
+    Confirms the 大理 and 红河 bookings, seats the committee, opens check-in, attaches the demo
+    bid package (releasing b03/ch2, whose identifying marks the demo documents) and confirms
+    the host experts' integrity commitment at the host. Each seat's script confirms its
+    expert's commitment first, then waits for ``STARTED_FILE`` before its saves; the start
+    itself is ``start_when_committed``'s, in the hub process, once the seats have confirmed.
     """
     from evaluation_hub.checkin import store as checkin_store
     from evaluation_hub.evaluation import store as evaluation_store
     from evaluation_hub.evaluation.models import EvaluationPackageRow
+    from evaluation_hub.sessions import formation
     from evaluation_hub.sessions import store as session_store
     from scoring.model import COMMERCIAL_PART
     from scoring.shuffle import ShuffleManifest, derive
@@ -280,7 +312,8 @@ async def script_evaluation(
     await evaluation_store.record_override(
         db, host, sid, "b03", "ch2", "演示标书：经核对为引用的行业规范示例", sealer=sealer, now=now
     )
-    await session_store.apply_action(db, host, sid, "start_evaluation", reason=None, now=now)
+    for expert in load_directory()["session"]["host_experts"]:
+        await formation.decide_at_host(db, host, sid, expert, "confirmed", "", now=now)
 
     async with db.read() as s:
         row = (
@@ -314,22 +347,81 @@ async def script_evaluation(
         return found
 
     parts = (*package.chapter_ids, COMMERCIAL_PART)
-    for expert in ("E01", "E02"):
-        for part in parts:
-            save = _sheet(package, shuffle, expert, part, points(expert)) | {"expert": expert}
-            await evaluation_store.save_from_host(db, host, sid, save, sealer=sealer, now=now)
+    host_saves = [
+        _sheet(package, shuffle, expert, part, points(expert)) | {"expert": expert}
+        for expert in ("E01", "E02")
+        for part in parts
+    ]
     await asyncio.to_thread(scripts_dir.mkdir, parents=True, exist_ok=True)
+    started = scripts_dir / STARTED_FILE
+    await asyncio.to_thread(started.unlink, missing_ok=True)
     files = {}
     for seat_id, expert in DEMO_SEATS.items():
-        steps = [
+        steps: list[dict[str, Any]] = [{"wait_for": STARTED_FILE}]
+        steps += [
             {"pause": 3, "sheet": _sheet(package, shuffle, expert, part, points(expert))}
             for part in parts
         ]
         path = scripts_dir / f"{seat_id}.script.yaml"
-        text = yaml.safe_dump({"session": str(sid), "steps": steps}, allow_unicode=True)
+        script = {"session": str(sid), "commitment": "confirm", "steps": steps}
+        text = yaml.safe_dump(script, allow_unicode=True)
         await asyncio.to_thread(path.write_text, text, encoding="utf-8")
         files[seat_id] = path
-    return files
+    return ScriptedDemo(sid, ids["venues"]["KM"], files, host_saves, started)
+
+
+async def start_when_committed(
+    db: Database,
+    demo: ScriptedDemo,
+    sealer: Any,
+    *,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    poll_s: float = 0.5,
+) -> bool:
+    """Wait until no member of the committee is pending (the seats' scripts confirm as their
+    agents connect), then start the evaluation, enter the host experts' saves and create
+    ``demo.started`` for the scripts. False (logged) if the hub refuses the start."""
+    from evaluation_hub.errors import ProblemError
+    from evaluation_hub.evaluation import store as evaluation_store
+    from evaluation_hub.sessions import formation
+    from evaluation_hub.sessions import store as session_store
+
+    host = Principal("km_operator", "host_operator", demo.host_venue_id)
+    sid = demo.session_id
+    while True:
+        view = await formation.committee_view(db, host, sid)
+        if all(m.decision != "pending" for m in view.members):
+            break
+        await asyncio.sleep(poll_s)
+    try:
+        await session_store.apply_action(
+            db, host, sid, "start_evaluation", reason=None, now=clock()
+        )
+    except ProblemError as exc:
+        log.error("demo.start_refused", session_id=sid, code=exc.code, detail=exc.detail)
+        return False
+    for save in demo.host_saves:
+        await evaluation_store.save_from_host(db, host, sid, save, sealer=sealer, now=clock())
+    await asyncio.to_thread(demo.started.write_text, "started", encoding="utf-8")
+    log.info("demo.evaluation_started", session_id=sid, confirmed=view.assessment.size)
+    return True
+
+
+def _starter(demo: ScriptedDemo) -> Callable[[web.Application], AsyncIterator[None]]:
+    """A cleanup context that runs ``start_when_committed`` beside the hub while it serves."""
+
+    async def starter(app: web.Application) -> AsyncIterator[None]:
+        from evaluation_hub.api.keys import CLOCK, DB, SEALER
+
+        task = asyncio.create_task(
+            start_when_committed(app[DB], demo, app[SEALER], clock=app[CLOCK])
+        )
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    return starter
 
 
 def page_ports(hub_port: int) -> dict[str, int]:
@@ -385,10 +477,12 @@ def run(args: argparse.Namespace) -> int:
 
     with_seats = not getattr(args, "no_seats", False)
     scripted = getattr(args, "script", False)
+    if scripted and not with_seats:
+        raise ConfigError("--script needs the seat agents (their experts confirm and score)")
     seats_dir = state / "seats"
     hub_url = f"ws://{config.host}:{config.port}/ws/seat"
 
-    async def prepare() -> tuple[bool, list[Path], dict[str, Path]]:
+    async def prepare() -> tuple[bool, list[Path], ScriptedDemo | None]:
         db = Database(url)
         try:
             await db.upgrade()
@@ -397,7 +491,7 @@ def run(args: argparse.Namespace) -> int:
             if scripted and not empty:
                 raise ConfigError("--script needs a fresh demo database; add --reset")
             now = datetime.now(UTC)
-            scripts: dict[str, Path] = {}
+            scripted_demo = None
             if empty:
                 ids = await seed(db, now)
                 ids["bookings"] = await seed_bookings(db, ids, now)
@@ -410,12 +504,13 @@ def run(args: argparse.Namespace) -> int:
                 from evaluation_hub.sealing import Sealer
 
                 sealer = Sealer.from_env_or_file(config.sealing_key, config.sealing_key_file)
-                scripts = await script_evaluation(db, ids, sealer, seats_dir, now)
-            return empty, dirs, scripts
+                scripted_demo = await script_evaluation(db, ids, sealer, seats_dir, now)
+            return empty, dirs, scripted_demo
         finally:
             await db.dispose()
 
-    seeded, seat_dirs, scripts = asyncio.run(prepare())
+    seeded, seat_dirs, scripted_demo = asyncio.run(prepare())
+    scripts = scripted_demo.scripts if scripted_demo is not None else {}
     data = load_directory()
     base = f"http://{config.host}:{config.port}"
     print(f"\n远程异地评标 主场枢纽 demo ({'seeded' if seeded else 'existing data'}: {url})")
@@ -443,9 +538,10 @@ def run(args: argparse.Namespace) -> int:
             )
     if scripted and not args.seed_only:
         print(
-            f"  scripted evaluation: {data['session']['project_code']} is scoring; "
-            "E01/E02 saved at the host, "
-            "E03–E07 save from their seats every few seconds.\n"
+            f"  scripted evaluation: {data['session']['project_code']} is in check-in; "
+            "E01/E02 confirmed the commitment at the host, E03–E07 confirm from their seats; "
+            "once all seven have, the evaluation starts, E01/E02's saves are entered at the "
+            "host and E03–E07 save from their seats every few seconds.\n"
             f"    open {base}/host as km_operator to watch the scores arrive, then review, "
             "seal, reveal and collect signatures; the expected ranking is in "
             "configs/demo/scores.yaml"
@@ -453,6 +549,8 @@ def run(args: argparse.Namespace) -> int:
     if args.seed_only:
         return 0
     app = create_app(config)
+    if scripted_demo is not None:
+        app.cleanup_ctx.append(_starter(scripted_demo))
     agents = start_seat_agents(seat_dirs, scripts, "testpattern", page_ports(config.port))
     try:
         web.run_app(app, host=config.host, port=config.port, print=None)

@@ -12,7 +12,8 @@ when the hub refuses this terminal for good. Stopping cancels the link and close
 a save the expert made is on disk before it is sent, so stopping never loses one.
 
 ``run --script FILE`` plays a scripted expert (``seat_agent.script``) through the same
-delivery; ``run --publish testpattern|camera[:INDEX]`` adds a ``SeatPublisher`` handler.
+delivery, its integrity commitment (if the script has one) through a ``ScriptCommitment``
+handler; ``run --publish testpattern|camera[:INDEX]`` adds a ``SeatPublisher`` handler.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import asyncio
 import contextlib
 import signal
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -137,6 +138,14 @@ async def open_tracks(spec: str) -> list[MediaStreamTrack]:
     return [await open_camera(int(index or "0"))]
 
 
+async def _logged(seat_id: str, player: Awaitable[None]) -> None:
+    """A script that cannot go on (say, its commitment was refused) stops; the agent runs on."""
+    try:
+        await player
+    except SeatAgentError as exc:
+        log.error("seat.script_stopped", seat_key=seat_id, error=str(exc))
+
+
 async def run_until_signalled(
     identity: SeatIdentity,
     *,
@@ -147,7 +156,7 @@ async def run_until_signalled(
     """The ``run`` command's body: run until SIGTERM or SIGINT, optionally playing a scripted
     expert (``seat_agent.script``) and publishing the camera or the test pattern."""
     from seat_agent.publisher import SeatPublisher
-    from seat_agent.script import KeyPlan, load_script
+    from seat_agent.script import KeyPlan, ScriptCommitment, load_script
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -173,8 +182,12 @@ async def run_until_signalled(
             publisher = SeatPublisher(agent.link.send, await open_tracks(publish))
             agent.add_handler(publisher.on_event)
         if plan is not None:
-            player = plan.play(identity.seat_id, identity.state_dir, agent.delivery, keys)
-            extras.append(asyncio.create_task(player))
+            commitment = ScriptCommitment(agent.link.send)
+            agent.add_handler(commitment.on_event)
+            player = plan.play(
+                identity.seat_id, identity.state_dir, agent.delivery, keys, commitment
+            )
+            extras.append(asyncio.create_task(_logged(identity.seat_id, player)))
         await agent.run(stop)
         log.info("seat.agent_stopped", seat_key=identity.seat_id)
     finally:

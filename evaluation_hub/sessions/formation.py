@@ -10,9 +10,10 @@ writes the outcome with its audit event in one unit of work.
 - A recusal releases the member's seat: no live booking seat holds them any more, so the seat
   can no longer act for them; the evaluation engine also refuses their saves, answers and
   signatures (``evaluation_hub.evaluation.store``).
-- ``require_lawful_committee`` is called by the lifecycle store before ``start_evaluation``.
-  It applies once at least one member has a recorded decision; a session where nobody has
-  confirmed or recused yet starts as before (the check-in flow predates formation).
+- ``require_lawful_committee`` is called by the lifecycle store before ``start_evaluation``:
+  the evaluation starts only when the members who confirmed the commitment form a lawful
+  committee on their own (recused members are out, pending ones are not counted), so every
+  start is preceded by enough confirmations.
 - The chair election is recorded round by round; ``elect_chair`` decides, and ties lead to a
   further round among the tied.
 """
@@ -313,12 +314,9 @@ async def decide_at_host(
 async def require_lawful_committee(
     s: AsyncSession, session_id: int, committee_rules: rules.CommitteeRules | None = None
 ) -> None:
-    """Refuse to start the evaluation unless the confirmed members form a lawful committee.
-
-    Applies only once some member has a recorded decision (see the module docstring)."""
+    """Refuse to start the evaluation unless the confirmed members form a lawful committee
+    (members still pending are not counted, recused ones are out)."""
     rows = await _rows(s, session_id)
-    if all(m.decision == "pending" for m, _ in rows):
-        return
     result = rules.assess(_committee(rows), committee_rules)
     if not result.valid:
         raise Conflict(

@@ -1,16 +1,21 @@
 """The host site's page in headless Chromium against the demo hub: allocate, run the session's
-lifecycle, see the outage clock, issue check-in PINs."""
+lifecycle (the committee confirms before the start), see the outage clock, issue check-in PINs."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from evaluation_hub.db.engine import Database
+from tests.hub.helpers import confirm_committee
+
 pytestmark = pytest.mark.browser
 
 
-async def test_host_runs_a_session(demo_hub: str, browser: Any) -> None:
+async def test_host_runs_a_session(demo_hub: str, browser: Any, tmp_path: Path) -> None:
     page = await browser.new_page()
     await page.goto(f"{demo_hub}/host")
     assert await page.title() == "主场评标会管理 · 远程异地评标"
@@ -32,6 +37,13 @@ async def test_host_runs_a_session(demo_hub: str, browser: Any) -> None:
     await page.wait_for_selector("#actions button[data-action=open_check_in]")
     await page.click("#actions button[data-action=open_check_in]")
     await page.wait_for_selector("#actions button[data-action=start_evaluation]")
+    # The committee confirms the integrity commitment before the start (the host page has no
+    # form for it): written into the demo's database as the host and the seats would.
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'demo' / 'hub.db'}")
+    try:
+        assert len(await confirm_committee(db, 1, datetime.now(UTC))) == 7
+    finally:
+        await db.dispose()
     await page.click("#actions button[data-action=start_evaluation]")
     await page.wait_for_function(
         "document.querySelector('#state').textContent === '当前状态：评审中'"

@@ -1,7 +1,9 @@
 """``evaluation-hub demo --reset --script`` as a real process: it seeds, starts five seat-agent
 processes at the three away venues that connect and publish the test pattern, plays the
-scripted evaluation until every expert's sheets are in (the host then seals and reveals the
-ranking configs/demo/scores.yaml states), and stops its seat agents with it."""
+scripted evaluation (every member confirms the commitment, the host experts at the host and the
+others from their seats, before the evaluation starts) until every expert's sheets are in (the
+host then seals and reveals the ranking configs/demo/scores.yaml states), and stops its seat
+agents with it."""
 
 from __future__ import annotations
 
@@ -93,6 +95,12 @@ async def test_demo_starts_seats_that_connect_publish_and_score(
             return [(e["expert"], e["complete"]) for e in experts] == [(e, True) for e in SEVEN]
 
         await until(all_scored, "every expert's sheets, five of them from the seats' scripts")
+        committee = await api(
+            http, "GET", f"{base}/api/sessions/1/committee", tokens["km_operator"]
+        )
+        assert [(m["code"], m["decision"]) for m in committee["members"]] == [
+            (e, "confirmed") for e in SEVEN
+        ]
         # The host takes it from there; the result is the one configs/demo/scores.yaml states.
         evaluation = f"{base}/api/sessions/1/evaluation"
         host = tokens["km_operator"]
@@ -118,5 +126,6 @@ async def test_demo_starts_seats_that_connect_publish_and_score(
     seats = tmp_path / "demo" / "seats"
     for seat_id in DEMO_SEATS:
         log = (seats / f"{seat_id}.log").read_text()
+        assert "seat.script_committed" in log  # the commitment came before the first save
         assert "seat.script_finished" in log
         assert "seat.agent_stopped" in log, log

@@ -4,11 +4,18 @@ by its venue admin over HTTP, ``run --script``). Seven experts: E01 and E02 at t
 through the host API; E03, E04 at 大理 (DL-01, DL-02), E05 at 红河 (HH-01), E06, E07 at 曲靖
 (QJ-01, QJ-02) score from their seats through the outbox.
 
+Committee formation. Every seat script first confirms the integrity commitment
+(``commitment: confirm``), E01 and E02 confirm through the host API, and the evaluation is
+started only once all seven have confirmed; the scripts wait for a file the test writes after
+the start before their first save.
+
 Crash safety: every seat script saves ch1 and ch2, then waits for a gate file. After those ten
 saves are in the hub, the hub is killed (SIGKILL) and the gate opened: every seat saves ch3 and
 the commercial part into its outbox while the hub is down; then DL-01's agent is killed
-(SIGKILL, its two saves undelivered) and started again, and the hub is started again. In the
-end each (seat, part) is in ``submitted_scores`` exactly once and every expert is complete.
+(SIGKILL, its two saves undelivered) and started again as if it had died before recording its
+confirmed commitment, so it confirms again (harmless: the hub answers that confirming is over),
+and the hub is started again. In the end each (seat, part) is in ``submitted_scores`` exactly
+once, every expert is complete and each member's commitment is recorded once.
 
 Scores. E01…E05 give the figures of tests/evaluation/test_end_to_end.py without its two
 deviations (E02 gives b02 3.1 4.5 at once; E05 gives b04 1.1 7, not 3); per item E06 gives
@@ -252,13 +259,12 @@ async def _whole_evaluation(
             {"bidder_id": bidder, "chapter_id": chapter, "reason": "经核对为引用的行业规范示例"},
             status=201,
         )  # fmt: skip
-    await api(
-        http, "POST", f"{base}/api/sessions/{sid}/actions", host, {"action": "start_evaluation"}
-    )
-    shuffle = await _shuffle(db, sid)
+    shuffle = await _shuffle(db, sid)  # drawn at the attach, before the start
     assert list(shuffle.manifest.expert_ids) == list(SEVEN)
 
-    # --- each seated expert's script: ch1, ch2, wait for the gate, ch3, commercial ------------
+    # --- each seated expert's script: commitment, wait for the start, ch1, ch2, wait for the
+    # --- gate, ch3, commercial --------------------------------------------------------------
+    started = tmp_path / "started"
     gate = tmp_path / "gate"
     for expert, seat in seats.items():
         sheets = []
@@ -267,6 +273,7 @@ async def _whole_evaluation(
             del sheet["expert"]  # the booked seat says who sits there
             sheets.append(sheet)
         steps: list[dict[str, Any]] = [
+            {"wait_for": str(started)},
             {"sheet": sheets[0]},
             {"pause": 0.1, "sheet": sheets[1]},
             {"wait_for": str(gate)},
@@ -274,8 +281,32 @@ async def _whole_evaluation(
             {"pause": 0.1, "sheet": sheets[3]},
         ]
         script = tmp_path / f"{expert}.yaml"
-        script.write_text(yaml.safe_dump({"session": str(sid), "steps": steps}), "utf-8")
+        text = yaml.safe_dump({"session": str(sid), "commitment": "confirm", "steps": steps})
+        script.write_text(text, "utf-8")
         await processes.run(seat, "--script", str(script))
+
+    # --- the committee confirms (host members at the host), then the evaluation starts -------
+    committee = f"{base}/api/sessions/{sid}/committee"
+    for expert in ("E01", "E02"):
+        await api(
+            http, "POST", f"{committee}/members/{expert}/decision", host,
+            {"decision": "confirmed"},
+        )  # fmt: skip
+
+    async def all_confirmed() -> bool:
+        view = await api(http, "GET", committee, host)
+        return bool(view["confirmed"] == len(SEVEN))
+
+    await until(all_confirmed, "every member's commitment, five of them from the seats' scripts")
+    view = await api(http, "GET", committee, host)
+    assert view["lawful"] is True
+    assert [(m["code"], m["decision"]) for m in view["members"]] == [
+        (e, "confirmed") for e in SEVEN
+    ]
+    await api(
+        http, "POST", f"{base}/api/sessions/{sid}/actions", host, {"action": "start_evaluation"}
+    )
+    started.write_text("started")
 
     async def host_saves(expert: str, parts: tuple[str, ...]) -> None:
         for part in parts:
@@ -295,17 +326,22 @@ async def _whole_evaluation(
     gate.write_text("go")
 
     async def all_saved() -> bool:
-        return all(_progress(s) == len(PARTS) + 1 for s in seats.values())
+        return all(_progress(s) == len(PARTS) + 2 for s in seats.values())
 
     await until(all_saved, "every seat's script to finish while the hub is down")
     for seat in seats.values():
         assert await _pending(seat) == 2  # ch3 and commercial wait in the outbox
 
-    # --- DL-01's agent is killed with two undelivered saves and started again --------------
+    # --- DL-01's agent is killed with two undelivered saves and started again, as if it had
+    # --- died before recording its commitment: it confirms again, which changes nothing ------
     victim = seats["E03"]
     assert victim.proc is not None
     victim.proc.send_signal(signal.SIGKILL)
     assert await victim.proc.wait() == -signal.SIGKILL
+    progress = json.loads((victim.state_dir / PROGRESS_FILE).read_text())
+    assert progress["committed"] is True
+    progress["committed"] = False
+    (victim.state_dir / PROGRESS_FILE).write_text(json.dumps(progress))
     await processes.run(victim, "--script", str(tmp_path / "E03.yaml"))
     await hub.start()  # the hub is back: the outboxes deliver
 
@@ -334,6 +370,9 @@ async def _whole_evaluation(
     victim_log = victim.log.read_text()
     assert victim_log.count("seat.agent_started") == 2
     assert "pending_scores=2" in victim_log
+    assert victim_log.count("seat.script_committed") == 1
+    assert victim_log.count("seat.script_commitment_repeated") == 1
+    assert "code=not-forming" in victim_log  # confirming is over once the evaluation started
     async with db.read() as s:
         saves = (
             await s.execute(
@@ -352,7 +391,23 @@ async def _whole_evaluation(
                 )
             )
         ).scalar_one()
+        confirmations = (
+            await s.execute(
+                select(AuditEventRow.actor, AuditEventRow.payload)
+                .where(
+                    AuditEventRow.subject == f"session:{sid}",
+                    AuditEventRow.kind == "committee.commitment_confirmed",
+                )
+                .order_by(AuditEventRow.seq)
+            )
+        ).all()
     assert saves == 4
+    # Each member confirmed once: the host members at the host, the others at their seats.
+    assert sorted((payload["expert"], actor) for actor, payload in confirmations) == [
+        ("E01", "km_operator"),
+        ("E02", "km_operator"),
+        *[(e, f"seat:{label[:2]}.{label}") for e, label in SEATS.items()],
+    ]
     assert saved == len(SEVEN) * len(PARTS)  # 28 judged saves: each counted once
 
     # --- review (nothing to flag), seal, reveal: the hand-computed ranking --------------------

@@ -1,5 +1,6 @@
-"""Helpers for the evaluation engine's tests: a small session through the API, the shuffle
-as only the hub knows it (tests play every expert, so they may look), and sheets per part."""
+"""Helpers for the evaluation engine's tests: a small session through the API, its start once
+the committee confirmed, the shuffle as only the hub knows it (tests play every expert, so they
+may look), and sheets per part."""
 
 from __future__ import annotations
 
@@ -11,13 +12,14 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
-from evaluation_hub.api.keys import SEALER
+from evaluation_hub.api.keys import CLOCK, DB, SEALER
 from evaluation_hub.bids.package_io import read_package
 from evaluation_hub.db.engine import Database
 from evaluation_hub.evaluation.models import EvaluationPackageRow
 from evaluation_hub.evaluation.store import seed_purpose
 from scoring.model import COMMERCIAL_PART, BidPackage
 from scoring.shuffle import ShuffleManifest, StaggeredShuffle, derive
+from tests.hub.helpers import confirm_committee
 
 Client = TestClient[Any, Any]
 
@@ -70,6 +72,14 @@ async def act(client: Client, host: dict[str, str], sid: int, *actions: str) -> 
             f"/api/sessions/{sid}/actions", json={"action": action}, headers=host
         )
         assert resp.status == 200, await resp.text()
+
+
+async def start(client: Client, host: dict[str, str], sid: int) -> None:
+    """``start_evaluation`` from check-in: every member still pending confirms the integrity
+    commitment first (``confirm_committee``), since the hub starts only a lawful committee."""
+    assert client.app is not None
+    await confirm_committee(client.app[DB], sid, client.app[CLOCK]())
+    await act(client, host, sid, "start_evaluation")
 
 
 async def attach(client: Client, host: dict[str, str], sid: int, path: Path = DEMO_PACKAGE) -> Any:

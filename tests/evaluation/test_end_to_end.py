@@ -85,6 +85,7 @@ from tests.evaluation.helpers import (
     identities,
     new_session,
     part_save,
+    start,
 )
 from tests.hub.helpers import login, problem
 
@@ -207,7 +208,7 @@ async def test_five_experts_from_committee_to_signed_report(
     ]  # fmt: skip
     assert attached["anonymity"]["blocked"] == {"b03/ch2": 4}
     assert attached["package"]["bidders"] == ["b01", "b02", "b03", "b04", "b05"]
-    await act(client, host, sid, "start_evaluation")
+    await start(client, host, sid)  # the five members confirm the commitment, then the start
     shuffle = await hub_shuffle(client, database, sid)
 
     status, text = await api.call("GET", f"{base}/view?expert=E03")

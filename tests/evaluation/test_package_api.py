@@ -21,6 +21,7 @@ from tests.evaluation.helpers import (
     hub_shuffle,
     identities,
     new_session,
+    start,
 )
 from tests.hub.helpers import login, problem
 
@@ -52,7 +53,8 @@ async def test_only_the_host_operator_attaches_and_only_before_the_start(
     assert (await problem(resp, 409))["detail"] == f"评标会 #{sid} 已导入标书包，不能重复导入"
 
     other = await new_session(client, host, seeded)
-    await act(client, host, other, "confirm_seats", "open_check_in", "start_evaluation")
+    await act(client, host, other, "confirm_seats", "open_check_in")
+    await start(client, host, other)
     resp = await attach(client, host, other)
     assert (await problem(resp, 409))["detail"] == (
         "评标会当前状态为「评审中」，只能在开始评审前导入标书包"

@@ -14,7 +14,15 @@ from scoring.model import COMMERCIAL_PART
 from scoring.shuffle import StaggeredShuffle
 from scoring.signing import sign
 from tests.conftest import FakeClock
-from tests.evaluation.helpers import Client, act, attach, demo_package, hub_shuffle, new_session
+from tests.evaluation.helpers import (
+    Client,
+    act,
+    attach,
+    demo_package,
+    hub_shuffle,
+    new_session,
+    start,
+)
 from tests.evaluation.helpers import part_save as make_save
 from tests.hub.helpers import login, problem
 
@@ -59,7 +67,7 @@ async def _started(client: Client, host: dict[str, str], sid: int) -> None:
         headers=host,
     )
     assert resp.status == 201, await resp.text()
-    await act(client, host, sid, "start_evaluation")
+    await start(client, host, sid)
 
 
 async def test_an_objective_disagreement_must_be_rescored_not_explained(

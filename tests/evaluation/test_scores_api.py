@@ -14,7 +14,15 @@ from evaluation_hub.demo import seed_bookings
 from evaluation_hub.evaluation.models import ScoreSaveRow
 from evaluation_hub.seats.store import commit_score, seat_key_for
 from tests.conftest import FakeClock
-from tests.evaluation.helpers import Client, act, attach, demo_package, hub_shuffle, new_session
+from tests.evaluation.helpers import (
+    Client,
+    act,
+    attach,
+    demo_package,
+    hub_shuffle,
+    new_session,
+    start,
+)
 from tests.evaluation.helpers import part_save as make_save
 from tests.hub.helpers import login, problem
 
@@ -45,7 +53,7 @@ async def test_host_saves_refusals_are_recorded_not_counted(
     assert (
         body["detail"] == "评分表未被接受（已记录，不计入）：评标会当前状态为「签到中」，不接受评分"
     )
-    await act(client, host, sid, "start_evaluation")
+    await start(client, host, sid)
 
     supervisor = await login(client, "km_supervisor")
     resp = await client.post(f"{base}/scores", json=save, headers=supervisor)
@@ -108,7 +116,7 @@ async def test_seat_saves_are_judged_once_and_tied_to_the_booked_expert(
     base = f"/api/sessions/{sid}/evaluation"
     await act(client, host, sid, "confirm_seats", "open_check_in")
     assert (await attach(client, host, sid)).status == 201
-    await act(client, host, sid, "start_evaluation")
+    await start(client, host, sid)
     shuffle = await hub_shuffle(client, database, sid)
     package = demo_package()
 

@@ -7,8 +7,11 @@ from datetime import datetime
 from typing import Any
 
 from aiohttp.test_utils import TestClient
+from sqlalchemy import select
 
 from evaluation_hub.db.engine import Database
+from evaluation_hub.db.models import EvaluationSession, Expert, SessionExpert
+from evaluation_hub.principal import Principal
 from evaluation_hub.sessions import formation
 
 PROBLEM = "application/problem+json"
@@ -45,3 +48,30 @@ async def confirm_members(
             await formation.decide(
                 s, session_id, code, "confirmed", "", actor=f"test:{code}", host=None, now=at
             )
+
+
+async def confirm_committee(database: Database, session_id: int, at: datetime) -> list[str]:
+    """Every member still pending confirms the integrity commitment, as before any start: host
+    members through the host (``formation.decide_at_host``, as km_operator), the others as
+    their seats would. The evaluation starts only once the confirmed members are a lawful
+    committee; returns the codes that confirmed now (members who recused stay out)."""
+    async with database.read() as s:
+        session = await s.get(EvaluationSession, session_id)
+        assert session is not None
+        host = Principal("km_operator", "host_operator", session.host_venue_id)
+        pending = (
+            await s.execute(
+                select(Expert.code, SessionExpert.placement)
+                .join(SessionExpert, SessionExpert.expert_id == Expert.id)
+                .where(SessionExpert.session_id == session_id, SessionExpert.decision == "pending")
+                .order_by(SessionExpert.id)
+            )
+        ).all()
+    for code, placement in pending:
+        if placement == "host":
+            await formation.decide_at_host(
+                database, host, session_id, code, "confirmed", "", now=at
+            )
+        else:
+            await confirm_members(database, session_id, (code,), at)
+    return [code for code, _ in pending]

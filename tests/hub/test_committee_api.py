@@ -149,18 +149,33 @@ async def test_the_evaluation_starts_only_with_a_lawful_committee(
     )  # fmt: skip
 
 
-async def test_no_decision_recorded_keeps_the_old_start(
-    client: Client, seeded: dict[str, Any]
+async def test_a_committee_still_pending_cannot_start(
+    client: Client, seeded: dict[str, Any], database: Database, clock: FakeClock
 ) -> None:
-    """The rule applies once some member has decided; a session without any decision starts
-    as it did before committee formation was recorded."""
+    """Nobody has confirmed yet: pending members are not counted, so there is no committee to
+    start with; the start succeeds once five members (host and away) confirmed."""
     host = await login(client, "km_operator")
     sid = seeded["session"]
-    await act(client, host, sid, "confirm_seats", "open_check_in", "start_evaluation")
-    resp = await client.post(_decision(sid, "E01"), json={"decision": "confirmed"}, headers=host)
-    assert (await problem(resp, 409))["detail"] == (
-        "评标会当前状态为「评审中」，不能确认评标纪律承诺"
+    await act(client, host, sid, "confirm_seats", "open_check_in")
+    resp = await _start(client, host, sid)
+    body = await problem(resp, 409)
+    assert body["type"].endswith("/committee-unlawful")
+    assert body["detail"] == (
+        "评标委员会组成不符合规定，不能开始评审：已确认成员 0 人，评标委员会应为 5 人以上单数"
     )
+    lifecycle = await (await client.get(f"/api/sessions/{sid}/lifecycle", headers=host)).json()
+    assert lifecycle["state"] == "check_in"
+    assert await _kinds(database, sid) == []  # the refusal recorded no decision
+
+    for code in ("E01", "E02"):  # host members, through the host
+        resp = await client.post(_decision(sid, code), json={"decision": "confirmed"}, headers=host)
+        assert resp.status == 200, await resp.text()
+    await confirm_members(database, sid, ("E03", "E04", "E05"), clock())  # as their seats would
+    view = await (await client.get(f"/api/sessions/{sid}/committee", headers=host)).json()
+    assert (view["lawful"], view["confirmed"]) == (True, 5)
+    resp = await _start(client, host, sid)
+    assert resp.status == 200, await resp.text()
+    assert (await resp.json())["state"] == "evaluating"
 
 
 async def test_a_recused_member_loses_the_seat_and_cannot_score(

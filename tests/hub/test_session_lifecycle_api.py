@@ -10,7 +10,7 @@ from aiohttp.test_utils import TestClient
 from evaluation_hub.audit.store import load_chain
 from evaluation_hub.db.engine import Database
 from tests.conftest import FakeClock
-from tests.hub.helpers import login, problem
+from tests.hub.helpers import confirm_committee, login, problem
 
 Client = TestClient[Any, Any]
 
@@ -44,9 +44,13 @@ async def test_host_walks_the_session_and_every_move_is_audited(
     assert (await problem(resp, 409))[
         "detail"
     ] == "评标会当前状态为「已排期」，不能开始评审；当前可执行：确认工位、取消评标会"
-    for action in ("confirm_seats", "open_check_in", "start_evaluation"):
+    for action in ("confirm_seats", "open_check_in"):
         resp = await _act(client, seeded, host, action)
         assert resp.status == 200, await resp.text()
+    confirmed = await confirm_committee(database, seeded["session"], clock())
+    assert confirmed == ["E01", "E02", "E03", "E04", "E05", "E06", "E07"]
+    resp = await _act(client, seeded, host, "start_evaluation")
+    assert resp.status == 200, await resp.text()
     resp = await _act(client, seeded, host, "pause")
     assert (await problem(resp, 422))["detail"] == "暂停必须填写原因"
     clock.advance(minutes=30)
@@ -67,16 +71,22 @@ async def test_host_walks_the_session_and_every_move_is_audited(
     assert kinds == [
         "session.confirm_seats",
         "session.open_check_in",
+        *["committee.commitment_confirmed"] * 7,
         "session.start_evaluation",
         "session.pause",
         "session.resume",
     ]
 
 
-async def test_only_the_host_site_moves_a_session(client: Client, seeded: dict[str, Any]) -> None:
+async def test_only_the_host_site_moves_a_session(
+    client: Client, seeded: dict[str, Any], clock: FakeClock, database: Database
+) -> None:
     host = await login(client, "km_operator")
-    for action in ("confirm_seats", "open_check_in", "start_evaluation"):
+    for action in ("confirm_seats", "open_check_in"):
         await _act(client, seeded, host, action)
+    await confirm_committee(database, seeded["session"], clock())
+    resp = await _act(client, seeded, host, "start_evaluation")
+    assert resp.status == 200, await resp.text()
     away_admin = await login(client, "dl_admin")
     resp = await _act(client, seeded, away_admin, "pause", "x")
     assert (await problem(resp, 403))["detail"] == "只有主场可以暂停，客场人员不能操作评标会进程"
@@ -95,7 +105,9 @@ async def test_only_the_host_site_moves_a_session(client: Client, seeded: dict[s
     assert (await problem(resp, 422))["detail"].startswith("字段 action 必须是 confirm_seats、")
 
 
-async def test_outage_clocks(client: Client, seeded: dict[str, Any], clock: FakeClock) -> None:
+async def test_outage_clocks(
+    client: Client, seeded: dict[str, Any], clock: FakeClock, database: Database
+) -> None:
     host = await login(client, "km_operator")
     url = f"/api/sessions/{seeded['session']}/fault"
     resp = await client.post(url, json={}, headers=host)
@@ -128,8 +140,11 @@ async def test_outage_clocks(client: Client, seeded: dict[str, Any], clock: Fake
     assert view["due"] == [] and view["fault_started_at"] is None
 
     # A fault during evaluation: pause now; not fixed within 4 h -> seal for a new committee.
-    for action in ("confirm_seats", "open_check_in", "start_evaluation"):
+    for action in ("confirm_seats", "open_check_in"):
         await _act(client, seeded, host, action)
+    await confirm_committee(database, seeded["session"], clock())
+    resp = await _act(client, seeded, host, "start_evaluation")
+    assert resp.status == 200, await resp.text()
     view = await (await client.post(url, json={"note": "红河分会场断网"}, headers=host)).json()
     assert [(d["kind"], d["due_now"]) for d in view["due"]] == [
         ("pause_session", True),

@@ -38,7 +38,15 @@ async def test_the_lawfulness_check_follows_the_configured_rules(
 ) -> None:
     sid = seeded["session"]
     async with database.read() as s:
-        await formation.require_lawful_committee(s, sid)  # nobody decided yet: not applied
+        # Nobody has confirmed yet: pending members are not counted, so there is no committee.
+        with pytest.raises(ProblemError) as refused:
+            await formation.require_lawful_committee(s, sid)
+        with pytest.raises(ProblemError):
+            await formation.require_lawful_committee(s, sid, CommitteeRules(min_size=1))
+    assert (refused.value.status, refused.value.code) == (409, "committee-unlawful")
+    assert refused.value.detail == (
+        "评标委员会组成不符合规定，不能开始评审：已确认成员 0 人，评标委员会应为 5 人以上单数"
+    )
     await confirm_members(database, sid, ("E01", "E02", "E03"), clock())
     small = CommitteeRules(min_size=3)
     async with database.read() as s:
