@@ -384,7 +384,6 @@ async def start_when_committed(
     from evaluation_hub.errors import ProblemError
     from evaluation_hub.evaluation import store as evaluation_store
     from evaluation_hub.sessions import formation
-    from evaluation_hub.sessions import store as session_store
 
     host = Principal("km_operator", "host_operator", demo.host_venue_id)
     sid = demo.session_id
@@ -394,8 +393,8 @@ async def start_when_committed(
             break
         await asyncio.sleep(poll_s)
     try:
-        await session_store.apply_action(
-            db, host, sid, "start_evaluation", reason=None, now=clock()
+        await evaluation_store.start_evaluation(
+            db, host, sid, sealer=sealer, reason=None, now=clock()
         )
     except ProblemError as exc:
         log.error("demo.start_refused", session_id=sid, code=exc.code, detail=exc.detail)

@@ -11,13 +11,15 @@ from sqlalchemy.orm import selectinload
 
 from evaluation_hub.api.auth import principal
 from evaluation_hub.api.directory import path_id
-from evaluation_hub.api.keys import CLOCK, CONFIG, DB
+from evaluation_hub.api.keys import CLOCK, CONFIG, DB, SEALER
 from evaluation_hub.api.routes import ApiRoutes
 from evaluation_hub.api.schema import read_json
 from evaluation_hub.api.serialize import expert_json, iso, list_of, ref, session_json
+from evaluation_hub.audit.store import append_event
 from evaluation_hub.booking import rules
 from evaluation_hub.db.models import EvaluationSession, Expert, SessionExpert, Venue
 from evaluation_hub.errors import Conflict, Forbidden, InvalidInput, NotFound
+from evaluation_hub.evaluation import store as evaluation_store
 from evaluation_hub.principal import Principal
 from evaluation_hub.sessions import lifecycle
 from evaluation_hub.sessions import store as session_store
@@ -194,7 +196,24 @@ async def add_session_expert(request: web.Request) -> web.Response:
             raise Conflict(
                 "expert-already-added", f"专家 {expert.code} 已在评标会 #{session.id} 中"
             )
-        if len(session.experts) >= session.committee_size:
+        # Read under the row lock: a start committed meanwhile is seen, one to come waits.
+        state = (
+            await s.execute(
+                select(EvaluationSession.state)
+                .where(EvaluationSession.id == session.id)
+                .with_for_update()
+            )
+        ).scalar_one()
+        if state not in evaluation_store.ATTACH_STATES:
+            # After the start a committee that lost a member is sealed for a new one.
+            raise Conflict(
+                "committee-fixed",
+                f"评标会当前状态为「{lifecycle.STATE_NAMES[state]}」，评审已开始，"
+                "不能再增补专家；如评标委员会人数不足，请暂停并封存，重新组建评标委员会",
+            )
+        # A member who declared recusal leaves a place to fill (增补专家).
+        serving = [se for se in session.experts if se.decision != "recused"]
+        if len(serving) >= session.committee_size:
             raise Conflict(
                 "committee-full",
                 f"评标会 #{session.id} 的评标委员会已满 {session.committee_size} 人",
@@ -203,6 +222,30 @@ async def add_session_expert(request: web.Request) -> web.Response:
             SessionExpert(
                 session_id=session.id, expert_id=expert.id, placement=body.get("placement", "away")
             )
+        )
+        await s.flush()
+        await append_event(
+            s,
+            kind="session.expert_added",
+            subject=f"session:{session.id}",
+            actor=who.username,
+            payload={
+                "expert": expert.code,
+                "placement": body.get("placement", "away"),
+                "replacing": [se.expert.code for se in session.experts if se.decision == "recused"],
+            },
+            at=request.app[CLOCK](),
+        )
+        # With the package attached, the newcomer's view joins the committed shuffle now, so
+        # their chapters can be released before the start.
+        await evaluation_store.recommit_members(
+            s,
+            session.id,
+            [se.expert.code for se in serving] + [expert.code],
+            sealer=request.app[SEALER],
+            actor=who.username,
+            why="member_added",
+            now=request.app[CLOCK](),
         )
     return web.json_response(
         {**expert_json(expert), "placement": body.get("placement", "away")}, status=201
@@ -301,14 +344,25 @@ async def session_action(request: web.Request) -> web.Response:
     who = await principal(request)
     session_id = path_id(request, "session_id")
     body = await read_json(request, ACTION)
-    await session_store.apply_action(
-        request.app[DB],
-        who,
-        session_id,
-        body["action"],
-        reason=body.get("reason"),
-        now=request.app[CLOCK](),
-    )
+    if body["action"] == "start_evaluation":
+        # The evaluation starts with the members who confirmed: its shuffle is re-committed.
+        await evaluation_store.start_evaluation(
+            request.app[DB],
+            who,
+            session_id,
+            sealer=request.app[SEALER],
+            reason=body.get("reason"),
+            now=request.app[CLOCK](),
+        )
+    else:
+        await session_store.apply_action(
+            request.app[DB],
+            who,
+            session_id,
+            body["action"],
+            reason=body.get("reason"),
+            now=request.app[CLOCK](),
+        )
     return await _view(request, session_id)
 
 

@@ -265,7 +265,8 @@ async def attach_package(
         ).scalar_one_or_none()
         if existing is not None:
             raise Conflict("package-attached", f"评标会 #{session.id} 已导入标书包，不能重复导入")
-        members = await _members(s, session.id)
+        # A member who already declared recusal is not evaluated: their view is not committed.
+        members = await _codes(s, session.id, ("pending", "confirmed"))
         if not members:
             raise Conflict(
                 "no-committee", f"评标会 #{session.id} 尚未登记评标委员会专家，不能生成错位评审种子"
@@ -309,6 +310,104 @@ async def attach_package(
         )
         await s.flush()
         return row
+
+
+async def _codes(s: AsyncSession, session_id: int, decisions: Sequence[str]) -> list[str]:
+    """The codes of the session's members with one of ``decisions``, in the order they joined."""
+    rows = await s.execute(
+        select(Expert.code)
+        .join(SessionExpert, SessionExpert.expert_id == Expert.id)
+        .where(SessionExpert.session_id == session_id, SessionExpert.decision.in_(decisions))
+        .order_by(SessionExpert.id)
+    )
+    return list(rows.scalars())
+
+
+async def recommit_members(
+    s: AsyncSession,
+    session_id: int,
+    members: Sequence[str],
+    *,
+    sealer: Sealer,
+    actor: str,
+    why: str,
+    now: datetime,
+) -> bool:
+    """Re-commit the attached package's shuffle to ``members`` (same seed, so the views of the
+    experts who stay are unchanged: a view depends only on the seed and that expert's id).
+
+    Called in the caller's unit of work when the committee changes before the review starts:
+    a replacement joins after a recusal, or the evaluation starts with the members who
+    confirmed. The new commitment replaces the old, both are on the audit chain
+    (``evaluation.members_recommitted``), and after the reveal the seed verifies the stored
+    one. Returns False when nothing changed (or no package is attached yet)."""
+    row = (
+        await s.execute(
+            select(EvaluationPackageRow)
+            .where(EvaluationPackageRow.session_id == session_id)
+            .with_for_update()
+        )
+    ).scalar_one_or_none()
+    if row is None or list(row.manifest["experts"]) == list(members):
+        return False
+    m = row.manifest
+    manifest = ShuffleManifest(
+        m["session_id"], tuple(members), tuple(m["chapters"]), tuple(m["bidders"])
+    )
+    seed = sealer.open(row.sealed_seed, seed_purpose(session_id))
+    previous, before = row.seed_commitment, list(m["experts"])
+    row.manifest = {**m, "experts": list(members)}
+    row.seed_commitment = commitment(seed, manifest)
+    await s.flush()
+    await append_event(
+        s,
+        kind="evaluation.members_recommitted",
+        subject=f"session:{session_id}",
+        actor=actor,
+        payload={
+            "why": why,
+            "experts": list(members),
+            "left_out": [e for e in before if e not in members],
+            "added": [e for e in members if e not in before],
+            "seed_commitment": row.seed_commitment,
+            "previous_commitment": previous,
+        },
+        at=now,
+    )
+    return True
+
+
+async def start_evaluation(
+    db: Database,
+    actor: Principal,
+    session_id: int,
+    *,
+    sealer: Sealer,
+    reason: str | None,
+    now: datetime,
+) -> EvaluationSession:
+    """Start the review (开始评审) with the members who confirmed their commitment.
+
+    The lifecycle move refuses unless they form a lawful committee; then the attached
+    package's shuffle is re-committed to exactly them, so a member still pending (or recused
+    since the package was attached) is not part of the evaluation, and a replacement who
+    confirmed is. One unit of work: the move and the commitment stand or fall together."""
+    async with db.write() as s:
+        session = await apply_action_in(
+            s, actor, session_id, "start_evaluation", reason=reason, now=now
+        )
+        # At least five: the move above refuses a committee that is not lawful.
+        members = await _codes(s, session_id, ("confirmed",))
+        await recommit_members(
+            s,
+            session_id,
+            members,
+            sealer=sealer,
+            actor=actor.username,
+            why="start_evaluation",
+            now=now,
+        )
+        return session
 
 
 def _blocked(
@@ -482,15 +581,17 @@ async def _judge_and_record(
         expert = seat_expert or parsed.expert
         if expert is None:
             raise rules.SaveRefused("expert-missing", ["评分表未写明评分专家（字段 expert）"])
+        # Recusal first: a recused member is left out of the evaluation's members as well, and
+        # the recusal is the reason to give.
+        try:
+            await formation.require_not_recused(s, ctx.session.id, expert)
+        except Forbidden as exc:
+            raise rules.SaveRefused(exc.code, [exc.detail]) from exc
         if expert not in ctx.manifest.expert_ids:
             raise rules.SaveRefused(
                 "not-a-member",
                 [f"专家 {expert} 不是评标会 #{ctx.session.id} 的评标委员会成员，评分不予计入"],
             )
-        try:
-            await formation.require_not_recused(s, ctx.session.id, expert)
-        except Forbidden as exc:
-            raise rules.SaveRefused(exc.code, [exc.detail]) from exc
         if ctx.session.state not in SCORING_STATES:
             raise rules.SaveRefused(
                 "not-scoring",

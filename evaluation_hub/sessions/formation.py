@@ -15,7 +15,11 @@ writes the outcome with its audit event in one unit of work.
   committee on their own (recused members are out, pending ones are not counted), so every
   start is preceded by enough confirmations.
 - The chair election is recorded round by round; ``elect_chair`` decides, and ties lead to a
-  further round among the tied.
+  further round among the tied. A recusal before a chair is elected (or of the chair) voids the
+  rounds held and the election starts over among the members who remain.
+- A recused member's place may be filled before the review starts (增补专家, the host adds an
+  expert to the session); the review starts with exactly the members who confirmed, and the
+  evaluation's committed shuffle follows (``evaluation_hub.evaluation.store.recommit_members``).
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from evaluation_hub.audit.store import append_event
@@ -250,7 +254,8 @@ async def decide(
         at=now,
     )
     if decision == "recused":
-        member.is_chair = False
+        was_chair, member.is_chair = member.is_chair, False
+        await _restart_election(s, session.id, rows, expert_code, was_chair, actor=actor, now=now)
         held = await s.execute(
             select(BookingSeat.id, BookingSeat.seat_id)
             .join(Booking, Booking.id == BookingSeat.booking_id)
@@ -285,6 +290,45 @@ async def decide(
         member.decision_reason,
         member.decided_at,
         member.is_chair,
+    )
+
+
+async def _restart_election(
+    s: AsyncSession,
+    session_id: int,
+    rows: list[tuple[SessionExpert, Expert]],
+    recused: str,
+    was_chair: bool,
+    *,
+    actor: str,
+    now: datetime,
+) -> None:
+    """A recusal changes who votes and who may be elected: rounds held without a chair elected
+    yet (or that elected the member now recused) no longer count, and the election starts over
+    among the members who remain. The rounds stay on the audit chain; only their working copy
+    (``ChairVote``) goes. A chair already elected stays when somebody else recuses."""
+    chair_elected = any(m.is_chair for m, _ in rows)
+    if chair_elected and not was_chair:
+        return
+    voided = (
+        (await s.execute(select(ChairVote.round).where(ChairVote.session_id == session_id)))
+        .scalars()
+        .all()
+    )
+    if not voided:
+        return
+    await s.execute(
+        delete(ChairVote)
+        .where(ChairVote.session_id == session_id)
+        .execution_options(synchronize_session=False)
+    )
+    await append_event(
+        s,
+        kind="committee.chair_election_restarted",
+        subject=f"session:{session_id}",
+        actor=actor,
+        payload={"recused": recused, "rounds_voided": max(voided), "chair_recused": was_chair},
+        at=now,
     )
 
 

@@ -217,9 +217,13 @@ async def test_a_recused_member_loses_the_seat_and_cannot_score(
         await confirm_members(database, sid, ("E06",), clock())
     assert refused.value.detail == "成员 E06 已声明回避，不能继续参加本次评标"
 
+    # The views as committed at attach; the start re-commits to the five confirmed members.
+    shuffle = await hub_shuffle(client, database, sid)
     resp = await _start(client, host, sid)  # 5 confirmed experts remain: lawful
     assert resp.status == 200, await resp.text()
-    shuffle = await hub_shuffle(client, database, sid)
+    assert list((await hub_shuffle(client, database, sid)).manifest.expert_ids) == [
+        "E01", "E02", "E03", "E04", "E05",
+    ]  # fmt: skip
     points = {
         (b, i): "3"
         for b in ("b01", "b02", "b03", "b04", "b05")
@@ -310,3 +314,76 @@ async def test_the_chair_is_elected_with_a_further_round_among_the_tied(
     other = await login(client, "dl_admin")
     resp = await client.get(f"/api/sessions/{sid}/committee", headers=other)
     assert (await problem(resp, 403))["detail"] == f"评标会 #{sid} 不由本场地主办，无权查看"
+
+
+async def test_a_recusal_restarts_an_election_without_a_chair_and_one_that_lost_its_chair(
+    client: Client, seeded: dict[str, Any], database: Database, clock: FakeClock
+) -> None:
+    host = await login(client, "km_operator")
+    sid = seeded["session"]
+    url = f"/api/sessions/{sid}/committee/chair-votes"
+    committee = f"/api/sessions/{sid}/committee"
+    await act(client, host, sid, "confirm_seats", "open_check_in")
+    await confirm_members(database, sid, ("E01", "E02", "E03", "E04", "E05", "E06"), clock())
+    tied = {"E01": "E01", "E02": "E01", "E03": "E03", "E04": "E03", "E05": "E05", "E06": "E06"}
+    resp = await client.post(url, json={"ballots": _ballots(tied)}, headers=host)
+    assert (await resp.json())["tied"] == ["E01", "E03"]
+
+    # E05 voted in round 1, then recuses: that round is void and all who remain are candidates.
+    async with database.write() as s:
+        await formation.decide(
+            s, sid, "E05", "recused", "近亲属在投标人处任职", actor="seat:HH.HH-01", host=None,
+            now=clock(),
+        )  # fmt: skip
+    resp = await client.get(committee, headers=host)
+    assert resp.status == 200, await resp.text()
+    view = await resp.json()
+    assert (view["chair"], view["rounds"], view["next_candidates"]) == (
+        None,
+        [],
+        ["E01", "E02", "E03", "E04", "E06"],
+    )
+    assert (await _kinds(database, sid))[-1] == (
+        "committee.chair_election_restarted",
+        "seat:HH.HH-01",
+        {"recused": "E05", "rounds_voided": 1, "chair_recused": False},
+    )
+    first = {"E01": "E01", "E02": "E01", "E03": "E01", "E04": "E03", "E06": "E06"}
+    resp = await client.post(url, json={"ballots": _ballots(first)}, headers=host)
+    assert (await resp.json()) == {
+        "round": 1,
+        "votes": {"E01": 3, "E02": 0, "E03": 1, "E04": 0, "E06": 1},
+        "chair": "E01",
+        "tied": [],
+    }
+
+    # Somebody else recusing leaves the elected chair in place.
+    async with database.write() as s:
+        await formation.decide(
+            s, sid, "E06", "recused", "曾参与本项目前期咨询", actor="seat:QJ.QJ-01", host=None,
+            now=clock(),
+        )  # fmt: skip
+    view = await (await client.get(committee, headers=host)).json()
+    assert (view["chair"], len(view["rounds"])) == ("E01", 1)
+
+    # The chair recusing starts the election over among the four who remain.
+    resp = await client.post(
+        _decision(sid, "E01"), json={"decision": "recused", "reason": "发现与投标人存在利害关系"},
+        headers=host,
+    )  # fmt: skip
+    assert resp.status == 200, await resp.text()
+    view = await (await client.get(committee, headers=host)).json()
+    assert (view["chair"], view["rounds"], view["next_candidates"]) == (
+        None,
+        [],
+        ["E02", "E03", "E04"],
+    )
+    assert [m["code"] for m in view["members"] if m["is_chair"]] == []
+    restarts = [k for k in await _kinds(database, sid) if k[0].endswith("election_restarted")]
+    assert restarts[1:] == [
+        (
+            "committee.chair_election_restarted",
+            "km_operator",
+            {"recused": "E01", "rounds_voided": 1, "chair_recused": True},
+        )
+    ]
