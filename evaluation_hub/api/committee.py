@@ -64,6 +64,10 @@ MEMBER = {
         "reason": {"type": "string"},
         "decided_at": {"type": ["string", "null"], "format": "date-time"},
         "is_chair": {"type": "boolean"},
+        "seat": {
+            "type": ["object", "null"],
+            "description": "客场成员当前就座的工位（场地名称、工位号）；未安排工位时为 null",
+        },
     },
 }
 COMMITTEE = {
@@ -79,6 +83,7 @@ COMMITTEE = {
         "chair": {"type": ["string", "null"]},
         "rounds": {"type": "array", "items": {"type": "object"}},
         "next_candidates": {"type": "array", "items": {"type": "string"}},
+        "round_results": {"type": "array", "items": {"type": "object"}},
     },
 }
 ROUND = {
@@ -101,6 +106,7 @@ def _member(m: formation.MemberView) -> dict[str, Any]:
         "reason": m.reason,
         "decided_at": m.decided_at.isoformat() if m.decided_at else None,
         "is_chair": m.is_chair,
+        "seat": {"venue_name": m.seat[0], "label": m.seat[1]} if m.seat else None,
     }
 
 
@@ -135,6 +141,7 @@ async def view(request: web.Request) -> web.Response:
             "chair": v.chair,
             "rounds": v.rounds,
             "next_candidates": v.next_candidates,
+            "round_results": [_round(r) for r in v.round_results],
         }
     )
 
@@ -186,12 +193,13 @@ async def chair_round(request: web.Request) -> web.Response:
         [(b["voter"].strip(), b["candidate"].strip()) for b in body["ballots"]],
         now=request.app[CLOCK](),
     )
-    return web.json_response(
-        {
-            "round": outcome.round,
-            "votes": outcome.votes,
-            "chair": outcome.chair,
-            "tied": outcome.tied,
-        },
-        status=201,
-    )
+    return web.json_response(_round(outcome), status=201)
+
+
+def _round(outcome: formation.RoundOutcome) -> dict[str, Any]:
+    return {
+        "round": outcome.round,
+        "votes": outcome.votes,
+        "chair": outcome.chair,
+        "tied": outcome.tied,
+    }

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import delete, select, update
@@ -41,6 +41,7 @@ from evaluation_hub.db.models import (
     ChairVote,
     EvaluationSession,
     Expert,
+    Seat,
     SessionExpert,
     Venue,
 )
@@ -132,6 +133,8 @@ class MemberView:
     reason: str
     decided_at: datetime | None
     is_chair: bool
+    #: where an away member sits now: the venue's name and the seat's label (None: no seat)
+    seat: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -144,6 +147,8 @@ class CommitteeView:
     rounds: list[dict[str, str]]
     #: candidates of the next round (empty once a chair is elected)
     next_candidates: list[str]
+    #: each round's count: (round, votes per candidate, chair elected or None, tied candidates)
+    round_results: list[RoundOutcome] = field(default_factory=list)
 
 
 async def _rounds(s: AsyncSession, session_id: int) -> list[dict[str, str]]:
@@ -158,7 +163,10 @@ async def _rounds(s: AsyncSession, session_id: int) -> list[dict[str, str]]:
 
 
 def _view(
-    session_id: int, rows: list[tuple[SessionExpert, Expert]], rounds: list[dict[str, str]]
+    session_id: int,
+    rows: list[tuple[SessionExpert, Expert]],
+    rounds: list[dict[str, str]],
+    seats: dict[int, tuple[str, str]] | None = None,
 ) -> CommitteeView:
     committee = _committee(rows)
     chair = next((e.code for m, e in rows if m.is_chair), None)
@@ -174,7 +182,14 @@ def _view(
         session_id,
         [
             MemberView(
-                e.code, e.name, m.placement, m.decision, m.decision_reason, m.decided_at, m.is_chair
+                e.code,
+                e.name,
+                m.placement,
+                m.decision,
+                m.decision_reason,
+                m.decided_at,
+                m.is_chair,
+                (seats or {}).get(e.id),
             )
             for m, e in rows
         ],
@@ -182,7 +197,24 @@ def _view(
         chair,
         rounds,
         candidates,
+        _results(seated, rounds),
     )
+
+
+def _results(seated: list[str], rounds: list[dict[str, str]]) -> list[RoundOutcome]:
+    """Each round counted again as it was held. Its voters and choices are taken as recorded:
+    a member who recused after a chair was elected (which keeps that chair) still counts in
+    the history."""
+    results: list[RoundOutcome] = []
+    current: set[str] = set(seated)
+    for number, ballots in enumerate(rounds, start=1):
+        candidates = current | set(ballots.values())
+        outcome = rules.count_round(candidates, set(ballots), ballots, number)
+        tied = sorted(outcome.candidates) if isinstance(outcome, rules.Tied) else []
+        chair = outcome.chair if isinstance(outcome, rules.Elected) else None
+        results.append(RoundOutcome(number, dict(outcome.votes), chair, tied))
+        current = set(tied)
+    return results
 
 
 async def committee_view(db: Database, actor: Principal, session_id: int) -> CommitteeView:
@@ -190,7 +222,24 @@ async def committee_view(db: Database, actor: Principal, session_id: int) -> Com
         session, _ = await _session(s, session_id)
         if not (actor.is_system or actor.venue_id == session.host_venue_id):
             raise Forbidden("session-not-visible", f"评标会 #{session.id} 不由本场地主办，无权查看")
-        return _view(session.id, await _rows(s, session.id), await _rounds(s, session.id))
+        held = await s.execute(
+            select(BookingSeat.expert_id, Venue.name, Seat.label)
+            .join(Booking, Booking.id == BookingSeat.booking_id)
+            .join(Seat, Seat.id == BookingSeat.seat_id)
+            .join(Venue, Venue.id == Seat.venue_id)
+            .where(
+                Booking.session_id == session.id,
+                Booking.state.in_(_LIVE),
+                BookingSeat.live.is_(True),
+                BookingSeat.expert_id.is_not(None),
+            )
+        )
+        seats = {
+            expert_id: (venue, label)
+            for expert_id, venue, label in held.tuples()
+            if expert_id is not None
+        }
+        return _view(session.id, await _rows(s, session.id), await _rounds(s, session.id), seats)
 
 
 async def decide(

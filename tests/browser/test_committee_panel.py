@@ -74,10 +74,11 @@ async def test_host_forms_the_committee_and_elects_the_chair(
     await expect(page.locator("#committee tr[data-member=E01] button")).to_have_text(
         ["确认承诺", "声明回避"]
     )
-    assert await _cells(page, "E03") == [_who("E03"), "客场", "已承诺", "", ""]
+    # Nobody is seated in this session's bookings yet.
+    assert await _cells(page, "E03") == [_who("E03"), "客场（未安排工位）", "已承诺", "", ""]
     assert await _cells(page, "E07") == [
         _who("E07"),
-        "客场",
+        "客场（未安排工位）",
         "待确认",
         "",
         "由本人在工位确认承诺或声明回避",
@@ -183,16 +184,15 @@ async def test_host_forms_the_committee_and_elects_the_chair(
         ["", "", "", "主任委员", "", "", ""]
     )
 
-    # Reloaded, the panel shows what the hub keeps: each round's ballots and the outcome (the
-    # committee view has no per-round count, so the tie's tally is not shown again).
+    # Reloaded, the panel shows what the hub keeps: each round's ballots, count and outcome.
     await page.reload()
     await expect(status).to_have_text("主任委员：E04 李志强")
     await expect(first).to_have_text(
         [
             "第 1 轮",
             "E01→E01、E03→E01、E04→E04、E05→E04、E06→E06",
-            "—",
-            "未选出，进入第 2 轮",
+            "E01 2 票、E03 0 票、E04 2 票、E05 0 票、E06 1 票",
+            "E01 赵建国、E04 李志强 票数相同，进入第 2 轮",
         ]
     )
     await expect(page.locator("#chair-rounds tr[data-round='2'] td.result")).to_have_text(

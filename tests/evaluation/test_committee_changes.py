@@ -114,6 +114,10 @@ async def test_a_replacement_joins_the_committed_shuffle_before_the_start(
     # E08 takes the released seat, everyone confirms, and the review starts with the seven.
     resp = await client.post(seat_url, json={"expert_id": e08}, headers=host)
     assert resp.status == 204, await resp.text()
+    view = await (await client.get(f"/api/sessions/{sid}/committee", headers=host)).json()
+    seated = {m["code"]: m["seat"] for m in view["members"]}
+    assert seated["E08"] == {"venue_name": "曲靖市公共资源交易中心", "label": "QJ-01"}
+    assert seated["E06"] is None and seated["E01"] is None
     assert await confirm_committee(database, sid, clock()) == [*STAYING, "E08"]
     await act(client, host, sid, "start_evaluation")
     row = await _package(database, sid)

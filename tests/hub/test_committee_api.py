@@ -297,6 +297,11 @@ async def test_the_chair_is_elected_with_a_further_round_among_the_tied(
     assert (await problem(resp, 409))["detail"] == "已选出主任委员 E03，不再投票"
     view = await (await client.get(f"/api/sessions/{sid}/committee", headers=host)).json()
     assert view["chair"] == "E03" and view["next_candidates"] == []
+    # Each round counted again from the stored ballots: the same answers as when recorded.
+    assert view["round_results"] == [
+        {"round": 1, "votes": {"E01": 2, "E02": 0, "E03": 2, "E04": 0, "E05": 1}, "chair": None, "tied": ["E01", "E03"]},
+        {"round": 2, "votes": {"E01": 2, "E03": 3}, "chair": "E03", "tied": []},
+    ]  # fmt: skip
     assert [m["code"] for m in view["members"] if m["is_chair"]] == ["E03"]
     kinds = await _kinds(database, sid)
     assert kinds[-2:] == [
@@ -365,6 +370,10 @@ async def test_a_recusal_restarts_an_election_without_a_chair_and_one_that_lost_
         )  # fmt: skip
     view = await (await client.get(committee, headers=host)).json()
     assert (view["chair"], len(view["rounds"])) == ("E01", 1)
+    # The history still counts E06's ballot and candidacy as they were.
+    assert view["round_results"] == [
+        {"round": 1, "votes": {"E01": 3, "E02": 0, "E03": 1, "E04": 0, "E06": 1}, "chair": "E01", "tied": []},
+    ]  # fmt: skip
 
     # The chair recusing starts the election over among the four who remain.
     resp = await client.post(

@@ -230,7 +230,8 @@ function memberRow(sid, m) {
   const decision = m.decision === "recused" ? `已回避（${m.reason}）` : DECISION_NAMES[m.decision];
   return el("tr", { "data-member": m.code, class: m.is_chair ? `${m.decision} is-chair` : m.decision },
     el("td", { textContent: `${m.code} ${m.name}` }),
-    el("td", { textContent: m.placement === "host" ? "主场" : "客场" }),
+    el("td", { textContent: m.placement === "host" ? "主场"
+      : m.seat ? `客场 · ${m.seat.venue_name} ${m.seat.label}` : "客场（未安排工位）" }),
     el("td", { class: "decision", textContent: decision,
                title: m.decided_at ? `登记于 ${beijingText(m.decided_at)}` : "" }),
     el("td", { class: "chair", textContent: m.is_chair ? "主任委员" : "" }),
@@ -273,9 +274,9 @@ function outcomeText(outcome) {
 }
 
 function roundRow(sid, view, n, ballots) {
-  // The tally is the hub's answer to the round, kept when this page recorded it (the committee
-  // view lists each round's ballots, not its count).
-  const outcome = chairOutcomes.get(`${sid}:${n}`);
+  // The tally is the hub's count of the round (the committee view's round_results), or its
+  // answer when this page recorded the round.
+  const outcome = (view.round_results || [])[n - 1] || chairOutcomes.get(`${sid}:${n}`);
   const last = n === view.rounds.length;
   let result = "—";
   if (outcome) result = outcomeText(outcome);
