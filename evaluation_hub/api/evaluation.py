@@ -112,7 +112,7 @@ def _overview_json(o: store.Overview) -> dict[str, Any]:
     pkg, row = ctx.package, ctx.row
     parts = rules.part_ids(pkg)
     experts = []
-    for e in ctx.manifest.expert_ids:
+    for e in ctx.scorers:
         scored = [p for p in parts if (e, p) in o.latest]
         experts.append(
             {
@@ -137,7 +137,10 @@ def _overview_json(o: store.Overview) -> dict[str, Any]:
             "bidders": list(ctx.manifest.bidder_ids),
             "chapters": [{"id": c.id, "title": c.title} for c in pkg.chapters],
             "parts": list(parts),
-            "experts": list(ctx.manifest.expert_ids),
+            "experts": list(ctx.scorers),
+            # Committed at the start but recused since: their views stay verifiable, nothing
+            # of theirs counts.
+            "recused": [e for e in ctx.manifest.expert_ids if e in ctx.recused],
         },
         "seed": {
             "commitment": row.seed_commitment,

@@ -135,6 +135,15 @@ class Context:
     members: dict[str, Expert]
     _seed: bytes = field(repr=False)
     _shuffle: StaggeredShuffle | None = field(default=None, repr=False)
+    #: members who declared recusal (回避); the committed shuffle may still hold their views
+    recused: frozenset[str] = frozenset()
+
+    @property
+    def scorers(self) -> tuple[str, ...]:
+        """The members whose sheets make the result: the committed members not recused. A
+        recusal after the start leaves the commitment as it was (it was published before the
+        review) and takes the member out of everything counted."""
+        return tuple(e for e in self.manifest.expert_ids if e not in self.recused)
 
     @property
     def shuffle(self) -> StaggeredShuffle:
@@ -203,7 +212,8 @@ async def _context(s: AsyncSession, session_id: int, sealer: Sealer, *, lock: bo
     )
     members = await _members(s, session.id)
     seed = sealer.open(row.sealed_seed, seed_purpose(session.id))
-    return Context(session, host, row, package, manifest, members, seed)
+    recused = frozenset(await _codes(s, session.id, ("recused",)))
+    return Context(session, host, row, package, manifest, members, seed, recused=recused)
 
 
 # --- 1. attach ------------------------------------------------------------------------------
@@ -748,7 +758,7 @@ async def save_from_host(
 
 def _sheets(ctx: Context, latest: dict[tuple[str, str], ScoreSaveRow]) -> list[ScoreSheet]:
     sheets = []
-    for expert in ctx.manifest.expert_ids:
+    for expert in ctx.scorers:
         entries: list[ScoreEntry] = []
         declared: dict[tuple[str, str], Decimal] = {}
         for part in rules.part_ids(ctx.package):
@@ -763,7 +773,7 @@ def _sheets(ctx: Context, latest: dict[tuple[str, str], ScoreSaveRow]) -> list[S
 
 def _missing(ctx: Context, latest: dict[tuple[str, str], ScoreSaveRow]) -> dict[str, list[str]]:
     missing: dict[str, list[str]] = {}
-    for expert in ctx.manifest.expert_ids:
+    for expert in ctx.scorers:
         parts = [p for p in rules.part_ids(ctx.package) if (expert, p) not in latest]
         if parts:
             missing[expert] = parts
@@ -1000,6 +1010,8 @@ async def seal(
         if ctx.session.state == "deviation_review":
             await _ingest(s, ctx, now)
         await apply_action_in(s, actor, ctx.session.id, "seal", reason=None, now=now)
+        # Recusals during the review may have left too few (or an even number of) members.
+        await formation.require_lawful_committee(s, ctx.session.id, verb="封存评审结果")
         latest = await _latest_accepted(s, ctx.session.id)
         _require_complete(ctx, latest, "封存")
         scores = reintegrate(_sheets(ctx, latest), ctx.shuffle)
@@ -1224,7 +1236,7 @@ async def sign_report(
             },
             at=now,
         )
-        if len(signed) + 1 == len(ctx.manifest.expert_ids):
+        if len(signed) + 1 == len(ctx.scorers):
             hub = Principal("hub", "system", ctx.session.host_venue_id)
             await apply_action_in(s, hub, ctx.session.id, "sign_report", reason=None, now=now)
         return row
@@ -1270,7 +1282,7 @@ async def report_data(
         committee=[
             (code, e.name, e.employer, placements.get(code, ""))
             for code, e in ctx.members.items()
-            if code in ctx.manifest.expert_ids
+            if code in ctx.scorers
         ],
         chair=chair,
         content_digest=ctx.row.content_digest,

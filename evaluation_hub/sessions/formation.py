@@ -405,7 +405,11 @@ async def decide_at_host(
 
 
 async def require_lawful_committee(
-    s: AsyncSession, session_id: int, committee_rules: rules.CommitteeRules | None = None
+    s: AsyncSession,
+    session_id: int,
+    committee_rules: rules.CommitteeRules | None = None,
+    *,
+    verb: str = "开始评审",
 ) -> None:
     """Refuse to start the evaluation unless the confirmed members form a lawful committee
     (members still pending are not counted, recused ones are out)."""
@@ -414,7 +418,7 @@ async def require_lawful_committee(
     if not result.valid:
         raise Conflict(
             "committee-unlawful",
-            "评标委员会组成不符合规定，不能开始评审：" + "；".join(result.problems),
+            f"评标委员会组成不符合规定，不能{verb}：" + "；".join(result.problems),
         )
 
 

@@ -20,9 +20,18 @@ from evaluation_hub.errors import ProblemError
 from evaluation_hub.evaluation.models import EvaluationPackageRow
 from evaluation_hub.evaluation.store import seed_purpose
 from evaluation_hub.sessions import formation
+from scoring.model import COMMERCIAL_PART
 from scoring.shuffle import verify as verify_shuffle
 from tests.conftest import FakeClock
-from tests.evaluation.helpers import Client, act, attach, demo_package, hub_shuffle, part_save
+from tests.evaluation.helpers import (
+    Client,
+    act,
+    attach,
+    demo_package,
+    hub_shuffle,
+    part_save,
+    start,
+)
 from tests.hub.helpers import confirm_committee, confirm_members, login, problem
 
 STAYING = ("E01", "E02", "E03", "E04", "E05", "E07")
@@ -180,3 +189,61 @@ async def test_the_review_starts_with_exactly_the_members_who_confirmed(
     assert (await problem(resp, 422))["detail"] == (
         f"评分表未被接受（已记录，不计入）：专家 E06 不是评标会 #{sid} 的评标委员会成员，评分不予计入"
     )
+
+
+MID = {"1.1": "7", "1.2": "3.5", "2.1": "6", "2.2": "5", "3.1": "4", "3.2": "3"}
+
+
+async def test_a_recusal_during_the_review_takes_the_member_out_of_the_result(
+    client: Client, seeded: dict[str, Any], database: Database, clock: FakeClock
+) -> None:
+    host = await login(client, "km_operator")
+    sid = seeded["session"]
+    evaluation = f"/api/sessions/{sid}/evaluation"
+    await act(client, host, sid, "confirm_seats", "open_check_in")
+    assert (await attach(client, host, sid)).status == 201
+    await start(client, host, sid)  # all seven confirm
+    shuffle = await hub_shuffle(client, database, sid)
+    committed = (await _package(database, sid)).seed_commitment
+
+    async def recuse(code: str, seat: str, reason: str) -> None:
+        async with database.write() as s:
+            await formation.decide(
+                s, sid, code, "recused", reason, actor=f"seat:{seat}", host=None, now=clock()
+            )
+
+    # E07 finds a conflict of interest half-way: nothing of theirs will count.
+    await recuse("E07", "QJ.QJ-02", "评审中发现曾为投标人编制过施工方案")
+    package = demo_package()
+    points = {(b, i): v for b in ("b01", "b02", "b03", "b04", "b05") for i, v in MID.items()}
+    points |= {(b, c): v for b in ("b01", "b02", "b03", "b04", "b05") for c, v in (("c1", "12"), ("c2", "5"))}  # fmt: skip
+    for expert in ("E01", "E02", "E03", "E04", "E05", "E06"):
+        for part in (*package.chapter_ids, COMMERCIAL_PART):
+            save = part_save(package, shuffle, expert, part, points)
+            resp = await client.post(f"{evaluation}/scores", json=save, headers=host)
+            assert resp.status == 201, await resp.text()
+    overview = await (await client.get(evaluation, headers=host)).json()
+    assert overview["package"]["experts"] == ["E01", "E02", "E03", "E04", "E05", "E06"]
+    assert overview["package"]["recused"] == ["E07"]
+    assert [e["complete"] for e in overview["scoring"]["experts"]] == [True] * 6  # not E07
+
+    resp = await client.post(f"{evaluation}/review", headers=host)
+    assert resp.status == 201, await resp.text()
+    # Six members are not a lawful committee: the result cannot be sealed.
+    resp = await client.post(f"{evaluation}/seal", headers=host)
+    assert (await problem(resp, 409))["detail"] == (
+        "评标委员会组成不符合规定，不能封存评审结果：已确认成员 6 人，评标委员会应为 5 人以上单数"
+    )
+    # A second recusal leaves five: lawful again, and the result is theirs alone.
+    await recuse("E06", "QJ.QJ-01", "评审中发现近亲属在投标人处任职")
+    resp = await client.post(f"{evaluation}/seal", headers=host)
+    assert resp.status == 200, await resp.text()
+    resp = await client.post(f"{evaluation}/reveal", headers=host)
+    assert resp.status == 200, await resp.text()
+    result = (await resp.json())["result"]
+    assert result["aggregation"]["experts"] == ["E01", "E02", "E03", "E04", "E05"]
+    # The commitment published before the review still stands and verifies.
+    row = await _package(database, sid)
+    assert row.seed_commitment == committed
+    seed = client.app[SEALER].open(row.sealed_seed, seed_purpose(sid))
+    verify_shuffle(seed, shuffle.manifest, row.seed_commitment)
