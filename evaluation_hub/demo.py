@@ -12,8 +12,12 @@ the host experts confirm the integrity commitment at the host (``sessions.format
 seat's scripted expert (``seat-agent run --script``) confirms it from the seat. Once every
 member has confirmed, the hub process starts the evaluation (a lawful committee is required),
 enters the host experts' saves and lets the seats play their experts' saves from
-``configs/demo/scores.yaml``, so the host can go on to review, seal, reveal and sign. The seat
-agents are stopped when the hub stops.
+``configs/demo/scores.yaml``. Once every sheet is in it runs the deviation review round (the
+demo's scores flag nothing; if anything is flagged it stops there for a person), seals,
+reveals, sends the result to the seats, and signs for the host experts with keys the demo
+generates; each seat's script signs with the seat's own key when the report reaches it, and the
+session is ``report_signed`` (``finish_evaluation``). The seat agents are stopped when the hub
+stops.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ import shutil
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -53,6 +57,7 @@ __all__ = [
     "DEMO_SEATS",
     "ScriptedDemo",
     "add_user_command",
+    "finish_evaluation",
     "load_directory",
     "prepare_seats",
     "run",
@@ -270,6 +275,8 @@ class ScriptedDemo:
     host_saves: list[dict[str, Any]]
     #: created once the evaluation started; the scripts wait for it before their first save
     started: Path
+    #: the committee members at the host, who sign the report there
+    host_experts: tuple[str, ...] = ("E01", "E02")
 
 
 async def script_evaluation(
@@ -280,8 +287,9 @@ async def script_evaluation(
     Confirms the 大理 and 红河 bookings, seats the committee, opens check-in, attaches the demo
     bid package (releasing b03/ch2, whose identifying marks the demo documents) and confirms
     the host experts' integrity commitment at the host. Each seat's script confirms its
-    expert's commitment first, then waits for ``STARTED_FILE`` before its saves; the start
-    itself is ``start_when_committed``'s, in the hub process, once the seats have confirmed.
+    expert's commitment first, then waits for ``STARTED_FILE`` before its saves, and signs the
+    report (agreeing) once the hub sends it; the start itself is ``start_when_committed``'s,
+    in the hub process, once the seats have confirmed, and the rest ``finish_evaluation``'s.
     """
     from evaluation_hub.checkin import store as checkin_store
     from evaluation_hub.evaluation import store as evaluation_store
@@ -312,7 +320,8 @@ async def script_evaluation(
     await evaluation_store.record_override(
         db, host, sid, "b03", "ch2", "演示标书：经核对为引用的行业规范示例", sealer=sealer, now=now
     )
-    for expert in load_directory()["session"]["host_experts"]:
+    host_experts = tuple(load_directory()["session"]["host_experts"])
+    for expert in host_experts:
         await formation.decide_at_host(db, host, sid, expert, "confirmed", "", now=now)
 
     async with db.read() as s:
@@ -349,7 +358,7 @@ async def script_evaluation(
     parts = (*package.chapter_ids, COMMERCIAL_PART)
     host_saves = [
         _sheet(package, shuffle, expert, part, points(expert)) | {"expert": expert}
-        for expert in ("E01", "E02")
+        for expert in host_experts
         for part in parts
     ]
     await asyncio.to_thread(scripts_dir.mkdir, parents=True, exist_ok=True)
@@ -363,11 +372,11 @@ async def script_evaluation(
             for part in parts
         ]
         path = scripts_dir / f"{seat_id}.script.yaml"
-        script = {"session": str(sid), "commitment": "confirm", "steps": steps}
+        script = {"session": str(sid), "commitment": "confirm", "sign": "agree", "steps": steps}
         text = yaml.safe_dump(script, allow_unicode=True)
         await asyncio.to_thread(path.write_text, text, encoding="utf-8")
         files[seat_id] = path
-    return ScriptedDemo(sid, ids["venues"]["KM"], files, host_saves, started)
+    return ScriptedDemo(sid, ids["venues"]["KM"], files, host_saves, started, host_experts)
 
 
 async def start_when_committed(
@@ -406,15 +415,128 @@ async def start_when_committed(
     return True
 
 
+async def _state(db: Database, session_id: int) -> str:
+    async with db.read() as s:
+        state: str = (
+            await s.execute(
+                select(EvaluationSession.state).where(EvaluationSession.id == session_id)
+            )
+        ).scalar_one()
+    return state
+
+
+async def finish_evaluation(
+    db: Database,
+    demo: ScriptedDemo,
+    sealer: Any,
+    *,
+    push_review: Callable[[int, list[Any]], Awaitable[object]] | None = None,
+    push_report: Callable[[int], Awaitable[object]] | None = None,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    poll_s: float = 0.5,
+) -> bool:
+    """After the start: wait until every member's sheets are in, run the deviation review
+    round and, if it flags nothing, seal, reveal (``push_report`` sends the result to the
+    seats, as the API's reveal does), sign for the host experts with keys generated here,
+    and wait until the seats' scripts signed too and the session is ``report_signed``.
+
+    True once it is; False (logged) if the review flags anything (its requests go to the
+    seats through ``push_review``; answering them is left to a person) or the hub refuses a
+    step."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from evaluation_hub.errors import ProblemError
+    from evaluation_hub.evaluation import rules
+    from evaluation_hub.evaluation import store as evaluation_store
+    from scoring.signing import sign
+
+    host = Principal("km_operator", "host_operator", demo.host_venue_id)
+    sid = demo.session_id
+    while True:
+        seen = await evaluation_store.overview(db, host, sid, sealer=sealer, now=clock())
+        parts = rules.part_ids(seen.ctx.package)
+        experts = seen.ctx.manifest.expert_ids
+        if all((e, p) in seen.latest for e in experts for p in parts):
+            break
+        await asyncio.sleep(poll_s)
+    log.info("demo.all_scored", session_id=sid, experts=len(experts))
+    step = "review"
+    try:
+        created = await evaluation_store.review_round(db, host, sid, sealer=sealer, now=clock())
+        log.info("demo.review", session_id=sid, requests=len(created))
+        if created:
+            if push_review is not None:
+                await push_review(sid, created)
+            log.warning(
+                "demo.review_flagged",
+                session_id=sid,
+                requests=[f"{r.expert_code}: {r.message}" for r in created],
+                detail="the demo stops here: answer the review requests, then seal and reveal",
+            )
+            return False
+        step = "seal"
+        await evaluation_store.seal(db, host, sid, sealer=sealer, now=clock())
+        log.info("demo.sealed", session_id=sid)
+        step = "reveal"
+        row = await evaluation_store.reveal(db, host, sid, sealer=sealer, now=clock())
+        result: dict[str, Any] = row.result or {}
+        ranking = [(r["bidder"], r["composite"]) for r in result.get("ranking", [])]
+        log.info("demo.revealed", session_id=sid, ranking=ranking)
+        if push_report is not None:
+            await push_report(sid)
+        step = "sign"
+        for expert in demo.host_experts:
+            key = Ed25519PrivateKey.generate()
+            document = rules.signature_document(str(sid), expert, True, "", result)
+            await evaluation_store.sign_report(
+                db,
+                host,
+                sid,
+                expert=expert,
+                decision="agree",
+                reason="",
+                public_key=key.public_key().public_bytes_raw().hex(),
+                signature=sign(key, document).hex(),
+                sealer=sealer,
+                now=clock(),
+            )
+            log.info("demo.host_expert_signed", session_id=sid, expert=expert)
+    except ProblemError as exc:
+        log.error("demo.stopped", session_id=sid, step=step, code=exc.code, detail=exc.detail)
+        return False
+    # The seats sign over their links in the hub's own handlers: poll the session's state.
+    while True:
+        if await _state(db, sid) == "report_signed":
+            break
+        await asyncio.sleep(poll_s)
+    log.info("demo.report_signed", session_id=sid, signatures=len(experts))
+    return True
+
+
 def _starter(demo: ScriptedDemo) -> Callable[[web.Application], AsyncIterator[None]]:
-    """A cleanup context that runs ``start_when_committed`` beside the hub while it serves."""
+    """A cleanup context that runs ``start_when_committed`` and then ``finish_evaluation``
+    beside the hub while it serves."""
+
+    async def drive(app: web.Application) -> None:
+        from evaluation_hub.api.keys import CLOCK, DB, SEALER
+        from evaluation_hub.seats import expert as seat_expert
+
+        db, sealer, clock = app[DB], app[SEALER], app[CLOCK]
+        if not await start_when_committed(db, demo, sealer, clock=clock):
+            return
+
+        async def push_review(session_id: int, rows: list[Any]) -> None:
+            await seat_expert.push_review_requests(app, session_id, rows)
+
+        async def push_report(session_id: int) -> None:
+            await seat_expert.push_report(app, session_id)
+
+        await finish_evaluation(
+            db, demo, sealer, push_review=push_review, push_report=push_report, clock=clock
+        )
 
     async def starter(app: web.Application) -> AsyncIterator[None]:
-        from evaluation_hub.api.keys import CLOCK, DB, SEALER
-
-        task = asyncio.create_task(
-            start_when_committed(app[DB], demo, app[SEALER], clock=app[CLOCK])
-        )
+        task = asyncio.create_task(drive(app))
         yield
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -535,15 +657,17 @@ def run(args: argparse.Namespace) -> int:
                 f"  expert page:  http://{config.host}:{port}/   "
                 f"(seat {seat_id}{'' if not scripted else ', expert ' + DEMO_SEATS[seat_id]})"
             )
-    if scripted and not args.seed_only:
+    if scripted_demo is not None and not args.seed_only:
         print(
             f"  scripted evaluation: {data['session']['project_code']} is in check-in; "
             "E01/E02 confirmed the commitment at the host, E03–E07 confirm from their seats; "
             "once all seven have, the evaluation starts, E01/E02's saves are entered at the "
-            "host and E03–E07 save from their seats every few seconds.\n"
-            f"    open {base}/host as km_operator to watch the scores arrive, then review, "
-            "seal, reveal and collect signatures; the expected ranking is in "
-            "configs/demo/scores.yaml"
+            "host and E03–E07 save from their seats every few seconds; once every sheet is "
+            "in, the hub runs the deviation review, seals, reveals, signs for E01/E02 at the "
+            "host and E03–E07 sign from their seats (the log says demo.report_signed).\n"
+            f"    open {base}/host as km_operator to watch it; the signed report is at "
+            f"{base}/api/sessions/{scripted_demo.session_id}/evaluation/report (signed in as "
+            "km_operator); the expected ranking is in configs/demo/scores.yaml"
         )
     if args.seed_only:
         return 0

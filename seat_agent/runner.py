@@ -13,7 +13,8 @@ a save the expert made is on disk before it is sent, so stopping never loses one
 
 ``run --script FILE`` plays a scripted expert (``seat_agent.script``) through the same
 delivery, its integrity commitment (if the script has one) through a ``ScriptCommitment``
-handler; ``run --publish testpattern|camera[:INDEX]`` adds a ``SeatPublisher`` handler.
+handler and its report signature (``sign``) through a ``ScriptSignature`` handler with the
+seat's own key; ``run --publish testpattern|camera[:INDEX]`` adds a ``SeatPublisher`` handler.
 """
 
 from __future__ import annotations
@@ -156,7 +157,7 @@ async def run_until_signalled(
     """The ``run`` command's body: run until SIGTERM or SIGINT, optionally playing a scripted
     expert (``seat_agent.script``) and publishing the camera or the test pattern."""
     from seat_agent.publisher import SeatPublisher
-    from seat_agent.script import KeyPlan, ScriptCommitment, load_script
+    from seat_agent.script import KeyPlan, ScriptCommitment, ScriptSignature, load_script
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -184,8 +185,12 @@ async def run_until_signalled(
         if plan is not None:
             commitment = ScriptCommitment(agent.link.send)
             agent.add_handler(commitment.on_event)
+            signature = None
+            if plan.signing is not None:
+                signature = ScriptSignature(agent.link.send, identity)
+                agent.add_handler(signature.on_event)
             player = plan.play(
-                identity.seat_id, identity.state_dir, agent.delivery, keys, commitment
+                identity.seat_id, identity.state_dir, agent.delivery, keys, commitment, signature
             )
             extras.append(asyncio.create_task(_logged(identity.seat_id, player)))
         await agent.run(stop)

@@ -1,10 +1,11 @@
-"""A scripted expert for ``seat-agent run --script FILE``: the integrity commitment and the score
-saves this seat's expert makes, in order, for tests and the demo.
+"""A scripted expert for ``seat-agent run --script FILE``: the integrity commitment, the score
+saves and the report signature this seat's expert makes, in order, for tests and the demo.
 
 The script is YAML (or JSON, which YAML reads too)::
 
     session: "12"                     # the session every save belongs to (a step may override)
     commitment: confirm               # confirm the integrity commitment (承诺) before any step
+    sign: agree                       # sign the report once the hub sends it (after the steps)
     steps:
       - wait_for: started             # wait until this file exists (relative to the script)
       - sheet: {part: ch1, entries: [{subject: AB, item: "1.1", points: "8", comment: …}, …]}
@@ -31,6 +32,19 @@ acknowledged again as a replay. ``script-progress.json`` in the state directory 
 the commitment was answered and how many steps are done, so a restart neither confirms again
 nor repeats the pauses (a process killed between the hub's answer and that record confirms
 again, which the hub answers as a repeat).
+
+``sign: agree`` (or ``sign: {decision: disagree, reason: "…"}``; ``{decision: agree, reason:
+"…"}`` too) signs the evaluation report after the last step, as the expert does on the page by
+clicking 签署: once the hub sends ``report_for_signature`` for ``session`` (after the reveal; a
+report that came earlier is kept), the script sends ``report_signature`` made with the seat's
+own Ed25519 key over the same document (``seat_agent.page.desk.report_signature``), for the
+expert the report names (the one seated here, as for the saves). It is sent again after a
+reconnection that may have lost it and after a ``failed`` answer. A repeat is harmless: the hub
+records nothing and answers ``already-signed`` (or ``not-signing`` once every member signed and
+the session left ``revealed``), and the script counts it as signed; any other refusal stops the
+script (``seat.script_stopped``). ``script-progress.json`` records the signature too, so a
+restarted agent does not wait for a report again (one killed between the hub's answer and that
+record signs again when the hub sends the report again, which the hub answers as a repeat).
 """
 
 from __future__ import annotations
@@ -42,23 +56,33 @@ import sqlite3
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import structlog
 import yaml
 
 from seat_agent.errors import SeatAgentError
+from seat_agent.keys import SeatIdentity
 from seat_agent.outbox import ScoreDelivery
+from seat_agent.page.desk import report_signature
 from seat_protocol.events import Connected, Event, MessageReceived
-from seat_protocol.messages import AppMessage, CommitmentDecision, RequestResult
+from seat_protocol.messages import (
+    AppMessage,
+    CommitmentDecision,
+    ReportForSignature,
+    RequestResult,
+)
 
 __all__ = [
     "COMMITMENT_REPEATS",
     "PROGRESS_FILE",
+    "SIGNATURE_REPEATS",
     "KeyPlan",
     "ScoreScript",
     "ScriptCommitment",
+    "ScriptSignature",
     "ScriptStep",
+    "SignPlan",
     "load_script",
 ]
 
@@ -67,6 +91,9 @@ log = structlog.get_logger(__name__)
 PROGRESS_FILE = "script-progress.json"
 # The hub's refusals of a commitment that only say it came again: the script goes on.
 COMMITMENT_REPEATS = frozenset({"already-confirmed", "not-forming"})
+# The hub's refusals of a report signature that only say it came again (``not-signing``: the
+# report came, so the session was ``revealed``; it leaves that state only once all signed).
+SIGNATURE_REPEATS = frozenset({"already-signed", "not-signing"})
 # The hub's answer when it could not handle a request for now: send it again later.
 _TRANSIENT = "failed"
 
@@ -94,6 +121,15 @@ class ScriptStep:
     wait_for: Path | None = None
 
 
+@dataclass(frozen=True)
+class SignPlan:
+    """The script's ``sign``: the decision on the report of ``session_id`` and its reasons."""
+
+    session_id: str
+    decision: str  # agree, disagree
+    reason: str = ""
+
+
 def _bad(path: Path, what: str) -> SeatAgentError:
     return SeatAgentError(f"评分脚本 {path} 无效：{what}")
 
@@ -110,14 +146,15 @@ def load_script(path: Path) -> ScoreScript:
         raise _bad(path, f"不是有效的 YAML/JSON（{exc}）") from exc
     if not isinstance(data, dict) or not isinstance(data.get("steps"), list):
         raise _bad(path, "须是含 steps 列表的映射")
-    if not set(data) <= {"session", "commitment", "steps"}:
-        raise _bad(path, "顶层只能有 session、commitment、steps")
+    if not set(data) <= {"session", "commitment", "sign", "steps"}:
+        raise _bad(path, "顶层只能有 session、commitment、sign、steps")
     default_session = data.get("session")
     commitment = data.get("commitment")
     if commitment is not None and commitment != "confirm":
         raise _bad(path, "commitment 只能是 confirm（确认评标纪律承诺）")
     if commitment is not None and not isinstance(default_session, str | int):
         raise _bad(path, "有 commitment 时须指明评标会（session）")
+    signing = _sign_plan(path, data.get("sign"), default_session)
     steps: list[ScriptStep] = []
     for n, raw in enumerate(data["steps"], start=1):
         if not isinstance(raw, dict) or not set(raw) <= {"session", "sheet", "pause", "wait_for"}:
@@ -144,15 +181,37 @@ def load_script(path: Path) -> ScoreScript:
         )
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
     confirm_in = None if commitment is None else str(default_session)
-    return ScoreScript(tuple(steps), digest, confirm_in=confirm_in)
+    return ScoreScript(tuple(steps), digest, confirm_in=confirm_in, signing=signing)
 
 
-class ScriptCommitment:
-    """The script's integrity commitment over the agent's link (add ``on_event`` as a handler
-    of the agent before it runs). ``confirm`` sends the ``commitment`` message once the link
-    is up (never before the first handshake: the channel's numbering must be lined up), sends
-    it again after a reconnection that may have lost it (``lost_incoming``/``peer_lost``) or
-    after a transient failure at the hub, and returns the hub's answer."""
+def _sign_plan(path: Path, raw: object, session: object) -> SignPlan | None:
+    if raw is None:
+        return None
+    if isinstance(raw, str):
+        raw = {"decision": raw}
+    if (
+        not isinstance(raw, dict)
+        or not set(raw) <= {"decision", "reason"}
+        or raw.get("decision") not in ("agree", "disagree")
+        or not isinstance(raw.get("reason", ""), str)
+    ):
+        raise _bad(path, "sign 只能是 agree，或含 decision（agree 或 disagree）和 reason 的映射")
+    reason = raw.get("reason", "").strip()
+    if raw["decision"] == "disagree" and not reason:
+        raise _bad(path, "sign 为 disagree 时须书面说明不同意见和理由（reason）")
+    if not isinstance(session, str | int):
+        raise _bad(path, "有 sign 时须指明评标会（session）")
+    return SignPlan(str(session), raw["decision"], reason)
+
+
+class _ScriptRequests:
+    """Requests the script sends over the agent's link, each answered by a ``request_result``
+    whose ref starts with ``prefix`` (add ``on_event`` as a handler of the agent before it
+    runs). A request is sent once the link is up (never before the first handshake: the
+    channel's numbering must be lined up), sent again after a reconnection that may have lost
+    it (``lost_incoming``/``peer_lost``) or after a transient failure at the hub."""
+
+    prefix: ClassVar[str]
 
     def __init__(
         self, send: Callable[[AppMessage], Awaitable[object]], *, retry_s: float = 1.0
@@ -173,31 +232,91 @@ class ScriptCommitment:
         elif (
             isinstance(event, MessageReceived)
             and isinstance(event.message, RequestResult)
-            and event.message.ref.startswith("commitment:")
+            and event.message.ref.startswith(self.prefix)
         ):
             self._answers[event.message.ref] = event.message
             self._changed.set()
 
-    async def confirm(self, session_id: str) -> RequestResult:
-        ref = f"commitment:{session_id}"
+    async def _ask(
+        self, session_id: str, message: Callable[[], AppMessage], what: str
+    ) -> RequestResult:
+        """Send ``message()`` until the hub answers it (other than ``failed``)."""
+        ref = f"{self.prefix}{session_id}"
         await self._up.wait()
         while True:
             self._answers.pop(ref, None)
             self._lost = False
-            await self._send(
-                CommitmentDecision(session_id=session_id, decision="confirmed", reason="")
-            )
+            await self._send(message())
             while ref not in self._answers and not self._lost:
                 self._changed.clear()
                 await self._changed.wait()
             answer = self._answers.pop(ref, None)
             if answer is None:
-                log.info("seat.script_commitment_resent", session_id=session_id)
+                log.info(f"seat.script_{what}_resent", session_id=session_id)
             elif not answer.accepted and answer.code == _TRANSIENT:
-                log.warning("seat.script_commitment_retry_later", session_id=session_id)
+                log.warning(f"seat.script_{what}_retry_later", session_id=session_id)
                 await asyncio.sleep(self.retry_s)
             else:
                 return answer
+
+
+class ScriptCommitment(_ScriptRequests):
+    """The script's integrity commitment over the agent's link: ``confirm`` sends the
+    ``commitment`` message (decision ``confirmed``) and returns the hub's answer."""
+
+    prefix = "commitment:"
+
+    async def confirm(self, session_id: str) -> RequestResult:
+        return await self._ask(
+            session_id,
+            lambda: CommitmentDecision(session_id=session_id, decision="confirmed", reason=""),
+            "commitment",
+        )
+
+
+class ScriptSignature(_ScriptRequests):
+    """The script's signature of the evaluation report over the agent's link: keeps every
+    ``report_for_signature`` the hub sends (by session, the latest), and ``sign`` waits for the
+    session's report, sends the ``report_signature`` the expert's page would send (made with
+    the seat's own key) and returns the report and the hub's answer."""
+
+    prefix = "signature:"
+
+    def __init__(
+        self,
+        send: Callable[[AppMessage], Awaitable[object]],
+        identity: SeatIdentity,
+        *,
+        retry_s: float = 1.0,
+    ) -> None:
+        super().__init__(send, retry_s=retry_s)
+        self._identity = identity
+        self._reports: dict[str, ReportForSignature] = {}
+        self._reported = asyncio.Event()
+
+    async def on_event(self, event: Event) -> None:
+        if isinstance(event, MessageReceived) and isinstance(event.message, ReportForSignature):
+            self._reports[event.message.session_id] = event.message
+            self._reported.set()
+        await super().on_event(event)
+
+    async def report(self, session_id: str) -> ReportForSignature:
+        """The session's report once the hub sent it."""
+        while session_id not in self._reports:
+            self._reported.clear()
+            await self._reported.wait()
+        return self._reports[session_id]
+
+    async def sign(
+        self, session_id: str, decision: str, reason: str
+    ) -> tuple[ReportForSignature, RequestResult]:
+        await self.report(session_id)
+        answer = await self._ask(
+            session_id,
+            lambda: report_signature(self._identity, self._reports[session_id], decision, reason),
+            "signature",
+        )
+        return self._reports[session_id], answer
 
 
 @dataclass(frozen=True)
@@ -207,26 +326,32 @@ class ScoreScript:
     poll_s: float = 0.1
     #: the session whose integrity commitment the script confirms first (``commitment: confirm``)
     confirm_in: str | None = None
+    #: the report signature after the last step (``sign``)
+    signing: SignPlan | None = None
 
     def key(self, seat_id: str, index: int) -> str:
         """The idempotency key of step ``index``'s save (the same in every process)."""
         text = f"seat-script/v1|{seat_id}|{self.digest}|{index}"
         return "script-" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
-    def _progress(self, progress: Path) -> tuple[bool, int]:
-        """(commitment answered, steps done) as recorded for this script."""
+    def _progress(self, progress: Path) -> tuple[bool, int, bool]:
+        """(commitment answered, steps done, signature answered) as recorded for this script."""
         try:
             data = json.loads(progress.read_text(encoding="utf-8"))
         except (OSError, ValueError):
-            return False, 0
+            return False, 0, False
         if not isinstance(data, dict) or data.get("script") != self.digest:
-            return False, 0
+            return False, 0, False
         done = data.get("done")
-        return data.get("committed") is True, done if isinstance(done, int) else 0
+        return (
+            data.get("committed") is True,
+            done if isinstance(done, int) else 0,
+            data.get("signed") is True,
+        )
 
-    def _record(self, progress: Path, committed: bool, done: int) -> None:
+    def _record(self, progress: Path, committed: bool, done: int, signed: bool = False) -> None:
         tmp = progress.with_suffix(".tmp")
-        data = {"script": self.digest, "committed": committed, "done": done}
+        data = {"script": self.digest, "committed": committed, "done": done, "signed": signed}
         tmp.write_text(json.dumps(data), "utf-8")
         tmp.replace(progress)
 
@@ -247,6 +372,30 @@ class ScoreScript:
                 f"评标会 {session_id} 的评标纪律承诺未被接受（{answer.code}）：{answer.message}"
             )
 
+    async def _sign(self, seat_id: str, plan: SignPlan, link: ScriptSignature) -> None:
+        log.info("seat.script_waiting_for_report", seat_key=seat_id, session_id=plan.session_id)
+        report, answer = await link.sign(plan.session_id, plan.decision, plan.reason)
+        if answer.accepted:
+            log.info(
+                "seat.script_signed",
+                seat_key=seat_id,
+                session_id=plan.session_id,
+                expert=report.expert_code,
+                decision=plan.decision,
+            )
+        elif answer.code in SIGNATURE_REPEATS:
+            log.info(
+                "seat.script_signature_repeated",
+                seat_key=seat_id,
+                session_id=plan.session_id,
+                code=answer.code,
+                message=answer.message,
+            )
+        else:
+            raise SeatAgentError(
+                f"评标会 {plan.session_id} 的评标报告签署未被接受（{answer.code}）：{answer.message}"
+            )
+
     async def play(
         self,
         seat_id: str,
@@ -254,19 +403,24 @@ class ScoreScript:
         delivery: ScoreDelivery,
         keys: KeyPlan,
         commitment: ScriptCommitment | None = None,
+        signature: ScriptSignature | None = None,
     ) -> None:
         """Confirm the commitment if the script says so and it is not yet answered, then make
-        every save not yet made, in order; return when the last one is in the outbox.
-        ``SeatAgentError`` if the hub refuses the commitment (no step is played then)."""
+        every save not yet made, in order, then sign the report if the script says so and it
+        is not yet answered; return when the last save is in the outbox and the signature
+        answered. ``SeatAgentError`` if the hub refuses the commitment (no step is played
+        then) or the signature."""
         progress = state_dir / PROGRESS_FILE
-        committed, done = self._progress(progress)
+        committed, done, signed = self._progress(progress)
         log.info("seat.script_started", seat_key=seat_id, steps=len(self.steps), done=done)
+        if self.signing is not None and not signed and signature is None:
+            raise SeatAgentError("评分脚本要求签署评标报告，但没有连接主场的链路")
         if self.confirm_in is not None and not committed:
             if commitment is None:
                 raise SeatAgentError("评分脚本要求确认评标纪律承诺，但没有连接主场的链路")
             await self._confirm(seat_id, self.confirm_in, commitment)
             committed = True
-            self._record(progress, committed, done)
+            self._record(progress, committed, done, signed)
         for index in range(done, len(self.steps)):
             step = self.steps[index]
             if step.pause:
@@ -292,5 +446,9 @@ class ScoreScript:
                         part=step.sheet.get("part"),
                         idempotency_key=key,
                     )
-            self._record(progress, committed, index + 1)
+            self._record(progress, committed, index + 1, signed)
+        if self.signing is not None and not signed:
+            assert signature is not None
+            await self._sign(seat_id, self.signing, signature)
+            self._record(progress, committed, len(self.steps), True)
         log.info("seat.script_finished", seat_key=seat_id, steps=len(self.steps))

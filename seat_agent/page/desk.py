@@ -42,7 +42,7 @@ from seat_protocol.messages import (
     SessionStateNotice,
 )
 
-__all__ = ["DeskRefused", "ExpertDesk", "signature_document"]
+__all__ = ["DeskRefused", "ExpertDesk", "report_signature", "signature_document"]
 
 Send = Callable[[AppMessage], Awaitable[object]]
 
@@ -70,6 +70,25 @@ def signature_document(
         "reason": reason,
         "result": dict(result),
     }
+
+
+def report_signature(
+    identity: SeatIdentity, report: ReportForSignature, decision: str, reason: str
+) -> ReportSignature:
+    """The ``report_signature`` message for ``report``: the seat's Ed25519 signature over
+    ``signature_document`` (agree, or disagree with ``reason``), with the seat's public key.
+    What the page sends when the expert clicks 签署, and what a scripted expert sends
+    (``seat_agent.script``)."""
+    document = signature_document(
+        report.session_id, report.expert_code, decision == "agree", reason, report.result
+    )
+    return ReportSignature(
+        session_id=report.session_id,
+        decision=decision,
+        reason=reason,
+        public_key=identity.ed25519_public.hex(),
+        signature=sign(identity.ed25519, document).hex(),
+    )
 
 
 @dataclass
@@ -329,20 +348,9 @@ class ExpertDesk:
                 {"reason": "请填写理由"},
             )
         self._require_link()
-        document = signature_document(
-            report.session_id, report.expert_code, decision == "agree", reason, report.result
-        )
-        signature = sign(self.identity.ed25519, document).hex()
+        message = report_signature(self.identity, report, decision, reason)
         self.signature = {"decision": decision, "reason": reason, "status": "sent", "message": ""}
-        await self.send(
-            ReportSignature(
-                session_id=report.session_id,
-                decision=decision,
-                reason=reason,
-                public_key=self.identity.ed25519_public.hex(),
-                signature=signature,
-            )
-        )
+        await self.send(message)
         self._changed()
 
     # --- what the page shows --------------------------------------------------------------

@@ -1,9 +1,10 @@
 """``evaluation-hub demo --reset --script`` as a real process: it seeds, starts five seat-agent
-processes at the three away venues that connect and publish the test pattern, plays the
-scripted evaluation (every member confirms the commitment, the host experts at the host and the
-others from their seats, before the evaluation starts) until every expert's sheets are in (the
-host then seals and reveals the ranking configs/demo/scores.yaml states), and stops its seat
-agents with it."""
+processes at the three away venues that connect and publish the test pattern, and plays the
+whole scripted evaluation by itself (every member confirms the commitment, the host experts at
+the host and the others from their seats, before the evaluation starts; every sheet comes in;
+the hub runs the review, seals and reveals the ranking configs/demo/scores.yaml states; the
+host experts sign at the host and the seats' scripts with the seats' keys) until the report is
+signed; the test only watches through the API. The demo stops its seat agents with it."""
 
 from __future__ import annotations
 
@@ -53,7 +54,7 @@ async def demo(tmp_path: Path) -> AsyncIterator[tuple[asyncio.subprocess.Process
             os.killpg(proc.pid, signal.SIGKILL)  # the seat agents it started, if any are left
 
 
-async def test_demo_starts_seats_that_connect_publish_and_score(
+async def test_demo_plays_the_evaluation_through_to_the_signed_report(
     demo: tuple[asyncio.subprocess.Process, int, Path], tmp_path: Path
 ) -> None:
     proc, port, out = demo
@@ -87,34 +88,44 @@ async def test_demo_starts_seats_that_connect_publish_and_score(
 
         await until(seats_live, "the five seats publishing the test pattern")
 
-        async def all_scored() -> bool:
-            body = await api(
-                http, "GET", f"{base}/api/sessions/1/evaluation", tokens["km_operator"]
-            )
-            experts = body["scoring"]["experts"]
-            return [(e["expert"], e["complete"]) for e in experts] == [(e, True) for e in SEVEN]
+        host = tokens["km_operator"]
 
-        await until(all_scored, "every expert's sheets, five of them from the seats' scripts")
-        committee = await api(
-            http, "GET", f"{base}/api/sessions/1/committee", tokens["km_operator"]
-        )
+        async def signed() -> bool:
+            text = out.read_text()
+            assert "] demo.stopped" not in text and "] demo.review_flagged" not in text, text
+            body = await api(http, "GET", f"{base}/api/sessions/1/lifecycle", host)
+            return bool(body["state"] == "report_signed")
+
+        await until(signed, "the demo to play the evaluation through to the signed report")
+        committee = await api(http, "GET", f"{base}/api/sessions/1/committee", host)
         assert [(m["code"], m["decision"]) for m in committee["members"]] == [
             (e, "confirmed") for e in SEVEN
         ]
-        # The host takes it from there; the result is the one configs/demo/scores.yaml states.
+        # The result is the one configs/demo/scores.yaml states, signed by all seven.
         evaluation = f"{base}/api/sessions/1/evaluation"
-        host = tokens["km_operator"]
-        assert (await api(http, "POST", f"{evaluation}/review", host, status=201))["created"] == []
-        await api(http, "POST", f"{evaluation}/seal", host)
-        result = (await api(http, "POST", f"{evaluation}/reveal", host))["result"]
+        overview = await api(http, "GET", evaluation, host)
+        assert [(e["expert"], e["complete"]) for e in overview["scoring"]["experts"]] == [
+            (e, True) for e in SEVEN
+        ]
+        assert overview["review"]["requests"] == []
+        assert sorted(
+            (x["expert"], x["decision"], x["counted_as_agreement"]) for x in overview["signatures"]
+        ) == [(e, "agree", True) for e in SEVEN]
+        result = (await api(http, "GET", f"{evaluation}/result", host))["result"]
         assert [(r["bidder"], r["composite"]) for r in result["ranking"]] == [
             ("b05", "85.48"), ("b02", "84.77"), ("b01", "80.06"), ("b03", "78.03"),
             ("b04", "72.18"),
         ]  # fmt: skip
+        async with http.get(f"{evaluation}/report", headers=host) as resp:
+            assert resp.status == 200
+            assert "<strong>85.48</strong>" in await resp.text()
 
     text = out.read_text()
     assert f"host page:    {base}/host" in text
     assert f"video wall:   {base}/wall" in text
+    assert f"the signed report is at {base}/api/sessions/1/evaluation/report" in text
+    for step in ("demo.review ", "demo.sealed", "demo.revealed", "demo.report_signed"):
+        assert f"] {step}" in text, step
     for n, (seat_id, expert) in enumerate(DEMO_SEATS.items()):
         assert (
             f"expert page:  http://127.0.0.1:{port + 1 + n}/   (seat {seat_id}, expert {expert})"
@@ -127,5 +138,6 @@ async def test_demo_starts_seats_that_connect_publish_and_score(
     for seat_id in DEMO_SEATS:
         log = (seats / f"{seat_id}.log").read_text()
         assert "seat.script_committed" in log  # the commitment came before the first save
+        assert "seat.script_signed" in log  # with the seat's own key, when the report came
         assert "seat.script_finished" in log
         assert "seat.agent_stopped" in log, log
