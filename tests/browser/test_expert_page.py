@@ -11,7 +11,7 @@ import pytest
 
 from evaluation_hub.db.engine import Database
 from tests.conftest import FakeClock
-from tests.hub.helpers import confirm_members
+from tests.hub.helpers import confirm_committee
 from tests.seat_agent.test_page_flow import EXPERT, Client, expert_seat, until
 
 
@@ -67,8 +67,8 @@ async def test_an_expert_works_through_the_page(
                 assert bidder not in listing
 
             # --- score every part; the first part starts with a validation error
-            # A lawful committee starts: four more members confirm (5 of the 7, an odd number).
-            await confirm_members(database, sid, ("E01", "E02", "E03", "E04"), clock())
+            # Every other member confirms too: the review starts with the seven who confirmed.
+            await confirm_committee(database, sid, clock())
             status, body = await seat.api(
                 "POST", f"/api/sessions/{sid}/actions", {"action": "start_evaluation"}
             )

@@ -33,7 +33,7 @@ from seat_protocol.messages import ReportSignature, RequestResult, ReviewAnswer
 from tests.conftest import FakeClock
 from tests.evaluation.helpers import act, attach, demo_package, hub_shuffle
 from tests.evaluation.helpers import part_save as make_save
-from tests.hub.helpers import confirm_members, login
+from tests.hub.helpers import confirm_committee, login
 
 Client = TestClient[Any, Any]
 
@@ -283,8 +283,8 @@ async def test_check_in_score_review_and_sign_over_the_seat_link(
         assert seat.desk.commitment_result == "已记录评标纪律承诺"
         status, body = await _post(http, "/api/commitment", {"decision": "recused"})
         assert (status, body["detail"]) == (422, "已作出承诺或回避申请，不能更改")
-        # A lawful committee starts: four more members confirm (5 of the 7, an odd number).
-        await confirm_members(database, sid, ("E01", "E02", "E03", "E04"), clock())
+        # Every other member confirms too: the review starts with the seven who confirmed.
+        await confirm_committee(database, sid, clock())
         await act(client, seat.host, sid, "start_evaluation")
         first = f"{part['subjects'][0]}|1.1"
         bad = {**values, first: {"points": "7.3", "comment": ""}}
