@@ -15,6 +15,15 @@ Encoded forwarding needs three things aiortc does not offer publicly:
    encoded packets has none. :func:`on_keyframe_request` replaces that method on one sender
    instance so the request reaches the forwarder instead.
 
+4. *Frames completed on the marker bit.* aiortc's video ``JitterBuffer`` hands a frame on only
+   when the first packet of the *next* frame arrives (a different RTP timestamp), which holds
+   every frame back by one frame interval (67 ms at 15 fps). The RTP marker bit flags a video
+   frame's last packet (RFC 3550 §5.1, RFC 7741 §4.1 for VP8, RFC 6184 §5.1 for H.264), so
+   :func:`tap_receiver` also replaces the receiver's video jitter buffer
+   (``_RTCRtpReceiver__jitter_buffer``) with :class:`MarkerJitterBuffer`, which hands a frame
+   on as soon as an unbroken run of its packets ends on the marker; everything else (a gap, a
+   missing marker) falls back to aiortc's own rule.
+
 And one piece of negotiated state: the codec of a transceiver (``RTCRtpTransceiver._codecs``),
 read by :func:`negotiated_codec` so viewers can be offered the publisher's codec.
 
@@ -36,12 +45,14 @@ from typing import Any, Final
 
 import aiortc
 from aiortc import RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver
+from aiortc.jitterbuffer import JitterBuffer, JitterFrame
 
 from media.errors import ReceiverAlreadyStarted, UnsupportedAiortcVersion
 
 __all__ = [
     "SUPPORTED_AIORTC_VERSIONS",
     "EncodedFrameSink",
+    "MarkerJitterBuffer",
     "NegotiatedCodec",
     "check_aiortc_version",
     "negotiated_codec",
@@ -55,6 +66,8 @@ SUPPORTED_AIORTC_VERSIONS: Final = frozenset({"1.16.0"})
 # Name-mangled private attributes of RTCRtpReceiver this module reads or replaces.
 _DECODER_QUEUE: Final = "_RTCRtpReceiver__decoder_queue"
 _STARTED: Final = "_RTCRtpReceiver__started"
+_JITTER_BUFFER: Final = "_RTCRtpReceiver__jitter_buffer"
+_KIND: Final = "_RTCRtpReceiver__kind"
 
 
 def check_aiortc_version(version: str | None = None) -> None:
@@ -98,13 +111,43 @@ class _EncodedFrameTap:
         return self._to_decoder.get(block, timeout)
 
 
+class MarkerJitterBuffer(JitterBuffer):
+    """aiortc's video jitter buffer, handing a frame on at its marker packet.
+
+    ``_remove_frame`` is the method ``JitterBuffer.add`` calls after storing each packet
+    (aiortc 1.16). Packets carry ``_data``, the depayloaded bytes the receiver attached."""
+
+    def _remove_frame(self, sequence_number: int) -> JitterFrame | None:
+        origin: int | None = self._origin
+        if origin is not None:
+            run: list[Any] = []
+            for count in range(self._capacity):
+                packet = self._packets[(origin + count) % self._capacity]
+                if packet is None or (run and packet.timestamp != run[0].timestamp):
+                    break  # a gap, or the next frame began: aiortc's own rule decides
+                run.append(packet)
+                if packet.marker:
+                    self.remove(count + 1)
+                    data = b"".join(p._data for p in run)
+                    return JitterFrame(data=data, timestamp=run[0].timestamp)
+        frame: JitterFrame | None = super()._remove_frame(sequence_number)
+        return frame
+
+
 def tap_receiver(receiver: RTCRtpReceiver, sink: EncodedFrameSink) -> None:
-    """Make ``receiver`` hand its reassembled encoded frames to ``sink`` and never decode."""
-    if not hasattr(receiver, _DECODER_QUEUE) or not hasattr(receiver, _STARTED):
-        raise UnsupportedAiortcVersion(aiortc.__version__, SUPPORTED_AIORTC_VERSIONS)
+    """Make ``receiver`` hand its reassembled encoded frames to ``sink`` and never decode; a
+    video receiver hands each frame on at its marker packet."""
+    for name in (_DECODER_QUEUE, _STARTED, _JITTER_BUFFER, _KIND):
+        if not hasattr(receiver, name):
+            raise UnsupportedAiortcVersion(aiortc.__version__, SUPPORTED_AIORTC_VERSIONS)
     if getattr(receiver, _STARTED):
         raise ReceiverAlreadyStarted
     setattr(receiver, _DECODER_QUEUE, _EncodedFrameTap(sink))
+    if getattr(receiver, _KIND) == "video":
+        current = getattr(receiver, _JITTER_BUFFER)
+        if not isinstance(current, JitterBuffer):
+            raise UnsupportedAiortcVersion(aiortc.__version__, SUPPORTED_AIORTC_VERSIONS)
+        setattr(receiver, _JITTER_BUFFER, MarkerJitterBuffer(current.capacity, is_video=True))
 
 
 async def send_picture_loss(receiver: RTCRtpReceiver) -> int:

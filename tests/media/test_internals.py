@@ -5,6 +5,8 @@ from __future__ import annotations
 import aiortc
 import pytest
 from aiortc import RTCPeerConnection
+from aiortc.jitterbuffer import JitterBuffer
+from aiortc.rtp import RtpPacket
 
 from media import _aiortc_internals as internals
 from media.errors import UnsupportedAiortcVersion
@@ -57,3 +59,56 @@ def test_a_changed_receiver_is_refused() -> None:
 
     with pytest.raises(UnsupportedAiortcVersion):
         internals.tap_receiver(NotAReceiver(), lambda mime, data, timestamp: None)  # type: ignore[arg-type]
+
+
+def _packet(seq: int, timestamp: int, data: bytes, *, marker: bool = False) -> RtpPacket:
+    packet = RtpPacket(
+        payload_type=96, marker=int(marker), sequence_number=seq, timestamp=timestamp
+    )
+    packet._data = data  # type: ignore[attr-defined]  # what the receiver attaches
+    return packet
+
+
+def test_a_video_frame_is_handed_on_at_its_marker_packet() -> None:
+    ours = internals.MarkerJitterBuffer(capacity=512, is_video=True)
+    theirs = JitterBuffer(capacity=512, is_video=True)
+    frame_one = [
+        _packet(10, 3000, b"a"),
+        _packet(11, 3000, b"b"),
+        _packet(12, 3000, b"c", marker=True),
+    ]
+    for buffer in (ours, theirs):
+        assert [buffer.add(p)[1] for p in frame_one[:2]] == [None, None]
+    # The marker completes the frame here at once; aiortc's buffer waits for the next frame.
+    done = ours.add(frame_one[2])[1]
+    assert done is not None and (done.data, done.timestamp) == (b"abc", 3000)
+    assert theirs.add(frame_one[2])[1] is None
+    late = theirs.add(_packet(13, 9000, b"d"))[1]
+    assert late is not None and (late.data, late.timestamp) == (b"abc", 3000)
+
+    # A frame with a packet missing is not handed on at its marker...
+    assert ours.add(_packet(13, 9000, b"d"))[1] is None
+    assert ours.add(_packet(15, 9000, b"f", marker=True))[1] is None
+    # ...until the retransmission fills the gap.
+    filled = ours.add(_packet(14, 9000, b"e"))[1]
+    assert filled is not None and (filled.data, filled.timestamp) == (b"def", 9000)
+
+    # Without a marker (a sender that never sets it) aiortc's own rule still applies.
+    assert ours.add(_packet(16, 15000, b"g"))[1] is None
+    fallback = ours.add(_packet(17, 21000, b"h"))[1]
+    assert fallback is not None and (fallback.data, fallback.timestamp) == (b"g", 15000)
+
+
+async def test_the_video_receiver_gets_the_marker_buffer_and_audio_keeps_its_own() -> None:
+    pc = RTCPeerConnection()
+    try:
+        video = pc.addTransceiver("video", direction="recvonly").receiver
+        audio = pc.addTransceiver("audio", direction="recvonly").receiver
+        internals.tap_receiver(video, lambda mime, data, timestamp: None)
+        internals.tap_receiver(audio, lambda mime, data, timestamp: None)
+        replaced = vars(video)["_RTCRtpReceiver__jitter_buffer"]
+        assert isinstance(replaced, internals.MarkerJitterBuffer)
+        assert replaced.capacity == 512
+        assert type(vars(audio)["_RTCRtpReceiver__jitter_buffer"]) is JitterBuffer
+    finally:
+        await pc.close()
