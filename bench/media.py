@@ -15,10 +15,11 @@ loopback. The harness is kept cheap so that what it measures is the server:
   encode, which no server changes.
 - **Separate processes** for the publishers, the server and the viewers, so the server's CPU
   is read alone, from ``/proc/<pid>/stat`` (user + system, all threads).
-- Every aiortc receiver completes a frame only when the next frame's first packet arrives,
-  which adds one frame interval (67 ms at 15 fps) per aiortc hop: the viewers' hop is in every
-  figure, and ``forward`` and ``relay`` add the hub's own. A browser viewer completes frames
-  on the RTP marker bit and does not add it.
+- A plain aiortc receiver completes a frame only when the next frame's first packet arrives,
+  one frame interval (67 ms at 15 fps) per hop. Receivers tapped by ``media.forwarding`` (the
+  viewers here, and the hub in ``forward`` mode) complete it on the RTP marker bit instead
+  (``media._aiortc_internals.MarkerJitterBuffer``), as a browser does; ``relay``'s hub
+  receiver decodes through aiortc's own buffer and still adds the interval.
 
 Servers (``--modes``):
 
@@ -712,9 +713,9 @@ def main() -> None:
         if a in marginal and b in marginal and marginal[b] > 0:
             print(f"{a} / {b} CPU per viewer-stream: {marginal[a] / marginal[b] * 100:.1f}%")
     print("(CPU in % of one core; per v-stream = (CPU with viewers − without) / (P×V);")
-    print(" latency = viewer's arrival − publisher's send of the same drawn frame. An aiortc")
-    print(f" receiver completes a frame only when the next one starts (+{1000 / args.fps:.0f} ms):")
-    print(" once in every figure (the viewers), once more where the server is aiortc.)")
+    print(" latency = viewer's arrival − publisher's send of the same drawn frame. Tapped")
+    print(" receivers (viewers, forward's hub) complete frames on the RTP marker bit; relay's")
+    print(f" decoding hub receiver waits for the next frame (+{1000 / args.fps:.0f} ms).)")
 
 
 if __name__ == "__main__":
