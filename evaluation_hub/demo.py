@@ -18,6 +18,20 @@ reveals, sends the result to the seats, and signs for the host experts with keys
 generates; each seat's script signs with the seat's own key when the report reaches it, and the
 session is ``report_signed`` (``finish_evaluation``). The seat agents are stopped when the hub
 stops.
+
+With ``--play EXPERT`` (one of the away experts E03–E07) a person plays that expert: the seat's
+agent runs without a script, serving the expert page, and the demo prints the page's address,
+the session number, the expert code and a one-time check-in PIN issued through the check-in
+store (check-in opens early for the demo). The driver waits for the person as for the scripts:
+the check-in and commitment before the start, every sheet, then the review round: it waits
+until every review request is answered (the person answers theirs on the page; a deviation
+request addressed to a scripted expert the driver answers for them, ``keep``, logged as
+``demo.review_answered``), runs a further round if a revision raised new flags, then seals,
+reveals, signs for the host experts and waits for the person's signature. Progress lines
+(``[演示] …``) say what the person is waited for. Without ``--play`` the demo plays itself.
+
+The ``evaluation-hub demo`` command's options are ``add_arguments``'; ``python -m
+evaluation_hub.demo`` takes the same options (``main``).
 """
 
 from __future__ import annotations
@@ -43,6 +57,7 @@ from sqlalchemy import func, select
 from evaluation_hub.api.auth import hash_password
 from evaluation_hub.booking import store
 from evaluation_hub.booking.rules import CHINA_TZ
+from evaluation_hub.checkin.rules import CheckinPolicy
 from evaluation_hub.config import HubConfig
 from evaluation_hub.db.engine import Database
 from evaluation_hub.db.models import EvaluationSession, Expert, Seat, SessionExpert, User, Venue
@@ -56,9 +71,11 @@ __all__ = [
     "DEMO_DIRECTORY",
     "DEMO_SEATS",
     "ScriptedDemo",
+    "add_arguments",
     "add_user_command",
     "finish_evaluation",
     "load_directory",
+    "main",
     "prepare_seats",
     "run",
     "script_evaluation",
@@ -82,6 +99,15 @@ DEMO_SEATS = {
 CAPABILITIES = ["camera", "dual_screen", "microphone"]
 # Created beside the seats' scripts once the evaluation started: their first step waits for it.
 STARTED_FILE = "evaluation-started"
+# The reason the driver gives when it answers a scripted expert's review request for them.
+SCRIPT_KEEP_REASON = "演示脚本：维持原评分"
+# With --play, check-in opens this long before the booked window (the session is tomorrow).
+PLAY_CHECKIN_LEAD = timedelta(days=3)
+
+
+def say(text: str) -> None:
+    """A progress line for the person watching (or playing) the demo."""
+    print(f"  [演示] {text}", flush=True)
 
 
 def load_directory(path: Path = DEMO_DIRECTORY) -> dict[str, Any]:
@@ -277,10 +303,31 @@ class ScriptedDemo:
     started: Path
     #: the committee members at the host, who sign the report there
     host_experts: tuple[str, ...] = ("E01", "E02")
+    #: the away expert a person plays on the seat's page (``--play``), if any
+    played: str | None = None
+    #: the one-time check-in PIN issued for ``played``
+    played_pin: str | None = None
+
+
+def played_seat(expert: str) -> str:
+    """The demo seat of an away expert a person may play; ``ConfigError`` for anyone else."""
+    for seat_id, code in DEMO_SEATS.items():
+        if code == expert:
+            return seat_id
+    raise ConfigError(
+        f"--play {expert}: 只能扮演异地工位的专家（{'、'.join(DEMO_SEATS.values())}）"
+    )
 
 
 async def script_evaluation(
-    db: Database, ids: dict[str, Any], sealer: Any, scripts_dir: Path, now: datetime
+    db: Database,
+    ids: dict[str, Any],
+    sealer: Any,
+    scripts_dir: Path,
+    now: datetime,
+    *,
+    play: str | None = None,
+    checkin_policy: Any = None,
 ) -> ScriptedDemo:
     """Run the demo session up to the committee's commitments and write each seat's script.
 
@@ -290,6 +337,9 @@ async def script_evaluation(
     expert's commitment first, then waits for ``STARTED_FILE`` before its saves, and signs the
     report (agreeing) once the hub sends it; the start itself is ``start_when_committed``'s,
     in the hub process, once the seats have confirmed, and the rest ``finish_evaluation``'s.
+
+    ``play``: the away expert a person plays; that seat gets no script, and a check-in PIN is
+    issued (``checkin_policy``, the hub's) and returned for that expert only.
     """
     from evaluation_hub.checkin import store as checkin_store
     from evaluation_hub.evaluation import store as evaluation_store
@@ -314,8 +364,18 @@ async def script_evaluation(
         await checkin_store.assign_expert(
             db, host, bookings[booking_of[code]], seats[label], ids["experts"][expert], now=now
         )
+    played = play.strip().upper() if play else None
+    if played is not None:
+        played_seat(played)
     for action in ("confirm_seats", "open_check_in"):
         await session_store.apply_action(db, host, sid, action, reason=None, now=now)
+    played_pin = None
+    if played is not None:
+        # Every seated expert gets a PIN (the scripts do not check in); only this one is kept.
+        issued = await checkin_store.issue_pins(
+            db, host, sid, sealer=sealer, now=now, policy=checkin_policy or CheckinPolicy()
+        )
+        played_pin = next(p.pin for p in issued if p.expert_code == played)
     await evaluation_store.attach_package(db, host, sid, DEMO_PACKAGE, sealer=sealer, now=now)
     await evaluation_store.record_override(
         db, host, sid, "b03", "ch2", "演示标书：经核对为引用的行业规范示例", sealer=sealer, now=now
@@ -366,6 +426,8 @@ async def script_evaluation(
     await asyncio.to_thread(started.unlink, missing_ok=True)
     files = {}
     for seat_id, expert in DEMO_SEATS.items():
+        if expert == played:
+            continue
         steps: list[dict[str, Any]] = [{"wait_for": STARTED_FILE}]
         steps += [
             {"pause": 3, "sheet": _sheet(package, shuffle, expert, part, points(expert))}
@@ -376,7 +438,9 @@ async def script_evaluation(
         text = yaml.safe_dump(script, allow_unicode=True)
         await asyncio.to_thread(path.write_text, text, encoding="utf-8")
         files[seat_id] = path
-    return ScriptedDemo(sid, ids["venues"]["KM"], files, host_saves, started, host_experts)
+    return ScriptedDemo(
+        sid, ids["venues"]["KM"], files, host_saves, started, host_experts, played, played_pin
+    )
 
 
 async def start_when_committed(
@@ -396,10 +460,19 @@ async def start_when_committed(
 
     host = Principal("km_operator", "host_operator", demo.host_venue_id)
     sid = demo.session_id
+    said = ""
     while True:
         view = await formation.committee_view(db, host, sid)
-        if all(m.decision != "pending" for m in view.members):
+        pending = [m.code for m in view.members if m.decision == "pending"]
+        if not pending:
             break
+        if demo.played in pending:
+            text = f"等待 {demo.played} 在专家页面签到并确认评标纪律承诺…"
+        else:
+            text = f"等待确认评标纪律承诺：{'、'.join(pending)}"
+        if text != said:
+            said = text
+            say(text)
         await asyncio.sleep(poll_s)
     try:
         await evaluation_store.start_evaluation(
@@ -412,6 +485,9 @@ async def start_when_committed(
         await evaluation_store.save_from_host(db, host, sid, save, sealer=sealer, now=clock())
     await asyncio.to_thread(demo.started.write_text, "started", encoding="utf-8")
     log.info("demo.evaluation_started", session_id=sid, confirmed=view.assessment.size)
+    say("全体委员已确认承诺，评标开始")
+    if demo.played:
+        say(f"{demo.played}：请在专家页面阅读章节，并为每个部分评分、提交")
     return True
 
 
@@ -436,13 +512,15 @@ async def finish_evaluation(
     poll_s: float = 0.5,
 ) -> bool:
     """After the start: wait until every member's sheets are in, run the deviation review
-    round and, if it flags nothing, seal, reveal (``push_report`` sends the result to the
-    seats, as the API's reveal does), sign for the host experts with keys generated here,
-    and wait until the seats' scripts signed too and the session is ``report_signed``.
+    round (its requests go to the seats through ``push_review``) and wait until every request
+    is answered: the played expert's by the person on the page, a scripted expert's by this
+    driver (``keep``, ``SCRIPT_KEEP_REASON``; a request that cannot be kept is left to a
+    person at the host). Once all are answered a further round asks about flags a revision
+    raised; when it finds none, seal, reveal (``push_report`` sends the result to the seats,
+    as the API's reveal does), sign for the host experts with keys generated here, and wait
+    until the seats signed too (scripts, or the person) and the session is ``report_signed``.
 
-    True once it is; False (logged) if the review flags anything (its requests go to the
-    seats through ``push_review``; answering them is left to a person) or the hub refuses a
-    step."""
+    True once it is; False (logged) if the hub refuses a step."""
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     from evaluation_hub.errors import ProblemError
@@ -460,20 +538,27 @@ async def finish_evaluation(
             break
         await asyncio.sleep(poll_s)
     log.info("demo.all_scored", session_id=sid, experts=len(experts))
+    say("全部评分表已收齐，进行偏离复核")
     step = "review"
     try:
-        created = await evaluation_store.review_round(db, host, sid, sealer=sealer, now=clock())
-        log.info("demo.review", session_id=sid, requests=len(created))
-        if created:
+        while True:
+            created = await evaluation_store.review_round(db, host, sid, sealer=sealer, now=clock())
+            log.info("demo.review", session_id=sid, requests=len(created))
+            if not created:
+                break
             if push_review is not None:
                 await push_review(sid, created)
             log.warning(
                 "demo.review_flagged",
                 session_id=sid,
                 requests=[f"{r.expert_code}: {r.message}" for r in created],
-                detail="the demo stops here: answer the review requests, then seal and reveal",
+                detail="the demo waits until every review request is answered",
             )
-            return False
+            for r in created:
+                if r.expert_code == demo.played:
+                    say(f"{r.expert_code}：请在专家页面答复复核请求 #{r.id}：{r.message}")
+            await _answer_reviews(db, demo, sealer, clock=clock, poll_s=poll_s)
+        say("偏离复核完成，封存评审结果")
         step = "seal"
         await evaluation_store.seal(db, host, sid, sealer=sealer, now=clock())
         log.info("demo.sealed", session_id=sid)
@@ -484,6 +569,9 @@ async def finish_evaluation(
         log.info("demo.revealed", session_id=sid, ranking=ranking)
         if push_report is not None:
             await push_report(sid)
+        say("评标结果已公布：" + "，".join(f"{b} {c}" for b, c in ranking))
+        if demo.played:
+            say(f"{demo.played}：请在专家页面签署评标报告")
         step = "sign"
         for expert in demo.host_experts:
             key = Ed25519PrivateKey.generate()
@@ -510,7 +598,84 @@ async def finish_evaluation(
             break
         await asyncio.sleep(poll_s)
     log.info("demo.report_signed", session_id=sid, signatures=len(experts))
+    say("评标报告已由全体委员签署（report_signed），演示结束；按 Ctrl+C 退出")
     return True
+
+
+async def _answer_reviews(
+    db: Database,
+    demo: ScriptedDemo,
+    sealer: Any,
+    *,
+    clock: Callable[[], datetime],
+    poll_s: float,
+) -> None:
+    """Wait until every review request of the session is answered, answering the scripted
+    experts' deviation requests for them (``keep``). Refusals are logged; the request is then
+    left to a person at the host."""
+    from evaluation_hub.errors import ProblemError
+    from evaluation_hub.evaluation import rules
+    from evaluation_hub.evaluation import store as evaluation_store
+    from evaluation_hub.evaluation.models import ReviewRequestRow
+
+    host = Principal("km_operator", "host_operator", demo.host_venue_id)
+    sid = demo.session_id
+    tried: set[int] = set()
+    waiting: list[int] = []
+    while True:
+        async with db.read() as s:
+            open_ = list(
+                (
+                    await s.execute(
+                        select(ReviewRequestRow)
+                        .where(
+                            ReviewRequestRow.session_id == sid, ReviewRequestRow.answer.is_(None)
+                        )
+                        .order_by(ReviewRequestRow.id)
+                    )
+                ).scalars()
+            )
+        left = []
+        for r in open_:
+            if r.expert_code == demo.played or r.id in tried:
+                left.append(r)
+                continue
+            tried.add(r.id)
+            if r.reason not in rules.EXPLAINABLE:
+                log.warning(
+                    "demo.review_needs_person",
+                    session_id=sid,
+                    request=r.id,
+                    expert=r.expert_code,
+                    detail="this request must be re-scored: answer it at the host",
+                )
+                left.append(r)
+                continue
+            try:
+                await evaluation_store.answer_request(
+                    db, host, sid, r.id, "keep", SCRIPT_KEEP_REASON, sealer=sealer, now=clock()
+                )
+            except ProblemError as exc:
+                log.warning(
+                    "demo.review_answer_refused", session_id=sid, request=r.id, code=exc.code
+                )
+                left.append(r)
+                continue
+            log.info(
+                "demo.review_answered",
+                session_id=sid,
+                request=r.id,
+                expert=r.expert_code,
+                answer="keep",
+                reason=SCRIPT_KEEP_REASON,
+            )
+        if not left:
+            return
+        ids = [r.id for r in left]
+        if ids != waiting:
+            waiting = ids
+            say("等待答复复核请求：" + "，".join(f"#{r.id}（{r.expert_code}）" for r in left))
+        await asyncio.sleep(poll_s)
 
 
 def _starter(demo: ScriptedDemo) -> Callable[[web.Application], AsyncIterator[None]]:
@@ -598,8 +763,19 @@ def run(args: argparse.Namespace) -> int:
 
     with_seats = not getattr(args, "no_seats", False)
     scripted = getattr(args, "script", False)
+    play = getattr(args, "play", None)
+    play = play.strip().upper() if play else None
     if scripted and not with_seats:
         raise ConfigError("--script needs the seat agents (their experts confirm and score)")
+    if play is not None:
+        if not scripted:
+            raise ConfigError("--play needs --script (the other experts are scripted)")
+        played_seat(play)
+        # The session is tomorrow: let the person check in now (demo only).
+        config = dataclasses.replace(
+            config,
+            checkin_policy=dataclasses.replace(config.checkin_policy, lead=PLAY_CHECKIN_LEAD),
+        )
     seats_dir = state / "seats"
     hub_url = f"ws://{config.host}:{config.port}/ws/seat"
 
@@ -625,7 +801,10 @@ def run(args: argparse.Namespace) -> int:
                 from evaluation_hub.sealing import Sealer
 
                 sealer = Sealer.from_env_or_file(config.sealing_key, config.sealing_key_file)
-                scripted_demo = await script_evaluation(db, ids, sealer, seats_dir, now)
+                scripted_demo = await script_evaluation(
+                    db, ids, sealer, seats_dir, now, play=play,
+                    checkin_policy=config.checkin_policy,
+                )  # fmt: skip
             return empty, dirs, scripted_demo
         finally:
             await db.dispose()
@@ -656,6 +835,7 @@ def run(args: argparse.Namespace) -> int:
             print(
                 f"  expert page:  http://{config.host}:{port}/   "
                 f"(seat {seat_id}{'' if not scripted else ', expert ' + DEMO_SEATS[seat_id]})"
+                + ("   ← 由您扮演" if play == DEMO_SEATS[seat_id] else "")
             )
     if scripted_demo is not None and not args.seed_only:
         print(
@@ -669,6 +849,21 @@ def run(args: argparse.Namespace) -> int:
             f"{base}/api/sessions/{scripted_demo.session_id}/evaluation/report (signed in as "
             "km_operator); the expected ranking is in configs/demo/scores.yaml"
         )
+    if scripted_demo is not None and scripted_demo.played and not args.seed_only:
+        seat_id = played_seat(scripted_demo.played)
+        page = f"http://{config.host}:{page_ports(config.port)[seat_id]}/"
+        print(
+            f"\n  ===== 由您扮演专家 {scripted_demo.played}（工位 {seat_id}）=====\n"
+            f"  1. 打开专家页面：{page}\n"
+            f"  2. 签到：评标会编号 {scripted_demo.session_id}，"
+            f"专家编号 {scripted_demo.played}，签到码 {scripted_demo.played_pin}（一次性，仅本次有效）\n"
+            "  3. 核对投标人数量后确认评标纪律承诺；其余委员全部确认后评标自动开始\n"
+            "  4. 阅读各章节，为每个部分（技术章节和商务部分）评分并提交\n"
+            "  5. 如收到偏离复核请求，在页面答复（保留原评分须写明理由，或重新评分后答复）\n"
+            "  6. 结果公布后在页面签署评标报告；全体签署后演示结束（report_signed）\n"
+            "  下面的 [演示] 行说明演示正在等待什么。\n",
+            flush=True,
+        )
     if args.seed_only:
         return 0
     app = create_app(config)
@@ -680,6 +875,43 @@ def run(args: argparse.Namespace) -> int:
     finally:
         stop_seat_agents(agents)
     return 0
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The demo command's options (``evaluation-hub demo``'s, plus ``--play``)."""
+    parser.add_argument("--state-dir", default="var/demo", help="where the demo database lives")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8440)
+    parser.add_argument("--seed-only", action="store_true", help="seed the data and exit")
+    parser.add_argument("--reset", action="store_true", help="start from an empty demo database")
+    parser.add_argument(
+        "--script", action="store_true", help="run the scripted evaluation (needs --reset data)"
+    )
+    parser.add_argument("--no-seats", action="store_true", help="start no seat-agent processes")
+    parser.add_argument(
+        "--play",
+        metavar="EXPERT",
+        help="with --script: a person plays this away expert (E03–E07) on the seat's page",
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m evaluation_hub.demo [options]``: the demo command with ``--play``."""
+    from evaluation_hub.errors import HubError
+
+    parser = argparse.ArgumentParser(
+        prog="python -m evaluation_hub.demo",
+        description="远程异地评标 demo: seed the Yunnan demo data and run the hub",
+    )
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        return run(args)
+    except HubError as exc:
+        print(f"evaluation-hub demo: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
 
 
 def add_user_command(args: argparse.Namespace) -> int:
@@ -712,3 +944,9 @@ def add_user_command(args: argparse.Namespace) -> int:
     asyncio.run(add())
     print(f"user {args.username} added")
     return 0
+
+
+if __name__ == "__main__":
+    from evaluation_hub.demo import main as _main  # the importable module, not __main__
+
+    sys.exit(_main())
