@@ -301,6 +301,11 @@ class LiveHub:
                 "viewer-offer-invalid",
                 "观看请求的 SDP 无效，或浏览器不支持该工位视频的编码，无法建立观看连接",
             ) from exc
+        except BaseException:
+            # Cancelled (the supervisor's request went away) or failed otherwise: the viewer's
+            # subscription must not keep holding a place under the cap.
+            await asyncio.shield(self._close_viewer(viewer))
+            raise
         self._viewers[viewer.id] = viewer
 
         @pc.on("connectionstatechange")

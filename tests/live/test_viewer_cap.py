@@ -5,6 +5,8 @@ the next viewer."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 from collections.abc import Callable
 from typing import Any
@@ -124,3 +126,28 @@ async def test_a_viewer_that_goes_away_without_closing_frees_its_place(
     await eventually(lambda: "video" in after.tracks, "the new viewer's video track")
     assert len(await decoded_frames(after.tracks["video"], 3)) == 3
     assert rig.live.status("QJ.QJ-01").viewers == 1
+
+
+async def test_a_viewer_request_cancelled_mid_answer_frees_its_place(
+    rig: Rig, viewers: Callable[[], Viewer]
+) -> None:
+    # The supervisor's request goes away while the hub is still answering the offer (the
+    # handler task is cancelled): the viewer it had begun to add must not hold a place.
+    rig.live.max_viewers_per_seat = 1
+    await rig.publish("DL-01", "DL")
+    await eventually(lambda: rig.live.status("DL.DL-01").state == "live", "DL-01 is live")
+    offer = await viewers().offer()
+    answering = asyncio.create_task(rig.live.watch("DL.DL-01", "km_supervisor", offer["sdp"]))
+    await asyncio.sleep(0)  # the task runs up to its first wait inside the SDP exchange
+    assert rig.live.status("DL.DL-01").viewers == 1
+    assert not answering.done()
+    answering.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await answering
+    await eventually(lambda: rig.live.status("DL.DL-01").viewers == 0, "the place freed")
+    # The next supervisor gets the place.
+    viewer = viewers()
+    await viewer.watch(
+        rig, rig.ids["session"], rig.ids["seats"]["DL-01"], await rig.login("km_supervisor")
+    )
+    assert rig.live.status("DL.DL-01").viewers == 1
