@@ -22,7 +22,7 @@ system-deps:
 
 demo: $(VENV)/.installed
 	scripts/install-system-deps.sh demo
-	$(BIN)/python -m evaluation_hub.demo --reset --script --play E07
+	$(BIN)/evaluation-hub demo --reset --script --play E07
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .

@@ -81,6 +81,25 @@ def _db_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def demo_arguments(parser: argparse.ArgumentParser) -> None:
+    """The demo command's options, here so ``--help`` does not import the demo (also used by
+    ``python -m evaluation_hub.demo``)."""
+    parser.add_argument("--state-dir", default="var/demo", help="where the demo database lives")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8440)
+    parser.add_argument("--seed-only", action="store_true", help="seed the data and exit")
+    parser.add_argument("--reset", action="store_true", help="start from an empty demo database")
+    parser.add_argument(
+        "--script", action="store_true", help="run the scripted evaluation (needs --reset data)"
+    )
+    parser.add_argument("--no-seats", action="store_true", help="start no seat-agent processes")
+    parser.add_argument(
+        "--play",
+        metavar="EXPERT",
+        help="with --script: a person plays this away expert (E03–E07) on the seat's page",
+    )
+
+
 def _demo(args: argparse.Namespace) -> int:
     from evaluation_hub import demo
 
@@ -119,15 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser(
         "demo", help="seed demo data (Yunnan) and run the hub on the embedded default"
     )
-    demo.add_argument("--state-dir", default="var/demo", help="where the demo database lives")
-    demo.add_argument("--host", default="127.0.0.1")
-    demo.add_argument("--port", type=int, default=8440)
-    demo.add_argument("--seed-only", action="store_true", help="seed the data and exit")
-    demo.add_argument("--reset", action="store_true", help="start from an empty demo database")
-    demo.add_argument(
-        "--script", action="store_true", help="run the scripted evaluation (needs --reset data)"
-    )
-    demo.add_argument("--no-seats", action="store_true", help="start no seat-agent processes")
+    demo_arguments(demo)
     demo.set_defaults(func=_demo)
 
     user = sub.add_parser("user", help="users").add_subparsers(dest="user_command", required=True)

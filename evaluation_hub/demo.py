@@ -71,11 +71,9 @@ __all__ = [
     "DEMO_DIRECTORY",
     "DEMO_SEATS",
     "ScriptedDemo",
-    "add_arguments",
     "add_user_command",
     "finish_evaluation",
     "load_directory",
-    "main",
     "prepare_seats",
     "run",
     "script_evaluation",
@@ -877,43 +875,6 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The demo command's options (``evaluation-hub demo``'s, plus ``--play``)."""
-    parser.add_argument("--state-dir", default="var/demo", help="where the demo database lives")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8440)
-    parser.add_argument("--seed-only", action="store_true", help="seed the data and exit")
-    parser.add_argument("--reset", action="store_true", help="start from an empty demo database")
-    parser.add_argument(
-        "--script", action="store_true", help="run the scripted evaluation (needs --reset data)"
-    )
-    parser.add_argument("--no-seats", action="store_true", help="start no seat-agent processes")
-    parser.add_argument(
-        "--play",
-        metavar="EXPERT",
-        help="with --script: a person plays this away expert (E03–E07) on the seat's page",
-    )
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m evaluation_hub.demo [options]``: the demo command with ``--play``."""
-    from evaluation_hub.errors import HubError
-
-    parser = argparse.ArgumentParser(
-        prog="python -m evaluation_hub.demo",
-        description="远程异地评标 demo: seed the Yunnan demo data and run the hub",
-    )
-    add_arguments(parser)
-    args = parser.parse_args(argv)
-    try:
-        return run(args)
-    except HubError as exc:
-        print(f"evaluation-hub demo: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130
-
-
 def add_user_command(args: argparse.Namespace) -> int:
     config = HubConfig.from_env(database_url=args.database_url)
 
@@ -944,9 +905,3 @@ def add_user_command(args: argparse.Namespace) -> int:
     asyncio.run(add())
     print(f"user {args.username} added")
     return 0
-
-
-if __name__ == "__main__":
-    from evaluation_hub.demo import main as _main  # the importable module, not __main__
-
-    sys.exit(_main())

@@ -1,4 +1,4 @@
-"""``python -m evaluation_hub.demo --reset --script --play E07`` as a real process: the demo
+"""``evaluation-hub demo --reset --script --play E07`` (``make demo``) as a real process: the demo
 plays E01–E06 by itself and a person plays E07 on the seat's expert page. The test is that
 person, through the page's JSON API: it reads the page address, the session number and the
 one-time PIN the demo prints, checks in, confirms the commitment, scores every part (scoring
@@ -46,7 +46,7 @@ async def demo(tmp_path: Path) -> AsyncIterator[tuple[asyncio.subprocess.Process
     }
     with out.open("wb") as log:
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "evaluation_hub.demo", "--state-dir", str(tmp_path / "demo"),
+            sys.executable, "-m", "evaluation_hub.cli", "demo", "--state-dir", str(tmp_path / "demo"),
             "--port", str(port), "--reset", "--script", "--play", PLAYED,
             stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
         )  # fmt: skip
