@@ -23,7 +23,7 @@ from typing import Any
 
 import structlog
 from aiohttp import web
-from sqlalchemy import select
+from sqlalchemy import Select, select
 
 from evaluation_hub.api.keys import BUS, CLOCK, DB
 from evaluation_hub.booking import rules as booking_rules
@@ -44,20 +44,26 @@ CHANNEL = "sessions"
 _LIVE = tuple(booking_rules.LIVE_STATES)
 
 
+def _held(*columns: Any) -> Select[Any]:
+    """``columns`` over the booking seats held now (live bookings, live booking seats), joined
+    to their booking, session, seat and venue."""
+    return (
+        select(*columns)
+        .select_from(BookingSeat)
+        .join(Booking, Booking.id == BookingSeat.booking_id)
+        .join(EvaluationSession, EvaluationSession.id == Booking.session_id)
+        .join(Seat, Seat.id == BookingSeat.seat_id)
+        .join(Venue, Venue.id == Seat.venue_id)
+        .where(Booking.state.in_(_LIVE), BookingSeat.live.is_(True))
+    )
+
+
 async def seat_keys_of(db: Database, session_id: int) -> list[str]:
-    """The seats the session holds now (live bookings, live booking seats)."""
+    """The seats the session holds now."""
     async with db.read() as s:
         rows = await s.execute(
-            select(Venue.code, Seat.label)
-            .select_from(BookingSeat)
-            .join(Booking, Booking.id == BookingSeat.booking_id)
-            .join(Seat, Seat.id == BookingSeat.seat_id)
-            .join(Venue, Venue.id == Seat.venue_id)
-            .where(
-                Booking.session_id == session_id,
-                Booking.state.in_(_LIVE),
-                BookingSeat.live.is_(True),
-            )
+            _held(Venue.code, Seat.label)
+            .where(Booking.session_id == session_id)
             .order_by(Venue.code, Seat.label)
         )
         return [seat_key_for(venue, label) for venue, label in rows.all()]
@@ -91,18 +97,8 @@ async def current_states(db: Database, seat_key: str) -> list[tuple[int, str]]:
         return []
     async with db.read() as s:
         rows = await s.execute(
-            select(EvaluationSession.id, EvaluationSession.state)
-            .select_from(BookingSeat)
-            .join(Booking, Booking.id == BookingSeat.booking_id)
-            .join(EvaluationSession, EvaluationSession.id == Booking.session_id)
-            .join(Seat, Seat.id == BookingSeat.seat_id)
-            .join(Venue, Venue.id == Seat.venue_id)
-            .where(
-                Venue.code == venue_code,
-                Seat.label == label,
-                Booking.state.in_(_LIVE),
-                BookingSeat.live.is_(True),
-            )
+            _held(EvaluationSession.id, EvaluationSession.state)
+            .where(Venue.code == venue_code, Seat.label == label)
             .order_by(EvaluationSession.id)
         )
         return [(sid, state) for sid, state in rows.all()]

@@ -384,6 +384,25 @@ async def raise_incident(
 MAX_ALERT_OCCURRENCES = 50
 
 
+async def _open_alert_incidents(
+    s: AsyncSession, session_id: int, seat_id: int, kind: str
+) -> list[Incident]:
+    """The session's incidents raised by the conduct monitor at this seat for this kind of
+    incident and not concluded, oldest first (one, unless concurrent writers raced)."""
+    found = await s.execute(
+        select(Incident)
+        .where(
+            Incident.session_id == session_id,
+            Incident.seat_id == seat_id,
+            Incident.raised_by == ALERT_ACTOR,
+            Incident.kind == kind,
+            Incident.state != "concluded",
+        )
+        .order_by(Incident.id)
+    )
+    return list(found.scalars())
+
+
 async def raise_alert_incident(
     db: Database,
     session_id: int,
@@ -421,20 +440,7 @@ async def raise_alert_incident(
                 f"工位 #{seat_id} 在评标会 #{session_id} 中没有就座的专家，无法登记自动告警事件",
             )
         expert_id, seat, venue = seated
-        existing = (
-            await s.execute(
-                select(Incident)
-                .where(
-                    Incident.session_id == session_id,
-                    Incident.seat_id == seat_id,
-                    Incident.raised_by == ALERT_ACTOR,
-                    Incident.kind == rule.kind,
-                    Incident.state != "concluded",
-                )
-                .order_by(Incident.id)
-                .limit(1)
-            )
-        ).scalar_one_or_none()
+        existing = next(iter(await _open_alert_incidents(s, session_id, seat_id, rule.kind)), None)
         if existing is not None:
             kept = list(existing.evidence.get("occurrences", []))
             if len(kept) < MAX_ALERT_OCCURRENCES:
@@ -510,20 +516,7 @@ async def clear_alert_incident(
     rule = alert_incident(alert)
     started, cleared = started_at.isoformat(), cleared_at.isoformat()
     async with db.write() as s:
-        candidates = (
-            await s.execute(
-                select(Incident)
-                .where(
-                    Incident.session_id == session_id,
-                    Incident.seat_id == seat_id,
-                    Incident.raised_by == ALERT_ACTOR,
-                    Incident.kind == rule.kind,
-                    Incident.state != "concluded",
-                )
-                .order_by(Incident.id)
-            )
-        ).scalars()
-        for incident in candidates:
+        for incident in await _open_alert_incidents(s, session_id, seat_id, rule.kind):
             occurrences = list(incident.evidence.get("occurrences", []))
             index = next(
                 (i for i, o in enumerate(occurrences) if o.get("started_at") == started), None
