@@ -357,26 +357,32 @@ async def raise_incident(
             raised_by=who.username,
             raised_at=now,
         )
-        s.add(incident)
-        await s.flush()
-        await append_event(
-            s,
-            kind="supervision.incident_raised",
-            subject=f"incident:{incident.id}",
-            actor=who.username,
-            payload={
-                "session_id": session_id,
-                "expert_id": expert_id,
-                "seat_id": incident.seat_id,
-                "venue_id": incident.venue_id,
-                "kind": kind,
-                "severity": severity,
-                "evidence": evidence,
-                "description": description,
-            },
-            at=now,
-        )
+        await _add_incident(s, incident, now)
         return await _incident_view(s, await _load_incident(s, incident.id))
+
+
+async def _add_incident(s: AsyncSession, incident: Incident, now: datetime) -> None:
+    """Store a new incident and its ``supervision.incident_raised`` event (raised by a
+    supervisor or by the conduct monitor alike)."""
+    s.add(incident)
+    await s.flush()
+    await append_event(
+        s,
+        kind="supervision.incident_raised",
+        subject=f"incident:{incident.id}",
+        actor=incident.raised_by,
+        payload={
+            "session_id": incident.session_id,
+            "expert_id": incident.expert_id,
+            "seat_id": incident.seat_id,
+            "venue_id": incident.venue_id,
+            "kind": incident.kind,
+            "severity": incident.severity,
+            "evidence": incident.evidence,
+            "description": incident.description,
+        },
+        at=now,
+    )
 
 
 # An alert that keeps coming back while its incident is open is counted every time, but only
@@ -474,25 +480,7 @@ async def raise_alert_incident(
             raised_by=ALERT_ACTOR,
             raised_at=now,
         )
-        s.add(incident)
-        await s.flush()
-        await append_event(
-            s,
-            kind="supervision.incident_raised",
-            subject=f"incident:{incident.id}",
-            actor=ALERT_ACTOR,
-            payload={
-                "session_id": session_id,
-                "expert_id": expert_id,
-                "seat_id": seat.id,
-                "venue_id": venue.id,
-                "kind": rule.kind,
-                "severity": rule.severity,
-                "evidence": incident.evidence,
-                "description": incident.description,
-            },
-            at=now,
-        )
+        await _add_incident(s, incident, now)
         return await _incident_view(s, await _load_incident(s, incident.id)), True
 
 
