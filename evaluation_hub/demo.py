@@ -345,7 +345,6 @@ async def script_evaluation(
     from evaluation_hub.sessions import formation
     from evaluation_hub.sessions import store as session_store
     from scoring.model import COMMERCIAL_PART
-    from scoring.shuffle import ShuffleManifest, derive
 
     sid = ids["session"]
     seats = ids["seats"]
@@ -388,14 +387,7 @@ async def script_evaluation(
                 select(EvaluationPackageRow).where(EvaluationPackageRow.session_id == sid)
             )
         ).scalar_one()
-    seed_value = sealer.open(row.sealed_seed, evaluation_store.seed_purpose(sid))
-    m = row.manifest
-    shuffle = derive(
-        seed_value,
-        ShuffleManifest(
-            m["session_id"], tuple(m["experts"]), tuple(m["chapters"]), tuple(m["bidders"])
-        ),
-    )
+    shuffle = evaluation_store.stored_shuffle(row, sealer)
     from evaluation_hub.bids.package_io import read_package
 
     package = read_package(DEMO_PACKAGE)

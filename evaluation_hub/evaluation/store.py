@@ -14,7 +14,7 @@ import asyncio
 import json
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -86,6 +86,9 @@ __all__ = [
     "seat_expert",
     "seated_experts",
     "sign_report",
+    "start_evaluation",
+    "stored_manifest",
+    "stored_shuffle",
 ]
 
 SCORING_STATES = frozenset({"evaluating", "deviation_review"})
@@ -96,6 +99,20 @@ _LIVE = tuple(booking_rules.LIVE_STATES)
 
 def seed_purpose(session_id: int) -> str:
     return f"evaluation-shuffle-seed:{session_id}"
+
+
+def stored_manifest(row: EvaluationPackageRow) -> ShuffleManifest:
+    """The shuffle manifest as the package row keeps it (and its commitment covers)."""
+    m = row.manifest
+    return ShuffleManifest(
+        m["session_id"], tuple(m["experts"]), tuple(m["chapters"]), tuple(m["bidders"])
+    )
+
+
+def stored_shuffle(row: EvaluationPackageRow, sealer: Sealer) -> StaggeredShuffle:
+    """Every expert's view, from the sealed seed: only the hub's sealing key opens it."""
+    seed = sealer.open(row.sealed_seed, seed_purpose(row.session_id))
+    return derive(seed, stored_manifest(row))
 
 
 @dataclass(frozen=True)
@@ -206,10 +223,7 @@ async def _context(s: AsyncSession, session_id: int, sealer: Sealer, *, lock: bo
             f"标书包目录 {row.source_path} 的内容与导入时不一致（摘要 {row.content_digest}），"
             "评审已停止；请恢复导入时的文件",
         ) from None
-    m = row.manifest
-    manifest = ShuffleManifest(
-        m["session_id"], tuple(m["experts"]), tuple(m["chapters"]), tuple(m["bidders"])
-    )
+    manifest = stored_manifest(row)
     members = await _members(s, session.id)
     seed = sealer.open(row.sealed_seed, seed_purpose(session.id))
     recused = frozenset(await _codes(s, session.id, ("recused",)))
@@ -360,13 +374,10 @@ async def recommit_members(
     ).scalar_one_or_none()
     if row is None or list(row.manifest["experts"]) == list(members):
         return False
-    m = row.manifest
-    manifest = ShuffleManifest(
-        m["session_id"], tuple(members), tuple(m["chapters"]), tuple(m["bidders"])
-    )
+    manifest = replace(stored_manifest(row), expert_ids=tuple(members))
     seed = sealer.open(row.sealed_seed, seed_purpose(session_id))
-    previous, before = row.seed_commitment, list(m["experts"])
-    row.manifest = {**m, "experts": list(members)}
+    previous, before = row.seed_commitment, list(row.manifest["experts"])
+    row.manifest = {**row.manifest, "experts": list(members)}
     row.seed_commitment = commitment(seed, manifest)
     await s.flush()
     await append_event(

@@ -79,11 +79,11 @@ from evaluation_hub.audit.models import AuditEventRow
 from evaluation_hub.db.engine import Database
 from evaluation_hub.evaluation.models import EvaluationPackageRow
 from evaluation_hub.evaluation.rules import signature_document
-from evaluation_hub.evaluation.store import seed_purpose
+from evaluation_hub.evaluation.store import stored_shuffle
 from evaluation_hub.sealing import Sealer
 from evaluation_hub.seats.models import SubmittedScore
 from scoring.model import COMMERCIAL_PART
-from scoring.shuffle import ShuffleManifest, StaggeredShuffle, derive
+from scoring.shuffle import StaggeredShuffle
 from scoring.signing import sign
 from seat_agent.keys import load_identity
 from seat_agent.outbox import ScoreOutbox
@@ -137,12 +137,7 @@ async def _shuffle(db: Database, sid: int) -> StaggeredShuffle:
                 select(EvaluationPackageRow).where(EvaluationPackageRow.session_id == sid)
             )
         ).scalar_one()
-    seed = Sealer(SEALING_KEY).open(row.sealed_seed, seed_purpose(sid))
-    m = row.manifest
-    manifest = ShuffleManifest(
-        m["session_id"], tuple(m["experts"]), tuple(m["chapters"]), tuple(m["bidders"])
-    )
-    return derive(seed, manifest)
+    return stored_shuffle(row, Sealer(SEALING_KEY))
 
 
 async def _submitted(db: Database) -> list[tuple[str, str, str]]:

@@ -16,9 +16,9 @@ from evaluation_hub.api.keys import CLOCK, DB, SEALER
 from evaluation_hub.bids.package_io import read_package
 from evaluation_hub.db.engine import Database
 from evaluation_hub.evaluation.models import EvaluationPackageRow
-from evaluation_hub.evaluation.store import seed_purpose
+from evaluation_hub.evaluation.store import stored_shuffle
 from scoring.model import COMMERCIAL_PART, BidPackage
-from scoring.shuffle import ShuffleManifest, StaggeredShuffle, derive
+from scoring.shuffle import StaggeredShuffle
 from tests.hub.helpers import confirm_committee
 
 Client = TestClient[Any, Any]
@@ -97,12 +97,7 @@ async def hub_shuffle(client: Client, database: Database, sid: int) -> Staggered
             )
         ).scalar_one()
     assert client.app is not None
-    seed = client.app[SEALER].open(row.sealed_seed, seed_purpose(sid))
-    m = row.manifest
-    manifest = ShuffleManifest(
-        m["session_id"], tuple(m["experts"]), tuple(m["chapters"]), tuple(m["bidders"])
-    )
-    return derive(seed, manifest)
+    return stored_shuffle(row, client.app[SEALER])
 
 
 def part_save(
