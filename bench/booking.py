@@ -33,10 +33,10 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from evaluation_hub.booking.rules import CHINA_TZ
 from evaluation_hub.db.engine import Database
 from evaluation_hub.db.models import EvaluationSession, Seat
 from evaluation_hub.demo import seed
+from evaluation_hub.localtime import zone
 from tests.support.postgres_server import free_port, postgres_server
 
 SECRET = "b" * 40
@@ -47,7 +47,7 @@ async def prepare(url: str, sessions: int, extra_seats: int) -> dict[str, Any]:
     await db.upgrade()
     now = datetime.now(UTC)
     ids = await seed(db, now)
-    first_day = (now.astimezone(CHINA_TZ) + timedelta(days=2)).date()
+    first_day = (now.astimezone(zone()) + timedelta(days=2)).date()
     async with db.write() as s:
         seat_ids = []
         for n in range(extra_seats):
@@ -70,8 +70,8 @@ async def prepare(url: str, sessions: int, extra_seats: int) -> dict[str, Any]:
                 project_name="压测项目",
                 section="1",
                 host_venue_id=ids["venues"]["KM"],
-                starts_at=datetime(day.year, day.month, day.day, 9, tzinfo=CHINA_TZ),
-                ends_at=datetime(day.year, day.month, day.day, 17, tzinfo=CHINA_TZ),
+                starts_at=datetime(day.year, day.month, day.day, 9, tzinfo=zone()),
+                ends_at=datetime(day.year, day.month, day.day, 17, tzinfo=zone()),
                 committee_size=7,
                 state="scheduled",
                 created_at=now,

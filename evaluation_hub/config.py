@@ -6,16 +6,17 @@ Configuration errors are raised when the hub starts, never at first use.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import os
 import secrets
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
-from evaluation_hub.checkin.rules import CheckinPolicy
+from evaluation_hub import localtime
 from evaluation_hub.errors import ConfigError
+from evaluation_hub.regulation import Regulation
 from evaluation_hub.secretfile import read_or_create
-from evaluation_hub.sessions.outage import OutageRules
 
 __all__ = ["HubConfig"]
 
@@ -35,11 +36,11 @@ class HubConfig:
     # Signs session tokens; a fresh one per start would log everybody out, so set it in production.
     token_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
     token_ttl: timedelta = timedelta(hours=8)
-    booking_request_ttl: timedelta = timedelta(hours=24)
     expiry_sweep_interval_s: float = 30.0
     max_body_bytes: int = 64 * 1024
     json_logs: bool = False
-    timezone: str = "Asia/Shanghai"
+    # Local time of every page, message and working-day count (evaluation_hub.localtime).
+    timezone: str = localtime.DEFAULT_ZONE
     # Seals draw and shuffle seeds; from EVALHUB_SEALING_KEY, else this file (never the database).
     sealing_key: str | None = field(default=None, repr=False)
     sealing_key_file: Path = DEFAULT_STATE_DIR / "sealing.key"
@@ -48,10 +49,9 @@ class HubConfig:
     checkpoint_every_events: int = 100
     checkpoint_every: timedelta = timedelta(minutes=10)
     checkpoint_poll_s: float = 30.0
-    # Outage clocks from published measures: the tenderer decides 2 h after a delayed start; a
-    # fault during evaluation not fixed within 4 h seals the session for a new committee.
-    outage_rules: OutageRules = field(default_factory=OutageRules)
-    checkin_policy: CheckinPolicy = field(default_factory=CheckinPolicy)
+    # Every regulatory number (committee, outage clocks, deviation share, working-day deadlines,
+    # check-in, booking expiry), national defaults unless the deployment sets its own.
+    regulation: Regulation = field(default_factory=Regulation)
     # Seats' live media recorded as WebM segments (evaluation_hub.live.recording), each hashed
     # into the audit chain. No retention (None) keeps every segment: deleting is a choice.
     recordings_enabled: bool = True
@@ -93,11 +93,14 @@ class HubConfig:
                     raise ConfigError(f"{key} must be an integer, got {env[key]!r}") from exc
         if "EVALHUB_BOOKING_TTL_MINUTES" in env:
             try:
-                values["booking_request_ttl"] = timedelta(
-                    minutes=int(env["EVALHUB_BOOKING_TTL_MINUTES"])
-                )
+                minutes = int(env["EVALHUB_BOOKING_TTL_MINUTES"])
             except ValueError as exc:
                 raise ConfigError("EVALHUB_BOOKING_TTL_MINUTES must be an integer") from exc
+            values["regulation"] = dataclasses.replace(
+                Regulation(), booking_request_ttl=timedelta(minutes=minutes)
+            )
+        if env.get("EVALHUB_TIMEZONE"):
+            values["timezone"] = env["EVALHUB_TIMEZONE"]
         values.update(_recording_settings(env))
         if env.get("EVALHUB_LOG_FORMAT") == "json":
             values["json_logs"] = True

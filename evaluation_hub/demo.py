@@ -54,9 +54,9 @@ import structlog
 import yaml
 from sqlalchemy import func, select
 
+from evaluation_hub import localtime
 from evaluation_hub.api.auth import hash_password
 from evaluation_hub.booking import store
-from evaluation_hub.booking.rules import CHINA_TZ
 from evaluation_hub.checkin.rules import CheckinPolicy
 from evaluation_hub.config import HubConfig
 from evaluation_hub.db.engine import Database
@@ -162,14 +162,14 @@ async def seed(db: Database, now: datetime, *, day: date | None = None) -> dict[
                 )
             )
         spec = data["session"]
-        day = day or (now.astimezone(CHINA_TZ) + timedelta(days=1)).date()
+        day = day or (localtime.day_of(now) + timedelta(days=1))
         session = EvaluationSession(
             project_code=spec["project_code"],
             project_name=spec["project_name"],
             section=spec["section"],
             host_venue_id=ids["venues"][spec["host"]],
-            starts_at=datetime.combine(day, time.fromisoformat(spec["start"]), CHINA_TZ),
-            ends_at=datetime.combine(day, time.fromisoformat(spec["end"]), CHINA_TZ),
+            starts_at=localtime.at_local(day, time.fromisoformat(spec["start"])),
+            ends_at=localtime.at_local(day, time.fromisoformat(spec["end"])),
             committee_size=spec["committee_size"],
             state="scheduled",
             created_at=now,
@@ -764,7 +764,10 @@ def run(args: argparse.Namespace) -> int:
         # The session is tomorrow: let the person check in now (demo only).
         config = dataclasses.replace(
             config,
-            checkin_policy=dataclasses.replace(config.checkin_policy, lead=PLAY_CHECKIN_LEAD),
+            regulation=dataclasses.replace(
+                config.regulation,
+                checkin=dataclasses.replace(config.regulation.checkin, lead=PLAY_CHECKIN_LEAD),
+            ),
         )
     seats_dir = state / "seats"
     hub_url = f"ws://{config.host}:{config.port}/ws/seat"
@@ -793,7 +796,7 @@ def run(args: argparse.Namespace) -> int:
                 sealer = Sealer.from_env_or_file(config.sealing_key, config.sealing_key_file)
                 scripted_demo = await script_evaluation(
                     db, ids, sealer, seats_dir, now, play=play,
-                    checkin_policy=config.checkin_policy,
+                    checkin_policy=config.regulation.checkin,
                 )  # fmt: skip
             return empty, dirs, scripted_demo
         finally:

@@ -39,7 +39,6 @@ from seat_protocol.chapter_crypto import ChapterSealError, chapter_context, open
 from seat_protocol.events import ChunkReceived, Connected, Disconnected, Event, MessageReceived
 from seat_protocol.messages import (
     MAX_CHUNKS_PER_REQUEST,
-    READING_OVER,
     AppMessage,
     ChapterManifest,
     ChunkRequest,
@@ -47,6 +46,7 @@ from seat_protocol.messages import (
     ManifestChapter,
     SessionStateNotice,
 )
+from seat_protocol.session_states import READING_OVER
 
 __all__ = ["CachedChapter", "ChapterCache", "Sender"]
 

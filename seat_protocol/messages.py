@@ -39,7 +39,6 @@ __all__ = [
     "MAX_SDP_CHARS",
     "MESSAGE_TYPES",
     "PROTOCOL_VERSION",
-    "READING_OVER",
     "SUBPROTOCOL",
     "Ack",
     "AppMessage",
@@ -491,13 +490,6 @@ class CheckinResult(AppMessage):
     def __post_init__(self) -> None:
         _check_id(self.session_id, "session_id")
         _check_text(self.message, "message", 500, empty_ok=True)
-
-
-# Session states after which the expert no longer reads chapters: the seat wipes its cache and
-# the hub drops the sealed chunks it held for the session.
-READING_OVER = frozenset(
-    {"sealed", "sealed_for_new_committee", "revealed", "report_signed", "archived", "cancelled"}
-)
 
 
 @dataclass(frozen=True, kw_only=True)

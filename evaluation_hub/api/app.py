@@ -12,6 +12,7 @@ from typing import Any
 import structlog
 from aiohttp import web
 
+from evaluation_hub import localtime
 from evaluation_hub.api import (
     allocation,
     bookings,
@@ -27,7 +28,7 @@ from evaluation_hub.api import (
     sessions,
     supervision,
 )
-from evaluation_hub.api.keys import BUS, CLOCK, CONFIG, DB, DISTANCES, HUB_KEY, SEALER
+from evaluation_hub.api.keys import BUS, CLOCK, CONFIG, DB, DISTANCES, HUB_KEY, SEALER, SERVICES
 from evaluation_hub.api.problems import problem_middleware
 from evaluation_hub.api.routes import ApiRoutes, Operation, openapi_document
 from evaluation_hub.api.serialize import SCHEMAS
@@ -44,6 +45,7 @@ from evaluation_hub.sealing import Sealer
 from evaluation_hub.seats import chapters as seat_chapters
 from evaluation_hub.seats import session_notices
 from evaluation_hub.seats import websocket as seat_websocket
+from evaluation_hub.services import Services
 
 __all__ = ["API_OPERATIONS", "checkpoint_once", "create_app", "utc_now"]
 
@@ -128,6 +130,7 @@ def create_app(
     check_schema: bool = True,
     sweep: bool = True,
 ) -> web.Application:
+    localtime.use_zone(config.timezone)
     app = web.Application(middlewares=[problem_middleware], client_max_size=config.max_body_bytes)
     app[CONFIG] = config
     app[CLOCK] = clock
@@ -147,6 +150,15 @@ def create_app(
     config.hub_key_file.parent.mkdir(parents=True, exist_ok=True)
     app[HUB_KEY] = load_or_create_private_key(config.hub_key_file)
     write_public_key(app[HUB_KEY], config.hub_key_file.with_suffix(".pub"))
+    app[SERVICES] = Services(
+        config=config,
+        db=app[DB],
+        sealer=app[SEALER],
+        bus=app[BUS],
+        hub_key=app[HUB_KEY],
+        distances=app[DISTANCES],
+        clock=clock,
+    )
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         if check_schema:

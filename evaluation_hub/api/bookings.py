@@ -68,7 +68,7 @@ CHANGE = {
 
 
 def booking_policy(request: web.Request) -> store.BookingPolicy:
-    return store.BookingPolicy(request_ttl=request.app[CONFIG].booking_request_ttl)
+    return store.BookingPolicy(request_ttl=request.app[CONFIG].regulation.booking_request_ttl)
 
 
 async def visible_booking(request: web.Request, who: Principal, booking: Booking) -> dict[str, Any]:

@@ -60,7 +60,7 @@ async def issue_pins(request: web.Request) -> web.Response:
         path_id(request, "session_id"),
         sealer=app[SEALER],
         now=app[CLOCK](),
-        policy=app[CONFIG].checkin_policy,
+        policy=app[CONFIG].regulation.checkin,
     )
     return web.json_response(
         {

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
 from sqlalchemy import select
 
+from evaluation_hub import localtime
 from evaluation_hub.api.auth import principal
 from evaluation_hub.api.keys import DB
 from evaluation_hub.api.routes import ApiRoutes
@@ -249,7 +250,7 @@ async def venue_timeline(request: web.Request) -> web.Response:
         day = date.fromisoformat(raw)
     except ValueError as exc:
         raise InvalidInput("bad-query", "查询参数 date 必须是日期，例如 2026-12-01") from exc
-    start = datetime.combine(day, time(0), rules.CHINA_TZ)
+    start = localtime.midnight(day)
     end = start + timedelta(days=1)
     async with request.app[DB].read() as s:
         seats = list(

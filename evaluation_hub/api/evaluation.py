@@ -25,6 +25,7 @@ from evaluation_hub.evaluation.models import ReviewRequestRow
 from evaluation_hub.evaluation.report import render_report
 from evaluation_hub.seats import expert as seat_expert
 from evaluation_hub.sessions import lifecycle
+from evaluation_hub.sessions.states import REVEALED
 
 __all__ = ["routes"]
 
@@ -122,7 +123,7 @@ def _overview_json(o: store.Overview) -> dict[str, Any]:
                 "complete": len(scored) == len(parts),
             }
         )
-    revealed = ctx.session.state in store.REVEALED_STATES
+    revealed = ctx.session.state in REVEALED
     return {
         "session_id": ctx.session.id,
         "state": ctx.session.state,

@@ -13,8 +13,9 @@ from evaluation_hub.bus.base import Bus
 from evaluation_hub.config import HubConfig
 from evaluation_hub.db.engine import Database
 from evaluation_hub.sealing import Sealer
+from evaluation_hub.services import Services
 
-__all__ = ["BUS", "CLOCK", "CONFIG", "DB", "DISTANCES", "HUB_KEY", "SEALER"]
+__all__ = ["BUS", "CLOCK", "CONFIG", "DB", "DISTANCES", "HUB_KEY", "SEALER", "SERVICES"]
 
 CONFIG = web.AppKey("config", HubConfig)
 DB = web.AppKey("db", Database)
@@ -25,3 +26,5 @@ SEALER = web.AppKey("sealer", Sealer)
 DISTANCES = web.AppKey("distances", RegionDistances)
 # Signs audit checkpoints.
 HUB_KEY = web.AppKey("hub_key", Ed25519PrivateKey)
+# Everything the use cases need; handlers pass it (or its parts) to one use case each.
+SERVICES = web.AppKey("services", Services)

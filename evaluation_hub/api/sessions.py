@@ -23,6 +23,7 @@ from evaluation_hub.evaluation import store as evaluation_store
 from evaluation_hub.principal import Principal
 from evaluation_hub.sessions import lifecycle
 from evaluation_hub.sessions import store as session_store
+from evaluation_hub.sessions.states import BEFORE_START, SessionState
 
 __all__ = ["load_session", "routes"]
 
@@ -144,7 +145,7 @@ async def create_session(request: web.Request) -> web.Response:
             starts_at=window.starts_at,
             ends_at=window.ends_at,
             committee_size=body["committee_size"],
-            state="scheduled",
+            state=SessionState.SCHEDULED,
             created_at=request.app[CLOCK](),
         )
         s.add(session)
@@ -204,7 +205,7 @@ async def add_session_expert(request: web.Request) -> web.Response:
                 .with_for_update()
             )
         ).scalar_one()
-        if state not in evaluation_store.ATTACH_STATES:
+        if state not in BEFORE_START:
             # After the start a committee that lost a member is sealed for a new one.
             raise Conflict(
                 "committee-fixed",
@@ -316,7 +317,7 @@ async def _view(request: web.Request, session_id: int) -> web.Response:
         await principal(request),
         session_id,
         now=app[CLOCK](),
-        rules=app[CONFIG].outage_rules,
+        rules=app[CONFIG].regulation.outage,
     )
     return web.json_response(_lifecycle_json(view))
 

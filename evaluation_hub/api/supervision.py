@@ -13,19 +13,15 @@ from aiohttp import web
 
 from evaluation_hub.api.auth import principal
 from evaluation_hub.api.directory import path_id
-from evaluation_hub.api.keys import CLOCK, DB
+from evaluation_hub.api.keys import CLOCK, CONFIG, DB
 from evaluation_hub.api.routes import ApiRoutes
 from evaluation_hub.api.schema import read_json
 from evaluation_hub.supervision import store
-from evaluation_hub.supervision.notices import SupervisionDeadlines
 
-__all__ = ["DEADLINES", "routes"]
+__all__ = ["routes"]
 
 routes = ApiRoutes()
 TAG = "联合监督"
-
-# Published measures: copy within 7 working days, hand over within 5 (city measure).
-DEADLINES = SupervisionDeadlines(copy_notice_working_days=7, handover_working_days=5)
 
 _TEXT = {"type": "string", "minLength": 1, "maxLength": 4000}
 INCIDENT_CREATE = {
@@ -207,7 +203,7 @@ async def conclude_incident(request: web.Request) -> web.Response:
         incident_id,
         result=body["result"],
         now=request.app[CLOCK](),
-        deadlines=DEADLINES,
+        deadlines=request.app[CONFIG].regulation.supervision,
     )
     return _json(incident)
 
@@ -338,7 +334,11 @@ async def open_handovers(request: web.Request) -> web.Response:
     session_id = path_id(request, "session_id")
     await read_json(request, EMPTY)
     rows = await store.open_handovers(
-        request.app[DB], who, session_id, now=request.app[CLOCK](), deadlines=DEADLINES
+        request.app[DB],
+        who,
+        session_id,
+        now=request.app[CLOCK](),
+        deadlines=request.app[CONFIG].regulation.supervision,
     )
     return _json(rows, status=201)
 

@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, tzinfo
-from zoneinfo import ZoneInfo
+from datetime import datetime, timedelta
 
+from evaluation_hub import localtime
 from evaluation_hub.errors import Conflict, InvalidInput
 
 __all__ = [
@@ -31,8 +31,6 @@ __all__ = [
     "next_state",
     "overlaps",
 ]
-
-CHINA_TZ = ZoneInfo("Asia/Shanghai")
 
 # A booking in one of these states holds its seats.
 LIVE_STATES = frozenset({"requested", "confirmed", "checked_in"})
@@ -78,8 +76,8 @@ _TRANSITIONS: dict[tuple[str, str], str] = {
 }
 
 
-def format_local(dt: datetime, tz: tzinfo = CHINA_TZ) -> str:
-    return dt.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+def format_local(dt: datetime) -> str:
+    return localtime.format_minutes(dt)
 
 
 @dataclass(frozen=True)
@@ -90,25 +88,25 @@ class Window:
     ends_at: datetime
 
     @classmethod
-    def checked(cls, starts_at: datetime, ends_at: datetime, tz: tzinfo = CHINA_TZ) -> Window:
+    def checked(cls, starts_at: datetime, ends_at: datetime) -> Window:
         """Build a window, enforcing the dispatch rules: aware times, positive length, one day."""
         if starts_at.tzinfo is None or ends_at.tzinfo is None:
             raise InvalidInput("naive-datetime", "时间必须带时区，例如 2026-12-01T09:00:00+08:00")
         if ends_at <= starts_at:
             raise InvalidInput(
                 "window-order",
-                f"评标时段的结束时间（{format_local(ends_at, tz)}）必须晚于开始时间（{format_local(starts_at, tz)}）",
+                f"评标时段的结束时间（{format_local(ends_at)}）必须晚于开始时间（{format_local(starts_at)}）",
             )
-        if starts_at.astimezone(tz).date() != ends_at.astimezone(tz).date():
+        if localtime.day_of(starts_at) != localtime.day_of(ends_at):
             raise InvalidInput(
                 "window-not-same-day",
-                f"评标时段必须在同一天内开始和结束：{format_local(starts_at, tz)} 至 {format_local(ends_at, tz)} "
+                f"评标时段必须在同一天内开始和结束：{format_local(starts_at)} 至 {format_local(ends_at)} "
                 "跨越了午夜，请拆分为两个时段（开评分离）",
             )
         return cls(starts_at, ends_at)
 
-    def describe(self, tz: tzinfo = CHINA_TZ) -> str:
-        return f"{format_local(self.starts_at, tz)}–{self.ends_at.astimezone(tz).strftime('%H:%M')}"
+    def describe(self) -> str:
+        return f"{format_local(self.starts_at)}–{localtime.format_minutes(self.ends_at)[-5:]}"
 
 
 def overlaps(a: Window, b: Window) -> bool:

@@ -17,8 +17,8 @@ from datetime import datetime
 from decimal import Decimal
 from html import escape
 from typing import Any
-from zoneinfo import ZoneInfo
 
+from evaluation_hub import localtime
 from scoring.aggregation import Aggregation
 from scoring.decimals import quantize
 from scoring.model import COMMERCIAL_PART, BidPackage
@@ -28,8 +28,6 @@ from scoring.shuffle import ShuffleManifest, commitment
 from scoring.signing import decimal_text
 
 __all__ = ["ReportData", "ReviewNote", "SignatureNote", "render_report"]
-
-_CHINA = ZoneInfo("Asia/Shanghai")
 
 _REASONS = {
     "summation_error": "计分汇总错误",
@@ -143,7 +141,7 @@ def _table(head: Sequence[str], rows: Sequence[Sequence[str]], numeric: frozense
 
 
 def _time(at: datetime) -> str:
-    return at.astimezone(_CHINA).strftime("%Y-%m-%d %H:%M:%S")
+    return localtime.format_seconds(at)
 
 
 def _seed_verified(data: ReportData) -> bool:

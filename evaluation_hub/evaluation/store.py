@@ -52,6 +52,13 @@ from evaluation_hub.principal import Principal
 from evaluation_hub.sealing import Sealer
 from evaluation_hub.seats.models import SeatEnrolment, SubmittedScore
 from evaluation_hub.sessions import formation, lifecycle
+from evaluation_hub.sessions.states import (
+    BEFORE_START,
+    DURING_EVALUATION,
+    OVERRIDES_ALLOWED,
+    REVEALED,
+)
+from evaluation_hub.sessions.states import SessionState as S
 from evaluation_hub.sessions.store import apply_action_in
 from scoring.aggregation import Aggregation, aggregate
 from scoring.anonymity import Finding, scan_package
@@ -91,9 +98,6 @@ __all__ = [
     "stored_shuffle",
 ]
 
-SCORING_STATES = frozenset({"evaluating", "deviation_review"})
-ATTACH_STATES = frozenset({"scheduled", "seats_confirmed", "check_in"})
-REVEALED_STATES = frozenset({"revealed", "report_signed", "archived"})
 _LIVE = tuple(booking_rules.LIVE_STATES)
 
 
@@ -276,7 +280,7 @@ async def attach_package(
     async with db.write() as s:
         session, host = await _session(s, session_id)
         _require_host_operator(actor, session, host)
-        if session.state not in ATTACH_STATES:
+        if session.state not in BEFORE_START:
             raise Conflict(
                 "package-too-late",
                 f"评标会当前状态为「{lifecycle.STATE_NAMES[session.state]}」，"
@@ -469,7 +473,7 @@ async def record_override(
         _require_host_operator(actor, ctx.session, ctx.host)
         if not reason.strip():
             raise InvalidInput("reason-required", "放行含识别标记的章节必须填写理由")
-        if ctx.session.state not in ATTACH_STATES | SCORING_STATES:
+        if ctx.session.state not in OVERRIDES_ALLOWED:
             raise Conflict("override-too-late", "评标会已封存，不能再放行章节")
         count = sum(
             1
@@ -613,7 +617,7 @@ async def _judge_and_record(
                 "not-a-member",
                 [f"专家 {expert} 不是评标会 #{ctx.session.id} 的评标委员会成员，评分不予计入"],
             )
-        if ctx.session.state not in SCORING_STATES:
+        if ctx.session.state not in DURING_EVALUATION:
             raise rules.SaveRefused(
                 "not-scoring",
                 [f"评标会当前状态为「{lifecycle.STATE_NAMES[ctx.session.state]}」，不接受评分"],
@@ -634,7 +638,7 @@ async def _judge_and_record(
             package=ctx.package,
             view=ctx.shuffle.view(expert),
             previous=previous,
-            in_review=ctx.session.state == "deviation_review",
+            in_review=ctx.session.state == S.DEVIATION_REVIEW,
         )
         declared = {k: rules.decimal_text(v) for k, v in parsed.declared.items()}
         accepted, code, problems = True, "accepted", tuple[str, ...]()
@@ -838,7 +842,7 @@ async def overview(
         session, _ = await _session(s, session_id)
         _require_visible(actor, session)
         ctx = await _context(s, session_id, sealer, lock=True)
-        if ctx.session.state in SCORING_STATES:
+        if ctx.session.state in DURING_EVALUATION:
             await _ingest(s, ctx, now)
         overrides = await _overrides(s, session_id)
         refused = await s.execute(
@@ -879,7 +883,7 @@ async def review_round(
     async with db.write() as s:
         ctx = await _context(s, session_id, sealer, lock=True)
         _require_host_operator(actor, ctx.session, ctx.host)
-        if ctx.session.state not in SCORING_STATES:
+        if ctx.session.state not in DURING_EVALUATION:
             raise Conflict(
                 "not-scoring",
                 f"评标会当前状态为「{lifecycle.STATE_NAMES[ctx.session.state]}」，不能发起偏离复核",
@@ -911,7 +915,7 @@ async def review_round(
             )
             s.add(row)
             created.append(row)
-        if ctx.session.state == "evaluating":
+        if ctx.session.state == S.EVALUATING:
             await apply_action_in(
                 s, actor, ctx.session.id, "begin_deviation_review", reason=None, now=now
             )
@@ -959,7 +963,7 @@ async def answer_request(
         if isinstance(actor, SeatActor):
             await _require_seated(s, actor, ctx.session.id, request.expert_code)
         await formation.require_not_recused(s, ctx.session.id, request.expert_code)
-        if ctx.session.state != "deviation_review":
+        if ctx.session.state != S.DEVIATION_REVIEW:
             raise Conflict(
                 "not-in-review",
                 f"评标会当前状态为「{lifecycle.STATE_NAMES[ctx.session.state]}」，不能答复复核请求",
@@ -1018,7 +1022,7 @@ async def seal(
     async with db.write() as s:
         ctx = await _context(s, session_id, sealer, lock=True)
         _require_host_operator(actor, ctx.session, ctx.host)
-        if ctx.session.state == "deviation_review":
+        if ctx.session.state == S.DEVIATION_REVIEW:
             await _ingest(s, ctx, now)
         await apply_action_in(s, actor, ctx.session.id, "seal", reason=None, now=now)
         # Recusals during the review may have left too few (or an even number of) members.
@@ -1114,7 +1118,7 @@ async def reveal(
 
 
 def _require_revealed(session: EvaluationSession, what: str) -> None:
-    if session.state not in REVEALED_STATES:
+    if session.state not in REVEALED:
         raise Conflict(
             "not-revealed",
             f"评标会当前状态为「{lifecycle.STATE_NAMES[session.state]}」，解密还原之后才能{what}",
@@ -1173,7 +1177,7 @@ async def sign_report(
         else:
             _require_host_operator(actor, ctx.session, ctx.host)
         await formation.require_not_recused(s, ctx.session.id, expert)
-        if ctx.session.state != "revealed":
+        if ctx.session.state != S.REVEALED:
             raise Conflict(
                 "not-signing",
                 f"评标会当前状态为「{lifecycle.STATE_NAMES[ctx.session.state]}」，不能签署评标报告",

@@ -21,7 +21,7 @@ of them keeps it and fetches only the rest, even after a hub restart. (The wrapp
 each time; it is fresh randomness around the same content key.)
 
 The sealed chunks are kept in this process's memory (``ChapterChunks``), keyed by content hash,
-until the session's reading is over (``seat_protocol.messages.READING_OVER``, see
+until the session's reading is over (``seat_protocol.session_states.READING_OVER``, see
 ``evaluation_hub.seats.session_notices``):
 they are derived data, cheap to rebuild from the database and the package directory by
 releasing again, and they must not outlive the process in clear reach of the database's
@@ -60,6 +60,7 @@ from evaluation_hub.sealing import Sealer
 from evaluation_hub.seats.models import SeatEnrolment
 from evaluation_hub.seats.store import seat_key_for
 from evaluation_hub.seats.websocket import SEAT_HUB, SeatHub
+from evaluation_hub.sessions.states import CHAPTERS_RELEASABLE
 from seat_protocol.chapter_crypto import chapter_context, seal_chapter
 from seat_protocol.messages import CHUNK_SIZE as PROTOCOL_CHUNK_SIZE
 from seat_protocol.messages import ChapterManifest, ManifestChapter
@@ -77,7 +78,7 @@ __all__ = [
 
 log = structlog.get_logger(__name__)
 
-RELEASE_STATES = frozenset({"check_in", "evaluating", "deviation_review", "paused"})
+RELEASE_STATES = CHAPTERS_RELEASABLE
 _KEY_PURPOSE = "seat-chapter-content-key"
 _LIVE = tuple(booking_rules.LIVE_STATES)
 

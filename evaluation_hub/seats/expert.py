@@ -41,6 +41,7 @@ from evaluation_hub.evaluation.models import (
 from evaluation_hub.evaluation.rules import EXPLAINABLE
 from evaluation_hub.seats.models import SeatEnrolment
 from evaluation_hub.sessions import formation
+from evaluation_hub.sessions.states import SessionState
 from seat_protocol.messages import (
     AppMessage,
     CheckinRequest,
@@ -124,7 +125,7 @@ async def _check_in(app: web.Application, seat_key: str, msg: CheckinRequest) ->
             pin=msg.pin.strip(),
             sealer=app[SEALER],
             now=app[CLOCK](),
-            policy=app[CONFIG].checkin_policy,
+            policy=app[CONFIG].regulation.checkin,
         )
     except ProblemError as exc:
         left = exc.extra.get("attempts_left")
@@ -425,10 +426,10 @@ async def seat_connected(app: web.Application, hub: SeatHub, seat_key: str) -> N
             brief = await briefing(app, session_id, expert)
             if brief is not None:
                 await hub.send(seat_key, brief)
-            if state == "deviation_review":
+            if state == SessionState.DEVIATION_REVIEW:
                 for row in open_requests:
                     await hub.send(seat_key, _notice(row))
-            if state == "revealed" and not signed:
+            if state == SessionState.REVEALED and not signed:
                 await _send_report(app, hub, session_id, {expert: seat_key})
     except Exception:
         log.exception("seat.expert_resync_failed", seat_key=seat_key)

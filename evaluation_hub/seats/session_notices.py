@@ -34,7 +34,8 @@ from evaluation_hub.seats.chapters import CHAPTERS, ChapterChunks
 from evaluation_hub.seats.store import seat_key_for
 from evaluation_hub.seats.websocket import SEAT_HUB, SeatHub
 from evaluation_hub.sessions.store import SESSION_MOVES, SessionMove
-from seat_protocol.messages import READING_OVER, SessionStateNotice
+from seat_protocol.messages import SessionStateNotice
+from seat_protocol.session_states import READING_OVER
 
 __all__ = ["CHANNEL", "current_states", "deliver", "seat_keys_of", "setup"]
 

@@ -45,11 +45,11 @@ from evaluation_hub.db.models import (
     SessionExpert,
     Venue,
 )
-from evaluation_hub.errors import Conflict, Forbidden, InvalidInput, NotFound, ProblemError
+from evaluation_hub.errors import Conflict, Forbidden, InvalidInput, NotFound
 from evaluation_hub.principal import Principal
 from evaluation_hub.sessions import committee as rules
 from evaluation_hub.sessions import lifecycle
-from evaluation_hub.sessions.errors import SessionRuleError
+from evaluation_hub.sessions.states import BEFORE_START, CHAIR_ELECTION, RECUSAL_ALLOWED
 
 __all__ = [
     "CommitteeView",
@@ -64,22 +64,12 @@ __all__ = [
 ]
 
 DECISIONS = ("confirmed", "recused")
-#: States in which a member may still confirm (the commitment is read at check-in).
-_CONFIRM_STATES = frozenset({"scheduled", "seats_confirmed", "check_in"})
-#: A conflict may surface later: recusal stays possible until the scores are sealed.
-_RECUSE_STATES = _CONFIRM_STATES | {"evaluating", "deviation_review", "paused"}
-_ELECTION_STATES = frozenset({"check_in", "evaluating"})
 _LIVE = tuple(booking_rules.LIVE_STATES)
 _STATUS: dict[str, rules.MemberStatus] = {
     "pending": "pending",
     "confirmed": "confirmed",
     "recused": "recused",
 }
-
-
-def _problem(exc: SessionRuleError) -> ProblemError:
-    kind = {403: Forbidden, 404: NotFound, 422: InvalidInput}.get(exc.http_status, Conflict)
-    return kind(exc.code, str(exc))
 
 
 async def _session(s: AsyncSession, session_id: int) -> tuple[EvaluationSession, Venue]:
@@ -273,7 +263,7 @@ async def decide(
             "not-host-member",
             f"专家 {expert_code} 在客场工位，须在本人工位确认承诺或声明回避",
         )
-    allowed = _CONFIRM_STATES if decision == "confirmed" else _RECUSE_STATES
+    allowed = BEFORE_START if decision == "confirmed" else RECUSAL_ALLOWED
     if session.state not in allowed:
         verb = "确认评标纪律承诺" if decision == "confirmed" else "声明回避"
         raise Conflict(
@@ -281,13 +271,10 @@ async def decide(
             f"评标会当前状态为「{lifecycle.STATE_NAMES[session.state]}」，不能{verb}",
         )
     committee = _committee(rows)
-    try:
-        if decision == "confirmed":
-            committee.confirm(expert_code)
-        else:
-            committee.recuse(expert_code, reason)
-    except SessionRuleError as exc:
-        raise _problem(exc) from exc
+    if decision == "confirmed":
+        committee.confirm(expert_code)
+    else:
+        committee.recuse(expert_code, reason)
     member.decision = decision
     member.decision_reason = reason.strip() if decision == "recused" else ""
     member.decided_at = now
@@ -458,7 +445,7 @@ async def record_chair_round(
     async with db.write() as s:
         session, venue = await _session(s, session_id)
         _require_host_operator(actor, session, venue)
-        if session.state not in _ELECTION_STATES:
+        if session.state not in CHAIR_ELECTION:
             raise Conflict(
                 "not-electing",
                 f"评标会当前状态为「{lifecycle.STATE_NAMES[session.state]}」，不能推选主任委员",
@@ -479,10 +466,7 @@ async def record_chair_round(
                     "duplicate-ballot", f"{voter} 在第 {number} 轮重复投票，每位成员每轮只能投一票"
                 )
             counted[voter] = candidate
-        try:
-            outcome = rules.elect_chair(seated, seated, [*previous, counted])
-        except SessionRuleError as exc:
-            raise _problem(exc) from exc
+        outcome = rules.elect_chair(seated, seated, [*previous, counted])
         ids = {e.code: e.id for _, e in rows}
         for voter, candidate in sorted(counted.items()):
             s.add(

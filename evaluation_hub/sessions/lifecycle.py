@@ -20,7 +20,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from evaluation_hub.sessions import states
 from evaluation_hub.sessions.errors import SessionRuleError
+from evaluation_hub.sessions.states import PAUSABLE, STATE_NAMES
+from evaluation_hub.sessions.states import SessionState as S
 
 __all__ = [
     "ACTION_NAMES",
@@ -29,29 +32,14 @@ __all__ = [
     "STATES",
     "STATE_NAMES",
     "TRANSITIONS",
-    "SessionState",
+    "SessionStatus",
     "TransitionRecord",
     "TransitionRule",
     "allowed_actions",
     "transition",
 ]
 
-STATE_NAMES = {
-    "scheduled": "已排期",
-    "seats_confirmed": "工位已确认",
-    "check_in": "签到中",
-    "evaluating": "评审中",
-    "deviation_review": "偏离复核中",
-    "sealed": "已封存",
-    "revealed": "已解密还原",
-    "report_signed": "报告已签署",
-    "archived": "已归档",
-    "paused": "已暂停",
-    "sealed_for_new_committee": "已封存待重新组建评标委员会",
-    "cancelled": "已取消",
-}
-STATES = tuple(STATE_NAMES)
-PAUSABLE = frozenset({"check_in", "evaluating", "deviation_review"})
+STATES = states.STATES
 
 ROLE_NAMES = {
     "host_operator": "主场业务人员",
@@ -82,46 +70,41 @@ _HOST_OR_SYSTEM = frozenset({"host_operator", "system"})
 
 @dataclass(frozen=True)
 class TransitionRule:
-    sources: frozenset[str]
-    target: str | None  # None: back to the state the session was paused from
+    sources: frozenset[S]
+    target: S | None  # None: back to the state the session was paused from
     roles: frozenset[str]
     needs_reason: bool = False
 
 
 TRANSITIONS: dict[str, TransitionRule] = {
-    "confirm_seats": TransitionRule(frozenset({"scheduled"}), "seats_confirmed", _HOST_OR_SYSTEM),
-    "open_check_in": TransitionRule(frozenset({"seats_confirmed"}), "check_in", _HOST_STAFF),
-    "start_evaluation": TransitionRule(frozenset({"check_in"}), "evaluating", _HOST_STAFF),
+    "confirm_seats": TransitionRule(frozenset({S.SCHEDULED}), S.SEATS_CONFIRMED, _HOST_OR_SYSTEM),
+    "open_check_in": TransitionRule(frozenset({S.SEATS_CONFIRMED}), S.CHECK_IN, _HOST_STAFF),
+    "start_evaluation": TransitionRule(frozenset({S.CHECK_IN}), S.EVALUATING, _HOST_STAFF),
     "begin_deviation_review": TransitionRule(
-        frozenset({"evaluating"}), "deviation_review", _HOST_OR_SYSTEM
+        frozenset({S.EVALUATING}), S.DEVIATION_REVIEW, _HOST_OR_SYSTEM
     ),
-    "seal": TransitionRule(frozenset({"deviation_review"}), "sealed", _HOST_STAFF),
-    "reveal": TransitionRule(frozenset({"sealed"}), "revealed", _HOST_OR_SYSTEM),
-    "sign_report": TransitionRule(frozenset({"revealed"}), "report_signed", _HOST_OR_SYSTEM),
+    "seal": TransitionRule(frozenset({S.DEVIATION_REVIEW}), S.SEALED, _HOST_STAFF),
+    "reveal": TransitionRule(frozenset({S.SEALED}), S.REVEALED, _HOST_OR_SYSTEM),
+    "sign_report": TransitionRule(frozenset({S.REVEALED}), S.REPORT_SIGNED, _HOST_OR_SYSTEM),
     "archive": TransitionRule(
-        frozenset({"report_signed", "sealed_for_new_committee", "cancelled"}),
-        "archived",
+        frozenset({S.REPORT_SIGNED, S.SEALED_FOR_NEW_COMMITTEE, S.CANCELLED}),
+        S.ARCHIVED,
         _HOST_OR_SYSTEM,
     ),
     # A host supervisor may stop the room on an incident; resuming is the operator's call.
     "pause": TransitionRule(
-        PAUSABLE, "paused", frozenset({"host_operator", "supervisor"}), needs_reason=True
+        PAUSABLE, S.PAUSED, frozenset({"host_operator", "supervisor"}), needs_reason=True
     ),
-    "resume": TransitionRule(frozenset({"paused"}), None, _HOST_STAFF),
+    "resume": TransitionRule(frozenset({S.PAUSED}), None, _HOST_STAFF),
     "seal_for_new_committee": TransitionRule(
-        frozenset({"paused"}), "sealed_for_new_committee", _HOST_STAFF, needs_reason=True
+        frozenset({S.PAUSED}), S.SEALED_FOR_NEW_COMMITTEE, _HOST_STAFF, needs_reason=True
     ),
-    "cancel": TransitionRule(
-        frozenset({"scheduled", "seats_confirmed", "check_in"}),
-        "cancelled",
-        _HOST_STAFF,
-        needs_reason=True,
-    ),
+    "cancel": TransitionRule(states.BEFORE_START, S.CANCELLED, _HOST_STAFF, needs_reason=True),
 }
 
 
 @dataclass(frozen=True)
-class SessionState:
+class SessionStatus:
     """Where a session is; ``paused_from`` is set exactly when it is paused."""
 
     state: str
@@ -130,7 +113,7 @@ class SessionState:
     def __post_init__(self) -> None:
         if self.state not in STATE_NAMES:
             raise ValueError(f"unknown session state {self.state!r}")
-        if (self.state == "paused") != (self.paused_from is not None):
+        if (self.state == S.PAUSED) != (self.paused_from is not None):
             raise ValueError("paused_from is set exactly when the state is 'paused'")
         if self.paused_from is not None and self.paused_from not in PAUSABLE:
             raise ValueError(f"a session cannot be paused from {self.paused_from!r}")
@@ -149,13 +132,13 @@ class TransitionRecord:
     reason: str | None
 
 
-def allowed_actions(current: SessionState) -> list[str]:
+def allowed_actions(current: SessionStatus) -> list[str]:
     """The actions the state allows (before asking who is acting), in lifecycle order."""
     return [name for name, rule in TRANSITIONS.items() if current.state in rule.sources]
 
 
 def transition(
-    current: SessionState,
+    current: SessionStatus,
     action: str,
     *,
     actor_role: str,
@@ -163,7 +146,7 @@ def transition(
     now: datetime,
     reason: str | None = None,
     actor: str = "",
-) -> tuple[SessionState, TransitionRecord]:
+) -> tuple[SessionStatus, TransitionRecord]:
     """Apply ``action``; raises :class:`SessionRuleError` with what to do instead."""
     if now.tzinfo is None:
         raise ValueError("now must be a timezone-aware datetime")
@@ -193,12 +176,12 @@ def transition(
     if rule.needs_reason and not reason:
         raise SessionRuleError("reason-required", f"{verb}必须填写原因", 422)
     if rule.target is None:
-        assert current.paused_from is not None  # guaranteed by SessionState for 'paused'
-        new = SessionState(current.paused_from)
-    elif rule.target == "paused":
-        new = SessionState("paused", paused_from=current.state)
+        assert current.paused_from is not None  # guaranteed by SessionStatus for 'paused'
+        new = SessionStatus(current.paused_from)
+    elif rule.target == S.PAUSED:
+        new = SessionStatus(S.PAUSED, paused_from=current.state)
     else:
-        new = SessionState(rule.target)
+        new = SessionStatus(rule.target)
     record = TransitionRecord(
         action=action,
         from_state=current.state,

@@ -15,18 +15,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
-from zoneinfo import ZoneInfo
 
-from evaluation_hub.sessions.lifecycle import SessionState
+from evaluation_hub import localtime
+from evaluation_hub.sessions.lifecycle import SessionStatus
+from evaluation_hub.sessions.states import BEFORE_START, DURING_EVALUATION, SessionState
 
 __all__ = ["DueAction", "OutageRules", "due_actions"]
 
-CHINA_TZ = ZoneInfo("Asia/Shanghai")
-
 DueKind = Literal["start_delayed", "tenderer_decision", "pause_session", "seal_for_new_committee"]
-
-_BEFORE_START = frozenset({"scheduled", "seats_confirmed", "check_in"})
-_DURING_EVALUATION = frozenset({"evaluating", "deviation_review"})
 
 
 @dataclass(frozen=True)
@@ -51,7 +47,7 @@ class DueAction:
 
 
 def _hm(moment: datetime) -> str:
-    return moment.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M")
+    return localtime.format_minutes(moment)
 
 
 def _hours(period: timedelta) -> str:
@@ -59,7 +55,7 @@ def _hours(period: timedelta) -> str:
 
 
 def due_actions(
-    session_state: SessionState,
+    session_state: SessionStatus,
     planned_start: datetime,
     fault_started_at: datetime | None,
     now: datetime,
@@ -73,7 +69,7 @@ def due_actions(
         raise ValueError("fault_started_at lies after now")
     phase = session_state.paused_from or session_state.state
     actions: list[DueAction] = []
-    if phase in _BEFORE_START:
+    if phase in BEFORE_START:
         decide_at = planned_start + rules.decision_after
         actions.append(
             DueAction(
@@ -92,8 +88,8 @@ def due_actions(
                 "故障仍未排除的，须由招标人决定是否继续进行评标",
             )
         )
-    elif phase in _DURING_EVALUATION:
-        if session_state.state != "paused":
+    elif phase in DURING_EVALUATION:
+        if session_state.state != SessionState.PAUSED:
             actions.append(
                 DueAction(
                     "pause_session",

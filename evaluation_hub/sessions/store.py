@@ -19,10 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from evaluation_hub.audit.store import append_event
 from evaluation_hub.db.engine import Database
 from evaluation_hub.db.models import EvaluationSession, SessionTransition
-from evaluation_hub.errors import Conflict, Forbidden, InvalidInput, NotFound, ProblemError
+from evaluation_hub.errors import Conflict, Forbidden, InvalidInput, NotFound
 from evaluation_hub.principal import Principal
 from evaluation_hub.sessions import formation, lifecycle, outage
-from evaluation_hub.sessions.errors import SessionRuleError
 
 __all__ = [
     "SESSION_MOVES",
@@ -45,12 +44,6 @@ class SessionMove:
     at: datetime
 
 
-def _problem(exc: SessionRuleError) -> ProblemError:
-    """Session rule refusals reach HTTP as problems with the status the rule chose."""
-    kind = {403: Forbidden, 404: NotFound, 422: InvalidInput}.get(exc.http_status, Conflict)
-    return kind(exc.code, str(exc))
-
-
 async def _load(s: AsyncSession, session_id: int) -> EvaluationSession:
     session = await s.get(EvaluationSession, session_id)
     if session is None:
@@ -58,8 +51,8 @@ async def _load(s: AsyncSession, session_id: int) -> EvaluationSession:
     return session
 
 
-def _state(session: EvaluationSession) -> lifecycle.SessionState:
-    return lifecycle.SessionState(session.state, session.paused_from)
+def _state(session: EvaluationSession) -> lifecycle.SessionStatus:
+    return lifecycle.SessionStatus(session.state, session.paused_from)
 
 
 def _check_visible(actor: Principal, session: EvaluationSession) -> None:
@@ -93,18 +86,15 @@ async def apply_action_in(
     transition and the facts that justify it are written together or not at all."""
     session = await _load(s, session_id)
     current = _state(session)
-    try:
-        new, record = lifecycle.transition(
-            current,
-            action,
-            actor_role=actor.role,
-            actor_site_is_host=actor.venue_id == session.host_venue_id,
-            now=now,
-            reason=reason,
-            actor=actor.username,
-        )
-    except SessionRuleError as exc:
-        raise _problem(exc) from exc
+    new, record = lifecycle.transition(
+        current,
+        action,
+        actor_role=actor.role,
+        actor_site_is_host=actor.venue_id == session.host_venue_id,
+        now=now,
+        reason=reason,
+        actor=actor.username,
+    )
     if action == "start_evaluation":
         await formation.require_lawful_committee(s, session.id)
     moved = await s.execute(

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 from typing import ClassVar, Self
-from zoneinfo import ZoneInfo
 
+from evaluation_hub import localtime
 from evaluation_hub.errors import ConfigError, Conflict, InvalidInput
 from evaluation_hub.supervision.workdays import add_working_days, working_days_between
 
@@ -37,8 +37,6 @@ __all__ = [
     "NoticeStatus",
     "SupervisionDeadlines",
 ]
-
-CHINA_TZ = ZoneInfo("Asia/Shanghai")
 
 # What an away venue hands to the host after a session (客场移交材料).
 HANDOVER_ITEMS = ("审计记录", "音视频录像", "签到记录")
@@ -78,13 +76,13 @@ class Acknowledgement:
 
     @property
     def local_date(self) -> date:
-        return self.at.astimezone(CHINA_TZ).date()
+        return localtime.day_of(self.at)
 
 
 def _local_date(at: datetime, what: str) -> date:
     if at.tzinfo is None or at.utcoffset() is None:
         raise InvalidInput("naive-datetime", f"{what}必须带时区，例如 2026-12-01T09:00:00+08:00")
-    return at.astimezone(CHINA_TZ).date()
+    return localtime.day_of(at)
 
 
 def _status(due_on: date, acknowledgement: Acknowledgement | None, today: date) -> NoticeStatus:
@@ -99,7 +97,7 @@ def _acknowledgement(
     current: Acknowledgement | None, name: str, start_on: date, by: str, at: datetime
 ) -> Acknowledgement:
     if current is not None:
-        when = current.at.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M")
+        when = localtime.format_minutes(current.at)
         raise Conflict(
             "already-acknowledged", f"该{name}已由 {current.by} 于 {when} 确认接收，不能重复确认"
         )

@@ -21,8 +21,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from evaluation_hub import localtime
 from evaluation_hub.audit.store import append_event
-from evaluation_hub.booking.rules import CHINA_TZ, LIVE_STATES
+from evaluation_hub.booking.rules import LIVE_STATES
 from evaluation_hub.db.engine import Database
 from evaluation_hub.db.models import (
     Booking,
@@ -83,11 +84,11 @@ def _iso(at: datetime | None) -> str | None:
 
 
 def _local(at: datetime) -> str:
-    return at.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M")
+    return localtime.format_minutes(at)
 
 
 def _today(now: datetime) -> date:
-    return now.astimezone(CHINA_TZ).date()
+    return localtime.day_of(now)
 
 
 @dataclass

@@ -41,6 +41,7 @@ from seat_protocol.messages import (
     ReviewRequestNotice,
     SessionStateNotice,
 )
+from seat_protocol.session_states import SessionState
 
 __all__ = ["DeskRefused", "ExpertDesk", "report_signature", "signature_document"]
 
@@ -185,7 +186,7 @@ class ExpertDesk:
                 self.state = msg.state
         elif isinstance(msg, ReviewRequestNotice):
             self.reviews.setdefault(msg.request_id, _Review(msg))
-            self.state = "deviation_review"
+            self.state = SessionState.DEVIATION_REVIEW
         elif isinstance(msg, ReportForSignature):
             self.report = msg
             self.state = "revealed"
@@ -268,7 +269,7 @@ class ExpertDesk:
             self._part(part_id),
             values,
             previous=self.previous(part_id),
-            in_review=self.state == "deviation_review",
+            in_review=self.state == SessionState.DEVIATION_REVIEW,
         )
         return checked.problems
 
@@ -279,7 +280,7 @@ class ExpertDesk:
             self._part(part_id),
             values,
             previous=self.previous(part_id),
-            in_review=self.state == "deviation_review",
+            in_review=self.state == SessionState.DEVIATION_REVIEW,
         )
         if checked.sheet is None:
             raise DeskRefused(

@@ -9,12 +9,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from evaluation_hub.booking import rules
-from evaluation_hub.booking.rules import CHINA_TZ, Window, overlaps
+from evaluation_hub.booking.rules import Window, overlaps
 from evaluation_hub.errors import Conflict, InvalidInput
+from evaluation_hub.localtime import zone
 
 
 def bj(day: int, hour: int, minute: int = 0) -> datetime:
-    return datetime(2026, 12, day, hour, minute, tzinfo=CHINA_TZ)
+    return datetime(2026, 12, day, hour, minute, tzinfo=zone())
 
 
 def w(a: tuple[int, int], b: tuple[int, int], day: int = 1) -> Window:

@@ -13,7 +13,7 @@ from evaluation_hub.sessions.lifecycle import (
     ACTION_NAMES,
     STATE_NAMES,
     TRANSITIONS,
-    SessionState,
+    SessionStatus,
     TransitionRecord,
     allowed_actions,
     transition,
@@ -22,35 +22,35 @@ from evaluation_hub.sessions.lifecycle import (
 NOW = datetime(2024, 5, 20, 9, 0, tzinfo=UTC)
 
 # The lifecycle written out by hand: (state, paused_from) x action -> resulting state.
-EXPECTED: dict[tuple[str, str], SessionState] = {
-    ("scheduled", "confirm_seats"): SessionState("seats_confirmed"),
-    ("scheduled", "cancel"): SessionState("cancelled"),
-    ("seats_confirmed", "open_check_in"): SessionState("check_in"),
-    ("seats_confirmed", "cancel"): SessionState("cancelled"),
-    ("check_in", "start_evaluation"): SessionState("evaluating"),
-    ("check_in", "pause"): SessionState("paused", "check_in"),
-    ("check_in", "cancel"): SessionState("cancelled"),
-    ("evaluating", "begin_deviation_review"): SessionState("deviation_review"),
-    ("evaluating", "pause"): SessionState("paused", "evaluating"),
-    ("deviation_review", "seal"): SessionState("sealed"),
-    ("deviation_review", "pause"): SessionState("paused", "deviation_review"),
-    ("sealed", "reveal"): SessionState("revealed"),
-    ("revealed", "sign_report"): SessionState("report_signed"),
-    ("report_signed", "archive"): SessionState("archived"),
-    ("paused:check_in", "resume"): SessionState("check_in"),
-    ("paused:evaluating", "resume"): SessionState("evaluating"),
-    ("paused:deviation_review", "resume"): SessionState("deviation_review"),
-    ("paused:check_in", "seal_for_new_committee"): SessionState("sealed_for_new_committee"),
-    ("paused:evaluating", "seal_for_new_committee"): SessionState("sealed_for_new_committee"),
-    ("paused:deviation_review", "seal_for_new_committee"): SessionState("sealed_for_new_committee"),
-    ("sealed_for_new_committee", "archive"): SessionState("archived"),
-    ("cancelled", "archive"): SessionState("archived"),
+EXPECTED: dict[tuple[str, str], SessionStatus] = {
+    ("scheduled", "confirm_seats"): SessionStatus("seats_confirmed"),
+    ("scheduled", "cancel"): SessionStatus("cancelled"),
+    ("seats_confirmed", "open_check_in"): SessionStatus("check_in"),
+    ("seats_confirmed", "cancel"): SessionStatus("cancelled"),
+    ("check_in", "start_evaluation"): SessionStatus("evaluating"),
+    ("check_in", "pause"): SessionStatus("paused", "check_in"),
+    ("check_in", "cancel"): SessionStatus("cancelled"),
+    ("evaluating", "begin_deviation_review"): SessionStatus("deviation_review"),
+    ("evaluating", "pause"): SessionStatus("paused", "evaluating"),
+    ("deviation_review", "seal"): SessionStatus("sealed"),
+    ("deviation_review", "pause"): SessionStatus("paused", "deviation_review"),
+    ("sealed", "reveal"): SessionStatus("revealed"),
+    ("revealed", "sign_report"): SessionStatus("report_signed"),
+    ("report_signed", "archive"): SessionStatus("archived"),
+    ("paused:check_in", "resume"): SessionStatus("check_in"),
+    ("paused:evaluating", "resume"): SessionStatus("evaluating"),
+    ("paused:deviation_review", "resume"): SessionStatus("deviation_review"),
+    ("paused:check_in", "seal_for_new_committee"): SessionStatus("sealed_for_new_committee"),
+    ("paused:evaluating", "seal_for_new_committee"): SessionStatus("sealed_for_new_committee"),
+    ("paused:deviation_review", "seal_for_new_committee"): SessionStatus("sealed_for_new_committee"),
+    ("sealed_for_new_committee", "archive"): SessionStatus("archived"),
+    ("cancelled", "archive"): SessionStatus("archived"),
 }
 
-ALL_STATES: dict[str, SessionState] = {
-    **{s: SessionState(s) for s in STATE_NAMES if s != "paused"},
+ALL_STATES: dict[str, SessionStatus] = {
+    **{s: SessionStatus(s) for s in STATE_NAMES if s != "paused"},
     **{
-        f"paused:{p}": SessionState("paused", p)
+        f"paused:{p}": SessionStatus("paused", p)
         for p in ("check_in", "evaluating", "deviation_review")
     },
 }
@@ -74,12 +74,12 @@ NEEDS_REASON = {"pause", "seal_for_new_committee", "cancel"}
 
 
 def _go(
-    state: SessionState,
+    state: SessionStatus,
     action: str,
     role: str = "host_operator",
     host: bool = True,
     reason: str | None = "网络中断",
-) -> tuple[SessionState, TransitionRecord]:
+) -> tuple[SessionStatus, TransitionRecord]:
     return transition(
         state,
         action,
@@ -130,17 +130,17 @@ def test_some_messages_spelled_out() -> None:
         SessionRuleError,
         match=r"^评标会当前状态为「已排期」，不能开始评审；当前可执行：确认工位、取消评标会$",
     ):
-        _go(SessionState("scheduled"), "start_evaluation")
+        _go(SessionStatus("scheduled"), "start_evaluation")
     with pytest.raises(
         SessionRuleError,
         match=r"^评标会当前状态为「已归档」，不能恢复；该状态下不能再执行任何操作$",
     ):
-        _go(SessionState("archived"), "resume")
+        _go(SessionStatus("archived"), "resume")
     with pytest.raises(
         SessionRuleError,
         match=r"^评标会当前状态为「已暂停」，不能暂停；当前可执行：恢复、封存并重新组建评标委员会$",
     ):
-        _go(SessionState("paused", "evaluating"), "pause")
+        _go(SessionStatus("paused", "evaluating"), "pause")
 
 
 @pytest.mark.parametrize(("key", "action"), sorted(EXPECTED))
@@ -168,20 +168,20 @@ def test_roles(key: str, action: str, role: str) -> None:
 
 def test_role_message() -> None:
     with pytest.raises(SessionRuleError, match=r"^监督人员不能恢复，需由主场业务人员执行$"):
-        _go(SessionState("paused", "check_in"), "resume", role="supervisor")
+        _go(SessionStatus("paused", "check_in"), "resume", role="supervisor")
     with pytest.raises(
         SessionRuleError, match=r"^场地管理员不能确认工位，需由主场业务人员、系统自动执行$"
     ):
-        _go(SessionState("scheduled"), "confirm_seats", role="venue_admin")
+        _go(SessionStatus("scheduled"), "confirm_seats", role="venue_admin")
 
 
 @pytest.mark.parametrize("action", sorted(NEEDS_REASON))
 @pytest.mark.parametrize("reason", [None, "", "   "])
 def test_pause_cancel_and_seal_need_a_reason(action: str, reason: str | None) -> None:
     start = {
-        "pause": SessionState("evaluating"),
-        "cancel": SessionState("scheduled"),
-        "seal_for_new_committee": SessionState("paused", "evaluating"),
+        "pause": SessionStatus("evaluating"),
+        "cancel": SessionStatus("scheduled"),
+        "seal_for_new_committee": SessionStatus("paused", "evaluating"),
     }[action]
     with pytest.raises(SessionRuleError) as info:
         _go(start, action, reason=reason)
@@ -190,19 +190,19 @@ def test_pause_cancel_and_seal_need_a_reason(action: str, reason: str | None) ->
 
 
 def test_reason_is_optional_elsewhere_and_trimmed() -> None:
-    _, record = _go(SessionState("scheduled"), "confirm_seats", reason=None)
+    _, record = _go(SessionStatus("scheduled"), "confirm_seats", reason=None)
     assert record.reason is None
-    _, record = _go(SessionState("evaluating"), "pause", reason="  主场网络中断 ")
+    _, record = _go(SessionStatus("evaluating"), "pause", reason="  主场网络中断 ")
     assert record.reason == "主场网络中断"
 
 
 def test_unknown_action_and_naive_time() -> None:
     with pytest.raises(SessionRuleError, match=r"^未知的评标会操作「explode」$") as info:
-        _go(SessionState("scheduled"), "explode")
+        _go(SessionStatus("scheduled"), "explode")
     assert isinstance(info.value, HubError)
     with pytest.raises(ValueError, match="now must be a timezone-aware datetime"):
         transition(
-            SessionState("scheduled"),
+            SessionStatus("scheduled"),
             "confirm_seats",
             actor_role="system",
             actor_site_is_host=True,
@@ -223,13 +223,13 @@ def test_inconsistent_states_cannot_be_built(
     state: str, paused_from: str | None, message: str
 ) -> None:
     with pytest.raises(ValueError, match=message):
-        SessionState(state, paused_from)
+        SessionStatus(state, paused_from)
 
 
 @settings(max_examples=200)
 @given(st.lists(st.sampled_from(ACTIONS), max_size=30))
 def test_random_walks_keep_a_consistent_record(actions: list[str]) -> None:
-    state = SessionState("scheduled")
+    state = SessionStatus("scheduled")
     records: list[TransitionRecord] = []
     for i, action in enumerate(actions):
         try:

@@ -1,0 +1,63 @@
+"""Every regulatory number the hub applies (评标规则参数), with the national defaults.
+
+Published measures fix these numbers; a province or city may set its own. They are all here,
+in one frozen value the hub carries as ``HubConfig.regulation``, so a reader finds each number
+in one place and each rule receives it from its use case instead of hard-coding it:
+
+| field | default | rule (module that applies it) | source |
+|---|---|---|---|
+| ``committee`` | odd, ≥ 5, experts ≥ 2/3 | committee lawfulness (``sessions.committee``) | tendering law, procurement order |
+| ``outage.decision_after`` | 2 h | tenderer decides after a delayed start (``sessions.outage``) | city measure |
+| ``outage.seal_after`` | 4 h | unfixed fault during evaluation → seal (``sessions.outage``) | city measure |
+| ``review.deviation_share`` | 30 % of the mean | score deviation needing an explanation (``scoring.review``) | procurement guidance |
+| ``supervision.copy_notice_working_days`` | 7 | copy of a finding to the away site (``supervision.notices``) | provincial joint-supervision notice |
+| ``supervision.handover_working_days`` | 5 | away site hands its records to the host (``supervision.notices``) | city measure |
+| ``checkin.max_attempts`` | 5 | wrong PINs before the PIN locks (``checkin.rules``) | centre practice |
+| ``checkin.lead`` | 60 min | check-in opens before the window (``checkin.rules``) | centre practice |
+| ``booking_request_ttl`` | 24 h | unconfirmed booking requests lapse (``booking.rules``) | dispatch system |
+
+A bid package may set its own deviation share (its evaluation method, 评标办法, is part of the
+tender documents); ``review.deviation_share`` applies when it does not.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from decimal import Decimal
+
+from evaluation_hub.checkin.rules import CheckinPolicy
+from evaluation_hub.errors import ConfigError
+from evaluation_hub.sessions.committee import CommitteeRules
+from evaluation_hub.sessions.outage import OutageRules
+from evaluation_hub.supervision.notices import SupervisionDeadlines
+
+__all__ = ["Regulation", "ReviewRules"]
+
+
+@dataclass(frozen=True)
+class ReviewRules:
+    """The deviation review (偏离复核): how far from the members' mean a score may lie before
+    the expert must explain it or re-score."""
+
+    deviation_share: Decimal = Decimal("0.30")
+
+    def __post_init__(self) -> None:
+        if not Decimal(0) < self.deviation_share < Decimal(1):
+            raise ConfigError(
+                f"review deviation_share must lie between 0 and 1, got {self.deviation_share}"
+            )
+
+
+@dataclass(frozen=True)
+class Regulation:
+    committee: CommitteeRules = field(default_factory=CommitteeRules)
+    outage: OutageRules = field(default_factory=OutageRules)
+    review: ReviewRules = field(default_factory=ReviewRules)
+    supervision: SupervisionDeadlines = field(default_factory=SupervisionDeadlines)
+    checkin: CheckinPolicy = field(default_factory=CheckinPolicy)
+    booking_request_ttl: timedelta = timedelta(hours=24)
+
+    def __post_init__(self) -> None:
+        if self.booking_request_ttl <= timedelta(0):
+            raise ConfigError("booking_request_ttl must be positive")
