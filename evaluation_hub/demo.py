@@ -55,7 +55,7 @@ import yaml
 from sqlalchemy import func, select
 
 from evaluation_hub import localtime
-from evaluation_hub.api.auth import hash_password
+from evaluation_hub.admin.passwords import hash_password
 from evaluation_hub.booking import store
 from evaluation_hub.checkin.rules import CheckinPolicy
 from evaluation_hub.config import HubConfig
