@@ -17,11 +17,14 @@ import getpass
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from evaluation_hub.principal import ROLES, Principal
 
-__all__ = ["add_commands", "cli_actor", "read_password", "run_add"]
+if TYPE_CHECKING:
+    from evaluation_hub.admin.users import UserAccount
+
+__all__ = ["add_commands", "cli_actor", "describe", "read_password", "run_add"]
 
 EXIT_OK = 0
 EXIT_NOT_ADDED = 2
@@ -106,7 +109,7 @@ def run_add(args: argparse.Namespace) -> int:
     import asyncio
     from datetime import UTC, datetime
 
-    from evaluation_hub.admin.users import UserAccount, add_user
+    from evaluation_hub.admin.users import add_user
     from evaluation_hub.config import HubConfig
     from evaluation_hub.db.engine import Database
 
@@ -135,10 +138,19 @@ def run_add(args: argparse.Namespace) -> int:
             await db.dispose()
 
     account = asyncio.run(add())
-    where = (
-        f"at {account.venue_code} {account.venue_name} (venue #{account.venue_id})"
-        if account.venue_code is not None
-        else "(no venue)"
-    )
-    print(f"added user {account.username} (#{account.id}): {account.role_name} {where}")
+    print(describe(account))
     return EXIT_OK
+
+
+def describe(account: UserAccount) -> str:
+    """What ``user add`` prints: who was created, in which role, where."""
+    where = (
+        "no venue"
+        if account.venue_code is None
+        else f"venue {account.venue_code} {account.venue_name} (#{account.venue_id})"
+    )
+    named = f", display name {account.display_name}" if account.display_name else ""
+    return (
+        f"user {account.username} added (#{account.id}): {account.role_name} ({account.role}), "
+        f"{where}{named}"
+    )

@@ -6,6 +6,7 @@ problem middleware answers it over HTTP and the CLI prints its message::
     │   ├── UnknownRole        not a role a user may hold
     │   ├── BadUsername        not a usable sign-in name
     │   ├── WeakPassword       shorter than ``MIN_PASSWORD_LENGTH``
+    │   ├── PasswordTooLong    longer than ``MAX_PASSWORD_LENGTH`` (the sign-in form's limit)
     │   ├── BadDisplayName     longer than ``MAX_DISPLAY_NAME``
     │   ├── VenueRequired      a venue's role (venue admin, host operator, supervisor) without one
     │   └── VenueNotAllowed    a system administrator given a venue
@@ -28,11 +29,13 @@ from evaluation_hub.principal import ROLES
 
 __all__ = [
     "MAX_DISPLAY_NAME",
+    "MAX_PASSWORD_LENGTH",
     "MIN_PASSWORD_LENGTH",
     "AccountUnchanged",
     "BadDisplayName",
     "BadUsername",
     "OwnAccount",
+    "PasswordTooLong",
     "UnknownRole",
     "UnknownUser",
     "UnknownVenue",
@@ -44,6 +47,8 @@ __all__ = [
 
 #: the shortest password the hub accepts for an account
 MIN_PASSWORD_LENGTH = 8
+#: the longest password the sign-in form (``POST /api/auth/token``) takes
+MAX_PASSWORD_LENGTH = 200
 #: the longest display name the ``users`` table holds
 MAX_DISPLAY_NAME = 100
 
@@ -69,6 +74,14 @@ class WeakPassword(InvalidInput):
     def __init__(self) -> None:
         super().__init__(
             "weak-password", f"密码太短：至少需要 {MIN_PASSWORD_LENGTH} 个字符，请换一个更长的密码"
+        )
+
+
+class PasswordTooLong(InvalidInput):
+    def __init__(self) -> None:
+        super().__init__(
+            "password-too-long",
+            f"密码太长：最多 {MAX_PASSWORD_LENGTH} 个字符（登录时无法输入更长的密码）",
         )
 
 

@@ -31,11 +31,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from evaluation_hub import access
 from evaluation_hub.admin.errors import (
     MAX_DISPLAY_NAME,
+    MAX_PASSWORD_LENGTH,
     MIN_PASSWORD_LENGTH,
     AccountUnchanged,
     BadDisplayName,
     BadUsername,
     OwnAccount,
+    PasswordTooLong,
     UnknownRole,
     UnknownUser,
     UnknownVenue,
@@ -89,6 +91,8 @@ def _require(actor: Principal) -> None:
 def _check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise WeakPassword()
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise PasswordTooLong()
 
 
 async def _hash(password: str) -> str:
@@ -141,9 +145,9 @@ async def add_user(
 
     ``venue`` is the venue's code (``"KM"``) or id; ``None`` for a system administrator.
     Refused (before anything is written) with ``UnknownRole``, ``BadUsername``,
-    ``WeakPassword``, ``BadDisplayName``, ``VenueRequired``, ``VenueNotAllowed``,
-    ``UnknownVenue`` or ``UsernameTaken``; ``Forbidden`` unless ``actor`` is a system
-    administrator.
+    ``WeakPassword``, ``PasswordTooLong``, ``BadDisplayName``, ``VenueRequired``,
+    ``VenueNotAllowed``, ``UnknownVenue`` or ``UsernameTaken``; ``Forbidden`` unless ``actor``
+    is a system administrator.
     """
     _require(actor)
     if role not in ROLES:
@@ -230,8 +234,8 @@ async def reset_password(
 ) -> UserAccount:
     """Give a user a new password (重置密码); the old one stops working at once.
 
-    Refused with ``WeakPassword`` or ``UnknownUser``; ``Forbidden`` unless ``actor`` is a
-    system administrator.
+    Refused with ``WeakPassword``, ``PasswordTooLong`` or ``UnknownUser``; ``Forbidden`` unless
+    ``actor`` is a system administrator.
     """
     _require(actor)
     _check_password(password)
