@@ -35,9 +35,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from evaluation_hub.db.engine import Database
 from evaluation_hub.db.models import EvaluationSession, Seat
-from evaluation_hub.demo import seed
 from evaluation_hub.localtime import zone
 from tests.support.postgres_server import free_port, postgres_server
+from tests.support.seed import seed
 
 SECRET = "b" * 40
 

@@ -215,6 +215,8 @@ class Action(Enum):
         _HOST_SUPERVISOR,
         _AWAY_SUPERVISOR,
     )
+    # --- administration (users) ---
+    MANAGE_USERS = _rule("not-system-admin", "系统管理员", "管理用户账号", _SYSTEM_ADMIN)
 
     @property
     def rule(self) -> Rule:

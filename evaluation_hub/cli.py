@@ -7,6 +7,7 @@ import asyncio
 import sys
 from collections.abc import Sequence
 
+from evaluation_hub.admin import cli as admin_cli
 from evaluation_hub.archive import cli as archive_cli
 from evaluation_hub.audit import cli as audit_cli
 from evaluation_hub.bids import cli as bids_cli
@@ -106,12 +107,6 @@ def _demo(args: argparse.Namespace) -> int:
     return demo.run(args)
 
 
-def _user_add(args: argparse.Namespace) -> int:
-    from evaluation_hub import demo
-
-    return demo.add_user_command(args)
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="evaluation-hub", description="远程异地评标 host-site hub"
@@ -141,20 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo_arguments(demo)
     demo.set_defaults(func=_demo)
 
-    user = sub.add_parser("user", help="users").add_subparsers(dest="user_command", required=True)
-    add = user.add_parser("add", help="add a user who signs in to the hub")
-    _database_arg(add)
-    add.add_argument("username")
-    add.add_argument(
-        "--role",
-        required=True,
-        choices=["venue_admin", "host_operator", "supervisor", "system_admin"],
-    )
-    add.add_argument("--venue-code", help="the venue the user belongs to")
-    add.add_argument("--password", required=True)
-    add.set_defaults(func=_user_add)
-
     # Sub-command groups that live beside the code they drive.
+    admin_cli.add_commands(sub)
     bids_cli.add_commands(sub)
     audit_cli.add_commands(sub)
     archive_cli.add_commands(sub)

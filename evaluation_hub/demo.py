@@ -55,7 +55,7 @@ import yaml
 from sqlalchemy import func, select
 
 from evaluation_hub import localtime
-from evaluation_hub.api.auth import hash_password
+from evaluation_hub.admin.passwords import hash_password
 from evaluation_hub.booking import store
 from evaluation_hub.checkin.rules import CheckinPolicy
 from evaluation_hub.config import HubConfig
@@ -71,7 +71,6 @@ __all__ = [
     "DEMO_DIRECTORY",
     "DEMO_SEATS",
     "ScriptedDemo",
-    "add_user_command",
     "finish_evaluation",
     "load_directory",
     "prepare_seats",
@@ -867,36 +866,4 @@ def run(args: argparse.Namespace) -> int:
         web.run_app(app, host=config.host, port=config.port, print=None)
     finally:
         stop_seat_agents(agents)
-    return 0
-
-
-def add_user_command(args: argparse.Namespace) -> int:
-    config = HubConfig.from_env(database_url=args.database_url)
-
-    async def add() -> None:
-        db = Database(config.database_url)
-        try:
-            await db.check_migrated()
-            async with db.write() as s:
-                venue_id = None
-                if args.venue_code:
-                    venue = (
-                        await s.execute(select(Venue).where(Venue.code == args.venue_code))
-                    ).scalar_one_or_none()
-                    if venue is None:
-                        raise ConfigError(f"no venue with code {args.venue_code}")
-                    venue_id = venue.id
-                s.add(
-                    User(
-                        username=args.username,
-                        role=args.role,
-                        venue_id=venue_id,
-                        password_hash=hash_password(args.password),
-                    )
-                )
-        finally:
-            await db.dispose()
-
-    asyncio.run(add())
-    print(f"user {args.username} added")
     return 0

@@ -80,7 +80,7 @@ async def database(
 
 @pytest.fixture
 async def seeded(database: Database, clock: FakeClock) -> dict[str, Any]:
-    from evaluation_hub.demo import seed
+    from tests.support.seed import seed
 
     return await seed(database, clock())
 

@@ -3,21 +3,19 @@
 Tokens are JWTs (HS256) signed with the hub's token secret and carry the user's role and venue;
 they arrive as ``Authorization: Bearer`` from programs or as an HttpOnly, SameSite=Strict cookie
 from the hub's own pages. Missing, forged and expired tokens are all 401, each with its own
-message; a disabled user's token stops working at once because the user is re-read.
+message; a disabled user's token stops working at once because the user is re-read. Password
+hashes are ``evaluation_hub.admin.passwords``' (re-exported here for the sign-in handler).
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import secrets
 from datetime import datetime
 
 import jwt
 from aiohttp import web
 from sqlalchemy import select
 
+from evaluation_hub.admin.passwords import hash_password, verify_password
 from evaluation_hub.api.keys import CLOCK, CONFIG, DB
 from evaluation_hub.db.models import User
 from evaluation_hub.errors import Unauthenticated
@@ -35,27 +33,6 @@ __all__ = [
 COOKIE = "evalhub_token"
 _ALGORITHM = "HS256"
 _PRINCIPAL = web.RequestKey("principal", Principal)
-
-# scrypt parameters (RFC 7914 interactive settings): n=2**14, r=8, p=1.
-_N, _R, _P = 2**14, 8, 1
-
-
-def hash_password(password: str, salt: bytes | None = None) -> str:
-    salt = salt or secrets.token_bytes(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, n=_N, r=_R, p=_P, dklen=32)
-    return "scrypt$" + base64.b64encode(salt).decode() + "$" + base64.b64encode(digest).decode()
-
-
-def verify_password(password: str, stored: str) -> bool:
-    try:
-        scheme, salt_b64, digest_b64 = stored.split("$")
-    except ValueError:
-        return False
-    if scheme != "scrypt":
-        return False
-    salt = base64.b64decode(salt_b64)
-    digest = hashlib.scrypt(password.encode(), salt=salt, n=_N, r=_R, p=_P, dklen=32)
-    return hmac.compare_digest(digest, base64.b64decode(digest_b64))
 
 
 def issue_token(secret: str, user: User, now: datetime, ttl_s: float) -> str:

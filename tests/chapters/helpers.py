@@ -11,7 +11,6 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 
 from evaluation_hub.db.engine import Database
-from evaluation_hub.demo import seed_bookings
 from evaluation_hub.seats.chapters import CHAPTERS
 from evaluation_hub.seats.websocket import SEAT_HUB
 from seat_agent.chapters import ChapterCache
@@ -22,6 +21,7 @@ from seat_protocol.messages import AppMessage
 from tests.conftest import FakeClock
 from tests.evaluation.helpers import act, attach, demo_package, hub_shuffle
 from tests.hub.helpers import login
+from tests.support.seed import seed_bookings
 
 Client = TestClient[Any, Any]
 # Small chunks, so the demo chapters (about 19 KB per expert) make well over a hundred.

@@ -152,8 +152,8 @@ async def hub_process(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIt
     from datetime import UTC, datetime
 
     from evaluation_hub.db.engine import Database
-    from evaluation_hub.demo import seed, seed_bookings
     from tests.conftest import fresh_database_url
+    from tests.support.seed import seed, seed_bookings
 
     url = fresh_database_url(request.param, tmp_path, request)
     db = Database(url)

@@ -15,7 +15,6 @@ from evaluation_hub.api.keys import SEALER
 from evaluation_hub.audit.models import AuditEventRow
 from evaluation_hub.db.engine import Database
 from evaluation_hub.db.models import Expert
-from evaluation_hub.demo import seed_bookings
 from evaluation_hub.errors import ProblemError
 from evaluation_hub.evaluation.models import EvaluationPackageRow
 from evaluation_hub.evaluation.store import seed_purpose
@@ -33,6 +32,7 @@ from tests.evaluation.helpers import (
     start,
 )
 from tests.hub.helpers import confirm_committee, confirm_members, login, problem
+from tests.support.seed import seed_bookings
 
 STAYING = ("E01", "E02", "E03", "E04", "E05", "E07")
 

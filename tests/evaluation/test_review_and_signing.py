@@ -7,7 +7,6 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from evaluation_hub.db.engine import Database
-from evaluation_hub.demo import seed_bookings
 from evaluation_hub.evaluation.rules import signature_document
 from evaluation_hub.seats.models import SeatEnrolment
 from scoring.model import COMMERCIAL_PART
@@ -25,6 +24,7 @@ from tests.evaluation.helpers import (
 )
 from tests.evaluation.helpers import part_save as make_save
 from tests.hub.helpers import login, problem
+from tests.support.seed import seed_bookings
 
 MID = {"1.1": "7", "1.2": "3.5", "2.1": "6", "2.2": "5", "3.1": "4", "3.2": "3"}
 BIDDERS = ("b01", "b02", "b03", "b04", "b05")

@@ -10,7 +10,6 @@ from typing import Any
 from sqlalchemy import func, select
 
 from evaluation_hub.db.engine import Database
-from evaluation_hub.demo import seed_bookings
 from evaluation_hub.evaluation.models import ScoreSaveRow
 from evaluation_hub.seats.store import commit_score, seat_key_for
 from tests.conftest import FakeClock
@@ -25,6 +24,7 @@ from tests.evaluation.helpers import (
 )
 from tests.evaluation.helpers import part_save as make_save
 from tests.hub.helpers import login, problem
+from tests.support.seed import seed_bookings
 
 MID = {"1.1": "7", "1.2": "3.5", "2.1": "6", "2.2": "5", "3.1": "4", "3.2": "3"}
 

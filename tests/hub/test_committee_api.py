@@ -14,13 +14,13 @@ from sqlalchemy import select
 from evaluation_hub.audit.models import AuditEventRow
 from evaluation_hub.db.engine import Database
 from evaluation_hub.db.models import BookingSeat
-from evaluation_hub.demo import seed_bookings
 from evaluation_hub.errors import ProblemError
 from evaluation_hub.sessions import formation
 from tests.conftest import FakeClock
 from tests.evaluation.helpers import Client, act, attach, demo_package, hub_shuffle
 from tests.evaluation.helpers import part_save as make_save
 from tests.hub.helpers import confirm_members, login, problem
+from tests.support.seed import seed_bookings
 
 
 def _ballots(votes: dict[str, str]) -> list[dict[str, str]]:

@@ -19,8 +19,8 @@ from sqlalchemy import func, select
 
 from evaluation_hub.db.engine import Database
 from evaluation_hub.db.models import BookingSeat
-from evaluation_hub.demo import seed
 from tests.support.postgres_server import free_port
+from tests.support.seed import seed
 
 pytestmark = pytest.mark.slow
 

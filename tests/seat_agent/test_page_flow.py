@@ -18,7 +18,6 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from evaluation_hub.api.keys import CONFIG
 from evaluation_hub.db.engine import Database
-from evaluation_hub.demo import seed_bookings
 from evaluation_hub.principal import Principal
 from evaluation_hub.seats import store as seat_store
 from scoring.model import COMMERCIAL_PART
@@ -34,6 +33,7 @@ from tests.conftest import FakeClock
 from tests.evaluation.helpers import act, attach, demo_package, hub_shuffle
 from tests.evaluation.helpers import part_save as make_save
 from tests.hub.helpers import confirm_committee, login
+from tests.support.seed import seed_bookings
 
 Client = TestClient[Any, Any]
 

@@ -39,7 +39,7 @@ def hub_config(db: Database, tmp_path: Path) -> HubConfig:
 
 async def seed_seated(db: Database, clock: FakeClock) -> dict[str, Any]:
     """The demo directory, its three bookings, and experts placed on the booked seats."""
-    from evaluation_hub.demo import seed, seed_bookings
+    from tests.support.seed import seed, seed_bookings
 
     ids = await seed(db, clock())
     ids["bookings"] = await seed_bookings(db, ids, clock())

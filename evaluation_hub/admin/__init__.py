@@ -1,0 +1,13 @@
+"""User administration (用户管理): the hub's accounts and their passwords.
+
+Modules:
+    passwords  scrypt password hashes and their check (pure: no clock, no database)
+    errors     the refusals of user administration (``ProblemError`` subclasses)
+    users      the use cases: add a user, disable or re-enable one, reset a password; each
+               checks that the actor is a system administrator and writes an audit event
+    cli        ``evaluation-hub user add``, a thin shell over ``users.add_user``
+
+A password arrives in plain text from a shell and goes no further than ``passwords``: it is
+never stored, logged, printed or put on the audit chain. Nothing here imports
+``evaluation_hub.api``.
+"""

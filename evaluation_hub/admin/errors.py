@@ -1,0 +1,146 @@
+"""The refusals of user administration. Each is a ``ProblemError`` of the hub's tree, so the
+problem middleware answers it over HTTP and the CLI prints its message::
+
+    ProblemError
+    ├── InvalidInput (422)
+    │   ├── UnknownRole        not a role a user may hold
+    │   ├── BadUsername        not a usable sign-in name
+    │   ├── WeakPassword       shorter than ``MIN_PASSWORD_LENGTH``
+    │   ├── PasswordTooLong    longer than ``MAX_PASSWORD_LENGTH`` (the sign-in form's limit)
+    │   ├── BadDisplayName     longer than ``MAX_DISPLAY_NAME``
+    │   ├── VenueRequired      a venue's role (venue admin, host operator, supervisor) without one
+    │   └── VenueNotAllowed    a system administrator given a venue
+    ├── NotFound (404)
+    │   ├── UnknownVenue       no venue with that code or id
+    │   └── UnknownUser        no user with that username
+    └── Conflict (409)
+        ├── UsernameTaken      another user already has the username
+        ├── AccountUnchanged   disabling a disabled account, enabling an active one
+        └── OwnAccount         a system administrator disabling their own account
+
+No message ever carries a password.
+"""
+
+from __future__ import annotations
+
+from evaluation_hub.access import ROLE_NAMES
+from evaluation_hub.errors import Conflict, InvalidInput, NotFound
+from evaluation_hub.principal import ROLES
+
+__all__ = [
+    "MAX_DISPLAY_NAME",
+    "MAX_PASSWORD_LENGTH",
+    "MIN_PASSWORD_LENGTH",
+    "AccountUnchanged",
+    "BadDisplayName",
+    "BadUsername",
+    "OwnAccount",
+    "PasswordTooLong",
+    "UnknownRole",
+    "UnknownUser",
+    "UnknownVenue",
+    "UsernameTaken",
+    "VenueNotAllowed",
+    "VenueRequired",
+    "WeakPassword",
+]
+
+#: the shortest password the hub accepts for an account
+MIN_PASSWORD_LENGTH = 8
+#: the longest password the sign-in form (``POST /api/auth/token``) takes
+MAX_PASSWORD_LENGTH = 200
+#: the longest display name the ``users`` table holds
+MAX_DISPLAY_NAME = 100
+
+
+class UnknownRole(InvalidInput):
+    def __init__(self, role: str) -> None:
+        self.role = role
+        choices = "、".join(f"{r}（{ROLE_NAMES[r]}）" for r in ROLES)
+        super().__init__("unknown-role", f"角色「{role}」不存在，用户角色只能是：{choices}")
+
+
+class BadUsername(InvalidInput):
+    def __init__(self, username: str) -> None:
+        self.username = username
+        super().__init__(
+            "bad-username",
+            f"用户名「{username}」不可用：用户名须以字母或数字开头，只含字母、数字和 . _ -，"
+            "最长 64 个字符",
+        )
+
+
+class WeakPassword(InvalidInput):
+    def __init__(self) -> None:
+        super().__init__(
+            "weak-password", f"密码太短：至少需要 {MIN_PASSWORD_LENGTH} 个字符，请换一个更长的密码"
+        )
+
+
+class PasswordTooLong(InvalidInput):
+    def __init__(self) -> None:
+        super().__init__(
+            "password-too-long",
+            f"密码太长：最多 {MAX_PASSWORD_LENGTH} 个字符（登录时无法输入更长的密码）",
+        )
+
+
+class BadDisplayName(InvalidInput):
+    def __init__(self) -> None:
+        super().__init__(
+            "bad-display-name", f"显示名称太长：最多 {MAX_DISPLAY_NAME} 个字符，请缩短后再提交"
+        )
+
+
+class VenueRequired(InvalidInput):
+    def __init__(self, role: str) -> None:
+        self.role = role
+        super().__init__(
+            "venue-required", f"{ROLE_NAMES[role]}必须属于一个场地：请指定其所在场地的代码"
+        )
+
+
+class VenueNotAllowed(InvalidInput):
+    def __init__(self) -> None:
+        super().__init__("venue-not-allowed", "系统管理员不属于任何场地：请不要为其指定场地")
+
+
+class UnknownVenue(NotFound):
+    def __init__(self, venue: str | int) -> None:
+        self.venue = venue
+        detail = (
+            f"场地 #{venue} 不存在"
+            if isinstance(venue, int)
+            else f"场地代码「{venue}」不存在，请核对场地代码"
+        )
+        super().__init__("venue-not-found", detail)
+
+
+class UnknownUser(NotFound):
+    def __init__(self, username: str) -> None:
+        self.username = username
+        super().__init__("user-not-found", f"用户「{username}」不存在")
+
+
+class UsernameTaken(Conflict):
+    def __init__(self, username: str) -> None:
+        self.username = username
+        super().__init__("username-taken", f"用户名「{username}」已被使用，请换一个用户名")
+
+
+class AccountUnchanged(Conflict):
+    def __init__(self, username: str, *, active: bool) -> None:
+        self.username = username
+        self.active = active
+        if active:
+            super().__init__("user-already-active", f"用户「{username}」已是启用状态，无需再启用")
+        else:
+            super().__init__("user-already-disabled", f"用户「{username}」已是停用状态，无需再停用")
+
+
+class OwnAccount(Conflict):
+    def __init__(self, username: str) -> None:
+        self.username = username
+        super().__init__(
+            "own-account", f"不能停用自己的账号「{username}」：请由另一位系统管理员操作"
+        )

@@ -1,0 +1,165 @@
+"""The tests' own data: the Yunnan directory of ``tests/support/directory.yaml`` in a migrated,
+empty database, and the host's three booking requests.
+
+``seed`` writes what exists before a test's story begins: four venues with their seats (the
+last seat of each venue under maintenance; every third seat without a second screen), seven
+experts, ten users who all sign in with the password ``demo-2026``, and one session hosted at
+KM on the day after ``now`` with its seven experts (E01–E02 at the host, E03–E07 away). These
+are plain rows with no audit event, as the directory would stand after an import, so a test's
+audit chain starts with the test's own first event (several tests assert ``seq == 1`` and exact
+event lists). ``seed_bookings`` then makes the three requests through the booking use cases
+(audited like any request).
+
+The returned ids are the tests' handles: ``ids["venues"]["KM"]``, ``ids["seats"]["DL-01"]``,
+``ids["experts"]["E03"]``, ``ids["session"]``, ``ids["password"]``; ``seed_bookings`` returns
+``{"dali": …, "honghe": …, "qujing": …}``.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+from sqlalchemy import func, select
+
+from evaluation_hub import localtime
+from evaluation_hub.admin.passwords import hash_password
+from evaluation_hub.booking import store
+from evaluation_hub.db.engine import Database
+from evaluation_hub.db.models import EvaluationSession, Expert, Seat, SessionExpert, User, Venue
+from evaluation_hub.principal import Principal
+from evaluation_hub.sessions.states import SessionState
+
+__all__ = ["DIRECTORY", "load_directory", "seed", "seed_bookings"]
+
+DIRECTORY = Path(__file__).resolve().parent / "directory.yaml"
+# Every seat has a camera and a microphone; all but every third one a second screen.
+FULL_DESK = ["camera", "dual_screen", "microphone"]
+PLAIN_DESK = ["camera", "microphone"]
+
+
+def load_directory(path: Path = DIRECTORY) -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return data
+
+
+async def seed(db: Database, now: datetime, *, day: date | None = None) -> dict[str, Any]:
+    """Load the tests' directory into an empty, migrated database; the session is on ``day``
+    (default: the local day after ``now``). Returns ids by code."""
+    data = load_directory()
+    ids: dict[str, Any] = {"venues": {}, "experts": {}, "seats": {}}
+    async with db.write() as s:
+        if (await s.execute(select(func.count(Venue.id)))).scalar_one():
+            raise RuntimeError("seed() needs an empty database; this one already holds venues")
+        for v in data["venues"]:
+            venue = Venue(
+                code=v["code"],
+                name=v["name"],
+                region_code=v["region_code"],
+                supervising_department=v["supervising_department"],
+                contact_name=v["contact_name"],
+                contact_phone=v["contact_phone"],
+            )
+            s.add(venue)
+            await s.flush()
+            ids["venues"][v["code"]] = venue.id
+            spec = v["seats"]
+            for n in range(1, spec["count"] + 1):
+                seat = Seat(
+                    venue_id=venue.id,
+                    label=f"{spec['prefix']}{n:02d}",
+                    room=spec["room"],
+                    capabilities=FULL_DESK if n % 3 else PLAIN_DESK,
+                    status="available" if n != spec["count"] else "maintenance",
+                    shared=True,
+                )
+                s.add(seat)
+                await s.flush()
+                ids["seats"][seat.label] = seat.id
+        for e in data["experts"]:
+            expert = Expert(**e)
+            s.add(expert)
+            await s.flush()
+            ids["experts"][e["code"]] = expert.id
+        # One hash for all: scrypt is slow on purpose, and every test seeds.
+        password = hash_password(data["password"])
+        for u in data["users"]:
+            s.add(
+                User(
+                    username=u["username"],
+                    display_name=u["display_name"],
+                    role=u["role"],
+                    venue_id=ids["venues"].get(u.get("venue")),
+                    password_hash=password,
+                )
+            )
+        spec = data["session"]
+        day = day or (localtime.day_of(now) + timedelta(days=1))
+        session = EvaluationSession(
+            project_code=spec["project_code"],
+            project_name=spec["project_name"],
+            section=spec["section"],
+            host_venue_id=ids["venues"][spec["host"]],
+            starts_at=localtime.at_local(day, time.fromisoformat(spec["start"])),
+            ends_at=localtime.at_local(day, time.fromisoformat(spec["end"])),
+            committee_size=spec["committee_size"],
+            state=SessionState.SCHEDULED,
+            created_at=now,
+        )
+        s.add(session)
+        await s.flush()
+        ids["session"] = session.id
+        for placement, codes in (("host", spec["host_experts"]), ("away", spec["away_experts"])):
+            for code in codes:
+                s.add(
+                    SessionExpert(
+                        session_id=session.id, expert_id=ids["experts"][code], placement=placement
+                    )
+                )
+    ids["password"] = data["password"]
+    return ids
+
+
+async def seed_bookings(db: Database, ids: dict[str, Any], now: datetime) -> dict[str, int]:
+    """Three requests from the host: two held seats at 大理 (waiting), one seat at 红河 (waiting
+    for the venue to choose), two seats at 曲靖 (confirmed with QJ-01 and QJ-02)."""
+    host = Principal("km_operator", "host_operator", ids["venues"]["KM"])
+    policy = store.BookingPolicy()
+    seats = ids["seats"]
+    dali = await store.request_booking(
+        db,
+        host,
+        session_id=ids["session"],
+        venue_id=ids["venues"]["DL"],
+        seat_count=2,
+        seat_ids=[seats["DL-01"], seats["DL-02"]],
+        now=now,
+        policy=policy,
+    )
+    honghe = await store.request_booking(
+        db,
+        host,
+        session_id=ids["session"],
+        venue_id=ids["venues"]["HH"],
+        seat_count=1,
+        seat_ids=None,
+        now=now,
+        policy=policy,
+    )
+    qujing = await store.request_booking(
+        db,
+        host,
+        session_id=ids["session"],
+        venue_id=ids["venues"]["QJ"],
+        seat_count=2,
+        seat_ids=None,
+        now=now,
+        policy=policy,
+    )
+    qj_admin = Principal("qj_admin", "venue_admin", ids["venues"]["QJ"])
+    await store.confirm_booking(
+        db, qj_admin, qujing.id, seat_ids=[seats["QJ-01"], seats["QJ-02"]], now=now
+    )
+    return {"dali": dali.id, "honghe": honghe.id, "qujing": qujing.id}
