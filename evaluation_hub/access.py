@@ -217,6 +217,11 @@ class Action(Enum):
     )
     # --- administration (users) ---
     MANAGE_USERS = _rule("not-system-admin", "系统管理员", "管理用户账号", _SYSTEM_ADMIN)
+    # --- supervision (issue 10, supervision area) ---
+    #: the list of sessions one supervises (each session's record is ``SEE_SUPERVISION``)
+    LIST_SUPERVISED_SESSIONS = _rule(
+        "not-supervisor", "监督人员", "查看监督记录", (Role.SUPERVISOR, Relation.ANY), _SYSTEM_ADMIN
+    )
 
     @property
     def rule(self) -> Rule:

@@ -9,7 +9,7 @@ SDP offer (ICE candidates gathered) and gets the hub's answer.
 :func:`setup_live` puts the :class:`~evaluation_hub.live.hub.LiveHub` on the app, lets the seat
 websocket hand seats' media offers to it, audits its state changes and turns every raised
 conduct alert into an incident of each session seating an expert there now
-(``supervision.store.raise_alert_incident``).
+(``supervision.alert_incidents.raise_alert_incident``).
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ from evaluation_hub.live.seats import (
     visible_seats,
 )
 from evaluation_hub.seats.websocket import SEAT_HUB
-from evaluation_hub.supervision import store as supervision_store
+from evaluation_hub.supervision import alert_incidents as supervision_store
 from evaluation_hub.supervision.alerts import AlertEvidence
 from media.conduct import ConductAlert
 from seat_protocol.messages import MAX_SDP_CHARS

@@ -1,8 +1,11 @@
 """Joint supervision (主场为主、客场为辅) over HTTP: the supervision record, incidents, 函告,
 copy notices (抄送告知) and away-site handovers (客场资料移交).
 
-Handlers only read the request, call ``supervision.store`` with the caller and the hub's clock,
-and answer; access and deadline rules live in ``supervision.access`` and ``supervision.notices``.
+Each handler reads the request, calls one supervision use case (``supervision.record``,
+``incidents``, ``assistance``, ``copy_notices``, ``handovers``) with the caller and the hub's
+clock, and answers with a view of ``api.views.supervision``. Access rules live in
+``evaluation_hub.access``, deadline rules in ``supervision.notices``, their numbers in
+``HubConfig.regulation.supervision``.
 """
 
 from __future__ import annotations
@@ -13,10 +16,13 @@ from aiohttp import web
 
 from evaluation_hub.api.auth import principal
 from evaluation_hub.api.directory import path_id
-from evaluation_hub.api.keys import CLOCK, CONFIG, DB
+from evaluation_hub.api.keys import CLOCK, SERVICES
 from evaluation_hub.api.routes import ApiRoutes
 from evaluation_hub.api.schema import read_json
-from evaluation_hub.supervision import store
+from evaluation_hub.api.views import supervision as views
+from evaluation_hub.supervision import assistance, copy_notices, handovers, incidents, record
+from evaluation_hub.supervision.models import Severity
+from evaluation_hub.supervision.notices import SupervisionDeadlines
 
 __all__ = ["routes"]
 
@@ -30,7 +36,7 @@ INCIDENT_CREATE = {
     "required": ["kind", "severity", "expert_id", "description"],
     "properties": {
         "kind": {"type": "string", "minLength": 1, "maxLength": 60, "example": "评标期间离开工位"},
-        "severity": {"type": "string", "enum": list(store.SEVERITY_NAMES)},
+        "severity": {"type": "string", "enum": [s.value for s in Severity]},
         "expert_id": {"type": "integer", "minimum": 1},
         "seat_id": {"type": "integer", "minimum": 1},
         "description": _TEXT,
@@ -78,6 +84,9 @@ EMPTY: dict[str, Any] = {"type": "object", "additionalProperties": False, "prope
 _OBJECT: dict[str, Any] = {"type": "object"}
 _LIST: dict[str, Any] = {"type": "array", "items": {"type": "object"}}
 
+# The national defaults, named in the route summaries; a deployment may configure its own.
+_DEFAULTS = SupervisionDeadlines()
+
 
 def _json(data: Any, status: int = 200) -> web.Response:
     return web.json_response(data, status=status)
@@ -93,7 +102,8 @@ def _json(data: Any, status: int = 200) -> web.Response:
 )
 async def list_sessions(request: web.Request) -> web.Response:
     who = await principal(request)
-    return _json(await store.supervised_sessions(request.app[DB], who))
+    found = await record.supervised_sessions(request.app[SERVICES], who)
+    return _json(views.supervised_sessions_json(found))
 
 
 @routes.route(
@@ -106,8 +116,9 @@ async def list_sessions(request: web.Request) -> web.Response:
 )
 async def supervision_record(request: web.Request) -> web.Response:
     who = await principal(request)
-    record = await store.supervision_record(request.app[DB], who, path_id(request, "session_id"))
-    return _json(record)
+    session_id = path_id(request, "session_id")
+    found = await record.supervision_record(request.app[SERVICES], who, session_id)
+    return _json(views.record_json(found))
 
 
 @routes.route(
@@ -120,7 +131,9 @@ async def supervision_record(request: web.Request) -> web.Response:
 )
 async def list_incidents(request: web.Request) -> web.Response:
     who = await principal(request)
-    return _json(await store.list_incidents(request.app[DB], who, path_id(request, "session_id")))
+    session_id = path_id(request, "session_id")
+    found = await incidents.list_incidents(request.app[SERVICES], who, session_id)
+    return _json([views.incident_json(i) for i in found])
 
 
 @routes.route(
@@ -137,19 +150,19 @@ async def raise_incident(request: web.Request) -> web.Response:
     who = await principal(request)
     session_id = path_id(request, "session_id")
     body = await read_json(request, INCIDENT_CREATE)
-    incident = await store.raise_incident(
-        request.app[DB],
+    incident = await incidents.raise_incident(
+        request.app[SERVICES],
         who,
         session_id,
         kind=body["kind"],
-        severity=body["severity"],
+        severity=Severity(body["severity"]),
         expert_id=body["expert_id"],
         seat_id=body.get("seat_id"),
         evidence=body.get("evidence", {}),
         description=body["description"],
         now=request.app[CLOCK](),
     )
-    return _json(incident, status=201)
+    return _json(views.incident_json(incident), status=201)
 
 
 @routes.route(
@@ -162,7 +175,9 @@ async def raise_incident(request: web.Request) -> web.Response:
 )
 async def get_incident(request: web.Request) -> web.Response:
     who = await principal(request)
-    return _json(await store.get_incident(request.app[DB], who, path_id(request, "incident_id")))
+    incident_id = path_id(request, "incident_id")
+    incident = await incidents.get_incident(request.app[SERVICES], who, incident_id)
+    return _json(views.incident_json(incident))
 
 
 @routes.route(
@@ -178,16 +193,17 @@ async def record_handling(request: web.Request) -> web.Response:
     who = await principal(request)
     incident_id = path_id(request, "incident_id")
     body = await read_json(request, HANDLING)
-    incident = await store.record_handling(
-        request.app[DB], who, incident_id, note=body["note"], now=request.app[CLOCK]()
+    incident = await incidents.record_handling(
+        request.app[SERVICES], who, incident_id, note=body["note"], now=request.app[CLOCK]()
     )
-    return _json(incident)
+    return _json(views.incident_json(incident))
 
 
 @routes.route(
     "POST",
     "/api/incidents/{incident_id}/conclude",
-    summary="监督事件结案；涉及客场就座专家的，自动生成抄送告知（7 个工作日内）",
+    summary="监督事件结案；涉及客场就座专家的，自动生成抄送告知"
+    f"（默认 {_DEFAULTS.copy_notice_working_days} 个工作日内，可配置）",
     tag=TAG,
     body=CONCLUDE,
     response=_OBJECT,
@@ -197,15 +213,10 @@ async def conclude_incident(request: web.Request) -> web.Response:
     who = await principal(request)
     incident_id = path_id(request, "incident_id")
     body = await read_json(request, CONCLUDE)
-    incident = await store.conclude_incident(
-        request.app[DB],
-        who,
-        incident_id,
-        result=body["result"],
-        now=request.app[CLOCK](),
-        deadlines=request.app[CONFIG].regulation.supervision,
+    incident = await incidents.conclude_incident(
+        request.app[SERVICES], who, incident_id, result=body["result"], now=request.app[CLOCK]()
     )
-    return _json(incident)
+    return _json(views.incident_json(incident))
 
 
 @routes.route(
@@ -218,10 +229,9 @@ async def conclude_incident(request: web.Request) -> web.Response:
 )
 async def list_assistance(request: web.Request) -> web.Response:
     who = await principal(request)
-    found = await store.list_assistance_requests(
-        request.app[DB], who, path_id(request, "session_id")
-    )
-    return _json(found)
+    session_id = path_id(request, "session_id")
+    found = await assistance.list_assistance_requests(request.app[SERVICES], who, session_id)
+    return _json([views.assistance_json(r) for r in found])
 
 
 @routes.route(
@@ -238,15 +248,15 @@ async def request_assistance(request: web.Request) -> web.Response:
     who = await principal(request)
     session_id = path_id(request, "session_id")
     body = await read_json(request, ASSISTANCE)
-    row = await store.request_assistance(
-        request.app[DB],
+    sent = await assistance.request_assistance(
+        request.app[SERVICES],
         who,
         session_id,
         venue_id=body["venue_id"],
         content=body["content"],
         now=request.app[CLOCK](),
     )
-    return _json(row, status=201)
+    return _json(views.assistance_json(sent), status=201)
 
 
 @routes.route(
@@ -262,10 +272,14 @@ async def respond_assistance(request: web.Request) -> web.Response:
     who = await principal(request)
     request_id = path_id(request, "request_id")
     body = await read_json(request, RESPONSE)
-    row = await store.respond_assistance(
-        request.app[DB], who, request_id, response=body["response"], now=request.app[CLOCK]()
+    answered = await assistance.respond_assistance(
+        request.app[SERVICES],
+        who,
+        request_id,
+        response=body["response"],
+        now=request.app[CLOCK](),
     )
-    return _json(row)
+    return _json(views.assistance_json(answered))
 
 
 @routes.route(
@@ -278,10 +292,11 @@ async def respond_assistance(request: web.Request) -> web.Response:
 )
 async def list_copy_notices(request: web.Request) -> web.Response:
     who = await principal(request)
-    found = await store.list_copy_notices(
-        request.app[DB], who, path_id(request, "session_id"), now=request.app[CLOCK]()
+    session_id = path_id(request, "session_id")
+    found = await copy_notices.list_copy_notices(
+        request.app[SERVICES], who, session_id, now=request.app[CLOCK]()
     )
-    return _json(found)
+    return _json([views.copy_notice_json(n) for n in found])
 
 
 @routes.route(
@@ -297,10 +312,10 @@ async def acknowledge_copy_notice(request: web.Request) -> web.Response:
     who = await principal(request)
     notice_id = path_id(request, "notice_id")
     await read_json(request, EMPTY)
-    row = await store.acknowledge_copy_notice(
-        request.app[DB], who, notice_id, now=request.app[CLOCK]()
+    notice = await copy_notices.acknowledge_copy_notice(
+        request.app[SERVICES], who, notice_id, now=request.app[CLOCK]()
     )
-    return _json(row)
+    return _json(views.copy_notice_json(notice))
 
 
 @routes.route(
@@ -313,16 +328,18 @@ async def acknowledge_copy_notice(request: web.Request) -> web.Response:
 )
 async def list_handovers(request: web.Request) -> web.Response:
     who = await principal(request)
-    found = await store.list_handovers(
-        request.app[DB], who, path_id(request, "session_id"), now=request.app[CLOCK]()
+    session_id = path_id(request, "session_id")
+    found = await handovers.list_handovers(
+        request.app[SERVICES], who, session_id, now=request.app[CLOCK]()
     )
-    return _json(found)
+    return _json([views.handover_json(h) for h in found])
 
 
 @routes.route(
     "POST",
     "/api/sessions/{session_id}/handovers",
-    summary="评标结束后为每个客场开启资料移交（主场监督人员，5 个工作日内）",
+    summary="评标结束后为每个客场开启资料移交"
+    f"（主场监督人员，默认 {_DEFAULTS.handover_working_days} 个工作日内，可配置）",
     tag=TAG,
     body=EMPTY,
     response=_LIST,
@@ -333,14 +350,10 @@ async def open_handovers(request: web.Request) -> web.Response:
     who = await principal(request)
     session_id = path_id(request, "session_id")
     await read_json(request, EMPTY)
-    rows = await store.open_handovers(
-        request.app[DB],
-        who,
-        session_id,
-        now=request.app[CLOCK](),
-        deadlines=request.app[CONFIG].regulation.supervision,
+    opened = await handovers.open_handovers(
+        request.app[SERVICES], who, session_id, now=request.app[CLOCK]()
     )
-    return _json(rows, status=201)
+    return _json([views.handover_json(h) for h in opened], status=201)
 
 
 @routes.route(
@@ -356,5 +369,7 @@ async def mark_handed_over(request: web.Request) -> web.Response:
     who = await principal(request)
     handover_id = path_id(request, "handover_id")
     await read_json(request, EMPTY)
-    row = await store.mark_handed_over(request.app[DB], who, handover_id, now=request.app[CLOCK]())
-    return _json(row)
+    done = await handovers.mark_handed_over(
+        request.app[SERVICES], who, handover_id, now=request.app[CLOCK]()
+    )
+    return _json(views.handover_json(done))

@@ -12,6 +12,7 @@ reads a tar in place, refusing unsafe members. The format is specified in docs/a
 Modules:
     bundle       the manifest, its signature and bundle paths (pure)
     sections     the registry of sections and the built-in ones (database reads)
+    supervision  the supervision files, written from the supervision use cases' results
     recordings   the audit event that records a closed recording segment
     writer       writing a bundle: sections → files → signed manifest (→ tar)
     tarball      a bundle as one tar file: deterministic writing, safe one-pass reading

@@ -9,7 +9,7 @@ section's name. Built-in sections, in order:
     checkin      checkin.json: PIN credentials (without the PIN's MAC) and check-in events
     scores       scores.json: submitted score sheets exactly as committed
     supervision  supervision/*.json: the supervision record, incidents with handling, 函告,
-                 copy notices, handovers (as a system principal sees them)
+                 copy notices, handovers (as a system principal sees them; ``supervision``)
     recordings   recordings/segments.json (from audit events) and, with --with-recordings,
                  recordings/files/<file>, each checked against its event's hash
     audit        audit/events.json, audit/checkpoints.json, audit/slice.json, hub-public-key.pem
@@ -39,6 +39,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from evaluation_hub.archive import supervision as documents
 from evaluation_hub.archive.auditslice import AuditSlice
 from evaluation_hub.archive.bundle import PUBLIC_KEY, path_problem
 from evaluation_hub.archive.errors import ArchiveError
@@ -59,7 +60,11 @@ from evaluation_hub.db.models import (
 from evaluation_hub.principal import Principal
 from evaluation_hub.sealing import Sealer
 from evaluation_hub.seats.models import SubmittedScore
-from evaluation_hub.supervision import store as supervision
+from evaluation_hub.supervision.assistance import read_assistance_requests
+from evaluation_hub.supervision.copy_notices import read_copy_notices
+from evaluation_hub.supervision.handovers import read_handovers
+from evaluation_hub.supervision.incidents import read_incidents
+from evaluation_hub.supervision.record import read_record
 
 __all__ = [
     "EVALUATION_PLUGIN",
@@ -380,22 +385,19 @@ _ARCHIVIST = Principal("archive", "system_admin", None)
 
 
 async def supervision_section(ctx: ArchiveContext) -> list[BundleFile]:
-    db, sid, who = ctx.db, ctx.session_id, _ARCHIVIST
+    sid, who = ctx.session_id, _ARCHIVIST
+    async with ctx.db.read() as s:
+        record = await read_record(s, who, sid)
+        incidents = await read_incidents(s, who, sid)
+        assistance = await read_assistance_requests(s, who, sid)
+        notices = await read_copy_notices(s, who, sid, now=ctx.now)
+        handovers = await read_handovers(s, who, sid, now=ctx.now)
     return [
-        json_file("supervision/record.json", await supervision.supervision_record(db, who, sid)),
-        json_file("supervision/incidents.json", await supervision.list_incidents(db, who, sid)),
-        json_file(
-            "supervision/assistance.json",
-            await supervision.list_assistance_requests(db, who, sid),
-        ),
-        json_file(
-            "supervision/copy-notices.json",
-            await supervision.list_copy_notices(db, who, sid, now=ctx.now),
-        ),
-        json_file(
-            "supervision/handovers.json",
-            await supervision.list_handovers(db, who, sid, now=ctx.now),
-        ),
+        json_file("supervision/record.json", documents.record_document(record)),
+        json_file("supervision/incidents.json", documents.incident_documents(incidents)),
+        json_file("supervision/assistance.json", documents.assistance_documents(assistance)),
+        json_file("supervision/copy-notices.json", documents.copy_notice_documents(notices)),
+        json_file("supervision/handovers.json", documents.handover_documents(handovers)),
     ]
 
 

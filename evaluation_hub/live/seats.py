@@ -5,7 +5,7 @@ The rule (主场为主、客场为辅), enforced here and nowhere else: a superv
 host venue sees every seat of the session; a supervisor of an away venue where the session
 has booked seats sees only the seats at that venue; anyone else, system admins included (live
 pictures of experts are for supervising departments only), is refused. The scope itself comes
-from :func:`evaluation_hub.supervision.access.scope_for`, the rule the supervision record uses.
+from :func:`evaluation_hub.access.scope` (``Action.WATCH_LIVE``).
 
 A session's seats are the live seats of its live bookings. :func:`visible_seats` is pure; only
 :func:`load_session_seats` touches the database.
@@ -18,13 +18,13 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from evaluation_hub import access
 from evaluation_hub.booking.rules import LIVE_STATES
 from evaluation_hub.db.engine import Database
 from evaluation_hub.db.models import Booking, BookingSeat, EvaluationSession, Expert, Seat, Venue
 from evaluation_hub.errors import Forbidden, NotFound
 from evaluation_hub.principal import ROLE_NAMES, Principal
 from evaluation_hub.seats.store import seat_key_for
-from evaluation_hub.supervision import access
 
 __all__ = [
     "LiveSeat",
@@ -127,7 +127,8 @@ def visible_seats(who: Principal, seats: SessionSeats) -> list[LiveSeat]:
             f"只有评标会 #{seats.session_id} 主场或客场的监督人员可以观看工位音视频，"
             f"当前用户 {who.username}（{ROLE_NAMES.get(who.role, who.role)}）无此权限",
         )
-    scope = access.scope_for(who, seats.session_id, seats.host_venue_id, seats.away_venue_ids)
+    target = access.seated_target(seats.session_id, seats.host_venue_id, "", seats.away_venue_ids)
+    scope = access.scope(who, access.Action.WATCH_LIVE, target)
     return [seat for seat in seats.seats if scope.sees(seat.venue_id)]
 
 

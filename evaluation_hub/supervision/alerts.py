@@ -2,7 +2,7 @@
 
 The conduct monitor (``media.conduct``) raises debounced alerts per seat: seat empty, more than
 one face, camera covered or dark, picture frozen, stream lost. Each becomes an incident owned
-by the primary (host) site, of the kind and severity below; ``supervision.store``
+by the primary (host) site, of the kind and severity below; ``supervision.alert_incidents``
 ``raise_alert_incident`` writes it, keeping one open incident per seat and alert kind (a repeat
 while that incident is open is added to its evidence instead of raising another).
 

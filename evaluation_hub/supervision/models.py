@@ -5,14 +5,17 @@ concerns is stored on it (``venue_id``) so an away supervisor's view is a plain 
 Due dates are stored when a notice is created and never recomputed: a later calendar update
 must not move a deadline that was already announced.
 
-This module holds table definitions only; it must never hold access rules or deadline logic
-(those live in ``access`` and ``notices``). Rows are written only by ``supervision.store``,
-each change together with its audit event.
+This module holds table definitions and the values their columns take (``IncidentState``,
+``Severity``); it must never hold access rules (``evaluation_hub.access``) or deadline logic
+(``notices``). Rows are written only by the supervision use cases (``record``, ``incidents``,
+``alert_incidents``, ``assistance``, ``copy_notices``, ``handovers``), each change together
+with its audit event.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Integer, String, Text, UniqueConstraint
@@ -26,10 +29,27 @@ __all__ = [
     "HandoverRow",
     "Incident",
     "IncidentHandling",
+    "IncidentState",
+    "Severity",
 ]
 
-INCIDENT_STATES = ("open", "handling", "concluded")
-SEVERITIES = ("minor", "serious", "grave")
+
+class IncidentState(StrEnum):
+    """Where an incident stands: raised, being handled (处理中), concluded (结案)."""
+
+    OPEN = "open"
+    HANDLING = "handling"
+    CONCLUDED = "concluded"
+
+
+class Severity(StrEnum):
+    MINOR = "minor"
+    SERIOUS = "serious"
+    GRAVE = "grave"
+
+
+INCIDENT_STATES = tuple(IncidentState)
+SEVERITIES = tuple(Severity)
 
 
 class Incident(Base):
@@ -55,7 +75,7 @@ class Incident(Base):
     severity: Mapped[str] = mapped_column(String(10))
     description: Mapped[str] = mapped_column(Text)
     evidence: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    state: Mapped[str] = mapped_column(String(12), default="open")
+    state: Mapped[str] = mapped_column(String(12), default=IncidentState.OPEN)
     result: Mapped[str] = mapped_column(Text, default="")
     raised_by: Mapped[str] = mapped_column(String(100))
     raised_at: Mapped[datetime]

@@ -26,8 +26,12 @@ from enum import StrEnum
 from typing import ClassVar, Self
 
 from evaluation_hub import localtime
-from evaluation_hub.errors import ConfigError, Conflict, InvalidInput
-from evaluation_hub.supervision.workdays import add_working_days, working_days_between
+from evaluation_hub.errors import CalendarError, ConfigError, Conflict, InvalidInput
+from evaluation_hub.supervision.workdays import (
+    CalendarNotCovered,
+    add_working_days,
+    working_days_between,
+)
 
 __all__ = [
     "HANDOVER_ITEMS",
@@ -36,6 +40,7 @@ __all__ = [
     "Handover",
     "NoticeStatus",
     "SupervisionDeadlines",
+    "calendar_refusal",
 ]
 
 # What an away venue hands to the host after a session (客场移交材料).
@@ -241,3 +246,15 @@ class Handover(_Deadline):
     @property
     def _starts_on(self) -> date:
         return self.session_ended_on
+
+
+def calendar_refusal(exc: CalendarError, what: str) -> Conflict:
+    """The refusal when the deadline of ``what`` (抄送告知, 资料移交) cannot be counted: the
+    calendar does not cover its year, so the change that owes it must wait for the update."""
+    if isinstance(exc, CalendarNotCovered):
+        return Conflict(
+            "calendar-not-covered",
+            f"无法计算{what}期限：已安装的节假日日历只覆盖 {exc.first}–{exc.last} 年，"
+            f"不含 {exc.year} 年；请在国务院公布 {exc.year} 年节假日安排、系统管理员更新日历后再试",
+        )
+    return Conflict("calendar-error", f"无法计算{what}期限：{exc}")

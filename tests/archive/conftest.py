@@ -20,10 +20,10 @@ from evaluation_hub.audit.store import append_event, maybe_checkpoint
 from evaluation_hub.db.engine import Database
 from evaluation_hub.principal import Principal
 from evaluation_hub.seats.store import commit_score
-from evaluation_hub.supervision import store as supervision
-from evaluation_hub.supervision.notices import SupervisionDeadlines
+from evaluation_hub.supervision import assistance, handovers, incidents
+from evaluation_hub.supervision.models import Severity
 from tests.conftest import FakeClock
-from tests.supervision_api.conftest import seed_seated
+from tests.supervision_api.conftest import hub_services, seed_seated
 
 REPO = Path(__file__).resolve().parents[2]
 SEGMENT = b"\x1aE\xdf\xa3 not really WebM, but bytes with a hash"
@@ -72,15 +72,16 @@ async def seed_session(db: Database, clock: FakeClock, tmp_path: Path) -> Seeded
         )
     await _checkpoint(db, key, clock)
     ids = await seed_seated(db, clock)
+    hub = hub_services(db, clock, tmp_path / "hub")
     sid = ids["session"]
     host = Principal("km_supervisor", "supervisor", ids["venues"]["KM"])
     clock.advance(hours=1)
-    away = await supervision.raise_incident(
-        db,
+    away = await incidents.raise_incident(
+        hub,
         host,
         sid,
         kind="seat_empty",
-        severity="minor",
+        severity=Severity.MINOR,
         expert_id=ids["experts"]["E06"],
         seat_id=ids["seats"]["QJ-01"],
         evidence={"recording_segment_id": SEGMENT_FILE, "offset_s": 12},
@@ -89,29 +90,28 @@ async def seed_session(db: Database, clock: FakeClock, tmp_path: Path) -> Seeded
     )
     await _checkpoint(db, key, clock)  # a checkpoint inside the slice, too
     clock.advance(minutes=5)
-    await supervision.record_handling(db, host, away["id"], note="已电话提醒曲靖现场", now=clock())
-    await supervision.conclude_incident(
-        db,
+    await incidents.record_handling(hub, host, away.id, note="已电话提醒曲靖现场", now=clock())
+    await incidents.conclude_incident(
+        hub,
         host,
-        away["id"],
+        away.id,
         result="专家短暂离席，已提醒",
         now=clock(),
-        deadlines=SupervisionDeadlines(),
     )
-    at_host = await supervision.raise_incident(
-        db,
+    at_host = await incidents.raise_incident(
+        hub,
         host,
         sid,
         kind="multiple_faces",
-        severity="serious",
+        severity=Severity.SERIOUS,
         expert_id=ids["experts"]["E01"],
         seat_id=None,
         evidence={},
         description="画面中多于一人",
         now=clock(),
     )
-    await supervision.request_assistance(
-        db, host, sid, venue_id=ids["venues"]["DL"], content="请核实 DL-01 专家身份", now=clock()
+    await assistance.request_assistance(
+        hub, host, sid, venue_id=ids["venues"]["DL"], content="请核实 DL-01 专家身份", now=clock()
     )
     recordings = tmp_path / "recordings"
     (recordings / SEGMENT_FILE).parent.mkdir(parents=True)
@@ -143,8 +143,8 @@ async def seed_session(db: Database, clock: FakeClock, tmp_path: Path) -> Seeded
             s, kind="venue.listed", subject="venue:98", actor="system", payload={}, at=clock()
         )
     clock.advance(days=2)  # after the session's end (2026-12-01 17:30)
-    await supervision.open_handovers(db, host, sid, now=clock(), deadlines=SupervisionDeadlines())
-    return Seeded(db, ids, key, key_file, public_key_file, recordings, away["id"], at_host["id"])
+    await handovers.open_handovers(hub, host, sid, now=clock())
+    return Seeded(db, ids, key, key_file, public_key_file, recordings, away.id, at_host.id)
 
 
 @pytest.fixture

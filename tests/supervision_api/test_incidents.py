@@ -225,8 +225,8 @@ async def test_away_supervisor_reads_only_incidents_about_their_venue(
         for path in (listing, f"/api/incidents/{at_qj['id']}"):
             got = await problem(await sup_client.get(path, headers=headers), 403)
             assert got["detail"] == (
-                f"当前用户 {user}（{role}）不是评标会 #{seated['session']} "
-                f"主场或客场的监督人员，无权查看其监督记录"
+                f"只有评标会 #{seated['session']} 主场或客场的监督人员可以查看其监督记录，"
+                f"当前用户 {user}（{role}）无此权限"
             )
     for path in (listing, f"/api/incidents/{at_qj['id']}"):
         await problem(await sup_client.get(path), 401)

@@ -8,7 +8,7 @@ import sys
 
 def test_access_rules_import_no_io() -> None:
     code = (
-        "import sys, evaluation_hub.supervision.access, evaluation_hub.supervision.notices;"
+        "import sys, evaluation_hub.access, evaluation_hub.supervision.notices;"
         "print(sorted(m for m in ('asyncio', 'aiohttp', 'sqlalchemy', 'redis') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

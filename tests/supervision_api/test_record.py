@@ -83,7 +83,7 @@ async def test_others_are_refused_the_record(sup_client: Client, seated: dict[st
         headers = await login(sup_client, user)
         body = await problem(await sup_client.get(path, headers=headers), 403)
         assert body["detail"] == (
-            f"当前用户 {user}（{role}）不是评标会 #{sid} 主场或客场的监督人员，无权查看其监督记录"
+            f"只有评标会 #{sid} 主场或客场的监督人员可以查看其监督记录，当前用户 {user}（{role}）无此权限"
         )
     body = await problem(await sup_client.get(path), 401)
     assert body["detail"] == "未登录：请先登录后再操作"
@@ -105,5 +105,7 @@ async def test_supervised_sessions_by_role(sup_client: Client, seated: dict[str,
     assert await (await sup_client.get("/api/supervision/sessions", headers=headers)).json() == []
     headers = await login(sup_client, "km_operator")
     body = await problem(await sup_client.get("/api/supervision/sessions", headers=headers), 403)
-    assert body["detail"] == "只有监督人员可以查看监督记录，当前用户 km_operator 无此权限"
+    assert body["detail"] == (
+        "只有监督人员可以查看监督记录，当前用户 km_operator（主场业务人员）无此权限"
+    )
     await problem(await sup_client.get("/api/supervision/sessions"), 401)
