@@ -55,16 +55,30 @@ function h(tag, props, ...children) {
 
 // --- Markdown, as text ---------------------------------------------------------------------
 
-const HEADING = /^ {0,3}(#{1,6})(?:[ \t]+(.*?))?[ \t]*$/;
+// Every pattern runs in time linear in the line (a bid may be written to stall the page): no
+// unbounded lazy run before an anchor, and an emphasis closes within 200 characters of a line.
+const HEADING = /^ {0,3}(#{1,6})(?:[ \t]+(.*))?$/;
 const BULLET = /^ {0,3}[-*+][ \t]+(.*)$/;
 const ORDERED = /^ {0,3}(\d{1,9})[.)][ \t]+(.*)$/;
 const FENCE = /^ {0,3}(`{3,}|~{3,})/;
+const SPAN = String.raw`[^\n]{0,200}?`;
 const EMPHASIS = new RegExp([
-  String.raw`\*\*(?=\S)([\s\S]*?\S)\*\*`,
-  String.raw`(?<![\p{L}\p{N}_])__(?=\S)([\s\S]*?\S)__(?![\p{L}\p{N}_])`,
-  String.raw`\*(?=[^\s*])([\s\S]*?[^\s*])\*`,
-  String.raw`(?<![\p{L}\p{N}_])_(?=[^\s_])([\s\S]*?[^\s_])_(?![\p{L}\p{N}_])`,
+  String.raw`\*\*(?=\S)(${SPAN}\S)\*\*`,
+  String.raw`(?<![\p{L}\p{N}_])__(?=\S)(${SPAN}\S)__(?![\p{L}\p{N}_])`,
+  String.raw`\*(?=[^\s*])(${SPAN}[^\s*])\*`,
+  String.raw`(?<![\p{L}\p{N}_])_(?=[^\s_])(${SPAN}[^\s_])_(?![\p{L}\p{N}_])`,
 ].join("|"), "gu");
+
+// A heading's words without the optional closing #s ("## 标题 ##").
+function headingText(raw) {
+  let text = (raw || "").trimEnd();
+  let end = text.length;
+  while (end > 0 && text[end - 1] === "#") end -= 1;
+  if (end < text.length && (end === 0 || text[end - 1] === " " || text[end - 1] === "\t")) {
+    text = text.slice(0, end).trimEnd();
+  }
+  return text;
+}
 
 // The blocks of a Markdown text: {kind: "heading", level, text}, {kind: "p", lines},
 // {kind: "ul" | "ol", start, items}, {kind: "pre", lines}. Nothing else is recognised.
@@ -84,8 +98,7 @@ function parseBlocks(text) {
       open = {kind: "pre", fence: m[1], lines: []};
       blocks.push(open);
     } else if ((m = HEADING.exec(line))) {
-      const words = (m[2] || "").replace(/(?:^|[ \t]+)#+$/, "");
-      blocks.push({kind: "heading", level: m[1].length, text: words});
+      blocks.push({kind: "heading", level: m[1].length, text: headingText(m[2])});
       open = null;
     } else if ((m = BULLET.exec(line)) || (m = ORDERED.exec(line))) {
       const kind = m.length === 3 ? "ol" : "ul";
@@ -106,7 +119,7 @@ function parseBlocks(text) {
   return blocks;
 }
 
-// Emphasis (*x*, _x_) and strong (**x**, __x__) in one line of text, into node, as text.
+// Emphasis (*x*, _x_) and strong (**x**, __x__) within a line of text, into node, as text.
 function inline(node, text) {
   let last = 0;
   for (const m of text.matchAll(EMPHASIS)) {

@@ -14,6 +14,7 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -175,6 +176,24 @@ async def test_an_expert_works_through_the_page(
             assert await page.locator("#sheet tr.reading").count() == await marked.count()
             tabs = page.get_by_test_id("part-chapters").locator("button")
             assert await tabs.count() == 5
+            current = page.locator("#part-chapters button.current")
+            assert await current.get_attribute("data-label") == label
+            # Another bidder's chapter of the part, from its tab; a half-typed form survives
+            # a look at another part.
+            other = await tabs.nth(
+                1 if await tabs.nth(0).get_attribute("data-label") == label else 0
+            ).get_attribute("data-label")
+            assert other is not None and other != label
+            await page.click(f'#part-chapters button[data-label="{other}"]')
+            await page.get_by_test_id("reading").get_by_text(other).wait_for()
+            await reader.get_by_text("附：其他说明").wait_for(state="detached")
+            first_row = page.locator("#sheet tr[data-key]").first
+            await first_row.locator("input.points").fill("6")
+            await page.select_option("#part", "ch2")  # its first chapter opens beside it
+            await page.get_by_test_id("reading").get_by_text("ch2-").wait_for()
+            await page.select_option("#part", "ch1")
+            assert await first_row.locator("input.points").input_value() == "6"
+            await first_row.locator("input.points").fill("")
             listing = await page.get_by_test_id("chapters").inner_text()
             for bidder in ("b01", "b02", "b03", "b04", "b05"):
                 assert bidder not in listing
@@ -245,9 +264,9 @@ async def test_an_expert_works_through_the_page(
         assert (await resp.text()).count("尚未签署") == 6
 
 
-async def test_the_printed_address_opens_the_page(browser: Any, tmp_path: Path) -> None:
-    """``seat-agent run`` (no hub reachable): its printed address opens the page in Chromium,
-    a reload keeps the key; without it, or with an earlier start's, the page says what to do."""
+@pytest.fixture
+async def seat_process(tmp_path: Path) -> AsyncIterator[tuple[str, int]]:
+    """``seat-agent run`` with no hub reachable: the address it printed, and its page port."""
     state = tmp_path / "seat"
     init_state_dir(
         state, seat_id="QJ.QJ-01", hub_url=f"ws://127.0.0.1:{free_port()}/ws/seat", hub_id="h"
@@ -267,38 +286,109 @@ async def test_the_printed_address_opens_the_page(browser: Any, tmp_path: Path) 
             ),
             "the printed address",
         )
-        url = printed[1]
-        base = f"http://127.0.0.1:{port}/"
-        page = await browser.new_page()
-        seen = _watch(page)
-        response = await page.goto(url)
-        assert response is not None
-        assert (
-            await response.header_value("Content-Security-Policy")
-            == (SECURITY_HEADERS["Content-Security-Policy"])
-        )
-        await page.get_by_text("未连接主场（评分将在恢复后自动发送）").wait_for()
-        assert await page.locator("#seat").inner_text() == "QJ.QJ-01"
-        assert page.url == base
-        await page.reload()
-        await page.get_by_text("未连接主场（评分将在恢复后自动发送）").wait_for()
-        assert await page.get_by_test_id("access-message").is_hidden()
-        assert seen == {"dialogs": [], "errors": [], "console": []}
-        await page.close()
-
-        missing = await browser.new_page()  # a new tab: nothing kept
-        await missing.goto(base)
-        message = missing.get_by_test_id("access-message")
-        await message.wait_for()
-        assert await message.inner_text() == (
-            "本页面没有评标终端的访问密钥：请打开评标终端启动时显示的完整地址"
-            f"（http://127.0.0.1:{port}/#k=…）"
-        )
-        assert await missing.locator("main").is_hidden()
-        await missing.goto(f"{base}#k={new_page_key()}")  # an earlier start's key
-        await missing.reload()
-        await message.get_by_text("访问密钥不正确（评标终端可能已重新启动）").wait_for()
-        await missing.close()
+        yield printed[1], port
     finally:
         proc.terminate()
         assert await asyncio.wait_for(proc.wait(), 30) == 0
+
+
+async def test_the_printed_address_opens_the_page(
+    browser: Any, seat_process: tuple[str, int]
+) -> None:
+    """The printed address opens the page in Chromium and a reload keeps the key; without it,
+    or with an earlier start's, the page says what to do."""
+    url, port = seat_process
+    base = f"http://127.0.0.1:{port}/"
+    page = await browser.new_page()
+    seen = _watch(page)
+    response = await page.goto(url)
+    assert response is not None
+    assert (
+        await response.header_value("Content-Security-Policy")
+        == (SECURITY_HEADERS["Content-Security-Policy"])
+    )
+    await page.get_by_text("未连接主场（评分将在恢复后自动发送）").wait_for()
+    assert await page.locator("#seat").inner_text() == "QJ.QJ-01"
+    assert page.url == base
+    await page.reload()
+    await page.get_by_text("未连接主场（评分将在恢复后自动发送）").wait_for()
+    assert await page.get_by_test_id("access-message").is_hidden()
+    assert seen == {"dialogs": [], "errors": [], "console": []}
+    await page.close()
+
+    missing = await browser.new_page()  # a new tab: nothing kept
+    await missing.goto(base)
+    message = missing.get_by_test_id("access-message")
+    await message.wait_for()
+    assert await message.inner_text() == (
+        "本页面没有评标终端的访问密钥：请打开评标终端启动时显示的完整地址"
+        f"（http://127.0.0.1:{port}/#k=…）"
+    )
+    assert await missing.locator("main").is_hidden()
+    await missing.goto(f"{base}#k={new_page_key()}")  # an earlier start's key
+    await missing.reload()
+    await message.get_by_text("访问密钥不正确（评标终端可能已重新启动）").wait_for()
+    await missing.close()
+
+
+# Markdown in, the DOM the page's renderer builds (serialised here only to compare it).
+RENDERED = {
+    "# 第一章 总则": "<h3>第一章 总则</h3>",
+    "## 标题 ##": "<h4>标题</h4>",
+    "###### 六级": "<h6>六级</h6>",
+    "#不是标题": "<p>#不是标题</p>",
+    "####### 七级": "<p>####### 七级</p>",
+    "    # 缩进四格": "<p># 缩进四格</p>",
+    "a <b>x</b> & y": "<p>a &lt;b&gt;x&lt;/b&gt; &amp; y</p>",
+    "<img src=x onerror=alert(1)>": "<p>&lt;img src=x onerror=alert(1)&gt;</p>",
+    "**粗** *斜* __粗2__ _斜2_ snake_case_name 2*3": (
+        "<p><strong>粗</strong> <em>斜</em> <strong>粗2</strong> <em>斜2</em> "
+        "snake_case_name 2*3</p>"
+    ),
+    "**<i>x</i>**": "<p><strong>&lt;i&gt;x&lt;/i&gt;</strong></p>",
+    "- a\n- b\n\n1. x\n2) y": "<ul><li>a</li><li>b</li></ul><ol><li>x</li><li>y</li></ol>",
+    "5. 五\n   续行": '<ol start="5"><li>五\n续行</li></ol>',
+    "```\n<b>\n# 代码\n```\n后文": "<pre>&lt;b&gt;\n# 代码</pre><p>后文</p>",
+    "第一行\n第二行\n\n第二段": "<p>第一行\n第二行</p><p>第二段</p>",
+    "[链接](javascript:alert(1)) | 表 | 格 |": "<p>[链接](javascript:alert(1)) | 表 | 格 |</p>",
+}
+
+
+async def test_the_markdown_renderer(browser: Any, seat_process: tuple[str, int]) -> None:
+    """The page's own renderer, case by case, and in linear time on input written to stall
+    it (a bid is untrusted)."""
+    url, _ = seat_process
+    page = await browser.new_page()
+    seen = _watch(page)
+    await page.goto(url)
+    await page.get_by_text("未连接主场").wait_for()
+    rendered = await page.evaluate(
+        """(cases) => cases.map((md) => {
+            const box = document.createElement("div");
+            box.append(renderMarkdown(md));
+            return box.innerHTML;
+        })""",
+        list(RENDERED),
+    )
+    assert dict(zip(RENDERED, rendered, strict=True)) == RENDERED
+    took = await page.evaluate(
+        r"""() => {
+            const stalls = [
+                "# " + " ".repeat(200000) + "x",
+                "#" + " ".repeat(200000) + "#",
+                "- " + " \t".repeat(100000),
+                "a *b ".repeat(50000),
+                "a **b ".repeat(50000),
+                "a _b ".repeat(50000),
+                "*".repeat(200000),
+                "_".repeat(200000),
+                ("x".repeat(50) + "\n").repeat(20000),
+            ];
+            const t0 = performance.now();
+            for (const md of stalls) document.createElement("div").append(renderMarkdown(md));
+            return performance.now() - t0;
+        }"""
+    )
+    assert took < 3000, took
+    assert seen == {"dialogs": [], "errors": [], "console": []}
+    await page.close()
