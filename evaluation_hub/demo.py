@@ -705,9 +705,16 @@ def page_ports(hub_port: int) -> dict[str, int]:
 
 
 def start_seat_agents(
-    dirs: list[Path], scripts: dict[str, Path], publish: str | None, pages: dict[str, int]
+    dirs: list[Path],
+    scripts: dict[str, Path],
+    publish: str | None,
+    pages: dict[str, int],
+    page_keys: dict[str, str],
 ) -> list[subprocess.Popen[bytes]]:
-    """``seat-agent run`` for each seat, logging to ``<seat>.log`` beside its state."""
+    """``seat-agent run`` for each seat, logging to ``<seat>.log`` beside its state; each
+    expert page's key is handed over in the environment (never on the command line)."""
+    from seat_agent.page.guard import PAGE_KEY_ENV
+
     agents = []
     for state in dirs:
         argv = [sys.executable, "-m", "seat_agent.cli", "run", "--state-dir", str(state)]
@@ -717,7 +724,8 @@ def start_seat_agents(
         if state.name in scripts:
             argv += ["--script", str(scripts[state.name])]
         with (state.parent / f"{state.name}.log").open("ab") as log:
-            agents.append(subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT))
+            env = {**os.environ, PAGE_KEY_ENV: page_keys[state.name]}
+            agents.append(subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env))
     return agents
 
 
@@ -738,6 +746,7 @@ def run(args: argparse.Namespace) -> int:
 
     from evaluation_hub.api.app import create_app
     from evaluation_hub.logging import configure_logging
+    from seat_agent.page.guard import new_page_key, opening_url
 
     state = Path(args.state_dir)
     if args.reset and state.exists():
@@ -805,6 +814,7 @@ def run(args: argparse.Namespace) -> int:
     scripts = scripted_demo.scripts if scripted_demo is not None else {}
     data = load_directory()
     base = f"http://{config.host}:{config.port}"
+    page_keys = {seat_id: new_page_key() for seat_id in DEMO_SEATS}  # one per start
     print(f"\n远程异地评标 主场枢纽 demo ({'seeded' if seeded else 'existing data'}: {url})")
     print(f"  admin page:   {base}/admin   (venue admins: seat directory and booking requests)")
     print(
@@ -825,7 +835,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"  video wall:   {base}/wall   (sign in as km_supervisor: every seat's picture)")
         for seat_id, port in page_ports(config.port).items():
             print(
-                f"  expert page:  http://{config.host}:{port}/   "
+                f"  expert page:  {opening_url('127.0.0.1', port, page_keys[seat_id])}   "
                 f"(seat {seat_id}{'' if not scripted else ', expert ' + DEMO_SEATS[seat_id]})"
                 + ("   ← 由您扮演" if play == DEMO_SEATS[seat_id] else "")
             )
@@ -843,7 +853,7 @@ def run(args: argparse.Namespace) -> int:
         )
     if scripted_demo is not None and scripted_demo.played and not args.seed_only:
         seat_id = played_seat(scripted_demo.played)
-        page = f"http://{config.host}:{page_ports(config.port)[seat_id]}/"
+        page = opening_url("127.0.0.1", page_ports(config.port)[seat_id], page_keys[seat_id])
         print(
             f"\n  ===== 由您扮演专家 {scripted_demo.played}（工位 {seat_id}）=====\n"
             f"  1. 打开专家页面：{page}\n"
@@ -861,7 +871,9 @@ def run(args: argparse.Namespace) -> int:
     app = create_app(config)
     if scripted_demo is not None:
         app.cleanup_ctx.append(_starter(scripted_demo))
-    agents = start_seat_agents(seat_dirs, scripts, "testpattern", page_ports(config.port))
+    agents = start_seat_agents(
+        seat_dirs, scripts, "testpattern", page_ports(config.port), page_keys
+    )
     try:
         web.run_app(app, host=config.host, port=config.port, print=None)
     finally:

@@ -2,14 +2,18 @@
 venue admin to approve them, then wait until approved) and ``run`` (stay connected to the hub
 and deliver the score outbox until SIGTERM; see ``seat_agent.runner``).
 
-Prints what the venue staff need (the enrolment code) in Simplified Chinese and exits non-zero
-with a readable message on any refusal; never prints a private key.
+Prints what the venue staff need (the enrolment code, the expert page's address) in Simplified
+Chinese and exits non-zero with a readable message on any refusal; never prints a private key.
+A launcher that opens the expert's browser itself may hand ``run`` the page's key in the
+environment (``SEAT_AGENT_PAGE_KEY``, read once and removed), never on the command line, where
+every local user could read it.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,6 +23,7 @@ from websockets.exceptions import InvalidHandshake, WebSocketException
 from seat_agent.connection import enroll, wait_for_approval
 from seat_agent.errors import HubRefused, SeatAgentError
 from seat_agent.keys import init_state_dir, load_identity
+from seat_agent.page.guard import PAGE_KEY_ENV
 from seat_agent.runner import run_until_signalled
 
 __all__ = ["main"]
@@ -45,7 +50,12 @@ def _parser() -> argparse.ArgumentParser:
         "--page-port",
         type=int,
         default=8765,
-        help="serve the expert's page on 127.0.0.1:PORT (0: any free port; default %(default)s)",
+        help="serve the expert's page on PORT (0: any free port; default %(default)s)",
+    )
+    run.add_argument(
+        "--page-host",
+        default="127.0.0.1",
+        help="the page's loopback address, 127.0.0.1 or ::1 (default %(default)s)",
     )
     return parser
 
@@ -74,7 +84,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             identity = load_identity(args.state_dir)
             asyncio.run(
                 run_until_signalled(
-                    identity, script=args.script, publish=args.publish, page_port=args.page_port
+                    identity,
+                    script=args.script,
+                    publish=args.publish,
+                    page_port=args.page_port,
+                    page_host=args.page_host,
+                    page_key=os.environ.pop(PAGE_KEY_ENV, None),
                 )
             )
     except HubRefused as exc:

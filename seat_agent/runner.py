@@ -15,6 +15,10 @@ a save the expert made is on disk before it is sent, so stopping never loses one
 delivery, its integrity commitment (if the script has one) through a ``ScriptCommitment``
 handler and its report signature (``sign``) through a ``ScriptSignature`` handler with the
 seat's own key; ``run --publish testpattern|camera[:INDEX]`` adds a ``SeatPublisher`` handler.
+
+``run --page-port`` serves the expert's page (``seat_agent.page``) on a loopback address with a
+key made for this start (or handed over by the launcher) and prints the address to open, key
+included, on standard output: printed for the person at the terminal, never logged.
 """
 
 from __future__ import annotations
@@ -153,11 +157,22 @@ async def run_until_signalled(
     script: Path | None = None,
     publish: str | None = None,
     page_port: int | None = None,
+    page_host: str = "127.0.0.1",
+    page_key: str | None = None,
 ) -> None:
     """The ``run`` command's body: run until SIGTERM or SIGINT, optionally playing a scripted
-    expert (``seat_agent.script``) and publishing the camera or the test pattern."""
+    expert (``seat_agent.script``) and publishing the camera or the test pattern.
+
+    With ``page_port``, the expert's page on ``page_host`` (loopback only: ``PageSetupError``
+    before anything starts otherwise); its key is ``page_key`` if a launcher handed one over
+    (the launcher then knows the address, so it is not printed), else a fresh one, printed."""
+    from seat_agent.page.guard import check_loopback, check_page_key, new_page_key
     from seat_agent.publisher import SeatPublisher
     from seat_agent.script import KeyPlan, ScriptCommitment, ScriptSignature, load_script
+
+    if page_port is not None:
+        check_loopback(page_host)
+    key = check_page_key(page_key) if page_key is not None else new_page_key()
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -176,9 +191,12 @@ async def run_until_signalled(
             from seat_agent.page.app import start_page
 
             try:
-                page = await start_page(agent, page_port)
+                page, url = await start_page(agent, page_port, page_host, key)
             except OSError as exc:
                 log.error("seat.page_unavailable", port=page_port, error=str(exc))
+            else:
+                if page_key is None:
+                    print(f"专家页面（请在本机浏览器中打开，仅本次启动有效）：{url}", flush=True)
         if publish is not None:
             publisher = SeatPublisher(agent.link.send, await open_tracks(publish))
             agent.add_handler(publisher.on_event)

@@ -1,21 +1,27 @@
-"""The expert's page at the seat: a small aiohttp app on 127.0.0.1, served by ``seat-agent run``.
+"""The expert's page at the seat: a small aiohttp app on loopback, served by ``seat-agent run``.
 
-The page talks only to this local agent (``/api/...`` below); the agent talks to the hub over
-the seat link. Every answer a person reads is Simplified Chinese; refusals are
+The page (``seat_agent/web/``: ``expert.html``, ``expert.js``, ``expert.css``, static files with
+no inline script or style) talks only to this local agent (``/api/...`` below); the agent talks
+to the hub over the seat link. Every answer a person reads is Simplified Chinese; refusals are
 ``application/problem+json`` with ``code``, ``detail`` and, for forms, ``problems`` per field.
 
-Only JSON requests with ``Content-Type: application/json`` change anything, so another web
-page in the same browser cannot post to the agent without a CORS preflight (which it refuses).
+Every request passes ``seat_agent.page.guard`` first: a loopback ``Host``, the page's own
+``Origin`` (or ``X-Seat-Page: 1``) on writes, and the per-start key on everything but the
+page's files. Only JSON requests with ``Content-Type: application/json`` change anything. Every
+answer carries a strict Content-Security-Policy (scripts and styles from this origin only, no
+framing) with ``nosniff``, ``no-referrer`` and ``no-store``.
 
-Routes: ``GET /`` (the page), ``GET /api/state``, ``POST /api/checkin``, ``POST
-/api/commitment``, ``GET /api/chapters``, ``GET /api/chapters/{label}``, ``POST /api/validate``,
-``POST /api/scores``, ``POST /api/reviews/{id}``, ``POST /api/signature``.
+Routes: ``GET /`` (the page), ``GET /expert.js``, ``GET /expert.css``, ``GET /api/state``,
+``POST /api/checkin``, ``POST /api/commitment``, ``GET /api/chapters``, ``GET
+/api/chapters/{label}``, ``POST /api/validate``, ``POST /api/scores``, ``POST
+/api/reviews/{id}``, ``POST /api/signature``.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
+from importlib import resources
 from typing import TYPE_CHECKING, Any, Protocol
 
 import structlog
@@ -23,12 +29,19 @@ from aiohttp import web
 
 from seat_agent.errors import SeatAgentError
 from seat_agent.page.desk import DeskRefused, ExpertDesk
-from seat_agent.page.html import PAGE
+from seat_agent.page.guard import (
+    KEY_HEADER,
+    PAGE_HEADER,
+    check_loopback,
+    check_request,
+    opening_url,
+    url_host,
+)
 
 if TYPE_CHECKING:
     from seat_agent.runner import SeatAgent
 
-__all__ = ["DESK", "ChapterSource", "make_app", "serve", "start_page"]
+__all__ = ["DESK", "SECURITY_HEADERS", "ChapterSource", "make_app", "serve", "start_page"]
 
 log = structlog.get_logger(__name__)
 
@@ -52,6 +65,25 @@ class ChapterSource(Protocol):
 
 DESK = web.AppKey("desk", ExpertDesk)
 CHAPTERS = web.AppKey("chapters", object)
+PAGE_KEY = web.AppKey("page_key", str)
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Cache-Control": "no-store",
+}
+
+# The page's files (``seat_agent/web/``), by path, with their types.
+STATIC = {
+    "/": ("expert.html", "text/html"),
+    "/expert.js": ("expert.js", "text/javascript"),
+    "/expert.css": ("expert.css", "text/css"),
+}
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -64,6 +96,31 @@ def _problem(status: int, code: str, detail: str, **extra: Any) -> web.Response:
         text=json.dumps(body, ensure_ascii=False),
         content_type="application/problem+json",
     )
+
+
+@web.middleware
+async def _guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+    sockname = request.transport.get_extra_info("sockname") if request.transport else None
+    if not sockname:  # the connection is gone: nobody to answer
+        raise web.HTTPBadRequest()
+    refusal = check_request(
+        method=request.method,
+        path=request.path,
+        host=request.headers.get("Host"),
+        origin=request.headers.get("Origin"),
+        page_header=request.headers.get(PAGE_HEADER),
+        key_header=request.headers.get(KEY_HEADER),
+        bound=(str(sockname[0]), int(sockname[1])),
+        key=request.app[PAGE_KEY],
+    )
+    if refusal is not None:
+        return _problem(refusal.status, refusal.code, refusal.detail)
+    return await handler(request)
+
+
+async def _secure(request: web.Request, response: web.StreamResponse) -> None:
+    """Every answer, refusals and aiohttp's own 404/405 included."""
+    response.headers.update(SECURITY_HEADERS)
 
 
 @web.middleware
@@ -100,8 +157,14 @@ def _values(body: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return values
 
 
-async def page(request: web.Request) -> web.Response:
-    return web.Response(text=PAGE, content_type="text/html", headers={"Cache-Control": "no-store"})
+def _static(name: str, content_type: str) -> Handler:
+    # Read once, when the app is made: a file missing from the package fails at start-up.
+    body = resources.files("seat_agent").joinpath("web", name).read_bytes()
+
+    async def serve_file(request: web.Request) -> web.Response:
+        return web.Response(body=body, content_type=content_type, charset="utf-8")
+
+    return serve_file
 
 
 def _chapters(request: web.Request) -> ChapterSource | None:
@@ -128,7 +191,7 @@ def _chapter_list(source: ChapterSource | None) -> list[dict[str, Any]]:
 async def state(request: web.Request) -> web.Response:
     view = await request.app[DESK].view()
     view["chapters"] = _chapter_list(_chapters(request))
-    return web.json_response(view, headers={"Cache-Control": "no-store"})
+    return web.json_response(view)
 
 
 async def checkin(request: web.Request) -> web.Response:
@@ -157,10 +220,7 @@ async def chapter_text(request: web.Request) -> web.Response:
     if source is None:
         return _problem(404, "no-chapters", "本终端没有章节缓存")
     text = await source.read(request.match_info["label"])
-    return web.json_response(
-        {"label": request.match_info["label"], "text": text},
-        headers={"Cache-Control": "no-store"},
-    )
+    return web.json_response({"label": request.match_info["label"], "text": text})
 
 
 async def validate(request: web.Request) -> web.Response:
@@ -190,12 +250,18 @@ async def signature(request: web.Request) -> web.Response:
     return web.json_response({"status": "sent"}, status=202)
 
 
-def make_app(desk: ExpertDesk, chapters: ChapterSource | None = None) -> web.Application:
-    app = web.Application(middlewares=[_problems], client_max_size=1024 * 1024)
+def make_app(
+    desk: ExpertDesk, chapters: ChapterSource | None = None, *, page_key: str
+) -> web.Application:
+    """The page's app; every ``/api`` request must carry ``page_key`` (``guard``)."""
+    app = web.Application(middlewares=[_guard, _problems], client_max_size=1024 * 1024)
     app[DESK] = desk
+    app[PAGE_KEY] = page_key
     if chapters is not None:
         app[CHAPTERS] = chapters
-    app.router.add_get("/", page)
+    app.on_response_prepare.append(_secure)
+    for path, (name, content_type) in STATIC.items():
+        app.router.add_get(path, _static(name, content_type))
     app.router.add_get("/api/state", state)
     app.router.add_post("/api/checkin", checkin)
     app.router.add_post("/api/commitment", commitment)
@@ -209,19 +275,28 @@ def make_app(desk: ExpertDesk, chapters: ChapterSource | None = None) -> web.App
 
 
 async def serve(app: web.Application, port: int, host: str = "127.0.0.1") -> web.AppRunner:
-    """Start serving ``app`` on ``host:port`` (0: any free port); the caller cleans up."""
+    """Start serving ``app`` on ``host:port`` (0: any free port); the caller cleans up.
+    ``PageSetupError`` if ``host`` is not a loopback address."""
+    check_loopback(host)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
-    await site.start()
+    try:
+        await site.start()
+    except BaseException:
+        await runner.cleanup()
+        raise
     return runner
 
 
-async def start_page(agent: SeatAgent, port: int, host: str = "127.0.0.1") -> web.AppRunner:
-    """Serve the expert's page for ``agent`` (its desk joins the agent's event handlers)."""
+async def start_page(
+    agent: SeatAgent, port: int, host: str, page_key: str
+) -> tuple[web.AppRunner, str]:
+    """Serve the expert's page for ``agent`` (its desk joins the agent's event handlers); the
+    runner and the address to open, with ``page_key`` in its fragment (never logged)."""
     desk = ExpertDesk(agent.identity, agent.delivery, agent.link.send)
+    runner = await serve(make_app(desk, agent.chapters, page_key=page_key), port, host)
     agent.add_handler(desk.on_event)
-    runner = await serve(make_app(desk, agent.chapters), port, host)
-    for address in runner.addresses:
-        log.info("seat.page_serving", url=f"http://{address[0]}:{address[1]}/")
-    return runner
+    bound = runner.addresses[0][1]
+    log.info("seat.page_serving", url=f"http://{url_host(host)}:{bound}/")
+    return runner, opening_url(host, bound, page_key)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -127,9 +128,11 @@ async def test_demo_plays_the_evaluation_through_to_the_signed_report(
     for step in ("demo.review ", "demo.sealed", "demo.revealed", "demo.report_signed"):
         assert f"] {step}" in text, step
     for n, (seat_id, expert) in enumerate(DEMO_SEATS.items()):
-        assert (
-            f"expert page:  http://127.0.0.1:{port + 1 + n}/   (seat {seat_id}, expert {expert})"
-            in text
+        # the address to open: the page's key for this start in the fragment
+        assert re.search(
+            rf"expert page:  http://127\.0\.0\.1:{port + 1 + n}/#k=[\w-]{{43}}   "
+            rf"\(seat {seat_id}, expert {expert}\)",
+            text,
         )
 
     proc.send_signal(signal.SIGTERM)

@@ -1,7 +1,8 @@
 """``evaluation-hub demo --reset --script --play E07`` (``make demo``) as a real process: the demo
 plays E01–E06 by itself and a person plays E07 on the seat's expert page. The test is that
 person, through the page's JSON API: it reads the page address, the session number and the
-one-time PIN the demo prints, checks in, confirms the commitment, scores every part (scoring
+one-time PIN the demo prints (the page's key from the address's fragment, sent as the page's
+script sends it), checks in, confirms the commitment, scores every part (scoring
 item 1.1 far below the others, so the review round asks E07 about it), keeps those scores with
 written reasons, and signs the report. The demo waits for each of these and the session ends
 ``report_signed`` with seven signatures."""
@@ -25,6 +26,7 @@ import yaml
 
 from evaluation_hub.demo import DEMO_SCORES
 from tests.e2e.conftest import api, until
+from tests.seat_agent.test_page_flow import key_of, page_headers
 from tests.support.postgres_server import free_port
 
 SEVEN = ["E01", "E02", "E03", "E04", "E05", "E06", "E07"]
@@ -84,25 +86,26 @@ async def test_a_person_plays_e07_through_the_demo_to_the_signed_report(
     async def printed() -> bool:
         assert proc.returncode is None, out.read_text()
         text = out.read_text()
-        page = re.search(r"打开专家页面：(http://\S+/)", text)
+        page = re.search(r"打开专家页面：(http://\S+)", text)
         pin = re.search(rf"评标会编号 (\d+)，专家编号 {PLAYED}，签到码 (\d{{6}})", text)
         if page and pin:
             found.update(page=page[1], session=pin[1], pin=pin[2])
         return bool(found)
 
     await until(printed, "the demo to print the page, the session and the PIN")
-    page = found["page"].rstrip("/")
+    page = found["page"].split("#", 1)[0].rstrip("/")
+    own = page_headers(key_of(found["page"]))  # what the page's script sends
 
     async with aiohttp.ClientSession() as http:
 
         async def state() -> dict[str, Any]:
-            async with http.get(f"{page}/api/state") as resp:
+            async with http.get(f"{page}/api/state", headers=own) as resp:
                 assert resp.status == 200
                 body: dict[str, Any] = await resp.json()
                 return body
 
         async def post(path: str, body: dict[str, Any], expect: int) -> None:
-            async with http.post(f"{page}{path}", json=body) as resp:
+            async with http.post(f"{page}{path}", json=body, headers=own) as resp:
                 assert resp.status == expect, await resp.text()
 
         async def online() -> bool:
@@ -122,7 +125,7 @@ async def test_a_person_plays_e07_through_the_demo_to_the_signed_report(
                 return True
             assert view["checkin"]["status"] != "refused", view["checkin"]
             if view["checkin"]["status"] == "none":
-                async with http.post(f"{page}/api/checkin", json=checkin) as resp:
+                async with http.post(f"{page}/api/checkin", json=checkin, headers=own) as resp:
                     assert resp.status in (202, 422), await resp.text()
             return False
 
@@ -138,7 +141,7 @@ async def test_a_person_plays_e07_through_the_demo_to_the_signed_report(
         await until(started, "the demo to start the evaluation once all seven confirmed")
         chapters = (await state())["chapters"]
         if chapters:
-            async with http.get(f"{page}/api/chapters/{chapters[0]['label']}") as resp:
+            async with http.get(f"{page}/api/chapters/{chapters[0]['label']}", headers=own) as resp:
                 assert resp.status in (200, 404, 409), await resp.text()
         for part in parts:
             await post("/api/scores", {"part": part["part"], "values": _values(part)}, 201)

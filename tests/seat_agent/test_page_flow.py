@@ -1,7 +1,10 @@
 """The expert's page against a real hub (``create_app`` on loopback) and a real in-process seat
 agent: check-in with a wrong and a right PIN, the briefing, scoring through the outbox, a
 deviation review pushed to the seat and answered there, and the report signed with the seat's
-key. ``ExpertSeat`` is reused by the browser test (tests/browser/test_expert_page.py)."""
+key. ``ExpertSeat`` is reused by the browser test (tests/browser/test_expert_page.py); it serves
+the page as ``seat-agent run`` does (``start_page``), so ``opening_url`` is the address the
+agent prints. The page's API is called as the page's script calls it: with the key from the
+address's fragment (``X-Seat-Key``) and ``X-Seat-Page: 1``."""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
@@ -24,8 +28,9 @@ from scoring.model import COMMERCIAL_PART
 from scoring.shuffle import StaggeredShuffle
 from scoring.signing import sign
 from seat_agent.keys import init_state_dir
-from seat_agent.page.app import make_app
+from seat_agent.page.app import DESK, make_app, start_page
 from seat_agent.page.desk import ExpertDesk, signature_document
+from seat_agent.page.guard import new_page_key
 from seat_agent.runner import SeatAgent
 from seat_protocol.events import Event, MessageReceived
 from seat_protocol.messages import ReportSignature, RequestResult, ReviewAnswer
@@ -42,6 +47,18 @@ BIDDERS = ("b01", "b02", "b03", "b04", "b05")
 SEAT = "QJ.QJ-01"
 EXPERT = "E06"
 COMMENT = "见评审意见"
+
+
+def page_headers(key: str) -> dict[str, str]:
+    """What the page's script sends with every request."""
+    return {"X-Seat-Key": key, "X-Seat-Page": "1"}
+
+
+def key_of(opening_url: str) -> str:
+    """The key in an opening address's fragment (``#k=…``), as the page's script reads it."""
+    fragment = urlsplit(opening_url).fragment
+    assert fragment.startswith("k="), opening_url
+    return fragment[2:]
 
 
 def points(**changes: str) -> dict[tuple[str, str], str]:
@@ -82,13 +99,18 @@ class ExpertSeat:
     pin: str
     agent: SeatAgent
     desk: ExpertDesk
-    page: TestServer
+    page: web.AppRunner
+    opening_url: str  # what ``seat-agent run`` prints: the page, the key in the fragment
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     stop: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def page_url(self) -> str:
-        return f"http://127.0.0.1:{self.page.port}"
+        return self.opening_url.split("#", 1)[0].rstrip("/")
+
+    @property
+    def page_key(self) -> str:
+        return key_of(self.opening_url)
 
     async def shuffle(self) -> StaggeredShuffle:
         return await hub_shuffle(self.client, self.database, self.sid)
@@ -144,12 +166,17 @@ class ExpertSeat:
     async def close(self) -> None:
         self.stop.set()
         await asyncio.wait(self.tasks)
-        await self.page.close()
+        await self.page.cleanup()
 
 
 @contextlib.asynccontextmanager
 async def expert_seat(
-    client: Client, seeded: dict[str, Any], database: Database, clock: FakeClock, tmp: Path
+    client: Client,
+    seeded: dict[str, Any],
+    database: Database,
+    clock: FakeClock,
+    tmp: Path,
+    package: Path | None = None,
 ) -> AsyncIterator[ExpertSeat]:
     bookings = await seed_bookings(database, seeded, clock())
     host = await login(client, "km_operator")
@@ -180,7 +207,8 @@ async def expert_seat(
         database, qj_admin, SEAT, clock(), enrolment_code=identity.enrolment_code
     )
     await act(client, host, sid, "confirm_seats", "open_check_in")
-    assert (await attach(client, host, sid)).status == 201
+    resp = await (attach(client, host, sid, package) if package else attach(client, host, sid))
+    assert resp.status == 201, await resp.text()
     resp = await client.post(
         f"/api/sessions/{sid}/evaluation/overrides",
         json={"bidder_id": "b03", "chapter_id": "ch2", "reason": "经监督人员确认放行"},
@@ -195,11 +223,9 @@ async def expert_seat(
     host = await login(client, "km_operator")  # the earlier token expired meanwhile
 
     agent = await SeatAgent.open(identity)
-    desk = ExpertDesk(identity, agent.delivery, agent.link.send)
-    agent.add_handler(desk.on_event)
-    page = TestServer(make_app(desk, agent.chapters), host="127.0.0.1")
-    await page.start_server()
-    seat = ExpertSeat(client, database, clock, host, sid, pin, agent, desk, page)
+    page, url = await start_page(agent, 0, "127.0.0.1", new_page_key())
+    desk = page.app[DESK]
+    seat = ExpertSeat(client, database, clock, host, sid, pin, agent, desk, page, url)
     seat.tasks.append(asyncio.create_task(agent.run(seat.stop)))
     try:
         await until(lambda: desk.aligned, "the seat's first connection")
@@ -225,7 +251,10 @@ async def test_check_in_score_review_and_sign_over_the_seat_link(
 ) -> None:
     async with (
         expert_seat(client, seeded, database, clock, tmp_path) as seat,
-        TestClient(TestServer(make_app(seat.desk, seat.agent.chapters))) as http,
+        TestClient(
+            TestServer(make_app(seat.desk, seat.agent.chapters, page_key=seat.page_key)),
+            headers=page_headers(seat.page_key),
+        ) as http,
     ):
         sid = seat.sid
         results: dict[str, RequestResult] = {}
@@ -409,8 +438,9 @@ async def test_the_page_refuses_what_it_cannot_do_yet(tmp_path: Path) -> None:
         return msg
 
     desk = ExpertDesk(identity, ScoreDelivery(outbox, None), send)  # type: ignore[arg-type]
-    app: web.Application = make_app(desk)
-    async with TestClient(TestServer(app)) as http:
+    key = new_page_key()
+    app: web.Application = make_app(desk, page_key=key)
+    async with TestClient(TestServer(app), headers=page_headers(key)) as http:
         status, body = await _post(http, "/api/checkin", {"session_id": "x", "pin": ""})
         assert (status, body["detail"], body["problems"]) == (
             422,
