@@ -19,8 +19,8 @@ from evaluation_hub.api.directory import path_id
 from evaluation_hub.api.keys import CLOCK, SERVICES
 from evaluation_hub.api.routes import ApiRoutes
 from evaluation_hub.api.schema import read_json
-from evaluation_hub.api.views import supervision as views
 from evaluation_hub.supervision import assistance, copy_notices, handovers, incidents, record
+from evaluation_hub.supervision import documents as views
 from evaluation_hub.supervision.models import Severity
 from evaluation_hub.supervision.notices import SupervisionDeadlines
 

@@ -17,7 +17,7 @@ event in the same unit of work, and returns frozen dataclasses, never JSON):
 
 Shared: ``sites`` (the session facts each use case starts from: who sits where, the caller's
 scope), ``models`` (the tables). The JSON and Chinese labels the pages read are the API's views
-(``evaluation_hub.api.views.supervision``); the archive writes its own bundle files.
+(``evaluation_hub.supervision.documents``, which the archive stores too).
 
 Errors: a count outside the calendar's covered years raises ``workdays.CalendarNotCovered``
 (a ``CalendarError``), which a use case turns into ``Conflict`` (``notices.calendar_refusal``);

@@ -1,8 +1,13 @@
-"""The JSON of joint supervision (联合监督) as the supervisors' page reads it, with its Chinese
-labels: severities, incident states, notice and handover statuses, working days left.
+"""The documents of joint supervision (联合监督): the supervision record, incidents with their
+handling, 函告, copy notices and handovers as JSON, with their Chinese labels (severities,
+incident states, notice and handover statuses, working days left).
 
-Times are ISO 8601 as stored (UTC); the page shows them in local time. A deadline's status and
-days left are read as of the record's ``as_of`` day (the local day of the request).
+One published format, written once: the supervisors' API answers with these documents and a
+session's archive bundle stores them (``supervision/*.json``, docs/archive.md), so a change here
+is a change of both, made on purpose. Pure: typed results of the supervision use cases in,
+dicts out. Times are ISO 8601 as stored (UTC); pages show them in local time. A deadline's
+status and days left are read as of the record's ``as_of`` day (the local day of the request,
+or the archive's creation).
 """
 
 from __future__ import annotations
