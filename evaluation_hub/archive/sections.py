@@ -56,9 +56,9 @@ from evaluation_hub.db.models import (
     SessionTransition,
     Venue,
 )
+from evaluation_hub.db.seat_terminals import SubmittedScore
 from evaluation_hub.principal import Principal
 from evaluation_hub.sealing import Sealer
-from evaluation_hub.seats.models import SubmittedScore
 from evaluation_hub.supervision import store as supervision
 
 __all__ = [

@@ -52,8 +52,8 @@ async def test_nobody_but_the_sessions_supervisors_sees_the_wall(rig: Rig) -> No
         "dl_admin": f"只有评标会 #{session} 主场或客场的监督人员可以观看工位音视频，"
         "当前用户 dl_admin（场地管理员）无此权限",
         # 红河 has a booking but no seat held yet: nothing of the session is at that venue.
-        "hh_supervisor": f"当前用户 hh_supervisor（监督人员）不是评标会 #{session} "
-        "主场或客场的监督人员，无权查看其监督记录",
+        "hh_supervisor": f"只有评标会 #{session} 主场或客场的监督人员可以观看工位音视频，"
+        "当前用户 hh_supervisor（监督人员）无此权限",
     }
     for user, detail in refusals.items():
         headers = await rig.login(user)

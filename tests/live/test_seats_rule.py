@@ -43,11 +43,11 @@ def test_host_supervisor_sees_every_seat_away_supervisor_only_their_venues() -> 
         ),
         (
             Principal("hh_sup", "supervisor", HONGHE),
-            "当前用户 hh_sup（监督人员）不是评标会 #7 主场或客场的监督人员，无权查看其监督记录",
+            "只有评标会 #7 主场或客场的监督人员可以观看工位音视频，当前用户 hh_sup（监督人员）无此权限",
         ),
         (
             Principal("nowhere", "supervisor", None),
-            "当前用户 nowhere（监督人员）不是评标会 #7 主场或客场的监督人员，无权查看其监督记录",
+            "只有评标会 #7 主场或客场的监督人员可以观看工位音视频，当前用户 nowhere（监督人员）无此权限",
         ),
     ],
 )
