@@ -4,7 +4,7 @@ A terminal's ``seat-agent enroll`` records a request through the seat websocket 
 short code; the venue admin lists the venue's requests here, approves one by typing the code
 shown on the terminal's screen, or revokes one (a pending request is rejected, an approved key
 withdrawn and the terminal's live connection closed with 4005). Rules, audit events, the admin
-pages' notifications and the disconnection live in ``evaluation_hub.seats.enrolment``;
+pages' notifications and the disconnection live in ``evaluation_hub.seats.enrolment_admin``;
 handlers only read the request and answer.
 """
 
@@ -21,8 +21,8 @@ from evaluation_hub.api.routes import ApiRoutes
 from evaluation_hub.api.schema import read_json
 from evaluation_hub.api.views.seats import approval_json, enrolment_json
 from evaluation_hub.errors import InvalidInput
-from evaluation_hub.seats import enrolment
-from evaluation_hub.seats.enrolment import ENROLMENT_STATUSES
+from evaluation_hub.seats import enrolment_admin
+from evaluation_hub.seats.enrolment_admin import ENROLMENT_STATUSES
 
 __all__ = ["APPROVE", "ENROLMENT", "routes"]
 
@@ -88,7 +88,9 @@ async def list_enrolments(request: web.Request) -> web.Response:
     who = await principal(request)
     venue_id = path_id(request, "venue_id")
     status = _status(request)
-    views = await enrolment.list_enrolments(request.app[SERVICES], who, venue_id, status=status)
+    views = await enrolment_admin.list_enrolments(
+        request.app[SERVICES], who, venue_id, status=status
+    )
     return web.json_response([enrolment_json(v) for v in views])
 
 
@@ -105,7 +107,7 @@ async def approve(request: web.Request) -> web.Response:
     who = await principal(request)
     enrolment_id = path_id(request, "enrolment_id")
     body = await read_json(request, APPROVE)
-    decided = await enrolment.approve_request(
+    decided = await enrolment_admin.approve_request(
         request.app[SERVICES], who, enrolment_id, body["enrolment_code"], now=request.app[CLOCK]()
     )
     return web.json_response(approval_json(decided))
@@ -122,7 +124,7 @@ async def approve(request: web.Request) -> web.Response:
 async def revoke(request: web.Request) -> web.Response:
     who = await principal(request)
     enrolment_id = path_id(request, "enrolment_id")
-    decided = await enrolment.revoke_request(
+    decided = await enrolment_admin.revoke_request(
         request.app[SERVICES], who, enrolment_id, now=request.app[CLOCK]()
     )
     return web.json_response(enrolment_json(decided.revoked))

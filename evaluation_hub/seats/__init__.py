@@ -6,7 +6,8 @@ back through ``outlet.SeatOutlet`` (``Services.seats``). Nothing here imports ai
 ``evaluation_hub.api``.
 
     outlet.py           the port through which use cases push to seats or disconnect them
-    enrolment.py        terminal enrolment requests and the venue admin's decisions
+    enrolment.py        a terminal's enrolment request, its standing, decisions by seat key
+    enrolment_admin.py  the venue admin's page: the venue's requests, decisions on one
     scores.py           exactly-once intake of score sheets submitted from seats
     expert_requests.py  the expert's check-in, commitment, review answers and signature
     catch_up.py         what a (re)connected seat missed

@@ -1,15 +1,13 @@
-"""Seat terminal enrolment (工位终端登记): requests from terminals, the venue admin's decisions.
+"""Seat terminal enrolment (工位终端登记): a terminal's request, its standing, and the venue
+admin's decisions by seat key.
 
 A terminal's ``seat-agent enroll`` sends its keys over the seat websocket and prints a short
 code; :func:`request_enrolment` records the request (the same keys again change nothing) and
-tells the venue's open admin pages. The venue admin lists the venue's requests
-(:func:`list_enrolments`), approves one by typing the code the terminal printed
-(:func:`approve_request`; the seat's previously approved key is revoked in the same
-transaction and its terminal disconnected) or revokes one (:func:`revoke_request`: a pending
-request is rejected, an approved key withdrawn and its live connection closed with 4005).
-:func:`approve_enrolment` and :func:`revoke_seat` are the same decisions by seat key. Each
-decision appends an audit event in its transaction. :func:`lookup_seat` is what the seat
-websocket asks before a seat may authenticate.
+tells the venue's open admin pages. :func:`lookup_seat` is what the seat websocket asks before
+a seat may authenticate. :func:`approve_enrolment` (the code read off the terminal) and
+:func:`revoke_seat` decide by seat key; the admin page decides by request
+(``seats.enrolment_admin``). Approving a key revokes the seat's previously approved one in the
+same transaction; each decision appends an audit event in its transaction.
 
 Only an admin of the seat's own venue (or the system administrator) decides
 (``access.Action.ADMINISTER_VENUE``). Never trusts a seat key it cannot resolve to a seat in
@@ -32,35 +30,30 @@ from evaluation_hub.bus.base import Bus
 from evaluation_hub.db.engine import Database
 from evaluation_hub.db.models import Seat, Venue
 from evaluation_hub.db.seat_terminals import SeatEnrolment
-from evaluation_hub.errors import Conflict, InvalidInput, NotFound
+from evaluation_hub.errors import Conflict, NotFound
 from evaluation_hub.principal import Principal
 from evaluation_hub.services import Services
-from seat_protocol.closecodes import CloseCode
 from seat_protocol.hub_side import EnrolledSeat
 from seat_protocol.seat_key import SeatKey
 
 __all__ = [
-    "ENROLMENT_STATUSES",
-    "EnrolmentApproval",
     "EnrolmentRecord",
-    "EnrolmentRevocation",
     "EnrolmentView",
     "approve_enrolment",
-    "approve_request",
     "approved_seat_id",
-    "list_enrolments",
+    "audit_decision",
+    "decide",
+    "enrolment_view",
     "lookup_seat",
-    "normalise_code",
     "publish_enrolment",
     "record_enrolment",
     "request_enrolment",
-    "revoke_request",
+    "revoke_approved",
     "revoke_seat",
+    "venue_target",
 ]
 
 log = structlog.get_logger(__name__)
-
-ENROLMENT_STATUSES = ("pending", "approved", "revoked")
 
 
 @dataclass(frozen=True)
@@ -90,23 +83,8 @@ class EnrolmentView:
     decided_at: datetime | None
 
 
-@dataclass(frozen=True)
-class EnrolmentApproval:
-    """An approved request and the seat's previously approved request, now revoked."""
-
-    approved: EnrolmentView
-    revoked: EnrolmentView | None
-
-
-@dataclass(frozen=True)
-class EnrolmentRevocation:
-    """A revoked request and the status it had before."""
-
-    revoked: EnrolmentView
-    was: str
-
-
-def _view(row: SeatEnrolment) -> EnrolmentView:
+def enrolment_view(row: SeatEnrolment) -> EnrolmentView:
+    """The request as the admin page lists it (its seat loaded)."""
     return EnrolmentView(
         id=row.id,
         seat_key=row.seat_key,
@@ -121,7 +99,8 @@ def _view(row: SeatEnrolment) -> EnrolmentView:
     )
 
 
-def _venue_target(venue_id: int, venue_name: str) -> access.Target:
+def venue_target(venue_id: int, venue_name: str) -> access.Target:
+    """The facts ``ADMINISTER_VENUE`` needs: the venue the seat belongs to."""
     return access.Target(venue_id=venue_id, venue_name=venue_name)
 
 
@@ -146,7 +125,7 @@ async def _seat_with_venue(s: AsyncSession, seat_key: str) -> Seat:
     return seat
 
 
-async def _audit(
+async def audit_decision(
     s: AsyncSession,
     decision: str,
     row: SeatEnrolment,
@@ -154,6 +133,7 @@ async def _audit(
     now: datetime,
     replaced: SeatEnrolment | None = None,
 ) -> None:
+    """The audit event of one decision, in the decision's unit of work."""
     await append_event(
         s,
         kind=f"seat_enrolment.{decision}",
@@ -168,13 +148,14 @@ async def _audit(
     )
 
 
-def _decide(row: SeatEnrolment, status: str, principal: Principal, now: datetime) -> None:
+def decide(row: SeatEnrolment, status: str, principal: Principal, now: datetime) -> None:
+    """Mark the request approved or revoked by ``principal`` at ``now``."""
     row.status = status
     row.decided_by = principal.username
     row.decided_at = now
 
 
-async def _revoke_approved(
+async def revoke_approved(
     s: AsyncSession, seat_key: str, principal: Principal, now: datetime
 ) -> SeatEnrolment | None:
     """Revoke the seat's approved request, if any, before another is approved."""
@@ -186,7 +167,7 @@ async def _revoke_approved(
         )
     ).scalar_one_or_none()
     if previous is not None:
-        _decide(previous, "revoked", principal, now)
+        decide(previous, "revoked", principal, now)
         await s.flush()  # the partial unique index admits one approved row at a time
     return previous
 
@@ -325,7 +306,7 @@ async def approve_enrolment(
     async with db.write() as s:
         seat = await _seat_with_venue(s, seat_key)
         access.require(
-            principal, access.Action.ADMINISTER_VENUE, _venue_target(seat.venue_id, seat.venue.name)
+            principal, access.Action.ADMINISTER_VENUE, venue_target(seat.venue_id, seat.venue.name)
         )
         pending = (
             (
@@ -345,11 +326,11 @@ async def approve_enrolment(
                 f"工位「{seat_key}」没有登记码为 {enrolment_code} 的待审批登记申请，"
                 "请核对终端上显示的登记码",
             )
-        previous = await _revoke_approved(s, seat_key, principal, now)
+        previous = await revoke_approved(s, seat_key, principal, now)
         row = chosen[0]
-        _decide(row, "approved", principal, now)
-        await _audit(s, "approved", row, principal, now, previous)
-        return _view(row)
+        decide(row, "approved", principal, now)
+        await audit_decision(s, "approved", row, principal, now, previous)
+        return enrolment_view(row)
 
 
 async def revoke_seat(db: Database, principal: Principal, seat_key: str, now: datetime) -> None:
@@ -357,7 +338,7 @@ async def revoke_seat(db: Database, principal: Principal, seat_key: str, now: da
     async with db.write() as s:
         seat = await _seat_with_venue(s, seat_key)
         access.require(
-            principal, access.Action.ADMINISTER_VENUE, _venue_target(seat.venue_id, seat.venue.name)
+            principal, access.Action.ADMINISTER_VENUE, venue_target(seat.venue_id, seat.venue.name)
         )
         rows = (
             (
@@ -373,113 +354,5 @@ async def revoke_seat(db: Database, principal: Principal, seat_key: str, now: da
         if not rows:
             raise Conflict("seat-not-enrolled", f"工位「{seat_key}」没有可吊销的终端登记")
         for row in rows:
-            _decide(row, "revoked", principal, now)
-            await _audit(s, "revoked", row, principal, now)
-
-
-# --- the admin page: decisions by request -------------------------------------------------
-
-
-def normalise_code(typed: str) -> str:
-    """The code as typed (any case, spaces or dashes) in the terminal's ``XXXX-XXXX`` form."""
-    letters = "".join(ch for ch in typed.upper() if ch.isalnum())
-    return f"{letters[:4]}-{letters[4:]}" if len(letters) == 8 else letters
-
-
-async def list_enrolments(
-    hub: Services, actor: Principal, venue_id: int, *, status: str | None = None
-) -> list[EnrolmentView]:
-    """The venue's enrolment requests, newest first (admins of that venue only)."""
-    async with hub.db.read() as s:
-        venue = await s.get(Venue, venue_id)
-        if venue is None:
-            raise NotFound("venue-not-found", f"场地 #{venue_id} 不存在")
-        access.require(actor, access.Action.ADMINISTER_VENUE, _venue_target(venue.id, venue.name))
-        query = (
-            select(SeatEnrolment)
-            .join(Seat, Seat.id == SeatEnrolment.seat_id)
-            .where(Seat.venue_id == venue_id)
-            .options(selectinload(SeatEnrolment.seat))
-            .order_by(SeatEnrolment.requested_at.desc(), SeatEnrolment.id.desc())
-        )
-        if status is not None:
-            query = query.where(SeatEnrolment.status == status)
-        return [_view(row) for row in (await s.execute(query)).scalars()]
-
-
-async def _request_for_admin(
-    s: AsyncSession, principal: Principal, enrolment_id: int
-) -> SeatEnrolment:
-    row: SeatEnrolment | None = (
-        await s.execute(
-            select(SeatEnrolment)
-            .where(SeatEnrolment.id == enrolment_id)
-            .options(selectinload(SeatEnrolment.seat).selectinload(Seat.venue))
-        )
-    ).scalar_one_or_none()
-    if row is None:
-        raise NotFound("enrolment-not-found", f"终端登记申请 #{enrolment_id} 不存在")
-    access.require(
-        principal,
-        access.Action.ADMINISTER_VENUE,
-        _venue_target(row.seat.venue_id, row.seat.venue.name),
-    )
-    return row
-
-
-async def approve_request(
-    hub: Services, actor: Principal, enrolment_id: int, typed_code: str, *, now: datetime
-) -> EnrolmentApproval:
-    """Approve one pending request if ``typed_code`` is the code its terminal printed.
-
-    The seat's previously approved request is revoked in the same transaction, and the
-    terminal holding that key is disconnected (4005): it must not stay connected on it.
-    """
-    async with hub.db.write() as s:
-        row = await _request_for_admin(s, actor, enrolment_id)
-        if row.status != "pending":
-            raise Conflict(
-                "enrolment-not-pending",
-                f"工位「{row.seat_key}」的这条登记申请已"
-                f"{'批准' if row.status == 'approved' else '吊销'}，不能再批准",
-            )
-        if normalise_code(typed_code) != row.enrolment_code:
-            raise InvalidInput(
-                "enrolment-code-mismatch",
-                f"登记码与工位「{row.seat_key}」的登记申请不符，请核对评标终端屏幕上显示的登记码",
-            )
-        previous = await _revoke_approved(s, row.seat_key, actor, now)
-        _decide(row, "approved", actor, now)
-        await _audit(s, "approved", row, actor, now, previous)
-        decided = EnrolmentApproval(_view(row), None if previous is None else _view(previous))
-    approved = decided.approved
-    await publish_enrolment(hub.bus, approved.venue_id, approved.seat_key, "approved")
-    if decided.revoked is not None:
-        await hub.seats.disconnect(
-            decided.revoked.seat_key, CloseCode.SEAT_REVOKED, "a newer terminal key was approved"
-        )
-    return decided
-
-
-async def revoke_request(
-    hub: Services, actor: Principal, enrolment_id: int, *, now: datetime
-) -> EnrolmentRevocation:
-    """Revoke one request: reject it if pending, withdraw its key if approved (and close the
-    terminal's live connection with 4005)."""
-    async with hub.db.write() as s:
-        row = await _request_for_admin(s, actor, enrolment_id)
-        if row.status == "revoked":
-            raise Conflict(
-                "enrolment-already-revoked", f"工位「{row.seat_key}」的这条登记申请已吊销"
-            )
-        was = row.status
-        _decide(row, "revoked", actor, now)
-        await _audit(s, "revoked", row, actor, now)
-        decided = EnrolmentRevocation(_view(row), was)
-    revoked = decided.revoked
-    await publish_enrolment(hub.bus, revoked.venue_id, revoked.seat_key, "revoked")
-    if was == "approved":
-        await hub.seats.disconnect(
-            revoked.seat_key, CloseCode.SEAT_REVOKED, "the venue admin revoked this terminal"
-        )
-    return decided
+            decide(row, "revoked", principal, now)
+            await audit_decision(s, "revoked", row, principal, now)

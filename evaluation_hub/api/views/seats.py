@@ -6,7 +6,8 @@ from typing import Any
 
 from evaluation_hub.api.serialize import iso
 from evaluation_hub.seats.chapters import ChapterRelease
-from evaluation_hub.seats.enrolment import EnrolmentApproval, EnrolmentView
+from evaluation_hub.seats.enrolment import EnrolmentView
+from evaluation_hub.seats.enrolment_admin import EnrolmentApproval
 
 __all__ = ["STATUS_NAMES", "approval_json", "enrolment_json", "release_json"]
 
