@@ -78,9 +78,14 @@ async def live_wall(hub: Services, live: LiveHub, who: Principal, session_id: in
     """The wall: the seats ``who`` may watch, each with its state, alerts and stats."""
     seats = await _seats(hub, session_id)
     scope = watch_scope(who, seats)
-    visible = visible_seats(who, seats)
     return LiveWall(
-        session_id, scope, tuple(SeatOnWall(seat, live.status(seat.seat_key)) for seat in visible)
+        session_id,
+        scope,
+        tuple(
+            SeatOnWall(seat, live.status(seat.seat_key))
+            for seat in seats.seats
+            if scope.sees(seat.venue_id)
+        ),
     )
 
 
