@@ -197,7 +197,8 @@ async def live_events(request: web.Request) -> web.StreamResponse:
         request.app[LIVE_STREAMS].add(subscription)
         # Subscribed first, then the current state: an alert raised after the wall fetched its
         # seats and before this stream opened is in this snapshot, so the wall never misses it.
-        if not await _write_events(response, snapshot_events(visible, request.app[LIVE])):
+        snapshot = snapshot_events(watching.on_wall(request.app[LIVE], visible))
+        if not await _write_events(response, snapshot):
             return response
         iterator = aiter(subscription)
         while True:

@@ -9,6 +9,7 @@ nobody else may read its figures or close it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from evaluation_hub import access
@@ -35,6 +36,7 @@ __all__ = [
     "ViewerFigures",
     "close_viewer",
     "live_wall",
+    "on_wall",
     "open_viewer",
     "viewer_figures",
     "watched_seats",
@@ -81,17 +83,18 @@ async def live_wall(hub: Services, live: LiveHub, who: Principal, session_id: in
     return LiveWall(
         session_id,
         scope,
-        tuple(
-            SeatOnWall(seat, live.status(seat.seat_key))
-            for seat in seats.seats
-            if scope.sees(seat.venue_id)
-        ),
+        on_wall(live, [seat for seat in seats.seats if scope.sees(seat.venue_id)]),
     )
 
 
 async def watched_seats(hub: Services, who: Principal, session_id: int) -> list[LiveSeat]:
     """The seats whose live events ``who`` may follow."""
     return visible_seats(who, await _seats(hub, session_id))
+
+
+def on_wall(live: LiveHub, seats: Sequence[LiveSeat]) -> tuple[SeatOnWall, ...]:
+    """The seats with their live state now (the event stream's opening snapshot)."""
+    return tuple(SeatOnWall(seat, live.status(seat.seat_key)) for seat in seats)
 
 
 async def open_viewer(

@@ -45,6 +45,8 @@ async def seat_connected(
     expert_work: list[AppMessage] = []
     async with hub.db.read() as s:
         held = await seatings(s, seat_key=seat_key)
+        if not held:
+            return []
         states = dict(
             (
                 await s.execute(

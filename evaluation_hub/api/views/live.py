@@ -6,8 +6,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from evaluation_hub.live.hub import LiveHub
-from evaluation_hub.live.seats import LiveSeat
 from evaluation_hub.live.status import alert_fields
 from evaluation_hub.live.watching import LiveWall, OpenedViewer, SeatOnWall, ViewerFigures
 from media.stats import StreamStats
@@ -67,11 +65,11 @@ def viewer_figures_json(figures: ViewerFigures) -> dict[str, Any]:
     return {"viewer_id": figures.viewer_id, "streams": [stats_json(s) for s in figures.streams]}
 
 
-def snapshot_events(visible: Sequence[LiveSeat], live: LiveHub) -> list[dict[str, Any]]:
+def snapshot_events(seats: Sequence[SeatOnWall]) -> list[dict[str, Any]]:
     """Each visible seat's state and active alerts, as the events that would have set them."""
     events: list[dict[str, Any]] = []
-    for seat in visible:
-        status = live.status(seat.seat_key)
+    for on_wall in seats:
+        seat, status = on_wall.seat, on_wall.status
         events.append(
             {
                 "type": "live.seat",
