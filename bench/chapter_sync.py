@@ -40,11 +40,10 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from evaluation_hub.api.seat_link import CHAPTERS, SEAT_HUB
 from evaluation_hub.db.engine import Database
 from evaluation_hub.db.models import Seat, Venue
-from evaluation_hub.seats.chapters import CHAPTERS
-from evaluation_hub.seats.models import SeatEnrolment
-from evaluation_hub.seats.websocket import SEAT_HUB
+from evaluation_hub.db.seat_terminals import SeatEnrolment
 from seat_agent.chapters import WINDOW, ChapterCache
 from seat_agent.connection import SeatLink
 from seat_agent.keys import SeatIdentity

@@ -49,7 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from evaluation_hub.db.engine import Database
 from evaluation_hub.db.models import Seat, Venue
-from evaluation_hub.seats.models import SeatEnrolment, SubmittedScore
+from evaluation_hub.db.seat_terminals import SeatEnrolment, SubmittedScore
 from seat_agent.connection import SeatLink
 from seat_agent.keys import SeatIdentity
 from seat_protocol.auth import enrolment_code

@@ -237,7 +237,7 @@ async def prepare_seats(
     A seat whose state names another hub URL (the demo moved port) gets fresh keys, approved
     again (the old key is revoked). Returns the seats' state directories.
     """
-    from evaluation_hub.seats import store as seat_store
+    from evaluation_hub.seats import enrolment as seat_store
     from seat_agent.keys import CONFIG_FILE, init_state_dir, load_identity
 
     async with db.read() as s:
@@ -672,18 +672,18 @@ def _starter(demo: ScriptedDemo) -> Callable[[web.Application], AsyncIterator[No
     beside the hub while it serves."""
 
     async def drive(app: web.Application) -> None:
-        from evaluation_hub.api.keys import CLOCK, DB, SEALER
-        from evaluation_hub.seats import expert as seat_expert
+        from evaluation_hub.api.keys import CLOCK, DB, SEALER, SERVICES
+        from evaluation_hub.seats import pushes as seat_pushes
 
         db, sealer, clock = app[DB], app[SEALER], app[CLOCK]
         if not await start_when_committed(db, demo, sealer, clock=clock):
             return
 
         async def push_review(session_id: int, rows: list[Any]) -> None:
-            await seat_expert.push_review_requests(app, session_id, rows)
+            await seat_pushes.push_review_requests(app[SERVICES], session_id, rows)
 
         async def push_report(session_id: int) -> None:
-            await seat_expert.push_report(app, session_id)
+            await seat_pushes.push_report(app[SERVICES], session_id)
 
         await finish_evaluation(
             db, demo, sealer, push_review=push_review, push_report=push_report, clock=clock

@@ -16,6 +16,7 @@ from evaluation_hub import localtime
 from evaluation_hub.api import (
     allocation,
     bookings,
+    chapters,
     checkin,
     committee,
     directory,
@@ -24,6 +25,7 @@ from evaluation_hub.api import (
     events,
     live,
     pages,
+    seat_link,
     session_auth,
     sessions,
     supervision,
@@ -40,11 +42,7 @@ from evaluation_hub.booking.regions import load_distances
 from evaluation_hub.bus.base import Bus
 from evaluation_hub.config import HubConfig
 from evaluation_hub.db.engine import Database
-from evaluation_hub.live.recording import recordings_from_config
 from evaluation_hub.sealing import Sealer
-from evaluation_hub.seats import chapters as seat_chapters
-from evaluation_hub.seats import session_notices
-from evaluation_hub.seats import websocket as seat_websocket
 from evaluation_hub.services import Services
 
 __all__ = ["API_OPERATIONS", "checkpoint_once", "create_app", "utc_now"]
@@ -64,7 +62,7 @@ _MODULES = (
     live,
     enrolments,
     evaluation,
-    seat_chapters,
+    chapters,
 )
 meta = ApiRoutes()
 API_OPERATIONS: list[Operation] = []
@@ -185,8 +183,7 @@ def create_app(
     for module in _MODULES:
         app.router.add_routes(module.routes.table)
     pages.setup(app)
-    seat_websocket.setup(app, hub_id=config.hub_id)
-    seat_chapters.setup(app)
-    session_notices.setup(app)
-    live.setup_live(app).recordings = recordings_from_config(config, app[DB], clock)
+    seat_link.setup(app, hub_id=config.hub_id)
+    seat_link.setup_session_notices(app)
+    live.setup_live(app)
     return app

@@ -3,8 +3,9 @@
 A terminal's ``seat-agent enroll`` records a request through the seat websocket and prints a
 short code; the venue admin lists the venue's requests here, approves one by typing the code
 shown on the terminal's screen, or revokes one (a pending request is rejected, an approved key
-withdrawn and the terminal's live connection closed with 4005). Rules and audit events live in
-``evaluation_hub.seats.store``; handlers only read the request and answer.
+withdrawn and the terminal's live connection closed with 4005). Rules, audit events, the admin
+pages' notifications and the disconnection live in ``evaluation_hub.seats.enrolment_admin``;
+handlers only read the request and answer.
 """
 
 from __future__ import annotations
@@ -15,22 +16,18 @@ from aiohttp import web
 
 from evaluation_hub.api.auth import principal
 from evaluation_hub.api.directory import path_id
-from evaluation_hub.api.keys import CLOCK, DB
+from evaluation_hub.api.keys import CLOCK, SERVICES
 from evaluation_hub.api.routes import ApiRoutes
 from evaluation_hub.api.schema import read_json
-from evaluation_hub.api.serialize import iso
+from evaluation_hub.api.views.seats import approval_json, enrolment_json
 from evaluation_hub.errors import InvalidInput
-from evaluation_hub.seats import store
-from evaluation_hub.seats.websocket import SEAT_HUB, publish_enrolment
-from seat_protocol.closecodes import CloseCode
+from evaluation_hub.seats import enrolment_admin
+from evaluation_hub.seats.enrolment_admin import ENROLMENT_STATUSES
 
 __all__ = ["APPROVE", "ENROLMENT", "routes"]
 
 routes = ApiRoutes()
 TAG = "工位终端登记"
-
-STATUSES = ("pending", "approved", "revoked")
-STATUS_NAMES = {"pending": "待批准", "approved": "已批准", "revoked": "已吊销"}
 
 ENROLMENT: dict[str, Any] = {
     "type": "object",
@@ -41,7 +38,7 @@ ENROLMENT: dict[str, Any] = {
         "seat_id": {"type": "integer"},
         "seat_label": {"type": "string", "example": "DL-01"},
         "enrolment_code": {"type": "string", "example": "K3QZ-7MDA"},
-        "status": {"type": "string", "enum": list(STATUSES)},
+        "status": {"type": "string", "enum": list(ENROLMENT_STATUSES)},
         "status_name": {"type": "string", "example": "待批准"},
         "requested_at": {"type": "string", "format": "date-time"},
         "decided_by": {"type": ["string", "null"]},
@@ -68,19 +65,14 @@ _APPROVED: dict[str, Any] = {
 }
 
 
-def enrolment_json(view: store.EnrolmentView) -> dict[str, Any]:
-    return {
-        "id": view.id,
-        "seat_key": view.seat_key,
-        "seat_id": view.seat_id,
-        "seat_label": view.seat_label,
-        "enrolment_code": view.enrolment_code,
-        "status": view.status,
-        "status_name": STATUS_NAMES[view.status],
-        "requested_at": iso(view.requested_at),
-        "decided_by": view.decided_by,
-        "decided_at": None if view.decided_at is None else iso(view.decided_at),
-    }
+def _status(request: web.Request) -> str | None:
+    status = request.query.get("status")
+    if status is not None and status not in ENROLMENT_STATUSES:
+        raise InvalidInput(
+            "invalid-status",
+            "status 只能是 pending（待批准）、approved（已批准）或 revoked（已吊销）",
+        )
+    return status
 
 
 @routes.route(
@@ -88,20 +80,17 @@ def enrolment_json(view: store.EnrolmentView) -> dict[str, Any]:
     "/api/venues/{venue_id}/seat-enrolments",
     summary="列出本场地工位终端的登记申请（场地管理员）",
     tag=TAG,
-    query={"status": {"type": "string", "enum": list(STATUSES)}},
+    query={"status": {"type": "string", "enum": list(ENROLMENT_STATUSES)}},
     response={"type": "array", "items": ENROLMENT},
     errors=(403, 404, 422),
 )
 async def list_enrolments(request: web.Request) -> web.Response:
     who = await principal(request)
     venue_id = path_id(request, "venue_id")
-    status = request.query.get("status")
-    if status is not None and status not in STATUSES:
-        raise InvalidInput(
-            "invalid-status",
-            "status 只能是 pending（待批准）、approved（已批准）或 revoked（已吊销）",
-        )
-    views = await store.list_enrolments(request.app[DB], who, venue_id, status=status)
+    status = _status(request)
+    views = await enrolment_admin.list_enrolments(
+        request.app[SERVICES], who, venue_id, status=status
+    )
     return web.json_response([enrolment_json(v) for v in views])
 
 
@@ -118,21 +107,10 @@ async def approve(request: web.Request) -> web.Response:
     who = await principal(request)
     enrolment_id = path_id(request, "enrolment_id")
     body = await read_json(request, APPROVE)
-    approved, revoked = await store.approve_request(
-        request.app[DB], who, enrolment_id, body["enrolment_code"], request.app[CLOCK]()
+    decided = await enrolment_admin.approve_request(
+        request.app[SERVICES], who, enrolment_id, body["enrolment_code"], now=request.app[CLOCK]()
     )
-    await publish_enrolment(request.app, approved.venue_id, approved.seat_key, "approved")
-    if revoked is not None:
-        # The terminal holding the replaced key must not stay connected on it.
-        await request.app[SEAT_HUB].disconnect(
-            revoked.seat_key, CloseCode.SEAT_REVOKED, "a newer terminal key was approved"
-        )
-    return web.json_response(
-        {
-            "approved": enrolment_json(approved),
-            "revoked": None if revoked is None else enrolment_json(revoked),
-        }
-    )
+    return web.json_response(approval_json(decided))
 
 
 @routes.route(
@@ -146,12 +124,7 @@ async def approve(request: web.Request) -> web.Response:
 async def revoke(request: web.Request) -> web.Response:
     who = await principal(request)
     enrolment_id = path_id(request, "enrolment_id")
-    revoked, was = await store.revoke_request(
-        request.app[DB], who, enrolment_id, request.app[CLOCK]()
+    decided = await enrolment_admin.revoke_request(
+        request.app[SERVICES], who, enrolment_id, now=request.app[CLOCK]()
     )
-    await publish_enrolment(request.app, revoked.venue_id, revoked.seat_key, "revoked")
-    if was == "approved":
-        await request.app[SEAT_HUB].disconnect(
-            revoked.seat_key, CloseCode.SEAT_REVOKED, "the venue admin revoked this terminal"
-        )
-    return web.json_response(enrolment_json(revoked))
+    return web.json_response(enrolment_json(decided.revoked))

@@ -15,7 +15,7 @@ from aiohttp import web
 
 from evaluation_hub.api.auth import principal
 from evaluation_hub.api.directory import path_id
-from evaluation_hub.api.keys import CLOCK, DB, SEALER
+from evaluation_hub.api.keys import CLOCK, DB, SEALER, SERVICES
 from evaluation_hub.api.routes import ApiRoutes
 from evaluation_hub.api.schema import read_json
 from evaluation_hub.api.serialize import iso
@@ -23,7 +23,7 @@ from evaluation_hub.errors import InvalidInput
 from evaluation_hub.evaluation import rules, store
 from evaluation_hub.evaluation.models import ReviewRequestRow
 from evaluation_hub.evaluation.report import render_report
-from evaluation_hub.seats import expert as seat_expert
+from evaluation_hub.seats import pushes as seat_pushes
 from evaluation_hub.sessions import lifecycle
 from evaluation_hub.sessions.states import REVEALED
 
@@ -327,7 +327,7 @@ async def start_review(request: web.Request) -> web.Response:
     created = await store.review_round(
         app[DB], who, session_id, sealer=app[SEALER], now=app[CLOCK]()
     )
-    await seat_expert.push_review_requests(app, session_id, created)
+    await seat_pushes.push_review_requests(app[SERVICES], session_id, created)
     return web.json_response({"created": [_request_json(r) for r in created]}, status=201)
 
 
@@ -385,7 +385,7 @@ async def reveal(request: web.Request) -> web.Response:
     session_id = path_id(request, "session_id")
     app = request.app
     await store.reveal(app[DB], who, session_id, sealer=app[SEALER], now=app[CLOCK]())
-    await seat_expert.push_report(app, session_id)
+    await seat_pushes.push_report(app[SERVICES], session_id)
     return await _result(request, session_id)
 
 

@@ -1,15 +1,15 @@
 """Live audio and video supervision (音视频监督) over HTTP: the wall's seat list with state,
 alerts and stats, viewer signalling, and the wall's live event stream.
 
-Access is decided by ``live.seats`` on every request, from the session's bookings as they are
-now: a host supervisor watches every seat of the session, an away supervisor only the seats at
-their venue, nobody else anything. A viewer is signalled in one request: the page posts its
-SDP offer (ICE candidates gathered) and gets the hub's answer.
+Access is decided by the use cases (``live.watching``, rule ``access.Action.WATCH_LIVE``) on
+every request, from the session's seats as they are now: a host supervisor watches every seat
+of the session, an away supervisor only the seats at their venue, nobody else anything. A
+viewer is signalled in one request: the page posts its SDP offer (ICE candidates gathered) and
+gets the hub's answer.
 
 :func:`setup_live` puts the :class:`~evaluation_hub.live.hub.LiveHub` on the app, lets the seat
-websocket hand seats' media offers to it, audits its state changes and turns every raised
-conduct alert into an incident of each session seating an expert there now
-(``supervision.alert_incidents.raise_alert_incident``).
+websocket hand seats' media offers to it, and hands its audit events and conduct alerts, with
+``now``, to ``live.records`` (alerts become incidents of the sessions seating an expert there).
 """
 
 from __future__ import annotations
@@ -17,8 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime
+from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import Any
 
 from aiohttp import web
@@ -26,31 +25,20 @@ from aiohttp import web
 from evaluation_hub.api.auth import principal
 from evaluation_hub.api.directory import path_id
 from evaluation_hub.api.events import KEEPALIVE_S, LIVE_STREAMS
-from evaluation_hub.api.keys import BUS, CLOCK, DB
+from evaluation_hub.api.keys import CLOCK, SERVICES
 from evaluation_hub.api.routes import ApiRoutes
 from evaluation_hub.api.schema import read_json
-from evaluation_hub.audit.store import append_event
-from evaluation_hub.bus.base import Bus
-from evaluation_hub.db.engine import Database
-from evaluation_hub.errors import Conflict, Forbidden, InvalidInput, NotFound
-from evaluation_hub.live.hub import (
-    LiveHub,
-    MediaRefused,
-    ViewerSession,
-    alert_json,
-    seat_channel,
-    stats_json,
+from evaluation_hub.api.seat_link import SEAT_HUB
+from evaluation_hub.api.views.live import (
+    opened_json,
+    snapshot_events,
+    viewer_figures_json,
+    wall_json,
 )
-from evaluation_hub.live.seats import (
-    LiveSeat,
-    load_session_seats,
-    require_seat,
-    seated_sessions,
-    visible_seats,
-)
-from evaluation_hub.seats.websocket import SEAT_HUB
-from evaluation_hub.supervision import alert_incidents as supervision_store
-from evaluation_hub.supervision.alerts import AlertEvidence
+from evaluation_hub.live import records, watching
+from evaluation_hub.live.hub import AlertSink, AuditSink, LiveHub
+from evaluation_hub.live.recording import recordings_from_config
+from evaluation_hub.live.status import seat_channel
 from media.conduct import ConductAlert
 from seat_protocol.messages import MAX_SDP_CHARS
 
@@ -74,15 +62,18 @@ _OBJECT: dict[str, Any] = {"type": "object"}
 
 
 def setup_live(app: web.Application, live: LiveHub | None = None) -> LiveHub:
-    """Put a :class:`LiveHub` on the app (one is made from the app's bus and database)."""
+    """Put a :class:`LiveHub` on the app (one is made from the app's services, recording as
+    configured)."""
     if live is None:
-        live = LiveHub(app[BUS], audit=_audit_sink(app), alerts=_alert_incidents(app))
+        services = app[SERVICES]
+        live = LiveHub(services.bus, audit=_audit_sink(app), alerts=_alert_sink(app))
+        live.recordings = recordings_from_config(services.config, services.db, app[CLOCK])
     app[LIVE] = live
     if SEAT_HUB in app:
         # Seats' media offers arrive over the seat websocket; this hub answers them.
         app[SEAT_HUB].media_offer_handler = live.publish
 
-    async def lifecycle(app: web.Application) -> Any:
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         live.start()
         yield
         await live.close()
@@ -91,69 +82,28 @@ def setup_live(app: web.Application, live: LiveHub | None = None) -> LiveHub:
     return live
 
 
-def _audit_sink(app: web.Application) -> Any:
+def _audit_sink(app: web.Application) -> AuditSink:
     async def record(kind: str, subject: str, actor: str, payload: Mapping[str, Any]) -> None:
-        db: Database = app[DB]
-        async with db.write() as s:
-            await append_event(
-                s, kind=kind, subject=subject, actor=actor, payload=payload, at=app[CLOCK]()
-            )
-
-    return record
-
-
-def _alert_incidents(app: web.Application) -> Any:
-    """Each raised conduct alert becomes (or repeats) an incident of every session with an
-    expert seated at that seat now: the supervision record's automatic incidents. A cleared
-    alert closes its occurrence on that incident (when it ended, how long it lasted)."""
-
-    async def record(seat_key: str, alert: ConductAlert) -> None:
-        db: Database = app[DB]
-        now = app[CLOCK]()
-        if alert.cleared_at is not None:
-            for session_id, seat_id in await seated_sessions(db, seat_key, now):
-                await supervision_store.clear_alert_incident(
-                    db,
-                    session_id,
-                    seat_id=seat_id,
-                    alert=alert.kind,
-                    started_at=datetime.fromtimestamp(alert.started_at, UTC),
-                    cleared_at=datetime.fromtimestamp(alert.cleared_at, UTC),
-                    now=now,
-                )
-            return
-        recordings = app[LIVE].recordings
-        where = recordings.position(seat_key, alert.started_at) if recordings else None
-        evidence = AlertEvidence(
-            alert.kind,
-            datetime.fromtimestamp(alert.started_at, UTC),
-            recording_segment_id=where[0] if where else None,
-            offset_s=int(where[1]) if where else None,
+        await records.record_live_event(
+            app[SERVICES], kind, subject, actor, payload, now=app[CLOCK]()
         )
-        for session_id, seat_id in await seated_sessions(db, seat_key, now):
-            await supervision_store.raise_alert_incident(
-                db, session_id, seat_id=seat_id, evidence=evidence, now=now
-            )
 
     return record
 
 
-def _seat_json(seat: LiveSeat, live: LiveHub) -> dict[str, Any]:
-    status = live.status(seat.seat_key)
-    return {
-        "seat_id": seat.seat_id,
-        "seat_key": seat.seat_key,
-        "label": seat.label,
-        "room": seat.room,
-        "venue_id": seat.venue_id,
-        "venue_name": seat.venue_name,
-        "expert_code": seat.expert_code,
-        "state": status.state,
-        "alerts": [alert_json(a) for a in status.alerts],
-        "stats": [stats_json(s) for s in status.stats],
-        "viewers": status.viewers,
-        "publications": status.publications,
-    }
+def _alert_sink(app: web.Application) -> AlertSink:
+    async def record(seat_key: str, alert: ConductAlert) -> None:
+        recordings = app[LIVE].recordings
+        where = (
+            recordings.position(seat_key, alert.started_at)
+            if recordings is not None and alert.cleared_at is None
+            else None
+        )
+        await records.record_alert(
+            app[SERVICES], seat_key, alert, recording=where, now=app[CLOCK]()
+        )
+
+    return record
 
 
 @routes.route(
@@ -167,16 +117,8 @@ def _seat_json(seat: LiveSeat, live: LiveHub) -> dict[str, Any]:
 async def list_live_seats(request: web.Request) -> web.Response:
     who = await principal(request)
     session_id = path_id(request, "session_id")
-    seats = await load_session_seats(request.app[DB], session_id)
-    visible = visible_seats(who, seats)
-    live = request.app[LIVE]
-    return web.json_response(
-        {
-            "session_id": session_id,
-            "scope": "all" if who.venue_id == seats.host_venue_id else "venue",
-            "seats": [_seat_json(seat, live) for seat in visible],
-        }
-    )
+    wall = await watching.live_wall(request.app[SERVICES], request.app[LIVE], who, session_id)
+    return web.json_response(wall_json(wall))
 
 
 @routes.route(
@@ -194,18 +136,10 @@ async def open_viewer(request: web.Request) -> web.Response:
     session_id = path_id(request, "session_id")
     seat_id = path_id(request, "seat_id")
     body = await read_json(request, VIEWER_OFFER)
-    seats = await load_session_seats(request.app[DB], session_id)
-    seat = require_seat(who, seats, seat_id)
-    try:
-        viewer, answer = await request.app[LIVE].watch(seat.seat_key, who.username, body["sdp"])
-    except MediaRefused as exc:
-        if exc.status == 409:
-            raise Conflict(exc.code, exc.message) from exc
-        raise InvalidInput(exc.code, exc.message) from exc
-    return web.json_response(
-        {"viewer_id": viewer.id, "seat_id": seat.seat_id, "type": "answer", "sdp": answer},
-        status=201,
+    opened = await watching.open_viewer(
+        request.app[SERVICES], request.app[LIVE], who, session_id, seat_id, body["sdp"]
     )
+    return web.json_response(opened_json(opened), status=201)
 
 
 @routes.route(
@@ -219,9 +153,7 @@ async def open_viewer(request: web.Request) -> web.Response:
 async def close_viewer(request: web.Request) -> web.Response:
     who = await principal(request)
     viewer_id = path_id(request, "viewer_id")
-    live = request.app[LIVE]
-    _own_viewer(live, who.username, viewer_id)
-    await live.stop_viewer(viewer_id)
+    await watching.close_viewer(request.app[LIVE], who, viewer_id)
     return web.Response(status=204)
 
 
@@ -236,19 +168,8 @@ async def close_viewer(request: web.Request) -> web.Response:
 async def viewer_stats(request: web.Request) -> web.Response:
     who = await principal(request)
     viewer_id = path_id(request, "viewer_id")
-    live = request.app[LIVE]
-    viewer = _own_viewer(live, who.username, viewer_id)
-    stats = await live.viewer_stats(viewer)
-    return web.json_response({"viewer_id": viewer.id, "streams": [stats_json(s) for s in stats]})
-
-
-def _own_viewer(live: LiveHub, username: str, viewer_id: int) -> ViewerSession:
-    viewer = live.viewer(viewer_id)
-    if viewer is None:
-        raise NotFound("viewer-not-found", f"观看连接 #{viewer_id} 不存在或已关闭")
-    if viewer.username != username:
-        raise Forbidden("not-your-viewer", f"观看连接 #{viewer_id} 不是当前用户打开的")
-    return viewer
+    figures = await watching.viewer_figures(request.app[LIVE], who, viewer_id)
+    return web.json_response(viewer_figures_json(figures))
 
 
 @routes.route(
@@ -261,7 +182,8 @@ def _own_viewer(live: LiveHub, username: str, viewer_id: int) -> ViewerSession:
 async def live_events(request: web.Request) -> web.StreamResponse:
     who = await principal(request)
     session_id = path_id(request, "session_id")
-    visible = visible_seats(who, await load_session_seats(request.app[DB], session_id))
+    services = request.app[SERVICES]
+    visible = await watching.watched_seats(services, who, session_id)
     response = web.StreamResponse(
         headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store"}
     )
@@ -271,12 +193,12 @@ async def live_events(request: web.Request) -> web.StreamResponse:
     if not channels:
         return response
     by_key = {seat.seat_key: seat.seat_id for seat in visible}
-    bus: Bus = request.app[BUS]
-    async with bus.subscribe(*channels) as subscription:
+    async with services.bus.subscribe(*channels) as subscription:
         request.app[LIVE_STREAMS].add(subscription)
         # Subscribed first, then the current state: an alert raised after the wall fetched its
         # seats and before this stream opened is in this snapshot, so the wall never misses it.
-        if not await _write_events(response, _snapshot(visible, request.app[LIVE])):
+        snapshot = snapshot_events(watching.on_wall(request.app[LIVE], visible))
+        if not await _write_events(response, snapshot):
             return response
         iterator = aiter(subscription)
         while True:
@@ -293,32 +215,6 @@ async def live_events(request: web.Request) -> web.StreamResponse:
     with contextlib.suppress(ConnectionResetError):
         await response.write_eof()
     return response
-
-
-def _snapshot(visible: Sequence[LiveSeat], live: LiveHub) -> list[dict[str, Any]]:
-    """Each visible seat's state and active alerts, as the events that would have set them."""
-    events: list[dict[str, Any]] = []
-    for seat in visible:
-        status = live.status(seat.seat_key)
-        events.append(
-            {
-                "type": "live.seat",
-                "seat_key": seat.seat_key,
-                "seat_id": seat.seat_id,
-                "state": status.state,
-                "snapshot": True,
-            }
-        )
-        for alert in status.alerts:
-            events.append(
-                {
-                    "type": "live.alert",
-                    **alert_json(alert),
-                    "seat_id": seat.seat_id,
-                    "snapshot": True,
-                }
-            )
-    return events
 
 
 async def _write_events(response: web.StreamResponse, events: Iterable[Mapping[str, Any]]) -> bool:

@@ -57,9 +57,9 @@ from evaluation_hub.db.models import (
     SessionTransition,
     Venue,
 )
+from evaluation_hub.db.seat_terminals import SubmittedScore
 from evaluation_hub.principal import Principal
 from evaluation_hub.sealing import Sealer
-from evaluation_hub.seats.models import SubmittedScore
 from evaluation_hub.supervision.assistance import read_assistance_requests
 from evaluation_hub.supervision.copy_notices import read_copy_notices
 from evaluation_hub.supervision.handovers import read_handovers

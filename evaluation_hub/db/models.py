@@ -5,6 +5,12 @@ evaluation session's window. The seats it holds live in ``booking_seats``; those
 copy of the window and of the booking's liveness so the database itself can refuse two live
 holds of one seat in overlapping windows (an exclusion constraint on PostgreSQL, a trigger on
 SQLite — see the migration). Never enforce that rule by check-then-insert alone.
+
+These are the tables several domains read (the directory, sessions, bookings, check-in
+credentials); a domain's own tables live with its code (``audit.models``, ``evaluation.models``,
+``supervision.models``) and the seat terminals' beside these (``db.seat_terminals``). This
+module imports no domain package: ``evaluation_hub.tables`` gathers every table on one metadata
+for migrations, ``create_all`` and the migration drift test.
 """
 
 from __future__ import annotations
@@ -322,47 +328,3 @@ class SeatDraw(Base):
     sealed_seed: Mapped[str] = mapped_column(Text)
     drawn_by: Mapped[str] = mapped_column(String(100))
     drawn_at: Mapped[datetime]
-
-
-# The audit chain's tables live beside the code that writes them; importing them here puts every
-# table on one metadata, so migrations and their drift test see the whole schema.
-from evaluation_hub.audit.models import AuditCheckpointRow, AuditEventRow  # noqa: E402
-
-__all__ += ["AuditCheckpointRow", "AuditEventRow"]
-
-# Supervision records and seat terminal tables likewise live with their code.
-from evaluation_hub.seats.models import SeatEnrolment, SubmittedScore  # noqa: E402
-from evaluation_hub.supervision.models import (  # noqa: E402
-    AssistanceRequest,
-    CopyNoticeRow,
-    HandoverRow,
-    Incident,
-    IncidentHandling,
-)
-
-__all__ += [
-    "AssistanceRequest",
-    "CopyNoticeRow",
-    "HandoverRow",
-    "Incident",
-    "IncidentHandling",
-    "SeatEnrolment",
-    "SubmittedScore",
-]
-
-# The evaluation engine's tables (package, score saves, review, signatures) live with its code.
-from evaluation_hub.evaluation.models import (  # noqa: E402
-    AnonymityOverrideRow,
-    EvaluationPackageRow,
-    ReportSignatureRow,
-    ReviewRequestRow,
-    ScoreSaveRow,
-)
-
-__all__ += [
-    "AnonymityOverrideRow",
-    "EvaluationPackageRow",
-    "ReportSignatureRow",
-    "ReviewRequestRow",
-    "ScoreSaveRow",
-]

@@ -37,6 +37,7 @@ from evaluation_hub.db.models import (
     SessionExpert,
     Venue,
 )
+from evaluation_hub.db.seat_terminals import SeatEnrolment, SubmittedScore
 from evaluation_hub.errors import Conflict, Forbidden, InvalidInput, NotFound
 from evaluation_hub.evaluation import rules
 from evaluation_hub.evaluation.models import (
@@ -50,7 +51,6 @@ from evaluation_hub.evaluation.packages import PackageChanged, content_digest, l
 from evaluation_hub.evaluation.report import ReportData, ReviewNote, SignatureNote
 from evaluation_hub.principal import Principal
 from evaluation_hub.sealing import Sealer
-from evaluation_hub.seats.models import SeatEnrolment, SubmittedScore
 from evaluation_hub.sessions import formation, lifecycle
 from evaluation_hub.sessions.states import (
     BEFORE_START,

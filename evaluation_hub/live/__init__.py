@@ -1,7 +1,13 @@
 """Live audio and video supervision (音视频监督) at the hub: seats publish, supervisors watch.
 
-``live.hub`` keeps each seat's publisher connection, the forwarders that fan its encoded media
-out to viewers, the viewers' connections, per-stream statistics and conduct alerts;
-``live.seats`` decides which seats of a session a supervisor may watch. The HTTP side is
-``evaluation_hub.api.live``; seats' offers arrive over the seat websocket.
+    hub.py        ``LiveHub``: each seat's publisher connection, the forwarders that fan its
+                  encoded media out to viewers, the viewers' connections, statistics, alerts
+    status.py     a seat's live state, its bus events and the refusal of a media request (pure)
+    seats.py      which seats of a session a supervisor may watch (``access.WATCH_LIVE``)
+    watching.py   the wall's use cases: the seats with their state, opening and closing viewers
+    records.py    audit events of live media and conduct alerts turned into incidents
+    recording.py  recording each publication, audited segment by segment, with retention
+
+The HTTP side is ``evaluation_hub.api.live``; seats' offers arrive over the seat websocket
+(``evaluation_hub.api.seat_link``). Nothing here imports aiohttp or ``evaluation_hub.api``.
 """

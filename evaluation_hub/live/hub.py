@@ -41,20 +41,19 @@ from aiortc.exceptions import InternalError, InvalidAccessError, InvalidStateErr
 
 from evaluation_hub.bus.base import Bus
 from evaluation_hub.live.recording import SeatRecordings
+from evaluation_hub.live.status import (
+    MediaRefused,
+    SeatStatus,
+    alert_fields,
+    seat_channel,
+    seat_state,
+)
 from media.conduct import ConductAlert, ConductRules
 from media.forwarding import ForwardedTrack, PublisherForwarder, accept_publisher, add_viewer
 from media.monitor import SeatMonitor
 from media.stats import RtpCounters, StreamStats, between, collect
 
-__all__ = [
-    "AlertSink",
-    "AuditSink",
-    "LiveHub",
-    "MediaRefused",
-    "SeatStatus",
-    "ViewerSession",
-    "seat_channel",
-]
+__all__ = ["AlertSink", "AuditSink", "LiveHub", "ViewerSession"]
 
 logger = logging.getLogger(__name__)
 
@@ -65,32 +64,6 @@ AlertSink = Callable[[str, ConductAlert], Awaitable[None]]
 """Called with (seat key, alert) for every alert raised or cleared, for the supervision record."""
 
 _SDP_ERRORS = (ValueError, InvalidAccessError, InvalidStateError, OperationError, InternalError)
-
-
-class MediaRefused(Exception):
-    """An offer the hub cannot answer: ``code`` is a slug, ``message`` Simplified Chinese."""
-
-    def __init__(self, code: str, message: str, status: int = 422) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.status = status
-
-
-def seat_channel(seat_key: str) -> str:
-    """The bus channel of one seat's live events."""
-    return f"live-seat:{seat_key}"
-
-
-@dataclass(frozen=True, slots=True)
-class SeatStatus:
-    """What the wall and the API show of one seat's live media."""
-
-    state: str
-    alerts: tuple[ConductAlert, ...]
-    stats: tuple[StreamStats, ...]
-    viewers: int
-    publications: int  # peer connections the seat has made, for the wall's detail line
 
 
 @dataclass
@@ -376,19 +349,16 @@ class LiveHub:
     # --- state, stats and alerts ---------------------------------------------------------
 
     def _state_of(self, pub: _Publisher) -> str:
-        if pub.pc is None:
-            return "lost" if pub.publications else "offline"
-        connection = pub.pc.connectionState
         last = pub.forwarder.video.counters.last_frame_at
         if last is None:
             last = pub.forwarder.audio.counters.last_frame_at
-        if connection == "connected":
-            if last is not None and self._clock() - last <= self._lost_after:
-                return "live"
-            return "connecting" if last is None else "lost"
-        if connection in ("new", "connecting"):
-            return "connecting"
-        return "lost"
+        return seat_state(
+            None if pub.pc is None else pub.pc.connectionState,
+            last,
+            publications=pub.publications,
+            now=self._clock(),
+            lost_after=self._lost_after,
+        )
 
     def _refresh(self, pub: _Publisher) -> None:
         state = self._state_of(pub)
@@ -415,7 +385,7 @@ class LiveHub:
             pub.alerts[alert.kind.value] = alert
         else:
             pub.alerts.pop(alert.kind.value, None)
-        event = alert_json(alert)
+        event = alert_fields(alert)
         self._spawn(self._bus.publish(seat_channel(seat_key), {"type": "live.alert", **event}))
         kind = "live.alert_raised" if alert.cleared_at is None else "live.alert_cleared"
         # The audit chain's canonical form takes no floats: times as ISO 8601 text.
@@ -490,26 +460,3 @@ def _media_kinds(text: str) -> set[str]:
 
 def _iso(at: float) -> str:
     return datetime.fromtimestamp(at, UTC).isoformat()
-
-
-def alert_json(alert: ConductAlert) -> dict[str, Any]:
-    return {
-        "seat_key": alert.seat,
-        "kind": alert.kind.value,
-        "label": alert.label,
-        "started_at": alert.started_at,
-        "cleared_at": alert.cleared_at,
-    }
-
-
-def stats_json(stats: StreamStats) -> dict[str, Any]:
-    return {
-        "kind": stats.kind,
-        "direction": stats.direction,
-        "fps": None if stats.fps is None else round(stats.fps, 1),
-        "bitrate_bps": None if stats.bitrate_bps is None else round(stats.bitrate_bps),
-        "packets_lost": stats.packets_lost,
-        "loss_fraction": stats.loss_fraction,
-        "jitter_ms": stats.jitter_ms,
-        "round_trip_time_ms": stats.round_trip_time_ms,
-    }

@@ -5,11 +5,11 @@ Segments go to ``<recordings dir>/<seat key>/<start>-<n>-<index>.webm``: one rec
 publication (a seat that reconnects after a network drop starts a new one, so a segment never
 spans two connections' timestamps). Each closed segment is handed to a :data:`SegmentSink`
 with its path relative to the recordings directory, the form the archive reads
-(``archive --with-recordings DIR``). :func:`segment_audit_sink` records it through
+(``archive --with-recordings DIR``). :func:`record_segment` records it through
 :func:`~evaluation_hub.archive.recordings.append_segment_event` once for each session with an
-expert seated at that seat when the segment closed (subject ``seat:<seat id>``); a segment no
-session claims is still hashed into the chain, as ``recording.segment_unassigned`` with
-subject ``seat:<seat key>``.
+expert seated at that seat when the segment closed (``booking.seatings``; subject
+``seat:<seat id>``); a segment no session claims is still hashed into the chain, as
+``recording.segment_unassigned`` with subject ``seat:<seat key>``.
 
 Retention (:class:`RecordingPolicy` ``keep_seconds``) deletes closed segments older than that,
 by file modification time, every ``prune_interval`` seconds; without it nothing is deleted —
@@ -32,9 +32,9 @@ from typing import Any
 
 from evaluation_hub.archive.recordings import append_segment_event
 from evaluation_hub.audit.store import append_event
+from evaluation_hub.booking.seatings import seatings
 from evaluation_hub.config import HubConfig
 from evaluation_hub.db.engine import Database
-from evaluation_hub.live.seats import seated_sessions
 from media.errors import MediaError
 from media.forwarding import PublisherForwarder
 from media.recording import RecordedSegment, SeatRecorder, prune
@@ -44,6 +44,7 @@ __all__ = [
     "RecordingPolicy",
     "SeatRecordings",
     "SegmentSink",
+    "record_segment",
     "recordings_from_config",
     "seat_directory_name",
     "segment_audit_sink",
@@ -209,39 +210,46 @@ class SeatRecordings:
             logger.exception("recording segment %s of seat %s not audited", file, seat_key)
 
 
+async def record_segment(
+    db: Database, seat_key: str, file: str, segment: RecordedSegment, *, now: datetime
+) -> None:
+    """Hash one closed segment into the audit chain for every session with an expert seated at
+    the seat now, or as unassigned when none is."""
+    async with db.write() as s:
+        seated = await seatings(s, seat_key=seat_key, at=now, with_expert=True)
+        for seating in seated:
+            await append_segment_event(
+                s,
+                session_id=seating.session_id,
+                seat_id=seating.seat_id,
+                file=file,
+                sha256=segment.sha256,
+                size=segment.size,
+                duration_s=segment.duration,
+                actor="recorder",
+                at=now,
+            )
+        if not seated:
+            await append_event(
+                s,
+                kind=UNASSIGNED_EVENT,
+                subject=f"seat:{seat_key}",
+                actor="recorder",
+                payload={
+                    "file": file,
+                    "sha256": segment.sha256,
+                    "size": segment.size,
+                    "duration_ms": round(segment.duration * 1000),
+                },
+                at=now,
+            )
+
+
 def segment_audit_sink(db: Database, clock: Callable[[], datetime]) -> SegmentSink:
-    """Record each closed segment for every session with an expert seated there now."""
+    """Record each closed segment (:func:`record_segment`) when the recorder reports it."""
 
     async def record(seat_key: str, file: str, segment: RecordedSegment) -> None:
-        now = clock()
-        seated = await seated_sessions(db, seat_key, now)
-        async with db.write() as s:
-            for session_id, seat_id in seated:
-                await append_segment_event(
-                    s,
-                    session_id=session_id,
-                    seat_id=seat_id,
-                    file=file,
-                    sha256=segment.sha256,
-                    size=segment.size,
-                    duration_s=segment.duration,
-                    actor="recorder",
-                    at=now,
-                )
-            if not seated:
-                await append_event(
-                    s,
-                    kind=UNASSIGNED_EVENT,
-                    subject=f"seat:{seat_key}",
-                    actor="recorder",
-                    payload={
-                        "file": file,
-                        "sha256": segment.sha256,
-                        "size": segment.size,
-                        "duration_ms": round(segment.duration * 1000),
-                    },
-                    at=now,
-                )
+        await record_segment(db, seat_key, file, segment, now=clock())
 
     return record
 

@@ -1,38 +1,35 @@
-"""Which seats of an evaluation session a supervisor may watch live (音视频监督), and the
-database read that lists a session's seats.
+"""Which seats of an evaluation session a supervisor may watch live (音视频监督).
 
-The rule (主场为主、客场为辅), enforced here and nowhere else: a supervisor of the session's
+The rule (主场为主、客场为辅) is ``access.Action.WATCH_LIVE``: a supervisor of the session's
 host venue sees every seat of the session; a supervisor of an away venue where the session
-has booked seats sees only the seats at that venue; anyone else, system admins included (live
-pictures of experts are for supervising departments only), is refused. The scope itself comes
-from :func:`evaluation_hub.access.scope` (``Action.WATCH_LIVE``).
+holds seats sees only the seats at that venue; anyone else, system admins included (live
+pictures of experts are for supervising departments only), is refused. :func:`visible_seats`
+applies it (``access.scope``) to the session's seats; :func:`require_seat` refuses a seat
+outside the caller's view exactly like a seat that is not there.
 
-A session's seats are the live seats of its live bookings. :func:`visible_seats` is pure; only
-:func:`load_session_seats` touches the database.
+A session's seats are its live seatings (``booking.seatings``), with or without an expert:
+:func:`session_seats` reads them in the caller's unit of work. Everything else here is pure.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from evaluation_hub import access
-from evaluation_hub.booking.rules import LIVE_STATES
-from evaluation_hub.db.engine import Database
-from evaluation_hub.db.models import Booking, BookingSeat, EvaluationSession, Expert, Seat, Venue
-from evaluation_hub.errors import Forbidden, NotFound
-from evaluation_hub.principal import ROLE_NAMES, Principal
-from evaluation_hub.seats.store import seat_key_for
+from evaluation_hub.booking.seatings import seatings
+from evaluation_hub.errors import NotFound
+from evaluation_hub.principal import Principal
+from evaluation_hub.sessions.lookup import LoadedSession
 
 __all__ = [
     "LiveSeat",
     "SessionSeats",
-    "load_session_seats",
     "require_seat",
-    "seated_sessions",
+    "session_seats",
     "visible_seats",
+    "watch_scope",
 ]
 
 
@@ -56,79 +53,41 @@ class SessionSeats:
     seats: tuple[LiveSeat, ...]
 
     @property
-    def away_venue_ids(self) -> frozenset[int]:
-        return frozenset(s.venue_id for s in self.seats if s.venue_id != self.host_venue_id)
-
-
-async def load_session_seats(db: Database, session_id: int) -> SessionSeats:
-    """The session's booked seats, or ``NotFound`` for an unknown session."""
-    async with db.read() as s:
-        session = await s.get(EvaluationSession, session_id)
-        if session is None:
-            raise NotFound("session-not-found", f"评标会 #{session_id} 不存在")
-        rows = await s.execute(
-            select(Seat, Venue, Expert.code)
-            .join(BookingSeat, BookingSeat.seat_id == Seat.id)
-            .join(Booking, Booking.id == BookingSeat.booking_id)
-            .join(Venue, Venue.id == Seat.venue_id)
-            .outerjoin(Expert, Expert.id == BookingSeat.expert_id)
-            .where(
-                Booking.session_id == session_id,
-                Booking.state.in_(LIVE_STATES),
-                BookingSeat.live.is_(True),
-            )
-            .order_by(Venue.id, Seat.label)
+    def target(self) -> access.Target:
+        """The facts ``WATCH_LIVE`` needs: the host, and every venue holding a seat."""
+        return access.Target(
+            session_id=self.session_id,
+            host_venue_id=self.host_venue_id,
+            seated_venue_ids=frozenset(s.venue_id for s in self.seats),
         )
-        seats = tuple(
-            LiveSeat(
-                seat_id=seat.id,
-                seat_key=seat_key_for(venue.code, seat.label),
-                label=seat.label,
-                room=seat.room,
-                venue_id=venue.id,
-                venue_name=venue.name,
-                expert_code=expert_code,
-            )
-            for seat, venue, expert_code in rows
-        )
-        return SessionSeats(session_id, session.host_venue_id, seats)
 
 
-async def seated_sessions(db: Database, seat_key: str, now: datetime) -> list[tuple[int, int]]:
-    """(session id, seat id) of the sessions with an expert seated at ``seat_key`` now."""
-    venue_code, dot, label = seat_key.partition(".")
-    if not dot:
-        return []
-    async with db.read() as s:
-        rows = await s.execute(
-            select(Booking.session_id, Seat.id)
-            .join(BookingSeat, BookingSeat.booking_id == Booking.id)
-            .join(Seat, Seat.id == BookingSeat.seat_id)
-            .join(Venue, Venue.id == Seat.venue_id)
-            .where(
-                Venue.code == venue_code,
-                Seat.label == label,
-                Booking.state.in_(LIVE_STATES),
-                BookingSeat.live.is_(True),
-                BookingSeat.expert_id.is_not(None),
-                BookingSeat.starts_at <= now,
-                BookingSeat.ends_at > now,
-            )
-            .order_by(Booking.session_id)
+async def session_seats(s: AsyncSession, loaded: LoadedSession) -> SessionSeats:
+    """The seats the session holds now, by venue and seat label."""
+    session = loaded.session
+    seats = tuple(
+        LiveSeat(
+            seat_id=x.seat_id,
+            seat_key=x.seat_key,
+            label=x.seat_label,
+            room=x.room,
+            venue_id=x.venue_id,
+            venue_name=x.venue_name,
+            expert_code=x.expert_code,
         )
-        return [(session_id, seat_id) for session_id, seat_id in rows]
+        for x in await seatings(s, session_id=session.id)
+    )
+    return SessionSeats(session.id, session.host_venue_id, seats)
+
+
+def watch_scope(who: Principal, seats: SessionSeats) -> access.Scope:
+    """What of the session ``who`` may watch: everything, or one venue's seats."""
+    return access.scope(who, access.Action.WATCH_LIVE, seats.target)
 
 
 def visible_seats(who: Principal, seats: SessionSeats) -> list[LiveSeat]:
     """The seats ``who`` may watch; ``Forbidden`` if none may be watched at all."""
-    if who.role != "supervisor":
-        raise Forbidden(
-            "live-supervisors-only",
-            f"只有评标会 #{seats.session_id} 主场或客场的监督人员可以观看工位音视频，"
-            f"当前用户 {who.username}（{ROLE_NAMES.get(who.role, who.role)}）无此权限",
-        )
-    target = access.seated_target(seats.session_id, seats.host_venue_id, "", seats.away_venue_ids)
-    scope = access.scope(who, access.Action.WATCH_LIVE, target)
+    scope = watch_scope(who, seats)
     return [seat for seat in seats.seats if scope.sees(seat.venue_id)]
 
 

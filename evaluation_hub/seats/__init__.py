@@ -1,8 +1,21 @@
-"""Seat terminals at the hub: enrolment, the seat websocket, and score intake.
+"""Seat terminals at the hub (评标终端): their enrolment, what they send and what they are sent.
 
-    models.py     seat_enrolments and submitted_scores tables
-    store.py      enrolment decisions and exactly-once score commits (database only)
-    websocket.py  the aiohttp shell around ``seat_protocol.hub_side`` at ``/ws/seat``
+Use cases and stores only; the aiohttp websocket that carries the seat protocol is the shell
+``evaluation_hub.api.seat_link``, which calls one use case here per message and reaches seats
+back through ``outlet.SeatOutlet`` (``Services.seats``). Nothing here imports aiohttp or
+``evaluation_hub.api``.
 
-Errors are the hub's own (``evaluation_hub.errors``); protocol failures become close codes.
+    outlet.py           the port through which use cases push to seats or disconnect them
+    enrolment.py        a terminal's enrolment request, its standing, decisions by seat key
+    enrolment_admin.py  the venue admin's page: the venue's requests, decisions on one
+    scores.py           exactly-once intake of score sheets submitted from seats
+    expert_requests.py  the expert's check-in, commitment, review answers and signature
+    catch_up.py         what a (re)connected seat missed
+    pushes.py           review requests and the result to sign, pushed to seats
+    chapters.py         chapter release: each expert's chapters sealed for their seat
+    chapter_chunks.py   the sealed chunks this process holds for seats
+    session_notices.py  session moves carried to every seat over the bus
+
+The seat terminals' tables are ``evaluation_hub.db.seat_terminals``. Errors are the hub's own
+(``evaluation_hub.errors``); protocol failures become close codes in the shell.
 """

@@ -6,7 +6,7 @@ session's members (``SessionExpert`` rows, every one an expert), decides with th
 writes the outcome with its audit event in one unit of work.
 
 - A host member confirms or recuses through the host API (they have no seat); a seat member
-  through the seat's ``commitment`` message (``evaluation_hub.seats.expert``).
+  through the seat's ``commitment`` message (``evaluation_hub.seats.expert_requests``).
 - A recusal releases the member's seat: no live booking seat holds them any more, so the seat
   can no longer act for them; the evaluation engine also refuses their saves, answers and
   signatures (``evaluation_hub.evaluation.store``).

@@ -19,7 +19,7 @@ from evaluation_hub.audit.keys import load_or_create_private_key, write_public_k
 from evaluation_hub.audit.store import append_event, maybe_checkpoint
 from evaluation_hub.db.engine import Database
 from evaluation_hub.principal import Principal
-from evaluation_hub.seats.store import commit_score
+from evaluation_hub.seats.scores import commit_score
 from evaluation_hub.supervision import assistance, handovers, incidents
 from evaluation_hub.supervision.models import Severity
 from tests.conftest import FakeClock

@@ -10,9 +10,8 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
+from evaluation_hub.api.seat_link import CHAPTERS, SEAT_HUB
 from evaluation_hub.db.engine import Database
-from evaluation_hub.seats.chapters import CHAPTERS
-from evaluation_hub.seats.websocket import SEAT_HUB
 from seat_agent.chapters import ChapterCache
 from seat_agent.connection import SeatLink, enroll
 from seat_agent.keys import SeatIdentity, init_state_dir

@@ -12,10 +12,9 @@ from typing import Any
 
 import pytest
 
+from evaluation_hub.api.seat_link import CHAPTERS, SEAT_HUB
 from evaluation_hub.audit.store import load_chain
 from evaluation_hub.db.engine import Database
-from evaluation_hub.seats.chapters import CHAPTERS
-from evaluation_hub.seats.websocket import SEAT_HUB
 from seat_agent.chapters import ChapterCache
 from seat_agent.connection import SeatLink
 from seat_agent.errors import ChapterNotReady
@@ -127,7 +126,7 @@ async def test_release_sync_read_and_wipe_at_the_session_end(
         heard: list[int] = []
         seat.cache.add_listener(lambda: heard.append(len(seat.cache.entries())))
         notice = SessionStateNotice(session_id=str(hub.sid), state="sealed", at=1.0)
-        assert await client.app[SEAT_HUB].send(A, notice) is not None
+        assert await client.app[SEAT_HUB].send(A, notice) is True
         await until(lambda: seat.cache.entries() == [], "the wipe")
         assert heard[-1] == 0
         assert list((root / "chapters").rglob("*")) == [root / "chapters" / "chunks"]
@@ -349,7 +348,7 @@ async def test_release_refusals_and_late_delivery(
     data = await problem(await client.post(url, headers=qj), 403)
     assert data["detail"] == (
         f"只有主场「云南省公共资源交易中心（昆明）」的业务人员可以向工位发放评标会 #{hub.sid} 的章节，"
-        "当前用户 qj_admin 无此权限"
+        "当前用户 qj_admin（场地管理员）无此权限"
     )
     data = await problem(await client.post("/api/sessions/9999/chapters", headers=hub.host), 404)
     assert data["detail"] == "评标会 #9999 不存在"

@@ -7,8 +7,8 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from evaluation_hub.db.engine import Database
+from evaluation_hub.db.seat_terminals import SeatEnrolment
 from evaluation_hub.evaluation.rules import signature_document
-from evaluation_hub.seats.models import SeatEnrolment
 from scoring.model import COMMERCIAL_PART
 from scoring.shuffle import StaggeredShuffle
 from scoring.signing import sign

@@ -11,7 +11,8 @@ from sqlalchemy import func, select
 
 from evaluation_hub.db.engine import Database
 from evaluation_hub.evaluation.models import ScoreSaveRow
-from evaluation_hub.seats.store import commit_score, seat_key_for
+from evaluation_hub.seats.scores import commit_score
+from seat_protocol.seat_key import SeatKey
 from tests.conftest import FakeClock
 from tests.evaluation.helpers import (
     Client,
@@ -133,12 +134,12 @@ async def test_seat_saves_are_judged_once_and_tied_to_the_booked_expert(
 
     e06 = make_save(package, shuffle, "E06", "ch2", _points())
     del e06["expert"]  # the booked seat says who sits there
-    assert await submit(seat_key_for("QJ", "QJ-01"), "k1", e06) == "committed"
-    assert await submit(seat_key_for("QJ", "QJ-01"), "k1", e06) == "replayed"
+    assert await submit(SeatKey.of("QJ", "QJ-01"), "k1", e06) == "committed"
+    assert await submit(SeatKey.of("QJ", "QJ-01"), "k1", e06) == "replayed"
     forged = make_save(package, shuffle, "E07", "ch2", _points())
-    assert await submit(seat_key_for("QJ", "QJ-01"), "k2", forged) == "committed"
-    assert await submit(seat_key_for("DL", "DL-03"), "k3", e06) == "committed"
-    assert await submit(seat_key_for("QJ", "QJ-02"), "k4", {"part": 3}) == "committed"
+    assert await submit(SeatKey.of("QJ", "QJ-01"), "k2", forged) == "committed"
+    assert await submit(SeatKey.of("DL", "DL-03"), "k3", e06) == "committed"
+    assert await submit(SeatKey.of("QJ", "QJ-02"), "k4", {"part": 3}) == "committed"
 
     for _ in range(2):  # reading twice judges nothing twice
         overview = await (await client.get(base, headers=host)).json()

@@ -12,17 +12,17 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import Connection
 
 from evaluation_hub.config import HubConfig
-from evaluation_hub.db.base import Base
 from evaluation_hub.db.engine import Database
 from evaluation_hub.db.migrate import head_revision
 from evaluation_hub.errors import DatabaseNotMigrated
+from evaluation_hub.tables import metadata
 from tests.conftest import fresh_database_url
 from tests.support.postgres_server import free_port
 
 
 def _diff(conn: Connection) -> list[object]:
     context = MigrationContext.configure(conn, opts={"compare_type": True})
-    return list(compare_metadata(context, Base.metadata))
+    return list(compare_metadata(context, metadata))
 
 
 async def test_migrations_match_the_models(database: Database) -> None:

@@ -16,10 +16,10 @@ import pytest
 from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
+from evaluation_hub.api.seat_link import SEAT_HUB
 from evaluation_hub.audit.store import load_chain
 from evaluation_hub.db.engine import Database
-from evaluation_hub.seats.models import SubmittedScore
-from evaluation_hub.seats.websocket import SEAT_HUB
+from evaluation_hub.db.seat_terminals import SubmittedScore
 from seat_agent.connection import SeatLink, enroll
 from seat_agent.errors import HubRefused
 from seat_agent.keys import SeatIdentity, init_state_dir
@@ -31,7 +31,8 @@ from tests.hub.helpers import login, problem
 
 SHEET = {"chapter": "A", "items": {"t1": 8.5, "t2": 7}}
 NOT_DL_ADMIN = (
-    "只有场地「大理州公共资源交易中心」的管理员可以执行此操作，当前用户 {user}（{role}）无此权限"
+    "只有场地「大理州公共资源交易中心」的管理员可以管理场地「大理州公共资源交易中心」，"
+    "当前用户 {user}（{role}）无此权限"
 )
 
 
@@ -141,8 +142,8 @@ async def test_enrol_approve_score_push_and_revoke_through_the_real_hub(
         # The hub pushes to a connected seat by its key; an unknown seat has no channel.
         assert hub.connected("DL.DL-01")
         notice = SessionStateNotice(session_id="S-2026-0412", state="evaluating", at=1.0)
-        assert await hub.send("DL.DL-01", notice) is not None
-        assert await hub.send("DL.DL-02", notice) is None
+        assert await hub.send("DL.DL-01", notice) is True
+        assert await hub.send("DL.DL-02", notice) is False
 
         async def pushed() -> bool:
             return any(

@@ -23,7 +23,7 @@ from evaluation_hub.api.live import LIVE
 from evaluation_hub.db.engine import Database
 from evaluation_hub.live.hub import LiveHub
 from evaluation_hub.principal import Principal
-from evaluation_hub.seats import store
+from evaluation_hub.seats import enrolment
 from media.loopback import loopback_candidates
 from media.testpattern import Scene, TestPatternTrack, ToneTrack
 from seat_agent.connection import SeatLink
@@ -103,7 +103,7 @@ class Rig:
             hub_id=HUB_ID,
         )
         now = self.app[CLOCK]()
-        await store.record_enrolment(
+        await enrolment.record_enrolment(
             self.db,
             seat_key,
             identity.ed25519_public,
@@ -111,7 +111,7 @@ class Rig:
             identity.enrolment_code,
             now,
         )
-        await store.approve_enrolment(
+        await enrolment.approve_enrolment(
             self.db, SYSADMIN, seat_key, now, enrolment_code=identity.enrolment_code
         )
         return identity

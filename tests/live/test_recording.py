@@ -23,12 +23,12 @@ from aiohttp.test_utils import TestServer
 from evaluation_hub.api.app import create_app
 from evaluation_hub.archive.recordings import SEGMENT_EVENT
 from evaluation_hub.audit.store import load_chain
+from evaluation_hub.booking.seatings import seatings
 from evaluation_hub.config import HubConfig
 from evaluation_hub.db.engine import Database
 from evaluation_hub.db.models import EvaluationSession
 from evaluation_hub.errors import ConfigError
 from evaluation_hub.live.recording import RecordingPolicy, SeatRecordings, seat_directory_name
-from evaluation_hub.live.seats import load_session_seats
 from tests.archive.conftest import run_cli
 from tests.conftest import FakeClock
 from tests.live.conftest import Rig, eventually
@@ -106,9 +106,10 @@ async def test_a_publishing_seat_is_recorded_audited_and_archived(
 ) -> None:
     async with recording_rig(tmp_path, clock) as rig:
         sid = rig.ids["session"]
-        (seat_id,) = [
-            s.seat_id for s in (await load_session_seats(rig.db, sid)).seats if s.seat_key == SEAT
-        ]
+        async with rig.db.read() as s:
+            (seat_id,) = [
+                x.seat_id for x in await seatings(s, session_id=sid) if x.seat_key == SEAT
+            ]
         await during_session(rig, clock)
         await rig.publish("DL-01", "DL")
         recordings = rig.live.recordings

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 
-from evaluation_hub.seats import store
+from evaluation_hub.seats import scores
 from seat_agent.connection import SeatLink
 from seat_agent.keys import SeatIdentity
 from seat_agent.outbox import ScoreDelivery, ScoreOutbox
@@ -207,7 +207,7 @@ async def test_same_key_with_another_payload_is_refused_and_kept_for_staff(
 ) -> None:
     seat = await _approved_seat(hub, make_identity, tmp_path)
     # Another terminal image already used this key with a different sheet.
-    await store.commit_score(
+    await scores.commit_score(
         hub.db,
         seat_key="DL.DL-01",
         idempotency_key="DL.DL-01-1",

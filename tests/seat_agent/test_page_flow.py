@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from evaluation_hub.api.keys import CONFIG
 from evaluation_hub.db.engine import Database
 from evaluation_hub.principal import Principal
-from evaluation_hub.seats import store as seat_store
+from evaluation_hub.seats import enrolment as seat_store
 from scoring.model import COMMERCIAL_PART
 from scoring.shuffle import StaggeredShuffle
 from scoring.signing import sign

@@ -11,15 +11,21 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-import evaluation_hub.db.models  # noqa: F401 - registers the directory tables first
-from evaluation_hub.api.keys import CLOCK, DB
-from evaluation_hub.db.base import Base
+from evaluation_hub import tables
+from evaluation_hub.api import seat_link
+from evaluation_hub.api.keys import CLOCK, DB, SERVICES
+from evaluation_hub.booking.regions import load_distances
+from evaluation_hub.bus.memory import MemoryBus
+from evaluation_hub.config import HubConfig
 from evaluation_hub.db.engine import Database
 from evaluation_hub.db.models import Seat, Venue
+from evaluation_hub.db.seat_terminals import SeatEnrolment, SubmittedScore
 from evaluation_hub.principal import Principal
-from evaluation_hub.seats import store, websocket
-from evaluation_hub.seats.models import SeatEnrolment, SubmittedScore
+from evaluation_hub.sealing import Sealer
+from evaluation_hub.seats import enrolment
+from evaluation_hub.services import Services
 from seat_agent.keys import SeatIdentity, init_state_dir
 from seat_protocol.events import CommitScore
 from seat_protocol.hub_side import Timing
@@ -29,14 +35,27 @@ HUB_ID = "hub-km"
 DL_ADMIN = Principal("dl_admin", "venue_admin", 1)
 HH_ADMIN = Principal("hh_admin", "venue_admin", 2)
 
-__all__ = ["DL_ADMIN", "HH_ADMIN", "HUB_ID", "NOW", "HubUnderTest"]
+__all__ = ["DL_ADMIN", "HH_ADMIN", "HUB_ID", "NOW", "HubUnderTest", "services_for"]
 
 
 async def make_database(path: Path) -> Database:
     db = Database(f"sqlite+aiosqlite:///{path}")
     async with db.engine.begin() as conn:
-        await conn.run_sync(Base.metadata.create_all)
+        await conn.run_sync(tables.metadata.create_all)
     return db
+
+
+def services_for(db: Database) -> Services:
+    """What the seat link's use cases need, around the test database and a fixed clock."""
+    return Services(
+        config=HubConfig(database_url=db.url, hub_id=HUB_ID),
+        db=db,
+        sealer=Sealer(bytes(32)),
+        bus=MemoryBus(),
+        hub_key=Ed25519PrivateKey.generate(),
+        distances=load_distances(),
+        clock=lambda: NOW,
+    )
 
 
 @pytest.fixture
@@ -59,7 +78,7 @@ class HubUnderTest:
 
     db: Database
     server: TestServer | None = None
-    hub: websocket.SeatHub | None = None
+    hub: seat_link.SeatHub | None = None
     listener: Callable[[CommitScore], Awaitable[None]] | None = None
     port: int = 0
     timing: Timing | None = None
@@ -73,13 +92,14 @@ class HubUnderTest:
         app = web.Application()
         app[DB] = self.db
         app[CLOCK] = lambda: NOW
+        app[SERVICES] = services_for(self.db)
 
         async def listener(commit: CommitScore) -> None:
             self.committed.append(commit.idempotency_key)
             if self.listener is not None:
                 await self.listener(commit)
 
-        self.hub = websocket.setup(app, hub_id=HUB_ID, score_listener=listener, timing=self.timing)
+        self.hub = seat_link.setup(app, hub_id=HUB_ID, score_listener=listener, timing=self.timing)
         self.server = TestServer(app, host="127.0.0.1", port=self.port or None)
         await self.server.start_server()
         self.port = self.server.port or 0
@@ -127,7 +147,7 @@ def make_identity(tmp_path: Path, hub: HubUnderTest) -> Callable[[str], SeatIden
 async def enrol_approved(db: Database, identity: SeatIdentity) -> None:
     """Record and approve an enrolment directly in the store (the websocket path is tested
     separately in test_enrolment)."""
-    await store.record_enrolment(
+    await enrolment.record_enrolment(
         db,
         identity.seat_id,
         identity.ed25519_public,
@@ -136,6 +156,6 @@ async def enrol_approved(db: Database, identity: SeatIdentity) -> None:
         NOW,
     )
     admin = DL_ADMIN if identity.seat_id.startswith("DL.") else HH_ADMIN
-    await store.approve_enrolment(
+    await enrolment.approve_enrolment(
         db, admin, identity.seat_id, NOW, enrolment_code=identity.enrolment_code
     )

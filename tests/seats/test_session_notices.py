@@ -14,9 +14,10 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from evaluation_hub.api.app import create_app
+from evaluation_hub.api.seat_link import CHAPTERS
 from evaluation_hub.config import HubConfig
 from evaluation_hub.db.engine import Database
-from evaluation_hub.seats.chapters import CHAPTERS, ChapterChunks
+from evaluation_hub.seats.chapter_chunks import ChapterChunks
 from seat_protocol.messages import ChapterManifest, ManifestChapter
 from tests.conftest import FakeClock
 from tests.hub.helpers import login, problem

@@ -10,7 +10,7 @@ import pytest
 from evaluation_hub.db.engine import Database
 from evaluation_hub.errors import Conflict
 from evaluation_hub.principal import Principal
-from evaluation_hub.seats import store
+from evaluation_hub.seats import enrolment, scores
 from seat_agent.keys import SeatIdentity
 from seat_protocol.hub_side import EnrolledSeat, score_digest
 from tests.seats.conftest import DL_ADMIN, NOW, enrol_approved
@@ -18,8 +18,8 @@ from tests.seats.conftest import DL_ADMIN, NOW, enrol_approved
 SHEET: dict[str, object] = {"items": {"t1": 8.5}}
 
 
-async def _commit(db: Database, key: str, sheet: dict[str, Any]) -> store.CommitOutcome:
-    return await store.commit_score(
+async def _commit(db: Database, key: str, sheet: dict[str, Any]) -> scores.CommitOutcome:
+    return await scores.commit_score(
         db,
         seat_key="DL.DL-01",
         idempotency_key=key,
@@ -42,7 +42,7 @@ async def test_a_replay_is_acknowledged_without_a_second_row(db: Database) -> No
     )
     from sqlalchemy import func, select
 
-    from evaluation_hub.seats.models import SubmittedScore
+    from evaluation_hub.db.seat_terminals import SubmittedScore
 
     async with db.read() as s:
         assert (await s.execute(select(func.count(SubmittedScore.id)))).scalar_one() == 1
@@ -54,28 +54,28 @@ async def test_approving_new_keys_revokes_the_old_ones(
     old = make_identity("DL.DL-01", "old")
     new = make_identity("DL.DL-01", "new")
     await enrol_approved(db, old)
-    assert await store.lookup_seat(db, "DL.DL-01") == EnrolledSeat(
+    assert await enrolment.lookup_seat(db, "DL.DL-01") == EnrolledSeat(
         "DL.DL-01", old.ed25519_public, "active"
     )
     await enrol_approved(db, new)
-    assert await store.lookup_seat(db, "DL.DL-01") == EnrolledSeat(
+    assert await enrolment.lookup_seat(db, "DL.DL-01") == EnrolledSeat(
         "DL.DL-01", new.ed25519_public, "active"
     )
-    await store.revoke_seat(db, DL_ADMIN, "DL.DL-01", NOW)
-    assert await store.lookup_seat(db, "DL.DL-01") == EnrolledSeat(
+    await enrolment.revoke_seat(db, DL_ADMIN, "DL.DL-01", NOW)
+    assert await enrolment.lookup_seat(db, "DL.DL-01") == EnrolledSeat(
         "DL.DL-01", new.ed25519_public, "revoked"
     )
     with pytest.raises(Conflict) as caught:
-        await store.revoke_seat(db, DL_ADMIN, "DL.DL-01", NOW)
+        await enrolment.revoke_seat(db, DL_ADMIN, "DL.DL-01", NOW)
     assert caught.value.detail == "工位「DL.DL-01」没有可吊销的终端登记"
-    assert await store.lookup_seat(db, "DL.DL-02") is None
+    assert await enrolment.lookup_seat(db, "DL.DL-02") is None
 
 
 async def test_a_system_admin_may_approve_any_venue(
     db: Database, make_identity: Callable[..., SeatIdentity]
 ) -> None:
     identity = make_identity("HH.HH-01")
-    await store.record_enrolment(
+    await enrolment.record_enrolment(
         db,
         "HH.HH-01",
         identity.ed25519_public,
@@ -83,7 +83,7 @@ async def test_a_system_admin_may_approve_any_venue(
         identity.enrolment_code,
         NOW,
     )
-    row = await store.approve_enrolment(
+    row = await enrolment.approve_enrolment(
         db,
         Principal("root", "system_admin", None),
         "HH.HH-01",

@@ -12,7 +12,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from evaluation_hub.errors import Conflict, Forbidden, NotFound
-from evaluation_hub.seats import store
+from evaluation_hub.seats import enrolment
 from seat_agent.connection import SeatLink, enroll, wait_for_approval
 from seat_agent.errors import HubRefused
 from seat_agent.keys import SeatIdentity
@@ -57,21 +57,21 @@ async def test_enrolment_is_pending_until_the_venue_admin_approves_the_printed_c
         await asyncio.sleep(0)
         if not approved.is_set():
             with pytest.raises(Forbidden) as wrong_venue:
-                await store.approve_enrolment(
+                await enrolment.approve_enrolment(
                     hub.db, HH_ADMIN, "DL.DL-01", NOW, enrolment_code=identity.enrolment_code
                 )
             assert wrong_venue.value.detail == (
-                "只有场地「大理州公共资源交易中心」的管理员可以执行此操作，当前用户 hh_admin"
-                "（场地管理员）无此权限"
+                "只有场地「大理州公共资源交易中心」的管理员可以管理场地「大理州公共资源交易中心」，"
+                "当前用户 hh_admin（场地管理员）无此权限"
             )
             with pytest.raises(Conflict) as wrong_code:
-                await store.approve_enrolment(
+                await enrolment.approve_enrolment(
                     hub.db, DL_ADMIN, "DL.DL-01", NOW, enrolment_code="AAAA-AAAA"
                 )
             assert wrong_code.value.detail == (
                 "工位「DL.DL-01」没有登记码为 AAAA-AAAA 的待审批登记申请，请核对终端上显示的登记码"
             )
-            await store.approve_enrolment(
+            await enrolment.approve_enrolment(
                 hub.db, DL_ADMIN, "DL.DL-01", NOW, enrolment_code=identity.enrolment_code
             )
             approved.set()
@@ -90,7 +90,7 @@ async def test_enrolment_for_a_seat_not_in_the_directory_is_not_recorded(
     await enroll(make_identity("DL.DL-99"))
     assert await hub.enrolments() == []
     with pytest.raises(NotFound) as caught:
-        await store.approve_enrolment(hub.db, DL_ADMIN, "DL.DL-99", NOW, enrolment_code="X")
+        await enrolment.approve_enrolment(hub.db, DL_ADMIN, "DL.DL-99", NOW, enrolment_code="X")
     assert caught.value.detail == "工位「DL.DL-99」不存在，请核对场地代码和工位编号"
 
 
@@ -141,7 +141,7 @@ async def test_revoked_seat_is_refused_with_4005(
 ) -> None:
     identity = make_identity("DL.DL-01")
     await enrol_approved(hub.db, identity)
-    await store.revoke_seat(hub.db, DL_ADMIN, "DL.DL-01", NOW)
+    await enrolment.revoke_seat(hub.db, DL_ADMIN, "DL.DL-01", NOW)
     refusal = await _refusal(identity)
     assert (refusal.code, refusal.reason) == (4005, "seat revoked: seat 'DL.DL-01' was revoked")
 

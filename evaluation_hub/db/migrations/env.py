@@ -9,10 +9,10 @@ from alembic import context
 from alembic.autogenerate.api import AutogenContext
 from sqlalchemy.engine import Connection
 
-from evaluation_hub.db import models  # noqa: F401 - registers every table on the metadata
-from evaluation_hub.db.base import Base, UTCDateTime
+from evaluation_hub import tables
+from evaluation_hub.db.base import UTCDateTime
 
-target_metadata = Base.metadata
+target_metadata = tables.metadata
 
 
 def _render_item(type_: str, obj: object, autogen_context: AutogenContext) -> str | Literal[False]:

@@ -1,5 +1,9 @@
 """Tables of seat terminal enrolment (工位终端登记) and of scores submitted from seats.
 
+They sit in ``db`` beside the seat directory because several domains read them: the seat link
+(``evaluation_hub.seats``) writes them, the evaluation engine reads the submitted scores and the
+seat's approved key (signatures), the archive exports them.
+
 ``seat_enrolments`` keeps every enrolment request a terminal made: its Ed25519 key (connection
 authentication), its X25519 key (chapter encryption), the short code the venue admin compares
 by eye, and the decision. At most one row per seat key is ``approved`` (a partial unique index);

@@ -1,0 +1,320 @@
+"""The hub's seat websocket at ``/ws/seat``: a thin aiohttp shell around ``HubConnection``.
+
+The shell only moves frames, runs the heartbeat timer and hands each thing the machine asks for
+to one use case: it looks up a seat before feeding its ``hello`` (``seats.enrolment``), records
+enrolment requests, commits scores before telling the machine ``score_committed`` (so
+``score_ack`` leaves only after the commit, ``seats.scores``), answers the expert's requests
+(``seats.expert_requests``), brings a (re)connected seat up to date (``seats.catch_up``), serves
+chunk requests from the released chapters and hands media offers to the live hub. It sends what
+the use cases return. One live connection per seat is the machine's rule; the shell flushes the
+replaced connection's close frame (4009). Protocol decisions are never made here.
+
+Must never acknowledge a score before its database commit, and never leak internal errors to a
+seat beyond a slug and a Chinese message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from datetime import datetime
+
+import structlog
+from aiohttp import WSMsgType, web
+from aiohttp.http_websocket import WSCloseCode
+
+from evaluation_hub.api.keys import CLOCK, SERVICES
+from evaluation_hub.api.seat_link.hub import SEAT_HUB, SeatHub, SeatSocket
+from evaluation_hub.errors import Conflict, ProblemError
+from evaluation_hub.seats import catch_up, enrolment, expert_requests, scores
+from evaluation_hub.seats.expert_requests import ExpertRequest
+from evaluation_hub.services import Services
+from seat_protocol.closecodes import CloseCode
+from seat_protocol.events import (
+    ChunksRequested,
+    CommitScore,
+    Connected,
+    EnrolmentRequested,
+    Event,
+    MessageReceived,
+)
+from seat_protocol.exceptions import ProtocolError
+from seat_protocol.hub_side import EnrolledSeat, HubConnection
+from seat_protocol.messages import (
+    MAX_MESSAGE_BYTES,
+    SUBPROTOCOL,
+    AppMessage,
+    CheckinRequest,
+    Chunk,
+    CommitmentDecision,
+    ErrorNotice,
+    Hello,
+    MediaAnswer,
+    MediaOffer,
+    ReportSignature,
+    ReviewAnswer,
+    decode,
+)
+
+__all__ = ["seat_socket", "shutdown"]
+
+log = structlog.get_logger(__name__)
+
+Clock = Callable[[], datetime]
+
+_MEDIA_FAILED = "主场枢纽暂时无法接收本工位的音视频，终端将自动重试"
+_CHUNK_UNAVAILABLE = "主场枢纽暂时没有本工位请求的章节数据，请联系主场重新发放章节"
+_COMMIT_FAILED = "评分暂未保存成功，终端将在重新连接后自动重新提交，请勿关闭评标终端"
+
+
+async def _heartbeat(sock: SeatSocket, hub: SeatHub) -> None:
+    """Call ``tick`` at the machine's deadlines; ticking early is harmless."""
+    while (deadline := sock.conn.next_deadline()) is not None:
+        sock.wake.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(sock.wake.wait(), max(0.0, deadline - hub.monotonic()))
+        async with sock.busy:
+            sock.conn.tick(hub.monotonic())
+            await sock.flush()
+
+
+async def _lookup(services: Services, text: str) -> EnrolledSeat | None:
+    """Fetch the seat a ``hello`` names, so the machine's synchronous lookup can answer."""
+    try:
+        msg = decode(text)
+    except ProtocolError:
+        return None  # the machine refuses it with the right code itself
+    if not isinstance(msg, Hello):
+        return None
+    return await enrolment.lookup_seat(services.db, msg.seat_id)
+
+
+async def _shielded(hub: SeatHub, work: asyncio.Task[None]) -> None:
+    # Shielded: if the connection's handler is cancelled (the seat vanished), the work and its
+    # answer still finish; a score commit's ledger entry would otherwise wait for ever.
+    hub.spawn(work)
+    await asyncio.shield(work)
+
+
+async def _handle_events(services: Services, hub: SeatHub, events: list[Event], now: Clock) -> None:
+    for event in events:
+        if isinstance(event, EnrolmentRequested):
+            await enrolment.request_enrolment(
+                services,
+                event.seat_id,
+                event.ed25519_public_key,
+                event.x25519_public_key,
+                event.enrolment_code,
+                now=now(),
+            )
+        elif isinstance(event, CommitScore):
+            await _shielded(hub, asyncio.create_task(_commit(services, hub, event, now)))
+        elif isinstance(event, MessageReceived) and isinstance(
+            event.message, CheckinRequest | CommitmentDecision | ReviewAnswer | ReportSignature
+        ):
+            # Inline and shielded, like a score commit: a review answer after a new save is
+            # judged after that save's commit, and its answer is sent even if the seat vanished.
+            work = _expert_request(services, hub, event.seat_id, event.message, now)
+            await _shielded(hub, asyncio.create_task(work))
+        elif isinstance(event, MessageReceived) and isinstance(event.message, MediaOffer):
+            # Answering takes ICE gathering; it runs beside the connection, not in its way.
+            hub.spawn(asyncio.create_task(_answer_media(hub, event.seat_id, event.message)))
+        elif isinstance(event, ChunksRequested):
+            _send_chunks(hub, event)
+        elif isinstance(event, Connected):
+            await _catch_up(services, hub, event.seat_id, now)
+            replaced = event.replaced
+            if isinstance(replaced, HubConnection) and replaced in hub.sockets:
+                hub.spawn(asyncio.create_task(hub.sockets[replaced].flush()))
+            log.info(
+                "seat.connected",
+                seat_key=event.seat_id,
+                lost_incoming=event.lost_incoming,
+                peer_lost=event.peer_lost,
+            )
+        else:
+            log.info("seat.event", seat_key=getattr(event, "seat_id", None), detail=repr(event))
+
+
+async def _answer(
+    services: Services, seat_key: str, msg: ExpertRequest, now: datetime
+) -> list[AppMessage]:
+    if isinstance(msg, CheckinRequest):
+        return await expert_requests.check_in(services, seat_key, msg, now=now)
+    if isinstance(msg, CommitmentDecision):
+        return await expert_requests.decide_commitment(services, seat_key, msg, now=now)
+    if isinstance(msg, ReviewAnswer):
+        return await expert_requests.answer_review(services, seat_key, msg, now=now)
+    return await expert_requests.sign_report(services, seat_key, msg, now=now)
+
+
+async def _expert_request(
+    services: Services, hub: SeatHub, seat_key: str, msg: ExpertRequest, now: Clock
+) -> None:
+    """Judge one request of the seat and send the answer(s) to it."""
+    try:
+        answers = await _answer(services, seat_key, msg, now())
+    except Exception:
+        log.exception("seat.expert_request_failed", seat_key=seat_key, message=msg.type)
+        answers = [expert_requests.failure_answer(msg)]
+    for answer in answers:
+        await hub.send(seat_key, answer)
+
+
+async def _catch_up(services: Services, hub: SeatHub, seat_key: str, now: Clock) -> None:
+    """Send a (re)connected seat what it missed; a failure is logged, never closes it."""
+    try:
+        messages = await catch_up.seat_connected(
+            services, seat_key, chunks=hub.chapter_source, now=now()
+        )
+    except Exception:
+        log.exception("seat.resync_failed", seat_key=seat_key)
+        return
+    for msg in messages:
+        await hub.send(seat_key, msg)
+
+
+async def _tell_listeners(hub: SeatHub, event: CommitScore) -> None:
+    for listener in list(hub.score_listeners):
+        try:
+            await listener(event)
+        except Exception:
+            log.exception(
+                "seat.score_listener_failed",
+                idempotency_key=event.idempotency_key,
+                listener=getattr(listener, "__qualname__", repr(listener)),
+            )
+
+
+async def _commit(services: Services, hub: SeatHub, event: CommitScore, now: Clock) -> None:
+    channel = hub.channels.get(event.seat_id)
+    try:
+        outcome = await scores.commit_score(
+            services.db,
+            seat_key=event.seat_id,
+            idempotency_key=event.idempotency_key,
+            session_ref=event.session_id,
+            sheet=event.sheet,
+            digest=event.digest,
+            now=now(),
+        )
+        if outcome == "committed":
+            await _tell_listeners(hub, event)
+    except Conflict as exc:
+        channel.score_rejected(event.idempotency_key, exc.code, exc.detail)
+    except Exception:
+        log.exception("seat.score_commit_failed", idempotency_key=event.idempotency_key)
+        channel.score_rejected(event.idempotency_key, "commit-failed", _COMMIT_FAILED)
+    else:
+        channel.score_committed(event.idempotency_key)
+    # The acknowledgement goes on whichever connection of the seat is live now.
+    await hub.flush_live(event.seat_id)
+
+
+def _send_chunks(hub: SeatHub, event: ChunksRequested) -> None:
+    """Queue the requested chunks on the seat's channel (the frame's flush writes them)."""
+    channel = hub.channels.get(event.seat_id)
+    source = hub.chapter_source
+    for digest in event.chunks:
+        data = source.chunk(event.seat_id, digest) if source is not None else None
+        if data is None:
+            log.warning("seat.chunk_unavailable", seat_key=event.seat_id, sha256=digest)
+            channel.send(
+                ErrorNotice(code="chunk-unavailable", message=_CHUNK_UNAVAILABLE, ref=digest)
+            )
+            return
+        channel.send(Chunk.of(digest, data))
+
+
+async def _answer_media(hub: SeatHub, seat_id: str, offer: MediaOffer) -> None:
+    channel = hub.channels.get(seat_id)
+    if hub.media_offer_handler is None:
+        channel.send(
+            ErrorNotice(code="media-not-served", message=_MEDIA_FAILED, ref=offer.offer_id)
+        )
+    else:
+        try:
+            sdp = await hub.media_offer_handler(seat_id, offer.offer_id, offer.sdp)
+        except ProblemError as exc:
+            channel.send(ErrorNotice(code=exc.code, message=exc.detail, ref=offer.offer_id))
+        except Exception:
+            log.exception("seat.media_offer_failed", seat_key=seat_id)
+            channel.send(
+                ErrorNotice(code="media-failed", message=_MEDIA_FAILED, ref=offer.offer_id)
+            )
+        else:
+            channel.send(MediaAnswer(offer_id=offer.offer_id, sdp=sdp))
+    await hub.flush_live(seat_id)
+
+
+async def seat_socket(request: web.Request) -> web.WebSocketResponse:
+    hub = request.app[SEAT_HUB]
+    services = request.app[SERVICES]
+    now = request.app[CLOCK]
+    # The codec refuses frames over the protocol's limits with 4006. aiohttp's own cap sits
+    # above them only to bound memory: it closes with the standard 1009 before the codec sees
+    # the frame, so it must not be the limit the protocol documents.
+    ws = web.WebSocketResponse(protocols=(SUBPROTOCOL,), max_msg_size=2 * MAX_MESSAGE_BYTES)
+    await ws.prepare(request)
+    enrolled: EnrolledSeat | None = None
+    conn = HubConnection(
+        hub_id=hub.hub_id,
+        seats=lambda seat_id: enrolled if enrolled and enrolled.seat_id == seat_id else None,
+        channels=hub.channels,
+        nonce=hub.nonce(),
+        now=hub.monotonic(),
+        timing=hub.timing,
+    )
+    sock = SeatSocket(ws, conn)
+    hub.sockets[conn] = sock
+    timer = asyncio.create_task(_heartbeat(sock, hub))
+    try:
+        async for frame in ws:
+            async with sock.busy:
+                if frame.type is WSMsgType.TEXT:
+                    if enrolled is None:
+                        enrolled = await _lookup(services, frame.data)
+                    conn.receive_text(frame.data, hub.monotonic())
+                elif frame.type is WSMsgType.BINARY:
+                    conn.close(
+                        CloseCode.PROTOCOL_ERROR, "binary frames are not part of the protocol"
+                    )
+                elif frame.type is WSMsgType.ERROR:
+                    exc = ws.exception()
+                    if getattr(exc, "code", None) == WSCloseCode.MESSAGE_TOO_BIG:
+                        conn.close(
+                            CloseCode.MESSAGE_TOO_BIG, f"frame over {MAX_MESSAGE_BYTES} bytes"
+                        )
+                    else:
+                        conn.close(CloseCode.PROTOCOL_ERROR, "unreadable websocket frame")
+                # Events first: an enrolment is recorded before enroll_received leaves, and a
+                # score is committed before anything after it is answered.
+                await _handle_events(services, hub, conn.events_received(), now)
+                await sock.flush()
+            sock.wake.set()
+            if ws.closed:
+                break
+    finally:
+        # Not ``suppress(CancelledError)`` around ``await timer``: that would swallow this
+        # handler's own cancellation (at server shutdown) if it arrived during the await.
+        timer.cancel()
+        try:
+            await asyncio.wait({timer})
+        finally:
+            if timer.done() and not timer.cancelled() and timer.exception() is not None:
+                log.error("seat.heartbeat_failed", exc_info=timer.exception())
+            conn.connection_lost(ws.close_code, "")
+            hub.sockets.pop(conn, None)
+            with contextlib.suppress(Exception):
+                await _handle_events(services, hub, conn.events_received(), now)
+    return ws
+
+
+async def shutdown(app: web.Application) -> None:
+    """Close every seat's connection with 4012 when the hub stops."""
+    hub = app[SEAT_HUB]
+    for sock in list(hub.sockets.values()):
+        sock.conn.close(CloseCode.HUB_SHUTTING_DOWN, "the hub is restarting")
+        with contextlib.suppress(Exception):
+            await sock.flush()

@@ -1,0 +1,91 @@
+"""JSON of the live supervision wall: seats with their state, alerts and media figures, and
+the wall's event stream."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from evaluation_hub.live.status import alert_fields
+from evaluation_hub.live.watching import LiveWall, OpenedViewer, SeatOnWall, ViewerFigures
+from media.stats import StreamStats
+
+__all__ = ["opened_json", "snapshot_events", "stats_json", "viewer_figures_json", "wall_json"]
+
+
+def stats_json(stats: StreamStats) -> dict[str, Any]:
+    return {
+        "kind": stats.kind,
+        "direction": stats.direction,
+        "fps": None if stats.fps is None else round(stats.fps, 1),
+        "bitrate_bps": None if stats.bitrate_bps is None else round(stats.bitrate_bps),
+        "packets_lost": stats.packets_lost,
+        "loss_fraction": stats.loss_fraction,
+        "jitter_ms": stats.jitter_ms,
+        "round_trip_time_ms": stats.round_trip_time_ms,
+    }
+
+
+def _seat_json(on_wall: SeatOnWall) -> dict[str, Any]:
+    seat, status = on_wall.seat, on_wall.status
+    return {
+        "seat_id": seat.seat_id,
+        "seat_key": seat.seat_key,
+        "label": seat.label,
+        "room": seat.room,
+        "venue_id": seat.venue_id,
+        "venue_name": seat.venue_name,
+        "expert_code": seat.expert_code,
+        "state": status.state,
+        "alerts": [alert_fields(a) for a in status.alerts],
+        "stats": [stats_json(s) for s in status.stats],
+        "viewers": status.viewers,
+        "publications": status.publications,
+    }
+
+
+def wall_json(wall: LiveWall) -> dict[str, Any]:
+    return {
+        "session_id": wall.session_id,
+        "scope": "all" if wall.scope.everything else "venue",
+        "seats": [_seat_json(seat) for seat in wall.seats],
+    }
+
+
+def opened_json(opened: OpenedViewer) -> dict[str, Any]:
+    return {
+        "viewer_id": opened.viewer_id,
+        "seat_id": opened.seat_id,
+        "type": "answer",
+        "sdp": opened.sdp,
+    }
+
+
+def viewer_figures_json(figures: ViewerFigures) -> dict[str, Any]:
+    return {"viewer_id": figures.viewer_id, "streams": [stats_json(s) for s in figures.streams]}
+
+
+def snapshot_events(seats: Sequence[SeatOnWall]) -> list[dict[str, Any]]:
+    """Each visible seat's state and active alerts, as the events that would have set them."""
+    events: list[dict[str, Any]] = []
+    for on_wall in seats:
+        seat, status = on_wall.seat, on_wall.status
+        events.append(
+            {
+                "type": "live.seat",
+                "seat_key": seat.seat_key,
+                "seat_id": seat.seat_id,
+                "state": status.state,
+                "snapshot": True,
+            }
+        )
+        for alert in status.alerts:
+            events.append(
+                {
+                    "type": "live.alert",
+                    **alert_fields(alert),
+                    "seat_id": seat.seat_id,
+                    "snapshot": True,
+                }
+            )
+    return events

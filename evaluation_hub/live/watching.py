@@ -1,0 +1,127 @@
+"""Watching seats live (观看工位音视频): the use cases behind the supervision wall.
+
+Access is decided on every call from the session's seats as they are now
+(``live.seats``: ``access.Action.WATCH_LIVE``), before anything of the live media is read: a
+host supervisor watches every seat of the session, an away supervisor only the seats at their
+venue, nobody else anything. A viewer's connection belongs to the supervisor who opened it;
+nobody else may read its figures or close it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from evaluation_hub import access
+from evaluation_hub.errors import Forbidden, NotFound
+from evaluation_hub.live.hub import LiveHub, ViewerSession
+from evaluation_hub.live.seats import (
+    LiveSeat,
+    SessionSeats,
+    require_seat,
+    session_seats,
+    visible_seats,
+    watch_scope,
+)
+from evaluation_hub.live.status import SeatStatus
+from evaluation_hub.principal import Principal
+from evaluation_hub.services import Services
+from evaluation_hub.sessions.lookup import load_session
+from media.stats import StreamStats
+
+__all__ = [
+    "LiveWall",
+    "OpenedViewer",
+    "SeatOnWall",
+    "ViewerFigures",
+    "close_viewer",
+    "live_wall",
+    "on_wall",
+    "open_viewer",
+    "viewer_figures",
+    "watched_seats",
+]
+
+
+@dataclass(frozen=True)
+class SeatOnWall:
+    seat: LiveSeat
+    status: SeatStatus
+
+
+@dataclass(frozen=True)
+class LiveWall:
+    """The seats a supervisor may watch, with their live state."""
+
+    session_id: int
+    scope: access.Scope
+    seats: tuple[SeatOnWall, ...]
+
+
+@dataclass(frozen=True)
+class OpenedViewer:
+    viewer_id: int
+    seat_id: int
+    sdp: str  # the hub's SDP answer
+
+
+@dataclass(frozen=True)
+class ViewerFigures:
+    viewer_id: int
+    streams: tuple[StreamStats, ...]
+
+
+async def _seats(hub: Services, session_id: int) -> SessionSeats:
+    async with hub.db.read() as s:
+        return await session_seats(s, await load_session(s, session_id))
+
+
+async def live_wall(hub: Services, live: LiveHub, who: Principal, session_id: int) -> LiveWall:
+    """The wall: the seats ``who`` may watch, each with its state, alerts and stats."""
+    seats = await _seats(hub, session_id)
+    scope = watch_scope(who, seats)
+    return LiveWall(
+        session_id,
+        scope,
+        on_wall(live, [seat for seat in seats.seats if scope.sees(seat.venue_id)]),
+    )
+
+
+async def watched_seats(hub: Services, who: Principal, session_id: int) -> list[LiveSeat]:
+    """The seats whose live events ``who`` may follow."""
+    return visible_seats(who, await _seats(hub, session_id))
+
+
+def on_wall(live: LiveHub, seats: Sequence[LiveSeat]) -> tuple[SeatOnWall, ...]:
+    """The seats with their live state now (the event stream's opening snapshot)."""
+    return tuple(SeatOnWall(seat, live.status(seat.seat_key)) for seat in seats)
+
+
+async def open_viewer(
+    hub: Services, live: LiveHub, who: Principal, session_id: int, seat_id: int, sdp: str
+) -> OpenedViewer:
+    """Answer the supervisor's offer to watch one seat (``MediaRefused`` if it cannot be)."""
+    seat = require_seat(who, await _seats(hub, session_id), seat_id)
+    viewer, answer = await live.watch(seat.seat_key, who.username, sdp)
+    return OpenedViewer(viewer.id, seat.seat_id, answer)
+
+
+def _own_viewer(live: LiveHub, who: Principal, viewer_id: int) -> ViewerSession:
+    viewer = live.viewer(viewer_id)
+    if viewer is None:
+        raise NotFound("viewer-not-found", f"观看连接 #{viewer_id} 不存在或已关闭")
+    if viewer.username != who.username:
+        raise Forbidden("not-your-viewer", f"观看连接 #{viewer_id} 不是当前用户打开的")
+    return viewer
+
+
+async def close_viewer(live: LiveHub, who: Principal, viewer_id: int) -> None:
+    """Close one of the caller's own viewer connections."""
+    _own_viewer(live, who, viewer_id)
+    await live.stop_viewer(viewer_id)
+
+
+async def viewer_figures(live: LiveHub, who: Principal, viewer_id: int) -> ViewerFigures:
+    """What the hub sent one of the caller's viewers since the previous reading."""
+    viewer = _own_viewer(live, who, viewer_id)
+    return ViewerFigures(viewer.id, await live.viewer_stats(viewer))
