@@ -42,7 +42,9 @@ EXPECTED: dict[tuple[str, str], SessionStatus] = {
     ("paused:deviation_review", "resume"): SessionStatus("deviation_review"),
     ("paused:check_in", "seal_for_new_committee"): SessionStatus("sealed_for_new_committee"),
     ("paused:evaluating", "seal_for_new_committee"): SessionStatus("sealed_for_new_committee"),
-    ("paused:deviation_review", "seal_for_new_committee"): SessionStatus("sealed_for_new_committee"),
+    ("paused:deviation_review", "seal_for_new_committee"): SessionStatus(
+        "sealed_for_new_committee"
+    ),
     ("sealed_for_new_committee", "archive"): SessionStatus("archived"),
     ("cancelled", "archive"): SessionStatus("archived"),
 }
