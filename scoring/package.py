@@ -173,15 +173,16 @@ def _parse_method(c: FieldReader, doc: Mapping[str, object]) -> EvaluationMethod
     agg = c.choice(m, "aggregation", f, fld, AggregationRule, [x.value for x in AggregationRule])
     tw = c.decimal(m, "technical_weight", f, fld, default=Decimal(1), positive=True)
     cw = c.decimal(m, "commercial_weight", f, fld, default=Decimal(1), positive=True)
-    share = c.decimal(m, "deviation_share", f, fld, default=Decimal("0.30"), positive=True)
+    # Optional: when the package sets none, the hub's configured share applies.
+    share = c.optional_decimal(m, "deviation_share", f, fld, positive=True)
     if share is not None and share > 1:
         c.add(f, f"{fld}.deviation_share", f"应在 0 到 1 之间，实际为 {share}")
     p = c.mapping(m.get("price"), f, f"{fld}.price")
     price = _parse_price_rule(c, p) if p is not None else None
-    if None in (name, places, agg, tw, cw, share, price):
+    if None in (name, places, agg, tw, cw, price):
         return None
     assert name is not None and isinstance(places, int) and agg is not None
-    assert tw is not None and cw is not None and share is not None and price is not None
+    assert tw is not None and cw is not None and price is not None
     return EvaluationMethod(name, places, agg, tw, cw, price, share)
 
 

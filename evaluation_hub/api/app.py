@@ -46,6 +46,7 @@ from evaluation_hub.seats import chapters as seat_chapters
 from evaluation_hub.seats import session_notices
 from evaluation_hub.seats import websocket as seat_websocket
 from evaluation_hub.services import Services
+from seat_protocol.messages import AppMessage
 
 __all__ = ["API_OPERATIONS", "checkpoint_once", "create_app", "utc_now"]
 
@@ -121,6 +122,20 @@ async def _checkpointer(app: web.Application) -> None:
         await asyncio.sleep(app[CONFIG].checkpoint_poll_s)
 
 
+class _SeatLinks:
+    """The use cases' way to the seats (``SeatOutlet``) over this process's seat websocket.
+    (A bridge until ``SeatHub`` answers ``send`` with a bool itself.)"""
+
+    def __init__(self, hub: seat_websocket.SeatHub) -> None:
+        self._hub = hub
+
+    async def send(self, seat_key: str, msg: AppMessage) -> bool:
+        return await self._hub.send(seat_key, msg) is not None
+
+    def connected(self, seat_key: str) -> bool:
+        return self._hub.connected(seat_key)
+
+
 def create_app(
     config: HubConfig,
     *,
@@ -185,7 +200,7 @@ def create_app(
     for module in _MODULES:
         app.router.add_routes(module.routes.table)
     pages.setup(app)
-    seat_websocket.setup(app, hub_id=config.hub_id)
+    app[SERVICES].seats = _SeatLinks(seat_websocket.setup(app, hub_id=config.hub_id))
     seat_chapters.setup(app)
     session_notices.setup(app)
     live.setup_live(app).recordings = recordings_from_config(config, app[DB], clock)

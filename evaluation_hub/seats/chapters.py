@@ -7,7 +7,7 @@ re-seating, a seat re-enrolment or a hub restart). A release is explicit, not ti
 check-in, so the host decides when the material leaves the hub and every release is one audit
 event.
 
-For every live booked seat with an expert, from the evaluation engine's ``expert_view`` (which
+For every live booked seat with an expert, from the evaluation engine's ``released_context`` (which
 refuses while the package is not attached or an anonymity finding is open): each (chapter,
 blind label) the expert sees becomes one cached chapter labelled ``<chapter id>-<blind label>``
 with the rubric chapter's title, in the expert's shuffled order. Its text is the bid's text
@@ -54,7 +54,8 @@ from evaluation_hub.booking import rules as booking_rules
 from evaluation_hub.db.engine import Database
 from evaluation_hub.db.models import Booking, BookingSeat, EvaluationSession, Expert, Seat, Venue
 from evaluation_hub.errors import Conflict, Forbidden, NotFound
-from evaluation_hub.evaluation import store as evaluation
+from evaluation_hub.evaluation.context import Context
+from evaluation_hub.evaluation.package import released_context
 from evaluation_hub.principal import Principal
 from evaluation_hub.sealing import Sealer
 from evaluation_hub.seats.models import SeatEnrolment
@@ -193,7 +194,7 @@ async def _seated(db: Database, session_id: int) -> list[_SeatedExpert]:
 
 
 def seal_for_seat(
-    ctx: evaluation.Context,
+    ctx: Context,
     expert: str,
     seat_key: str,
     seat_public_key: bytes,
@@ -291,9 +292,8 @@ async def release(
                 }
             )
             continue
-        ctx, _ = await evaluation.expert_view(
-            db, actor, session_id, seat.expert_code, sealer=sealer
-        )
+        async with db.read() as s:
+            ctx = await released_context(s, session_id, seat.expert_code, sealer=sealer)
         manifest, chunks = seal_for_seat(
             ctx, seat.expert_code, seat.seat_key, seat.x25519, sealer, chunk_size=cache.chunk_size
         )

@@ -3,24 +3,25 @@
 The seat websocket (``evaluation_hub.seats.websocket``) hands this module the seat's
 ``checkin_request``, ``commitment``, ``review_answer`` and ``report_signature`` messages; each is judged by the
 same store functions the host API uses (check-in rules in ``evaluation_hub.checkin.store``, the
-evaluation engine in ``evaluation_hub.evaluation.store`` with the seat as the actor, a
-``SeatActor`` that may act only for the expert booked at it) and answered on the same link.
-The evaluation API calls ``push_review_requests`` after a review round and ``push_report``
-after the reveal, so the seats of the experts concerned get them without asking.
+evaluation engine's use cases in ``evaluation_hub.evaluation`` with the seat as the actor, a
+``SeatActor`` that may act only for the expert seated at it) and answered on the same link.
+The review round and the reveal push their requests and the result to the experts' seats
+themselves (``hub.seats``); ``seat_connected`` sends what a reconnecting seat missed.
 
 Refusals reach the expert as a slug and the store's Chinese message, never an internal error.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import structlog
 from aiohttp import web
 from sqlalchemy import select
 
-from evaluation_hub.api.keys import CLOCK, CONFIG, DB, SEALER
+from evaluation_hub.api.keys import CLOCK, CONFIG, DB, SEALER, SERVICES
 from evaluation_hub.booking import rules as booking_rules
+from evaluation_hub.booking.seatings import seatings
 from evaluation_hub.checkin import store as checkin_store
 from evaluation_hub.db.models import (
     Booking,
@@ -32,13 +33,16 @@ from evaluation_hub.db.models import (
     Venue,
 )
 from evaluation_hub.errors import ProblemError
-from evaluation_hub.evaluation import store as evaluation_store
+from evaluation_hub.evaluation.briefing import expert_briefing
+from evaluation_hub.evaluation.context import SeatActor
 from evaluation_hub.evaluation.models import (
     EvaluationPackageRow,
     ReportSignatureRow,
     ReviewRequestRow,
 )
-from evaluation_hub.evaluation.rules import EXPLAINABLE
+from evaluation_hub.evaluation.result import report_messages
+from evaluation_hub.evaluation.review import answer_request, review_notice
+from evaluation_hub.evaluation.signatures import sign_report
 from evaluation_hub.seats.models import SeatEnrolment
 from evaluation_hub.sessions import formation
 from evaluation_hub.sessions.states import SessionState
@@ -48,17 +52,15 @@ from seat_protocol.messages import (
     CheckinResult,
     CommitmentDecision,
     ExpertBriefing,
-    ReportForSignature,
     ReportSignature,
     RequestResult,
     ReviewAnswer,
-    ReviewRequestNotice,
 )
 
 if TYPE_CHECKING:
     from evaluation_hub.seats.websocket import SeatHub
 
-__all__ = ["ExpertMessage", "handle", "push_report", "push_review_requests", "seat_connected"]
+__all__ = ["ExpertMessage", "handle", "seat_connected"]
 
 log = structlog.get_logger(__name__)
 
@@ -82,17 +84,16 @@ async def _seat_row_id(app: web.Application, seat_key: str) -> int | None:
         return seat_id
 
 
-async def briefing(app: web.Application, session_id: int, expert: str) -> ExpertBriefing | None:
-    data = await evaluation_store.expert_briefing(app[DB], session_id, expert, sealer=app[SEALER])
-    if data is None:
-        return None
-    return ExpertBriefing(
-        session_id=str(session_id),
-        expert_code=expert,
-        bidder_count=data["bidder_count"],
-        state=data["state"],
-        rubric={"parts": data["parts"]},
-    )
+async def _seated(app: web.Application, session_id: int, seat_key: str) -> str | None:
+    async with app[DB].read() as s:
+        found = await seatings(s, session_id=session_id, seat_key=seat_key, with_expert=True)
+    return found[0].expert_code if found else None
+
+
+async def briefing(
+    app: web.Application, seat_key: str, session_id: int, expert: str
+) -> ExpertBriefing | None:
+    return await expert_briefing(app[SERVICES], SeatActor(seat_key), session_id, expert)
 
 
 async def _check_in(app: web.Application, seat_key: str, msg: CheckinRequest) -> list[AppMessage]:
@@ -109,9 +110,7 @@ async def _check_in(app: web.Application, seat_key: str, msg: CheckinRequest) ->
     number = _session_number(msg.session_id)
     expert = msg.expert_code.strip()
     # Checked before the PIN: a wrong session number must not use up one of its attempts.
-    seated = (
-        None if number is None else await evaluation_store.seat_expert(app[DB], number, seat_key)
-    )
+    seated = None if number is None else await _seated(app, number, seat_key)
     if number is None or seated is None:
         return refused(f"本工位没有评标会 #{msg.session_id} 的预约，请核对评标会编号")
     seat_id = await _seat_row_id(app, seat_key)
@@ -138,7 +137,7 @@ async def _check_in(app: web.Application, seat_key: str, msg: CheckinRequest) ->
             attempts_left=None,
         )
     ]
-    brief = await briefing(app, number, expert)
+    brief = await briefing(app, seat_key, number, expert)
     if brief is not None:
         out.append(brief)
     return out
@@ -152,14 +151,13 @@ async def _answer(app: web.Application, seat_key: str, msg: ReviewAnswer) -> lis
             RequestResult(ref=ref, accepted=False, code="bad-session", message="评标会编号无效")
         ]
     try:
-        await evaluation_store.answer_request(
-            app[DB],
-            evaluation_store.SeatActor(seat_key),
+        await answer_request(
+            app[SERVICES],
+            SeatActor(seat_key),
             number,
             msg.request_id,
             msg.answer,
             msg.reason,
-            sealer=app[SEALER],
             now=app[CLOCK](),
         )
     except ProblemError as exc:
@@ -170,9 +168,7 @@ async def _answer(app: web.Application, seat_key: str, msg: ReviewAnswer) -> lis
 async def _sign(app: web.Application, seat_key: str, msg: ReportSignature) -> list[AppMessage]:
     ref = f"signature:{msg.session_id}"
     number = _session_number(msg.session_id)
-    expert = (
-        None if number is None else await evaluation_store.seat_expert(app[DB], number, seat_key)
-    )
+    expert = None if number is None else await _seated(app, number, seat_key)
     if number is None or expert is None:
         return [
             RequestResult(
@@ -183,16 +179,15 @@ async def _sign(app: web.Application, seat_key: str, msg: ReportSignature) -> li
             )
         ]
     try:
-        await evaluation_store.sign_report(
-            app[DB],
-            evaluation_store.SeatActor(seat_key),
+        await sign_report(
+            app[SERVICES],
+            SeatActor(seat_key),
             number,
             expert=expert,
             decision=msg.decision,
             reason=msg.reason,
             public_key=msg.public_key,
             signature=msg.signature,
-            sealer=app[SEALER],
             now=app[CLOCK](),
         )
     except ProblemError as exc:
@@ -208,9 +203,7 @@ async def _commitment(
     then the host's to do."""
     ref = f"commitment:{msg.session_id}"
     number = _session_number(msg.session_id)
-    expert = (
-        None if number is None else await evaluation_store.seat_expert(app[DB], number, seat_key)
-    )
+    expert = None if number is None else await _seated(app, number, seat_key)
     if number is None or expert is None:
         return [
             RequestResult(
@@ -274,58 +267,6 @@ async def handle(app: web.Application, hub: SeatHub, seat_key: str, msg: ExpertM
         await hub.send(seat_key, answer)
 
 
-def _notice(row: ReviewRequestRow) -> ReviewRequestNotice:
-    spread: dict[str, Any] = dict(row.spread)
-    return ReviewRequestNotice(
-        session_id=str(row.session_id),
-        request_id=row.id,
-        round=row.round,
-        part=row.part_id,
-        subject=row.subject,
-        item=row.item_id,
-        reason=row.reason,
-        message=row.message,
-        spread=spread,
-        explainable=row.reason in EXPLAINABLE,
-    )
-
-
-async def push_review_requests(
-    app: web.Application, session_id: int, rows: list[ReviewRequestRow]
-) -> int:
-    """Send each new review request to the seat of its expert; returns how many were queued.
-
-    Best effort: a request whose seat is not connected stays answerable at the host.
-    """
-    hub = _hub(app)
-    if hub is None or not rows:
-        return 0
-    sent = 0
-    try:
-        seats = await evaluation_store.seated_experts(app[DB], session_id)
-        for row in rows:
-            seat_key = seats.get(row.expert_code)
-            if seat_key is not None and await hub.send(seat_key, _notice(row)) is not None:
-                sent += 1
-    except Exception:
-        log.exception("seat.review_push_failed", session_id=session_id)
-    return sent
-
-
-async def push_report(app: web.Application, session_id: int) -> int:
-    """Send the revealed result to the seat of every seated member, for signing."""
-    hub = _hub(app)
-    if hub is None:
-        return 0
-    sent = 0
-    try:
-        seats = await evaluation_store.seated_experts(app[DB], session_id)
-        sent = await _send_report(app, hub, session_id, seats)
-    except Exception:
-        log.exception("seat.report_push_failed", session_id=session_id)
-    return sent
-
-
 async def _send_report(
     app: web.Application,
     hub: SeatHub,
@@ -343,17 +284,10 @@ async def _send_report(
     if result is None:
         return 0
     sent = 0
-    for expert, seat_key in seats.items():
-        msg = ReportForSignature(session_id=str(session_id), expert_code=expert, result=result)
+    for seat_key, msg in report_messages(session_id, result, seats):
         if await hub.send(seat_key, msg) is not None:
             sent += 1
     return sent
-
-
-def _hub(app: web.Application) -> SeatHub | None:
-    from evaluation_hub.seats.websocket import SEAT_HUB
-
-    return app.get(SEAT_HUB)
 
 
 async def seat_connected(app: web.Application, hub: SeatHub, seat_key: str) -> None:
@@ -423,12 +357,12 @@ async def seat_connected(app: web.Application, hub: SeatHub, seat_key: str) -> N
                     attempts_left=None,
                 ),
             )
-            brief = await briefing(app, session_id, expert)
+            brief = await briefing(app, seat_key, session_id, expert)
             if brief is not None:
                 await hub.send(seat_key, brief)
             if state == SessionState.DEVIATION_REVIEW:
                 for row in open_requests:
-                    await hub.send(seat_key, _notice(row))
+                    await hub.send(seat_key, review_notice(row))
             if state == SessionState.REVEALED and not signed:
                 await _send_report(app, hub, session_id, {expert: seat_key})
     except Exception:

@@ -12,8 +12,9 @@ from scoring.model import COMMERCIAL_PART
 from scoring.review import review
 from scoring.sheets import reintegrate
 from scoring.shuffle import ShuffleManifest, derive
-from scoring.signing import canonical
+from scoring.signing import canonical, signature_document
 from tests.evaluation.helpers import demo_package, part_save
+from tests.scoring.helpers import NATIONAL
 
 SEED = bytes(range(32))
 EXPERTS = ("E01", "E02", "E03")
@@ -155,7 +156,7 @@ def test_review_requests_carry_the_anonymised_spread(setup: Any) -> None:
     points["E03", "ch2", "b02", "2.1"] = Decimal(5)
     points["E02", COMMERCIAL_PART, "b05", "c2"] = Decimal(6)  # objective disagreement
     scores = reintegrate(sheets_through_shuffle(package, shuffle, points), shuffle)
-    flags = review(scores, package)
+    flags = review(scores, package, NATIONAL)
     specs = rules.request_specs(flags, scores, package)
     label = shuffle.label_for("E03", "ch2", "b02")
     assert [(s.expert, s.reason, s.part, s.subject, s.item, s.spread) for s in specs] == [
@@ -175,8 +176,8 @@ def test_review_requests_carry_the_anonymised_spread(setup: Any) -> None:
 
 def test_the_signature_document_binds_result_agreement_and_reasons() -> None:
     result = {"type": "evaluation-result/1", "candidates": ["b05"]}
-    agree = rules.signature_document("3", "E01", True, "", result)
-    disagree = rules.signature_document("3", "E01", False, "理由", result)
+    agree = signature_document("3", "E01", True, "", result)
+    disagree = signature_document("3", "E01", False, "理由", result)
     assert canonical(agree) != canonical(disagree)
     assert rules.document_digest(agree) == rules.document_digest(dict(agree))
     assert agree["result"] == result
