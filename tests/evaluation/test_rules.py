@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from decimal import Decimal
 from typing import Any
 
@@ -181,3 +182,12 @@ def test_the_signature_document_binds_result_agreement_and_reasons() -> None:
     assert canonical(agree) != canonical(disagree)
     assert rules.document_digest(agree) == rules.document_digest(dict(agree))
     assert agree["result"] == result
+
+
+def test_the_review_share_is_the_package_s_own_else_the_configured_one() -> None:
+    package = demo_package()  # its evaluation method sets 0.30
+    assert rules.review_config(package, Decimal("0.10")).share == Decimal("0.30")
+    silent = dataclasses.replace(
+        package, method=dataclasses.replace(package.method, deviation_share=None)
+    )
+    assert rules.review_config(silent, Decimal("0.10")).share == Decimal("0.10")
