@@ -45,7 +45,7 @@ import shutil
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -57,12 +57,12 @@ from sqlalchemy import func, select
 from evaluation_hub import localtime
 from evaluation_hub.admin.passwords import hash_password
 from evaluation_hub.booking import store
-from evaluation_hub.checkin.rules import CheckinPolicy
 from evaluation_hub.config import HubConfig
 from evaluation_hub.db.engine import Database
 from evaluation_hub.db.models import EvaluationSession, Expert, Seat, SessionExpert, User, Venue
 from evaluation_hub.errors import ConfigError
 from evaluation_hub.principal import Principal
+from evaluation_hub.services import Services
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -316,15 +316,31 @@ def played_seat(expert: str) -> str:
     )
 
 
+def _services(config: HubConfig, db: Database, sealer: Any) -> Services:
+    """The use cases' services for the demo's steps before the hub serves (no seat links)."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from evaluation_hub.booking.regions import load_distances
+    from evaluation_hub.bus.memory import MemoryBus
+
+    return Services(
+        config=config,
+        db=db,
+        sealer=sealer,
+        bus=MemoryBus(),
+        hub_key=Ed25519PrivateKey.generate(),
+        distances=load_distances(),
+        clock=lambda: datetime.now(UTC),
+    )
+
+
 async def script_evaluation(
-    db: Database,
+    hub: Services,
     ids: dict[str, Any],
-    sealer: Any,
     scripts_dir: Path,
     now: datetime,
     *,
     play: str | None = None,
-    checkin_policy: Any = None,
 ) -> ScriptedDemo:
     """Run the demo session up to the committee's commitments and write each seat's script.
 
@@ -336,14 +352,17 @@ async def script_evaluation(
     in the hub process, once the seats have confirmed, and the rest ``finish_evaluation``'s.
 
     ``play``: the away expert a person plays; that seat gets no script, and a check-in PIN is
-    issued (``checkin_policy``, the hub's) and returned for that expert only.
+    issued (the hub's check-in policy) and returned for that expert only.
     """
     from evaluation_hub.checkin import store as checkin_store
-    from evaluation_hub.evaluation import store as evaluation_store
+    from evaluation_hub.evaluation.context import stored_shuffle
     from evaluation_hub.evaluation.models import EvaluationPackageRow
+    from evaluation_hub.evaluation.package import attach_package, record_override
     from evaluation_hub.sessions import formation
     from evaluation_hub.sessions import store as session_store
     from scoring.model import COMMERCIAL_PART
+
+    db, sealer = hub.db, hub.sealer
 
     sid = ids["session"]
     seats = ids["seats"]
@@ -369,12 +388,12 @@ async def script_evaluation(
     if played is not None:
         # Every seated expert gets a PIN (the scripts do not check in); only this one is kept.
         issued = await checkin_store.issue_pins(
-            db, host, sid, sealer=sealer, now=now, policy=checkin_policy or CheckinPolicy()
+            db, host, sid, sealer=sealer, now=now, policy=hub.regulation.checkin
         )
         played_pin = next(p.pin for p in issued if p.expert_code == played)
-    await evaluation_store.attach_package(db, host, sid, DEMO_PACKAGE, sealer=sealer, now=now)
-    await evaluation_store.record_override(
-        db, host, sid, "b03", "ch2", "演示标书：经核对为引用的行业规范示例", sealer=sealer, now=now
+    await attach_package(hub, host, sid, DEMO_PACKAGE, now=now)
+    await record_override(
+        hub, host, sid, "b03", "ch2", "演示标书：经核对为引用的行业规范示例", now=now
     )
     host_experts = tuple(load_directory()["session"]["host_experts"])
     for expert in host_experts:
@@ -386,7 +405,7 @@ async def script_evaluation(
                 select(EvaluationPackageRow).where(EvaluationPackageRow.session_id == sid)
             )
         ).scalar_one()
-    shuffle = evaluation_store.stored_shuffle(row, sealer)
+    shuffle = stored_shuffle(row, sealer)
     from evaluation_hub.bids.package_io import read_package
 
     package = read_package(DEMO_PACKAGE)
@@ -433,9 +452,8 @@ async def script_evaluation(
 
 
 async def start_when_committed(
-    db: Database,
+    hub: Services,
     demo: ScriptedDemo,
-    sealer: Any,
     *,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     poll_s: float = 0.5,
@@ -444,9 +462,11 @@ async def start_when_committed(
     agents connect), then start the evaluation, enter the host experts' saves and create
     ``demo.started`` for the scripts. False (logged) if the hub refuses the start."""
     from evaluation_hub.errors import ProblemError
-    from evaluation_hub.evaluation import store as evaluation_store
+    from evaluation_hub.evaluation.package import start_evaluation
+    from evaluation_hub.evaluation.saves import save_from_host
     from evaluation_hub.sessions import formation
 
+    db = hub.db
     host = Principal("km_operator", "host_operator", demo.host_venue_id)
     sid = demo.session_id
     said = ""
@@ -464,14 +484,12 @@ async def start_when_committed(
             say(text)
         await asyncio.sleep(poll_s)
     try:
-        await evaluation_store.start_evaluation(
-            db, host, sid, sealer=sealer, reason=None, now=clock()
-        )
+        await start_evaluation(hub, host, sid, reason=None, now=clock())
     except ProblemError as exc:
         log.error("demo.start_refused", session_id=sid, code=exc.code, detail=exc.detail)
         return False
     for save in demo.host_saves:
-        await evaluation_store.save_from_host(db, host, sid, save, sealer=sealer, now=clock())
+        await save_from_host(hub, host, sid, save, now=clock())
     await asyncio.to_thread(demo.started.write_text, "started", encoding="utf-8")
     log.info("demo.evaluation_started", session_id=sid, confirmed=view.assessment.size)
     say("全体委员已确认承诺，评标开始")
@@ -491,39 +509,38 @@ async def _state(db: Database, session_id: int) -> str:
 
 
 async def finish_evaluation(
-    db: Database,
+    hub: Services,
     demo: ScriptedDemo,
-    sealer: Any,
     *,
-    push_review: Callable[[int, list[Any]], Awaitable[object]] | None = None,
-    push_report: Callable[[int], Awaitable[object]] | None = None,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     poll_s: float = 0.5,
 ) -> bool:
     """After the start: wait until every member's sheets are in, run the deviation review
-    round (its requests go to the seats through ``push_review``) and wait until every request
+    round (it sends its requests to the seats itself) and wait until every request
     is answered: the played expert's by the person on the page, a scripted expert's by this
     driver (``keep``, ``SCRIPT_KEEP_REASON``; a request that cannot be kept is left to a
     person at the host). Once all are answered a further round asks about flags a revision
-    raised; when it finds none, seal, reveal (``push_report`` sends the result to the seats,
-    as the API's reveal does), sign for the host experts with keys generated here, and wait
+    raised; when it finds none, seal, reveal (which sends the result to the seats), sign for
+    the host experts with keys generated here, and wait
     until the seats signed too (scripts, or the person) and the session is ``report_signed``.
 
     True once it is; False (logged) if the hub refuses a step."""
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     from evaluation_hub.errors import ProblemError
-    from evaluation_hub.evaluation import rules
-    from evaluation_hub.evaluation import store as evaluation_store
-    from scoring.signing import sign
+    from evaluation_hub.evaluation.overview import overview
+    from evaluation_hub.evaluation.result import reveal, seal
+    from evaluation_hub.evaluation.review import review_round
+    from evaluation_hub.evaluation.signatures import sign_report
+    from scoring.signing import sign, signature_document
 
+    db = hub.db
     host = Principal("km_operator", "host_operator", demo.host_venue_id)
     sid = demo.session_id
     while True:
-        seen = await evaluation_store.overview(db, host, sid, sealer=sealer, now=clock())
-        parts = rules.part_ids(seen.ctx.package)
-        experts = seen.ctx.manifest.expert_ids
-        if all((e, p) in seen.latest for e in experts for p in parts):
+        seen = await overview(hub, host, sid, now=clock())
+        experts = seen.package.experts
+        if all(e.complete for e in seen.experts):
             break
         await asyncio.sleep(poll_s)
     log.info("demo.all_scored", session_id=sid, experts=len(experts))
@@ -531,12 +548,10 @@ async def finish_evaluation(
     step = "review"
     try:
         while True:
-            created = await evaluation_store.review_round(db, host, sid, sealer=sealer, now=clock())
+            created = (await review_round(hub, host, sid, now=clock())).requests
             log.info("demo.review", session_id=sid, requests=len(created))
             if not created:
                 break
-            if push_review is not None:
-                await push_review(sid, created)
             log.warning(
                 "demo.review_flagged",
                 session_id=sid,
@@ -546,27 +561,25 @@ async def finish_evaluation(
             for r in created:
                 if r.expert_code == demo.played:
                     say(f"{r.expert_code}：请在专家页面答复复核请求 #{r.id}：{r.message}")
-            await _answer_reviews(db, demo, sealer, clock=clock, poll_s=poll_s)
+            await _answer_reviews(hub, demo, clock=clock, poll_s=poll_s)
         say("偏离复核完成，封存评审结果")
         step = "seal"
-        await evaluation_store.seal(db, host, sid, sealer=sealer, now=clock())
+        await seal(hub, host, sid, now=clock())
         log.info("demo.sealed", session_id=sid)
         step = "reveal"
-        row = await evaluation_store.reveal(db, host, sid, sealer=sealer, now=clock())
-        result: dict[str, Any] = row.result or {}
+        revealed = await reveal(hub, host, sid, now=clock())
+        result: dict[str, Any] = dict(revealed.result)
         ranking = [(r["bidder"], r["composite"]) for r in result.get("ranking", [])]
         log.info("demo.revealed", session_id=sid, ranking=ranking)
-        if push_report is not None:
-            await push_report(sid)
         say("评标结果已公布：" + "，".join(f"{b} {c}" for b, c in ranking))
         if demo.played:
             say(f"{demo.played}：请在专家页面签署评标报告")
         step = "sign"
         for expert in demo.host_experts:
             key = Ed25519PrivateKey.generate()
-            document = rules.signature_document(str(sid), expert, True, "", result)
-            await evaluation_store.sign_report(
-                db,
+            document = signature_document(str(sid), expert, True, "", result)
+            await sign_report(
+                hub,
                 host,
                 sid,
                 expert=expert,
@@ -574,7 +587,6 @@ async def finish_evaluation(
                 reason="",
                 public_key=key.public_key().public_bytes_raw().hex(),
                 signature=sign(key, document).hex(),
-                sealer=sealer,
                 now=clock(),
             )
             log.info("demo.host_expert_signed", session_id=sid, expert=expert)
@@ -592,9 +604,8 @@ async def finish_evaluation(
 
 
 async def _answer_reviews(
-    db: Database,
+    hub: Services,
     demo: ScriptedDemo,
-    sealer: Any,
     *,
     clock: Callable[[], datetime],
     poll_s: float,
@@ -604,9 +615,10 @@ async def _answer_reviews(
     left to a person at the host."""
     from evaluation_hub.errors import ProblemError
     from evaluation_hub.evaluation import rules
-    from evaluation_hub.evaluation import store as evaluation_store
     from evaluation_hub.evaluation.models import ReviewRequestRow
+    from evaluation_hub.evaluation.review import answer_request
 
+    db = hub.db
     host = Principal("km_operator", "host_operator", demo.host_venue_id)
     sid = demo.session_id
     tried: set[int] = set()
@@ -641,9 +653,7 @@ async def _answer_reviews(
                 left.append(r)
                 continue
             try:
-                await evaluation_store.answer_request(
-                    db, host, sid, r.id, "keep", SCRIPT_KEEP_REASON, sealer=sealer, now=clock()
-                )
+                await answer_request(hub, host, sid, r.id, "keep", SCRIPT_KEEP_REASON, now=clock())
             except ProblemError as exc:
                 log.warning(
                     "demo.review_answer_refused", session_id=sid, request=r.id, code=exc.code
@@ -672,22 +682,12 @@ def _starter(demo: ScriptedDemo) -> Callable[[web.Application], AsyncIterator[No
     beside the hub while it serves."""
 
     async def drive(app: web.Application) -> None:
-        from evaluation_hub.api.keys import CLOCK, DB, SEALER, SERVICES
-        from evaluation_hub.seats import pushes as seat_pushes
+        from evaluation_hub.api.keys import CLOCK, SERVICES
 
-        db, sealer, clock = app[DB], app[SEALER], app[CLOCK]
-        if not await start_when_committed(db, demo, sealer, clock=clock):
+        hub, clock = app[SERVICES], app[CLOCK]
+        if not await start_when_committed(hub, demo, clock=clock):
             return
-
-        async def push_review(session_id: int, rows: list[Any]) -> None:
-            await seat_pushes.push_review_requests(app[SERVICES], session_id, rows)
-
-        async def push_report(session_id: int) -> None:
-            await seat_pushes.push_report(app[SERVICES], session_id)
-
-        await finish_evaluation(
-            db, demo, sealer, push_review=push_review, push_report=push_report, clock=clock
-        )
+        await finish_evaluation(hub, demo, clock=clock)
 
     async def starter(app: web.Application) -> AsyncIterator[None]:
         task = asyncio.create_task(drive(app))
@@ -803,9 +803,8 @@ def run(args: argparse.Namespace) -> int:
 
                 sealer = Sealer.from_env_or_file(config.sealing_key, config.sealing_key_file)
                 scripted_demo = await script_evaluation(
-                    db, ids, sealer, seats_dir, now, play=play,
-                    checkin_policy=config.regulation.checkin,
-                )  # fmt: skip
+                    _services(config, db, sealer), ids, seats_dir, now, play=play
+                )
             return empty, dirs, scripted_demo
         finally:
             await db.dispose()

@@ -5,15 +5,19 @@ No I/O and no clock: time is a parameter. Imports nothing from the other package
     errors       the exception tree (root: ScoringError)
     decimals     the Decimal context, mean and half-up rounding
     model        the validated bid package (BidPackage and its parts)
-    package      import and validation of a bid package from parsed documents
+    package      import and validation of a bid package from parsed documents, with
+                 package_rubric (the rubric), package_fields (the field reader) and
+                 chapter_text (an HTML chapter's text)
     anonymity    暗标合规检查: identifying marks in blind chapters, overrides
     similarity   标书雷同: MinHash + LSH over character shingles, shared passages
     shuffle      错位评审: per-expert, per-chapter permutations and labels, commitment, verify
-    sheets       score sheets, their validation, re-integration (labels → bidders)
+    sheets       score sheets, their validation (one score: item_faults, also run at the
+                 seat), re-integration (labels → bidders)
     review       评分复核: flags that block sealing, supervisor signals
     aggregation  mean / trimmed / 9-member highway rule, where rounding happens
     price        benchmark price, price scores, composite, ranking
-    signing      canonical encoding and Ed25519 signatures
+    signing      canonical encoding, Ed25519 signatures, the documents signed (sheet,
+                 result, the report signature both the seat and the hub build)
 
 The format and the rules are described in docs/bid-package.md.
 """

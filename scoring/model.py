@@ -174,7 +174,9 @@ class EvaluationMethod:
     technical_weight: Decimal
     commercial_weight: Decimal
     price: PriceRule
-    deviation_share: Decimal = Decimal("0.30")
+    #: the share of the mean beyond which a score deviates (畸高畸低), when the tender documents
+    #: set their own; None: the hub's configured share applies (``Regulation.review``)
+    deviation_share: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,35 +6,47 @@ The format is described in docs/bid-package.md. The I/O layer reads the four YAM
 Import checks every rule and reports *every* problem with file and field, so an admin fixes a
 package in one round instead of one error per attempt.
 
+The importer is three modules: this one (documents, project, evaluation method and prices,
+bidders, chapter files, and ``parse_package`` that puts them together), ``package_rubric`` (the
+chapter template and the rubric) and ``package_fields`` (the file names and the field reader
+that records every problem); ``chapter_text`` extracts an HTML chapter's text.
+
 This module must never read files itself: it takes what was read.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
-from html.parser import HTMLParser
-from typing import TypeVar
 
-from scoring.decimals import CONTEXT, parse_decimal
+from scoring.chapter_text import html_to_text
+from scoring.decimals import parse_decimal
 from scoring.errors import PackageInvalid, PackageProblem
 from scoring.model import (
-    COMMERCIAL_PART,
     AggregationRule,
-    Band,
     BenchmarkRule,
     Bidder,
     BidPackage,
-    ChapterSpec,
     Contact,
     EvaluationMethod,
     PriceFormula,
     PriceRule,
     Project,
-    RubricItem,
     Section,
 )
+from scoring.package_fields import (
+    BIDDERS_FILE,
+    CHAPTER_EXTENSIONS,
+    CHAPTER_PATH,
+    DOCUMENT_FILES,
+    FORMAT,
+    PACKAGE_FILE,
+    PRICES_FILE,
+    RUBRIC_FILE,
+    FieldReader,
+    on_grid,
+)
+from scoring.package_rubric import parse_rubric, parse_template
 
 __all__ = [
     "BIDDERS_FILE",
@@ -49,23 +61,10 @@ __all__ = [
     "parse_package",
 ]
 
-FORMAT = "bid-package/1"
-PACKAGE_FILE = "package.yaml"
-BIDDERS_FILE = "bidders.yaml"
-RUBRIC_FILE = "rubric.yaml"
-PRICES_FILE = "prices.yaml"
-DOCUMENT_FILES = (PACKAGE_FILE, BIDDERS_FILE, RUBRIC_FILE, PRICES_FILE)
-CHAPTER_EXTENSIONS = (".md", ".html", ".htm", ".txt")
-
-# Ids appear in file paths and in signed documents: keep them to a portable alphabet.
-_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
-_CHAPTER_PATH = re.compile(r"chapters/([^/]+)/([^/]+?)(\.[A-Za-z]+)")
 
 # GB 32100-2015 统一社会信用代码: 18 characters from 31 symbols, the last a check character.
 _CREDIT_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _CREDIT_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
-
-T = TypeVar("T")
 
 
 def credit_code_problem(code: str) -> str | None:
@@ -82,154 +81,8 @@ def credit_code_problem(code: str) -> str | None:
     return None
 
 
-class _TextExtractor(HTMLParser):
-    _BLOCK = frozenset(
-        {"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "table", "section"}
-    )
-    _SKIP = frozenset({"script", "style", "title"})
-    _CELL = frozenset({"td", "th"})
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self._skipping = 0
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in self._SKIP:
-            self._skipping += 1
-        elif tag in self._BLOCK:
-            self.parts.append("\n")
-        elif tag in self._CELL:
-            self.parts.append(" ")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in self._SKIP:
-            self._skipping = max(0, self._skipping - 1)
-        elif tag in self._BLOCK:
-            self.parts.append("\n")
-
-    def handle_data(self, data: str) -> None:
-        if not self._skipping:
-            self.parts.append(data)
-
-
-def html_to_text(html: str) -> str:
-    """The visible text of an HTML chapter, with block elements on their own lines."""
-    extractor = _TextExtractor()
-    extractor.feed(html)
-    extractor.close()
-    text = "".join(extractor.parts)
-    return re.sub(r"\n{3,}", "\n\n", text).strip()
-
-
-class _Collector:
-    """Reads fields out of loosely typed documents, recording a problem for each bad one."""
-
-    def __init__(self) -> None:
-        self.problems: list[PackageProblem] = []
-
-    def add(self, file: str, field: str, message: str) -> None:
-        self.problems.append(PackageProblem(file, field, message))
-
-    def mapping(self, value: object, file: str, field: str) -> Mapping[str, object] | None:
-        if value is None:
-            self.add(file, field, "缺少必填字段")
-            return None
-        if not isinstance(value, Mapping):
-            self.add(file, field, "应为键值对象")
-            return None
-        return value
-
-    def sequence(self, value: object, file: str, field: str) -> Sequence[object] | None:
-        if value is None:
-            self.add(file, field, "缺少必填字段")
-            return None
-        if not isinstance(value, list) or not value:
-            self.add(file, field, "应为非空列表")
-            return None
-        return value
-
-    def text(self, obj: Mapping[str, object], key: str, file: str, field: str) -> str | None:
-        value = obj.get(key)
-        if value is None:
-            self.add(file, f"{field}.{key}", "缺少必填字段")
-            return None
-        if not isinstance(value, str) or not value.strip():
-            self.add(file, f"{field}.{key}", "应为非空字符串")
-            return None
-        return value.strip()
-
-    def ident(self, obj: Mapping[str, object], key: str, file: str, field: str) -> str | None:
-        value = self.text(obj, key, file, field)
-        if value is not None and not _ID.fullmatch(value):
-            self.add(
-                file,
-                f"{field}.{key}",
-                f"编号 {value!r} 只能由字母、数字、下划线、点和连字符组成，且以字母或数字开头",
-            )
-            return None
-        return value
-
-    def decimal(
-        self,
-        obj: Mapping[str, object],
-        key: str,
-        file: str,
-        field: str,
-        *,
-        default: Decimal | None = None,
-        positive: bool = False,
-    ) -> Decimal | None:
-        raw = obj.get(key)
-        if raw is None:
-            if default is None:
-                self.add(file, f"{field}.{key}", "缺少必填字段")
-            return default
-        value = parse_decimal(raw)
-        if value is None:
-            self.add(file, f"{field}.{key}", f"应为数值，实际为 {raw!r}")
-            return None
-        if positive and value <= 0:
-            self.add(file, f"{field}.{key}", f"应大于 0，实际为 {value}")
-            return None
-        return value
-
-    def strings(
-        self, obj: Mapping[str, object], key: str, file: str, field: str
-    ) -> tuple[str, ...]:
-        raw = obj.get(key)
-        if raw is None:
-            return ()
-        if not isinstance(raw, list) or not all(isinstance(s, str) and s.strip() for s in raw):
-            self.add(file, f"{field}.{key}", "应为非空字符串的列表")
-            return ()
-        return tuple(s.strip() for s in raw)
-
-    def choice(
-        self,
-        obj: Mapping[str, object],
-        key: str,
-        file: str,
-        field: str,
-        parse: Callable[[str], T],
-        allowed: Iterable[str],
-    ) -> T | None:
-        value = self.text(obj, key, file, field)
-        if value is None:
-            return None
-        try:
-            return parse(value)
-        except ValueError:
-            self.add(file, f"{field}.{key}", f"取值 {value!r} 无效，可选：{'、'.join(allowed)}")
-            return None
-
-
-def _on_grid(value: Decimal, step: Decimal) -> bool:
-    return CONTEXT.remainder(value, step) == 0
-
-
 def _parse_project(
-    c: _Collector, doc: Mapping[str, object]
+    c: FieldReader, doc: Mapping[str, object]
 ) -> tuple[Project | None, Section | None]:
     f = PACKAGE_FILE
     project = section = None
@@ -246,7 +99,7 @@ def _parse_project(
     return project, section
 
 
-def _parse_price_rule(c: _Collector, p: Mapping[str, object]) -> PriceRule | None:
+def _parse_price_rule(c: FieldReader, p: Mapping[str, object]) -> PriceRule | None:
     f, fld = PACKAGE_FILE, "evaluation_method.price"
     full = c.decimal(p, "full_marks", f, fld, positive=True)
     formula = c.choice(p, "formula", f, fld, PriceFormula, [x.value for x in PriceFormula])
@@ -255,10 +108,8 @@ def _parse_price_rule(c: _Collector, p: Mapping[str, object]) -> PriceRule | Non
     if not isinstance(drop_hl, bool):
         c.add(f, f"{fld}.drop_highest_lowest", "应为 true 或 false")
         drop_hl = False
-    drop_share = c.decimal(p, "drop_share", f, fld, default=Decimal(-1))
-    if drop_share == Decimal(-1):
-        drop_share = None
-    elif drop_share is not None and not Decimal(0) < drop_share < Decimal("0.5"):
+    drop_share = c.optional_decimal(p, "drop_share", f, fld)
+    if drop_share is not None and not Decimal(0) < drop_share < Decimal("0.5"):
         c.add(f, f"{fld}.drop_share", f"应大于 0 且小于 0.5，实际为 {drop_share}")
     min_bids = p.get("drop_share_min_bids", 0)
     if not isinstance(min_bids, int) or isinstance(min_bids, bool) or min_bids < 0:
@@ -277,12 +128,10 @@ def _parse_price_rule(c: _Collector, p: Mapping[str, object]) -> PriceRule | Non
             c.add(f, f"{fld}.coefficient_range", "应为两个数 [下限, 上限]，且 0 < 下限 ≤ 上限")
         else:
             crange = (lo, hi)
-    coefficient = c.decimal(p, "coefficient", f, fld, default=Decimal(-1))
-    if coefficient == Decimal(-1):
-        coefficient = None
+    coefficient = c.optional_decimal(p, "coefficient", f, fld)
     if coefficient is not None and crange is not None and step is not None:
         lo, hi = crange
-        if not lo <= coefficient <= hi or not _on_grid(coefficient - lo, step):
+        if not lo <= coefficient <= hi or not on_grid(coefficient - lo, step):
             c.add(
                 f,
                 f"{fld}.coefficient",
@@ -311,7 +160,7 @@ def _parse_price_rule(c: _Collector, p: Mapping[str, object]) -> PriceRule | Non
     )
 
 
-def _parse_method(c: _Collector, doc: Mapping[str, object]) -> EvaluationMethod | None:
+def _parse_method(c: FieldReader, doc: Mapping[str, object]) -> EvaluationMethod | None:
     f, fld = PACKAGE_FILE, "evaluation_method"
     m = c.mapping(doc.get(fld), f, fld)
     if m is None:
@@ -324,136 +173,20 @@ def _parse_method(c: _Collector, doc: Mapping[str, object]) -> EvaluationMethod 
     agg = c.choice(m, "aggregation", f, fld, AggregationRule, [x.value for x in AggregationRule])
     tw = c.decimal(m, "technical_weight", f, fld, default=Decimal(1), positive=True)
     cw = c.decimal(m, "commercial_weight", f, fld, default=Decimal(1), positive=True)
-    share = c.decimal(m, "deviation_share", f, fld, default=Decimal("0.30"), positive=True)
+    # Optional: when the package sets none, the hub's configured share applies.
+    share = c.optional_decimal(m, "deviation_share", f, fld, positive=True)
     if share is not None and share > 1:
         c.add(f, f"{fld}.deviation_share", f"应在 0 到 1 之间，实际为 {share}")
     p = c.mapping(m.get("price"), f, f"{fld}.price")
     price = _parse_price_rule(c, p) if p is not None else None
-    if None in (name, places, agg, tw, cw, share, price):
+    if None in (name, places, agg, tw, cw, price):
         return None
     assert name is not None and isinstance(places, int) and agg is not None
-    assert tw is not None and cw is not None and share is not None and price is not None
+    assert tw is not None and cw is not None and price is not None
     return EvaluationMethod(name, places, agg, tw, cw, price, share)
 
 
-def _parse_template(c: _Collector, doc: Mapping[str, object]) -> list[tuple[str, str, Decimal]]:
-    f = PACKAGE_FILE
-    raw = c.sequence(doc.get("chapters"), f, "chapters")
-    out: list[tuple[str, str, Decimal]] = []
-    seen: set[str] = set()
-    for i, entry in enumerate(raw or ()):
-        fld = f"chapters[{i}]"
-        e = c.mapping(entry, f, fld)
-        if e is None:
-            continue
-        cid = c.ident(e, "id", f, fld)
-        title = c.text(e, "title", f, fld)
-        weight = c.decimal(e, "weight", f, fld, default=Decimal(1), positive=True)
-        if cid == COMMERCIAL_PART:
-            c.add(f, f"{fld}.id", f"章节编号不能为保留字 {COMMERCIAL_PART!r}")
-            continue
-        if cid is not None and cid in seen:
-            c.add(f, f"{fld}.id", f"章节编号 {cid} 重复")
-            continue
-        if cid is not None:
-            seen.add(cid)
-        if cid and title and weight is not None:
-            out.append((cid, title, weight))
-    return out
-
-
-def _parse_item(c: _Collector, raw: object, fld: str) -> RubricItem | None:
-    f = RUBRIC_FILE
-    e = c.mapping(raw, f, fld)
-    if e is None:
-        return None
-    iid = c.ident(e, "id", f, fld)
-    title = c.text(e, "title", f, fld)
-    maxp = c.decimal(e, "max_points", f, fld, positive=True)
-    step = c.decimal(e, "step", f, fld, positive=True)
-    objective = e.get("objective", False)
-    if not isinstance(objective, bool):
-        c.add(f, f"{fld}.objective", "应为 true 或 false")
-        objective = False
-    if maxp is not None and step is not None and not _on_grid(maxp, step):
-        c.add(f, f"{fld}.step", f"满分 {maxp} 不是步长 {step} 的整数倍")
-        step = None
-    bands: list[Band] = []
-    for j, rb in enumerate(c.sequence(e.get("bands"), f, f"{fld}.bands") or ()):
-        bf = f"{fld}.bands[{j}]"
-        raw_band = c.mapping(rb, f, bf)
-        if raw_band is None:
-            continue
-        lo = c.decimal(raw_band, "low", f, bf)
-        hi = c.decimal(raw_band, "high", f, bf)
-        desc = c.text(raw_band, "description", f, bf)
-        if lo is not None and hi is not None and desc is not None:
-            if lo > hi:
-                c.add(f, bf, f"下限 {lo} 大于上限 {hi}")
-            else:
-                bands.append(Band(lo, hi, desc))
-    if None in (iid, title, maxp, step) or not bands:
-        return None
-    assert iid is not None and title is not None and maxp is not None and step is not None
-    bands.sort(key=lambda b: b.low)
-    expected = Decimal(0)
-    for b in bands:
-        if not (_on_grid(b.low, step) and _on_grid(b.high, step)):
-            c.add(f, f"{fld}.bands", f"分档 {b.low}–{b.high} 的端点不在步长 {step} 上")
-            return None
-        if b.low != expected:
-            c.add(
-                f,
-                f"{fld}.bands",
-                f"分档应无缝覆盖 0–{maxp}：{b.low}–{b.high} 之前应从 {expected} 开始",
-            )
-            return None
-        expected = b.high + step
-    if bands[-1].high != maxp:
-        c.add(f, f"{fld}.bands", f"最高分档上限为 {bands[-1].high}，应等于满分 {maxp}")
-        return None
-    return RubricItem(iid, title, maxp, step, tuple(bands), objective)
-
-
-def _parse_items(c: _Collector, raw: object, fld: str) -> tuple[RubricItem, ...] | None:
-    items: list[RubricItem] = []
-    seen: set[str] = set()
-    ok = True
-    for i, entry in enumerate(c.sequence(raw, RUBRIC_FILE, fld) or ()):
-        item = _parse_item(c, entry, f"{fld}[{i}]")
-        if item is None:
-            ok = False
-        elif item.id in seen:
-            c.add(RUBRIC_FILE, f"{fld}[{i}].id", f"评分项编号 {item.id} 重复")
-            ok = False
-        else:
-            seen.add(item.id)
-            items.append(item)
-    return tuple(items) if ok and items else None
-
-
-def _parse_rubric(
-    c: _Collector, doc: Mapping[str, object], template: list[tuple[str, str, Decimal]] | None
-) -> tuple[list[ChapterSpec], tuple[RubricItem, ...] | None]:
-    f = RUBRIC_FILE
-    technical = c.mapping(doc.get("technical"), f, "technical") or {}
-    chapters: list[ChapterSpec] = []
-    for cid, title, weight in template or ():
-        if cid not in technical:
-            c.add(f, f"technical.{cid}", f"缺少章节 {cid}（{title}）的评分细则")
-            continue
-        items = _parse_items(c, technical[cid], f"technical.{cid}")
-        if items is not None:
-            chapters.append(ChapterSpec(cid, title, weight, items))
-    template_ids = {cid for cid, _, _ in template or ()}
-    for cid in technical:
-        if template is not None and cid not in template_ids:
-            c.add(f, f"technical.{cid}", f"章节 {cid} 不在 package.yaml 的章节模板中")
-    commercial = _parse_items(c, doc.get("commercial"), "commercial")
-    return chapters, commercial
-
-
-def _parse_bidders(c: _Collector, doc: Mapping[str, object]) -> tuple[list[Bidder], list[str]]:
+def _parse_bidders(c: FieldReader, doc: Mapping[str, object]) -> tuple[list[Bidder], list[str]]:
     """The valid bidders, and every declared id (so one bad field does not cascade)."""
     f = BIDDERS_FILE
     out: list[Bidder] = []
@@ -508,7 +241,7 @@ def _parse_bidders(c: _Collector, doc: Mapping[str, object]) -> tuple[list[Bidde
 
 
 def _parse_prices(
-    c: _Collector, doc: Mapping[str, object], bidder_ids: Sequence[str] | None
+    c: FieldReader, doc: Mapping[str, object], bidder_ids: Sequence[str] | None
 ) -> tuple[dict[str, Decimal], dict[str, str]]:
     f = PRICES_FILE
     prices: dict[str, Decimal] = {}
@@ -550,7 +283,7 @@ def _parse_prices(
 
 
 def _parse_chapters(
-    c: _Collector,
+    c: FieldReader,
     files: Mapping[str, bytes],
     bidder_ids: Sequence[str] | None,
     chapter_ids: Sequence[str] | None,
@@ -559,7 +292,7 @@ def _parse_chapters(
     texts: dict[tuple[str, str], str] = {}
     found: dict[tuple[str, str], str] = {}
     for path in sorted(files):
-        m = _CHAPTER_PATH.fullmatch(path)
+        m = CHAPTER_PATH.fullmatch(path)
         if m is None:
             c.add(path, "-", "不是 chapters/<投标人编号>/<章节编号>.<扩展名> 形式的章节文件")
             continue
@@ -588,7 +321,7 @@ def _parse_chapters(
             continue
         texts[bid, cid] = text
     for path in unreadable:
-        m = _CHAPTER_PATH.fullmatch(path)
+        m = CHAPTER_PATH.fullmatch(path)
         if m is not None:
             found.setdefault((m.group(1), m.group(2)), path)
     for bid in bidder_ids or ():
@@ -611,7 +344,7 @@ def parse_package(
     are problems the I/O layer met while reading (bad YAML, unreadable files); they are
     reported with the rest, and a file with a read problem is not reported missing again.
     """
-    c = _Collector()
+    c = FieldReader()
     c.problems.extend(read_problems)
     unreadable = {p.file for p in read_problems}
     docs: dict[str, Mapping[str, object]] = {}
@@ -631,9 +364,9 @@ def parse_package(
         c.add(PACKAGE_FILE, "format", f"应为 {FORMAT!r}，实际为 {pkg.get('format')!r}")
     project, section = _parse_project(c, pkg) if pkg else (None, None)
     method = _parse_method(c, pkg) if pkg else None
-    template = _parse_template(c, pkg) if pkg else []
+    template = parse_template(c, pkg) if pkg else []
     chapters, commercial = (
-        _parse_rubric(c, docs[RUBRIC_FILE], template if pkg else None)
+        parse_rubric(c, docs[RUBRIC_FILE], template if pkg else None)
         if docs[RUBRIC_FILE]
         else ([], None)
     )

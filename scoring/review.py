@@ -7,8 +7,9 @@ totals are in:
 * ``OUT_OF_RANGE`` 分值超出评分标准规定的评分范围 — an item scored below 0 or above its maximum;
 * ``OBJECTIVE``   客观评审因素评分不一致 — experts disagree on an objective item;
 * ``DEVIATION``   评分畸高、畸低 — an expert's item score or chapter total is further from the
-  committee's arithmetic mean than a configured share (default ±30 % of the mean, or
-  alternatively a share of the item's maximum).
+  committee's arithmetic mean than a share of that mean (or, alternatively, of the item's
+  maximum). The share is the caller's (``ReviewConfig``): the bid package's evaluation method
+  when it sets one, else the deployment's configured share; this module holds no default.
 
 The session cannot seal while a flag is open. A flag closes by re-scoring — run ``review``
 again on the corrected sheets and it is gone — or, for ``DEVIATION`` only, by the expert's
@@ -67,7 +68,9 @@ class DeviationBasis(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class ReviewConfig:
-    share: Decimal = Decimal("0.30")
+    """How far a score may lie from the committee's mean: ``share`` of the ``basis``."""
+
+    share: Decimal
     basis: DeviationBasis = DeviationBasis.MEAN
 
 
@@ -128,9 +131,7 @@ def _allowed(config: ReviewConfig) -> str:
     return f"{pct:f}%" + ("" if config.basis is DeviationBasis.MEAN else "（按满分计）")
 
 
-def review(
-    scores: Reintegrated, package: BidPackage, config: ReviewConfig = ReviewConfig()
-) -> list[ReviewFlag]:
+def review(scores: Reintegrated, package: BidPackage, config: ReviewConfig) -> list[ReviewFlag]:
     """Every flag the committee's scores raise, grouped by reason."""
     experts = scores.expert_ids
     flags: list[ReviewFlag] = []

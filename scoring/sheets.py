@@ -4,7 +4,9 @@ An expert scores technical chapters per (chapter, label, rubric item) — the la
 in their own view — and commercial items per (bidder id, item), because commercial bids are
 not blind. ``validate_sheet`` checks bounds, step, completeness and the mandatory comments
 (a score in the item's top or bottom band, or a score changed in review) and lists every
-problem with the item and the reason. ``reintegrate`` turns labels back into bidder ids
+problem with the item and the reason. The check of one score against its item is
+``item_faults``: the expert's page at the seat runs the same function on its form, so the rule
+lives here once and each end words the faults for its reader. ``reintegrate`` turns labels back into bidder ids
 with the shuffle, after sealing.
 
 This module must never see the shuffle before sealing except through the expert's own view.
@@ -15,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from enum import Enum
 
 from scoring.decimals import CONTEXT
 from scoring.errors import ScoreSheetInvalid, SheetProblem
@@ -22,9 +25,12 @@ from scoring.model import COMMERCIAL_PART, BidPackage, RubricItem
 from scoring.shuffle import ExpertView, StaggeredShuffle
 
 __all__ = [
+    "ItemFault",
+    "ItemLimits",
     "Reintegrated",
     "ScoreEntry",
     "ScoreSheet",
+    "item_faults",
     "item_name",
     "reintegrate",
     "validate_sheet",
@@ -60,22 +66,72 @@ def item_name(part_id: str, subject: str, item_id: str) -> str:
     return f"{part_id} {subject} {item_id}"
 
 
+class ItemFault(Enum):
+    """What is wrong with one score against its rubric item, in the order they are checked."""
+
+    OUT_OF_RANGE = "out_of_range"
+    OFF_STEP = "off_step"
+    #: a score in the top band without a written reason
+    TOP_BAND_UNEXPLAINED = "top_band_unexplained"
+    #: a score in the bottom band without a written reason
+    BOTTOM_BAND_UNEXPLAINED = "bottom_band_unexplained"
+    #: a score changed during deviation review without a written reason
+    CHANGE_UNEXPLAINED = "change_unexplained"
+
+
+@dataclass(frozen=True, slots=True)
+class ItemLimits:
+    """What the check of one score needs of its rubric item (the seat has these four numbers
+    from its briefing, the hub has the ``RubricItem``)."""
+
+    max_points: Decimal
+    step: Decimal
+    #: the lowest score of the top band
+    top_low: Decimal
+    #: the highest score of the bottom band
+    bottom_high: Decimal
+
+    @classmethod
+    def of(cls, item: RubricItem) -> ItemLimits:
+        return cls(item.max_points, item.step, item.top_band.low, item.bottom_band.high)
+
+
+def item_faults(
+    points: Decimal, comment: str, limits: ItemLimits, *, changed_in_review: bool = False
+) -> tuple[ItemFault, ...]:
+    """Every fault of one score: out of 0..max, or off the step, or else in the top or bottom
+    band without a reason; and, besides, changed in review without a reason."""
+    faults: list[ItemFault] = []
+    explained = bool(comment.strip())
+    if not Decimal(0) <= points <= limits.max_points:
+        faults.append(ItemFault.OUT_OF_RANGE)
+    elif CONTEXT.remainder(points, limits.step) != 0:
+        faults.append(ItemFault.OFF_STEP)
+    elif not explained and points >= limits.top_low:
+        faults.append(ItemFault.TOP_BAND_UNEXPLAINED)
+    elif not explained and points <= limits.bottom_high:
+        faults.append(ItemFault.BOTTOM_BAND_UNEXPLAINED)
+    if changed_in_review and not explained:
+        faults.append(ItemFault.CHANGE_UNEXPLAINED)
+    return tuple(faults)
+
+
 def _item_problems(entry: ScoreEntry, item: RubricItem) -> list[str]:
-    reasons: list[str] = []
     p = entry.points
-    if not Decimal(0) <= p <= item.max_points:
-        reasons.append(f"得分 {p} 超出分值范围 0–{item.max_points}")
-    elif CONTEXT.remainder(p, item.step) != 0:
-        reasons.append(f"得分 {p} 不是步长 {item.step} 的整数倍")
-    elif not entry.comment.strip():
-        top, bottom = item.top_band, item.bottom_band
-        if p >= top.low:
-            reasons.append(f"得分 {p} 在最高档（{top.low}–{top.high}），须填写评分理由")
-        elif p <= bottom.high:
-            reasons.append(f"得分 {p} 在最低档（{bottom.low}–{bottom.high}），须填写评分理由")
-    if entry.changed_in_review and not entry.comment.strip():
-        reasons.append("复核中修改了得分，须填写修改理由")
-    return reasons
+    top, bottom = item.top_band, item.bottom_band
+    reasons = {
+        ItemFault.OUT_OF_RANGE: f"得分 {p} 超出分值范围 0–{item.max_points}",
+        ItemFault.OFF_STEP: f"得分 {p} 不是步长 {item.step} 的整数倍",
+        ItemFault.TOP_BAND_UNEXPLAINED: f"得分 {p} 在最高档（{top.low}–{top.high}），须填写评分理由",
+        ItemFault.BOTTOM_BAND_UNEXPLAINED: (
+            f"得分 {p} 在最低档（{bottom.low}–{bottom.high}），须填写评分理由"
+        ),
+        ItemFault.CHANGE_UNEXPLAINED: "复核中修改了得分，须填写修改理由",
+    }
+    faults = item_faults(
+        p, entry.comment, ItemLimits.of(item), changed_in_review=entry.changed_in_review
+    )
+    return [reasons[f] for f in faults]
 
 
 def _expected(package: BidPackage, view: ExpertView) -> dict[tuple[str, str, str], RubricItem]:

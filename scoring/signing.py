@@ -1,4 +1,4 @@
-"""Signatures over score sheets and results (签名): canonical encoding and Ed25519.
+"""Signatures over score sheets, results and the report (签名): canonical encoding and Ed25519.
 
 Canonical encoding (what is signed): UTF-8 JSON with keys sorted, no whitespace
 (``separators=(",", ":")``), non-ASCII characters written as themselves, and
@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from decimal import Decimal
+from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -27,7 +28,15 @@ from scoring.model import BidPackage
 from scoring.price import PriceResult, Ranking
 from scoring.sheets import ScoreSheet
 
-__all__ = ["canonical", "decimal_text", "result_document", "sheet_document", "sign", "verify"]
+__all__ = [
+    "canonical",
+    "decimal_text",
+    "result_document",
+    "sheet_document",
+    "sign",
+    "signature_document",
+    "verify",
+]
 
 JsonValue = None | bool | int | str | list["JsonValue"] | dict[str, "JsonValue"]
 
@@ -128,6 +137,22 @@ def result_document(
         ],
         "candidates": list(ranking.candidates),
         "excluded": dict(ranking.excluded),
+    }
+
+
+def signature_document(
+    session_id: str, expert: str, agrees: bool, reason: str, result: Mapping[str, Any]
+) -> dict[str, Any]:
+    """What a committee member signs on the evaluation report (评标报告签署): the result, their
+    agreement and their written reasons. The seat signs it with its key and the hub verifies
+    the signature over the same document, so both ends build it here."""
+    return {
+        "type": "evaluation-report-signature/1",
+        "session_id": session_id,
+        "expert": expert,
+        "agrees": agrees,
+        "reason": reason,
+        "result": dict(result),
     }
 
 

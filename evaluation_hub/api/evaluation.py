@@ -1,31 +1,26 @@
 """The evaluation engine over HTTP (评审): bid package, anonymity overrides, score saves,
 deviation review, seal, reveal, result, signatures and the printable evaluation report.
 
-Handlers only read the request, call ``evaluation.store`` with the caller, the sealer and the
-hub's clock, and answer. Before the session is sealed no answer names a bidder or its credit
+Each handler parses the request, calls one use case of ``evaluation_hub.evaluation`` with the
+hub's services, the caller and the hub's clock, and renders its result with
+``api.views.evaluation``. Before the session is revealed no answer names a bidder or its credit
 code: bidders appear by id, technical chapters by the labels each expert saw.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from aiohttp import web
 
 from evaluation_hub.api.auth import principal
 from evaluation_hub.api.directory import path_id
-from evaluation_hub.api.keys import CLOCK, DB, SEALER, SERVICES
+from evaluation_hub.api.keys import CLOCK, SERVICES
 from evaluation_hub.api.routes import ApiRoutes
 from evaluation_hub.api.schema import read_json
-from evaluation_hub.api.serialize import iso
+from evaluation_hub.api.views import evaluation as views
 from evaluation_hub.errors import InvalidInput
-from evaluation_hub.evaluation import rules, store
-from evaluation_hub.evaluation.models import ReviewRequestRow
-from evaluation_hub.evaluation.report import render_report
-from evaluation_hub.seats import pushes as seat_pushes
-from evaluation_hub.sessions import lifecycle
-from evaluation_hub.sessions.states import REVEALED
+from evaluation_hub.evaluation import overview, package, result, review, saves, signatures
 
 __all__ = ["routes"]
 
@@ -90,114 +85,6 @@ SIGNATURE = {
 }
 
 
-def _request_json(r: ReviewRequestRow) -> dict[str, Any]:
-    return {
-        "id": r.id,
-        "round": r.round,
-        "expert": r.expert_code,
-        "part": r.part_id,
-        "subject": r.subject,
-        "item": r.item_id,
-        "reason": r.reason,
-        "message": r.message,
-        "spread": r.spread,
-        "requested_at": iso(r.requested_at),
-        "answer": r.answer,
-        "answer_reason": r.answer_reason,
-        "answered_at": iso(r.answered_at) if r.answered_at else None,
-    }
-
-
-def _overview_json(o: store.Overview) -> dict[str, Any]:
-    ctx = o.ctx
-    pkg, row = ctx.package, ctx.row
-    parts = rules.part_ids(pkg)
-    experts = []
-    for e in ctx.scorers:
-        scored = [p for p in parts if (e, p) in o.latest]
-        experts.append(
-            {
-                "expert": e,
-                "scored_parts": scored,
-                "parts_total": len(parts),
-                "complete": len(scored) == len(parts),
-            }
-        )
-    revealed = ctx.session.state in REVEALED
-    return {
-        "session_id": ctx.session.id,
-        "state": ctx.session.state,
-        "state_name": lifecycle.STATE_NAMES[ctx.session.state],
-        "package": {
-            "content_digest": row.content_digest,
-            "attached_by": row.attached_by,
-            "attached_at": iso(row.attached_at),
-            "project_code": pkg.project.code,
-            "section_code": pkg.section.code,
-            "method": pkg.method.name,
-            "bidders": list(ctx.manifest.bidder_ids),
-            "chapters": [{"id": c.id, "title": c.title} for c in pkg.chapters],
-            "parts": list(parts),
-            "experts": list(ctx.scorers),
-            # Committed at the start but recused since: their views stay verifiable, nothing
-            # of theirs counts.
-            "recused": [e for e in ctx.manifest.expert_ids if e in ctx.recused],
-        },
-        "seed": {
-            "commitment": row.seed_commitment,
-            "revealed_seed": row.revealed_seed if revealed else None,
-        },
-        "anonymity": {
-            "findings": row.findings,
-            "overrides": [
-                {
-                    "bidder_id": x.bidder_id,
-                    "chapter_id": x.chapter_id,
-                    "reason": x.reason,
-                    "recorded_by": x.recorded_by,
-                    "recorded_at": iso(x.recorded_at),
-                }
-                for x in o.overrides
-            ],
-            "blocked": o.blocked,
-        },
-        "scoring": {
-            "experts": experts,
-            "refused": [
-                {
-                    "id": r.id,
-                    "expert": r.expert_code,
-                    "part": r.part_id,
-                    "source": r.source,
-                    "code": r.problems[0] if r.problems else "",
-                    "problems": r.problems[1:],
-                    "received_at": iso(r.received_at),
-                }
-                for r in o.refused
-            ],
-        },
-        "review": {"requests": [_request_json(r) for r in o.requests]},
-        "signatures": [
-            {
-                "expert": x.expert_code,
-                "decision": x.decision,
-                "counted_as_agreement": x.counted_as_agreement,
-                "reason": x.reason,
-                "signed_at": iso(x.signed_at),
-            }
-            for x in o.signatures
-        ],
-    }
-
-
-async def _overview(request: web.Request, session_id: int, status: int = 200) -> web.Response:
-    app = request.app
-    o = await store.overview(
-        app[DB], await principal(request), session_id, sealer=app[SEALER], now=app[CLOCK]()
-    )
-    return web.json_response(_overview_json(o), status=status)
-
-
 @routes.route(
     "POST",
     BASE + "/package",
@@ -212,10 +99,10 @@ async def attach(request: web.Request) -> web.Response:
     session_id = path_id(request, "session_id")
     body = await read_json(request, ATTACH)
     app = request.app
-    await store.attach_package(
-        app[DB], who, session_id, Path(body["path"]), sealer=app[SEALER], now=app[CLOCK]()
+    seen = await package.attach_package(
+        app[SERVICES], who, session_id, Path(body["path"]), now=app[CLOCK]()
     )
-    return await _overview(request, session_id, 201)
+    return web.json_response(views.overview_json(seen), status=201)
 
 
 @routes.route(
@@ -226,7 +113,11 @@ async def attach(request: web.Request) -> web.Response:
     errors=(403, 404, 409),
 )
 async def get_overview(request: web.Request) -> web.Response:
-    return await _overview(request, path_id(request, "session_id"))
+    who = await principal(request)
+    session_id = path_id(request, "session_id")
+    app = request.app
+    seen = await overview.overview(app[SERVICES], who, session_id, now=app[CLOCK]())
+    return web.json_response(views.overview_json(seen))
 
 
 @routes.route(
@@ -243,17 +134,16 @@ async def add_override(request: web.Request) -> web.Response:
     session_id = path_id(request, "session_id")
     body = await read_json(request, OVERRIDE)
     app = request.app
-    await store.record_override(
-        app[DB],
+    seen = await package.record_override(
+        app[SERVICES],
         who,
         session_id,
         body["bidder_id"],
         body["chapter_id"],
         body["reason"],
-        sealer=app[SEALER],
         now=app[CLOCK](),
     )
-    return await _overview(request, session_id, 201)
+    return web.json_response(views.overview_json(seen), status=201)
 
 
 @routes.route(
@@ -270,18 +160,8 @@ async def get_view(request: web.Request) -> web.Response:
     expert = request.query.get("expert", "").strip()
     if not expert:
         raise InvalidInput("expert-required", "请用查询参数 expert 指定专家编号")
-    ctx, chapters = await store.expert_view(
-        request.app[DB], who, session_id, expert, sealer=request.app[SEALER]
-    )
-    return web.json_response(
-        {
-            "session_id": ctx.session.id,
-            "expert": expert,
-            "seed_commitment": ctx.row.seed_commitment,
-            "chapters": chapters,
-            "commercial_subjects": list(ctx.manifest.bidder_ids),
-        }
-    )
+    view = await package.expert_view(request.app[SERVICES], who, session_id, expert)
+    return web.json_response(views.expert_view_json(view))
 
 
 @routes.route(
@@ -298,18 +178,8 @@ async def save_scores(request: web.Request) -> web.Response:
     session_id = path_id(request, "session_id")
     body = await read_json(request, SCORE_SAVE)
     app = request.app
-    outcome = await store.save_from_host(
-        app[DB], who, session_id, body, sealer=app[SEALER], now=app[CLOCK]()
-    )
-    return web.json_response(
-        {
-            "save_id": outcome.save_id,
-            "accepted": True,
-            "expert": outcome.expert,
-            "part": outcome.part,
-        },
-        status=201,
-    )
+    outcome = await saves.save_from_host(app[SERVICES], who, session_id, body, now=app[CLOCK]())
+    return web.json_response(views.save_json(outcome), status=201)
 
 
 @routes.route(
@@ -324,11 +194,8 @@ async def start_review(request: web.Request) -> web.Response:
     who = await principal(request)
     session_id = path_id(request, "session_id")
     app = request.app
-    created = await store.review_round(
-        app[DB], who, session_id, sealer=app[SEALER], now=app[CLOCK]()
-    )
-    await seat_pushes.push_review_requests(app[SERVICES], session_id, created)
-    return web.json_response({"created": [_request_json(r) for r in created]}, status=201)
+    made = await review.review_round(app[SERVICES], who, session_id, now=app[CLOCK]())
+    return web.json_response(views.review_round_json(made), status=201)
 
 
 @routes.route(
@@ -345,17 +212,16 @@ async def answer_review(request: web.Request) -> web.Response:
     request_id = path_id(request, "request_id")
     body = await read_json(request, ANSWER)
     app = request.app
-    row = await store.answer_request(
-        app[DB],
+    answered = await review.answer_request(
+        app[SERVICES],
         who,
         session_id,
         request_id,
         body["answer"],
         body.get("reason", ""),
-        sealer=app[SEALER],
         now=app[CLOCK](),
     )
-    return web.json_response(_request_json(row))
+    return web.json_response(views.request_json(answered))
 
 
 @routes.route(
@@ -369,8 +235,8 @@ async def seal(request: web.Request) -> web.Response:
     who = await principal(request)
     session_id = path_id(request, "session_id")
     app = request.app
-    await store.seal(app[DB], who, session_id, sealer=app[SEALER], now=app[CLOCK]())
-    return await _overview(request, session_id)
+    seen = await result.seal(app[SERVICES], who, session_id, now=app[CLOCK]())
+    return web.json_response(views.overview_json(seen))
 
 
 @routes.route(
@@ -384,27 +250,8 @@ async def reveal(request: web.Request) -> web.Response:
     who = await principal(request)
     session_id = path_id(request, "session_id")
     app = request.app
-    await store.reveal(app[DB], who, session_id, sealer=app[SEALER], now=app[CLOCK]())
-    await seat_pushes.push_report(app[SERVICES], session_id)
-    return await _result(request, session_id)
-
-
-async def _result(request: web.Request, session_id: int) -> web.Response:
-    app = request.app
-    ctx = await store.result_view(app[DB], await principal(request), session_id, sealer=app[SEALER])
-    return web.json_response(
-        {
-            "session_id": ctx.session.id,
-            "result": ctx.row.result,
-            "result_digest": ctx.row.result_digest,
-            "seed_commitment": ctx.row.seed_commitment,
-            "revealed_seed": ctx.row.revealed_seed,
-            "bidders": {
-                b.id: {"name": b.name, "credit_code": b.credit_code} for b in ctx.package.bidders
-            },
-            "views": ctx.shuffle.published(),
-        }
-    )
+    revealed = await result.reveal(app[SERVICES], who, session_id, now=app[CLOCK]())
+    return web.json_response(views.result_json(revealed))
 
 
 @routes.route(
@@ -415,7 +262,10 @@ async def _result(request: web.Request, session_id: int) -> web.Response:
     errors=(403, 404, 409),
 )
 async def get_result(request: web.Request) -> web.Response:
-    return await _result(request, path_id(request, "session_id"))
+    who = await principal(request)
+    session_id = path_id(request, "session_id")
+    shown = await result.result_view(request.app[SERVICES], who, session_id)
+    return web.json_response(views.result_json(shown))
 
 
 @routes.route(
@@ -432,8 +282,8 @@ async def add_signature(request: web.Request) -> web.Response:
     session_id = path_id(request, "session_id")
     body = await read_json(request, SIGNATURE)
     app = request.app
-    row = await store.sign_report(
-        app[DB],
+    signed = await signatures.sign_report(
+        app[SERVICES],
         who,
         session_id,
         expert=body["expert"],
@@ -441,19 +291,9 @@ async def add_signature(request: web.Request) -> web.Response:
         reason=body.get("reason", ""),
         public_key=body.get("public_key"),
         signature=body.get("signature"),
-        sealer=app[SEALER],
         now=app[CLOCK](),
     )
-    return web.json_response(
-        {
-            "expert": row.expert_code,
-            "decision": row.decision,
-            "counted_as_agreement": row.counted_as_agreement,
-            "reason": row.reason,
-            "document_digest": row.document_digest,
-        },
-        status=201,
-    )
+    return web.json_response(views.signature_json(signed), status=201)
 
 
 @routes.route(
@@ -464,16 +304,12 @@ async def add_signature(request: web.Request) -> web.Response:
     errors=(403, 404, 409),
 )
 async def get_report(request: web.Request) -> web.Response:
+    who = await principal(request)
+    session_id = path_id(request, "session_id")
     app = request.app
-    data = await store.report_data(
-        app[DB],
-        await principal(request),
-        path_id(request, "session_id"),
-        sealer=app[SEALER],
-        now=app[CLOCK](),
-    )
+    data = await result.report_data(app[SERVICES], who, session_id, now=app[CLOCK]())
     return web.Response(
-        text=render_report(data),
+        text=views.report_html(data),
         content_type="text/html",
         charset="utf-8",
         headers={"Cache-Control": "no-store"},

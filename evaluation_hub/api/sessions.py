@@ -11,7 +11,7 @@ from sqlalchemy.orm import selectinload
 
 from evaluation_hub.api.auth import principal
 from evaluation_hub.api.directory import path_id
-from evaluation_hub.api.keys import CLOCK, CONFIG, DB, SEALER
+from evaluation_hub.api.keys import CLOCK, CONFIG, DB, SEALER, SERVICES
 from evaluation_hub.api.routes import ApiRoutes
 from evaluation_hub.api.schema import read_json
 from evaluation_hub.api.serialize import expert_json, iso, list_of, ref, session_json
@@ -19,7 +19,7 @@ from evaluation_hub.audit.store import append_event
 from evaluation_hub.booking import rules
 from evaluation_hub.db.models import EvaluationSession, Expert, SessionExpert, Venue
 from evaluation_hub.errors import Conflict, Forbidden, InvalidInput, NotFound
-from evaluation_hub.evaluation import store as evaluation_store
+from evaluation_hub.evaluation.package import recommit_members, start_evaluation
 from evaluation_hub.principal import Principal
 from evaluation_hub.sessions import lifecycle
 from evaluation_hub.sessions import store as session_store
@@ -239,7 +239,7 @@ async def add_session_expert(request: web.Request) -> web.Response:
         )
         # With the package attached, the newcomer's view joins the committed shuffle now, so
         # their chapters can be released before the start.
-        await evaluation_store.recommit_members(
+        await recommit_members(
             s,
             session.id,
             [se.expert.code for se in serving] + [expert.code],
@@ -347,11 +347,10 @@ async def session_action(request: web.Request) -> web.Response:
     body = await read_json(request, ACTION)
     if body["action"] == "start_evaluation":
         # The evaluation starts with the members who confirmed: its shuffle is re-committed.
-        await evaluation_store.start_evaluation(
-            request.app[DB],
+        await start_evaluation(
+            request.app[SERVICES],
             who,
             session_id,
-            sealer=request.app[SEALER],
             reason=body.get("reason"),
             now=request.app[CLOCK](),
         )

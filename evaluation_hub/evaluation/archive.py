@@ -21,7 +21,6 @@ from sqlalchemy import select
 
 from evaluation_hub.archive.sections import ArchiveContext, BundleFile, json_file
 from evaluation_hub.db.base import Base
-from evaluation_hub.evaluation import store
 from evaluation_hub.evaluation.models import (
     AnonymityOverrideRow,
     EvaluationPackageRow,
@@ -30,11 +29,9 @@ from evaluation_hub.evaluation.models import (
     ScoreSaveRow,
 )
 from evaluation_hub.evaluation.report import render_report
-from evaluation_hub.principal import Principal
+from evaluation_hub.evaluation.result import gather_report
 
 __all__ = ["archive_section"]
-
-_ARCHIVIST = Principal("archive", "system_admin", None)
 
 
 def _row(row: Base) -> dict[str, Any]:
@@ -71,8 +68,7 @@ async def archive_section(ctx: ArchiveContext) -> list[BundleFile]:
     files = [json_file("evaluation/package.json", record)]
     files += [json_file(f"evaluation/{name}.json", rows) for name, rows in tables.items()]
     if ctx.sealer is not None and package.revealed_at is not None:
-        data = await store.report_data(
-            ctx.db, _ARCHIVIST, ctx.session_id, sealer=ctx.sealer, now=ctx.now
-        )
+        async with ctx.db.read() as s:
+            data = await gather_report(s, ctx.session_id, ctx.sealer, now=ctx.now)
         files.append(BundleFile("evaluation/report.html", data=render_report(data).encode()))
     return files

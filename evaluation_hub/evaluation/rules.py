@@ -1,4 +1,4 @@
-"""Pure rules of the hub's evaluation engine: score saves, review requests, signature documents.
+"""Pure rules of the hub's evaluation engine: score saves, review requests, the review's share.
 
 A **score save** is what an expert sends for one part — a technical chapter, scored under the
 labels of the expert's own view, or the commercial part (``"commercial"``), scored per bidder
@@ -17,7 +17,12 @@ rubric rules, needs a comment.
 
 **Review requests** go to the expert a deviation flag names (for an objective item, to every
 expert), with the anonymised spread of the other experts' scores: the values, sorted, without
-names. Texts name chapters, labels and items, never bidders.
+names. Texts name chapters, labels and items, never bidders. A score deviates when it lies
+further from the mean than the **deviation share** of the package's evaluation method (评标办法)
+when the package sets one, else the share the deployment configures (``review_config``).
+
+The report signature's document is ``scoring.signing.signature_document`` (the seat builds the
+same one).
 
 Never does I/O and never reads the clock.
 """
@@ -34,7 +39,7 @@ from typing import Any
 from scoring.decimals import mean, parse_decimal, quantize
 from scoring.errors import ScoreSheetInvalid
 from scoring.model import COMMERCIAL_PART, BidPackage
-from scoring.review import FlagReason, ReviewFlag
+from scoring.review import FlagReason, ReviewConfig, ReviewFlag
 from scoring.sheets import Reintegrated, ScoreEntry, ScoreSheet, validate_sheet
 from scoring.shuffle import ExpertView
 from scoring.signing import canonical, decimal_text
@@ -55,7 +60,7 @@ __all__ = [
     "part_ids",
     "part_name",
     "request_specs",
-    "signature_document",
+    "review_config",
 ]
 
 _MAX_ENTRIES = 2000
@@ -292,18 +297,11 @@ def request_specs(
 EXPLAINABLE = frozenset({FlagReason.DEVIATION.value})
 
 
-def signature_document(
-    session_id: str, expert: str, agrees: bool, reason: str, result: Mapping[str, Any]
-) -> dict[str, Any]:
-    """What a committee member signs: the result, their agreement and their written reasons."""
-    return {
-        "type": "evaluation-report-signature/1",
-        "session_id": session_id,
-        "expert": expert,
-        "agrees": agrees,
-        "reason": reason,
-        "result": dict(result),
-    }
+def review_config(package: BidPackage, configured: Decimal) -> ReviewConfig:
+    """The deviation review's rule for this package: its own share when its evaluation method
+    sets one, else ``configured`` (``Regulation.review.deviation_share``)."""
+    own = package.method.deviation_share
+    return ReviewConfig(share=configured if own is None else own)
 
 
 def document_digest(document: object) -> str:

@@ -11,7 +11,6 @@ back through ``outlet.SeatOutlet`` (``Services.seats``). Nothing here imports ai
     scores.py           exactly-once intake of score sheets submitted from seats
     expert_requests.py  the expert's check-in, commitment, review answers and signature
     catch_up.py         what a (re)connected seat missed
-    pushes.py           review requests and the result to sign, pushed to seats
     chapters.py         chapter release: each expert's chapters sealed for their seat
     chapter_chunks.py   the sealed chunks this process holds for seats
     session_notices.py  session moves carried to every seat over the bus

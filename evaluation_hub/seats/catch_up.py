@@ -26,7 +26,8 @@ from evaluation_hub.db.models import EvaluationSession
 from evaluation_hub.evaluation.models import ReportSignatureRow, ReviewRequestRow
 from evaluation_hub.seats.chapter_chunks import ChapterChunks
 from evaluation_hub.seats.expert_requests import briefing
-from evaluation_hub.seats.pushes import report_for_signature, revealed_result, review_notice
+from evaluation_hub.evaluation.result import report_messages, revealed_result
+from evaluation_hub.evaluation.review import review_notice
 from evaluation_hub.services import Services
 from evaluation_hub.sessions.states import SessionState
 from seat_protocol.messages import AppMessage, CheckinResult, SessionStateNotice
@@ -109,13 +110,15 @@ async def seat_connected(
                 attempts_left=None,
             )
         )
-        brief = await briefing(hub, session_id, expert)
+        brief = await briefing(hub, seat_key, session_id, expert)
         if brief is not None:
             expert_work.append(brief)
         if state == SessionState.DEVIATION_REVIEW:
             expert_work.extend(review_notice(row) for row in open_requests)
         if result is not None:
-            expert_work.append(report_for_signature(session_id, expert, result))
+            expert_work.extend(
+                msg for _, msg in report_messages(session_id, result, {expert: seat_key})
+            )
     # Taken last: if anything above failed, the manifest still waits for the next connection.
     manifest = chunks.take_waiting(seat_key) if chunks is not None else None
     return [*notices, *([manifest] if manifest is not None else []), *expert_work]

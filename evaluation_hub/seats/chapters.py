@@ -7,7 +7,7 @@ re-seating, a seat re-enrolment or a hub restart). A release is explicit, not ti
 check-in, so the host decides when the material leaves the hub and every release is one audit
 event.
 
-For every live booked seat with an expert, from the evaluation engine's ``expert_view`` (which
+For every live booked seat with an expert, from the evaluation engine's ``released_context`` (which
 refuses while the package is not attached or an anonymity finding is open): each (chapter,
 blind label) the expert sees becomes one cached chapter labelled ``<chapter id>-<blind label>``
 with the rubric chapter's title, in the expert's shuffled order. Its text is the bid's text
@@ -46,7 +46,8 @@ from evaluation_hub.audit.store import append_event
 from evaluation_hub.booking.seatings import seatings
 from evaluation_hub.db.seat_terminals import SeatEnrolment
 from evaluation_hub.errors import Conflict
-from evaluation_hub.evaluation import store as evaluation
+from evaluation_hub.evaluation.context import Context
+from evaluation_hub.evaluation.package import released_context
 from evaluation_hub.principal import Principal
 from evaluation_hub.sealing import Sealer
 from evaluation_hub.seats.chapter_chunks import ChapterChunks
@@ -106,7 +107,7 @@ class _SeatedExpert:
 
 
 def seal_for_seat(
-    ctx: evaluation.Context,
+    ctx: Context,
     expert: str,
     seat_key: str,
     seat_public_key: bytes,
@@ -182,9 +183,8 @@ async def release_chapters(
         if seat.x25519 is None:
             skipped.append(SkippedSeat(seat.seat_key, seat.expert_code, _NOT_ENROLLED))
             continue
-        ctx, _ = await evaluation.expert_view(
-            hub.db, actor, session_id, seat.expert_code, sealer=hub.sealer
-        )
+        async with hub.db.read() as s:
+            ctx = await released_context(s, session_id, seat.expert_code, sealer=hub.sealer)
         manifest, sealed = seal_for_seat(
             ctx,
             seat.expert_code,

@@ -5,7 +5,7 @@ The seat websocket shell (``evaluation_hub.api.seat_link``) hands each such mess
 case here, with the authenticated seat's key and ``now``, and sends back the messages it
 returns. Each is judged by the same stores the host uses: check-in rules in
 ``evaluation_hub.checkin.store``, the committee in ``evaluation_hub.sessions.formation``, the
-evaluation engine in ``evaluation_hub.evaluation.store`` with the seat as the actor (a
+evaluation engine (``evaluation_hub.evaluation.review``, ``.signatures``, ``.briefing``) with the seat as the actor (a
 ``SeatActor`` may act only for the expert seated at it). Who sits where is read from
 ``booking.seatings``.
 
@@ -20,7 +20,9 @@ from datetime import datetime
 from evaluation_hub.booking.seatings import seatings
 from evaluation_hub.checkin import store as checkin_store
 from evaluation_hub.errors import ProblemError
-from evaluation_hub.evaluation import store as evaluation_store
+from evaluation_hub.evaluation import review, signatures
+from evaluation_hub.evaluation.briefing import expert_briefing
+from evaluation_hub.evaluation.context import SeatActor
 from evaluation_hub.seats.enrolment import approved_seat_id
 from evaluation_hub.services import Services
 from evaluation_hub.sessions import formation
@@ -61,18 +63,11 @@ async def _seated_expert(hub: Services, session_id: int, seat_key: str) -> str |
     return found[0].expert_code if found else None
 
 
-async def briefing(hub: Services, session_id: int, expert: str) -> ExpertBriefing | None:
+async def briefing(
+    hub: Services, seat_key: str, session_id: int, expert: str
+) -> ExpertBriefing | None:
     """What the seat of a checked-in expert needs to score (None before the package)."""
-    data = await evaluation_store.expert_briefing(hub.db, session_id, expert, sealer=hub.sealer)
-    if data is None:
-        return None
-    return ExpertBriefing(
-        session_id=str(session_id),
-        expert_code=expert,
-        bidder_count=data["bidder_count"],
-        state=data["state"],
-        rubric={"parts": data["parts"]},
-    )
+    return await expert_briefing(hub, SeatActor(seat_key), session_id, expert)
 
 
 async def check_in(
@@ -121,7 +116,7 @@ async def check_in(
             attempts_left=None,
         )
     ]
-    brief = await briefing(hub, number, expert)
+    brief = await briefing(hub, seat_key, number, expert)
     if brief is not None:
         out.append(brief)
     return out
@@ -179,16 +174,8 @@ async def answer_review(
             RequestResult(ref=ref, accepted=False, code="bad-session", message="评标会编号无效")
         ]
     try:
-        # TODO(merge): evaluation.review.answer_request
-        await evaluation_store.answer_request(
-            hub.db,
-            evaluation_store.SeatActor(seat_key),
-            number,
-            msg.request_id,
-            msg.answer,
-            msg.reason,
-            sealer=hub.sealer,
-            now=now,
+        await review.answer_request(
+            hub, SeatActor(seat_key), number, msg.request_id, msg.answer, msg.reason, now=now
         )
     except ProblemError as exc:
         return [RequestResult(ref=ref, accepted=False, code=exc.code, message=exc.detail)]
@@ -212,17 +199,15 @@ async def sign_report(
             )
         ]
     try:
-        # TODO(merge): evaluation.signatures.sign_report
-        await evaluation_store.sign_report(
-            hub.db,
-            evaluation_store.SeatActor(seat_key),
+        await signatures.sign_report(
+            hub,
+            SeatActor(seat_key),
             number,
             expert=expert,
             decision=msg.decision,
             reason=msg.reason,
             public_key=msg.public_key,
             signature=msg.signature,
-            sealer=hub.sealer,
             now=now,
         )
     except ProblemError as exc:

@@ -9,7 +9,7 @@ writes the outcome with its audit event in one unit of work.
   through the seat's ``commitment`` message (``evaluation_hub.seats.expert_requests``).
 - A recusal releases the member's seat: no live booking seat holds them any more, so the seat
   can no longer act for them; the evaluation engine also refuses their saves, answers and
-  signatures (``evaluation_hub.evaluation.store``).
+  signatures (``evaluation_hub.evaluation``).
 - ``require_lawful_committee`` is called by the lifecycle store before ``start_evaluation``:
   the evaluation starts only when the members who confirmed the commitment form a lawful
   committee on their own (recused members are out, pending ones are not counted), so every
@@ -19,7 +19,7 @@ writes the outcome with its audit event in one unit of work.
   rounds held and the election starts over among the members who remain.
 - A recused member's place may be filled before the review starts (增补专家, the host adds an
   expert to the session); the review starts with exactly the members who confirmed, and the
-  evaluation's committed shuffle follows (``evaluation_hub.evaluation.store.recommit_members``).
+  evaluation's committed shuffle follows (``evaluation_hub.evaluation.package.recommit_members``).
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ its delivery state (已保存 / 待发送 / 已送达, from the outbox), the dev
 Requests go to the hub over the seat link; score saves go through the outbox
 (``ScoreDelivery.submit``), never straight to the link. The report signature is made here
 with the seat's Ed25519 key over the same document the hub verifies
-(``evaluation_hub.evaluation.rules.signature_document``).
+(``scoring.signing.signature_document``).
 
 Kept in memory; a restarted agent learns its state again from the hub (the expert checks in
 again) while unsent saves stay in the outbox.
@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from scoring.signing import sign
+from scoring.signing import sign, signature_document
 from seat_agent.errors import SeatAgentError
 from seat_agent.keys import SeatIdentity
 from seat_agent.outbox import ScoreDelivery
@@ -56,21 +56,6 @@ class DeskRefused(SeatAgentError):
         self.code = code
         self.message = message
         self.problems = dict(problems or {})
-
-
-def signature_document(
-    session_id: str, expert: str, agrees: bool, reason: str, result: Mapping[str, Any]
-) -> dict[str, Any]:
-    """What a committee member signs; the hub's ``rules.signature_document``, byte for byte
-    (the hub refuses a signature over anything else, so a drift cannot go unnoticed)."""
-    return {
-        "type": "evaluation-report-signature/1",
-        "session_id": session_id,
-        "expert": expert,
-        "agrees": agrees,
-        "reason": reason,
-        "result": dict(result),
-    }
 
 
 def report_signature(

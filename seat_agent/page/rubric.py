@@ -1,9 +1,11 @@
 """Checking one part's score form against the rubric the hub sent, as the expert types.
 
-The rules are the hub's (``scoring.sheets``): every (subject, item) of the part scored, points
-within 0..max and a whole multiple of the step, a written reason for a score in the top or
-bottom band, and a written reason for a score changed during deviation review. The hub judges
-the save again; this check only spares the expert a refused save. Pure: no I/O.
+The rules are the hub's and run here as the hub runs them (``scoring.sheets.item_faults``):
+every (subject, item) of the part scored, points within 0..max and a whole multiple of the
+step, a written reason for a score in the top or bottom band, and a written reason for a score
+changed during deviation review. This module only words the first fault of each cell for the
+page. The hub judges the save again; this check only spares the expert a refused save. Pure:
+no I/O.
 
 A part in the briefing's rubric::
 
@@ -19,6 +21,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from scoring.sheets import ItemFault, ItemLimits, item_faults
 from scoring.signing import decimal_text
 
 __all__ = ["Checked", "check_part", "parse_points"]
@@ -52,6 +55,25 @@ def _dec(text: object) -> Decimal:
     return value
 
 
+def _limits(item: Mapping[str, Any]) -> ItemLimits:
+    return ItemLimits(
+        _dec(item["max"]), _dec(item["step"]), _dec(item["top_low"]), _dec(item["bottom_high"])
+    )
+
+
+def _problem(fault: ItemFault, points: Decimal, item: Mapping[str, Any]) -> str:
+    text = decimal_text(points)
+    if fault is ItemFault.OUT_OF_RANGE:
+        return f"得分 {text} 超出分值范围 0–{item['max']}"
+    if fault is ItemFault.OFF_STEP:
+        return f"得分 {text} 不是步长 {item['step']} 的整数倍"
+    if fault is ItemFault.TOP_BAND_UNEXPLAINED:
+        return f"得分 {text} 在最高档，须填写评分理由"
+    if fault is ItemFault.BOTTOM_BAND_UNEXPLAINED:
+        return f"得分 {text} 在最低档，须填写评分理由"
+    return "复核中修改了得分，须填写修改理由"
+
+
 def check_part(
     part: Mapping[str, Any],
     values: Mapping[str, Mapping[str, Any]],
@@ -78,25 +100,18 @@ def check_part(
             if points is None:
                 problems[key] = f"得分「{text}」不是数字"
                 continue
-            top, step = _dec(item["max"]), _dec(item["step"])
             if len(comment) > MAX_COMMENT:
                 problems[key] = f"评分理由不能超过 {MAX_COMMENT} 字"
-            elif not Decimal(0) <= points <= top:
-                problems[key] = f"得分 {decimal_text(points)} 超出分值范围 0–{item['max']}"
-            elif points % step != 0:
-                problems[key] = f"得分 {decimal_text(points)} 不是步长 {item['step']} 的整数倍"
-            elif not comment and points >= _dec(item["top_low"]):
-                problems[key] = f"得分 {decimal_text(points)} 在最高档，须填写评分理由"
-            elif not comment and points <= _dec(item["bottom_high"]):
-                problems[key] = f"得分 {decimal_text(points)} 在最低档，须填写评分理由"
-            elif (
+                continue
+            changed = (
                 in_review
                 and previous is not None
                 and key in previous
                 and parse_points(previous[key]) != points
-                and not comment
-            ):
-                problems[key] = "复核中修改了得分，须填写修改理由"
+            )
+            faults = item_faults(points, comment, _limits(item), changed_in_review=changed)
+            if faults:
+                problems[key] = _problem(faults[0], points, item)
             else:
                 entries.append(
                     {

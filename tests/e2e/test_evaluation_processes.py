@@ -78,13 +78,12 @@ from sqlalchemy import func, select
 from evaluation_hub.audit.models import AuditEventRow
 from evaluation_hub.db.engine import Database
 from evaluation_hub.db.seat_terminals import SubmittedScore
+from evaluation_hub.evaluation.context import stored_shuffle
 from evaluation_hub.evaluation.models import EvaluationPackageRow
-from evaluation_hub.evaluation.rules import signature_document
-from evaluation_hub.evaluation.store import stored_shuffle
 from evaluation_hub.sealing import Sealer
 from scoring.model import COMMERCIAL_PART
 from scoring.shuffle import StaggeredShuffle
-from scoring.signing import sign
+from scoring.signing import sign, signature_document
 from seat_agent.keys import load_identity
 from seat_agent.outbox import ScoreOutbox
 from seat_agent.runner import OUTBOX_FILE

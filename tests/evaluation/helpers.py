@@ -15,8 +15,8 @@ from sqlalchemy import select
 from evaluation_hub.api.keys import CLOCK, DB, SEALER
 from evaluation_hub.bids.package_io import read_package
 from evaluation_hub.db.engine import Database
+from evaluation_hub.evaluation.context import stored_shuffle
 from evaluation_hub.evaluation.models import EvaluationPackageRow
-from evaluation_hub.evaluation.store import stored_shuffle
 from scoring.model import COMMERCIAL_PART, BidPackage
 from scoring.shuffle import StaggeredShuffle
 from tests.hub.helpers import confirm_committee

@@ -16,8 +16,8 @@ from evaluation_hub.audit.models import AuditEventRow
 from evaluation_hub.db.engine import Database
 from evaluation_hub.db.models import Expert
 from evaluation_hub.errors import ProblemError
+from evaluation_hub.evaluation.context import seed_purpose
 from evaluation_hub.evaluation.models import EvaluationPackageRow
-from evaluation_hub.evaluation.store import seed_purpose
 from evaluation_hub.sessions import formation
 from scoring.model import COMMERCIAL_PART
 from scoring.shuffle import verify as verify_shuffle

@@ -71,9 +71,8 @@ from sqlalchemy import select
 
 from evaluation_hub.audit.models import AuditEventRow
 from evaluation_hub.db.engine import Database
-from evaluation_hub.evaluation.rules import signature_document
 from scoring.model import COMMERCIAL_PART
-from scoring.signing import sign
+from scoring.signing import sign, signature_document
 from tests.conftest import FakeClock
 from tests.evaluation.helpers import (
     FIVE,

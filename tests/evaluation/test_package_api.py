@@ -33,11 +33,11 @@ async def test_only_the_host_operator_attaches_and_only_before_the_start(
     sid = await new_session(client, host, seeded)
     resp = await client.get(f"/api/sessions/{sid}/evaluation", headers=host)
     assert (await problem(resp, 409))["detail"] == f"评标会 #{sid} 尚未导入标书包"
-    for user in ("km_supervisor", "dl_admin"):
+    for user, role in (("km_supervisor", "监督人员"), ("dl_admin", "场地管理员")):
         resp = await attach(client, await login(client, user), sid)
         assert (await problem(resp, 403))["detail"] == (
             f"只有主场「云南省公共资源交易中心（昆明）」的业务人员可以操作评标会 #{sid} 的评审，"
-            f"当前用户 {user} 无此权限"
+            f"当前用户 {user}（{role}）无此权限"
         )
     resp = await attach(client, host, sid)
     assert resp.status == 201, await resp.text()

@@ -8,10 +8,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from evaluation_hub.db.engine import Database
 from evaluation_hub.db.seat_terminals import SeatEnrolment
-from evaluation_hub.evaluation.rules import signature_document
 from scoring.model import COMMERCIAL_PART
 from scoring.shuffle import StaggeredShuffle
-from scoring.signing import sign
+from scoring.signing import sign, signature_document
 from tests.conftest import FakeClock
 from tests.evaluation.helpers import (
     Client,
@@ -105,7 +104,7 @@ async def test_an_objective_disagreement_must_be_rescored_not_explained(
     resp = await client.post(f"{base}/seal", headers=supervisor)
     assert (await problem(resp, 403))["detail"] == (
         f"只有主场「云南省公共资源交易中心（昆明）」的业务人员可以操作评标会 #{sid} 的评审，"
-        "当前用户 km_supervisor 无此权限"
+        "当前用户 km_supervisor（监督人员）无此权限"
     )
     resp = await client.post(f"{base}/seal", headers=host)
     body = await problem(resp, 409)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from decimal import Decimal
 from typing import Any
 
@@ -12,8 +13,9 @@ from scoring.model import COMMERCIAL_PART
 from scoring.review import review
 from scoring.sheets import reintegrate
 from scoring.shuffle import ShuffleManifest, derive
-from scoring.signing import canonical
+from scoring.signing import canonical, signature_document
 from tests.evaluation.helpers import demo_package, part_save
+from tests.scoring.helpers import NATIONAL
 
 SEED = bytes(range(32))
 EXPERTS = ("E01", "E02", "E03")
@@ -155,7 +157,7 @@ def test_review_requests_carry_the_anonymised_spread(setup: Any) -> None:
     points["E03", "ch2", "b02", "2.1"] = Decimal(5)
     points["E02", COMMERCIAL_PART, "b05", "c2"] = Decimal(6)  # objective disagreement
     scores = reintegrate(sheets_through_shuffle(package, shuffle, points), shuffle)
-    flags = review(scores, package)
+    flags = review(scores, package, NATIONAL)
     specs = rules.request_specs(flags, scores, package)
     label = shuffle.label_for("E03", "ch2", "b02")
     assert [(s.expert, s.reason, s.part, s.subject, s.item, s.spread) for s in specs] == [
@@ -175,8 +177,17 @@ def test_review_requests_carry_the_anonymised_spread(setup: Any) -> None:
 
 def test_the_signature_document_binds_result_agreement_and_reasons() -> None:
     result = {"type": "evaluation-result/1", "candidates": ["b05"]}
-    agree = rules.signature_document("3", "E01", True, "", result)
-    disagree = rules.signature_document("3", "E01", False, "理由", result)
+    agree = signature_document("3", "E01", True, "", result)
+    disagree = signature_document("3", "E01", False, "理由", result)
     assert canonical(agree) != canonical(disagree)
     assert rules.document_digest(agree) == rules.document_digest(dict(agree))
     assert agree["result"] == result
+
+
+def test_the_review_share_is_the_package_s_own_else_the_configured_one() -> None:
+    package = demo_package()  # its evaluation method sets 0.30
+    assert rules.review_config(package, Decimal("0.10")).share == Decimal("0.30")
+    silent = dataclasses.replace(
+        package, method=dataclasses.replace(package.method, deviation_share=None)
+    )
+    assert rules.review_config(silent, Decimal("0.10")).share == Decimal("0.10")

@@ -60,7 +60,7 @@ async def test_host_saves_refusals_are_recorded_not_counted(
     resp = await client.post(f"{base}/scores", json=save, headers=supervisor)
     assert (await problem(resp, 403))["detail"] == (
         f"只有主场「云南省公共资源交易中心（昆明）」的业务人员可以操作评标会 #{sid} 的评审，"
-        "当前用户 km_supervisor 无此权限"
+        "当前用户 km_supervisor（监督人员）无此权限"
     )
     resp = await client.post(f"{base}/scores", json=save | {"expert": "E07"}, headers=host)
     assert (await problem(resp, 422))["detail"] == (

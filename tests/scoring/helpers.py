@@ -8,11 +8,14 @@ from pathlib import Path
 
 from evaluation_hub.bids.package_io import read_package
 from scoring.model import COMMERCIAL_PART, BidPackage
+from scoring.review import ReviewConfig
 from scoring.sheets import ScoreEntry, ScoreSheet
 from scoring.shuffle import ShuffleManifest, StaggeredShuffle
 
 DEMO_PACKAGE = Path(__file__).resolve().parents[2] / "configs" / "demo" / "bid_package"
 SEED = bytes(range(32))
+#: the national default deviation share (``Regulation.review``; the demo package sets the same)
+NATIONAL = ReviewConfig(share=Decimal("0.30"))
 
 
 def demo_package() -> BidPackage:

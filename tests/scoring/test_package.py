@@ -96,6 +96,15 @@ def test_the_demo_package_imports() -> None:
     assert package.texts["b04", "ch3"].startswith("第三章 施工进度计划与工期保证措施")
 
 
+def test_the_deviation_share_is_the_package_s_own_or_left_to_the_hub() -> None:
+    # Not set: None, so the hub applies its configured share (Regulation.review).
+    assert parse_package(_documents(), _chapters()).method.deviation_share is None
+    docs = _documents()
+    docs["package.yaml"]["evaluation_method"]["deviation_share"] = "0.25"
+    assert parse_package(docs, _chapters()).method.deviation_share == Decimal("0.25")
+    assert demo_package().method.deviation_share == Decimal("0.30")
+
+
 def test_every_problem_is_reported_with_file_and_field() -> None:
     docs = _documents()
     docs["package.yaml"]["format"] = "bid-package/0"

@@ -17,7 +17,7 @@ from scoring.review import (
     signals,
 )
 from scoring.sheets import Reintegrated
-from tests.scoring.helpers import demo_package
+from tests.scoring.helpers import NATIONAL, demo_package
 
 PACKAGE = demo_package()
 EXPERTS = ("E1", "E2", "E3", "E4", "E5")
@@ -61,13 +61,15 @@ def _scores(
 
 
 def test_unanimous_scores_raise_no_flag() -> None:
-    assert review(_scores(), PACKAGE) == []
+    assert review(_scores(), PACKAGE, NATIONAL) == []
     check_sealable([])
 
 
 def test_summation_error() -> None:
     (flag,) = review(
-        _scores(declared={("E2", "ch1", "b01"): "11", ("E2", "ch2", "b01"): "11"}), PACKAGE
+        _scores(declared={("E2", "ch1", "b01"): "11", ("E2", "ch2", "b01"): "11"}),
+        PACKAGE,
+        NATIONAL,
     )
     assert (flag.reason, flag.expert_id, flag.part_id, flag.bidder_id) == (
         FlagReason.SUMMATION,
@@ -79,13 +81,13 @@ def test_summation_error() -> None:
 
 
 def test_out_of_range() -> None:
-    flags = review(_scores({("E3", "ch3", "b02", "3.2"): "5"}), PACKAGE)
+    flags = review(_scores({("E3", "ch3", "b02", "3.2"): "5"}), PACKAGE, NATIONAL)
     assert flags[0].reason is FlagReason.OUT_OF_RANGE
     assert flags[0].message == "专家 E3 对 ch3 Lb02 3.2 评分 5，超出分值范围 0–4，须重新评分"
 
 
 def test_objective_disagreement_is_flagged_once_for_the_committee() -> None:
-    (flag,) = review(_scores({("E4", COMMERCIAL_PART, "b03", "c1"): "16"}), PACKAGE)
+    (flag,) = review(_scores({("E4", COMMERCIAL_PART, "b03", "c1"): "16"}), PACKAGE, NATIONAL)
     assert (flag.reason, flag.expert_id, flag.item_id) == (FlagReason.OBJECTIVE, None, "c1")
     assert flag.message == (
         "客观评分项 commercial c1 各专家评分不一致（专家 E1 在 Lb03 给 12、专家 E2 在 Lb03 给 12、"
@@ -99,7 +101,7 @@ def test_objective_disagreement_is_flagged_once_for_the_committee() -> None:
 def test_deviation_from_the_mean() -> None:
     # 1.1 for b01: 7, 7, 7, 7, 10 → mean 7.6; 30 % = 2.28; E5: |10 − 7.6| = 2.4 → flagged,
     # the others: 0.6 → not. Chapter 1 totals 10.5 ×4 and 13.5 → mean 11.1, 30 % = 3.33 → none.
-    flags = review(_scores({("E5", "ch1", "b01", "1.1"): "10"}), PACKAGE)
+    flags = review(_scores({("E5", "ch1", "b01", "1.1"): "10"}), PACKAGE, NATIONAL)
     assert [(f.reason, f.expert_id, f.item_id) for f in flags] == [
         (FlagReason.DEVIATION, "E5", "1.1")
     ]
@@ -108,7 +110,7 @@ def test_deviation_from_the_mean() -> None:
         == "专家 E5 对 ch1 Lb01 1.1 评分 10，偏离各专家平均分 7.60 超过 30%，须复核或书面说明"
     )
     # 9.5 is 1.9 from the mean 7.5 (30 % = 2.25) → fine
-    assert review(_scores({("E5", "ch1", "b01", "1.1"): "9.5"}), PACKAGE) == []
+    assert review(_scores({("E5", "ch1", "b01", "1.1"): "9.5"}), PACKAGE, NATIONAL) == []
 
 
 def test_deviation_as_a_share_of_the_maximum() -> None:
@@ -121,7 +123,9 @@ def test_deviation_as_a_share_of_the_maximum() -> None:
 
 def test_sealing_waits_for_every_flag() -> None:
     flags = review(
-        _scores({("E5", "ch1", "b01", "1.1"): "10", ("E1", "ch2", "b02", "2.1"): "2"}), PACKAGE
+        _scores({("E5", "ch1", "b01", "1.1"): "10", ("E1", "ch2", "b02", "2.1"): "2"}),
+        PACKAGE,
+        NATIONAL,
     )
     assert len(flags) == 3  # two items, and the chapter 2 total of E1 for b02
     with pytest.raises(SealBlocked) as info:
@@ -134,7 +138,7 @@ def test_sealing_waits_for_every_flag() -> None:
     assert open_flags(flags, [Explanation(flags[0].key, "E1", "x")]) == flags
     check_sealable(flags, explanations)
     # re-scoring: the corrected sheets raise no flag at all
-    assert review(_scores(), PACKAGE) == []
+    assert review(_scores(), PACKAGE, NATIONAL) == []
 
 
 def test_signals_consistent_outlier_and_identical_sheets() -> None:

@@ -21,7 +21,13 @@ from scoring.review import Explanation, FlagReason, check_sealable, review
 from scoring.sheets import reintegrate, validate_sheet
 from scoring.shuffle import derive
 from scoring.signing import result_document, sign, verify
-from tests.scoring.helpers import SEED, demo_package, manifest_for, sheets_through_shuffle
+from tests.scoring.helpers import (
+    NATIONAL,
+    SEED,
+    demo_package,
+    manifest_for,
+    sheets_through_shuffle,
+)
 
 EXPERTS = ("E1", "E2", "E3", "E4", "E5", "E6", "E7")
 
@@ -160,7 +166,7 @@ def test_worked_example() -> None:
     # gap is E4: 7.5 − 6.357 = 1.143 → fine.
     # b04 chapter 1 totals (1.1 + 1.2): E1 10.5, E2 10, E3 10, E4 11, E5 10.5, E6 10.5, E7 6.5
     # → sum 69, mean 9.857…; 30 % = 2.957…; E7: |6.5 − 9.857| = 3.357 > 2.957 → flagged.
-    flags = review(scores, package)
+    flags = review(scores, package, NATIONAL)
     assert [(f.reason, f.expert_id, f.part_id, f.bidder_id, f.item_id) for f in flags] == [
         (FlagReason.DEVIATION, "E7", "ch1", "b04", "1.1"),
         (FlagReason.DEVIATION, "E7", "ch1", "b04", None),

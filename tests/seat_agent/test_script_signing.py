@@ -17,8 +17,7 @@ import pytest
 import yaml
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from evaluation_hub.evaluation.rules import signature_document
-from scoring.signing import verify
+from scoring.signing import signature_document, verify
 from seat_agent.connection import SeatLink
 from seat_agent.errors import SeatAgentError
 from seat_agent.keys import SeatIdentity, init_state_dir

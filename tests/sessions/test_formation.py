@@ -11,12 +11,13 @@ from typing import Any
 
 import pytest
 
-from evaluation_hub.api.keys import SEALER
+from evaluation_hub.api.keys import SERVICES
 from evaluation_hub.db.engine import Database
 from evaluation_hub.errors import ProblemError
-from evaluation_hub.evaluation import store as evaluation_store
 from evaluation_hub.evaluation.models import ReviewRequestRow
 from evaluation_hub.evaluation.report import render_report
+from evaluation_hub.evaluation.review import answer_request
+from evaluation_hub.evaluation.signatures import sign_report
 from evaluation_hub.principal import Principal
 from evaluation_hub.sessions import formation
 from evaluation_hub.sessions.committee import CommitteeRules
@@ -98,16 +99,14 @@ async def test_a_recused_member_can_neither_answer_a_review_nor_sign(
         request_id = request.id
     host = Principal("km_operator", "host_operator", seeded["venues"]["KM"])
     assert client.app is not None
-    sealer = client.app[SEALER]
+    hub = client.app[SERVICES]
     message = f"专家 E06 已声明回避，不能继续参加评标会 #{sid} 的评审"
     with pytest.raises(ProblemError) as refused:
-        await evaluation_store.answer_request(
-            database, host, sid, request_id, "keep", "理由", sealer=sealer, now=clock()
-        )
+        await answer_request(hub, host, sid, request_id, "keep", "理由", now=clock())
     assert (refused.value.status, refused.value.detail) == (403, message)
     with pytest.raises(ProblemError) as refused:
-        await evaluation_store.sign_report(
-            database,
+        await sign_report(
+            hub,
             host,
             sid,
             expert="E06",
@@ -115,14 +114,13 @@ async def test_a_recused_member_can_neither_answer_a_review_nor_sign(
             reason="",
             public_key=None,
             signature=None,
-            sealer=sealer,
             now=clock(),
         )
     assert (refused.value.status, refused.value.detail) == (403, message)
     # A member who confirmed is still judged by the ordinary rules (here: not the time to sign).
     with pytest.raises(ProblemError) as refused:
-        await evaluation_store.sign_report(
-            database,
+        await sign_report(
+            hub,
             host,
             sid,
             expert="E05",
@@ -130,7 +128,6 @@ async def test_a_recused_member_can_neither_answer_a_review_nor_sign(
             reason="",
             public_key=None,
             signature=None,
-            sealer=sealer,
             now=clock(),
         )
     assert refused.value.code == "not-signing"

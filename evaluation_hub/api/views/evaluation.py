@@ -1,0 +1,184 @@
+"""JSON of the evaluation engine's results (评审): the overview, an expert's view, score saves,
+review requests, the result and signatures; the report page is HTML (``render_report``).
+
+Before the session is revealed nothing here names a bidder or its credit code: bidders appear
+by id, technical chapters by the labels each expert saw (the results carry no more).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from evaluation_hub.api.serialize import iso
+from evaluation_hub.evaluation.overview import Overview
+from evaluation_hub.evaluation.package import ExpertChapters
+from evaluation_hub.evaluation.report import ReportData, render_report
+from evaluation_hub.evaluation.result import ResultView
+from evaluation_hub.evaluation.review import ReviewRequest, ReviewRound
+from evaluation_hub.evaluation.saves import SaveOutcome
+from evaluation_hub.evaluation.signatures import Signature
+from evaluation_hub.sessions.states import state_name
+
+__all__ = [
+    "expert_view_json",
+    "overview_json",
+    "report_html",
+    "request_json",
+    "result_json",
+    "review_round_json",
+    "save_json",
+    "signature_json",
+]
+
+
+def request_json(r: ReviewRequest) -> dict[str, Any]:
+    return {
+        "id": r.id,
+        "round": r.round,
+        "expert": r.expert_code,
+        "part": r.part_id,
+        "subject": r.subject,
+        "item": r.item_id,
+        "reason": r.reason,
+        "message": r.message,
+        "spread": dict(r.spread),
+        "requested_at": iso(r.requested_at),
+        "answer": r.answer,
+        "answer_reason": r.answer_reason,
+        "answered_at": iso(r.answered_at) if r.answered_at else None,
+    }
+
+
+def overview_json(o: Overview) -> dict[str, Any]:
+    p = o.package
+    return {
+        "session_id": o.session_id,
+        "state": o.state,
+        "state_name": state_name(o.state),
+        "package": {
+            "content_digest": p.content_digest,
+            "attached_by": p.attached_by,
+            "attached_at": iso(p.attached_at),
+            "project_code": p.project_code,
+            "section_code": p.section_code,
+            "method": p.method,
+            "bidders": list(p.bidders),
+            "chapters": [{"id": c.id, "title": c.title} for c in p.chapters],
+            "parts": list(p.parts),
+            "experts": list(p.experts),
+            "recused": list(p.recused),
+        },
+        "seed": {"commitment": o.seed_commitment, "revealed_seed": o.revealed_seed},
+        "anonymity": {
+            "findings": [
+                {
+                    "bidder_id": f.bidder_id,
+                    "chapter_id": f.chapter_id,
+                    "kind": f.kind,
+                    "kind_name": f.kind_name,
+                    "line": f.line,
+                    "column": f.column,
+                    "owner_id": f.owner_id,
+                }
+                for f in o.findings
+            ],
+            "overrides": [
+                {
+                    "bidder_id": x.bidder_id,
+                    "chapter_id": x.chapter_id,
+                    "reason": x.reason,
+                    "recorded_by": x.recorded_by,
+                    "recorded_at": iso(x.recorded_at),
+                }
+                for x in o.overrides
+            ],
+            "blocked": dict(o.blocked),
+        },
+        "scoring": {
+            "experts": [
+                {
+                    "expert": e.expert,
+                    "scored_parts": list(e.scored_parts),
+                    "parts_total": e.parts_total,
+                    "complete": e.complete,
+                }
+                for e in o.experts
+            ],
+            "refused": [
+                {
+                    "id": r.id,
+                    "expert": r.expert,
+                    "part": r.part,
+                    "source": r.source,
+                    "code": r.code,
+                    "problems": list(r.problems),
+                    "received_at": iso(r.received_at),
+                }
+                for r in o.refused
+            ],
+        },
+        "review": {"requests": [request_json(r) for r in o.requests]},
+        "signatures": [
+            {
+                "expert": x.expert,
+                "decision": x.decision,
+                "counted_as_agreement": x.counted_as_agreement,
+                "reason": x.reason,
+                "signed_at": iso(x.signed_at),
+            }
+            for x in o.signatures
+        ],
+    }
+
+
+def expert_view_json(v: ExpertChapters) -> dict[str, Any]:
+    return {
+        "session_id": v.session_id,
+        "expert": v.expert,
+        "seed_commitment": v.seed_commitment,
+        "chapters": [
+            {"chapter_id": c.chapter_id, "title": c.title, "labels": list(c.labels)}
+            for c in v.chapters
+        ],
+        "commercial_subjects": list(v.commercial_subjects),
+    }
+
+
+def save_json(outcome: SaveOutcome) -> dict[str, Any]:
+    return {
+        "save_id": outcome.save_id,
+        "accepted": outcome.accepted,
+        "expert": outcome.expert,
+        "part": outcome.part,
+    }
+
+
+def review_round_json(r: ReviewRound) -> dict[str, Any]:
+    return {"created": [request_json(x) for x in r.requests]}
+
+
+def result_json(r: ResultView) -> dict[str, Any]:
+    return {
+        "session_id": r.session_id,
+        "result": dict(r.result),
+        "result_digest": r.result_digest,
+        "seed_commitment": r.seed_commitment,
+        "revealed_seed": r.revealed_seed,
+        "bidders": {b.id: {"name": b.name, "credit_code": b.credit_code} for b in r.bidders},
+        "views": dict(r.views),
+    }
+
+
+def signature_json(x: Signature) -> dict[str, Any]:
+    return {
+        "expert": x.expert,
+        "decision": x.decision,
+        "counted_as_agreement": x.counted_as_agreement,
+        "reason": x.reason,
+        "document_digest": x.document_digest,
+    }
+
+
+def report_html(data: ReportData) -> str:
+    """The evaluation report as one printable page (``evaluation.report``)."""
+    return render_report(data)
