@@ -2,19 +2,40 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp.test_utils import TestClient
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select
 
+from evaluation_hub.booking.regions import load_distances
+from evaluation_hub.bus.memory import MemoryBus
+from evaluation_hub.config import HubConfig
 from evaluation_hub.db.engine import Database
 from evaluation_hub.db.models import EvaluationSession, Expert, SessionExpert
 from evaluation_hub.principal import Principal
+from evaluation_hub.sealing import Sealer
+from evaluation_hub.services import Services
 from evaluation_hub.sessions import formation
 
 PROBLEM = "application/problem+json"
+
+
+def services_for(database: Database) -> Services:
+    """The use cases' services around a test database, for calls made without an application
+    (a fresh sealing key: whatever it seals is opened only by the same services)."""
+    return Services(
+        config=HubConfig(database_url=database.url, token_secret="t" * 40),
+        db=database,
+        sealer=Sealer(os.urandom(32)),
+        bus=MemoryBus(),
+        hub_key=Ed25519PrivateKey.generate(),
+        distances=load_distances(),
+        clock=lambda: datetime.now(UTC),
+    )
 
 
 async def login(
@@ -70,7 +91,7 @@ async def confirm_committee(database: Database, session_id: int, at: datetime) -
     for code, placement in pending:
         if placement == "host":
             await formation.decide_at_host(
-                database, host, session_id, code, "confirmed", "", now=at
+                services_for(database), host, session_id, code, "confirmed", "", now=at
             )
         else:
             await confirm_members(database, session_id, (code,), at)

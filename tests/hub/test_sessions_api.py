@@ -73,7 +73,8 @@ async def test_session_rules(client: Client, seeded: dict[str, Any]) -> None:
         (
             {"host_venue_id": seeded["venues"]["DL"]},
             403,
-            "只能以本场地为主场创建评标会：一个评标会只有一个主场",
+            "只有主场「大理州公共资源交易中心」的业务人员或系统管理员可以以「大理州公共资源交易中心」"
+            "为主场创建评标会，当前用户 km_operator（主场业务人员）无此权限",
         ),
         ({"project_code": " "}, 422, "字段 project_code 不能为空"),
     ]
@@ -84,7 +85,10 @@ async def test_session_rules(client: Client, seeded: dict[str, Any]) -> None:
 
     dali = await login(client, "dl_admin")
     resp = await client.post("/api/sessions", json=SESSION, headers=dali)
-    assert (await problem(resp, 403))["detail"] == "只有主场业务人员可以创建评标会"
+    assert (await problem(resp, 403))["detail"] == (
+        "只有主场「大理州公共资源交易中心」的业务人员或系统管理员可以以「大理州公共资源交易中心」"
+        "为主场创建评标会，当前用户 dl_admin（场地管理员）无此权限"
+    )
     resp = await client.get(f"/api/sessions/{seeded['session']}", headers=dali)
     assert (await problem(resp, 403))[
         "detail"
@@ -123,7 +127,8 @@ async def test_timeline(client: Client, seeded: dict[str, Any]) -> None:
     assert (await problem(resp, 422))["detail"] == "查询参数 date 必须是日期，例如 2026-12-01"
     resp = await client.get(f"{url}?date=2026-12-01", headers=host)
     assert (await problem(resp, 403))["detail"] == (
-        "只有场地「大理州公共资源交易中心」的管理员可以执行此操作，当前用户 km_operator（主场业务人员）无此权限"
+        "只有场地「大理州公共资源交易中心」的管理员可以管理场地「大理州公共资源交易中心」，"
+        "当前用户 km_operator（主场业务人员）无此权限"
     )
     resp = await client.get("/api/venues/999/timeline?date=2026-12-01", headers=dali)
     assert (await problem(resp, 404))["detail"] == "场地 #999 不存在"
