@@ -452,3 +452,93 @@ async def test_every_booking_change_is_on_the_audit_chain(
     report = verify(events, checkpoints, Ed25519PrivateKey.generate().public_key())
     assert report.problem is None
     assert report.events == 3
+
+
+async def test_publishing_and_changing_a_seat_is_audited(
+    client: Client, seeded: dict[str, Any], database: Database, clock: FakeClock
+) -> None:
+    from evaluation_hub.audit.store import load_chain
+
+    dali = await login(client, "dl_admin")
+    root = await login(client, "sysadmin")
+    resp = await client.post(
+        f"/api/venues/{seeded['venues']['DL']}/seats",
+        json={"label": "DL-07", "room": "远程评标室 B", "capabilities": ["microphone", "camera"]},
+        headers=dali,
+    )
+    seat = await resp.json()
+    # The system administrator administers every venue's seats, as their admin would.
+    resp = await client.patch(
+        f"/api/seats/{seat['id']}", json={"shared": False, "room": "远程评标室 B"}, headers=root
+    )
+    assert (await resp.json())["shared"] is False
+    # A change that changes nothing leaves nothing on the chain.
+    resp = await client.patch(f"/api/seats/{seat['id']}", json={"shared": False}, headers=dali)
+    assert resp.status == 200, await resp.text()
+    async with database.read() as s:
+        events = [e for e in await load_chain(s) if e.kind.startswith("directory.")]
+    assert [(e.kind, e.subject, e.actor, e.payload) for e in events] == [
+        (
+            "directory.seat_created",
+            f"seat:{seat['id']}",
+            "dl_admin",
+            {
+                "venue": "DL",
+                "label": "DL-07",
+                "room": "远程评标室 B",
+                "capabilities": ["camera", "microphone"],
+                "status": "available",
+                "shared": True,
+            },
+        ),
+        (
+            "directory.seat_changed",
+            f"seat:{seat['id']}",
+            "sysadmin",
+            {"venue": "DL", "changed": {"shared": {"from": True, "to": False}}},
+        ),
+    ]
+    assert all(e.at == clock() for e in events)
+
+
+async def test_the_system_administrator_answers_for_any_venue_but_requests_for_no_host(
+    client: Client, seeded: dict[str, Any]
+) -> None:
+    """三员分立: the system administrator administers every venue's bookings, and books no
+    seats for a session (host business)."""
+    host = await login(client, "km_operator")
+    root = await login(client, "sysadmin")
+    seats = seeded["seats"]
+    resp = await _request(client, root, seeded, seat_count=1)
+    assert (await problem(resp, 403))["detail"] == (
+        f"只有主场「云南省公共资源交易中心（昆明）」的业务人员可以为评标会 #{seeded['session']} "
+        "预约工位，当前用户 sysadmin（系统管理员）无此权限"
+    )
+    booking = await (
+        await _request(client, host, seeded, seat_ids=[seats["DL-01"], seats["DL-02"]])
+    ).json()
+    resp = await client.post(
+        f"/api/bookings/{booking['id']}/change", json={"reason": "x"}, headers=root
+    )
+    assert (await problem(resp, 403))["detail"] == (
+        f"只有主场「云南省公共资源交易中心（昆明）」的业务人员可以为评标会 #{seeded['session']} "
+        "预约工位，当前用户 sysadmin（系统管理员）无此权限"
+    )
+    resp = await client.post(f"/api/bookings/{booking['id']}/confirm", json={}, headers=root)
+    assert resp.status == 200, await resp.text()
+    confirmed = await resp.json()
+    assert [e["actor"] for e in confirmed["events"]] == ["km_operator", "sysadmin"]
+    resp = await client.post(
+        f"/api/bookings/{booking['id']}/cancel", json={"reason": "场地检修"}, headers=root
+    )
+    assert (await resp.json())["state"] == "cancelled"
+    assert [b["id"] for b in await (await client.get("/api/bookings", headers=root)).json()] == [
+        booking["id"]
+    ]
+    resp = await client.post(
+        f"/api/sessions/{seeded['session']}/allocation", json={"policy": "nearest"}, headers=root
+    )
+    assert (await problem(resp, 403))["detail"] == (
+        f"只有主场「云南省公共资源交易中心（昆明）」的业务人员可以为评标会 #{seeded['session']} "
+        "预约工位，当前用户 sysadmin（系统管理员）无此权限"
+    )
