@@ -97,13 +97,14 @@ async def apply_action_in(
     """Move the session by ``action`` inside the caller's open unit of work (the caller
     commits), so a transition and the facts that justify it are written together or not at
     all. ``committee_rules``: the regulation's, for the lawful committee the start needs."""
-    session = (await load_session(s, session_id)).session
+    loaded = await load_session(s, session_id)
+    session = loaded.session
     current = _status(session)
     new, move = lifecycle.transition(
         current,
         action,
         actor_role=actor.role,
-        actor_site_is_host=actor.venue_id == session.host_venue_id,
+        actor_site_is_host=access.Relation.HOST in access.relations(actor, loaded.target),
         now=now,
         reason=reason,
         actor=actor.username,
