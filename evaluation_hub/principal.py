@@ -42,10 +42,14 @@ class Principal:
 
 
 def __getattr__(name: str) -> Any:
-    # TODO(merge): remove once api.session_auth, supervision.access and live.seats import
-    # ``ROLE_NAMES`` from ``evaluation_hub.access``, its one home.
+    # TODO(merge): remove once api.session_auth, supervision.access, live.seats and admin/ take
+    # the role vocabulary from ``evaluation_hub.access`` (``Role``, ``ROLE_NAMES``), its home.
     if name == "ROLE_NAMES":
         from evaluation_hub.access import ROLE_NAMES
 
         return ROLE_NAMES
+    if name == "ROLES":  # the roles a user may hold: every role but the hub itself
+        from evaluation_hub.access import Role
+
+        return tuple(r.value for r in Role if r is not Role.SYSTEM)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

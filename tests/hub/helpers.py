@@ -2,40 +2,22 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from aiohttp.test_utils import TestClient
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select
 
-from evaluation_hub.booking.regions import load_distances
-from evaluation_hub.bus.memory import MemoryBus
-from evaluation_hub.config import HubConfig
 from evaluation_hub.db.engine import Database
 from evaluation_hub.db.models import EvaluationSession, Expert, SessionExpert
 from evaluation_hub.principal import Principal
-from evaluation_hub.sealing import Sealer
-from evaluation_hub.services import Services
 from evaluation_hub.sessions import formation
+from tests.support.services import services_for
+
+__all__ = ["confirm_committee", "confirm_members", "login", "problem", "services_for"]
 
 PROBLEM = "application/problem+json"
-
-
-def services_for(database: Database) -> Services:
-    """The use cases' services around a test database, for calls made without an application
-    (a fresh sealing key: whatever it seals is opened only by the same services)."""
-    return Services(
-        config=HubConfig(database_url=database.url, token_secret="t" * 40),
-        db=database,
-        sealer=Sealer(os.urandom(32)),
-        bus=MemoryBus(),
-        hub_key=Ed25519PrivateKey.generate(),
-        distances=load_distances(),
-        clock=lambda: datetime.now(UTC),
-    )
 
 
 async def login(
