@@ -1,5 +1,5 @@
 """Seat allocation proposals and random draws for a session (工位分配、随机抽取) over HTTP.
-Handlers parse, call one use case of ``evaluation_hub.booking.proposals`` and render."""
+Handlers parse, call one use case of ``evaluation_hub.sessions.seat_allocation`` and render."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from evaluation_hub.api.params import path_id
 from evaluation_hub.api.routes import ApiRoutes
 from evaluation_hub.api.schema import read_json
 from evaluation_hub.api.views.bookings import draw_json, proposal_json, reveal_json
-from evaluation_hub.booking import proposals
 from evaluation_hub.booking.directory import CAPABILITIES
 from evaluation_hub.errors import InvalidInput
+from evaluation_hub.sessions import seat_allocation
 
 __all__ = ["routes"]
 
@@ -38,9 +38,9 @@ ALLOCATE = {
 }
 
 
-def _rules(body: dict[str, Any]) -> proposals.AllocationRules:
-    default = proposals.AllocationRules()
-    return proposals.AllocationRules(
+def _rules(body: dict[str, Any]) -> seat_allocation.AllocationRules:
+    default = seat_allocation.AllocationRules()
+    return seat_allocation.AllocationRules(
         required_capabilities=frozenset(
             body.get("required_capabilities", default.required_capabilities)
         ),
@@ -64,7 +64,7 @@ async def allocate(request: web.Request) -> web.Response:
     body = await read_json(request, ALLOCATE)
     hub, now = request.app[SERVICES], request.app[CLOCK]()
     if body["policy"] == "nearest":
-        proposal = await proposals.propose(
+        proposal = await seat_allocation.propose(
             hub, who, session_id, rules=_rules(body), book=body.get("book", False), now=now
         )
         return web.json_response(proposal_json(proposal))
@@ -72,7 +72,7 @@ async def allocate(request: web.Request) -> web.Response:
         raise InvalidInput(
             "invalid-body", "随机抽取的结果直接申请预约，不能只预览（book 不能为 false）"
         )
-    drawn = await proposals.draw_and_book(hub, who, session_id, rules=_rules(body), now=now)
+    drawn = await seat_allocation.draw_and_book(hub, who, session_id, rules=_rules(body), now=now)
     return web.json_response(draw_json(drawn), status=201)
 
 
@@ -84,7 +84,7 @@ async def allocate(request: web.Request) -> web.Response:
     errors=(403, 404),
 )
 async def get_draw(request: web.Request) -> web.Response:
-    reveal = await proposals.reveal_draw(
+    reveal = await seat_allocation.reveal_draw(
         request.app[SERVICES],
         await principal(request),
         path_id(request, "session_id"),

@@ -1,6 +1,6 @@
 """Seat bookings (工位预约) over HTTP: request, confirm, reject, cancel, change, and the
-bookings a caller may see. Handlers parse, call one use case of ``evaluation_hub.booking`` and
-render; the use cases check access, cut what the caller may see and tell the live pages."""
+bookings a caller may see. Handlers parse, call one use case (the host's requests:
+``sessions.seat_requests``; answers and reading: ``booking``) and render; the use cases check access, cut what the caller may see and tell the live pages."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ from evaluation_hub.api.routes import ApiRoutes
 from evaluation_hub.api.schema import read_json
 from evaluation_hub.api.serialize import list_of, ref
 from evaluation_hub.api.views.bookings import booking_json
-from evaluation_hub.booking import answers, reading, requests
+from evaluation_hub.booking import answers, reading
 from evaluation_hub.booking.rules import STATE_NAMES
+from evaluation_hub.sessions import seat_requests
 
 __all__ = ["routes"]
 
@@ -103,7 +104,7 @@ async def list_bookings(request: web.Request) -> web.Response:
 async def request_booking(request: web.Request) -> web.Response:
     who = await principal(request)
     body = await read_json(request, BOOKING_REQUEST)
-    booking = await requests.request_booking(
+    booking = await seat_requests.request_booking(
         request.app[SERVICES],
         who,
         session_id=body["session_id"],
@@ -208,7 +209,7 @@ async def change_booking(request: web.Request) -> web.Response:
     who = await principal(request)
     booking_id = path_id(request, "booking_id")
     body = await read_json(request, CHANGE)
-    booking = await requests.change_booking(
+    booking = await seat_requests.change_booking(
         request.app[SERVICES],
         who,
         booking_id,

@@ -10,11 +10,14 @@ Use cases (take ``Services``, the acting principal and ``now``; check access fir
 ``evaluation_hub.access``; one unit of work each, audited):
 
     directory.py    venues, seats and free seats, publishing and changing seats, a venue's day
-    requests.py     the host requests seats, several venues at once, changes a booking
     answers.py      the booked venue confirms, rejects, checks in; either side cancels or
                     releases; the hub lapses unconfirmed requests
     reading.py      one booking, or the bookings a caller may see
-    proposals.py    allocation proposals and random draws for a session, and their reveal
+
+The host's side, which acts for a session (requesting seats, changing a booking, allocation
+proposals and random draws), is ``evaluation_hub.sessions.seat_requests`` and
+``evaluation_hub.sessions.seat_allocation``: the sessions package builds on this one (who
+sits where, the booking rules), never the other way round.
 
 Shared by the use cases:
 

@@ -14,6 +14,10 @@ Use cases (take ``Services``, the acting principal and ``now``; check access fir
 
     records.py         create a session, read one with its committee, list them, the experts
     membership.py      register drawn experts and fill a recused member's place (增补专家)
+    seat_requests.py   the host requests seats for the session, several venues at once,
+                       changes a booking (through ``booking.ledger``)
+    seat_allocation.py allocation proposals and random draws (两随机) for the session, and the
+                       draw's reveal (the pure allocator is ``booking.allocation``)
     store.py           the session's progress: its view, the lifecycle moves, the fault clocks
     formation.py       members' commitments and recusals, the lawful-committee checks
     chair.py           the chair election (主任委员推选), round by round

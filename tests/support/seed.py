@@ -26,10 +26,11 @@ from sqlalchemy import func, select
 
 from evaluation_hub import localtime
 from evaluation_hub.admin.passwords import hash_password
-from evaluation_hub.booking import answers, requests
+from evaluation_hub.booking import answers
 from evaluation_hub.db.engine import Database
 from evaluation_hub.db.models import EvaluationSession, Expert, Seat, SessionExpert, User, Venue
 from evaluation_hub.principal import Principal
+from evaluation_hub.sessions import seat_requests
 from evaluation_hub.sessions.states import SessionState
 from tests.support.services import services_for
 
@@ -129,7 +130,7 @@ async def seed_bookings(db: Database, ids: dict[str, Any], now: datetime) -> dic
     host = Principal("km_operator", "host_operator", ids["venues"]["KM"])
     hub = services_for(db)
     seats = ids["seats"]
-    dali = await requests.request_booking(
+    dali = await seat_requests.request_booking(
         hub,
         host,
         session_id=ids["session"],
@@ -138,7 +139,7 @@ async def seed_bookings(db: Database, ids: dict[str, Any], now: datetime) -> dic
         seat_ids=[seats["DL-01"], seats["DL-02"]],
         now=now,
     )
-    honghe = await requests.request_booking(
+    honghe = await seat_requests.request_booking(
         hub,
         host,
         session_id=ids["session"],
@@ -147,7 +148,7 @@ async def seed_bookings(db: Database, ids: dict[str, Any], now: datetime) -> dic
         seat_ids=None,
         now=now,
     )
-    qujing = await requests.request_booking(
+    qujing = await seat_requests.request_booking(
         hub,
         host,
         session_id=ids["session"],

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from evaluation_hub.api.serialize import iso
-from evaluation_hub.booking.proposals import DrawMade, DrawReveal, Proposal
 from evaluation_hub.booking.records import BookingRecord
 from evaluation_hub.booking.rules import STATE_NAMES
+from evaluation_hub.sessions.seat_allocation import DrawMade, DrawReveal, Proposal
 
 __all__ = ["booking_json", "draw_json", "proposal_json", "reveal_json"]
 

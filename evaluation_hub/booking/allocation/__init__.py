@@ -12,7 +12,7 @@ Two policies over one shared problem:
 
 This package is pure: it never does I/O, reads no clock and draws no randomness of its own
 (the draw's seed is a parameter). The use cases that read the directory and book the result
-are ``evaluation_hub.booking.proposals``. This module is the package's public surface.
+are ``evaluation_hub.sessions.seat_allocation``. This module is the package's public surface.
 """
 
 from __future__ import annotations

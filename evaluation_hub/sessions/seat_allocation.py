@@ -30,7 +30,6 @@ from evaluation_hub.booking.allocation import (
     CandidateSeat,
 )
 from evaluation_hub.booking.records import BookingRecord
-from evaluation_hub.booking.requests import SeatRequest, request_bookings
 from evaluation_hub.db.models import (
     Booking,
     BookingSeat,
@@ -44,6 +43,7 @@ from evaluation_hub.errors import Conflict, NotFound
 from evaluation_hub.principal import Principal
 from evaluation_hub.services import Services
 from evaluation_hub.sessions.lookup import load_session
+from evaluation_hub.sessions.seat_requests import SeatRequest, request_bookings
 
 __all__ = [
     "AllocationRules",
