@@ -29,7 +29,7 @@ from evaluation_hub.sessions.lookup import load_session
 from evaluation_hub.sessions.records import SessionMember, expert_record
 from evaluation_hub.sessions.states import BEFORE_START, state_name
 
-__all__ = ["PLACEMENTS", "MembersFollow", "add_member"]
+__all__ = ["PLACEMENTS", "MemberAdded", "MembersFollow", "add_member"]
 
 PLACEMENTS = ("host", "away")
 
