@@ -21,28 +21,14 @@ class Principal:
     #: the venue the user belongs to; None for the system administrator and the hub itself
     venue_id: int | None
 
-    # TODO(merge): remove once supervision, evaluation and live ask ``evaluation_hub.access``.
+    # TODO(merge): remove once the evaluation engine asks ``evaluation_hub.access``.
     @property
     def is_system(self) -> bool:
         return self.role == "system_admin"
 
-    # TODO(merge): remove once the seat terminals' store (``seats.store``) asks
-    # ``access.require(…, Action.ADMINISTER_VENUE, …)``; kept word for word until then.
-    def require_venue_admin(self, venue_id: int, venue_name: str) -> None:
-        from evaluation_hub.access import ROLE_NAMES
-        from evaluation_hub.errors import Forbidden
-
-        if self.is_system or (self.role == "venue_admin" and self.venue_id == venue_id):
-            return
-        raise Forbidden(
-            "not-venue-admin",
-            f"只有场地「{venue_name}」的管理员可以执行此操作，当前用户 {self.username}"
-            f"（{ROLE_NAMES.get(self.role, self.role)}）无此权限",
-        )
-
 
 def __getattr__(name: str) -> Any:
-    # TODO(merge): remove once api.session_auth, supervision.access, live.seats and admin/ take
+    # TODO(merge): remove once api.session_auth and admin/ take
     # the role vocabulary from ``evaluation_hub.access`` (``Role``, ``ROLE_NAMES``), its home.
     if name == "ROLE_NAMES":
         from evaluation_hub.access import ROLE_NAMES
