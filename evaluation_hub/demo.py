@@ -356,8 +356,8 @@ async def script_evaluation(
     from evaluation_hub.evaluation.models import EvaluationPackageRow
     from evaluation_hub.evaluation.package import (
         attach_package,
-        recommit_members,
         record_override,
+        start_evaluation,
     )
     from evaluation_hub.sessions import formation
     from evaluation_hub.sessions import store as session_store
@@ -385,7 +385,7 @@ async def script_evaluation(
         played_seat(played)
     for action in ("confirm_seats", "open_check_in"):
         await session_store.act(
-            hub, host, sid, action, reason=None, now=now, follow=recommit_members
+            hub, host, sid, action, reason=None, now=now, start=start_evaluation
         )
     played_pin = None
     if played is not None:

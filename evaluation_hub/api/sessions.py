@@ -3,8 +3,8 @@ session's progress (lifecycle moves and the fault clocks). Handlers parse, call 
 ``evaluation_hub.sessions`` and render with ``api.views.sessions``.
 
 The evaluation's committed shuffle follows the committee (a member added, the review
-started): these handlers hand the evaluation's re-commit to the use case (``follow``), so the
-sessions package never imports the evaluation package, which imports it."""
+started): these handlers hand the evaluation's use cases to the session's (``follow``,
+``start``), so the sessions package never imports the evaluation package, which imports it."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from evaluation_hub.api.views.sessions import (
     session_detail_json,
     session_json,
 )
-from evaluation_hub.evaluation.package import recommit_members
+from evaluation_hub.evaluation.package import recommit_members, start_evaluation
 from evaluation_hub.sessions import lifecycle, membership, records
 from evaluation_hub.sessions import store as progress
 
@@ -206,7 +206,7 @@ async def session_action(request: web.Request) -> web.Response:
         body["action"],
         reason=body.get("reason"),
         now=request.app[CLOCK](),
-        follow=recommit_members,
+        start=start_evaluation,
     )
     return web.json_response(lifecycle_json(view))
 

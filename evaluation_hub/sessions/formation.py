@@ -23,7 +23,6 @@ writes the outcome with its audit event in one unit of work.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -48,7 +47,6 @@ __all__ = [
     "decide",
     "decide_at_host",
     "decide_at_seat",
-    "member_codes",
     "member_rows",
     "require_lawful_committee",
     "require_not_recused",
@@ -84,11 +82,6 @@ async def member_rows(s: AsyncSession, session_id: int) -> list[tuple[SessionExp
         .order_by(SessionExpert.id)
     )
     return [(m, e) for m, e in found.tuples()]
-
-
-async def member_codes(s: AsyncSession, session_id: int, decisions: Sequence[str]) -> list[str]:
-    """The codes of the session's members with one of ``decisions``, in the order they joined."""
-    return [e.code for m, e in await member_rows(s, session_id) if m.decision in decisions]
 
 
 def committee_of(rows: list[tuple[SessionExpert, Expert]]) -> rules.Committee:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,12 +29,12 @@ from evaluation_hub.services import Services
 from evaluation_hub.sessions import formation, lifecycle, outage
 from evaluation_hub.sessions.committee import CommitteeRules
 from evaluation_hub.sessions.lookup import load_session
-from evaluation_hub.sessions.membership import MembersFollow
 
 __all__ = [
     "SESSION_MOVES",
     "LifecycleView",
     "SessionMove",
+    "StartEvaluation",
     "TransitionEntry",
     "act",
     "apply_action_in",
@@ -78,6 +79,24 @@ class LifecycleView:
     fault_note: str
     due: tuple[outage.DueAction, ...]
     transitions: tuple[TransitionEntry, ...]
+
+
+class StartEvaluation(Protocol):
+    """The start of the review (开始评审), which the evaluation owns: the lifecycle move, and
+    its committed shuffle re-committed to exactly the members who confirmed, in one unit of
+    work (``evaluation_hub.evaluation.package.start_evaluation``). A port, so that this
+    package, which the evaluation package imports, never imports it back; the shell passes
+    the evaluation's use case."""
+
+    async def __call__(
+        self,
+        hub: Services,
+        actor: Principal,
+        session_id: int,
+        *,
+        reason: str | None,
+        now: datetime,
+    ) -> object: ...
 
 
 def _status(session: EvaluationSession) -> lifecycle.SessionStatus:
@@ -201,13 +220,15 @@ async def act(
     *,
     reason: str | None,
     now: datetime,
-    follow: MembersFollow,
+    start: StartEvaluation,
 ) -> LifecycleView:
     """Move the session (开始、暂停、恢复、封存…) and answer with its progress.
 
-    The review starts with exactly the members who confirmed their commitment: the lifecycle
-    refuses unless they form a lawful committee, and the evaluation's committed shuffle follows
-    them (``follow``, the evaluation's re-commit) in the same unit of work."""
+    The start of the review is the evaluation's (``start``: its shuffle follows the members
+    who confirmed, in the same unit of work as the move); every other move is made here."""
+    if action == "start_evaluation":
+        await start(hub, actor, session_id, reason=reason, now=now)
+        return await lifecycle_view(hub, actor, session_id, now=now)
     async with hub.db.write() as s:
         await apply_action_in(
             s,
@@ -218,17 +239,6 @@ async def act(
             now=now,
             committee_rules=hub.regulation.committee,
         )
-        if action == "start_evaluation":
-            # At least the lawful number: the move above refuses a committee that is not lawful.
-            await follow(
-                s,
-                session_id,
-                await formation.member_codes(s, session_id, ("confirmed",)),
-                sealer=hub.sealer,
-                actor=actor.username,
-                why="start_evaluation",
-                now=now,
-            )
         return await _view_in(s, actor, session_id, now, hub.regulation.outage)
 
 
