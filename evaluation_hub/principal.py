@@ -21,11 +21,6 @@ class Principal:
     #: the venue the user belongs to; None for the system administrator and the hub itself
     venue_id: int | None
 
-    # TODO(merge): remove once the evaluation engine asks ``evaluation_hub.access``.
-    @property
-    def is_system(self) -> bool:
-        return self.role == "system_admin"
-
 
 def __getattr__(name: str) -> Any:
     # TODO(merge): remove once api.session_auth and admin/ take
