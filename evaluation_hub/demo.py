@@ -56,13 +56,14 @@ from sqlalchemy import func, select
 
 from evaluation_hub import localtime
 from evaluation_hub.admin.passwords import hash_password
-from evaluation_hub.booking import store
+from evaluation_hub.booking import answers
 from evaluation_hub.config import HubConfig
 from evaluation_hub.db.engine import Database
 from evaluation_hub.db.models import EvaluationSession, Expert, Seat, SessionExpert, User, Venue
 from evaluation_hub.errors import ConfigError
 from evaluation_hub.principal import Principal
 from evaluation_hub.services import Services
+from evaluation_hub.sessions import seat_requests
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -187,44 +188,40 @@ async def seed(db: Database, now: datetime, *, day: date | None = None) -> dict[
     return ids
 
 
-async def seed_bookings(db: Database, ids: dict[str, Any], now: datetime) -> dict[str, int]:
+async def seed_bookings(hub: Services, ids: dict[str, Any], now: datetime) -> dict[str, int]:
     """Three requests from the host: held seats at 大理, a count at 红河, confirmed at 曲靖."""
     host = Principal("km_operator", "host_operator", ids["venues"]["KM"])
-    policy = store.BookingPolicy()
     seats = ids["seats"]
-    dali = await store.request_booking(
-        db,
+    dali = await seat_requests.request_booking(
+        hub,
         host,
         session_id=ids["session"],
         venue_id=ids["venues"]["DL"],
         seat_count=2,
         seat_ids=[seats["DL-01"], seats["DL-02"]],
         now=now,
-        policy=policy,
     )
-    honghe = await store.request_booking(
-        db,
+    honghe = await seat_requests.request_booking(
+        hub,
         host,
         session_id=ids["session"],
         venue_id=ids["venues"]["HH"],
         seat_count=1,
         seat_ids=None,
         now=now,
-        policy=policy,
     )
-    qujing = await store.request_booking(
-        db,
+    qujing = await seat_requests.request_booking(
+        hub,
         host,
         session_id=ids["session"],
         venue_id=ids["venues"]["QJ"],
         seat_count=2,
         seat_ids=None,
         now=now,
-        policy=policy,
     )
     qj_admin = Principal("qj_admin", "venue_admin", ids["venues"]["QJ"])
-    await store.confirm_booking(
-        db, qj_admin, qujing.id, seat_ids=[seats["QJ-01"], seats["QJ-02"]], now=now
+    await answers.confirm_booking(
+        hub, qj_admin, qujing.id, seat_ids=[seats["QJ-01"], seats["QJ-02"]], now=now
     )
     return {"dali": dali.id, "honghe": honghe.id, "qujing": qujing.id}
 
@@ -357,7 +354,11 @@ async def script_evaluation(
     from evaluation_hub.checkin import store as checkin_store
     from evaluation_hub.evaluation.context import stored_shuffle
     from evaluation_hub.evaluation.models import EvaluationPackageRow
-    from evaluation_hub.evaluation.package import attach_package, record_override
+    from evaluation_hub.evaluation.package import (
+        attach_package,
+        record_override,
+        start_evaluation,
+    )
     from evaluation_hub.sessions import formation
     from evaluation_hub.sessions import store as session_store
     from scoring.model import COMMERCIAL_PART
@@ -370,26 +371,26 @@ async def script_evaluation(
     host = Principal("km_operator", "host_operator", ids["venues"]["KM"])
     for key, code, labels in (("dali", "DL", ["DL-01", "DL-02"]), ("honghe", "HH", ["HH-01"])):
         admin = Principal(f"{code.lower()}_admin", "venue_admin", ids["venues"][code])
-        await store.confirm_booking(
-            db, admin, bookings[key], seat_ids=[seats[x] for x in labels], now=now
+        await answers.confirm_booking(
+            hub, admin, bookings[key], seat_ids=[seats[x] for x in labels], now=now
         )
     booking_of = {"DL": "dali", "HH": "honghe", "QJ": "qujing"}
     for seat_id, expert in DEMO_SEATS.items():
         code, label = seat_id.split(".")
         await checkin_store.assign_expert(
-            db, host, bookings[booking_of[code]], seats[label], ids["experts"][expert], now=now
+            hub, host, bookings[booking_of[code]], seats[label], ids["experts"][expert], now=now
         )
     played = play.strip().upper() if play else None
     if played is not None:
         played_seat(played)
     for action in ("confirm_seats", "open_check_in"):
-        await session_store.apply_action(db, host, sid, action, reason=None, now=now)
+        await session_store.act(
+            hub, host, sid, action, reason=None, now=now, start=start_evaluation
+        )
     played_pin = None
     if played is not None:
         # Every seated expert gets a PIN (the scripts do not check in); only this one is kept.
-        issued = await checkin_store.issue_pins(
-            db, host, sid, sealer=sealer, now=now, policy=hub.regulation.checkin
-        )
+        issued = await checkin_store.issue_pins(hub, host, sid, now=now)
         played_pin = next(p.pin for p in issued if p.expert_code == played)
     await attach_package(hub, host, sid, DEMO_PACKAGE, now=now)
     await record_override(
@@ -397,7 +398,7 @@ async def script_evaluation(
     )
     host_experts = tuple(load_directory()["session"]["host_experts"])
     for expert in host_experts:
-        await formation.decide_at_host(db, host, sid, expert, "confirmed", "", now=now)
+        await formation.decide_at_host(hub, host, sid, expert, "confirmed", "", now=now)
 
     async with db.read() as s:
         row = (
@@ -464,14 +465,13 @@ async def start_when_committed(
     from evaluation_hub.errors import ProblemError
     from evaluation_hub.evaluation.package import start_evaluation
     from evaluation_hub.evaluation.saves import save_from_host
-    from evaluation_hub.sessions import formation
+    from evaluation_hub.sessions.committee_view import committee_view
 
-    db = hub.db
     host = Principal("km_operator", "host_operator", demo.host_venue_id)
     sid = demo.session_id
     said = ""
     while True:
-        view = await formation.committee_view(db, host, sid)
+        view = await committee_view(hub, host, sid)
         pending = [m.code for m in view.members if m.decision == "pending"]
         if not pending:
             break
@@ -790,21 +790,20 @@ def run(args: argparse.Namespace) -> int:
                 raise ConfigError("--script needs a fresh demo database; add --reset")
             now = datetime.now(UTC)
             scripted_demo = None
+            from evaluation_hub.sealing import Sealer
+
+            sealer = Sealer.from_env_or_file(config.sealing_key, config.sealing_key_file)
+            hub = _services(config, db, sealer)
             if empty:
                 ids = await seed(db, now)
-                ids["bookings"] = await seed_bookings(db, ids, now)
+                ids["bookings"] = await seed_bookings(hub, ids, now)
             dirs = (
                 await prepare_seats(db, seats_dir, hub_url, config.hub_id, now)
                 if with_seats
                 else []
             )
             if scripted:
-                from evaluation_hub.sealing import Sealer
-
-                sealer = Sealer.from_env_or_file(config.sealing_key, config.sealing_key_file)
-                scripted_demo = await script_evaluation(
-                    _services(config, db, sealer), ids, seats_dir, now, play=play
-                )
+                scripted_demo = await script_evaluation(hub, ids, seats_dir, now, play=play)
             return empty, dirs, scripted_demo
         finally:
             await db.dispose()

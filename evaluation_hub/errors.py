@@ -5,12 +5,12 @@
     ├── DatabaseNotMigrated    the database schema is behind; says which command migrates it
     ├── ProblemError           an error with an HTTP status, rendered as RFC 9457 problem+json
     │   ├── InvalidInput       400/422: the request is malformed or breaks a rule
+    │   │   └── AllocationError   no feasible seat allocation; names what is missing
     │   ├── Unauthenticated    401: missing, forged or expired credentials
     │   ├── Forbidden          403: the caller's role or venue does not allow it
     │   ├── NotFound           404
     │   ├── Conflict           409: the state of the world forbids it (double booking, wrong state)
     │   └── TooLarge           413: the request body is over the limit
-    ├── AllocationError        no feasible seat allocation; names what is missing
     ├── BusError               the event bus or presence store failed
     ├── CalendarError          a working-day count outside the calendar's covered years
     └── AuditError             an audit chain does not verify
@@ -109,12 +109,13 @@ class TooLarge(ProblemError):
     title = "请求体过大"
 
 
-class AllocationError(HubError):
-    """No feasible seat allocation exists; ``reasons`` lists what is missing."""
+class AllocationError(InvalidInput):
+    """No feasible seat allocation exists; ``reasons`` lists what is missing (the problem
+    response carries them as ``reasons``). Raised by the pure allocator, answered as it is."""
 
     def __init__(self, message: str, reasons: list[str] | None = None) -> None:
         self.reasons = reasons or []
-        super().__init__(message)
+        super().__init__("allocation-infeasible", message, reasons=self.reasons)
 
 
 class BusError(HubError):

@@ -1,51 +1,36 @@
-"""Who is acting: the authenticated principal and the pure access rules on it.
+"""Who is acting (操作人): the authenticated principal, an identity and nothing more.
 
-Rules (checked by the hub, never by a page): a venue admin manages only their own venue's seats
-and bookings; a host operator requests and changes bookings only for sessions their venue hosts;
-a system admin may do anything.
+A principal is a user's name, role (``evaluation_hub.access.Role``) and venue, as the shells
+authenticate it. What a principal may do or see is decided in one place, the pure rules of
+``evaluation_hub.access``; this module holds no rule.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from evaluation_hub.errors import Forbidden
-
-__all__ = ["ROLES", "ROLE_NAMES", "Principal"]
-
-ROLES = ("venue_admin", "host_operator", "supervisor", "system_admin")
-ROLE_NAMES = {
-    "venue_admin": "场地管理员",
-    "host_operator": "主场业务人员",
-    "supervisor": "监督人员",
-    "system_admin": "系统管理员",
-}
+__all__ = ["Principal"]
 
 
 @dataclass(frozen=True)
 class Principal:
     username: str
+    #: an ``access.Role`` value (stored as its string)
     role: str
+    #: the venue the user belongs to; None for the system administrator and the hub itself
     venue_id: int | None
 
-    @property
-    def is_system(self) -> bool:
-        return self.role == "system_admin"
 
-    def require_venue_admin(self, venue_id: int, venue_name: str) -> None:
-        if self.is_system or (self.role == "venue_admin" and self.venue_id == venue_id):
-            return
-        raise Forbidden(
-            "not-venue-admin",
-            f"只有场地「{venue_name}」的管理员可以执行此操作，当前用户 {self.username}"
-            f"（{ROLE_NAMES.get(self.role, self.role)}）无此权限",
-        )
+def __getattr__(name: str) -> Any:
+    # TODO(merge): remove once api.session_auth and admin/ take
+    # the role vocabulary from ``evaluation_hub.access`` (``Role``, ``ROLE_NAMES``), its home.
+    if name == "ROLE_NAMES":
+        from evaluation_hub.access import ROLE_NAMES
 
-    def require_host(self, host_venue_id: int, host_venue_name: str) -> None:
-        if self.is_system or (self.role == "host_operator" and self.venue_id == host_venue_id):
-            return
-        raise Forbidden(
-            "not-host",
-            f"只有主场「{host_venue_name}」的业务人员可以为该评标会预约工位，当前用户 "
-            f"{self.username}（{ROLE_NAMES.get(self.role, self.role)}）无此权限",
-        )
+        return ROLE_NAMES
+    if name == "ROLES":  # the roles a user may hold: every role but the hub itself
+        from evaluation_hub.access import Role
+
+        return tuple(r.value for r in Role if r is not Role.SYSTEM)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

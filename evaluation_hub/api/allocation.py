@@ -1,4 +1,5 @@
-"""Seat allocation proposals and random draws for a session (工位分配、随机抽取)."""
+"""Seat allocation proposals and random draws for a session (工位分配、随机抽取) over HTTP.
+Handlers parse, call one use case of ``evaluation_hub.sessions.seat_allocation`` and render."""
 
 from __future__ import annotations
 
@@ -7,14 +8,14 @@ from typing import Any
 from aiohttp import web
 
 from evaluation_hub.api.auth import principal
-from evaluation_hub.api.bookings import booking_policy, visible_booking
-from evaluation_hub.api.directory import CAPABILITIES, path_id
-from evaluation_hub.api.events import publish_booking
-from evaluation_hub.api.keys import CLOCK, DB, DISTANCES, SEALER
+from evaluation_hub.api.keys import CLOCK, SERVICES
+from evaluation_hub.api.params import path_id
 from evaluation_hub.api.routes import ApiRoutes
 from evaluation_hub.api.schema import read_json
-from evaluation_hub.booking import proposals
-from evaluation_hub.errors import AllocationError, InvalidInput
+from evaluation_hub.api.views.bookings import draw_json, proposal_json, reveal_json
+from evaluation_hub.booking.directory import CAPABILITIES
+from evaluation_hub.errors import InvalidInput
+from evaluation_hub.sessions import seat_allocation
 
 __all__ = ["routes"]
 
@@ -37,12 +38,15 @@ ALLOCATE = {
 }
 
 
-def _rules(body: dict[str, Any]) -> proposals.AllocationRules:
-    return proposals.AllocationRules(
+def _rules(body: dict[str, Any]) -> seat_allocation.AllocationRules:
+    default = seat_allocation.AllocationRules()
+    return seat_allocation.AllocationRules(
         required_capabilities=frozenset(
-            body.get("required_capabilities", ["camera", "microphone"])
+            body.get("required_capabilities", default.required_capabilities)
         ),
-        max_per_employer_per_venue=body.get("max_per_employer_per_venue", 1),
+        max_per_employer_per_venue=body.get(
+            "max_per_employer_per_venue", default.max_per_employer_per_venue
+        ),
     )
 
 
@@ -58,69 +62,18 @@ async def allocate(request: web.Request) -> web.Response:
     who = await principal(request)
     session_id = path_id(request, "session_id")
     body = await read_json(request, ALLOCATE)
-    app = request.app
-    now = app[CLOCK]()
-    try:
-        if body["policy"] == "nearest":
-            proposal, bookings = await proposals.propose(
-                app[DB],
-                who,
-                session_id,
-                distances=app[DISTANCES],
-                rules=_rules(body),
-                book=body.get("book", False),
-                now=now,
-                policy=booking_policy(request),
-            )
-            for booking in bookings:
-                await publish_booking(app, booking)
-            return web.json_response(
-                {
-                    "policy": "nearest",
-                    "solver": proposal.solver,
-                    "total_distance_km": proposal.total_distance_km,
-                    "assignments": [
-                        {
-                            "expert_id": a.expert_id,
-                            "expert_code": a.expert_code,
-                            "seat_id": a.seat_id,
-                            "seat_label": a.seat_label,
-                            "venue_id": a.venue_id,
-                            "venue_name": a.venue_name,
-                            "distance_km": a.distance_km,
-                            "reason": a.reason,
-                        }
-                        for a in proposal.assignments
-                    ],
-                    "bookings": [await visible_booking(request, who, b) for b in bookings],
-                }
-            )
-        if body.get("book") is False:
-            raise InvalidInput(
-                "invalid-body", "随机抽取的结果直接申请预约，不能只预览（book 不能为 false）"
-            )
-        commitment, bookings = await proposals.draw_and_book(
-            app[DB],
-            who,
-            session_id,
-            rules=_rules(body),
-            sealer=app[SEALER],
-            now=now,
-            policy=booking_policy(request),
+    hub, now = request.app[SERVICES], request.app[CLOCK]()
+    if body["policy"] == "nearest":
+        proposal = await seat_allocation.propose(
+            hub, who, session_id, rules=_rules(body), book=body.get("book", False), now=now
         )
-    except AllocationError as exc:
-        raise InvalidInput("allocation-infeasible", str(exc), reasons=exc.reasons) from exc
-    for booking in bookings:
-        await publish_booking(app, booking)
-    return web.json_response(
-        {
-            "policy": "random",
-            "commitment": commitment,
-            "booking_count": len(bookings),
-            "note": "抽取结果在评标开始前对主场保密；开始后可查看种子并复核抽取",
-        },
-        status=201,
-    )
+        return web.json_response(proposal_json(proposal))
+    if body.get("book") is False:
+        raise InvalidInput(
+            "invalid-body", "随机抽取的结果直接申请预约，不能只预览（book 不能为 false）"
+        )
+    drawn = await seat_allocation.draw_and_book(hub, who, session_id, rules=_rules(body), now=now)
+    return web.json_response(draw_json(drawn), status=201)
 
 
 @routes.route(
@@ -131,22 +84,10 @@ async def allocate(request: web.Request) -> web.Response:
     errors=(403, 404),
 )
 async def get_draw(request: web.Request) -> web.Response:
-    who = await principal(request)
-    reveal = await proposals.reveal_draw(
-        request.app[DB],
-        who,
+    reveal = await seat_allocation.reveal_draw(
+        request.app[SERVICES],
+        await principal(request),
         path_id(request, "session_id"),
-        sealer=request.app[SEALER],
         now=request.app[CLOCK](),
     )
-    return web.json_response(
-        {
-            "commitment": reveal.commitment,
-            "drawn_by": reveal.drawn_by,
-            "drawn_at": reveal.drawn_at.isoformat(),
-            "revealed": reveal.seed_hex is not None,
-            "reveal_at": reveal.starts_at.isoformat(),
-            "seed": reveal.seed_hex,
-            "inputs": reveal.inputs,
-        }
-    )
+    return web.json_response(reveal_json(reveal))

@@ -37,7 +37,7 @@ from evaluation_hub.api.serialize import SCHEMAS
 from evaluation_hub.audit.checkpoint import Checkpoint, CheckpointPolicy
 from evaluation_hub.audit.keys import load_or_create_private_key, write_public_key
 from evaluation_hub.audit.store import maybe_checkpoint
-from evaluation_hub.booking import store
+from evaluation_hub.booking.answers import expire_due
 from evaluation_hub.booking.regions import load_distances
 from evaluation_hub.bus.base import Bus
 from evaluation_hub.config import HubConfig
@@ -88,11 +88,11 @@ for _module in _MODULES:
 
 
 async def _expiry_sweeper(app: web.Application) -> None:
-    """Lapse unconfirmed requests on a timer; the rule itself lives in ``store.expire_due``."""
+    """Lapse unconfirmed requests on a timer; the rule itself lives in ``answers.expire_due``."""
     interval = app[CONFIG].expiry_sweep_interval_s
     while True:
         try:
-            expired = await store.expire_due(app[DB], app[CLOCK]())
+            expired = await expire_due(app[SERVICES], now=app[CLOCK]())
             if expired:
                 log.info("booking.expired", booking_ids=expired)
         except Exception:

@@ -1,25 +1,23 @@
-"""Seat bookings (工位预约): request, confirm, reject, cancel, change, and who may see which."""
+"""Seat bookings (工位预约) over HTTP: request, confirm, reject, cancel, change, and the
+bookings a caller may see. Handlers parse, call one use case (the host's requests:
+``sessions.seat_requests``; answers and reading: ``booking``) and render; the use cases check access, cut what the caller may see and tell the live pages."""
 
 from __future__ import annotations
-
-from typing import Any
 
 from aiohttp import web
 
 from evaluation_hub.api.auth import principal
-from evaluation_hub.api.directory import int_param, path_id
-from evaluation_hub.api.events import publish_booking
-from evaluation_hub.api.keys import CLOCK, CONFIG, DB
+from evaluation_hub.api.keys import CLOCK, SERVICES
+from evaluation_hub.api.params import int_param, path_id
 from evaluation_hub.api.routes import ApiRoutes
 from evaluation_hub.api.schema import read_json
-from evaluation_hub.api.serialize import booking_json, list_of, ref
-from evaluation_hub.booking import store
+from evaluation_hub.api.serialize import list_of, ref
+from evaluation_hub.api.views.bookings import booking_json
+from evaluation_hub.booking import answers, reading
 from evaluation_hub.booking.rules import STATE_NAMES
-from evaluation_hub.db.models import Booking
-from evaluation_hub.errors import Forbidden, InvalidInput
-from evaluation_hub.principal import Principal
+from evaluation_hub.sessions import seat_requests
 
-__all__ = ["booking_policy", "routes", "visible_booking"]
+__all__ = ["routes"]
 
 routes = ApiRoutes()
 
@@ -67,31 +65,6 @@ CHANGE = {
 }
 
 
-def booking_policy(request: web.Request) -> store.BookingPolicy:
-    return store.BookingPolicy(request_ttl=request.app[CONFIG].regulation.booking_request_ttl)
-
-
-async def visible_booking(request: web.Request, who: Principal, booking: Booking) -> dict[str, Any]:
-    """The booking as ``who`` may see it; 403 if they may not see it at all."""
-    if who.is_system or (who.role == "venue_admin" and who.venue_id == booking.venue_id):
-        return booking_json(booking)
-    if who.role == "host_operator" and who.venue_id == booking.session.host_venue_id:
-        hide = booking.drawn and request.app[CLOCK]() < booking.session.starts_at
-        return booking_json(booking, hide_venue=hide)
-    raise Forbidden(
-        "booking-not-visible",
-        f"预约 #{booking.id} 既不在本场地，也不属于本场地主办的评标会，无权查看",
-    )
-
-
-async def _changed(
-    request: web.Request, who: Principal, booking: Booking, status: int = 200
-) -> web.Response:
-    """After a change: tell the live pages, and answer with what the caller may see."""
-    await publish_booking(request.app, booking)
-    return web.json_response(await visible_booking(request, who, booking), status=status)
-
-
 @routes.route(
     "GET",
     "/api/bookings",
@@ -107,34 +80,15 @@ async def _changed(
 )
 async def list_bookings(request: web.Request) -> web.Response:
     who = await principal(request)
-    venue_id = int_param(request, "venue_id")
-    session_id = int_param(request, "session_id")
-    state = request.query.get("state")
-    if state is not None and state not in STATE_NAMES:
-        raise InvalidInput(
-            "bad-query", f"未知的预约状态：{state}（可选：{', '.join(STATE_NAMES)}）"
-        )
-    db = request.app[DB]
-    states = [state] if state else None
-    if who.is_system:
-        found = await store.list_bookings(
-            db, venue_id=venue_id, session_id=session_id, states=states
-        )
-    elif who.role == "venue_admin":
-        found = await store.list_bookings(
-            db, venue_id=who.venue_id, session_id=session_id, states=states
-        )
-        if venue_id is not None and venue_id != who.venue_id:
-            found = []
-    elif who.role == "host_operator":
-        found = await store.list_bookings(
-            db, host_venue_id=who.venue_id, session_id=session_id, states=states
-        )
-        if venue_id is not None:
-            found = [b for b in found if b.venue_id == venue_id and not b.drawn]
-    else:
-        found = []
-    return web.json_response([await visible_booking(request, who, b) for b in found])
+    found = await reading.list_bookings(
+        request.app[SERVICES],
+        who,
+        venue_id=int_param(request, "venue_id"),
+        session_id=int_param(request, "session_id"),
+        state=request.query.get("state"),
+        now=request.app[CLOCK](),
+    )
+    return web.json_response([booking_json(b) for b in found])
 
 
 @routes.route(
@@ -150,17 +104,16 @@ async def list_bookings(request: web.Request) -> web.Response:
 async def request_booking(request: web.Request) -> web.Response:
     who = await principal(request)
     body = await read_json(request, BOOKING_REQUEST)
-    booking = await store.request_booking(
-        request.app[DB],
+    booking = await seat_requests.request_booking(
+        request.app[SERVICES],
         who,
         session_id=body["session_id"],
         venue_id=body["venue_id"],
         seat_count=body["seat_count"],
         seat_ids=body.get("seat_ids"),
         now=request.app[CLOCK](),
-        policy=booking_policy(request),
     )
-    return await _changed(request, who, booking, status=201)
+    return web.json_response(booking_json(booking), status=201)
 
 
 @routes.route(
@@ -172,9 +125,13 @@ async def request_booking(request: web.Request) -> web.Response:
     errors=(403, 404),
 )
 async def get_booking(request: web.Request) -> web.Response:
-    who = await principal(request)
-    booking = await store.get_booking(request.app[DB], path_id(request, "booking_id"))
-    return web.json_response(await visible_booking(request, who, booking))
+    booking = await reading.get_booking(
+        request.app[SERVICES],
+        await principal(request),
+        path_id(request, "booking_id"),
+        now=request.app[CLOCK](),
+    )
+    return web.json_response(booking_json(booking))
 
 
 @routes.route(
@@ -190,10 +147,14 @@ async def confirm_booking(request: web.Request) -> web.Response:
     who = await principal(request)
     booking_id = path_id(request, "booking_id")
     body = await read_json(request, CONFIRM)
-    booking = await store.confirm_booking(
-        request.app[DB], who, booking_id, seat_ids=body.get("seat_ids"), now=request.app[CLOCK]()
+    booking = await answers.confirm_booking(
+        request.app[SERVICES],
+        who,
+        booking_id,
+        seat_ids=body.get("seat_ids"),
+        now=request.app[CLOCK](),
     )
-    return await _changed(request, who, booking)
+    return web.json_response(booking_json(booking))
 
 
 @routes.route(
@@ -209,10 +170,10 @@ async def reject_booking(request: web.Request) -> web.Response:
     who = await principal(request)
     booking_id = path_id(request, "booking_id")
     body = await read_json(request, REJECT)
-    booking = await store.reject_booking(
-        request.app[DB], who, booking_id, reason=body.get("reason"), now=request.app[CLOCK]()
+    booking = await answers.reject_booking(
+        request.app[SERVICES], who, booking_id, reason=body.get("reason"), now=request.app[CLOCK]()
     )
-    return await _changed(request, who, booking)
+    return web.json_response(booking_json(booking))
 
 
 @routes.route(
@@ -228,10 +189,10 @@ async def cancel_booking(request: web.Request) -> web.Response:
     who = await principal(request)
     booking_id = path_id(request, "booking_id")
     body = await read_json(request, CANCEL)
-    booking = await store.cancel_booking(
-        request.app[DB], who, booking_id, reason=body.get("reason"), now=request.app[CLOCK]()
+    booking = await answers.cancel_booking(
+        request.app[SERVICES], who, booking_id, reason=body.get("reason"), now=request.app[CLOCK]()
     )
-    return await _changed(request, who, booking)
+    return web.json_response(booking_json(booking))
 
 
 @routes.route(
@@ -248,14 +209,13 @@ async def change_booking(request: web.Request) -> web.Response:
     who = await principal(request)
     booking_id = path_id(request, "booking_id")
     body = await read_json(request, CHANGE)
-    booking = await store.change_booking(
-        request.app[DB],
+    booking = await seat_requests.change_booking(
+        request.app[SERVICES],
         who,
         booking_id,
         seat_count=body.get("seat_count"),
         seat_ids=body.get("seat_ids"),
         reason=body.get("reason"),
         now=request.app[CLOCK](),
-        policy=booking_policy(request),
     )
-    return await _changed(request, who, booking, status=201)
+    return web.json_response(booking_json(booking), status=201)

@@ -8,8 +8,8 @@ from typing import Any
 from aiohttp import web
 
 from evaluation_hub.api.auth import principal
-from evaluation_hub.api.directory import path_id
 from evaluation_hub.api.keys import CLOCK, SERVICES
+from evaluation_hub.api.params import path_id
 from evaluation_hub.api.routes import ApiRoutes
 from evaluation_hub.api.seat_link import CHAPTERS
 from evaluation_hub.api.views.seats import release_json

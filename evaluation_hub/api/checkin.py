@@ -1,14 +1,16 @@
-"""Seating experts at booked seats and issuing their one-time check-in PINs (签到码)."""
+"""Seating experts at booked seats and issuing their one-time check-in PINs (签到码) over HTTP.
+Handlers parse, call one use case of ``evaluation_hub.checkin.store`` and render."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
 from evaluation_hub.api.auth import principal
-from evaluation_hub.api.directory import path_id
-from evaluation_hub.api.keys import CLOCK, CONFIG, DB, SEALER
+from evaluation_hub.api.keys import CLOCK, SERVICES
+from evaluation_hub.api.params import path_id
 from evaluation_hub.api.routes import ApiRoutes
 from evaluation_hub.api.schema import read_json
+from evaluation_hub.api.views.sessions import pins_json
 from evaluation_hub.checkin import store
 
 __all__ = ["routes"]
@@ -38,7 +40,7 @@ async def seat_expert(request: web.Request) -> web.Response:
     seat_id = path_id(request, "seat_id")
     body = await read_json(request, SEAT_EXPERT)
     await store.assign_expert(
-        request.app[DB], who, booking_id, seat_id, body["expert_id"], now=request.app[CLOCK]()
+        request.app[SERVICES], who, booking_id, seat_id, body["expert_id"], now=request.app[CLOCK]()
     )
     return web.Response(status=204)
 
@@ -52,30 +54,10 @@ async def seat_expert(request: web.Request) -> web.Response:
     errors=(403, 404, 409),
 )
 async def issue_pins(request: web.Request) -> web.Response:
-    who = await principal(request)
-    app = request.app
     issued = await store.issue_pins(
-        app[DB],
-        who,
+        request.app[SERVICES],
+        await principal(request),
         path_id(request, "session_id"),
-        sealer=app[SEALER],
-        now=app[CLOCK](),
-        policy=app[CONFIG].regulation.checkin,
+        now=request.app[CLOCK](),
     )
-    return web.json_response(
-        {
-            "note": "签到码只显示这一次，请分别告知专家；重新发放会使旧签到码失效",
-            "pins": [
-                {
-                    "expert_code": p.expert_code,
-                    "expert_name": p.expert_name,
-                    "venue_name": p.venue_name,
-                    "seat_label": p.seat_label,
-                    "pin": p.pin,
-                }
-                for p in issued
-            ],
-        },
-        status=201,
-        headers={"Cache-Control": "no-store"},
-    )
+    return web.json_response(pins_json(issued), status=201, headers={"Cache-Control": "no-store"})

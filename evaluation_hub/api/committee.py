@@ -1,24 +1,24 @@
 """Committee formation at check-in over HTTP (评标委员会组建): the members' commitments and
 recusals, the lawfulness assessment, and the chair election (主任委员推选).
 
-Handlers read the request, call ``sessions.formation`` with the caller and the hub's clock,
-and answer. Seat members decide at their seat (the ``commitment`` message); the host API
-records the decisions of host members, who have no seat.
+Handlers parse, call one use case of ``evaluation_hub.sessions`` (``committee_view``,
+``formation``, ``chair``) with the caller and the hub's clock, and render with
+``api.views.committee``. Seat members decide at their seat (the ``commitment`` message); the
+host API records the decisions of host members, who have no seat.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp import web
 
 from evaluation_hub.api.auth import principal
-from evaluation_hub.api.directory import path_id
-from evaluation_hub.api.keys import CLOCK, DB
+from evaluation_hub.api.keys import CLOCK, SERVICES
+from evaluation_hub.api.params import path_id
 from evaluation_hub.api.routes import ApiRoutes
 from evaluation_hub.api.schema import read_json
+from evaluation_hub.api.views.committee import committee_json, member_json, round_json
 from evaluation_hub.errors import InvalidInput
-from evaluation_hub.sessions import formation
+from evaluation_hub.sessions import chair, committee_view, formation
 
 __all__ = ["routes"]
 
@@ -97,19 +97,6 @@ ROUND = {
 }
 
 
-def _member(m: formation.MemberView) -> dict[str, Any]:
-    return {
-        "code": m.code,
-        "name": m.name,
-        "placement": m.placement,
-        "decision": m.decision,
-        "reason": m.reason,
-        "decided_at": m.decided_at.isoformat() if m.decided_at else None,
-        "is_chair": m.is_chair,
-        "seat": {"venue_name": m.seat[0], "label": m.seat[1]} if m.seat else None,
-    }
-
-
 def _expert_code(request: web.Request) -> str:
     code = request.match_info["expert_code"].strip()
     if not code or len(code) > 32:
@@ -126,24 +113,10 @@ def _expert_code(request: web.Request) -> str:
     errors=(403, 404),
 )
 async def view(request: web.Request) -> web.Response:
-    who = await principal(request)
-    v = await formation.committee_view(request.app[DB], who, path_id(request, "session_id"))
-    a = v.assessment
-    return web.json_response(
-        {
-            "session_id": v.session_id,
-            "members": [_member(m) for m in v.members],
-            "lawful": a.valid,
-            "confirmed": a.size,
-            "experts": a.experts,
-            "experts_needed": a.experts_needed,
-            "problems": list(a.problems),
-            "chair": v.chair,
-            "rounds": v.rounds,
-            "next_candidates": v.next_candidates,
-            "round_results": [_round(r) for r in v.round_results],
-        }
+    seen = await committee_view.committee_view(
+        request.app[SERVICES], await principal(request), path_id(request, "session_id")
     )
+    return web.json_response(committee_json(seen))
 
 
 @routes.route(
@@ -161,7 +134,7 @@ async def decide(request: web.Request) -> web.Response:
     code = _expert_code(request)
     body = await read_json(request, DECISION)
     member = await formation.decide_at_host(
-        request.app[DB],
+        request.app[SERVICES],
         who,
         session_id,
         code,
@@ -169,7 +142,7 @@ async def decide(request: web.Request) -> web.Response:
         body.get("reason", ""),
         now=request.app[CLOCK](),
     )
-    return web.json_response(_member(member))
+    return web.json_response(member_json(member))
 
 
 @routes.route(
@@ -186,20 +159,11 @@ async def chair_round(request: web.Request) -> web.Response:
     who = await principal(request)
     session_id = path_id(request, "session_id")
     body = await read_json(request, CHAIR_ROUND)
-    outcome = await formation.record_chair_round(
-        request.app[DB],
+    outcome = await chair.record_chair_round(
+        request.app[SERVICES],
         who,
         session_id,
         [(b["voter"].strip(), b["candidate"].strip()) for b in body["ballots"]],
         now=request.app[CLOCK](),
     )
-    return web.json_response(_round(outcome), status=201)
-
-
-def _round(outcome: formation.RoundOutcome) -> dict[str, Any]:
-    return {
-        "round": outcome.round,
-        "votes": outcome.votes,
-        "chair": outcome.chair,
-        "tied": outcome.tied,
-    }
+    return web.json_response(round_json(outcome), status=201)

@@ -1,28 +1,23 @@
-"""The seat directory (工位共享目录): venues, seats, and which seats are free in a window."""
+"""The seat directory (工位共享目录) over HTTP: venues, seats, and which seats are free in a
+window. Handlers parse, call one use case of ``evaluation_hub.booking.directory`` and render."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
-from typing import Any
-
 from aiohttp import web
-from sqlalchemy import select
 
-from evaluation_hub import localtime
 from evaluation_hub.api.auth import principal
-from evaluation_hub.api.keys import DB
+from evaluation_hub.api.keys import CLOCK, SERVICES
+from evaluation_hub.api.params import date_param, int_param, path_id, query_window
 from evaluation_hub.api.routes import ApiRoutes
 from evaluation_hub.api.schema import read_json
-from evaluation_hub.api.serialize import list_of, ref, seat_json, venue_json
-from evaluation_hub.booking import rules
-from evaluation_hub.db.models import Booking, BookingSeat, Seat, Venue
-from evaluation_hub.errors import Conflict, InvalidInput, NotFound
+from evaluation_hub.api.serialize import list_of, ref
+from evaluation_hub.api.views.directory import seat_json, timeline_json, venue_json
+from evaluation_hub.booking import directory
+from evaluation_hub.booking.directory import CAPABILITIES, SEAT_STATUSES
 
-__all__ = ["int_param", "path_id", "query_window", "routes"]
+__all__ = ["routes"]
 
 routes = ApiRoutes()
-
-CAPABILITIES = ("camera", "microphone", "dual_screen", "speaker", "id_reader")
 
 SEAT_CREATE = {
     "type": "object",
@@ -36,66 +31,17 @@ SEAT_CREATE = {
             "items": {"type": "string", "enum": list(CAPABILITIES)},
             "uniqueItems": True,
         },
-        "status": {"type": "string", "enum": ["available", "maintenance", "retired"]},
+        "status": {"type": "string", "enum": list(SEAT_STATUSES)},
         "shared": {"type": "boolean"},
     },
 }
 SEAT_UPDATE = {**SEAT_CREATE, "required": []}
 
 
-def int_param(request: web.Request, name: str) -> int | None:
-    raw = request.query.get(name)
-    if raw is None or raw == "":
-        return None
-    try:
-        return int(raw)
-    except ValueError as exc:
-        raise InvalidInput("bad-query", f"查询参数 {name} 必须是整数") from exc
-
-
-def _dt_param(request: web.Request, name: str) -> datetime | None:
-    raw = request.query.get(name)
-    if not raw:
-        return None
-    try:
-        value = datetime.fromisoformat(raw)
-    except ValueError as exc:
-        raise InvalidInput(
-            "bad-query",
-            f"查询参数 {name} 必须是带时区的 ISO 8601 时间，例如 2026-12-01T09:00:00+08:00",
-        ) from exc
-    if value.tzinfo is None:
-        raise InvalidInput(
-            "bad-query",
-            f"查询参数 {name} 必须是带时区的 ISO 8601 时间，例如 2026-12-01T09:00:00+08:00",
-        )
-    return value
-
-
-def query_window(request: web.Request) -> rules.Window | None:
-    start, end = _dt_param(request, "free_from"), _dt_param(request, "free_to")
-    if start is None and end is None:
-        return None
-    if start is None or end is None:
-        raise InvalidInput("bad-query", "查询空闲工位时必须同时给出 free_from 和 free_to")
-    if end <= start:
-        raise InvalidInput("bad-query", "free_to 必须晚于 free_from")
-    return rules.Window(start, end)
-
-
-def path_id(request: web.Request, name: str) -> int:
-    try:
-        return int(request.match_info[name])
-    except ValueError as exc:
-        raise NotFound("not-found", "请求的地址不存在") from exc
-
-
 @routes.route("GET", "/api/venues", summary="列出场地", tag="工位目录", response=list_of("Venue"))
 async def list_venues(request: web.Request) -> web.Response:
-    await principal(request)
-    async with request.app[DB].read() as s:
-        venues = (await s.execute(select(Venue).order_by(Venue.id))).scalars()
-        return web.json_response([venue_json(v) for v in venues])
+    venues = await directory.list_venues(request.app[SERVICES], await principal(request))
+    return web.json_response([venue_json(v) for v in venues])
 
 
 @routes.route(
@@ -116,57 +62,15 @@ async def list_venues(request: web.Request) -> web.Response:
 )
 async def list_seats(request: web.Request) -> web.Response:
     who = await principal(request)
-    venue_id = int_param(request, "venue_id")
-    region = request.query.get("region", "").strip()
-    wanted = request.query.getall("capability", [])
-    unknown = [c for c in wanted if c not in CAPABILITIES]
-    if unknown:
-        raise InvalidInput(
-            "bad-query", f"未知的设备能力：{', '.join(unknown)}（可选：{', '.join(CAPABILITIES)}）"
-        )
-    window = query_window(request)
-    include_unshared = request.query.get("include_unshared") == "true"
-    query = select(Seat, Venue).join(Venue).order_by(Venue.id, Seat.id)
-    if venue_id is not None:
-        query = query.where(Seat.venue_id == venue_id)
-    if region:
-        query = query.where(Venue.region_code.startswith(region))
-    async with request.app[DB].read() as s:
-        rows = list((await s.execute(query)).all())
-        busy: set[int] = set()
-        if window is not None:
-            busy = set(
-                (
-                    await s.execute(
-                        select(BookingSeat.seat_id).where(
-                            BookingSeat.live.is_(True),
-                            BookingSeat.starts_at < window.ends_at,
-                            BookingSeat.ends_at > window.starts_at,
-                        )
-                    )
-                ).scalars()
-            )
-    out: list[dict[str, Any]] = []
-    for seat, venue in rows:
-        own_venue = who.is_system or (who.role == "venue_admin" and who.venue_id == venue.id)
-        if not seat.shared and not (include_unshared and own_venue):
-            continue
-        if not set(wanted) <= set(seat.capabilities):
-            continue
-        if window is not None and (seat.id in busy or seat.status != "available"):
-            continue
-        out.append(seat_json(seat, venue))
-    return web.json_response(out)
-
-
-async def _own_venue(request: web.Request, venue_id: int) -> Venue:
-    who = await principal(request)
-    async with request.app[DB].read() as s:
-        venue = await s.get(Venue, venue_id)
-    if venue is None:
-        raise NotFound("venue-not-found", f"场地 #{venue_id} 不存在")
-    who.require_venue_admin(venue.id, venue.name)
-    return venue
+    query = directory.SeatQuery(
+        venue_id=int_param(request, "venue_id"),
+        region=request.query.get("region", "").strip(),
+        capabilities=tuple(request.query.getall("capability", [])),
+        free_in=query_window(request),
+        include_unshared=request.query.get("include_unshared") == "true",
+    )
+    seats = await directory.list_seats(request.app[SERVICES], who, query)
+    return web.json_response([seat_json(x) for x in seats])
 
 
 @routes.route(
@@ -180,30 +84,21 @@ async def _own_venue(request: web.Request, venue_id: int) -> Venue:
     errors=(403, 404, 409),
 )
 async def create_seat(request: web.Request) -> web.Response:
-    venue = await _own_venue(request, path_id(request, "venue_id"))
+    who = await principal(request)
+    venue_id = path_id(request, "venue_id")
     body = await read_json(request, SEAT_CREATE)
-    async with request.app[DB].write() as s:
-        exists = (
-            await s.execute(
-                select(Seat.id).where(Seat.venue_id == venue.id, Seat.label == body["label"])
-            )
-        ).first()
-        if exists:
-            raise Conflict(
-                "seat-label-taken", f"场地「{venue.name}」已有编号为 {body['label']} 的工位"
-            )
-        seat = Seat(
-            venue_id=venue.id,
-            label=body["label"].strip(),
-            room=body.get("room", ""),
-            capabilities=sorted(body.get("capabilities", [])),
-            status=body.get("status", "available"),
-            shared=body.get("shared", True),
-        )
-        s.add(seat)
-        await s.flush()
-        result = seat_json(seat, venue)
-    return web.json_response(result, status=201)
+    seat = await directory.create_seat(
+        request.app[SERVICES],
+        who,
+        venue_id,
+        label=body["label"],
+        room=body.get("room", ""),
+        capabilities=body.get("capabilities", []),
+        status=body.get("status", "available"),
+        shared=body.get("shared", True),
+        now=request.app[CLOCK](),
+    )
+    return web.json_response(seat_json(seat), status=201)
 
 
 @routes.route(
@@ -219,20 +114,17 @@ async def update_seat(request: web.Request) -> web.Response:
     who = await principal(request)
     seat_id = path_id(request, "seat_id")
     body = await read_json(request, SEAT_UPDATE)
-    async with request.app[DB].write() as s:
-        seat = await s.get(Seat, seat_id)
-        if seat is None:
-            raise NotFound("seat-not-found", f"工位 #{seat_id} 不存在")
-        venue = await s.get(Venue, seat.venue_id)
-        assert venue is not None
-        who.require_venue_admin(venue.id, venue.name)
-        for name in ("label", "room", "status", "shared"):
-            if name in body:
-                setattr(seat, name, body[name])
-        if "capabilities" in body:
-            seat.capabilities = sorted(body["capabilities"])
-        await s.flush()
-        return web.json_response(seat_json(seat, venue))
+    changes = directory.SeatChanges(
+        label=body.get("label"),
+        room=body.get("room"),
+        capabilities=body.get("capabilities"),
+        status=body.get("status"),
+        shared=body.get("shared"),
+    )
+    seat = await directory.change_seat(
+        request.app[SERVICES], who, seat_id, changes, now=request.app[CLOCK]()
+    )
+    return web.json_response(seat_json(seat))
 
 
 @routes.route(
@@ -244,49 +136,8 @@ async def update_seat(request: web.Request) -> web.Response:
     errors=(403, 404, 422),
 )
 async def venue_timeline(request: web.Request) -> web.Response:
-    venue = await _own_venue(request, path_id(request, "venue_id"))
-    raw = request.query.get("date", "")
-    try:
-        day = date.fromisoformat(raw)
-    except ValueError as exc:
-        raise InvalidInput("bad-query", "查询参数 date 必须是日期，例如 2026-12-01") from exc
-    start = localtime.midnight(day)
-    end = start + timedelta(days=1)
-    async with request.app[DB].read() as s:
-        seats = list(
-            (
-                await s.execute(select(Seat).where(Seat.venue_id == venue.id).order_by(Seat.id))
-            ).scalars()
-        )
-        holds = (
-            await s.execute(
-                select(BookingSeat, Booking)
-                .join(Booking, Booking.id == BookingSeat.booking_id)
-                .where(
-                    BookingSeat.seat_id.in_([x.id for x in seats]),
-                    BookingSeat.live.is_(True),
-                    BookingSeat.starts_at < end,
-                    BookingSeat.ends_at > start,
-                )
-                .order_by(BookingSeat.starts_at)
-            )
-        ).all()
-    by_seat: dict[int, list[dict[str, Any]]] = {x.id: [] for x in seats}
-    for hold, booking in holds:
-        by_seat[hold.seat_id].append(
-            {
-                "booking_id": booking.id,
-                "session_id": booking.session_id,
-                "state": booking.state,
-                "state_name": rules.STATE_NAMES[booking.state],
-                "starts_at": hold.starts_at.isoformat(),
-                "ends_at": hold.ends_at.isoformat(),
-            }
-        )
-    return web.json_response(
-        {
-            "venue": venue_json(venue),
-            "date": day.isoformat(),
-            "seats": [{**seat_json(x), "holds": by_seat[x.id]} for x in seats],
-        }
-    )
+    who = await principal(request)
+    venue_id = path_id(request, "venue_id")
+    day = date_param(request, "date")
+    timeline = await directory.venue_timeline(request.app[SERVICES], who, venue_id, day)
+    return web.json_response(timeline_json(timeline))

@@ -14,8 +14,8 @@ from pathlib import Path
 from aiohttp import web
 
 from evaluation_hub.api.auth import principal
-from evaluation_hub.api.directory import path_id
 from evaluation_hub.api.keys import CLOCK, SERVICES
+from evaluation_hub.api.params import path_id
 from evaluation_hub.api.routes import ApiRoutes
 from evaluation_hub.api.schema import read_json
 from evaluation_hub.api.views import evaluation as views

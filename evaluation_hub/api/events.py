@@ -1,11 +1,13 @@
-"""Live events for pages (server-sent events), and the publishing of booking changes.
+"""Live events for pages (server-sent events).
 
-Every booking change is published on the bus to the channels of those who may see it: the
-booked venue (``venue:ID``), the host venue (``host:ID``) and system admins (``all``). A drawn
-booking (两随机) reaches the host's channel without its venue until the session starts. With the
-Redis bus a change made through one hub process reaches pages connected to any other.
-Events only say *that* something changed; pages re-read the details through the API, where
-access is checked, so an event never carries more than its channel may see.
+The booking use cases publish every booking change on the bus to the channels of those who
+may see it (``evaluation_hub.booking.records.publish_changes``): the booked venue
+(``venue:ID``), the host venue (``host:ID``) and system admins (``all``); a drawn booking (两随机)
+reaches the host's channel without its venue until the session starts. A page's stream carries
+the channels its caller reads (``access.event_channels``). With the Redis bus a change made
+through one hub process reaches pages connected to any other. Events only say *that* something
+changed; pages re-read the details through the API, where access is checked, so an event never
+carries more than its channel may see.
 """
 
 from __future__ import annotations
@@ -17,14 +19,13 @@ import weakref
 
 from aiohttp import web
 
+from evaluation_hub import access
 from evaluation_hub.api.auth import principal
-from evaluation_hub.api.keys import BUS, CLOCK
+from evaluation_hub.api.keys import BUS
 from evaluation_hub.api.routes import ApiRoutes
 from evaluation_hub.bus.base import Subscription
-from evaluation_hub.db.models import Booking
-from evaluation_hub.principal import Principal
 
-__all__ = ["LIVE_STREAMS", "channels_for", "close_streams", "publish_booking", "routes"]
+__all__ = ["KEEPALIVE_S", "LIVE_STREAMS", "close_streams", "routes"]
 
 routes = ApiRoutes()
 
@@ -38,33 +39,6 @@ async def close_streams(app: web.Application) -> None:
         subscription.close()
 
 
-def channels_for(who: Principal) -> tuple[str, ...]:
-    if who.is_system:
-        return ("all",)
-    if who.role == "venue_admin":
-        return (f"venue:{who.venue_id}",)
-    if who.role == "host_operator":
-        return (f"host:{who.venue_id}",)
-    return ()
-
-
-async def publish_booking(app: web.Application, booking: Booking) -> None:
-    event = {
-        "type": "booking.changed",
-        "booking_id": booking.id,
-        "session_id": booking.session_id,
-        "state": booking.state,
-    }
-    bus = app[BUS]
-    hidden = booking.drawn and app[CLOCK]() < booking.session.starts_at
-    await bus.publish(f"venue:{booking.venue_id}", {**event, "venue_id": booking.venue_id})
-    await bus.publish(
-        f"host:{booking.session.host_venue_id}",
-        {**event, "venue_id": None if hidden else booking.venue_id},
-    )
-    await bus.publish("all", {**event, "venue_id": booking.venue_id})
-
-
 @routes.route(
     "GET",
     "/api/events",
@@ -73,7 +47,7 @@ async def publish_booking(app: web.Application, booking: Booking) -> None:
 )
 async def events(request: web.Request) -> web.StreamResponse:
     who = await principal(request)
-    channels = channels_for(who)
+    channels = access.event_channels(who)
     response = web.StreamResponse(
         headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store"}
     )

@@ -1,31 +1,35 @@
-"""Evaluation sessions (评标会) as far as booking needs them: create, list, experts."""
+"""Evaluation sessions (评标会) over HTTP: create, read, list, register experts, and the
+session's progress (lifecycle moves and the fault clocks). Handlers parse, call one use case of
+``evaluation_hub.sessions`` and render with ``api.views.sessions``.
+
+The evaluation's committed shuffle follows the committee (a member added, the review
+started): these handlers hand the evaluation's use cases to the session's (``follow``,
+``start``), so the sessions package never imports the evaluation package, which imports it."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from aiohttp import web
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 
 from evaluation_hub.api.auth import principal
-from evaluation_hub.api.directory import path_id
-from evaluation_hub.api.keys import CLOCK, CONFIG, DB, SEALER, SERVICES
+from evaluation_hub.api.keys import CLOCK, SERVICES
+from evaluation_hub.api.params import path_id
 from evaluation_hub.api.routes import ApiRoutes
 from evaluation_hub.api.schema import read_json
-from evaluation_hub.api.serialize import expert_json, iso, list_of, ref, session_json
-from evaluation_hub.audit.store import append_event
-from evaluation_hub.booking import rules
-from evaluation_hub.db.models import EvaluationSession, Expert, SessionExpert, Venue
-from evaluation_hub.errors import Conflict, Forbidden, InvalidInput, NotFound
+from evaluation_hub.api.serialize import list_of, ref
+from evaluation_hub.api.views.sessions import (
+    expert_json,
+    lifecycle_json,
+    member_added_json,
+    session_detail_json,
+    session_json,
+)
 from evaluation_hub.evaluation.package import recommit_members, start_evaluation
-from evaluation_hub.principal import Principal
-from evaluation_hub.sessions import lifecycle
-from evaluation_hub.sessions import store as session_store
-from evaluation_hub.sessions.states import BEFORE_START, SessionState
+from evaluation_hub.sessions import lifecycle, membership, records
+from evaluation_hub.sessions import store as progress
 
-__all__ = ["load_session", "routes"]
+__all__ = ["routes"]
 
 routes = ApiRoutes()
 
@@ -56,38 +60,9 @@ SESSION_EXPERT = {
     "required": ["expert_id"],
     "properties": {
         "expert_id": {"type": "integer", "minimum": 1},
-        "placement": {"type": "string", "enum": ["host", "away"]},
+        "placement": {"type": "string", "enum": list(membership.PLACEMENTS)},
     },
 }
-
-
-def check_committee_size(size: int) -> None:
-    """Committees are an odd number of at least five members (national tendering law)."""
-    if size < 5 or size % 2 == 0:
-        raise InvalidInput(
-            "committee-size", f"评标委员会人数必须为 5 人以上的单数，当前为 {size} 人"
-        )
-
-
-async def load_session(request: web.Request, session_id: int) -> EvaluationSession:
-    async with request.app[DB].read() as s:
-        session = (
-            await s.execute(
-                select(EvaluationSession)
-                .where(EvaluationSession.id == session_id)
-                .options(
-                    selectinload(EvaluationSession.experts).selectinload(SessionExpert.expert),
-                    selectinload(EvaluationSession.host_venue),
-                )
-            )
-        ).scalar_one_or_none()
-    if session is None:
-        raise NotFound("session-not-found", f"评标会 #{session_id} 不存在")
-    return session
-
-
-def _may_see(who: Principal, session: EvaluationSession) -> bool:
-    return who.is_system or who.venue_id == session.host_venue_id
 
 
 @routes.route(
@@ -98,12 +73,7 @@ def _may_see(who: Principal, session: EvaluationSession) -> bool:
     response=list_of("Session"),
 )
 async def list_sessions(request: web.Request) -> web.Response:
-    who = await principal(request)
-    query = select(EvaluationSession).order_by(EvaluationSession.starts_at)
-    if not who.is_system:
-        query = query.where(EvaluationSession.host_venue_id == who.venue_id)
-    async with request.app[DB].read() as s:
-        sessions = list((await s.execute(query)).scalars())
+    sessions = await records.list_sessions(request.app[SERVICES], await principal(request))
     return web.json_response([session_json(x) for x in sessions])
 
 
@@ -120,38 +90,19 @@ async def list_sessions(request: web.Request) -> web.Response:
 async def create_session(request: web.Request) -> web.Response:
     who = await principal(request)
     body = await read_json(request, SESSION_CREATE)
-    if who.is_system:
-        host_id = body.get("host_venue_id")
-        if host_id is None:
-            raise InvalidInput("invalid-body", "缺少字段 host_venue_id")
-    elif who.role == "host_operator":
-        host_id = who.venue_id
-        if body.get("host_venue_id") not in (None, host_id):
-            raise Forbidden("not-host", "只能以本场地为主场创建评标会：一个评标会只有一个主场")
-    else:
-        raise Forbidden("not-host", "只有主场业务人员可以创建评标会")
-    window = rules.Window.checked(
-        datetime.fromisoformat(body["starts_at"]), datetime.fromisoformat(body["ends_at"])
+    draft = records.SessionDraft(
+        project_code=body["project_code"],
+        project_name=body["project_name"],
+        section=body["section"],
+        starts_at=datetime.fromisoformat(body["starts_at"]),
+        ends_at=datetime.fromisoformat(body["ends_at"]),
+        committee_size=body["committee_size"],
+        host_venue_id=body.get("host_venue_id"),
     )
-    check_committee_size(body["committee_size"])
-    async with request.app[DB].write() as s:
-        if await s.get(Venue, host_id) is None:
-            raise NotFound("venue-not-found", f"场地 #{host_id} 不存在")
-        session = EvaluationSession(
-            project_code=body["project_code"].strip(),
-            project_name=body["project_name"].strip(),
-            section=body["section"].strip(),
-            host_venue_id=host_id,
-            starts_at=window.starts_at,
-            ends_at=window.ends_at,
-            committee_size=body["committee_size"],
-            state=SessionState.SCHEDULED,
-            created_at=request.app[CLOCK](),
-        )
-        s.add(session)
-        await s.flush()
-        result = session_json(session)
-    return web.json_response(result, status=201)
+    session = await records.create_session(
+        request.app[SERVICES], who, draft, now=request.app[CLOCK]()
+    )
+    return web.json_response(session_json(session), status=201)
 
 
 @routes.route(
@@ -163,15 +114,10 @@ async def create_session(request: web.Request) -> web.Response:
     errors=(403, 404),
 )
 async def get_session(request: web.Request) -> web.Response:
-    who = await principal(request)
-    session = await load_session(request, path_id(request, "session_id"))
-    if not _may_see(who, session):
-        raise Forbidden("session-not-visible", f"评标会 #{session.id} 不由本场地主办，无权查看")
-    out = session_json(session)
-    out["experts"] = [
-        {**expert_json(se.expert), "placement": se.placement} for se in session.experts
-    ]
-    return web.json_response(out)
+    detail = await records.get_session(
+        request.app[SERVICES], await principal(request), path_id(request, "session_id")
+    )
+    return web.json_response(session_detail_json(detail))
 
 
 @routes.route(
@@ -185,80 +131,24 @@ async def get_session(request: web.Request) -> web.Response:
 )
 async def add_session_expert(request: web.Request) -> web.Response:
     who = await principal(request)
-    session = await load_session(request, path_id(request, "session_id"))
-    host = session.host_venue
-    who.require_host(host.id, host.name)
+    session_id = path_id(request, "session_id")
     body = await read_json(request, SESSION_EXPERT)
-    async with request.app[DB].write() as s:
-        expert = await s.get(Expert, body["expert_id"])
-        if expert is None:
-            raise NotFound("expert-not-found", f"专家 #{body['expert_id']} 不存在")
-        if any(se.expert_id == expert.id for se in session.experts):
-            raise Conflict(
-                "expert-already-added", f"专家 {expert.code} 已在评标会 #{session.id} 中"
-            )
-        # Read under the row lock: a start committed meanwhile is seen, one to come waits.
-        state = (
-            await s.execute(
-                select(EvaluationSession.state)
-                .where(EvaluationSession.id == session.id)
-                .with_for_update()
-            )
-        ).scalar_one()
-        if state not in BEFORE_START:
-            # After the start a committee that lost a member is sealed for a new one.
-            raise Conflict(
-                "committee-fixed",
-                f"评标会当前状态为「{lifecycle.STATE_NAMES[state]}」，评审已开始，"
-                "不能再增补专家；如评标委员会人数不足，请暂停并封存，重新组建评标委员会",
-            )
-        # A member who declared recusal leaves a place to fill (增补专家).
-        serving = [se for se in session.experts if se.decision != "recused"]
-        if len(serving) >= session.committee_size:
-            raise Conflict(
-                "committee-full",
-                f"评标会 #{session.id} 的评标委员会已满 {session.committee_size} 人",
-            )
-        s.add(
-            SessionExpert(
-                session_id=session.id, expert_id=expert.id, placement=body.get("placement", "away")
-            )
-        )
-        await s.flush()
-        await append_event(
-            s,
-            kind="session.expert_added",
-            subject=f"session:{session.id}",
-            actor=who.username,
-            payload={
-                "expert": expert.code,
-                "placement": body.get("placement", "away"),
-                "replacing": [se.expert.code for se in session.experts if se.decision == "recused"],
-            },
-            at=request.app[CLOCK](),
-        )
-        # With the package attached, the newcomer's view joins the committed shuffle now, so
-        # their chapters can be released before the start.
-        await recommit_members(
-            s,
-            session.id,
-            [se.expert.code for se in serving] + [expert.code],
-            sealer=request.app[SEALER],
-            actor=who.username,
-            why="member_added",
-            now=request.app[CLOCK](),
-        )
-    return web.json_response(
-        {**expert_json(expert), "placement": body.get("placement", "away")}, status=201
+    added = await membership.add_member(
+        request.app[SERVICES],
+        who,
+        session_id,
+        body["expert_id"],
+        placement=body.get("placement", "away"),
+        now=request.app[CLOCK](),
+        follow=recommit_members,
     )
+    return web.json_response(member_added_json(added), status=201)
 
 
 @routes.route("GET", "/api/experts", summary="列出专家", tag="评标会", response=list_of("Expert"))
 async def list_experts(request: web.Request) -> web.Response:
-    await principal(request)
-    async with request.app[DB].read() as s:
-        experts = (await s.execute(select(Expert).order_by(Expert.id))).scalars()
-        return web.json_response([expert_json(e) for e in experts])
+    experts = await records.list_experts(request.app[SERVICES], await principal(request))
+    return web.json_response([expert_json(e) for e in experts])
 
 
 ACTION = {
@@ -280,48 +170,6 @@ FAULT = {
 }
 
 
-def _lifecycle_json(view: session_store.LifecycleView) -> dict[str, Any]:
-    s = view.session
-    return {
-        "session_id": s.id,
-        "state": s.state,
-        "state_name": lifecycle.STATE_NAMES[s.state],
-        "paused_from": s.paused_from,
-        "allowed_actions": [{"action": a, "name": lifecycle.ACTION_NAMES[a]} for a in view.allowed],
-        "fault_started_at": iso(s.fault_started_at) if s.fault_started_at else None,
-        "fault_note": s.fault_note if s.fault_started_at else "",
-        "due": [
-            {"kind": d.kind, "due_at": iso(d.due_at), "due_now": d.due_now, "message": d.message}
-            for d in view.due
-        ],
-        "transitions": [
-            {
-                "action": t.action,
-                "action_name": lifecycle.ACTION_NAMES[t.action],
-                "from_state": t.from_state,
-                "to_state": t.to_state,
-                "actor": t.actor,
-                "actor_role": t.actor_role,
-                "at": iso(t.at),
-                "reason": t.reason,
-            }
-            for t in view.transitions
-        ],
-    }
-
-
-async def _view(request: web.Request, session_id: int) -> web.Response:
-    app = request.app
-    view = await session_store.lifecycle_view(
-        app[DB],
-        await principal(request),
-        session_id,
-        now=app[CLOCK](),
-        rules=app[CONFIG].regulation.outage,
-    )
-    return web.json_response(_lifecycle_json(view))
-
-
 @routes.route(
     "GET",
     "/api/sessions/{session_id}/lifecycle",
@@ -330,7 +178,13 @@ async def _view(request: web.Request, session_id: int) -> web.Response:
     errors=(403, 404),
 )
 async def get_lifecycle(request: web.Request) -> web.Response:
-    return await _view(request, path_id(request, "session_id"))
+    view = await progress.lifecycle_view(
+        request.app[SERVICES],
+        await principal(request),
+        path_id(request, "session_id"),
+        now=request.app[CLOCK](),
+    )
+    return web.json_response(lifecycle_json(view))
 
 
 @routes.route(
@@ -345,25 +199,16 @@ async def session_action(request: web.Request) -> web.Response:
     who = await principal(request)
     session_id = path_id(request, "session_id")
     body = await read_json(request, ACTION)
-    if body["action"] == "start_evaluation":
-        # The evaluation starts with the members who confirmed: its shuffle is re-committed.
-        await start_evaluation(
-            request.app[SERVICES],
-            who,
-            session_id,
-            reason=body.get("reason"),
-            now=request.app[CLOCK](),
-        )
-    else:
-        await session_store.apply_action(
-            request.app[DB],
-            who,
-            session_id,
-            body["action"],
-            reason=body.get("reason"),
-            now=request.app[CLOCK](),
-        )
-    return await _view(request, session_id)
+    view = await progress.act(
+        request.app[SERVICES],
+        who,
+        session_id,
+        body["action"],
+        reason=body.get("reason"),
+        now=request.app[CLOCK](),
+        start=start_evaluation,
+    )
+    return web.json_response(lifecycle_json(view))
 
 
 @routes.route(
@@ -378,12 +223,12 @@ async def session_fault(request: web.Request) -> web.Response:
     who = await principal(request)
     session_id = path_id(request, "session_id")
     body = await read_json(request, FAULT)
-    await session_store.report_fault(
-        request.app[DB],
+    view = await progress.report_fault(
+        request.app[SERVICES],
         who,
         session_id,
         note=body.get("note"),
         fixed=body.get("fixed", False),
         now=request.app[CLOCK](),
     )
-    return await _view(request, session_id)
+    return web.json_response(lifecycle_json(view))

@@ -14,8 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from evaluation_hub.booking.allocation import verify_draw
-from evaluation_hub.booking.proposals import inputs_from_canonical
+from evaluation_hub.booking.allocation import inputs_from_canonical, verify_draw
 from evaluation_hub.errors import AllocationError
 
 __all__ = ["add_commands", "run_verify"]

@@ -1,7 +1,10 @@
-"""Issuing check-in PINs and judging check-in attempts against the database.
+"""Check-in use cases (签到): seating the session's experts at booked seats and issuing their
+one-time PINs (host business, ``access.Action.SEAT_EXPERTS``), and judging a check-in attempt
+a seat terminal reports.
 
 A wrong PIN must use up an attempt even though the attempt is refused, so the attempt counter is
-committed before the refusal is raised. Every issue, acceptance and refusal is an audit event.
+committed before the refusal is raised. Every seating, issue, acceptance and refusal is an audit
+event.
 """
 
 from __future__ import annotations
@@ -13,16 +16,15 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from evaluation_hub import access
 from evaluation_hub.audit.store import append_event
 from evaluation_hub.booking import rules as booking_rules
 from evaluation_hub.checkin import rules
-from evaluation_hub.db.engine import Database
 from evaluation_hub.db.models import (
     Booking,
     BookingEvent,
     BookingSeat,
     CheckinCredential,
-    EvaluationSession,
     Expert,
     Seat,
     SessionExpert,
@@ -30,7 +32,8 @@ from evaluation_hub.db.models import (
 )
 from evaluation_hub.errors import Conflict, InvalidInput, NotFound, ProblemError
 from evaluation_hub.principal import Principal
-from evaluation_hub.sealing import Sealer
+from evaluation_hub.services import Services
+from evaluation_hub.sessions.lookup import load_session
 
 __all__ = ["IssuedPin", "assign_expert", "check_in", "issue_pins"]
 
@@ -51,7 +54,7 @@ class IssuedPin:
 
 
 async def assign_expert(
-    db: Database,
+    hub: Services,
     actor: Principal,
     booking_id: int,
     seat_id: int,
@@ -60,15 +63,13 @@ async def assign_expert(
     now: datetime,
 ) -> None:
     """The host seats one of the session's experts at a seat its booking holds."""
-    async with db.write() as s:
+    async with hub.db.write() as s:
         booking = await s.get(Booking, booking_id)
         if booking is None:
             raise NotFound("booking-not-found", f"预约 #{booking_id} 不存在")
-        session = await s.get(EvaluationSession, booking.session_id)
-        assert session is not None
-        host = await s.get(Venue, session.host_venue_id)
-        assert host is not None
-        actor.require_host(host.id, host.name)
+        loaded = await load_session(s, booking.session_id)
+        access.require(actor, access.Action.SEAT_EXPERTS, loaded.target)
+        session = loaded.session
         hold = (
             await s.execute(
                 select(BookingSeat).where(
@@ -120,24 +121,20 @@ async def assign_expert(
 
 
 async def issue_pins(
-    db: Database,
+    hub: Services,
     actor: Principal,
     session_id: int,
     *,
-    sealer: Sealer,
     now: datetime,
-    policy: rules.CheckinPolicy,
     random_below: Callable[[int], int] = secrets.randbelow,
 ) -> list[IssuedPin]:
     """New PINs for every seated expert of the session's confirmed bookings; older ones stop
     working. The PINs are returned once, to be handed to the experts, and never stored."""
-    async with db.write() as s:
-        session = await s.get(EvaluationSession, session_id)
-        if session is None:
-            raise NotFound("session-not-found", f"评标会 #{session_id} 不存在")
-        host = await s.get(Venue, session.host_venue_id)
-        assert host is not None
-        actor.require_host(host.id, host.name)
+    sealer, policy = hub.sealer, hub.regulation.checkin
+    async with hub.db.write() as s:
+        loaded = await load_session(s, session_id)
+        access.require(actor, access.Action.SEAT_EXPERTS, loaded.target)
+        session = loaded.session
         rows = (
             await s.execute(
                 select(BookingSeat, Expert, Seat, Venue)
@@ -188,22 +185,22 @@ async def issue_pins(
 
 
 async def check_in(
-    db: Database,
+    hub: Services,
     *,
     seat_id: int,
     expert_code: str,
     pin: str,
-    sealer: Sealer,
     now: datetime,
-    policy: rules.CheckinPolicy,
 ) -> int:
-    """Check ``expert_code`` in at ``seat_id`` (the seat terminal's authenticated identity).
+    """Check ``expert_code`` in at ``seat_id`` (the seat terminal's authenticated identity: the
+    seat is the actor, and the PIN decides, ``checkin.rules``).
 
     Returns the booking id on success; raises the refusal's problem otherwise. Wrong PINs are
     counted even though they are refused."""
+    sealer, policy = hub.sealer, hub.regulation.checkin
     refusal: Exception | None = None
     booking_id = 0
-    async with db.write() as s:
+    async with hub.db.write() as s:
         row = (
             await s.execute(
                 select(CheckinCredential, BookingSeat, Booking)

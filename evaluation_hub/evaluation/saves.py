@@ -20,12 +20,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from evaluation_hub import access
 from evaluation_hub.audit.store import append_event
+from evaluation_hub.db.seat_terminals import SubmittedScore
 from evaluation_hub.errors import Conflict, Forbidden, InvalidInput
 from evaluation_hub.evaluation import rules
 from evaluation_hub.evaluation.context import Context, expert_at_seat, load_context
 from evaluation_hub.evaluation.models import ScoreSaveRow
 from evaluation_hub.principal import Principal
-from evaluation_hub.db.seat_terminals import SubmittedScore
 from evaluation_hub.services import Services
 from evaluation_hub.sessions import formation
 from evaluation_hub.sessions.lookup import load_session

@@ -20,12 +20,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from evaluation_hub import access
 from evaluation_hub.audit.store import append_event
 from evaluation_hub.booking.seatings import seatings
+from evaluation_hub.db.seat_terminals import SeatEnrolment
 from evaluation_hub.errors import Conflict, Forbidden, InvalidInput, NotFound
 from evaluation_hub.evaluation import rules
 from evaluation_hub.evaluation.context import SeatActor, load_context, require_seated
 from evaluation_hub.evaluation.models import ReportSignatureRow
 from evaluation_hub.principal import Principal
-from evaluation_hub.db.seat_terminals import SeatEnrolment
 from evaluation_hub.services import Services
 from evaluation_hub.sessions import formation
 from evaluation_hub.sessions.lookup import load_session

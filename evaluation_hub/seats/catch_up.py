@@ -24,10 +24,10 @@ from sqlalchemy import select
 from evaluation_hub.booking.seatings import seatings
 from evaluation_hub.db.models import EvaluationSession
 from evaluation_hub.evaluation.models import ReportSignatureRow, ReviewRequestRow
-from evaluation_hub.seats.chapter_chunks import ChapterChunks
-from evaluation_hub.seats.expert_requests import briefing
 from evaluation_hub.evaluation.result import report_messages, revealed_result
 from evaluation_hub.evaluation.review import review_notice
+from evaluation_hub.seats.chapter_chunks import ChapterChunks
+from evaluation_hub.seats.expert_requests import briefing
 from evaluation_hub.services import Services
 from evaluation_hub.sessions.states import SessionState
 from seat_protocol.messages import AppMessage, CheckinResult, SessionStateNotice

@@ -97,13 +97,7 @@ async def check_in(
         return refused("本工位终端尚未获批准，不能签到")
     try:
         await checkin_store.check_in(
-            hub.db,
-            seat_id=seat_id,
-            expert_code=expert,
-            pin=msg.pin.strip(),
-            sealer=hub.sealer,
-            now=now,
-            policy=hub.regulation.checkin,
+            hub, seat_id=seat_id, expert_code=expert, pin=msg.pin.strip(), now=now
         )
     except ProblemError as exc:
         left = exc.extra.get("attempts_left")

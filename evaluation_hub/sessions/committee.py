@@ -32,6 +32,7 @@ __all__ = [
     "Member",
     "Tied",
     "assess",
+    "check_size",
     "count_round",
     "elect_chair",
 ]
@@ -125,6 +126,19 @@ def _lawful(size: int, experts: int, rules: CommitteeRules) -> bool:
         and (size % 2 == 1 or not rules.odd)
         and Fraction(experts, max(size, 1)) >= rules.min_expert_share
     )
+
+
+def check_size(size: int, rules: CommitteeRules | None = None) -> None:
+    """The number of members a session plans for must itself be lawful (odd, at least
+    ``min_size``): checked when the session is created, before anyone is drawn."""
+    rules = rules or CommitteeRules()
+    if size < rules.min_size or (rules.odd and size % 2 == 0):
+        parity = "的单数" if rules.odd else ""
+        raise SessionRuleError(
+            "committee-size",
+            f"评标委员会人数必须为 {rules.min_size} 人以上{parity}，当前为 {size} 人",
+            422,
+        )
 
 
 def assess(committee: Committee, rules: CommitteeRules | None = None) -> Assessment:

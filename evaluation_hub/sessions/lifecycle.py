@@ -11,7 +11,9 @@
 Every transition is made by an actor at the host site (主场为主): away sites never drive a
 session. Starting, pausing, resuming and ending are for host-site staff; the steps that follow
 from facts (all seats confirmed, all sheets in, all signatures in) may also be made by the hub
-itself (role ``system``). Each call returns the new state and a :class:`TransitionRecord` for
+itself (``Role.SYSTEM``). Who may make each move is part of the machine (``TRANSITIONS``),
+named with the roles of ``evaluation_hub.access``, so the system administrator, who never acts
+in an evaluation, makes none of them. Each call returns the new state and a :class:`TransitionRecord` for
 the audit chain. Never reads the clock or the database: ``now`` and the current state come in.
 """
 
@@ -20,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from evaluation_hub.access import ROLE_NAMES, Role
 from evaluation_hub.sessions import states
 from evaluation_hub.sessions.errors import SessionRuleError
 from evaluation_hub.sessions.states import PAUSABLE, STATE_NAMES
@@ -28,7 +31,6 @@ from evaluation_hub.sessions.states import SessionState as S
 __all__ = [
     "ACTION_NAMES",
     "PAUSABLE",
-    "ROLE_NAMES",
     "STATES",
     "STATE_NAMES",
     "TRANSITIONS",
@@ -40,14 +42,6 @@ __all__ = [
 ]
 
 STATES = states.STATES
-
-ROLE_NAMES = {
-    "host_operator": "主场业务人员",
-    "supervisor": "监督人员",
-    "venue_admin": "场地管理员",
-    "system_admin": "系统管理员",
-    "system": "系统自动",
-}
 
 ACTION_NAMES = {
     "confirm_seats": "确认工位",
@@ -64,15 +58,15 @@ ACTION_NAMES = {
     "cancel": "取消评标会",
 }
 
-_HOST_STAFF = frozenset({"host_operator"})
-_HOST_OR_SYSTEM = frozenset({"host_operator", "system"})
+_HOST_STAFF = frozenset({Role.HOST_OPERATOR})
+_HOST_OR_SYSTEM = frozenset({Role.HOST_OPERATOR, Role.SYSTEM})
 
 
 @dataclass(frozen=True)
 class TransitionRule:
     sources: frozenset[S]
     target: S | None  # None: back to the state the session was paused from
-    roles: frozenset[str]
+    roles: frozenset[Role]
     needs_reason: bool = False
 
 
@@ -93,7 +87,7 @@ TRANSITIONS: dict[str, TransitionRule] = {
     ),
     # A host supervisor may stop the room on an incident; resuming is the operator's call.
     "pause": TransitionRule(
-        PAUSABLE, S.PAUSED, frozenset({"host_operator", "supervisor"}), needs_reason=True
+        PAUSABLE, S.PAUSED, frozenset({Role.HOST_OPERATOR, Role.SUPERVISOR}), needs_reason=True
     ),
     "resume": TransitionRule(frozenset({S.PAUSED}), None, _HOST_STAFF),
     "seal_for_new_committee": TransitionRule(

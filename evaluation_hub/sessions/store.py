@@ -1,8 +1,11 @@
-"""Applies the pure lifecycle (``lifecycle``) and outage clocks (``outage``) to stored sessions.
+"""The session's progress (评标会进程), as use cases: where it is and what is due, moving it
+along the pure lifecycle (``lifecycle``), and the fault clocks (``outage``).
 
 One unit of work per call: load, decide with the pure machine, write the new state, the
 transition record and its audit event, commit. Concurrent moves of one session cannot both
-win: the state is updated only if it is still the one the decision was made from.
+win: the state is updated only if it is still the one the decision was made from. Who may make
+each move is the lifecycle's (``lifecycle.TRANSITIONS``, host site only); who may read the
+progress is ``access.Action.SEE_SESSION``, who may report a fault ``access.Action.REPORT_FAULT``.
 
 Every move is also noted in the unit of work's ``info`` (``SESSION_MOVES``); once it commits,
 the hub's commit listener tells the session's seats (``evaluation_hub.seats.session_notices``).
@@ -12,22 +15,28 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from evaluation_hub import access
 from evaluation_hub.audit.store import append_event
-from evaluation_hub.db.engine import Database
 from evaluation_hub.db.models import EvaluationSession, SessionTransition
-from evaluation_hub.errors import Conflict, Forbidden, InvalidInput, NotFound
+from evaluation_hub.errors import Conflict, InvalidInput
 from evaluation_hub.principal import Principal
+from evaluation_hub.services import Services
 from evaluation_hub.sessions import formation, lifecycle, outage
+from evaluation_hub.sessions.committee import CommitteeRules
+from evaluation_hub.sessions.lookup import load_session
 
 __all__ = [
     "SESSION_MOVES",
     "LifecycleView",
     "SessionMove",
-    "apply_action",
+    "StartEvaluation",
+    "TransitionEntry",
+    "act",
     "apply_action_in",
     "lifecycle_view",
     "report_fault",
@@ -44,33 +53,54 @@ class SessionMove:
     at: datetime
 
 
-async def _load(s: AsyncSession, session_id: int) -> EvaluationSession:
-    session = await s.get(EvaluationSession, session_id)
-    if session is None:
-        raise NotFound("session-not-found", f"评标会 #{session_id} 不存在")
-    return session
+@dataclass(frozen=True)
+class TransitionEntry:
+    """One move of the session's history (进程记录)."""
+
+    action: str
+    from_state: str
+    to_state: str
+    actor: str
+    actor_role: str
+    at: datetime
+    reason: str
 
 
-def _state(session: EvaluationSession) -> lifecycle.SessionStatus:
+@dataclass(frozen=True)
+class LifecycleView:
+    """Where the session is, what the state allows next, its history, and what is due."""
+
+    session_id: int
+    state: str
+    paused_from: str | None
+    allowed: tuple[str, ...]
+    #: the fault being timed, if any (故障计时)
+    fault_started_at: datetime | None
+    fault_note: str
+    due: tuple[outage.DueAction, ...]
+    transitions: tuple[TransitionEntry, ...]
+
+
+class StartEvaluation(Protocol):
+    """The start of the review (开始评审), which the evaluation owns: the lifecycle move, and
+    its committed shuffle re-committed to exactly the members who confirmed, in one unit of
+    work (``evaluation_hub.evaluation.package.start_evaluation``). A port, so that this
+    package, which the evaluation package imports, never imports it back; the shell passes
+    the evaluation's use case."""
+
+    async def __call__(
+        self,
+        hub: Services,
+        actor: Principal,
+        session_id: int,
+        *,
+        reason: str | None,
+        now: datetime,
+    ) -> object: ...
+
+
+def _status(session: EvaluationSession) -> lifecycle.SessionStatus:
     return lifecycle.SessionStatus(session.state, session.paused_from)
-
-
-def _check_visible(actor: Principal, session: EvaluationSession) -> None:
-    if not (actor.is_system or actor.venue_id == session.host_venue_id):
-        raise Forbidden("session-not-visible", f"评标会 #{session.id} 不由本场地主办，无权查看")
-
-
-async def apply_action(
-    db: Database,
-    actor: Principal,
-    session_id: int,
-    action: str,
-    *,
-    reason: str | None,
-    now: datetime,
-) -> EvaluationSession:
-    async with db.write() as s:
-        return await apply_action_in(s, actor, session_id, action, reason=reason, now=now)
 
 
 async def apply_action_in(
@@ -81,22 +111,25 @@ async def apply_action_in(
     *,
     reason: str | None,
     now: datetime,
+    committee_rules: CommitteeRules | None = None,
 ) -> EvaluationSession:
-    """``apply_action`` inside the caller's open unit of work (the caller commits), so a
-    transition and the facts that justify it are written together or not at all."""
-    session = await _load(s, session_id)
-    current = _state(session)
-    new, record = lifecycle.transition(
+    """Move the session by ``action`` inside the caller's open unit of work (the caller
+    commits), so a transition and the facts that justify it are written together or not at
+    all. ``committee_rules``: the regulation's, for the lawful committee the start needs."""
+    loaded = await load_session(s, session_id)
+    session = loaded.session
+    current = _status(session)
+    new, move = lifecycle.transition(
         current,
         action,
         actor_role=actor.role,
-        actor_site_is_host=actor.venue_id == session.host_venue_id,
+        actor_site_is_host=access.Relation.HOST in access.relations(actor, loaded.target),
         now=now,
         reason=reason,
         actor=actor.username,
     )
     if action == "start_evaluation":
-        await formation.require_lawful_committee(s, session.id)
+        await formation.require_lawful_committee(s, session.id, committee_rules)
     moved = await s.execute(
         update(EvaluationSession)
         .where(
@@ -111,13 +144,13 @@ async def apply_action_in(
     s.add(
         SessionTransition(
             session_id=session.id,
-            action=record.action,
-            from_state=record.from_state,
-            to_state=record.to_state,
-            actor=record.actor,
-            actor_role=record.actor_role,
-            at=record.at,
-            reason=record.reason or "",
+            action=move.action,
+            from_state=move.from_state,
+            to_state=move.to_state,
+            actor=move.actor,
+            actor_role=move.actor_role,
+            at=move.at,
+            reason=move.reason or "",
         )
     )
     await append_event(
@@ -126,10 +159,10 @@ async def apply_action_in(
         subject=f"session:{session.id}",
         actor=actor.username,
         payload={
-            "from_state": record.from_state,
-            "to_state": record.to_state,
-            "actor_role": record.actor_role,
-            "reason": record.reason or "",
+            "from_state": move.from_state,
+            "to_state": move.to_state,
+            "actor_role": move.actor_role,
+            "reason": move.reason or "",
         },
         at=now,
     )
@@ -138,23 +171,91 @@ async def apply_action_in(
     return session
 
 
+async def _view_in(
+    s: AsyncSession, actor: Principal, session_id: int, now: datetime, rules: outage.OutageRules
+) -> LifecycleView:
+    loaded = await load_session(s, session_id)
+    access.require(actor, access.Action.SEE_SESSION, loaded.target)
+    session = loaded.session
+    history = (
+        await s.execute(
+            select(SessionTransition)
+            .where(SessionTransition.session_id == session.id)
+            .order_by(SessionTransition.id)
+        )
+    ).scalars()
+    state = _status(session)
+    return LifecycleView(
+        session_id=session.id,
+        state=session.state,
+        paused_from=session.paused_from,
+        allowed=tuple(lifecycle.allowed_actions(state)),
+        fault_started_at=session.fault_started_at,
+        fault_note=session.fault_note if session.fault_started_at else "",
+        due=tuple(
+            outage.due_actions(state, session.starts_at, session.fault_started_at, now, rules)
+        ),
+        transitions=tuple(
+            TransitionEntry(
+                t.action, t.from_state, t.to_state, t.actor, t.actor_role, t.at, t.reason
+            )
+            for t in history
+        ),
+    )
+
+
+async def lifecycle_view(
+    hub: Services, actor: Principal, session_id: int, *, now: datetime
+) -> LifecycleView:
+    """Where the session is, what may be done next, its history, and what is due (到期事项)."""
+    async with hub.db.read() as s:
+        return await _view_in(s, actor, session_id, now, hub.regulation.outage)
+
+
+async def act(
+    hub: Services,
+    actor: Principal,
+    session_id: int,
+    action: str,
+    *,
+    reason: str | None,
+    now: datetime,
+    start: StartEvaluation,
+) -> LifecycleView:
+    """Move the session (开始、暂停、恢复、封存…) and answer with its progress.
+
+    The start of the review is the evaluation's (``start``: its shuffle follows the members
+    who confirmed, in the same unit of work as the move); every other move is made here."""
+    if action == "start_evaluation":
+        await start(hub, actor, session_id, reason=reason, now=now)
+        return await lifecycle_view(hub, actor, session_id, now=now)
+    async with hub.db.write() as s:
+        await apply_action_in(
+            s,
+            actor,
+            session_id,
+            action,
+            reason=reason,
+            now=now,
+            committee_rules=hub.regulation.committee,
+        )
+        return await _view_in(s, actor, session_id, now, hub.regulation.outage)
+
+
 async def report_fault(
-    db: Database,
+    hub: Services,
     actor: Principal,
     session_id: int,
     *,
     note: str | None,
     fixed: bool,
     now: datetime,
-) -> EvaluationSession:
+) -> LifecycleView:
     """Start (or stop) the outage clocks of a session: only the host site records faults."""
-    async with db.write() as s:
-        session = await _load(s, session_id)
-        if not (
-            actor.venue_id == session.host_venue_id
-            and actor.role in {"host_operator", "supervisor"}
-        ):
-            raise Forbidden("not-host", "只有主场业务人员或主场监督人员可以登记或解除故障")
+    async with hub.db.write() as s:
+        loaded = await load_session(s, session_id)
+        access.require(actor, access.Action.REPORT_FAULT, loaded.target)
+        session = loaded.session
         if fixed:
             if session.fault_started_at is None:
                 raise Conflict("no-fault", f"评标会 #{session.id} 当前没有未排除的故障")
@@ -177,37 +278,5 @@ async def report_fault(
             payload={"note": session.fault_note},
             at=now,
         )
-        return session
-
-
-@dataclass(frozen=True)
-class LifecycleView:
-    session: EvaluationSession
-    allowed: list[str]
-    transitions: list[SessionTransition]
-    due: list[outage.DueAction]
-
-
-async def lifecycle_view(
-    db: Database, actor: Principal, session_id: int, *, now: datetime, rules: outage.OutageRules
-) -> LifecycleView:
-    """Where the session is, what may be done next, its history, and what is due (到期事项)."""
-    async with db.read() as s:
-        session = await _load(s, session_id)
-        _check_visible(actor, session)
-        history = list(
-            (
-                await s.execute(
-                    select(SessionTransition)
-                    .where(SessionTransition.session_id == session.id)
-                    .order_by(SessionTransition.id)
-                )
-            ).scalars()
-        )
-    state = _state(session)
-    return LifecycleView(
-        session,
-        lifecycle.allowed_actions(state),
-        history,
-        outage.due_actions(state, session.starts_at, session.fault_started_at, now, rules),
-    )
+        await s.flush()
+        return await _view_in(s, actor, session_id, now, hub.regulation.outage)

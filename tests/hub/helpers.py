@@ -13,6 +13,9 @@ from evaluation_hub.db.engine import Database
 from evaluation_hub.db.models import EvaluationSession, Expert, SessionExpert
 from evaluation_hub.principal import Principal
 from evaluation_hub.sessions import formation
+from tests.support.services import services_for
+
+__all__ = ["confirm_committee", "confirm_members", "login", "problem", "services_for"]
 
 PROBLEM = "application/problem+json"
 
@@ -70,7 +73,7 @@ async def confirm_committee(database: Database, session_id: int, at: datetime) -
     for code, placement in pending:
         if placement == "host":
             await formation.decide_at_host(
-                database, host, session_id, code, "confirmed", "", now=at
+                services_for(database), host, session_id, code, "confirmed", "", now=at
             )
         else:
             await confirm_members(database, session_id, (code,), at)

@@ -10,8 +10,7 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from evaluation_hub.booking.allocation import verify_draw
-from evaluation_hub.booking.proposals import inputs_from_canonical
+from evaluation_hub.booking.allocation import inputs_from_canonical, verify_draw
 from tests.conftest import FakeClock
 from tests.hub.helpers import login, problem
 

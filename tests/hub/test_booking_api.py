@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from evaluation_hub.booking import store
+from evaluation_hub.booking import answers, reading
+from evaluation_hub.booking.records import BookingRecord
 from evaluation_hub.db.engine import Database
+from evaluation_hub.principal import Principal
 from tests.conftest import FakeClock
-from tests.hub.helpers import login, problem
+from tests.hub.helpers import login, problem, services_for
 
 Client = TestClient[Any, Any]
+# Reads every booking whole, wherever it is and whatever was drawn.
+SYSADMIN = Principal("sysadmin", "system_admin", None)
 
 
 async def _request(
@@ -23,7 +28,13 @@ async def _request(
 
 
 async def _count_bookings(database: Database) -> int:
-    return len(await store.list_bookings(database))
+    hub = services_for(database)
+    return len(await reading.list_bookings(hub, SYSADMIN, now=datetime.now(UTC)))
+
+
+async def _booking(database: Database, booking_id: int) -> BookingRecord:
+    hub = services_for(database)
+    return await reading.get_booking(hub, SYSADMIN, booking_id, now=datetime.now(UTC))
 
 
 async def test_request_confirm_cancel_rebook(
@@ -142,27 +153,27 @@ async def test_admin_of_another_venue_is_refused(
         client, host, seeded, seat_ids=[seeded["seats"]["DL-01"], seeded["seats"]["DL-02"]]
     )
     booking = await resp.json()
-    before = await store.get_booking(database, booking["id"])
+    before = await _booking(database, booking["id"])
 
     resp = await client.post(f"/api/bookings/{booking['id']}/confirm", json={}, headers=honghe)
     assert (await problem(resp, 403))["detail"] == (
-        "只有场地「大理州公共资源交易中心」的管理员可以执行此操作，当前用户 hh_admin（场地管理员）无此权限"
+        "只有场地「大理州公共资源交易中心」的管理员可以处理发往场地「大理州公共资源交易中心」的预约，当前用户 hh_admin（场地管理员）无此权限"
     )
     resp = await client.post(f"/api/bookings/{booking['id']}/reject", json={}, headers=honghe)
     await problem(resp, 403)
     resp = await client.get(f"/api/bookings/{booking['id']}", headers=honghe)
     assert (await problem(resp, 403))["detail"] == (
-        f"预约 #{booking['id']} 既不在本场地，也不属于本场地主办的评标会，无权查看"
+        "只有预约所在场地或主办该评标会的场地人员可以查看该预约，当前用户 hh_admin（场地管理员）无此权限"
     )
     # A venue admin is not the host: they cannot request bookings for the session.
     resp = await _request(client, honghe, seeded, seat_count=1)
     assert (await problem(resp, 403))["detail"] == (
-        "只有主场「云南省公共资源交易中心（昆明）」的业务人员可以为该评标会预约工位，当前用户 hh_admin（场地管理员）无此权限"
+        f"只有主场「云南省公共资源交易中心（昆明）」的业务人员可以为评标会 #{seeded['session']} 预约工位，当前用户 hh_admin（场地管理员）无此权限"
     )
     # Other venues' bookings do not appear in their list.
     resp = await client.get("/api/bookings", headers=honghe)
     assert await resp.json() == []
-    after = await store.get_booking(database, booking["id"])
+    after = await _booking(database, booking["id"])
     assert (after.state, len(after.events)) == (before.state, len(before.events))
 
 
@@ -205,9 +216,10 @@ async def test_unconfirmed_requests_expire(
     assert (await problem(resp, 409))["detail"] == (
         f"预约 #{booking['id']} 已于 2026-12-01 09:00 超时失效，请主场重新提交预约申请"
     )
-    assert await store.expire_due(database, clock()) == [booking["id"]]
-    assert await store.expire_due(database, clock()) == []
-    expired = await store.get_booking(database, booking["id"])
+    hub = services_for(database)
+    assert await answers.expire_due(hub, now=clock()) == [booking["id"]]
+    assert await answers.expire_due(hub, now=clock()) == []
+    expired = await _booking(database, booking["id"])
     assert expired.state == "expired"
     assert expired.events[-1].actor == "system"
     assert [h.live for h in expired.seats] == [False]
@@ -440,3 +452,93 @@ async def test_every_booking_change_is_on_the_audit_chain(
     report = verify(events, checkpoints, Ed25519PrivateKey.generate().public_key())
     assert report.problem is None
     assert report.events == 3
+
+
+async def test_publishing_and_changing_a_seat_is_audited(
+    client: Client, seeded: dict[str, Any], database: Database, clock: FakeClock
+) -> None:
+    from evaluation_hub.audit.store import load_chain
+
+    dali = await login(client, "dl_admin")
+    root = await login(client, "sysadmin")
+    resp = await client.post(
+        f"/api/venues/{seeded['venues']['DL']}/seats",
+        json={"label": "DL-07", "room": "远程评标室 B", "capabilities": ["microphone", "camera"]},
+        headers=dali,
+    )
+    seat = await resp.json()
+    # The system administrator administers every venue's seats, as their admin would.
+    resp = await client.patch(
+        f"/api/seats/{seat['id']}", json={"shared": False, "room": "远程评标室 B"}, headers=root
+    )
+    assert (await resp.json())["shared"] is False
+    # A change that changes nothing leaves nothing on the chain.
+    resp = await client.patch(f"/api/seats/{seat['id']}", json={"shared": False}, headers=dali)
+    assert resp.status == 200, await resp.text()
+    async with database.read() as s:
+        events = [e for e in await load_chain(s) if e.kind.startswith("directory.")]
+    assert [(e.kind, e.subject, e.actor, e.payload) for e in events] == [
+        (
+            "directory.seat_created",
+            f"seat:{seat['id']}",
+            "dl_admin",
+            {
+                "venue": "DL",
+                "label": "DL-07",
+                "room": "远程评标室 B",
+                "capabilities": ["camera", "microphone"],
+                "status": "available",
+                "shared": True,
+            },
+        ),
+        (
+            "directory.seat_changed",
+            f"seat:{seat['id']}",
+            "sysadmin",
+            {"venue": "DL", "changed": {"shared": {"from": True, "to": False}}},
+        ),
+    ]
+    assert all(e.at == clock() for e in events)
+
+
+async def test_the_system_administrator_answers_for_any_venue_but_requests_for_no_host(
+    client: Client, seeded: dict[str, Any]
+) -> None:
+    """三员分立: the system administrator administers every venue's bookings, and books no
+    seats for a session (host business)."""
+    host = await login(client, "km_operator")
+    root = await login(client, "sysadmin")
+    seats = seeded["seats"]
+    resp = await _request(client, root, seeded, seat_count=1)
+    assert (await problem(resp, 403))["detail"] == (
+        f"只有主场「云南省公共资源交易中心（昆明）」的业务人员可以为评标会 #{seeded['session']} "
+        "预约工位，当前用户 sysadmin（系统管理员）无此权限"
+    )
+    booking = await (
+        await _request(client, host, seeded, seat_ids=[seats["DL-01"], seats["DL-02"]])
+    ).json()
+    resp = await client.post(
+        f"/api/bookings/{booking['id']}/change", json={"reason": "x"}, headers=root
+    )
+    assert (await problem(resp, 403))["detail"] == (
+        f"只有主场「云南省公共资源交易中心（昆明）」的业务人员可以为评标会 #{seeded['session']} "
+        "预约工位，当前用户 sysadmin（系统管理员）无此权限"
+    )
+    resp = await client.post(f"/api/bookings/{booking['id']}/confirm", json={}, headers=root)
+    assert resp.status == 200, await resp.text()
+    confirmed = await resp.json()
+    assert [e["actor"] for e in confirmed["events"]] == ["km_operator", "sysadmin"]
+    resp = await client.post(
+        f"/api/bookings/{booking['id']}/cancel", json={"reason": "场地检修"}, headers=root
+    )
+    assert (await resp.json())["state"] == "cancelled"
+    assert [b["id"] for b in await (await client.get("/api/bookings", headers=root)).json()] == [
+        booking["id"]
+    ]
+    resp = await client.post(
+        f"/api/sessions/{seeded['session']}/allocation", json={"policy": "nearest"}, headers=root
+    )
+    assert (await problem(resp, 403))["detail"] == (
+        f"只有主场「云南省公共资源交易中心（昆明）」的业务人员可以为评标会 #{seeded['session']} "
+        "预约工位，当前用户 sysadmin（系统管理员）无此权限"
+    )

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from evaluation_hub.api.keys import HUB_KEY, SEALER
+from evaluation_hub.api.keys import HUB_KEY, SERVICES
 from evaluation_hub.archive.auditslice import load_slice
 from evaluation_hub.audit.checkpoint import CheckpointPolicy
 from evaluation_hub.audit.store import load_chain, maybe_checkpoint
@@ -20,7 +20,6 @@ from tests.conftest import FakeClock
 from tests.hub.helpers import login, problem
 
 Client = TestClient[Any, Any]
-POLICY = rules.CheckinPolicy()
 
 
 async def _seat_and_confirm(client: Client, seeded: dict[str, Any]) -> dict[str, Any]:
@@ -60,18 +59,10 @@ async def test_pins_and_check_in(
     assert (e03["seat_label"], e03["venue_name"]) == ("DL-01", "大理州公共资源交易中心")
     assert len(e03["pin"]) == 6 and e03["pin"].isdigit()
     seats = seeded["seats"]
-    sealer = client.app[SEALER]
+    hub = client.app[SERVICES]  # the hub's check-in policy: 5 attempts, from 60 min before
 
     async def attempt(seat: str, code: str, pin: str) -> int:
-        return await check_in(
-            database,
-            seat_id=seats[seat],
-            expert_code=code,
-            pin=pin,
-            sealer=sealer,
-            now=clock(),
-            policy=POLICY,
-        )
+        return await check_in(hub, seat_id=seats[seat], expert_code=code, pin=pin, now=clock())
 
     async def refused(seat: str, code: str, pin: str) -> str:
         with pytest.raises(ProblemError) as err:

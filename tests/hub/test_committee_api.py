@@ -82,7 +82,8 @@ async def test_the_evaluation_starts_only_with_a_lawful_committee(
         _decision(sid, "E02"), json={"decision": "confirmed"}, headers=supervisor
     )
     assert (await problem(resp, 403))["detail"] == (
-        f"只有主场「云南省公共资源交易中心（昆明）」的业务人员可以办理评标会 #{sid} 的评标委员会组建"
+        f"只有主场「云南省公共资源交易中心（昆明）」的业务人员可以办理评标会 #{sid} 的评标委员会组建，"
+        "当前用户 km_supervisor（监督人员）无此权限"
     )
 
     # One confirmed member: too few.

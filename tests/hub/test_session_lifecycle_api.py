@@ -163,6 +163,7 @@ async def test_outage_clocks(
     assert view["state_name"] == "已封存待重新组建评标委员会"
     dali = await login(client, "dl_admin")
     resp = await client.post(url, json={"note": "x"}, headers=dali)
-    assert (await problem(resp, 403))[
-        "detail"
-    ] == "只有主场业务人员或主场监督人员可以登记或解除故障"
+    assert (await problem(resp, 403))["detail"] == (
+        f"只有主场业务人员或主场监督人员可以登记或解除评标会 #{seeded['session']} 的故障，"
+        "当前用户 dl_admin（场地管理员）无此权限"
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from aiohttp.test_utils import TestClient
 
 from tests.hub.helpers import login, problem
@@ -73,7 +74,8 @@ async def test_session_rules(client: Client, seeded: dict[str, Any]) -> None:
         (
             {"host_venue_id": seeded["venues"]["DL"]},
             403,
-            "只能以本场地为主场创建评标会：一个评标会只有一个主场",
+            "只有主场「大理州公共资源交易中心」的业务人员或系统管理员可以以「大理州公共资源交易中心」"
+            "为主场创建评标会，当前用户 km_operator（主场业务人员）无此权限",
         ),
         ({"project_code": " "}, 422, "字段 project_code 不能为空"),
     ]
@@ -84,7 +86,10 @@ async def test_session_rules(client: Client, seeded: dict[str, Any]) -> None:
 
     dali = await login(client, "dl_admin")
     resp = await client.post("/api/sessions", json=SESSION, headers=dali)
-    assert (await problem(resp, 403))["detail"] == "只有主场业务人员可以创建评标会"
+    assert (await problem(resp, 403))["detail"] == (
+        "只有主场「大理州公共资源交易中心」的业务人员或系统管理员可以以「大理州公共资源交易中心」"
+        "为主场创建评标会，当前用户 dl_admin（场地管理员）无此权限"
+    )
     resp = await client.get(f"/api/sessions/{seeded['session']}", headers=dali)
     assert (await problem(resp, 403))[
         "detail"
@@ -123,9 +128,92 @@ async def test_timeline(client: Client, seeded: dict[str, Any]) -> None:
     assert (await problem(resp, 422))["detail"] == "查询参数 date 必须是日期，例如 2026-12-01"
     resp = await client.get(f"{url}?date=2026-12-01", headers=host)
     assert (await problem(resp, 403))["detail"] == (
-        "只有场地「大理州公共资源交易中心」的管理员可以执行此操作，当前用户 km_operator（主场业务人员）无此权限"
+        "只有场地「大理州公共资源交易中心」的管理员可以管理场地「大理州公共资源交易中心」，"
+        "当前用户 km_operator（主场业务人员）无此权限"
     )
     resp = await client.get("/api/venues/999/timeline?date=2026-12-01", headers=dali)
     assert (await problem(resp, 404))["detail"] == "场地 #999 不存在"
     resp = await client.patch("/api/seats/999", json={"room": "x"}, headers=dali)
     assert (await problem(resp, 404))["detail"] == "工位 #999 不存在"
+
+
+async def test_the_system_administrator_creates_and_reads_sessions_but_forms_no_committee(
+    client: Client, seeded: dict[str, Any]
+) -> None:
+    """三员分立: the system administrator creates sessions for any host and reads them, and does
+    no host business: no committee, no seating, no PINs, no lifecycle move."""
+    root = await login(client, "sysadmin")
+    host_id = seeded["venues"]["KM"]
+    resp = await client.post(
+        "/api/sessions", json={**SESSION, "host_venue_id": host_id}, headers=root
+    )
+    assert resp.status == 201, await resp.text()
+    sid = (await resp.json())["id"]
+    assert (await client.get(f"/api/sessions/{sid}", headers=root)).status == 200
+    listed = await (await client.get("/api/sessions", headers=root)).json()
+    assert [s["id"] for s in listed] == [seeded["session"], sid]
+    host_business = "只有主场「云南省公共资源交易中心（昆明）」的业务人员可以{}，当前用户 sysadmin（系统管理员）无此权限"
+    resp = await client.post(
+        f"/api/sessions/{sid}/experts", json={"expert_id": seeded["experts"]["E01"]}, headers=root
+    )
+    assert (await problem(resp, 403))["detail"] == host_business.format(
+        f"办理评标会 #{sid} 的评标委员会组建"
+    )
+    resp = await client.post(
+        f"/api/sessions/{seeded['session']}/committee/members/E01/decision",
+        json={"decision": "confirmed"},
+        headers=root,
+    )
+    assert (await problem(resp, 403))["detail"] == host_business.format(
+        f"办理评标会 #{seeded['session']} 的评标委员会组建"
+    )
+    resp = await client.post(f"/api/sessions/{seeded['session']}/checkin-pins", headers=root)
+    assert (await problem(resp, 403))["detail"] == host_business.format(
+        f"安排评标会 #{seeded['session']} 的专家工位并发放签到码"
+    )
+    resp = await client.post(
+        f"/api/sessions/{sid}/actions", json={"action": "confirm_seats"}, headers=root
+    )
+    assert (await problem(resp, 403))[
+        "detail"
+    ] == "只有主场可以确认工位，客场人员不能操作评标会进程"
+    view = await (await client.get(f"/api/sessions/{sid}/lifecycle", headers=root)).json()
+    assert view["state"] == "scheduled"
+
+
+async def test_the_committee_size_is_the_regulations(database: Any, seeded: dict[str, Any]) -> None:
+    """The planned committee size follows ``Regulation.committee`` (odd, at least min_size)."""
+    import dataclasses
+    from datetime import datetime
+
+    from evaluation_hub.principal import Principal
+    from evaluation_hub.sessions import records
+    from evaluation_hub.sessions.committee import CommitteeRules
+    from evaluation_hub.sessions.errors import SessionRuleError
+    from tests.hub.helpers import services_for
+
+    hub = services_for(database)
+    hub.config = dataclasses.replace(
+        hub.config,
+        regulation=dataclasses.replace(hub.config.regulation, committee=CommitteeRules(min_size=7)),
+    )
+    host = Principal("km_operator", "host_operator", seeded["venues"]["KM"])
+    draft = records.SessionDraft(
+        project_code="YN-2026-SL-0002",
+        project_name="某水库除险加固工程",
+        section="第 2 标段",
+        starts_at=datetime.fromisoformat(SESSION["starts_at"]),
+        ends_at=datetime.fromisoformat(SESSION["ends_at"]),
+        committee_size=5,
+    )
+    now = datetime.fromisoformat("2026-11-30T09:00:00+08:00")
+    with pytest.raises(SessionRuleError) as refused:
+        await records.create_session(hub, host, draft, now=now)
+    assert (refused.value.status, refused.value.detail) == (
+        422,
+        "评标委员会人数必须为 7 人以上的单数，当前为 5 人",
+    )
+    made = await records.create_session(
+        hub, host, dataclasses.replace(draft, committee_size=7), now=now
+    )
+    assert (made.committee_size, made.host_venue_id) == (7, seeded["venues"]["KM"])

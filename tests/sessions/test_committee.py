@@ -13,6 +13,7 @@ from evaluation_hub.sessions.committee import (
     Member,
     Tied,
     assess,
+    check_size,
     count_round,
     elect_chair,
 )
@@ -178,3 +179,27 @@ def test_a_round_either_elects_the_unique_leader_or_ties_the_leaders(
     else:
         assert isinstance(result, Tied)
         assert result.candidates == leaders
+
+
+@pytest.mark.parametrize("size", [5, 7, 9, 11])
+def test_a_planned_committee_of_an_odd_number_from_five_is_lawful(size: int) -> None:
+    check_size(size)
+
+
+@pytest.mark.parametrize("size", [1, 3, 4, 6, 8])
+def test_a_planned_committee_below_five_or_even_is_refused(size: int) -> None:
+    with pytest.raises(SessionRuleError) as refused:
+        check_size(size)
+    assert (refused.value.code, refused.value.http_status) == ("committee-size", 422)
+    assert str(refused.value) == f"评标委员会人数必须为 5 人以上的单数，当前为 {size} 人"
+
+
+def test_the_planned_size_follows_the_configured_rules() -> None:
+    check_size(3, CommitteeRules(min_size=3))
+    check_size(6, CommitteeRules(min_size=5, odd=False))
+    with pytest.raises(
+        SessionRuleError, match=r"^评标委员会人数必须为 7 人以上的单数，当前为 5 人$"
+    ):
+        check_size(5, CommitteeRules(min_size=7))
+    with pytest.raises(SessionRuleError, match=r"^评标委员会人数必须为 5 人以上，当前为 4 人$"):
+        check_size(4, CommitteeRules(min_size=5, odd=False))

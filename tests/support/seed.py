@@ -26,11 +26,13 @@ from sqlalchemy import func, select
 
 from evaluation_hub import localtime
 from evaluation_hub.admin.passwords import hash_password
-from evaluation_hub.booking import store
+from evaluation_hub.booking import answers
 from evaluation_hub.db.engine import Database
 from evaluation_hub.db.models import EvaluationSession, Expert, Seat, SessionExpert, User, Venue
 from evaluation_hub.principal import Principal
+from evaluation_hub.sessions import seat_requests
 from evaluation_hub.sessions.states import SessionState
+from tests.support.services import services_for
 
 __all__ = ["DIRECTORY", "load_directory", "seed", "seed_bookings"]
 
@@ -126,40 +128,37 @@ async def seed_bookings(db: Database, ids: dict[str, Any], now: datetime) -> dic
     """Three requests from the host: two held seats at 大理 (waiting), one seat at 红河 (waiting
     for the venue to choose), two seats at 曲靖 (confirmed with QJ-01 and QJ-02)."""
     host = Principal("km_operator", "host_operator", ids["venues"]["KM"])
-    policy = store.BookingPolicy()
+    hub = services_for(db)
     seats = ids["seats"]
-    dali = await store.request_booking(
-        db,
+    dali = await seat_requests.request_booking(
+        hub,
         host,
         session_id=ids["session"],
         venue_id=ids["venues"]["DL"],
         seat_count=2,
         seat_ids=[seats["DL-01"], seats["DL-02"]],
         now=now,
-        policy=policy,
     )
-    honghe = await store.request_booking(
-        db,
+    honghe = await seat_requests.request_booking(
+        hub,
         host,
         session_id=ids["session"],
         venue_id=ids["venues"]["HH"],
         seat_count=1,
         seat_ids=None,
         now=now,
-        policy=policy,
     )
-    qujing = await store.request_booking(
-        db,
+    qujing = await seat_requests.request_booking(
+        hub,
         host,
         session_id=ids["session"],
         venue_id=ids["venues"]["QJ"],
         seat_count=2,
         seat_ids=None,
         now=now,
-        policy=policy,
     )
     qj_admin = Principal("qj_admin", "venue_admin", ids["venues"]["QJ"])
-    await store.confirm_booking(
-        db, qj_admin, qujing.id, seat_ids=[seats["QJ-01"], seats["QJ-02"]], now=now
+    await answers.confirm_booking(
+        hub, qj_admin, qujing.id, seat_ids=[seats["QJ-01"], seats["QJ-02"]], now=now
     )
     return {"dali": dali.id, "honghe": honghe.id, "qujing": qujing.id}

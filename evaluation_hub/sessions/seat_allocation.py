@@ -1,8 +1,10 @@
-"""Seat allocation for a session, against the database: gather candidates, run the pure
-allocator, and optionally book the result; persist and reveal random draws (两随机、四不知).
+"""Seat allocation for a session, as use cases: gather the candidates from the directory, run
+the pure allocator (``evaluation_hub.booking.allocation``), and book the result; persist and
+reveal random draws (两随机、四不知).
 
-The allocator itself (``allocation``) is pure; this module only reads the directory, writes
-bookings through ``store`` and seals the draw seed with the hub's sealing key.
+Proposing and drawing are host business (``access.Action.BOOK_SEATS``); the draw's record
+(commitment, and after the start its seed and inputs) is read by whoever sees the session
+(``access.Action.SEE_SESSION``). The draw's seed is sealed with the hub's sealing key.
 """
 
 from __future__ import annotations
@@ -19,16 +21,15 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from evaluation_hub.booking import allocation, store
+from evaluation_hub import access
+from evaluation_hub.booking import allocation
 from evaluation_hub.booking.allocation import (
     AllocationProposal,
     Assignment,
     AwayExpert,
     CandidateSeat,
-    DrawInputs,
-    RegionDistances,
 )
-from evaluation_hub.db.engine import Database
+from evaluation_hub.booking.records import BookingRecord
 from evaluation_hub.db.models import (
     Booking,
     BookingSeat,
@@ -40,14 +41,17 @@ from evaluation_hub.db.models import (
 )
 from evaluation_hub.errors import Conflict, NotFound
 from evaluation_hub.principal import Principal
-from evaluation_hub.sealing import Sealer
+from evaluation_hub.services import Services
+from evaluation_hub.sessions.lookup import load_session
+from evaluation_hub.sessions.seat_requests import SeatRequest, request_bookings
 
 __all__ = [
     "AllocationRules",
+    "DrawMade",
     "DrawReveal",
+    "Proposal",
     "candidates",
     "draw_and_book",
-    "inputs_from_canonical",
     "propose",
     "reveal_draw",
 ]
@@ -59,20 +63,41 @@ class AllocationRules:
     max_per_employer_per_venue: int = 1
 
 
-async def _session(s: AsyncSession, session_id: int) -> EvaluationSession:
-    session = (
-        await s.execute(
-            select(EvaluationSession)
-            .where(EvaluationSession.id == session_id)
-            .options(
-                selectinload(EvaluationSession.experts).selectinload(SessionExpert.expert),
-                selectinload(EvaluationSession.host_venue),
-            )
-        )
-    ).scalar_one_or_none()
-    if session is None:
-        raise NotFound("session-not-found", f"评标会 #{session_id} 不存在")
-    return session
+@dataclass(frozen=True)
+class Proposal:
+    """The nearest-venue proposal, and the bookings requested for it (when asked to book)."""
+
+    proposal: AllocationProposal
+    bookings: tuple[BookingRecord, ...]
+
+
+@dataclass(frozen=True)
+class DrawMade:
+    """What the host learns of a random draw: the commitment and how many requests were made,
+    not where (四不知)."""
+
+    commitment: str
+    booking_count: int
+
+
+@dataclass(frozen=True)
+class DrawReveal:
+    commitment: str
+    drawn_by: str
+    drawn_at: datetime
+    starts_at: datetime
+    seed_hex: str | None  # None until the session starts
+    inputs: dict[str, Any] | None
+
+
+async def _with_experts(s: AsyncSession, session_id: int) -> EvaluationSession:
+    """The session with its experts (the access check has loaded it already)."""
+    found = await s.execute(
+        select(EvaluationSession)
+        .where(EvaluationSession.id == session_id)
+        .options(selectinload(EvaluationSession.experts).selectinload(SessionExpert.expert))
+    )
+    return found.scalar_one()
 
 
 async def candidates(
@@ -124,12 +149,12 @@ async def candidates(
     return experts, seats
 
 
-def _requests(assignments: Sequence[Assignment]) -> list[store.SeatRequest]:
+def _requests(assignments: Sequence[Assignment]) -> list[SeatRequest]:
     by_venue: dict[int, list[Assignment]] = defaultdict(list)
     for a in assignments:
         by_venue[a.venue_id].append(a)
     return [
-        store.SeatRequest(
+        SeatRequest(
             venue_id,
             len(group),
             [a.seat_id for a in group],
@@ -140,64 +165,65 @@ def _requests(assignments: Sequence[Assignment]) -> list[store.SeatRequest]:
 
 
 async def propose(
-    db: Database,
+    hub: Services,
     actor: Principal,
     session_id: int,
     *,
-    distances: RegionDistances,
     rules: AllocationRules,
     book: bool,
     now: datetime,
-    policy: store.BookingPolicy,
-) -> tuple[AllocationProposal, list[Booking]]:
+) -> Proposal:
     """The nearest-venue proposal (就近分配); with ``book`` the host's requests are made at once."""
-    async with db.read() as s:
-        session = await _session(s, session_id)
-        actor.require_host(session.host_venue.id, session.host_venue.name)
+    async with hub.db.read() as s:
+        loaded = await load_session(s, session_id)
+        access.require(actor, access.Action.BOOK_SEATS, loaded.target)
+        session = await _with_experts(s, session_id)
         experts, seats = await candidates(s, session)
     proposal = allocation.propose_nearest(
         experts,
         seats,
         host_venue_id=session.host_venue_id,
-        distances=distances,
+        distances=hub.distances,
         required_capabilities=rules.required_capabilities,
         max_per_employer_per_venue=rules.max_per_employer_per_venue,
     )
-    bookings: list[Booking] = []
+    bookings: list[BookingRecord] = []
     if book and proposal.assignments:
-        bookings = await store.request_bookings(
-            db,
+        bookings = await request_bookings(
+            hub,
             actor,
             session_id=session_id,
             requests=_requests(proposal.assignments),
             now=now,
-            policy=policy,
             drawn=False,
         )
-    return proposal, bookings
+    return Proposal(proposal, tuple(bookings))
+
+
+def _purpose(session_id: int) -> str:
+    return f"seat-draw:session:{session_id}"
 
 
 async def draw_and_book(
-    db: Database,
+    hub: Services,
     actor: Principal,
     session_id: int,
     *,
     rules: AllocationRules,
-    sealer: Sealer,
     now: datetime,
-    policy: store.BookingPolicy,
     seed: bytes | None = None,
-) -> tuple[str, list[Booking]]:
+) -> DrawMade:
     """Draw away venues and seats at random and request them; returns only the commitment.
 
     The host sees the commitment and that requests were made, not where (四不知); the seed is
     sealed, stored beside the draw's canonical inputs, and revealed when the session starts.
     """
-    async with db.read() as s:
-        session = await _session(s, session_id)
-        actor.require_host(session.host_venue.id, session.host_venue.name)
+    async with hub.db.read() as s:
+        loaded = await load_session(s, session_id)
+        access.require(actor, access.Action.BOOK_SEATS, loaded.target)
         if await s.scalar(select(SeatDraw.id).where(SeatDraw.session_id == session_id)):
             raise Conflict("already-drawn", f"评标会 #{session_id} 已进行过随机抽取，不能重复抽取")
+        session = await _with_experts(s, session_id)
         experts, seats = await candidates(s, session)
     seed = seed or secrets.token_bytes(32)
     result = allocation.draw(
@@ -215,45 +241,33 @@ async def draw_and_book(
                 session_id=session_id,
                 commitment=result.commitment,
                 inputs=result.inputs.canonical().decode(),
-                sealed_seed=sealer.seal(seed, _purpose(session_id)),
+                sealed_seed=hub.sealer.seal(seed, _purpose(session_id)),
                 drawn_by=actor.username,
                 drawn_at=now,
             )
         )
 
-    bookings = await store.request_bookings(
-        db,
+    bookings = await request_bookings(
+        hub,
         actor,
         session_id=session_id,
         requests=_requests(result.assignments),
         now=now,
-        policy=policy,
         drawn=True,
         before_commit=record,
     )
-    return result.commitment, bookings
-
-
-def _purpose(session_id: int) -> str:
-    return f"seat-draw:session:{session_id}"
-
-
-@dataclass(frozen=True)
-class DrawReveal:
-    commitment: str
-    drawn_by: str
-    drawn_at: datetime
-    starts_at: datetime
-    seed_hex: str | None  # None until the session starts
-    inputs: dict[str, Any] | None
+    return DrawMade(result.commitment, len(bookings))
 
 
 async def reveal_draw(
-    db: Database, actor: Principal, session_id: int, *, sealer: Sealer, now: datetime
+    hub: Services, actor: Principal, session_id: int, *, now: datetime
 ) -> DrawReveal:
-    async with db.read() as s:
-        session = await _session(s, session_id)
-        actor.require_host(session.host_venue.id, session.host_venue.name)
+    """The draw's record: its commitment always, its seed and inputs once the session started,
+    so anyone can re-derive it (``evaluation-hub draw verify``)."""
+    async with hub.db.read() as s:
+        loaded = await load_session(s, session_id)
+        access.require(actor, access.Action.SEE_SESSION, loaded.target)
+        session = loaded.session
         found = (
             await s.execute(select(SeatDraw).where(SeatDraw.session_id == session_id))
         ).scalar_one_or_none()
@@ -265,21 +279,8 @@ async def reveal_draw(
         drawn_by=found.drawn_by,
         drawn_at=found.drawn_at,
         starts_at=session.starts_at,
-        seed_hex=sealer.open(found.sealed_seed, _purpose(session_id)).hex() if started else None,
+        seed_hex=hub.sealer.open(found.sealed_seed, _purpose(session_id)).hex()
+        if started
+        else None,
         inputs=json.loads(found.inputs) if started else None,
-    )
-
-
-def inputs_from_canonical(doc: dict[str, Any]) -> DrawInputs:
-    """Rebuild the draw's inputs from their published canonical encoding, to re-derive it."""
-    return DrawInputs(
-        experts=tuple(AwayExpert(e[0], e[1], e[2], e[3]) for e in doc["experts"]),
-        seats=tuple(
-            CandidateSeat(s[0], s[1], s[2], s[3], s[4], frozenset(s[5]), s[6]) for s in doc["seats"]
-        ),
-        host_venue_id=doc["host_venue_id"],
-        required_capabilities=frozenset(doc["required_capabilities"]),
-        max_per_employer_per_venue=doc["max_per_employer_per_venue"],
-        venue_caps=tuple((a, b) for a, b in doc["venue_caps"]),
-        min_venues=doc["min_venues"],
     )

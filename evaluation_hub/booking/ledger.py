@@ -1,0 +1,283 @@
+"""The booking ledger (预约台账): how every booking use case writes, in one unit of work.
+
+A use case hands :func:`write_bookings` its work; the work loads what it needs, checks access
+and the rules, changes bookings with :func:`record` (the state, a ``BookingEvent``) and holds
+or frees seats with :func:`add_holds` / :func:`release_holds`. Then, in the same commit, each
+change is appended to the audit chain; once committed, it is logged and told to the pages.
+
+The no-double-booking promise is kept by the database (see the migration), not by a
+look-before-insert here: when the database refuses a hold, the transaction is rolled back and
+the conflicting booking is looked up afterwards so the 409 can name it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import structlog
+from sqlalchemy import Select, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from evaluation_hub.access import Role
+from evaluation_hub.audit.store import append_event
+from evaluation_hub.booking import rules
+from evaluation_hub.booking.records import publish_changes
+from evaluation_hub.db.engine import Database
+from evaluation_hub.db.models import (
+    Booking,
+    BookingEvent,
+    BookingSeat,
+    EvaluationSession,
+    Seat,
+    Venue,
+)
+from evaluation_hub.errors import Conflict, InvalidInput, NotFound
+from evaluation_hub.principal import Principal
+from evaluation_hub.services import Services
+
+__all__ = [
+    "SYSTEM",
+    "add_holds",
+    "bookable_seats",
+    "booking_query",
+    "load_booking",
+    "load_venue",
+    "record",
+    "release_holds",
+    "write_bookings",
+]
+
+log = structlog.get_logger(__name__)
+
+#: the hub itself, when it lapses requests nobody confirmed in time
+SYSTEM = Principal("system", Role.SYSTEM, None)
+
+# Per-unit-of-work notes kept in ``AsyncSession.info``: the holds attempted (to explain a
+# refusal) and the state changes made (to log once committed).
+_HOLDS_KEY = "evaluation_hub.attempted_holds"
+_EVENTS_KEY = "evaluation_hub.booking_events"
+
+
+@dataclass(frozen=True)
+class _Holds:
+    """The seats a unit of work tries to hold, kept to explain a refusal."""
+
+    seat_ids: tuple[int, ...]
+    window: rules.Window
+
+
+def booking_query() -> Select[tuple[Booking]]:
+    """Bookings with what their records and access facts need."""
+    return select(Booking).options(
+        selectinload(Booking.seats).selectinload(BookingSeat.seat),
+        selectinload(Booking.events),
+        selectinload(Booking.session).selectinload(EvaluationSession.host_venue),
+    )
+
+
+async def load_booking(s: AsyncSession, booking_id: int) -> Booking:
+    booking = (
+        await s.execute(booking_query().where(Booking.id == booking_id))
+    ).scalar_one_or_none()
+    if booking is None:
+        raise NotFound("booking-not-found", f"预约 #{booking_id} 不存在")
+    return booking
+
+
+async def load_venue(s: AsyncSession, venue_id: int) -> Venue:
+    venue = await s.get(Venue, venue_id)
+    if venue is None:
+        raise NotFound("venue-not-found", f"场地 #{venue_id} 不存在")
+    return venue
+
+
+def record(
+    s: AsyncSession,
+    booking: Booking,
+    to_state: str,
+    actor: Principal,
+    now: datetime,
+    reason: str = "",
+    **details: Any,
+) -> None:
+    """Move ``booking`` to ``to_state`` and note the change (its history and the audit chain)."""
+    # A booking not yet flushed is being created: it has no state to come from.
+    from_state = None if booking.id is None else booking.state
+    booking.state = to_state
+    booking.updated_at = now
+    event = BookingEvent(
+        booking=booking,
+        from_state=from_state,
+        to_state=to_state,
+        actor=actor.username,
+        at=now,
+        reason=reason,
+        details=details,
+    )
+    s.add(event)
+    s.info.setdefault(_EVENTS_KEY, []).append(event)
+
+
+async def _audit_events(s: AsyncSession) -> None:
+    """Append each state change of this unit of work to the audit chain, in the same commit."""
+    for event in s.info.get(_EVENTS_KEY, []):
+        await append_event(
+            s,
+            kind=f"booking.{event.to_state}",
+            subject=f"booking:{event.booking_id}",
+            actor=event.actor,
+            payload={
+                "from_state": event.from_state,
+                "to_state": event.to_state,
+                "reason": event.reason,
+                **event.details,
+            },
+            at=event.at,
+        )
+
+
+def _log_events(s: AsyncSession) -> None:
+    """Log state changes once they are committed, when every booking has its id."""
+    for event in s.info.pop(_EVENTS_KEY, []):
+        log.info(
+            "booking.state",
+            booking_id=event.booking_id,
+            from_state=event.from_state,
+            to_state=event.to_state,
+            actor=event.actor,
+        )
+
+
+async def bookable_seats(s: AsyncSession, venue: Venue, seat_ids: Sequence[int]) -> list[Seat]:
+    """The seats, each of ``venue``, shared and available; otherwise the refusal naming them."""
+    seats = list(
+        (await s.execute(select(Seat).where(Seat.id.in_(seat_ids)).order_by(Seat.id))).scalars()
+    )
+    found = {seat.id for seat in seats}
+    missing = [seat_id for seat_id in seat_ids if seat_id not in found]
+    if missing:
+        raise NotFound(
+            "seat-not-found", f"工位 {', '.join(f'#{seat_id}' for seat_id in missing)} 不存在"
+        )
+    foreign = [seat for seat in seats if seat.venue_id != venue.id]
+    if foreign:
+        raise InvalidInput(
+            "seat-not-at-venue",
+            f"工位 {', '.join(f'#{seat.id}' for seat in foreign)} 不属于场地「{venue.name}」",
+        )
+    unusable = [seat for seat in seats if seat.status != "available" or not seat.shared]
+    if unusable:
+        names = "、".join(f"{seat.label}（#{seat.id}）" for seat in unusable)
+        raise Conflict("seat-unavailable", f"工位 {names}未开放共享或不在可用状态，不能预约")
+    return seats
+
+
+def add_holds(
+    s: AsyncSession,
+    booking: Booking,
+    seat_ids: Sequence[int],
+    experts: dict[int, int | None] | None = None,
+) -> None:
+    """Hold ``seat_ids`` for the booking's window (the database refuses an overlap)."""
+    if seat_ids:
+        window = rules.Window(booking.starts_at, booking.ends_at)
+        s.info.setdefault(_HOLDS_KEY, []).append(_Holds(tuple(seat_ids), window))
+    for seat_id in seat_ids:
+        s.add(
+            BookingSeat(
+                booking=booking,
+                seat_id=seat_id,
+                starts_at=booking.starts_at,
+                ends_at=booking.ends_at,
+                live=True,
+                expert_id=(experts or {}).get(seat_id),
+            )
+        )
+
+
+async def release_holds(s: AsyncSession, booking_id: int) -> None:
+    await s.execute(
+        update(BookingSeat).where(BookingSeat.booking_id == booking_id).values(live=False)
+    )
+
+
+def _is_overlap_refusal(exc: IntegrityError) -> bool:
+    text = str(exc.orig)
+    return "booking_seats_overlap" in text or "ex_booking_seats_no_overlap" in text
+
+
+async def _explain_overlap(db: Database, attempted: list[_Holds]) -> Conflict:
+    """Name the live booking that holds one of the seats we tried to hold."""
+    holds = attempted[-1]
+    async with db.read() as s:
+        query = (
+            select(BookingSeat, Seat)
+            .join(Seat, Seat.id == BookingSeat.seat_id)
+            .where(
+                BookingSeat.seat_id.in_(holds.seat_ids),
+                BookingSeat.live.is_(True),
+                BookingSeat.starts_at < holds.window.ends_at,
+                BookingSeat.ends_at > holds.window.starts_at,
+            )
+            .order_by(BookingSeat.booking_id, Seat.id)
+            .limit(1)
+        )
+        row = (await s.execute(query)).first()
+    if row is None:  # the holder let go between the refusal and this look-up
+        return Conflict("seat-booked", "所选工位在该时段刚被其他预约占用，请刷新后重试")
+    hold, seat = row
+    window = rules.Window(hold.starts_at, hold.ends_at)
+    return Conflict(
+        "seat-booked",
+        f"工位 {seat.label}（#{seat.id}）在 {window.describe()} 已被预约 #{hold.booking_id} 占用",
+        conflicting_booking_id=hold.booking_id,
+        seat_id=seat.id,
+    )
+
+
+Work = Callable[[AsyncSession], Awaitable[list[int]]]
+
+
+async def write_bookings(
+    hub: Services, work: Work, *, now: datetime, publish: bool = True
+) -> list[Booking]:
+    """Run ``work`` in one write transaction and return the bookings it names, reloaded.
+
+    Each change is audited in the same commit; once committed it is logged and, with
+    ``publish``, told to the pages. A refusal by the database's overlap guard becomes a 409
+    naming the booking that holds the seat (``add_holds`` leaves the attempted holds on the
+    unit of work so they can be explained).
+    """
+    s: AsyncSession | None = None
+    try:
+        async with hub.db.write() as s:
+            ids = await work(s)
+            await s.flush()
+            await _audit_events(s)
+            # Reload inside the transaction: collections changed by this unit of work are
+            # refreshed, and no second transaction is needed to answer.
+            found = {
+                b.id: b
+                for b in (
+                    await s.execute(
+                        booking_query()
+                        .where(Booking.id.in_(ids))
+                        .execution_options(populate_existing=True)
+                    )
+                ).scalars()
+            }
+    except IntegrityError as exc:
+        attempted: list[_Holds] = s.info.get(_HOLDS_KEY, []) if s is not None else []
+        if not attempted or not _is_overlap_refusal(exc):
+            raise
+        raise await _explain_overlap(hub.db, attempted) from exc
+    _log_events(s)
+    changed = [found[booking_id] for booking_id in ids]
+    if publish:
+        await publish_changes(hub.bus, changed, now)
+    return changed
