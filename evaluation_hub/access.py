@@ -35,6 +35,7 @@ from evaluation_hub.principal import Principal
 
 __all__ = [
     "ROLE_NAMES",
+    "USER_ROLES",
     "Action",
     "Relation",
     "Role",
@@ -58,6 +59,9 @@ class Role(StrEnum):
     #: The hub itself, for the lifecycle steps that follow from facts (all sheets in …).
     SYSTEM = "system"
 
+
+#: The roles a user account may hold (every role but the hub itself).
+USER_ROLES: tuple[str, ...] = tuple(r.value for r in Role if r is not Role.SYSTEM)
 
 ROLE_NAMES: dict[str, str] = {
     Role.VENUE_ADMIN: "场地管理员",

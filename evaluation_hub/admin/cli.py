@@ -19,7 +19,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from evaluation_hub.principal import ROLES, Principal
+from evaluation_hub.access import USER_ROLES as ROLES
+from evaluation_hub.principal import Principal
 
 if TYPE_CHECKING:
     from evaluation_hub.admin.users import UserAccount

@@ -24,8 +24,8 @@ No message ever carries a password.
 from __future__ import annotations
 
 from evaluation_hub.access import ROLE_NAMES
+from evaluation_hub.access import USER_ROLES as ROLES
 from evaluation_hub.errors import Conflict, InvalidInput, NotFound
-from evaluation_hub.principal import ROLES
 
 __all__ = [
     "MAX_DISPLAY_NAME",

@@ -29,6 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from evaluation_hub import access
+from evaluation_hub.access import USER_ROLES as ROLES
 from evaluation_hub.admin.errors import (
     MAX_DISPLAY_NAME,
     MAX_PASSWORD_LENGTH,
@@ -50,7 +51,7 @@ from evaluation_hub.admin.passwords import hash_password
 from evaluation_hub.audit.store import append_event
 from evaluation_hub.db.engine import Database
 from evaluation_hub.db.models import User, Venue
-from evaluation_hub.principal import ROLES, Principal
+from evaluation_hub.principal import Principal
 
 if TYPE_CHECKING:
     from evaluation_hub.services import Services

@@ -7,13 +7,13 @@ from datetime import timedelta
 from aiohttp import web
 from sqlalchemy import select
 
+from evaluation_hub.access import ROLE_NAMES
 from evaluation_hub.api.auth import COOKIE, hash_password, issue_token, principal, verify_password
 from evaluation_hub.api.keys import CLOCK, CONFIG, DB
 from evaluation_hub.api.routes import ApiRoutes
 from evaluation_hub.api.schema import read_json
 from evaluation_hub.db.models import User
 from evaluation_hub.errors import Unauthenticated
-from evaluation_hub.principal import ROLE_NAMES
 
 __all__ = ["routes"]
 

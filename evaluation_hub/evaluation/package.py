@@ -229,7 +229,13 @@ async def start_evaluation(
     async with hub.db.write() as s:
         # The lifecycle's own rule says who may start (and words the refusal).
         session = await apply_action_in(
-            s, actor, session_id, "start_evaluation", reason=reason, now=now
+            s,
+            actor,
+            session_id,
+            "start_evaluation",
+            reason=reason,
+            now=now,
+            committee_rules=hub.regulation.committee,
         )
         # At least the lawful minimum: the move above refuses a committee that is not lawful.
         members = await member_codes(s, session_id, ("confirmed",))

@@ -136,17 +136,9 @@ async def decide_commitment(
         ]
     recused = msg.decision == "recused"
     try:
-        async with hub.db.write() as s:
-            await formation.decide(
-                s,
-                number,
-                expert,
-                msg.decision,
-                msg.reason,
-                actor=f"seat:{seat_key}",
-                host=None,
-                now=now,
-            )
+        await formation.decide_at_seat(
+            hub, seat_key, number, expert, msg.decision, msg.reason, now=now
+        )
     except ProblemError as exc:
         return [RequestResult(ref=ref, accepted=False, code=exc.code, message=exc.detail)]
     message = (
