@@ -41,7 +41,7 @@ def test_the_demo_leak_is_found_and_nothing_else() -> None:
     ]
     assert findings[1].snippet == "按体系文件运行。项目经理赵文斌对工程质量负总责，技术负"
     assert findings[1].describe() == (
-        "投标人 b03 章节 ch2 第 5 行第 59 列：人员姓名「赵文斌」（属于投标人 b03）"
+        "投标人 b03 章节 ch2 第 5 行第 59 列（3 字）：人员姓名「赵文斌」（属于投标人 b03）"
         "…按体系文件运行。项目经理赵文斌对工程质量负总责，技术负…"
     )
 
