@@ -80,6 +80,7 @@ _MARKS = frozenset(
 _SNIPPET_CONTEXT = 12
 _SHOWN = 60
 _TAGS = re.compile(r"<[^<>]*>")
+_TAG_START = re.compile(r"</?[A-Za-z!]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +124,34 @@ class Finding:
         )
 
 
+def _before(text: str, start: int) -> int:
+    """Where a snippet starts: ``_SNIPPET_CONTEXT`` characters before ``start``, tags not
+    counted (and never cut in half)."""
+    lo, seen = start, 0
+    while lo > 0 and seen < _SNIPPET_CONTEXT:
+        lo -= 1
+        if text[lo] == ">":
+            opening = text.rfind("<", 0, lo)
+            if opening >= 0 and _TAG_START.match(text, opening):
+                lo = opening
+                continue
+        seen += 1
+    return lo
+
+
+def _after(text: str, end: int) -> int:
+    hi, seen = end, 0
+    while hi < len(text) and seen < _SNIPPET_CONTEXT:
+        if text[hi] == "<" and _TAG_START.match(text, hi):
+            closing = text.find(">", hi)
+            if closing >= 0:
+                hi = closing + 1
+                continue
+        hi += 1
+        seen += 1
+    return hi
+
+
 def make_finding(
     text: str,
     bidder_id: str,
@@ -137,8 +166,8 @@ def make_finding(
     (markup and runs of whitespace taken out of the snippet, so it reads as text)."""
     line = text.count("\n", 0, start) + 1
     column = start - (text.rfind("\n", 0, start) + 1) + 1
-    lo, hi = max(0, start - _SNIPPET_CONTEXT), min(len(text), end + _SNIPPET_CONTEXT)
-    snippet = re.sub(r"\s+", " ", _TAGS.sub("", text[lo:hi]))
+    lo, hi = _before(text, start), _after(text, end)
+    snippet = re.sub(r"\s+", " ", _TAGS.sub("", text[lo:hi])).strip()
     return Finding(
         bidder_id,
         chapter_id,

@@ -80,11 +80,12 @@ def _drop_table(c: FieldReader, raw: object) -> tuple[DropRow, ...] | None:
     rows.sort(key=lambda r: r.from_bids)
     for before, after in itertools.pairwise(rows):
         if before.to_bids is None or before.to_bids >= after.from_bids:
-            upper = "以上" if before.to_bids is None else f"–{before.to_bids} 家"
+            upper = "起（不设上限）" if before.to_bids is None else f"–{before.to_bids} 家"
             c.add(
                 _F,
                 fld,
-                f"{before.from_bids}{upper} 与从 {after.from_bids} 家起的一行重叠：每个家数只能对应一行",
+                f"{before.from_bids} 家{upper}的一行与从 {after.from_bids} 家起的一行重叠："
+                "每个家数只能对应一行",
             )
             return None
     return tuple(rows) if rows else None
