@@ -66,7 +66,8 @@ __all__ = [
 
 
 def _finding_json(f: Finding) -> dict[str, Any]:
-    # The matched text and snippet are left out: they are the bidder's identity.
+    # The matched text, what it folds to and the snippet are left out: they are the bidder's
+    # identity. Position and length are in the chapter file as submitted.
     return {
         "bidder_id": f.bidder_id,
         "chapter_id": f.chapter_id,
@@ -75,6 +76,11 @@ def _finding_json(f: Finding) -> dict[str, Any]:
         "line": f.line,
         "column": f.column,
         "owner_id": f.owner_id,
+        "length": f.length,
+        # found only after folding (spacing, tags, full-width, traditional characters)
+        "evasion": f.matched_as is not None,
+        # a deliberate mark (formatting, symbols, repeated strings) rather than identifying text
+        "mark": f.kind.is_mark,
     }
 
 
