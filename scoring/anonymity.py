@@ -19,10 +19,11 @@ A blind chapter must not tell who wrote it. The scan looks in every chapter for
   chapters but absent from the others'.
 
 Text inside markup that a reader does not see — comments, ``<script>``/``<style>``/``<title>``
-bodies, attribute values — is searched too, each piece by itself. Every finding carries the
-chapter's bidder, the chapter, the kind (the rule that found it), and its span in the chapter
-as submitted: offset, line, column and length, with a snippet. A flagged chapter is released
-to experts only when an override with a non-blank reason is recorded for it.
+bodies, the inside of tags (attributes such as ``alt``) — is searched too, each piece by
+itself. Every finding carries the chapter's bidder, the chapter, the kind (the rule that found
+it), and its span in the chapter as submitted: offset, line, column and length, with a
+snippet. A flagged chapter is released to experts only when an override with a non-blank
+reason is recorded for it.
 
 This module must never decide on its own that a finding is harmless: that is a person's call,
 recorded as an ``Override``.

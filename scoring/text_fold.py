@@ -6,7 +6,7 @@ the bidder submitted.
 ``split_markup`` cuts a chapter into markup (tags, comments, ``<script>``/``<style>``/``<title>``
 blocks, ``<!DOCTYPE …>``) and text. The *visible* ranges are the text between markup, read as one
 stream, so a tag splitting a name does not hide it; the *hidden* ranges — comment bodies, the
-bodies of those blocks, attribute values — are read one by one. Markup is looked for in every
+bodies of those blocks, the inside of each tag (its attributes) — are read one by one. Markup is looked for in every
 chapter whatever its extension: Markdown carries inline HTML, and a plain-text chapter showing
 ``<b>`` still shows the name around it.
 
@@ -49,7 +49,9 @@ _MARKUP = re.compile(
     r"<!--(?P<comment>.*?)(?:-->|\Z)"
     r"|<(?P<raw>script|style|title|textarea)\b(?P<rawattrs>[^<>]*)>(?P<rawbody>.*?)"
     r"(?:</(?P=raw)\s*>|\Z)"
-    r"|<(?P<close>/?)(?P<tag>[A-Za-z][A-Za-z0-9:-]*)(?P<attrs>(?:[\s/][^<>]*)?)>"
+    # not a Markdown autolink (<https://…>): its address is text a reader sees
+    r"|<(?P<close>/?)(?![A-Za-z][A-Za-z0-9+.-]*://)(?P<tag>[A-Za-z][A-Za-z0-9:-]*)"
+    r"(?P<attrs>(?:[\s/][^<>]*)?)>"
     r"|<![^<>]*>|<\?[^<>]*>",
     re.S | re.I,
 )
@@ -134,13 +136,17 @@ def split_markup(src: str) -> Markup:
             tags.append(Tag(name, False, m.start(), m.start("rawbody"), attrs))
             blocks.append((name, m.start("rawbody"), m.end("rawbody")))
             hidden.append((m.start("rawbody"), m.end("rawbody")))
-            hidden.extend((a.start, a.end) for a in attrs if a.value)
+            if m.group("rawattrs").strip():
+                hidden.append((m.start("rawattrs"), m.end("rawattrs")))
         elif m.group("tag") is not None:
             attrs = _attributes(m.group("attrs"), m.start("attrs"))
             tags.append(
                 Tag(m.group("tag").lower(), m.group("close") == "/", m.start(), m.end(), attrs)
             )
-            hidden.extend((a.start, a.end) for a in attrs if a.value)
+            # the whole inside of the tag, names and values: in a Markdown or text chapter,
+            # where the seat shows the source as it is, `<C30 时…>` is prose, not markup
+            if m.group("attrs").strip():
+                hidden.append((m.start("attrs"), m.end("attrs")))
     if pos < len(src):
         visible.append((pos, len(src)))
     return Markup(tuple(visible), tuple(hidden), tuple(tags), tuple(comments), tuple(blocks))

@@ -297,3 +297,34 @@ def test_no_false_positive_on_the_demo_s_clean_bids() -> None:
     # the HTML chapters (b04) are scanned as submitted, markup and all
     assert DEMO.sources["b04", "ch1"].format is ChapterFormat.HTML
     assert DEMO.sources["b04", "ch1"].text.startswith("<!DOCTYPE html>")
+
+
+def test_what_looks_like_a_tag_in_prose_is_still_searched() -> None:
+    # In a Markdown or text chapter the seat shows the source as it is: `<C30 …>` is prose.
+    found = scan_chapter("强度<C30 时由赵文斌>复核", "b01", "ch1", DEMO.bidders)
+    assert [(f.kind, f.match, f.column) for f in found] == [(FindingKind.STAFF, "赵文斌", 10)]
+    # a Markdown autolink is an address a reader sees, not a tag
+    found = scan_chapter("见 <https://www.jinma.example.cn/>", "b01", "ch1", DEMO.bidders)
+    assert [(f.kind, f.match) for f in found] == [
+        (FindingKind.URL, "https://www.jinma.example.cn/")
+    ]
+
+
+def test_the_hub_stores_where_and_how_long_never_what() -> None:
+    from evaluation_hub.evaluation.package import _finding_json
+
+    (f,) = scan_chapter("项目经理赵 文 斌负责", "b01", "ch1", DEMO.bidders)
+    stored = _finding_json(f)
+    assert stored == {
+        "bidder_id": "b01",
+        "chapter_id": "ch1",
+        "kind": "staff",
+        "kind_name": "人员姓名",
+        "line": 1,
+        "column": 5,
+        "owner_id": "b03",
+        "length": 5,
+        "evasion": True,
+        "mark": False,
+    }
+    assert "赵" not in repr(stored)
