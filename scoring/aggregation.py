@@ -191,6 +191,11 @@ def aggregate(
     experts = scores.expert_ids
     if not experts:
         raise AggregationError("no score sheets to aggregate")
+    if threshold < 2:
+        raise AggregationError(
+            f"trimming from more than {threshold} experts could leave no score; the threshold "
+            f"must be at least 2"
+        )
     per_expert = {
         b: {e: expert_totals(scores, package, e, b) for e in experts} for b in package.bidder_ids
     }

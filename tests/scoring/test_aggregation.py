@@ -245,6 +245,11 @@ def test_the_trimming_threshold_is_configurable() -> None:
     assert aggregate(scores, replace(PACKAGE, method=method)).trimmed
     method = replace(PACKAGE.method, trim_above=7)
     assert not aggregate(scores, replace(PACKAGE, method=method)).trimmed
+    with pytest.raises(AggregationError) as info:
+        aggregate(scores, PACKAGE, trim_above=1)
+    assert str(info.value) == (
+        "trimming from more than 1 experts could leave no score; the threshold must be at least 2"
+    )
 
 
 def test_places_per_part() -> None:

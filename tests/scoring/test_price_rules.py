@@ -15,11 +15,20 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from scoring.aggregation import Aggregation, BidderScore
 from scoring.decimals import RoundingMode
 from scoring.errors import PackageInvalid, PriceError
-from scoring.model import BenchmarkRule, DropRow, GridRounding, PriceFormula, PriceRule, RateBand
+from scoring.model import (
+    AggregationRule,
+    BenchmarkRule,
+    DropRow,
+    GridRounding,
+    PriceFormula,
+    PriceRule,
+    RateBand,
+)
 from scoring.package import parse_package
-from scoring.price import benchmark_price, deviation_percent, price_score, score_prices
+from scoring.price import benchmark_price, deviation_percent, price_score, rank, score_prices
 from tests.scoring.helpers import minimal_chapters, minimal_documents
 
 D = Decimal
@@ -462,3 +471,24 @@ def test_the_score_is_monotone_in_price(
         assert s_low <= s_high
     # the benchmark itself scores full marks
     assert price_score(benchmark, benchmark, rule, places) == rule.full_marks
+
+
+def test_price_and_composite_places_of_their_own() -> None:
+    docs = copy.deepcopy(minimal_documents())
+    docs["package.yaml"]["evaluation_method"]["rounding"] = {"price": 3, "composite": 3}
+    docs["prices.yaml"]["prices"][1]["amount"] = "130"
+    package = parse_package(docs, minimal_chapters())
+    # ratio, lowest benchmark 100: b2 scores 100 / 130 × 30 = 23.0769… → 23.077 (at 2: 23.08)
+    prices = score_prices(package)
+    assert prices.scores == {"b1": D("30.000"), "b2": D("23.077")}
+    agg = Aggregation(
+        AggregationRule.MEAN,
+        2,
+        ("E1",),
+        ("E1",),
+        None,
+        {},
+        {b: BidderScore(b, {}, {}, D("5.5"), D("4.25"), {}) for b in ("b1", "b2")},
+    )
+    # composite 5.5 + 4.25 + 23.077 = 32.827, kept at 3 places
+    assert [r.composite for r in rank(package, agg, prices).rows] == [D("39.750"), D("32.827")]
