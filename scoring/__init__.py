@@ -6,9 +6,12 @@ No I/O and no clock: time is a parameter. Imports nothing from the other package
     decimals     the Decimal context, mean and half-up rounding
     model        the validated bid package (BidPackage and its parts)
     package      import and validation of a bid package from parsed documents, with
-                 package_rubric (the rubric), package_fields (the field reader) and
-                 chapter_text (an HTML chapter's text)
-    anonymity    暗标合规检查: identifying marks in blind chapters, overrides
+                 package_rubric (the rubric), package_price (the price section),
+                 package_fields (the field reader) and chapter_text (an HTML chapter's text)
+    anonymity    暗标合规检查: identifying marks in blind chapters, overrides; with findings
+                 (what a finding is), marks (deliberate marks: formatting, symbols, repeated
+                 odd strings), text_fold (folding with positions kept) and hanzi
+                 (traditional → simplified characters)
     similarity   标书雷同: MinHash + LSH over character shingles, shared passages
     shuffle      错位评审: per-expert, per-chapter permutations and labels, commitment, verify
     sheets       score sheets, their validation (one score: item_faults, also run at the

@@ -12,9 +12,10 @@ This module must never touch the global decimal context: callers may have their 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
+from decimal import ROUND_DOWN, ROUND_HALF_UP, ROUND_UP, Context, Decimal, InvalidOperation
+from enum import StrEnum
 
-__all__ = ["CONTEXT", "mean", "parse_decimal", "quantize"]
+__all__ = ["CONTEXT", "RoundingMode", "mean", "parse_decimal", "quantize", "round_to"]
 
 #: The context every division and multiplication in the engine uses. Traps stay on so a
 #: division by zero is an error, never a silent infinity.
@@ -28,6 +29,44 @@ def quantize(value: Decimal, places: int) -> Decimal:
     if places not in _ALLOWED_PLACES:
         raise ValueError(f"rounding places must be 2 or 3, got {places}")
     return value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP, context=CONTEXT)
+
+
+class RoundingMode(StrEnum):
+    """How a rule rounds a non-negative quantity (a deviation, a count of bids) to its grid.
+
+    Rules round magnitudes, so the modes are stated for values ≥ 0: ``down`` is the floor
+    (舍去, 不足一步不计), ``up`` the ceiling (进一, 不足一步按一步计), ``half_up`` 四舍五入.
+    """
+
+    HALF_UP = "half_up"
+    DOWN = "down"
+    UP = "up"
+
+    @property
+    def label(self) -> str:
+        return _MODE_LABELS[self]
+
+
+_MODE_LABELS = {
+    RoundingMode.HALF_UP: "四舍五入",
+    RoundingMode.DOWN: "舍去",
+    RoundingMode.UP: "进一",
+}
+_MODE_DECIMAL = {
+    RoundingMode.HALF_UP: ROUND_HALF_UP,
+    RoundingMode.DOWN: ROUND_DOWN,
+    RoundingMode.UP: ROUND_UP,
+}
+
+
+def round_to(value: Decimal, quantum: Decimal, mode: RoundingMode) -> Decimal:
+    """``value`` rounded to a whole multiple of ``quantum`` (> 0) by ``mode``; exact."""
+    if quantum <= 0:
+        raise ValueError(f"rounding quantum must be positive, got {quantum}")
+    steps = CONTEXT.divide(value, quantum).to_integral_value(
+        rounding=_MODE_DECIMAL[mode], context=CONTEXT
+    )
+    return CONTEXT.multiply(steps, quantum)
 
 
 def mean(values: Iterable[Decimal]) -> Decimal:

@@ -20,19 +20,18 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 
 from scoring.chapter_text import html_to_text
-from scoring.decimals import parse_decimal
 from scoring.errors import PackageInvalid, PackageProblem
 from scoring.model import (
     AggregationRule,
-    BenchmarkRule,
     Bidder,
     BidPackage,
+    ChapterFormat,
+    ChapterSource,
     Contact,
     EvaluationMethod,
-    PriceFormula,
-    PriceRule,
     Project,
     Section,
+    TrimBasis,
 )
 from scoring.package_fields import (
     BIDDERS_FILE,
@@ -44,8 +43,8 @@ from scoring.package_fields import (
     PRICES_FILE,
     RUBRIC_FILE,
     FieldReader,
-    on_grid,
 )
+from scoring.package_price import parse_price_rule
 from scoring.package_rubric import parse_rubric, parse_template
 
 __all__ = [
@@ -99,65 +98,58 @@ def _parse_project(
     return project, section
 
 
-def _parse_price_rule(c: FieldReader, p: Mapping[str, object]) -> PriceRule | None:
-    f, fld = PACKAGE_FILE, "evaluation_method.price"
-    full = c.decimal(p, "full_marks", f, fld, positive=True)
-    formula = c.choice(p, "formula", f, fld, PriceFormula, [x.value for x in PriceFormula])
-    benchmark = c.choice(p, "benchmark", f, fld, BenchmarkRule, [x.value for x in BenchmarkRule])
-    drop_hl = p.get("drop_highest_lowest", False)
-    if not isinstance(drop_hl, bool):
-        c.add(f, f"{fld}.drop_highest_lowest", "应为 true 或 false")
-        drop_hl = False
-    drop_share = c.optional_decimal(p, "drop_share", f, fld)
-    if drop_share is not None and not Decimal(0) < drop_share < Decimal("0.5"):
-        c.add(f, f"{fld}.drop_share", f"应大于 0 且小于 0.5，实际为 {drop_share}")
-    min_bids = p.get("drop_share_min_bids", 0)
-    if not isinstance(min_bids, int) or isinstance(min_bids, bool) or min_bids < 0:
-        c.add(f, f"{fld}.drop_share_min_bids", "应为非负整数")
-        min_bids = 0
-    if drop_hl and drop_share is not None:
-        c.add(f, f"{fld}.drop_share", "drop_highest_lowest 与 drop_share 只能选一种")
-    step = c.decimal(p, "coefficient_step", f, fld, default=Decimal("0.01"), positive=True)
-    crange: tuple[Decimal, Decimal] | None = None
-    raw_range = p.get("coefficient_range")
-    if raw_range is not None:
-        lo = hi = None
-        if isinstance(raw_range, list) and len(raw_range) == 2:
-            lo, hi = parse_decimal(raw_range[0]), parse_decimal(raw_range[1])
-        if lo is None or hi is None or not Decimal(0) < lo <= hi:
-            c.add(f, f"{fld}.coefficient_range", "应为两个数 [下限, 上限]，且 0 < 下限 ≤ 上限")
-        else:
-            crange = (lo, hi)
-    coefficient = c.optional_decimal(p, "coefficient", f, fld)
-    if coefficient is not None and crange is not None and step is not None:
-        lo, hi = crange
-        if not lo <= coefficient <= hi or not on_grid(coefficient - lo, step):
-            c.add(
-                f,
-                f"{fld}.coefficient",
-                f"系数 {coefficient} 不在抽取范围 {lo}–{hi}（步长 {step}）内",
-            )
-    e_above = c.decimal(p, "e_above", f, fld, default=Decimal(1))
-    e_below = c.decimal(p, "e_below", f, fld, default=Decimal("0.5"))
-    if benchmark is BenchmarkRule.LOWEST and (drop_hl or drop_share is not None or crange):
-        c.add(f, f"{fld}.benchmark", "最低价基准不能去掉最高最低价或乘以系数，请改用 mean")
-    if None in (full, formula, benchmark, step, e_above, e_below):
+_FIGURES = ("technical", "commercial", "price", "composite")
+
+
+def _places(c: FieldReader, value: object, field: str) -> int | None:
+    if value not in (2, 3) or isinstance(value, bool):
+        c.add(PACKAGE_FILE, field, f"应为 2 或 3，实际为 {value!r}")
         return None
-    assert full is not None and formula is not None and benchmark is not None
-    assert step is not None and e_above is not None and e_below is not None
-    return PriceRule(
-        full_marks=full,
-        formula=formula,
-        benchmark=benchmark,
-        drop_highest_lowest=drop_hl,
-        drop_share=drop_share,
-        drop_share_min_bids=min_bids,
-        coefficient=coefficient,
-        coefficient_range=crange,
-        coefficient_step=step,
-        e_above=e_above,
-        e_below=e_below,
-    )
+    assert isinstance(value, int)
+    return value
+
+
+def _parse_figure_places(c: FieldReader, m: Mapping[str, object]) -> dict[str, int] | None:
+    """``evaluation_method.rounding``: places per published figure (technical at 3, …)."""
+    f, fld = PACKAGE_FILE, "evaluation_method.rounding"
+    if m.get("rounding") is None:
+        return {}
+    r = c.mapping(m.get("rounding"), f, fld)
+    if r is None:
+        return None
+    out: dict[str, int] = {}
+    ok = True
+    for key in r:
+        if key not in _FIGURES:
+            c.add(f, f"{fld}.{key}", f"未知的得分项，可选：{'、'.join(_FIGURES)}")
+            ok = False
+            continue
+        places = _places(c, r[key], f"{fld}.{key}")
+        if places is None:
+            ok = False
+        else:
+            out[str(key)] = places
+    return out if ok else None
+
+
+def _parse_trim(
+    c: FieldReader, m: Mapping[str, object], agg: AggregationRule | None
+) -> tuple[TrimBasis, int] | None:
+    f, fld = PACKAGE_FILE, "evaluation_method"
+    basis: TrimBasis | None = TrimBasis.ITEMS
+    if m.get("trim_basis") is not None:
+        basis = c.choice(m, "trim_basis", f, fld, TrimBasis, [x.value for x in TrimBasis])
+    above = m.get("trim_above", 5)
+    if not isinstance(above, int) or isinstance(above, bool) or above < 2:
+        # trimming one highest and one lowest needs at least three scores
+        c.add(f, f"{fld}.trim_above", f"应为不小于 2 的整数，实际为 {above!r}")
+        return None
+    if agg is AggregationRule.MEAN:
+        for key in ("trim_basis", "trim_above"):
+            if m.get(key) is not None:
+                c.add(f, f"{fld}.{key}", "aggregation 为 mean 时不去掉最高最低分，此项无效")
+                return None
+    return (basis, above) if basis is not None else None
 
 
 def _parse_method(c: FieldReader, doc: Mapping[str, object]) -> EvaluationMethod | None:
@@ -166,11 +158,10 @@ def _parse_method(c: FieldReader, doc: Mapping[str, object]) -> EvaluationMethod
     if m is None:
         return None
     name = c.text(m, "name", f, fld)
-    places = m.get("rounding_places", 2)
-    if places not in (2, 3) or isinstance(places, bool):
-        c.add(f, f"{fld}.rounding_places", f"应为 2 或 3，实际为 {places!r}")
-        places = None
+    places = _places(c, m.get("rounding_places", 2), f"{fld}.rounding_places")
     agg = c.choice(m, "aggregation", f, fld, AggregationRule, [x.value for x in AggregationRule])
+    trim = _parse_trim(c, m, agg)
+    figures = _parse_figure_places(c, m)
     tw = c.decimal(m, "technical_weight", f, fld, default=Decimal(1), positive=True)
     cw = c.decimal(m, "commercial_weight", f, fld, default=Decimal(1), positive=True)
     # Optional: when the package sets none, the hub's configured share applies.
@@ -178,12 +169,27 @@ def _parse_method(c: FieldReader, doc: Mapping[str, object]) -> EvaluationMethod
     if share is not None and share > 1:
         c.add(f, f"{fld}.deviation_share", f"应在 0 到 1 之间，实际为 {share}")
     p = c.mapping(m.get("price"), f, f"{fld}.price")
-    price = _parse_price_rule(c, p) if p is not None else None
-    if None in (name, places, agg, tw, cw, price):
+    price = parse_price_rule(c, p) if p is not None else None
+    if None in (name, places, agg, tw, cw, price, trim, figures):
         return None
-    assert name is not None and isinstance(places, int) and agg is not None
+    assert name is not None and places is not None and agg is not None
     assert tw is not None and cw is not None and price is not None
-    return EvaluationMethod(name, places, agg, tw, cw, price, share)
+    assert trim is not None and figures is not None
+    return EvaluationMethod(
+        name,
+        places,
+        agg,
+        tw,
+        cw,
+        price,
+        share,
+        trim_basis=trim[0],
+        trim_above=trim[1],
+        technical_places=figures.get("technical"),
+        commercial_places=figures.get("commercial"),
+        price_places=figures.get("price"),
+        composite_places=figures.get("composite"),
+    )
 
 
 def _parse_bidders(c: FieldReader, doc: Mapping[str, object]) -> tuple[list[Bidder], list[str]]:
@@ -282,14 +288,23 @@ def _parse_prices(
     return prices, invalid
 
 
+_FORMATS = {
+    ".html": ChapterFormat.HTML,
+    ".htm": ChapterFormat.HTML,
+    ".md": ChapterFormat.MARKDOWN,
+    ".txt": ChapterFormat.TEXT,
+}
+
+
 def _parse_chapters(
     c: FieldReader,
     files: Mapping[str, bytes],
     bidder_ids: Sequence[str] | None,
     chapter_ids: Sequence[str] | None,
     unreadable: set[str],
-) -> dict[tuple[str, str], str]:
+) -> tuple[dict[tuple[str, str], str], dict[tuple[str, str], ChapterSource]]:
     texts: dict[tuple[str, str], str] = {}
+    sources: dict[tuple[str, str], ChapterSource] = {}
     found: dict[tuple[str, str], str] = {}
     for path in sorted(files):
         m = CHAPTER_PATH.fullmatch(path)
@@ -320,6 +335,7 @@ def _parse_chapters(
             c.add(path, "-", "章节内容为空")
             continue
         texts[bid, cid] = text
+        sources[bid, cid] = ChapterSource(path, _FORMATS[ext], raw)
     for path in unreadable:
         m = CHAPTER_PATH.fullmatch(path)
         if m is not None:
@@ -328,7 +344,7 @@ def _parse_chapters(
         for cid in chapter_ids or ():
             if (bid, cid) not in found:
                 c.add(f"chapters/{bid}/{cid}.md", "-", f"缺少投标人 {bid} 的章节 {cid}")
-    return texts
+    return texts, sources
 
 
 def parse_package(
@@ -379,7 +395,7 @@ def parse_package(
     prices, invalid = (
         _parse_prices(c, docs[PRICES_FILE], bidder_ids) if docs[PRICES_FILE] else ({}, {})
     )
-    texts = _parse_chapters(
+    texts, sources = _parse_chapters(
         c,
         chapter_files,
         bidder_ids,
@@ -400,4 +416,5 @@ def parse_package(
         prices=prices,
         invalid_prices=invalid,
         texts=texts,
+        sources=sources,
     )

@@ -4,10 +4,12 @@ Benchmark price (评标基准价) from the valid prices:
 
 * ``lowest`` — the lowest valid price (低价优先法, required in government procurement);
 * ``mean``   — the mean of the valid prices, optionally without the single highest and lowest
-  (``drop_highest_lowest``) or without ``floor(count × drop_share)`` prices at each end
-  (``drop_share``); either applies only when there are at least
-  ``max(3, drop_share_min_bids)`` valid prices. Then optionally × the coefficient drawn at
-  opening (``draw_coefficient`` draws it with a caller-supplied random source).
+  (``drop_highest_lowest``) or without ``count × drop_share`` prices at each end, rounded by
+  ``drop_share_rounding`` (default down, the floor) (``drop_share``); either applies only when
+  there are at least ``max(3, drop_share_min_bids)`` valid prices. Or ``drop_table`` says how
+  many highest and lowest to drop for each number of valid prices (≤ 5 none, 6 the highest,
+  ≥ 7 both, say). Then optionally × the coefficient drawn at opening (``draw_coefficient``
+  draws it with a caller-supplied random source).
 
 The benchmark is money: it is rounded half up to the fen (2 places) and the rounded value is
 used from then on, as the published benchmark is.
@@ -16,9 +18,13 @@ Price score, rounded half up to the method's places:
 
 * ``ratio``     — benchmark ÷ price × full marks, capped at full marks (a mean benchmark can
   exceed a low price);
-* ``deviation`` — deviation d = (price − benchmark) ÷ benchmark;
-  full marks − |d| × 100 × E, with E = ``e_above`` when d > 0 and ``e_below`` otherwise,
-  floored at zero.
+* ``deviation`` — deviation d = (price − benchmark) ÷ benchmark; its magnitude in percentage
+  points, |d| × 100, rounded first by ``deviation_rounding`` (偏差率精确到 0.01 %) and then to
+  whole steps by ``deviation_step`` (不足 1 % 按 1 % 计); the deduction is the sum over the
+  side's rate bands (above: d > 0; below otherwise) of rate × the part of the deviation inside
+  the band — one band at ``e_above`` / ``e_below`` unless the package lists bands — capped at
+  the side's ``max_deduction``; the score is full marks − deduction, floored at zero. Every
+  step is monotone, so the score never rises as the price moves away from the benchmark.
 
 Composite = technical weight × technical + commercial weight × commercial + price score,
 rounded half up to the method's places (the parts are already rounded; the weights may add
@@ -32,15 +38,15 @@ This module must never draw randomness of its own.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from decimal import ROUND_FLOOR, Decimal
+from decimal import Decimal
 from typing import Protocol
 
 from scoring.aggregation import Aggregation
-from scoring.decimals import CONTEXT, mean, quantize
+from scoring.decimals import CONTEXT, mean, quantize, round_to
 from scoring.errors import PriceError
-from scoring.model import BenchmarkRule, BidPackage, PriceFormula, PriceRule
+from scoring.model import BenchmarkRule, BidPackage, PriceFormula, PriceRule, RateBand
 
 __all__ = [
     "CANDIDATES",
@@ -50,7 +56,10 @@ __all__ = [
     "RankedBidder",
     "Ranking",
     "benchmark_price",
+    "deviation_deduction",
+    "deviation_percent",
     "draw_coefficient",
+    "drop_counts",
     "price_score",
     "rank",
     "score_prices",
@@ -83,6 +92,24 @@ class Benchmark:
     coefficient: Decimal | None
 
 
+def drop_counts(count: int, rule: PriceRule) -> tuple[int, int]:
+    """How many of ``count`` valid prices the benchmark drops: (lowest, highest)."""
+    if rule.benchmark is BenchmarkRule.LOWEST:
+        return 0, 0
+    if rule.drop_table:
+        row = next((r for r in rule.drop_table if r.covers(count)), None)
+        return (row.lowest, row.highest) if row is not None else (0, 0)
+    if count < max(3, rule.drop_share_min_bids):
+        return 0, 0
+    if rule.drop_highest_lowest:
+        return 1, 1
+    if rule.drop_share is not None:
+        share = CONTEXT.multiply(Decimal(count), rule.drop_share)
+        n = int(round_to(share, Decimal(1), rule.drop_share_rounding))
+        return n, n
+    return 0, 0
+
+
 def benchmark_price(prices: Mapping[str, Decimal], rule: PriceRule) -> Benchmark:
     """The benchmark price from the valid prices (bidder id → price)."""
     if not prices:
@@ -90,18 +117,15 @@ def benchmark_price(prices: Mapping[str, Decimal], rule: PriceRule) -> Benchmark
     ordered = sorted(prices, key=lambda b: (prices[b], b))
     if rule.benchmark is BenchmarkRule.LOWEST:
         return Benchmark(quantize(prices[ordered[0]], _FEN), tuple(ordered), (), None)
-    drop = 0
-    if len(ordered) >= max(3, rule.drop_share_min_bids):
-        if rule.drop_highest_lowest:
-            drop = 1
-        elif rule.drop_share is not None:
-            drop = int(
-                CONTEXT.multiply(Decimal(len(ordered)), rule.drop_share).to_integral_value(
-                    rounding=ROUND_FLOOR
-                )
-            )
-    included = ordered[drop : len(ordered) - drop] if drop else ordered
-    dropped = ordered[:drop] + ordered[len(ordered) - drop :] if drop else []
+    low, high = drop_counts(len(ordered), rule)
+    if low + high >= len(ordered):
+        # the importer refuses rules that can do this; a rule built in code may still
+        raise PriceError(
+            f"dropping {low} lowest and {high} highest of {len(ordered)} valid prices "
+            f"leaves none to set a benchmark from"
+        )
+    included = ordered[low : len(ordered) - high]
+    dropped = ordered[:low] + ordered[len(ordered) - high :]
     value = mean(prices[b] for b in included)
     if rule.coefficient_range is not None and rule.coefficient is None:
         raise PriceError(
@@ -113,6 +137,37 @@ def benchmark_price(prices: Mapping[str, Decimal], rule: PriceRule) -> Benchmark
     return Benchmark(quantize(value, _FEN), tuple(included), tuple(dropped), rule.coefficient)
 
 
+def deviation_percent(price: Decimal, benchmark: Decimal, rule: PriceRule) -> Decimal:
+    """The deviation the formula uses, in percentage points, signed (+ above the benchmark):
+    |d| × 100 rounded by ``deviation_rounding``, then to whole ``deviation_step`` steps."""
+    if price <= 0 or benchmark <= 0:
+        raise PriceError(f"prices must be positive (price {price}, benchmark {benchmark})")
+    d = CONTEXT.divide(price - benchmark, benchmark)
+    magnitude = CONTEXT.multiply(abs(d), Decimal(100))
+    if rule.deviation_rounding is not None:
+        grid = rule.deviation_rounding
+        magnitude = round_to(magnitude, grid.quantum, grid.mode)
+    if rule.deviation_step is not None:
+        grid = rule.deviation_step
+        magnitude = round_to(magnitude, grid.quantum, grid.mode)
+    return magnitude if d > 0 else -magnitude
+
+
+def deviation_deduction(percent: Decimal, bands: Sequence[RateBand]) -> Decimal:
+    """Points deducted for ``percent`` (≥ 0) percentage points: each band's rate times the part
+    of the deviation inside that band."""
+    total, lower = Decimal(0), Decimal(0)
+    for band in bands:
+        if percent <= lower:
+            break
+        upper = percent if band.up_to is None else min(percent, band.up_to)
+        total += CONTEXT.multiply(upper - lower, band.rate)
+        if band.up_to is None:
+            break
+        lower = band.up_to
+    return total
+
+
 def price_score(price: Decimal, benchmark: Decimal, rule: PriceRule, places: int) -> Decimal:
     if price <= 0 or benchmark <= 0:
         raise PriceError(f"prices must be positive (price {price}, benchmark {benchmark})")
@@ -121,9 +176,13 @@ def price_score(price: Decimal, benchmark: Decimal, rule: PriceRule, places: int
             CONTEXT.multiply(CONTEXT.divide(benchmark, price), rule.full_marks), rule.full_marks
         )
     else:
-        deviation = CONTEXT.divide(price - benchmark, benchmark)
-        e = rule.e_above if deviation > 0 else rule.e_below
-        score = max(rule.full_marks - abs(deviation) * 100 * e, Decimal(0))
+        percent = deviation_percent(price, benchmark, rule)
+        above = percent > 0
+        deduction = deviation_deduction(abs(percent), rule.bands(above))
+        cap = rule.max_deduction(above)
+        if cap is not None:
+            deduction = min(deduction, cap)
+        score = max(rule.full_marks - deduction, Decimal(0))
     return quantize(score, places)
 
 
@@ -136,7 +195,7 @@ class PriceResult:
 def score_prices(package: BidPackage) -> PriceResult:
     rule = package.method.price
     bench = benchmark_price(package.prices, rule)
-    places = package.method.rounding_places
+    places = package.method.price_rounding
     scores = {b: price_score(p, bench.value, rule, places) for b, p in package.prices.items()}
     return PriceResult(bench, scores)
 
@@ -167,7 +226,7 @@ class Ranking:
 
 def rank(package: BidPackage, aggregation: Aggregation, prices: PriceResult) -> Ranking:
     method = package.method
-    places = method.rounding_places
+    places = method.composite_rounding
     rows: list[tuple[tuple[Decimal, Decimal, Decimal], RankedBidder]] = []
     for b in package.bidder_ids:
         if b not in prices.scores:

@@ -1,5 +1,9 @@
 """Render a bid-package check as the text a centre admin reads (Simplified Chinese).
 
+Each anonymity finding is one line (``Finding.describe``): bidder, chapter, line, column and
+length in the chapter file as submitted, the kind, the text as written and — when it only
+matched after folding — what it folds to. Identifying text comes first, deliberate marks after.
+
 This module must never decide anything: it formats what ``scoring`` found.
 """
 
@@ -32,14 +36,22 @@ def render_check(
     package: BidPackage, findings: Sequence[Finding], pairs: Sequence[SimilarPair]
 ) -> str:
     p = package
+    marks = [f for f in findings if f.kind.is_mark]
+    texts = [f for f in findings if not f.kind.is_mark]
+    counts = [f"{len(texts)} 处标识信息"] * bool(texts) + [f"{len(marks)} 处暗记"] * bool(marks)
     lines = [
         f"项目：{p.project.name}（{p.project.code}）",
         f"标段：{p.section.name}（{p.section.code}）",
         f"投标人 {len(p.bidders)} 家，技术暗标章节 {len(p.chapters)} 章，导入检查通过。",
         "",
-        f"一、暗标合规检查：{'未发现问题' if not findings else f'发现 {len(findings)} 处标识信息'}",
+        f"一、暗标合规检查：{'未发现问题' if not findings else '发现 ' + '、'.join(counts)}",
     ]
-    lines.extend(f"  - {f.describe()}" for f in findings)
+    lines.extend(f"  - {f.describe()}" for f in texts)
+    if marks:
+        lines.append(
+            "  暗记（颜色、字体、字号、图片、页眉页脚、隐藏内容、异常符号、重复的特殊字符串）："
+        )
+        lines.extend(f"  - {f.describe()}" for f in marks)
     if findings:
         flagged = sorted({(f.bidder_id, f.chapter_id) for f in findings})
         lines.append(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from evaluation_hub.bids.package_io import read_package
 from scoring.model import COMMERCIAL_PART, BidPackage
@@ -16,6 +17,8 @@ DEMO_PACKAGE = Path(__file__).resolve().parents[2] / "configs" / "demo" / "bid_p
 SEED = bytes(range(32))
 #: the national default deviation share (``Regulation.review``; the demo package sets the same)
 NATIONAL = ReviewConfig(share=Decimal("0.30"))
+CODE_A = "91530100MA6K7R2D1N"
+CODE_B = "91530800709813562W"
 
 
 def demo_package() -> BidPackage:
@@ -57,3 +60,51 @@ def sheets_through_shuffle(
                 )
         sheets.append(ScoreSheet(shuffle.manifest.session_id, expert, tuple(entries)))
     return sheets
+
+
+def minimal_documents() -> dict[str, Any]:
+    """The documents of a small valid package: two bidders, one chapter, one item."""
+    item = {
+        "id": "1.1",
+        "title": "方案",
+        "max_points": "10",
+        "step": "0.5",
+        "bands": [
+            {"low": "0", "high": "5.5", "description": "差"},
+            {"low": "6", "high": "10", "description": "好"},
+        ],
+    }
+    return {
+        "package.yaml": {
+            "format": "bid-package/1",
+            "project": {"code": "P1", "name": "某公路工程", "tenderer": "某交通运输局"},
+            "section": {"code": "S1", "name": "第一标段"},
+            "evaluation_method": {
+                "name": "综合评估法",
+                "rounding_places": 2,
+                "aggregation": "trimmed",
+                "price": {"full_marks": "30", "formula": "ratio", "benchmark": "lowest"},
+            },
+            "chapters": [{"id": "ch1", "title": "施工组织设计"}],
+        },
+        "bidders.yaml": {
+            "bidders": [
+                {"id": "b1", "name": "甲公司", "credit_code": CODE_A},
+                {"id": "b2", "name": "乙公司", "credit_code": CODE_B},
+            ]
+        },
+        "rubric.yaml": {
+            "technical": {"ch1": [item]},
+            "commercial": [dict(item, id="c1", objective=True)],
+        },
+        "prices.yaml": {
+            "prices": [{"bidder": "b1", "amount": "100.00"}, {"bidder": "b2", "amount": 120}]
+        },
+    }
+
+
+def minimal_chapters() -> dict[str, bytes]:
+    return {
+        "chapters/b1/ch1.md": "# 第一章\n正文".encode(),
+        "chapters/b2/ch1.html": "<html><head><title>T</title></head><body><p>正文</p></body></html>".encode(),
+    }

@@ -43,6 +43,31 @@ def test_bids_check_reports_the_demo_findings() -> None:
     assert out.rstrip().endswith("结论：存在问题，须处理后方可发放")
 
 
+def test_bids_check_prints_evasions_and_marks(tmp_path: Path) -> None:
+    package = tmp_path / "pkg"
+    shutil.copytree(DEMO_PACKAGE, package)
+    (package / "chapters/b01/ch1.md").write_text(
+        '# 第一章\n本章由<span style="color:#c00000">昆明 金马</span>编写。\n', "utf-8"
+    )
+    code, out, _ = _run("bids", "check", str(package))
+    assert code == 1
+    lines = out.splitlines()
+    assert "一、暗标合规检查：发现 5 处标识信息、1 处暗记" in lines
+    # the span is the original's (line 2, column 32, 5 characters with the space), and what
+    # it folds to says why it is a mark
+    assert (
+        "  - 投标人 b01 章节 ch1 第 2 行第 32 列（5 字）：投标人名称「昆明 金马」"
+        "（归一化后即「昆明金马」）（属于投标人 b03）…# 第一章 本章由昆明 金马编写。…"
+    ) in lines
+    marks = lines.index(
+        "  暗记（颜色、字体、字号、图片、页眉页脚、隐藏内容、异常符号、重复的特殊字符串）："
+    )
+    assert lines[marks + 1].startswith(
+        "  - 投标人 b01 章节 ch1 第 2 行第 17 列（13 字）：颜色标记「color:#c00000」"
+    )
+    assert "以下章节在记录放行理由前不得发放给专家：b01/ch1、b03/ch2" in out
+
+
 def test_bids_check_passes_a_clean_package(tmp_path: Path) -> None:
     package = tmp_path / "pkg"
     shutil.copytree(DEMO_PACKAGE, package)
