@@ -83,6 +83,13 @@ async def test_the_cache_asks_again_when_half_the_window_has_arrived(tmp_path: P
     ] == [("S1", digest, 1, 1, ())]
     await cache.on_event(Connected(SEAT, lost_incoming=False, peer_lost=False))
     assert len(sent.statuses) == 1
+    # After a restart of the agent, the cache checks its chapters again and says so once more
+    # (the hub records a repeat once): a status lost with the old process is not lost.
+    reopened = await ChapterCache.open(identity.state_dir, identity, window=4)
+    again = _Requests()
+    reopened.bind(again)
+    await reopened.on_event(Connected(SEAT, lost_incoming=False, peer_lost=True))
+    assert again.statuses == sent.statuses and again.batches == []
     assert [h for batch in sent.batches for h in batch] == list(order)  # each asked once
     (entry,) = cache.entries()
     assert entry.complete and entry.received == entry.size
