@@ -186,7 +186,17 @@ async def test_host_runs_an_evaluation_from_the_console(
         flagged = page.locator("#flagged tr[data-chapter='b03/ch2']")
         await flagged.locator("button[data-override]").click()
         await expect(message).to_have_text("放行含识别标记的章节必须填写理由")
-        await flagged.locator("input").fill("经核对为引用的行业规范示例，已遮盖后发放")
+        # What the operator is typing survives a redraw caused by someone else's change.
+        field = flagged.locator("input")
+        await field.fill("经核对为引用的行业规范示例")
+        await flagged.evaluate("row => { row.dataset.before = 'yes'; }")
+        for fault in ({"note": "曲靖分会场网络抖动"}, {"fixed": True}):
+            resp = await client.post(f"/api/sessions/{sid}/fault", json=fault, headers=host)
+            assert resp.status == 200, await resp.text()
+        await expect(page.locator("#flagged tr[data-before]")).to_have_count(0)  # redrawn
+        await expect(field).to_have_value("经核对为引用的行业规范示例")
+        await expect(field).to_be_focused()
+        await field.fill("经核对为引用的行业规范示例，已遮盖后发放")
         await flagged.locator("button[data-override]").click()
         await expect(message).to_have_text("已记录 b03/ch2 的放行理由。")
         await expect(flagged.locator("td").nth(2)).to_have_text(
@@ -464,6 +474,7 @@ async def test_a_venue_admin_of_another_venue_is_refused_in_the_hubs_words(
     await _sign_in(page, str(client.make_url(f"/console?session={sid}")), "dl_admin")
     # 大理 hosts no session: nothing to choose, nothing shown.
     await expect(page.locator("#who-name")).to_have_text("大理场地管理员 杨洁（场地管理员）")
+    await expect(page.locator("#no-sessions")).to_have_text("没有可查看的评标会。")
     assert await page.locator("#session option").count() == 0
     # Asked for the session anyway, the page shows the hub's refusal and no data.
     await page.evaluate(

@@ -56,6 +56,7 @@ async function signedIn() {
   const sessions = await request("GET", "/api/sessions");
   $("#session").replaceChildren(...sessions.map((s) =>
     el("option", { value: s.id, textContent: `${s.project_name} ${s.section}（${beijingText(s.starts_at)}）` })));
+  $("#no-sessions").hidden = sessions.length > 0;
   const wanted = new URLSearchParams(location.search).get("session");
   if (wanted && sessions.some((s) => String(s.id) === wanted)) $("#session").value = wanted;
   selectSession();
@@ -68,6 +69,7 @@ function signedOut() {
   shown = null;
   may = { run_evaluation: false, release_chapters: false };
   $("#session").replaceChildren();
+  $("#no-sessions").hidden = true;
   clearPanels();
 }
 
