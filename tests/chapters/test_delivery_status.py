@@ -187,6 +187,35 @@ async def test_a_seat_without_an_approved_terminal_is_shown_as_skipped(
     )
 
 
+async def test_material_prepared_for_another_expert_is_not_the_new_experts(
+    client: Client, seeded: dict[str, Any], database: Database, clock: FakeClock, tmp_path: Path
+) -> None:
+    hub, _ = await seated_session(client, seeded, database, clock, tmp_path)
+    await hub.release()  # no terminal is connected: both wait
+    assert [(s["expert"], s["status"]) for s in (await _board(hub))["seats"]] == [
+        ("E06", "waiting"),
+        ("E07", "waiting"),
+    ]
+    # E05 takes QJ-01: what was prepared there was E06's, so nothing is released to E05 yet.
+    booking = await (
+        await client.get(f"/api/bookings?session_id={hub.sid}", headers=hub.host)
+    ).json()
+    [qujing] = [b for b in booking if b["seats"] and b["seats"][0]["label"] == "QJ-01"]
+    resp = await client.post(
+        f"/api/bookings/{qujing['id']}/seats/{seeded['seats']['QJ-01']}/expert",
+        json={"expert_id": seeded["experts"]["E05"]},
+        headers=hub.host,
+    )
+    assert resp.status == 204, await resp.text()
+    a = await _seat(hub, A)
+    assert (a["expert"], a["release"], a["status"], a["status_name"]) == (
+        "E05",
+        None,
+        "not_released",
+        "未发放",
+    )
+
+
 async def test_what_a_seat_says_about_a_manifest_it_was_not_sent_changes_nothing(
     client: Client, seeded: dict[str, Any], database: Database, clock: FakeClock, tmp_path: Path
 ) -> None:
