@@ -12,6 +12,12 @@ for again; chunks asked for on a connection that the protocol resumes arrive thr
 so they are not asked for twice either. A chunk damaged on disk is found when the cache opens
 or when the chapter is read; it is deleted and fetched again.
 
+Once every chunk of the manifest is on disk, the cache opens every chapter (each chunk and the
+whole chapter hash-checked, then decrypted and authenticated) and tells the hub with one
+``chapter_status`` message naming the manifest: the hub shows the host that the seat has its
+material (已校验), or which chapters it could not open. Reported once per manifest in this
+process, and again after a restart of the agent (the hub records a repeat once).
+
 Wiped (every cached byte deleted) when the hub says the session's reading is over (a
 ``session_state`` notice for the cached session), or when :meth:`wipe` is called.
 
@@ -41,6 +47,7 @@ from seat_protocol.messages import (
     MAX_CHUNKS_PER_REQUEST,
     AppMessage,
     ChapterManifest,
+    ChapterStatus,
     ChunkRequest,
     ErrorNotice,
     ManifestChapter,
@@ -152,6 +159,7 @@ class ChapterCache:
         self._requested: set[str] = set()  # asked for, not yet received
         self._online = False
         self._stalled = False  # the hub refused a request; wait for a new manifest
+        self._reported: str | None = None  # the manifest whose status went to the hub
         self._send: Sender | None = None
         self._listeners: list[Callable[[], None]] = []
         self._lock = asyncio.Lock()
@@ -181,6 +189,7 @@ class ChapterCache:
                     # Requests or chunks in flight may be gone with the lost messages.
                     self._requested.clear()
                 await self._request_more()
+                await self._report_if_complete()
             elif isinstance(event, Disconnected):
                 self._online = False
             elif isinstance(event, ChunkReceived):
@@ -334,6 +343,7 @@ class ChapterCache:
         )
         self._notify()
         await self._request_more()
+        await self._report_if_complete()
 
     async def _store(self, digest: str, data: bytes) -> None:
         self._requested.discard(digest)
@@ -347,6 +357,62 @@ class ChapterCache:
                 self._present[digest] = len(data)
                 self._notify()
         await self._request_more()
+        await self._report_if_complete()
+
+    async def _report_if_complete(self) -> None:
+        """Open every chapter once all chunks are here, and tell the hub how that went."""
+        session_id, chapters = self._session_id, self._chapters
+        if session_id is None or not chapters or self._send is None:
+            return
+        if any(h not in self._present for c in chapters for h in c.chunks):
+            return
+        digest = ChapterStatus.digest_of(session_id, chapters)
+        if digest == self._reported:
+            return
+        verified, failed, damaged = await asyncio.to_thread(self._open_all, session_id, chapters)
+        if damaged:
+            # A chunk rotted on disk since it arrived: fetch it again, report once it is back.
+            for chunk in damaged:
+                self._forget(chunk)
+            log.warning("seat.chapter_damaged", chunks=len(damaged))
+            self._notify()
+            await self._request_more()
+            return
+        self._reported = digest
+        log.info("seat.chapters_checked", verified=verified, failed=len(failed))
+        await self._send(
+            ChapterStatus(
+                session_id=session_id,
+                manifest=digest,
+                chapters=len(chapters),
+                verified=verified,
+                failed=tuple(failed),
+            )
+        )
+
+    def _open_all(
+        self, session_id: str, chapters: tuple[ManifestChapter, ...]
+    ) -> tuple[int, list[str], list[str]]:
+        """(chapters opened, labels that would not open, chunk hashes damaged on disk); in a
+        worker thread. The plain text is dropped at once: only ``read`` keeps it, in memory."""
+        verified, failed, damaged = 0, [], []
+        for chapter in sorted(chapters, key=lambda c: c.position):
+            chunks = self._read_chunks(chapter)
+            missing = [h for h in chapter.chunks if h not in chunks]
+            if missing:
+                damaged.extend(missing)
+                continue
+            context = chapter_context(
+                session_id, self._identity.seat_id, chapter.label, chapter.position
+            )
+            try:
+                open_chapter(chapter, chunks, self._identity.x25519, context)
+            except ChapterSealError as exc:
+                log.error("seat.chapter_unreadable", label=chapter.label, error=str(exc))
+                failed.append(chapter.label)
+            else:
+                verified += 1
+        return verified, failed, damaged
 
     async def _wipe(self) -> None:
         await asyncio.to_thread(shutil.rmtree, self._root, True)
@@ -355,6 +421,7 @@ class ChapterCache:
         self._session_id, self._chapters = None, ()
         self._present.clear()
         self._requested.clear()
+        self._reported = None
         log.info("seat.chapters_wiped")
         self._notify()
 

@@ -51,6 +51,7 @@ from seat_protocol.messages import (
     Auth,
     Challenge,
     ChapterManifest,
+    ChapterStatus,
     CheckinRequest,
     Chunk,
     ChunkRequest,
@@ -390,10 +391,15 @@ class HubConnection(Endpoint):
             else:
                 self._events.append(ChunksRequested(seat_id=channel.seat_id, chunks=msg.chunks))
         else:
-            # Check-in requests, review answers, report signatures and media offers go to
-            # the application as they are.
+            # Check-in requests, review answers, report signatures, media offers and chapter
+            # statuses go to the application as they are.
             assert isinstance(
                 msg,
-                CheckinRequest | CommitmentDecision | MediaOffer | ReviewAnswer | ReportSignature,
+                CheckinRequest
+                | CommitmentDecision
+                | MediaOffer
+                | ReviewAnswer
+                | ReportSignature
+                | ChapterStatus,
             )
             self._events.append(MessageReceived(seat_id=channel.seat_id, message=msg))

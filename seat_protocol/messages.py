@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
+import hashlib
 import json
 import math
 import re
@@ -45,6 +46,7 @@ __all__ = [
     "Auth",
     "Challenge",
     "ChapterManifest",
+    "ChapterStatus",
     "CheckinRequest",
     "CheckinResult",
     "Chunk",
@@ -460,6 +462,42 @@ class Chunk(AppMessage):
         for name, value in (("seq", seq), ("sha256", sha256), ("data", data), ("_raw", raw)):
             object.__setattr__(msg, name, value)
         return msg
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChapterStatus(AppMessage):
+    """Seat -> hub, once every chunk of a manifest is on the seat's disk: how many of its
+    chapters the seat decrypted and hash-checked (``verified``) and the labels of the others,
+    which it could not open (``failed``). ``manifest`` names the manifest checked (:meth:`digest_of`), so the hub
+    records the status against the release it belongs to, never a later one."""
+
+    type: ClassVar[str] = "chapter_status"
+    sender: ClassVar[Sender] = "seat"
+    session_id: str
+    manifest: str
+    chapters: int
+    verified: int
+    failed: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        _check_id(self.session_id, "session_id")
+        _check_sha256(self.manifest, "manifest")
+        _check(self.chapters <= 10_000, "chapters", "must be at most 10000")
+        _check(
+            self.verified + len(self.failed) == self.chapters,
+            "verified",
+            "plus the failed labels must make chapters",
+        )
+        for label in self.failed:
+            _check_text(label, "failed", 100)
+
+    @staticmethod
+    def digest_of(session_id: str, chapters: tuple[ManifestChapter, ...]) -> str:
+        """The SHA-256 both ends compute of a manifest's session and chapters (wrapped keys
+        included, so each release has its own): canonical JSON, keys sorted."""
+        body = {"session_id": session_id, "chapters": [_to_json(c) for c in chapters]}
+        text = json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True, kw_only=True)

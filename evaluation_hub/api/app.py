@@ -22,6 +22,7 @@ from evaluation_hub.api import (
     directory,
     enrolments,
     evaluation,
+    evaluation_events,
     events,
     live,
     pages,
@@ -63,6 +64,7 @@ _MODULES = (
     enrolments,
     evaluation,
     chapters,
+    evaluation_events,
 )
 meta = ApiRoutes()
 API_OPERATIONS: list[Operation] = []
@@ -186,4 +188,5 @@ def create_app(
     seat_link.setup(app, hub_id=config.hub_id)
     seat_link.setup_session_notices(app)
     live.setup_live(app)
+    evaluation_events.setup_evaluation_events(app)
     return app

@@ -1,5 +1,6 @@
 """Chapter release over HTTP (章节发放): the host operator sends each seated expert's chapters,
-sealed for their seat (``evaluation_hub.seats.chapters``)."""
+sealed for their seat (``evaluation_hub.seats.chapters``), and the host's staff follow each
+seat's delivery (``evaluation_hub.seats.deliveries``: sent, received, verified)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ from evaluation_hub.api.keys import CLOCK, SERVICES
 from evaluation_hub.api.params import path_id
 from evaluation_hub.api.routes import ApiRoutes
 from evaluation_hub.api.seat_link import CHAPTERS
+from evaluation_hub.api.views.evaluation import delivery_board_json
 from evaluation_hub.api.views.seats import release_json
 from evaluation_hub.seats.chapters import release_chapters
+from evaluation_hub.seats.deliveries import delivery_board
 
 __all__ = ["routes"]
 
@@ -70,3 +73,17 @@ async def post_release(request: web.Request) -> web.Response:
         now=request.app[CLOCK](),
     )
     return web.json_response(release_json(released))
+
+
+@routes.route(
+    "GET",
+    "/api/sessions/{session_id}/chapters",
+    summary="各工位的章节送达进度（最近一次发放）：未发放、已发送、已接收、已校验或校验失败",
+    tag="章节发放",
+    errors=(403, 404),
+)
+async def get_deliveries(request: web.Request) -> web.Response:
+    who = await principal(request)
+    session_id = path_id(request, "session_id")
+    board = await delivery_board(request.app[SERVICES], who, session_id)
+    return web.json_response(delivery_board_json(board))

@@ -20,7 +20,15 @@ from evaluation_hub.api.routes import ApiRoutes
 from evaluation_hub.api.schema import read_json
 from evaluation_hub.api.views import evaluation as views
 from evaluation_hub.errors import InvalidInput
-from evaluation_hub.evaluation import overview, package, result, review, saves, signatures
+from evaluation_hub.evaluation import (
+    import_report,
+    overview,
+    package,
+    result,
+    review,
+    saves,
+    signatures,
+)
 
 __all__ = ["routes"]
 
@@ -103,6 +111,20 @@ async def attach(request: web.Request) -> web.Response:
         app[SERVICES], who, session_id, Path(body["path"]), now=app[CLOCK]()
     )
     return web.json_response(views.overview_json(seen), status=201)
+
+
+@routes.route(
+    "GET",
+    BASE + "/package",
+    summary="标书包导入报告：项目、标段、评分部分、暗标检查和标书雷同提示（投标人只以编号出现）",
+    tag=TAG,
+    errors=(403, 404, 409),
+)
+async def get_package_report(request: web.Request) -> web.Response:
+    who = await principal(request)
+    session_id = path_id(request, "session_id")
+    report = await import_report.package_report(request.app[SERVICES], who, session_id)
+    return web.json_response(views.package_report_json(report))
 
 
 @routes.route(

@@ -28,6 +28,7 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/", _index)
     app.router.add_get("/admin", _page("admin.html"))
     app.router.add_get("/host", _page("host.html"))
+    app.router.add_get("/console", _page("console.html"))
     app.router.add_get("/supervision", _page("supervision.html"))
     app.router.add_get("/wall", _page("wall.html"))
     app.router.add_static("/static/", STATIC, follow_symlinks=False)

@@ -37,6 +37,7 @@ from evaluation_hub.audit.errors import AuditStoreError
 from evaluation_hub.audit.models import AuditCheckpointRow, AuditEventRow
 
 __all__ = [
+    "APPENDED_EVENTS",
     "AUDIT_CHAIN_LOCK",
     "append_event",
     "chain_head",
@@ -49,6 +50,9 @@ __all__ = [
 # The PostgreSQL advisory lock key that serialises appends ("EVHAUDIT" in ASCII). No other
 # part of the hub may use this key.
 AUDIT_CHAIN_LOCK = 0x4556_4841_5544_4954
+
+# Key in a unit of work's ``info``: (subject, kind) of each event it appended, in order.
+APPENDED_EVENTS = "audit_appended_events"
 
 
 def _event(row: AuditEventRow) -> AuditEvent:
@@ -131,6 +135,9 @@ async def append_event(
             hash=event.hash,
         )
     )
+    # Noted for the commit listeners (``db.engine``): once this unit of work is durable, those
+    # who watch the subject hear that it changed (``sessions.changes``). Never before.
+    db.info.setdefault(APPENDED_EVENTS, []).append((event.subject, event.kind))
     return event
 
 

@@ -3,7 +3,7 @@ anonymity overrides, score saves, deviation-review requests and report signature
 
 ``evaluation_packages`` holds one row per session: where the bid package was read from and the
 digest of its files (the package is re-read and re-checked against the digest on every use),
-the shuffle manifest, the seed's commitment (published before the start) and the seed itself
+the anonymity and similarity findings of the attach, the shuffle manifest, the seed's commitment (published before the start) and the seed itself
 sealed with the hub's sealing key; ``revealed_seed`` is written only when the session is
 revealed, together with the result document the committee signs.
 
@@ -45,6 +45,10 @@ class EvaluationPackageRow(Base):
     manifest: Mapped[dict[str, Any]] = mapped_column(JSON)
     #: anonymity findings as scanned at attach time (bidder id, chapter, kind, line, column)
     findings: Mapped[list[Any]] = mapped_column(JSON)
+    #: similar chapters between bidders found at attach time (a collusion signal, never a
+    #: finding): chapter, the two bidder ids, Jaccard, containment, shared passages by place
+    #: and length (never their text); None for a package attached before the check ran here
+    similarity: Mapped[list[Any] | None] = mapped_column(JSON, default=None)
     seed_commitment: Mapped[str] = mapped_column(String(64))
     sealed_seed: Mapped[str] = mapped_column(Text)
     attached_by: Mapped[str] = mapped_column(String(100))

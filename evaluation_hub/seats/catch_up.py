@@ -6,7 +6,8 @@ returns, in this order:
 
 1. the current state of every session that holds the seat now (``SessionStateNotice``), so a
    seat that was offline when the reading ended wipes its chapter cache;
-2. the chapter manifest released while it had no connection here (``ChapterChunks``);
+2. the chapter manifest released while it had no connection here (``ChapterChunks``),
+   recorded as sent (``seats.deliveries``);
 3. for each session whose expert checked in at this seat: the check-in again with the
    expert's briefing, the review requests still unanswered (during the deviation review) and
    the result still to be signed (after the reveal).
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import structlog
 from sqlalchemy import select
 
 from evaluation_hub.booking.seatings import seatings
@@ -26,14 +28,17 @@ from evaluation_hub.db.models import EvaluationSession
 from evaluation_hub.evaluation.models import ReportSignatureRow, ReviewRequestRow
 from evaluation_hub.evaluation.result import report_messages, revealed_result
 from evaluation_hub.evaluation.review import review_notice
+from evaluation_hub.seats import deliveries
 from evaluation_hub.seats.chapter_chunks import ChapterChunks
 from evaluation_hub.seats.expert_requests import briefing
 from evaluation_hub.services import Services
 from evaluation_hub.sessions.states import SessionState
-from seat_protocol.messages import AppMessage, CheckinResult, SessionStateNotice
+from seat_protocol.messages import AppMessage, ChapterManifest, CheckinResult, SessionStateNotice
 from seat_protocol.seat_key import SeatKey
 
 __all__ = ["seat_connected"]
+
+log = structlog.get_logger(__name__)
 
 
 async def seat_connected(
@@ -121,4 +126,24 @@ async def seat_connected(
             )
     # Taken last: if anything above failed, the manifest still waits for the next connection.
     manifest = chunks.take_waiting(seat_key) if chunks is not None else None
+    if manifest is not None and chunks is not None:
+        await _delivered(hub, seat_key, manifest, chunks, now)
     return [*notices, *([manifest] if manifest is not None else []), *expert_work]
+
+
+async def _delivered(
+    hub: Services, seat_key: str, manifest: ChapterManifest, chunks: ChapterChunks, now: datetime
+) -> None:
+    """Record the waiting manifest as sent (the caller hands it to the seat's channel next);
+    a failure to record never keeps the manifest from the seat."""
+    try:
+        await deliveries.record_progress(
+            hub,
+            seat_key,
+            manifest,
+            sent=True,
+            received=chunks.completed(seat_key) is not None,
+            now=now,
+        )
+    except Exception:
+        log.exception("seat.delivery_record_failed", seat_key=seat_key)

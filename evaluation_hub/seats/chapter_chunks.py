@@ -10,7 +10,13 @@ in clear reach of the database's readers.
 
 A release made while a seat had no connection to this process waits here
 (``wait_for``) until the seat connects: its catch-up (``evaluation_hub.seats.catch_up``) takes
-the manifest (``take_waiting``). Pure in-memory state, no I/O.
+the manifest (``take_waiting``).
+
+Delivery progress (送达进度): every chunk handed to a seat is noted (``served``), and the call
+that completes the seat's latest manifest says so, once, so the seat's delivery can be recorded
+as received (``evaluation_hub.seats.deliveries``). Chunks of an earlier release that the new
+manifest names again count as handed over: a seat keeps what it has and asks only for the rest.
+Pure in-memory state, no I/O.
 """
 
 from __future__ import annotations
@@ -33,11 +39,38 @@ class ChapterChunks:
     _seats: dict[str, tuple[ChapterManifest, frozenset[str]]] = field(default_factory=dict)
     # seat keys whose manifest could not be handed to a channel yet (no connection so far)
     _waiting: set[str] = field(default_factory=set)
+    # seat key -> the chunks of its latest manifest handed to it so far (in this process)
+    _served: dict[str, set[str]] = field(default_factory=dict)
+    # seat keys whose latest manifest has had every chunk handed over (told once)
+    _complete: set[str] = field(default_factory=set)
 
     def put(self, seat_key: str, manifest: ChapterManifest, chunks: dict[str, bytes]) -> None:
-        self._seats[seat_key] = (manifest, frozenset(chunks))
+        hashes = frozenset(chunks)
+        self._seats[seat_key] = (manifest, hashes)
+        self._served[seat_key] = self._served.get(seat_key, set()) & hashes
+        self._complete.discard(seat_key)
         self._chunks.update(chunks)
         self._drop_unreferenced()
+
+    def served(self, seat_key: str, sha256: str) -> ChapterManifest | None:
+        """Note that ``sha256`` was handed to the seat; the seat's latest manifest if this
+        completed it (once per manifest), else None."""
+        entry = self._seats.get(seat_key)
+        if entry is None or sha256 not in entry[1]:
+            return None
+        self._served.setdefault(seat_key, set()).add(sha256)
+        return self.completed(seat_key)
+
+    def completed(self, seat_key: str) -> ChapterManifest | None:
+        """The seat's latest manifest if every chunk of it has been handed over and nobody
+        was told yet (then it is told: once per manifest), else None."""
+        entry = self._seats.get(seat_key)
+        if entry is None or seat_key in self._complete:
+            return None
+        if not entry[1] <= self._served.get(seat_key, set()):
+            return None
+        self._complete.add(seat_key)
+        return entry[0]
 
     def forget_session(self, session_id: str) -> list[str]:
         """Drop every seat's release of ``session_id`` (its reading is over); the seat keys."""
@@ -47,6 +80,8 @@ class ChapterChunks:
         for key in gone:
             del self._seats[key]
             self._waiting.discard(key)
+            self._served.pop(key, None)
+            self._complete.discard(key)
         self._drop_unreferenced()
         return gone
 

@@ -26,6 +26,9 @@ no longer holds (after a restart) is refused by the protocol machine (the channe
 entitlements went with the process) and waits for the next release. A seat that had no
 connection to this process at release time receives its manifest when it connects.
 
+Each release is numbered and each seat's delivery followed (sent, received, verified) in
+``evaluation_hub.seats.deliveries``.
+
 Only the host venue's operators release (``access.Action.RELEASE_CHAPTERS``), checked before
 anything else is read. The HTTP route is ``evaluation_hub.api.chapters``.
 """
@@ -51,6 +54,7 @@ from evaluation_hub.evaluation.package import released_context
 from evaluation_hub.principal import Principal
 from evaluation_hub.sealing import Sealer
 from evaluation_hub.seats.chapter_chunks import ChapterChunks
+from evaluation_hub.seats.deliveries import PlannedDelivery, plan_release, record_sent
 from evaluation_hub.services import Services
 from evaluation_hub.sessions.lookup import load_session
 from evaluation_hub.sessions.states import CHAPTERS_RELEASABLE
@@ -97,6 +101,8 @@ class ChapterRelease:
     session_id: int
     seats: tuple[SeatRelease, ...]
     skipped: tuple[SkippedSeat, ...]
+    #: the release's number in the session (1, 2, …; ``seats.deliveries``)
+    release: int = 0
 
 
 @dataclass(frozen=True)
@@ -163,7 +169,10 @@ async def release_chapters(
     chunks: ChapterChunks,
     now: datetime,
 ) -> ChapterRelease:
-    """Seal and send every seated expert's chapters; what was sent and what was not."""
+    """Seal and send every seated expert's chapters; what was sent and what was not.
+
+    The release is numbered and each seat's delivery row written (``seats.deliveries``)
+    before any manifest leaves, so a seat's progress never arrives ahead of its row."""
     async with hub.db.read() as s:
         loaded = await load_session(s, session_id)
         access.require(actor, access.Action.RELEASE_CHAPTERS, loaded.target)
@@ -177,11 +186,11 @@ async def release_chapters(
         raise Conflict(
             "no-seated-experts", f"评标会 #{session_id} 尚无安排到工位的专家，无法发放章节"
         )
-    released: list[SeatRelease] = []
-    skipped: list[SkippedSeat] = []
+    planned: list[PlannedDelivery] = []
+    sealed_for: dict[str, dict[str, bytes]] = {}
     for seat in seated:
         if seat.x25519 is None:
-            skipped.append(SkippedSeat(seat.seat_key, seat.expert_code, _NOT_ENROLLED))
+            planned.append(PlannedDelivery(seat.seat_key, seat.expert_code, None, _NOT_ENROLLED))
             continue
         async with hub.db.read() as s:
             ctx = await released_context(s, session_id, seat.expert_code, sealer=hub.sealer)
@@ -193,42 +202,67 @@ async def release_chapters(
             hub.sealer,
             chunk_size=chunks.chunk_size,
         )
-        chunks.put(seat.seat_key, manifest, sealed)
-        sent = await hub.seats.send(seat.seat_key, manifest)
-        if not sent:
-            chunks.wait_for(seat.seat_key)
-        released.append(
-            SeatRelease(
-                seat.seat_key,
-                seat.expert_code,
-                len(manifest.chapters),
-                sum(c.size for c in manifest.chapters),
-                "sent" if sent else "waiting",
-            )
-        )
+        planned.append(PlannedDelivery(seat.seat_key, seat.expert_code, manifest))
+        sealed_for[seat.seat_key] = sealed
     async with hub.db.write() as s:
+        release = await plan_release(s, session_id, planned, actor=actor.username, now=now)
         await append_event(
             s,
             kind="session.chapters_released",
             subject=f"session:{session_id}",
             actor=actor.username,
             payload={
+                "release": release,
                 "seats": [
-                    {"seat_key": r.seat_key, "expert": r.expert_code, "chapters": r.chapters}
-                    for r in released
+                    {"seat_key": p.seat_key, "expert": p.expert_code, "chapters": len(m.chapters)}
+                    for p in planned
+                    if (m := p.manifest) is not None
                 ],
-                "skipped": [k.seat_key for k in skipped],
+                "skipped": [p.seat_key for p in planned if p.manifest is None],
             },
             at=now,
         )
+    released: list[SeatRelease] = []
+    sent_keys: list[str] = []
+    received_keys: list[str] = []
+    for p in planned:
+        if p.manifest is None:
+            continue
+        chunks.put(p.seat_key, p.manifest, sealed_for[p.seat_key])
+        sent = await hub.seats.send(p.seat_key, p.manifest)
+        if sent:
+            sent_keys.append(p.seat_key)
+            # Every chunk already went to this seat for an earlier release: nothing to fetch.
+            if chunks.completed(p.seat_key) is not None:
+                received_keys.append(p.seat_key)
+        else:
+            chunks.wait_for(p.seat_key)
+        released.append(
+            SeatRelease(
+                p.seat_key,
+                p.expert_code,
+                len(p.manifest.chapters),
+                sum(c.size for c in p.manifest.chapters),
+                "sent" if sent else "waiting",
+            )
+        )
+    await record_sent(
+        hub, session_id, release, sent_keys, received_keys, actor=actor.username, now=now
+    )
+    skipped = tuple(
+        SkippedSeat(p.seat_key, p.expert_code, p.skipped or "")
+        for p in planned
+        if p.manifest is None
+    )
     log.info(
         "seat.chapters_released",
         session_id=session_id,
+        release=release,
         seats=len(released),
         skipped=len(skipped),
         held_bytes=chunks.held_bytes,
     )
-    return ChapterRelease(session_id, tuple(released), tuple(skipped))
+    return ChapterRelease(session_id, tuple(released), skipped, release)
 
 
 async def _seated(s: AsyncSession, session_id: int) -> list[_SeatedExpert]:

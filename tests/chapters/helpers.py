@@ -64,18 +64,10 @@ class Hub:
         return body
 
 
-async def seated_session(
-    client: Client,
-    seeded: dict[str, Any],
-    database: Database,
-    clock: FakeClock,
-    tmp_path: Path,
-    *,
-    enrol: tuple[str, ...] = ("QJ-01", "QJ-02"),
-    override: bool = True,
-) -> tuple[Hub, dict[str, SeatIdentity]]:
-    """E06 at QJ-01 and E07 at QJ-02, check-in open, package attached (its one anonymity
-    finding released with a reason unless ``override`` is false), seats enrolled."""
+async def seat_experts(
+    client: Client, seeded: dict[str, Any], database: Database, clock: FakeClock
+) -> dict[str, str]:
+    """The tests' bookings, with E06 seated at QJ-01 and E07 at QJ-02; the host's headers."""
     bookings = await seed_bookings(database, seeded, clock())
     host = await login(client, "km_operator")
     for expert, seat in (("E06", "QJ-01"), ("E07", "QJ-02")):
@@ -85,18 +77,19 @@ async def seated_session(
             headers=host,
         )
         assert resp.status == 204, await resp.text()
-    sid = int(seeded["session"])
-    await act(client, host, sid, "confirm_seats", "open_check_in")
-    assert (await attach(client, host, sid)).status == 201
-    if override:
-        await release_finding(client, host, sid)
+    return host
 
+
+async def enrol_seats(
+    client: Client, tmp_path: Path, labels: tuple[str, ...] = ("QJ-01", "QJ-02")
+) -> dict[str, SeatIdentity]:
+    """Enrol a terminal for each 曲靖 seat in ``labels`` and have 曲靖's admin approve it."""
     url = f"ws://127.0.0.1:{client.server.port}/ws/seat"
     qj = await login(client, "qj_admin")
     venues = await (await client.get("/api/venues", headers=qj)).json()
     qj_venue = next(v["id"] for v in venues if v["code"] == "QJ")
     identities = {}
-    for label in enrol:
+    for label in labels:
         seat_key = f"QJ.{label}"
         identity = init_state_dir(
             tmp_path / seat_key, seat_id=seat_key, hub_url=url, hub_id="evaluation-hub"
@@ -113,6 +106,28 @@ async def seated_session(
         )
         assert resp.status == 200, await resp.text()
         identities[seat_key] = identity
+    return identities
+
+
+async def seated_session(
+    client: Client,
+    seeded: dict[str, Any],
+    database: Database,
+    clock: FakeClock,
+    tmp_path: Path,
+    *,
+    enrol: tuple[str, ...] = ("QJ-01", "QJ-02"),
+    override: bool = True,
+) -> tuple[Hub, dict[str, SeatIdentity]]:
+    """E06 at QJ-01 and E07 at QJ-02, check-in open, package attached (its one anonymity
+    finding released with a reason unless ``override`` is false), seats enrolled."""
+    host = await seat_experts(client, seeded, database, clock)
+    sid = int(seeded["session"])
+    await act(client, host, sid, "confirm_seats", "open_check_in")
+    assert (await attach(client, host, sid)).status == 201
+    if override:
+        await release_finding(client, host, sid)
+    identities = await enrol_seats(client, tmp_path, enrol)
 
     assert client.app is not None
     hub = Hub(client, host, sid)

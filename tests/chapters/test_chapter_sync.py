@@ -115,6 +115,7 @@ async def test_release_sync_read_and_wipe_at_the_session_end(
             [event] = [e for e in await load_chain(s) if e.kind == "session.chapters_released"]
         assert (event.subject, event.actor) == (f"session:{hub.sid}", "km_operator")
         assert event.payload == {
+            "release": 1,
             "seats": [
                 {"seat_key": A, "expert": "E06", "chapters": 15},
                 {"seat_key": B, "expert": "E07", "chapters": 15},

@@ -1,5 +1,6 @@
 """The seat's chapter cache on its own, fed link events by hand: how it paces its chunk
-requests, and that only bytes matching their hash reach the disk."""
+requests, that only bytes matching their hash reach the disk, and the one ``chapter_status``
+it sends once every chapter of the manifest opened."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from seat_agent.chapters import ChapterCache
 from seat_agent.keys import SeatIdentity, init_state_dir
 from seat_protocol.chapter_crypto import chapter_context, seal_chapter
 from seat_protocol.events import ChunkReceived, Connected, MessageReceived
-from seat_protocol.messages import AppMessage, ChapterManifest, ChunkRequest
+from seat_protocol.messages import AppMessage, ChapterManifest, ChapterStatus, ChunkRequest
 
 SEAT = "QJ.QJ-01"
 CHUNK = 64  # 48 bytes of text per chunk after the 16-byte tag
@@ -38,8 +39,12 @@ def _sealed(identity: SeatIdentity, chunks: int) -> tuple[ChapterManifest, dict[
 class _Requests:
     def __init__(self) -> None:
         self.batches: list[tuple[str, ...]] = []
+        self.statuses: list[ChapterStatus] = []
 
     async def __call__(self, msg: AppMessage) -> None:
+        if isinstance(msg, ChapterStatus):
+            self.statuses.append(msg)
+            return
         assert isinstance(msg, ChunkRequest)
         self.batches.append(msg.chunks)
 
@@ -68,8 +73,23 @@ async def test_the_cache_asks_again_when_half_the_window_has_arrived(tmp_path: P
     for digest in order[6:10]:
         await arrive(digest)
     assert sent.batches[4:] == [order[10:11]]  # the tail is asked for as soon as there is room
+    assert sent.statuses == []  # nothing said before every chunk is here
     await arrive(order[10])
     assert len(sent.batches) == 5
+    # The whole manifest is here: the seat opened its one chapter and tells the hub, once.
+    digest = ChapterStatus.digest_of("S1", manifest.chapters)
+    assert [
+        (m.session_id, m.manifest, m.chapters, m.verified, m.failed) for m in sent.statuses
+    ] == [("S1", digest, 1, 1, ())]
+    await cache.on_event(Connected(SEAT, lost_incoming=False, peer_lost=False))
+    assert len(sent.statuses) == 1
+    # After a restart of the agent, the cache checks its chapters again and says so once more
+    # (the hub records a repeat once): a status lost with the old process is not lost.
+    reopened = await ChapterCache.open(identity.state_dir, identity, window=4)
+    again = _Requests()
+    reopened.bind(again)
+    await reopened.on_event(Connected(SEAT, lost_incoming=False, peer_lost=True))
+    assert again.statuses == sent.statuses and again.batches == []
     assert [h for batch in sent.batches for h in batch] == list(order)  # each asked once
     (entry,) = cache.entries()
     assert entry.complete and entry.received == entry.size

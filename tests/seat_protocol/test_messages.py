@@ -20,6 +20,7 @@ from seat_protocol.messages import (
     Auth,
     Challenge,
     ChapterManifest,
+    ChapterStatus,
     CheckinRequest,
     CheckinResult,
     Chunk,
@@ -77,6 +78,9 @@ SAMPLES: list[Message] = [
     ScoreAck(seq=2, idempotency_key="s1:e3:1"),
     ChapterManifest(seq=3, session_id="2024-17", chapters=(CHAPTER,)),
     ChunkRequest(seq=4, chunks=(H,)),
+    ChapterStatus(
+        seq=18, session_id="2024-17", manifest=H, chapters=3, verified=2, failed=("ch1-B",)
+    ),
     Chunk(seq=5, sha256=H, data=b64(b"x")),
     CheckinRequest(seq=6, session_id="2024-17", expert_code="E1001", pin="123456"),
     CheckinResult(seq=7, session_id="2024-17", accepted=False, message="PIN 错误", attempts_left=2),

@@ -5,7 +5,8 @@ to one use case: it looks up a seat before feeding its ``hello`` (``seats.enrolm
 enrolment requests, commits scores before telling the machine ``score_committed`` (so
 ``score_ack`` leaves only after the commit, ``seats.scores``), answers the expert's requests
 (``seats.expert_requests``), brings a (re)connected seat up to date (``seats.catch_up``), serves
-chunk requests from the released chapters and hands media offers to the live hub. It sends what
+chunk requests from the released chapters, records the seat's chapter delivery
+(``seats.deliveries``) and hands media offers to the live hub. It sends what
 the use cases return. One live connection per seat is the machine's rule; the shell flushes the
 replaced connection's close frame (4009). Protocol decisions are never made here.
 
@@ -27,7 +28,7 @@ from aiohttp.http_websocket import WSCloseCode
 from evaluation_hub.api.keys import CLOCK, SERVICES
 from evaluation_hub.api.seat_link.hub import SEAT_HUB, SeatHub, SeatSocket
 from evaluation_hub.errors import Conflict, ProblemError
-from evaluation_hub.seats import catch_up, enrolment, expert_requests, scores
+from evaluation_hub.seats import catch_up, deliveries, enrolment, expert_requests, scores
 from evaluation_hub.seats.expert_requests import ExpertRequest
 from evaluation_hub.services import Services
 from seat_protocol.closecodes import CloseCode
@@ -45,6 +46,8 @@ from seat_protocol.messages import (
     MAX_MESSAGE_BYTES,
     SUBPROTOCOL,
     AppMessage,
+    ChapterManifest,
+    ChapterStatus,
     CheckinRequest,
     Chunk,
     CommitmentDecision,
@@ -117,11 +120,15 @@ async def _handle_events(services: Services, hub: SeatHub, events: list[Event], 
             # judged after that save's commit, and its answer is sent even if the seat vanished.
             work = _expert_request(services, hub, event.seat_id, event.message, now)
             await _shielded(hub, asyncio.create_task(work))
+        elif isinstance(event, MessageReceived) and isinstance(event.message, ChapterStatus):
+            await _chapter_status(services, event.seat_id, event.message, now)
         elif isinstance(event, MessageReceived) and isinstance(event.message, MediaOffer):
             # Answering takes ICE gathering; it runs beside the connection, not in its way.
             hub.spawn(asyncio.create_task(_answer_media(hub, event.seat_id, event.message)))
         elif isinstance(event, ChunksRequested):
-            _send_chunks(hub, event)
+            completed = _send_chunks(hub, event)
+            if completed is not None:
+                await _received(services, event.seat_id, completed, now)
         elif isinstance(event, Connected):
             await _catch_up(services, hub, event.seat_id, now)
             replaced = event.replaced
@@ -212,10 +219,12 @@ async def _commit(services: Services, hub: SeatHub, event: CommitScore, now: Clo
     await hub.flush_live(event.seat_id)
 
 
-def _send_chunks(hub: SeatHub, event: ChunksRequested) -> None:
-    """Queue the requested chunks on the seat's channel (the frame's flush writes them)."""
+def _send_chunks(hub: SeatHub, event: ChunksRequested) -> ChapterManifest | None:
+    """Queue the requested chunks on the seat's channel (the frame's flush writes them); the
+    seat's manifest if these were the last of its chunks to hand over."""
     channel = hub.channels.get(event.seat_id)
     source = hub.chapter_source
+    completed = None
     for digest in event.chunks:
         data = source.chunk(event.seat_id, digest) if source is not None else None
         if data is None:
@@ -223,8 +232,34 @@ def _send_chunks(hub: SeatHub, event: ChunksRequested) -> None:
             channel.send(
                 ErrorNotice(code="chunk-unavailable", message=_CHUNK_UNAVAILABLE, ref=digest)
             )
-            return
+            return completed
         channel.send(Chunk.of(digest, data))
+        if source is not None:
+            completed = source.served(event.seat_id, digest) or completed
+    return completed
+
+
+async def _received(
+    services: Services, seat_key: str, manifest: ChapterManifest, now: Clock
+) -> None:
+    """Every chunk of the seat's manifest is on its way: record it (``seats.deliveries``); a
+    failure is logged, the chunks go regardless."""
+    try:
+        await deliveries.record_progress(
+            services, seat_key, manifest, sent=True, received=True, now=now()
+        )
+    except Exception:
+        log.exception("seat.delivery_record_failed", seat_key=seat_key)
+
+
+async def _chapter_status(
+    services: Services, seat_key: str, status: ChapterStatus, now: Clock
+) -> None:
+    """The seat's word on its chapters (``seats.deliveries``); a failure is logged."""
+    try:
+        await deliveries.record_chapter_status(services, seat_key, status, now=now())
+    except Exception:
+        log.exception("seat.chapter_status_failed", seat_key=seat_key)
 
 
 async def _answer_media(hub: SeatHub, seat_id: str, offer: MediaOffer) -> None:

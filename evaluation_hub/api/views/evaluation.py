@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from evaluation_hub.api.serialize import iso
+from evaluation_hub.evaluation.import_report import PackageReport
 from evaluation_hub.evaluation.overview import Overview
 from evaluation_hub.evaluation.package import ExpertChapters
 from evaluation_hub.evaluation.report import ReportData, render_report
@@ -17,18 +18,35 @@ from evaluation_hub.evaluation.result import ResultView
 from evaluation_hub.evaluation.review import ReviewRequest, ReviewRound
 from evaluation_hub.evaluation.saves import SaveOutcome
 from evaluation_hub.evaluation.signatures import Signature
+from evaluation_hub.seats.deliveries import DeliveryBoard
+from evaluation_hub.sessions.changes import SessionWatch
 from evaluation_hub.sessions.states import state_name
 
 __all__ = [
+    "DELIVERY_NAMES",
+    "delivery_board_json",
     "expert_view_json",
     "overview_json",
+    "package_report_json",
     "report_html",
     "request_json",
     "result_json",
     "review_round_json",
     "save_json",
     "signature_json",
+    "watch_json",
 ]
+
+#: a seat's chapter delivery (``seats.deliveries.DELIVERY_STATES``) as the console names it
+DELIVERY_NAMES = {
+    "not_released": "未发放",
+    "skipped": "未能发放",
+    "waiting": "待工位连接",
+    "sent": "已发送",
+    "received": "已接收",
+    "verified": "已校验",
+    "failed": "校验失败",
+}
 
 
 def request_json(r: ReviewRequest) -> dict[str, Any]:
@@ -182,3 +200,82 @@ def signature_json(x: Signature) -> dict[str, Any]:
 def report_html(data: ReportData) -> str:
     """The evaluation report as one printable page (``evaluation.report``)."""
     return render_report(data)
+
+
+def package_report_json(r: PackageReport) -> dict[str, Any]:
+    return {
+        "session_id": r.session_id,
+        "source_path": r.source_path,
+        "content_digest": r.content_digest,
+        "attached_by": r.attached_by,
+        "attached_at": iso(r.attached_at),
+        "seed_commitment": r.seed_commitment,
+        "project": {"code": r.project_code, "name": r.project_name},
+        "section": {"code": r.section_code, "name": r.section_name},
+        "method": r.method,
+        "bidders": list(r.bidders),
+        "parts": [{"id": p.id, "name": p.name, "items": p.items} for p in r.parts],
+        "anonymity": {
+            "findings": r.anonymity_findings,
+            "flagged_chapters": list(r.flagged_chapters),
+        },
+        "similarity": (
+            None
+            if r.similarity is None
+            else [
+                {
+                    "chapter_id": x.chapter_id,
+                    "bidder_a": x.bidder_a,
+                    "bidder_b": x.bidder_b,
+                    "jaccard": x.jaccard,
+                    "containment": x.containment,
+                    "passages": x.passages,
+                    "longest_passage": x.longest,
+                }
+                for x in r.similarity
+            ]
+        ),
+    }
+
+
+def delivery_board_json(board: DeliveryBoard) -> dict[str, Any]:
+    return {
+        "session_id": board.session_id,
+        "releases": board.releases,
+        "seats": [
+            {
+                "seat_key": x.seat_key,
+                "venue_name": x.venue_name,
+                "expert": x.expert_code,
+                "seated": x.seated,
+                "checked_in": x.checked_in,
+                "release": x.release,
+                "status": x.status,
+                "status_name": DELIVERY_NAMES[x.status],
+                "chapters": x.chapters,
+                "skipped": x.skipped,
+                "failed": list(x.failed),
+                "released_at": iso(x.released_at) if x.released_at else None,
+                "sent_at": iso(x.sent_at) if x.sent_at else None,
+                "received_at": iso(x.received_at) if x.received_at else None,
+                "verified_at": iso(x.verified_at) if x.verified_at else None,
+            }
+            for x in board.seats
+        ],
+    }
+
+
+def watch_json(w: SessionWatch) -> dict[str, Any]:
+    """The snapshot a session's event stream opens with."""
+    return {
+        "type": "snapshot",
+        "session_id": w.session_id,
+        "project_name": w.project_name,
+        "section": w.section,
+        "state": w.state,
+        "state_name": state_name(w.state),
+        "may": {
+            "run_evaluation": w.may_run_evaluation,
+            "release_chapters": w.may_release_chapters,
+        },
+    }

@@ -37,6 +37,7 @@ function signedOut() {
 
 async function refresh() {
   if (!sessionId()) return;
+  $("#console-link").href = `/console?session=${sessionId()}`;
   try {
     await Promise.all([renderLifecycle(), renderBookings(), renderCommittee()]);
   } catch (err) { showMessage(err.message); }

@@ -1,0 +1,526 @@
+// The host's evaluation console (评审控制台): the bid package and its checks, chapter delivery per
+// seat, the scoring board, the deviation review, seal, reveal, the result and the signatures.
+// It holds no rules: every panel is the hub's answer (GET …), every button asks the hub, and a
+// refusal's text is shown as the hub words it. The session's event stream (…/evaluation/events)
+// opens with a snapshot (the session and what this user may do) and then says when anything
+// changed; the page then reads everything again, so it never shows a state the hub did not say.
+"use strict";
+
+// Lifecycle moves the evaluation makes itself, with its own checks (the rest: POST …/actions).
+const EVALUATION_MOVES = { begin_deviation_review: "review", seal: "seal", reveal: "reveal" };
+const ANSWER_NAMES = { keep: "保留原评分", revise: "已重新评分" };
+const SOURCE_NAMES = { seat: "工位", host: "主场代录" };
+
+let stream = null;       // EventSource of the selected session
+let may = { run_evaluation: false, release_chapters: false };  // from the stream's snapshot
+let generation = 0;      // bumped on a new session or user: older answers are dropped
+let loading = null;      // the reload running now
+let again = false;       // a change arrived while it ran: read once more after it
+let shown = null;        // the answers on screen
+const drafts = new Map(); // what the user is typing, by field, kept across redraws
+
+const sessionId = () => Number($("#session").value);
+const evaluationPath = (sid) => `/api/sessions/${sid}/evaluation`;
+
+// Like common.js's api(), with the problem's code: some refusals are states to show.
+async function request(method, path, body) {
+  const res = await fetch(path, {
+    method,
+    headers: body === undefined ? {} : { "Content-Type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+    credentials: "same-origin",
+  });
+  const data = await res.json();
+  if (!res.ok) {
+    const err = new Error(data.detail || data.title || `请求失败（${res.status}）`);
+    err.status = res.status;
+    err.code = String(data.type || "").split("/").pop();
+    throw err;
+  }
+  return data;
+}
+
+// The hub's answer, or null while no bid package is attached.
+async function unlessNoPackage(path) {
+  try {
+    return await request("GET", path);
+  } catch (err) {
+    if (err.status === 409 && err.code === "no-package") return null;
+    throw err;
+  }
+}
+
+// --- signing in, choosing the session, the stream ---------------------------------------
+
+async function signedIn() {
+  const sessions = await request("GET", "/api/sessions");
+  $("#session").replaceChildren(...sessions.map((s) =>
+    el("option", { value: s.id, textContent: `${s.project_name} ${s.section}（${beijingText(s.starts_at)}）` })));
+  $("#no-sessions").hidden = sessions.length > 0;
+  const wanted = new URLSearchParams(location.search).get("session");
+  if (wanted && sessions.some((s) => String(s.id) === wanted)) $("#session").value = wanted;
+  selectSession();
+}
+
+function signedOut() {
+  closeStream();
+  generation += 1;
+  drafts.clear();
+  shown = null;
+  may = { run_evaluation: false, release_chapters: false };
+  $("#session").replaceChildren();
+  $("#no-sessions").hidden = true;
+  clearPanels();
+}
+
+function closeStream() {
+  if (stream) { stream.close(); stream = null; }
+  $("#live").textContent = "";
+}
+
+function selectSession() {
+  generation += 1;
+  drafts.clear();
+  shown = null;
+  may = { run_evaluation: false, release_chapters: false };
+  clearPanels();
+  closeStream();
+  const sid = sessionId();
+  if (!sid) return;
+  history.replaceState(null, "", `/console?session=${sid}`);
+  const source = new EventSource(`${evaluationPath(sid)}/events`);
+  stream = source;
+  source.onopen = () => { $("#live").textContent = "实时更新中"; };
+  source.onmessage = (ev) => {
+    const event = JSON.parse(ev.data);
+    if (stream !== source || event.session_id !== sid) return;
+    if (event.type === "snapshot") may = event.may;
+    reload();
+  };
+  source.onerror = () => {
+    if (stream !== source) return;
+    if (source.readyState === EventSource.CLOSED) {
+      // Refused (or gone): reading through the API shows the hub's own words.
+      $("#live").textContent = "实时连接已断开";
+      reload();
+    } else {
+      $("#live").textContent = "实时连接中断，正在重新连接…";
+    }
+  };
+}
+
+// --- reading -------------------------------------------------------------------------------
+
+function reload() {
+  again = true;
+  if (loading) return loading;
+  loading = (async () => {
+    while (again) {
+      again = false;
+      await readOnce();
+    }
+    loading = null;
+  })();
+  return loading;
+}
+
+async function readOnce() {
+  const sid = sessionId();
+  const asked = generation;
+  if (!sid) return;
+  let answers;
+  try {
+    const path = evaluationPath(sid);
+    const [lifecycle, overview, report, board] = await Promise.all([
+      request("GET", `/api/sessions/${sid}/lifecycle`),
+      unlessNoPackage(path),
+      unlessNoPackage(`${path}/package`),
+      request("GET", `/api/sessions/${sid}/chapters`),
+    ]);
+    const result = overview && overview.seed.revealed_seed ? await request("GET", `${path}/result`) : null;
+    answers = { sid, lifecycle, overview, report, board, result };
+  } catch (err) {
+    if (asked === generation) showMessage(err.message);
+    return;
+  }
+  if (asked !== generation || sid !== sessionId()) return;
+  shown = answers;
+  redraw();
+}
+
+// --- drawing -------------------------------------------------------------------------------
+
+function clearPanels() {
+  for (const sel of ["#actions", "#report-facts", "#flagged tbody", "#similarity tbody", "#deliveries tbody",
+                     "#board thead tr", "#board tbody", "#refused tbody", "#requests tbody", "#ranking tbody",
+                     "#signatures tbody"]) {
+    $(sel).replaceChildren();
+  }
+  for (const sel of ["#state", "#anonymity-summary", "#similarity-summary", "#delivery-summary", "#scoring-summary",
+                     "#review-summary", "#seed", "#benchmark", "#candidates", "#signature-summary"]) {
+    $(sel).textContent = "";
+  }
+  for (const sel of ["#attach-form", "#import-report", "#no-package", "#scoring-panel", "#review-panel",
+                     "#result-panel", "#signature-panel", "#release", "#review-round"]) {
+    $(sel).hidden = true;
+  }
+}
+
+// A field whose text survives redraws (and keeps the focus and the caret).
+function draftField(key, attrs) {
+  const input = el("input", { ...attrs, value: drafts.get(key) || "", "data-draft": key });
+  input.addEventListener("input", () => drafts.set(key, input.value));
+  return input;
+}
+
+function redraw() {
+  const active = document.activeElement;
+  const focused = active && active.dataset && active.dataset.draft
+    ? { key: active.dataset.draft, start: active.selectionStart, end: active.selectionEnd } : null;
+  const { lifecycle, overview, report, board, result } = shown;
+  drawLifecycle(lifecycle);
+  drawPackage(overview, report);
+  drawDelivery(board);
+  drawScoring(overview, report);
+  drawReview(overview, report, lifecycle);
+  drawResult(result);
+  drawSignatures(overview, result, lifecycle);
+  if (focused) {
+    const node = document.querySelector(`[data-draft="${CSS.escape(focused.key)}"]`);
+    if (node) {
+      node.focus();
+      if (focused.start !== null) node.setSelectionRange(focused.start, focused.end);
+    }
+  }
+}
+
+function drawLifecycle(view) {
+  $("#state").textContent = `当前状态：${view.state_name}`;
+  $("#read-only").hidden = may.run_evaluation;
+  $("#reason-field").hidden = !may.run_evaluation;
+  const actions = may.run_evaluation ? view.allowed_actions : [];
+  $("#actions").replaceChildren(...actions.map((a) => {
+    const button = el("button", { type: "button", textContent: a.name, "data-action": a.action });
+    button.addEventListener("click", () => act(a));
+    return button;
+  }));
+}
+
+function fact(term, value) {
+  return [el("dt", { textContent: term }), el("dd", { textContent: value })];
+}
+
+function drawPackage(overview, report) {
+  const attached = Boolean(report);
+  $("#import-report").hidden = !attached;
+  $("#no-package").hidden = attached;
+  $("#attach-form").hidden = attached || !may.run_evaluation;
+  if (!attached) return;
+  $("#report-facts").replaceChildren(
+    ...fact("项目", `${report.project.name}（${report.project.code}）`),
+    ...fact("标段", `${report.section.name}（${report.section.code}）`),
+    ...fact("评标办法", report.method),
+    ...fact("投标人", `${report.bidders.length} 家：${report.bidders.join("、")}`),
+    ...fact("评分部分", report.parts.map((p) => `${p.name}（${p.items} 项）`).join("、")),
+    ...fact("标书包目录", report.source_path),
+    ...fact("内容摘要", report.content_digest),
+    ...fact("导入", `${report.attached_by}，${beijingText(report.attached_at)}`),
+    ...fact("错位评审种子承诺值", report.seed_commitment));
+  drawAnonymity(overview, report);
+  drawSimilarity(report);
+}
+
+function drawAnonymity(overview, report) {
+  const findings = overview ? overview.anonymity.findings : [];
+  const overrides = overview ? overview.anonymity.overrides : [];
+  const blocked = overview ? Object.keys(overview.anonymity.blocked) : [];
+  const flagged = report.anonymity.flagged_chapters;
+  $("#anonymity-summary").textContent = flagged.length === 0
+    ? "未发现识别标记。"
+    : `发现 ${report.anonymity.findings} 处识别标记，涉及 ${flagged.length} 个章节；`
+      + (blocked.length ? `尚有 ${blocked.length} 个章节未记录放行理由，放行前不能向专家发放章节。` : "均已记录放行理由。");
+  $("#flagged").hidden = flagged.length === 0;
+  $("#flagged tbody").replaceChildren(...flagged.map((key) => {
+    const [bidder, chapter] = key.split("/");
+    const marks = findings.filter((f) => f.bidder_id === bidder && f.chapter_id === chapter)
+      .map((f) => `${f.kind_name}（第 ${f.line} 行第 ${f.column} 列）`).join("、");
+    const override = overrides.find((o) => o.bidder_id === bidder && o.chapter_id === chapter);
+    let release;
+    if (override) {
+      release = el("td", { class: "released",
+        textContent: `已放行：${override.reason}（${override.recorded_by}，${beijingText(override.recorded_at)}）` });
+    } else if (may.run_evaluation) {
+      const reason = draftField(`override:${key}`, { class: "wide", maxLength: 2000, placeholder: "放行理由（必填）" });
+      const button = el("button", { type: "button", textContent: "记录放行理由", "data-override": key });
+      button.addEventListener("click", () => recordOverride(bidder, chapter, key));
+      release = el("td", {}, el("div", { class: "buttons" }, reason, button));
+    } else {
+      release = el("td", { class: "blocked", textContent: "未放行" });
+    }
+    return el("tr", { "data-chapter": key }, el("td", { textContent: key }), el("td", { textContent: marks }), release);
+  }));
+}
+
+function drawSimilarity(report) {
+  const pairs = report.similarity;
+  $("#similarity").hidden = !pairs || pairs.length === 0;
+  if (pairs === null) {
+    $("#similarity-summary").textContent = "导入时未进行雷同检查。";
+  } else if (pairs.length === 0) {
+    $("#similarity-summary").textContent = "未发现相似程度达到提示标准的章节。";
+  } else {
+    $("#similarity-summary").textContent = `${pairs.length} 对投标人的章节相似程度达到提示标准，请评标委员会和监督人员关注。`;
+  }
+  const names = Object.fromEntries(report.parts.map((p) => [p.id, p.name]));
+  $("#similarity tbody").replaceChildren(...(pairs || []).map((p) => el("tr", {},
+    el("td", { textContent: names[p.chapter_id] || p.chapter_id }),
+    el("td", { textContent: `${p.bidder_a} 与 ${p.bidder_b}` }),
+    el("td", { textContent: p.jaccard.toFixed(2) }),
+    el("td", { textContent: p.containment.toFixed(2) }),
+    el("td", { textContent: p.passages ? `${p.passages} 处，最长 ${p.longest_passage} 字` : "—" }))));
+}
+
+function deliveryNote(seat) {
+  if (!seat.seated) return "该工位已不再安排本评标会的专家";
+  if (seat.status === "skipped") return seat.skipped;
+  if (seat.status === "failed") return `无法打开：${seat.failed.join("、")}`;
+  const steps = [["verified_at", "校验完成"], ["received_at", "全部数据已送出"], ["sent_at", "清单已送出"],
+                 ["released_at", "已准备，等待工位连接"]];
+  const step = steps.find(([key]) => seat[key]);
+  return step ? `${beijingText(seat[step[0]])} ${step[1]}` : "";
+}
+
+function drawDelivery(board) {
+  $("#release").hidden = !may.release_chapters;
+  $("#release").textContent = board.releases ? "重新发放章节" : "发放章节";
+  const verified = board.seats.filter((s) => s.status === "verified").length;
+  $("#delivery-summary").textContent = board.releases === 0
+    ? "尚未发放章节。"
+    : `已发放 ${board.releases} 次；${board.seats.length} 个工位中 ${verified} 个已校验全部章节。`;
+  $("#deliveries tbody").replaceChildren(...board.seats.map((s) => el("tr", { "data-seat": s.seat_key, class: s.status },
+    el("td", { textContent: s.venue_name ? `${s.seat_key}（${s.venue_name}）` : s.seat_key }),
+    el("td", { textContent: s.expert }),
+    el("td", { textContent: s.seated ? (s.checked_in ? "已签到" : "未签到") : "—" }),
+    el("td", { textContent: s.release ? `第 ${s.release} 次` : "—" }),
+    el("td", { textContent: s.release ? String(s.chapters) : "—" }),
+    el("td", { class: "status", textContent: s.status_name }),
+    el("td", { textContent: deliveryNote(s) }))));
+}
+
+function partNames(overview, report) {
+  const names = Object.fromEntries((report ? report.parts : []).map((p) => [p.id, p.name]));
+  return (part) => names[part] || part;
+}
+
+function refusalText(r) {
+  return r.problems.length ? r.problems.join("；") : r.code;
+}
+
+function drawScoring(overview, report) {
+  $("#scoring-panel").hidden = !overview;
+  if (!overview) return;
+  const parts = overview.package.parts;
+  const name = partNames(overview, report);
+  const refused = new Map();  // "expert part" → the latest refusal
+  for (const r of overview.scoring.refused) refused.set(`${r.expert} ${r.part}`, r);
+  let saved = 0;
+  $("#board thead tr").replaceChildren(el("th", { textContent: "专家" }),
+    ...parts.map((p) => el("th", { textContent: name(p) })));
+  $("#board tbody").replaceChildren(...overview.scoring.experts.map((e) => el("tr", { "data-expert": e.expert },
+    el("th", { textContent: e.expert }),
+    ...parts.map((p) => {
+      const refusal = refused.get(`${e.expert} ${p}`);
+      let text = "未开始";
+      let state = "not-started";
+      if (e.scored_parts.includes(p)) {
+        text = "已保存";
+        state = "saved";
+        saved += 1;
+      } else if (refusal) {
+        text = `未被接受：${refusalText(refusal)}`;
+        state = "refused";
+      }
+      return el("td", { class: state, "data-part": p, textContent: text });
+    }))));
+  const complete = overview.scoring.experts.filter((e) => e.complete).length;
+  $("#scoring-summary").textContent = `已保存 ${saved}/${overview.scoring.experts.length * parts.length} 个部分；`
+    + `${overview.scoring.experts.length} 位专家中 ${complete} 位已提交全部评分。`;
+  const rows = overview.scoring.refused;
+  $("#refused").hidden = rows.length === 0;
+  $("#no-refused").hidden = rows.length > 0;
+  $("#refused tbody").replaceChildren(...rows.map((r) => el("tr", {},
+    el("td", { textContent: beijingText(r.received_at) }),
+    el("td", { textContent: r.expert || "—" }),
+    el("td", { textContent: r.part ? name(r.part) : "—" }),
+    el("td", { textContent: SOURCE_NAMES[r.source] || r.source }),
+    el("td", { textContent: refusalText(r) }))));
+}
+
+function drawReview(overview, report, lifecycle) {
+  $("#review-panel").hidden = !overview;
+  if (!overview) return;
+  const inReview = lifecycle.state === "deviation_review";
+  $("#review-round").hidden = !(may.run_evaluation && inReview);
+  const requests = overview.review.requests;
+  const answered = requests.filter((r) => r.answer).length;
+  $("#review-summary").textContent = requests.length === 0
+    ? "尚无复核请求。"
+    : `共 ${requests.length} 项复核请求：已答复 ${answered} 项，待答复 ${requests.length - answered} 项。`;
+  $("#requests").hidden = requests.length === 0;
+  const name = partNames(overview, report);
+  $("#requests tbody").replaceChildren(...requests.map((r) => el("tr", { "data-request": String(r.id) },
+    el("td", { textContent: `#${r.id}` }),
+    el("td", { textContent: `第 ${r.round} 轮` }),
+    el("td", { textContent: r.expert }),
+    el("td", { textContent: name(r.part) }),
+    el("td", { textContent: r.subject }),
+    el("td", { textContent: r.item || "合计" }),
+    el("td", { textContent: r.message }),
+    el("td", { class: "answer", textContent: r.answer ? ANSWER_NAMES[r.answer] : "待答复" }),
+    el("td", { class: "answer-reason", textContent: r.answer_reason }),
+    el("td", {}, ...answerControls(r, inReview)))));
+}
+
+function answerControls(r, inReview) {
+  if (r.answer || !inReview || !may.run_evaluation) return [];
+  const reason = draftField(`answer:${r.id}`, { maxLength: 2000, placeholder: "理由（保留原评分时必填）" });
+  const buttons = ["keep", "revise"].map((answer) => {
+    const button = el("button", { type: "button", textContent: ANSWER_NAMES[answer], "data-answer": answer });
+    button.addEventListener("click", () => answerRequest(r.id, answer));
+    return button;
+  });
+  return [el("div", { class: "buttons" }, reason, ...buttons)];
+}
+
+function drawResult(result) {
+  $("#result-panel").hidden = !result;
+  if (!result) return;
+  const doc = result.result;
+  const bidderName = (id) => (result.bidders[id] || {}).name || "";
+  $("#seed").textContent = `解密还原公开的种子：${result.revealed_seed}；导入时的承诺值：${result.seed_commitment}`;
+  $("#benchmark").textContent = `评标基准价：${doc.benchmark_price} 元`;
+  $("#ranking tbody").replaceChildren(...doc.ranking.map((r) => el("tr", { "data-bidder": r.bidder },
+    el("td", { textContent: r.tied ? `${r.rank}（并列）` : String(r.rank) }),
+    el("td", { textContent: r.bidder }),
+    el("td", { textContent: bidderName(r.bidder) }),
+    el("td", { textContent: r.technical }),
+    el("td", { textContent: r.commercial }),
+    el("td", { textContent: r.price }),
+    el("td", { textContent: r.price_score }),
+    el("td", { textContent: r.composite }))));
+  $("#candidates").textContent = doc.candidates.length
+    ? `中标候选人：${doc.candidates.map((b, i) => `第 ${i + 1} 名 ${b} ${bidderName(b)}`).join("；")}`
+    : "无中标候选人。";
+  $("#report-link").href = `${evaluationPath(result.session_id)}/report`;
+}
+
+function signatureText(x) {
+  if (x.decision === "agree") return "同意";
+  if (x.decision === "disagree") return "不同意";
+  return x.counted_as_agreement ? "拒绝签字（未说明理由，视为同意）" : "拒绝签字";
+}
+
+function drawSignatures(overview, result, lifecycle) {
+  $("#signature-panel").hidden = !result;
+  if (!result) return;
+  const signed = Object.fromEntries(overview.signatures.map((x) => [x.expert, x]));
+  const members = overview.package.experts;
+  const count = members.filter((e) => signed[e]).length;
+  $("#signature-summary").textContent = lifecycle.state === "revealed"
+    ? `已签署 ${count}/${members.length} 人，全部签署后评标报告即签署完成。`
+    : `已签署 ${count}/${members.length} 人。`;
+  $("#signatures tbody").replaceChildren(...members.map((e) => {
+    const x = signed[e];
+    return el("tr", { "data-expert": e, class: x ? "signed" : "unsigned" },
+      el("td", { textContent: e }),
+      el("td", { class: "decision", textContent: x ? signatureText(x) : "未签署" }),
+      el("td", { textContent: x ? x.reason : "" }),
+      el("td", { textContent: x ? beijingText(x.signed_at) : "" }));
+  }));
+}
+
+// --- acting (the hub decides; its refusal is shown as it words it) ---------------------------
+
+async function attempt(work) {
+  const asked = generation;
+  try {
+    const text = await work();
+    if (asked === generation) showMessage(text, true);
+  } catch (err) {
+    if (asked === generation) showMessage(err.message);
+  }
+  reload();
+}
+
+function act(action) {
+  const sid = sessionId();
+  return attempt(async () => {
+    const route = EVALUATION_MOVES[action.action];
+    if (route === "review") return reviewMessage(await request("POST", `${evaluationPath(sid)}/review`));
+    if (route) {
+      await request("POST", `${evaluationPath(sid)}/${route}`);
+    } else {
+      const body = { action: action.action };
+      if ($("#reason").value.trim()) body.reason = $("#reason").value;
+      await request("POST", `/api/sessions/${sid}/actions`, body);
+      $("#reason").value = "";
+    }
+    return `已${action.name}。`;
+  });
+}
+
+function reviewMessage(round) {
+  return round.created.length
+    ? `已发起第 ${round.created[0].round} 轮偏离复核，发出 ${round.created.length} 项复核请求。`
+    : "已发起偏离复核，没有需要复核的评分。";
+}
+
+function attachPackage(ev) {
+  ev.preventDefault();
+  const sid = sessionId();
+  return attempt(async () => {
+    await request("POST", `${evaluationPath(sid)}/package`, { path: $("#package-path").value.trim() });
+    $("#package-path").value = "";
+    return "已导入标书包。";
+  });
+}
+
+function recordOverride(bidder, chapter, key) {
+  const sid = sessionId();
+  return attempt(async () => {
+    await request("POST", `${evaluationPath(sid)}/overrides`,
+      { bidder_id: bidder, chapter_id: chapter, reason: drafts.get(`override:${key}`) || "" });
+    drafts.delete(`override:${key}`);
+    return `已记录 ${key} 的放行理由。`;
+  });
+}
+
+function releaseChapters() {
+  const sid = sessionId();
+  return attempt(async () => {
+    const done = await request("POST", `/api/sessions/${sid}/chapters`);
+    return `已向 ${done.seats.length} 个工位发放章节`
+      + (done.skipped.length ? `，${done.skipped.length} 个工位未能发放` : "") + "。";
+  });
+}
+
+function startRound() {
+  const sid = sessionId();
+  return attempt(async () => reviewMessage(await request("POST", `${evaluationPath(sid)}/review`)));
+}
+
+function answerRequest(id, answer) {
+  const sid = sessionId();
+  return attempt(async () => {
+    await request("POST", `${evaluationPath(sid)}/review-requests/${id}/answer`,
+      { answer, reason: drafts.get(`answer:${id}`) || "" });
+    drafts.delete(`answer:${id}`);
+    return `已登记复核请求 #${id} 的答复：${ANSWER_NAMES[answer]}。`;
+  });
+}
+
+$("#session").addEventListener("change", () => { showMessage(""); selectSession(); });
+$("#attach-form").addEventListener("submit", attachPackage);
+$("#release").addEventListener("click", releaseChapters);
+$("#review-round").addEventListener("click", startRound);
+setupSignIn("#console-panel", signedIn, signedOut);
