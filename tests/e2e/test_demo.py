@@ -69,7 +69,7 @@ async def test_demo_plays_the_evaluation_through_to_the_signed_report(
 
         async def signed() -> bool:
             text = out.read_text()
-            assert "] demo.stopped" not in text and "] demo.review_flagged" not in text, text
+            assert "] demo.step_refused" not in text and "] demo.review_flagged" not in text, text
             body = await api(http, "GET", f"{base}/api/sessions/1/lifecycle", host)
             return bool(body["state"] == "report_signed")
 

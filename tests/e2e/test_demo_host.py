@@ -71,3 +71,4 @@ async def test_a_person_runs_the_host_and_the_demo_waits_for_them(demo: DemoProc
         assert f"] {step}" not in text, step
     assert "] demo.host_experts_saved" in text and "] demo.host_expert_signed" in text
     assert "Traceback" not in text
+    assert "] demo.step_refused" not in text, text

@@ -187,6 +187,7 @@ async def test_a_person_scores_an_objective_item_apart_and_the_demo_still_ends_s
     assert "请在专家页面答复复核请求" in text
     assert f"{PLAYED}：请在专家页面签署评标报告" in text
     assert "Traceback" not in text
+    assert "] demo.step_refused" not in text, text
     # A scripted away expert asked about it answered from the seat, by the seat's script.
     seats = demo.state / "seats"
     for seat_id, expert in DEMO_SEATS.items():

@@ -131,7 +131,7 @@ async def test_a_person_plays_e07_through_the_demo_to_the_signed_report(
         assert any(r["item"] == "1.1" for r in mine), mine
         assert all(r["explainable"] for r in mine), mine
         text = out.read_text()
-        assert "] demo.stopped" not in text, text
+        assert "] demo.step_refused" not in text, text
         assert "请在专家页面答复复核请求" in text
         for r in mine:
             await post(
@@ -139,7 +139,7 @@ async def test_a_person_plays_e07_through_the_demo_to_the_signed_report(
             )
 
         async def report() -> bool:
-            assert "] demo.stopped" not in out.read_text(), out.read_text()
+            assert "] demo.step_refused" not in out.read_text(), out.read_text()
             return (await state())["report"] is not None
 
         await until(report, "the revealed result on E07's page")
