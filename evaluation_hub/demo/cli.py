@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
+from evaluation_hub.booking.directory import list_venues
 from evaluation_hub.config import HubConfig
 from evaluation_hub.db.engine import Database
 from evaluation_hub.demo.data import DEMO_SEATS, HOST, load_directory, played_seat
@@ -45,7 +46,7 @@ from evaluation_hub.demo.processes import (
     stop_seat_agents,
 )
 from evaluation_hub.demo.script import Driver, say
-from evaluation_hub.demo.seed import seed, seed_bookings
+from evaluation_hub.demo.seed import SEED_ACTOR, seed, seed_bookings
 from evaluation_hub.demo.stage import Stage, stage_evaluation
 from evaluation_hub.errors import ConfigError
 from evaluation_hub.services import Services
@@ -120,9 +121,6 @@ async def _prepare(
         await db.upgrade()
         hub = _services(config, db)
         now = datetime.now(UTC)
-        from evaluation_hub.booking.directory import list_venues
-        from evaluation_hub.demo.seed import SEED_ACTOR
-
         empty = not await list_venues(hub, SEED_ACTOR)
         if options.scripted and not empty:
             raise ConfigError("--script needs a fresh demo database; add --reset")
