@@ -13,9 +13,10 @@ The rules, by role (主场为主、客场为辅; the system administrator admini
   session is seated sees only what concerns that venue and acts only for it. Live pictures of
   experts are for supervisors only.
 * **System administrator** (系统管理员) administers: every venue's seats, terminals and
-  bookings as if venue admin, creating sessions for any host, users; reads every session and
-  supervision record. Separation of duties (三员分立): a system administrator never acts in an
-  evaluation or for a supervising department, and watches no live picture.
+  bookings as if venue admin, creating sessions for any host, users, the directory's venues
+  and the expert pool; reads every session and supervision record. Separation of duties
+  (三员分立): a system administrator never acts in an evaluation or for a supervising
+  department, and watches no live picture.
 * Anyone else is refused; refusals are ``Forbidden`` with a message saying who may act.
 
 Each rule takes the principal and the facts about the target (``Target``), never a database
@@ -226,6 +227,11 @@ class Action(Enum):
     LIST_SUPERVISED_SESSIONS = _rule(
         "not-supervisor", "监督人员", "查看监督记录", (Role.SUPERVISOR, Relation.ANY), _SYSTEM_ADMIN
     )
+    # --- administration (issue 11, demo area: the directory's venues and the expert pool) ---
+    #: register a venue (场地) in the directory; its seats are then its admin's
+    ADD_VENUE = _rule("not-system-admin", "系统管理员", "登记场地", _SYSTEM_ADMIN)
+    #: add an expert to the pool (专家库) committees are drawn from
+    MANAGE_EXPERTS = _rule("not-system-admin", "系统管理员", "管理专家库", _SYSTEM_ADMIN)
 
     @property
     def rule(self) -> Rule:

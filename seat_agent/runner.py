@@ -13,8 +13,9 @@ a save the expert made is on disk before it is sent, so stopping never loses one
 
 ``run --script FILE`` plays a scripted expert (``seat_agent.script``) through the same
 delivery, its integrity commitment (if the script has one) through a ``ScriptCommitment``
-handler and its report signature (``sign``) through a ``ScriptSignature`` handler with the
-seat's own key; ``run --publish testpattern|camera[:INDEX]`` adds a ``SeatPublisher`` handler.
+handler, its report signature (``sign``) through a ``ScriptSignature`` handler with the
+seat's own key and its review answers (``review``) through a ``ScriptReviews`` handler;
+``run --publish testpattern|camera[:INDEX]`` adds a ``SeatPublisher`` handler.
 
 ``run --page-port`` serves the expert's page (``seat_agent.page``) on a loopback address with a
 key made for this start (or handed over by the launcher) and prints the address to open, key
@@ -211,6 +212,15 @@ async def run_until_signalled(
                 identity.seat_id, identity.state_dir, agent.delivery, keys, commitment, signature
             )
             extras.append(asyncio.create_task(_logged(identity.seat_id, player)))
+            if plan.reviewing is not None:
+                from seat_agent.script_reviews import ScriptReviews, play_reviews
+
+                reviews = ScriptReviews(agent.link.send)
+                agent.add_handler(reviews.on_event)
+                answering = play_reviews(
+                    plan, identity.seat_id, identity.state_dir, agent.delivery, keys, reviews
+                )
+                extras.append(asyncio.create_task(_logged(identity.seat_id, answering)))
         await agent.run(stop)
         log.info("seat.agent_stopped", seat_key=identity.seat_id)
     finally:

@@ -9,12 +9,8 @@ signed; the test only watches through the API. The demo stops its seat agents wi
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
 import re
 import signal
-import subprocess
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -23,7 +19,7 @@ import pytest
 
 from evaluation_hub.demo import DEMO_SEATS
 from tests.e2e.conftest import api, until
-from tests.support.postgres_server import free_port
+from tests.e2e.demo_process import running_demo
 
 SEVEN = ["E01", "E02", "E03", "E04", "E05", "E06", "E07"]
 
@@ -31,28 +27,8 @@ SEVEN = ["E01", "E02", "E03", "E04", "E05", "E06", "E07"]
 @pytest.fixture
 async def demo(tmp_path: Path) -> AsyncIterator[tuple[asyncio.subprocess.Process, int, Path]]:
     """The demo command in its own process group, so teardown can kill it and its seats."""
-    port = free_port()
-    out = tmp_path / "demo.out"
-    env = {
-        **os.environ,
-        "PYTHONUNBUFFERED": "1",
-        "EVALHUB_SEALING_KEY_FILE": str(tmp_path / "sealing.key"),
-        "EVALHUB_HUB_KEY_FILE": str(tmp_path / "hub-key.pem"),
-    }
-    with out.open("wb") as log:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "evaluation_hub.cli", "demo", "--state-dir",
-            str(tmp_path / "demo"), "--port", str(port), "--reset", "--script",
-            stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
-        )  # fmt: skip
-    try:
-        yield proc, port, out
-    finally:
-        if proc.returncode is None:
-            proc.send_signal(signal.SIGKILL)
-            await proc.wait()
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)  # the seat agents it started, if any are left
+    async with running_demo(tmp_path, "--script") as demo:
+        yield demo.proc, demo.port, demo.out
 
 
 async def test_demo_plays_the_evaluation_through_to_the_signed_report(
@@ -93,7 +69,7 @@ async def test_demo_plays_the_evaluation_through_to_the_signed_report(
 
         async def signed() -> bool:
             text = out.read_text()
-            assert "] demo.stopped" not in text and "] demo.review_flagged" not in text, text
+            assert "] demo.step_refused" not in text and "] demo.review_flagged" not in text, text
             body = await api(http, "GET", f"{base}/api/sessions/1/lifecycle", host)
             return bool(body["state"] == "report_signed")
 
@@ -121,6 +97,10 @@ async def test_demo_plays_the_evaluation_through_to_the_signed_report(
             assert resp.status == 200
             assert "<strong>85.48</strong>" in await resp.text()
 
+    async def logged() -> bool:
+        return "] demo.report_signed" in out.read_text()
+
+    await until(logged, "the driver to log the signed report")  # it looks every 0.5 s
     text = out.read_text()
     assert f"host page:    {base}/host" in text
     assert f"video wall:   {base}/wall" in text

@@ -66,7 +66,7 @@ def _progress(state: Path) -> int:
         ({"session": "1", "commitment": "yes", "steps": []},
          "commitment 只能是 confirm（确认评标纪律承诺）"),
         ({"commitment": "confirm", "steps": []}, "有 commitment 时须指明评标会（session）"),
-        ({"session": "1", "steps": [], "pin": "123456"}, "顶层只能有 session、commitment、sign、steps"),
+        ({"session": "1", "steps": [], "pin": "123456"}, "顶层只能有 session、commitment、sign、review、steps"),
     ],
 )  # fmt: skip
 def test_a_bad_script_is_refused_with_what_is_wrong(

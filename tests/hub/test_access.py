@@ -60,6 +60,8 @@ SUPERVISE_AS_VENUE        ....         ....           ..Y.        ....
 WATCH_LIVE                ....         ....           YY..        ....
 MANAGE_USERS              ....         ....           ....        YYYY
 LIST_SUPERVISED_SESSIONS  ....         ....           YYYY        YYYY
+ADD_VENUE                 ....         ....           ....        YYYY
+MANAGE_EXPERTS            ....         ....           ....        YYYY
 """
 
 
