@@ -97,6 +97,8 @@ DEMO_SEATS = {
 CAPABILITIES = ["camera", "dual_screen", "microphone"]
 # Created beside the seats' scripts once the evaluation started: their first step waits for it.
 STARTED_FILE = "evaluation-started"
+# The written reason of the host's entry (代录) of the host experts' saves: no terminal.
+HOST_PROXY_REASON = "演示：主场专家未配评标终端，由主场业务人员代录"
 # The reason the driver gives when it answers a scripted expert's review request for them.
 SCRIPT_KEEP_REASON = "演示脚本：维持原评分"
 # With --play, check-in opens this long before the booked window (the session is tomorrow).
@@ -489,7 +491,7 @@ async def start_when_committed(
         log.error("demo.start_refused", session_id=sid, code=exc.code, detail=exc.detail)
         return False
     for save in demo.host_saves:
-        await save_from_host(hub, host, sid, save, now=clock())
+        await save_from_host(hub, host, sid, save, reason=HOST_PROXY_REASON, now=clock())
     await asyncio.to_thread(demo.started.write_text, "started", encoding="utf-8")
     log.info("demo.evaluation_started", session_id=sid, confirmed=view.assessment.size)
     say("全体委员已确认承诺，评标开始")
