@@ -34,7 +34,7 @@ from evaluation_hub.sessions.committee import CommitteeRules
 from evaluation_hub.sessions.outage import OutageRules
 from evaluation_hub.supervision.notices import SupervisionDeadlines
 
-__all__ = ["Regulation", "ReviewRules"]
+__all__ = ["DeviationBasis", "Regulation", "ReviewRules"]
 
 
 DeviationBasis = Literal["part_total", "item"]

@@ -105,10 +105,15 @@ class SeatAgent:
                 permanent=event.permanent,
             )
         elif isinstance(event, ScoreCommitted):
-            log.info("seat.score_acknowledged", idempotency_key=event.idempotency_key)
+            log.info(
+                "seat.score_acknowledged", idempotency_key=event.idempotency_key, accepted=True
+            )
         elif isinstance(event, ScoreRefused):
             log.info(
-                "seat.score_verdict_refused", idempotency_key=event.idempotency_key, code=event.code
+                "seat.score_acknowledged",
+                idempotency_key=event.idempotency_key,
+                accepted=False,
+                code=event.code,
             )
         await self.delivery.on_event(event)
         for handler in list(self._handlers):

@@ -221,3 +221,52 @@ async def check_in_at_seat(
         now=clock(),
     )
     return await login(client, "km_operator")  # the earlier token expired meanwhile
+
+
+async def seat_members(
+    client: Client,
+    seeded: dict[str, Any],
+    database: Database,
+    sid: int,
+    seats: Mapping[str, str],
+    now: Any,
+) -> dict[str, str]:
+    """Book, confirm and assign a seat to each member (``seats``: expert → seat label, e.g.
+    ``KM-01``) through the API, and enrol each seat's terminal with its own key (approved by
+    its venue admin). Returns expert → seat key."""
+    from tests.hub.helpers import login
+
+    host = await login(client, "km_operator")
+    by_venue: dict[str, list[tuple[str, str]]] = {}
+    for expert, label in seats.items():
+        by_venue.setdefault(label.split("-", 1)[0], []).append((expert, label))
+    keys: dict[str, str] = {}
+    for venue, placed in by_venue.items():
+        seat_ids = [seeded["seats"][label] for _, label in placed]
+        resp = await client.post(
+            "/api/bookings",
+            json={
+                "session_id": sid,
+                "venue_id": seeded["venues"][venue],
+                "seat_count": len(placed),
+                "seat_ids": seat_ids,
+            },
+            headers=host,
+        )
+        assert resp.status == 201, await resp.text()
+        booking = (await resp.json())["id"]
+        admin = await login(client, f"{venue.lower()}_admin")
+        resp = await client.post(
+            f"/api/bookings/{booking}/confirm", json={"seat_ids": seat_ids}, headers=admin
+        )
+        assert resp.status == 200, await resp.text()
+        for expert, label in placed:
+            resp = await client.post(
+                f"/api/bookings/{booking}/seats/{seeded['seats'][label]}/expert",
+                json={"expert_id": seeded["experts"][expert]},
+                headers=host,
+            )
+            assert resp.status == 204, await resp.text()
+            keys[expert] = f"{venue}.{label}"
+            await enrol_seat(database, seeded, keys[expert], now)
+    return keys
