@@ -4,20 +4,22 @@ Seeds the Yunnan directory from ``configs/demo/directory.yaml``, a session on th
 three booking requests (one waiting with seats held, one waiting for seats, one confirmed), then
 serves the hub and prints where to sign in.
 
-It also starts a ``seat-agent run`` process for five seats at the three away venues (DL-01,
-DL-02, HH-01, QJ-01, QJ-02; state and logs under ``<state-dir>/seats/``), enrolled and approved
+It also starts a ``seat-agent run`` process for seven seats: two at the host (KM-01, KM-02,
+for the host experts E01 and E02) and five at the three away venues (DL-01, DL-02, HH-01,
+QJ-01, QJ-02); state and logs under ``<state-dir>/seats/``, enrolled and approved
 automatically (for the demo only), each publishing the test pattern. With ``--script`` the
-bookings are confirmed, the committee seated, check-in opened and the demo bid package attached;
-the host experts confirm the integrity commitment at the host (``sessions.formation``) and each
-seat's scripted expert (``seat-agent run --script``) confirms it from the seat. Once every
-member has confirmed, the hub process starts the evaluation (a lawful committee is required),
-enters the host experts' saves and lets the seats play their experts' saves from
-``configs/demo/scores.yaml``. Once every sheet is in it runs the deviation review round (the
-demo's scores flag nothing; if anything is flagged it stops there for a person), seals,
-reveals, sends the result to the seats, and signs for the host experts with keys the demo
-generates; each seat's script signs with the seat's own key when the report reaches it, and the
-session is ``report_signed`` (``finish_evaluation``). The seat agents are stopped when the hub
-stops.
+bookings are confirmed (the host books its own two seats), the committee seated, check-in
+opened and the demo bid package attached; each seat's scripted expert (``seat-agent run
+--script``) confirms the integrity commitment from the seat. Once every member has confirmed,
+the hub process starts the evaluation (a lawful committee is required) and lets the seats play
+their experts' saves from ``configs/demo/scores.yaml``. Once every sheet is in it runs the
+deviation review round (the demo's scores flag nothing; if anything is flagged it stops there
+for a person), seals, reveals and sends the result to the seats; each seat's script signs with
+the seat's own key when the report reaches it (nobody signs for an expert: the hub takes a
+signature only from the expert's seat), and the session is ``report_signed``
+(``finish_evaluation``). A member the demo gave no seat would have their saves entered at the
+host (代录, with its written reason) and could not sign. The seat agents are stopped when the
+hub stops.
 
 With ``--play EXPERT`` (one of the away experts E03–E07) a person plays that expert: the seat's
 agent runs without a script, serving the expert page, and the demo prints the page's address,
@@ -27,7 +29,7 @@ the check-in and commitment before the start, every sheet, then the review round
 until every review request is answered (the person answers theirs on the page; a deviation
 request addressed to a scripted expert the driver answers for them, ``keep``, logged as
 ``demo.review_answered``), runs a further round if a revision raised new flags, then seals,
-reveals, signs for the host experts and waits for the person's signature. Progress lines
+reveals and waits for the seats' signatures, the person's among them. Progress lines
 (``[演示] …``) say what the person is waited for. Without ``--play`` the demo plays itself.
 
 The ``evaluation-hub demo`` command's options are ``add_arguments``'; ``python -m
@@ -88,6 +90,8 @@ DEMO_PACKAGE = DEMO_DIRECTORY.parent / "bid_package"
 DEMO_SCORES = DEMO_DIRECTORY.parent / "scores.yaml"
 # The away seats that run a seat agent, and the committee member seated there with --script.
 DEMO_SEATS = {
+    "KM.KM-01": "E01",
+    "KM.KM-02": "E02",
     "DL.DL-01": "E03",
     "DL.DL-02": "E04",
     "HH.HH-01": "E05",
@@ -306,13 +310,11 @@ class ScriptedDemo:
 
 
 def played_seat(expert: str) -> str:
-    """The demo seat of an away expert a person may play; ``ConfigError`` for anyone else."""
+    """The demo seat of an expert a person may play; ``ConfigError`` for anyone else."""
     for seat_id, code in DEMO_SEATS.items():
         if code == expert:
             return seat_id
-    raise ConfigError(
-        f"--play {expert}: 只能扮演异地工位的专家（{'、'.join(DEMO_SEATS.values())}）"
-    )
+    raise ConfigError(f"--play {expert}: 只能扮演有工位的专家（{'、'.join(DEMO_SEATS.values())}）")
 
 
 def _services(config: HubConfig, db: Database, sealer: Any) -> Services:
@@ -376,7 +378,22 @@ async def script_evaluation(
         await answers.confirm_booking(
             hub, admin, bookings[key], seat_ids=[seats[x] for x in labels], now=now
         )
-    booking_of = {"DL": "dali", "HH": "honghe", "QJ": "qujing"}
+    # The host experts sit at the host's own seats, booked and confirmed like away ones: every
+    # member scores and signs from a seat terminal.
+    km_seats = [seats["KM-01"], seats["KM-02"]]
+    kunming = await seat_requests.request_booking(
+        hub,
+        host,
+        session_id=sid,
+        venue_id=ids["venues"]["KM"],
+        seat_count=len(km_seats),
+        seat_ids=km_seats,
+        now=now,
+    )
+    km_admin = Principal("km_admin", "venue_admin", ids["venues"]["KM"])
+    await answers.confirm_booking(hub, km_admin, kunming.id, seat_ids=km_seats, now=now)
+    bookings = {**bookings, "kunming": kunming.id}
+    booking_of = {"KM": "kunming", "DL": "dali", "HH": "honghe", "QJ": "qujing"}
     for seat_id, expert in DEMO_SEATS.items():
         code, label = seat_id.split(".")
         await checkin_store.assign_expert(
@@ -398,7 +415,9 @@ async def script_evaluation(
     await record_override(
         hub, host, sid, "b03", "ch2", "演示标书：经核对为引用的行业规范示例", now=now
     )
-    host_experts = tuple(load_directory()["session"]["host_experts"])
+    # Members the demo gave no seat confirm at the host and have their saves entered there.
+    seated = set(DEMO_SEATS.values())
+    host_experts = tuple(e for e in load_directory()["session"]["host_experts"] if e not in seated)
     for expert in host_experts:
         await formation.decide_at_host(hub, host, sid, expert, "confirmed", "", now=now)
 
@@ -522,19 +541,14 @@ async def finish_evaluation(
     is answered: the played expert's by the person on the page, a scripted expert's by this
     driver (``keep``, ``SCRIPT_KEEP_REASON``; a request that cannot be kept is left to a
     person at the host). Once all are answered a further round asks about flags a revision
-    raised; when it finds none, seal, reveal (which sends the result to the seats), sign for
-    the host experts with keys generated here, and wait
-    until the seats signed too (scripts, or the person) and the session is ``report_signed``.
+    raised; when it finds none, seal, reveal (which sends the result to the seats), and wait
+    until the seats signed (scripts, or the person) and the session is ``report_signed``.
 
     True once it is; False (logged) if the hub refuses a step."""
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
     from evaluation_hub.errors import ProblemError
     from evaluation_hub.evaluation.overview import overview
     from evaluation_hub.evaluation.result import reveal, seal
     from evaluation_hub.evaluation.review import review_round
-    from evaluation_hub.evaluation.signatures import sign_report
-    from scoring.signing import sign, signature_document
 
     db = hub.db
     host = Principal("km_operator", "host_operator", demo.host_venue_id)
@@ -576,22 +590,9 @@ async def finish_evaluation(
         say("评标结果已公布：" + "，".join(f"{b} {c}" for b, c in ranking))
         if demo.played:
             say(f"{demo.played}：请在专家页面签署评标报告")
-        step = "sign"
         for expert in demo.host_experts:
-            key = Ed25519PrivateKey.generate()
-            document = signature_document(str(sid), expert, True, "", result)
-            await sign_report(
-                hub,
-                host,
-                sid,
-                expert=expert,
-                decision="agree",
-                reason="",
-                public_key=key.public_key().public_bytes_raw().hex(),
-                signature=sign(key, document).hex(),
-                now=clock(),
-            )
-            log.info("demo.host_expert_signed", session_id=sid, expert=expert)
+            # Only the expert's seat signs; a member without one cannot sign in the demo.
+            log.warning("demo.member_without_seat", session_id=sid, expert=expert)
     except ProblemError as exc:
         log.error("demo.stopped", session_id=sid, step=step, code=exc.code, detail=exc.detail)
         return False
@@ -842,11 +843,11 @@ def run(args: argparse.Namespace) -> int:
     if scripted_demo is not None and not args.seed_only:
         print(
             f"  scripted evaluation: {data['session']['project_code']} is in check-in; "
-            "E01/E02 confirmed the commitment at the host, E03–E07 confirm from their seats; "
-            "once all seven have, the evaluation starts, E01/E02's saves are entered at the "
-            "host and E03–E07 save from their seats every few seconds; once every sheet is "
-            "in, the hub runs the deviation review, seals, reveals, signs for E01/E02 at the "
-            "host and E03–E07 sign from their seats (the log says demo.report_signed).\n"
+            "E01/E02 at the host's seats (KM-01, KM-02) and E03–E07 at the away seats confirm "
+            "the commitment from their seats; once all seven have, the evaluation starts and "
+            "each saves from their seat every few seconds; once every sheet is in, the hub "
+            "runs the deviation review, seals and reveals, and every member signs from their "
+            "seat with its key (the log says demo.report_signed).\n"
             f"    open {base}/host as km_operator to watch it; the signed report is at "
             f"{base}/api/sessions/{scripted_demo.session_id}/evaluation/report (signed in as "
             "km_operator); the expected ranking is in configs/demo/scores.yaml"
