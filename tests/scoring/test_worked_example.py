@@ -11,7 +11,6 @@ engine re-integrates them, so this test also exercises the shuffle end to end.
 from __future__ import annotations
 
 from dataclasses import replace
-
 from decimal import Decimal
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -29,7 +30,7 @@ from scoring.shuffle import StaggeredShuffle
 from scoring.signing import sign
 from seat_agent.keys import init_state_dir
 from seat_agent.page.app import DESK, make_app, start_page
-from seat_agent.page.desk import ExpertDesk, signature_document
+from seat_agent.page.desk import DeskRefused, ExpertDesk, signature_document
 from seat_agent.page.guard import new_page_key
 from seat_agent.runner import SeatAgent
 from seat_protocol.events import Event, MessageReceived
@@ -523,3 +524,64 @@ async def test_the_page_refuses_what_it_cannot_do_yet(tmp_path: Path) -> None:
         assert resp.status == 200 and "专家签到" in await resp.text()
     assert sent == []
     await outbox.close()
+
+
+async def test_an_objective_item_settles_at_the_seat_told_not_asked(
+    client: Client, seeded: dict[str, Any], database: Database, clock: FakeClock, tmp_path: Path
+) -> None:
+    """E06 at the seat gives b01's objective commercial item c1 the value most members gave;
+    E01 (entered at the host) gives another. E06 is told, not asked: the notice reaches the
+    seat, the page takes no answer; once E01 re-scores to the common value, the hub closes it
+    and the seat hears so."""
+    async with expert_seat(client, seeded, database, clock, tmp_path) as seat:
+        sid, desk = seat.sid, seat.desk
+        await desk.check_in(str(sid), EXPERT, seat.pin)
+        await until(lambda: desk.briefing is not None, "the briefing")
+        await desk.commit("confirmed")
+        await until(lambda: desk.commitment_result, "the commitment recorded")
+        await confirm_committee(database, sid, clock())
+        status, body = await seat.api(
+            "POST", f"/api/sessions/{sid}/actions", {"action": "start_evaluation"}
+        )
+        assert status == 200, body
+        assert desk.briefing is not None
+        for part in desk.briefing.rubric["parts"]:
+            values = await seat.seat_values(part)
+            values = {
+                k: {**v, "points": "7"} if k.endswith("|1.1") else v for k, v in values.items()
+            }
+            await desk.submit(part["part"], values)
+        await until(lambda: all(s.delivered for s in desk.saves), "the seat's saves accepted")
+        package = demo_package()
+        shuffle = await seat.shuffle()
+        for expert in shuffle.manifest.expert_ids:
+            if expert == EXPERT:
+                continue
+            table = points(b01_c1="16") if expert == "E01" else points()
+            for part in (*package.chapter_ids, COMMERCIAL_PART):
+                save = proxy(make_save(package, shuffle, expert, part, table))
+                status, body = await seat.api(
+                    "POST", f"/api/sessions/{sid}/evaluation/scores", save
+                )
+                assert status == 201, body
+        status, body = await seat.api("POST", f"/api/sessions/{sid}/evaluation/review")
+        assert status == 201, body
+        told = [r for r in body["created"] if r["expert"] == EXPERT]
+        assert [(r["item"], r["informational"]) for r in told] == [("c1", True)]
+        await until(lambda: told[0]["id"] in desk.reviews, "the notice at the seat")
+        notice = desk.reviews[told[0]["id"]].notice
+        assert (notice.informational, notice.explainable) == (True, False)
+        with pytest.raises(DeskRefused) as refused:
+            await desk.answer(told[0]["id"], "revise", "")
+        assert refused.value.message == f"复核通知 #{told[0]['id']} 仅供知悉，无需答复"
+
+        # E01 re-scores c1 to 12, as the others gave: the notice closes itself at the seat.
+        clock.advance(minutes=1)
+        save = proxy(make_save(package, shuffle, "E01", COMMERCIAL_PART, points(), "已核对"))
+        status, body = await seat.api("POST", f"/api/sessions/{sid}/evaluation/scores", save)
+        assert status == 201, body
+        review = desk.reviews[told[0]["id"]]
+        await until(lambda: review.status == "settled", "the settled notice at the seat")
+        assert review.message == (
+            "各专家对客观评分项 commercial c1 的评分已一致（12），该复核已自动关闭，无需答复"
+        )
