@@ -641,7 +641,8 @@ async def _answer_reviews(
             )
         left = []
         for r in open_:
-            if r.expert_code == demo.played or r.id in tried:
+            # An informational notice takes no answer: it closes when the values agree.
+            if r.expert_code == demo.played or r.id in tried or r.informational:
                 left.append(r)
                 continue
             tried.add(r.id)

@@ -316,7 +316,8 @@ async def save_from_seat(
                 subject = f"session:{number}"
                 ctx = await load_context(s, number, hub.sealer, lock=True)
             except (NotFound, Conflict) as exc:
-                refusal = (exc.code, f"评分未被接受：{exc.detail}")
+                detail = f"评分未被接受：{exc.detail}"
+                refusal = (exc.code, detail if len(detail) <= _MAX_MESSAGE else detail[:499] + "…")
         row = SubmittedScore(
             idempotency_key=idempotency_key,
             seat_key=seat_key,

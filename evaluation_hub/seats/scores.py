@@ -43,14 +43,25 @@ _BAD_SIGNATURE = "评分的签名不是本工位登记的终端密钥对该评�
 _NO_KEY = "本工位没有已批准的终端密钥，评分未被接受，请联系场地管理员"
 
 
+# What ``score_ack`` carries at most (``seat_protocol.messages``).
+_MAX_CODE, _MAX_MESSAGE = 64, 500
+
+
 @dataclass(frozen=True)
 class ScoreCommit:
-    """The intake's answer: what happened, and the verdict the seat is sent."""
+    """The intake's answer: what happened, and the verdict the seat is sent (the code and
+    message cut to what ``score_ack`` carries)."""
 
     outcome: CommitOutcome
     accepted: bool
     code: str
     message: str
+
+    def __post_init__(self) -> None:
+        if len(self.code) > _MAX_CODE:
+            object.__setattr__(self, "code", self.code[:_MAX_CODE])
+        if len(self.message) > _MAX_MESSAGE:
+            object.__setattr__(self, "message", self.message[: _MAX_MESSAGE - 1] + "…")
 
 
 def _refused(code: str, message: str) -> ScoreCommit:
