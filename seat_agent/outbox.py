@@ -12,7 +12,9 @@ signed with the seat's Ed25519 key over ``scoring.signing.save_document``; on ev
 everything still waiting is sent again. The hub's UNIQUE idempotency key makes those replays
 count once. A failure at the hub that is no verdict (``commit-failed``: its database was down)
 is sent again on the same link after a backoff delay (full jitter, growing to ``retry_cap``),
-for as long as the link stays up; a reconnection resends it anyway.
+for as long as the link stays up; a reconnection resends it anyway. Saves go out in the order
+they were made (the hub counts the latest save of a part), and a waiting save that a later save
+of the same part replaced is not sent again (recorded as ``superseded``, the seat's own note).
 
 Never forgets a save before the hub's verdict on its key, and never sends on a channel before
 its first handshake of this process (see ``seat_agent.connection``).
@@ -48,7 +50,15 @@ from seat_protocol.events import (
 )
 from seat_protocol.messages import ErrorNotice, SubmitScore
 
-__all__ = ["PendingScore", "RefusedScore", "ScoreDelivery", "ScoreOutbox", "Verdict"]
+__all__ = [
+    "SUPERSEDED",
+    "TRANSIENT_REFUSALS",
+    "PendingScore",
+    "RefusedScore",
+    "ScoreDelivery",
+    "ScoreOutbox",
+    "Verdict",
+]
 
 log = structlog.get_logger(__name__)
 
@@ -71,6 +81,10 @@ _ADDED_COLUMNS = (("accepted_at", "REAL"), ("verdict_message", "TEXT"))
 
 # A refusal the hub may not repeat: its commit failed, so the save is simply sent again later.
 TRANSIENT_REFUSALS = frozenset({"commit-failed"})
+# The seat's own record for a save it stopped resending because a later save of the same part
+# was sent after it (the later one is the one that counts).
+SUPERSEDED = "superseded"
+_SUPERSEDED_MESSAGE = "本部分之后的评分已提交，此前未保存成功的这次评分不再重新发送"
 
 
 @dataclass(frozen=True)
@@ -188,6 +202,29 @@ class ScoreOutbox:
 
         return [RefusedScore(*row) for row in await self._run(select)]
 
+    async def superseded(self, idempotency_key: str) -> bool:
+        """Whether a save of the same session and part was made after this one."""
+
+        def select(conn: sqlite3.Connection) -> bool:
+            row = conn.execute(
+                "SELECT session_id, sheet, saved_at, rowid FROM outbox WHERE idempotency_key = ?",
+                (idempotency_key,),
+            ).fetchone()
+            if row is None:
+                return False
+            session, sheet, saved_at, rowid = row
+            part = json.loads(sheet).get("part")
+            if part is None:
+                return False
+            later = conn.execute(
+                "SELECT sheet FROM outbox WHERE session_id = ? AND "
+                "(saved_at > ? OR (saved_at = ? AND rowid > ?))",
+                (session, saved_at, saved_at, rowid),
+            )
+            return any(json.loads(text).get("part") == part for (text,) in later)
+
+        return await self._run(select)
+
     async def verdicts(self) -> list[Verdict]:
         """Every save the hub has judged, in the order they were saved."""
 
@@ -264,14 +301,36 @@ class ScoreDelivery:
         # Per key: the backoff of its transient failures, and the pending resend.
         self._backoffs: dict[str, Backoff] = {}
         self._retries: dict[str, asyncio.Task[None]] = {}
+        self._order = asyncio.Lock()
         self.retried = 0  # resends after a transient failure, for logs and tests
 
     async def submit(self, session_id: str, sheet: dict[str, Any]) -> str:
         """Save to disk first, then send (now, or on the next connection)."""
         key = await self.outbox.save(session_id, sheet)
         if self._aligned:
-            await self._send(key, session_id, sheet)
+            await self._flush()
         return key
+
+    async def _flush(self) -> None:
+        """Send every save still waiting and not on the channel, oldest first: the hub counts
+        the latest save of a part, so saves must reach it in the order they were made (a save
+        made while the connection's own resend is running waits its turn)."""
+        async with self._order:
+            for score in await self.outbox.pending():
+                key = score.idempotency_key
+                if key in self._in_channel or await self._superseded(key):
+                    continue
+                await self._send(key, score.session_id, score.sheet)
+
+    async def _superseded(self, key: str) -> bool:
+        """Record and report a waiting save that a later save of its part replaced: sent now,
+        it would reach the hub after the later one and count instead of it."""
+        if not await self.outbox.superseded(key):
+            return False
+        log.info("seat.score_superseded", idempotency_key=key)
+        await self.outbox.refused(key, SUPERSEDED, _SUPERSEDED_MESSAGE)
+        self._forget(key)
+        return True
 
     def signature(self, key: str, session_id: str, sheet: dict[str, Any]) -> str:
         """The seat key's hex signature over the save's canonical document."""
@@ -310,13 +369,14 @@ class ScoreDelivery:
             if self._retries.get(key) is asyncio.current_task():
                 del self._retries[key]
         try:
-            waiting = {p.idempotency_key: p for p in await self.outbox.pending()}
-            score = waiting.get(key)
-            if score is None or key in self._in_channel:
-                return
-            self.retried += 1
-            log.info("seat.score_resent", idempotency_key=key, delay=round(delay, 3))
-            await self._send(key, score.session_id, score.sheet)
+            async with self._order:
+                waiting = {p.idempotency_key: p for p in await self.outbox.pending()}
+                score = waiting.get(key)
+                if score is None or key in self._in_channel or await self._superseded(key):
+                    return
+                self.retried += 1
+                log.info("seat.score_resent", idempotency_key=key, delay=round(delay, 3))
+                await self._send(key, score.session_id, score.sheet)
         except Exception:
             # The next connection sends it again; a resend that failed must not go unseen.
             log.exception("seat.score_resend_failed", idempotency_key=key)
@@ -347,9 +407,7 @@ class ScoreDelivery:
             if event.lost_incoming or event.peer_lost:
                 # One end restarted: the channel's own resend may not reach the hub's database.
                 self._in_channel.clear()
-            for score in await self.outbox.pending():
-                if score.idempotency_key not in self._in_channel:
-                    await self._send(score.idempotency_key, score.session_id, score.sheet)
+            await self._flush()
         elif isinstance(event, Disconnected):
             # The reconnection sends every waiting save again; no resend waits for a delay.
             self._cancel_retries()

@@ -27,7 +27,7 @@ from typing import Any
 from scoring.signing import sign, signature_document
 from seat_agent.errors import SeatAgentError
 from seat_agent.keys import SeatIdentity
-from seat_agent.outbox import ScoreDelivery, Verdict
+from seat_agent.outbox import SUPERSEDED, ScoreDelivery, Verdict
 from seat_agent.page.rubric import check_part
 from seat_protocol.events import (
     Connected,
@@ -436,6 +436,9 @@ def _save_state(
 ) -> dict[str, Any]:
     """How the page shows one save: ``status``, its ``label``, and the hub's ``reason`` when
     it refused it. Delivered (已送达) only once the hub accepted it."""
+    if verdict is not None and verdict.code == SUPERSEDED:
+        # The seat's own decision, not the hub's: a later save of the part replaced it.
+        return {"status": "superseded", "label": verdict.message, "reason": ""}
     refused = save.refused
     if refused is None and verdict is not None and not verdict.accepted:
         refused = verdict.message

@@ -307,3 +307,49 @@ async def test_a_save_the_hub_could_not_store_is_sent_again_on_the_same_link(
         [verdict] = await delivery.outbox.verdicts()
         assert (verdict.idempotency_key, verdict.code) == (key, "unknown-session")
     await _assert_exactly_once(hub, [key])
+
+
+async def test_a_failed_save_a_later_save_of_its_part_replaced_is_not_sent_again(
+    hub: HubUnderTest, make_identity: MakeIdentity, tmp_path: Path
+) -> None:
+    """The hub counts the latest save of a part: an older save whose commit failed must not
+    be sent again after a newer save of the same part went through."""
+    seat = await _approved_seat(hub, make_identity, tmp_path)
+    delays: list[float] = []
+    release = asyncio.Event()
+
+    async def retry_sleep(delay: float) -> None:
+        delays.append(delay)
+        await release.wait()
+
+    async def table(name: str, to: str) -> None:
+        async with hub.db.write() as s:
+            await s.execute(text(f"ALTER TABLE {name} RENAME TO {to}"))
+
+    older = {"part": "ch1", "entries": [{"subject": "AB", "item": "1.1", "points": "6"}]}
+    newer = {"part": "ch1", "entries": [{"subject": "AB", "item": "1.1", "points": "7"}]}
+    async with seat.running(random=lambda: 0.5, sleep=retry_sleep, retry_base=0.2) as delivery:
+        await until(lambda: _connected(seat), "the first connection")
+        await table("submitted_scores", "submitted_scores_away")
+        first = await delivery.submit("S-2026-0412", older)
+
+        async def scheduled() -> bool:
+            return bool(delays)
+
+        await until(scheduled, "the resend to be scheduled")
+        await table("submitted_scores_away", "submitted_scores")
+        second = await delivery.submit("S-2026-0412", newer)
+
+        async def judged() -> bool:
+            return second in {v.idempotency_key for v in await delivery.outbox.verdicts()}
+
+        await until(judged, "the newer save's verdict")
+        release.set()
+        await until(lambda: _empty(delivery), "the older save settled at the seat")
+        verdicts = {v.idempotency_key: v for v in await delivery.outbox.verdicts()}
+        assert (verdicts[first].code, verdicts[first].message) == (
+            "superseded",
+            "本部分之后的评分已提交，此前未保存成功的这次评分不再重新发送",
+        )
+        assert delivery.retried == 0
+    assert [r.idempotency_key for r in await hub.scores()] == [second]
