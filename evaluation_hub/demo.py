@@ -21,7 +21,7 @@ signature only from the expert's seat), and the session is ``report_signed``
 host (代录, with its written reason) and could not sign. The seat agents are stopped when the
 hub stops.
 
-With ``--play EXPERT`` (one of the away experts E03–E07) a person plays that expert: the seat's
+With ``--play EXPERT`` (any of E01–E07, each at a seat) a person plays that expert: the seat's
 agent runs without a script, serving the expert page, and the demo prints the page's address,
 the session number, the expert code and a one-time check-in PIN issued through the check-in
 store (check-in opens early for the demo). The driver waits for the person as for the scripts:
@@ -90,13 +90,14 @@ DEMO_PACKAGE = DEMO_DIRECTORY.parent / "bid_package"
 DEMO_SCORES = DEMO_DIRECTORY.parent / "scores.yaml"
 # The away seats that run a seat agent, and the committee member seated there with --script.
 DEMO_SEATS = {
-    "KM.KM-01": "E01",
-    "KM.KM-02": "E02",
     "DL.DL-01": "E03",
     "DL.DL-02": "E04",
     "HH.HH-01": "E05",
     "QJ.QJ-01": "E06",
     "QJ.QJ-02": "E07",
+    # The host experts' seats at the host, last so the away seats keep their page ports.
+    "KM.KM-01": "E01",
+    "KM.KM-02": "E02",
 }
 CAPABILITIES = ["camera", "dual_screen", "microphone"]
 # Created beside the seats' scripts once the evaluation started: their first step waits for it.
