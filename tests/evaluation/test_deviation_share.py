@@ -22,6 +22,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from evaluation_hub.api.app import create_app
 from evaluation_hub.config import HubConfig
 from evaluation_hub.db.engine import Database
+from evaluation_hub.errors import ConfigError
 from evaluation_hub.regulation import DeviationBasis, Regulation, ReviewRules
 from tests.conftest import FakeClock
 from tests.evaluation.helpers import DEMO_PACKAGE, Client, act, attach, hub_shuffle, new_session
@@ -121,3 +122,10 @@ async def test_the_package_s_own_share_wins_over_the_configured_one(
 ) -> None:
     # The demo package's evaluation method sets 30 %: the same scores raise nothing.
     assert await _round(strict, database, seeded, DEMO_PACKAGE) == []
+
+
+def test_the_basis_is_part_totals_by_default_and_nothing_else_is_taken() -> None:
+    assert ReviewRules().deviation_basis == "part_total"
+    with pytest.raises(ConfigError) as caught:
+        ReviewRules(deviation_basis="chapter")  # type: ignore[arg-type]
+    assert str(caught.value) == ("review deviation_basis must be part_total or item, got 'chapter'")
