@@ -117,6 +117,8 @@ async def sign_report(
                 )
         else:
             access.require(actor, access.Action.RUN_EVALUATION, loaded.target)
+            # A recused member is out of everything: that is the reason to give, first.
+            await formation.require_not_recused(s, session_id, expert)
             if decision != "refuse":
                 raise Forbidden(
                     "sign-at-seat",
