@@ -162,7 +162,14 @@ class ScoreOutbox:
 
     async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         async with self._lock:
-            return await asyncio.to_thread(fn, self._conn)
+            work = asyncio.ensure_future(asyncio.to_thread(fn, self._conn))
+            try:
+                return await asyncio.shield(work)
+            except asyncio.CancelledError:
+                # The worker thread cannot be interrupted: keep the lock until it is done, or
+                # ``close`` (say, at shutdown) would close the connection under it (a crash).
+                await asyncio.wait({work})
+                raise
 
     async def save(self, session_id: str, sheet: dict[str, Any]) -> str:
         """Store a save durably and return its idempotency key."""
