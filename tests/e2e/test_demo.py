@@ -122,6 +122,12 @@ async def test_demo_plays_the_evaluation_through_to_the_signed_report(
             assert resp.status == 200
             assert "<strong>85.48</strong>" in await resp.text()
 
+        async def logged() -> bool:
+            # The last signature comes from a seat; the driver notices it on its next poll.
+            return "] demo.report_signed" in out.read_text()
+
+        await until(logged, "the demo to log the signed report")
+
     text = out.read_text()
     assert f"host page:    {base}/host" in text
     assert f"video wall:   {base}/wall" in text
