@@ -3,7 +3,8 @@
 ``SeatAgent`` opens the score outbox in the state directory (``outbox.db``), connects to the hub
 with a ``SeatLink`` (reconnecting with backoff), keeps the outbox delivering through
 ``ScoreDelivery`` (everything left from an earlier process is replayed on the first
-connection), and logs each change of the link's state. Other parts of the agent (the expert's
+connection; a save the hub could not judge for now is sent again with backoff while the link
+stays up; the hub's verdict on each is recorded), and logs each change of the link's state. Other parts of the agent (the expert's
 page, the media publisher) add their own event handlers with ``add_handler``; they are called
 after the outbox, in order, and a handler's failure is logged, never fatal to the link.
 
@@ -39,7 +40,7 @@ from seat_agent.connection import EventHandler, SeatLink
 from seat_agent.errors import SeatAgentError
 from seat_agent.keys import SeatIdentity
 from seat_agent.outbox import ScoreDelivery, ScoreOutbox
-from seat_protocol.events import Connected, Disconnected, Event, ScoreCommitted
+from seat_protocol.events import Connected, Disconnected, Event, ScoreCommitted, ScoreRefused
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -105,7 +106,16 @@ class SeatAgent:
                 permanent=event.permanent,
             )
         elif isinstance(event, ScoreCommitted):
-            log.info("seat.score_acknowledged", idempotency_key=event.idempotency_key)
+            log.info(
+                "seat.score_acknowledged", idempotency_key=event.idempotency_key, accepted=True
+            )
+        elif isinstance(event, ScoreRefused):
+            log.info(
+                "seat.score_acknowledged",
+                idempotency_key=event.idempotency_key,
+                accepted=False,
+                code=event.code,
+            )
         await self.delivery.on_event(event)
         for handler in list(self._handlers):
             try:
@@ -123,6 +133,7 @@ class SeatAgent:
             stopping.cancel()
             link.cancel()
             await asyncio.wait({link, stopping})
+            await self.delivery.close()
             await self.outbox.close()
         if not link.cancelled():
             link.result()  # HubRefused (run() never returns normally)

@@ -215,11 +215,11 @@ def _print_addresses(
         return
     print(
         f"  scripted evaluation: {data['session']['project_code']} is in check-in; "
-        "E01/E02 confirmed the commitment at the host, E03–E07 confirm from their seats; "
-        "once all seven have, the evaluation starts, E01/E02's saves are entered at the "
-        "host and E03–E07 save from their seats every few seconds; once every sheet is "
-        "in, the hub runs the deviation review (the scripted experts answer their requests), "
-        "seals, reveals, signs for E01/E02 at the host and E03–E07 sign from their seats "
+        "E01/E02 at the host's seats (KM-01, KM-02) and E03–E07 at the away seats confirm "
+        "the commitment from their seats; once all seven have, the evaluation starts and each "
+        "saves from their seat every few seconds; once every sheet is in, the hub runs the "
+        "deviation review (the scripted experts answer their requests), seals and reveals, "
+        "and every member signs from their seat with its key "
         "(the log says demo.report_signed).\n"
         f"    open {base}/host as km_operator to watch it; the signed report is at "
         f"{base}/api/sessions/{stage.session_id}/evaluation/report (signed in as "
@@ -232,7 +232,7 @@ def _print_addresses(
             f"以 km_operator 登录（密码 {data['password']}）\n"
             f"  2. 评标会 #{stage.session_id} 已在签到中（预约、专家工位、标书包均已由演示准备好）；"
             "全体委员确认评标纪律承诺后，开始评审\n"
-            "  3. 向各工位发放章节；E01/E02 在主场，由演示录入其评分、复核答复和签署（代录）\n"
+            "  3. 向各工位发放章节；全体委员（E01/E02 在主场工位 KM-01/KM-02）在各自工位评分、答复和签署\n"
             "  4. 评分表全部收齐后发起偏离复核；复核请求全部答复后再次发起，没有新的偏离即可封存\n"
             "  5. 封存后解密并公布结果；全体委员签署后演示结束（report_signed）\n"
             "  下面的 [演示] 行说明演示正在等待什么。\n",

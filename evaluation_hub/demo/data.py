@@ -30,13 +30,18 @@ DEMO_DIRECTORY = _CONFIGS / "directory.yaml"
 DEMO_PACKAGE = _CONFIGS / "bid_package"
 DEMO_SCORES = _CONFIGS / "scores.yaml"
 
-#: The away seats that run a seat agent, and the committee member seated at each.
+#: The seats that run a seat agent, and the committee member seated at each: every member sits
+#: at a seat terminal (the hub takes an expert's saves, answers and signature only from the seat
+#: where the expert checked in). The host's own seats come last so the away seats keep their
+#: page ports (hub port + 1 … + 5).
 DEMO_SEATS = {
     "DL.DL-01": "E03",
     "DL.DL-02": "E04",
     "HH.HH-01": "E05",
     "QJ.QJ-01": "E06",
     "QJ.QJ-02": "E07",
+    "KM.KM-01": "E01",
+    "KM.KM-02": "E02",
 }
 
 #: ``--play host``: the person runs the host site instead of the script.
@@ -49,10 +54,10 @@ def load_directory(path: Path = DEMO_DIRECTORY) -> dict[str, Any]:
 
 
 def played_seat(expert: str) -> str:
-    """The demo seat of an away expert a person may play; ``ConfigError`` for anyone else."""
+    """The demo seat of the expert a person may play; ``ConfigError`` for anyone else."""
     for seat_id, code in DEMO_SEATS.items():
         if code == expert:
             return seat_id
     raise ConfigError(
-        f"--play {expert}: 只能扮演异地工位的专家（{'、'.join(DEMO_SEATS.values())}）或主场（host）"
+        f"--play {expert}: 只能扮演有工位的专家（{'、'.join(DEMO_SEATS.values())}）或主场（host）"
     )

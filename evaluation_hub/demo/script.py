@@ -7,15 +7,15 @@ It looks at the session every ``poll_s`` and does what the situation calls for:
   member is pending, releases the chapters to the seats, runs a deviation review round once
   every sheet is in and again once every request of the round is answered (a revision may
   raise new flags), seals when a round finds nothing left to ask, and reveals;
-* **the host experts** (E01, E02, who sit at the host: the host records what they do, 代录):
-  once the evaluation started, their saves are entered and ``STARTED_FILE`` is created for the
-  seats' scripts; each review request addressed to them is answered as the seats' scripts
-  answer theirs (``seat_agent.script_reviews.decide``: an explainable deviation kept with
-  ``SCRIPT_KEEP_REASON``, an objective item re-scored to the value the committee settles on);
-  after the reveal they sign with keys generated here.
+* **the go-ahead**: once the evaluation started, ``STARTED_FILE`` is created for the seats'
+  scripts.
 
-The scripted away experts act from their seats (``seat_agent.script``), the person from the
-page. The driver never loops silently: it prints one ``[演示]`` line whenever what it waits for
+Every member sits at a seat terminal, the host experts (E01, E02) at the host's own seats: the
+scripted experts act from their seats (``seat_agent.script``: saves, review answers —
+``seat_agent.script_reviews.decide`` keeps an explainable deviation with ``SCRIPT_KEEP_REASON``
+and re-scores an objective item to the value the committee settles on — and the signature), the
+person from the page. The driver never acts for an expert: the hub takes an expert's saves,
+answers and signature only from the seat where the expert checked in. It never loops silently: it prints one ``[演示]`` line whenever what it waits for
 changes (never the same line twice in a row), and logs each step (``demo.evaluation_started``,
 ``demo.review``, ``demo.sealed``, ``demo.revealed``, ``demo.report_signed``). A step the hub
 refuses is logged once (``demo.step_refused``) and said once, and tried again as the
@@ -28,29 +28,23 @@ import asyncio
 import dataclasses
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import structlog
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from evaluation_hub.demo.stage import SCRIPT_KEEP_REASON, Stage
+from evaluation_hub.demo.stage import Stage
 from evaluation_hub.errors import ProblemError
 from evaluation_hub.evaluation.overview import Overview, overview
 from evaluation_hub.evaluation.package import start_evaluation
-from evaluation_hub.evaluation.result import result_view, reveal, seal
-from evaluation_hub.evaluation.review import ReviewRequest, answer_request, review_notice
+from evaluation_hub.evaluation.result import reveal, seal
+from evaluation_hub.evaluation.review import ReviewRequest
 from evaluation_hub.evaluation.review import review_round as run_review_round
-from evaluation_hub.evaluation.saves import save_from_host
-from evaluation_hub.evaluation.signatures import sign_report
 from evaluation_hub.seats.chapter_chunks import ChapterChunks
 from evaluation_hub.seats.chapters import release_chapters
 from evaluation_hub.services import Services
 from evaluation_hub.sessions.committee_view import committee_view
 from evaluation_hub.sessions.states import BEFORE_START, SessionState, state_name
 from evaluation_hub.sessions.store import lifecycle_view
-from scoring.signing import sign, signature_document
-from seat_agent.script import ReviewPlan
-from seat_agent.script_reviews import decide
 
 __all__ = ["Driver", "Narrator", "say"]
 
@@ -88,15 +82,12 @@ class Driver:
     chunks: ChapterChunks | None = None
     poll_s: float = 0.5
     tell: Narrator = dataclasses.field(default_factory=Narrator)
-    _host_saved: bool = False
+    _started: bool = False
     _released: bool = False
     _rounds: int = 0
-    _signed: set[str] = dataclasses.field(default_factory=set)
     _announced: set[int] = dataclasses.field(default_factory=set)
     _prompted: bool = False
     _refusal: tuple[str, str, str] | None = None
-    #: the host experts' parts as last saved, by (expert, part)
-    _sheets: dict[tuple[str, str], dict[str, Any]] = dataclasses.field(default_factory=dict)
 
     async def run(self) -> None:
         """Drive the session until its report is signed."""
@@ -113,7 +104,7 @@ class Driver:
         if state in BEFORE_START:
             await self._before_start()
         elif state == SessionState.EVALUATING:
-            await self._host_experts_start()
+            await self._go_ahead()
             await self._scoring(await self._overview())
         elif state == SessionState.DEVIATION_REVIEW:
             await self._reviewing(await self._overview())
@@ -247,15 +238,8 @@ class Driver:
             say(f"{self.stage.played}：请在专家页面签署评标报告")
 
     async def _reviewing(self, seen: Overview) -> None:
-        stage = self.stage
-        at_host = False
         for request in [r for r in seen.requests if r.answer is None]:
-            if request.expert_code in stage.host_experts:
-                at_host = await self._answer_at_host(request) or at_host
-            else:
-                self._announce(request)
-        if at_host:
-            seen = await self._overview()
+            self._announce(request)
         left: dict[str, int] = {}
         for r in seen.requests:
             if r.answer is None:
@@ -276,103 +260,23 @@ class Driver:
             self._announced.add(request.id)
             say(f"{request.expert_code}：请在专家页面答复复核请求 #{request.id}：{request.message}")
 
-    # --- the host experts (always: they are scripted, the host records what they do) --------
+    # --- the seats' go-ahead --------------------------------------------------------------
 
-    async def _host_experts_start(self) -> None:
-        """Once the evaluation started: the host experts' saves, then the seats' go-ahead."""
-        if self._host_saved:
+    async def _go_ahead(self) -> None:
+        """Once the evaluation started: the seats' scripts may save."""
+        if self._started:
             return
+        self._started = True
         stage = self.stage
-        for save in stage.host_saves:
-            done = await self._act(
-                f"录入 {save['expert']} 的评分",
-                save_from_host(self.hub, stage.host, stage.session_id, save, now=self.clock()),
-            )
-            if done is None:
-                return
-            self._sheets[save["expert"], save["part"]] = save
-        self._host_saved = True
         await asyncio.to_thread(stage.started.write_text, "started", encoding="utf-8")
-        log.info("demo.host_experts_saved", session_id=stage.session_id)
+        log.info("demo.seats_go_ahead", session_id=stage.session_id)
         if stage.played:
             say(f"{stage.played}：请在专家页面阅读章节，并为每个部分评分、提交")
 
-    async def _answer_at_host(self, request: ReviewRequest) -> bool:
-        """Answer a host expert's request as the seats' scripts answer theirs; True if the
-        answer was recorded."""
-        stage = self.stage
-        sheet = self._sheets.get((request.expert_code, request.part_id))
-        if sheet is None:
-            return False
-        decision = decide(review_notice(request), sheet, ReviewPlan(SCRIPT_KEEP_REASON))
-        if decision.sheet is not None:
-            saved = await self._act(
-                f"录入 {request.expert_code} 的复核评分",
-                save_from_host(
-                    self.hub, stage.host, stage.session_id, decision.sheet, now=self.clock()
-                ),
-            )
-            if saved is None:
-                return False
-            self._sheets[request.expert_code, request.part_id] = decision.sheet
-        answered = await self._act(
-            f"记录 {request.expert_code} 的复核答复",
-            answer_request(
-                self.hub,
-                stage.host,
-                stage.session_id,
-                request.id,
-                decision.answer,
-                decision.reason,
-                now=self.clock(),
-            ),
-        )
-        if answered is None:
-            return False
-        log.info(
-            "demo.review_answered",
-            session_id=stage.session_id,
-            request=request.id,
-            expert=request.expert_code,
-            answer=decision.answer,
-            reason=decision.reason,
-        )
-        return True
-
     async def _signing(self, seen: Overview) -> None:
-        stage = self.stage
         signed = {s.expert for s in seen.signatures}
-        result = None
-        for expert in stage.host_experts:
-            if expert in signed or expert in self._signed:
-                continue
-            if result is None:
-                result = await self._result()
-            key = Ed25519PrivateKey.generate()
-            document = signature_document(str(stage.session_id), expert, True, "", result)
-            done = await self._act(
-                f"记录 {expert} 的签署",
-                sign_report(
-                    self.hub,
-                    stage.host,
-                    stage.session_id,
-                    expert=expert,
-                    decision="agree",
-                    reason="",
-                    public_key=key.public_key().public_bytes_raw().hex(),
-                    signature=sign(key, document).hex(),
-                    now=self.clock(),
-                ),
-            )
-            if done is not None:
-                self._signed.add(expert)
-                log.info("demo.host_expert_signed", session_id=stage.session_id, expert=expert)
-        if stage.played not in signed:
+        if self.stage.played not in signed:
             self._prompt_signature()
-        waiting = [e for e in seen.package.experts if e not in signed | self._signed]
+        waiting = [e for e in seen.package.experts if e not in signed]
         if waiting:
             self.tell(f"等待签署评标报告：{'、'.join(waiting)}")
-
-    async def _result(self) -> dict[str, Any]:
-        view = await result_view(self.hub, self.stage.host, self.stage.session_id)
-        return dict(view.result)

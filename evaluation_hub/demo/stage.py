@@ -42,7 +42,7 @@ from evaluation_hub.evaluation.models import EvaluationPackageRow
 from evaluation_hub.evaluation.package import attach_package, record_override, start_evaluation
 from evaluation_hub.principal import Principal
 from evaluation_hub.services import Services
-from evaluation_hub.sessions import formation
+from evaluation_hub.sessions import seat_requests
 from evaluation_hub.sessions import store as session_store
 from scoring.model import COMMERCIAL_PART, BidPackage
 from scoring.shuffle import StaggeredShuffle
@@ -66,13 +66,9 @@ class Stage:
     host: Principal
     #: each seat's script file, by seat id
     scripts: dict[str, Path]
-    #: the host experts' saves (each with its ``expert``), entered once the evaluation started
-    host_saves: tuple[dict[str, Any], ...]
     #: created once the evaluation started; the scripts wait for it before their first save
     started: Path
-    #: the committee members at the host, whose acts the host records (代录)
-    host_experts: tuple[str, ...]
-    #: the away expert a person plays on the seat's page (``--play E0x``), if any
+    #: the expert a person plays on the seat's page (``--play E0x``), if any
     played: str | None = None
     #: the one-time check-in PIN issued for ``played``
     played_pin: str | None = None
@@ -141,7 +137,22 @@ async def stage_evaluation(
             seat_ids=[seats[x] for x in labels],
             now=now,
         )
-    booking_of = {"DL": "dali", "HH": "honghe", "QJ": "qujing"}
+    # The host experts sit at the host's own seats, booked and confirmed like away ones.
+    km_seats = [seats["KM-01"], seats["KM-02"]]
+    kunming = await seat_requests.request_booking(
+        hub,
+        host,
+        session_id=sid,
+        venue_id=ids["venues"]["KM"],
+        seat_count=len(km_seats),
+        seat_ids=km_seats,
+        now=now,
+    )
+    await answers.confirm_booking(
+        hub, venue_admin(data, ids, "KM"), kunming.id, seat_ids=km_seats, now=now
+    )
+    bookings = {**bookings, "kunming": kunming.id}
+    booking_of = {"KM": "kunming", "DL": "dali", "HH": "honghe", "QJ": "qujing"}
     for seat_id, expert in DEMO_SEATS.items():
         code, label = seat_id.split(".")
         await checkin_store.assign_expert(
@@ -160,9 +171,6 @@ async def stage_evaluation(
     await record_override(
         hub, host, sid, "b03", "ch2", "演示标书：经核对为引用的行业规范示例", now=now
     )
-    host_experts = tuple(data["session"]["host_experts"])
-    for expert in host_experts:
-        await formation.decide_at_host(hub, host, sid, expert, "confirmed", "", now=now)
 
     async with hub.db.read() as s:
         row = (
@@ -174,11 +182,6 @@ async def stage_evaluation(
     package = read_package(DEMO_PACKAGE)
     scores = yaml.safe_load(DEMO_SCORES.read_text(encoding="utf-8"))
     parts = (*package.chapter_ids, COMMERCIAL_PART)
-    host_saves = tuple(
-        _sheet(package, shuffle, expert, part, _points(scores, expert)) | {"expert": expert}
-        for expert in host_experts
-        for part in parts
-    )
     await asyncio.to_thread(scripts_dir.mkdir, parents=True, exist_ok=True)
     started = scripts_dir / STARTED_FILE
     await asyncio.to_thread(started.unlink, missing_ok=True)
@@ -205,4 +208,4 @@ async def stage_evaluation(
         text = yaml.safe_dump(script, allow_unicode=True)
         await asyncio.to_thread(path.write_text, text, encoding="utf-8")
         files[seat_id] = path
-    return Stage(sid, host, files, host_saves, started, host_experts, play, played_pin)
+    return Stage(sid, host, files, started, play, played_pin)

@@ -1,10 +1,11 @@
-"""``evaluation-hub demo --reset --script`` as a real process: it seeds, starts five seat-agent
-processes at the three away venues that connect and publish the test pattern, and plays the
-whole scripted evaluation by itself (every member confirms the commitment, the host experts at
-the host and the others from their seats, before the evaluation starts; every sheet comes in;
-the hub runs the review, seals and reveals the ranking configs/demo/scores.yaml states; the
-host experts sign at the host and the seats' scripts with the seats' keys) until the report is
-signed; the test only watches through the API. The demo stops its seat agents with it."""
+"""``evaluation-hub demo --reset --script`` as a real process: it seeds, starts seven seat-agent
+processes (two at the host's own seats for the host experts, five at the three away venues)
+that connect and publish the test pattern, and plays the whole scripted evaluation by itself
+(every member confirms the commitment from their seat before the evaluation starts; every
+sheet comes in from the seats; the hub runs the review, seals and reveals the ranking
+configs/demo/scores.yaml states; every member signs from their seat with its key) until the
+report is signed; the test only watches through the API. The demo stops its seat agents with
+it."""
 
 from __future__ import annotations
 
@@ -63,7 +64,7 @@ async def test_demo_plays_the_evaluation_through_to_the_signed_report(
             live = {s["seat_key"]: (s["state"], s["expert_code"]) for s in body["seats"]}
             return all(live.get(k) == ("live", e) for k, e in DEMO_SEATS.items())
 
-        await until(seats_live, "the five seats publishing the test pattern")
+        await until(seats_live, "every demo seat publishing the test pattern")
 
         host = tokens["km_operator"]
 

@@ -2,8 +2,8 @@
 the host page, the evaluation console and the host operator's sign-in, and never acts for the
 host: once every member confirmed it says so and leaves the session in check-in. The test is
 that person, doing what the host's pages do (the start, the chapters, the review rounds, the
-seal and the reveal); the scripted experts do the rest (E01/E02 at the host through the demo,
-E03–E07 from their seats), and the session ends ``report_signed`` with the ranking
+seal and the reveal); the scripted experts do the rest from their seats (E01/E02 at the host's
+seats, E03–E07 away), and the session ends ``report_signed`` with the ranking
 configs/demo/scores.yaml states."""
 
 from __future__ import annotations
@@ -69,6 +69,6 @@ async def test_a_person_runs_the_host_and_the_demo_waits_for_them(demo: DemoProc
         "demo.revealed",
     ):
         assert f"] {step}" not in text, step
-    assert "] demo.host_experts_saved" in text and "] demo.host_expert_signed" in text
+    assert "] demo.seats_go_ahead" in text
     assert "Traceback" not in text
     assert "] demo.step_refused" not in text, text

@@ -3,7 +3,8 @@ plays E01–E06 by itself and a person plays E07 on the seat's expert page. The 
 person, through the page's JSON API: it reads the page address, the session number and the
 one-time PIN the demo prints (the page's key from the address's fragment, sent as the page's
 script sends it), checks in, confirms the commitment, scores every part (scoring
-item 1.1 far below the others, so the review round asks E07 about it), keeps those scores with
+item 1.1 far below the others, which pulls E07's chapter 1 total for every bidder far below the
+members' mean, so the review round asks E07 about those totals), keeps those scores with
 written reasons, and signs the report. The demo waits for each of these and the session ends
 ``report_signed`` with seven signatures."""
 
@@ -27,7 +28,8 @@ from tests.seat_agent.test_page_flow import key_of, page_headers
 
 SEVEN = ["E01", "E02", "E03", "E04", "E05", "E06", "E07"]
 PLAYED = "E07"
-# The person's technical points by item; 1.1 far below everyone's 6.5–9: a deviation review.
+# The person's technical points by item; 1.1 far below everyone's 6.5–9, so E07's chapter 1
+# total (2 + 4 = 6) lies far from the members' mean of it for every bidder: a deviation review.
 POINTS = {"1.1": "2", "1.2": "4", "2.1": "6.5", "2.2": "5.5", "3.1": "4.5", "3.2": "3"}
 
 
@@ -126,9 +128,10 @@ async def test_a_person_plays_e07_through_the_demo_to_the_signed_report(
             view = await state()
             return list(view["reviews"]) if view["state"] == "deviation_review" else []
 
-        mine = await _wait(reviews, "the review requests about E07's item 1.1")
-        # Item 1.1 and the chapter totals it pulls down: deviations, kept with reasons.
-        assert any(r["item"] == "1.1" for r in mine), mine
+        mine = await _wait(reviews, "the review requests about E07's chapter 1 totals")
+        # The chapter 1 totals item 1.1 pulls down (deviation is judged on part totals):
+        # deviations, kept with reasons.
+        assert {(r["part"], r["item"]) for r in mine} == {("ch1", None)}, mine
         assert all(r["explainable"] for r in mine), mine
         text = out.read_text()
         assert "] demo.step_refused" not in text, text
