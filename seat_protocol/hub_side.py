@@ -49,6 +49,7 @@ from seat_protocol.messages import (
     PROTOCOL_VERSION,
     AppMessage,
     Auth,
+    ChairBallot,
     Challenge,
     ChapterManifest,
     ChapterStatus,
@@ -391,8 +392,8 @@ class HubConnection(Endpoint):
             else:
                 self._events.append(ChunksRequested(seat_id=channel.seat_id, chunks=msg.chunks))
         else:
-            # Check-in requests, review answers, report signatures, media offers and chapter
-            # statuses go to the application as they are.
+            # Check-in requests, review answers, report signatures, media offers, chapter
+            # statuses and chair ballots go to the application as they are.
             assert isinstance(
                 msg,
                 CheckinRequest
@@ -400,6 +401,7 @@ class HubConnection(Endpoint):
                 | MediaOffer
                 | ReviewAnswer
                 | ReportSignature
-                | ChapterStatus,
+                | ChapterStatus
+                | ChairBallot,
             )
             self._events.append(MessageReceived(seat_id=channel.seat_id, message=msg))

@@ -22,7 +22,6 @@ from tests.evaluation.helpers import part_save as make_save
 from tests.hub.helpers import confirm_members, login, problem
 from tests.support.seed import seed_bookings
 
-
 PROXY = "专家未使用评标终端，当场口头投票"
 
 

@@ -325,7 +325,7 @@ def _body(**fields: Any) -> str:
                 message="x",
             ),
             "presence_check message: field 'state' must be confirmed, unconfirmed, confirmed_by_hand",
-        ),  # fmt: skip
+        ),
         (
             _body(
                 type="chair_round",
@@ -339,7 +339,7 @@ def _body(**fields: Any) -> str:
                 results=[{"round": 1, "votes": {"E01": "2"}, "chair": None, "tied": []}],
             ),
             "chair_round.results message: field 'votes' must map codes to whole numbers of votes",
-        ),  # fmt: skip
+        ),
         ("[" * 100_000 + "]" * 100_000, "message is nested too deeply"),
     ],
 )
