@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -521,3 +522,42 @@ async def test_the_chair_is_elected_at_the_seats_and_the_host_sees_the_tally(
         await expect(progress).to_have_text("")
         await host.close()
         await expert.close()
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+async def test_host_books_host_seats_for_its_members(
+    browser: Any, client: Client, seeded: dict[str, Any], database: Database, clock: FakeClock
+) -> None:
+    """The host page's 主场工位: the host venue's free seats in the session's window, each given
+    one of the host's members not seated yet; the request goes to the host venue's admin."""
+    page = await browser.new_page()
+    await page.goto(str(client.make_url("/host")))
+    await page.fill("input[name=username]", "km_operator")
+    await page.fill("input[name=password]", "demo-2026")
+    await page.click("button[type=submit]")
+    rows = page.locator("#host-seats tbody tr")
+    # KM-04 is under maintenance: not offered.
+    await expect(rows.locator("td:first-child")).to_have_text(["KM-01", "KM-02", "KM-03"])
+    await expect(rows.first.locator("option")).to_have_text(
+        ["（不安排）", _who("E01"), _who("E02")]
+    )
+    message = page.locator("#host-seats-message")
+    await page.click("#book-host-seats")
+    await expect(message).to_have_text("请为至少一个工位选择主场专家。")
+
+    await rows.nth(0).locator("select").select_option(label=_who("E01"))
+    await rows.nth(1).locator("select").select_option(label=_who("E02"))
+    await page.click("#book-host-seats")
+    await expect(message).to_have_text(
+        re.compile(r"^已申请主场工位（预约 #\d+，KM-01、KM-02），待本场地管理员确认。$")
+    )
+    await expect(message).to_have_class("ok")
+    km = page.locator("#bookings tbody tr", has_text="云南省公共资源交易中心（昆明）")
+    await expect(km.locator("td").nth(2)).to_have_text("KM-01、KM-02")
+    await expect(km.locator("td").nth(4)).to_have_text("待确认")
+    await expect(page.locator("#no-host-seats")).to_have_text("所有主场专家均已安排工位。")
+    await expect(page.locator("#book-host-seats")).to_be_disabled()
+    await expect(page.locator("#committee tr[data-member=E01] td.seat")).to_have_text(
+        "主场 · 云南省公共资源交易中心（昆明） KM-01"
+    )
+    await page.close()
