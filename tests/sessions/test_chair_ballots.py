@@ -8,6 +8,7 @@ E03…E07 away.)"""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -182,3 +183,31 @@ async def test_rounds_close_when_every_confirmed_member_has_voted(
         ("committee.chair_elected", "seat:QJ.QJ-01", {"round": 1, "votes": {"E01": 0, "E02": 0, "E03": 1, "E04": 4, "E06": 0}, "chair": "E04", "tied": []}),
     ]  # fmt: skip
     assert [e.kind for e in events].count("committee.chair_election_restarted") == 1
+
+
+async def test_ballots_cast_at_once_close_the_round_once(
+    client: Client, seeded: dict[str, Any], database: Database, clock: FakeClock
+) -> None:
+    """Five seats vote at the same moment: every ballot is recorded once, the round closes
+    once, with the count of all five (the session's row lock serialises the ballots)."""
+    sid = seeded["session"]
+    hub = services_for(database)
+    await act(client, await login(client, "km_operator"), sid, "confirm_seats", "open_check_in")
+    voters = ("E03", "E04", "E05", "E06", "E07")
+    await confirm_members(database, sid, voters, clock())
+    seats = {**SEATS, "E07": "QJ.QJ-02"}
+    cast = await asyncio.gather(
+        *(chair.cast_at_seat(hub, seats[code], sid, code, 1, "E05", now=clock()) for code in voters)
+    )
+    closings = [c.outcome for c in cast if c.outcome is not None]
+    assert len(closings) == 1
+    assert (closings[0].chair, closings[0].votes) == (
+        "E05",
+        {"E03": 0, "E04": 0, "E05": 5, "E06": 0, "E07": 0},
+    )
+    async with database.read() as s:
+        kinds = [e.kind for e in await load_chain(s) if e.kind.startswith("committee.chair")]
+        election = await chair.load_election(s, sid)
+    assert kinds.count("committee.chair_ballot") == 5
+    assert kinds.count("committee.chair_elected") == 1
+    assert (election.chair, len(election.closed), election.open) == ("E05", 1, None)
