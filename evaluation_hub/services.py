@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from evaluation_hub.booking.allocation import RegionDistances
 from evaluation_hub.bus.base import Bus
+from evaluation_hub.checkin.picture import NoPictures, PictureSource
 from evaluation_hub.config import HubConfig
 from evaluation_hub.db.engine import Database
 from evaluation_hub.regulation import Regulation
@@ -38,6 +39,8 @@ class Services:
     clock: Callable[[], datetime]
     #: seat terminals connected to this process (set by the seat websocket shell)
     seats: SeatOutlet = field(default_factory=NoSeats)
+    #: what each seat's conduct monitor sees now (set by the live media shell)
+    pictures: PictureSource = field(default_factory=NoPictures)
 
     @property
     def regulation(self) -> Regulation:

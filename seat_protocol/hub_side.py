@@ -55,6 +55,7 @@ from seat_protocol.messages import (
     SUPPORTED_VERSIONS,
     AppMessage,
     Auth,
+    ChairBallot,
     Challenge,
     ChapterManifest,
     ChapterStatus,
@@ -434,8 +435,8 @@ class HubConnection(Endpoint):
             else:
                 self._events.append(ChunksRequested(seat_id=channel.seat_id, chunks=msg.chunks))
         else:
-            # Check-in requests, review answers, report signatures, media offers and chapter
-            # statuses go to the application as they are.
+            # Check-in requests, review answers, report signatures, media offers, chapter
+            # statuses and chair ballots go to the application as they are.
             assert isinstance(
                 msg,
                 CheckinRequest
@@ -443,6 +444,7 @@ class HubConnection(Endpoint):
                 | MediaOffer
                 | ReviewAnswer
                 | ReportSignature
-                | ChapterStatus,
+                | ChapterStatus
+                | ChairBallot,
             )
             self._events.append(MessageReceived(seat_id=channel.seat_id, message=msg))

@@ -52,6 +52,10 @@ __all__ = [
     "Ack",
     "AppMessage",
     "Auth",
+    "ChairBallot",
+    "ChairCandidate",
+    "ChairRoundNotice",
+    "ChairTally",
     "Challenge",
     "ChapterManifest",
     "ChapterStatus",
@@ -71,6 +75,7 @@ __all__ = [
     "Message",
     "Ping",
     "Pong",
+    "PresenceNotice",
     "Refused",
     "ReportForSignature",
     "ReportSignature",
@@ -792,6 +797,103 @@ class RequestResult(AppMessage):
         _check(_REF.fullmatch(self.ref) is not None, "ref", "must look like kind:id")
         _check_text(self.code, "code", 64)
         _check_text(self.message, "message", 500, empty_ok=True)
+
+
+# --- the committee at the seat: presence at check-in, the chair election ---------------------
+
+PRESENCE_STATES = ("confirmed", "unconfirmed", "confirmed_by_hand")
+
+
+@dataclass(frozen=True, kw_only=True)
+class PresenceNotice(AppMessage):
+    """Hub -> seat: whether the expert's presence was confirmed at check-in (the seat's conduct
+    monitor saw exactly one face), or confirmed later by hand by a host supervisor; ``message``
+    is shown to the expert (Simplified Chinese)."""
+
+    type: ClassVar[str] = "presence_check"
+    sender: ClassVar[Sender] = "hub"
+    session_id: str
+    expert_code: str
+    state: str
+    message: str
+
+    def __post_init__(self) -> None:
+        _check_id(self.session_id, "session_id")
+        _check_text(self.expert_code, "expert_code", 64)
+        _check(self.state in PRESENCE_STATES, "state", "must be " + ", ".join(PRESENCE_STATES))
+        _check_text(self.message, "message", 500)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChairBallot(AppMessage):
+    """Seat -> hub: the checked-in, confirmed expert's vote in round ``round`` of the chair
+    election (主任委员推选); the hub answers with ``request_result`` (``chair:<session>``)."""
+
+    type: ClassVar[str] = "chair_ballot"
+    sender: ClassVar[Sender] = "seat"
+    session_id: str
+    round: int
+    candidate: str
+
+    def __post_init__(self) -> None:
+        _check_id(self.session_id, "session_id")
+        _check(self.round >= 1, "round", "must be at least 1")
+        _check_text(self.candidate, "candidate", 64)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChairCandidate:
+    """A member one may vote for: their expert code and name."""
+
+    code: str
+    name: str
+
+    def __post_init__(self) -> None:
+        _check_text(self.code, "code", 64)
+        _check_text(self.name, "name", 100, empty_ok=True)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChairTally:
+    """One closed round: votes per candidate, the chair it elected or the tied who go on."""
+
+    round: int
+    votes: dict[str, Any]
+    chair: str | None
+    tied: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        _check(self.round >= 1, "round", "must be at least 1")
+        for code, count in self.votes.items():
+            _check_text(code, "votes", 64)
+            _check(
+                isinstance(count, int) and not isinstance(count, bool) and 0 <= count <= _MAX_INT,
+                "votes",
+                "must map codes to whole numbers of votes",
+            )
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChairRoundNotice(AppMessage):
+    """Hub -> seat: where the chair election stands. ``round`` is the round open now (the
+    deciding one once a chair is elected), with its ``candidates``; ``ballot`` is this seat's
+    expert's vote in it (null: not voted); ``waiting`` counts the confirmed members yet to vote;
+    ``results`` are the closed rounds' tallies (a round closes when every confirmed member has
+    voted); ``chair`` is the elected chair, or null."""
+
+    type: ClassVar[str] = "chair_round"
+    sender: ClassVar[Sender] = "hub"
+    session_id: str
+    round: int
+    candidates: tuple[ChairCandidate, ...]
+    ballot: str | None
+    waiting: int
+    results: tuple[ChairTally, ...]
+    chair: str | None
+
+    def __post_init__(self) -> None:
+        _check_id(self.session_id, "session_id")
+        _check(self.round >= 1, "round", "must be at least 1")
 
 
 def _concrete(cls: type[Message]) -> list[type[Message]]:

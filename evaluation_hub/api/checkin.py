@@ -1,5 +1,6 @@
-"""Seating experts at booked seats and issuing their one-time check-in PINs (签到码) over HTTP.
-Handlers parse, call one use case of ``evaluation_hub.checkin.store`` and render."""
+"""Seating experts at booked seats, booking host seats for host members (主场工位), and issuing
+their one-time check-in PINs (签到码) over HTTP. Handlers parse, call one use case
+(``evaluation_hub.checkin.store``, ``evaluation_hub.sessions.seat_requests``) and render."""
 
 from __future__ import annotations
 
@@ -10,8 +11,11 @@ from evaluation_hub.api.keys import CLOCK, SERVICES
 from evaluation_hub.api.params import path_id
 from evaluation_hub.api.routes import ApiRoutes
 from evaluation_hub.api.schema import read_json
+from evaluation_hub.api.serialize import ref
+from evaluation_hub.api.views.bookings import booking_json
 from evaluation_hub.api.views.sessions import pins_json
 from evaluation_hub.checkin import store
+from evaluation_hub.sessions import seat_requests
 
 __all__ = ["routes"]
 
@@ -23,6 +27,54 @@ SEAT_EXPERT = {
     "required": ["expert_id"],
     "properties": {"expert_id": {"type": "integer", "minimum": 1}},
 }
+
+
+HOST_SEATS = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["seats"],
+    "properties": {
+        "seats": {
+            "type": "array",
+            "description": "主场工位及在该工位评标的主场专家",
+            "minItems": 1,
+            "maxItems": 200,
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["seat_id", "expert_id"],
+                "properties": {
+                    "seat_id": {"type": "integer", "minimum": 1},
+                    "expert_id": {"type": "integer", "minimum": 1},
+                },
+            },
+        }
+    },
+}
+
+
+@routes.route(
+    "POST",
+    "/api/sessions/{session_id}/host-seats",
+    summary="为主场专家预约主场工位并安排就座（主场；由主场场地管理员确认预约）",
+    tag="专家签到",
+    body=HOST_SEATS,
+    response=ref("Booking"),
+    status=201,
+    errors=(403, 404, 409),
+)
+async def book_host_seats(request: web.Request) -> web.Response:
+    who = await principal(request)
+    session_id = path_id(request, "session_id")
+    body = await read_json(request, HOST_SEATS)
+    booking = await seat_requests.book_host_seats(
+        request.app[SERVICES],
+        who,
+        session_id,
+        [(x["seat_id"], x["expert_id"]) for x in body["seats"]],
+        now=request.app[CLOCK](),
+    )
+    return web.json_response(booking_json(booking), status=201)
 
 
 @routes.route(

@@ -38,11 +38,17 @@ DECISION = {
 CHAIR_ROUND = {
     "type": "object",
     "additionalProperties": False,
-    "required": ["ballots"],
+    "required": ["ballots", "reason"],
     "properties": {
+        "reason": {
+            "type": "string",
+            "maxLength": 2000,
+            "description": "代为登记的原因（专家不在评标终端前时）",
+            "example": "专家评标终端故障，当面口头投票",
+        },
         "ballots": {
             "type": "array",
-            "description": "本轮选票：每位已确认成员一票",
+            "description": "代为登记的本轮选票：未在工位的已确认成员每人一票",
             "minItems": 1,
             "maxItems": 200,
             "items": {
@@ -51,7 +57,7 @@ CHAIR_ROUND = {
                 "required": ["voter", "candidate"],
                 "properties": {"voter": _CODE, "candidate": _CODE},
             },
-        }
+        },
     },
 }
 MEMBER = {
@@ -66,7 +72,7 @@ MEMBER = {
         "is_chair": {"type": "boolean"},
         "seat": {
             "type": ["object", "null"],
-            "description": "客场成员当前就座的工位（场地名称、工位号）；未安排工位时为 null",
+            "description": "成员当前就座的工位（场地名称、工位号、是否已签到）；未安排工位时为 null",
         },
     },
 }
@@ -84,6 +90,7 @@ COMMITTEE = {
         "rounds": {"type": "array", "items": {"type": "object"}},
         "next_candidates": {"type": "array", "items": {"type": "string"}},
         "round_results": {"type": "array", "items": {"type": "object"}},
+        "open_round": {"type": ["object", "null"]},
     },
 }
 ROUND = {
@@ -93,6 +100,9 @@ ROUND = {
         "votes": {"type": "object", "additionalProperties": {"type": "integer"}},
         "chair": {"type": ["string", "null"]},
         "tied": {"type": "array", "items": {"type": "string"}},
+        "closed": {"type": "boolean"},
+        "waiting": {"type": "array", "items": {"type": "string"}},
+        "proxied": {"type": "object", "additionalProperties": {"type": "string"}},
     },
 }
 
@@ -148,7 +158,7 @@ async def decide(request: web.Request) -> web.Response:
 @routes.route(
     "POST",
     "/api/sessions/{session_id}/committee/chair-votes",
-    summary="登记一轮主任委员推选投票；票数相同则在并列者中再投一轮（主场）",
+    summary="代为登记未在工位的成员的主任委员推选选票（须说明原因）；全体已确认成员投票后计票，票数相同则在并列者中再投一轮（主场）",
     tag=TAG,
     body=CHAIR_ROUND,
     response=ROUND,
@@ -164,6 +174,7 @@ async def chair_round(request: web.Request) -> web.Response:
         who,
         session_id,
         [(b["voter"].strip(), b["candidate"].strip()) for b in body["ballots"]],
+        reason=body["reason"],
         now=request.app[CLOCK](),
     )
     return web.json_response(round_json(outcome), status=201)

@@ -8,8 +8,9 @@ viewer is signalled in one request: the page posts its SDP offer (ICE candidates
 gets the hub's answer.
 
 :func:`setup_live` puts the :class:`~evaluation_hub.live.hub.LiveHub` on the app, lets the seat
-websocket hand seats' media offers to it, and hands its audit events and conduct alerts, with
-``now``, to ``live.records`` (alerts become incidents of the sessions seating an expert there).
+websocket hand seats' media offers to it, hands its audit events and conduct alerts, with
+``now``, to ``live.records`` (alerts become incidents of the sessions the seat's media belongs
+to), and lets check-in look at the seats' pictures through it (``Services.pictures``).
 """
 
 from __future__ import annotations
@@ -69,6 +70,8 @@ def setup_live(app: web.Application, live: LiveHub | None = None) -> LiveHub:
         live = LiveHub(services.bus, audit=_audit_sink(app), alerts=_alert_sink(app))
         live.recordings = recordings_from_config(services.config, services.db, app[CLOCK])
     app[LIVE] = live
+    # Check-in confirms presence from what the seat's conduct monitor sees (签到在场核验).
+    app[SERVICES].pictures = live
     if SEAT_HUB in app:
         # Seats' media offers arrive over the seat websocket; this hub answers them.
         app[SEAT_HUB].media_offer_handler = live.publish

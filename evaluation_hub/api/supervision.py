@@ -1,5 +1,6 @@
 """Joint supervision (主场为主、客场为辅) over HTTP: the supervision record, incidents, 函告,
-copy notices (抄送告知) and away-site handovers (客场资料移交).
+copy notices (抄送告知), away-site handovers (客场资料移交), and presence at check-in (签到在场
+核验: what the seat's picture showed, and a host supervisor's confirmation by hand).
 
 Each handler reads the request, calls one supervision use case (``supervision.record``,
 ``incidents``, ``assistance``, ``copy_notices``, ``handovers``) with the caller and the hub's
@@ -19,6 +20,9 @@ from evaluation_hub.api.keys import CLOCK, SERVICES
 from evaluation_hub.api.params import path_id
 from evaluation_hub.api.routes import ApiRoutes
 from evaluation_hub.api.schema import read_json
+from evaluation_hub.api.views.presence import presence_json
+from evaluation_hub.checkin import presence
+from evaluation_hub.errors import InvalidInput
 from evaluation_hub.supervision import assistance, copy_notices, handovers, incidents, record
 from evaluation_hub.supervision import documents as views
 from evaluation_hub.supervision.models import Severity
@@ -86,6 +90,14 @@ _LIST: dict[str, Any] = {"type": "array", "items": {"type": "object"}}
 
 # The national defaults, named in the route summaries; a deployment may configure its own.
 _DEFAULTS = SupervisionDeadlines()
+
+
+PRESENCE_CONFIRM = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["reason"],
+    "properties": {"reason": {**_TEXT, "example": "经视频连线核对本人身份证件"}},
+}
 
 
 def _json(data: Any, status: int = 200) -> web.Response:
@@ -373,3 +385,50 @@ async def mark_handed_over(request: web.Request) -> web.Response:
         request.app[SERVICES], who, handover_id, now=request.app[CLOCK]()
     )
     return _json(views.handover_json(done))
+
+
+def _expert_code(request: web.Request) -> str:
+    code = request.match_info["expert_code"].strip()
+    if not code or len(code) > 32:
+        raise InvalidInput("bad-expert-code", "专家编号无效")
+    return code
+
+
+@routes.route(
+    "GET",
+    "/api/sessions/{session_id}/presence",
+    summary="签到在场核验：已签到专家签到时工位画面是否确认本人在场（客场监督只见本场地就座专家）",
+    tag=TAG,
+    response=_LIST,
+    errors=(403, 404),
+)
+async def list_presence(request: web.Request) -> web.Response:
+    who = await principal(request)
+    session_id = path_id(request, "session_id")
+    found = await presence.list_presence(request.app[SERVICES], who, session_id)
+    return _json([presence_json(p) for p in found])
+
+
+@routes.route(
+    "POST",
+    "/api/sessions/{session_id}/presence/{expert_code}/confirm",
+    summary="人工确认签到未确认在场的专家本人在场（主场监督人员，须填写理由）",
+    tag=TAG,
+    body=PRESENCE_CONFIRM,
+    response=_OBJECT,
+    errors=(403, 404, 409),
+)
+async def confirm_presence(request: web.Request) -> web.Response:
+    who = await principal(request)
+    session_id = path_id(request, "session_id")
+    code = _expert_code(request)
+    body = await read_json(request, PRESENCE_CONFIRM)
+    confirmed = await presence.confirm_presence(
+        request.app[SERVICES],
+        who,
+        session_id,
+        code,
+        reason=body["reason"],
+        now=request.app[CLOCK](),
+    )
+    return _json(presence_json(confirmed))

@@ -25,6 +25,7 @@ __all__ = [
     "Window",
     "check_cancel_reason",
     "check_confirmation_seats",
+    "check_placement",
     "expires_at",
     "format_local",
     "is_expired",
@@ -166,6 +167,24 @@ def check_confirmation_seats(
             f"工位 {', '.join(f'#{s}' for s in foreign)} 不属于场地「{venue_name}」",
         )
     return sorted(seat_ids)
+
+
+def check_placement(
+    expert_code: str, placement: str, *, at_host: bool, venue_name: str, host_venue_name: str
+) -> None:
+    """A member sits at a seat of their own side: an away member (客场专家) never at the host
+    venue, a host member (主场专家) only at the host venue."""
+    if placement == "away" and at_host:
+        raise InvalidInput(
+            "away-expert-at-host",
+            f"专家 {expert_code} 是客场专家，不能安排在主场「{venue_name}」的工位",
+        )
+    if placement == "host" and not at_host:
+        raise InvalidInput(
+            "host-expert-away",
+            f"专家 {expert_code} 是主场专家，只能安排在主场「{host_venue_name}」的工位，"
+            f"不能安排在「{venue_name}」",
+        )
 
 
 def expires_at(requested_at: datetime, ttl: timedelta, window_start: datetime) -> datetime:

@@ -51,6 +51,8 @@ class Seating:
     expert_code: str | None
     #: the expert checked in at this seat with their one-time PIN
     checked_in: bool
+    #: when they checked in (None: not checked in)
+    checked_in_at: datetime | None = None
 
 
 def live_holds() -> Select[tuple[BookingSeat, Booking]]:
@@ -127,6 +129,7 @@ async def seatings(
             expert_id=hold.expert_id,
             expert_code=code,
             checked_in=used_at is not None,
+            checked_in_at=used_at,
         )
         for hold, booking, seat, venue, code, used_at in rows.all()
     ]

@@ -1,4 +1,5 @@
-"""Pure check-in rules: may this expert check in at this seat now with this PIN?
+"""Pure check-in rules: may this expert check in at this seat now with this PIN? And does
+the seat's live picture at that moment show the expert, and only them (在场核验)?
 
 A PIN is issued per (booked seat, expert), shown once to the host, and stored only as a keyed
 MAC (the key is not in the database, so a copied database does not give the PINs away to an
@@ -16,8 +17,19 @@ from datetime import datetime, timedelta
 
 from evaluation_hub.booking.rules import format_local
 from evaluation_hub.errors import Conflict, Forbidden, InvalidInput
+from media.conduct import Observation
 
-__all__ = ["PIN_DIGITS", "CheckinCredential", "CheckinPolicy", "Outcome", "decide", "new_pin"]
+__all__ = [
+    "PIN_DIGITS",
+    "PRESENCE_NAMES",
+    "CheckinCredential",
+    "CheckinPolicy",
+    "Outcome",
+    "PresenceVerdict",
+    "decide",
+    "judge_presence",
+    "new_pin",
+]
 
 PIN_DIGITS = 6
 
@@ -129,3 +141,48 @@ def decide(
         )
         return Outcome(False, left, InvalidInput("checkin-wrong-pin", message))
     return Outcome(True, credential.attempts_left)
+
+
+#: How a check-in's presence reads on the pages (签到在场核验).
+PRESENCE_NAMES = {
+    "confirmed": "已确认本人在场",
+    "unconfirmed": "未确认本人在场",
+    "confirmed_by_hand": "已人工确认在场",
+}
+
+
+@dataclass(frozen=True)
+class PresenceVerdict:
+    """What the seat's live picture showed at check-in. ``finding`` is a stable slug
+    (``one-face``, ``no-picture``, ``dark``, ``no-face``, ``several-faces``), ``note`` says it
+    in Chinese, ``faces`` is the count seen (None when there was no picture to count in)."""
+
+    confirmed: bool
+    finding: str
+    note: str
+    faces: int | None
+
+    @property
+    def presence(self) -> str:
+        return "confirmed" if self.confirmed else "unconfirmed"
+
+    @property
+    def serious(self) -> bool:
+        """Another person in view, or a covered camera, can hide who is at the seat."""
+        return self.finding in ("several-faces", "dark")
+
+
+def judge_presence(picture: Observation | None) -> PresenceVerdict:
+    """Presence is confirmed only when the conduct monitor's latest look at the seat's live
+    picture (``None``: no live picture) shows exactly one face."""
+    if picture is None:
+        return PresenceVerdict(False, "no-picture", "未检测到画面", None)
+    if picture.dark:
+        return PresenceVerdict(False, "dark", "画面过暗或摄像头被遮挡", None)
+    if picture.faces == 0:
+        return PresenceVerdict(False, "no-face", "画面中未检测到人脸", 0)
+    if picture.faces > 1:
+        return PresenceVerdict(
+            False, "several-faces", f"画面中检测到 {picture.faces} 张人脸", picture.faces
+        )
+    return PresenceVerdict(True, "one-face", "画面中检测到一张人脸", 1)

@@ -2,9 +2,12 @@
 one-time PINs (host business, ``access.Action.SEAT_EXPERTS``), and judging a check-in attempt
 a seat terminal reports.
 
-A wrong PIN must use up an attempt even though the attempt is refused, so the attempt counter is
-committed before the refusal is raised. Every seating, issue, acceptance and refusal is an audit
-event.
+A member is seated on their own side only (``booking.rules.check_placement``): host members at
+seats of the host venue, away members anywhere else. A wrong PIN must use up an attempt even
+though the attempt is refused, so the attempt counter is committed before the refusal is
+raised. An accepted check-in also records whether the seat's live picture showed the expert
+alone (``checkin.presence``: presence unconfirmed is raised to the supervisors). Every seating,
+issue, acceptance and refusal is an audit event.
 """
 
 from __future__ import annotations
@@ -19,7 +22,9 @@ from sqlalchemy import select
 from evaluation_hub import access
 from evaluation_hub.audit.store import append_event
 from evaluation_hub.booking import rules as booking_rules
+from evaluation_hub.booking.seatings import seatings
 from evaluation_hub.checkin import rules
+from evaluation_hub.checkin.presence import record_presence
 from evaluation_hub.db.models import (
     Booking,
     BookingEvent,
@@ -93,6 +98,18 @@ async def assign_expert(
                 "expert-not-in-session",
                 f"专家 #{expert_id} 不是评标会 #{session.id} 的评标委员会成员",
             )
+        seat = await s.get(Seat, seat_id)
+        expert = await s.get(Expert, expert_id)
+        assert seat is not None and expert is not None  # foreign keys
+        venue = await s.get(Venue, seat.venue_id)
+        assert venue is not None
+        booking_rules.check_placement(
+            expert.code,
+            member.placement,
+            at_host=venue.id == session.host_venue_id,
+            venue_name=venue.name,
+            host_venue_name=session.host_venue.name,
+        )
         elsewhere = (
             await s.execute(
                 select(BookingSeat.seat_id)
@@ -255,6 +272,14 @@ async def check_in(
             assert row is not None
             credential.used_at = now
             booking_id = booking.id
+            await s.flush()
+            (seating,) = [
+                x
+                for x in await seatings(s, session_id=booking.session_id, checked_in=True)
+                if x.booking_seat_id == hold.id
+            ]
+            # What the seat's conduct monitor sees right now decides presence.
+            verdict = rules.judge_presence(hub.pictures.latest(str(seating.seat_key)))
             if booking.state == "confirmed":
                 transition = booking_rules.next_state(booking.id, booking.state, "check_in")
                 booking.state = transition.to_state
@@ -274,9 +299,15 @@ async def check_in(
                 kind="checkin.accepted",
                 subject=subject,
                 actor=expert_code,
-                payload={"booking_id": booking.id},
+                payload={
+                    "booking_id": booking.id,
+                    "presence": verdict.presence,
+                    "presence_finding": verdict.finding,
+                    "faces": verdict.faces,
+                },
                 at=now,
             )
+            await record_presence(s, credential, seating, verdict, now=now)
     if refusal is not None:
         raise refusal
     return booking_id

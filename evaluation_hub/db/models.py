@@ -38,6 +38,7 @@ __all__ = [
     "Booking",
     "BookingEvent",
     "BookingSeat",
+    "ChairRound",
     "ChairVote",
     "CheckinCredential",
     "EvaluationSession",
@@ -156,7 +157,9 @@ class SessionExpert(Base):
 
 
 class ChairVote(Base):
-    """One member's ballot in one round of the chair election (主任委员推选)."""
+    """One member's ballot in one round of the chair election (主任委员推选): cast at the
+    member's seat (``recorded_by`` is ``seat:<key>``), or typed in by the host operator for a
+    member not at a seat, with the reason (代录)."""
 
     __tablename__ = "chair_votes"
     __table_args__ = (UniqueConstraint("session_id", "round", "voter_id"),)
@@ -168,6 +171,22 @@ class ChairVote(Base):
     candidate_id: Mapped[int] = mapped_column(ForeignKey("experts.id"))
     recorded_by: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime]
+    #: why the host operator recorded this ballot for the member (empty: cast at the seat)
+    reason: Mapped[str] = mapped_column(Text, default="", server_default="")
+
+
+class ChairRound(Base):
+    """A closed round of the chair election: every member confirmed then had voted. Its
+    candidates are kept as they stood, so the round counts the same later whoever joins."""
+
+    __tablename__ = "chair_rounds"
+    __table_args__ = (UniqueConstraint("session_id", "round"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("evaluation_sessions.id"), index=True)
+    round: Mapped[int] = mapped_column(Integer)
+    candidates: Mapped[list[str]] = mapped_column(JSON, default=list)
+    closed_at: Mapped[datetime]
 
 
 BOOKING_STATES = (
@@ -298,6 +317,12 @@ class CheckinCredential(Base):
     """A one-time check-in PIN for one expert at one booked seat, stored as a keyed MAC."""
 
     __tablename__ = "checkin_credentials"
+    __table_args__ = (
+        CheckConstraint(
+            "presence IS NULL OR presence IN ('confirmed', 'unconfirmed', 'confirmed_by_hand')",
+            name="presence",
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     booking_seat_id: Mapped[int] = mapped_column(ForeignKey("booking_seats.id"), unique=True)
@@ -307,6 +332,15 @@ class CheckinCredential(Base):
     issued_by: Mapped[str] = mapped_column(String(100))
     issued_at: Mapped[datetime]
     used_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Presence at check-in (在场核验): ``confirmed`` when the seat's conduct monitor saw exactly
+    # one face, ``unconfirmed`` otherwise (``presence_note`` says what it saw), and
+    # ``confirmed_by_hand`` once a host supervisor confirmed it with a reason.
+    presence: Mapped[str | None] = mapped_column(String(20), default=None)
+    presence_note: Mapped[str] = mapped_column(Text, default="", server_default="")
+    presence_faces: Mapped[int | None] = mapped_column(Integer, default=None)
+    presence_confirmed_by: Mapped[str | None] = mapped_column(String(100), default=None)
+    presence_confirmed_at: Mapped[datetime | None] = mapped_column(default=None)
+    presence_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     booking_seat: Mapped[BookingSeat] = relationship()
 

@@ -7,6 +7,8 @@
     watching.py   the wall's use cases: the seats with their state, opening and closing viewers
     records.py    audit events of live media and conduct alerts turned into incidents
     recording.py  recording each publication, audited segment by segment, with retention
+    owners.py     which sessions a seat's media belongs to (from check-in until the session
+                  is over, whatever the booked window)
 
 The HTTP side is ``evaluation_hub.api.live``; seats' offers arrive over the seat websocket
 (``evaluation_hub.api.seat_link``). Nothing here imports aiohttp or ``evaluation_hub.api``.

@@ -16,7 +16,9 @@ recomputes each seat's state (``live``: connected and frames arriving; ``lost``:
 published but frames stopped or the connection failed; ``connecting``; ``offline``).
 State changes and conduct alerts (``media.monitor``) are published on the bus, channel
 ``live-seat:<seat key>``, and handed to the audit sink; raised alerts also go to the alert
-sink, which records them in the supervision record.
+sink, which records them in the supervision record. :meth:`LiveHub.latest` is the conduct
+monitor's latest look at a seat's live picture, which check-in reads to confirm presence
+(``evaluation_hub.checkin.picture.PictureSource``).
 
 Never decodes or encodes media on the event loop, and never holds unbounded buffers: a
 forwarder's viewers have bounded queues, the bus drops for slow subscribers, viewers per seat
@@ -48,7 +50,7 @@ from evaluation_hub.live.status import (
     seat_channel,
     seat_state,
 )
-from media.conduct import ConductAlert, ConductRules
+from media.conduct import ConductAlert, ConductRules, Observation
 from media.forwarding import ForwardedTrack, PublisherForwarder, accept_publisher, add_viewer
 from media.monitor import SeatMonitor
 from media.stats import RtpCounters, StreamStats, between, collect
@@ -111,6 +113,7 @@ class LiveHub:
         monitor_interval: float = 1.0,
         recordings: SeatRecordings | None = None,
         clock: Callable[[], float] = time.time,
+        picture_max_age: float = 3.0,
     ) -> None:
         self._bus = bus
         self._audit = audit
@@ -126,6 +129,8 @@ class LiveHub:
         self.monitor_interval = monitor_interval
         # Read when the hub starts: one recorder per publication of each seat, or none.
         self.recordings = recordings
+        # A sampled picture older than this (seconds) no longer shows who sits there now.
+        self.picture_max_age = picture_max_age
         self._clock = clock
         self._publishers: dict[str, _Publisher] = {}
         self._viewers: dict[int, ViewerSession] = {}
@@ -338,6 +343,18 @@ class LiveHub:
             viewers=self._viewers_of(pub),
             publications=pub.publications,
         )
+
+    def latest(self, seat_key: str) -> Observation | None:
+        """What the seat's conduct monitor saw in its latest sample of the live picture, or
+        None when there is no live picture now: not publishing, not live (connecting, lost),
+        or nothing sampled within ``picture_max_age`` seconds."""
+        pub = self._publishers.get(seat_key)
+        if pub is None or pub.monitor is None or self._state_of(pub) != "live":
+            return None
+        seen = pub.monitor.observations
+        if not seen or self._clock() - seen[-1].at > self.picture_max_age:
+            return None
+        return seen[-1]
 
     def _viewers_of(self, pub: _Publisher) -> int:
         """Supervisors watching the seat: its forwarder's subscribers except the recorder."""

@@ -6,10 +6,11 @@ publication (a seat that reconnects after a network drop starts a new one, so a 
 spans two connections' timestamps). Each closed segment is handed to a :data:`SegmentSink`
 with its path relative to the recordings directory, the form the archive reads
 (``archive --with-recordings DIR``). :func:`record_segment` records it through
-:func:`~evaluation_hub.archive.recordings.append_segment_event` once for each session with an
-expert seated at that seat when the segment closed (``booking.seatings``; subject
-``seat:<seat id>``); a segment no session claims is still hashed into the chain, as
-``recording.segment_unassigned`` with subject ``seat:<seat key>``.
+:func:`~evaluation_hub.archive.recordings.append_segment_event` once for each session the
+seat's media belongs to when the segment closed (``live.owners``: from the expert's check-in
+until the session is over for them, or inside the booked window; subject ``seat:<seat id>``);
+a segment no session claims is still hashed into the chain, as ``recording.segment_unassigned``
+with subject ``seat:<seat key>``.
 
 Retention (:class:`RecordingPolicy` ``keep_seconds``) deletes closed segments older than that,
 by file modification time, every ``prune_interval`` seconds; without it nothing is deleted —
@@ -32,9 +33,9 @@ from typing import Any
 
 from evaluation_hub.archive.recordings import append_segment_event
 from evaluation_hub.audit.store import append_event
-from evaluation_hub.booking.seatings import seatings
 from evaluation_hub.config import HubConfig
 from evaluation_hub.db.engine import Database
+from evaluation_hub.live.owners import media_owners
 from media.errors import MediaError
 from media.forwarding import PublisherForwarder
 from media.recording import RecordedSegment, SeatRecorder, prune
@@ -213,10 +214,10 @@ class SeatRecordings:
 async def record_segment(
     db: Database, seat_key: str, file: str, segment: RecordedSegment, *, now: datetime
 ) -> None:
-    """Hash one closed segment into the audit chain for every session with an expert seated at
-    the seat now, or as unassigned when none is."""
+    """Hash one closed segment into the audit chain for every session the seat's media belongs
+    to now (``live.owners``), or as unassigned when it belongs to none."""
     async with db.write() as s:
-        seated = await seatings(s, seat_key=seat_key, at=now, with_expert=True)
+        seated = await media_owners(s, seat_key, now)
         for seating in seated:
             await append_segment_event(
                 s,

@@ -3,9 +3,10 @@ and conduct alerts turned into supervision incidents.
 
 The live hub (``live.hub``) reports each state change worth auditing and each conduct alert
 raised or cleared; the application's shell hands them here with ``now``. A raised alert
-becomes (or repeats) an incident of every session with an expert seated at that seat now, the
+becomes (or repeats) an incident of every session the seat's media belongs to now (an expert
+checked in there and the session not over, or inside the booked window: ``live.owners``), the
 supervision record's automatic incidents; a cleared alert closes its occurrence on that
-incident (when it ended, how long it lasted). Who sits where is ``booking.seatings``.
+incident (when it ended, how long it lasted).
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from evaluation_hub.audit.store import append_event
-from evaluation_hub.booking.seatings import Seating, seatings
+from evaluation_hub.booking.seatings import Seating
+from evaluation_hub.live.owners import media_owners
 from evaluation_hub.services import Services
 
 # TODO(merge): evaluation_hub.supervision.alert_incidents (raise/clear_alert_incident move there)
@@ -42,7 +44,7 @@ async def record_live_event(
 
 async def _seated_now(hub: Services, seat_key: str, now: datetime) -> list[Seating]:
     async with hub.db.read() as s:
-        return await seatings(s, seat_key=seat_key, at=now, with_expert=True)
+        return await media_owners(s, seat_key, now)
 
 
 def _instant(at: float) -> datetime:
@@ -57,8 +59,8 @@ async def record_alert(
     recording: tuple[str, float] | None,
     now: datetime,
 ) -> None:
-    """Raise (or repeat) the alert's incident for each session seating an expert at the seat
-    now, or close the alert's occurrence there when it cleared. ``recording``: the segment
+    """Raise (or repeat) the alert's incident for each session the seat's media belongs to now,
+    or close the alert's occurrence there when it cleared. ``recording``: the segment
     file and offset where the alert started, if the seat is recorded."""
     seated = await _seated_now(hub, seat_key, now)
     if alert.cleared_at is not None:

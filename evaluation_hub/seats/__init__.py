@@ -10,6 +10,8 @@ back through ``outlet.SeatOutlet`` (``Services.seats``). Nothing here imports ai
     enrolment_admin.py  the venue admin's page: the venue's requests, decisions on one
     scores.py           exactly-once intake of score sheets submitted from seats
     expert_requests.py  the expert's check-in, commitment, review answers and signature
+    chair_ballots.py    the expert's chair ballot; what a checked-in seat is told of the
+                        committee (presence at check-in, the chair election)
     catch_up.py         what a (re)connected seat missed
     chapters.py         chapter release: each expert's chapters sealed for their seat
     chapter_chunks.py   the sealed chunks this process holds for seats

@@ -9,8 +9,9 @@ returns, in this order:
 2. the chapter manifest released while it had no connection here (``ChapterChunks``),
    recorded as sent (``seats.deliveries``);
 3. for each session whose expert checked in at this seat: the check-in again with the
-   expert's briefing, the review requests still unanswered (during the deviation review) and
-   the result still to be signed (after the reveal).
+   expert's briefing, the review requests still unanswered (during the deviation review), the
+   result still to be signed (after the reveal), the expert's presence at check-in and where
+   the chair election stands (``seats.chair_ballots``).
 
 The seat's page keeps its state in memory, so after a restart of either end this is how the
 expert finds the page as it was; repeats are harmless (the page keys them by id).
@@ -28,7 +29,7 @@ from evaluation_hub.db.models import EvaluationSession
 from evaluation_hub.evaluation.models import ReportSignatureRow, ReviewRequestRow
 from evaluation_hub.evaluation.result import report_messages, revealed_result
 from evaluation_hub.evaluation.review import review_notice
-from evaluation_hub.seats import deliveries
+from evaluation_hub.seats import chair_ballots, deliveries
 from evaluation_hub.seats.chapter_chunks import ChapterChunks
 from evaluation_hub.seats.expert_requests import briefing
 from evaluation_hub.services import Services
@@ -124,6 +125,7 @@ async def seat_connected(
             expert_work.extend(
                 msg for _, msg in report_messages(session_id, result, {expert: seat_key})
             )
+        expert_work.extend(await chair_ballots.expert_notices(hub, seat_key, session_id))
     # Taken last: if anything above failed, the manifest still waits for the next connection.
     manifest = chunks.take_waiting(seat_key) if chunks is not None else None
     if manifest is not None and chunks is not None:

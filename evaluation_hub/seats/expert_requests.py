@@ -23,6 +23,7 @@ from evaluation_hub.errors import ProblemError
 from evaluation_hub.evaluation import review, signatures
 from evaluation_hub.evaluation.briefing import expert_briefing
 from evaluation_hub.evaluation.context import SeatActor
+from evaluation_hub.seats import chair_ballots
 from evaluation_hub.seats.enrolment import approved_seat_id
 from evaluation_hub.services import Services
 from evaluation_hub.sessions import formation
@@ -113,6 +114,8 @@ async def check_in(
     brief = await briefing(hub, seat_key, number, expert)
     if brief is not None:
         out.append(brief)
+    # Whether the seat's picture confirmed presence, and where the chair election stands.
+    out.extend(await chair_ballots.expert_notices(hub, seat_key, number))
     return out
 
 

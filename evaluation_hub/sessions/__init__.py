@@ -20,8 +20,10 @@ Use cases (take ``Services``, the acting principal and ``now``; check access fir
                        draw's reveal (the pure allocator is ``booking.allocation``)
     store.py           the session's progress: its view, the lifecycle moves, the fault clocks
     formation.py       members' commitments and recusals, the lawful-committee checks
-    chair.py           the chair election (主任委员推选), round by round
+    chair.py           the chair election (主任委员推选), ballot by ballot from the seats (and
+                       the host's typed-in fallback), round by round; tells the seats
     committee_view.py  what the host sees of the committee
 
-Shared: ``lookup.py`` loads a session (or 404) with its access facts, optionally locked.
+Shared: ``lookup.py`` loads a session (or 404) with its access facts, optionally locked;
+``members.py`` reads a session's committee members.
 """

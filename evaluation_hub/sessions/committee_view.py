@@ -1,6 +1,8 @@
 """What the host sees of the committee (评标委员会组建情况): each member's commitment or
-recusal and where an away member sits, whether the confirmed members form a lawful committee,
-and the chair election so far. Read by whoever sees the session (``access.Action.SEE_SESSION``).
+recusal and where they sit (host or away, checked in or not), whether the confirmed members
+form a lawful committee, and the chair election so far: each closed round's ballots and
+count, and the open round (who has voted, who is still to). Read by whoever sees the session
+(``access.Action.SEE_SESSION``).
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ from evaluation_hub.db.models import Expert, SessionExpert
 from evaluation_hub.principal import Principal
 from evaluation_hub.services import Services
 from evaluation_hub.sessions import committee as rules
-from evaluation_hub.sessions.chair import RoundOutcome, held_rounds, round_results
-from evaluation_hub.sessions.formation import MemberView, committee_of, member_rows
+from evaluation_hub.sessions.chair import Election, OpenRound, RoundOutcome, load_election
+from evaluation_hub.sessions.formation import MemberSeat, MemberView
 from evaluation_hub.sessions.lookup import load_session
+from evaluation_hub.sessions.members import committee_of, member_rows
 
 __all__ = ["CommitteeView", "committee_view"]
 
@@ -28,31 +31,25 @@ class CommitteeView:
     members: list[MemberView]
     assessment: rules.Assessment
     chair: str | None
-    #: ballots of each round held so far, voter code → candidate code
+    #: ballots of each closed round, voter code → candidate code
     rounds: list[dict[str, str]]
-    #: candidates of the next round (empty once a chair is elected)
+    #: candidates of the open round (empty once a chair is elected)
     next_candidates: list[str]
-    #: each round's count: (round, votes per candidate, chair elected or None, tied candidates)
+    #: each closed round's count: votes per candidate, the chair elected or the tied
     round_results: list[RoundOutcome] = field(default_factory=list)
+    #: the round being voted now (None once a chair is elected)
+    open_round: OpenRound | None = None
 
 
 def _view(
     session_id: int,
     rows: list[tuple[SessionExpert, Expert]],
-    rounds: list[dict[str, str]],
-    seats: dict[int, tuple[str, str]],
+    election: Election,
+    seats: dict[int, MemberSeat],
     committee_rules: rules.CommitteeRules,
 ) -> CommitteeView:
     committee = committee_of(rows)
-    chair = next((e.code for m, e in rows if m.is_chair), None)
-    seated = [m.member_id for m in committee.seated()]
-    if chair is not None:
-        candidates: list[str] = []
-    elif rounds:
-        outcome = rules.elect_chair(seated, seated, rounds)
-        candidates = sorted(outcome.candidates) if isinstance(outcome, rules.Tied) else []
-    else:
-        candidates = seated
+    current = election.open
     return CommitteeView(
         session_id,
         [
@@ -69,17 +66,18 @@ def _view(
             for m, e in rows
         ],
         rules.assess(committee, committee_rules),
-        chair,
-        rounds,
-        candidates,
-        round_results(seated, rounds),
+        election.chair,
+        [ballots for ballots, _ in election.closed],
+        list(current.candidates) if current is not None else [],
+        [outcome for _, outcome in election.closed],
+        current,
     )
 
 
-async def _seats(s: AsyncSession, session_id: int) -> dict[int, tuple[str, str]]:
-    """Where each seated member sits: the venue's name and the seat's label."""
+async def _seats(s: AsyncSession, session_id: int) -> dict[int, MemberSeat]:
+    """Where each seated member sits: the venue's name, the seat's label, checked in or not."""
     return {
-        x.expert_id: (x.venue_name, x.seat_label)
+        x.expert_id: MemberSeat(x.venue_name, x.seat_label, x.checked_in)
         for x in await seatings(s, session_id=session_id, with_expert=True)
         if x.expert_id is not None
     }
@@ -89,10 +87,11 @@ async def committee_view(hub: Services, actor: Principal, session_id: int) -> Co
     async with hub.db.read() as s:
         loaded = await load_session(s, session_id)
         access.require(actor, access.Action.SEE_SESSION, loaded.target)
+        rows = await member_rows(s, session_id)
         return _view(
             session_id,
-            await member_rows(s, session_id),
-            await held_rounds(s, session_id),
+            rows,
+            await load_election(s, session_id, rows),
             await _seats(s, session_id),
             hub.regulation.committee,
         )

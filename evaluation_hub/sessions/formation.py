@@ -5,10 +5,12 @@ The rules are the pure ones of ``evaluation_hub.sessions.committee``; this modul
 session's members (``SessionExpert`` rows, every one an expert), decides with those rules and
 writes the outcome with its audit event in one unit of work.
 
-- A host member confirms or recuses through the host (:func:`decide_at_host`, host business:
-  ``access.Action.FORM_COMMITTEE``); a seat member at their seat (the seat's ``commitment``
-  message, ``evaluation_hub.seats.expert_requests``, which has checked the seat holds the
-  member: :func:`decide_at_seat`, or :func:`decide` in its own unit of work).
+- A member checked in at a seat (away, or a host member at a host seat) confirms or recuses at
+  that seat (the seat's ``commitment`` message, ``evaluation_hub.seats.expert_requests``, which
+  has checked the seat holds the member: :func:`decide_at_seat`, or :func:`decide` in its own
+  unit of work); a host member not at a seat through the host (:func:`decide_at_host`, host
+  business: ``access.Action.FORM_COMMITTEE``). Either way the checked-in seats then hear where
+  the chair election stands (``chair.tell_seats``): the voters and candidates may have changed.
 - A recusal releases the member's seat: no live booking seat holds them any more, so the seat
   can no longer act for them; the evaluation engine also refuses their saves, answers and
   signatures (:func:`require_not_recused`).
@@ -32,16 +34,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from evaluation_hub import access
 from evaluation_hub.audit.store import append_event
 from evaluation_hub.booking.seatings import seatings
-from evaluation_hub.db.models import BookingSeat, ChairVote, Expert, SessionExpert
+from evaluation_hub.db.models import BookingSeat, ChairRound, ChairVote, Expert, SessionExpert
 from evaluation_hub.errors import Conflict, Forbidden, InvalidInput, NotFound
 from evaluation_hub.principal import Principal
 from evaluation_hub.services import Services
+from evaluation_hub.sessions import chair
 from evaluation_hub.sessions import committee as rules
 from evaluation_hub.sessions.lookup import load_session
+from evaluation_hub.sessions.members import committee_of, member_rows
 from evaluation_hub.sessions.states import BEFORE_START, RECUSAL_ALLOWED, state_name
 
 __all__ = [
     "DECISIONS",
+    "MemberSeat",
     "MemberView",
     "committee_of",
     "decide",
@@ -53,11 +58,15 @@ __all__ = [
 ]
 
 DECISIONS = ("confirmed", "recused")
-_STATUS: dict[str, rules.MemberStatus] = {
-    "pending": "pending",
-    "confirmed": "confirmed",
-    "recused": "recused",
-}
+
+
+@dataclass(frozen=True)
+class MemberSeat:
+    """Where a member sits: the venue's name, the seat's label, whether they checked in."""
+
+    venue_name: str
+    label: str
+    checked_in: bool = False
 
 
 @dataclass(frozen=True)
@@ -69,33 +78,8 @@ class MemberView:
     reason: str
     decided_at: datetime | None
     is_chair: bool
-    #: where an away member sits now: the venue's name and the seat's label (None: no seat)
-    seat: tuple[str, str] | None = None
-
-
-async def member_rows(s: AsyncSession, session_id: int) -> list[tuple[SessionExpert, Expert]]:
-    """The session's members with their experts, in the order they joined."""
-    found = await s.execute(
-        select(SessionExpert, Expert)
-        .join(Expert, Expert.id == SessionExpert.expert_id)
-        .where(SessionExpert.session_id == session_id)
-        .order_by(SessionExpert.id)
-    )
-    return [(m, e) for m, e in found.tuples()]
-
-
-def committee_of(rows: list[tuple[SessionExpert, Expert]]) -> rules.Committee:
-    return rules.Committee(
-        tuple(
-            rules.Member(
-                e.code,
-                "expert",
-                _STATUS[m.decision],
-                m.decision_reason or None,
-            )
-            for m, e in rows
-        )
-    )
+    #: where the member sits now, host or away (None: no seat)
+    seat: MemberSeat | None = None
 
 
 async def decide(
@@ -130,6 +114,14 @@ async def decide(
             "not-host-member",
             f"专家 {expert_code} 在客场工位，须在本人工位确认承诺或声明回避",
         )
+    if host is not None:
+        at_seat = await seatings(s, session_id=session.id, expert_id=expert.id, checked_in=True)
+        if at_seat:
+            raise Conflict(
+                "member-at-seat",
+                f"专家 {expert_code} 已在工位 {at_seat[0].seat_key} 签到，"
+                "须在本人工位确认承诺或声明回避",
+            )
     allowed = BEFORE_START if decision == "confirmed" else RECUSAL_ALLOWED
     if session.state not in allowed:
         verb = "确认评标纪律承诺" if decision == "confirmed" else "声明回避"
@@ -215,6 +207,11 @@ async def _restart_election(
         .where(ChairVote.session_id == session_id)
         .execution_options(synchronize_session=False)
     )
+    await s.execute(
+        delete(ChairRound)
+        .where(ChairRound.session_id == session_id)
+        .execution_options(synchronize_session=False)
+    )
     await append_event(
         s,
         kind="committee.chair_election_restarted",
@@ -235,10 +232,10 @@ async def decide_at_host(
     *,
     now: datetime,
 ) -> MemberView:
-    """The host operator records a host member's commitment or recusal (host members have no
-    seat)."""
+    """The host operator records the commitment or recusal of a host member who is not at a
+    seat terminal."""
     async with hub.db.write() as s:
-        return await decide(
+        decided = await decide(
             s,
             session_id,
             expert_code,
@@ -248,6 +245,8 @@ async def decide_at_host(
             host=actor,
             now=now,
         )
+    await chair.tell_seats(hub, session_id)
+    return decided
 
 
 async def decide_at_seat(
@@ -263,7 +262,7 @@ async def decide_at_seat(
     """A seat member's commitment or recusal from their seat (the seat shell has checked the
     seat holds ``expert_code``); the seat is the actor on the audit chain."""
     async with hub.db.write() as s:
-        return await decide(
+        decided = await decide(
             s,
             session_id,
             expert_code,
@@ -273,6 +272,8 @@ async def decide_at_seat(
             host=None,
             now=now,
         )
+    await chair.tell_seats(hub, session_id)
+    return decided
 
 
 async def require_lawful_committee(

@@ -1,9 +1,14 @@
 """The host site's side of booking (主场申请预约): requesting seats at a venue for a session's
-window, several venues at once (an allocation being booked), and changing a confirmed booking.
+window, several venues at once (an allocation being booked), seats at the host venue for the
+host's own members (主场专家也在工位评标), and changing a confirmed booking.
 
 Only the host venue's operators book seats for a session (``access.Action.BOOK_SEATS``); the
-system administrator does not act for a host. Each use case is one unit of work through the
-ledger (``evaluation_hub.booking.ledger``), audited and told to the pages.
+system administrator does not act for a host. A request that names who sits where seats only
+members of the session, each on their own side (``booking.rules.check_placement``: an away
+member never at the host venue, a host member only there) and each once. Each use case is one
+unit of work through the ledger (``evaluation_hub.booking.ledger``), audited and told to the
+pages; the booked venue's admin confirms as for any request (the host venue's admin for host
+seats).
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,15 +32,18 @@ from evaluation_hub.booking.ledger import (
     write_bookings,
 )
 from evaluation_hub.booking.records import BookingRecord, booking_target, record_for
-from evaluation_hub.db.models import Booking
+from evaluation_hub.booking.seatings import seatings
+from evaluation_hub.db.models import Booking, EvaluationSession, Venue
 from evaluation_hub.errors import Conflict, InvalidInput
 from evaluation_hub.principal import Principal
 from evaluation_hub.services import Services
+from evaluation_hub.sessions.formation import member_rows
 from evaluation_hub.sessions.lookup import load_session
 
 __all__ = [
     "BeforeCommit",
     "SeatRequest",
+    "book_host_seats",
     "change_booking",
     "request_booking",
     "request_bookings",
@@ -52,6 +61,43 @@ class SeatRequest:
     seat_count: int
     seat_ids: Sequence[int] | None = None
     expert_ids: Sequence[int | None] | None = None  # parallel to seat_ids
+    #: name who sits where in the request's audit event (the host's own seats)
+    audit_experts: bool = False
+
+
+async def _check_members(
+    s: AsyncSession, session: EvaluationSession, venue: Venue, experts: Sequence[int]
+) -> None:
+    """Each expert to be seated at ``venue`` is a member of the session, on that side
+    (host members at the host venue, away members elsewhere), named once and not seated yet."""
+    twice = sorted({e for e in experts if list(experts).count(e) > 1})
+    if twice:
+        raise InvalidInput(
+            "expert-duplicate",
+            f"每位专家只能安排一个工位：专家 {'、'.join(f'#{e}' for e in twice)} 出现了多次",
+        )
+    members = {e.id: (m, e) for m, e in await member_rows(s, session.id)}
+    for expert_id in experts:
+        found = members.get(expert_id)
+        if found is None:
+            raise InvalidInput(
+                "expert-not-in-session",
+                f"专家 #{expert_id} 不是评标会 #{session.id} 的评标委员会成员",
+            )
+        member, expert = found
+        rules.check_placement(
+            expert.code,
+            member.placement,
+            at_host=venue.id == session.host_venue_id,
+            venue_name=venue.name,
+            host_venue_name=session.host_venue.name,
+        )
+        elsewhere = await seatings(s, session_id=session.id, expert_id=expert_id)
+        if elsewhere:
+            raise Conflict(
+                "expert-already-seated",
+                f"专家 #{expert_id} 已安排在工位 #{elsewhere[0].seat_id}",
+            )
 
 
 async def _request_in(
@@ -85,13 +131,20 @@ async def _request_in(
         updated_at=now,
     )
     s.add(booking)
-    record(s, booking, "requested", actor, now, seat_count=want.seat_count)
+    seated: dict[str, Any] = {}
+    if want.audit_experts:
+        seated["experts"] = [
+            {"seat_id": seat_id, "expert_id": expert_id}
+            for seat_id, expert_id in zip(want.seat_ids or [], want.expert_ids or [], strict=False)
+        ]
+    record(s, booking, "requested", actor, now, seat_count=want.seat_count, **seated)
     if want.seat_ids:
         chosen = rules.check_confirmation_seats(
             0, want.seat_count, want.seat_ids, want.seat_ids, venue.name
         )
         await bookable_seats(s, venue, chosen)
         experts = dict(zip(want.seat_ids, want.expert_ids or [], strict=False))
+        await _check_members(s, session, venue, [e for e in experts.values() if e is not None])
         add_holds(s, booking, chosen, experts)
     await s.flush()
     return booking
@@ -141,6 +194,39 @@ async def request_bookings(
         return [b.id for b in made]
 
     return [record_for(actor, b, now) for b in await write_bookings(hub, work, now=now)]
+
+
+async def book_host_seats(
+    hub: Services,
+    actor: Principal,
+    session_id: int,
+    seats: Sequence[tuple[int, int]],
+    *,
+    now: datetime,
+) -> BookingRecord:
+    """The host books seats at its own venue for its own members (主场工位), each seat with
+    the host member who will sit there: ``seats`` are (seat id, expert id) pairs. The seats are
+    held at once; the host venue's admin confirms the request like any other, then the members
+    receive PINs and check in at their seats as away members do."""
+    ttl = hub.regulation.booking_request_ttl
+    if not seats:
+        raise InvalidInput("seat-count", "申请的工位数量必须至少为 1")
+
+    async def work(s: AsyncSession) -> list[int]:
+        loaded = await load_session(s, session_id)
+        access.require(actor, access.Action.BOOK_SEATS, loaded.target)
+        access.require(actor, access.Action.SEAT_EXPERTS, loaded.target)
+        want = SeatRequest(
+            loaded.session.host_venue_id,
+            len(seats),
+            [seat_id for seat_id, _ in seats],
+            [expert_id for _, expert_id in seats],
+            audit_experts=True,
+        )
+        return [(await _request_in(s, actor, session_id, want, now, ttl, drawn=False)).id]
+
+    [booking] = await write_bookings(hub, work, now=now)
+    return record_for(actor, booking, now)
 
 
 async def change_booking(

@@ -15,6 +15,7 @@ __all__ = [
     "CHAIR_ELECTION",
     "CHAPTERS_RELEASABLE",
     "DURING_EVALUATION",
+    "MEDIA_RELEASED",
     "OVERRIDES_ALLOWED",
     "PAUSABLE",
     "READING_OVER",
@@ -54,6 +55,10 @@ RECUSAL_ALLOWED = BEFORE_START | DURING_EVALUATION | {S.PAUSED}
 
 #: The chair (评标委员会主任) is elected by the members at check-in or during the evaluation.
 CHAIR_ELECTION = frozenset({S.CHECK_IN, S.EVALUATING})
+
+#: The session is over for its experts (the report signed, or the session ended without one):
+#: a checked-in expert's seat media no longer belongs to it (``live.owners``).
+MEDIA_RELEASED = frozenset({S.REPORT_SIGNED, S.ARCHIVED, S.CANCELLED, S.SEALED_FOR_NEW_COMMITTEE})
 
 #: The seed is public and the result may be read (解密还原之后).
 REVEALED = frozenset({S.REVEALED, S.REPORT_SIGNED, S.ARCHIVED})

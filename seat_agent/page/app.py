@@ -14,7 +14,7 @@ framing) with ``nosniff``, ``no-referrer`` and ``no-store``.
 Routes: ``GET /`` (the page), ``GET /expert.js``, ``GET /expert.css``, ``GET /api/state``,
 ``POST /api/checkin``, ``POST /api/commitment``, ``GET /api/chapters``, ``GET
 /api/chapters/{label}``, ``POST /api/validate``, ``POST /api/scores``, ``POST
-/api/reviews/{id}``, ``POST /api/signature``.
+/api/reviews/{id}``, ``POST /api/signature``, ``POST /api/chair-ballot``.
 """
 
 from __future__ import annotations
@@ -250,6 +250,12 @@ async def signature(request: web.Request) -> web.Response:
     return web.json_response({"status": "sent"}, status=202)
 
 
+async def chair_ballot(request: web.Request) -> web.Response:
+    body = await _body(request)
+    await request.app[DESK].vote(_text(body, "candidate"))
+    return web.json_response({"status": "sent"}, status=202)
+
+
 def make_app(
     desk: ExpertDesk, chapters: ChapterSource | None = None, *, page_key: str
 ) -> web.Application:
@@ -271,6 +277,7 @@ def make_app(
     app.router.add_post("/api/scores", scores)
     app.router.add_post("/api/reviews/{request_id}", review)
     app.router.add_post("/api/signature", signature)
+    app.router.add_post("/api/chair-ballot", chair_ballot)
     return app
 
 

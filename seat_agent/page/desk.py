@@ -5,9 +5,11 @@ the expert's state: the check-in (``checkin_result``), the briefing (``expert_br
 bidder count and rubric), the integrity commitment made on this page, every score save with
 its state (已保存 / 待发送 / 已送达 once the hub accepted it / 未被接受 with the hub's reason,
 from the hub's verdict in ``score_ack`` and the outbox's record of it), the deviation review
-requests (``review_request``; informational notices too) and their answers, and the result to
-sign (``report_for_signature``). A refused save is never shown as delivered: the form keeps its
-values so the expert corrects them and saves again (a new save, a new key).
+requests (``review_request``; informational notices too) and their answers, the result to
+sign (``report_for_signature``), and the committee (``seat_agent.page.committee``: presence at
+check-in, the chair election and the expert's ballot, ``vote``). A refused save is never shown
+as delivered: the form keeps its values so the expert corrects them and saves again (a new
+save, a new key).
 Requests go to the hub over the seat link; score saves go through the outbox
 (``ScoreDelivery.submit``), never straight to the link. The report signature is made here
 with the seat's Ed25519 key over the same document the hub verifies
@@ -28,6 +30,7 @@ from scoring.signing import sign, signature_document
 from seat_agent.errors import SeatAgentError
 from seat_agent.keys import SeatIdentity
 from seat_agent.outbox import SUPERSEDED, ScoreDelivery, Verdict
+from seat_agent.page.committee import SeatCommittee
 from seat_agent.page.rubric import check_part
 from seat_protocol.events import (
     Connected,
@@ -138,6 +141,7 @@ class ExpertDesk:
     report: ReportForSignature | None = None
     signature: dict[str, Any] | None = None
     notices: list[str] = field(default_factory=list)
+    committee: SeatCommittee = field(default_factory=SeatCommittee)
     _listeners: list[Callable[[], None]] = field(default_factory=list)
 
     def add_listener(self, callback: Callable[[], None]) -> None:
@@ -169,6 +173,8 @@ class ExpertDesk:
         self._changed()
 
     def _message(self, msg: object) -> None:
+        if self.committee.on_message(msg):
+            return
         if isinstance(msg, CheckinResult):
             accepted = msg.accepted
             self.checkin = _Checkin(
@@ -367,6 +373,16 @@ class ExpertDesk:
         await self.send(message)
         self._changed()
 
+    async def vote(self, candidate: str) -> None:
+        """The expert's ballot in the open round of the chair election (主任委员推选)."""
+        if self.briefing is None:
+            raise DeskRefused("not-checked-in", "请先签到")
+        if self.commitment != "confirmed":
+            raise DeskRefused("no-commitment", "请先阅读并确认评标纪律承诺，再参加主任委员推选")
+        self._require_link()
+        await self.committee.vote(self.briefing.session_id, candidate, self.send, DeskRefused)
+        self._changed()
+
     # --- what the page shows --------------------------------------------------------------
 
     async def view(self) -> dict[str, Any]:
@@ -428,6 +444,7 @@ class ExpertDesk:
             if self.report is None
             else {"result": self.report.result, "expert": self.report.expert_code},
             "signature": self.signature,
+            **self.committee.view(b.session_id if b is not None else None),
         }
 
 

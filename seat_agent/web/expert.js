@@ -449,11 +449,85 @@ function draw() {
   }
 }
 
+// --- the committee: presence at check-in, the chair election --------------------------------
+
+const chairNames = {};   // expert code -> name, from every chair_round seen
+let chairKey = null;     // the open round's candidates as drawn (a redraw keeps the choice)
+
+function chairName(code) {
+  return chairNames[code] ? `${code} ${chairNames[code]}` : code;
+}
+
+function chairResult(r) {
+  const votes = Object.entries(r.votes).map(([c, n]) => `${chairName(c)} ${n} 票`).join("、");
+  const outcome = r.chair ? `${chairName(r.chair)} 当选主任委员`
+    : `${r.tied.map(chairName).join("、")} 票数相同，进入第 ${r.round + 1} 轮`;
+  return `第 ${r.round} 轮：${votes}；${outcome}`;
+}
+
+function drawPresence() {
+  const p = S.presence;
+  $("presence-box").hidden = !p;
+  if (!p) return;
+  $("presence-message").textContent = p.message;
+  $("presence-message").className = p.state === "unconfirmed" ? "problem" : "ok";
+}
+
+function drawChair() {
+  const c = S.chair;
+  const show = !!c && S.commitment === "confirmed";
+  $("chair-box").hidden = !show;
+  if (!show) return;
+  for (const x of c.candidates) chairNames[x.code] = x.name;
+  $("chair-results").replaceChildren(...c.results.map((r) =>
+    h("li", {"data-round": r.round, text: chairResult(r)})));
+  const open = !c.chair && c.candidates.length > 0;
+  let status;
+  if (c.chair) status = `主任委员：${chairName(c.chair)}`;
+  else if (!c.candidates.length) status = "暂无候选人：尚无确认承诺的评标委员会成员";
+  else if (c.ballot) {
+    status = `第 ${c.round} 轮：您已投票给 ${chairName(c.ballot)}；` +
+      (c.waiting ? `等待其他 ${c.waiting} 位成员投票` : "等待计票");
+  } else status = `第 ${c.round} 轮投票：请在候选人中选择一位`;
+  $("chair-status").textContent = status;
+  const key = JSON.stringify([c.round, c.candidates.map((x) => x.code), !!c.ballot, open]);
+  if (key !== chairKey) {
+    chairKey = key;
+    $("chair-candidates").replaceChildren(...(open ? c.candidates : []).map((x) => {
+      const radio = h("input", {type: "radio", name: "chair-candidate", value: x.code,
+                                "data-testid": "chair-" + x.code});
+      radio.checked = x.code === c.ballot;
+      radio.disabled = !!c.ballot;
+      return h("label", {}, radio, " " + chairName(x.code));
+    }));
+  }
+  $("chair-vote").hidden = !open;
+  $("chair-vote").disabled = !!c.ballot;
+  const words = {sent: "已提交，等待主场记录", recorded: "", refused: "未被接受："};
+  $("chair-message").textContent = c.status ? (words[c.status] || "") + (c.message || "") : "";
+  $("chair-message").className = c.status === "refused" ? "problem" : "ok";
+}
+
+function wireChair() {
+  $("chair-vote").addEventListener("click", async () => {
+    const chosen = document.querySelector("input[name=chair-candidate]:checked");
+    if (!chosen) { $("chair-message").textContent = "请选择一位候选人"; return; }
+    const r = await call("POST", "/api/chair-ballot", {candidate: chosen.value});
+    if (!r.ok) {
+      $("chair-message").textContent = r.data.detail;
+      $("chair-message").className = "problem";
+    }
+    refresh();
+  });
+}
+
 async function refresh() {
   const r = await call("GET", "/api/state");
   if (r.ok) {
     S = r.data;
     draw();
+    drawPresence();
+    drawChair();
   } else if (r.status === 0) {
     $("link").textContent = r.data.detail;
   }
@@ -518,5 +592,6 @@ function wire() {
 }
 
 wire();
+wireChair();
 refresh();
 setInterval(refresh, 1000);

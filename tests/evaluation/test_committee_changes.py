@@ -126,7 +126,11 @@ async def test_a_replacement_joins_the_committed_shuffle_before_the_start(
     assert resp.status == 204, await resp.text()
     view = await (await client.get(f"/api/sessions/{sid}/committee", headers=host)).json()
     seated = {m["code"]: m["seat"] for m in view["members"]}
-    assert seated["E08"] == {"venue_name": "曲靖市公共资源交易中心", "label": "QJ-01"}
+    assert seated["E08"] == {
+        "venue_name": "曲靖市公共资源交易中心",
+        "label": "QJ-01",
+        "checked_in": False,
+    }
     assert seated["E06"] is None and seated["E01"] is None
     assert await confirm_committee(database, sid, clock()) == [*STAYING, "E08"]
     await act(client, host, sid, "start_evaluation")

@@ -22,9 +22,31 @@ from tests.evaluation.helpers import part_save as make_save
 from tests.hub.helpers import confirm_members, login, problem
 from tests.support.seed import seed_bookings
 
+PROXY = "专家未使用评标终端，当场口头投票"
+
 
 def _ballots(votes: dict[str, str]) -> list[dict[str, str]]:
     return [{"voter": v, "candidate": c} for v, c in votes.items()]
+
+
+def _round(votes: dict[str, str]) -> dict[str, Any]:
+    """The host types in a round for members not at a seat (代录), with the reason."""
+    return {"ballots": _ballots(votes), "reason": PROXY}
+
+
+def _outcome(
+    n: int, votes: dict[str, int], chair: str | None, tied: list[str], voters: list[str]
+) -> dict[str, Any]:
+    """A closed round as the API answers it: every voter's ballot typed in by the host."""
+    return {
+        "round": n,
+        "votes": votes,
+        "chair": chair,
+        "tied": tied,
+        "closed": True,
+        "waiting": [],
+        "proxied": dict.fromkeys(voters, PROXY),
+    }
 
 
 def _decision(sid: int, code: str) -> str:
@@ -247,32 +269,35 @@ async def test_the_chair_is_elected_with_a_further_round_among_the_tied(
     sid = seeded["session"]
     url = f"/api/sessions/{sid}/committee/chair-votes"
     ballots = {"E01": "E01", "E02": "E01", "E03": "E03", "E04": "E03", "E05": "E05"}
-    resp = await client.post(url, json={"ballots": _ballots(ballots)}, headers=host)
+    resp = await client.post(url, json=_round(ballots), headers=host)
     assert (await problem(resp, 409))["detail"] == "评标会当前状态为「已排期」，不能推选主任委员"
     await act(client, host, sid, "confirm_seats", "open_check_in")
-    resp = await client.post(url, json={"ballots": _ballots(ballots)}, headers=host)
+    resp = await client.post(url, json=_round(ballots), headers=host)
     assert (await problem(resp, 409))["detail"] == (
         "尚无确认承诺的评标委员会成员，不能推选主任委员"
     )
     await confirm_members(database, sid, ("E01", "E02", "E03", "E04", "E05"), clock())
 
-    resp = await client.post(
-        url, json={"ballots": _ballots(ballots | {"E06": "E01"})}, headers=host
-    )
+    resp = await client.post(url, json=_round(ballots | {"E06": "E01"}), headers=host)
     assert (await problem(resp, 422))["detail"] == "E06 不是评标委员会成员，不能投票"
     twice = [*_ballots(ballots), {"voter": "E01", "candidate": "E03"}]
-    resp = await client.post(url, json={"ballots": twice}, headers=host)
+    resp = await client.post(url, json={"ballots": twice, "reason": PROXY}, headers=host)
     assert (await problem(resp, 422))["detail"] == "E01 在第 1 轮重复投票，每位成员每轮只能投一票"
-    resp = await client.post(url, json={"ballots": []}, headers=host)
+    resp = await client.post(url, json={"ballots": [], "reason": PROXY}, headers=host)
     assert (await problem(resp, 422))["errors"] == ["字段 ballots 至少需要 1 项"]
+    # Typed-in ballots are a recorded fallback: never without the reason.
     resp = await client.post(url, json={"ballots": _ballots(ballots)}, headers=host)
+    assert (await problem(resp, 422))["errors"] == ["缺少字段 reason"]
+    resp = await client.post(url, json={"ballots": _ballots(ballots), "reason": " "}, headers=host)
+    assert (await problem(resp, 422))["detail"] == (
+        "代为登记主任委员推选投票须说明原因（如专家不在评标终端前）"
+    )
+    assert [k for k, _, _ in await _kinds(database, sid) if "chair" in k] == []
+    resp = await client.post(url, json=_round(ballots), headers=host)
     assert resp.status == 201, await resp.text()
-    assert await resp.json() == {
-        "round": 1,
-        "votes": {"E01": 2, "E02": 0, "E03": 2, "E04": 0, "E05": 1},
-        "chair": None,
-        "tied": ["E01", "E03"],
-    }
+    assert await resp.json() == _outcome(
+        1, {"E01": 2, "E02": 0, "E03": 2, "E04": 0, "E05": 1}, None, ["E01", "E03"], [*ballots]
+    )
     view = await (await client.get(f"/api/sessions/{sid}/committee", headers=host)).json()
     assert (view["chair"], view["next_candidates"], view["rounds"]) == (
         None,
@@ -281,30 +306,31 @@ async def test_the_chair_is_elected_with_a_further_round_among_the_tied(
     )
 
     second = {"E01": "E03", "E02": "E01", "E03": "E03", "E04": "E03", "E05": "E05"}
-    resp = await client.post(url, json={"ballots": _ballots(second)}, headers=host)
+    resp = await client.post(url, json=_round(second), headers=host)
     assert (await problem(resp, 422))[
         "detail"
     ] == "第 2 轮候选人为 E01、E03，E05 投给的 E05 不在其中"
     second["E05"] = "E01"
-    resp = await client.post(url, json={"ballots": _ballots(second)}, headers=host)
+    resp = await client.post(url, json=_round(second), headers=host)
     assert resp.status == 201, await resp.text()
-    assert await resp.json() == {
-        "round": 2,
-        "votes": {"E01": 2, "E03": 3},
-        "chair": "E03",
-        "tied": [],
-    }
-    resp = await client.post(url, json={"ballots": _ballots(second)}, headers=host)
+    assert await resp.json() == _outcome(2, {"E01": 2, "E03": 3}, "E03", [], [*second])
+    resp = await client.post(url, json=_round(second), headers=host)
     assert (await problem(resp, 409))["detail"] == "已选出主任委员 E03，不再投票"
     view = await (await client.get(f"/api/sessions/{sid}/committee", headers=host)).json()
     assert view["chair"] == "E03" and view["next_candidates"] == []
+    assert view["open_round"] is None
     # Each round counted again from the stored ballots: the same answers as when recorded.
     assert view["round_results"] == [
-        {"round": 1, "votes": {"E01": 2, "E02": 0, "E03": 2, "E04": 0, "E05": 1}, "chair": None, "tied": ["E01", "E03"]},
-        {"round": 2, "votes": {"E01": 2, "E03": 3}, "chair": "E03", "tied": []},
+        _outcome(1, {"E01": 2, "E02": 0, "E03": 2, "E04": 0, "E05": 1}, None, ["E01", "E03"], [*ballots]),
+        _outcome(2, {"E01": 2, "E03": 3}, "E03", [], [*second]),
     ]  # fmt: skip
     assert [m["code"] for m in view["members"] if m["is_chair"]] == ["E03"]
     kinds = await _kinds(database, sid)
+    # Every ballot is on the audit chain, with who typed it in and why.
+    assert [p for k, a, p in kinds if k == "committee.chair_ballot" and a == "km_operator"] == [
+        {"round": 1, "voter": v, "candidate": c, "reason": PROXY} for v, c in ballots.items()
+    ] + [{"round": 2, "voter": v, "candidate": c, "reason": PROXY} for v, c in second.items()]
+    kinds = [k for k in kinds if k[0] != "committee.chair_ballot"]
     assert kinds[-2:] == [
         (
             "committee.chair_round_tied",
@@ -332,7 +358,7 @@ async def test_a_recusal_restarts_an_election_without_a_chair_and_one_that_lost_
     await act(client, host, sid, "confirm_seats", "open_check_in")
     await confirm_members(database, sid, ("E01", "E02", "E03", "E04", "E05", "E06"), clock())
     tied = {"E01": "E01", "E02": "E01", "E03": "E03", "E04": "E03", "E05": "E05", "E06": "E06"}
-    resp = await client.post(url, json={"ballots": _ballots(tied)}, headers=host)
+    resp = await client.post(url, json=_round(tied), headers=host)
     assert (await resp.json())["tied"] == ["E01", "E03"]
 
     # E05 voted in round 1, then recuses: that round is void and all who remain are candidates.
@@ -355,13 +381,10 @@ async def test_a_recusal_restarts_an_election_without_a_chair_and_one_that_lost_
         {"recused": "E05", "rounds_voided": 1, "chair_recused": False},
     )
     first = {"E01": "E01", "E02": "E01", "E03": "E01", "E04": "E03", "E06": "E06"}
-    resp = await client.post(url, json={"ballots": _ballots(first)}, headers=host)
-    assert (await resp.json()) == {
-        "round": 1,
-        "votes": {"E01": 3, "E02": 0, "E03": 1, "E04": 0, "E06": 1},
-        "chair": "E01",
-        "tied": [],
-    }
+    resp = await client.post(url, json=_round(first), headers=host)
+    assert (await resp.json()) == _outcome(
+        1, {"E01": 3, "E02": 0, "E03": 1, "E04": 0, "E06": 1}, "E01", [], [*first]
+    )
 
     # Somebody else recusing leaves the elected chair in place.
     async with database.write() as s:
@@ -373,7 +396,7 @@ async def test_a_recusal_restarts_an_election_without_a_chair_and_one_that_lost_
     assert (view["chair"], len(view["rounds"])) == ("E01", 1)
     # The history still counts E06's ballot and candidacy as they were.
     assert view["round_results"] == [
-        {"round": 1, "votes": {"E01": 3, "E02": 0, "E03": 1, "E04": 0, "E06": 1}, "chair": "E01", "tied": []},
+        _outcome(1, {"E01": 3, "E02": 0, "E03": 1, "E04": 0, "E06": 1}, "E01", [], [*first]),
     ]  # fmt: skip
 
     # The chair recusing starts the election over among the four who remain.

@@ -18,6 +18,10 @@ from seat_protocol.messages import (
     MESSAGE_TYPES,
     Ack,
     Auth,
+    ChairBallot,
+    ChairCandidate,
+    ChairRoundNotice,
+    ChairTally,
     Challenge,
     ChapterManifest,
     ChapterStatus,
@@ -37,6 +41,7 @@ from seat_protocol.messages import (
     Message,
     Ping,
     Pong,
+    PresenceNotice,
     Refused,
     ReportForSignature,
     ReportSignature,
@@ -122,6 +127,24 @@ SAMPLES: list[Message] = [
         signature="cd" * 64,
     ),
     RequestResult(seq=16, ref="review:3", accepted=True, code="accepted", message="已答复"),
+    PresenceNotice(
+        seq=18, session_id="17", expert_code="E01", state="unconfirmed", message="未检测到画面"
+    ),
+    ChairBallot(seq=19, session_id="17", round=2, candidate="E03"),
+    ChairRoundNotice(
+        seq=20,
+        session_id="17",
+        round=2,
+        candidates=(ChairCandidate(code="E01", name="赵建国"), ChairCandidate(code="E03", name="")),
+        ballot="E03",
+        waiting=3,
+        results=(
+            ChairTally(
+                round=1, votes={"E01": 2, "E02": 0, "E03": 2}, chair=None, tied=("E01", "E03")
+            ),
+        ),
+        chair=None,
+    ),
 ]
 
 
@@ -288,6 +311,35 @@ def _body(**fields: Any) -> str:
                 enrolment_code="abcd-efgh",
             ),
             "enroll message: field 'enrolment_code' must look like ABCD-EFGH (base32 letters and digits 2-7)",
+        ),
+        (
+            _body(type="chair_ballot", seq=1, session_id="s", round=0, candidate="E01"),
+            "chair_ballot message: field 'round' must be at least 1",
+        ),
+        (
+            _body(
+                type="presence_check",
+                seq=1,
+                session_id="s",
+                expert_code="E01",
+                state="maybe",
+                message="x",
+            ),
+            "presence_check message: field 'state' must be confirmed, unconfirmed, confirmed_by_hand",
+        ),
+        (
+            _body(
+                type="chair_round",
+                seq=1,
+                session_id="s",
+                round=1,
+                candidates=[],
+                ballot=None,
+                waiting=0,
+                chair=None,
+                results=[{"round": 1, "votes": {"E01": "2"}, "chair": None, "tied": []}],
+            ),
+            "chair_round.results message: field 'votes' must map codes to whole numbers of votes",
         ),
         ("[" * 100_000 + "]" * 100_000, "message is nested too deeply"),
     ],

@@ -29,7 +29,14 @@ from aiohttp.http_websocket import WSCloseCode
 from evaluation_hub.api.keys import CLOCK, SERVICES
 from evaluation_hub.api.seat_link.hub import SEAT_HUB, SeatHub, SeatSocket
 from evaluation_hub.errors import ProblemError
-from evaluation_hub.seats import catch_up, deliveries, enrolment, expert_requests, scores
+from evaluation_hub.seats import (
+    catch_up,
+    chair_ballots,
+    deliveries,
+    enrolment,
+    expert_requests,
+    scores,
+)
 from evaluation_hub.seats.expert_requests import ExpertRequest
 from evaluation_hub.services import Services
 from seat_protocol.closecodes import CloseCode
@@ -47,6 +54,7 @@ from seat_protocol.messages import (
     MAX_MESSAGE_BYTES,
     SUBPROTOCOL,
     AppMessage,
+    ChairBallot,
     ChapterManifest,
     ChapterStatus,
     CheckinRequest,
@@ -123,6 +131,9 @@ async def _handle_events(services: Services, hub: SeatHub, events: list[Event], 
             await _shielded(hub, asyncio.create_task(work))
         elif isinstance(event, MessageReceived) and isinstance(event.message, ChapterStatus):
             await _chapter_status(services, event.seat_id, event.message, now)
+        elif isinstance(event, MessageReceived) and isinstance(event.message, ChairBallot):
+            work = _chair_ballot(services, hub, event.seat_id, event.message, now)
+            await _shielded(hub, asyncio.create_task(work))
         elif isinstance(event, MessageReceived) and isinstance(event.message, MediaOffer):
             # Answering takes ICE gathering; it runs beside the connection, not in its way.
             hub.spawn(asyncio.create_task(_answer_media(hub, event.seat_id, event.message)))
@@ -166,6 +177,19 @@ async def _expert_request(
     except Exception:
         log.exception("seat.expert_request_failed", seat_key=seat_key, message=msg.type)
         answers = [expert_requests.failure_answer(msg)]
+    for answer in answers:
+        await hub.send(seat_key, answer)
+
+
+async def _chair_ballot(
+    services: Services, hub: SeatHub, seat_key: str, msg: ChairBallot, now: Clock
+) -> None:
+    """Record the seated expert's chair ballot and send the answer to the seat."""
+    try:
+        answers = await chair_ballots.cast_ballot(services, seat_key, msg, now=now())
+    except Exception:
+        log.exception("seat.expert_request_failed", seat_key=seat_key, message=msg.type)
+        answers = [chair_ballots.failure_answer(msg)]
     for answer in answers:
         await hub.send(seat_key, answer)
 

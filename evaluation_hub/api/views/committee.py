@@ -1,14 +1,15 @@
-"""JSON of committee formation: members, the lawfulness assessment, the chair election."""
+"""JSON of committee formation: members and where they sit, the lawfulness assessment, the
+chair election (closed rounds with their tally, the open round's progress)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from evaluation_hub.sessions.chair import RoundOutcome
+from evaluation_hub.sessions.chair import OpenRound, RoundOutcome
 from evaluation_hub.sessions.committee_view import CommitteeView
 from evaluation_hub.sessions.formation import MemberView
 
-__all__ = ["committee_json", "member_json", "round_json"]
+__all__ = ["committee_json", "member_json", "open_round_json", "round_json"]
 
 
 def member_json(m: MemberView) -> dict[str, Any]:
@@ -20,7 +21,13 @@ def member_json(m: MemberView) -> dict[str, Any]:
         "reason": m.reason,
         "decided_at": m.decided_at.isoformat() if m.decided_at else None,
         "is_chair": m.is_chair,
-        "seat": {"venue_name": m.seat[0], "label": m.seat[1]} if m.seat else None,
+        "seat": {
+            "venue_name": m.seat.venue_name,
+            "label": m.seat.label,
+            "checked_in": m.seat.checked_in,
+        }
+        if m.seat
+        else None,
     }
 
 
@@ -30,6 +37,23 @@ def round_json(outcome: RoundOutcome) -> dict[str, Any]:
         "votes": outcome.votes,
         "chair": outcome.chair,
         "tied": outcome.tied,
+        "closed": outcome.closed,
+        "waiting": outcome.waiting,
+        "proxied": outcome.proxied,
+    }
+
+
+def open_round_json(current: OpenRound | None) -> dict[str, Any] | None:
+    """Who has voted in the open round and who is still to (not for whom: that is shown once
+    the round closes)."""
+    if current is None:
+        return None
+    return {
+        "round": current.round,
+        "candidates": current.candidates,
+        "voted": sorted(current.ballots),
+        "waiting": current.waiting,
+        "proxied": sorted(current.proxied),
     }
 
 
@@ -47,4 +71,5 @@ def committee_json(v: CommitteeView) -> dict[str, Any]:
         "rounds": v.rounds,
         "next_candidates": v.next_candidates,
         "round_results": [round_json(r) for r in v.round_results],
+        "open_round": open_round_json(v.open_round),
     }

@@ -1,16 +1,18 @@
-// The host site's page (主场): allocation and bookings, the session's lifecycle, fault clocks,
-// check-in PINs, the committee's formation. Everything is decided by the API; this page only
-// shows and asks.
+// The host site's page (主场): allocation and bookings, the host's own seats for host members,
+// the session's lifecycle, fault clocks, check-in PINs, the committee's formation and the chair
+// election's tally. Everything is decided by the API; this page only shows and asks.
 "use strict";
 
 let venues = {};
 let live = null;
+let sessionsById = {};
 
 const sessionId = () => Number($("#session").value);
 
 async function signedIn() {
   venues = Object.fromEntries((await api("GET", "/api/venues")).map((v) => [v.id, v.name]));
   const sessions = await api("GET", "/api/sessions");
+  sessionsById = Object.fromEntries(sessions.map((s) => [s.id, s]));
   $("#session").replaceChildren(...sessions.map((s) =>
     el("option", { value: s.id, textContent: `${s.project_name} ${s.section}（${beijingText(s.starts_at)}）` })));
   await refresh();
@@ -33,13 +35,18 @@ function signedOut() {
   chairOutcomes.clear();
   clearCommittee();
   committeeMessage("");
+  hostSeatDrafts.clear();
+  hostSeatsShown = "";
+  sessionsById = {};
+  $("#host-seats tbody").replaceChildren();
+  hostSeatsMessage("");
 }
 
 async function refresh() {
   if (!sessionId()) return;
   $("#console-link").href = `/console?session=${sessionId()}`;
   try {
-    await Promise.all([renderLifecycle(), renderBookings(), renderCommittee()]);
+    await Promise.all([renderLifecycle(), renderBookings(), renderCommittee(), renderHostSeats()]);
   } catch (err) { showMessage(err.message); }
 }
 
@@ -116,6 +123,67 @@ async function issuePins() {
     $("#pins").hidden = false;
     showMessage(result.note, true);
   } catch (err) { showMessage(err.message); }
+}
+
+// 主场工位: the host venue's free seats for the session's window, each with the host member who
+// will sit there. Booked like any seat: the host venue's admin confirms the request.
+const hostSeatDrafts = new Map(); // `${session}:${seat}` → expert id chosen
+let hostSeatsShown = "";
+
+function hostSeatsMessage(text, ok = false) {
+  const box = $("#host-seats-message");
+  box.textContent = text;
+  box.className = ok ? "ok" : "";
+  box.hidden = !text;
+}
+
+async function renderHostSeats() {
+  const sid = sessionId();
+  const session = sessionsById[sid];
+  if (!session) return;
+  const window = `free_from=${encodeURIComponent(session.starts_at)}&free_to=${encodeURIComponent(session.ends_at)}`;
+  const [seats, detail, committee] = await Promise.all([
+    api("GET", `/api/seats?venue_id=${session.host_venue_id}&${window}`),
+    api("GET", `/api/sessions/${sid}`),
+    api("GET", `/api/sessions/${sid}/committee`),
+  ]);
+  if (sid !== sessionId()) return;
+  const seated = new Set(committee.members.filter((m) => m.seat || m.decision === "recused").map((m) => m.code));
+  const members = detail.experts.filter((e) => e.placement === "host" && !seated.has(e.code));
+  const shown = JSON.stringify([sid, seats.map((s) => s.id), members.map((e) => e.id)]);
+  if (shown === hostSeatsShown) return;
+  hostSeatsShown = shown;
+  $("#host-seats tbody").replaceChildren(...seats.map((seat) => {
+    const draft = `${sid}:${seat.id}`;
+    const select = el("select", { "data-seat": String(seat.id) },
+      el("option", { value: "", textContent: "（不安排）" }),
+      ...members.map((e) => el("option", { value: String(e.id), textContent: `${e.code} ${e.name}` })));
+    if (members.some((e) => String(e.id) === hostSeatDrafts.get(draft))) select.value = hostSeatDrafts.get(draft);
+    select.addEventListener("change", () => hostSeatDrafts.set(draft, select.value));
+    return el("tr", { "data-seat": String(seat.id) },
+      el("td", { textContent: seat.label }), el("td", { textContent: seat.room }), el("td", {}, select));
+  }));
+  const none = !seats.length ? "主场在本评标会时段没有空闲工位。"
+    : !members.length ? "所有主场专家均已安排工位。" : "";
+  $("#no-host-seats").textContent = none;
+  $("#no-host-seats").hidden = !none;
+  $("#book-host-seats").disabled = !seats.length || !members.length;
+}
+
+async function bookHostSeats() {
+  const sid = sessionId();
+  const chosen = [...$("#host-seats tbody").querySelectorAll("select")]
+    .filter((s) => s.value)
+    .map((s) => ({ seat_id: Number(s.dataset.seat), expert_id: Number(s.value) }));
+  hostSeatsMessage("");
+  if (!chosen.length) { hostSeatsMessage("请为至少一个工位选择主场专家。"); return; }
+  try {
+    const booking = await api("POST", `/api/sessions/${sid}/host-seats`, { seats: chosen });
+    for (const key of [...hostSeatDrafts.keys()]) if (key.startsWith(`${sid}:`)) hostSeatDrafts.delete(key);
+    hostSeatsMessage(`已申请主场工位（预约 #${booking.id}，${booking.seats.map((s) => s.label).join("、")}），待本场地管理员确认。`, true);
+  } catch (err) { hostSeatsMessage(err.message); }
+  hostSeatsShown = "";
+  await refresh();
 }
 
 // 评标委员会组建: members' commitments and recusals, whether the confirmed members form a lawful
@@ -214,25 +282,41 @@ function drawCommittee(view) {
   const rounds = view.rounds;
   $("#chair-rounds").hidden = rounds.length === 0;
   $("#chair-rounds tbody").replaceChildren(...rounds.map((ballots, i) => roundRow(sid, view, i + 1, ballots)));
-  const next = rounds.length + 1;
+  const current = view.open_round;
+  const next = current ? current.round : rounds.length + 1;
   const open = !view.chair && view.next_candidates.length > 0;
   if (view.chair) $("#chair-status").textContent = `主任委员：${memberName(view.chair)}`;
   else if (open) $("#chair-status").textContent = `第 ${next} 轮候选人：${view.next_candidates.map(memberName).join("、")}`;
   else $("#chair-status").textContent = "暂无主任委员候选人。";
+  // Who has voted in the open round (not for whom: the tally shows once the round closes).
+  $("#chair-progress").textContent = open && current
+    ? `第 ${next} 轮已投票 ${current.voted.length} 人${current.voted.length ? "（" + current.voted.map(memberName).join("、") + "）" : ""}；` +
+      `待投票 ${current.waiting.length} 人${current.waiting.length ? "（" + current.waiting.map(memberName).join("、") + "）" : ""}`
+    : "";
+  // The fallback: ballots typed in for confirmed members not at a seat who have not voted yet.
+  const atSeat = (m) => m.seat && m.seat.checked_in;
+  const voters = open && current
+    ? view.members.filter((m) => m.decision === "confirmed" && !atSeat(m) && current.waiting.includes(m.code))
+    : [];
   const form = $("#chair-form");
-  form.hidden = !open;
+  form.hidden = voters.length === 0;
   form.dataset.round = String(next);
-  $("#chair-form-title").textContent = open ? `第 ${next} 轮投票（每位已承诺的成员一票）` : "";
-  const voters = open ? view.members.filter((m) => m.decision === "confirmed") : [];
+  $("#chair-form-title").textContent = voters.length ? `第 ${next} 轮代为登记（未在工位签到的成员，须说明原因）` : "";
   $("#chair-ballots").replaceChildren(...voters.map((v) => ballotField(sid, next, v, view.next_candidates)));
+}
+
+// Where a member sits: their side, the seat's venue and label, and whether they checked in.
+function seatText(m) {
+  const side = m.placement === "host" ? "主场" : "客场";
+  if (!m.seat) return `${side}（未安排工位）`;
+  return `${side} · ${m.seat.venue_name} ${m.seat.label}${m.seat.checked_in ? "（已签到）" : ""}`;
 }
 
 function memberRow(sid, m) {
   const decision = m.decision === "recused" ? `已回避（${m.reason}）` : DECISION_NAMES[m.decision];
   return el("tr", { "data-member": m.code, class: m.is_chair ? `${m.decision} is-chair` : m.decision },
     el("td", { textContent: `${m.code} ${m.name}` }),
-    el("td", { textContent: m.placement === "host" ? "主场"
-      : m.seat ? `客场 · ${m.seat.venue_name} ${m.seat.label}` : "客场（未安排工位）" }),
+    el("td", { class: "seat", textContent: seatText(m) }),
     el("td", { class: "decision", textContent: decision,
                title: m.decided_at ? `登记于 ${beijingText(m.decided_at)}` : "" }),
     el("td", { class: "chair", textContent: m.is_chair ? "主任委员" : "" }),
@@ -241,7 +325,7 @@ function memberRow(sid, m) {
 
 function decisionControls(sid, m) {
   if (m.decision !== "pending") return [];
-  if (m.placement !== "host") {
+  if (m.placement !== "host" || (m.seat && m.seat.checked_in)) {
     return [el("span", { class: "hint", textContent: "由本人在工位确认承诺或声明回避" })];
   }
   const draft = `${sid}:${m.code}`;
@@ -287,7 +371,8 @@ function roundRow(sid, view, n, ballots) {
   } else if (!last) result = `未选出，进入第 ${n + 1} 轮`;
   return el("tr", { "data-round": String(n) },
     el("td", { textContent: `第 ${n} 轮` }),
-    el("td", { class: "ballots", textContent: Object.entries(ballots).sort().map(([v, c]) => `${v}→${c}`).join("、") }),
+    el("td", { class: "ballots", textContent: Object.entries(ballots).sort()
+      .map(([v, c]) => `${v}→${c}${outcome && outcome.proxied && outcome.proxied[v] ? "（代录）" : ""}`).join("、") }),
     el("td", { class: "tally", textContent: outcome
       ? Object.entries(outcome.votes).map(([c, k]) => `${c} ${k} 票`).join("、") : "—" }),
     el("td", { class: "result", textContent: result }));
@@ -312,12 +397,18 @@ async function submitChairRound(ev) {
     .map((s) => ({ voter: s.dataset.voter, candidate: s.value }));
   committeeMessage("");
   try {
-    const outcome = await api("POST", `/api/sessions/${sid}/committee/chair-votes`, { ballots });
-    chairOutcomes.set(`${sid}:${outcome.round}`, outcome);
+    const outcome = await api("POST", `/api/sessions/${sid}/committee/chair-votes`,
+      { ballots, reason: $("#chair-reason").value });
     for (const key of [...ballotDrafts.keys()]) {
       if (key.startsWith(`${sid}:${round}:`)) ballotDrafts.delete(key);
     }
-    committeeMessage(`第 ${outcome.round} 轮：${outcomeText(outcome)}。`, true);
+    $("#chair-reason").value = "";
+    if (outcome.closed) {
+      chairOutcomes.set(`${sid}:${outcome.round}`, outcome);
+      committeeMessage(`第 ${outcome.round} 轮：${outcomeText(outcome)}。`, true);
+    } else {
+      committeeMessage(`已代为登记第 ${outcome.round} 轮 ${ballots.length} 张选票；尚待 ${outcome.waiting.map(memberName).join("、")} 投票。`, true);
+    }
   } catch (err) { committeeMessage(err.message); }
   await renderCommittee();
 }
@@ -330,4 +421,5 @@ $("#fault-fixed").addEventListener("click", () => fault(true));
 $("#allocate-nearest").addEventListener("click", () => allocate("nearest"));
 $("#allocate-random").addEventListener("click", () => allocate("random"));
 $("#issue-pins").addEventListener("click", issuePins);
+$("#book-host-seats").addEventListener("click", bookHostSeats);
 setupSignIn("#host-panel", signedIn, signedOut);

@@ -1,5 +1,5 @@
-// The supervisors' page: the joint supervision record of a session, incidents, 函告, copy
-// notices and handovers. It holds no rules: the API decides what each supervisor may see and do,
+// The supervisors' page: the joint supervision record of a session, presence at check-in,
+// incidents, 函告, copy notices and handovers. It holds no rules: the API decides what each supervisor may see and do,
 // and the page only hides buttons the caller could not use anyway.
 "use strict";
 
@@ -46,7 +46,7 @@ function action(label, cls, act, placeholder) {
 }
 
 function clearTables() {
-  for (const id of ["#record", "#incidents", "#assistance", "#notices", "#handovers"]) {
+  for (const id of ["#record", "#presence", "#incidents", "#assistance", "#notices", "#handovers"]) {
     $(`${id} tbody`).replaceChildren();
   }
   $("#incident-form select[name=expert_id]").replaceChildren();
@@ -79,8 +79,9 @@ function signedOut() {
 async function refresh() {
   if (!sessionId()) { clearTables(); return; }
   const id = sessionId();
-  const [rec, incidents, assistance, notices, handovers] = await Promise.all([
+  const [rec, presence, incidents, assistance, notices, handovers] = await Promise.all([
     api("GET", `/api/sessions/${id}/supervision`),
+    api("GET", `/api/sessions/${id}/presence`),
     api("GET", `/api/sessions/${id}/incidents`),
     api("GET", `/api/sessions/${id}/assistance-requests`),
     api("GET", `/api/sessions/${id}/copy-notices`),
@@ -91,6 +92,7 @@ async function refresh() {
   for (const node of document.querySelectorAll(".host-only")) node.hidden = !isHost();
   $("#scope").textContent = rec.scope === "all" ? "可见范围：全部专家" : "可见范围：在本场地就座的专家";
   renderRecord(rec);
+  renderPresence(presence);
   renderIncidents(incidents);
   renderAssistance(assistance);
   renderNotices(notices);
@@ -111,6 +113,24 @@ function renderRecord(rec) {
     if (site && site.venue_id !== rec.session.host_venue_id) away.set(site.venue_id, site.venue_name);
   }
   for (const [vid, name] of away) venues.append(el("option", { value: vid, textContent: name }));
+}
+
+// 签到在场核验: what each checked-in expert's seat picture showed at check-in; an unconfirmed
+// one may be confirmed by hand by a host supervisor, with the reason.
+function renderPresence(rows) {
+  for (const p of rows) {
+    const byHand = p.confirmed_by ? `${p.confirmed_by}，${beijingText(p.confirmed_at)}：${p.reason}` : "—";
+    const row = el("tr", { "data-presence": p.expert_code, class: p.presence || "" },
+      cell(p.expert_code), cell(p.venue.name), cell(p.seat.label),
+      cell(p.checked_in_at ? beijingText(p.checked_in_at) : "—"),
+      el("td", { class: "presence", textContent: p.presence_name }), cell(p.note || "—"), cell(byHand));
+    row.append(isHost() && p.presence === "unconfirmed"
+      ? action("人工确认在场", "confirm-presence", (reason) => api("POST",
+          `/api/sessions/${p.session_id}/presence/${encodeURIComponent(p.expert_code)}/confirm`, { reason }),
+          "核实情况与理由")
+      : cell(""));
+    $("#presence tbody").append(row);
+  }
 }
 
 function renderIncidents(incidents) {
