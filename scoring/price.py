@@ -56,6 +56,7 @@ __all__ = [
     "RankedBidder",
     "Ranking",
     "benchmark_price",
+    "describe_formula",
     "deviation_deduction",
     "deviation_percent",
     "draw_coefficient",
@@ -166,6 +167,39 @@ def deviation_deduction(percent: Decimal, bands: Sequence[RateBand]) -> Decimal:
             break
         lower = band.up_to
     return total
+
+
+def _bands_text(side: str, bands: Sequence[RateBand]) -> str:
+    if len(bands) == 1:
+        return f"每{side}评标基准价 1 % 扣 {bands[0].rate} 分"
+    parts, lower = [], Decimal(0)
+    for band in bands:
+        span = f"{lower}–{band.up_to} % " if band.up_to is not None else f"{lower} % 以上"
+        parts.append(f"{span}的部分每 1 % 扣 {band.rate} 分")
+        lower = band.up_to if band.up_to is not None else lower
+    return f"{side}评标基准价的，偏差 " + "、".join(parts)
+
+
+def describe_formula(rule: PriceRule) -> str:
+    """How a price becomes a price score under ``rule``, in the words of an evaluation report
+    (the benchmark itself is described with the figure it produced)."""
+    if rule.formula is PriceFormula.RATIO:
+        return f"价格分 = 评标基准价 ÷ 投标报价 × {rule.full_marks}（不超过满分）"
+    sides = []
+    for above, side in ((True, "高于"), (False, "低于")):
+        text = _bands_text(side, rule.bands(above))
+        cap = rule.max_deduction(above)
+        if cap is not None:
+            text += f"，最多扣 {cap} 分"
+        sides.append(text)
+    text = f"价格分 = {rule.full_marks} − 扣分；" + "；".join(sides)
+    if rule.deviation_rounding is not None:
+        grid = rule.deviation_rounding
+        text += f"；偏差率精确到 {grid.quantum} %（{grid.mode.label}）"
+    if rule.deviation_step is not None:
+        grid = rule.deviation_step
+        text += f"；偏差按每 {grid.quantum} % 一档计（不足一档{grid.mode.label}）"
+    return text + "；扣分后不低于 0 分"
 
 
 def price_score(price: Decimal, benchmark: Decimal, rule: PriceRule, places: int) -> Decimal:

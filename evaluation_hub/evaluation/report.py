@@ -25,7 +25,7 @@ from evaluation_hub import localtime
 from scoring.aggregation import Aggregation
 from scoring.decimals import quantize
 from scoring.model import COMMERCIAL_PART, BidPackage
-from scoring.price import PriceResult, Ranking
+from scoring.price import PriceResult, Ranking, describe_formula
 from scoring.sheets import Reintegrated
 from scoring.shuffle import ShuffleManifest, commitment
 from scoring.signing import decimal_text
@@ -218,14 +218,7 @@ def _per_bidder(data: ReportData) -> str:
             f"<h3>{_e(b.id)} {_e(b.name)}（统一社会信用代码 {_e(b.credit_code)}）</h3>"
             + _table(head, rows, numeric)
         )
-    if agg.rule.value == "mean" or len(agg.kept_experts) <= 5:
-        rule = "各专家评分的算术平均"
-        if agg.rule.value != "mean":
-            rule += "（评标委员会 5 人及以下，不去掉最高分和最低分）"
-    else:
-        rule = "每项去掉一个最高分和一个最低分后的算术平均"
-        if agg.dropped_expert:
-            rule = f"先剔除总分极差最大的专家 {agg.dropped_expert} 的全部评分，再" + rule
+    rule = agg.describe()
     note = f'<p class="note">汇总规则：{_e(rule)}；'
     note += f"保留 {places} 位小数，四舍五入。"
     return note + "</p>" + "".join(parts)
@@ -316,7 +309,7 @@ def _prices(data: ReportData) -> str:
     )
     return (
         f"<p>评标基准价：{_money(bench.value)} 元（{_e(desc)}）；价格分满分 "
-        f"{_e(rule.full_marks)} 分。</p>"
+        f"{_e(rule.full_marks)} 分；{_e(describe_formula(rule))}。</p>"
         + _table(["投标人", "投标报价（元）", "价格分"], rows, frozenset({1, 2}))
     )
 

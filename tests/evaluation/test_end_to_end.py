@@ -436,6 +436,10 @@ async def test_five_experts_from_committee_to_signed_report(
     ) in html
     assert "<strong>85.48</strong>" in html
     assert "评标基准价：34,560,000.00 元" in html
+    assert (
+        "价格分满分 30 分；价格分 = 30 − 扣分；每高于评标基准价 1 % 扣 1 分；"
+        "每低于评标基准价 1 % 扣 0.5 分；扣分后不低于 0 分。"
+    ) in html
     assert "b03 技术方案明显优于其他投标人，价格分权重过高" in html
     assert "拒绝签字，书面说明了不同意见和理由" in html and "对评分复核的处理有保留意见" in html
     assert "该章节未涉及高边坡防护方案，故给低分" in html

@@ -10,6 +10,7 @@ from typing import Any
 
 from evaluation_hub.evaluation.report import ReportData, SignatureNote, render_report
 from scoring.aggregation import aggregate
+from scoring.model import TrimBasis
 from scoring.price import rank, score_prices
 from scoring.sheets import reintegrate
 from scoring.shuffle import ShuffleManifest, commitment, derive
@@ -20,12 +21,12 @@ from tests.scoring.test_worked_example import EXPERTS, _points
 AT = datetime(2026, 12, 1, 8, 30, tzinfo=UTC)
 
 
-def _data(seed_hex: str | None = None) -> ReportData:
+def _data(seed_hex: str | None = None, **options: Any) -> ReportData:
     package = demo_package()
     manifest = ShuffleManifest("9", EXPERTS, package.chapter_ids, package.bidder_ids)
     shuffle = derive(SEED, manifest)
     scores = reintegrate(sheets_through_shuffle(package, shuffle, _points()), shuffle)
-    agg = aggregate(scores, package)
+    agg = aggregate(scores, package, **options)
     prices = score_prices(package)
     return ReportData(
         session_id=9,
@@ -50,6 +51,19 @@ def _data(seed_hex: str | None = None) -> ReportData:
         ],
         generated_at=AT,
     )
+
+
+def test_the_report_states_the_aggregation_as_applied() -> None:
+    # The same seven members under the method's options: the report says what was done.
+    totals = render_report(_data(trim_basis=TrimBasis.TOTALS))
+    assert (
+        "汇总规则：对每个投标人的技术部分和商务部分，分别去掉总分最高和最低的各一名专家后的"
+        "算术平均；"
+    ) in totals
+    untrimmed = render_report(_data(trim_above=7))
+    assert (
+        "汇总规则：各专家评分的算术平均（评标委员会 7 人及以下，不去掉最高分和最低分）；"
+    ) in untrimmed
 
 
 def test_the_worked_example_reads_as_published() -> None:

@@ -28,7 +28,14 @@ from scoring.model import (
     RateBand,
 )
 from scoring.package import parse_package
-from scoring.price import benchmark_price, deviation_percent, price_score, rank, score_prices
+from scoring.price import (
+    benchmark_price,
+    describe_formula,
+    deviation_percent,
+    price_score,
+    rank,
+    score_prices,
+)
 from tests.scoring.helpers import minimal_chapters, minimal_documents
 
 D = Decimal
@@ -492,3 +499,23 @@ def test_price_and_composite_places_of_their_own() -> None:
     )
     # composite 5.5 + 4.25 + 23.077 = 32.827, kept at 3 places
     assert [r.composite for r in rank(package, agg, prices).rows] == [D("39.750"), D("32.827")]
+
+
+# --- the rule in the report's words -----------------------------------------------------------
+def test_each_formula_described_as_it_scores() -> None:
+    ratio = PriceRule(D(30), PriceFormula.RATIO, BenchmarkRule.LOWEST)
+    assert describe_formula(ratio) == "价格分 = 评标基准价 ÷ 投标报价 × 30（不超过满分）"
+    assert describe_formula(DEVIATION) == (
+        "价格分 = 30 − 扣分；每高于评标基准价 1 % 扣 1 分；每低于评标基准价 1 % 扣 0.5 分"
+        "；扣分后不低于 0 分"
+    )
+    capped = replace(BANDED, max_deduction_above=D(10))
+    assert describe_formula(capped) == (
+        "价格分 = 30 − 扣分；每高于评标基准价 1 % 扣 1 分，最多扣 10 分"
+        "；低于评标基准价的，偏差 0–8 % 的部分每 1 % 扣 1 分、8 % 以上的部分每 1 % 扣 4 分"
+        "；扣分后不低于 0 分"
+    )
+    both = replace(ROUNDED, deviation_step=GridRounding(D(1), RoundingMode.UP))
+    assert describe_formula(both).endswith(
+        "；偏差率精确到 0.01 %（四舍五入）；偏差按每 1 % 一档计（不足一档进一）；扣分后不低于 0 分"
+    )
