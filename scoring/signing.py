@@ -153,6 +153,14 @@ def result_document(
             "experts": list(aggregation.experts),
             "kept_experts": list(aggregation.kept_experts),
             "dropped_expert": aggregation.dropped_expert,
+            # The options the figures came from, so that a signed result says how it was
+            # reached (and a verifier can recompute it) without the session's configuration.
+            "trimmed": aggregation.trimmed,
+            "trim_basis": aggregation.trim_basis.value,
+            "trim_above": aggregation.trim_above,
+            "technical_places": aggregation.technical_places,
+            "commercial_places": aggregation.commercial_places,
+            "rule_text": aggregation.describe(),
         },
         "benchmark_price": prices.benchmark.value,
         "ranking": [

@@ -257,4 +257,18 @@ def test_worked_example() -> None:
     # --- the committee signs the result ---------------------------------------------------
     key = Ed25519PrivateKey.from_private_bytes(bytes(32))
     document = result_document("S-1", package, agg, prices, ranking)
+    # What is signed says how the figures were reached, not only the figures.
+    assert document["aggregation"] == {
+        "rule": "trimmed",
+        "places": 2,
+        "experts": list(EXPERTS),
+        "kept_experts": list(EXPERTS),
+        "dropped_expert": None,
+        "trimmed": True,
+        "trim_basis": "items",
+        "trim_above": 5,
+        "technical_places": 2,
+        "commercial_places": 2,
+        "rule_text": "每项去掉一个最高分和一个最低分后的算术平均",
+    }
     verify(key.public_key(), document, sign(key, document))
