@@ -85,6 +85,12 @@ class AnonymityFinding:
     line: int
     column: int
     owner_id: str | None
+    #: the span's length in characters (0 for a finding recorded before lengths were kept)
+    length: int = 0
+    #: found only after folding spacing, tags, full-width or traditional characters (规避)
+    evasion: bool = False
+    #: a deliberate mark (formatting, symbols, repetition) rather than identifying text
+    mark: bool = False
 
 
 @dataclass(frozen=True)
@@ -169,6 +175,10 @@ def _finding(f: Mapping[str, Any]) -> AnonymityFinding:
         line=f["line"],
         column=f["column"],
         owner_id=f["owner_id"],
+        # Packages attached before these were recorded have none of them.
+        length=f.get("length", 0),
+        evasion=f.get("evasion", False),
+        mark=f.get("mark", False),
     )
 
 

@@ -164,8 +164,8 @@ async def test_host_runs_an_evaluation_from_the_console(
         "发现 4 处识别标记，涉及 1 个章节；尚有 1 个章节未记录放行理由，放行前不能向专家发放章节。"
     )
     await expect(page.locator("#flagged tr[data-chapter='b03/ch2'] td").nth(1)).to_have_text(
-        "投标人名称（第 5 行第 5 列）、人员姓名（第 5 行第 59 列）、电话号码（第 17 行第 18 列）、"
-        "电子邮箱（第 17 行第 37 列）"
+        "投标人名称（第 5 行第 5 列，14 字）、人员姓名（第 5 行第 59 列，3 字）、"
+        "电话号码（第 17 行第 18 列，13 字）、电子邮箱（第 17 行第 37 列，21 字）"
     )
     await expect(page.locator("#similarity-summary")).to_have_text(
         "1 对投标人的章节相似程度达到提示标准，请评标委员会和监督人员关注。"
@@ -301,7 +301,7 @@ async def test_host_runs_an_evaluation_from_the_console(
              "待答复", "", "保留原评分已重新评分"]
         )  # fmt: skip
         await expect(page.locator("#review-summary")).to_have_text(
-            "共 1 项复核请求：已答复 0 项，待答复 1 项。"
+            "共 1 项复核请求：已答复或已关闭 0 项，待答复 1 项。"
         )
         # Sealing now is refused in the hub's words; nothing changes.
         await page.click("#actions button[data-action=seal]")
@@ -317,10 +317,10 @@ async def test_host_runs_an_evaluation_from_the_console(
         await requests.nth(0).locator("input").fill(reason)
         await requests.nth(0).locator("button[data-answer=keep]").click()
         await expect(message).to_have_text("已登记复核请求 #1 的答复：保留原评分。")
-        await expect(first.nth(7)).to_have_text("保留原评分")
+        await expect(first.nth(7)).to_have_text("保留原评分（主场代录：km_operator）")
         await expect(first.nth(8)).to_have_text(reason)
         await expect(page.locator("#review-summary")).to_have_text(
-            "共 1 项复核请求：已答复 1 项，待答复 0 项。"
+            "共 1 项复核请求：已答复或已关闭 1 项，待答复 0 项。"
         )
         await page.click("#review-round")
         await expect(message).to_have_text("已发起偏离复核，没有需要复核的评分。")

@@ -100,6 +100,9 @@ def overview_json(o: Overview) -> dict[str, Any]:
                     "line": f.line,
                     "column": f.column,
                     "owner_id": f.owner_id,
+                    "length": f.length,
+                    "evasion": f.evasion,
+                    "mark": f.mark,
                 }
                 for f in o.findings
             ],

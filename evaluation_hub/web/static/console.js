@@ -8,7 +8,7 @@
 
 // Lifecycle moves the evaluation makes itself, with its own checks (the rest: POST …/actions).
 const EVALUATION_MOVES = { begin_deviation_review: "review", seal: "seal", reveal: "reveal" };
-const ANSWER_NAMES = { keep: "保留原评分", revise: "已重新评分" };
+const ANSWER_NAMES = { keep: "保留原评分", revise: "已重新评分", settled: "已自动关闭（各专家评分已一致）" };
 const SOURCE_NAMES = { seat: "工位", host: "主场代录" };
 
 let stream = null;       // EventSource of the selected session
@@ -230,6 +230,15 @@ function drawPackage(overview, report) {
   drawSimilarity(report);
 }
 
+// Where a mark is and what kind, never its text (the text is the bidder's identity).
+function findingText(f) {
+  const size = f.length ? `，${f.length} 字` : "";
+  const evaded = f.evasion ? "，经归一化后识别（疑似规避）" : "";
+  // Another bidder's name in this bidder's chapter is worth a look of its own (串标 signal).
+  const owner = f.owner_id && f.owner_id !== f.bidder_id ? `，属于另一投标人 ${f.owner_id}` : "";
+  return `${f.kind_name}（第 ${f.line} 行第 ${f.column} 列${size}${evaded}${owner}）`;
+}
+
 function drawAnonymity(overview, report) {
   const findings = overview ? overview.anonymity.findings : [];
   const overrides = overview ? overview.anonymity.overrides : [];
@@ -243,7 +252,7 @@ function drawAnonymity(overview, report) {
   $("#flagged tbody").replaceChildren(...flagged.map((key) => {
     const [bidder, chapter] = key.split("/");
     const marks = findings.filter((f) => f.bidder_id === bidder && f.chapter_id === chapter)
-      .map((f) => `${f.kind_name}（第 ${f.line} 行第 ${f.column} 列）`).join("、");
+      .map(findingText).join("、");
     const override = overrides.find((o) => o.bidder_id === bidder && o.chapter_id === chapter);
     let release;
     if (override) {
@@ -362,10 +371,13 @@ function drawReview(overview, report, lifecycle) {
   const inReview = lifecycle.state === "deviation_review";
   $("#review-round").hidden = !(may.run_evaluation && inReview);
   const requests = overview.review.requests;
-  const answered = requests.filter((r) => r.answer).length;
+  const notices = requests.filter((r) => r.informational && !r.answer).length;
+  const closed = requests.filter((r) => r.answer).length;
+  const open = requests.length - closed - notices;
   $("#review-summary").textContent = requests.length === 0
     ? "尚无复核请求。"
-    : `共 ${requests.length} 项复核请求：已答复 ${answered} 项，待答复 ${requests.length - answered} 项。`;
+    : `共 ${requests.length} 项复核请求：已答复或已关闭 ${closed} 项，待答复 ${open} 项`
+      + (notices ? `，仅告知 ${notices} 项。` : "。");
   $("#requests").hidden = requests.length === 0;
   const name = partNames(overview, report);
   $("#requests tbody").replaceChildren(...requests.map((r) => el("tr", { "data-request": String(r.id) },
@@ -376,13 +388,21 @@ function drawReview(overview, report, lifecycle) {
     el("td", { textContent: r.subject }),
     el("td", { textContent: r.item || "合计" }),
     el("td", { textContent: r.message }),
-    el("td", { class: "answer", textContent: r.answer ? ANSWER_NAMES[r.answer] : "待答复" }),
+    el("td", { class: "answer", textContent: answerText(r) }),
     el("td", { class: "answer-reason", textContent: r.answer_reason }),
     el("td", {}, ...answerControls(r, inReview)))));
 }
 
+// The answer as recorded, and who gave it: the expert's seat, or the host for them (代录).
+function answerText(r) {
+  if (!r.answer) return r.informational ? "仅告知，无需答复" : "待答复";
+  const name = ANSWER_NAMES[r.answer] || r.answer;
+  if (r.answer === "settled" || !r.answered_by) return name;
+  return r.answered_by.startsWith("seat:") ? `${name}（工位答复）` : `${name}（主场代录：${r.answered_by}）`;
+}
+
 function answerControls(r, inReview) {
-  if (r.answer || !inReview || !may.run_evaluation) return [];
+  if (r.answer || r.informational || !inReview || !may.run_evaluation) return [];
   const reason = draftField(`answer:${r.id}`, { maxLength: 2000, placeholder: "理由（保留原评分时必填）" });
   const buttons = ["keep", "revise"].map((answer) => {
     const button = el("button", { type: "button", textContent: ANSWER_NAMES[answer], "data-answer": answer });
