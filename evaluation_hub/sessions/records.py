@@ -11,12 +11,13 @@ follows the dispatch rules (``booking.rules.Window``) and its committee size the
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from evaluation_hub import access
+from evaluation_hub.audit.store import append_event
 from evaluation_hub.booking import rules as booking_rules
 from evaluation_hub.db.models import EvaluationSession, Expert, SessionExpert, Venue
 from evaluation_hub.errors import InvalidInput, NotFound
@@ -139,6 +140,21 @@ async def create_session(
         )
         s.add(session)
         await s.flush()
+        await append_event(
+            s,
+            kind="session.created",
+            subject=f"session:{session.id}",
+            actor=actor.username,
+            payload={
+                "project_code": session.project_code,
+                "section": session.section,
+                "host_venue_id": host.id,
+                "starts_at": session.starts_at.astimezone(UTC).isoformat(),
+                "ends_at": session.ends_at.astimezone(UTC).isoformat(),
+                "committee_size": session.committee_size,
+            },
+            at=now,
+        )
         return session_record(session)
 
 

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
+from evaluation_hub.audit.store import load_chain
 from tests.hub.helpers import login, problem
 
 Client = TestClient[Any, Any]
@@ -21,7 +22,9 @@ SESSION = {
 }
 
 
-async def test_create_session_and_register_experts(client: Client, seeded: dict[str, Any]) -> None:
+async def test_create_session_and_register_experts(
+    client: Client, seeded: dict[str, Any], database: Any
+) -> None:
     host = await login(client, "km_operator")
     resp = await client.post("/api/sessions", json=SESSION, headers=host)
     assert resp.status == 201, await resp.text()
@@ -29,6 +32,17 @@ async def test_create_session_and_register_experts(client: Client, seeded: dict[
     assert session["host_venue_id"] == seeded["venues"]["KM"]
     assert session["starts_at"] == "2026-12-03T01:00:00+00:00"
     assert session["state"] == "scheduled"
+    async with database.read() as s:
+        (created,) = [e for e in await load_chain(s) if e.kind == "session.created"]
+    assert (created.actor, created.subject) == ("km_operator", f"session:{session['id']}")
+    assert created.payload == {
+        "project_code": "YN-2026-SL-0001",
+        "section": "第 1 标段",
+        "host_venue_id": seeded["venues"]["KM"],
+        "starts_at": "2026-12-03T01:00:00+00:00",
+        "ends_at": "2026-12-03T10:00:00+00:00",
+        "committee_size": 5,
+    }
     url = f"/api/sessions/{session['id']}/experts"
     for code in ("E01", "E02", "E03", "E04", "E05"):
         resp = await client.post(url, json={"expert_id": seeded["experts"][code]}, headers=host)
