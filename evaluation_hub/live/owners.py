@@ -16,11 +16,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from evaluation_hub.booking.seatings import Seating, seatings
-from evaluation_hub.db.models import EvaluationSession
+from evaluation_hub.sessions.lookup import session_states
 from evaluation_hub.sessions.states import MEDIA_RELEASED
 
 __all__ = ["media_owners", "owns_media"]
@@ -40,15 +39,5 @@ async def media_owners(s: AsyncSession, seat_key: str, at: datetime) -> list[Sea
     held = await seatings(s, seat_key=seat_key, with_expert=True)
     if not held:
         return []
-    states = dict(
-        (
-            await s.execute(
-                select(EvaluationSession.id, EvaluationSession.state).where(
-                    EvaluationSession.id.in_({x.session_id for x in held})
-                )
-            )
-        )
-        .tuples()
-        .all()
-    )
+    states = await session_states(s, (x.session_id for x in held))
     return [x for x in held if owns_media(x, states[x.session_id], at)]

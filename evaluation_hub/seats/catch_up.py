@@ -25,7 +25,6 @@ import structlog
 from sqlalchemy import select
 
 from evaluation_hub.booking.seatings import seatings
-from evaluation_hub.db.models import EvaluationSession
 from evaluation_hub.evaluation.models import ReportSignatureRow, ReviewRequestRow
 from evaluation_hub.evaluation.result import report_messages, revealed_result
 from evaluation_hub.evaluation.review import review_notice
@@ -33,6 +32,7 @@ from evaluation_hub.seats import chair_ballots, deliveries
 from evaluation_hub.seats.chapter_chunks import ChapterChunks
 from evaluation_hub.seats.expert_requests import briefing
 from evaluation_hub.services import Services
+from evaluation_hub.sessions.lookup import session_states
 from evaluation_hub.sessions.states import SessionState
 from seat_protocol.messages import AppMessage, ChapterManifest, CheckinResult, SessionStateNotice
 from seat_protocol.seat_key import SeatKey
@@ -54,17 +54,7 @@ async def seat_connected(
         held = await seatings(s, seat_key=seat_key)
         if not held:
             return []
-        states = dict(
-            (
-                await s.execute(
-                    select(EvaluationSession.id, EvaluationSession.state).where(
-                        EvaluationSession.id.in_({x.session_id for x in held})
-                    )
-                )
-            )
-            .tuples()
-            .all()
-        )
+        states = await session_states(s, (x.session_id for x in held))
         at = now.timestamp()
         for seating in held:
             notices.append(

@@ -9,6 +9,7 @@ meanwhile is seen and one to come waits.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -20,7 +21,7 @@ from evaluation_hub.booking.seatings import seatings
 from evaluation_hub.db.models import EvaluationSession
 from evaluation_hub.errors import NotFound
 
-__all__ = ["LoadedSession", "load_session", "session_not_found"]
+__all__ = ["LoadedSession", "load_session", "session_not_found", "session_states"]
 
 
 def session_not_found(session_id: int) -> NotFound:
@@ -62,3 +63,13 @@ async def load_session(
             seated_venue_ids=seated,
         ),
     )
+
+
+async def session_states(s: AsyncSession, session_ids: Iterable[int]) -> dict[int, str]:
+    """The state of each of these sessions, by id (one query)."""
+    rows = await s.execute(
+        select(EvaluationSession.id, EvaluationSession.state).where(
+            EvaluationSession.id.in_(set(session_ids))
+        )
+    )
+    return dict(rows.tuples().all())
