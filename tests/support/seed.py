@@ -47,9 +47,16 @@ def load_directory(path: Path = DIRECTORY) -> dict[str, Any]:
     return data
 
 
-async def seed(db: Database, now: datetime, *, day: date | None = None) -> dict[str, Any]:
+async def seed(
+    db: Database,
+    now: datetime,
+    *,
+    day: date | None = None,
+    window: tuple[datetime, datetime] | None = None,
+) -> dict[str, Any]:
     """Load the tests' directory into an empty, migrated database; the session is on ``day``
-    (default: the local day after ``now``). Returns ids by code."""
+    (default: the local day after ``now``) at the directory's times, or over ``window`` (a
+    session under way, for tests whose hub runs on the real clock). Returns ids by code."""
     data = load_directory()
     ids: dict[str, Any] = {"venues": {}, "experts": {}, "seats": {}}
     async with db.write() as s:
@@ -99,13 +106,17 @@ async def seed(db: Database, now: datetime, *, day: date | None = None) -> dict[
             )
         spec = data["session"]
         day = day or (localtime.day_of(now) + timedelta(days=1))
+        starts_at, ends_at = window or (
+            localtime.at_local(day, time.fromisoformat(spec["start"])),
+            localtime.at_local(day, time.fromisoformat(spec["end"])),
+        )
         session = EvaluationSession(
             project_code=spec["project_code"],
             project_name=spec["project_name"],
             section=spec["section"],
             host_venue_id=ids["venues"][spec["host"]],
-            starts_at=localtime.at_local(day, time.fromisoformat(spec["start"])),
-            ends_at=localtime.at_local(day, time.fromisoformat(spec["end"])),
+            starts_at=starts_at,
+            ends_at=ends_at,
             committee_size=spec["committee_size"],
             state=SessionState.SCHEDULED,
             created_at=now,
