@@ -29,6 +29,7 @@ report (seven signatures from the seats), the review closed with nobody answerin
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import subprocess
 import sys
@@ -52,7 +53,7 @@ from seat_agent.keys import init_state_dir
 from seat_agent.page.guard import new_page_key, opening_url
 from seat_protocol.seat_key import SeatKey
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
-from tests.e2e.conftest import HubProcess, api
+from tests.e2e.conftest import SEALING_KEY, HubProcess, _env, api
 from tests.evaluation.helpers import DEMO_PACKAGE
 from tests.support.postgres_server import free_port
 from tests.support.seed import load_directory, seed
@@ -371,7 +372,10 @@ async def test_a_whole_evaluation_through_the_pages(world: World, browser: Any) 
         assert requests and {r["answer"] for r in requests} == {"settled"}, requests
         await console.click("#review-round")  # a second round finds nothing more to ask
         await expect(console.locator("#review-summary")).to_have_text(
-            f"共 {len(requests)} 项复核请求：已答复 {len(requests)} 项，待答复 0 项。"
+            f"共 {len(requests)} 项复核请求：已答复或已关闭 {len(requests)} 项，待答复 0 项。"
+        )
+        await expect(console.locator("#requests tbody td.answer")).to_have_text(
+            ["已自动关闭（各专家评分已一致）"] * len(requests)
         )
 
         # --- seal, reveal on the console; every expert signs on the page -------------------------
@@ -419,6 +423,8 @@ async def test_a_whole_evaluation_through_the_pages(world: World, browser: Any) 
         "--database-url", hub.database_url, "--hub-key", str(hub.state / "hub-key.pem"),
         "--with-recordings", str(hub.state / "recordings"),
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        # The hub's sealing key, as the hub process had it (never a file left on the machine).
+        env=_env(EVALHUB_SEALING_KEY=base64.urlsafe_b64encode(SEALING_KEY).decode()),
     )  # fmt: skip
     output, _ = await archived.communicate()
     assert archived.returncode == 0, output.decode()
