@@ -754,7 +754,7 @@ def run(args: argparse.Namespace) -> int:
     state.mkdir(parents=True, exist_ok=True)
     url = f"sqlite+aiosqlite:///{state / 'hub.db'}"
     # The demo keeps its recordings beside its database unless told otherwise.
-    config = HubConfig.from_env(database_url=url, host=args.host, port=args.port)
+    config = HubConfig.from_env(state_dir=state, database_url=url, host=args.host, port=args.port)
     if "EVALHUB_RECORDINGS_DIR" not in os.environ:
         config = dataclasses.replace(config, recordings_dir=state / "recordings")
     configure_logging(json=config.json_logs)

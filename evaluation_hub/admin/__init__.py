@@ -5,6 +5,9 @@ Modules:
     errors     the refusals of user administration (``ProblemError`` subclasses)
     users      the use cases: add a user, disable or re-enable one, reset a password; each
                checks that the actor is a system administrator and writes an audit event
+    signin     signing in: throttled per user and per address with lockout (auth.locked_out
+               on the audit chain), the password checked in a bounded thread pool
+    tokens     what a session token claims, its lifetime limit, sign-out and revocation
     cli        ``evaluation-hub user add``, a thin shell over ``users.add_user``
 
 A password arrives in plain text from a shell and goes no further than ``passwords``: it is

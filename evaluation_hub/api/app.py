@@ -30,6 +30,7 @@ from evaluation_hub.api import (
     session_auth,
     sessions,
     supervision,
+    transport,
 )
 from evaluation_hub.api.keys import BUS, CLOCK, CONFIG, DB, DISTANCES, HUB_KEY, SEALER, SERVICES
 from evaluation_hub.api.problems import problem_middleware
@@ -185,6 +186,8 @@ def create_app(
     for module in _MODULES:
         app.router.add_routes(module.routes.table)
     pages.setup(app)
+    transport.setup(app)
+    session_auth.setup(app)
     seat_link.setup(app, hub_id=config.hub_id)
     seat_link.setup_session_notices(app)
     live.setup_live(app)
