@@ -104,6 +104,11 @@ class PasswordChecks:
     def _release(self) -> None:
         self._taken -= 1
 
+    @property
+    def taken(self) -> int:
+        """Checks running or waiting now."""
+        return self._taken
+
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
