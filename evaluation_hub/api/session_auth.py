@@ -71,7 +71,7 @@ async def login(request: web.Request) -> web.Response:
         request.app[PASSWORD_CHECKS],
         body["username"],
         body["password"],
-        client_address(request),
+        client_address(request, config.trusted_proxies),
         now=now,
     )
     token = issue_token(config.token_secret, signed.claims, signed.role, signed.venue_id)

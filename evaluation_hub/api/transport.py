@@ -49,10 +49,10 @@ def _from_trusted_proxy(request: web.Request) -> bool:
     return _trusted(request.remote, request.app[CONFIG].trusted_proxies)
 
 
-def client_address(request: web.Request) -> str:
-    """The address of the client (see the module docstring); ``"unknown"`` if there is none."""
+def client_address(request: web.Request, proxies: tuple[str, ...]) -> str:
+    """The address of the client (see the module docstring), ``proxies`` being
+    ``HubConfig.trusted_proxies``; ``"unknown"`` if there is none."""
     peer = request.remote or _UNKNOWN
-    proxies = request.app[CONFIG].trusted_proxies
     if not _trusted(peer, proxies):
         return peer
     hops = [
