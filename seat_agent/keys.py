@@ -146,7 +146,10 @@ def record_hub_pin(identity: SeatIdentity, pin: str) -> SeatIdentity:
 
 
 def load_identity(state_dir: Path) -> SeatIdentity:
-    """Read the identity ``init_state_dir`` wrote."""
+    """Read the identity ``init_state_dir`` wrote (a state directory made before folders were
+    0700 is narrowed to 0700)."""
+    if state_dir.is_dir() and state_dir.stat().st_mode & 0o077:
+        os.chmod(state_dir, 0o700)
     try:
         config = json.loads((state_dir / CONFIG_FILE).read_text(encoding="utf-8"))
         ed_raw = (state_dir / ED25519_FILE).read_bytes()
