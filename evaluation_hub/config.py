@@ -225,7 +225,8 @@ def _security_settings(env: dict[str, str]) -> dict[str, object]:
     """TLS (EVALHUB_TLS_CERT, EVALHUB_TLS_KEY), EVALHUB_TRUSTED_PROXIES (comma-separated),
     EVALHUB_TOKEN_MAX_LIFETIME_HOURS, and the throttling limits: EVALHUB_SIGNIN_USER_ADDRESS_*,
     EVALHUB_SIGNIN_ADDRESS_*, EVALHUB_SIGNIN_USER_*, EVALHUB_ENROLMENT_ADDRESS_*,
-    EVALHUB_ENROLMENT_SEAT_* (each ``_ATTEMPTS``, ``_WINDOW_MINUTES``, ``_LOCKOUT_MINUTES``)."""
+    EVALHUB_ENROLMENT_SEAT_* (each ``_ATTEMPTS``, ``_WINDOW_MINUTES``, ``_LOCKOUT_MINUTES``),
+    EVALHUB_SIGNIN_HASH_WORKERS and EVALHUB_SIGNIN_MAX_WAITING (the password-check threads)."""
     values: dict[str, object] = {}
     if env.get("EVALHUB_TLS_CERT"):
         values["tls_cert"] = Path(env["EVALHUB_TLS_CERT"])
@@ -239,11 +240,22 @@ def _security_settings(env: dict[str, str]) -> dict[str, object]:
     if hours is not None:
         values["token_max_lifetime"] = timedelta(hours=hours)
     signin, enrolment = SigninPolicy(), EnrolmentPolicy()
+    counts = {}
+    for name, key in (
+        ("hash_workers", "EVALHUB_SIGNIN_HASH_WORKERS"),
+        ("max_waiting", "EVALHUB_SIGNIN_MAX_WAITING"),
+    ):
+        number = _number(env, key)
+        if number is not None:
+            if number != int(number):
+                raise ConfigError(f"{key} must be a whole number, got {env[key]!r}")
+            counts[name] = int(number)
     values["signin"] = dataclasses.replace(
         signin,
         per_user_address=_limit(env, "EVALHUB_SIGNIN_USER_ADDRESS", signin.per_user_address),
         per_address=_limit(env, "EVALHUB_SIGNIN_ADDRESS", signin.per_address),
         per_user=_limit(env, "EVALHUB_SIGNIN_USER", signin.per_user),
+        **counts,
     )
     values["enrolment"] = EnrolmentPolicy(
         per_address=_limit(env, "EVALHUB_ENROLMENT_ADDRESS", enrolment.per_address),

@@ -16,6 +16,7 @@ no clock, no I/O.
 from __future__ import annotations
 
 import ipaddress
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -113,16 +114,17 @@ class SigninPolicy:
     * ``per_user``: one username from every address together (guessing spread over many
       machines); set above the other two, as reaching it locks the user out everywhere.
 
-    ``hash_workers`` threads check passwords off the event loop; at most ``max_waiting``
-    checks queue for them, beyond which sign-in answers "busy" at once (503) instead of
+    ``hash_workers`` threads (default: half the machine's cores) check passwords off the event
+    loop; at most ``max_waiting`` checks queue for them, beyond which sign-in answers "busy" at once (503) instead of
     letting a flood queue up unbounded work.
     """
 
     per_user_address: Limit = Limit(5, timedelta(minutes=15), timedelta(minutes=15))
     per_address: Limit = Limit(20, timedelta(minutes=15), timedelta(minutes=15))
     per_user: Limit = Limit(50, timedelta(minutes=15), timedelta(minutes=15))
-    hash_workers: int = 1
-    max_waiting: int = 16
+    # Half the cores: scrypt takes a core for ~0.1 s per check, and the event loop must keep one.
+    hash_workers: int = max(1, (os.cpu_count() or 2) // 2)
+    max_waiting: int = 32
 
 
 @dataclass(frozen=True)

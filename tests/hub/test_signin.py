@@ -40,6 +40,8 @@ POLICY = SigninPolicy(
     per_user_address=Limit(3, WINDOW, timedelta(minutes=15)),
     per_address=Limit(6, WINDOW, timedelta(minutes=30)),
     per_user=Limit(5, WINDOW, timedelta(minutes=15)),
+    hash_workers=1,
+    max_waiting=16,
 )
 BAD = "用户名或密码错误"
 
