@@ -14,9 +14,10 @@ sign-in clears its own username-and-address counter only (an attacker who holds 
 cannot reset the count of their address).
 
 Passwords are checked in a small thread pool (``PasswordChecks``): scrypt is slow on purpose
-and would otherwise stop the event loop, and with it every other request, for each attempt. At
-most ``SigninPolicy.max_waiting`` checks wait for a thread; beyond that, sign-in answers
-``SigninBusy`` (503) at once.
+and would otherwise stop the event loop, and with it every other request, for each attempt.
+The pool's threads run at a lower priority than the event loop, so when the machine is busy the
+hub's other requests are served first. At most ``SigninPolicy.max_waiting`` checks wait for a
+thread; beyond that, sign-in answers ``SigninBusy`` (503) at once.
 
 An unknown username is checked against a fixed hash, so its answer takes as long as a wrong
 password's, and its attempts count like any other (locks do not tell which usernames exist).
@@ -25,7 +26,9 @@ password's, and its attempts count like any other (locks do not tell which usern
 from __future__ import annotations
 
 import asyncio
+import os
 import secrets
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -73,13 +76,54 @@ class SignedIn:
         return access.ROLE_NAMES[self.role]
 
 
+#: how much lower than the event loop's the password-check threads' priority is (Linux nice)
+CHECK_NICENESS = 10
+
+
+def _lower_priority() -> None:
+    """Run this password-check thread at a lower priority: under load, the event loop (every
+    other request) goes first, and sign-ins wait their turn. Linux sets niceness per thread;
+    elsewhere (or if refused) the thread simply keeps the normal priority."""
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid) + CHECK_NICENESS)
+    except (AttributeError, OSError):
+        pass
+
+
+#: locks one process remembers (beyond this it asks the database, as for any other key)
+MAX_KNOWN_LOCKS = 10_000
+
+
 class PasswordChecks:
-    """Password checks in ``workers`` threads, with at most ``max_waiting`` queued for them."""
+    """Who may have a password checked: ``workers`` low-priority threads with at most
+    ``max_waiting`` checks queued for them, and the locks this process already knows of (a
+    locked key is refused without a database read: a flood against it costs next to nothing;
+    a lock only ends with time, so remembering it until then is exact)."""
 
     def __init__(self, workers: int = 1, max_waiting: int = 16) -> None:
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="password-check")
+        self._pool = ThreadPoolExecutor(
+            max_workers=workers, thread_name_prefix="password-check", initializer=_lower_priority
+        )
         self._capacity = workers + max_waiting
         self._taken = 0
+        self._locks: dict[tuple[str, str], datetime] = {}
+
+    @property
+    def full(self) -> bool:
+        return self._taken >= self._capacity
+
+    def known_lock(self, keys: list[tuple[str, str]], now: datetime) -> datetime | None:
+        """The latest lock this process knows on any of ``keys`` that still holds at ``now``."""
+        locks = [until for key in keys if (until := self._locks.get(key)) is not None]
+        latest = max(locks, default=None)
+        return latest if latest is not None and latest > now else None
+
+    def remember_lock(self, key: tuple[str, str], until: datetime, now: datetime) -> None:
+        if len(self._locks) >= MAX_KNOWN_LOCKS:
+            self._locks = {k: u for k, u in self._locks.items() if u > now}
+        if len(self._locks) < MAX_KNOWN_LOCKS:
+            self._locks[key] = until
 
     @classmethod
     def for_policy(cls, policy: SigninPolicy) -> PasswordChecks:
@@ -139,27 +183,41 @@ async def sign_in(
     """
     policy = hub.config.signin
     counted = _counted(policy, username, address)
-    async with hub.db.read() as s:
-        found = await throttles.counters(s, [(scope, key) for scope, key, _ in counted])
-        until = latest_lock(found.values(), now)
-        if until is not None:
-            log.warning(
-                "auth.signin_refused_locked",
-                username=username,
-                address=address,
-                locked_until=until.isoformat(),
-            )
-            raise SigninLocked(until, now)
-        user = (await s.execute(select(User).where(User.username == username))).scalar_one_or_none()
+    keys = [(scope, key) for scope, key, _ in counted]
+    # The cheap refusals first: a lock already known, a full queue (no database work for them).
+    until = checks.known_lock(keys, now)
+    if until is None:
+        if checks.full:
+            raise SigninBusy()
+        async with hub.db.read() as s:
+            found = await throttles.counters(s, keys)
+            until = latest_lock(found.values(), now)
+            user = None
+            if until is None:
+                user = (
+                    await s.execute(select(User).where(User.username == username))
+                ).scalar_one_or_none()
+        for key, counter in found.items():
+            if counter.locked_until is not None and counter.locked_until > now:
+                checks.remember_lock(key, counter.locked_until, now)
+    if until is not None:
+        log.info(
+            "auth.signin_refused_locked",
+            username=username,
+            address=address,
+            locked_until=until.isoformat(),
+        )
+        raise SigninLocked(until, now)
     ok = await checks.verify(password, user.password_hash if user else _DUMMY_HASH)
     if user is None or not ok or not user.active:
         cause = "unknown-user" if user is None else "wrong-password" if not ok else "disabled"
-        await _failed(hub, counted, username, address, cause, now)
+        for locked_key, locked_until in await _failed(hub, counted, username, address, cause, now):
+            checks.remember_lock(locked_key, locked_until, now)
         raise Unauthenticated("bad-login", BAD_LOGIN)
-    scope, key, _ = counted[0]
-    if (scope, key) in found:
+    pair = keys[0]  # the user at this address: a success starts its count afresh
+    if pair in found:
         async with hub.db.write() as s:
-            await throttles.clear(s, scope, key)
+            await throttles.clear(s, *pair)
     log.info("auth.signed_in", username=username, address=address)
     claims = new_claims(
         user.username, user.token_version, secrets.token_urlsafe(24), now, hub.config.token_ttl
@@ -174,15 +232,18 @@ async def _failed(
     address: str,
     cause: str,
     now: datetime,
-) -> None:
-    """Count a failed attempt against each key; a key it locks goes on the audit chain."""
+) -> list[tuple[tuple[str, str], datetime]]:
+    """Count a failed attempt against each key; a key it locks goes on the audit chain. The
+    keys it locked, and until when."""
     log.warning("auth.signin_failed", username=username, address=address, cause=cause)
+    locked_now: list[tuple[tuple[str, str], datetime]] = []
     async with hub.db.write() as s:
         for scope, key, limit in counted:
             counter, locked = await throttles.record_attempt(s, scope, key, limit, now)
             if not locked:
                 continue
             assert counter.locked_until is not None
+            locked_now.append(((scope, key), counter.locked_until))
             rule = scope.removeprefix("signin.")
             log.warning(
                 "auth.locked_out",
@@ -208,3 +269,4 @@ async def _failed(
                 },
                 at=now,
             )
+    return locked_now

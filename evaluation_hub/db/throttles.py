@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -37,17 +37,14 @@ def _counter(row: Throttle) -> Counter:
 async def counters(
     s: AsyncSession, keys: Sequence[tuple[str, str]]
 ) -> dict[tuple[str, str], Counter]:
-    """The counters of those ``keys`` (scope, key) that have one."""
-    found: dict[tuple[str, str], Counter] = {}
-    for scope, key in keys:
-        row = (
-            await s.execute(
-                select(Throttle).where(Throttle.scope == scope, Throttle.key == key[:MAX_KEY])
-            )
-        ).scalar_one_or_none()
-        if row is not None:
-            found[(scope, key)] = _counter(row)
-    return found
+    """The counters of those ``keys`` (scope, key) that have one (one query)."""
+    wanted = {(scope, key[:MAX_KEY]): (scope, key) for scope, key in keys}
+    rows = await s.execute(
+        select(Throttle).where(
+            or_(*(and_(Throttle.scope == scope, Throttle.key == key) for scope, key in wanted))
+        )
+    )
+    return {wanted[(row.scope, row.key)]: _counter(row) for row in rows.scalars()}
 
 
 async def _row_for_update(s: AsyncSession, scope: str, key: str) -> Throttle | None:

@@ -350,3 +350,28 @@ async def test_password_checks_leave_the_event_loop_free_and_a_full_queue_answer
     assert (await first)[0] == 401
     assert [(await w)[0] for w in waiting] == [401] * 16
     assert checks.taken == 0
+
+
+async def test_a_lock_made_through_one_hub_process_holds_in_another(
+    hub: Hub, seeded: dict[str, Any], tmp_path: Path
+) -> None:
+    for _ in range(3):
+        assert (await hub.sign_in("km_operator", "wrong"))[0] == 401
+    # A second hub process on the same database (as behind a load balancer) knows nothing of
+    # the lock in its memory, and finds it in the database.
+    config = HubConfig(
+        database_url=hub.database.url,
+        token_secret=SECRET,
+        sealing_key_file=tmp_path / "sealing.key",
+        hub_key_file=tmp_path / "hub-key.pem",
+        recordings_enabled=False,
+        signin=POLICY,
+    )
+    other = create_app(config, db=hub.database, clock=hub.clock, sweep=False)
+    async with TestServer(other, host="127.0.0.1") as server:
+        second = Hub(server, hub.database, hub.clock)
+        status, body = await second.sign_in("km_operator", seeded["password"])
+        assert (status, body) == (429, _locked("2026-11-30 09:15", 900))
+        assert (await second.sign_in("km_operator", seeded["password"], source="127.0.0.2"))[
+            0
+        ] == 200
