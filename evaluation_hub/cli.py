@@ -199,6 +199,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    # serve and db upgrade narrow it; restored for callers that run a command in-process.
+    previous_umask = os.umask(0o022)
+    os.umask(previous_umask)
     try:
         code: int = args.func(args)
     except HubError as exc:
@@ -206,6 +209,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    finally:
+        os.umask(previous_umask)
     return code
 
 

@@ -132,8 +132,9 @@ async def _enroll(state_dir: Path, wait: bool, hub_pin: str | None) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    # Keys, scores and chapters: readable by this terminal's user only.
-    os.umask(0o077)
+    # Keys, scores and chapters: readable by this terminal's user only (restored on return,
+    # for callers that run the command in their own process).
+    previous_umask = os.umask(0o077)
     try:
         if args.command == "init":
             _check_hub_url(args.hub)
@@ -168,6 +169,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (OSError, InvalidHandshake, WebSocketException, TimeoutError) as exc:
         print(f"seat-agent: cannot reach the hub: {exc}", file=sys.stderr)
         return 2
+    finally:
+        os.umask(previous_umask)
     return 0
 
 
