@@ -302,17 +302,24 @@ async def test_leaving_the_wall_releases_its_viewers_at_once(
 
     monkeypatch.setattr(watching, "close_viewer", spy)
     for leave in ("navigate", "close"):
-        page = await browser.new_page()
-        await _sign_in(page, rig, "km_supervisor")
-        await _wait_decoding(page, dl01)
-        viewer = await _viewer_id(page, dl01)
-        assert viewer is not None
-        assert rig.live.status("DL.DL-01").viewers == 1
-        if leave == "navigate":
-            await page.goto("about:blank")
-        else:
-            await page.close(run_before_unload=True)  # as a person closing the tab
-        await eventually(
-            lambda v=viewer: ("km_supervisor", v) in released, f"the page released it ({leave})"
-        )
-        await eventually(lambda: rig.live.status("DL.DL-01").viewers == 0, "the place is free")
+        # A browser that stays open (closing a page made by browser.new_page would end its
+        # whole context, and the context's requests with it; closing a tab does not).
+        context = await browser.new_context()
+        try:
+            page = await context.new_page()
+            await _sign_in(page, rig, "km_supervisor")
+            await _wait_decoding(page, dl01)
+            viewer = await _viewer_id(page, dl01)
+            assert viewer is not None
+            assert rig.live.status("DL.DL-01").viewers == 1
+            if leave == "navigate":
+                await page.goto("about:blank")
+            else:
+                await page.close(run_before_unload=True)  # as a person closing the tab
+            await eventually(
+                lambda v=viewer: ("km_supervisor", v) in released,
+                f"the page released it ({leave})",
+            )
+            await eventually(lambda: rig.live.status("DL.DL-01").viewers == 0, "the place is free")
+        finally:
+            await context.close()
