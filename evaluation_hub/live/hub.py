@@ -22,13 +22,10 @@ Never decodes or encodes media on the event loop, and never holds unbounded buff
 forwarder's viewers have bounded queues, the bus drops for slow subscribers, viewers per seat
 are capped.
 
-Viewer places are given back as soon as nobody uses them: a viewer whose connection has not
-come up ``viewer_connect_timeout`` seconds after the hub answered its offer is closed (a page
-that posted an offer and went away, or a network that never lets the media through), so such
-offers cannot fill a seat's cap and lock supervisors out. One supervisor holds at most
-``max_viewers_per_user_per_seat`` viewers of one seat (two windows) and
-``max_viewers_per_user`` in all, so one person cannot take a seat's every place. The wall
-releases its viewers itself when its page closes (``DELETE``, sent with ``keepalive``).
+A viewer not connected ``viewer_connect_timeout`` seconds after its answer is closed (a page
+that posted its offer and went away), so such offers cannot fill a seat's places; one
+supervisor holds at most a few viewers (``live.viewer_places``); the wall releases its own
+when its page closes.
 """
 
 from __future__ import annotations
@@ -287,8 +284,7 @@ class LiveHub:
         if pub.forwarder.audio.codec is not None:
             tracks.append(add_viewer(pc, pub.forwarder.audio))
         viewer = ViewerSession(next(self._viewer_ids), seat_key, username, pc, tracks)
-        # Counted from now on, not from the answer: two offers of one user at once are both
-        # held to the user's caps.
+        # Counted from now on, not from the answer: concurrent offers are held to the caps too.
         self._viewers[viewer.id] = viewer
         try:
             # The transceivers exist before the offer is applied, so aiortc matches the
