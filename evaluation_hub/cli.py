@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import os
 import sys
 from collections.abc import Sequence
@@ -70,8 +71,16 @@ def _serve(args: argparse.Namespace) -> int:
             "tls.enabled", cert=str(config.tls_cert), spki_sha256=certificate_pin(config.tls_cert)
         )
     app = create_app(config)
+    app.on_startup.append(_freeze_startup_objects)
     web.run_app(app, host=config.host, port=config.port, print=None, ssl_context=context)
     return 0
+
+
+async def _freeze_startup_objects(app: object) -> None:
+    """Leave what start-up made (modules, tables, the app: ~170 000 objects) out of garbage
+    collection: a full collection over them stops the event loop for ~0.1 s, often enough
+    under a request flood to show in every latency percentile."""
+    gc.freeze()
 
 
 def _tls_pin(args: argparse.Namespace) -> int:
