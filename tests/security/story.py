@@ -26,6 +26,7 @@ _USERS = {
     "hh_admin": ("venue_admin", "HH"),
     "hh_supervisor": ("supervisor", "HH"),
     "qj_admin": ("venue_admin", "QJ"),
+    "qj_operator": ("host_operator", "QJ"),  # made by tests/security/world.py
     "qj_supervisor": ("supervisor", "QJ"),
     "sysadmin": ("system_admin", None),
 }
