@@ -59,6 +59,8 @@ class Operation:
     auth: bool
     query: dict[str, dict[str, Any]] = field(default_factory=dict)
     errors: tuple[int, ...] = ()
+    #: other success statuses the operation answers (a random draw creates, a proposal reads)
+    also: tuple[int, ...] = ()
 
 
 class ApiRoutes:
@@ -79,6 +81,7 @@ class ApiRoutes:
         auth: bool = True,
         query: dict[str, dict[str, Any]] | None = None,
         errors: tuple[int, ...] = (),
+        also: tuple[int, ...] = (),
     ) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             self.table.route(method, path)(handler)
@@ -94,6 +97,7 @@ class ApiRoutes:
                     auth,
                     query or {},
                     errors,
+                    also,
                 )
             )
             return handler
@@ -151,6 +155,11 @@ def openapi_document(operations: list[Operation], schemas: dict[str, Any]) -> di
                 ),
             }
         }
+        for code in op.also:
+            responses[str(code)] = {
+                "description": _STATUS_TEXT.get(str(code), "成功"),
+                "content": {"application/json": {"schema": {"type": "object"}}},
+            }
         for code in sorted(documented_errors(op)):
             responses[str(code)] = {
                 "description": _STATUS_TEXT[str(code)],

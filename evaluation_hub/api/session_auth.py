@@ -39,6 +39,7 @@ _DUMMY_HASH = hash_password("unused", salt=b"\0" * 16)
     tag="登录",
     body=LOGIN,
     auth=False,
+    errors=(401,),
 )
 async def login(request: web.Request) -> web.Response:
     body = await read_json(request, LOGIN)
