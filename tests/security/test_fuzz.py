@@ -154,7 +154,11 @@ def _fuzz(
     @given(case=operation.as_strategy(generation_mode=mode))
     def one(case: schemathesis.Case) -> None:
         tally.cases += 1
-        response = case.call(base_url=base, session=session, headers=headers, timeout=60)
+        try:
+            response = case.call(base_url=base, session=session, headers=headers, timeout=60)
+        except requests.RequestException as exc:  # no answer at all is a failure too
+            tally.failures.append(f"{operation.label} [{mode.value}]: no answer ({exc})")
+            return
         tally.by_status[response.status_code] = tally.by_status.get(response.status_code, 0) + 1
         try:
             case.validate_response(response, checks=CHECKS)
