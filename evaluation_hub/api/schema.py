@@ -168,14 +168,15 @@ def _join(where: str, name: str) -> str:
 
 
 def _drop_nulls(value: Any, schema: dict[str, Any]) -> Any:
-    """``value`` without the optional object fields given as ``null`` (they count as absent),
-    so a handler's ``body.get(name, default)`` sees its default."""
+    """``value`` without the optional fields its schema declares given as ``null`` (they count
+    as absent), so a handler's ``body.get(name, default)`` sees its default; a free-form
+    object's own ``null`` values are its content and stay."""
     if isinstance(value, dict) and schema.get("type") == "object":
         props: dict[str, Any] = schema.get("properties", {})
         return {
             name: _drop_nulls(item, props.get(name, {}))
             for name, item in value.items()
-            if item is not None
+            if not (item is None and name in props)
         }
     if isinstance(value, list) and schema.get("type") == "array":
         return [_drop_nulls(item, schema.get("items", {})) for item in value]

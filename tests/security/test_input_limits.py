@@ -13,7 +13,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select
 
-from evaluation_hub.api.schema import INT64_MAX, MAX_DEPTH, MAX_ID
+from evaluation_hub.api.schema import INT64_MAX, MAX_DEPTH, MAX_ID, validate
 from evaluation_hub.db.engine import Database
 from evaluation_hub.db.models import Seat
 from tests.conftest import FakeClock
@@ -338,3 +338,18 @@ async def test_an_expired_token_is_still_told_apart(
     headers = bearer(seeded, "km_operator", clock() - timedelta(days=1))
     resp = await client.get("/api/me", headers=headers)
     assert (await problem(resp, 401))["detail"] == "登录已过期，请重新登录"
+
+
+def test_only_declared_optional_fields_given_null_count_as_absent() -> None:
+    schema = {
+        "type": "object",
+        "required": ["name"],
+        "properties": {
+            "name": {"type": "string"},
+            "room": {"type": "string"},
+            "totals": {"type": "object"},
+            "rows": {"type": "array", "items": {"type": "object", "properties": {"x": {}}}},
+        },
+    }
+    body = {"name": "a", "room": None, "totals": {"b01": None}, "rows": [{"x": None, "y": None}]}
+    assert validate(body, schema) == {"name": "a", "totals": {"b01": None}, "rows": [{"y": None}]}
