@@ -7,7 +7,7 @@ type, and valid against the documented response schema.
 
 Bounded and repeatable: a fixed number of examples per operation and mode, derandomized
 (hypothesis draws from a seed fixed by the test), no example database. Two exceptions, said
-here: the two event streams (``text/event-stream``, answered forever) are left to the matrix
+here: the three event streams (``text/event-stream``, answered forever) are left to the matrix
 and ``tests/live``; path ids are drawn from 1..12 so requests reach the world's objects rather
 than a 404 (ids out of range have their own tests in ``test_input_limits.py``).
 """
@@ -43,7 +43,11 @@ from tests.security.world import World, build_world
 from tests.support.postgres_server import PostgresServer
 
 EXAMPLES = 12  # per operation and generation mode
-STREAMS = {"/api/events", "/api/sessions/{session_id}/live/events"}
+STREAMS = {
+    "/api/events",
+    "/api/sessions/{session_id}/live/events",
+    "/api/sessions/{session_id}/evaluation/events",
+}
 CHECKS = [
     checks.not_a_server_error,
     checks.status_code_conformance,

@@ -111,6 +111,8 @@ GET /api/venues/{venue_id}/seat-enrolments                      U  2F2F  FFFF  F
 POST /api/seat-enrolments/{enrolment_id}/approve                U  2F2F  FFFF  FFFF  C2CC
 POST /api/seat-enrolments/{enrolment_id}/revoke                 U  2F2F  FFFF  FFFF  C2CC
 POST /api/sessions/{session_id}/evaluation/package              U  FFFF  VFFF  FFFF  FFFF
+GET /api/sessions/{session_id}/evaluation/package               U  CFFF  CFFF  CFFF  CCCC
+GET /api/sessions/{session_id}/evaluation/events                U  2FFF  2FFF  2FFF  2222
 GET /api/sessions/{session_id}/evaluation                       U  CFFF  CFFF  CFFF  CCCC
 POST /api/sessions/{session_id}/evaluation/overrides            U  FFFF  CFFF  FFFF  FFFF
 GET /api/sessions/{session_id}/evaluation/view                  U  CFFF  CFFF  CFFF  CCCC
@@ -123,6 +125,7 @@ GET /api/sessions/{session_id}/evaluation/result                U  CFFF  CFFF  C
 POST /api/sessions/{session_id}/evaluation/signatures           U  FFFF  CFFF  FFFF  FFFF
 GET /api/sessions/{session_id}/evaluation/report                U  CFFF  CFFF  CFFF  CCCC
 POST /api/sessions/{session_id}/chapters                        U  FFFF  2FFF  FFFF  FFFF
+GET /api/sessions/{session_id}/chapters                         U  2FFF  2FFF  2FFF  2222
 """
 
 

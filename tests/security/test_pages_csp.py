@@ -80,6 +80,12 @@ async def test_the_supervision_page_works_under_the_policy(browser: Any, hub: Ri
     await _clean(page, console)
 
 
+async def test_the_console_works_under_the_policy(browser: Any, hub: Rig) -> None:
+    page, console = await _open(browser, hub, "/console", "km_operator", "#who:not([hidden])")
+    await page.wait_for_timeout(500)
+    await _clean(page, console)
+
+
 async def test_the_wall_works_under_the_policy(browser: Any, hub: Rig) -> None:
     page, console = await _open(browser, hub, "/wall", "km_supervisor", ".tile")
     labels = await page.locator(".tile .label").all_inner_texts()
