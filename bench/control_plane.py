@@ -50,10 +50,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from evaluation_hub.db.engine import Database
 from evaluation_hub.db.models import Seat, Venue
 from evaluation_hub.db.seat_terminals import SeatEnrolment, SubmittedScore
+from scoring.signing import save_document, sign
 from seat_agent.connection import SeatLink
 from seat_agent.keys import SeatIdentity
 from seat_protocol.auth import enrolment_code
-from seat_protocol.events import Connected, Disconnected, Event, ScoreCommitted
+from seat_protocol.events import Connected, Disconnected, Event, ScoreCommitted, ScoreRefused
 from seat_protocol.messages import SubmitScore
 from tests.support.postgres_server import free_port
 
@@ -184,7 +185,9 @@ class Seats:
             elif isinstance(event, Disconnected):
                 self.connected.discard(seat_key)
                 self.disconnects += 1
-            elif isinstance(event, ScoreCommitted):
+            elif isinstance(event, ScoreCommitted | ScoreRefused):
+                # The hub's verdict (no session "BENCH" exists: each save is stored with its
+                # refusal) is the acknowledgement.
                 sent = self.sent_at.pop(event.idempotency_key, None)
                 if sent is not None:
                     self.latencies.append(time.perf_counter() - sent)
@@ -313,7 +316,12 @@ async def submit_steadily(seats: Seats, rate: float, duration: float) -> int:
             key = f"{link.identity.seat_id}-{n}"
             sheet = {"chapter": f"C{n % 7}", "items": {"t1": n % 10, "t2": 5.5}}
             seats.sent_at[key] = time.perf_counter()
-            await link.send(SubmitScore(idempotency_key=key, session_id="BENCH", sheet=sheet))
+            signature = sign(link.identity.ed25519, save_document("BENCH", key, sheet)).hex()
+            await link.send(
+                SubmitScore(
+                    idempotency_key=key, session_id="BENCH", sheet=sheet, signature=signature
+                )
+            )
             sent += 1
         await asyncio.sleep(max(0.0, start + due / rate - time.perf_counter()))
     return sent

@@ -142,12 +142,13 @@ def demo_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--play",
         metavar="EXPERT",
-        help="with --script: a person plays this away expert (E03–E07) on the seat's page",
+        help="with --script: a person plays this away expert (E03–E07) on the seat's page, "
+        "or the host (host) from the host page and the evaluation console",
     )
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from evaluation_hub import demo
+    from evaluation_hub.demo import cli as demo
 
     return demo.run(args)
 

@@ -10,6 +10,7 @@ in one place and each rule receives it from its use case instead of hard-coding 
 | ``outage.decision_after`` | 2 h | tenderer decides after a delayed start (``sessions.outage``) | city measure |
 | ``outage.seal_after`` | 4 h | unfixed fault during evaluation → seal (``sessions.outage``) | city measure |
 | ``review.deviation_share`` | 30 % of the mean | score deviation needing an explanation (``scoring.review``) | procurement guidance |
+| ``review.deviation_basis`` | ``part_total`` | deviation judged on each expert's total per bidder and part (``item``: every subjective item too) | practice |
 | ``supervision.copy_notice_working_days`` | 7 | copy of a finding to the away site (``supervision.notices``) | provincial joint-supervision notice |
 | ``supervision.handover_working_days`` | 5 | away site hands its records to the host (``supervision.notices``) | city measure |
 | ``checkin.max_attempts`` | 5 | wrong PINs before the PIN locks (``checkin.rules``) | centre practice |
@@ -25,6 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
+from typing import Literal
 
 from evaluation_hub.checkin.rules import CheckinPolicy
 from evaluation_hub.errors import ConfigError
@@ -32,20 +34,31 @@ from evaluation_hub.sessions.committee import CommitteeRules
 from evaluation_hub.sessions.outage import OutageRules
 from evaluation_hub.supervision.notices import SupervisionDeadlines
 
-__all__ = ["Regulation", "ReviewRules"]
+__all__ = ["DeviationBasis", "Regulation", "ReviewRules"]
+
+
+DeviationBasis = Literal["part_total", "item"]
 
 
 @dataclass(frozen=True)
 class ReviewRules:
     """The deviation review (偏离复核): how far from the members' mean a score may lie before
-    the expert must explain it or re-score."""
+    the expert must explain it or re-score (``deviation_share``; a bid package's evaluation
+    method may set its own), and what is compared (``deviation_basis``): each expert's total
+    per bidder and part against the members' mean of it (``part_total``, as practice does), or
+    every subjective item as well (``item``)."""
 
     deviation_share: Decimal = Decimal("0.30")
+    deviation_basis: DeviationBasis = "part_total"
 
     def __post_init__(self) -> None:
         if not Decimal(0) < self.deviation_share < Decimal(1):
             raise ConfigError(
                 f"review deviation_share must lie between 0 and 1, got {self.deviation_share}"
+            )
+        if self.deviation_basis not in ("part_total", "item"):
+            raise ConfigError(
+                f"review deviation_basis must be part_total or item, got {self.deviation_basis!r}"
             )
 
 

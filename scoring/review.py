@@ -6,10 +6,14 @@ totals are in:
 * ``SUMMATION``   计分汇总错误 — a total the expert wrote differs from the sum of their items;
 * ``OUT_OF_RANGE`` 分值超出评分标准规定的评分范围 — an item scored below 0 or above its maximum;
 * ``OBJECTIVE``   客观评审因素评分不一致 — experts disagree on an objective item;
-* ``DEVIATION``   评分畸高、畸低 — an expert's item score or chapter total is further from the
-  committee's arithmetic mean than a share of that mean (or, alternatively, of the item's
-  maximum). The share is the caller's (``ReviewConfig``): the bid package's evaluation method
-  when it sets one, else the deployment's configured share; this module holds no default.
+* ``DEVIATION``   评分畸高、畸低 — an expert's total for one bidder and one part (a technical
+  chapter, or the commercial part) is further from the members' arithmetic mean of that total
+  than a share of that mean (or, alternatively, of the part's maximum). This is the default
+  (``DeviationScope.PART_TOTAL``), as practice judges deviation: a half point on a two-point
+  item is a quarter of that item's mean but nothing on the part. ``DeviationScope.ITEM``
+  checks every subjective item as well as the part totals. The share is the caller's
+  (``ReviewConfig``): the bid package's evaluation method when it sets one, else the
+  deployment's configured share; this module holds no default share.
 
 The session cannot seal while a flag is open. A flag closes by re-scoring — run ``review``
 again on the corrected sheets and it is gone — or, for ``DEVIATION`` only, by the expert's
@@ -39,6 +43,7 @@ from scoring.sheets import Reintegrated
 __all__ = [
     "ConsistentOutlier",
     "DeviationBasis",
+    "DeviationScope",
     "Explanation",
     "FlagReason",
     "NearIdenticalSheets",
@@ -66,12 +71,21 @@ class DeviationBasis(StrEnum):
     MAX_POINTS = "max_points"
 
 
+class DeviationScope(StrEnum):
+    #: each expert's total per bidder and part against the members' mean of it (practice)
+    PART_TOTAL = "part_total"
+    #: every subjective item against its mean, and the part totals too
+    ITEM = "item"
+
+
 @dataclass(frozen=True, slots=True)
 class ReviewConfig:
-    """How far a score may lie from the committee's mean: ``share`` of the ``basis``."""
+    """How far a score may lie from the committee's mean: ``share`` of the ``basis``, checked
+    on part totals or, with ``scope=ITEM``, on every subjective item as well."""
 
     share: Decimal
     basis: DeviationBasis = DeviationBasis.MEAN
+    scope: DeviationScope = DeviationScope.PART_TOTAL
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,8 +212,8 @@ def review(scores: Reintegrated, package: BidPackage, config: ReviewConfig) -> l
                         f"须核对后统一评分",
                     )
                 )
-    # 畸高畸低: items, then chapter totals
-    for part, item in _items(package):
+    # 畸高畸低: items (only when checked per item), then part totals
+    for part, item in _items(package) if config.scope is DeviationScope.ITEM else ():
         if item.objective:
             continue  # an objective item is either identical or already flagged above
         for b in package.bidder_ids:

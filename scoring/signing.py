@@ -10,11 +10,19 @@ Canonical encoding (what is signed): UTF-8 JSON with keys sorted, no whitespace
 
 The same document always encodes to the same bytes, whatever built it. Keys are handled by
 the I/O layer; this module only signs and verifies bytes it is given keys for.
+
+A seat's score save is signed as :func:`save_document` of what it sends (the session id, the
+idempotency key and the sheet exactly as on the wire). The sheet is wire JSON, which may hold
+numbers with a fraction: each such float is written as the text of its shortest round-trip
+decimal (Python's ``repr``, the same digits a JavaScript page prints) in plain notation
+keeping its scale (``8.5`` → ``"8.5"``, ``8.0`` → ``"8.0"``, ``1e-07`` → ``"0.0000001"``),
+so both ends and an archive reader that stored it as that decimal text sign the same bytes.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
@@ -32,6 +40,7 @@ __all__ = [
     "canonical",
     "decimal_text",
     "result_document",
+    "save_document",
     "sheet_document",
     "sign",
     "signature_document",
@@ -74,6 +83,30 @@ def canonical(document: object) -> bytes:
     return json.dumps(
         _prepare(document), sort_keys=True, separators=(",", ":"), ensure_ascii=False
     ).encode("utf-8")
+
+
+def _wire(value: object) -> object:
+    """Wire JSON with every float as its decimal text (see the module docstring)."""
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"cannot encode {value}")
+        return format(Decimal(repr(value)), "f")
+    if isinstance(value, Mapping):
+        return {k: _wire(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_wire(v) for v in value]
+    return value
+
+
+def save_document(session_id: str, idempotency_key: str, sheet: Mapping[str, Any]) -> object:
+    """What a seat signs when it sends a score save (``submit_score``): the save's session,
+    its idempotency key and its sheet, as sent."""
+    return {
+        "type": "score-save/1",
+        "session_id": session_id,
+        "idempotency_key": idempotency_key,
+        "sheet": _wire(sheet),
+    }
 
 
 def sheet_document(sheet: ScoreSheet) -> dict[str, object]:

@@ -3,7 +3,8 @@
 ``SeatAgent`` opens the score outbox in the state directory (``outbox.db``), connects to the hub
 with a ``SeatLink`` (reconnecting with backoff), keeps the outbox delivering through
 ``ScoreDelivery`` (everything left from an earlier process is replayed on the first
-connection), and logs each change of the link's state. Other parts of the agent (the expert's
+connection; a save the hub could not judge for now is sent again with backoff while the link
+stays up; the hub's verdict on each is recorded), and logs each change of the link's state. Other parts of the agent (the expert's
 page, the media publisher) add their own event handlers with ``add_handler``; they are called
 after the outbox, in order, and a handler's failure is logged, never fatal to the link.
 
@@ -13,8 +14,9 @@ a save the expert made is on disk before it is sent, so stopping never loses one
 
 ``run --script FILE`` plays a scripted expert (``seat_agent.script``) through the same
 delivery, its integrity commitment (if the script has one) through a ``ScriptCommitment``
-handler and its report signature (``sign``) through a ``ScriptSignature`` handler with the
-seat's own key; ``run --publish testpattern|camera[:INDEX]`` adds a ``SeatPublisher`` handler.
+handler, its report signature (``sign``) through a ``ScriptSignature`` handler with the
+seat's own key and its review answers (``review``) through a ``ScriptReviews`` handler;
+``run --publish testpattern|camera[:INDEX]`` adds a ``SeatPublisher`` handler.
 
 ``run --page-port`` serves the expert's page (``seat_agent.page``) on a loopback address with a
 key made for this start (or handed over by the launcher) and prints the address to open, key
@@ -38,7 +40,7 @@ from seat_agent.connection import EventHandler, SeatLink
 from seat_agent.errors import SeatAgentError
 from seat_agent.keys import SeatIdentity
 from seat_agent.outbox import ScoreDelivery, ScoreOutbox
-from seat_protocol.events import Connected, Disconnected, Event, ScoreCommitted
+from seat_protocol.events import Connected, Disconnected, Event, ScoreCommitted, ScoreRefused
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -104,7 +106,16 @@ class SeatAgent:
                 permanent=event.permanent,
             )
         elif isinstance(event, ScoreCommitted):
-            log.info("seat.score_acknowledged", idempotency_key=event.idempotency_key)
+            log.info(
+                "seat.score_acknowledged", idempotency_key=event.idempotency_key, accepted=True
+            )
+        elif isinstance(event, ScoreRefused):
+            log.info(
+                "seat.score_acknowledged",
+                idempotency_key=event.idempotency_key,
+                accepted=False,
+                code=event.code,
+            )
         await self.delivery.on_event(event)
         for handler in list(self._handlers):
             try:
@@ -122,6 +133,7 @@ class SeatAgent:
             stopping.cancel()
             link.cancel()
             await asyncio.wait({link, stopping})
+            await self.delivery.close()
             await self.outbox.close()
         if not link.cancelled():
             link.result()  # HubRefused (run() never returns normally)
@@ -211,6 +223,15 @@ async def run_until_signalled(
                 identity.seat_id, identity.state_dir, agent.delivery, keys, commitment, signature
             )
             extras.append(asyncio.create_task(_logged(identity.seat_id, player)))
+            if plan.reviewing is not None:
+                from seat_agent.script_reviews import ScriptReviews, play_reviews
+
+                reviews = ScriptReviews(agent.link.send)
+                agent.add_handler(reviews.on_event)
+                answering = play_reviews(
+                    plan, identity.seat_id, identity.state_dir, agent.delivery, keys, reviews
+                )
+                extras.append(asyncio.create_task(_logged(identity.seat_id, answering)))
         await agent.run(stop)
         log.info("seat.agent_stopped", seat_key=identity.seat_id)
     finally:

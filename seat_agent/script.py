@@ -6,6 +6,7 @@ The script is YAML (or JSON, which YAML reads too)::
     session: "12"                     # the session every save belongs to (a step may override)
     commitment: confirm               # confirm the integrity commitment (承诺) before any step
     sign: agree                       # sign the report once the hub sends it (after the steps)
+    review: {keep_reason: "…"}        # answer the deviation review (seat_agent.script_reviews)
     steps:
       - wait_for: started             # wait until this file exists (relative to the script)
       - sheet: {part: ch1, entries: [{subject: AB, item: "1.1", points: "8", comment: …}, …]}
@@ -45,6 +46,13 @@ the session left ``revealed``), and the script counts it as signed; any other re
 script (``seat.script_stopped``). ``script-progress.json`` records the signature too, so a
 restarted agent does not wait for a report again (one killed between the hub's answer and that
 record signs again when the hub sends the report again, which the hub answers as a repeat).
+
+``review: {keep_reason: "…"}`` answers every ``review_request`` of the script's sessions as the
+expert would (``seat_agent.script_reviews``): a deviation that may be explained is kept with
+``keep_reason``; a request that must be re-scored (an objective item the members scored
+differently, a wrong total, a score out of range) is answered ``revise`` after saving the part
+again, the item set to the value the committee settles on. Without ``review`` the script leaves
+review requests to a person.
 """
 
 from __future__ import annotations
@@ -78,6 +86,7 @@ __all__ = [
     "PROGRESS_FILE",
     "SIGNATURE_REPEATS",
     "KeyPlan",
+    "ReviewPlan",
     "ScoreScript",
     "ScriptCommitment",
     "ScriptSignature",
@@ -99,11 +108,14 @@ _TRANSIENT = "failed"
 
 
 class KeyPlan:
-    """The outbox's key source: a planned key for the next save, else a fresh random one."""
+    """The outbox's key source: a planned key for the next save, else a fresh random one.
+    Whoever plans a key holds ``lock`` until its save is in the outbox (the steps and the
+    review answers both save)."""
 
     def __init__(self, fallback: Callable[[], str]) -> None:
         self._fallback = fallback
         self._next: str | None = None
+        self.lock = asyncio.Lock()
 
     def plan(self, key: str) -> None:
         self._next = key
@@ -119,6 +131,14 @@ class ScriptStep:
     sheet: dict[str, Any] | None  # None: only a pause or a wait
     pause: float = 0.0
     wait_for: Path | None = None
+
+
+@dataclass(frozen=True)
+class ReviewPlan:
+    """The script's ``review``: answer review requests; keep an explainable deviation with
+    ``keep_reason`` (书面说明), re-score whatever must be re-scored."""
+
+    keep_reason: str
 
 
 @dataclass(frozen=True)
@@ -146,8 +166,8 @@ def load_script(path: Path) -> ScoreScript:
         raise _bad(path, f"不是有效的 YAML/JSON（{exc}）") from exc
     if not isinstance(data, dict) or not isinstance(data.get("steps"), list):
         raise _bad(path, "须是含 steps 列表的映射")
-    if not set(data) <= {"session", "commitment", "sign", "steps"}:
-        raise _bad(path, "顶层只能有 session、commitment、sign、steps")
+    if not set(data) <= {"session", "commitment", "sign", "review", "steps"}:
+        raise _bad(path, "顶层只能有 session、commitment、sign、review、steps")
     default_session = data.get("session")
     commitment = data.get("commitment")
     if commitment is not None and commitment != "confirm":
@@ -155,6 +175,7 @@ def load_script(path: Path) -> ScoreScript:
     if commitment is not None and not isinstance(default_session, str | int):
         raise _bad(path, "有 commitment 时须指明评标会（session）")
     signing = _sign_plan(path, data.get("sign"), default_session)
+    reviewing = _review_plan(path, data.get("review"))
     steps: list[ScriptStep] = []
     for n, raw in enumerate(data["steps"], start=1):
         if not isinstance(raw, dict) or not set(raw) <= {"session", "sheet", "pause", "wait_for"}:
@@ -181,7 +202,20 @@ def load_script(path: Path) -> ScoreScript:
         )
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
     confirm_in = None if commitment is None else str(default_session)
-    return ScoreScript(tuple(steps), digest, confirm_in=confirm_in, signing=signing)
+    return ScoreScript(
+        tuple(steps), digest, confirm_in=confirm_in, signing=signing, reviewing=reviewing
+    )
+
+
+def _review_plan(path: Path, raw: object) -> ReviewPlan | None:
+    if raw is None:
+        return None
+    reason = raw.get("keep_reason") if isinstance(raw, dict) else None
+    if not isinstance(raw, dict) or set(raw) != {"keep_reason"} or not isinstance(reason, str):
+        raise _bad(path, "review 须是只含 keep_reason（保留原评分时的书面理由）的映射")
+    if not reason.strip():
+        raise _bad(path, "review 的 keep_reason 不能为空：保留原评分须书面说明理由")
+    return ReviewPlan(reason.strip())
 
 
 def _sign_plan(path: Path, raw: object, session: object) -> SignPlan | None:
@@ -238,10 +272,11 @@ class _ScriptRequests:
             self._changed.set()
 
     async def _ask(
-        self, session_id: str, message: Callable[[], AppMessage], what: str
+        self, ref_id: str, message: Callable[[], AppMessage], what: str
     ) -> RequestResult:
-        """Send ``message()`` until the hub answers it (other than ``failed``)."""
-        ref = f"{self.prefix}{session_id}"
+        """Send ``message()`` until the hub answers it (other than ``failed``); the answer's ref
+        is ``prefix`` and ``ref_id`` (the session, or the review request)."""
+        ref = f"{self.prefix}{ref_id}"
         await self._up.wait()
         while True:
             self._answers.pop(ref, None)
@@ -252,9 +287,9 @@ class _ScriptRequests:
                 await self._changed.wait()
             answer = self._answers.pop(ref, None)
             if answer is None:
-                log.info(f"seat.script_{what}_resent", session_id=session_id)
+                log.info(f"seat.script_{what}_resent", ref=ref)
             elif not answer.accepted and answer.code == _TRANSIENT:
-                log.warning(f"seat.script_{what}_retry_later", session_id=session_id)
+                log.warning(f"seat.script_{what}_retry_later", ref=ref)
                 await asyncio.sleep(self.retry_s)
             else:
                 return answer
@@ -328,11 +363,19 @@ class ScoreScript:
     confirm_in: str | None = None
     #: the report signature after the last step (``sign``)
     signing: SignPlan | None = None
+    #: how review requests are answered (``review``); None: left to a person
+    reviewing: ReviewPlan | None = None
 
-    def key(self, seat_id: str, index: int) -> str:
-        """The idempotency key of step ``index``'s save (the same in every process)."""
-        text = f"seat-script/v1|{seat_id}|{self.digest}|{index}"
+    def key(self, seat_id: str, index: int, kind: str = "seat-script") -> str:
+        """The idempotency key of step ``index``'s save (the same in every process); with
+        ``kind="seat-script-review"``, of the save answering review request ``index``."""
+        text = f"{kind}/v1|{seat_id}|{self.digest}|{index}"
         return "script-" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+    def sheet_for(self, session_id: str, part: str) -> dict[str, Any] | None:
+        """The script's last save of ``part`` in ``session_id``, if it makes one."""
+        made = [s.sheet for s in self.steps if s.sheet is not None and s.session_id == session_id]
+        return next((sheet for sheet in reversed(made) if sheet.get("part") == part), None)
 
     def _progress(self, progress: Path) -> tuple[bool, int, bool]:
         """(commitment answered, steps done, signature answered) as recorded for this script."""
@@ -432,9 +475,10 @@ class ScoreScript:
                     await asyncio.sleep(self.poll_s)
             if step.sheet is not None:
                 key = self.key(seat_id, index)
-                keys.plan(key)
                 try:
-                    await delivery.submit(step.session_id, step.sheet)
+                    async with keys.lock:
+                        keys.plan(key)
+                        await delivery.submit(step.session_id, step.sheet)
                 except sqlite3.IntegrityError:
                     # Saved by an earlier process that died before recording its progress.
                     log.info("seat.script_save_already_pending", idempotency_key=key)

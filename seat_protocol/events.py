@@ -22,6 +22,7 @@ __all__ = [
     "MessageReceived",
     "Output",
     "ScoreCommitted",
+    "ScoreRefused",
     "SendText",
 ]
 
@@ -96,15 +97,18 @@ class EnrolmentRequested:
 
 @dataclass(frozen=True)
 class CommitScore:
-    """Commit this score sheet durably, then call ``score_committed(idempotency_key)`` (or
-    ``score_rejected``). ``digest`` identifies the payload for the database's own replay check
-    across hub restarts."""
+    """Judge and commit this score sheet durably, then call ``score_committed(idempotency_key,
+    accepted=…, code=…, message=…)`` with the verdict (or ``score_rejected`` when no verdict
+    could be reached). ``digest`` identifies the payload for the database's own replay check
+    across hub restarts; ``signature`` is the seat key's hex signature over the save's
+    canonical document ("" from a version-1 seat)."""
 
     seat_id: str
     idempotency_key: str
     session_id: str
     sheet: dict[str, Any]
     digest: str
+    signature: str = ""
 
 
 @dataclass(frozen=True)
@@ -120,9 +124,20 @@ class ChunksRequested:
 
 @dataclass(frozen=True)
 class ScoreCommitted:
-    """The hub committed the score with this key; the outbox may forget it."""
+    """The hub committed the score with this key and accepted it; it counts."""
 
     idempotency_key: str
+
+
+@dataclass(frozen=True)
+class ScoreRefused:
+    """The hub committed its verdict on the score with this key: refused, for ``message``
+    (the hub's reason, Chinese, for the expert). Sending it again changes nothing; the expert
+    corrects the sheet and saves again (a new key)."""
+
+    idempotency_key: str
+    code: str
+    message: str
 
 
 @dataclass(frozen=True)
@@ -147,6 +162,7 @@ Event = (
     | CommitScore
     | ChunksRequested
     | ScoreCommitted
+    | ScoreRefused
     | ChunkReceived
     | EnrolmentSubmitted
 )

@@ -10,12 +10,17 @@ score ledger, which chunks the seat may fetch) lives in a :class:`HubChannel`, k
 shell in a :class:`HubChannels` for the life of the hub process.
 
 Score submissions: the first time an idempotency key is seen the machine emits
-:class:`CommitScore`; the ``score_ack`` goes out only when the shell calls ``score_committed``
-after its database commit. The same key with the same sheet is re-acknowledged without a
-second commit; the same key with another sheet is refused with an ``error`` message. The ledger
-is in memory, so after a hub restart the database's own unique key on the idempotency key is
-what keeps a replay from counting twice; the machine re-emits ``CommitScore`` and the shell
-answers from the database.
+:class:`CommitScore`; the ``score_ack`` with the hub's verdict goes out only when the shell
+calls ``score_committed`` after the database commit that stored and judged the save. The same
+key with the same sheet is answered again with the same verdict without a second commit; the
+same key with another sheet is refused. ``score_rejected`` is for a failure that is no verdict
+(the commit failed): the key is forgotten and the seat sends the save again. The ledger is in
+memory, so after a hub restart the database's own unique key on the idempotency key is what
+keeps a replay from counting twice; the machine re-emits ``CommitScore`` and the shell answers
+from the database.
+
+Versions: the seat's ``hello`` says which protocol version it speaks; its channel sends every
+message through ``messages.for_version`` for that version.
 
 Never does I/O, reads a clock or draws random numbers: the nonce and ``now`` come in.
 """
@@ -47,6 +52,7 @@ from seat_protocol.exceptions import (
 )
 from seat_protocol.messages import (
     PROTOCOL_VERSION,
+    SUPPORTED_VERSIONS,
     AppMessage,
     Auth,
     Challenge,
@@ -70,6 +76,7 @@ from seat_protocol.messages import (
     SubmitScore,
     Welcome,
     b64,
+    for_version,
     unb64,
 )
 from seat_protocol.streams import Channel
@@ -77,6 +84,7 @@ from seat_protocol.streams import Channel
 from ._endpoint import ConnectionState, Endpoint, Timing
 
 __all__ = [
+    "ACCEPTED_MESSAGE",
     "ConnectionState",
     "EnrolledSeat",
     "HubChannel",
@@ -116,7 +124,12 @@ def score_digest(session_id: str, sheet: dict[str, Any]) -> str:
 @dataclass
 class _LedgerEntry:
     digest: str
-    committed: bool
+    #: the verdict sent once committed; None while the commit runs
+    verdict: ScoreAck | None = None
+
+
+_CONFLICT = "该评分提交的幂等键已用于内容不同的另一次提交，本次提交未被接受，请联系现场工作人员"
+ACCEPTED_MESSAGE = "评分已保存，主场校验通过"
 
 
 class HubChannel(Channel):
@@ -126,11 +139,18 @@ class HubChannel(Channel):
         super().__init__()
         self.seat_id = seat_id
         self.connection: HubConnection | None = None
+        # The version the seat spoke in its latest hello: what every message is turned into.
+        self.peer_version = PROTOCOL_VERSION
         self._ledger: dict[str, _LedgerEntry] = {}
         self._entitled: set[str] = set()
 
     def send(self, msg: AppMessage) -> AppMessage:
-        numbered = super().send(msg)
+        """Number and send ``msg`` in the form the seat's version speaks; a message that
+        version has no form for is not sent (returned unnumbered)."""
+        spoken = for_version(msg, self.peer_version)
+        if spoken is None:
+            return msg
+        numbered = super().send(spoken)
         if isinstance(numbered, ChapterManifest):
             # The seat may fetch exactly the chunks of manifests sent to it, nothing else.
             for chapter in numbered.chapters:
@@ -140,20 +160,31 @@ class HubChannel(Channel):
     def may_fetch(self, sha256: str) -> bool:
         return sha256 in self._entitled
 
-    def score_committed(self, idempotency_key: str) -> None:
-        """The shell committed this score: acknowledge it to the seat (now or on resume)."""
+    def score_committed(
+        self,
+        idempotency_key: str,
+        *,
+        accepted: bool = True,
+        code: str = "accepted",
+        message: str = ACCEPTED_MESSAGE,
+    ) -> None:
+        """The shell committed its verdict on this score: send it to the seat (now or on
+        resume), and answer every replay of the key with it."""
         entry = self._ledger.get(idempotency_key)
-        if entry is None or entry.committed:
+        if entry is None or entry.verdict is not None:
             raise InvalidState(
                 f"no score with idempotency key {idempotency_key!r} is waiting for its commit"
             )
-        entry.committed = True
-        self.send(ScoreAck(idempotency_key=idempotency_key))
+        entry.verdict = ScoreAck(
+            idempotency_key=idempotency_key, accepted=accepted, code=code, message=message
+        )
+        self.send(entry.verdict)
 
     def score_rejected(self, idempotency_key: str, code: str, message: str) -> None:
-        """The shell refused this score (``message`` is shown to the expert, in Chinese)."""
+        """The shell could not judge this score for now (no verdict; ``message`` is shown to
+        the expert, in Chinese): the seat hears an ``error`` and sends it again."""
         entry = self._ledger.get(idempotency_key)
-        if entry is None or entry.committed:
+        if entry is None or entry.verdict is not None:
             raise InvalidState(
                 f"no score with idempotency key {idempotency_key!r} is waiting for its commit"
             )
@@ -165,25 +196,27 @@ class HubChannel(Channel):
         digest = score_digest(msg.session_id, msg.sheet)
         entry = self._ledger.get(msg.idempotency_key)
         if entry is None:
-            self._ledger[msg.idempotency_key] = _LedgerEntry(digest, committed=False)
+            self._ledger[msg.idempotency_key] = _LedgerEntry(digest)
             return CommitScore(
                 seat_id=self.seat_id,
                 idempotency_key=msg.idempotency_key,
                 session_id=msg.session_id,
                 sheet=msg.sheet,
                 digest=digest,
+                signature=msg.signature,
             )
         if entry.digest != digest:
             self.send(
-                ErrorNotice(
+                ScoreAck(
+                    idempotency_key=msg.idempotency_key,
+                    accepted=False,
                     code="idempotency-conflict",
-                    message="该评分提交的幂等键已用于内容不同的另一次提交，本次提交未被接受，请联系现场工作人员",
-                    ref=msg.idempotency_key,
+                    message=_CONFLICT,
                 )
             )
-        elif entry.committed:
-            self.send(ScoreAck(idempotency_key=msg.idempotency_key))
-        # else: the commit is in flight and its acknowledgement will follow.
+        elif entry.verdict is not None:
+            self.send(entry.verdict)
+        # else: the commit is in flight and its verdict will follow.
         return None
 
 
@@ -217,7 +250,7 @@ class HubConnection(Endpoint):
         nonce: bytes,
         now: float,
         timing: Timing | None = None,
-        supported_versions: frozenset[int] = frozenset({PROTOCOL_VERSION}),
+        supported_versions: frozenset[int] = SUPPORTED_VERSIONS,
     ) -> None:
         if len(nonce) != NONCE_SIZE:
             raise ValueError(f"nonce must be {NONCE_SIZE} random bytes")
@@ -228,6 +261,7 @@ class HubConnection(Endpoint):
         self._nonce = nonce
         self._supported = supported_versions
         self._seat: EnrolledSeat | None = None
+        self._peer_version = PROTOCOL_VERSION
         self._peer_lost = False
         self._replaced: HubConnection | None = None
 
@@ -248,8 +282,15 @@ class HubConnection(Endpoint):
             raise ValueError(f"chunk data does not hash to {sha256}")
         return self.send(Chunk.of(sha256, data))
 
-    def score_committed(self, idempotency_key: str) -> None:
-        self.channel.score_committed(idempotency_key)
+    def score_committed(
+        self,
+        idempotency_key: str,
+        *,
+        accepted: bool = True,
+        code: str = "accepted",
+        message: str = ACCEPTED_MESSAGE,
+    ) -> None:
+        self.channel.score_committed(idempotency_key, accepted=accepted, code=code, message=message)
 
     def score_rejected(self, idempotency_key: str, code: str, message: str) -> None:
         self.channel.score_rejected(idempotency_key, code, message)
@@ -309,6 +350,7 @@ class HubConnection(Endpoint):
                 CloseCode.ENROLMENT_PENDING,
             )
         self._seat = seat
+        self._peer_version = msg.protocol_version
         self._queue(Challenge(hub_id=self.hub_id, nonce=b64(self._nonce)))
         self.state = ConnectionState.AWAIT_AUTH
 
@@ -350,6 +392,7 @@ class HubConnection(Endpoint):
             old.close(CloseCode.REPLACED)
             self._replaced = old
         channel.connection = self
+        channel.peer_version = self._peer_version
         resume_after, self._peer_lost = channel.outgoing.resume(msg.last_received)
         self._queue(
             Welcome(

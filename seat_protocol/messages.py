@@ -12,6 +12,13 @@ until acknowledged. Handshake, heartbeat and ack messages are not sequenced.
 the close code to use, never another exception. ``encode`` refuses to produce a message that
 ``decode`` would refuse for its size. Binary fields are standard base64 text.
 
+Versions. A field added after version 1 is declared with :func:`_added` (the version that added
+it and its default): ``encode`` leaves it out while it holds its default and ``decode`` fills the
+default in when it is missing, so a message that uses nothing new is the same frame in every
+version. A version-1 peer's decoder refuses any field it does not know (it closes with 4001):
+the hub learns the seat's version from ``hello`` and hands every message it sends through
+:func:`for_version`, which turns it into what that version speaks (or drops it).
+
 This module must never import anything from ``evaluation_hub`` or ``seat_agent``, and does no I/O.
 """
 
@@ -42,6 +49,7 @@ __all__ = [
     "MESSAGE_TYPES",
     "PROTOCOL_VERSION",
     "SUBPROTOCOL",
+    "SUPPORTED_VERSIONS",
     "Ack",
     "AppMessage",
     "Auth",
@@ -78,11 +86,17 @@ __all__ = [
     "b64",
     "decode",
     "encode",
+    "for_version",
     "unb64",
 ]
 
-PROTOCOL_VERSION = 1
-# Offered as the websocket subprotocol by the shells, so a proxy log shows what is spoken.
+# Version 2 adds the verdict to ``score_ack`` (``accepted``, ``code``, ``message``), the seat
+# key's signature to ``submit_score`` (``signature``) and informational review notices
+# (``review_request.informational``). A hub speaks both; a seat says which it speaks in hello.
+PROTOCOL_VERSION = 2
+SUPPORTED_VERSIONS = frozenset({1, 2})
+# Offered as the websocket subprotocol by the shells, so a proxy log shows what is spoken (the
+# version itself is negotiated in ``hello``).
 SUBPROTOCOL = "seat-protocol.v1"
 
 # Control messages are small; only chapter chunks may be larger (a chunk of CHUNK_SIZE raw bytes
@@ -100,6 +114,8 @@ _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _KEY = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _ENROLMENT_CODE = ENROLMENT_CODE  # five groups of five digits (seat_protocol.auth)
+_HEX_KEY = re.compile(r"[0-9a-f]{64}")
+_HEX_SIGNATURE = re.compile(r"[0-9a-f]{128}")
 
 Sender = Literal["hub", "seat", "both"]
 
@@ -156,6 +172,16 @@ def _check_b64(value: str, name: str, *, size: int | None = None, max_size: int 
 def _check_text(value: str, name: str, max_len: int, *, empty_ok: bool = False) -> None:
     _check(empty_ok or value != "", name, "must not be empty")
     _check(len(value) <= max_len, name, f"must be at most {max_len} characters")
+
+
+def _added(version: int, default: Any) -> Any:
+    """A field added in protocol ``version``: optional on the wire, ``default`` when absent."""
+    return dataclasses.field(default=default, metadata={"since": version})
+
+
+def _since(f: dataclasses.Field[Any]) -> int:
+    since: int = f.metadata.get("since", 1)
+    return since
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -337,14 +363,20 @@ class Ack(Message):
 
 @dataclass(frozen=True, kw_only=True)
 class SubmitScore(AppMessage):
-    """Seat -> hub: one score sheet save. The hub acks with ``score_ack`` only after it has
-    committed; the same key with the same sheet is re-acked, never counted twice."""
+    """Seat -> hub: one score sheet save. The hub judges it in the transaction that stores it
+    and answers with ``score_ack`` (the verdict) only after the commit; the same key with the
+    same sheet is answered again with the same verdict, never counted twice.
+
+    ``signature`` (version 2): hex Ed25519 signature by the seat's enrolled key over
+    ``scoring.signing.save_document(session_id, idempotency_key, sheet)``; the hub refuses a
+    save without a valid one."""
 
     type: ClassVar[str] = "submit_score"
     sender: ClassVar[Sender] = "seat"
     idempotency_key: str
     session_id: str
     sheet: dict[str, Any]
+    signature: str = _added(2, "")
 
     def __post_init__(self) -> None:
         _check(
@@ -353,13 +385,29 @@ class SubmitScore(AppMessage):
             "must be 1-128 letters, digits, '.', '_', ':' or '-'",
         )
         _check_id(self.session_id, "session_id")
+        _check(
+            self.signature == "" or _HEX_SIGNATURE.fullmatch(self.signature) is not None,
+            "signature",
+            "must be 128 lowercase hex digits",
+        )
 
 
 @dataclass(frozen=True, kw_only=True)
 class ScoreAck(AppMessage):
+    """Hub -> seat, after the commit: the hub's verdict on the save with this key.
+
+    ``accepted`` (version 2): the save counts; refused, ``code`` is a stable slug and
+    ``message`` the hub's reason, shown to the expert (Simplified Chinese). A failure that is
+    not a verdict (the database was down) is an ``error`` with code ``commit-failed`` instead,
+    and the seat sends the save again. A version-1 seat hears a refusal as an ``error`` whose
+    ``ref`` is the key (``for_version``)."""
+
     type: ClassVar[str] = "score_ack"
     sender: ClassVar[Sender] = "hub"
     idempotency_key: str
+    accepted: bool = _added(2, True)
+    code: str = _added(2, "")
+    message: str = _added(2, "")
 
     def __post_init__(self) -> None:
         _check(
@@ -367,6 +415,8 @@ class ScoreAck(AppMessage):
             "idempotency_key",
             "must be 1-128 letters, digits, '.', '_', ':' or '-'",
         )
+        _check_text(self.code, "code", 64, empty_ok=self.accepted)
+        _check_text(self.message, "message", 500, empty_ok=self.accepted)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -598,8 +648,6 @@ class MediaAnswer(AppMessage):
 
 # --- the expert's work at the seat (check-in briefing, review, signing) ----------------------
 
-_HEX_KEY = re.compile(r"[0-9a-f]{64}")
-_HEX_SIGNATURE = re.compile(r"[0-9a-f]{128}")
 _REF = re.compile(r"[a-z]{1,16}:[A-Za-z0-9._-]{1,64}")
 
 
@@ -645,7 +693,12 @@ class CommitmentDecision(AppMessage):
 @dataclass(frozen=True, kw_only=True)
 class ReviewRequestNotice(AppMessage):
     """Hub -> seat: a deviation review request for the seated expert, with the anonymised
-    spread (``{"yours", "others", "mean"}``). ``explainable``: may be kept with reasons."""
+    spread (``{"yours", "others", "mean"}``). ``explainable``: may be kept with reasons.
+
+    ``informational`` (version 2): the expert is told, not asked (they already hold the value
+    most members gave an objective item); no answer is taken, and the notice closes with the
+    item's other requests (``request_result`` with code ``settled``). Never sent to a
+    version-1 seat."""
 
     type: ClassVar[str] = "review_request"
     sender: ClassVar[Sender] = "hub"
@@ -659,6 +712,7 @@ class ReviewRequestNotice(AppMessage):
     message: str
     spread: dict[str, Any]
     explainable: bool
+    informational: bool = _added(2, False)
 
     def __post_init__(self) -> None:
         _check_id(self.session_id, "session_id")
@@ -753,6 +807,27 @@ def _concrete(cls: type[Message]) -> list[type[Message]]:
 MESSAGE_TYPES: Mapping[str, type[Message]] = {cls.type: cls for cls in _concrete(Message)}
 
 
+# --- versions ------------------------------------------------------------------------------
+
+
+def for_version(msg: AppMessage, version: int) -> AppMessage | None:
+    """``msg`` as a peer speaking ``version`` understands it, or None if it has no such form.
+
+    Version 1 knows no verdict in ``score_ack``: an accepted save is the bare acknowledgement,
+    a refused one the ``error`` (``ref`` = the key) version-1 seats took for a refusal; an
+    informational review notice is not sent at all (a version-1 page would offer to answer
+    it)."""
+    if version >= PROTOCOL_VERSION:
+        return msg
+    if isinstance(msg, ScoreAck):
+        if msg.accepted:
+            return ScoreAck(seq=msg.seq, idempotency_key=msg.idempotency_key)
+        return ErrorNotice(seq=msg.seq, code=msg.code, message=msg.message, ref=msg.idempotency_key)
+    if isinstance(msg, ReviewRequestNotice) and msg.informational:
+        return None
+    return msg
+
+
 # --- codec ---------------------------------------------------------------------------------
 
 
@@ -766,7 +841,10 @@ def encode(msg: Message) -> str:
     else:
         body: dict[str, Any] = {"type": msg.type}
         for f in dataclasses.fields(msg):
-            body[f.name] = _to_json(getattr(msg, f.name))
+            value = getattr(msg, f.name)
+            if _since(f) > 1 and value == f.default:
+                continue  # the same frame as a version that lacks the field
+            body[f.name] = _to_json(value)
         text = json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
     size = len(text) if text.isascii() else len(text.encode("utf-8"))
     limit = MAX_MESSAGE_BYTES if isinstance(msg, Chunk) else MAX_CONTROL_MESSAGE_BYTES
@@ -825,10 +903,11 @@ def decode(text: str) -> Message:
 
 def _build(cls: type[Any], body: dict[str, Any], kind: str) -> Any:
     hints = _hints(cls)
-    names = [f.name for f in dataclasses.fields(cls)]
-    for name in names:
-        if name not in body:
-            raise MalformedMessage(f"{kind} message is missing field '{name}'")
+    fields = dataclasses.fields(cls)
+    for f in fields:
+        if f.name not in body and _since(f) == 1:
+            raise MalformedMessage(f"{kind} message is missing field '{f.name}'")
+    names = [f.name for f in fields if f.name in body]
     for name in body:
         if name not in hints:
             raise MalformedMessage(f"{kind} message has unexpected field {_quote(name)}")

@@ -29,6 +29,7 @@ from seat_protocol.events import (
     EnrolmentSubmitted,
     MessageReceived,
     ScoreCommitted,
+    ScoreRefused,
 )
 from seat_protocol.exceptions import AuthFailed, MalformedMessage, OutOfState
 from seat_protocol.messages import (
@@ -92,10 +93,15 @@ class SeatConnection(Endpoint):
         return self.channel.send(msg)
 
     def submit_score(
-        self, idempotency_key: str, session_id: str, sheet: dict[str, Any]
+        self, idempotency_key: str, session_id: str, sheet: dict[str, Any], signature: str = ""
     ) -> AppMessage:
         return self.send(
-            SubmitScore(idempotency_key=idempotency_key, session_id=session_id, sheet=sheet)
+            SubmitScore(
+                idempotency_key=idempotency_key,
+                session_id=session_id,
+                sheet=sheet,
+                signature=signature,
+            )
         )
 
     def _handle_control(self, msg: Message, now: float) -> None:
@@ -151,7 +157,10 @@ class SeatConnection(Endpoint):
 
     def _handle_app(self, msg: AppMessage, now: float) -> None:
         if isinstance(msg, ScoreAck):
-            self._events.append(ScoreCommitted(idempotency_key=msg.idempotency_key))
+            if msg.accepted:
+                self._events.append(ScoreCommitted(idempotency_key=msg.idempotency_key))
+            else:
+                self._events.append(ScoreRefused(msg.idempotency_key, msg.code, msg.message))
         elif isinstance(msg, Chunk):
             data = msg.raw  # decoded once, when the message was checked
             if hashlib.sha256(data).hexdigest() != msg.sha256:

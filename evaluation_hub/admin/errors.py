@@ -1,5 +1,6 @@
-"""The refusals of user administration. Each is a ``ProblemError`` of the hub's tree, so the
-problem middleware answers it over HTTP and the CLI prints its message::
+"""The refusals of administration (users, venues, the expert pool). Each is a ``ProblemError``
+of the hub's tree, so the problem middleware answers it over HTTP and the CLI prints its
+message::
 
     ProblemError
     ├── InvalidInput (422)
@@ -9,12 +10,19 @@ problem middleware answers it over HTTP and the CLI prints its message::
     │   ├── PasswordTooLong    longer than ``MAX_PASSWORD_LENGTH`` (the sign-in form's limit)
     │   ├── BadDisplayName     longer than ``MAX_DISPLAY_NAME``
     │   ├── VenueRequired      a venue's role (venue admin, host operator, supervisor) without one
-    │   └── VenueNotAllowed    a system administrator given a venue
+    │   ├── VenueNotAllowed    a system administrator given a venue
+    │   ├── BadVenueCode       not a usable venue code (it prefixes every seat key)
+    │   ├── BadExpertCode      not a usable expert code
+    │   ├── BadRegionCode      not a 6-digit administrative division code
+    │   ├── FieldRequired      a venue's or expert's field left empty
+    │   └── FieldTooLong       a venue's or expert's field longer than its column
     ├── NotFound (404)
     │   ├── UnknownVenue       no venue with that code or id
     │   └── UnknownUser        no user with that username
     ├── Conflict (409)
     │   ├── UsernameTaken      another user already has the username
+    │   ├── VenueCodeTaken     another venue already has the code
+    │   ├── ExpertCodeTaken    another expert already has the code
     │   ├── AccountUnchanged   disabling a disabled account, enabling an active one
     │   └── OwnAccount         a system administrator disabling their own account
     ├── SigninLocked (429)     too many failed sign-ins: locked until a stated time
@@ -39,7 +47,13 @@ __all__ = [
     "MIN_PASSWORD_LENGTH",
     "AccountUnchanged",
     "BadDisplayName",
+    "BadExpertCode",
+    "BadRegionCode",
     "BadUsername",
+    "BadVenueCode",
+    "ExpertCodeTaken",
+    "FieldRequired",
+    "FieldTooLong",
     "OwnAccount",
     "PasswordTooLong",
     "SigninBusy",
@@ -48,6 +62,7 @@ __all__ = [
     "UnknownUser",
     "UnknownVenue",
     "UsernameTaken",
+    "VenueCodeTaken",
     "VenueNotAllowed",
     "VenueRequired",
     "WeakPassword",
@@ -179,3 +194,56 @@ class SigninBusy(ProblemError):
 
     def __init__(self) -> None:
         super().__init__("signin-busy", "登录请求过多，请稍后再试", retry_after=1)
+
+
+class BadVenueCode(InvalidInput):
+    def __init__(self, code: str) -> None:
+        self.code_given = code
+        super().__init__(
+            "bad-venue-code",
+            f"场地代码「{code}」不可用：场地代码须以大写字母开头，只含大写字母和数字，"
+            "最长 16 个字符（工位标识写作「场地代码.工位编号」）",
+        )
+
+
+class BadExpertCode(InvalidInput):
+    def __init__(self, code: str) -> None:
+        self.code_given = code
+        super().__init__(
+            "bad-expert-code",
+            f"专家编号「{code}」不可用：专家编号须以字母或数字开头，只含字母、数字和 . _ -，"
+            "最长 32 个字符",
+        )
+
+
+class BadRegionCode(InvalidInput):
+    def __init__(self, label: str, code: str) -> None:
+        self.code_given = code
+        super().__init__(
+            "bad-region-code",
+            f"{label}「{code}」无效：须为 6 位行政区划代码，例如 530100（昆明市）",
+        )
+
+
+class FieldRequired(InvalidInput):
+    def __init__(self, label: str) -> None:
+        self.label = label
+        super().__init__("field-required", f"{label}不能为空")
+
+
+class FieldTooLong(InvalidInput):
+    def __init__(self, label: str, limit: int) -> None:
+        self.label = label
+        super().__init__("field-too-long", f"{label}太长：最多 {limit} 个字符，请缩短后再提交")
+
+
+class VenueCodeTaken(Conflict):
+    def __init__(self, code: str) -> None:
+        self.code_given = code
+        super().__init__("venue-code-taken", f"场地代码「{code}」已被使用，请换一个场地代码")
+
+
+class ExpertCodeTaken(Conflict):
+    def __init__(self, code: str) -> None:
+        self.code_given = code
+        super().__init__("expert-code-taken", f"专家编号「{code}」已在专家库中，请核对专家编号")

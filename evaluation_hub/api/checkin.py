@@ -9,7 +9,7 @@ from evaluation_hub.api.auth import principal
 from evaluation_hub.api.keys import CLOCK, SERVICES
 from evaluation_hub.api.params import path_id
 from evaluation_hub.api.routes import ApiRoutes
-from evaluation_hub.api.schema import read_json
+from evaluation_hub.api.schema import ID, read_json
 from evaluation_hub.api.views.sessions import pins_json
 from evaluation_hub.checkin import store
 
@@ -21,7 +21,7 @@ SEAT_EXPERT = {
     "type": "object",
     "additionalProperties": False,
     "required": ["expert_id"],
-    "properties": {"expert_id": {"type": "integer", "minimum": 1}},
+    "properties": {"expert_id": ID},
 }
 
 

@@ -61,13 +61,21 @@ OVERRIDE = {
 }
 SCORE_SAVE = {
     "type": "object",
-    "description": "一个部分（章节或 commercial）的评分表，格式见 evaluation_hub/evaluation/rules.py",
+    "description": (
+        "主场代录一位专家一个部分（章节或 commercial）的评分表，格式见 "
+        "evaluation_hub/evaluation/rules.py；仅限未在工位签到的专家，须书面说明代录理由"
+    ),
     "required": ["expert", "part", "entries"],
     "properties": {
         "expert": {"type": "string", "minLength": 1, "maxLength": 32},
         "part": {"type": "string", "minLength": 1, "maxLength": 64},
         "entries": {"type": "array", "maxItems": 2000},
         "declared_totals": {"type": "object"},
+        "reason": {
+            "type": "string",
+            "maxLength": 2000,
+            "description": "代录理由（必填，如专家所在工位终端故障），记入评标报告",
+        },
     },
 }
 ANSWER = {
@@ -189,7 +197,10 @@ async def get_view(request: web.Request) -> web.Response:
 @routes.route(
     "POST",
     BASE + "/scores",
-    summary="提交一位专家一个部分的评分表（主场代录；工位评分经工位连接提交）",
+    summary=(
+        "主场代录一位专家一个部分的评分表（仅限未在工位签到的专家，须附代录理由；"
+        "工位评分经工位连接提交）"
+    ),
     tag=TAG,
     body=SCORE_SAVE,
     status=201,
@@ -198,9 +209,12 @@ async def get_view(request: web.Request) -> web.Response:
 async def save_scores(request: web.Request) -> web.Response:
     who = await principal(request)
     session_id = path_id(request, "session_id")
-    body = await read_json(request, SCORE_SAVE)
+    body = dict(await read_json(request, SCORE_SAVE))
+    reason = body.pop("reason", "")
     app = request.app
-    outcome = await saves.save_from_host(app[SERVICES], who, session_id, body, now=app[CLOCK]())
+    outcome = await saves.save_from_host(
+        app[SERVICES], who, session_id, body, reason=reason, now=app[CLOCK]()
+    )
     return web.json_response(views.save_json(outcome), status=201)
 
 
@@ -223,7 +237,10 @@ async def start_review(request: web.Request) -> web.Response:
 @routes.route(
     "POST",
     BASE + "/review-requests/{request_id}/answer",
-    summary="记录专家对复核请求的答复：保留原评分并书面说明，或已重新评分（主场业务人员）",
+    summary=(
+        "主场代录专家对复核请求的答复：保留原评分并书面说明，或已重新评分"
+        "（仅限未在工位签到的专家；已签到的专家须在工位答复）"
+    ),
     tag=TAG,
     body=ANSWER,
     errors=(403, 404, 409),
@@ -293,7 +310,10 @@ async def get_result(request: web.Request) -> web.Response:
 @routes.route(
     "POST",
     BASE + "/signatures",
-    summary="记录评标委员会成员签署评标报告（同意、书面说明不同意见，或拒绝签字）",
+    summary=(
+        "记录未在工位签到的评标委员会成员拒绝签字及其书面理由（签署须由专家在工位以该工位"
+        "密钥完成，主场不能代为签署）"
+    ),
     tag=TAG,
     body=SIGNATURE,
     status=201,

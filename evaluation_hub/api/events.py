@@ -53,24 +53,27 @@ async def events(request: web.Request) -> web.StreamResponse:
     )
     if not channels:
         await response.prepare(request)
-        await response.write(b": connected\n\n")
+        with contextlib.suppress(ConnectionResetError):
+            await response.write(b": connected\n\n")
         return response
     async with request.app[BUS].subscribe(*channels) as subscription:
         # Subscribed before saying "connected": a page that re-reads when its stream opens
         # misses no change made in between.
         await response.prepare(request)
-        await response.write(b": connected\n\n")
         # Shutdown closes open streams, or it would wait for every page to go away.
         request.app[LIVE_STREAMS].add(subscription)
-        iterator = aiter(subscription)
-        while True:
-            try:
-                _channel, event = await asyncio.wait_for(anext(iterator), KEEPALIVE_S)
-            except TimeoutError:
-                await response.write(b": keep-alive\n\n")
-                continue
-            except StopAsyncIteration:
-                break
-            with contextlib.suppress(ConnectionResetError):
-                await response.write(f"data: {json.dumps(event, ensure_ascii=False)}\n\n".encode())
+        # A page that went away (tab closed, reloaded) ends its stream: not an error.
+        with contextlib.suppress(ConnectionResetError):
+            await response.write(b": connected\n\n")
+            iterator = aiter(subscription)
+            while True:
+                try:
+                    _channel, event = await asyncio.wait_for(anext(iterator), KEEPALIVE_S)
+                except TimeoutError:
+                    await response.write(b": keep-alive\n\n")
+                    continue
+                except StopAsyncIteration:
+                    break
+                text = json.dumps(event, ensure_ascii=False)
+                await response.write(f"data: {text}\n\n".encode())
     return response

@@ -117,7 +117,9 @@ def _alert_sink(app: web.Application) -> AlertSink:
 async def list_live_seats(request: web.Request) -> web.Response:
     who = await principal(request)
     session_id = path_id(request, "session_id")
-    wall = await watching.live_wall(request.app[SERVICES], request.app[LIVE], who, session_id)
+    wall = await watching.live_wall(
+        request.app[SERVICES], request.app[LIVE], who, session_id, now=request.app[CLOCK]()
+    )
     return web.json_response(wall_json(wall))
 
 
@@ -137,7 +139,13 @@ async def open_viewer(request: web.Request) -> web.Response:
     seat_id = path_id(request, "seat_id")
     body = await read_json(request, VIEWER_OFFER)
     opened = await watching.open_viewer(
-        request.app[SERVICES], request.app[LIVE], who, session_id, seat_id, body["sdp"]
+        request.app[SERVICES],
+        request.app[LIVE],
+        who,
+        session_id,
+        seat_id,
+        body["sdp"],
+        now=request.app[CLOCK](),
     )
     return web.json_response(opened_json(opened), status=201)
 
@@ -183,14 +191,13 @@ async def live_events(request: web.Request) -> web.StreamResponse:
     who = await principal(request)
     session_id = path_id(request, "session_id")
     services = request.app[SERVICES]
-    visible = await watching.watched_seats(services, who, session_id)
+    visible = await watching.watched_seats(services, who, session_id, now=request.app[CLOCK]())
     response = web.StreamResponse(
         headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store"}
     )
     await response.prepare(request)
-    await response.write(b": connected\n\n")
     channels = tuple(seat_channel(seat.seat_key) for seat in visible)
-    if not channels:
+    if not await _write(response, b": connected\n\n") or not channels:
         return response
     by_key = {seat.seat_key: seat.seat_id for seat in visible}
     async with services.bus.subscribe(*channels) as subscription:
@@ -205,7 +212,9 @@ async def live_events(request: web.Request) -> web.StreamResponse:
             try:
                 _channel, event = await asyncio.wait_for(anext(iterator), KEEPALIVE_S)
             except TimeoutError:
-                await response.write(b": keep-alive\n\n")
+                # The wall that went away is found here, between events: not an error.
+                if not await _write(response, b": keep-alive\n\n"):
+                    break
                 continue
             except StopAsyncIteration:
                 break
@@ -219,10 +228,18 @@ async def live_events(request: web.Request) -> web.StreamResponse:
 
 async def _write_events(response: web.StreamResponse, events: Iterable[Mapping[str, Any]]) -> bool:
     """Send ``events`` as server-sent events; False once the viewer has gone."""
+    for event in events:
+        text = json.dumps(event, ensure_ascii=False)
+        if not await _write(response, f"data: {text}\n\n".encode()):
+            return False
+    return True
+
+
+async def _write(response: web.StreamResponse, data: bytes) -> bool:
+    """Write to the stream; False once the viewer has gone (aiohttp's
+    ``ClientConnectionResetError`` is a ``ConnectionResetError``)."""
     try:
-        for event in events:
-            text = json.dumps(event, ensure_ascii=False)
-            await response.write(f"data: {text}\n\n".encode())
+        await response.write(data)
     except ConnectionResetError:
         return False
     return True

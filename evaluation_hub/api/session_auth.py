@@ -60,7 +60,7 @@ def setup(app: web.Application) -> None:
     tag="登录",
     body=LOGIN,
     auth=False,
-    errors=(429, 503),
+    errors=(401, 429, 503),
 )
 async def login(request: web.Request) -> web.Response:
     body = await read_json(request, LOGIN)

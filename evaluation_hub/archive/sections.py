@@ -7,7 +7,8 @@ section's name. Built-in sections, in order:
     session      session.json: the session, its host venue, committee and state transitions
     bookings     bookings.json: bookings with their seats, experts seated and booking events
     checkin      checkin.json: PIN credentials (without the PIN's MAC) and check-in events
-    scores       scores.json: submitted score sheets exactly as committed
+    scores       scores.json: submitted score sheets exactly as committed, each with the verdict
+                 and the seat key's signature over it (``archive verify`` checks each one)
     supervision  supervision/*.json: the supervision record, incidents with handling, 函告,
                  copy notices, handovers (as a system principal sees them; ``supervision``)
     recordings   recordings/segments.json (from audit events) and, with --with-recordings,
@@ -68,6 +69,7 @@ from evaluation_hub.supervision.record import read_record
 
 __all__ = [
     "EVALUATION_PLUGIN",
+    "SCORES",
     "ArchiveContext",
     "BundleFile",
     "Section",
@@ -375,10 +377,15 @@ async def scores_section(ctx: ArchiveContext) -> list[BundleFile]:
                 "sheet": r.sheet,
                 "payload_digest": r.payload_digest,
                 "received_at": r.received_at,
+                "accepted": r.accepted,
+                "verdict_code": r.verdict_code,
+                "verdict_message": r.verdict_message,
+                "seat_signature": r.seat_signature,
+                "seat_public_key": r.seat_public_key,
             }
             for r in rows
         ]
-    return [json_file("scores.json", scores)]
+    return [json_file(SCORES, scores)]
 
 
 _ARCHIVIST = Principal("archive", "system_admin", None)
@@ -387,7 +394,7 @@ _ARCHIVIST = Principal("archive", "system_admin", None)
 async def supervision_section(ctx: ArchiveContext) -> list[BundleFile]:
     sid, who = ctx.session_id, _ARCHIVIST
     async with ctx.db.read() as s:
-        record = await read_record(s, who, sid)
+        record = await read_record(s, who, sid, now=ctx.now)
         incidents = await read_incidents(s, who, sid)
         assistance = await read_assistance_requests(s, who, sid)
         notices = await read_copy_notices(s, who, sid, now=ctx.now)
@@ -408,6 +415,7 @@ def session_segments(events: list[AuditEvent], session_id: int) -> list[Recordin
 
 
 RECORDING_FILES = "recordings/files"
+SCORES = "scores.json"
 
 
 async def recordings_section(ctx: ArchiveContext) -> list[BundleFile]:

@@ -16,7 +16,12 @@ Order of checks (the first failure is reported, nothing after it):
    the slice is anchored by the checkpoint at ``first_seq - 1`` (unless it starts at event 1),
    it ends at ``last_seq``, and a verified checkpoint covers every session event;
 5. ``recordings/segments.json`` states exactly the segments the slice's events state, and every
-   included recording file has the SHA-256 its audit event recorded.
+   included recording file has the SHA-256 its audit event recorded;
+6. every score save in ``scores.json`` that carries a seat signature verifies under the seat
+   key stored beside it over ``scoring.signing.save_document`` of the save as stored, and that
+   signature and key are the ones the session's audit event for the save recorded (so neither
+   the save, nor its signature, nor its key can be replaced); a save without a signature must
+   have no audit event that recorded one.
 
 Memory stays bounded whatever the bundle holds: files are hashed in 1 MiB chunks, and only the
 files the checks parse are read whole, each at most ``tarball.ReadLimits.max_kept_bytes``
@@ -45,12 +50,15 @@ from evaluation_hub.archive.bundle import (
     ManifestError,
     signature_valid,
 )
-from evaluation_hub.archive.sections import RECORDING_FILES, session_segments
+from evaluation_hub.archive.sections import RECORDING_FILES, SCORES, session_segments
 from evaluation_hub.archive.tarball import ReadLimits, TarRefused, read_tar
 from evaluation_hub.audit.canonical import parse_timestamp
 from evaluation_hub.audit.chain import AuditEvent, verify
 from evaluation_hub.audit.checkpoint import Checkpoint, key_fingerprint
 from evaluation_hub.audit.errors import CanonicalEncodingError
+from scoring.errors import SignatureInvalid
+from scoring.signing import save_document
+from scoring.signing import verify as verify_document
 
 __all__ = ["BundleReport", "verify_bundle"]
 
@@ -58,7 +66,9 @@ _CHUNK = 1 << 20
 _EVENTS, _CHECKPOINTS, _SLICE = "audit/events.json", "audit/checkpoints.json", "audit/slice.json"
 _SEGMENTS = "recordings/segments.json"
 # Every file the checks below parse; a tar keeps only these in memory, and hashes the rest.
-_PARSED = frozenset({MANIFEST, SIGNATURE, PUBLIC_KEY, _EVENTS, _CHECKPOINTS, _SLICE, _SEGMENTS})
+_PARSED = frozenset(
+    {MANIFEST, SIGNATURE, PUBLIC_KEY, _EVENTS, _CHECKPOINTS, _SLICE, _SEGMENTS, SCORES}
+)
 # What a check reads into memory at most, for a tar and a directory alike; every other file is
 # hashed as it streams past (``_sha256``, ``tarball.read_tar``).
 _LIMITS = ReadLimits()
@@ -301,6 +311,66 @@ def _check_recordings(
             )
 
 
+def _save_signature_valid(entry: dict[str, Any], signature: str, key: str) -> bool:
+    try:
+        public = Ed25519PublicKey.from_public_bytes(bytes.fromhex(key))
+        document = save_document(
+            str(entry["session_ref"]), str(entry["idempotency_key"]), dict(entry["sheet"])
+        )
+        verify_document(public, document, bytes.fromhex(signature))
+    except (SignatureInvalid, ValueError, TypeError, KeyError):
+        return False
+    return True
+
+
+def _check_save_signatures(
+    root: _Bundle, manifest: Manifest, events: list[AuditEvent], session_seqs: list[int]
+) -> None:
+    if SCORES not in {e.path for e in manifest.files}:
+        return  # a bundle of a session without a scores section has no saves to check
+    saves = _json(root, SCORES, manifest)
+    if not isinstance(saves, list):
+        raise _Failed(f"{SCORES} is not a JSON array")
+    wanted = set(session_seqs)
+    stated: dict[str, AuditEvent] = {}
+    for e in events:
+        if e.seq in wanted and isinstance(e.payload.get("seat_signature"), str):
+            stated.setdefault(str(e.payload.get("idempotency_key")), e)
+    for i, entry in enumerate(saves):
+        if not isinstance(entry, dict) or not isinstance(entry.get("idempotency_key"), str):
+            raise _Failed(f"{SCORES} entry {i} is not a score save")
+        key_id = entry["idempotency_key"]
+        signature, key = entry.get("seat_signature"), entry.get("seat_public_key")
+        event = stated.get(key_id)
+        if signature is None:
+            if event is not None:
+                raise _Failed(
+                    f"score save {key_id} ({SCORES} entry {i}) has no seat signature, but audit "
+                    f"event {event.seq} recorded one: the signature was removed"
+                )
+            continue
+        if not isinstance(signature, str) or not isinstance(key, str):
+            raise _Failed(f"{SCORES} entry {i} has a malformed seat signature or key")
+        if not _save_signature_valid(entry, signature, key):
+            raise _Failed(
+                f"the seat signature of score save {key_id} ({SCORES} entry {i}) does not verify "
+                f"under the seat key stored beside it: the save or its signature was altered"
+            )
+        if event is None:
+            raise _Failed(
+                f"score save {key_id} ({SCORES} entry {i}) is signed, but no audit event of the "
+                "session records its signature"
+            )
+        if (event.payload.get("seat_signature"), event.payload.get("seat_public_key")) != (
+            signature,
+            key,
+        ):
+            raise _Failed(
+                f"the seat signature or key of score save {key_id} ({SCORES} entry {i}) differs "
+                f"from the one audit event {event.seq} recorded"
+            )
+
+
 def verify_bundle(path: Path, public_key: Ed25519PublicKey | None = None) -> BundleReport:
     """Check the bundle at ``path``, a tar file or else a directory; see the module docstring.
 
@@ -332,6 +402,7 @@ def verify_bundle(path: Path, public_key: Ed25519PublicKey | None = None) -> Bun
         _check_files(root, manifest)
         audit = _check_audit(root, manifest, key)
         _check_recordings(root, manifest, audit.events, audit.session_seqs)
+        _check_save_signatures(root, manifest, audit.events, audit.session_seqs)
     except _Failed as failed:
         return BundleReport(failed.message)
     return BundleReport(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -111,8 +111,11 @@ class Database:
         async with contextlib.AsyncExitStack() as stack:
             if self._sqlite_writer is not None:
                 await stack.enter_async_context(self._sqlite_writer)
-            session = await stack.enter_async_context(self.sessions())
-            async with session.begin():
+            # ``sessions.begin()`` ends the transaction and returns the connection to the pool
+            # to completion even if the task is cancelled meanwhile (Ctrl-C, shutdown), then
+            # re-raises the cancellation; a bare ``session.begin()`` would abandon the
+            # rollback half-way and the pool would log the connection's reset as an error.
+            async with self.sessions.begin() as session:
                 yield session
             info = dict(session.info)
         # Committed, and the SQLite writer lock released: listeners never hold up other writers.
@@ -126,7 +129,8 @@ class Database:
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
-        async with self.read_sessions() as session, session.begin():
+        # Ended to completion even when cancelled, as in ``write``.
+        async with self.read_sessions.begin() as session:
             yield session
 
     async def check_migrated(self) -> None:
@@ -151,4 +155,25 @@ class Database:
             await conn.run_sync(migrate.upgrade_on_connection)
 
     async def dispose(self) -> None:
-        await self.engine.dispose()
+        """Close every pooled connection; a cancellation meanwhile (a second Ctrl-C) waits for
+        the closing to finish and is re-raised then, so no connection is left to the garbage
+        collector."""
+        await _to_completion(self.engine.dispose())
+
+
+async def _to_completion(work: Coroutine[Any, Any, None]) -> None:
+    """Run ``work`` in a task of its own and wait for it even if the caller is cancelled
+    meanwhile; the caller's cancellation is re-raised once ``work`` is done."""
+    task = asyncio.create_task(work)
+    cancelled: asyncio.CancelledError | None = None
+    while True:
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError as exc:
+            if task.done():
+                raise
+            cancelled = exc
+        else:
+            break
+    if cancelled is not None:
+        raise cancelled

@@ -12,8 +12,11 @@ never leaves two valid keys.
 
 ``submitted_scores`` is the hub's half of the exactly-once promise for score saves: the UNIQUE
 idempotency key makes a replayed submission impossible to count twice, even across hub
-processes and restarts, and the stored payload digest tells a faithful replay (re-acknowledged)
-from a different payload under the same key (refused). Never delete or rewrite these rows.
+processes and restarts, and the stored payload digest tells a faithful replay (answered again
+with the same verdict) from a different payload under the same key (refused). Each row holds
+the hub's verdict, reached in the transaction that stored it, and the seat key's Ed25519
+signature over the save (``scoring.signing.save_document``) with the key that made it, so the
+save can be proven to come from that seat. Never delete or rewrite these rows.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, LargeBinary, String, text
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, LargeBinary, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from evaluation_hub.db.base import Base
@@ -75,3 +78,10 @@ class SubmittedScore(Base):
     sheet: Mapped[dict[str, Any]] = mapped_column(JSON)
     payload_digest: Mapped[str] = mapped_column(String(64))
     received_at: Mapped[datetime]
+    #: the verdict, judged in the transaction that stored the row (None: stored before 0009)
+    accepted: Mapped[bool | None] = mapped_column(default=None)
+    verdict_code: Mapped[str | None] = mapped_column(String(64), default=None)
+    verdict_message: Mapped[str | None] = mapped_column(Text, default=None)
+    #: hex Ed25519 signature over the save's document, and the seat's key that made it
+    seat_signature: Mapped[str | None] = mapped_column(String(128), default=None)
+    seat_public_key: Mapped[str | None] = mapped_column(String(64), default=None)

@@ -4,7 +4,8 @@ event and returns typed results; the API's views turn them into JSON):
 
     package.py     attach the package and commit the shuffle seed, release flagged chapters,
                    an expert's view, the commitment following the committee, start the review
-    saves.py       judge and record score saves (host API and seat intake), the counted sheets
+    saves.py       judge and record score saves when they are stored (seat intake, host 代录),
+                   the counted sheets
     overview.py    the evaluation at a glance
     review.py      deviation review rounds (pushed to the experts' seats) and answers
     result.py      seal, reveal (the result pushed to the seats for signing), result, report
@@ -14,6 +15,7 @@ event and returns typed results; the API's views turn them into JSON):
 Beneath them:
 
     context.py     loading a session's evaluation (package, committee, shuffle); seat actors
+    convergence.py objective-item review requests closing themselves once the values agree
     rules.py       pure: score-save parsing and per-part validation, review requests with the
                    anonymised spread, the deviation share, what the report shows
     report.py      pure: the evaluation report (评标报告) as printable HTML in Chinese

@@ -3,8 +3,11 @@
 Found by :func:`evaluation_hub.archive.sections.sections` as the ``evaluation`` section. It
 writes what the evaluation left behind, exactly as stored: the attached package's digest,
 manifest, anonymity findings and overrides, the seed commitment and its reveal, every score
-save (accepted or refused, with the reasons), every deviation-review request and answer, the
-result document with its digest, and every report signature. After the reveal, and when the
+save (accepted or refused, with the reasons; a seat's save with the seat key's signature and
+public key beside it, the same as ``scores.json`` holds with the signed sheet, so ``archive
+verify`` re-checks it; a save entered at the host with its written reason), every
+deviation-review request and answer, the result document with its digest, and every report
+signature. After the reveal, and when the
 archiving process holds the hub's sealing key, it also writes the report as HTML, rendered by
 the same code that serves it.
 
@@ -21,6 +24,7 @@ from sqlalchemy import select
 
 from evaluation_hub.archive.sections import ArchiveContext, BundleFile, json_file
 from evaluation_hub.db.base import Base
+from evaluation_hub.db.seat_terminals import SubmittedScore
 from evaluation_hub.evaluation.models import (
     AnonymityOverrideRow,
     EvaluationPackageRow,
@@ -62,6 +66,17 @@ async def archive_section(ctx: ArchiveContext) -> list[BundleFile]:
                 )
             ).scalars()
             tables[name] = [_row(r) for r in rows]
+        signed = {
+            r.id: (r.seat_signature, r.seat_public_key)
+            for r in (
+                await s.execute(
+                    select(SubmittedScore).where(SubmittedScore.session_ref == str(ctx.session_id))
+                )
+            ).scalars()
+        }
+    for save in tables["score_saves"]:
+        sig, key = signed.get(save["submitted_score_id"], (None, None))
+        save["seat_signature"], save["seat_public_key"] = sig, key
     record = _row(package)
     # The sealed seed is ciphertext under the hub's key: useless to a reader, kept out.
     record.pop("sealed_seed", None)

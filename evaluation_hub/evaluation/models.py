@@ -9,8 +9,11 @@ revealed, together with the result document the committee signs.
 
 ``score_saves`` records every save the hub judged, accepted or refused, with the reasons;
 the latest accepted save per (expert, part) counts. A save that came from a seat points at its
-``submitted_scores`` row (UNIQUE), so a seat save is judged exactly once. Never delete or
-rewrite these rows.
+``submitted_scores`` row (UNIQUE), so a seat save is judged exactly once, in the transaction
+that stored it. A save entered at the host (代录) keeps the operator's written reason
+(``proxy_reason``). ``review_requests`` keeps informational notices (the expert is told, not
+asked) beside the questions, and a request that closed itself when the values came to agree
+records them (``settled_values``). Never delete or rewrite these rows.
 """
 
 from __future__ import annotations
@@ -102,6 +105,8 @@ class ScoreSaveRow(Base):
     problems: Mapped[list[Any]] = mapped_column(JSON)
     recorded_by: Mapped[str] = mapped_column(String(100))
     received_at: Mapped[datetime]
+    #: a save entered at the host for an expert not checked in at a seat (代录): why
+    proxy_reason: Mapped[str | None] = mapped_column(Text, default=None)
 
 
 class ReviewRequestRow(Base):
@@ -125,10 +130,15 @@ class ReviewRequestRow(Base):
     #: the anonymised spread: {"yours", "others": [...], "mean"}
     spread: Mapped[dict[str, Any]] = mapped_column(JSON)
     requested_at: Mapped[datetime]
-    answer: Mapped[str | None] = mapped_column(String(10), default=None)  # keep | revise
+    #: keep | revise (the expert's), settled (closed by itself once the values agreed)
+    answer: Mapped[str | None] = mapped_column(String(10), default=None)
     answer_reason: Mapped[str] = mapped_column(Text, default="")
     answered_by: Mapped[str | None] = mapped_column(String(100), default=None)
     answered_at: Mapped[datetime | None] = mapped_column(default=None)
+    #: the expert is told (they hold the value most members gave), not asked: no answer taken
+    informational: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    #: when settled: {"values": {expert: points}} as they agreed
+    settled_values: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
 
 
 class ReportSignatureRow(Base):

@@ -1,10 +1,11 @@
 """The evaluation at a glance (评审概况): the package, the seed commitment, the anonymity
-check, each scorer's progress, refused saves, review requests and signatures.
+check, each scorer's progress, refused saves, saves entered at the host (代录), review
+requests and signatures.
 
 What may be shown now and no more: before the reveal the seed stays hidden, and nothing names
 a bidder beyond its id (the anonymity findings keep the bidder id and place, never the matched
-text). While the experts score, the seat saves not judged yet are judged first, so the
-progress shown is the hub's latest word.
+text). Reading writes nothing: every save was judged when it was stored, so the progress shown
+is the hub's latest word as it stands.
 """
 
 from __future__ import annotations
@@ -26,12 +27,12 @@ from evaluation_hub.evaluation.models import (
     ScoreSaveRow,
 )
 from evaluation_hub.evaluation.review import ReviewRequest, requests_of, review_request
-from evaluation_hub.evaluation.saves import ingest, latest_accepted
+from evaluation_hub.evaluation.saves import ProxySave, latest_accepted, proxy_saves
 from evaluation_hub.evaluation.signatures import Signature, signature_of, signatures_of
 from evaluation_hub.principal import Principal
 from evaluation_hub.services import Services
 from evaluation_hub.sessions.lookup import load_session
-from evaluation_hub.sessions.states import DURING_EVALUATION, REVEALED
+from evaluation_hub.sessions.states import REVEALED
 
 __all__ = [
     "AnonymityFinding",
@@ -40,6 +41,7 @@ __all__ = [
     "Override",
     "Overview",
     "PackageSummary",
+    "ProxySave",
     "RefusedSave",
     "blocked_chapters",
     "gather_overview",
@@ -132,6 +134,8 @@ class Overview:
     refused: tuple[RefusedSave, ...]
     requests: tuple[ReviewRequest, ...]
     signatures: tuple[Signature, ...]
+    #: every save entered at the host for an expert (代录), with its written reason
+    proxy_saves: tuple[ProxySave, ...] = ()
 
 
 def blocked_chapters(
@@ -169,10 +173,8 @@ def _finding(f: Mapping[str, Any]) -> AnonymityFinding:
 
 
 async def gather_overview(s: AsyncSession, ctx: Context, *, now: datetime) -> Overview:
-    """The overview inside the caller's unit of work (which holds the package lock)."""
+    """The overview inside the caller's unit of work; reads only."""
     session_id = ctx.session.id
-    if ctx.session.state in DURING_EVALUATION:
-        await ingest(s, ctx, now)
     overrides = await overrides_of(s, session_id)
     refused = await s.execute(
         select(ScoreSaveRow)
@@ -224,13 +226,14 @@ async def gather_overview(s: AsyncSession, ctx: Context, *, now: datetime) -> Ov
         ),
         requests=tuple(review_request(r) for r in await requests_of(s, session_id)),
         signatures=tuple(signature_of(x) for x in await signatures_of(s, session_id)),
+        proxy_saves=tuple(await proxy_saves(s, session_id)),
     )
 
 
 async def overview(hub: Services, actor: Principal, session_id: int, *, now: datetime) -> Overview:
-    """Everything about the evaluation that may be shown now; seat saves are judged first."""
-    async with hub.db.write() as s:
-        loaded = await load_session(s, session_id, lock=True)
+    """Everything about the evaluation that may be shown now. A read: it writes nothing."""
+    async with hub.db.read() as s:
+        loaded = await load_session(s, session_id)
         access.require(actor, access.Action.SEE_SESSION, loaded.target)
-        ctx = await load_context(s, session_id, hub.sealer, lock=True)
+        ctx = await load_context(s, session_id, hub.sealer, lock=False)
         return await gather_overview(s, ctx, now=now)

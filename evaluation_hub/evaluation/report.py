@@ -4,8 +4,11 @@
 and returns the page. Sections: committee; bid package and the staggered-shuffle seed
 (commitment, revealed seed, whether they match); per bidder, every expert's chapter totals
 with the label that expert saw, and the committee's aggregated scores; the deviation-review
-record; price scores; composite scores and ranking; the candidates; every member's signature
-or recorded refusal. ``@media print`` rules make it print on A4 without the screen chrome.
+record (an answer the host entered for an expert marked 主场代录, a request that closed itself
+when the values agreed marked so); price scores; composite scores and ranking; the candidates;
+every member's signature or recorded refusal; and every score save the host entered for an
+expert (代录) with its written reason. ``@media print`` rules make it print on A4 without the
+screen chrome.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from scoring.sheets import Reintegrated
 from scoring.shuffle import ShuffleManifest, commitment
 from scoring.signing import decimal_text
 
-__all__ = ["ReportData", "ReviewNote", "SignatureNote", "render_report"]
+__all__ = ["ProxySaveNote", "ReportData", "ReviewNote", "SignatureNote", "render_report"]
 
 _REASONS = {
     "summation_error": "计分汇总错误",
@@ -35,7 +38,13 @@ _REASONS = {
     "objective_inconsistent": "客观评审因素评分不一致",
     "deviation": "评分畸高、畸低",
 }
-_ANSWERS = {"keep": "保留原评分（书面说明）", "revise": "已重新评分", None: "未答复"}
+_ANSWERS = {
+    "keep": "保留原评分（书面说明）",
+    "revise": "已重新评分",
+    "settled": "各专家评分已一致，自动关闭",
+    None: "未答复",
+}
+_PART_NAMES = {COMMERCIAL_PART: "商务部分"}
 _PLACEMENTS = {"host": "主场", "away": "客场"}
 
 
@@ -52,6 +61,22 @@ class ReviewNote:
     spread: Mapping[str, Any]
     answer: str | None
     answer_reason: str
+    #: who recorded the answer: ``seat:<key>``, the hub (settled) or a host operator (代录)
+    answered_by: str | None = None
+    #: an informational notice (the expert held the value most members gave)
+    informational: bool = False
+
+
+@dataclass(frozen=True)
+class ProxySaveNote:
+    """A score save the host entered for an expert (代录) and why."""
+
+    expert: str | None
+    part: str | None
+    accepted: bool
+    reason: str
+    recorded_by: str
+    received_at: datetime
 
 
 @dataclass(frozen=True)
@@ -88,6 +113,8 @@ class ReportData:
     generated_at: datetime
     #: the chair (主任委员) the committee elected, by expert code, if it held the election
     chair: str | None = None
+    #: every save the host entered for an expert (代录), in order
+    proxy_saves: Sequence[ProxySaveNote] = ()
 
 
 _CSS = """
@@ -222,7 +249,7 @@ def _reviews(data: ReportData) -> str:
                 _e(_REASONS.get(r.reason, r.reason)),
                 f"本人 {_e(spread.get('yours', ''))}；其他专家 "
                 f"{_e('、'.join(spread.get('others', [])))}；平均 {_e(spread.get('mean', ''))}",
-                _e(_ANSWERS.get(r.answer, r.answer or "")),
+                _e(_answer_text(r)),
                 _e(r.answer_reason),
             ]
         )
@@ -239,6 +266,33 @@ def _reviews(data: ReportData) -> str:
         "说明",
     ]
     return _table(head, rows, frozenset())
+
+
+def _answer_text(r: ReviewNote) -> str:
+    text = _ANSWERS.get(r.answer, r.answer or "")
+    if r.informational:
+        text = "知悉通知（评分与多数专家一致，无需答复）；" + text
+    by = r.answered_by or ""
+    if r.answer in ("keep", "revise") and by and not by.startswith("seat:"):
+        text += f"（主场代录：{by}）"
+    return text
+
+
+def _proxy_saves(data: ReportData) -> str:
+    if not data.proxy_saves:
+        return "<p>所有评分均由专家本人在工位终端提交，无主场代录。</p>"
+    rows = [
+        [
+            _e(p.expert or "—"),
+            _e(_PART_NAMES.get(p.part or "", p.part or "—")),
+            "代录" + ("" if p.accepted else "（未被接受，不计入）"),
+            _e(p.reason),
+            _e(p.recorded_by),
+            _e(_time(p.received_at)),
+        ]
+        for p in data.proxy_saves
+    ]
+    return _table(["专家", "评分部分", "方式", "代录理由", "代录人", "时间"], rows, frozenset())
 
 
 def _prices(data: ReportData) -> str:
@@ -401,6 +455,7 @@ def render_report(data: ReportData) -> str:
         ("七、综合得分与排序", _ranking(data)),
         ("八、推荐的中标候选人", _candidates(data)),
         ("九、评标委员会成员签署", _signatures(data)),
+        ("十、主场代录评分记录", _proxy_saves(data)),
     ]
     body = "".join(f"<h2>{_e(title)}</h2>{html}" for title, html in sections)
     return (

@@ -29,12 +29,12 @@ from evaluation_hub.evaluation import rules
 from evaluation_hub.evaluation.context import Context, load_context
 from evaluation_hub.evaluation.models import EvaluationPackageRow, ScoreSaveRow
 from evaluation_hub.evaluation.overview import Overview, gather_overview
-from evaluation_hub.evaluation.report import ReportData, ReviewNote, SignatureNote
+from evaluation_hub.evaluation.report import ProxySaveNote, ReportData, ReviewNote, SignatureNote
 from evaluation_hub.evaluation.review import explanations, flags_of, requests_of
 from evaluation_hub.evaluation.saves import (
     counted_sheets,
-    ingest,
     latest_accepted,
+    proxy_saves,
     require_complete,
 )
 from evaluation_hub.evaluation.signatures import signatures_of
@@ -43,7 +43,7 @@ from evaluation_hub.sealing import Sealer
 from evaluation_hub.services import Services
 from evaluation_hub.sessions import formation
 from evaluation_hub.sessions.lookup import load_session
-from evaluation_hub.sessions.states import REVEALED, SessionState, state_name
+from evaluation_hub.sessions.states import REVEALED, state_name
 from evaluation_hub.sessions.store import apply_action_in
 from scoring.aggregation import Aggregation, aggregate
 from scoring.errors import AggregationError, PriceError
@@ -77,8 +77,6 @@ async def seal(hub: Services, actor: Principal, session_id: int, *, now: datetim
         loaded = await load_session(s, session_id, lock=True)
         access.require(actor, access.Action.RUN_EVALUATION, loaded.target)
         ctx = await load_context(s, session_id, hub.sealer, lock=True)
-        if ctx.session.state == SessionState.DEVIATION_REVIEW:
-            await ingest(s, ctx, now)
         await apply_action_in(s, actor, ctx.session.id, "seal", reason=None, now=now)
         # Recusals during the review may have left too few (or an even number of) members.
         await formation.require_lawful_committee(
@@ -328,8 +326,14 @@ async def gather_report(
                 spread=r.spread,
                 answer=r.answer,
                 answer_reason=r.answer_reason,
+                answered_by=r.answered_by,
+                informational=r.informational,
             )
             for r in requests
+        ],
+        proxy_saves=[
+            ProxySaveNote(p.expert, p.part, p.accepted, p.reason, p.recorded_by, p.received_at)
+            for p in await proxy_saves(s, session.id)
         ],
         signatures=[
             SignatureNote(

@@ -2,10 +2,17 @@
 request is to its expert's seat.
 
 A round finds the open flags (``scoring.review``, with the package's deviation share or the
-configured one) and asks the experts they concern; once the round is committed, each new
-request is pushed to the seat of its expert (``hub.seats``). The push is best effort: a seat
-that is not connected finds its open requests when it reconnects (``review_notice`` builds the
-same notice for the seat's catch-up), and the host can always record an answer.
+configured one, on part totals or per item as configured) and asks the experts they concern;
+for an objective item it asks those who differ from the value most members gave and tells the
+others (informational notices). Once the round is committed, each new request is pushed to the
+seat of its expert (``hub.seats``). The push is best effort: a seat that is not connected finds
+its open requests when it reconnects (``review_notice`` builds the same notice for the seat's
+catch-up). Requests about an objective item close themselves once the values agree
+(``evaluation.convergence``, on the save that makes them agree).
+
+An answer comes from the seat of the expert asked. Nobody answers for an expert checked in at a
+seat; for an expert who is not (no terminal at the host), the host operator may record the
+expert's answer as a fallback (代录), which the record shows as entered by the operator.
 """
 
 from __future__ import annotations
@@ -22,13 +29,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from evaluation_hub import access
 from evaluation_hub.audit.store import append_event
 from evaluation_hub.booking.seatings import seatings
-from evaluation_hub.errors import Conflict, InvalidInput, NotFound
+from evaluation_hub.errors import Conflict, Forbidden, InvalidInput, NotFound
 from evaluation_hub.evaluation import rules
 from evaluation_hub.evaluation.context import Context, SeatActor, load_context, require_seated
+from evaluation_hub.evaluation.convergence import SETTLED
 from evaluation_hub.evaluation.models import ReviewRequestRow
 from evaluation_hub.evaluation.saves import (
+    checked_in_seat,
     counted_sheets,
-    ingest,
     latest_accepted,
     require_complete,
 )
@@ -72,9 +80,16 @@ class ReviewRequest:
     message: str
     spread: Mapping[str, Any]
     requested_at: datetime
+    #: keep | revise | settled (closed by itself once the values agreed) | None (open)
     answer: str | None
     answer_reason: str
     answered_at: datetime | None
+    #: the expert is told, not asked (no answer is taken)
+    informational: bool = False
+    #: who recorded the answer: the expert's seat, the host operator (代录), or the hub
+    answered_by: str | None = None
+    #: the values the members agreed on, when it settled
+    settled_values: Mapping[str, str] | None = None
 
 
 def review_request(row: ReviewRequestRow) -> ReviewRequest:
@@ -93,6 +108,9 @@ def review_request(row: ReviewRequestRow) -> ReviewRequest:
         answer=row.answer,
         answer_reason=row.answer_reason,
         answered_at=row.answered_at,
+        informational=row.informational,
+        answered_by=row.answered_by,
+        settled_values=dict(row.settled_values["values"]) if row.settled_values else None,
     )
 
 
@@ -119,7 +137,8 @@ def review_notice(row: ReviewRequestRow | ReviewRequest) -> ReviewRequestNotice:
         reason=row.reason,
         message=row.message,
         spread=dict(row.spread),
-        explainable=row.reason in rules.EXPLAINABLE,
+        explainable=row.reason in rules.EXPLAINABLE and not row.informational,
+        informational=row.informational,
     )
 
 
@@ -142,10 +161,11 @@ def explanations(requests: Sequence[ReviewRequestRow]) -> list[Explanation]:
 
 
 def flags_of(hub: Services, ctx: Context, scores: Reintegrated) -> list[ReviewFlag]:
-    """Every flag the scores raise, by the package's deviation share or the configured one."""
-    return review(
-        scores, ctx.package, rules.review_config(ctx.package, hub.regulation.review.deviation_share)
-    )
+    """Every flag the scores raise, by the package's deviation share or the configured one,
+    on what the configuration compares (part totals by default, or every item)."""
+    rules_ = hub.regulation.review
+    config = rules.review_config(ctx.package, rules_.deviation_share, rules_.deviation_basis)
+    return review(scores, ctx.package, config)
 
 
 async def review_round(
@@ -166,7 +186,6 @@ async def review_round(
                 "not-scoring",
                 f"评标会当前状态为「{state_name(ctx.session.state)}」，不能发起偏离复核",
             )
-        await ingest(s, ctx, now)
         latest = await latest_accepted(s, ctx.session.id)
         require_complete(ctx, latest, "进入偏离复核")
         scores = reintegrate(counted_sheets(ctx, latest), ctx.shuffle)
@@ -190,6 +209,7 @@ async def review_round(
                 message=spec.message,
                 spread=spec.spread,
                 requested_at=now,
+                informational=spec.informational,
             )
             s.add(row)
             created.append(row)
@@ -206,7 +226,8 @@ async def review_round(
             payload={
                 "round": round_no,
                 "open_flags": len(flags),
-                "requests": [r.id for r in created],
+                "requests": [r.id for r in created if not r.informational],
+                "notices": [r.id for r in created if r.informational],
             },
             at=now,
         )
@@ -244,7 +265,8 @@ async def answer_request(
     now: datetime,
 ) -> ReviewRequest:
     """The expert's answer: keep the score with written reasons, or revise (after re-scoring).
-    Recorded at the host by its operator, or sent by the seat of the expert asked."""
+    Sent by the seat of the expert asked; recorded at the host by its operator only for an
+    expert not checked in at a seat (代录)."""
     async with hub.db.write() as s:
         loaded = await load_session(s, session_id, lock=True)
         if not isinstance(actor, SeatActor):
@@ -256,6 +278,14 @@ async def answer_request(
             )
         if isinstance(actor, SeatActor):
             await require_seated(s, actor, session_id, request.expert_code)
+        else:
+            seat = await checked_in_seat(s, session_id, request.expert_code)
+            if seat is not None:
+                raise Forbidden(
+                    "expert-at-seat",
+                    f"专家 {request.expert_code} 已在工位 {seat} 签到，复核答复须由该工位提交，"
+                    "主场不能代为答复",
+                )
         ctx = await load_context(s, session_id, hub.sealer, lock=True)
         await formation.require_not_recused(s, ctx.session.id, request.expert_code)
         if ctx.session.state != SessionState.DEVIATION_REVIEW:
@@ -263,8 +293,18 @@ async def answer_request(
                 "not-in-review",
                 f"评标会当前状态为「{state_name(ctx.session.state)}」，不能答复复核请求",
             )
+        if request.answer == SETTLED:
+            raise Conflict(
+                "settled",
+                f"复核请求 #{request.id} 已因各专家评分一致而自动关闭，无需答复",
+            )
         if request.answer is not None:
             raise Conflict("already-answered", f"复核请求 #{request.id} 已答复，不能重复答复")
+        if request.informational:
+            raise Conflict(
+                "informational",
+                f"复核通知 #{request.id} 仅供知悉，无需答复；其他专家核对后将自动关闭",
+            )
         reason = reason.strip()
         if answer == "keep":
             if request.reason not in rules.EXPLAINABLE:
@@ -276,7 +316,6 @@ async def answer_request(
             if not reason:
                 raise InvalidInput("reason-required", "保留原评分须书面说明理由")
         else:
-            await ingest(s, ctx, now)
             latest = (await latest_accepted(s, ctx.session.id)).get(
                 (request.expert_code, request.part_id)
             )
@@ -300,6 +339,7 @@ async def answer_request(
                 "expert": request.expert_code,
                 "answer": answer,
                 "reason": reason,
+                "proxy": not isinstance(actor, SeatActor),
             },
             at=now,
         )

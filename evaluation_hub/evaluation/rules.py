@@ -15,9 +15,11 @@ with every reason and never counts; the latest accepted save per (expert, part) 
 the session is in deviation review, a changed score is marked ``changed_in_review`` and, by the
 rubric rules, needs a comment.
 
-**Review requests** go to the expert a deviation flag names (for an objective item, to every
-expert), with the anonymised spread of the other experts' scores: the values, sorted, without
-names. Texts name chapters, labels and items, never bidders. A score deviates when it lies
+**Review requests** go to the expert a deviation flag names, with the anonymised spread of the
+other experts' scores: the values, sorted, without names. For an objective item, the experts
+whose value differs from the one most members gave are asked, and those who hold it are told
+(an informational notice: no answer is taken); when no single value has the most members,
+everyone is asked. Texts name chapters, labels and items, never bidders. A score deviates when it lies
 further from the mean than the **deviation share** of the package's evaluation method (评标办法)
 when the package sets one, else the share the deployment configures (``review_config``).
 
@@ -39,7 +41,7 @@ from typing import Any
 from scoring.decimals import mean, parse_decimal, quantize
 from scoring.errors import ScoreSheetInvalid
 from scoring.model import COMMERCIAL_PART, BidPackage
-from scoring.review import FlagReason, ReviewConfig, ReviewFlag
+from scoring.review import DeviationScope, FlagReason, ReviewConfig, ReviewFlag
 from scoring.sheets import Reintegrated, ScoreEntry, ScoreSheet, validate_sheet
 from scoring.shuffle import ExpertView
 from scoring.signing import canonical, decimal_text
@@ -55,6 +57,7 @@ __all__ = [
     "entries_from_json",
     "entries_to_json",
     "judge_save",
+    "majority_value",
     "parse_decimal_text",
     "parse_save",
     "part_ids",
@@ -240,7 +243,8 @@ def entries_from_json(part: str, raw: Sequence[Mapping[str, Any]]) -> tuple[Scor
 
 @dataclass(frozen=True)
 class RequestSpec:
-    """One review request to be made: to ``expert`` about ``flag``."""
+    """One review request to be made: to ``expert`` about ``flag``; ``informational``: the
+    expert is told (they hold the value most members gave), not asked."""
 
     flag_key: str
     reason: str
@@ -250,6 +254,18 @@ class RequestSpec:
     item: str | None
     message: str
     spread: dict[str, Any]
+    informational: bool = False
+
+
+def majority_value(values: Mapping[str, Decimal]) -> Decimal | None:
+    """The value most members gave, if exactly one value has the most (else None)."""
+    counts: dict[Decimal, int] = {}
+    for v in values.values():
+        counts[v] = counts.get(v, 0) + 1
+    ranked = sorted(counts.values(), reverse=True)
+    if not ranked or (len(ranked) > 1 and ranked[0] == ranked[1]):
+        return None
+    return next(v for v, n in counts.items() if n == ranked[0])
 
 
 def _value(scores: Reintegrated, package: BidPackage, e: str, f: ReviewFlag) -> Decimal:
@@ -272,8 +288,17 @@ def request_specs(
         targets = scores.expert_ids if f.expert_id is None else (f.expert_id,)
         values = {e: _value(scores, package, e, f) for e in scores.expert_ids}
         avg = mean(values.values())
+        agreed = majority_value(values) if f.reason is FlagReason.OBJECTIVE else None
         for e in targets:
             others = sorted(v for o, v in values.items() if o != e)
+            told = agreed is not None and values[e] == agreed
+            message = (
+                f"客观评分项 {f.part_id} {f.item_id} 各专家评分不一致；您的评分 "
+                f"{decimal_text(values[e])} 与多数专家一致，无需答复。其他专家核对后，"
+                "本通知将自动关闭"
+                if told
+                else f.message
+            )
             specs.append(
                 RequestSpec(
                     flag_key=f.key,
@@ -282,12 +307,13 @@ def request_specs(
                     part=f.part_id,
                     subject=scores.labels.get((e, f.part_id, f.bidder_id), f.bidder_id),
                     item=f.item_id,
-                    message=f.message,
+                    message=message,
                     spread={
                         "yours": decimal_text(values[e]),
                         "others": [decimal_text(v) for v in others],
                         "mean": str(quantize(avg, 2)),
                     },
+                    informational=told,
                 )
             )
     return specs
@@ -297,11 +323,14 @@ def request_specs(
 EXPLAINABLE = frozenset({FlagReason.DEVIATION.value})
 
 
-def review_config(package: BidPackage, configured: Decimal) -> ReviewConfig:
+def review_config(
+    package: BidPackage, configured: Decimal, basis: str = DeviationScope.PART_TOTAL.value
+) -> ReviewConfig:
     """The deviation review's rule for this package: its own share when its evaluation method
-    sets one, else ``configured`` (``Regulation.review.deviation_share``)."""
+    sets one, else ``configured`` (``Regulation.review.deviation_share``), checked on what
+    ``basis`` names (``Regulation.review.deviation_basis``: part totals or every item)."""
     own = package.method.deviation_share
-    return ReviewConfig(share=configured if own is None else own)
+    return ReviewConfig(share=configured if own is None else own, scope=DeviationScope(basis))
 
 
 def document_digest(document: object) -> str:

@@ -1,11 +1,14 @@
-"""Signing the evaluation report (评标报告签署): each member agrees, disagrees with written
-reasons, or refuses to sign, after the reveal.
+"""Signing the evaluation report (评标报告签署): each member agrees, or disagrees with written
+reasons, after the reveal; a refusal to sign with written reasons is recorded.
 
 A signature is the member's Ed25519 signature over ``scoring.signing.signature_document`` (the
-result, the decision and the reasons), made with the key of the seat terminal the member sits
-at: the hub refuses a key that is not the seat's approved one. A refusal to sign is recorded
-without a signature; without written reasons it counts as agreement. The last member's
-signature moves the session to ``report_signed`` in the same unit of work.
+result, the decision and the reasons), sent by the seat terminal the member sits at and made
+with that seat's approved key: the hub refuses any other key, a seat acting for an expert
+checked in elsewhere, and every signature entered at the host (nobody signs for an expert).
+The host may record a member's refusal to sign, with the member's written reasons, only for a
+member not checked in at a seat; a refusal without reasons is refused (it would count as
+agreement). The last member's signature moves the session to ``report_signed`` in the same
+unit of work.
 """
 
 from __future__ import annotations
@@ -19,12 +22,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from evaluation_hub import access
 from evaluation_hub.audit.store import append_event
-from evaluation_hub.booking.seatings import seatings
 from evaluation_hub.db.seat_terminals import SeatEnrolment
 from evaluation_hub.errors import Conflict, Forbidden, InvalidInput, NotFound
 from evaluation_hub.evaluation import rules
 from evaluation_hub.evaluation.context import SeatActor, load_context, require_seated
 from evaluation_hub.evaluation.models import ReportSignatureRow
+from evaluation_hub.evaluation.saves import checked_in_seat
 from evaluation_hub.principal import Principal
 from evaluation_hub.services import Services
 from evaluation_hub.sessions import formation
@@ -75,15 +78,12 @@ async def signatures_of(s: AsyncSession, session_id: int) -> list[ReportSignatur
     return list(rows.scalars())
 
 
-async def _enrolled_key(s: AsyncSession, session_id: int, expert_id: int) -> bytes | None:
-    """The approved Ed25519 key of the seat the expert sits at, if the seat is enrolled."""
-    seats = [x.seat_id for x in await seatings(s, session_id=session_id, expert_id=expert_id)]
-    if not seats:
-        return None
+async def _seat_key_of(s: AsyncSession, seat_key: str) -> bytes | None:
+    """The approved Ed25519 key of the seat terminal ``seat_key``, if it is enrolled."""
     found = await s.execute(
-        select(SeatEnrolment.ed25519_public_key)
-        .where(SeatEnrolment.seat_id.in_(seats), SeatEnrolment.status == "approved")
-        .order_by(SeatEnrolment.id)
+        select(SeatEnrolment.ed25519_public_key).where(
+            SeatEnrolment.seat_key == seat_key, SeatEnrolment.status == "approved"
+        )
     )
     key: bytes | None = found.scalars().first()
     return key
@@ -101,14 +101,43 @@ async def sign_report(
     signature: str | None,
     now: datetime,
 ) -> Signature:
-    """Record one member's signature (agree / disagree with reasons) or refusal to sign: at
-    the host by its operator, or from the seat the member sits at."""
+    """Record one member's signature (agree / disagree with reasons), sent from the seat the
+    member sits at; or, at the host, a member's refusal to sign with written reasons."""
     async with hub.db.write() as s:
         loaded = await load_session(s, session_id, lock=True)
+        reason = reason.strip()
+        checked_in = None
         if isinstance(actor, SeatActor):
             await require_seated(s, actor, session_id, expert)
+            checked_in = await checked_in_seat(s, session_id, expert)
+            if checked_in not in (None, actor.seat_key):
+                raise Forbidden(
+                    "not-checked-in-seat",
+                    f"专家 {expert} 已在工位 {checked_in} 签到，签署须由该工位提交",
+                )
         else:
             access.require(actor, access.Action.RUN_EVALUATION, loaded.target)
+            # A recused member is out of everything: that is the reason to give, first.
+            await formation.require_not_recused(s, session_id, expert)
+            if decision != "refuse":
+                raise Forbidden(
+                    "sign-at-seat",
+                    "评标报告须由专家本人在其签到的工位终端签署（以该工位的终端密钥签名），"
+                    "主场不能代为签署",
+                )
+            checked_in = await checked_in_seat(s, session_id, expert)
+            if checked_in is not None:
+                raise Forbidden(
+                    "expert-at-seat",
+                    f"专家 {expert} 已在工位 {checked_in} 签到，签署或拒签须由该工位提交，"
+                    "主场不能代为记录",
+                )
+            if not reason:
+                raise InvalidInput(
+                    "reason-required",
+                    "记录专家拒绝签字须附其书面说明的不同意见和理由；"
+                    "未说明理由的拒签视为同意，不能由主场代为记录",
+                )
         ctx = await load_context(s, session_id, hub.sealer, lock=True)
         await formation.require_not_recused(s, ctx.session.id, expert)
         if ctx.session.state != SessionState.REVEALED:
@@ -125,7 +154,6 @@ async def sign_report(
         if any(x.expert_code == expert for x in signed):
             raise Conflict("already-signed", f"专家 {expert} 已签署评标报告，不能重复签署")
         assert ctx.row.result is not None
-        reason = reason.strip()
         agrees = decision == "agree"
         document = signature_document(ctx.sid, expert, agrees, reason, ctx.row.result)
         if decision == "refuse":
@@ -143,10 +171,13 @@ async def sign_report(
                 raise InvalidInput(
                     "bad-signature-format", "签名或签名公钥不是有效的十六进制 Ed25519 值"
                 ) from None
-            enrolled = await _enrolled_key(s, ctx.session.id, member.id)
-            if isinstance(actor, SeatActor) and enrolled is None:
+            # Only a seat reaches here (the host signs for nobody): the key must be the one
+            # this seat is enrolled with, the seat where the expert sits (or checked in).
+            assert isinstance(actor, SeatActor)
+            enrolled = await _seat_key_of(s, actor.seat_key)
+            if enrolled is None:
                 raise Forbidden("key-mismatch", f"专家 {expert} 所在工位没有已批准的终端密钥")
-            if enrolled is not None and enrolled != key_bytes:
+            if enrolled != key_bytes:
                 raise Forbidden(
                     "key-mismatch", f"签名公钥与专家 {expert} 所在工位登记的终端密钥不一致"
                 )
@@ -161,7 +192,8 @@ async def sign_report(
             session_id=ctx.session.id,
             expert_code=expert,
             decision="refused" if decision == "refuse" else decision,
-            counted_as_agreement=agrees or (decision == "refuse" and not reason),
+            # A refusal always carries written reasons now (see above): never agreement.
+            counted_as_agreement=agrees,
             reason=reason,
             public_key=public_key,
             signature=signature,

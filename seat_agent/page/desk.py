@@ -3,8 +3,11 @@
 ``ExpertDesk`` is fed every link event (``on_event``; ``SeatAgent.add_handler``) and keeps
 the expert's state: the check-in (``checkin_result``), the briefing (``expert_briefing``:
 bidder count and rubric), the integrity commitment made on this page, every score save with
-its delivery state (已保存 / 待发送 / 已送达, from the outbox), the deviation review requests
-(``review_request``) and their answers, and the result to sign (``report_for_signature``).
+its state (已保存 / 待发送 / 已送达 once the hub accepted it / 未被接受 with the hub's reason,
+from the hub's verdict in ``score_ack`` and the outbox's record of it), the deviation review
+requests (``review_request``; informational notices too) and their answers, and the result to
+sign (``report_for_signature``). A refused save is never shown as delivered: the form keeps its
+values so the expert corrects them and saves again (a new save, a new key).
 Requests go to the hub over the seat link; score saves go through the outbox
 (``ScoreDelivery.submit``), never straight to the link. The report signature is made here
 with the seat's Ed25519 key over the same document the hub verifies
@@ -24,9 +27,16 @@ from typing import Any
 from scoring.signing import sign, signature_document
 from seat_agent.errors import SeatAgentError
 from seat_agent.keys import SeatIdentity
-from seat_agent.outbox import ScoreDelivery
+from seat_agent.outbox import SUPERSEDED, ScoreDelivery, Verdict
 from seat_agent.page.rubric import check_part
-from seat_protocol.events import Connected, Disconnected, Event, MessageReceived, ScoreCommitted
+from seat_protocol.events import (
+    Connected,
+    Disconnected,
+    Event,
+    MessageReceived,
+    ScoreCommitted,
+    ScoreRefused,
+)
 from seat_protocol.messages import (
     AppMessage,
     CheckinRequest,
@@ -84,7 +94,10 @@ class _Save:
     values: dict[str, dict[str, str]]
     sheet: dict[str, Any]
     delivered: bool = False
+    #: the hub's reason, once it refused the save
     refused: str | None = None
+    #: the hub could not judge it for now (its reason); the agent sends it again
+    retrying: str | None = None
 
 
 @dataclass
@@ -92,7 +105,7 @@ class _Review:
     notice: ReviewRequestNotice
     answer: str | None = None
     reason: str = ""
-    status: str = "open"  # open, sent, answered, refused
+    status: str = "open"  # open, sent, answered, refused, settled
     message: str = ""
 
 
@@ -144,7 +157,11 @@ class ExpertDesk:
         elif isinstance(event, ScoreCommitted):
             for save in self.saves:
                 if save.key == event.idempotency_key:
-                    save.delivered = True
+                    save.delivered, save.retrying = True, None
+        elif isinstance(event, ScoreRefused):
+            for save in self.saves:
+                if save.key == event.idempotency_key:
+                    save.refused, save.retrying = event.message, None
         elif isinstance(event, MessageReceived):
             self._message(event.message)
         else:
@@ -179,7 +196,10 @@ class ExpertDesk:
             kind, _, ref = msg.ref.partition(":")
             if kind == "review" and ref.isdigit() and int(ref) in self.reviews:
                 review = self.reviews[int(ref)]
-                review.status = "answered" if msg.accepted else "refused"
+                if msg.code == "settled":
+                    review.status = "settled"
+                else:
+                    review.status = "answered" if msg.accepted else "refused"
                 review.message = msg.message
             elif kind == "commitment":
                 self.commitment_result = msg.message
@@ -189,7 +209,10 @@ class ExpertDesk:
         elif isinstance(msg, ErrorNotice):
             for save in self.saves:
                 if save.key == msg.ref:
-                    save.refused = msg.message
+                    if msg.code == "commit-failed":
+                        save.retrying = msg.message  # no verdict: the agent sends it again
+                    else:
+                        save.refused = msg.message  # a version-1 hub's refusal
 
     # --- actions of the page --------------------------------------------------------------
 
@@ -243,9 +266,10 @@ class ExpertDesk:
         raise DeskRefused("unknown-part", f"评分部分「{part_id}」不在本专家的评审范围内")
 
     def previous(self, part_id: str) -> dict[str, str] | None:
-        """The points of the last save of the part, keyed like the form."""
+        """The points of the last save of the part the hub did not refuse (the one that counts
+        or will), keyed like the form."""
         for save in reversed(self.saves):
-            if save.part == part_id:
+            if save.part == part_id and save.refused is None:
                 return {f"{e['subject']}|{e['item']}": e["points"] for e in save.sheet["entries"]}
         return None
 
@@ -290,6 +314,10 @@ class ExpertDesk:
         review = self.reviews.get(request_id)
         if review is None:
             raise DeskRefused("review-not-found", f"没有复核请求 #{request_id}")
+        if review.notice.informational:
+            raise DeskRefused("informational", f"复核通知 #{request_id} 仅供知悉，无需答复")
+        if review.status == "settled":
+            raise DeskRefused("settled", f"复核请求 #{request_id} 已自动关闭，无需答复")
         if review.status in ("sent", "answered"):
             raise DeskRefused("already-answered", f"复核请求 #{request_id} 已答复")
         reason = reason.strip()
@@ -303,7 +331,7 @@ class ExpertDesk:
             )
         if answer == "revise":
             part = review.notice.part
-            sent = [s for s in self.saves if s.part == part]
+            sent = [s for s in self.saves if s.part == part and s.refused is None]
             if not sent:
                 raise DeskRefused("not-rescored", f"请先重新评分并提交 {part} 的评分表，再答复")
         self._require_link()
@@ -343,17 +371,17 @@ class ExpertDesk:
 
     async def view(self) -> dict[str, Any]:
         pending = {p.idempotency_key for p in await self.delivery.outbox.pending()}
+        # The outbox's record of each verdict: what the hub said even if this page missed it.
+        verdicts = {v.idempotency_key: v for v in await self.delivery.outbox.verdicts()}
         saves = []
         for s in self.saves:
-            if s.refused is not None:
-                status, label = "refused", f"被拒绝：{s.refused}"
-            elif s.delivered or s.key not in pending:
-                status, label = "delivered", "已送达"
-            elif self.online:
-                status, label = "saved", "已保存"
-            else:
-                status, label = "queued", "待发送"
-            saves.append({"key": s.key, "part": s.part, "status": status, "label": label})
+            saves.append(
+                {
+                    "key": s.key,
+                    "part": s.part,
+                    **_save_state(s, verdicts.get(s.key), s.key in pending, self.online),
+                }
+            )
         latest: dict[str, dict[str, Any]] = {}
         for s, shown in zip(self.saves, saves, strict=True):
             latest[s.part] = {"values": s.values, **shown}
@@ -388,6 +416,7 @@ class ExpertDesk:
                     "message": r.notice.message,
                     "spread": r.notice.spread,
                     "explainable": r.notice.explainable,
+                    "informational": r.notice.informational,
                     "status": r.status,
                     "answer": r.answer,
                     "reason": r.reason,
@@ -400,3 +429,36 @@ class ExpertDesk:
             else {"result": self.report.result, "expert": self.report.expert_code},
             "signature": self.signature,
         }
+
+
+def _save_state(
+    save: _Save, verdict: Verdict | None, pending: bool, online: bool
+) -> dict[str, Any]:
+    """How the page shows one save: ``status``, its ``label``, and the hub's ``reason`` when
+    it refused it. Delivered (已送达) only once the hub accepted it."""
+    if verdict is not None and verdict.code == SUPERSEDED:
+        # The seat's own decision, not the hub's: a later save of the part replaced it.
+        return {"status": "superseded", "label": verdict.message, "reason": ""}
+    refused = save.refused
+    if refused is None and verdict is not None and not verdict.accepted:
+        refused = verdict.message
+    if refused is not None:
+        return {
+            "status": "refused",
+            "label": f"主场未接受：{refused}（请修改后重新提交）",
+            "reason": refused,
+        }
+    if save.delivered or (verdict is not None and verdict.accepted):
+        return {"status": "delivered", "label": "已送达", "reason": ""}
+    if pending and save.retrying is not None:
+        return {
+            "status": "retrying",
+            "label": f"已保存，主场暂未确认，终端正在自动重新提交（{save.retrying}）",
+            "reason": "",
+        }
+    if pending and online:
+        return {"status": "saved", "label": "已保存，等待主场确认", "reason": ""}
+    if pending:
+        return {"status": "queued", "label": "待发送", "reason": ""}
+    # Judged by a hub before verdicts were recorded in the outbox: it was acknowledged.
+    return {"status": "delivered", "label": "已送达", "reason": ""}

@@ -333,13 +333,32 @@ function drawProgress() {
   const latest = S.latest || {};
   $("progress").replaceChildren(...parts.map((p) => h("li", {
     "data-testid": "progress-" + p.part,
+    "data-status": latest[p.part] ? latest[p.part].status : "none",
+    class: latest[p.part] && latest[p.part].status === "refused" ? "problem" : "",
     text: `${p.part} ${p.title}：` + (latest[p.part] ? latest[p.part].label : "未提交"),
   })));
-  const l = partShown ? latest[partShown] : null;
-  $("save-status").textContent = l ? l.label : "";
+  drawSaveStatus(partShown ? latest[partShown] : null);
 }
 
-const REVIEW_STATUS = {open: "待答复", sent: "已发送，等待主场确认", answered: "已答复", refused: "未被接受"};
+// The verdict on the shown part's last save: a refusal shows the hub's reason (never 已送达);
+// the form keeps the refused values, so the expert corrects them and submits again.
+function drawSaveStatus(last) {
+  const box = $("save-status");
+  box.textContent = last ? last.label : "";
+  box.dataset.status = last ? last.status : "none";
+  box.className = last && last.status === "refused" ? "problem" : "";
+}
+
+const REVIEW_STATUS = {
+  open: "待答复", sent: "已发送，等待主场确认", answered: "已答复", refused: "未被接受",
+  settled: "已自动关闭",
+};
+
+// An informational notice is read, never answered; a settled request needs nothing more.
+function reviewStatusText(r) {
+  if (r.informational && r.status === "open") return "仅供知悉，无需答复";
+  return (REVIEW_STATUS[r.status] || "") + (r.result ? "：" + r.result : "");
+}
 
 function reviewNode(r) {
   let node = reviewNodes.get(r.id);
@@ -364,11 +383,11 @@ function drawReviews() {
     const sp = r.spread || {};
     node.querySelector(".spread").textContent =
       `您的评分 ${sp.yours}；其他专家（匿名，按分值排序）${(sp.others || []).join("、")}；平均 ${sp.mean}`;
-    const done = r.status === "sent" || r.status === "answered";
+    const done = ["sent", "answered", "settled"].includes(r.status) || r.informational;
     node.querySelector(".keep").disabled = !r.explainable || done;
     node.querySelector(".revise").disabled = done;
-    node.querySelector(".status").textContent =
-      (REVIEW_STATUS[r.status] || "") + (r.result ? "：" + r.result : "");
+    node.querySelector(".reason").hidden = r.informational;
+    node.querySelector(".status").textContent = reviewStatusText(r);
   }
 }
 

@@ -1,5 +1,7 @@
 """Fixtures for archive tests: a seeded session with supervision records, a recording segment,
-a submitted score, signed checkpoints, the hub key file, and the CLI run as a subprocess."""
+a score submitted from an enrolled seat (signed with the seat's key; the session has no
+package, so it is stored with its refusal), signed checkpoints, the hub key file, and the CLI
+run as a subprocess."""
 
 from __future__ import annotations
 
@@ -19,15 +21,20 @@ from evaluation_hub.audit.keys import load_or_create_private_key, write_public_k
 from evaluation_hub.audit.store import append_event, maybe_checkpoint
 from evaluation_hub.db.engine import Database
 from evaluation_hub.principal import Principal
+from evaluation_hub.seats import enrolment
 from evaluation_hub.seats.scores import commit_score
 from evaluation_hub.supervision import assistance, handovers, incidents
 from evaluation_hub.supervision.models import Severity
+from scoring.signing import save_document, sign
+from seat_protocol.auth import enrolment_code
 from tests.conftest import FakeClock
 from tests.supervision_api.conftest import hub_services, seed_seated
 
 REPO = Path(__file__).resolve().parents[2]
 SEGMENT = b"\x1aE\xdf\xa3 not really WebM, but bytes with a hash"
 SEGMENT_FILE = "seat-dl01/seg-00001.webm"
+#: the terminal key of seat DL.DL-01, which signs the seat's score save
+SEAT_KEY = Ed25519PrivateKey.from_private_bytes(bytes(range(40, 72)))
 
 
 def run_cli(*argv: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -128,13 +135,27 @@ async def seed_session(db: Database, clock: FakeClock, tmp_path: Path) -> Seeded
             actor="system",
             at=clock(),
         )
-    await commit_score(
+    seat_key = SEAT_KEY.public_key().public_bytes_raw()
+    x25519 = bytes(range(32))
+    await enrolment.record_enrolment(
+        db, "DL.DL-01", seat_key, x25519, enrolment_code(seat_key, x25519), clock()
+    )
+    await enrolment.approve_enrolment(
         db,
-        seat_key="seat-dl01",
+        Principal("dl_admin", "venue_admin", ids["venues"]["DL"]),
+        "DL.DL-01",
+        clock(),
+        enrolment_code=enrolment_code(seat_key, x25519),
+    )
+    sheet: dict[str, Any] = {"chapter": "A", "items": {"t1": 8.5, "t2": 7}}
+    await commit_score(
+        hub,
+        seat_key="DL.DL-01",
         idempotency_key="k-1",
         session_ref=str(sid),
-        sheet={"chapter": "A", "items": {"t1": 8.5, "t2": 7}},
+        sheet=sheet,
         digest="d" * 64,
+        signature=sign(SEAT_KEY, save_document(str(sid), "k-1", sheet)).hex(),
         now=clock(),
     )
     # An unrelated event after the session's events.

@@ -19,13 +19,16 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from sqlalchemy import select
 
 from evaluation_hub.archive.bundle import FileEntry, Manifest, sign_manifest
 from evaluation_hub.archive.tarball import write_tar
 from evaluation_hub.audit.canonical import canonical
 from evaluation_hub.audit.checkpoint import key_fingerprint
 from evaluation_hub.cli import main
-from tests.archive.conftest import SEGMENT_FILE, Seeded, run_cli
+from evaluation_hub.db.seat_terminals import SubmittedScore
+from scoring.signing import save_document, sign
+from tests.archive.conftest import SEAT_KEY, SEGMENT_FILE, Seeded, run_cli
 
 
 def sha(path: Path) -> str:
@@ -248,6 +251,105 @@ async def test_tampering_is_named(
         1,
         f"file recordings/files/{SEGMENT_FILE} has sha256 {sha(recording)}, but audit event "
         f"{seq} recorded {recorded} for this segment\n",
+    )
+
+
+def _flip(hex_text: str) -> str:
+    """The same hex text with its first digit changed."""
+    return ("1" if hex_text[0] != "1" else "2") + hex_text[1:]
+
+
+async def test_a_tampered_save_signature_is_named(
+    bundle: Path, seeded_session: Seeded, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Even with the hub's key to re-sign the manifest, nobody can change a seat's save, its
+    signature or the seat key beside it: the signature no longer verifies, or the audit event
+    recorded another one."""
+    s = seeded_session
+    pub = ("--public-key", str(s.public_key_file))
+    fresh = iter(range(100))
+
+    def copy() -> Path:
+        target = tmp_path / f"copy{next(fresh)}"
+        shutil.copytree(bundle, target)
+        return target
+
+    saves = json.loads((bundle / "scores.json").read_bytes())
+    assert [(x["idempotency_key"], x["seat_key"], x["verdict_code"]) for x in saves] == [
+        ("k-1", "DL.DL-01", "no-package")
+    ]
+    assert saves[0]["seat_public_key"] == SEAT_KEY.public_key().public_bytes_raw().hex()
+    altered = (
+        1,
+        "the seat signature of score save k-1 (scores.json entry 0) does not verify under the "
+        "seat key stored beside it: the save or its signature was altered\n",
+    )
+
+    def changed(**fields: object) -> Callable[[object], object]:
+        return lambda _: [{**saves[0], **fields}]
+
+    # The signature edited.
+    b = copy()
+    edit_json(b / "scores.json", changed(seat_signature=_flip(saves[0]["seat_signature"])))
+    resign(b, s.key)
+    assert verify(b, capsys, *pub) == altered
+    # The sheet edited.
+    b = copy()
+    edit_json(b / "scores.json", changed(sheet={"chapter": "A", "items": {"t1": "9.5", "t2": 7}}))
+    resign(b, s.key)
+    assert verify(b, capsys, *pub) == altered
+    # The sheet edited and signed again by another key put in the seat key's place.
+    b = copy()
+    forger = Ed25519PrivateKey.from_private_bytes(bytes([5]) * 32)
+    entry = dict(saves[0])
+    entry["sheet"] = {"chapter": "A", "items": {"t1": "9.5", "t2": 7}}
+    document = save_document(entry["session_ref"], entry["idempotency_key"], entry["sheet"])
+    entry["seat_signature"] = sign(forger, document).hex()
+    entry["seat_public_key"] = forger.public_key().public_bytes_raw().hex()
+    (b / "scores.json").write_bytes(canonical([entry]))
+    resign(b, s.key)
+    events = json.loads((b / "audit/events.json").read_bytes())
+    seq = next(e["seq"] for e in events if e["payload"].get("idempotency_key") == "k-1")
+    assert verify(b, capsys, *pub) == (
+        1,
+        f"the seat signature or key of score save k-1 (scores.json entry 0) differs from the "
+        f"one audit event {seq} recorded\n",
+    )
+    # The signature removed.
+    b = copy()
+    edit_json(b / "scores.json", changed(seat_signature=None))
+    resign(b, s.key)
+    assert verify(b, capsys, *pub) == (
+        1,
+        f"score save k-1 (scores.json entry 0) has no seat signature, but audit event {seq} "
+        "recorded one: the signature was removed\n",
+    )
+
+
+async def test_a_save_signature_tampered_in_the_database_is_caught_by_verify(
+    seeded_session: Seeded, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Someone with write access to the database changes the stored signature of a seat's
+    save; the archive written afterwards carries it, and ``archive verify`` names it."""
+    s = seeded_session
+    async with s.db.write() as session:
+        row = (
+            await session.execute(
+                select(SubmittedScore).where(SubmittedScore.idempotency_key == "k-1")
+            )
+        ).scalar_one()
+        assert row.seat_signature is not None
+        row.seat_signature = _flip(row.seat_signature)
+    out = tmp_path / "bundle"
+    made = run_cli(
+        "archive", str(s.ids["session"]), "--database-url", s.db.url,
+        "--hub-key", str(s.key_file), "--out", str(out),
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    assert verify(out, capsys, "--public-key", str(s.public_key_file)) == (
+        1,
+        "the seat signature of score save k-1 (scores.json entry 0) does not verify under the "
+        "seat key stored beside it: the save or its signature was altered\n",
     )
 
 

@@ -92,7 +92,9 @@ async def test_admin_page_updates_live_when_the_host_requests(demo_hub: str, bro
             json={"session_id": session["id"], "venue_id": honghe["id"], "seat_count": 2},
         ) as resp:
             assert resp.status == 201, await resp.text()
-    await page.wait_for_function("document.querySelectorAll('#pending tbody tr').length === 2")
+    await page.wait_for_function(
+        "() => document.querySelectorAll('#pending tbody tr').length === 2"
+    )
 
 
 async def _seat_agent(*args: str) -> str:
@@ -175,7 +177,9 @@ async def test_admin_approves_a_seat_terminal_by_its_printed_code(
     await row.locator("input.enrolment-code").fill(code.replace(" ", ""))
     assert await row.locator("input.enrolment-code").input_value() == code
     await _host_requests_seats(demo_hub, "DL", 1)
-    await page.wait_for_function("document.querySelectorAll('#pending tbody tr').length === 2")
+    await page.wait_for_function(
+        "() => document.querySelectorAll('#pending tbody tr').length === 2"
+    )
     assert await row.locator("input.enrolment-code").input_value() == code
     assert await row.locator(".code-progress").text_content() == "25/25 位"
 
@@ -185,7 +189,7 @@ async def test_admin_approves_a_seat_terminal_by_its_printed_code(
         "工位 DL-03 的终端登记已批准，该终端现在可以连接评标系统。"
     )
     await page.wait_for_function(
-        "document.querySelector('#enrolments tbody tr[data-seat-key=\"DL.DL-03\"] td:nth-child(3)')"
+        "() => document.querySelector('#enrolments tbody tr[data-seat-key=\"DL.DL-03\"] td:nth-child(3)')"
         "?.textContent === '已批准'"
     )
     assert await row.locator("input.enrolment-code").count() == 0

@@ -1,20 +1,17 @@
-"""``evaluation-hub demo --reset --script`` as a real process: it seeds, starts five seat-agent
-processes at the three away venues that connect and publish the test pattern, and plays the
-whole scripted evaluation by itself (every member confirms the commitment, the host experts at
-the host and the others from their seats, before the evaluation starts; every sheet comes in;
-the hub runs the review, seals and reveals the ranking configs/demo/scores.yaml states; the
-host experts sign at the host and the seats' scripts with the seats' keys) until the report is
-signed; the test only watches through the API. The demo stops its seat agents with it."""
+"""``evaluation-hub demo --reset --script`` as a real process: it seeds, starts seven seat-agent
+processes (two at the host's own seats for the host experts, five at the three away venues)
+that connect and publish the test pattern, and plays the whole scripted evaluation by itself
+(every member confirms the commitment from their seat before the evaluation starts; every
+sheet comes in from the seats; the hub runs the review, seals and reveals the ranking
+configs/demo/scores.yaml states; every member signs from their seat with its key) until the
+report is signed; the test only watches through the API. The demo stops its seat agents with
+it."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
 import re
 import signal
-import subprocess
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -23,7 +20,7 @@ import pytest
 
 from evaluation_hub.demo import DEMO_SEATS
 from tests.e2e.conftest import api, until
-from tests.support.postgres_server import free_port
+from tests.e2e.demo_process import running_demo
 
 SEVEN = ["E01", "E02", "E03", "E04", "E05", "E06", "E07"]
 
@@ -31,28 +28,8 @@ SEVEN = ["E01", "E02", "E03", "E04", "E05", "E06", "E07"]
 @pytest.fixture
 async def demo(tmp_path: Path) -> AsyncIterator[tuple[asyncio.subprocess.Process, int, Path]]:
     """The demo command in its own process group, so teardown can kill it and its seats."""
-    port = free_port()
-    out = tmp_path / "demo.out"
-    env = {
-        **os.environ,
-        "PYTHONUNBUFFERED": "1",
-        "EVALHUB_SEALING_KEY_FILE": str(tmp_path / "sealing.key"),
-        "EVALHUB_HUB_KEY_FILE": str(tmp_path / "hub-key.pem"),
-    }
-    with out.open("wb") as log:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "evaluation_hub.cli", "demo", "--state-dir",
-            str(tmp_path / "demo"), "--port", str(port), "--reset", "--script",
-            stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
-        )  # fmt: skip
-    try:
-        yield proc, port, out
-    finally:
-        if proc.returncode is None:
-            proc.send_signal(signal.SIGKILL)
-            await proc.wait()
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)  # the seat agents it started, if any are left
+    async with running_demo(tmp_path, "--script") as demo:
+        yield demo.proc, demo.port, demo.out
 
 
 async def test_demo_plays_the_evaluation_through_to_the_signed_report(
@@ -87,13 +64,13 @@ async def test_demo_plays_the_evaluation_through_to_the_signed_report(
             live = {s["seat_key"]: (s["state"], s["expert_code"]) for s in body["seats"]}
             return all(live.get(k) == ("live", e) for k, e in DEMO_SEATS.items())
 
-        await until(seats_live, "the five seats publishing the test pattern")
+        await until(seats_live, "every demo seat publishing the test pattern")
 
         host = tokens["km_operator"]
 
         async def signed() -> bool:
             text = out.read_text()
-            assert "] demo.stopped" not in text and "] demo.review_flagged" not in text, text
+            assert "] demo.step_refused" not in text and "] demo.review_flagged" not in text, text
             body = await api(http, "GET", f"{base}/api/sessions/1/lifecycle", host)
             return bool(body["state"] == "report_signed")
 
@@ -121,6 +98,10 @@ async def test_demo_plays_the_evaluation_through_to_the_signed_report(
             assert resp.status == 200
             assert "<strong>85.48</strong>" in await resp.text()
 
+    async def logged() -> bool:
+        return "] demo.report_signed" in out.read_text()
+
+    await until(logged, "the driver to log the signed report")  # it looks every 0.5 s
     text = out.read_text()
     assert f"host page:    {base}/host" in text
     assert f"video wall:   {base}/wall" in text

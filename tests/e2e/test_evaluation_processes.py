@@ -1,21 +1,23 @@
-"""A whole evaluation with real processes: one ``evaluation-hub serve`` (SQLite file) and five
-``seat-agent`` terminals at the three away venues, each its own process (init, enroll, approved
-by its venue admin over HTTP, ``run --script``). Seven experts: E01 and E02 at the host score
-through the host API; E03, E04 at 大理 (DL-01, DL-02), E05 at 红河 (HH-01), E06, E07 at 曲靖
-(QJ-01, QJ-02) score from their seats through the outbox.
+"""A whole evaluation with real processes: one ``evaluation-hub serve`` (SQLite file) and seven
+``seat-agent`` terminals, each its own process (init, enroll, approved by its venue admin over
+HTTP, ``run --script``). Seven experts, every one at a seat terminal: E01 and E02 at the host's
+own seats (KM-01, KM-02, booked and confirmed like the away ones), E03, E04 at 大理 (DL-01,
+DL-02), E05 at 红河 (HH-01), E06, E07 at 曲靖 (QJ-01, QJ-02); each scores from their seat
+through the outbox (every save signed with the seat's key and judged as it is stored) and
+signs the report from it.
 
 Committee formation. Every seat script first confirms the integrity commitment
-(``commitment: confirm``), E01 and E02 confirm through the host API, and the evaluation is
-started only once all seven have confirmed; the scripts wait for a file the test writes after
-the start before their first save.
+(``commitment: confirm``), and the evaluation is started only once all seven have confirmed;
+the scripts wait for a file the test writes after the start before their first save.
 
-Crash safety: every seat script saves ch1 and ch2, then waits for a gate file. After those ten
-saves are in the hub, the hub is killed (SIGKILL) and the gate opened: every seat saves ch3 and
-the commercial part into its outbox while the hub is down; then DL-01's agent is killed
-(SIGKILL, its two saves undelivered) and started again as if it had died before recording its
-confirmed commitment, so it confirms again (harmless: the hub answers that confirming is over),
-and the hub is started again. In the end each (seat, part) is in ``submitted_scores`` exactly
-once, every expert is complete and each member's commitment is recorded once.
+Crash safety: every seat script saves ch1 and ch2, then waits for a gate file. After those
+fourteen saves are in the hub, the hub is killed (SIGKILL) and the gate opened: every seat
+saves ch3 and the commercial part into its outbox while the hub is down; then DL-01's agent is
+killed (SIGKILL, its two saves undelivered) and started again as if it had died before
+recording its confirmed commitment, so it confirms again (harmless: the hub answers that
+confirming is over), and the hub is started again. In the end each (seat, part) is in
+``submitted_scores`` exactly once and accepted, every expert is complete and each member's
+commitment is recorded once.
 
 Scores. E01…E05 give the figures of tests/evaluation/test_end_to_end.py without its two
 deviations (E02 gives b02 3.1 4.5 at once; E05 gives b04 1.1 7, not 3); per item E06 gives
@@ -58,8 +60,8 @@ Composite = technical + commercial + price:
     b03 35.40 + 22 + 20.63 = 78.03   (4)
     b04 27.70 + 15 + 29.48 = 72.18   (5)
 
-The committee signs with the seats' own Ed25519 keys where seated (E03…E07) and with keys of
-their own at the host (E01, E02).
+The committee signs from the seats (``sign: agree`` in each script), with each seat's own
+Ed25519 key; the host signs for nobody (its attempt with a seat's key is refused).
 """
 
 from __future__ import annotations
@@ -72,7 +74,6 @@ from typing import Any
 
 import aiohttp
 import yaml
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import func, select
 
 from evaluation_hub.audit.models import AuditEventRow
@@ -92,8 +93,16 @@ from tests.e2e.conftest import SEALING_KEY, HubProcess, Processes, SeatProcess, 
 from tests.evaluation.helpers import DEMO_PACKAGE, demo_package, part_save
 
 SEVEN = ("E01", "E02", "E03", "E04", "E05", "E06", "E07")
-SEATS = {"E03": "DL-01", "E04": "DL-02", "E05": "HH-01", "E06": "QJ-01", "E07": "QJ-02"}
-VENUE_ADMIN = {"DL": "dl_admin", "HH": "hh_admin", "QJ": "qj_admin"}
+SEATS = {
+    "E01": "KM-01",
+    "E02": "KM-02",
+    "E03": "DL-01",
+    "E04": "DL-02",
+    "E05": "HH-01",
+    "E06": "QJ-01",
+    "E07": "QJ-02",
+}
+VENUE_ADMIN = {"KM": "km_admin", "DL": "dl_admin", "HH": "hh_admin", "QJ": "qj_admin"}
 # E01…E05 per (bidder, item); E06 gives the highest of the five, E07 the lowest.
 TECHNICAL: dict[str, dict[str, str]] = {
     "b01": {"1.1": "8 8.5 8 7.5 8", "1.2": "4 4 4.5 4 3.5", "2.1": "6.5 7 6.5 6 7",
@@ -233,7 +242,20 @@ async def _whole_evaluation(
             http, "POST", f"{base}/api/bookings/{bookings[booking]}/confirm", admins[venue],
             {"seat_ids": [seat_ids[label] for label in labels]},
         )  # fmt: skip
-    booking_of = {"DL": "dali", "HH": "honghe", "QJ": "qujing"}
+    # The host's own seats for its two experts: requested by the host, confirmed by km_admin.
+    km_seats = [seat_ids["KM-01"], seat_ids["KM-02"]]
+    kunming = await api(
+        http, "POST", f"{base}/api/bookings", host,
+        {"session_id": sid, "venue_id": ids["venues"]["KM"], "seat_count": 2,
+         "seat_ids": km_seats},
+        status=201,
+    )  # fmt: skip
+    await api(
+        http, "POST", f"{base}/api/bookings/{kunming['id']}/confirm", admins["KM"],
+        {"seat_ids": km_seats},
+    )  # fmt: skip
+    bookings = {**bookings, "kunming": kunming["id"]}
+    booking_of = {"KM": "kunming", "DL": "dali", "HH": "honghe", "QJ": "qujing"}
     for expert, label in SEATS.items():
         await api(
             http, "POST",
@@ -275,23 +297,20 @@ async def _whole_evaluation(
             {"pause": 0.1, "sheet": sheets[3]},
         ]
         script = tmp_path / f"{expert}.yaml"
-        text = yaml.safe_dump({"session": str(sid), "commitment": "confirm", "steps": steps})
+        text = yaml.safe_dump(
+            {"session": str(sid), "commitment": "confirm", "sign": "agree", "steps": steps}
+        )
         script.write_text(text, "utf-8")
         await processes.run(seat, "--script", str(script))
 
-    # --- the committee confirms (host members at the host), then the evaluation starts -------
+    # --- the committee confirms from the seats, then the evaluation starts -------------------
     committee = f"{base}/api/sessions/{sid}/committee"
-    for expert in ("E01", "E02"):
-        await api(
-            http, "POST", f"{committee}/members/{expert}/decision", host,
-            {"decision": "confirmed"},
-        )  # fmt: skip
 
     async def all_confirmed() -> bool:
         view = await api(http, "GET", committee, host)
         return bool(view["confirmed"] == len(SEVEN))
 
-    await until(all_confirmed, "every member's commitment, five of them from the seats' scripts")
+    await until(all_confirmed, "every member's commitment, from the seats' scripts")
     view = await api(http, "GET", committee, host)
     assert view["lawful"] is True
     assert [(m["code"], m["decision"]) for m in view["members"]] == [
@@ -302,16 +321,8 @@ async def _whole_evaluation(
     )
     started.write_text("started")
 
-    async def host_saves(expert: str, parts: tuple[str, ...]) -> None:
-        for part in parts:
-            save = part_save(package, shuffle, expert, part, _points(expert))
-            await api(http, "POST", f"{evaluation}/scores", host, save, status=201)
-
-    for expert in ("E01", "E02"):
-        await host_saves(expert, PARTS[:2])
-
     async def first_two_parts_in() -> bool:
-        return len(await _submitted(db)) == 10
+        return len(await _submitted(db)) == 2 * len(SEVEN)
 
     await until(first_two_parts_in, "ch1 and ch2 from every seat in submitted_scores")
 
@@ -340,18 +351,21 @@ async def _whole_evaluation(
     await hub.start()  # the hub is back: the outboxes deliver
 
     async def all_delivered() -> bool:
-        return len(await _submitted(db)) >= 20 and all(
+        return len(await _submitted(db)) >= 4 * len(SEVEN) and all(
             [await _pending(s) == 0 for s in seats.values()]
         )
 
-    await until(all_delivered, "every seat's outbox delivered and acknowledged")
-    for expert in ("E01", "E02"):
-        await host_saves(expert, PARTS[2:])
+    await until(all_delivered, "every seat's outbox delivered and its verdict back")
 
-    # --- no score lost, none doubled ------------------------------------------------------------
+    # --- no score lost, none doubled, every one signed by its seat and accepted ----------------
     submitted = await _submitted(db)
-    assert len(submitted) == 20
-    assert len({key for _, _, key in submitted}) == 20
+    assert len(submitted) == 4 * len(SEVEN)
+    assert len({key for _, _, key in submitted}) == 4 * len(SEVEN)
+    async with db.read() as s:
+        stored = list((await s.execute(select(SubmittedScore))).scalars())
+    assert {(r.accepted, r.verdict_code) for r in stored} == {(True, "accepted")}
+    keys = {f"{label[:2]}.{label}": load_identity(seats[e].state_dir) for e, label in SEATS.items()}
+    assert all(r.seat_public_key == keys[r.seat_key].ed25519_public.hex() for r in stored)
     assert sorted((seat, part) for seat, part, _ in submitted) == sorted(
         (f"{label[:2]}.{label}", part) for label in SEATS.values() for part in PARTS
     )
@@ -396,11 +410,9 @@ async def _whole_evaluation(
             )
         ).all()
     assert saves == 4
-    # Each member confirmed once: the host members at the host, the others at their seats.
+    # Each member confirmed once, at their seat.
     assert sorted((payload["expert"], actor) for actor, payload in confirmations) == [
-        ("E01", "km_operator"),
-        ("E02", "km_operator"),
-        *[(e, f"seat:{label[:2]}.{label}") for e, label in SEATS.items()],
+        (e, f"seat:{label[:2]}.{label}") for e, label in SEATS.items()
     ]
     assert saved == len(SEVEN) * len(PARTS)  # 28 judged saves: each counted once
 
@@ -424,20 +436,23 @@ async def _whole_evaluation(
     ]
     assert result["candidates"] == ["b05", "b02", "b01"]
 
-    # --- the committee signs: the seats' own keys where seated ----------------------------------
-    keys = {e: load_identity(s.state_dir).ed25519 for e, s in seats.items()}
-    keys |= {e: Ed25519PrivateKey.from_private_bytes(bytes([n + 1]) * 32)
-             for n, e in enumerate(("E01", "E02"))}  # fmt: skip
-    for expert in SEVEN:
-        document = signature_document(str(sid), expert, True, "", result)
-        body = {
-            "expert": expert,
-            "decision": "agree",
-            "reason": "",
-            "public_key": keys[expert].public_key().public_bytes_raw().hex(),
-            "signature": sign(keys[expert], document).hex(),
-        }
-        await api(http, "POST", f"{evaluation}/signatures", host, body, status=201)
+    # --- the committee signs from the seats; the host signs for nobody ------------------------
+    key = load_identity(seats["E01"].state_dir).ed25519
+    document = signature_document(str(sid), "E01", True, "", result)
+    body = {
+        "expert": "E01",
+        "decision": "agree",
+        "reason": "",
+        "public_key": key.public_key().public_bytes_raw().hex(),
+        "signature": sign(key, document).hex(),
+    }
+    await api(http, "POST", f"{evaluation}/signatures", host, body, status=403)
+
+    async def all_signed() -> bool:
+        body = await api(http, "GET", f"{base}/api/sessions/{sid}/lifecycle", host)
+        return bool(body["state"] == "report_signed")
+
+    await until(all_signed, "every member's signature from their seat")
     lifecycle = await api(http, "GET", f"{base}/api/sessions/{sid}/lifecycle", host)
     assert lifecycle["state"] == "report_signed"
     async with http.get(f"{evaluation}/report", headers=host) as resp:

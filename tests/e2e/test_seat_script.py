@@ -66,7 +66,7 @@ def _progress(state: Path) -> int:
         ({"session": "1", "commitment": "yes", "steps": []},
          "commitment 只能是 confirm（确认评标纪律承诺）"),
         ({"commitment": "confirm", "steps": []}, "有 commitment 时须指明评标会（session）"),
-        ({"session": "1", "steps": [], "pin": "123456"}, "顶层只能有 session、commitment、sign、steps"),
+        ({"session": "1", "steps": [], "pin": "123456"}, "顶层只能有 session、commitment、sign、review、steps"),
     ],
 )  # fmt: skip
 def test_a_bad_script_is_refused_with_what_is_wrong(
@@ -142,13 +142,16 @@ async def test_saves_use_the_scripts_keys_and_a_replay_never_saves_twice(
     await script.play(SEAT, state, delivery, keys)
     assert [p.idempotency_key for p in await delivery.outbox.pending()] == expected
 
-    # Once acknowledged, a replay is sent again under the same keys: the hub answers it as a
-    # replay of the committed save, so it still counts once.
+    # Once the hub's verdict is in, the outbox keeps it under the same keys: playing again
+    # saves nothing a second time (the hub would only answer a replay with its verdict).
     for key in expected:
         await delivery.outbox.acknowledged(key)
     (state / PROGRESS_FILE).unlink()
     await script.play(SEAT, state, delivery, keys)
-    assert [p.idempotency_key for p in await delivery.outbox.pending()] == expected
+    assert await delivery.outbox.pending() == []
+    assert [(v.idempotency_key, v.accepted) for v in await delivery.outbox.verdicts()] == [
+        (key, True) for key in expected
+    ]
     # Keys planned for the script are used once; other saves get fresh keys.
     other = await delivery.submit("7", {"part": "commercial", "entries": []})
     assert other not in expected and len(other) == 32

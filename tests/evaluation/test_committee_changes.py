@@ -29,6 +29,7 @@ from tests.evaluation.helpers import (
     demo_package,
     hub_shuffle,
     part_save,
+    proxy,
     start,
 )
 from tests.hub.helpers import confirm_committee, confirm_members, login, problem
@@ -141,7 +142,7 @@ async def test_a_replacement_joins_the_committed_shuffle_before_the_start(
         for b in ("b01", "b02", "b03", "b04", "b05")
         for i in ("1.1", "1.2", "2.1", "2.2", "3.1", "3.2")
     }
-    save = part_save(demo_package(), after, "E08", "ch1", points)
+    save = proxy(part_save(demo_package(), after, "E08", "ch1", points))
     resp = await client.post(f"/api/sessions/{sid}/evaluation/scores", json=save, headers=host)
     assert resp.status == 201, await resp.text()
 
@@ -184,7 +185,7 @@ async def test_the_review_starts_with_exactly_the_members_who_confirmed(
         for b in ("b01", "b02", "b03", "b04", "b05")
         for i in ("1.1", "1.2", "2.1", "2.2", "3.1", "3.2")
     }
-    save = part_save(demo_package(), attached, "E06", "ch1", points)
+    save = proxy(part_save(demo_package(), attached, "E06", "ch1", points))
     resp = await client.post(f"/api/sessions/{sid}/evaluation/scores", json=save, headers=host)
     assert (await problem(resp, 422))["detail"] == (
         f"评分表未被接受（已记录，不计入）：专家 E06 不是评标会 #{sid} 的评标委员会成员，评分不予计入"
@@ -219,7 +220,7 @@ async def test_a_recusal_during_the_review_takes_the_member_out_of_the_result(
     points |= {(b, c): v for b in ("b01", "b02", "b03", "b04", "b05") for c, v in (("c1", "12"), ("c2", "5"))}  # fmt: skip
     for expert in ("E01", "E02", "E03", "E04", "E05", "E06"):
         for part in (*package.chapter_ids, COMMERCIAL_PART):
-            save = part_save(package, shuffle, expert, part, points)
+            save = proxy(part_save(package, shuffle, expert, part, points))
             resp = await client.post(f"{evaluation}/scores", json=save, headers=host)
             assert resp.status == 201, await resp.text()
     overview = await (await client.get(evaluation, headers=host)).json()

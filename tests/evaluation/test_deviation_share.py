@@ -1,5 +1,7 @@
 """Which deviation share the review applies (畸高畸低的认定比例): the bid package's own when its
-evaluation method sets one, else the share the hub is configured with (``Regulation.review``).
+evaluation method sets one, else the share the hub is configured with (``Regulation.review``);
+and what it compares: each expert's part total per bidder by default, every item as well when
+the hub is configured so (``deviation_basis``).
 
 The hub here is configured with 5 % (a province may set its own); one expert scores b01's item
 1.1 one point above the others (8 against 7): 0.8 from the mean 7.2, within 30 % of it, beyond
@@ -20,7 +22,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from evaluation_hub.api.app import create_app
 from evaluation_hub.config import HubConfig
 from evaluation_hub.db.engine import Database
-from evaluation_hub.regulation import Regulation, ReviewRules
+from evaluation_hub.errors import ConfigError
+from evaluation_hub.regulation import DeviationBasis, Regulation, ReviewRules
 from tests.conftest import FakeClock
 from tests.evaluation.helpers import DEMO_PACKAGE, Client, act, attach, hub_shuffle, new_session
 from tests.evaluation.helpers import start as start_review
@@ -31,17 +34,24 @@ CONFIGURED = Decimal("0.05")
 
 
 @pytest.fixture
+def basis() -> DeviationBasis:
+    return "part_total"
+
+
+@pytest.fixture
 async def strict(
-    database: Database, clock: FakeClock, tmp_path: Path
+    database: Database, clock: FakeClock, tmp_path: Path, basis: DeviationBasis
 ) -> AsyncIterator[TestClient[Any, Any]]:
-    """The hub configured with a 5 % deviation share."""
+    """The hub configured with a 5 % deviation share, compared on ``basis``."""
     config = HubConfig(
         database_url=database.url,
         token_secret="t" * 40,
         sealing_key_file=tmp_path / "sealing.key",
         hub_key_file=tmp_path / "hub-key.pem",
         recordings_dir=tmp_path / "recordings",
-        regulation=Regulation(review=ReviewRules(deviation_share=CONFIGURED)),
+        regulation=Regulation(
+            review=ReviewRules(deviation_share=CONFIGURED, deviation_basis=basis)
+        ),
     )
     app = create_app(config, db=database, clock=clock, sweep=False)
     async with TestClient(TestServer(app)) as test_client:
@@ -86,12 +96,25 @@ async def test_the_configured_share_applies_when_the_package_sets_none(
     strict: Client, seeded: dict[str, Any], database: Database, tmp_path: Path
 ) -> None:
     created = await _round(strict, database, seeded, _without_own_share(tmp_path))
-    # The item (0.8 > 5 % of 7.2) and the chapter total (11.5 against 10.5: 0.8 > 5 % of 10.7).
+    # On part totals (the default): the chapter 1 total, 11.5 against 10.5 ×4: mean 53/5 =
+    # 10.6, 5 % = 0.53, |11.5 − 10.6| = 0.9 → flagged; the others' 0.1 → not.
+    assert [(r["expert"], r["reason"], r["part"], r["item"]) for r in created] == [
+        ("E03", "deviation", "ch1", None),
+    ]
+    assert all(r["message"].endswith("超过 5%，须复核或书面说明") for r in created)
+
+
+@pytest.mark.parametrize("basis", ["item"])
+async def test_items_are_checked_too_when_the_hub_is_configured_so(
+    strict: Client, seeded: dict[str, Any], database: Database, tmp_path: Path
+) -> None:
+    created = await _round(strict, database, seeded, _without_own_share(tmp_path))
+    # The item (8 against 7 ×4: mean 7.2, |8 − 7.2| = 0.8 > 5 % of 7.2 = 0.36) and the
+    # chapter total (0.9 > 0.53, as above).
     assert [(r["expert"], r["reason"], r["part"], r["item"]) for r in created] == [
         ("E03", "deviation", "ch1", "1.1"),
         ("E03", "deviation", "ch1", None),
     ]
-    assert all(r["message"].endswith("超过 5%，须复核或书面说明") for r in created)
 
 
 async def test_the_package_s_own_share_wins_over_the_configured_one(
@@ -99,3 +122,10 @@ async def test_the_package_s_own_share_wins_over_the_configured_one(
 ) -> None:
     # The demo package's evaluation method sets 30 %: the same scores raise nothing.
     assert await _round(strict, database, seeded, DEMO_PACKAGE) == []
+
+
+def test_the_basis_is_part_totals_by_default_and_nothing_else_is_taken() -> None:
+    assert ReviewRules().deviation_basis == "part_total"
+    with pytest.raises(ConfigError) as caught:
+        ReviewRules(deviation_basis="chapter")  # type: ignore[arg-type]
+    assert str(caught.value) == ("review deviation_basis must be part_total or item, got 'chapter'")

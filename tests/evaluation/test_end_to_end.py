@@ -1,5 +1,7 @@
-"""A whole small evaluation through the API: 5 experts, the demo package, from the committee to
-the signed report, with the ranking checked against figures computed by hand below.
+"""A whole small evaluation: 5 experts, the demo package, from the committee to the signed report,
+with the ranking checked against figures computed by hand below. The experts have no terminal
+working while they score, so the host enters their saves (代录, each with its written reason);
+each member signs the report from the seat booked for them, with that seat's key.
 
 Every answer the API gives before the session is sealed is kept and searched for any bidder's
 name, alias, credit code or key staff name: none may appear until the reveal.
@@ -14,8 +16,8 @@ decimals half up.
         technical 8.0+4.0+6.6+5.5+4.8+3.1 = 32.0
     b02 1.1: 7 7.5 7 7 6.5 = 35 → 7.0     1.2: 3.5 4 3.5 3.5 3.5 = 18 → 3.6
         2.1: 6 6 6.5 6 5.5 = 30 → 6.0     2.2: 5 5 5 5.5 5 = 25.5 → 5.1
-        3.1: 4.5 [2→4.5] 4 4.5 5 = 22.5 → 4.5   3.2: 3 ×5 = 15 → 3.0
-        technical 7.0+3.6+6.0+5.1+4.5+3.0 = 29.2
+        3.1: 4.5 2 4 4.5 5 = 20 → 4.0     3.2: 3 ×5 = 15 → 3.0
+        technical 7.0+3.6+6.0+5.1+4.0+3.0 = 28.7
     b03 1.1: 8.5 9 9 8.5 9 = 44 → 8.8     1.2: 4.5 4.5 4.5 5 4.5 = 23 → 4.6
         2.1: 7 7 7.5 7 7 = 35.5 → 7.1     2.2: 6 6.5 6 6 6 = 30.5 → 6.1
         3.1: 5 5.5 5 5 5.5 = 26 → 5.2     3.2: 3.5 3.5 3.5 3.5 4 = 18 → 3.6
@@ -29,13 +31,12 @@ decimals half up.
         3.1: 4.5 4.5 4.5 4 4.5 = 22 → 4.4 3.2: 3 3 3 3 2.5 = 14.5 → 2.9
         technical 7.5+3.9+6.4+5.5+4.4+2.9 = 30.6
 
-Deviation review (±30 % of the mean):
-    b02 3.1 first round 4.5 2 4 4.5 5: mean 20/5 = 4.0, allowed 1.2; E02 |2 − 4| = 2 → flagged;
-        E05 |5 − 4| = 1 → fine. ch3 totals 7.5 5 7 7.5 8: mean 7, allowed 2.1; E02 2 → fine.
-        E02 re-scores 3.1 as 4.5 and answers "revise".
-    b04 1.1: mean 31/5 = 6.2, allowed 1.86; E05 |3 − 6.2| = 3.2 → flagged (E04 1.3 fine).
-        ch1 totals 10.5 10 10 11 6.5: mean 48/5 = 9.6, allowed 2.88; E05 3.1 → flagged.
-        E05 keeps both with a written explanation.
+Deviation review (±30 % of the mean, on each expert's total per bidder and part, the default):
+    b02 ch3 totals 7.5 5 7 7.5 8: mean 35/5 = 7, allowed 2.1; E02 |5 − 7| = 2 → fine (per item,
+        the option, E02's 3.1 = 2 against the mean 4.0 would be flagged: |2 − 4| = 2 > 1.2).
+    b04 ch1 totals 10.5 10 10 11 6.5: mean 48/5 = 9.6, allowed 2.88; E05 |6.5 − 9.6| = 3.1 →
+        flagged (E04 |11 − 9.6| = 1.4 fine). E05 keeps it with a written explanation.
+    Every other part total lies within 30 % of its mean.
 
 Commercial (objective, every expert the same): b01 16+9 = 25, b02 20+8 = 28, b03 12+10 = 22,
 b04 8+7 = 15, b05 20+8 = 28.
@@ -50,7 +51,7 @@ Price (deviation formula; mean of valid prices without the highest b03 and lowes
 
 Composite = technical + commercial + price:
     b05 30.60 + 28 + 26.88 = 85.48   (1)
-    b02 29.20 + 28 + 27.57 = 84.77   (2)
+    b02 28.70 + 28 + 27.57 = 84.27   (2)
     b01 32.00 + 25 + 23.06 = 80.06   (3)
     b03 35.40 + 22 + 20.63 = 78.03   (4)
     b04 26.90 + 15 + 29.48 = 71.38   (5)
@@ -66,16 +67,19 @@ from pathlib import Path
 from subprocess import CompletedProcess, run
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select
 
+from evaluation_hub.api.keys import SERVICES
 from evaluation_hub.audit.models import AuditEventRow
 from evaluation_hub.db.engine import Database
+from evaluation_hub.seats import expert_requests
 from scoring.model import COMMERCIAL_PART
 from scoring.signing import sign, signature_document
+from seat_protocol.messages import ReportSignature, RequestResult
 from tests.conftest import FakeClock
 from tests.evaluation.helpers import (
     FIVE,
+    PROXY_REASON,
     Client,
     act,
     attach,
@@ -84,6 +88,9 @@ from tests.evaluation.helpers import (
     identities,
     new_session,
     part_save,
+    proxy,
+    seat_members,
+    seat_private_key,
     start,
 )
 from tests.hub.helpers import login, problem
@@ -187,6 +194,16 @@ async def test_five_experts_from_committee_to_signed_report(
     base = f"/api/sessions/{sid}/evaluation"
     api = Recorder(client, host)
 
+    # Each member's seat: the host's own for E01 and E02, away seats for the others.
+    seat_of = await seat_members(
+        client,
+        seeded,
+        database,
+        sid,
+        {"E01": "KM-01", "E02": "KM-02", "E03": "DL-01", "E04": "DL-02", "E05": "HH-01"},
+        clock(),
+    )
+
     # --- 1. attach: the package is clean, the seed is committed before the start ------------
     await act(client, host, sid, "confirm_seats", "open_check_in")
     resp = await attach(client, host, sid)
@@ -236,7 +253,7 @@ async def test_five_experts_from_committee_to_signed_report(
     for expert in FIVE:
         for part in (*package.chapter_ids, COMMERCIAL_PART):
             clock.advance(seconds=10)
-            save = part_save(package, shuffle, expert, part, _points(expert))
+            save = proxy(part_save(package, shuffle, expert, part, _points(expert)))
             status, text = await api.call("POST", f"{base}/scores", save)
             assert status == 201, text
     status, text = await api.call("GET", base)
@@ -253,48 +270,32 @@ async def test_five_experts_from_committee_to_signed_report(
     label_b02 = shuffle.label_for("E02", "ch3", "b02")
     label_b04 = shuffle.label_for("E05", "ch1", "b04")
     assert [(r["expert"], r["part"], r["subject"], r["item"], r["reason"]) for r in created] == [
-        ("E05", "ch1", label_b04, "1.1", "deviation"),
-        ("E02", "ch3", label_b02, "3.1", "deviation"),
         ("E05", "ch1", label_b04, None, "deviation"),
     ]
-    assert created[1]["spread"] == {
-        "yours": "2",
-        "others": ["4", "4.5", "4.5", "5"],
-        "mean": "4.00",
+    assert created[0]["spread"] == {
+        "yours": "6.5",
+        "others": ["10", "10", "10.5", "11"],
+        "mean": "9.60",
     }
-    assert created[1]["message"] == (
-        f"专家 E02 对 ch3 {label_b02} 3.1 评分 2，偏离各专家平均分 4.00 超过 30%，须复核或书面说明"
+    assert created[0]["message"] == (
+        f"专家 E05 对 ch1 {label_b04} 的合计 6.5，偏离各专家平均分 9.60 超过 30%，须复核或书面说明"
     )
     lifecycle = await (await client.get(f"/api/sessions/{sid}/lifecycle", headers=host)).json()
     assert lifecycle["state"] == "deviation_review"
 
-    # E02 answers "revise" before re-scoring: refused.
+    # E05 answers "revise" before re-scoring: refused.
     status, text = await api.call(
-        "POST", f"{base}/review-requests/{created[1]['id']}/answer", {"answer": "revise"}
+        "POST", f"{base}/review-requests/{created[0]['id']}/answer", {"answer": "revise"}
     )
     assert status == 409
-    assert json.loads(text)["detail"] == "专家 E02 尚未重新提交 ch3 的评分，请先重新评分再答复"
-    # E02 re-scores chapter 3 (the changed score carries a comment), then answers.
-    clock.advance(minutes=1)
-    revised = _points("E02")
-    revised["b02", "3.1"] = "4.5"
-    status, text = await api.call(
-        "POST", f"{base}/scores", part_save(package, shuffle, "E02", "ch3", revised, "复核后修改")
-    )
-    assert status == 201, text
-    status, text = await api.call(
-        "POST",
-        f"{base}/review-requests/{created[1]['id']}/answer",
-        {"answer": "revise", "reason": "重新核对进度计划后修改"},
-    )
-    assert status == 200, text
+    assert json.loads(text)["detail"] == "专家 E05 尚未重新提交 ch1 的评分，请先重新评分再答复"
 
-    # Sealing is refused while E05's two flags are neither re-scored nor explained.
+    # Sealing is refused while E05's flag is neither re-scored nor explained.
     status, text = await api.call("POST", f"{base}/seal")
     assert status == 409, text
     blocked = json.loads(text)
-    assert blocked["detail"] == "尚有 2 项复核未处理（既未重新评分也未书面说明），不能封存"
-    assert blocked["open_flags"] == [created[0]["message"], created[2]["message"]]
+    assert blocked["detail"] == "尚有 1 项复核未处理（既未重新评分也未书面说明），不能封存"
+    assert blocked["open_flags"] == [created[0]["message"]]
     lifecycle = await (await client.get(f"/api/sessions/{sid}/lifecycle", headers=host)).json()
     assert lifecycle["state"] == "deviation_review"  # the refused seal changed nothing
 
@@ -302,13 +303,12 @@ async def test_five_experts_from_committee_to_signed_report(
         "POST", f"{base}/review-requests/{created[0]['id']}/answer", {"answer": "keep"}
     )
     assert (status, json.loads(text)["detail"]) == (422, "保留原评分须书面说明理由")
-    for request in (created[0], created[2]):
-        status, text = await api.call(
-            "POST",
-            f"{base}/review-requests/{request['id']}/answer",
-            {"answer": "keep", "reason": "该章节未涉及高边坡防护方案，故给低分"},
-        )
-        assert status == 200, text
+    status, text = await api.call(
+        "POST",
+        f"{base}/review-requests/{created[0]['id']}/answer",
+        {"answer": "keep", "reason": "该章节未涉及高边坡防护方案，故给低分"},
+    )
+    assert status == 200, text
 
     # --- 4. seal; nothing so far named a bidder ---------------------------------------------
     status, text = await api.call("POST", f"{base}/seal")
@@ -343,57 +343,74 @@ async def test_five_experts_from_committee_to_signed_report(
         for r in result["ranking"]
     ] == [
         ("b05", 1, "30.6", "28", "26.88", "85.48"),
-        ("b02", 2, "29.2", "28", "27.57", "84.77"),
+        ("b02", 2, "28.7", "28", "27.57", "84.27"),
         ("b01", 3, "32", "25", "23.06", "80.06"),
         ("b03", 4, "35.4", "22", "20.63", "78.03"),
         ("b04", 5, "26.9", "15", "29.48", "71.38"),
     ]
     assert result["candidates"] == ["b05", "b02", "b01"]
 
-    # --- 5. signatures ------------------------------------------------------------------------
-    keys = {
-        e: Ed25519PrivateKey.from_private_bytes(bytes([n + 1]) * 32) for n, e in enumerate(FIVE)
-    }
+    # --- 5. signatures: each member at the seat booked for them, with that seat's key --------
+    keys = {e: seat_private_key(seat) for e, seat in seat_of.items()}
 
-    def signed(expert: str, agrees: bool, reason: str = "") -> dict[str, Any]:
+    def signed(expert: str, agrees: bool, reason: str = "", key: Any = None) -> ReportSignature:
         document = signature_document(str(sid), expert, agrees, reason, result)
-        return {
-            "expert": expert,
-            "decision": "agree" if agrees else "disagree",
-            "reason": reason,
-            "public_key": keys[expert].public_key().public_bytes_raw().hex(),
-            "signature": sign(keys[expert], document).hex(),
-        }
+        signer = key or keys[expert]
+        return ReportSignature(
+            session_id=str(sid),
+            decision="agree" if agrees else "disagree",
+            reason=reason,
+            public_key=keys[expert].public_key().public_bytes_raw().hex(),
+            signature=sign(signer, document).hex(),
+        )
 
-    # A signature over another document (E01 signing as E02) does not count.
-    forged = signed("E01", True) | {"expert": "E02"}
-    resp = await client.post(f"{base}/signatures", json=forged, headers=host)
-    assert (await problem(resp, 422))["detail"] == (
-        "专家 E02 的签名与评标结果不符：不是该公钥对本评标结果和所填意见的签名"
+    async def at_seat(expert: str, msg: ReportSignature) -> RequestResult:
+        [answer] = await expert_requests.sign_report(services, seat_of[expert], msg, now=clock())
+        assert isinstance(answer, RequestResult)
+        return answer
+
+    services = client.app[SERVICES]  # type: ignore[union-attr]
+    # A signature by another key over E02's document does not count.
+    forged = await at_seat("E02", signed("E02", True, key=keys["E01"]))
+    assert (forged.accepted, forged.message) == (
+        False,
+        "专家 E02 的签名与评标结果不符：不是该公钥对本评标结果和所填意见的签名",
     )
-    resp = await client.post(
-        f"{base}/signatures", json={"expert": "E04", "decision": "disagree"}, headers=host
+    # Nobody signs at the host for a member.
+    body = {"expert": "E02", "decision": "agree", "public_key": "0" * 64, "signature": "0" * 128}
+    resp = await client.post(f"{base}/signatures", json=body, headers=host)
+    assert (await problem(resp, 403))["detail"] == (
+        "评标报告须由专家本人在其签到的工位终端签署（以该工位的终端密钥签名），主场不能代为签署"
     )
-    assert (await problem(resp, 422))["detail"] == "不同意评标结论的，须书面说明不同意见和理由"
-    for body in (
-        signed("E01", True),
-        signed("E02", True),
-        signed("E03", True),
-        signed("E04", False, "b03 技术方案明显优于其他投标人，价格分权重过高"),
+    for expert, message in (
+        ("E01", signed("E01", True)),
+        ("E02", signed("E02", True)),
+        ("E03", signed("E03", True)),
+        ("E04", signed("E04", False, "b03 技术方案明显优于其他投标人，价格分权重过高")),
     ):
         clock.advance(seconds=30)
-        resp = await client.post(f"{base}/signatures", json=body, headers=host)
-        assert resp.status == 201, await resp.text()
-    resp = await client.post(f"{base}/signatures", json=signed("E01", True), headers=host)
-    assert (await problem(resp, 409))["detail"] == "专家 E01 已签署评标报告，不能重复签署"
+        answer = await at_seat(expert, message)
+        assert (answer.accepted, answer.code) == (True, "signed"), answer
+    again = await at_seat("E01", signed("E01", True))
+    assert (again.code, again.message) == (
+        "already-signed",
+        "专家 E01 已签署评标报告，不能重复签署",
+    )
     lifecycle = await (await client.get(f"/api/sessions/{sid}/lifecycle", headers=host)).json()
     assert lifecycle["state"] == "revealed"
-    # E05 refuses to sign and gives no reasons: recorded as agreement; the report is signed.
+    # E05 refuses to sign. Without written reasons nothing is recorded (it would count as
+    # agreement); with them, the host records the refusal: the report is signed.
     resp = await client.post(
         f"{base}/signatures", json={"expert": "E05", "decision": "refuse"}, headers=host
     )
+    await problem(resp, 422)
+    resp = await client.post(
+        f"{base}/signatures",
+        json={"expert": "E05", "decision": "refuse", "reason": "对评分复核的处理有保留意见"},
+        headers=host,
+    )
     assert resp.status == 201, await resp.text()
-    assert (await resp.json())["counted_as_agreement"] is True
+    assert (await resp.json())["counted_as_agreement"] is False
     lifecycle = await (await client.get(f"/api/sessions/{sid}/lifecycle", headers=host)).json()
     assert lifecycle["state"] == "report_signed"
     assert [(t["action"], t["actor"]) for t in lifecycle["transitions"]][-5:] == [
@@ -420,12 +437,14 @@ async def test_five_experts_from_committee_to_signed_report(
     assert "<strong>85.48</strong>" in html
     assert "评标基准价：34,560,000.00 元" in html
     assert "b03 技术方案明显优于其他投标人，价格分权重过高" in html
-    assert "拒绝签字且未书面说明理由，视为同意评标结论" in html
+    assert "拒绝签字，书面说明了不同意见和理由" in html and "对评分复核的处理有保留意见" in html
     assert "该章节未涉及高边坡防护方案，故给低分" in html
+    # Every save was entered at the host: each is on the report as 代录, with its reason.
+    assert html.count(f"<td>代录</td><td>{PROXY_REASON}</td><td>km_operator</td>") == 20
     assert "种子与承诺一致" in html
     # per-expert chapter totals after the reveal, under the label that expert saw
     assert f'<td class="num">{label_b04} / 6.5</td>' in html  # E05's ch1 for b04
-    assert f'<td class="num">{label_b02} / 7.5</td>' in html  # E02: 4.5 (revised) + 3
+    assert f'<td class="num">{label_b02} / 5</td>' in html  # E02's ch3 for b02: 2 + 3
     assert "汇总规则：各专家评分的算术平均（评标委员会 5 人及以下，不去掉最高分和最低分）" in html
     assert commitment in html and revealed["revealed_seed"] in html
 
@@ -440,7 +459,7 @@ async def test_five_experts_from_committee_to_signed_report(
                 )
             ).scalars()
         )
-    assert kinds.count("evaluation.score_saved") == 21
+    assert kinds.count("evaluation.score_saved") == 20
     for kind in (
         "evaluation.package_attached",
         "evaluation.review_round",
@@ -474,4 +493,5 @@ async def test_five_experts_from_committee_to_signed_report(
         ("E05", "refused"),
     ]  # fmt: skip
     saves = json.loads((bundle / "evaluation" / "score_saves.json").read_bytes())
-    assert sum(1 for save in saves if save["accepted"]) == 21
+    assert sum(1 for save in saves if save["accepted"]) == 20
+    assert {save["proxy_reason"] for save in saves} == {PROXY_REASON}

@@ -10,7 +10,7 @@ import pytest
 
 from evaluation_hub.evaluation import rules
 from scoring.model import COMMERCIAL_PART
-from scoring.review import review
+from scoring.review import DeviationScope, FlagReason, review
 from scoring.sheets import reintegrate
 from scoring.shuffle import ShuffleManifest, derive
 from scoring.signing import canonical, signature_document
@@ -157,20 +157,31 @@ def test_review_requests_carry_the_anonymised_spread(setup: Any) -> None:
     points["E03", "ch2", "b02", "2.1"] = Decimal(5)
     points["E02", COMMERCIAL_PART, "b05", "c2"] = Decimal(6)  # objective disagreement
     scores = reintegrate(sheets_through_shuffle(package, shuffle, points), shuffle)
-    flags = review(scores, package, NATIONAL)
+    # Checked per item (the option), so the item's own spread is what the request carries.
+    flags = review(scores, package, dataclasses.replace(NATIONAL, scope=DeviationScope.ITEM))
     specs = rules.request_specs(flags, scores, package)
     label = shuffle.label_for("E03", "ch2", "b02")
-    assert [(s.expert, s.reason, s.part, s.subject, s.item, s.spread) for s in specs] == [
-        # the objective item goes to every expert, subject = the bidder id (commercial)
+    assert [
+        (s.expert, s.reason, s.part, s.subject, s.item, s.spread, s.informational) for s in specs
+    ] == [
+        # the objective item concerns every expert, subject = the bidder id (commercial): E02,
+        # who differs from the value most members gave (5), is asked; E01 and E03 are told
         ("E01", "objective_inconsistent", COMMERCIAL_PART, "b05", "c2",
-         {"yours": "5", "others": ["5", "6"], "mean": "5.33"}),
+         {"yours": "5", "others": ["5", "6"], "mean": "5.33"}, True),
         ("E02", "objective_inconsistent", COMMERCIAL_PART, "b05", "c2",
-         {"yours": "6", "others": ["5", "5"], "mean": "5.33"}),
+         {"yours": "6", "others": ["5", "5"], "mean": "5.33"}, False),
         ("E03", "objective_inconsistent", COMMERCIAL_PART, "b05", "c2",
-         {"yours": "5", "others": ["5", "6"], "mean": "5.33"}),
+         {"yours": "5", "others": ["5", "6"], "mean": "5.33"}, True),
         ("E03", "deviation", "ch2", label, "2.1",
-         {"yours": "5", "others": ["3", "3"], "mean": "3.67"}),
+         {"yours": "5", "others": ["3", "3"], "mean": "3.67"}, False),
     ]  # fmt: skip
+    assert specs[0].message == (
+        "客观评分项 commercial c2 各专家评分不一致；您的评分 5 与多数专家一致，无需答复。"
+        "其他专家核对后，本通知将自动关闭"
+    )
+    assert specs[1].message == flags[0].message
+    # On part totals, the default, the deviation is not flagged (chapter 2 totals 6 6 8).
+    assert [f.reason for f in review(scores, package, NATIONAL)] == [FlagReason.OBJECTIVE]
     assert all("b02" not in s.message for s in specs if s.part != COMMERCIAL_PART)
     assert frozenset({"deviation"}) == rules.EXPLAINABLE
 

@@ -17,7 +17,7 @@ from evaluation_hub.db.models import BookingSeat
 from evaluation_hub.errors import ProblemError
 from evaluation_hub.sessions import formation
 from tests.conftest import FakeClock
-from tests.evaluation.helpers import Client, act, attach, demo_package, hub_shuffle
+from tests.evaluation.helpers import Client, act, attach, demo_package, hub_shuffle, proxy
 from tests.evaluation.helpers import part_save as make_save
 from tests.hub.helpers import confirm_members, login, problem
 from tests.support.seed import seed_bookings
@@ -230,12 +230,12 @@ async def test_a_recused_member_loses_the_seat_and_cannot_score(
         for b in ("b01", "b02", "b03", "b04", "b05")
         for i in ("1.1", "1.2", "2.1", "2.2", "3.1", "3.2")
     }
-    save = make_save(demo_package(), shuffle, "E06", "ch1", points)
+    save = proxy(make_save(demo_package(), shuffle, "E06", "ch1", points))
     resp = await client.post(f"/api/sessions/{sid}/evaluation/scores", json=save, headers=host)
     assert (await problem(resp, 422))["detail"] == (
         f"评分表未被接受（已记录，不计入）：专家 E06 已声明回避，不能继续参加评标会 #{sid} 的评审"
     )
-    save = make_save(demo_package(), shuffle, "E01", "ch1", points)
+    save = proxy(make_save(demo_package(), shuffle, "E01", "ch1", points))
     resp = await client.post(f"/api/sessions/{sid}/evaluation/scores", json=save, headers=host)
     assert resp.status == 201, await resp.text()
 

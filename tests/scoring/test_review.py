@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
@@ -8,6 +9,7 @@ from scoring.errors import SealBlocked
 from scoring.model import COMMERCIAL_PART
 from scoring.review import (
     DeviationBasis,
+    DeviationScope,
     Explanation,
     FlagReason,
     ReviewConfig,
@@ -98,10 +100,53 @@ def test_objective_disagreement_is_flagged_once_for_the_committee() -> None:
         check_sealable([flag], [Explanation(flag.key, "E4", "理由")])
 
 
+ITEM = replace(NATIONAL, scope=DeviationScope.ITEM)
+
+
+def test_deviation_is_judged_on_part_totals_by_default() -> None:
+    # ch1 for b01: E5 gives 1.1 = 3 and 1.2 = 1.5 → total 4.5; the others 7 + 3.5 = 10.5.
+    # Totals 10.5 ×4 and 4.5 → mean 46.5/5 = 9.3; 30 % = 2.79; E5: |4.5 − 9.3| = 4.8 → flagged;
+    # the others: |10.5 − 9.3| = 1.2 → not.
+    flags = review(
+        _scores({("E5", "ch1", "b01", "1.1"): "3", ("E5", "ch1", "b01", "1.2"): "1.5"}),
+        PACKAGE,
+        NATIONAL,
+    )
+    assert [(f.reason, f.expert_id, f.part_id, f.item_id) for f in flags] == [
+        (FlagReason.DEVIATION, "E5", "ch1", None)
+    ]
+    assert flags[0].message == (
+        "专家 E5 对 ch1 Lb01 的合计 4.5，偏离各专家平均分 9.30 超过 30%，须复核或书面说明"
+    )
+
+
+def test_a_half_point_on_a_small_item_flags_only_when_items_are_checked() -> None:
+    # 3.2 for b02: 0.5, 0.5, 1, 1, 1.5 → mean 4.5/5 = 0.9; 30 % = 0.27: per item E1 and E2
+    # (|0.5 − 0.9| = 0.4) and E5 (|1.5 − 0.9| = 0.6) are flagged, E3 and E4 (0.1) not. The ch3
+    # totals (3.1 = 4 each): 4.5, 4.5, 5, 5, 5.5 → mean 24.5/5 = 4.9; 30 % = 1.47; the widest
+    # gap is 0.6 → no flag on part totals, the default.
+    scores = _scores(
+        {
+            ("E1", "ch3", "b02", "3.2"): "0.5",
+            ("E2", "ch3", "b02", "3.2"): "0.5",
+            ("E3", "ch3", "b02", "3.2"): "1",
+            ("E4", "ch3", "b02", "3.2"): "1",
+            ("E5", "ch3", "b02", "3.2"): "1.5",
+        }
+    )
+    assert review(scores, PACKAGE, NATIONAL) == []
+    assert [(f.expert_id, f.item_id) for f in review(scores, PACKAGE, ITEM)] == [
+        ("E1", "3.2"),
+        ("E2", "3.2"),
+        ("E5", "3.2"),
+    ]
+
+
 def test_deviation_from_the_mean() -> None:
-    # 1.1 for b01: 7, 7, 7, 7, 10 → mean 7.6; 30 % = 2.28; E5: |10 − 7.6| = 2.4 → flagged,
-    # the others: 0.6 → not. Chapter 1 totals 10.5 ×4 and 13.5 → mean 11.1, 30 % = 3.33 → none.
-    flags = review(_scores({("E5", "ch1", "b01", "1.1"): "10"}), PACKAGE, NATIONAL)
+    # Per item (the option): 1.1 for b01: 7, 7, 7, 7, 10 → mean 7.6; 30 % = 2.28;
+    # E5: |10 − 7.6| = 2.4 → flagged, the others: 0.6 → not. Chapter 1 totals 10.5 ×4 and 13.5
+    # → mean 11.1, 30 % = 3.33 → none (so on part totals alone, nothing is flagged).
+    flags = review(_scores({("E5", "ch1", "b01", "1.1"): "10"}), PACKAGE, ITEM)
     assert [(f.reason, f.expert_id, f.item_id) for f in flags] == [
         (FlagReason.DEVIATION, "E5", "1.1")
     ]
@@ -109,12 +154,15 @@ def test_deviation_from_the_mean() -> None:
         flags[0].message
         == "专家 E5 对 ch1 Lb01 1.1 评分 10，偏离各专家平均分 7.60 超过 30%，须复核或书面说明"
     )
+    assert review(_scores({("E5", "ch1", "b01", "1.1"): "10"}), PACKAGE, NATIONAL) == []
     # 9.5 is 1.9 from the mean 7.5 (30 % = 2.25) → fine
-    assert review(_scores({("E5", "ch1", "b01", "1.1"): "9.5"}), PACKAGE, NATIONAL) == []
+    assert review(_scores({("E5", "ch1", "b01", "1.1"): "9.5"}), PACKAGE, ITEM) == []
 
 
 def test_deviation_as_a_share_of_the_maximum() -> None:
-    config = ReviewConfig(share=Decimal("0.20"), basis=DeviationBasis.MAX_POINTS)
+    config = ReviewConfig(
+        share=Decimal("0.20"), basis=DeviationBasis.MAX_POINTS, scope=DeviationScope.ITEM
+    )
     # 1.1: 7 ×4 and 9.5 → mean 7.5; 20 % of max 10 = 2 → |9.5 − 7.5| = 2 is not more → none
     assert review(_scores({("E5", "ch1", "b01", "1.1"): "9.5"}), PACKAGE, config) == []
     flags = review(_scores({("E5", "ch1", "b01", "1.1"): "10"}), PACKAGE, config)
@@ -125,7 +173,7 @@ def test_sealing_waits_for_every_flag() -> None:
     flags = review(
         _scores({("E5", "ch1", "b01", "1.1"): "10", ("E1", "ch2", "b02", "2.1"): "2"}),
         PACKAGE,
-        NATIONAL,
+        ITEM,
     )
     assert len(flags) == 3  # two items, and the chapter 2 total of E1 for b02
     with pytest.raises(SealBlocked) as info:
@@ -138,7 +186,7 @@ def test_sealing_waits_for_every_flag() -> None:
     assert open_flags(flags, [Explanation(flags[0].key, "E1", "x")]) == flags
     check_sealable(flags, explanations)
     # re-scoring: the corrected sheets raise no flag at all
-    assert review(_scores(), PACKAGE, NATIONAL) == []
+    assert review(_scores(), PACKAGE, ITEM) == []
 
 
 def test_signals_consistent_outlier_and_identical_sheets() -> None:

@@ -10,7 +10,14 @@ from hypothesis import strategies as st
 
 from scoring.errors import SignatureInvalid
 from scoring.sheets import ScoreEntry, ScoreSheet
-from scoring.signing import canonical, decimal_text, sheet_document, sign, verify
+from scoring.signing import (
+    canonical,
+    decimal_text,
+    save_document,
+    sheet_document,
+    sign,
+    verify,
+)
 
 KEY = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
 SHEET = ScoreSheet(
@@ -92,3 +99,29 @@ def test_a_changed_score_or_another_key_fails() -> None:
     other = Ed25519PrivateKey.from_private_bytes(bytes(32)).public_key()
     with pytest.raises(SignatureInvalid):
         verify(other, sheet_document(SHEET), signature)
+
+
+def test_a_seat_save_signs_its_wire_sheet_with_numbers_as_their_decimal_text() -> None:
+    sheet = {"part": "ch1", "entries": [{"points": 8.5, "n": 8}, {"points": 8.0}, {"p": 1e-07}]}
+    document = save_document("12", "k-1", sheet)
+    assert canonical(document) == (
+        b'{"idempotency_key":"k-1","session_id":"12","sheet":{"entries":'
+        b'[{"n":8,"points":"8.5"},{"points":"8.0"},{"p":"0.0000001"}],"part":"ch1"},'
+        b'"type":"score-save/1"}'
+    )
+    # What an archive stores (the float as its decimal text) signs the same bytes.
+    stored = {"part": "ch1", "entries": [{"points": "8.5", "n": 8}, {"points": "8.0"},
+                                         {"p": "0.0000001"}]}  # fmt: skip
+    assert canonical(save_document("12", "k-1", stored)) == canonical(document)
+    signature = sign(KEY, document)
+    verify(KEY.public_key(), save_document("12", "k-1", stored), signature)
+    # Another key, session or sheet: the signature does not hold.
+    for other in (
+        save_document("12", "k-2", sheet),
+        save_document("13", "k-1", sheet),
+        save_document("12", "k-1", {**sheet, "part": "ch2"}),
+    ):
+        with pytest.raises(SignatureInvalid):
+            verify(KEY.public_key(), other, signature)
+    with pytest.raises(ValueError, match="cannot encode nan"):
+        save_document("12", "k-1", {"points": float("nan")})

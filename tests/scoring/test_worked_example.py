@@ -10,6 +10,7 @@ engine re-integrates them, so this test also exercises the shuffle end to end.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -17,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from scoring.aggregation import aggregate
 from scoring.model import COMMERCIAL_PART
 from scoring.price import rank, score_prices
-from scoring.review import Explanation, FlagReason, check_sealable, review
+from scoring.review import DeviationScope, Explanation, FlagReason, check_sealable, review
 from scoring.sheets import reintegrate, validate_sheet
 from scoring.shuffle import derive
 from scoring.signing import result_document, sign, verify
@@ -161,18 +162,28 @@ def test_worked_example() -> None:
     assert dict(scores.points) == _points()
 
     # --- deviation review -------------------------------------------------------------
-    # b04 item 1.1: scores 7, 6.5, 7, 7.5, 7, 6.5, 3 → sum 44.5, mean 44.5/7 = 6.357…;
-    # 30 % of the mean = 1.907…; E7: |3 − 6.357| = 3.357 > 1.907 → flagged. The widest other
-    # gap is E4: 7.5 − 6.357 = 1.143 → fine.
+    # By default each expert's total per bidder and part is checked against the members' mean:
     # b04 chapter 1 totals (1.1 + 1.2): E1 10.5, E2 10, E3 10, E4 11, E5 10.5, E6 10.5, E7 6.5
     # → sum 69, mean 9.857…; 30 % = 2.957…; E7: |6.5 − 9.857| = 3.357 > 2.957 → flagged.
+    # (The other parts' totals stay within 30 % of their means.)
     flags = review(scores, package, NATIONAL)
     assert [(f.reason, f.expert_id, f.part_id, f.bidder_id, f.item_id) for f in flags] == [
-        (FlagReason.DEVIATION, "E7", "ch1", "b04", "1.1"),
         (FlagReason.DEVIATION, "E7", "ch1", "b04", None),
     ]
     label = shuffle.label_for("E7", "ch1", "b04")
     assert flags[0].message == (
+        f"专家 E7 对 ch1 {label} 的合计 6.5，偏离各专家平均分 9.86 超过 30%，须复核或书面说明"
+    )
+    # Checked per item as well (the option), b04 item 1.1 is flagged too: scores 7, 6.5, 7,
+    # 7.5, 7, 6.5, 3 → sum 44.5, mean 44.5/7 = 6.357…; 30 % of the mean = 1.907…;
+    # E7: |3 − 6.357| = 3.357 > 1.907 → flagged. The widest other gap is E4: 7.5 − 6.357 =
+    # 1.143 → fine.
+    per_item = review(scores, package, replace(NATIONAL, scope=DeviationScope.ITEM))
+    assert [(f.reason, f.expert_id, f.part_id, f.bidder_id, f.item_id) for f in per_item] == [
+        (FlagReason.DEVIATION, "E7", "ch1", "b04", "1.1"),
+        (FlagReason.DEVIATION, "E7", "ch1", "b04", None),
+    ]
+    assert per_item[0].message == (
         f"专家 E7 对 ch1 {label} 1.1 评分 3，偏离各专家平均分 6.36 超过 30%，须复核或书面说明"
     )
     explanations = [

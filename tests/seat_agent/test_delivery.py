@@ -1,6 +1,11 @@
 """Scores from the seat's outbox to the hub's database, exactly once, over real loopback:
 a connection killed between the hub's commit and its acknowledgement, a seat restart (a new
-outbox object on the same file), and a hub restart (fresh in-memory state, same database)."""
+outbox object on the same file), a hub restart (fresh in-memory state, same database), and a
+database failure at the hub (no verdict), sent again with backoff on the same link.
+
+The saves here name no session the hub knows ("S-2026-0412"): each is stored with the hub's
+refusal, which is the verdict the outbox records; what is tested is that every save reaches
+the database once and its verdict comes back."""
 
 from __future__ import annotations
 
@@ -9,13 +14,17 @@ import itertools
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
 from pathlib import Path
+from typing import Any
+
+from sqlalchemy import text
 
 from evaluation_hub.seats import scores
+from scoring.signing import save_document, sign
 from seat_agent.connection import SeatLink
 from seat_agent.keys import SeatIdentity
 from seat_agent.outbox import ScoreDelivery, ScoreOutbox
 from seat_protocol.events import CommitScore, Disconnected, Event
-from tests.seats.conftest import NOW, HubUnderTest, enrol_approved
+from tests.seats.conftest import NOW, HubUnderTest, enrol_approved, services_for
 
 MakeIdentity = Callable[..., SeatIdentity]
 SHEETS = [{"chapter": "A", "items": {"t1": n, "t2": n + 0.5}} for n in range(1, 5)]
@@ -46,7 +55,7 @@ class Seat:
         self.closes: list[int] = []
 
     @asynccontextmanager
-    async def running(self) -> AsyncIterator[ScoreDelivery]:
+    async def running(self, **retry: Any) -> AsyncIterator[ScoreDelivery]:
         outbox = await ScoreOutbox.open(self.path, new_key=self.keys)
 
         async def sleep(delay: float) -> None:
@@ -64,7 +73,7 @@ class Seat:
             await delivery.on_event(event)
 
         self.link = SeatLink(self.identity, on_event=on_event, random=lambda: 0.25, sleep=sleep)
-        delivery = ScoreDelivery(outbox, self.link)
+        delivery = ScoreDelivery(outbox, self.link, **retry)
         task = asyncio.create_task(self.link.run())
         try:
             yield delivery
@@ -72,6 +81,7 @@ class Seat:
             task.cancel()
             with suppress(asyncio.CancelledError):
                 await task
+            await delivery.close()
             await outbox.close()
 
 
@@ -208,12 +218,15 @@ async def test_same_key_with_another_payload_is_refused_and_kept_for_staff(
     seat = await _approved_seat(hub, make_identity, tmp_path)
     # Another terminal image already used this key with a different sheet.
     await scores.commit_score(
-        hub.db,
+        services_for(hub.db),
         seat_key="DL.DL-01",
         idempotency_key="DL.DL-01-1",
         session_ref="S-2026-0412",
         sheet={"other": 1},
         digest="0" * 64,
+        signature=sign(
+            seat.identity.ed25519, save_document("S-2026-0412", "DL.DL-01-1", {"other": 1})
+        ).hex(),
         now=NOW,
     )
     async with seat.running() as delivery:
@@ -244,7 +257,99 @@ async def test_a_failing_score_listener_neither_withholds_the_ack_nor_doubles_th
     hub.listener = broken
     async with seat.running() as delivery:
         keys = [await delivery.submit("S-2026-0412", sheet) for sheet in SHEETS[:2]]
-        await until(lambda: _empty(delivery), "the acks despite the broken listener")
-        assert await delivery.outbox.refused_scores() == []
+        await until(lambda: _empty(delivery), "the verdicts despite the broken listener")
+        verdicts = await delivery.outbox.verdicts()
+        assert sorted((v.idempotency_key, v.code) for v in verdicts) == [
+            (key, "unknown-session") for key in keys
+        ]
     await _assert_exactly_once(hub, keys)
     assert hub.committed == keys  # told once each, as committed
+
+
+async def test_a_save_the_hub_could_not_store_is_sent_again_on_the_same_link(
+    hub: HubUnderTest, make_identity: MakeIdentity, tmp_path: Path
+) -> None:
+    """A database failure at the hub is no verdict (``commit-failed``): the seat sends the
+    save again after a backoff delay, growing each time, while the link stays up — it does
+    not wait for a reconnection that will not come."""
+    seat = await _approved_seat(hub, make_identity, tmp_path)
+    delays: list[float] = []
+    release = asyncio.Event()
+
+    async def retry_sleep(delay: float) -> None:
+        delays.append(delay)
+        await release.wait()
+        release.clear()
+
+    async def table(name: str, to: str) -> None:
+        # A real fault in the hub's database: the table the intake writes is gone for a while.
+        async with hub.db.write() as s:
+            await s.execute(text(f"ALTER TABLE {name} RENAME TO {to}"))
+
+    async with seat.running(random=lambda: 0.5, sleep=retry_sleep, retry_base=0.2) as delivery:
+        await until(lambda: _connected(seat), "the first connection")
+        await table("submitted_scores", "submitted_scores_away")
+        key = await delivery.submit("S-2026-0412", SHEETS[0])
+
+        async def waiting(n: int) -> bool:
+            return len(delays) >= n
+
+        await until(lambda: waiting(1), "the first resend to be scheduled")
+        release.set()  # the resend fails too: the next delay doubles (full jitter, 0.5 drawn)
+        await until(lambda: waiting(2), "the second resend to be scheduled")
+        assert delays == [0.1, 0.2]
+        assert await delivery.outbox.pending() != []  # no verdict yet: still waiting to go
+        await table("submitted_scores_away", "submitted_scores")
+        release.set()
+        await until(lambda: _empty(delivery), "the verdict after the database came back")
+        assert seat.link.connections == 1  # the same link throughout: no reconnection
+        assert delivery.retried == 2
+        [verdict] = await delivery.outbox.verdicts()
+        assert (verdict.idempotency_key, verdict.code) == (key, "unknown-session")
+    await _assert_exactly_once(hub, [key])
+
+
+async def test_a_failed_save_a_later_save_of_its_part_replaced_is_not_sent_again(
+    hub: HubUnderTest, make_identity: MakeIdentity, tmp_path: Path
+) -> None:
+    """The hub counts the latest save of a part: an older save whose commit failed must not
+    be sent again after a newer save of the same part went through."""
+    seat = await _approved_seat(hub, make_identity, tmp_path)
+    delays: list[float] = []
+    release = asyncio.Event()
+
+    async def retry_sleep(delay: float) -> None:
+        delays.append(delay)
+        await release.wait()
+
+    async def table(name: str, to: str) -> None:
+        async with hub.db.write() as s:
+            await s.execute(text(f"ALTER TABLE {name} RENAME TO {to}"))
+
+    older = {"part": "ch1", "entries": [{"subject": "AB", "item": "1.1", "points": "6"}]}
+    newer = {"part": "ch1", "entries": [{"subject": "AB", "item": "1.1", "points": "7"}]}
+    async with seat.running(random=lambda: 0.5, sleep=retry_sleep, retry_base=0.2) as delivery:
+        await until(lambda: _connected(seat), "the first connection")
+        await table("submitted_scores", "submitted_scores_away")
+        first = await delivery.submit("S-2026-0412", older)
+
+        async def scheduled() -> bool:
+            return bool(delays)
+
+        await until(scheduled, "the resend to be scheduled")
+        await table("submitted_scores_away", "submitted_scores")
+        second = await delivery.submit("S-2026-0412", newer)
+
+        async def judged() -> bool:
+            return second in {v.idempotency_key for v in await delivery.outbox.verdicts()}
+
+        await until(judged, "the newer save's verdict")
+        release.set()
+        await until(lambda: _empty(delivery), "the older save settled at the seat")
+        verdicts = {v.idempotency_key: v for v in await delivery.outbox.verdicts()}
+        assert (verdicts[first].code, verdicts[first].message) == (
+            "superseded",
+            "本部分之后的评分已提交，此前未保存成功的这次评分不再重新发送",
+        )
+        assert delivery.retried == 0
+    assert [r.idempotency_key for r in await hub.scores()] == [second]

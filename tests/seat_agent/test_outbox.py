@@ -1,14 +1,17 @@
-"""The score outbox file on its own: saves survive reopening; ack removes; refusal keeps."""
+"""The score outbox file on its own: saves survive reopening and wait until the hub's verdict;
+an accepted or refused save is recorded with the verdict and no longer sent; an outbox file
+written before verdicts were recorded opens and keeps its saves."""
 
 from __future__ import annotations
 
 import itertools
+import sqlite3
 from pathlib import Path
 
 import pytest
 
 from seat_agent.errors import OutboxError
-from seat_agent.outbox import PendingScore, RefusedScore, ScoreOutbox
+from seat_agent.outbox import PendingScore, RefusedScore, ScoreOutbox, Verdict
 
 
 def _keys() -> itertools.count[int]:
@@ -36,7 +39,40 @@ async def test_saves_survive_reopening_and_leave_only_when_acknowledged(tmp_path
     assert await reopened.refused_scores() == [
         RefusedScore("k2", "score-out-of-range", "分值超出范围")
     ]
+    assert await reopened.verdicts() == [
+        Verdict("k1", "s1", True, "accepted", ""),
+        Verdict("k2", "s1", False, "score-out-of-range", "分值超出范围"),
+    ]
+    # A verdict is final: a late refusal of an accepted save, or an ack of a refused one,
+    # changes nothing.
+    await reopened.refused("k1", "x", "y")
+    await reopened.acknowledged("k2", "已保存")
+    assert [(v.accepted, v.code) for v in await reopened.verdicts()] == [
+        (True, "accepted"),
+        (False, "score-out-of-range"),
+    ]
     await reopened.close()
+
+
+async def test_an_outbox_written_before_verdicts_were_kept_opens_with_its_saves(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "o.db"
+    conn = sqlite3.connect(path)
+    conn.execute(
+        "CREATE TABLE outbox (idempotency_key TEXT PRIMARY KEY, session_id TEXT NOT NULL, "
+        "sheet TEXT NOT NULL, saved_at REAL NOT NULL, refused_code TEXT, refused_message TEXT)"
+    )
+    conn.execute("INSERT INTO outbox VALUES ('k1', 's1', '{\"a\": 1}', 5.0, NULL, NULL)")
+    conn.commit()
+    conn.close()
+    outbox = await ScoreOutbox.open(path, clock=lambda: 9.0)
+    assert await outbox.pending() == [PendingScore("k1", "s1", {"a": 1}, 5.0)]
+    await outbox.acknowledged("k1", "评分已保存，主场校验通过")
+    assert await outbox.verdicts() == [
+        Verdict("k1", "s1", True, "accepted", "评分已保存，主场校验通过")
+    ]
+    await outbox.close()
 
 
 async def test_a_file_that_is_not_an_outbox_is_refused_with_advice(tmp_path: Path) -> None:

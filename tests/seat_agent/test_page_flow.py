@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -29,13 +30,13 @@ from scoring.shuffle import StaggeredShuffle
 from scoring.signing import sign
 from seat_agent.keys import init_state_dir
 from seat_agent.page.app import DESK, make_app, start_page
-from seat_agent.page.desk import ExpertDesk, signature_document
+from seat_agent.page.desk import DeskRefused, ExpertDesk, signature_document
 from seat_agent.page.guard import new_page_key
 from seat_agent.runner import SeatAgent
 from seat_protocol.events import Event, MessageReceived
 from seat_protocol.messages import ReportSignature, RequestResult, ReviewAnswer
 from tests.conftest import FakeClock
-from tests.evaluation.helpers import act, attach, demo_package, hub_shuffle
+from tests.evaluation.helpers import act, attach, demo_package, hub_shuffle, proxy
 from tests.evaluation.helpers import part_save as make_save
 from tests.hub.helpers import confirm_committee, login
 from tests.support.seed import seed_bookings
@@ -71,7 +72,8 @@ def points(**changes: str) -> dict[tuple[str, str], str]:
     return table
 
 
-# E06, at the seat, scores b01's item 1.1 far below everyone else: a deviation review for E06.
+# E06, at the seat, scores b01's item 1.1 far below everyone else: its chapter 1 total for b01
+# (3 + 3.5 = 6.5 against the others' 10.5) is far from the mean, a deviation review for E06.
 SEAT_POINTS = {**points(), ("b01", "1.1"): "3"}
 
 
@@ -120,7 +122,7 @@ class ExpertSeat:
         return resp.status, await resp.json(content_type=None)
 
     async def score_others(self) -> None:
-        """Every other member's saves, entered by the host."""
+        """Every other member's saves, entered by the host (代录: not checked in at a seat)."""
         package = demo_package()
         shuffle = await self.shuffle()
         for expert in shuffle.manifest.expert_ids:
@@ -129,7 +131,7 @@ class ExpertSeat:
             # E01 scores b02's item 2.1 far below the others: a review request not for E06.
             table = points(b02_2_1="1") if expert == "E01" else points()
             for part in (*package.chapter_ids, COMMERCIAL_PART):
-                save = make_save(package, shuffle, expert, part, table)
+                save = proxy(make_save(package, shuffle, expert, part, table))
                 status, body = await self.api(
                     "POST", f"/api/sessions/{self.sid}/evaluation/scores", save
                 )
@@ -325,6 +327,40 @@ async def test_check_in_score_review_and_sign_over_the_seat_link(
             "评分表尚有 1 处问题",
             {first: "得分 7.3 不是步长 0.5 的整数倍"},
         )
+        # A save the hub refuses (the session is paused) is shown refused, with the hub's
+        # reason, never as delivered; the expert saves it again once it can count.
+        status, body = await seat.api(
+            "POST", f"/api/sessions/{sid}/actions", {"action": "pause", "reason": "网络检修"}
+        )
+        assert status == 200, body
+        status, body = await _post(http, "/api/scores", {"part": "ch1", "values": values})
+        assert status == 201, body
+        refused_key = body["key"]
+
+        async def refused_shown() -> dict[str, Any] | None:
+            saves = (await _state(http))["saves"]
+            return next((s for s in saves if s["status"] == "refused"), None)
+
+        shown = await until(refused_shown, "the refusal on the page")
+        reason = "评分表未被接受（已记录，不计入）：评标会当前状态为「已暂停」，不接受评分"
+        assert shown == {
+            "key": refused_key,
+            "part": "ch1",
+            "status": "refused",
+            "label": f"主场未接受：{reason}（请修改后重新提交）",
+            "reason": reason,
+        }
+        [verdict] = await seat.agent.outbox.verdicts()
+        assert (verdict.idempotency_key, verdict.accepted, verdict.code, verdict.message) == (
+            refused_key,
+            False,
+            "not-scoring",
+            reason,
+        )
+        status, body = await seat.api(
+            "POST", f"/api/sessions/{sid}/actions", {"action": "resume", "reason": "网络恢复"}
+        )
+        assert status == 200, body
         for part in brief["parts"]:
             status, body = await _post(
                 http, "/api/scores", {"part": part["part"], "values": await seat.seat_values(part)}
@@ -332,11 +368,18 @@ async def test_check_in_score_review_and_sign_over_the_seat_link(
             assert status == 201, body
 
         async def all_delivered() -> bool:
-            saves = (await _state(http))["saves"]
+            saves = (await _state(http))["saves"][1:]
             return len(saves) == 4 and all(s["label"] == "已送达" for s in saves)
 
         await until(all_delivered, "every save acknowledged")
         assert await seat.agent.outbox.pending() == []
+        # The host enters nothing for E06, who is checked in at this seat.
+        e06 = proxy(make_save(demo_package(), await seat.shuffle(), EXPERT, "ch1", SEAT_POINTS))
+        status, body = await seat.api("POST", f"/api/sessions/{sid}/evaluation/scores", e06)
+        assert (status, body["detail"]) == (
+            403,
+            f"专家 {EXPERT} 已在工位 {SEAT} 签到，评分须由该工位提交，主场不能代录",
+        )
 
         # --- the host's review round reaches the seat; E06 keeps 1.1 with written reasons
         await seat.score_others()
@@ -345,12 +388,25 @@ async def test_check_in_score_review_and_sign_over_the_seat_link(
         assert status == 201, body
         body_created = body["created"]
         mine = [r for r in body_created if r["expert"] == EXPERT]
-        assert mine and all(r["reason"] == "deviation" for r in mine)
+        # On part totals: E06's ch1 total for b01 6.5 against 10.5 ×6: mean 69.5/7 = 9.93,
+        # 30 % = 2.98, |6.5 − 9.93| = 3.43 → one request, about the chapter total.
+        assert [(r["reason"], r["part"], r["item"]) for r in mine] == [("deviation", "ch1", None)]
         await until(lambda: len(seat.desk.reviews) == len(mine), "the review requests")
         reviews = (await _state(http))["reviews"]
         assert {r["id"] for r in reviews} == {r["id"] for r in mine}
-        item = next(r for r in reviews if r["item"] == "1.1")
-        assert item["spread"] == {"yours": "3", "others": ["7"] * 6, "mean": "6.43"}
+        [item] = reviews
+        assert item["spread"] == {"yours": "6.5", "others": ["10.5"] * 6, "mean": "9.93"}
+        assert item["informational"] is False
+        # The host does not answer for E06, who is checked in at this seat.
+        status, body = await seat.api(
+            "POST",
+            f"/api/sessions/{sid}/evaluation/review-requests/{item['id']}/answer",
+            {"answer": "keep", "reason": "代答"},
+        )
+        assert (status, body["detail"]) == (
+            403,
+            f"专家 {EXPERT} 已在工位 {SEAT} 签到，复核答复须由该工位提交，主场不能代为答复",
+        )
         status, body = await _post(http, f"/api/reviews/{item['id']}", {"answer": "keep"})
         assert (status, body["detail"]) == (422, "保留原评分须书面说明理由")
         # The seat may answer only its own expert's requests (checked at the hub too).
@@ -468,3 +524,64 @@ async def test_the_page_refuses_what_it_cannot_do_yet(tmp_path: Path) -> None:
         assert resp.status == 200 and "专家签到" in await resp.text()
     assert sent == []
     await outbox.close()
+
+
+async def test_an_objective_item_settles_at_the_seat_told_not_asked(
+    client: Client, seeded: dict[str, Any], database: Database, clock: FakeClock, tmp_path: Path
+) -> None:
+    """E06 at the seat gives b01's objective commercial item c1 the value most members gave;
+    E01 (entered at the host) gives another. E06 is told, not asked: the notice reaches the
+    seat, the page takes no answer; once E01 re-scores to the common value, the hub closes it
+    and the seat hears so."""
+    async with expert_seat(client, seeded, database, clock, tmp_path) as seat:
+        sid, desk = seat.sid, seat.desk
+        await desk.check_in(str(sid), EXPERT, seat.pin)
+        await until(lambda: desk.briefing is not None, "the briefing")
+        await desk.commit("confirmed")
+        await until(lambda: desk.commitment_result, "the commitment recorded")
+        await confirm_committee(database, sid, clock())
+        status, body = await seat.api(
+            "POST", f"/api/sessions/{sid}/actions", {"action": "start_evaluation"}
+        )
+        assert status == 200, body
+        assert desk.briefing is not None
+        for part in desk.briefing.rubric["parts"]:
+            values = await seat.seat_values(part)
+            values = {
+                k: {**v, "points": "7"} if k.endswith("|1.1") else v for k, v in values.items()
+            }
+            await desk.submit(part["part"], values)
+        await until(lambda: all(s.delivered for s in desk.saves), "the seat's saves accepted")
+        package = demo_package()
+        shuffle = await seat.shuffle()
+        for expert in shuffle.manifest.expert_ids:
+            if expert == EXPERT:
+                continue
+            table = points(b01_c1="16") if expert == "E01" else points()
+            for part in (*package.chapter_ids, COMMERCIAL_PART):
+                save = proxy(make_save(package, shuffle, expert, part, table))
+                status, body = await seat.api(
+                    "POST", f"/api/sessions/{sid}/evaluation/scores", save
+                )
+                assert status == 201, body
+        status, body = await seat.api("POST", f"/api/sessions/{sid}/evaluation/review")
+        assert status == 201, body
+        told = [r for r in body["created"] if r["expert"] == EXPERT]
+        assert [(r["item"], r["informational"]) for r in told] == [("c1", True)]
+        await until(lambda: told[0]["id"] in desk.reviews, "the notice at the seat")
+        notice = desk.reviews[told[0]["id"]].notice
+        assert (notice.informational, notice.explainable) == (True, False)
+        with pytest.raises(DeskRefused) as refused:
+            await desk.answer(told[0]["id"], "revise", "")
+        assert refused.value.message == f"复核通知 #{told[0]['id']} 仅供知悉，无需答复"
+
+        # E01 re-scores c1 to 12, as the others gave: the notice closes itself at the seat.
+        clock.advance(minutes=1)
+        save = proxy(make_save(package, shuffle, "E01", COMMERCIAL_PART, points(), "已核对"))
+        status, body = await seat.api("POST", f"/api/sessions/{sid}/evaluation/scores", save)
+        assert status == 201, body
+        review = desk.reviews[told[0]["id"]]
+        await until(lambda: review.status == "settled", "the settled notice at the seat")
+        assert review.message == (
+            "各专家对客观评分项 commercial c1 的评分已一致（12），该复核已自动关闭，无需答复"
+        )

@@ -67,6 +67,7 @@ async def test_run_replays_the_outbox_and_stops_on_sigterm(
         async def emptied() -> bool:
             return log.read_text().count("seat.score_acknowledged") == len(keys)
 
+        # The hub's verdicts (a refusal each: no session "S-2026-0412" exists) came back.
         await until(emptied, "both acknowledgements in the agent's log")
         proc.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(proc.wait(), 30) == 0

@@ -17,6 +17,7 @@ from seat_protocol.events import (
     Disconnected,
     MessageReceived,
     ScoreCommitted,
+    ScoreRefused,
     SendText,
 )
 from seat_protocol.exceptions import InvalidState
@@ -28,6 +29,7 @@ from seat_protocol.messages import (
     ChunkRequest,
     ErrorNotice,
     ManifestChapter,
+    ReviewRequestNotice,
     SessionStateNotice,
     b64,
 )
@@ -96,13 +98,74 @@ def test_same_key_with_another_sheet_is_refused_and_changes_nothing(link: Link) 
     link.seat.submit_score("k1", "S1", {"item-1": 9.5})
     link.pump()
     assert sum(isinstance(e, CommitScore) for e in link.hub_events) == 1
-    error = link.seat_events[-1]
-    assert isinstance(error, MessageReceived)
-    assert isinstance(error.message, ErrorNotice)
-    assert (error.message.code, error.message.ref) == ("idempotency-conflict", "k1")
-    assert error.message.message == (
-        "该评分提交的幂等键已用于内容不同的另一次提交，本次提交未被接受，请联系现场工作人员"
+    assert link.seat_events[-1] == ScoreRefused(
+        "k1",
+        "idempotency-conflict",
+        "该评分提交的幂等键已用于内容不同的另一次提交，本次提交未被接受，请联系现场工作人员",
     )
+
+
+def test_the_verdict_rides_on_score_ack_and_answers_every_replay(link: Link) -> None:
+    link.seat.submit_score("k1", "S1", {"item-1": 99}, signature="ab" * 64)
+    link.pump()
+    commit = link.hub_events[-1]
+    assert isinstance(commit, CommitScore) and commit.signature == "ab" * 64
+    link.hub.score_committed(
+        "k1", accepted=False, code="sheet-invalid", message="评分表未被接受：1.1：超出分值范围"
+    )
+    link.seat.submit_score("k1", "S1", {"item-1": 99}, signature="ab" * 64)  # a replay
+    link.pump()
+    refused = ScoreRefused("k1", "sheet-invalid", "评分表未被接受：1.1：超出分值范围")
+    assert link.seat_events[1:] == [refused, refused]
+    assert sum(isinstance(e, CommitScore) for e in link.hub_events) == 1
+    acks = [json.loads(x) for x in link.sent_by_hub if json.loads(x)["type"] == "score_ack"]
+    assert acks[0] == {
+        "type": "score_ack",
+        "seq": 1,
+        "idempotency_key": "k1",
+        "accepted": False,
+        "code": "sheet-invalid",
+        "message": "评分表未被接受：1.1：超出分值范围",
+    }
+
+
+def test_a_version_1_seat_hears_what_version_1_says() -> None:
+    """An old seat's decoder refuses fields it does not know (4001): the hub speaks its
+    version, so the old seat keeps working — an accepted save is the bare ack, a refused one
+    the error it took for a refusal, and an informational notice never reaches it."""
+    link = connect(channels=HubChannels(), seat_channel=Channel(), protocol_version=1)
+    assert json.loads(link.sent_by_seat[0])["protocol_version"] == 1
+    link.seat.submit_score("k1", "S1", {"item-1": 8})
+    link.seat.submit_score("k2", "S1", {"item-1": 99})
+    link.pump()
+    link.hub.score_committed("k1")
+    link.hub.score_committed("k2", accepted=False, code="sheet-invalid", message="超出分值范围")
+    link.hub.send(
+        ReviewRequestNotice(
+            session_id="S1", request_id=3, round=1, part="commercial", subject="b01",
+            item="c1", reason="objective_inconsistent", message="仅供知悉", spread={},
+            explainable=False, informational=True,
+        )
+    )  # fmt: skip
+    link.pump()
+    assert link.seat.state is ConnectionState.OPEN  # nothing it could not read
+    hub_said = [json.loads(t) for t in link.sent_by_hub[2:] if json.loads(t)["type"] != "ack"]
+    assert hub_said == [
+        {"type": "score_ack", "seq": 1, "idempotency_key": "k1"},
+        {"type": "error", "seq": 2, "code": "sheet-invalid", "message": "超出分值范围",
+         "ref": "k2"},
+    ]  # fmt: skip
+    assert link.seat_events[1] == ScoreCommitted("k1")
+    notice = link.seat_events[2]
+    assert isinstance(notice, MessageReceived) and isinstance(notice.message, ErrorNotice)
+
+
+def test_a_seat_of_an_unknown_version_is_refused() -> None:
+    link = connect(channels=HubChannels(), seat_channel=Channel(), protocol_version=3)
+    assert link.hub_closes == [
+        CloseConnection(4002, "unsupported protocol version: seat speaks version 3, this hub "
+                        "speaks 1, 2")
+    ]  # fmt: skip
 
 
 def test_rejected_score_is_reported_and_may_be_judged_again(link: Link) -> None:

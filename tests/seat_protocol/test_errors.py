@@ -78,10 +78,10 @@ PRE_OPEN = [
         "protocol error: message is not valid JSON (Expecting property name enclosed in double quotes at character 1)",
     ),
     (
-        json.dumps({"type": "hello", "protocol_version": 2, "seat_id": SEAT_ID, "agent": "t"}),
+        json.dumps({"type": "hello", "protocol_version": 3, "seat_id": SEAT_ID, "agent": "t"}),
         [],
         4002,
-        "unsupported protocol version: seat speaks version 2, this hub speaks 1",
+        "unsupported protocol version: seat speaks version 3, this hub speaks 1, 2",
     ),
     (
         json.dumps({"type": "hello", "protocol_version": 1, "seat_id": "ghost", "agent": "t"}),

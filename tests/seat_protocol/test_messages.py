@@ -51,6 +51,7 @@ from seat_protocol.messages import (
     b64,
     decode,
     encode,
+    for_version,
 )
 
 H = hashlib.sha256(b"x").hexdigest()
@@ -406,3 +407,71 @@ def test_fuzz_decode_mutated_messages(msg: Message, data: st.DataObject) -> None
 def test_fuzz_decode_any_json(value: object) -> None:
     with contextlib.suppress(ProtocolError):
         decode(json.dumps(value))
+
+
+def test_fields_added_in_version_2_are_left_out_at_their_default_and_filled_in_when_missing() -> (
+    None
+):
+    # An accepted save's acknowledgement is the same frame a version-1 seat reads.
+    assert encode(ScoreAck(seq=2, idempotency_key="k")) == (
+        '{"type":"score_ack","seq":2,"idempotency_key":"k"}'
+    )
+    refused = ScoreAck(
+        seq=3, idempotency_key="k", accepted=False, code="not-scoring", message="不接受评分"
+    )
+    assert json.loads(encode(refused)) == {
+        "type": "score_ack",
+        "seq": 3,
+        "idempotency_key": "k",
+        "accepted": False,
+        "code": "not-scoring",
+        "message": "不接受评分",
+    }
+    assert decode(encode(refused)) == refused
+    assert decode('{"type":"score_ack","seq":2,"idempotency_key":"k"}') == ScoreAck(
+        seq=2, idempotency_key="k", accepted=True, code="", message=""
+    )
+    # A version-1 seat's save has no signature: it decodes, and the hub refuses it itself.
+    old = '{"type":"submit_score","seq":1,"idempotency_key":"k","session_id":"7","sheet":{}}'
+    assert decode(old) == SubmitScore(seq=1, idempotency_key="k", session_id="7", sheet={})
+    signed = SubmitScore(seq=1, idempotency_key="k", session_id="7", sheet={}, signature="ab" * 64)
+    assert decode(encode(signed)) == signed
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        (
+            '{"type":"score_ack","seq":1,"idempotency_key":"k","accepted":false}',
+            "score_ack message: field 'code' must not be empty",
+        ),
+        (
+            '{"type":"submit_score","seq":1,"idempotency_key":"k","session_id":"7","sheet":{},'
+            '"signature":"XY"}',
+            "submit_score message: field 'signature' must be 128 lowercase hex digits",
+        ),
+        (
+            '{"type":"score_ack","seq":1,"idempotency_key":"k","accepted":"yes"}',
+            "score_ack message: field 'accepted' must be true or false",
+        ),
+    ],
+)
+def test_bad_version_2_fields_are_refused(text: str, reason: str) -> None:
+    err = _reject(text)
+    assert isinstance(err, MalformedMessage)
+    assert (err.code, err.reason) == (CloseCode.PROTOCOL_ERROR, reason)
+
+
+def test_a_version_1_peer_is_sent_what_version_1_speaks() -> None:
+    accepted = ScoreAck(seq=4, idempotency_key="k", code="accepted", message="已保存")
+    assert for_version(accepted, 1) == ScoreAck(seq=4, idempotency_key="k")
+    refused = ScoreAck(seq=5, idempotency_key="k", accepted=False, code="c", message="理由")
+    assert for_version(refused, 1) == ErrorNotice(seq=5, code="c", message="理由", ref="k")
+    told = ReviewRequestNotice(
+        session_id="17", request_id=3, round=1, part="commercial", subject="b01", item="c1",
+        reason="objective_inconsistent", message="仅供知悉", spread={}, explainable=False,
+        informational=True,
+    )  # fmt: skip
+    assert for_version(told, 1) is None
+    assert for_version(told, 2) is told
+    assert for_version(accepted, 2) is accepted

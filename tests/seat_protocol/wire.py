@@ -10,6 +10,7 @@ from seat_protocol._endpoint import Endpoint
 from seat_protocol.auth import public_key_bytes
 from seat_protocol.events import CloseConnection, Event, SendText
 from seat_protocol.hub_side import EnrolledSeat, HubChannels, HubConnection, Timing
+from seat_protocol.messages import PROTOCOL_VERSION
 from seat_protocol.seat_side import SeatConnection
 from seat_protocol.streams import Channel
 
@@ -89,6 +90,7 @@ def connect(
     key: Ed25519PrivateKey = SEAT_KEY,
     timing: Timing | None = None,
     pump: bool = True,
+    protocol_version: int = PROTOCOL_VERSION,
 ) -> Link:
     directory = seats if seats is not None else seat_directory()
     hub = HubConnection(
@@ -99,7 +101,14 @@ def connect(
         now=now,
         timing=timing,
     )
-    seat = SeatConnection(seat_id=SEAT_ID, hub_id=HUB_ID, key=key, channel=seat_channel, now=now)
+    seat = SeatConnection(
+        seat_id=SEAT_ID,
+        hub_id=HUB_ID,
+        key=key,
+        channel=seat_channel,
+        now=now,
+        protocol_version=protocol_version,
+    )
     link = Link(hub, seat)
     if pump:
         link.pump(now)

@@ -11,34 +11,51 @@ from evaluation_hub.db.engine import Database
 from evaluation_hub.errors import Conflict
 from evaluation_hub.principal import Principal
 from evaluation_hub.seats import enrolment, scores
+from scoring.signing import save_document, sign
 from seat_agent.keys import SeatIdentity
 from seat_protocol.hub_side import EnrolledSeat, score_digest
-from tests.seats.conftest import DL_ADMIN, NOW, enrol_approved
+from tests.seats.conftest import DL_ADMIN, NOW, enrol_approved, services_for
 
-SHEET: dict[str, object] = {"items": {"t1": 8.5}}
+SHEET: dict[str, Any] = {"items": {"t1": 8.5}}
 
 
-async def _commit(db: Database, key: str, sheet: dict[str, Any]) -> scores.CommitOutcome:
+async def _commit(
+    db: Database, identity: SeatIdentity, key: str, sheet: dict[str, Any]
+) -> scores.ScoreCommit:
+    signature = sign(identity.ed25519, save_document("S1", key, sheet)).hex()
     return await scores.commit_score(
-        db,
+        services_for(db),
         seat_key="DL.DL-01",
         idempotency_key=key,
         session_ref="S1",
         sheet=sheet,
         digest=score_digest("S1", sheet),
+        signature=signature,
         now=NOW,
     )
 
 
-async def test_a_replay_is_acknowledged_without_a_second_row(db: Database) -> None:
-    assert await _commit(db, "k1", SHEET) == "committed"
+async def test_a_replay_is_answered_again_without_a_second_row(
+    db: Database, make_identity: Callable[..., SeatIdentity]
+) -> None:
+    identity = make_identity("DL.DL-01")
+    await enrol_approved(db, identity)
+    # "S1" names no session: the save is stored with its refusal, which every replay repeats.
+    refused = scores.ScoreCommit(
+        "committed", False, "unknown-session", "评标会编号「S1」无效，评分未被接受"
+    )
+    assert await _commit(db, identity, "k1", SHEET) == refused
     # Key order does not change the digest: the same sheet re-serialised is the same payload.
-    assert await _commit(db, "k1", {"items": {"t1": 8.5}}) == "replayed"
-    with pytest.raises(Conflict) as caught:
-        await _commit(db, "k1", {"items": {"t1": 9}})
-    assert caught.value.code == "idempotency-conflict"
-    assert caught.value.detail == (
-        "该评分提交的幂等键已用于内容不同的另一次提交，本次提交未被接受，请联系现场工作人员"
+    replayed = await _commit(db, identity, "k1", {"items": {"t1": 8.5}})
+    assert replayed == scores.ScoreCommit(
+        "replayed", False, "unknown-session", "评标会编号「S1」无效，评分未被接受"
+    )
+    conflict = await _commit(db, identity, "k1", {"items": {"t1": 9}})
+    assert conflict == scores.ScoreCommit(
+        "refused",
+        False,
+        "idempotency-conflict",
+        "该评分提交的幂等键已用于内容不同的另一次提交，本次提交未被接受，请联系现场工作人员",
     )
     from sqlalchemy import func, select
 

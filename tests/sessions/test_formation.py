@@ -117,15 +117,16 @@ async def test_a_recused_member_can_neither_answer_a_review_nor_sign(
             now=clock(),
         )
     assert (refused.value.status, refused.value.detail) == (403, message)
-    # A member who confirmed is still judged by the ordinary rules (here: not the time to sign).
+    # A member who confirmed is still judged by the ordinary rules (here: not the time to
+    # sign; the host may record only a refusal to sign, with its written reasons).
     with pytest.raises(ProblemError) as refused:
         await sign_report(
             hub,
             host,
             sid,
             expert="E05",
-            decision="agree",
-            reason="",
+            decision="refuse",
+            reason="对评分有异议",
             public_key=None,
             signature=None,
             now=clock(),

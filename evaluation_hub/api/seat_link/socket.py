@@ -4,9 +4,11 @@ The shell only moves frames, runs the heartbeat timer and hands each thing the m
 to one use case: it looks up a seat before feeding its ``hello`` (``seats.enrolment``), asks
 whether an ``enroll`` may be made from the client's address before feeding it
 (``seats.enrolment_admission``: rate limits, one pending request per seat; a refusal is the
-machine's ``refuse``), records enrolment requests, commits scores before telling the machine
-``score_committed`` (so ``score_ack`` leaves only after the commit, ``seats.scores``), answers the expert's requests
-(``seats.expert_requests``), brings a (re)connected seat up to date (``seats.catch_up``), serves
+machine's ``refuse``), records enrolment requests, has each score stored and judged before
+telling the machine the verdict (``score_committed``: ``score_ack`` leaves only after the commit
+and carries the verdict; ``score_rejected`` when the commit failed, so the seat sends it again;
+``seats.scores``), answers the expert's requests (``seats.expert_requests``), brings a
+(re)connected seat up to date (``seats.catch_up``), serves
 chunk requests from the released chapters, records the seat's chapter delivery
 (``seats.deliveries``) and hands media offers to the live hub. It sends what
 the use cases return. One live connection per seat is the machine's rule; the shell flushes the
@@ -30,7 +32,7 @@ from aiohttp.http_websocket import WSCloseCode
 from evaluation_hub.api.keys import CLOCK, SERVICES
 from evaluation_hub.api.seat_link.hub import SEAT_HUB, SeatHub, SeatSocket
 from evaluation_hub.api.transport import client_address
-from evaluation_hub.errors import Conflict, ProblemError
+from evaluation_hub.errors import ProblemError
 from evaluation_hub.seats import (
     catch_up,
     deliveries,
@@ -81,7 +83,7 @@ Clock = Callable[[], datetime]
 
 _MEDIA_FAILED = "主场枢纽暂时无法接收本工位的音视频，终端将自动重试"
 _CHUNK_UNAVAILABLE = "主场枢纽暂时没有本工位请求的章节数据，请联系主场重新发放章节"
-_COMMIT_FAILED = "评分暂未保存成功，终端将在重新连接后自动重新提交，请勿关闭评标终端"
+_COMMIT_FAILED = "评分暂未保存成功，终端将自动重新提交，请勿关闭评标终端"
 
 
 async def _heartbeat(sock: SeatSocket, hub: SeatHub) -> None:
@@ -230,24 +232,36 @@ async def _tell_listeners(hub: SeatHub, event: CommitScore) -> None:
 async def _commit(services: Services, hub: SeatHub, event: CommitScore, now: Clock) -> None:
     channel = hub.channels.get(event.seat_id)
     try:
-        outcome = await scores.commit_score(
-            services.db,
+        judged = await scores.commit_score(
+            services,
             seat_key=event.seat_id,
             idempotency_key=event.idempotency_key,
             session_ref=event.session_id,
             sheet=event.sheet,
             digest=event.digest,
+            signature=event.signature,
             now=now(),
         )
-        if outcome == "committed":
+        if judged.outcome == "committed":
             await _tell_listeners(hub, event)
-    except Conflict as exc:
-        channel.score_rejected(event.idempotency_key, exc.code, exc.detail)
     except Exception:
+        # No verdict (the database is down, say): the seat sends the save again.
         log.exception("seat.score_commit_failed", idempotency_key=event.idempotency_key)
         channel.score_rejected(event.idempotency_key, "commit-failed", _COMMIT_FAILED)
     else:
-        channel.score_committed(event.idempotency_key)
+        if judged.outcome == "refused" or not judged.accepted:
+            log.warning(
+                "seat.score_refused",
+                seat_key=event.seat_id,
+                idempotency_key=event.idempotency_key,
+                code=judged.code,
+            )
+        channel.score_committed(
+            event.idempotency_key,
+            accepted=judged.accepted,
+            code=judged.code,
+            message=judged.message,
+        )
     # The acknowledgement goes on whichever connection of the seat is live now.
     await hub.flush_live(event.seat_id)
 

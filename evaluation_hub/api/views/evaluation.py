@@ -64,6 +64,9 @@ def request_json(r: ReviewRequest) -> dict[str, Any]:
         "answer": r.answer,
         "answer_reason": r.answer_reason,
         "answered_at": iso(r.answered_at) if r.answered_at else None,
+        "answered_by": r.answered_by,
+        "informational": r.informational,
+        "settled_values": dict(r.settled_values) if r.settled_values is not None else None,
     }
 
 
@@ -134,6 +137,19 @@ def overview_json(o: Overview) -> dict[str, Any]:
                 }
                 for r in o.refused
             ],
+            "proxy_saves": [
+                {
+                    "id": p.save_id,
+                    "expert": p.expert,
+                    "part": p.part,
+                    "label": "代录",
+                    "accepted": p.accepted,
+                    "reason": p.reason,
+                    "recorded_by": p.recorded_by,
+                    "received_at": iso(p.received_at),
+                }
+                for p in o.proxy_saves
+            ],
         },
         "review": {"requests": [request_json(r) for r in o.requests]},
         "signatures": [
@@ -168,6 +184,8 @@ def save_json(outcome: SaveOutcome) -> dict[str, Any]:
         "accepted": outcome.accepted,
         "expert": outcome.expert,
         "part": outcome.part,
+        "proxy": outcome.proxy_reason is not None,
+        "proxy_reason": outcome.proxy_reason,
     }
 
 

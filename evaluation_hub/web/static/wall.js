@@ -377,12 +377,14 @@ $("#refresh").addEventListener("click", refresh);
 // Leaving the page (closed, reloaded, another address, or kept in the back-forward cache)
 // gives every viewer's place back at once: the hub would otherwise hold it until the connection
 // times out, and a seat's places are few. A fetch with keepalive outlives the page; it is an
-// ordinary same-origin request, within the page's CSP.
+// ordinary same-origin request, within the page's CSP, and says it comes from the hub's pages
+// (PAGE_HEADERS, common.js) like every cookie-signed write.
 function releaseViewers() {
   for (const tile of tiles.values()) {
     if (tile.viewerId) {
-      fetch(`/api/live/viewers/${tile.viewerId}`,
-        { method: "DELETE", keepalive: true, credentials: "same-origin" }).catch(() => {});
+      fetch(`/api/live/viewers/${tile.viewerId}`, {
+        method: "DELETE", keepalive: true, credentials: "same-origin", headers: { ...PAGE_HEADERS },
+      }).catch(() => {});
       tile.viewerId = null;  // released here: closing the tile must not ask a second time
     }
   }

@@ -1,7 +1,7 @@
 """chapter deliveries per seat and release; similarity findings of the bid package
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0009
 Create Date: 2026-12-04 17:49:43.085657
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 
 
 revision: str = "0010"
-down_revision: str | None = "0008"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
