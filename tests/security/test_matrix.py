@@ -30,6 +30,7 @@ from aiohttp.test_utils import TestClient
 
 from evaluation_hub import localtime
 from evaluation_hub.api.app import API_OPERATIONS
+from evaluation_hub.api.keys import CONFIG
 from evaluation_hub.api.routes import Operation
 from evaluation_hub.db.engine import Database
 from tests.conftest import FakeClock
@@ -191,6 +192,7 @@ class Requests:
         self.day = day.isoformat()  # S1's local day
         self.later = (day + timedelta(days=4)).isoformat()  # a day free for new sessions
         self.labels = 0
+        self.nobodies = 0
 
     def session(self, cell: Cell) -> int:
         return self.w.s1 if cell.own else self.w.s2
@@ -240,7 +242,9 @@ class Requests:
         key = _key(op)
         expert = w.expert("E06" if own else "E03")
         bodies: dict[str, Callable[[], dict[str, Any]]] = {
-            "POST /api/auth/token": lambda: {"username": "nobody", "password": "wrong"},
+            # A different unknown user in every cell: the sign-in throttle counts failures per
+            # user and address (tests/hub/test_signin.py), and this row is about credentials.
+            "POST /api/auth/token": lambda: {"username": self._nobody(), "password": "wrong"},
             "POST /api/venues/{venue_id}/seats": lambda: {"label": self._label()},
             "PATCH /api/seats/{seat_id}": lambda: {"room": "矩阵测试室"},
             "POST /api/sessions": lambda: {
@@ -310,23 +314,31 @@ class Requests:
                 "chapter_id": "ch1",
                 "reason": "矩阵测试",
             },
+            # The host enters scores only with a written reason (代录), and records only a
+            # refusal to sign (a signature comes from the expert's seat).
             "POST /api/sessions/{session_id}/evaluation/scores": lambda: {
                 "expert": "E01",
                 "part": "ch1",
                 "entries": [],
+                "reason": "矩阵测试",
             },
             "POST /api/sessions/{session_id}/evaluation/review-requests/{request_id}/answer": (
                 lambda: {"answer": "keep", "reason": "矩阵测试"}
             ),
             "POST /api/sessions/{session_id}/evaluation/signatures": lambda: {
                 "expert": "E01",
-                "decision": "agree",
+                "decision": "refuse",
+                "reason": "矩阵测试",
             },
         }
         if op.body is None:
             assert key not in bodies, key
             return None
         return bodies[key]()
+
+    def _nobody(self) -> str:
+        self.nobodies += 1
+        return f"nobody-{self.nobodies:02d}"
 
     def _label(self) -> str:
         self.labels += 1
@@ -368,6 +380,9 @@ async def test_the_authorisation_matrix(
     now = clock()
     requests = Requests(world, localtime.day_of(now + timedelta(days=1)))
     headers = {user: bearer(world.ids, user, now) for user in set(USERS.values())}
+    # Every cell's failed sign-in comes from the one test client's address: all of them stay
+    # under the per-address limit, so the row shows the credentials' answer, never a lockout.
+    assert len(CELLS) < client.app[CONFIG].signin.per_address.attempts
     started = time.perf_counter()
     observed: dict[str, str] = {}
     surprises: list[str] = []
@@ -376,6 +391,10 @@ async def test_the_authorisation_matrix(
         marks = []
         for cell in CELLS:
             asked = None if cell.role is None else headers[USERS[cell.role, cell.axis]]
+            if cell.role is not None and _key(op) == "POST /api/auth/logout":
+                # Signing out revokes the token it is sent with (admin.tokens): the cell signs
+                # out a token of its own, not the one the later rows ask with.
+                asked = bearer(world.ids, USERS[cell.role, cell.axis], now)
             status = await _ask(client, op, cell, requests.make(op, cell), asked)
             count += 1
             mark = CLASSES.get(2 if 200 <= status < 300 else status, f"<{status}>")
