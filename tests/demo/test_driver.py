@@ -52,9 +52,14 @@ async def test_the_driver_says_each_change_once_and_a_refusal_once(
     driver = Driver(hub, stage, clock, tell=Narrator(lines.append))
     for _ in range(3):
         assert not await driver.step()
-    assert lines == ["等待确认评标纪律承诺：E03、E04、E05、E06、E07"]
+    assert lines == ["等待确认评标纪律承诺：E01、E02、E03、E04、E05、E06、E07"]
 
-    await _decide(hub, stage, clock, {"E03": "confirmed", "E04": "confirmed"})
+    await _decide(
+        hub,
+        stage,
+        clock,
+        {"E01": "confirmed", "E02": "confirmed", "E03": "confirmed", "E04": "confirmed"},
+    )
     for _ in range(3):
         await driver.step()
     assert lines[1:] == ["等待确认评标纪律承诺：E05、E06、E07"]
@@ -78,7 +83,10 @@ async def test_with_the_host_played_the_driver_never_starts_the_evaluation(
     lines: list[Any] = []
     driver = Driver(hub, stage, clock, plays_host=True, tell=Narrator(lines.append))
     await _decide(
-        hub, stage, clock, dict.fromkeys(("E03", "E04", "E05", "E06", "E07"), "confirmed")
+        hub,
+        stage,
+        clock,
+        dict.fromkeys(("E01", "E02", "E03", "E04", "E05", "E06", "E07"), "confirmed"),
     )
     for _ in range(3):
         assert not await driver.step()

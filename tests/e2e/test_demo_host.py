@@ -29,7 +29,7 @@ async def test_a_person_runs_the_host_and_the_demo_waits_for_them(demo: DemoProc
     text = demo.text()
     assert f"打开主场页面 {demo.base}/host 和主场评标控制台 {demo.base}/console" in text
     assert "以 km_operator 登录（密码 demo-2026）" in text
-    assert "由您扮演专家" not in text  # every away seat is scripted
+    assert "由您扮演专家" not in text  # every seat is scripted
 
     await demo.logged("全体委员已确认评标纪律承诺：请在主场页面开始评标会 #1 的评审")
     async with aiohttp.ClientSession() as http:
@@ -41,7 +41,7 @@ async def test_a_person_runs_the_host_and_the_demo_waits_for_them(demo: DemoProc
 
         await api(http, "POST", f"{session}/actions", host, {"action": "start_evaluation"})
         released = await api(http, "POST", f"{session}/chapters", host)
-        assert len(released["seats"]) == 5, released
+        assert len(released["seats"]) == 7, released
         await demo.logged("全部评分表已收齐：请在主场评标控制台发起偏离复核")
         round_ = await api(http, "POST", f"{session}/evaluation/review", host, status=201)
         assert round_["created"] == []  # the demo's scores flag nothing

@@ -4,8 +4,8 @@ its fragment), checks in with the printed PIN, confirms the commitment, and scor
 on the page, one objective item differently from everyone else (b01's 业绩 c1 at 12 where the
 other six give 16). The review round asks the members about it; the scripted experts answer
 from their seats and the host experts at the host, re-scoring to the value the committee
-settles on (they already hold it), and E07 re-scores it to 16 on the page and answers
-"已重新评分". The demo then seals, reveals, and once E07 signs on the page the session ends
+settles on (they already hold it), and E07 re-scores it to 16 on the page, which closes the
+request by itself (已自动关闭: the values agree). The demo then seals, reveals, and once E07 signs on the page the session ends
 ``report_signed``; the test reads through the API only to check."""
 
 from __future__ import annotations
@@ -156,8 +156,10 @@ async def test_a_person_scores_an_objective_item_apart_and_the_demo_still_ends_s
                 return bool(latest["key"] != before and latest["status"] == "delivered")
 
             await until(delivered, "E07's new save of the commercial part at the hub")
-            await box.locator(".revise").click()
-            await box.get_by_text("已答复：复核答复已记录").wait_for()
+            # Every expert now gives 16: the objective item settles itself when the save is
+            # stored, so the page closes the request and there is nothing left to answer.
+            await box.get_by_text("已自动关闭：各专家对客观评分项 commercial c1 的评分已一致").wait_for()
+            assert await box.locator(".revise").is_disabled()
 
         # --- the demo seals and reveals; E07 signs on the page
         await page.get_by_text("中标候选人（按排名）").wait_for()
@@ -175,11 +177,12 @@ async def test_a_person_scores_an_objective_item_apart_and_the_demo_still_ends_s
         assert sorted((x["expert"], x["decision"]) for x in overview["signatures"]) == [
             (e, "agree") for e in SEVEN
         ]
-        # E07 corrected 12 to 16 ("revise"); whoever else was asked about b01's c1 answered
-        # for themselves (the others saved their 16 again), none kept it: nothing is left open.
+        # E07 corrected 12 to 16, which closed the request by itself ("settled"); whoever else
+        # was asked about b01's c1 answered for themselves or saw it settle, none kept it:
+        # nothing is left open.
         requests = overview["review"]["requests"]
         about_c1 = sorted((r["expert"], r["answer"]) for r in requests if r["item"] == ODD[1])
-        assert (PLAYED, "revise") in about_c1, about_c1
+        assert (PLAYED, "settled") in about_c1, about_c1
         assert all(answer not in (None, "keep") for _, answer in about_c1), about_c1
         assert all(r["answer"] is not None for r in requests), requests
 
@@ -188,10 +191,13 @@ async def test_a_person_scores_an_objective_item_apart_and_the_demo_still_ends_s
     assert f"{PLAYED}：请在专家页面签署评标报告" in text
     assert "Traceback" not in text
     assert "] demo.step_refused" not in text, text
-    # A scripted away expert asked about it answered from the seat, by the seat's script.
+    # A scripted expert whose request did not settle by itself answered from the seat, by the
+    # seat's script.
     seats = demo.state / "seats"
     for seat_id, expert in DEMO_SEATS.items():
-        asked_here = [r["id"] for r in requests if r["expert"] == expert]
+        asked_here = [
+            r["id"] for r in requests if r["expert"] == expert and r["answer"] != "settled"
+        ]
         if expert != PLAYED and asked_here:
             log = (seats / f"{seat_id}.log").read_text()
             answered_here = ("seat.script_review_answered", "seat.script_review_repeated")
