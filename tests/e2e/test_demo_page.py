@@ -158,7 +158,9 @@ async def test_a_person_scores_an_objective_item_apart_and_the_demo_still_ends_s
             await until(delivered, "E07's new save of the commercial part at the hub")
             # Every expert now gives 16: the objective item settles itself when the save is
             # stored, so the page closes the request and there is nothing left to answer.
-            await box.get_by_text("已自动关闭：各专家对客观评分项 commercial c1 的评分已一致").wait_for()
+            await box.get_by_text(
+                "已自动关闭：各专家对客观评分项 commercial c1 的评分已一致"
+            ).wait_for()
             assert await box.locator(".revise").is_disabled()
 
         # --- the demo seals and reveals; E07 signs on the page
