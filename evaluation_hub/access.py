@@ -232,6 +232,15 @@ class Action(Enum):
     ADD_VENUE = _rule("not-system-admin", "系统管理员", "登记场地", _SYSTEM_ADMIN)
     #: add an expert to the pool (专家库) committees are drawn from
     MANAGE_EXPERTS = _rule("not-system-admin", "系统管理员", "管理专家库", _SYSTEM_ADMIN)
+    # --- security (issue 12) ---
+    #: the expert pool (专家库): for those who form committees, and the system administrator
+    LIST_EXPERTS = _rule(
+        "experts-not-visible",
+        "主场业务人员或系统管理员",
+        "查看专家库",
+        (Role.HOST_OPERATOR, Relation.ANY),
+        _SYSTEM_ADMIN,
+    )
 
     @property
     def rule(self) -> Rule:
@@ -315,14 +324,17 @@ def scope(principal: Principal, action: Action, target: Target) -> Scope:
 def booking_venue_visible(
     principal: Principal, target: Target, *, drawn: bool, started: bool
 ) -> bool:
-    """Whether the caller may learn which venue a booking is at. A random draw's venues stay
-    hidden from the host site until the session starts (两随机、四不知); the venue's own admin
-    and the system administrator always see them."""
+    """Whether the caller may learn which venue a booking is at (``target.venue_id``), or
+    anything that names it: its seats, whether they are busy, who sits there, their pictures.
+    A random draw's venues stay hidden from the host site, and from everyone else, until the
+    session starts (两随机、四不知); the booked venue's own admin (who answers the booking) and
+    supervisors (who watch their own seats), and the system administrator, always see them.
+    The one rule for every view and message of a drawn booking."""
     if not (drawn and not started):
         return True
     rels = relations(principal, target)
     return principal.role == Role.SYSTEM_ADMIN or (
-        principal.role == Role.VENUE_ADMIN and Relation.VENUE in rels
+        principal.role in (Role.VENUE_ADMIN, Role.SUPERVISOR) and Relation.VENUE in rels
     )
 
 

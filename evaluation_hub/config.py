@@ -1,12 +1,19 @@
 """Hub configuration: defaults for the embedded set-up, overridden by environment variables.
 
 Configuration errors are raised when the hub starts, never at first use.
+
+Everything the hub writes lives under one state directory (``--state-dir`` or
+``EVALHUB_STATE_DIR``, default ``var``): the SQLite database, the token secret, the sealing
+key, the audit signing key and the recordings, each unless its own setting names another
+place. ``from_env`` derives those paths from the state directory it is given; the dataclass's
+own defaults (``var/...``) are for code that builds a configuration by hand.
 """
 
 from __future__ import annotations
 
 import base64
 import dataclasses
+import ipaddress
 import os
 import secrets
 from dataclasses import dataclass, field
@@ -17,6 +24,7 @@ from evaluation_hub import localtime
 from evaluation_hub.errors import ConfigError
 from evaluation_hub.regulation import Regulation
 from evaluation_hub.secretfile import read_or_create
+from evaluation_hub.throttling import EnrolmentPolicy, Limit, SigninPolicy
 
 __all__ = ["HubConfig"]
 
@@ -27,6 +35,8 @@ DEFAULT_STATE_DIR = Path("var")
 class HubConfig:
     """Everything the hub needs to start. ``from_env`` reads ``EVALHUB_*`` variables."""
 
+    # Where the hub keeps its files (0700); see the module docstring.
+    state_dir: Path = DEFAULT_STATE_DIR
     database_url: str = f"sqlite+aiosqlite:///{DEFAULT_STATE_DIR / 'hub.db'}"
     redis_url: str | None = None  # None: the in-process bus (embedded default)
     host: str = "127.0.0.1"
@@ -36,6 +46,16 @@ class HubConfig:
     # Signs session tokens; a fresh one per start would log everybody out, so set it in production.
     token_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
     token_ttl: timedelta = timedelta(hours=8)
+    # No token is honoured longer than this after it was issued, whatever its ``exp`` says.
+    token_max_lifetime: timedelta = timedelta(hours=12)
+    # HTTPS and WSS: the certificate chain and its private key (PEM), both or neither.
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    # Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (addresses or
+    # networks); a request from anywhere else is judged by its own peer address.
+    trusted_proxies: tuple[str, ...] = ()
+    signin: SigninPolicy = field(default_factory=SigninPolicy)
+    enrolment: EnrolmentPolicy = field(default_factory=EnrolmentPolicy)
     expiry_sweep_interval_s: float = 30.0
     max_body_bytes: int = 64 * 1024
     json_logs: bool = False
@@ -60,10 +80,43 @@ class HubConfig:
     recording_retention: timedelta | None = None
     recording_prune_interval_s: float = 3600.0
 
+    def __post_init__(self) -> None:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ConfigError(
+                "TLS needs both a certificate and its key: set --tls-cert and --tls-key "
+                "(EVALHUB_TLS_CERT and EVALHUB_TLS_KEY) together"
+            )
+        if self.token_max_lifetime < self.token_ttl:
+            raise ConfigError(
+                f"the token lifetime limit ({self.token_max_lifetime}) is shorter than the "
+                f"lifetime tokens are issued with ({self.token_ttl})"
+            )
+        for proxy in self.trusted_proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError as exc:
+                raise ConfigError(
+                    f"EVALHUB_TRUSTED_PROXIES: {proxy!r} is not an address or network"
+                ) from exc
+
+    @property
+    def tls(self) -> bool:
+        """Whether the hub serves HTTPS and WSS itself."""
+        return self.tls_cert is not None
+
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: object) -> HubConfig:
         env = dict(os.environ if env is None else env)
         values: dict[str, object] = {}
+        state_dir = overrides.pop("state_dir", None) or env.get("EVALHUB_STATE_DIR")
+        state = Path(str(state_dir)) if state_dir else DEFAULT_STATE_DIR
+        values.update(
+            state_dir=state,
+            database_url=f"sqlite+aiosqlite:///{state / 'hub.db'}",
+            sealing_key_file=state / "sealing.key",
+            hub_key_file=state / "hub-key.pem",
+            recordings_dir=state / "recordings",
+        )
         if "EVALHUB_DATABASE_URL" in env:
             values["database_url"] = env["EVALHUB_DATABASE_URL"]
         if env.get("EVALHUB_REDIS_URL"):
@@ -75,7 +128,7 @@ class HubConfig:
         else:
             # Hub processes sharing a state directory must share the secret, or a token issued
             # by one is refused by another.
-            secret = read_or_create(DEFAULT_STATE_DIR / "token.secret")
+            secret = read_or_create(state / "token.secret")
             values["token_secret"] = base64.urlsafe_b64encode(secret).decode()
         if env.get("EVALHUB_HUB_ID"):
             values["hub_id"] = env["EVALHUB_HUB_ID"]
@@ -102,6 +155,7 @@ class HubConfig:
         if env.get("EVALHUB_TIMEZONE"):
             values["timezone"] = env["EVALHUB_TIMEZONE"]
         values.update(_recording_settings(env))
+        values.update(_security_settings(env))
         if env.get("EVALHUB_LOG_FORMAT") == "json":
             values["json_logs"] = True
         values.update({k: v for k, v in overrides.items() if v is not None})
@@ -136,4 +190,75 @@ def _recording_settings(env: dict[str, str]) -> dict[str, object]:
             limit = "" if upper is None else f" and at most {upper:g}"
             raise ConfigError(f"{key} must be above 0{limit}, got {env[key]!r}")
         values[name] = timedelta(days=number) if name == "recording_retention" else number
+    return values
+
+
+def _number(env: dict[str, str], key: str) -> float | None:
+    if not env.get(key):
+        return None
+    try:
+        number = float(env[key])
+    except ValueError as exc:
+        raise ConfigError(f"{key} must be a number, got {env[key]!r}") from exc
+    if not number > 0:
+        raise ConfigError(f"{key} must be above 0, got {env[key]!r}")
+    return number
+
+
+def _limit(env: dict[str, str], prefix: str, default: Limit) -> Limit:
+    """``<prefix>_ATTEMPTS``, ``<prefix>_WINDOW_MINUTES``, ``<prefix>_LOCKOUT_MINUTES``."""
+    attempts = _number(env, f"{prefix}_ATTEMPTS")
+    if attempts is not None and attempts != int(attempts):
+        raise ConfigError(
+            f"{prefix}_ATTEMPTS must be a whole number, got {env[prefix + '_ATTEMPTS']!r}"
+        )
+    window = _number(env, f"{prefix}_WINDOW_MINUTES")
+    lockout = _number(env, f"{prefix}_LOCKOUT_MINUTES")
+    return Limit(
+        default.attempts if attempts is None else int(attempts),
+        default.window if window is None else timedelta(minutes=window),
+        default.lockout if lockout is None else timedelta(minutes=lockout),
+    )
+
+
+def _security_settings(env: dict[str, str]) -> dict[str, object]:
+    """TLS (EVALHUB_TLS_CERT, EVALHUB_TLS_KEY), EVALHUB_TRUSTED_PROXIES (comma-separated),
+    EVALHUB_TOKEN_MAX_LIFETIME_HOURS, and the throttling limits: EVALHUB_SIGNIN_USER_ADDRESS_*,
+    EVALHUB_SIGNIN_ADDRESS_*, EVALHUB_SIGNIN_USER_*, EVALHUB_ENROLMENT_ADDRESS_*,
+    EVALHUB_ENROLMENT_SEAT_* (each ``_ATTEMPTS``, ``_WINDOW_MINUTES``, ``_LOCKOUT_MINUTES``),
+    EVALHUB_SIGNIN_HASH_WORKERS and EVALHUB_SIGNIN_MAX_WAITING (the password-check threads)."""
+    values: dict[str, object] = {}
+    if env.get("EVALHUB_TLS_CERT"):
+        values["tls_cert"] = Path(env["EVALHUB_TLS_CERT"])
+    if env.get("EVALHUB_TLS_KEY"):
+        values["tls_key"] = Path(env["EVALHUB_TLS_KEY"])
+    if env.get("EVALHUB_TRUSTED_PROXIES"):
+        values["trusted_proxies"] = tuple(
+            p.strip() for p in env["EVALHUB_TRUSTED_PROXIES"].split(",") if p.strip()
+        )
+    hours = _number(env, "EVALHUB_TOKEN_MAX_LIFETIME_HOURS")
+    if hours is not None:
+        values["token_max_lifetime"] = timedelta(hours=hours)
+    signin, enrolment = SigninPolicy(), EnrolmentPolicy()
+    counts = {}
+    for name, key in (
+        ("hash_workers", "EVALHUB_SIGNIN_HASH_WORKERS"),
+        ("max_waiting", "EVALHUB_SIGNIN_MAX_WAITING"),
+    ):
+        number = _number(env, key)
+        if number is not None:
+            if number != int(number):
+                raise ConfigError(f"{key} must be a whole number, got {env[key]!r}")
+            counts[name] = int(number)
+    values["signin"] = dataclasses.replace(
+        signin,
+        per_user_address=_limit(env, "EVALHUB_SIGNIN_USER_ADDRESS", signin.per_user_address),
+        per_address=_limit(env, "EVALHUB_SIGNIN_ADDRESS", signin.per_address),
+        per_user=_limit(env, "EVALHUB_SIGNIN_USER", signin.per_user),
+        **counts,
+    )
+    values["enrolment"] = EnrolmentPolicy(
+        per_address=_limit(env, "EVALHUB_ENROLMENT_ADDRESS", enrolment.per_address),
+        per_seat=_limit(env, "EVALHUB_ENROLMENT_SEAT", enrolment.per_seat),
+    )
     return values

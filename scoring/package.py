@@ -43,6 +43,7 @@ from scoring.package_fields import (
     PRICES_FILE,
     RUBRIC_FILE,
     FieldReader,
+    shown,
 )
 from scoring.package_price import parse_price_rule
 from scoring.package_rubric import parse_rubric, parse_template
@@ -52,6 +53,7 @@ __all__ = [
     "CHAPTER_EXTENSIONS",
     "DOCUMENT_FILES",
     "FORMAT",
+    "MAX_PROBLEMS",
     "PACKAGE_FILE",
     "PRICES_FILE",
     "RUBRIC_FILE",
@@ -60,6 +62,8 @@ __all__ = [
     "parse_package",
 ]
 
+#: the problems one report lists (the rest are counted)
+MAX_PROBLEMS = 200
 
 # GB 32100-2015 统一社会信用代码: 18 characters from 31 symbols, the last a check character.
 _CREDIT_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
@@ -103,7 +107,7 @@ _FIGURES = ("technical", "commercial", "price", "composite")
 
 def _places(c: FieldReader, value: object, field: str) -> int | None:
     if value not in (2, 3) or isinstance(value, bool):
-        c.add(PACKAGE_FILE, field, f"应为 2 或 3，实际为 {value!r}")
+        c.add(PACKAGE_FILE, field, f"应为 2 或 3，实际为 {shown(value)}")
         return None
     assert isinstance(value, int)
     return value
@@ -142,7 +146,7 @@ def _parse_trim(
     above = m.get("trim_above", 5)
     if not isinstance(above, int) or isinstance(above, bool) or above < 2:
         # trimming one highest and one lowest needs at least three scores
-        c.add(f, f"{fld}.trim_above", f"应为不小于 2 的整数，实际为 {above!r}")
+        c.add(f, f"{fld}.trim_above", f"应为不小于 2 的整数，实际为 {shown(above)}")
         return None
     if agg is AggregationRule.MEAN:
         for key in ("trim_basis", "trim_above"):
@@ -347,6 +351,15 @@ def _parse_chapters(
     return texts, sources
 
 
+def _capped(problems: Sequence[PackageProblem]) -> list[PackageProblem]:
+    """At most ``MAX_PROBLEMS`` problems, then one saying how many more there are: the report
+    of a package with a thousand bad rows stays readable, and small."""
+    if len(problems) <= MAX_PROBLEMS:
+        return list(problems)
+    rest = len(problems) - MAX_PROBLEMS
+    return [*problems[:MAX_PROBLEMS], PackageProblem("-", "-", f"另有 {rest} 个问题未列出")]
+
+
 def parse_package(
     documents: Mapping[str, object],
     chapter_files: Mapping[str, bytes],
@@ -377,7 +390,7 @@ def parse_package(
             docs[name] = c.mapping(documents[name], name, "-") or {}
     pkg = docs[PACKAGE_FILE]
     if pkg and pkg.get("format") != FORMAT:
-        c.add(PACKAGE_FILE, "format", f"应为 {FORMAT!r}，实际为 {pkg.get('format')!r}")
+        c.add(PACKAGE_FILE, "format", f"应为 {FORMAT!r}，实际为 {shown(pkg.get('format'))}")
     project, section = _parse_project(c, pkg) if pkg else (None, None)
     method = _parse_method(c, pkg) if pkg else None
     template = parse_template(c, pkg) if pkg else []
@@ -403,7 +416,7 @@ def parse_package(
         unreadable,
     )
     if c.problems:
-        raise PackageInvalid(c.problems)
+        raise PackageInvalid(_capped(c.problems))
     assert project is not None and section is not None and method is not None
     assert commercial is not None
     return BidPackage(

@@ -28,6 +28,7 @@ __all__ = [
     "RUBRIC_FILE",
     "FieldReader",
     "on_grid",
+    "shown",
 ]
 
 FORMAT = "bid-package/1"
@@ -43,6 +44,18 @@ ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 CHAPTER_PATH = re.compile(r"chapters/([^/]+)/([^/]+?)(\.[A-Za-z]+)")
 
 T = TypeVar("T")
+
+#: how much of a bad value a problem quotes
+SHOWN_CHARS = 80
+
+
+def shown(value: object) -> str:
+    """``repr(value)``, cut to ``SHOWN_CHARS``: a problem quotes enough of a bad value to find
+    it, never the whole of a huge one (a long string, a list of thousands)."""
+    if isinstance(value, list | dict) and len(value) > SHOWN_CHARS:
+        return f"<{type(value).__name__}，{len(value)} 项>"
+    text = repr(value)
+    return text if len(text) <= SHOWN_CHARS else f"{text[: SHOWN_CHARS - 1]}…"
 
 
 class FieldReader:
@@ -88,7 +101,7 @@ class FieldReader:
             self.add(
                 file,
                 f"{field}.{key}",
-                f"编号 {value!r} 只能由字母、数字、下划线、点和连字符组成，且以字母或数字开头",
+                f"编号 {shown(value)} 只能由字母、数字、下划线、点和连字符组成，且以字母或数字开头",
             )
             return None
         return value
@@ -110,7 +123,7 @@ class FieldReader:
             return default
         value = parse_decimal(raw)
         if value is None:
-            self.add(file, f"{field}.{key}", f"应为数值，实际为 {raw!r}")
+            self.add(file, f"{field}.{key}", f"应为数值，实际为 {shown(raw)}")
             return None
         if positive and value <= 0:
             self.add(file, f"{field}.{key}", f"应大于 0，实际为 {value}")
@@ -157,7 +170,9 @@ class FieldReader:
         try:
             return parse(value)
         except ValueError:
-            self.add(file, f"{field}.{key}", f"取值 {value!r} 无效，可选：{'、'.join(allowed)}")
+            self.add(
+                file, f"{field}.{key}", f"取值 {shown(value)} 无效，可选：{'、'.join(allowed)}"
+            )
             return None
 
 

@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from scoring.decimals import CONTEXT, RoundingMode, parse_decimal, round_to
 from scoring.model import BenchmarkRule, DropRow, GridRounding, PriceFormula, PriceRule, RateBand
-from scoring.package_fields import PACKAGE_FILE, FieldReader, on_grid
+from scoring.package_fields import PACKAGE_FILE, FieldReader, on_grid, shown
 
 __all__ = ["parse_price_rule"]
 
@@ -37,7 +37,7 @@ _MAX_DEVIATION_PLACES = 4
 def _count(c: FieldReader, obj: Mapping[str, object], key: str, fld: str, least: int) -> int | None:
     value = obj.get(key)
     if not isinstance(value, int) or isinstance(value, bool) or value < least:
-        c.add(_F, f"{fld}.{key}", f"应为不小于 {least} 的整数，实际为 {value!r}")
+        c.add(_F, f"{fld}.{key}", f"应为不小于 {least} 的整数，实际为 {shown(value)}")
         return None
     return value
 
@@ -141,7 +141,7 @@ def _grid(
                 _F,
                 f"{fld}.places",
                 f"应为 0 到 {_MAX_DEVIATION_PLACES} 的整数（偏差率百分数的小数位），"
-                f"实际为 {places!r}",
+                f"实际为 {shown(places)}",
             )
             return None
         quantum: Decimal | None = Decimal(1).scaleb(-places)

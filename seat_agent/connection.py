@@ -7,6 +7,11 @@ randomness injectable) and reconnects with the same ``Channel``, so the conversa
 from the last acknowledged message; after a permanent close code it raises ``HubRefused``.
 ``enroll`` and ``wait_for_approval`` are the two halves of ``seat-agent enroll``.
 
+Over ``wss://`` every connection trusts only the hub key pinned at enrolment
+(``seat_agent.hub_pin``): a hub with another key is refused inside the TLS handshake, before
+the websocket handshake, and ``HubKeyChanged`` ends ``run`` at once (no reconnecting: a person
+must find out why). The first enrolment of a terminal without a pin records the key it met.
+
 Never decides anything the protocol machines decide, and never sends an application message
 on a fresh channel before its first handshake (the numbering must be lined up with the hub's
 first; callers wait for ``Connected``).
@@ -20,15 +25,18 @@ import random as _random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import structlog
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from websockets.typing import Subprotocol
 
-from seat_agent.errors import HubRefused
-from seat_agent.keys import SeatIdentity
+from seat_agent.errors import HubKeyChanged, HubRefused, StateDirError
+from seat_agent.hub_pin import PinMismatch, PinningContext, pinned_context
+from seat_agent.keys import SeatIdentity, record_hub_pin
 from seat_protocol._endpoint import Endpoint
+from seat_protocol.auth import format_pin
 from seat_protocol.backoff import Backoff
 from seat_protocol.closecodes import CloseCode
 from seat_protocol.events import (
@@ -148,7 +156,21 @@ async def _converse(
     return ended
 
 
-def _connect(url: str, open_timeout: float) -> connect:
+def _tls(identity: SeatIdentity, *, first_use: bool = False) -> PinningContext | None:
+    """The TLS context of a ``wss://`` hub: its pinned key only (any key on first use)."""
+    if not identity.uses_tls:
+        return None
+    if identity.hub_pin is None and not first_use:
+        raise StateDirError(
+            f"本终端尚未记录主场服务器的 TLS 公钥指纹：请先执行 seat-agent enroll --state-dir "
+            f"{identity.state_dir}（或在 init 时用 --hub-pin 指定主场提供的指纹）"
+        )
+    return pinned_context(identity.hub_pin)
+
+
+def _connect(url: str, open_timeout: float, tls: PinningContext | None = None) -> connect:
+    # ``ssl`` goes to the event loop's create_connection; None (ws://) must not be passed.
+    extra: dict[str, Any] = {} if tls is None else {"ssl": tls}
     return connect(
         url,
         subprotocols=[Subprotocol(SUBPROTOCOL)],
@@ -158,6 +180,7 @@ def _connect(url: str, open_timeout: float) -> connect:
         open_timeout=open_timeout,
         proxy=None,
         compression=None,
+        **extra,
     )
 
 
@@ -227,8 +250,9 @@ class SeatLink:
         self._socket = sock
 
     async def _attempt(self) -> Disconnected | _Failure:
+        tls = _tls(self.identity)
         try:
-            async with _connect(self.identity.hub_url, self._open_timeout) as ws:
+            async with _connect(self.identity.hub_url, self._open_timeout, tls) as ws:
                 conn = SeatConnection(
                     seat_id=self.identity.seat_id,
                     hub_id=self.identity.hub_id,
@@ -237,6 +261,9 @@ class SeatLink:
                     now=self._monotonic(),
                 )
                 return await _converse(ws, conn, self._monotonic, self._on_event, self._set_socket)
+        except PinMismatch as exc:
+            log.error("seat.hub_key_changed", expected=exc.expected, seen=exc.seen)
+            raise HubKeyChanged(exc.expected, exc.seen) from exc
         except (OSError, InvalidHandshake, TimeoutError) as exc:
             return _Failure(f"{type(exc).__name__}: {exc}")
 
@@ -257,8 +284,11 @@ class _ApprovalProbe:
 async def enroll(identity: SeatIdentity, *, open_timeout: float = 10.0) -> str:
     """Send this terminal's enrolment request; returns the code the hub recorded.
 
-    Raises ``HubRefused`` if the hub did not record it (the close says why) and ``OSError`` or
-    ``websockets`` errors if the hub cannot be reached.
+    Over ``wss://`` without a pin, the hub's key met here is recorded in the state directory
+    (trust on first use; ``seat-agent enroll`` shows it to the person enrolling). Raises
+    ``HubRefused`` if the hub did not record the request (the close says why),
+    ``HubKeyChanged`` if the hub's key is not the pinned one, and ``OSError`` or ``websockets``
+    errors if the hub cannot be reached.
     """
     submitted: list[EnrolmentSubmitted] = []
 
@@ -266,16 +296,23 @@ async def enroll(identity: SeatIdentity, *, open_timeout: float = 10.0) -> str:
         if isinstance(event, EnrolmentSubmitted):
             submitted.append(event)
 
-    async with _connect(identity.hub_url, open_timeout) as ws:
-        conn = SeatEnrolment(
-            seat_id=identity.seat_id,
-            ed25519_public_key=identity.ed25519_public,
-            x25519_public_key=identity.x25519_public,
-            now=time.monotonic(),
-        )
-        ended = await _converse(ws, conn, time.monotonic, on_event)
+    tls = _tls(identity, first_use=True)
+    try:
+        async with _connect(identity.hub_url, open_timeout, tls) as ws:
+            conn = SeatEnrolment(
+                seat_id=identity.seat_id,
+                ed25519_public_key=identity.ed25519_public,
+                x25519_public_key=identity.x25519_public,
+                now=time.monotonic(),
+            )
+            ended = await _converse(ws, conn, time.monotonic, on_event)
+    except PinMismatch as exc:
+        raise HubKeyChanged(exc.expected, exc.seen) from exc
     if not submitted:
         raise HubRefused(ended.code, ended.reason)
+    if tls is not None and identity.hub_pin is None and tls.seen is not None:
+        record_hub_pin(identity, tls.seen)
+        log.info("seat.hub_key_pinned", hub=identity.hub_url, spki_sha256=format_pin(tls.seen))
     return submitted[0].enrolment_code
 
 
@@ -294,9 +331,10 @@ async def wait_for_approval(
     permanent refusal (for example, the request was rejected and the seat revoked).
     """
     backoff = Backoff(random, base=base, cap=cap)
+    tls = _tls(identity)
     while True:
         try:
-            async with _connect(identity.hub_url, 10.0) as ws:
+            async with _connect(identity.hub_url, 10.0, tls) as ws:
                 conn = SeatConnection(
                     seat_id=identity.seat_id,
                     hub_id=identity.hub_id,
@@ -306,6 +344,8 @@ async def wait_for_approval(
                 )
                 probe = _ApprovalProbe(ws)
                 ended = await _converse(ws, conn, time.monotonic, probe.on_event)
+        except PinMismatch as exc:
+            raise HubKeyChanged(exc.expected, exc.seen) from exc
         except (OSError, InvalidHandshake, TimeoutError) as exc:
             log.info("seat.connect_failed", reason=str(exc))
         else:

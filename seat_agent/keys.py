@@ -1,10 +1,12 @@
 """The seat terminal's identity on disk: its keys and which hub it belongs to.
 
-``init`` creates, in the state directory, an Ed25519 key (authenticates the terminal to the
-hub) and an X25519 key (chapter content keys are wrapped for it), both as raw 32-byte private
-keys in files readable by the owner only (0600), plus ``seat.json`` with the seat id, the hub's
-URL and id. ``load`` reads them back. The enrolment code printed for the venue admin comes from
-``seat_protocol.auth.enrolment_code``.
+``init`` creates, in the state directory (0700), an Ed25519 key (authenticates the terminal
+to the hub) and an X25519 key (chapter content keys are wrapped for it), both as raw 32-byte
+private keys in files readable by the owner only (0600), plus ``seat.json`` (0600) with the
+seat id, the hub's URL and id, and, for a ``wss://`` hub, the pin of the hub's TLS key
+(``seat_agent.hub_pin``) once it is known: given at ``init`` (``--hub-pin``) or recorded by the
+first enrolment (:func:`record_hub_pin`). ``load`` reads them back. The enrolment code printed
+for the venue admin comes from ``seat_protocol.auth.enrolment_code``.
 
 Never overwrites existing keys (re-enrolling with new keys is a deliberate act: a new state
 directory), and never writes a private key with wider permissions than 0600.
@@ -14,8 +16,10 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+import tempfile
+from dataclasses import dataclass, replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
@@ -29,7 +33,13 @@ from cryptography.hazmat.primitives.serialization import (
 from seat_agent.errors import StateDirError
 from seat_protocol.auth import enrolment_code, public_key_bytes
 
-__all__ = ["SeatIdentity", "init_state_dir", "load_identity"]
+__all__ = [
+    "SeatIdentity",
+    "init_state_dir",
+    "load_identity",
+    "private_state_dir",
+    "record_hub_pin",
+]
 
 ED25519_FILE = "ed25519.key"
 X25519_FILE = "x25519.key"
@@ -46,6 +56,12 @@ class SeatIdentity:
     ed25519: Ed25519PrivateKey
     x25519: X25519PrivateKey
     state_dir: Path
+    #: the SHA-256 of the hub's TLS public key (hex), for a ``wss://`` hub once known
+    hub_pin: str | None = None
+
+    @property
+    def uses_tls(self) -> bool:
+        return urlsplit(self.hub_url).scheme == "wss"
 
     @property
     def ed25519_public(self) -> bytes:
@@ -70,9 +86,42 @@ def _write_private(path: Path, data: bytes) -> None:
     os.chmod(path, 0o600)  # the umask may have narrowed it; make it exactly 0600
 
 
-def init_state_dir(state_dir: Path, *, seat_id: str, hub_url: str, hub_id: str) -> SeatIdentity:
-    """Create fresh keys and ``seat.json`` in ``state_dir`` (created if missing)."""
+def private_state_dir(state_dir: Path) -> Path:
+    """The state directory, created (or narrowed) to 0700: it holds keys, scores, chapters."""
     state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if state_dir.stat().st_mode & 0o777 != 0o700:
+        os.chmod(state_dir, 0o700)
+    return state_dir
+
+
+def _write_config(state_dir: Path, config: dict[str, object]) -> None:
+    """``seat.json``, 0600, replaced whole (a temporary file renamed into place)."""
+    fd, tmp = tempfile.mkstemp(dir=state_dir, prefix=f".{CONFIG_FILE}.")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(json.dumps(config, indent=2) + "\n")
+        os.replace(tmp, state_dir / CONFIG_FILE)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _config(identity: SeatIdentity) -> dict[str, object]:
+    config: dict[str, object] = {
+        "seat_id": identity.seat_id,
+        "hub_url": identity.hub_url,
+        "hub_id": identity.hub_id,
+    }
+    if identity.hub_pin is not None:
+        config["hub_pin"] = identity.hub_pin
+    return config
+
+
+def init_state_dir(
+    state_dir: Path, *, seat_id: str, hub_url: str, hub_id: str, hub_pin: str | None = None
+) -> SeatIdentity:
+    """Create fresh keys and ``seat.json`` in ``state_dir`` (created if missing)."""
+    private_state_dir(state_dir)
     for name in (ED25519_FILE, X25519_FILE, CONFIG_FILE):
         if (state_dir / name).exists():
             raise StateDirError(
@@ -84,13 +133,23 @@ def init_state_dir(state_dir: Path, *, seat_id: str, hub_url: str, hub_id: str) 
     raw = (Encoding.Raw, PrivateFormat.Raw, NoEncryption())
     _write_private(state_dir / ED25519_FILE, ed.private_bytes(*raw))
     _write_private(state_dir / X25519_FILE, x.private_bytes(*raw))
-    config = {"seat_id": seat_id, "hub_url": hub_url, "hub_id": hub_id}
-    (state_dir / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
-    return SeatIdentity(seat_id, hub_url, hub_id, ed, x, state_dir)
+    identity = SeatIdentity(seat_id, hub_url, hub_id, ed, x, state_dir, hub_pin)
+    _write_config(state_dir, _config(identity))
+    return identity
+
+
+def record_hub_pin(identity: SeatIdentity, pin: str) -> SeatIdentity:
+    """Record the hub key seen at the first enrolment; the identity that now holds it."""
+    pinned = replace(identity, hub_pin=pin)
+    _write_config(identity.state_dir, _config(pinned))
+    return pinned
 
 
 def load_identity(state_dir: Path) -> SeatIdentity:
-    """Read the identity ``init_state_dir`` wrote."""
+    """Read the identity ``init_state_dir`` wrote (a state directory made before folders were
+    0700 is narrowed to 0700)."""
+    if state_dir.is_dir() and state_dir.stat().st_mode & 0o077:
+        os.chmod(state_dir, 0o700)
     try:
         config = json.loads((state_dir / CONFIG_FILE).read_text(encoding="utf-8"))
         ed_raw = (state_dir / ED25519_FILE).read_bytes()
@@ -111,6 +170,7 @@ def load_identity(state_dir: Path) -> SeatIdentity:
             ed25519=Ed25519PrivateKey.from_private_bytes(ed_raw),
             x25519=X25519PrivateKey.from_private_bytes(x_raw),
             state_dir=state_dir,
+            hub_pin=None if config.get("hub_pin") is None else str(config["hub_pin"]),
         )
     except (KeyError, TypeError) as exc:
         raise StateDirError(f"{state_dir / CONFIG_FILE} lacks {exc}") from exc

@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import random as _random
 import sqlite3
 import time
@@ -139,6 +140,11 @@ class ScoreOutbox:
         clock: Callable[[], float] = time.time,
     ) -> ScoreOutbox:
         def connect() -> sqlite3.Connection:
+            # The scores are the expert's: the file is made 0600 before SQLite opens it (its
+            # -wal and -shm files take the same mode), an older one narrowed to 0600.
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+            os.close(fd)
+            os.chmod(path, 0o600)
             conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
             try:
                 conn.execute("PRAGMA journal_mode=WAL")

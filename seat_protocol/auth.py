@@ -8,9 +8,15 @@ The hub sends a fresh random 32-byte nonce; the seat signs, with its Ed25519 key
 signature from ever being valid for any other use of the same key; the hub id keeps a hub from
 relaying a challenge to another hub; the length prefixes make the concatenation unambiguous.
 
-The enrolment code lets a venue admin check, by eye, that the keys on the admin page are the
-keys the terminal printed: the first 8 base32 characters of SHA-256 over both public keys,
-grouped 4-4 (``ABCD-EFGH``, 40 bits).
+The enrolment code lets a venue admin check that the keys the hub recorded are the keys the
+terminal printed: 25 decimal digits (about 83 bits) taken from SHA-256 over both public keys,
+in five groups of five (``12345 67890 12345 67890 12345``): digits in short groups are what a
+person reads out and types most reliably, and at 83 bits nobody can make a second key pair
+with the same code.
+
+The hub's TLS key is pinned by the SHA-256 of its certificate's SubjectPublicKeyInfo
+(:func:`spki_sha256`, the form ``openssl x509 -pubkey | openssl pkey -pubin -outform der |
+openssl dgst -sha256`` prints), shown to people in groups of four (:func:`format_pin`).
 
 Pure: no I/O; the nonce is made by the caller (``os.urandom(32)`` in the shell).
 """
@@ -18,7 +24,9 @@ Pure: no I/O; the nonce is made by the caller (``os.urandom(32)`` in the shell).
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
+import re
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -26,17 +34,25 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 __all__ = [
     "AUTH_DOMAIN",
+    "ENROLMENT_CODE",
     "ENROLMENT_DOMAIN",
     "NONCE_SIZE",
     "challenge_payload",
     "enrolment_code",
+    "format_pin",
+    "normalise_enrolment_code",
+    "parse_pin",
     "public_key_bytes",
     "sign_challenge",
+    "spki_sha256",
     "verify_challenge",
 ]
 
 AUTH_DOMAIN = b"remote-evaluation-room/seat-auth/v1\x00"
-ENROLMENT_DOMAIN = b"remote-evaluation-room/seat-enrolment/v1\x00"
+ENROLMENT_DOMAIN = b"remote-evaluation-room/seat-enrolment/v2\x00"
+#: the enrolment code's form on the wire and on screen
+ENROLMENT_CODE = re.compile(r"[0-9]{5}( [0-9]{5}){4}")
+_CODE_DIGITS, _CODE_GROUP = 25, 5
 NONCE_SIZE = 32
 _KEY_SIZE = 32
 
@@ -80,10 +96,57 @@ def public_key_bytes(key: Ed25519PrivateKey) -> bytes:
     return key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
 
 
+def _grouped(digits: str) -> str:
+    return " ".join(digits[i : i + _CODE_GROUP] for i in range(0, len(digits), _CODE_GROUP))
+
+
 def enrolment_code(ed25519_public_key: bytes, x25519_public_key: bytes) -> str:
-    """The short code a venue admin compares by eye, e.g. ``K3QZ-7MDA``."""
+    """The code a venue admin compares, e.g. ``04719 88231 50602 19374 66015``."""
     if len(ed25519_public_key) != _KEY_SIZE or len(x25519_public_key) != _KEY_SIZE:
         raise ValueError("public keys must be 32 bytes each")
     digest = hashlib.sha256(ENROLMENT_DOMAIN + ed25519_public_key + x25519_public_key).digest()
-    letters = base64.b32encode(digest).decode("ascii")[:8]
-    return f"{letters[:4]}-{letters[4:]}"
+    # 128 bits reduced modulo 10^25: the bias is below 2^-44, far under anything a guess gains.
+    number = int.from_bytes(digest[:16], "big") % 10**_CODE_DIGITS
+    return _grouped(f"{number:0{_CODE_DIGITS}d}")
+
+
+def normalise_enrolment_code(typed: str) -> str:
+    """A code as a person typed it (spaces, dashes, full-width digits, any grouping) in the
+    grouped form :func:`enrolment_code` gives; anything that is not 25 digits comes back as
+    its bare letters and digits (upper case), which matches no code."""
+    kept = "".join(str(int(ch)) if ch.isdecimal() else ch.upper() for ch in typed if ch.isalnum())
+    if len(kept) == _CODE_DIGITS and kept.isdecimal():
+        return _grouped(kept)
+    return kept
+
+
+def spki_sha256(certificate_der: bytes) -> str:
+    """The pin of a certificate's key: SHA-256 of its DER SubjectPublicKeyInfo, lower-case hex.
+
+    A renewed certificate for the same key keeps the pin; a new key changes it."""
+    # Imported here: cryptography's x509 loads the socket module, which the pure protocol
+    # machines must not (tests/seat_protocol/test_purity.py).
+    from cryptography import x509
+
+    certificate = x509.load_der_x509_certificate(certificate_der)
+    spki = certificate.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    return hashlib.sha256(spki).hexdigest()
+
+
+def format_pin(pin: str) -> str:
+    """A pin as people compare it: upper-case hex in groups of four."""
+    return " ".join(pin[i : i + 4].upper() for i in range(0, len(pin), 4))
+
+
+def parse_pin(text: str) -> str | None:
+    """A pin as given on a command line: 64 hex digits (any case, spaces or colons between),
+    or ``sha256/<base64>`` as HPKP and curl write it. ``None`` if it is neither."""
+    text = text.strip()
+    if text.startswith("sha256/"):
+        try:
+            raw = base64.b64decode(text.removeprefix("sha256/"), validate=True)
+        except (binascii.Error, ValueError):
+            return None
+        return raw.hex() if len(raw) == 32 else None
+    digits = re.sub(r"[\s:]", "", text).lower()
+    return digits if re.fullmatch(r"[0-9a-f]{64}", digits) else None

@@ -29,6 +29,7 @@ class CloseCode(enum.IntEnum):
     HANDSHAKE_TIMEOUT = 4010
     ENROLMENT_PENDING = 4011
     HUB_SHUTTING_DOWN = 4012
+    TOO_MANY_REQUESTS = 4013
 
 
 REASONS: dict[CloseCode, str] = {
@@ -44,6 +45,7 @@ REASONS: dict[CloseCode, str] = {
     CloseCode.HANDSHAKE_TIMEOUT: "handshake timeout",
     CloseCode.ENROLMENT_PENDING: "enrolment pending approval",
     CloseCode.HUB_SHUTTING_DOWN: "hub shutting down",
+    CloseCode.TOO_MANY_REQUESTS: "too many requests",
 }
 
 PERMANENT = frozenset(

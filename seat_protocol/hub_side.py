@@ -296,6 +296,14 @@ class HubConnection(Endpoint):
     def score_rejected(self, idempotency_key: str, code: str, message: str) -> None:
         self.channel.score_rejected(idempotency_key, code, message)
 
+    def refuse(self, code: CloseCode, detail: str) -> None:
+        """Refuse the connection before its first message is read, for a reason the shell's
+        admission check found (an enrolment over its rate limit, say): ``refused`` and a close
+        with ``code``, as for any refusal before the connection opens."""
+        if self.state is not ConnectionState.AWAIT_HELLO:
+            raise InvalidState(f"cannot refuse a connection in state {self.state.name}")
+        self._fail(ProtocolError(detail, code))
+
     # --- handshake -------------------------------------------------------------------------
 
     def _fail(self, exc: ProtocolError) -> None:

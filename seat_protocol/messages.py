@@ -37,6 +37,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
+from seat_protocol.auth import ENROLMENT_CODE
 from seat_protocol.exceptions import MalformedMessage, MessageTooBig
 
 __all__ = [
@@ -117,7 +118,7 @@ _MAX_INT = 2**53 - 1
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _KEY = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
-_ENROLMENT_CODE = re.compile(r"[A-Z2-7]{4}-[A-Z2-7]{4}")
+_ENROLMENT_CODE = ENROLMENT_CODE  # five groups of five digits (seat_protocol.auth)
 _HEX_KEY = re.compile(r"[0-9a-f]{64}")
 _HEX_SIGNATURE = re.compile(r"[0-9a-f]{128}")
 
@@ -311,7 +312,7 @@ class Enroll(Message):
         _check(
             _ENROLMENT_CODE.fullmatch(self.enrolment_code) is not None,
             "enrolment_code",
-            "must look like ABCD-EFGH (base32 letters and digits 2-7)",
+            "must be five groups of five digits separated by spaces",
         )
 
 
@@ -329,7 +330,7 @@ class EnrollReceived(Message):
         _check(
             _ENROLMENT_CODE.fullmatch(self.enrolment_code) is not None,
             "enrolment_code",
-            "must look like ABCD-EFGH (base32 letters and digits 2-7)",
+            "must be five groups of five digits separated by spaces",
         )
 
 

@@ -19,21 +19,27 @@ message::
     ├── NotFound (404)
     │   ├── UnknownVenue       no venue with that code or id
     │   └── UnknownUser        no user with that username
-    └── Conflict (409)
-        ├── UsernameTaken      another user already has the username
-        ├── VenueCodeTaken     another venue already has the code
-        ├── ExpertCodeTaken    another expert already has the code
-        ├── AccountUnchanged   disabling a disabled account, enabling an active one
-        └── OwnAccount         a system administrator disabling their own account
+    ├── Conflict (409)
+    │   ├── UsernameTaken      another user already has the username
+    │   ├── VenueCodeTaken     another venue already has the code
+    │   ├── ExpertCodeTaken    another expert already has the code
+    │   ├── AccountUnchanged   disabling a disabled account, enabling an active one
+    │   └── OwnAccount         a system administrator disabling their own account
+    ├── SigninLocked (429)     too many failed sign-ins: locked until a stated time
+    └── SigninBusy (503)       too many password checks waiting: try again in a moment
 
 No message ever carries a password.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
+from math import ceil
+
+from evaluation_hub import localtime
 from evaluation_hub.access import ROLE_NAMES
 from evaluation_hub.access import USER_ROLES as ROLES
-from evaluation_hub.errors import Conflict, InvalidInput, NotFound
+from evaluation_hub.errors import Conflict, InvalidInput, NotFound, ProblemError
 
 __all__ = [
     "MAX_DISPLAY_NAME",
@@ -50,6 +56,8 @@ __all__ = [
     "FieldTooLong",
     "OwnAccount",
     "PasswordTooLong",
+    "SigninBusy",
+    "SigninLocked",
     "UnknownRole",
     "UnknownUser",
     "UnknownVenue",
@@ -159,6 +167,33 @@ class OwnAccount(Conflict):
         super().__init__(
             "own-account", f"不能停用自己的账号「{username}」：请由另一位系统管理员操作"
         )
+
+
+class SigninLocked(ProblemError):
+    """Sign-in refused without checking the password: too many failed attempts (the rule is
+    ``throttling.SigninPolicy``). ``retry_after`` (seconds) is in the problem too."""
+
+    status = 429
+    title = "尝试过于频繁"
+
+    def __init__(self, until: datetime, now: datetime) -> None:
+        self.until = until
+        super().__init__(
+            "signin-locked",
+            f"登录失败次数过多，已暂时锁定：请于 {localtime.format_minutes(until)} 后再试，"
+            "或联系系统管理员",
+            retry_after=max(1, ceil((until - now).total_seconds())),
+        )
+
+
+class SigninBusy(ProblemError):
+    """Too many sign-ins are waiting for their password check: refused at once, not queued."""
+
+    status = 503
+    title = "服务暂时繁忙"
+
+    def __init__(self) -> None:
+        super().__init__("signin-busy", "登录请求过多，请稍后再试", retry_after=1)
 
 
 class BadVenueCode(InvalidInput):

@@ -5,8 +5,9 @@ Only a system administrator (系统管理员) administers accounts (``access.Act
 the CLI acts as one. A venue's roles (venue admin, host operator, supervisor) belong to exactly
 one venue, a system administrator to none. The password is hashed here (``admin.passwords``,
 in a worker thread: scrypt is slow on purpose) and goes nowhere else: not into a result, a log
-line or the audit chain. A disabled user's sign-in and tokens stop working at once (the HTTP
-shell re-reads the user on every request).
+line or the audit chain. Disabling a user or resetting a password ends every token issued to
+that user before (``admin.tokens.end_tokens`` moves the user's token version on, in the same
+unit of work), so a stolen or forgotten session does not outlive either.
 
 Audit events, subject ``user:<username>``, actor the administrator's username:
 
@@ -48,6 +49,7 @@ from evaluation_hub.admin.errors import (
     WeakPassword,
 )
 from evaluation_hub.admin.passwords import hash_password
+from evaluation_hub.admin.tokens import end_tokens
 from evaluation_hub.audit.store import append_event
 from evaluation_hub.db.engine import Database
 from evaluation_hub.db.models import User, Venue
@@ -204,7 +206,7 @@ async def add_user(
 async def set_active(
     hub: Services | Database, actor: Principal, username: str, active: bool, *, now: datetime
 ) -> UserAccount:
-    """Disable (停用) or re-enable (启用) a user's account.
+    """Disable (停用) or re-enable (启用) a user's account; disabling ends the user's tokens.
 
     Refused with ``UnknownUser``, ``AccountUnchanged`` (already so) or ``OwnAccount`` (an
     administrator disabling their own account); ``Forbidden`` unless ``actor`` is a system
@@ -218,6 +220,8 @@ async def set_active(
         if user.active == active:
             raise AccountUnchanged(username, active=active)
         user.active = active
+        if not active:
+            end_tokens(user)
         await s.flush()
         await append_event(
             s,
@@ -233,7 +237,8 @@ async def set_active(
 async def reset_password(
     hub: Services | Database, actor: Principal, username: str, password: str, *, now: datetime
 ) -> UserAccount:
-    """Give a user a new password (重置密码); the old one stops working at once.
+    """Give a user a new password (重置密码); the old one, and every token issued under it,
+    stop working at once.
 
     Refused with ``WeakPassword``, ``PasswordTooLong`` or ``UnknownUser``; ``Forbidden`` unless
     ``actor`` is a system administrator.
@@ -244,6 +249,7 @@ async def reset_password(
     async with _database(hub).write() as s:
         user, venue = await _user(s, username)
         user.password_hash = password_hash
+        end_tokens(user)
         await s.flush()
         await append_event(
             s,

@@ -57,6 +57,7 @@ def _rules(body: dict[str, Any]) -> seat_allocation.AllocationRules:
     tag="工位分配",
     body=ALLOCATE,
     errors=(403, 404, 409),
+    also=(201,),
 )
 async def allocate(request: web.Request) -> web.Response:
     who = await principal(request)

@@ -30,6 +30,7 @@ from evaluation_hub.api import (
     session_auth,
     sessions,
     supervision,
+    transport,
 )
 from evaluation_hub.api.keys import BUS, CLOCK, CONFIG, DB, DISTANCES, HUB_KEY, SEALER, SERVICES
 from evaluation_hub.api.problems import problem_middleware
@@ -46,9 +47,48 @@ from evaluation_hub.db.engine import Database
 from evaluation_hub.sealing import Sealer
 from evaluation_hub.services import Services
 
-__all__ = ["API_OPERATIONS", "checkpoint_once", "create_app", "utc_now"]
+__all__ = [
+    "API_CSP",
+    "API_OPERATIONS",
+    "PAGE_CSP",
+    "SECURITY_HEADERS",
+    "checkpoint_once",
+    "create_app",
+    "utc_now",
+]
 
 log = structlog.get_logger(__name__)
+
+#: The pages' policy: scripts and styles only from the hub's own static files (no inline script
+#: or style attribute anywhere in web/static), never framed.
+PAGE_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "media-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+#: The API's answers are data; the one HTML document it serves (the evaluation report, a
+#: self-contained file that is also archived) carries its own <style> and no script. Sandboxed,
+#: nothing loads and nothing runs.
+API_CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; "
+    "frame-ancestors 'none'; sandbox"
+)
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+}
+
+
+async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """Every response of the hub, pages, files, API answers and refusals alike."""
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    policy = API_CSP if request.path.startswith("/api/") else PAGE_CSP
+    response.headers.setdefault("Content-Security-Policy", policy)
+
 
 _MODULES = (
     session_auth,
@@ -179,12 +219,15 @@ def create_app(
             await app[DB].dispose()
 
     app.cleanup_ctx.append(lifecycle)
+    app.on_response_prepare.append(_security_headers)
     app[events.LIVE_STREAMS] = weakref.WeakSet()
     app.on_shutdown.append(events.close_streams)
     app.router.add_routes(meta.table)
     for module in _MODULES:
         app.router.add_routes(module.routes.table)
     pages.setup(app)
+    transport.setup(app)
+    session_auth.setup(app)
     seat_link.setup(app, hub_id=config.hub_id)
     seat_link.setup_session_notices(app)
     live.setup_live(app)

@@ -10,7 +10,7 @@ from evaluation_hub.api.auth import principal
 from evaluation_hub.api.keys import CLOCK, SERVICES
 from evaluation_hub.api.params import int_param, path_id
 from evaluation_hub.api.routes import ApiRoutes
-from evaluation_hub.api.schema import read_json
+from evaluation_hub.api.schema import ID, read_json
 from evaluation_hub.api.serialize import list_of, ref
 from evaluation_hub.api.views.bookings import booking_json
 from evaluation_hub.booking import answers, reading
@@ -23,7 +23,7 @@ routes = ApiRoutes()
 
 _SEAT_IDS = {
     "type": "array",
-    "items": {"type": "integer", "minimum": 1},
+    "items": ID,
     "maxItems": 200,
 }
 BOOKING_REQUEST = {
@@ -31,8 +31,8 @@ BOOKING_REQUEST = {
     "additionalProperties": False,
     "required": ["session_id", "venue_id", "seat_count"],
     "properties": {
-        "session_id": {"type": "integer", "minimum": 1},
-        "venue_id": {"type": "integer", "minimum": 1},
+        "session_id": ID,
+        "venue_id": ID,
         "seat_count": {"type": "integer", "minimum": 1, "maximum": 200},
         "seat_ids": _SEAT_IDS,
     },

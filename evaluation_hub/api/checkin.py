@@ -10,7 +10,7 @@ from evaluation_hub.api.auth import principal
 from evaluation_hub.api.keys import CLOCK, SERVICES
 from evaluation_hub.api.params import path_id
 from evaluation_hub.api.routes import ApiRoutes
-from evaluation_hub.api.schema import read_json
+from evaluation_hub.api.schema import ID, read_json
 from evaluation_hub.api.serialize import ref
 from evaluation_hub.api.views.bookings import booking_json
 from evaluation_hub.api.views.sessions import pins_json
@@ -25,7 +25,7 @@ SEAT_EXPERT = {
     "type": "object",
     "additionalProperties": False,
     "required": ["expert_id"],
-    "properties": {"expert_id": {"type": "integer", "minimum": 1}},
+    "properties": {"expert_id": ID},
 }
 
 

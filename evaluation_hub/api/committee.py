@@ -124,7 +124,10 @@ def _expert_code(request: web.Request) -> str:
 )
 async def view(request: web.Request) -> web.Response:
     seen = await committee_view.committee_view(
-        request.app[SERVICES], await principal(request), path_id(request, "session_id")
+        request.app[SERVICES],
+        await principal(request),
+        path_id(request, "session_id"),
+        now=request.app[CLOCK](),
     )
     return web.json_response(committee_json(seen))
 

@@ -69,7 +69,7 @@ async def list_seats(request: web.Request) -> web.Response:
         free_in=query_window(request),
         include_unshared=request.query.get("include_unshared") == "true",
     )
-    seats = await directory.list_seats(request.app[SERVICES], who, query)
+    seats = await directory.list_seats(request.app[SERVICES], who, query, now=request.app[CLOCK]())
     return web.json_response([seat_json(x) for x in seats])
 
 
@@ -108,7 +108,7 @@ async def create_seat(request: web.Request) -> web.Response:
     tag="工位目录",
     body=SEAT_UPDATE,
     response=ref("Seat"),
-    errors=(403, 404),
+    errors=(403, 404, 409),
 )
 async def update_seat(request: web.Request) -> web.Response:
     who = await principal(request)

@@ -37,7 +37,7 @@ ENROLMENT: dict[str, Any] = {
         "seat_key": {"type": "string", "example": "DL.DL-01"},
         "seat_id": {"type": "integer"},
         "seat_label": {"type": "string", "example": "DL-01"},
-        "enrolment_code": {"type": "string", "example": "K3QZ-7MDA"},
+        "enrolment_code": {"type": "string", "example": "04719 88231 50602 19374 66015"},
         "status": {"type": "string", "enum": list(ENROLMENT_STATUSES)},
         "status_name": {"type": "string", "example": "待批准"},
         "requested_at": {"type": "string", "format": "date-time"},
@@ -53,9 +53,9 @@ APPROVE = {
         "enrolment_code": {
             "type": "string",
             "minLength": 1,
-            "maxLength": 20,
-            "example": "K3QZ-7MDA",
-            "description": "评标终端屏幕上显示的登记码（不区分大小写）",
+            "maxLength": 60,
+            "example": "04719 88231 50602 19374 66015",
+            "description": "评标终端屏幕上显示的登记码（25 位数字，空格和短横线可有可无）",
         }
     },
 }

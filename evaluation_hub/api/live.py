@@ -120,7 +120,9 @@ def _alert_sink(app: web.Application) -> AlertSink:
 async def list_live_seats(request: web.Request) -> web.Response:
     who = await principal(request)
     session_id = path_id(request, "session_id")
-    wall = await watching.live_wall(request.app[SERVICES], request.app[LIVE], who, session_id)
+    wall = await watching.live_wall(
+        request.app[SERVICES], request.app[LIVE], who, session_id, now=request.app[CLOCK]()
+    )
     return web.json_response(wall_json(wall))
 
 
@@ -140,7 +142,13 @@ async def open_viewer(request: web.Request) -> web.Response:
     seat_id = path_id(request, "seat_id")
     body = await read_json(request, VIEWER_OFFER)
     opened = await watching.open_viewer(
-        request.app[SERVICES], request.app[LIVE], who, session_id, seat_id, body["sdp"]
+        request.app[SERVICES],
+        request.app[LIVE],
+        who,
+        session_id,
+        seat_id,
+        body["sdp"],
+        now=request.app[CLOCK](),
     )
     return web.json_response(opened_json(opened), status=201)
 
@@ -186,7 +194,7 @@ async def live_events(request: web.Request) -> web.StreamResponse:
     who = await principal(request)
     session_id = path_id(request, "session_id")
     services = request.app[SERVICES]
-    visible = await watching.watched_seats(services, who, session_id)
+    visible = await watching.watched_seats(services, who, session_id, now=request.app[CLOCK]())
     response = web.StreamResponse(
         headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store"}
     )

@@ -1,11 +1,14 @@
 """RFC 9457 problem responses, produced in one place for every error that reaches HTTP.
 
 Known errors (``ProblemError``) carry their status and a message a person can act on; anything
-else is logged in full and answered with a bare 500 that reveals no internals.
+else is logged in full and answered with a bare 500 that reveals no internals. aiohttp's own
+refusals keep their headers (a 405 says what is ``Allow``-ed). A path or query holding a NUL
+character (which no database column can store) is refused here, before any handler reads it.
 """
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -14,7 +17,7 @@ import structlog
 from aiohttp import web
 
 from evaluation_hub.api.keys import CONFIG
-from evaluation_hub.errors import ProblemError
+from evaluation_hub.errors import InvalidInput, NotFound, ProblemError
 
 __all__ = ["PROBLEM_BASE", "problem_middleware", "problem_response"]
 
@@ -22,6 +25,8 @@ PROBLEM_BASE = "https://evaluation-hub.invalid/problems/"
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 
 log = structlog.get_logger(__name__)
+
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 _HTTP_CODES = {
     400: ("bad-request", "请求格式错误", "请求格式错误"),
@@ -47,12 +52,26 @@ def problem_response(
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
+# Headers of aiohttp's own refusals that the problem response keeps.
+_KEPT_HEADERS = ("Allow",)
+
+
+def _refuse_nul(request: web.Request) -> None:
+    if "\x00" in request.path:
+        raise NotFound("not-found", "请求的地址不存在")
+    for name, value in request.query.items():
+        if "\x00" in name or "\x00" in value:
+            raise InvalidInput("bad-query", "查询参数不能包含 NUL 字符")
+
 
 @web.middleware
 async def problem_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex[:16]
+    # A client's request id is echoed only when it is a short plain token (it goes into logs).
+    given = request.headers.get("X-Request-Id", "")
+    request_id = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex[:16]
     structlog.contextvars.bind_contextvars(request_id=request_id)
     try:
+        _refuse_nul(request)
         response = await handler(request)
     except ProblemError as exc:
         log.info("request.refused", status=exc.status, code=exc.code, path=request.path)
@@ -68,6 +87,9 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
         if exc.status == 413:
             detail = f"请求体超过 {request.app[CONFIG].max_body_bytes} 字节上限"
         response = problem_response(exc.status, code, title, detail, request.path)
+        for name in _KEPT_HEADERS:
+            if name in exc.headers:
+                response.headers[name] = exc.headers[name]
     except Exception:
         log.exception("request.failed", path=request.path, method=request.method)
         response = problem_response(

@@ -3,6 +3,12 @@
 Handlers are registered with :meth:`ApiRoutes.route`, which adds the route to aiohttp and records
 its summary, parameters, request schema and responses; the OpenAPI document is generated from
 the same records and request bodies are validated with the same schemas.
+
+The answers the framework itself gives are documented for every operation they can come from,
+so a route's ``errors=`` lists only what its use case refuses: 401 wherever a principal is
+needed, 403 on a signed-in write (a cookie without the pages' request header,
+``api.auth``), 404 wherever the path names something, 413 and 422 wherever a body is read,
+422 wherever the query is parsed.
 """
 
 from __future__ import annotations
@@ -14,7 +20,14 @@ from typing import Any
 
 from aiohttp import web
 
-__all__ = ["ApiRoutes", "Operation", "openapi_document"]
+__all__ = [
+    "UNSAFE_METHODS",
+    "ApiRoutes",
+    "Operation",
+    "documented_errors",
+    "openapi_document",
+    "path_params",
+]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -29,7 +42,11 @@ _STATUS_TEXT = {
     "409": "与当前状态冲突",
     "413": "请求体过大",
     "422": "请求内容不符合要求",
+    "429": "尝试过于频繁，暂时锁定",
+    "503": "服务暂时繁忙",
 }
+#: methods that change something: a cookie must come with the pages' request header
+UNSAFE_METHODS = frozenset({"post", "put", "patch", "delete"})
 
 
 @dataclass(frozen=True)
@@ -44,6 +61,8 @@ class Operation:
     auth: bool
     query: dict[str, dict[str, Any]] = field(default_factory=dict)
     errors: tuple[int, ...] = ()
+    #: other success statuses the operation answers (a random draw creates, a proposal reads)
+    also: tuple[int, ...] = ()
 
 
 class ApiRoutes:
@@ -64,6 +83,7 @@ class ApiRoutes:
         auth: bool = True,
         query: dict[str, dict[str, Any]] | None = None,
         errors: tuple[int, ...] = (),
+        also: tuple[int, ...] = (),
     ) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             self.table.route(method, path)(handler)
@@ -79,6 +99,7 @@ class ApiRoutes:
                     auth,
                     query or {},
                     errors,
+                    also,
                 )
             )
             return handler
@@ -86,11 +107,41 @@ class ApiRoutes:
         return register
 
 
+_ID = {"type": "integer", "format": "int32"}  # ids are 32-bit (schema.MAX_ID)
+_CODE = {"type": "string", "minLength": 1, "maxLength": 32}
+
+
+def path_params(path: str) -> list[str]:
+    return re.findall(r"{(\w+)}", path)
+
+
 def _path_params(path: str) -> list[dict[str, Any]]:
+    """``…_id`` parameters are database ids; any other is a code (``expert_code``)."""
     return [
-        {"name": name, "in": "path", "required": True, "schema": {"type": "integer"}}
-        for name in re.findall(r"{(\w+)}", path)
+        {
+            "name": name,
+            "in": "path",
+            "required": True,
+            "schema": _ID if name.endswith("_id") else _CODE,
+        }
+        for name in path_params(path)
     ]
+
+
+def documented_errors(op: Operation) -> set[int]:
+    """Every error status ``op`` can answer: its own and the framework's."""
+    codes = set(op.errors)
+    if op.auth:
+        codes.add(401)
+        if op.method in UNSAFE_METHODS:
+            codes.add(403)
+    if path_params(op.path):
+        codes.add(404)
+    if op.body is not None:
+        codes |= {413, 422}
+    if op.query:
+        codes.add(422)
+    return codes
 
 
 def openapi_document(operations: list[Operation], schemas: dict[str, Any]) -> dict[str, Any]:
@@ -106,12 +157,12 @@ def openapi_document(operations: list[Operation], schemas: dict[str, Any]) -> di
                 ),
             }
         }
-        error_codes = set(op.errors)
-        if op.auth:
-            error_codes |= {401}
-        if op.body is not None:
-            error_codes |= {413, 422}
-        for code in sorted(error_codes):
+        for code in op.also:
+            responses[str(code)] = {
+                "description": _STATUS_TEXT.get(str(code), "成功"),
+                "content": {"application/json": {"schema": {"type": "object"}}},
+            }
+        for code in sorted(documented_errors(op)):
             responses[str(code)] = {
                 "description": _STATUS_TEXT[str(code)],
                 "content": {"application/problem+json": {"schema": PROBLEM}},

@@ -16,7 +16,7 @@ from evaluation_hub.api.auth import principal
 from evaluation_hub.api.keys import CLOCK, SERVICES
 from evaluation_hub.api.params import path_id
 from evaluation_hub.api.routes import ApiRoutes
-from evaluation_hub.api.schema import read_json
+from evaluation_hub.api.schema import ID, read_json
 from evaluation_hub.api.serialize import list_of, ref
 from evaluation_hub.api.views.sessions import (
     expert_json,
@@ -51,7 +51,7 @@ SESSION_CREATE = {
         "starts_at": {"type": "string", "format": "date-time"},
         "ends_at": {"type": "string", "format": "date-time"},
         "committee_size": {"type": "integer", "minimum": 1, "maximum": 99},
-        "host_venue_id": {"type": "integer", "minimum": 1},
+        "host_venue_id": ID,
     },
 }
 SESSION_EXPERT = {
@@ -59,7 +59,7 @@ SESSION_EXPERT = {
     "additionalProperties": False,
     "required": ["expert_id"],
     "properties": {
-        "expert_id": {"type": "integer", "minimum": 1},
+        "expert_id": ID,
         "placement": {"type": "string", "enum": list(membership.PLACEMENTS)},
     },
 }
@@ -145,7 +145,14 @@ async def add_session_expert(request: web.Request) -> web.Response:
     return web.json_response(member_added_json(added), status=201)
 
 
-@routes.route("GET", "/api/experts", summary="列出专家", tag="评标会", response=list_of("Expert"))
+@routes.route(
+    "GET",
+    "/api/experts",
+    summary="列出专家库（主场业务人员、系统管理员）",
+    tag="评标会",
+    response=list_of("Expert"),
+    errors=(403,),
+)
 async def list_experts(request: web.Request) -> web.Response:
     experts = await records.list_experts(request.app[SERVICES], await principal(request))
     return web.json_response([expert_json(e) for e in experts])

@@ -19,8 +19,9 @@ from evaluation_hub.api.auth import principal
 from evaluation_hub.api.keys import CLOCK, SERVICES
 from evaluation_hub.api.params import path_id
 from evaluation_hub.api.routes import ApiRoutes
-from evaluation_hub.api.schema import read_json
+from evaluation_hub.api.schema import ID, read_json
 from evaluation_hub.api.views.presence import presence_json
+from evaluation_hub.audit.canonical import MAX_SAFE_INTEGER
 from evaluation_hub.checkin import presence
 from evaluation_hub.errors import InvalidInput
 from evaluation_hub.supervision import assistance, copy_notices, handovers, incidents, record
@@ -41,18 +42,20 @@ INCIDENT_CREATE = {
     "properties": {
         "kind": {"type": "string", "minLength": 1, "maxLength": 60, "example": "评标期间离开工位"},
         "severity": {"type": "string", "enum": [s.value for s in Severity]},
-        "expert_id": {"type": "integer", "minimum": 1},
-        "seat_id": {"type": "integer", "minimum": 1},
+        "expert_id": ID,
+        "seat_id": ID,
         "description": _TEXT,
         "evidence": {
             "type": "object",
             "additionalProperties": False,
             "properties": {
                 "recording_segment_id": {"type": "string", "minLength": 1, "maxLength": 200},
-                "offset_s": {"type": "integer", "minimum": 0},
+                # seconds into the segment: a segment is seconds long, a day is plenty
+                "offset_s": {"type": "integer", "minimum": 0, "maximum": 86_400},
                 "audit_seqs": {
                     "type": "array",
-                    "items": {"type": "integer", "minimum": 1},
+                    # an audit payload holds integers JSON readers all agree on (±(2**53 - 1))
+                    "items": {"type": "integer", "minimum": 1, "maximum": MAX_SAFE_INTEGER},
                     "maxItems": 100,
                 },
             },
@@ -75,7 +78,7 @@ ASSISTANCE = {
     "type": "object",
     "additionalProperties": False,
     "required": ["venue_id", "content"],
-    "properties": {"venue_id": {"type": "integer", "minimum": 1}, "content": _TEXT},
+    "properties": {"venue_id": ID, "content": _TEXT},
 }
 RESPONSE = {
     "type": "object",
@@ -129,7 +132,9 @@ async def list_sessions(request: web.Request) -> web.Response:
 async def supervision_record(request: web.Request) -> web.Response:
     who = await principal(request)
     session_id = path_id(request, "session_id")
-    found = await record.supervision_record(request.app[SERVICES], who, session_id)
+    found = await record.supervision_record(
+        request.app[SERVICES], who, session_id, now=request.app[CLOCK]()
+    )
     return _json(views.record_json(found))
 
 

@@ -394,7 +394,7 @@ _ARCHIVIST = Principal("archive", "system_admin", None)
 async def supervision_section(ctx: ArchiveContext) -> list[BundleFile]:
     sid, who = ctx.session_id, _ARCHIVIST
     async with ctx.db.read() as s:
-        record = await read_record(s, who, sid)
+        record = await read_record(s, who, sid, now=ctx.now)
         incidents = await read_incidents(s, who, sid)
         assistance = await read_assistance_requests(s, who, sid)
         notices = await read_copy_notices(s, who, sid, now=ctx.now)

@@ -18,6 +18,12 @@ tar's one top directory (the first component of the first member). Regular files
 they stream past; the contents are kept in memory only for the few small files the verifier
 parses (``keep``), so gigabytes of recordings cost no memory and no temporary disk.
 
+Memory stays bounded whatever the tar claims (``ReadLimits``): a kept file larger than
+``max_kept_bytes`` is refused from its header, before its data is read; so is a pax or GNU
+long-name header larger than ``max_header_bytes`` (``tarfile`` itself would read such a header
+whole into memory: a gzip bomb of a few megabytes can declare gigabytes), a sparse member, and
+a tar of more than ``max_members`` members.
+
 File I/O only: no database, no clock.
 """
 
@@ -36,6 +42,7 @@ from pathlib import Path
 from evaluation_hub.archive.errors import ArchiveError
 
 __all__ = [
+    "ReadLimits",
     "TarBundle",
     "TarMember",
     "TarRefused",
@@ -129,6 +136,49 @@ class TarRefused(Exception):
 
 
 @dataclass(frozen=True, slots=True)
+class ReadLimits:
+    """What :func:`read_tar` reads at most; beyond any of these the tar is refused."""
+
+    #: members of any kind (a day of ten-second recording segments of 20 seats is ~60 000)
+    max_members: int = 200_000
+    #: each file the verifier parses (manifest, audit slice, segment list)
+    max_kept_bytes: int = 32 * 1024 * 1024
+    #: each pax extended header or GNU long name/link header
+    max_header_bytes: int = 1024 * 1024
+
+
+# Headers whose data ``tarfile`` reads whole into memory before the member they describe.
+_HEADER_TYPES = frozenset(
+    {
+        tarfile.XHDTYPE,
+        tarfile.XGLTYPE,
+        tarfile.SOLARIS_XHDTYPE,
+        tarfile.GNUTYPE_LONGNAME,
+        tarfile.GNUTYPE_LONGLINK,
+    }
+)
+
+
+def _bounded_info(limits: ReadLimits) -> type[tarfile.TarInfo]:
+    """A ``TarInfo`` that refuses oversized headers and sparse members before reading them."""
+
+    class BoundedInfo(tarfile.TarInfo):
+        def _proc_member(self, tar: tarfile.TarFile) -> tarfile.TarInfo:
+            if self.type in _HEADER_TYPES and self.size > limits.max_header_bytes:
+                raise TarRefused(
+                    f"unsafe tar: a {self.size}-byte extended header (before member "
+                    f"{self.name!r}) is over the {limits.max_header_bytes}-byte limit"
+                )
+            if self.type == tarfile.GNUTYPE_SPARSE:
+                raise TarRefused(f"unsafe tar: member {self.name!r} is a sparse file")
+            # tarfile's own dispatch (not in the type stubs).
+            member: tarfile.TarInfo = super()._proc_member(tar)  # type: ignore[misc]
+            return member
+
+    return BoundedInfo
+
+
+@dataclass(frozen=True, slots=True)
 class TarMember:
     """A regular file of the tarred bundle: its hash, size, and contents if they were kept."""
 
@@ -197,27 +247,35 @@ def _problem(member: tarfile.TarInfo, top: str, seen: set[str]) -> str | None:
     return None
 
 
-def read_tar(path: Path, keep: frozenset[str]) -> TarBundle:
+def read_tar(path: Path, keep: frozenset[str], limits: ReadLimits = ReadLimits()) -> TarBundle:
     """Hash every file of the tar ``path`` (plain or gzip), keeping the contents of ``keep``.
 
-    Raises :class:`TarRefused` for the first unsafe member, or if the tar cannot be read to
-    its end. Paths in the result (and in ``keep``) are relative to the top directory.
+    Raises :class:`TarRefused` for the first unsafe member, for anything over ``limits``, or if
+    the tar cannot be read to its end. Paths in the result (and in ``keep``) are relative to
+    the top directory.
     """
     files: dict[str, TarMember] = {}
     seen: set[str] = set()
     top: str | None = None
     try:
-        with tarfile.open(path, mode="r|*") as tar:
+        with tarfile.open(path, mode="r|*", tarinfo=_bounded_info(limits)) as tar:
             for member in tar:
                 if top is None:
                     top = member.name.split("/")[0]
                 problem = _problem(member, top, seen)
                 if problem is not None:
                     raise TarRefused(f"unsafe tar: member {member.name!r} {problem}")
+                if len(seen) >= limits.max_members:
+                    raise TarRefused(f"unsafe tar: more than {limits.max_members} members")
                 seen.add(member.name)
                 if not member.isreg():
                     continue
                 relative = member.name[len(top) + 1 :]
+                if relative in keep and member.size > limits.max_kept_bytes:
+                    raise TarRefused(
+                        f"unsafe tar: member {member.name!r} is {member.size} bytes, over the "
+                        f"{limits.max_kept_bytes}-byte limit for a file the verifier reads"
+                    )
                 source = tar.extractfile(member)
                 assert source is not None  # a regular file always has data
                 digest = hashlib.sha256()

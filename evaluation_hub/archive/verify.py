@@ -23,6 +23,10 @@ Order of checks (the first failure is reported, nothing after it):
    the save, nor its signature, nor its key can be replaced); a save without a signature must
    have no audit event that recorded one.
 
+Memory stays bounded whatever the bundle holds: files are hashed in 1 MiB chunks, and only the
+files the checks parse are read whole, each at most ``tarball.ReadLimits.max_kept_bytes``
+(a tar's oversized headers are refused too, see ``tarball``).
+
 File I/O only: no database, no clock. Messages are English (an operator's command).
 """
 
@@ -47,7 +51,7 @@ from evaluation_hub.archive.bundle import (
     signature_valid,
 )
 from evaluation_hub.archive.sections import RECORDING_FILES, SCORES, session_segments
-from evaluation_hub.archive.tarball import TarRefused, read_tar
+from evaluation_hub.archive.tarball import ReadLimits, TarRefused, read_tar
 from evaluation_hub.audit.canonical import parse_timestamp
 from evaluation_hub.audit.chain import AuditEvent, verify
 from evaluation_hub.audit.checkpoint import Checkpoint, key_fingerprint
@@ -65,6 +69,9 @@ _SEGMENTS = "recordings/segments.json"
 _PARSED = frozenset(
     {MANIFEST, SIGNATURE, PUBLIC_KEY, _EVENTS, _CHECKPOINTS, _SLICE, _SEGMENTS, SCORES}
 )
+# What a check reads into memory at most, for a tar and a directory alike; every other file is
+# hashed as it streams past (``_sha256``, ``tarball.read_tar``).
+_LIMITS = ReadLimits()
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +135,15 @@ class _Directory:
 
     def read(self, name: str) -> bytes | None:
         path = self.root / name
-        return path.read_bytes() if path.is_file() else None
+        if not path.is_file():
+            return None
+        size = path.stat().st_size
+        if size > _LIMITS.max_kept_bytes:
+            raise _Failed(
+                f"{name} is {size} bytes, over the {_LIMITS.max_kept_bytes}-byte limit for a "
+                "file the verifier reads"
+            )
+        return path.read_bytes()
 
     def sha256(self, name: str) -> str | None:
         path = self.root / name
@@ -365,7 +380,7 @@ def verify_bundle(path: Path, public_key: Ed25519PublicKey | None = None) -> Bun
         root: _Bundle
         if path.is_file():
             try:
-                root = read_tar(path, _PARSED)
+                root = read_tar(path, _PARSED, _LIMITS)
             except TarRefused as refused:
                 raise _Failed(refused.message) from refused
         else:

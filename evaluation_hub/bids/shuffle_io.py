@@ -16,6 +16,7 @@ from pathlib import Path
 
 import yaml
 
+from evaluation_hub.bids.safe_yaml import MAX_DOCUMENT_BYTES, YamlRefused, load_bounded
 from scoring.shuffle import DEFAULT_LABELS, SEED_BYTES, ShuffleManifest
 
 __all__ = [
@@ -41,7 +42,10 @@ def _strings(raw: Mapping[str, object], key: str, path: Path) -> tuple[str, ...]
 
 def read_manifest(path: Path) -> ShuffleManifest:
     try:
-        raw = yaml.safe_load(path.read_text("utf-8"))
+        with path.open("rb") as f:  # at most one byte over the bound: load_bounded refuses it
+            raw = load_bounded(f.read(MAX_DOCUMENT_BYTES + 1).decode("utf-8"))
+    except YamlRefused as exc:
+        raise InputError(f"cannot read manifest {path}: line {exc.line}: {exc.message}") from exc
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise InputError(f"cannot read manifest {path}: {exc}") from exc
     if not isinstance(raw, Mapping) or not isinstance(raw.get("session_id"), str):

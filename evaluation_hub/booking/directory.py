@@ -4,7 +4,12 @@ a venue's day of bookings.
 Anyone signed in reads the venues and the shared seats; a venue's admin (or the system
 administrator, as any venue's admin) publishes and changes its seats, sees its unshared ones
 and its timeline (``access.Action.ADMINISTER_VENUE``). Creating or changing a seat is audited
-(``directory.seat_created``, ``directory.seat_changed`` with the fields that changed).
+(``directory.seat_created``, ``directory.seat_changed`` with the fields that changed). A seat
+label is unique at its venue (409 naming it, also when two requests race for it).
+
+A seat held by a random draw (两随机) is busy only for those who may learn where the draw went
+(``records.hold_visible``): before the start, the host's free-seat query lists it like any free
+seat, so the one seat missing from a venue cannot tell the host where its experts were drawn.
 """
 
 from __future__ import annotations
@@ -15,13 +20,15 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from evaluation_hub import access, localtime
 from evaluation_hub.audit.store import append_event
 from evaluation_hub.booking import rules
 from evaluation_hub.booking.ledger import load_venue
-from evaluation_hub.db.models import Booking, BookingSeat, Seat, Venue
+from evaluation_hub.booking.records import hold_visible, session_started
+from evaluation_hub.db.models import Booking, BookingSeat, EvaluationSession, Seat, Venue
 from evaluation_hub.errors import Conflict, InvalidInput, NotFound
 from evaluation_hub.principal import Principal
 from evaluation_hub.services import Services
@@ -169,7 +176,46 @@ async def list_venues(hub: Services, actor: Principal) -> list[VenueRecord]:
         return [_venue(v) for v in (await s.execute(select(Venue).order_by(Venue.id))).scalars()]
 
 
-async def list_seats(hub: Services, actor: Principal, query: SeatQuery) -> list[SeatRecord]:
+async def _busy_seats(
+    s: AsyncSession, actor: Principal, window: rules.Window, now: datetime
+) -> set[int]:
+    """The seats held in ``window`` as far as ``actor`` may know: a drawn hold whose venue is
+    hidden from them is not counted (``records.hold_visible``)."""
+    holds = await s.execute(
+        select(
+            BookingSeat.seat_id,
+            Seat.venue_id,
+            Booking.session_id,
+            Booking.drawn,
+            EvaluationSession.host_venue_id,
+            EvaluationSession.starts_at,
+        )
+        .join(Seat, Seat.id == BookingSeat.seat_id)
+        .join(Booking, Booking.id == BookingSeat.booking_id)
+        .join(EvaluationSession, EvaluationSession.id == Booking.session_id)
+        .where(
+            BookingSeat.live.is_(True),
+            BookingSeat.starts_at < window.ends_at,
+            BookingSeat.ends_at > window.starts_at,
+        )
+    )
+    return {
+        seat_id
+        for seat_id, venue_id, session_id, drawn, host_venue_id, starts_at in holds.all()
+        if hold_visible(
+            actor,
+            session_id=session_id,
+            host_venue_id=host_venue_id,
+            venue_id=venue_id,
+            drawn=drawn,
+            started=session_started(starts_at, now),
+        )
+    }
+
+
+async def list_seats(
+    hub: Services, actor: Principal, query: SeatQuery, *, now: datetime
+) -> list[SeatRecord]:
     """The shared seats matching ``query``, by venue and id; with ``include_unshared`` also the
     unshared seats of venues the caller administers."""
     _check_capabilities(query.capabilities)
@@ -181,19 +227,7 @@ async def list_seats(hub: Services, actor: Principal, query: SeatQuery) -> list[
     window = query.free_in
     async with hub.db.read() as s:
         rows = list((await s.execute(found)).all())
-        busy: set[int] = set()
-        if window is not None:
-            busy = set(
-                (
-                    await s.execute(
-                        select(BookingSeat.seat_id).where(
-                            BookingSeat.live.is_(True),
-                            BookingSeat.starts_at < window.ends_at,
-                            BookingSeat.ends_at > window.starts_at,
-                        )
-                    )
-                ).scalars()
-            )
+        busy = await _busy_seats(s, actor, window, now) if window is not None else set()
     out: list[SeatRecord] = []
     for seat, venue in rows:
         own_venue = access.allowed(actor, access.Action.ADMINISTER_VENUE, _venue_target(venue))
@@ -220,23 +254,20 @@ async def create_seat(
     now: datetime,
 ) -> SeatRecord:
     """Publish a seat of the venue to the directory (发布工位)."""
+    label = label.strip()
     async with hub.db.write() as s:
         venue = await _administered_venue(s, actor, venue_id)
-        taken = (
-            await s.execute(select(Seat.id).where(Seat.venue_id == venue.id, Seat.label == label))
-        ).first()
-        if taken:
-            raise Conflict("seat-label-taken", f"场地「{venue.name}」已有编号为 {label} 的工位")
+        await _label_free(s, venue, label)
         seat = Seat(
             venue_id=venue.id,
-            label=label.strip(),
+            label=label,
             room=room,
             capabilities=sorted(capabilities),
             status=status,
             shared=shared,
         )
         s.add(seat)
-        await s.flush()
+        await _flush_label(s, venue, label)
         await append_event(
             s,
             kind="directory.seat_created",
@@ -246,6 +277,31 @@ async def create_seat(
             at=now,
         )
         return _seat(seat, venue)
+
+
+def _label_taken(venue: Venue, label: str) -> Conflict:
+    return Conflict("seat-label-taken", f"场地「{venue.name}」已有编号为 {label} 的工位")
+
+
+async def _label_free(
+    s: AsyncSession, venue: Venue, label: str, *, other_than: int | None = None
+) -> None:
+    """409 if another seat of the venue has ``label``."""
+    query = select(Seat.id).where(Seat.venue_id == venue.id, Seat.label == label)
+    if other_than is not None:
+        query = query.where(Seat.id != other_than)
+    if (await s.execute(query)).first():
+        raise _label_taken(venue, label)
+
+
+async def _flush_label(s: AsyncSession, venue: Venue, label: str) -> None:
+    """Flush a new or relabelled seat; the unique (venue, label) constraint refusing it means a
+    concurrent request took the label after :func:`_label_free` looked."""
+    try:
+        async with s.begin_nested():
+            await s.flush()
+    except IntegrityError as exc:
+        raise _label_taken(venue, label) from exc
 
 
 def _fields(seat: Seat) -> dict[str, Any]:
@@ -269,13 +325,20 @@ async def change_seat(
             raise NotFound("seat-not-found", f"工位 #{seat_id} 不存在")
         venue = await _administered_venue(s, actor, seat.venue_id)
         before = _fields(seat)
-        for name in ("label", "room", "status", "shared"):
-            value = getattr(changes, name)
+        label = changes.label.strip() if changes.label is not None else None
+        if label is not None and label != seat.label:
+            await _label_free(s, venue, label, other_than=seat.id)
+        for name, value in (
+            ("label", label),
+            ("room", changes.room),
+            ("status", changes.status),
+            ("shared", changes.shared),
+        ):
             if value is not None:
                 setattr(seat, name, value)
         if changes.capabilities is not None:
             seat.capabilities = sorted(changes.capabilities)
-        await s.flush()
+        await _flush_label(s, venue, seat.label)
         after = _fields(seat)
         changed: Mapping[str, Any] = {
             name: {"from": before[name], "to": after[name]}

@@ -7,7 +7,9 @@ change is appended to the audit chain; once committed, it is logged and told to 
 
 The no-double-booking promise is kept by the database (see the migration), not by a
 look-before-insert here: when the database refuses a hold, the transaction is rolled back and
-the conflicting booking is looked up afterwards so the 409 can name it.
+the conflicting booking is looked up afterwards so the 409 can name it — unless it is a random
+draw's hold whose venue the actor may not learn yet (两随机、四不知, ``records.hold_visible``):
+then the 409 names neither the seat nor the booking.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from sqlalchemy.orm import selectinload
 from evaluation_hub.access import Role
 from evaluation_hub.audit.store import append_event
 from evaluation_hub.booking import rules
-from evaluation_hub.booking.records import publish_changes
+from evaluation_hub.booking.records import hold_visible, publish_changes, session_started
 from evaluation_hub.db.engine import Database
 from evaluation_hub.db.models import (
     Booking,
@@ -61,6 +63,8 @@ SYSTEM = Principal("system", Role.SYSTEM, None)
 # refusal) and the state changes made (to log once committed).
 _HOLDS_KEY = "evaluation_hub.attempted_holds"
 _EVENTS_KEY = "evaluation_hub.booking_events"
+# Who changes bookings in this unit of work (whom a refusal is worded for).
+_ACTOR_KEY = "evaluation_hub.booking_actor"
 
 
 @dataclass(frozen=True)
@@ -121,6 +125,7 @@ def record(
     )
     s.add(event)
     s.info.setdefault(_EVENTS_KEY, []).append(event)
+    s.info[_ACTOR_KEY] = actor
 
 
 async def _audit_events(s: AsyncSession) -> None:
@@ -211,13 +216,18 @@ def _is_overlap_refusal(exc: IntegrityError) -> bool:
     return "booking_seats_overlap" in text or "ex_booking_seats_no_overlap" in text
 
 
-async def _explain_overlap(db: Database, attempted: list[_Holds]) -> Conflict:
-    """Name the live booking that holds one of the seats we tried to hold."""
+async def _explain_overlap(
+    db: Database, attempted: list[_Holds], actor: Principal, now: datetime
+) -> Conflict:
+    """Name the live booking that holds one of the seats we tried to hold, if ``actor`` may
+    learn where it is."""
     holds = attempted[-1]
     async with db.read() as s:
         query = (
-            select(BookingSeat, Seat)
+            select(BookingSeat, Seat, Booking.drawn, EvaluationSession)
             .join(Seat, Seat.id == BookingSeat.seat_id)
+            .join(Booking, Booking.id == BookingSeat.booking_id)
+            .join(EvaluationSession, EvaluationSession.id == Booking.session_id)
             .where(
                 BookingSeat.seat_id.in_(holds.seat_ids),
                 BookingSeat.live.is_(True),
@@ -230,7 +240,16 @@ async def _explain_overlap(db: Database, attempted: list[_Holds]) -> Conflict:
         row = (await s.execute(query)).first()
     if row is None:  # the holder let go between the refusal and this look-up
         return Conflict("seat-booked", "所选工位在该时段刚被其他预约占用，请刷新后重试")
-    hold, seat = row
+    hold, seat, drawn, session = row
+    if not hold_visible(
+        actor,
+        session_id=session.id,
+        host_venue_id=session.host_venue_id,
+        venue_id=seat.venue_id,
+        drawn=drawn,
+        started=session_started(session.starts_at, now),
+    ):
+        return Conflict("seat-booked", "所选工位在该时段已被其他预约占用，请选择其他工位")
     window = rules.Window(hold.starts_at, hold.ends_at)
     return Conflict(
         "seat-booked",
@@ -275,7 +294,10 @@ async def write_bookings(
         attempted: list[_Holds] = s.info.get(_HOLDS_KEY, []) if s is not None else []
         if not attempted or not _is_overlap_refusal(exc):
             raise
-        raise await _explain_overlap(hub.db, attempted) from exc
+        assert s is not None
+        # Nobody recorded (never expected: a hold comes with its change): word it for the hub.
+        actor: Principal = s.info.get(_ACTOR_KEY, SYSTEM)
+        raise await _explain_overlap(hub.db, attempted, actor, now) from exc
     _log_events(s)
     changed = [found[booking_id] for booking_id in ids]
     if publish:

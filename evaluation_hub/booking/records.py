@@ -3,7 +3,9 @@ may see.
 
 A random draw's venues stay hidden from the host site until the session starts (两随机、四不知,
 ``access.booking_venue_visible``): a record made for such a caller carries neither the venue
-nor the seats. Every booking change is also told to the pages (``booking.changed`` on the bus)
+nor the seats. Every other view that names where a session's experts sit (the directory's
+busy seats, a conflict's message, the committee, the PINs, the supervision record, the live
+wall) asks :func:`seating_visible` or :func:`hold_visible`, with :func:`session_started`. Every booking change is also told to the pages (``booking.changed`` on the bus)
 on the channels of those who may see it (``access.event_channels``), each with only what that
 channel may see; pages re-read the details through the API, where access is checked again.
 """
@@ -15,6 +17,7 @@ from datetime import datetime
 
 from evaluation_hub import access
 from evaluation_hub.access import Role, Target
+from evaluation_hub.booking.seatings import Seating
 from evaluation_hub.bus.base import Bus
 from evaluation_hub.db.models import Booking
 from evaluation_hub.principal import Principal
@@ -24,8 +27,11 @@ __all__ = [
     "BookingRecord",
     "HeldSeat",
     "booking_target",
+    "hold_visible",
     "publish_changes",
     "record_for",
+    "seating_visible",
+    "session_started",
     "venue_visible",
 ]
 
@@ -82,12 +88,50 @@ def booking_target(booking: Booking, *, host_venue_name: str = "", venue_name: s
     )
 
 
+def session_started(starts_at: datetime, now: datetime) -> bool:
+    """Whether a session has started, as 四不知 counts it: its drawn venues are told then."""
+    return now >= starts_at
+
+
 def venue_visible(principal: Principal, booking: Booking, now: datetime) -> bool:
     return access.booking_venue_visible(
         principal,
         booking_target(booking),
         drawn=booking.drawn,
-        started=now >= booking.session.starts_at,
+        started=session_started(booking.session.starts_at, now),
+    )
+
+
+def hold_visible(
+    principal: Principal,
+    *,
+    session_id: int,
+    host_venue_id: int,
+    venue_id: int,
+    drawn: bool,
+    started: bool,
+) -> bool:
+    """Whether ``principal`` may learn of a seat held at ``venue_id`` for the session (that it
+    is busy, which seat, who sits there)."""
+    return access.booking_venue_visible(
+        principal,
+        Target(session_id=session_id, host_venue_id=host_venue_id, venue_id=venue_id),
+        drawn=drawn,
+        started=started,
+    )
+
+
+def seating_visible(
+    principal: Principal, seating: Seating, host_venue_id: int, *, started: bool
+) -> bool:
+    """Whether ``principal`` may learn where this seating is (venue, seat, its picture)."""
+    return hold_visible(
+        principal,
+        session_id=seating.session_id,
+        host_venue_id=host_venue_id,
+        venue_id=seating.venue_id,
+        drawn=seating.drawn,
+        started=started,
     )
 
 

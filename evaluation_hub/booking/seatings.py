@@ -51,6 +51,11 @@ class Seating:
     expert_code: str | None
     #: the expert checked in at this seat with their one-time PIN
     checked_in: bool
+    #: the booking's state (one of ``LIVE_STATES``): a request only, or confirmed, checked in
+    booking_state: str
+    #: the booking came from the random draw (两随机): its venue is hidden from the host site
+    #: until the start (``access.booking_venue_visible``)
+    drawn: bool
     #: when they checked in (None: not checked in)
     checked_in_at: datetime | None = None
 
@@ -129,6 +134,8 @@ async def seatings(
             expert_id=hold.expert_id,
             expert_code=code,
             checked_in=used_at is not None,
+            booking_state=booking.state,
+            drawn=booking.drawn,
             checked_in_at=used_at,
         )
         for hold, booking, seat, venue, code, used_at in rows.all()

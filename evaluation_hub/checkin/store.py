@@ -7,7 +7,9 @@ seats of the host venue, away members anywhere else. A wrong PIN must use up an 
 though the attempt is refused, so the attempt counter is committed before the refusal is
 raised. An accepted check-in also records whether the seat's live picture showed the expert
 alone (``checkin.presence``: presence unconfirmed is raised to the supervisors). Every seating,
-issue, acceptance and refusal is an audit event.
+issue, acceptance and refusal is an audit event. The host is told the venue and seat of an
+expert's PIN, or of a seat an expert already holds, only once a random draw's venue is no
+secret from them (两随机、四不知, ``booking.records.hold_visible``).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from sqlalchemy import select
 from evaluation_hub import access
 from evaluation_hub.audit.store import append_event
 from evaluation_hub.booking import rules as booking_rules
+from evaluation_hub.booking.records import hold_visible, session_started
 from evaluation_hub.booking.seatings import seatings
 from evaluation_hub.checkin import rules
 from evaluation_hub.checkin.presence import record_presence
@@ -53,8 +56,9 @@ def _purpose(booking_seat_id: int) -> str:
 class IssuedPin:
     expert_code: str
     expert_name: str
-    venue_name: str
-    seat_label: str
+    #: None while the seat is a random draw's secret from the caller
+    venue_name: str | None
+    seat_label: str | None
     pin: str
 
 
@@ -75,6 +79,19 @@ async def assign_expert(
         loaded = await load_session(s, booking.session_id)
         access.require(actor, access.Action.SEAT_EXPERTS, loaded.target)
         session = loaded.session
+        if not hold_visible(
+            actor,
+            session_id=session.id,
+            host_venue_id=session.host_venue_id,
+            venue_id=booking.venue_id,
+            drawn=booking.drawn,
+            started=session_started(session.starts_at, now),
+        ):
+            # Refused whatever the seat, so trying seat ids tells nothing about the draw.
+            raise Conflict(
+                "drawn-booking",
+                f"预约 #{booking.id} 来自随机抽取，专家的工位由抽取结果安排，评标开始前不能调整",
+            )
         hold = (
             await s.execute(
                 select(BookingSeat).where(
@@ -112,7 +129,7 @@ async def assign_expert(
         )
         elsewhere = (
             await s.execute(
-                select(BookingSeat.seat_id)
+                select(BookingSeat.seat_id, Booking.venue_id, Booking.drawn)
                 .join(Booking, Booking.id == BookingSeat.booking_id)
                 .where(
                     Booking.session_id == session.id,
@@ -123,9 +140,19 @@ async def assign_expert(
             )
         ).first()
         if elsewhere is not None:
-            raise Conflict(
-                "expert-already-seated", f"专家 #{expert_id} 已安排在工位 #{elsewhere[0]}"
-            )
+            other_seat, venue_id, drawn = elsewhere
+            if hold_visible(
+                actor,
+                session_id=session.id,
+                host_venue_id=session.host_venue_id,
+                venue_id=venue_id,
+                drawn=drawn,
+                started=session_started(session.starts_at, now),
+            ):
+                raise Conflict(
+                    "expert-already-seated", f"专家 #{expert_id} 已安排在工位 #{other_seat}"
+                )
+            raise Conflict("expert-already-seated", f"专家 #{expert_id} 已安排在其他工位")
         hold.expert_id = expert_id
         await append_event(
             s,
@@ -154,7 +181,7 @@ async def issue_pins(
         session = loaded.session
         rows = (
             await s.execute(
-                select(BookingSeat, Expert, Seat, Venue)
+                select(BookingSeat, Expert, Seat, Venue, Booking.drawn)
                 .join(Booking, Booking.id == BookingSeat.booking_id)
                 .join(Expert, Expert.id == BookingSeat.expert_id)
                 .join(Seat, Seat.id == BookingSeat.seat_id)
@@ -172,8 +199,9 @@ async def issue_pins(
                 "nobody-seated",
                 f"评标会 #{session.id} 还没有安排到已确认工位的专家，无法发放签到码",
             )
+        started = session_started(session.starts_at, now)
         issued = []
-        for hold, expert, seat, venue in rows:
+        for hold, expert, seat, venue, drawn in rows:
             pin = rules.new_pin(random_below(10**rules.PIN_DIGITS))
             existing = (
                 await s.execute(
@@ -189,7 +217,23 @@ async def issue_pins(
             credential.issued_by = actor.username
             credential.issued_at = now
             s.add(credential)
-            issued.append(IssuedPin(expert.code, expert.name, venue.name, seat.label, pin))
+            shown = hold_visible(
+                actor,
+                session_id=session.id,
+                host_venue_id=session.host_venue_id,
+                venue_id=venue.id,
+                drawn=drawn,
+                started=started,
+            )
+            issued.append(
+                IssuedPin(
+                    expert.code,
+                    expert.name,
+                    venue.name if shown else None,
+                    seat.label if shown else None,
+                    pin,
+                )
+            )
         await append_event(
             s,
             kind="checkin.pins_issued",

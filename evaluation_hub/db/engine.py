@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import (
 
 from evaluation_hub.db import migrate
 from evaluation_hub.errors import ConfigError, DatabaseNotMigrated
+from evaluation_hub.secretfile import PRIVATE_DIR, private_file
 
 __all__ = ["CommitListener", "Database", "is_sqlite", "make_engine", "sqlite_path"]
 
@@ -145,7 +146,11 @@ class Database:
 
     async def upgrade(self) -> None:
         if self.is_sqlite:
-            sqlite_path(self.url).parent.mkdir(parents=True, exist_ok=True)
+            # The database holds scores and seeds: readable by the hub's user only. SQLite gives
+            # its -wal and -shm files the database file's mode.
+            path = sqlite_path(self.url)
+            path.parent.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
+            private_file(path)
         async with self.engine.begin() as conn:
             await conn.run_sync(migrate.upgrade_on_connection)
 

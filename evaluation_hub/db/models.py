@@ -43,10 +43,12 @@ __all__ = [
     "CheckinCredential",
     "EvaluationSession",
     "Expert",
+    "RevokedToken",
     "Seat",
     "SeatDraw",
     "SessionExpert",
     "SessionTransition",
+    "Throttle",
     "User",
     "Venue",
 ]
@@ -295,6 +297,40 @@ class User(Base):
     venue_id: Mapped[int | None] = mapped_column(ForeignKey("venues.id"), default=None)
     password_hash: Mapped[str] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Every token names the version it was issued under; disabling the user or resetting the
+    # password moves it on, so every token issued before stops working at once.
+    token_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class RevokedToken(Base):
+    """A signed-out token (its ``jti``), refused until it would have expired anyway; rows past
+    ``expires_at`` mean nothing and are deleted as new ones arrive."""
+
+    __tablename__ = "revoked_tokens"
+
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    username: Mapped[str] = mapped_column(String(64))
+    revoked_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class Throttle(Base):
+    """One attempt counter (``evaluation_hub.throttling``): failed sign-ins of a user, an
+    address or both, enrolment requests of an address or a seat. Shared by every hub process;
+    rows past ``expires_at`` mean nothing and are deleted as new ones arrive."""
+
+    __tablename__ = "throttles"
+    __table_args__ = (UniqueConstraint("scope", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # What is counted: "signin.user_address", "signin.address", "signin.user",
+    # "enrolment.address", "enrolment.seat".
+    scope: Mapped[str] = mapped_column(String(32))
+    key: Mapped[str] = mapped_column(String(200))
+    attempts: Mapped[int] = mapped_column(Integer)
+    window_started_at: Mapped[datetime]
+    locked_until: Mapped[datetime | None] = mapped_column(default=None)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
 
 
 class SessionTransition(Base):

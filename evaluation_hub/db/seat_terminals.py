@@ -55,7 +55,8 @@ class SeatEnrolment(Base):
     seat_id: Mapped[int] = mapped_column(ForeignKey("seats.id"), index=True)
     ed25519_public_key: Mapped[bytes] = mapped_column(LargeBinary(32))
     x25519_public_key: Mapped[bytes] = mapped_column(LargeBinary(32))
-    enrolment_code: Mapped[str] = mapped_column(String(9))
+    # 25 digits in five groups ("12345 67890 ..."); 8 base32 letters for requests made before.
+    enrolment_code: Mapped[str] = mapped_column(String(40))
     status: Mapped[str] = mapped_column(String(20), default="pending")
     requested_at: Mapped[datetime]
     decided_by: Mapped[str | None] = mapped_column(String(64), default=None)

@@ -276,7 +276,9 @@ def run(args: argparse.Namespace) -> int:
         shutil.rmtree(options.state)
     options.state.mkdir(parents=True, exist_ok=True)
     url = f"sqlite+aiosqlite:///{options.state / 'hub.db'}"
-    config = HubConfig.from_env(database_url=url, host=args.host, port=args.port)
+    config = HubConfig.from_env(
+        state_dir=options.state, database_url=url, host=args.host, port=args.port
+    )
     # The demo keeps its recordings beside its database unless told otherwise.
     if "EVALHUB_RECORDINGS_DIR" not in os.environ:
         config = dataclasses.replace(config, recordings_dir=options.state / "recordings")

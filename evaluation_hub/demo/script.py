@@ -144,7 +144,7 @@ class Driver:
 
     async def _before_start(self) -> None:
         stage = self.stage
-        view = await committee_view(self.hub, stage.host, stage.session_id)
+        view = await committee_view(self.hub, stage.host, stage.session_id, now=self.clock())
         pending = [m.code for m in view.members if m.decision == "pending"]
         if stage.played in pending:
             self.tell(f"等待 {stage.played} 在专家页面签到并确认评标纪律承诺")

@@ -23,6 +23,11 @@ monitor's latest look at a seat's live picture, which check-in reads to confirm 
 Never decodes or encodes media on the event loop, and never holds unbounded buffers: a
 forwarder's viewers have bounded queues, the bus drops for slow subscribers, viewers per seat
 are capped.
+
+A viewer not connected ``viewer_connect_timeout`` seconds after its answer is closed (a page
+that posted its offer and went away), so such offers cannot fill a seat's places; one
+supervisor holds at most a few viewers (``live.viewer_places``); the wall releases its own
+when its page closes.
 """
 
 from __future__ import annotations
@@ -50,6 +55,7 @@ from evaluation_hub.live.status import (
     seat_channel,
     seat_state,
 )
+from evaluation_hub.live.viewer_places import user_cap_refusal
 from media.conduct import ConductAlert, ConductRules, Observation
 from media.forwarding import ForwardedTrack, PublisherForwarder, accept_publisher, add_viewer
 from media.monitor import SeatMonitor
@@ -108,6 +114,9 @@ class LiveHub:
         stats_interval: float = 1.0,
         lost_after: float = 3.0,
         max_viewers_per_seat: int = 16,
+        max_viewers_per_user_per_seat: int = 2,
+        max_viewers_per_user: int = 32,
+        viewer_connect_timeout: float = 10.0,
         monitor: bool = True,
         conduct_rules: ConductRules | None = None,
         monitor_interval: float = 1.0,
@@ -121,8 +130,11 @@ class LiveHub:
         self._rtc = rtc_configuration
         self._stats_interval = stats_interval
         self._lost_after = lost_after
-        # Read at each viewer request: configuration may change it while the hub runs.
+        # Read at each viewer request: configuration may change them while the hub runs.
         self.max_viewers_per_seat = max_viewers_per_seat
+        self.max_viewers_per_user_per_seat = max_viewers_per_user_per_seat
+        self.max_viewers_per_user = max_viewers_per_user
+        self.viewer_connect_timeout = viewer_connect_timeout
         self._monitor = monitor
         # Read when a seat first publishes; configuration may change them before that.
         self.conduct_rules = conduct_rules
@@ -263,11 +275,22 @@ class LiveHub:
                 f"该工位的观看人数已达上限（{self.max_viewers_per_seat} 路），请关闭其他观看窗口后再试",
                 409,
             )
+        refusal = user_cap_refusal(
+            ((v.seat_key, v.username) for v in self._viewers.values()),
+            seat_key,
+            username,
+            per_seat=self.max_viewers_per_user_per_seat,
+            per_user=self.max_viewers_per_user,
+        )
+        if refusal is not None:
+            raise refusal
         pc = RTCPeerConnection(self._rtc)
         tracks = [add_viewer(pc, pub.forwarder.video)]
         if pub.forwarder.audio.codec is not None:
             tracks.append(add_viewer(pc, pub.forwarder.audio))
         viewer = ViewerSession(next(self._viewer_ids), seat_key, username, pc, tracks)
+        # Counted from now on, not from the answer: concurrent offers are held to the caps too.
+        self._viewers[viewer.id] = viewer
         try:
             # The transceivers exist before the offer is applied, so aiortc matches the
             # offer's m-lines to them and keeps their codec preference (the publisher's).
@@ -284,12 +307,13 @@ class LiveHub:
             # subscription must not keep holding a place under the cap.
             await asyncio.shield(self._close_viewer(viewer))
             raise
-        self._viewers[viewer.id] = viewer
 
         @pc.on("connectionstatechange")
         def on_state() -> None:
             if pc.connectionState in ("failed", "closed"):
                 self._spawn(self._close_viewer(viewer))
+
+        self._spawn(self._close_unless_connected(viewer))
 
         self._spawn(
             self._record("live.viewer_opened", seat_key, username, {"viewer_id": viewer.id})
@@ -319,12 +343,26 @@ class LiveHub:
         if viewer is not None:
             await self._close_viewer(viewer)
 
-    async def _close_viewer(self, viewer: ViewerSession) -> None:
+    async def _close_unless_connected(self, viewer: ViewerSession) -> None:
+        """Give the viewer's place back if its connection is not up in time."""
+        await asyncio.sleep(self.viewer_connect_timeout)
+        if viewer.id in self._viewers and viewer.pc.connectionState != "connected":
+            logger.info(
+                "viewer %s of seat %s (%s) did not connect within %g s: closed",
+                viewer.id,
+                viewer.seat_key,
+                viewer.username,
+                self.viewer_connect_timeout,
+            )
+            await self._close_viewer(viewer, reason="not-connected")
+
+    async def _close_viewer(self, viewer: ViewerSession, *, reason: str | None = None) -> None:
         if self._viewers.pop(viewer.id, None) is not None:
+            payload: dict[str, Any] = {"viewer_id": viewer.id}
+            if reason is not None:
+                payload["reason"] = reason
             self._spawn(
-                self._record(
-                    "live.viewer_closed", viewer.seat_key, viewer.username, {"viewer_id": viewer.id}
-                )
+                self._record("live.viewer_closed", viewer.seat_key, viewer.username, payload)
             )
         for track in viewer.tracks:
             track.stop()

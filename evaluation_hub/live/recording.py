@@ -36,6 +36,7 @@ from evaluation_hub.audit.store import append_event
 from evaluation_hub.config import HubConfig
 from evaluation_hub.db.engine import Database
 from evaluation_hub.live.owners import media_owners
+from evaluation_hub.secretfile import PRIVATE_FILE, private_dir
 from media.errors import MediaError
 from media.forwarding import PublisherForwarder
 from media.recording import RecordedSegment, SeatRecorder, prune
@@ -121,7 +122,10 @@ class SeatRecordings:
         await self.stop(seat_key)
         directory = self.policy.directory / seat_directory_name(seat_key)
         try:
-            directory.mkdir(parents=True, exist_ok=True)
+            # Recordings show the experts at work: the hub's user alone reads them (folders
+            # 0700 here, segments 0600 as they close).
+            private_dir(self.policy.directory)
+            private_dir(directory)
             recorder = SeatRecorder(
                 forwarder,
                 directory,
@@ -194,6 +198,10 @@ class SeatRecordings:
         raise AssertionError("unreachable")
 
     def _closed(self, seat_key: str, directory: str, segment: RecordedSegment) -> None:
+        try:
+            segment.path.chmod(PRIVATE_FILE)
+        except OSError:
+            logger.exception("recording segment %s: mode not narrowed", segment.path)
         if self._sink is None:
             return
         self._track(self._report(seat_key, f"{directory}/{segment.path.name}", segment))

@@ -7,26 +7,41 @@ pictures of experts are for supervising departments only), is refused. :func:`vi
 applies it (``access.scope``) to the session's seats; :func:`require_seat` refuses a seat
 outside the caller's view exactly like a seat that is not there.
 
-A session's seats are its live seatings (``booking.seatings``), with or without an expert:
-:func:`session_seats` reads them in the caller's unit of work. Everything else here is pure.
+A seat's picture is whoever sits there now, whatever session they sit for, so a session's
+seats on the wall are only those it holds for certain, while it is on: seatings
+(``booking.seatings``, with or without an expert) of a confirmed or checked-in booking (a mere
+request holds a seat nobody agreed to give), and only while the session's state is one of
+``sessions.states.SEATS_IN_USE`` (from the opening of check-in until the session ends: the
+booked window says nothing about check-in opening early or a session running late). A random
+draw's seats are further hidden from whoever may not learn the drawn venue before the start
+(两随机、四不知, ``booking.records.hold_visible``). :func:`session_seats` reads them in the
+caller's unit of work. Everything else here is pure.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from evaluation_hub import access
+from evaluation_hub.booking.records import hold_visible, session_started
 from evaluation_hub.booking.seatings import seatings
 from evaluation_hub.errors import NotFound
 from evaluation_hub.principal import Principal
 from evaluation_hub.sessions.lookup import LoadedSession
+from evaluation_hub.sessions.states import SEATS_IN_USE
+
+#: the booking states in which a seat is the session's for certain (never a mere request)
+HELD_FOR_CERTAIN = frozenset({"confirmed", "checked_in"})
 
 __all__ = [
+    "HELD_FOR_CERTAIN",
     "LiveSeat",
     "SessionSeats",
     "require_seat",
+    "seat_visible",
     "session_seats",
     "visible_seats",
     "watch_scope",
@@ -44,6 +59,8 @@ class LiveSeat:
     venue_id: int
     venue_name: str
     expert_code: str | None
+    #: held by a random draw's booking (hidden from the host site until the start)
+    drawn: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +68,8 @@ class SessionSeats:
     session_id: int
     host_venue_id: int
     seats: tuple[LiveSeat, ...]
+    #: the session has started (四不知: a drawn seat is no secret any more)
+    started: bool = True
 
     @property
     def target(self) -> access.Target:
@@ -62,9 +81,13 @@ class SessionSeats:
         )
 
 
-async def session_seats(s: AsyncSession, loaded: LoadedSession) -> SessionSeats:
-    """The seats the session holds now, by venue and seat label."""
+async def session_seats(s: AsyncSession, loaded: LoadedSession, *, now: datetime) -> SessionSeats:
+    """The seats the session holds for certain while it is on, by venue and seat label (none
+    before check-in opens or after the session ends)."""
     session = loaded.session
+    started = session_started(session.starts_at, now)
+    if session.state not in SEATS_IN_USE:
+        return SessionSeats(session.id, session.host_venue_id, (), started)
     seats = tuple(
         LiveSeat(
             seat_id=x.seat_id,
@@ -74,10 +97,12 @@ async def session_seats(s: AsyncSession, loaded: LoadedSession) -> SessionSeats:
             venue_id=x.venue_id,
             venue_name=x.venue_name,
             expert_code=x.expert_code,
+            drawn=x.drawn,
         )
         for x in await seatings(s, session_id=session.id)
+        if x.booking_state in HELD_FOR_CERTAIN
     )
-    return SessionSeats(session.id, session.host_venue_id, seats)
+    return SessionSeats(session.id, session.host_venue_id, seats, started)
 
 
 def watch_scope(who: Principal, seats: SessionSeats) -> access.Scope:
@@ -85,10 +110,25 @@ def watch_scope(who: Principal, seats: SessionSeats) -> access.Scope:
     return access.scope(who, access.Action.WATCH_LIVE, seats.target)
 
 
+def seat_visible(who: Principal, seats: SessionSeats, seat: LiveSeat) -> bool:
+    """Whether ``who`` may learn where ``seat`` is (a drawn seat before the start: its own
+    venue's staff only)."""
+    return hold_visible(
+        who,
+        session_id=seats.session_id,
+        host_venue_id=seats.host_venue_id,
+        venue_id=seat.venue_id,
+        drawn=seat.drawn,
+        started=seats.started,
+    )
+
+
 def visible_seats(who: Principal, seats: SessionSeats) -> list[LiveSeat]:
     """The seats ``who`` may watch; ``Forbidden`` if none may be watched at all."""
     scope = watch_scope(who, seats)
-    return [seat for seat in seats.seats if scope.sees(seat.venue_id)]
+    return [
+        seat for seat in seats.seats if scope.sees(seat.venue_id) and seat_visible(who, seats, seat)
+    ]
 
 
 def require_seat(who: Principal, seats: SessionSeats, seat_id: int) -> LiveSeat:

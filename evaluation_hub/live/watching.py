@@ -3,7 +3,8 @@
 Access is decided on every call from the session's seats as they are now
 (``live.seats``: ``access.Action.WATCH_LIVE``), before anything of the live media is read: a
 host supervisor watches every seat of the session, an away supervisor only the seats at their
-venue, nobody else anything. A viewer's connection belongs to the supervisor who opened it;
+venue, nobody else anything; and a session's seats are only those it holds for certain while
+it is on (``live.seats.session_seats``), so nobody watches another session's expert. A viewer's connection belongs to the supervisor who opened it;
 nobody else may read its figures or close it.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from evaluation_hub import access
 from evaluation_hub.errors import Forbidden, NotFound
@@ -71,25 +73,24 @@ class ViewerFigures:
     streams: tuple[StreamStats, ...]
 
 
-async def _seats(hub: Services, session_id: int) -> SessionSeats:
+async def _seats(hub: Services, session_id: int, now: datetime) -> SessionSeats:
     async with hub.db.read() as s:
-        return await session_seats(s, await load_session(s, session_id))
+        return await session_seats(s, await load_session(s, session_id), now=now)
 
 
-async def live_wall(hub: Services, live: LiveHub, who: Principal, session_id: int) -> LiveWall:
+async def live_wall(
+    hub: Services, live: LiveHub, who: Principal, session_id: int, *, now: datetime
+) -> LiveWall:
     """The wall: the seats ``who`` may watch, each with its state, alerts and stats."""
-    seats = await _seats(hub, session_id)
-    scope = watch_scope(who, seats)
-    return LiveWall(
-        session_id,
-        scope,
-        on_wall(live, [seat for seat in seats.seats if scope.sees(seat.venue_id)]),
-    )
+    seats = await _seats(hub, session_id, now)
+    return LiveWall(session_id, watch_scope(who, seats), on_wall(live, visible_seats(who, seats)))
 
 
-async def watched_seats(hub: Services, who: Principal, session_id: int) -> list[LiveSeat]:
+async def watched_seats(
+    hub: Services, who: Principal, session_id: int, *, now: datetime
+) -> list[LiveSeat]:
     """The seats whose live events ``who`` may follow."""
-    return visible_seats(who, await _seats(hub, session_id))
+    return visible_seats(who, await _seats(hub, session_id, now))
 
 
 def on_wall(live: LiveHub, seats: Sequence[LiveSeat]) -> tuple[SeatOnWall, ...]:
@@ -98,10 +99,17 @@ def on_wall(live: LiveHub, seats: Sequence[LiveSeat]) -> tuple[SeatOnWall, ...]:
 
 
 async def open_viewer(
-    hub: Services, live: LiveHub, who: Principal, session_id: int, seat_id: int, sdp: str
+    hub: Services,
+    live: LiveHub,
+    who: Principal,
+    session_id: int,
+    seat_id: int,
+    sdp: str,
+    *,
+    now: datetime,
 ) -> OpenedViewer:
     """Answer the supervisor's offer to watch one seat (``MediaRefused`` if it cannot be)."""
-    seat = require_seat(who, await _seats(hub, session_id), seat_id)
+    seat = require_seat(who, await _seats(hub, session_id, now), seat_id)
     viewer, answer = await live.watch(seat.seat_key, who.username, sdp)
     return OpenedViewer(viewer.id, seat.seat_id, answer)
 

@@ -1,8 +1,10 @@
 """Seat terminal enrolment (工位终端登记): a terminal's request, its standing, and the venue
 admin's decisions by seat key.
 
-A terminal's ``seat-agent enroll`` sends its keys over the seat websocket and prints a short
-code; :func:`request_enrolment` records the request (the same keys again change nothing) and
+A terminal's ``seat-agent enroll`` sends its keys over the seat websocket and prints a code;
+before the request is read, ``seats.enrolment_admission`` decides whether it may be made at all
+(rate limits per address and per seat, one pending request per seat).
+:func:`request_enrolment` then records the request (the same keys again change nothing) and
 tells the venue's open admin pages. :func:`lookup_seat` is what the seat websocket asks before
 a seat may authenticate. :func:`approve_enrolment` (the code read off the terminal) and
 :func:`revoke_seat` decide by seat key; the admin page decides by request
@@ -33,6 +35,7 @@ from evaluation_hub.db.seat_terminals import SeatEnrolment
 from evaluation_hub.errors import Conflict, NotFound
 from evaluation_hub.principal import Principal
 from evaluation_hub.services import Services
+from seat_protocol.auth import normalise_enrolment_code
 from seat_protocol.hub_side import EnrolledSeat
 from seat_protocol.seat_key import SeatKey
 
@@ -45,9 +48,12 @@ __all__ = [
     "decide",
     "enrolment_view",
     "lookup_seat",
+    "normalise_code",
+    "pending_other",
     "publish_enrolment",
     "record_enrolment",
     "request_enrolment",
+    "resolve_seat",
     "revoke_approved",
     "revoke_seat",
     "venue_target",
@@ -99,27 +105,52 @@ def enrolment_view(row: SeatEnrolment) -> EnrolmentView:
     )
 
 
+def normalise_code(typed: str) -> str:
+    """The code as typed (spaces, dashes, any grouping) in the form the hub stored it: five
+    groups of five digits, or ``XXXX-XXXX`` for a request made before codes had 25 digits."""
+    code = normalise_enrolment_code(typed)
+    if len(code) == 8 and not code.isdecimal():
+        return f"{code[:4]}-{code[4:]}"
+    return code
+
+
 def venue_target(venue_id: int, venue_name: str) -> access.Target:
     """The facts ``ADMINISTER_VENUE`` needs: the venue the seat belongs to."""
     return access.Target(venue_id=venue_id, venue_name=venue_name)
 
 
-async def _resolve_seat(s: AsyncSession, seat_key: str) -> Seat | None:
+async def resolve_seat(s: AsyncSession, seat_key: str, *, lock: bool = False) -> Seat | None:
     key = SeatKey.parse(seat_key)
     if key is None:
         return None
-    found = await s.execute(
+    query = (
         select(Seat)
         .join(Venue, Venue.id == Seat.venue_id)
         .where(Venue.code == key.venue_code, Seat.label == key.label)
         .options(selectinload(Seat.venue))
     )
-    seat: Seat | None = found.scalar_one_or_none()
+    if lock and s.get_bind().dialect.name == "postgresql":
+        # Requests for one seat queue here, so two terminals cannot both leave one pending.
+        query = query.with_for_update(of=Seat)
+    seat: Seat | None = (await s.execute(query)).scalar_one_or_none()
     return seat
 
 
+async def pending_other(s: AsyncSession, seat_key: str, ed25519: bytes, x25519: bytes) -> bool:
+    """Whether a request with other keys waits for the seat's venue admin."""
+    rows = await s.execute(
+        select(SeatEnrolment).where(
+            SeatEnrolment.seat_key == seat_key, SeatEnrolment.status == "pending"
+        )
+    )
+    return any(
+        (row.ed25519_public_key, row.x25519_public_key) != (ed25519, x25519)
+        for row in rows.scalars()
+    )
+
+
 async def _seat_with_venue(s: AsyncSession, seat_key: str) -> Seat:
-    seat = await _resolve_seat(s, seat_key)
+    seat = await resolve_seat(s, seat_key)
     if seat is None:
         raise NotFound("seat-not-found", f"工位「{seat_key}」不存在，请核对场地代码和工位编号")
     return seat
@@ -183,9 +214,11 @@ async def record_enrolment(
     enrolment_code: str,
     now: datetime,
 ) -> EnrolmentRecord | None:
-    """Store a pending request; the same keys again change nothing. None if no such seat."""
+    """Store a pending request; the same keys again change nothing. None if no such seat, or
+    if another terminal's request for the seat is pending (one at a time; ``admit_enrolment``
+    refuses that case before the request is read, this holds against a concurrent one)."""
     async with db.write() as s:
-        seat = await _resolve_seat(s, seat_key)
+        seat = await resolve_seat(s, seat_key, lock=True)
         if seat is None:
             return None
         existing = (
@@ -202,6 +235,9 @@ async def record_enrolment(
             return EnrolmentRecord(
                 seat_key, existing.enrolment_code, existing.status, False, seat.venue_id
             )
+        if await pending_other(s, seat_key, ed25519_public_key, x25519_public_key):
+            log.warning("seat.enrolment_pending_elsewhere", seat_key=seat_key)
+            return None
         s.add(
             SeatEnrolment(
                 seat_key=seat_key,
@@ -319,7 +355,8 @@ async def approve_enrolment(
             .scalars()
             .all()
         )
-        chosen = [row for row in pending if row.enrolment_code == enrolment_code]
+        typed = normalise_code(enrolment_code)
+        chosen = [row for row in pending if row.enrolment_code == typed]
         if not chosen:
             raise Conflict(
                 "enrolment-code-mismatch",

@@ -30,6 +30,7 @@ from evaluation_hub.seats.enrolment import (
     audit_decision,
     decide,
     enrolment_view,
+    normalise_code,
     publish_enrolment,
     revoke_approved,
     venue_target,
@@ -64,12 +65,6 @@ class EnrolmentRevocation:
 
     revoked: EnrolmentView
     was: str
-
-
-def normalise_code(typed: str) -> str:
-    """The code as typed (any case, spaces or dashes) in the terminal's ``XXXX-XXXX`` form."""
-    letters = "".join(ch for ch in typed.upper() if ch.isalnum())
-    return f"{letters[:4]}-{letters[4:]}" if len(letters) == 8 else letters
 
 
 async def list_enrolments(

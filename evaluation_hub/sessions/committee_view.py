@@ -2,16 +2,20 @@
 recusal and where they sit (host or away, checked in or not), whether the confirmed members
 form a lawful committee, and the chair election so far: each closed round's ballots and
 count, and the open round (who has voted, who is still to). Read by whoever sees the session
-(``access.Action.SEE_SESSION``).
+(``access.Action.SEE_SESSION``). Where a member sits is left out while it is a random draw's
+secret from the caller (两随机、四不知, ``booking.records.seating_visible``): the host learns the
+seats at the start.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from evaluation_hub import access
+from evaluation_hub.booking.records import seating_visible, session_started
 from evaluation_hub.booking.seatings import seatings
 from evaluation_hub.db.models import Expert, SessionExpert
 from evaluation_hub.principal import Principal
@@ -74,24 +78,31 @@ def _view(
     )
 
 
-async def _seats(s: AsyncSession, session_id: int) -> dict[int, MemberSeat]:
-    """Where each seated member sits: the venue's name, the seat's label, checked in or not."""
+async def _seats(
+    s: AsyncSession, actor: Principal, host_venue_id: int, session_id: int, *, started: bool
+) -> dict[int, MemberSeat]:
+    """Where each seated member sits, as far as ``actor`` may know: the venue's name, the
+    seat's label, checked in or not."""
     return {
         x.expert_id: MemberSeat(x.venue_name, x.seat_label, x.checked_in)
         for x in await seatings(s, session_id=session_id, with_expert=True)
-        if x.expert_id is not None
+        if x.expert_id is not None and seating_visible(actor, x, host_venue_id, started=started)
     }
 
 
-async def committee_view(hub: Services, actor: Principal, session_id: int) -> CommitteeView:
+async def committee_view(
+    hub: Services, actor: Principal, session_id: int, *, now: datetime
+) -> CommitteeView:
     async with hub.db.read() as s:
         loaded = await load_session(s, session_id)
         access.require(actor, access.Action.SEE_SESSION, loaded.target)
+        session = loaded.session
+        started = session_started(session.starts_at, now)
         rows = await member_rows(s, session_id)
         return _view(
             session_id,
             rows,
             await load_election(s, session_id, rows),
-            await _seats(s, session_id),
+            await _seats(s, actor, session.host_venue_id, session_id, started=started),
             hub.regulation.committee,
         )

@@ -148,13 +148,8 @@ def transition(
     if rule is None:
         raise SessionRuleError("unknown-action", f"未知的评标会操作「{action}」", 422)
     verb = ACTION_NAMES[action]
-    if current.state not in rule.sources:
-        possible = "、".join(ACTION_NAMES[a] for a in allowed_actions(current))
-        raise SessionRuleError(
-            "illegal-transition",
-            f"评标会当前状态为「{STATE_NAMES[current.state]}」，不能{verb}；"
-            + (f"当前可执行：{possible}" if possible else "该状态下不能再执行任何操作"),
-        )
+    # Who acts is asked before the state is: a refusal for lack of right tells nothing of the
+    # session's state (issue 12), only those who may act learn why they cannot now.
     if not actor_site_is_host:
         raise SessionRuleError(
             "not-host-site", f"只有主场可以{verb}，客场人员不能操作评标会进程", 403
@@ -165,6 +160,13 @@ def transition(
             "role-not-allowed",
             f"{ROLE_NAMES.get(actor_role, actor_role)}不能{verb}，需由{needed}执行",
             403,
+        )
+    if current.state not in rule.sources:
+        possible = "、".join(ACTION_NAMES[a] for a in allowed_actions(current))
+        raise SessionRuleError(
+            "illegal-transition",
+            f"评标会当前状态为「{STATE_NAMES[current.state]}」，不能{verb}；"
+            + (f"当前可执行：{possible}" if possible else "该状态下不能再执行任何操作"),
         )
     reason = reason.strip() if reason else None
     if rule.needs_reason and not reason:

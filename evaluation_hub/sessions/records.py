@@ -201,7 +201,9 @@ async def list_sessions(hub: Services, actor: Principal) -> list[SessionRecord]:
 
 
 async def list_experts(hub: Services, actor: Principal) -> list[ExpertRecord]:
-    """The expert pool (专家库) the committees are drawn from, for anyone signed in."""
+    """The expert pool (专家库) the committees are drawn from, for those who form committees
+    (host operators) and the system administrator (``access.Action.LIST_EXPERTS``)."""
+    access.require(actor, access.Action.LIST_EXPERTS, access.Target())
     async with hub.db.read() as s:
         return [
             expert_record(e)

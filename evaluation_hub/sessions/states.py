@@ -21,6 +21,7 @@ __all__ = [
     "READING_OVER",
     "RECUSAL_ALLOWED",
     "REVEALED",
+    "SEATS_IN_USE",
     "STATES",
     "STATE_NAMES",
     "SessionState",
@@ -62,6 +63,12 @@ MEDIA_RELEASED = frozenset({S.REPORT_SIGNED, S.ARCHIVED, S.CANCELLED, S.SEALED_F
 
 #: The seed is public and the result may be read (解密还原之后).
 REVEALED = frozenset({S.REVEALED, S.REPORT_SIGNED, S.ARCHIVED})
+
+#: The session is on at its seats: from the opening of check-in until the session ends (the
+#: review is ended and sealed, or the room sealed for a new committee, or cancelled), paused
+#: included. Only then does a seat's live picture belong to the session: a seat booked for it
+#: shows another session's expert at any other time (issue 12).
+SEATS_IN_USE = frozenset({S.CHECK_IN, S.EVALUATING, S.DEVIATION_REVIEW, S.PAUSED})
 
 
 def state_name(state: str) -> str:

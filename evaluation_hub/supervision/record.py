@@ -4,7 +4,9 @@ expert of a session the seat, the primary site (主监督地, the host) and the 
 
 An away supervisor sees the sessions seating an expert at their venue, and of each only the
 experts seated there; the host site's supervisors and the system administrator see everything
-(``evaluation_hub.access``, ``Action.SEE_SUPERVISION``).
+(``evaluation_hub.access``, ``Action.SEE_SUPERVISION``). Before the start, an expert seated by
+the random draw is listed without seat and secondary site to whoever may not learn the drawn
+venue yet (两随机、四不知, ``booking.records.seating_visible``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from evaluation_hub import access
+from evaluation_hub.booking.records import seating_visible, session_started
 from evaluation_hub.booking.seatings import live_holds, seatings
 from evaluation_hub.db.models import Booking, BookingSeat, EvaluationSession, Seat, Venue
 from evaluation_hub.principal import Principal
@@ -130,24 +133,33 @@ async def supervised_sessions(hub: Services, actor: Principal) -> list[Supervise
         return found
 
 
-async def supervision_record(hub: Services, actor: Principal, session_id: int) -> SupervisionRecord:
+async def supervision_record(
+    hub: Services, actor: Principal, session_id: int, *, now: datetime
+) -> SupervisionRecord:
     """Every expert of the session the caller may see, with seat, primary and secondary site."""
     async with hub.db.read() as s:
-        return await read_record(s, actor, session_id)
+        return await read_record(s, actor, session_id, now=now)
 
 
-async def read_record(s: AsyncSession, actor: Principal, session_id: int) -> SupervisionRecord:
+async def read_record(
+    s: AsyncSession, actor: Principal, session_id: int, *, now: datetime
+) -> SupervisionRecord:
     """:func:`supervision_record` inside the caller's unit of work (the archive's)."""
     loaded, scope = await visible_session(s, actor, session_id)
     session = loaded.session
     placed = await placements(s, loaded)
     host = site_of(session.host_venue)
+    started = session_started(session.starts_at, now)
     entries = []
     for member in placed.members:
         venue_id = placed.venue_id_of(member)
         if not scope.sees(venue_id):
             continue
         seating = placed.seats.get(member.expert_id)
+        if seating is not None and not seating_visible(
+            actor, seating, session.host_venue_id, started=started
+        ):
+            seating, venue_id = None, None
         venue: Venue | None = await venue_or_404(s, venue_id) if venue_id is not None else None
         entries.append(
             RecordEntry(

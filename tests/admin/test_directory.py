@@ -94,7 +94,8 @@ async def test_a_system_administrator_registers_a_venue_whose_admin_then_publish
     seat = await create_seat(
         hub, admin, venue.id, label="KM-01", room="第一评标室", capabilities=["camera"], now=clock()
     )
-    assert [s.id for s in await list_seats(hub, admin, SeatQuery(venue_id=venue.id))] == [seat.id]
+    listed = await list_seats(hub, admin, SeatQuery(venue_id=venue.id), now=clock())
+    assert [s.id for s in listed] == [seat.id]
 
 
 async def test_a_venue_is_stored_without_surrounding_blanks(

@@ -92,7 +92,9 @@ async def test_admin_page_updates_live_when_the_host_requests(demo_hub: str, bro
             json={"session_id": session["id"], "venue_id": honghe["id"], "seat_count": 2},
         ) as resp:
             assert resp.status == 201, await resp.text()
-    await page.wait_for_function("document.querySelectorAll('#pending tbody tr').length === 2")
+    await page.wait_for_function(
+        "() => document.querySelectorAll('#pending tbody tr').length === 2"
+    )
 
 
 async def _seat_agent(*args: str) -> str:
@@ -147,7 +149,7 @@ async def test_admin_approves_a_seat_terminal_by_its_printed_code(
     hub_ws = demo_hub.replace("http://", "ws://") + "/ws/seat"
     await _seat_agent("init", "--state-dir", state, "--seat-id", "DL.DL-03", "--hub", hub_ws)
     printed = await _seat_agent("enroll", "--state-dir", state, "--no-wait")
-    match = re.search(r"登记码：([A-Z2-7]{4}-[A-Z2-7]{4})", printed)
+    match = re.search(r"登记码：(\d{5}(?: \d{5}){4})", printed)
     assert match, printed
     code = match.group(1)
     # No reload and no click on 刷新: the hub's live event brings the request in.
@@ -157,7 +159,14 @@ async def test_admin_approves_a_seat_terminal_by_its_printed_code(
     # The page does not show the code: the admin must read it off the terminal's screen.
     assert code not in (await page.text_content("#enrolments") or "")
 
-    await row.locator("input.enrolment-code").fill("ABCD-EFGH")
+    # Whatever the admin types is shown in the terminal's five groups, with a count.
+    await row.locator("input.enrolment-code").fill("12345-67890-12345-67890-1234")
+    assert await row.locator("input.enrolment-code").input_value() == (
+        "12345 67890 12345 67890 1234"
+    )
+    assert await row.locator(".code-progress").text_content() == "24/25 位"
+    await row.locator("input.enrolment-code").fill("12345-67890-12345-67890-12345")
+    assert await row.locator(".code-progress").text_content() == "25/25 位"
     await row.locator("button.approve").click()
     await page.wait_for_selector("#message:not(.ok):not([hidden])")
     assert await page.text_content("#message") == (
@@ -165,10 +174,14 @@ async def test_admin_approves_a_seat_terminal_by_its_printed_code(
     )
 
     # What the admin typed survives a live refresh (a booking request arriving meanwhile).
-    await row.locator("input.enrolment-code").fill(code.lower())
+    await row.locator("input.enrolment-code").fill(code.replace(" ", ""))
+    assert await row.locator("input.enrolment-code").input_value() == code
     await _host_requests_seats(demo_hub, "DL", 1)
-    await page.wait_for_function("document.querySelectorAll('#pending tbody tr').length === 2")
-    assert await row.locator("input.enrolment-code").input_value() == code.lower()
+    await page.wait_for_function(
+        "() => document.querySelectorAll('#pending tbody tr').length === 2"
+    )
+    assert await row.locator("input.enrolment-code").input_value() == code
+    assert await row.locator(".code-progress").text_content() == "25/25 位"
 
     await row.locator("button.approve").click()
     await page.wait_for_selector("#message.ok")
@@ -176,7 +189,7 @@ async def test_admin_approves_a_seat_terminal_by_its_printed_code(
         "工位 DL-03 的终端登记已批准，该终端现在可以连接评标系统。"
     )
     await page.wait_for_function(
-        "document.querySelector('#enrolments tbody tr[data-seat-key=\"DL.DL-03\"] td:nth-child(3)')"
+        "() => document.querySelector('#enrolments tbody tr[data-seat-key=\"DL.DL-03\"] td:nth-child(3)')"
         "?.textContent === '已批准'"
     )
     assert await row.locator("input.enrolment-code").count() == 0

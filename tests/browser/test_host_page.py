@@ -30,7 +30,7 @@ async def test_host_runs_a_session(demo_hub: str, browser: Any, tmp_path: Path) 
     await page.click("#allocate-nearest")
     await page.wait_for_selector("#message.ok")
     assert (await page.text_content("#message") or "").startswith("已就近分配 5 名专家")
-    await page.wait_for_function("document.querySelectorAll('#bookings tbody tr').length > 3")
+    await page.wait_for_function("() => document.querySelectorAll('#bookings tbody tr').length > 3")
 
     # The host moves the session on; each button is one allowed action.
     await page.click("#actions button[data-action=confirm_seats]")
@@ -46,7 +46,7 @@ async def test_host_runs_a_session(demo_hub: str, browser: Any, tmp_path: Path) 
         await db.dispose()
     await page.click("#actions button[data-action=start_evaluation]")
     await page.wait_for_function(
-        "document.querySelector('#state').textContent === '当前状态：评审中'"
+        "() => document.querySelector('#state').textContent === '当前状态：评审中'"
     )
 
     # A fault during evaluation: the page says the session must be paused now.
@@ -60,7 +60,7 @@ async def test_host_runs_a_session(demo_hub: str, browser: Any, tmp_path: Path) 
     await page.fill("#reason", "红河分会场断网")
     await page.click("#actions button[data-action=pause]")
     await page.wait_for_function(
-        "document.querySelector('#state').textContent === '当前状态：已暂停'"
+        "() => document.querySelector('#state').textContent === '当前状态：已暂停'"
     )
     assert await page.locator("#history tbody tr").count() == 4
 

@@ -278,3 +278,48 @@ async def test_the_wall_reopens_a_viewer_the_hub_closed(browser: Any, rig: Rig) 
     await page.click("#logout")
     await eventually(lambda: rig.live.status("DL.DL-01").viewers == 0, "the viewer is closed")
     assert await page.evaluate("window.wall.viewers.size") == 0
+
+
+async def test_leaving_the_wall_releases_its_viewers_at_once(
+    browser: Any, rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The page asks the hub to close its viewers as it goes away (a keepalive DELETE on
+    pagehide), whether it is navigated away from or its tab closed:
+    their places are free at once, not when the connections time out. (Here the hub may hear
+    of the closed connection first; the DELETE is what a page that dies with its network still
+    sends.)"""
+    from evaluation_hub.live import watching
+
+    await rig.publish("DL-01", "DL")
+    await eventually(lambda: rig.live.status("DL.DL-01").state == "live", "DL-01 is live")
+    dl01 = rig.ids["seats"]["DL-01"]
+    released: list[tuple[str, int]] = []
+    close_viewer = watching.close_viewer
+
+    async def spy(live: Any, who: Any, viewer_id: int) -> None:  # DELETE /api/live/viewers/{id}
+        released.append((who.username, viewer_id))
+        await close_viewer(live, who, viewer_id)
+
+    monkeypatch.setattr(watching, "close_viewer", spy)
+    for leave in ("navigate", "close"):
+        # A browser that stays open (closing a page made by browser.new_page would end its
+        # whole context, and the context's requests with it; closing a tab does not).
+        context = await browser.new_context()
+        try:
+            page = await context.new_page()
+            await _sign_in(page, rig, "km_supervisor")
+            await _wait_decoding(page, dl01)
+            viewer = await _viewer_id(page, dl01)
+            assert viewer is not None
+            assert rig.live.status("DL.DL-01").viewers == 1
+            if leave == "navigate":
+                await page.goto("about:blank")
+            else:
+                await page.close(run_before_unload=True)  # as a person closing the tab
+            await eventually(
+                lambda v=viewer: ("km_supervisor", v) in released,
+                f"the page released it ({leave})",
+            )
+            await eventually(lambda: rig.live.status("DL.DL-01").viewers == 0, "the place is free")
+        finally:
+            await context.close()

@@ -62,6 +62,7 @@ MANAGE_USERS              ....         ....           ....        YYYY
 LIST_SUPERVISED_SESSIONS  ....         ....           YYYY        YYYY
 ADD_VENUE                 ....         ....           ....        YYYY
 MANAGE_EXPERTS            ....         ....           ....        YYYY
+LIST_EXPERTS              ....         YYYY           ....        YYYY
 """
 
 
@@ -198,17 +199,44 @@ def test_scope_of_the_system_administrator() -> None:
 
 
 def test_a_drawn_bookings_venue_is_hidden_from_the_host_until_the_start() -> None:
-    """两随机、四不知: the booking's venue (own) is hidden from the host site before the start."""
+    """两随机、四不知: the booking's venue (own) is hidden from the host site before the start;
+    the booked venue's own admin and supervisors (who watch their own seats) see it."""
     host = Principal("km_operator", "host_operator", HOST)
+    host_supervisor = Principal("km_supervisor", "supervisor", HOST)
+    host_admin = Principal("km_admin", "venue_admin", HOST)
     venue = Principal("dl_admin", "venue_admin", OWN)
+    venue_supervisor = Principal("dl_supervisor", "supervisor", OWN)
+    venue_operator = Principal("dl_operator", "host_operator", OWN)
     root = Principal("root", "system_admin", None)
     other = Principal("hh_admin", "venue_admin", OTHER)
+    other_supervisor = Principal("hh_supervisor", "supervisor", OTHER)
+    everyone = (
+        host,
+        host_supervisor,
+        host_admin,
+        venue,
+        venue_supervisor,
+        venue_operator,
+        root,
+        other,
+        other_supervisor,
+    )
     hidden = {
         who.username: booking_venue_visible(who, TARGET, drawn=True, started=False)
-        for who in (host, venue, root, other)
+        for who in everyone
     }
-    assert hidden == {"km_operator": False, "dl_admin": True, "root": True, "hh_admin": False}
-    for who in (host, venue, root, other):
+    assert hidden == {
+        "km_operator": False,
+        "km_supervisor": False,
+        "km_admin": False,
+        "dl_admin": True,
+        "dl_supervisor": True,
+        "dl_operator": False,
+        "root": True,
+        "hh_admin": False,
+        "hh_supervisor": False,
+    }
+    for who in everyone:
         assert booking_venue_visible(who, TARGET, drawn=True, started=True)
         assert booking_venue_visible(who, TARGET, drawn=False, started=False)
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
+from evaluation_hub.api.auth import PAGE_HEADER
 from evaluation_hub.booking import answers, reading
 from evaluation_hub.booking.records import BookingRecord
 from evaluation_hub.db.engine import Database
@@ -415,7 +416,9 @@ async def test_cookie_sign_in_and_out(client: Client, seeded: dict[str, Any]) ->
     assert cookie["httponly"] and cookie["samesite"] == "Strict"
     resp = await client.get("/api/me")
     assert (await resp.json())["role_name"] == "场地管理员"
-    await client.post("/api/auth/logout")
+    # Signing out is a cookie-signed write: it comes from the hub's pages (their header).
+    resp = await client.post("/api/auth/logout", headers={PAGE_HEADER: "page"})
+    assert resp.status == 204
     resp = await client.get("/api/me")
     await problem(resp, 401)
 

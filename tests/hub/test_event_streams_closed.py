@@ -29,6 +29,7 @@ from evaluation_hub.bus.base import Subscription
 from evaluation_hub.config import HubConfig
 from evaluation_hub.db.engine import Database
 from tests.conftest import FakeClock
+from tests.security.story import bearer
 from tests.supervision_api.conftest import seed_seated
 from tests.support.postgres_server import free_port
 
@@ -107,8 +108,19 @@ async def test_a_closed_booking_event_stream_is_not_an_error(
 
 
 async def test_a_closed_video_wall_event_stream_is_not_an_error(
-    served: Served, caplog: pytest.LogCaptureFixture
+    served: Served, clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:
+    # The wall follows a session's seats only while the session is on, from the opening of
+    # check-in (tests/security/test_live_access.py): the host opens it first.
+    host = bearer(served.ids, "km_operator", clock())
+    async with aiohttp.ClientSession() as http:
+        for action in ("confirm_seats", "open_check_in"):
+            async with http.post(
+                f"{served.base}/api/sessions/{served.ids['session']}/actions",
+                json={"action": action},
+                headers=host,
+            ) as resp:
+                assert resp.status == 200, await resp.text()
     path = f"/api/sessions/{served.ids['session']}/live/events"
     logs = await _leave_stream(served, path, "km_supervisor", caplog)
     assert [e for e in logs if e["log_level"] in ("error", "critical") or "exc_info" in e] == []

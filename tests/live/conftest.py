@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +21,13 @@ from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription
 from evaluation_hub.api.app import create_app
 from evaluation_hub.api.keys import CLOCK
 from evaluation_hub.api.live import LIVE
+from evaluation_hub.booking import answers
 from evaluation_hub.db.engine import Database
+from evaluation_hub.evaluation.package import start_evaluation
 from evaluation_hub.live.hub import LiveHub
 from evaluation_hub.principal import Principal
 from evaluation_hub.seats import enrolment
+from evaluation_hub.sessions import store
 from media.loopback import loopback_candidates
 from media.testpattern import Scene, TestPatternTrack, ToneTrack
 from seat_agent.connection import SeatLink
@@ -32,6 +36,7 @@ from seat_agent.publisher import SeatPublisher
 from seat_protocol.events import Event
 from tests.conftest import FakeClock
 from tests.supervision_api.conftest import hub_config, seed_seated
+from tests.support.services import services_for
 
 HUB_ID = "evaluation-hub"  # HubConfig's default
 SYSADMIN = Principal("sysadmin", "system_admin", None)
@@ -152,12 +157,29 @@ def loopback() -> Any:
         yield
 
 
+async def session_on(db: Database, ids: dict[str, Any], now: datetime) -> None:
+    """Make the seeded session's seats watchable: 大理 confirms its request (DL-01, DL-02, like
+    曲靖 already did) and the host opens check-in. A seat's picture belongs to a session only
+    for a confirmed booking and while the session is on (``live.seats``)."""
+    hub = services_for(db)
+    dali = Principal("dl_admin", "venue_admin", ids["venues"]["DL"])
+    await answers.confirm_booking(hub, dali, ids["bookings"]["dali"], seat_ids=None, now=now)
+    host = Principal("km_operator", "host_operator", ids["venues"]["KM"])
+    for action in ("confirm_seats", "open_check_in"):
+        await store.act(
+            hub, host, ids["session"], action, reason=None, now=now, start=start_evaluation
+        )
+
+
 @contextlib.asynccontextmanager
-async def running_rig(tmp_path: Path, clock: FakeClock) -> AsyncIterator[Rig]:
-    """The hub app (SQLite, demo directory with seated experts) on a loopback port."""
+async def running_rig(tmp_path: Path, clock: FakeClock, *, on: bool = True) -> AsyncIterator[Rig]:
+    """The hub app (SQLite, demo directory with seated experts) on a loopback port; ``on``: the
+    session is in check-in with 大理's and 曲靖's seats confirmed (:func:`session_on`)."""
     db = Database(f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}")
     await db.upgrade()
     ids = await seed_seated(db, clock)
+    if on:
+        await session_on(db, ids, clock())
     app = create_app(hub_config(db, tmp_path), db=db, clock=clock, sweep=False)
     server = TestServer(app, host="127.0.0.1")
     await server.start_server()

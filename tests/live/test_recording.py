@@ -134,6 +134,10 @@ async def test_a_publishing_seat_is_recorded_audited_and_archived(
         files = sorted(seat_dir.iterdir())
         assert [f for f in files if f.suffix != ".webm"] == []  # no .part left behind
         assert counters.segments_failed == 0
+        # The hub's user alone may read them: folders 0700, segments 0600.
+        for folder in (tmp_path / "recordings", seat_dir):
+            assert folder.stat().st_mode & 0o777 == 0o700, folder
+        assert {oct(f.stat().st_mode & 0o777) for f in files} == {"0o600"}
         assert len(files) >= 4
         # One event per segment file, for the session seating E03 at DL-01, in order.
         assert [e["file"] for e in events] == [f"{seat_dir.name}/{f.name}" for f in files]

@@ -13,6 +13,7 @@ from typing import Any
 
 import aiohttp
 
+from evaluation_hub.audit.store import load_chain
 from tests.live.conftest import Rig, Viewer, eventually
 from tests.live.test_publish import decoded_frames
 
@@ -151,3 +152,75 @@ async def test_a_viewer_request_cancelled_mid_answer_frees_its_place(
         rig, rig.ids["session"], rig.ids["seats"]["DL-01"], await rig.login("km_supervisor")
     )
     assert rig.live.status("DL.DL-01").viewers == 1
+
+
+async def test_an_offer_that_never_connects_gives_its_place_back(
+    rig: Rig, viewers: Callable[[], Viewer]
+) -> None:
+    """A page posts its offer and goes away before using the answer (or its network never lets
+    the media through): after ``viewer_connect_timeout`` the hub closes that viewer, so the
+    seat's only place is free for the next supervisor."""
+    rig.live.max_viewers_per_seat = 1
+    rig.live.viewer_connect_timeout = 0.5
+    await rig.publish("DL-01", "DL")
+    await eventually(lambda: rig.live.status("DL.DL-01").state == "live", "DL-01 is live")
+    session, seat_id = rig.ids["session"], rig.ids["seats"]["DL-01"]
+    headers = await rig.login("km_supervisor")
+    url = f"{rig.base}/api/sessions/{session}/live/seats/{seat_id}/viewers"
+    async with rig.http.post(url, json=await viewers().offer(), headers=headers) as resp:
+        assert resp.status == 201, await resp.text()
+        abandoned = (await resp.json())["viewer_id"]
+    # The answer is never applied: the hub's side of the connection never comes up.
+    assert rig.live.status("DL.DL-01").viewers == 1
+    async with rig.http.post(url, json=await viewers().offer(), headers=headers) as resp:
+        assert (await refusal(resp))["detail"] == CAP_REFUSAL.replace("2 路", "1 路")
+
+    await eventually(lambda: rig.live.viewer(abandoned) is None, "the unconnected viewer closed")
+    assert rig.live.status("DL.DL-01").viewers == 0
+    # On the audit chain, with why (written beside the closing, so looked for until it is).
+    for _ in range(500):
+        async with rig.db.read() as s:
+            closed = [e.payload for e in await load_chain(s) if e.kind == "live.viewer_closed"]
+        if closed:
+            break
+        await asyncio.sleep(0.02)
+    assert {"viewer_id": abandoned, "reason": "not-connected"} in closed
+    late = viewers()
+    await late.watch(rig, session, seat_id, headers)
+    await eventually(lambda: "video" in late.tracks, "the next viewer's video track")
+    assert len(await decoded_frames(late.tracks["video"], 3)) == 3
+    # A viewer that did connect is not closed by the timer.
+    await asyncio.sleep(1.0)
+    assert late.viewer_id is not None and rig.live.viewer(late.viewer_id) is not None
+
+
+async def test_one_supervisor_cannot_take_every_place_of_a_seat(
+    rig: Rig, viewers: Callable[[], Viewer]
+) -> None:
+    await rig.publish("DL-01", "DL")
+    await rig.publish("QJ-01", "QJ")
+    await eventually(lambda: rig.live.status("DL.DL-01").state == "live", "DL-01 is live")
+    await eventually(lambda: rig.live.status("QJ.QJ-01").state == "live", "QJ-01 is live")
+    session = rig.ids["session"]
+    dl, qj = rig.ids["seats"]["DL-01"], rig.ids["seats"]["QJ-01"]
+    host = await rig.login("km_supervisor")
+    away = await rig.login("dl_supervisor")
+    for _ in range(2):
+        await viewers().watch(rig, session, dl, host)
+    url = f"{rig.base}/api/sessions/{session}/live/seats/{dl}/viewers"
+    async with rig.http.post(url, json=await viewers().offer(), headers=host) as resp:
+        body = await refusal(resp)
+    assert (body["type"], body["detail"]) == (
+        "https://evaluation-hub.invalid/problems/too-many-viewers-of-user",
+        "您已打开该工位的 2 路观看连接（每人每个工位最多 2 路），请关闭其他观看窗口后再试",
+    )
+    # The seat still has places for everybody else.
+    await viewers().watch(rig, session, dl, away)
+    assert rig.live.status("DL.DL-01").viewers == 3
+    # And a cap on all of one supervisor's viewers together.
+    rig.live.max_viewers_per_user = 2
+    url = f"{rig.base}/api/sessions/{session}/live/seats/{qj}/viewers"
+    async with rig.http.post(url, json=await viewers().offer(), headers=host) as resp:
+        assert (await refusal(resp))["detail"] == (
+            "您同时打开的观看连接已达上限（2 路），请关闭其他观看窗口后再试"
+        )

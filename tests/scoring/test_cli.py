@@ -290,7 +290,7 @@ def test_oversized_and_non_utf8_files_are_problems(
     package = tmp_path / "pkg"
     shutil.copytree(DEMO_PACKAGE, package)
     (package / "bidders.yaml").write_bytes(b"bidders: [\xff]")
-    monkeypatch.setattr(package_io, "MAX_FILE_BYTES", 3000)
+    monkeypatch.setattr(package_io, "MAX_DOCUMENT_BYTES", 3000)  # the YAML files' bound
     code, out, _ = _run("bids", "check", str(package))
     assert code == 2
     size = (package / "rubric.yaml").stat().st_size

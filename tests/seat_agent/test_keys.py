@@ -51,10 +51,16 @@ def test_cli_init_prints_the_enrolment_code(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     argv = ["init", "--state-dir", str(tmp_path / "s"), "--seat-id", "DL.DL-01"]
-    assert main([*argv, "--hub", "ws://h/ws/seat"]) == 0
+    # A hub on another machine is reached over TLS only.
+    assert main([*argv, "--hub", "ws://h/ws/seat"]) == 1
+    assert capsys.readouterr().err == (
+        "seat-agent: --hub 'ws://h/ws/seat' 是未加密的连接：请使用 wss://"
+        "（ws:// 仅用于连接本机上的评标系统）\n"
+    )
+    assert main([*argv, "--hub", "wss://h/ws/seat"]) == 0
     code = load_identity(tmp_path / "s").enrolment_code
     assert capsys.readouterr().out == f"工位 DL.DL-01 的密钥已生成。登记码：{code}\n"
-    assert main([*argv, "--hub", "ws://h/ws/seat"]) == 1
+    assert main([*argv, "--hub", "wss://h/ws/seat"]) == 1
     assert "already initialised" in capsys.readouterr().err
 
 

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import base64
 import hashlib
 
 import pytest
@@ -9,6 +8,7 @@ from seat_protocol.auth import (
     AUTH_DOMAIN,
     challenge_payload,
     enrolment_code,
+    normalise_enrolment_code,
     public_key_bytes,
     sign_challenge,
     verify_challenge,
@@ -49,14 +49,31 @@ def test_malformed_keys_and_signatures_do_not_verify() -> None:
     assert not verify_challenge(b"\xff" * 32, sig, NONCE, "s1", "hub")
 
 
-def test_enrolment_code_is_grouped_base32_of_both_keys() -> None:
+def test_enrolment_code_is_25_digits_in_five_groups_from_both_keys() -> None:
     x = bytes(range(32, 64))
     code = enrolment_code(PUB, x)
-    digest = hashlib.sha256(b"remote-evaluation-room/seat-enrolment/v1\x00" + PUB + x).digest()
-    expected = base64.b32encode(digest).decode()[:8]
-    assert code == f"{expected[:4]}-{expected[4:]}"
-    assert code == "D24I-6UJD"  # pinned: a change here breaks every printed code
+    digest = hashlib.sha256(b"remote-evaluation-room/seat-enrolment/v2\x00" + PUB + x).digest()
+    digits = f"{int.from_bytes(digest[:16], 'big') % 10**25:025d}"
+    assert code == " ".join(digits[i : i + 5] for i in range(0, 25, 5))
+    assert (
+        code == "37381 41198 80679 28886 44671"
+    )  # pinned: a change here breaks every printed code
     assert enrolment_code(x, PUB) != code
+    # At least 80 bits: 10^25 codes.
+    assert 10**25 >= 2**80
+
+
+def test_a_typed_enrolment_code_is_read_whatever_its_grouping() -> None:
+    code = "04719 88231 50602 19374 66015"
+    for typed in (
+        code,
+        "0471988231506021937466015",
+        "04719-88231-50602-19374-66015",
+        " ０４７１９ 88231 50602 19374 66015 ",
+    ):
+        assert normalise_enrolment_code(typed) == code
+    assert normalise_enrolment_code("0471988231") == "0471988231"  # too short: matches nothing
+    assert normalise_enrolment_code("abcd-efgh") == "ABCDEFGH"
 
 
 def test_enrolment_code_needs_32_byte_keys() -> None:

@@ -23,6 +23,7 @@ def test_documented_numbers() -> None:
         "HANDSHAKE_TIMEOUT": 4010,
         "ENROLMENT_PENDING": 4011,
         "HUB_SHUTTING_DOWN": 4012,
+        "TOO_MANY_REQUESTS": 4013,
     }
 
 

@@ -382,7 +382,7 @@ def test_enrolment_with_a_code_that_does_not_match_the_keys_is_refused() -> None
             "seat_id": "seat-new",
             "ed25519_public_key": b64(public_key_bytes(SEAT_KEY)),
             "x25519_public_key": b64(X25519),
-            "enrolment_code": "AAAA-AAAA",
+            "enrolment_code": "00000 00000 00000 00000 00000",
         }
     )
     _refusal(
@@ -401,13 +401,18 @@ def test_seat_enrolment_refuses_a_hub_recording_another_code() -> None:
     enrol.data_to_send()
     enrol.receive_text(
         json.dumps(
-            {"type": "enroll_received", "seat_id": "seat-new", "enrolment_code": "AAAA-AAAA"}
+            {
+                "type": "enroll_received",
+                "seat_id": "seat-new",
+                "enrolment_code": "00000 00000 00000 00000 00000",
+            }
         ),
         0.0,
     )
     assert enrol.data_to_send() == [
         CloseConnection(
-            4001, f"protocol error: hub recorded code AAAA-AAAA, expected {enrol.enrolment_code}"
+            4001,
+            f"protocol error: hub recorded code 00000 00000 00000 00000 00000, expected {enrol.enrolment_code}",
         )
     ]
     other = SeatEnrolment(

@@ -87,7 +87,13 @@ async def test_enrolment_is_pending_until_the_venue_admin_approves_the_printed_c
 async def test_enrolment_for_a_seat_not_in_the_directory_is_not_recorded(
     hub: HubUnderTest, make_identity: MakeIdentity
 ) -> None:
-    await enroll(make_identity("DL.DL-99"))
+    # Refused before the request is read: the terminal is told, not left waiting for nothing.
+    with pytest.raises(HubRefused) as refused:
+        await enroll(make_identity("DL.DL-99"))
+    assert (refused.value.code, refused.value.reason) == (
+        4004,
+        "unknown seat: seat 'DL.DL-99' is not in the seat directory",
+    )
     assert await hub.enrolments() == []
     with pytest.raises(NotFound) as caught:
         await enrolment.approve_enrolment(hub.db, DL_ADMIN, "DL.DL-99", NOW, enrolment_code="X")

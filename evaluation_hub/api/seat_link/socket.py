@@ -1,11 +1,14 @@
 """The hub's seat websocket at ``/ws/seat``: a thin aiohttp shell around ``HubConnection``.
 
 The shell only moves frames, runs the heartbeat timer and hands each thing the machine asks for
-to one use case: it looks up a seat before feeding its ``hello`` (``seats.enrolment``), records
-enrolment requests, has each score stored and judged before telling the machine the verdict
-(``score_committed``: ``score_ack`` leaves only after the commit and carries the verdict;
-``score_rejected`` when the commit failed, so the seat sends it again; ``seats.scores``),
-answers the expert's requests (``seats.expert_requests``), brings a (re)connected seat up to date (``seats.catch_up``), serves
+to one use case: it looks up a seat before feeding its ``hello`` (``seats.enrolment``), asks
+whether an ``enroll`` may be made from the client's address before feeding it
+(``seats.enrolment_admission``: rate limits, one pending request per seat; a refusal is the
+machine's ``refuse``), records enrolment requests, has each score stored and judged before
+telling the machine the verdict (``score_committed``: ``score_ack`` leaves only after the commit
+and carries the verdict; ``score_rejected`` when the commit failed, so the seat sends it again;
+``seats.scores``), answers the expert's requests (``seats.expert_requests``), brings a
+(re)connected seat up to date (``seats.catch_up``), serves
 chunk requests from the released chapters, records the seat's chapter delivery
 (``seats.deliveries``) and hands media offers to the live hub. It sends what
 the use cases return. One live connection per seat is the machine's rule; the shell flushes the
@@ -28,15 +31,18 @@ from aiohttp.http_websocket import WSCloseCode
 
 from evaluation_hub.api.keys import CLOCK, SERVICES
 from evaluation_hub.api.seat_link.hub import SEAT_HUB, SeatHub, SeatSocket
+from evaluation_hub.api.transport import client_address
 from evaluation_hub.errors import ProblemError
 from evaluation_hub.seats import (
     catch_up,
     chair_ballots,
     deliveries,
     enrolment,
+    enrolment_admission,
     expert_requests,
     scores,
 )
+from evaluation_hub.seats.enrolment_admission import EnrolmentRefusal
 from evaluation_hub.seats.expert_requests import ExpertRequest
 from evaluation_hub.services import Services
 from seat_protocol.closecodes import CloseCode
@@ -60,6 +66,7 @@ from seat_protocol.messages import (
     CheckinRequest,
     Chunk,
     CommitmentDecision,
+    Enroll,
     ErrorNotice,
     Hello,
     MediaAnswer,
@@ -67,6 +74,7 @@ from seat_protocol.messages import (
     ReportSignature,
     ReviewAnswer,
     decode,
+    unb64,
 )
 
 __all__ = ["seat_socket", "shutdown"]
@@ -100,6 +108,26 @@ async def _lookup(services: Services, text: str) -> EnrolledSeat | None:
     if not isinstance(msg, Hello):
         return None
     return await enrolment.lookup_seat(services.db, msg.seat_id)
+
+
+async def _admission(
+    services: Services, text: str, address: str, now: datetime
+) -> EnrolmentRefusal | None:
+    """Whether the first frame, if it is an ``enroll``, may be read at all."""
+    try:
+        msg = decode(text)
+    except ProtocolError:
+        return None  # the machine refuses it with the right code itself
+    if not isinstance(msg, Enroll):
+        return None
+    return await enrolment_admission.admit_enrolment(
+        services,
+        msg.seat_id,
+        unb64(msg.ed25519_public_key),
+        unb64(msg.x25519_public_key),
+        address,
+        now=now,
+    )
 
 
 async def _shielded(hub: SeatHub, work: asyncio.Task[None]) -> None:
@@ -341,13 +369,22 @@ async def seat_socket(request: web.Request) -> web.WebSocketResponse:
     sock = SeatSocket(ws, conn)
     hub.sockets[conn] = sock
     timer = asyncio.create_task(_heartbeat(sock, hub))
+    address = client_address(request, services.config.trusted_proxies)
+    first = True
     try:
         async for frame in ws:
             async with sock.busy:
                 if frame.type is WSMsgType.TEXT:
+                    refusal = None
+                    if first:
+                        refusal = await _admission(services, frame.data, address, now())
+                        first = False
                     if enrolled is None:
                         enrolled = await _lookup(services, frame.data)
-                    conn.receive_text(frame.data, hub.monotonic())
+                    if refusal is not None:
+                        conn.refuse(refusal.code, refusal.detail)
+                    else:
+                        conn.receive_text(frame.data, hub.monotonic())
                 elif frame.type is WSMsgType.BINARY:
                     conn.close(
                         CloseCode.PROTOCOL_ERROR, "binary frames are not part of the protocol"

@@ -194,6 +194,23 @@ function renderTimeline(data) {
   $("#timeline tbody").replaceChildren(...rows);
 }
 
+// The enrolment code as the terminal shows it: 25 digits in five groups of five. Whatever the
+// admin types (spaces, dashes, full-width digits) is shown in that form, with a count, so each
+// group can be compared with the terminal's screen in turn. The hub checks the code itself.
+const CODE_DIGITS = 25;
+
+function codeDigits(text) {
+  return [...text.normalize("NFKC")].filter((ch) => ch >= "0" && ch <= "9").join("").slice(0, CODE_DIGITS);
+}
+
+function groupCode(input, progress) {
+  const digits = codeDigits(input.value);
+  const grouped = digits.replace(/(\d{5})(?=\d)/g, "$1 ");
+  if (input.value !== grouped) input.value = grouped;
+  progress.textContent = `${digits.length}/${CODE_DIGITS} 位`;
+  progress.classList.toggle("complete", digits.length === CODE_DIGITS);
+}
+
 function renderEnrolments(list) {
   $("#enrolment-section").hidden = list === null;
   const shown = (list || []).filter((r) => r.status !== "revoked");
@@ -215,8 +232,11 @@ function renderEnrolments(list) {
       } catch (err) { showMessage(err.message); }
     });
     if (r.status === "pending") {
-      const code = el("input", { class: "enrolment-code", placeholder: "输入终端屏幕上的登记码",
-        maxLength: 20, autocomplete: "off", spellcheck: false, "data-field": "code" });
+      const code = el("input", { class: "enrolment-code", placeholder: "终端屏幕上的 25 位登记码",
+        title: "25 位数字，每 5 位一组：请逐组与评标终端屏幕核对",
+        maxLength: 40, inputMode: "numeric", autocomplete: "off", spellcheck: false, "data-field": "code" });
+      const progress = el("span", { class: "code-progress", textContent: `0/${CODE_DIGITS} 位` });
+      code.addEventListener("input", () => groupCode(code, progress));
       const approveBtn = el("button", { type: "button", textContent: "批准", class: "approve" });
       approveBtn.addEventListener("click", async () => {
         try {
@@ -225,13 +245,17 @@ function renderEnrolments(list) {
           await refresh();
         } catch (err) { showMessage(err.message); }
       });
-      cells.push(el("td", {}, code), el("td", {}, approveBtn, " ", revokeBtn));
+      cells.push(el("td", {}, code, " ", progress), el("td", {}, approveBtn, " ", revokeBtn));
     } else {
       cells.push(el("td", { textContent: "—" }), el("td", {}, revokeBtn));
     }
     rows.push(el("tr", { "data-enrolment": r.id, "data-seat-key": r.seat_key }, ...cells));
   }
   carryInputs($("#enrolments tbody"), rows, "data-enrolment");
+  for (const tr of rows) {
+    const input = tr.querySelector("input.enrolment-code");
+    if (input) groupCode(input, tr.querySelector(".code-progress"));
+  }
   $("#enrolments tbody").replaceChildren(...rows);
   $("#no-enrolments").hidden = list === null || shown.length > 0;
 }

@@ -21,10 +21,14 @@ function showMessage(text, ok = false) {
   box.hidden = !text;
 }
 
+// Every call says it comes from the hub's own pages: the hub refuses a write authenticated by
+// the sign-in cookie without this header (a cross-site form cannot send it).
+const PAGE_HEADERS = { "X-Evaluation-Hub": "page" };
+
 async function api(method, path, body) {
   const res = await fetch(path, {
     method,
-    headers: body === undefined ? {} : { "Content-Type": "application/json" },
+    headers: body === undefined ? { ...PAGE_HEADERS } : { ...PAGE_HEADERS, "Content-Type": "application/json" },
     body: body === undefined ? undefined : JSON.stringify(body),
     credentials: "same-origin",
   });

@@ -112,7 +112,7 @@ function toggleEnlarged(tile) {
 // and drops at once does not retry faster. The notice's 立即重试 button retries at once (the
 // supervisor closed another window, say). Retrying stops when the tile is closed: another
 // session or 刷新, sign-out, leaving the page; and while the seat is offline, until its next
-// live event.
+// live event. Leaving the page releases every viewer at once (see releaseViewers).
 
 function gathered(pc) {
   if (pc.iceGatheringState === "complete") return Promise.resolve();
@@ -374,6 +374,25 @@ function signedOut() {
 
 $("#session").addEventListener("change", refresh);
 $("#refresh").addEventListener("click", refresh);
+// Leaving the page (closed, reloaded, another address, or kept in the back-forward cache)
+// gives every viewer's place back at once: the hub would otherwise hold it until the connection
+// times out, and a seat's places are few. A fetch with keepalive outlives the page; it is an
+// ordinary same-origin request, within the page's CSP, and says it comes from the hub's pages
+// (PAGE_HEADERS, common.js) like every cookie-signed write.
+function releaseViewers() {
+  for (const tile of tiles.values()) {
+    if (tile.viewerId) {
+      fetch(`/api/live/viewers/${tile.viewerId}`, {
+        method: "DELETE", keepalive: true, credentials: "same-origin", headers: { ...PAGE_HEADERS },
+      }).catch(() => {});
+      tile.viewerId = null;  // released here: closing the tile must not ask a second time
+    }
+  }
+  clearWall();
+}
+
 statsTimer = setInterval(updateAllStats, STATS_INTERVAL_MS);
-window.addEventListener("beforeunload", clearWall);
+window.addEventListener("pagehide", releaseViewers);
+// Back from the back-forward cache: the viewers were released, so open them again.
+window.addEventListener("pageshow", (ev) => { if (ev.persisted && me) refresh(); });
 setupSignIn("#wall-panel", signedIn, signedOut);
