@@ -38,6 +38,7 @@ from aiortc import (
     RTCRtpSender,
     RTCRtpTransceiver,
 )
+from aiortc import sdp as aiortc_sdp
 from aiortc.mediastreams import MediaStreamError
 
 from media import _aiortc_internals as internals
@@ -54,6 +55,7 @@ __all__ = [
     "TrackForwarder",
     "accept_publisher",
     "add_viewer",
+    "offered_kinds",
 ]
 
 logger = logging.getLogger(__name__)
@@ -348,3 +350,13 @@ def add_viewer(
     transceiver.setCodecPreferences(preferred)
     forwarder.connect_sender(transceiver.sender)
     return track
+
+
+def offered_kinds(text: str) -> set[str]:
+    """The media kinds an SDP offers, or none if it does not parse (a publisher's offer is
+    checked before a peer connection is made for it)."""
+    try:
+        parsed = aiortc_sdp.SessionDescription.parse(text)
+    except (ValueError, IndexError, KeyError, TypeError):
+        return set()
+    return {media.kind for media in parsed.media}

@@ -20,14 +20,10 @@ sink, which records them in the supervision record. :meth:`LiveHub.latest` is th
 monitor's latest look at a seat's live picture, which check-in reads to confirm presence
 (``evaluation_hub.checkin.picture.PictureSource``).
 
-Never decodes or encodes media on the event loop, and never holds unbounded buffers: a
-forwarder's viewers have bounded queues, the bus drops for slow subscribers, viewers per seat
-are capped.
-
-A viewer not connected ``viewer_connect_timeout`` seconds after its answer is closed (a page
-that posted its offer and went away), so such offers cannot fill a seat's places; one
-supervisor holds at most a few viewers (``live.viewer_places``); the wall releases its own
-when its page closes.
+Never decodes or encodes media on the event loop, never holds unbounded buffers (bounded
+viewer queues, a bus that drops for slow subscribers, capped viewers per seat and per
+supervisor: ``live.viewer_places``), and closes a viewer not connected
+``viewer_connect_timeout`` seconds after its answer (a page that offered and went away).
 """
 
 from __future__ import annotations
@@ -39,11 +35,9 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
-from aiortc import sdp as aiortc_sdp
 from aiortc.exceptions import InternalError, InvalidAccessError, InvalidStateError, OperationError
 
 from evaluation_hub.bus.base import Bus
@@ -52,12 +46,19 @@ from evaluation_hub.live.status import (
     MediaRefused,
     SeatStatus,
     alert_fields,
+    audited_alert,
     seat_channel,
     seat_state,
 )
 from evaluation_hub.live.viewer_places import user_cap_refusal
 from media.conduct import ConductAlert, ConductRules, Observation
-from media.forwarding import ForwardedTrack, PublisherForwarder, accept_publisher, add_viewer
+from media.forwarding import (
+    ForwardedTrack,
+    PublisherForwarder,
+    accept_publisher,
+    add_viewer,
+    offered_kinds,
+)
 from media.monitor import SeatMonitor
 from media.stats import RtpCounters, StreamStats, between, collect
 
@@ -188,7 +189,7 @@ class LiveHub:
         """Answer a seat's offer to publish; replaces the seat's previous connection."""
         if self._closed:
             raise MediaRefused("hub-closing", "主场枢纽正在关闭，请稍后重新推送音视频", 409)
-        if not _media_kinds(sdp) & {"audio", "video"}:
+        if not offered_kinds(sdp) & {"audio", "video"}:
             # Checked before anything is replaced: a broken offer must not end a live stream.
             raise MediaRefused(
                 "media-offer-invalid", "工位的音视频推送请求无法处理（SDP 无效或不含可用编码）"
@@ -443,13 +444,7 @@ class LiveHub:
         event = alert_fields(alert)
         self._spawn(self._bus.publish(seat_channel(seat_key), {"type": "live.alert", **event}))
         kind = "live.alert_raised" if alert.cleared_at is None else "live.alert_cleared"
-        # The audit chain's canonical form takes no floats: times as ISO 8601 text.
-        audited = {
-            **event,
-            "started_at": _iso(alert.started_at),
-            "cleared_at": None if alert.cleared_at is None else _iso(alert.cleared_at),
-        }
-        self._spawn(self._record(kind, seat_key, "conduct-monitor", audited))
+        self._spawn(self._record(kind, seat_key, "conduct-monitor", audited_alert(alert)))
         if self._alerts is not None:
             # Raised and cleared alike: a clearing closes the occurrence on its incident.
             self._spawn(self._report_alert(seat_key, alert))
@@ -502,16 +497,3 @@ class LiveHub:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-
-
-def _media_kinds(text: str) -> set[str]:
-    """The media kinds an SDP offers, or none if it does not parse."""
-    try:
-        parsed = aiortc_sdp.SessionDescription.parse(text)
-    except (ValueError, IndexError, KeyError, TypeError):
-        return set()
-    return {media.kind for media in parsed.media}
-
-
-def _iso(at: float) -> str:
-    return datetime.fromtimestamp(at, UTC).isoformat()

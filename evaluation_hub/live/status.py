@@ -9,6 +9,7 @@ for longer than ``lost_after`` seconds or its connection failed or ended.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from evaluation_hub.errors import Conflict, InvalidInput, ProblemError
@@ -19,6 +20,7 @@ __all__ = [
     "MediaRefused",
     "SeatStatus",
     "alert_fields",
+    "audited_alert",
     "seat_channel",
     "seat_state",
 ]
@@ -76,6 +78,20 @@ def seat_state(
     if connection in ("new", "connecting"):
         return "connecting"
     return "lost"
+
+
+def audited_alert(alert: ConductAlert) -> dict[str, Any]:
+    """An alert as the audit chain records it: its canonical form takes no floats, so the
+    times are ISO 8601 text."""
+    return {
+        **alert_fields(alert),
+        "started_at": _iso(alert.started_at),
+        "cleared_at": None if alert.cleared_at is None else _iso(alert.cleared_at),
+    }
+
+
+def _iso(at: float) -> str:
+    return datetime.fromtimestamp(at, UTC).isoformat()
 
 
 def alert_fields(alert: ConductAlert) -> dict[str, Any]:

@@ -34,6 +34,8 @@ SEATED = Seating(
     ends_at=END,
     expert_id=5,
     expert_code="E03",
+    booking_state="confirmed",
+    drawn=False,
     checked_in=False,
 )
 IN = dataclasses.replace(SEATED, checked_in=True, checked_in_at=CHECKED_IN)

@@ -19,7 +19,6 @@ from aiortc import MediaStreamTrack
 
 from evaluation_hub.api.keys import SERVICES
 from evaluation_hub.audit.store import load_chain
-from evaluation_hub.booking import answers
 from evaluation_hub.checkin.store import issue_pins
 from evaluation_hub.db.models import EvaluationSession
 from evaluation_hub.principal import Principal
@@ -114,14 +113,7 @@ async def test_check_in_confirms_presence_only_with_exactly_one_face(
     rig: Rig, clock: FakeClock
 ) -> None:
     ids, sid = rig.ids, rig.ids["session"]
-    hub = rig.app[SERVICES]
-    await answers.confirm_booking(
-        hub,
-        Principal("dl_admin", "venue_admin", ids["venues"]["DL"]),
-        ids["bookings"]["dali"],
-        seat_ids=None,
-        now=clock(),
-    )
+    hub = rig.app[SERVICES]  # the rig's session is on: 大理 confirmed, check-in open
     issued = await issue_pins(
         hub, Principal("km_operator", "host_operator", ids["venues"]["KM"]), sid, now=clock()
     )

@@ -84,12 +84,15 @@ POST /api/sessions/{session_id}/allocation                      U  FFFF  2FFF  F
 GET /api/sessions/{session_id}/draw                             U  NFFF  NFFF  NFFF  NNNN
 POST /api/bookings/{booking_id}/seats/{seat_id}/expert          U  FFFF  2FFF  FFFF  FFFF
 POST /api/sessions/{session_id}/checkin-pins                    U  FFFF  2FFF  FFFF  FFFF
+POST /api/sessions/{session_id}/host-seats                      U  FFFF  2FFF  FFFF  FFFF
 GET /api/sessions/{session_id}/committee                        U  2FFF  2FFF  2FFF  2222
 POST /api/sessions/{session_id}/committee/members/{expert_code}/decision  U  FFFF  2FFF  FFFF  FFFF
 POST /api/sessions/{session_id}/committee/chair-votes           U  FFFF  2FFF  FFFF  FFFF
 GET /api/supervision/sessions                                   U  FFFF  FFFF  2222  2222
 GET /api/sessions/{session_id}/supervision                      U  FFFF  FFFF  2F2F  2222
 GET /api/sessions/{session_id}/incidents                        U  FFFF  FFFF  2F2F  2222
+GET /api/sessions/{session_id}/presence                         U  FFFF  FFFF  2F2F  2222
+POST /api/sessions/{session_id}/presence/{expert_code}/confirm  U  FFFF  FFFF  NFFF  FFFF
 POST /api/sessions/{session_id}/incidents                       U  FFFF  FFFF  2FFF  FFFF
 GET /api/incidents/{incident_id}                                U  FFFF  FFFF  2F2F  2222
 POST /api/incidents/{incident_id}/handling                      U  FFFF  FFFF  2FFF  FFFF
@@ -280,8 +283,21 @@ class Requests:
             "POST /api/sessions/{session_id}/committee/members/{expert_code}/decision": lambda: {
                 "decision": "confirmed"
             },
+            # Typed in at the host only with a reason (代录): members at seats vote there.
             "POST /api/sessions/{session_id}/committee/chair-votes": lambda: {
-                "ballots": [{"voter": "E01", "candidate": "E01"}]
+                "ballots": [{"voter": "E01", "candidate": "E01"}],
+                "reason": "矩阵测试",
+            },
+            "POST /api/sessions/{session_id}/host-seats": lambda: {
+                "seats": [
+                    {
+                        "seat_id": w.seat("KM-02" if own else "HH-02"),
+                        "expert_id": w.expert("E02"),
+                    }
+                ]
+            },
+            "POST /api/sessions/{session_id}/presence/{expert_code}/confirm": lambda: {
+                "reason": "矩阵测试"
             },
             "POST /api/sessions/{session_id}/incidents": lambda: {
                 "kind": "离开工位",
