@@ -50,7 +50,8 @@ function renderSignals(container, doc) {
   const parts = [el("p", { class: "hint disclaimer", textContent: doc.disclaimer })];
   for (const note of signalNotes(doc)) parts.push(el("p", { class: "hint", textContent: note }));
   if (rows.length === 0) {
-    parts.push(el("p", { class: "signals-summary", textContent: "未发现串通投标提示信号。" }));
+    const none = doc.scope === "venue" ? "未发现涉及本场地就座专家的提示信号。" : "未发现串通投标提示信号。";
+    parts.push(el("p", { class: "signals-summary", textContent: none }));
   } else {
     parts.push(el("p", { class: "signals-summary", textContent: `共 ${rows.length} 条提示信号，请核查。` }));
     const head = el("tr", {}, ...["信号", "涉及", "位置", "规模"].map((t) => el("th", { textContent: t })));
