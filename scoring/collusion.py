@@ -6,7 +6,8 @@ reveal a bidder's identity to whoever reads it. Three kinds, beside the same-cha
 of :func:`scoring.similarity.find_similar_pairs`:
 
 1. **Alike chapters under different chapter ids** (跨章节雷同): bidder A's ch2 against bidder
-   B's ch3, :func:`scoring.similarity.find_cross_chapter_pairs`, the same thresholds.
+   B's ch3, :func:`scoring.similarity.find_cross_chapter_pairs`, the same thresholds
+   (:func:`bidder_signals` also runs the same-chapter check, so both are at hand).
 
 2. **Shared unusual strings** (相同异常字符串). An *unusual string* in a chapter's plain text
    (``BidPackage.texts``) is one of:
@@ -28,6 +29,8 @@ of :func:`scoring.similarity.find_similar_pairs`:
    A string is a signal when the chapters of at least two bidders contain it and no more than
    ``max(2, bidders // 3)`` do: a string most bidders share came from the tender documents. Each
    holder's first place in each chapter is reported (offsets into the plain text).
+   :func:`bidder_signals` leaves out a string whose places all lie in chapters already reported
+   alike to each other (a copied chapter carries every odd string along).
 
 3. **Identical price tails** (报价尾数相同). Write both prices with the same ``d`` decimals
    (the finer of the two, at least 2: fen) as integers of ``10^-d`` yuan and take the longest
@@ -58,7 +61,9 @@ from scoring.marks import TOKEN, is_odd_token, symbol_marks
 from scoring.similarity import (
     CrossChapterPair,
     SimilarityConfig,
+    SimilarPair,
     find_cross_chapter_pairs,
+    find_similar_pairs,
     normalise,
 )
 
@@ -142,13 +147,19 @@ class PriceTail:
 
 @dataclass(frozen=True, slots=True)
 class BidderSignals:
+    same_chapter: tuple[SimilarPair, ...]
     cross_chapter: tuple[CrossChapterPair, ...]
     shared_strings: tuple[SharedString, ...]
     price_tails: tuple[PriceTail, ...]
 
     @property
     def count(self) -> int:
-        return len(self.cross_chapter) + len(self.shared_strings) + len(self.price_tails)
+        return (
+            len(self.same_chapter)
+            + len(self.cross_chapter)
+            + len(self.shared_strings)
+            + len(self.price_tails)
+        )
 
 
 #: runs of ASCII and full-width ASCII: the only places a token can stand
@@ -266,14 +277,35 @@ def price_tails(
     return out
 
 
+def _beyond_alike(found: SharedString, alike: frozenset[frozenset[tuple[str, str]]]) -> bool:
+    """Whether two of the string's places, of two bidders, stand in chapters not already
+    reported alike to each other."""
+    return any(
+        p.bidder_id != q.bidder_id
+        and frozenset({(p.bidder_id, p.chapter_id), (q.bidder_id, q.chapter_id)}) not in alike
+        for p, q in combinations(found.places, 2)
+    )
+
+
 def bidder_signals(
     texts: Mapping[tuple[str, str], str],
     prices: Mapping[str, Decimal],
     config: CollusionConfig = CollusionConfig(),
 ) -> BidderSignals:
-    """Every collusion signal between bidders that the package alone shows."""
+    """Every collusion signal between bidders that the package alone shows.
+
+    A shared unusual string is left out when every pair of its places lies in two chapters
+    already reported alike (the same chapter id or not): a copied chapter carries all its odd
+    strings along, and the similarity signal already says so. The strings tell of copying the
+    similarity check does not see, such as a rewritten text that kept the same errors.
+    """
+    same = find_similar_pairs(texts, config.similarity)
+    cross = find_cross_chapter_pairs(texts, config.similarity)
+    alike = frozenset(
+        [frozenset({(p.bidder_a, p.chapter_id), (p.bidder_b, p.chapter_id)}) for p in same]
+        + [frozenset({(p.bidder_a, p.chapter_a), (p.bidder_b, p.chapter_b)}) for p in cross]
+    )
+    strings = [x for x in shared_strings(texts, config) if _beyond_alike(x, alike)]
     return BidderSignals(
-        tuple(find_cross_chapter_pairs(texts, config.similarity)),
-        tuple(shared_strings(texts, config)),
-        tuple(price_tails(prices, config)),
+        tuple(same), tuple(cross), tuple(strings), tuple(price_tails(prices, config))
     )

@@ -58,7 +58,6 @@ from scoring.collusion import bidder_signals
 from scoring.errors import PackageInvalid
 from scoring.model import BidPackage
 from scoring.shuffle import SEED_BYTES, ShuffleManifest, commitment
-from scoring.similarity import find_similar_pairs
 
 __all__ = [
     "ExpertChapters",
@@ -108,13 +107,14 @@ def _read_and_check(directory: Path) -> _Checked:
     chapters of 20 KB, the similarity checks and the other collusion signals a few seconds:
     ``bench/scoring.py``)."""
     package, source, digest = _read(directory)
+    signals = bidder_signals(package.texts, package.prices)
     return _Checked(
         package,
         source,
         digest,
         [_finding_json(f) for f in scan_package(package)],
-        [similarity_json(p) for p in find_similar_pairs(package.texts)],
-        bidder_signals_json(bidder_signals(package.texts, package.prices)),
+        [similarity_json(p) for p in signals.same_chapter],
+        bidder_signals_json(signals),
     )
 
 

@@ -34,7 +34,6 @@ from scoring.similarity import (
     CrossChapterPair,
     SharedPassage,
     SimilarPair,
-    find_similar_pairs,
 )
 
 __all__ = [
@@ -237,8 +236,9 @@ def computed_signals(
 ) -> CollusionSignals:
     """Every signal computed afresh from the package and the sealed scores (the report's
     annex), through the same stored form the attach writes."""
-    similarity = [similarity_json(p) for p in find_similar_pairs(package.texts)]
-    collusion = bidder_signals_json(bidder_signals(package.texts, package.prices))
+    found = bidder_signals(package.texts, package.prices)
+    similarity = [similarity_json(p) for p in found.same_chapter]
+    collusion = bidder_signals_json(found)
     return CollusionSignals(
         session_id, bidder_view(similarity, collusion), sheet_view(scores, package), sealed=True
     )

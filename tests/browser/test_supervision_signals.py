@@ -80,14 +80,14 @@ async def test_the_host_supervisor_sees_the_signals_and_the_away_one_is_told_whe
         ["跨章节内容雷同", "b01、b03", "b01 的 ch1 与 b03 的 ch2",
          "相似度 1.00，包含度 1.00；相同段落 1 处，最长 567 字"],
         ["跨章节内容雷同", "b01、b03", "b01 的 ch2 与 b03 的 ch1",
-         "相似度 1.00，包含度 1.00；相同段落 1 处，最长 387 字"],
+         "相似度 0.97，包含度 1.00；相同段落 1 处，最长 387 字"],
     ]  # fmt: skip
     assert await _cells(page, "same_chapter") == [
         ["同章节内容雷同", "b01、b03", "ch3", "相似度 1.00，包含度 1.00；相同段落 1 处，最长 313 字"],
         ["同章节内容雷同", "b02、b05", "ch3", "相似度 0.90，包含度 0.95；相同段落 5 处，最长 246 字"],
     ]  # fmt: skip
     assert await _cells(page, "string-code") == [
-        ["相同的特殊字符串", "b01、b03", "b01 的 ch3 第 401–407 字；b03 的 ch3 第 401–407 字",
+        ["相同的特殊字符串", "b01、b03", "b01 的 ch3 第 401–407 字；b03 的 ch1 第 470–476 字；b03 的 ch3 第 401–407 字",
          "7 个字符（内容不显示）"],
     ]  # fmt: skip
     assert await _cells(page, "price") == [

@@ -194,10 +194,36 @@ def test_equal_prices_and_finer_decimals() -> None:
 # --- the demo's clean bids ---------------------------------------------------------------------
 
 
-def test_the_demo_package_raises_none_of_these_signals() -> None:
+def test_the_demo_package_raises_no_new_signal() -> None:
     package = demo_package()
     found = bidder_signals(package.texts, package.prices)
+    # the same-chapter check's one pair is the demo's planted one (b02 and b05 wrote chapter 3
+    # alike, tests/scoring/test_similarity.py); nothing else
+    assert [(p.chapter_id, p.bidder_a, p.bidder_b) for p in found.same_chapter] == [
+        ("ch3", "b02", "b05")
+    ]
     assert found.cross_chapter == ()
     assert found.shared_strings == ()
     assert found.price_tails == ()
-    assert found.count == 0
+    assert found.count == 1
+
+
+def test_strings_inside_chapters_already_alike_are_left_to_the_similarity_signal() -> None:
+    rng = random.Random(8)
+    copied = _text(rng, 600) + "见编号QX7-19B。"
+    texts = {(b, c): _text(rng, 600) for b in ("b1", "b2", "b3") for c in ("ch1", "ch2")}
+    texts["b1", "ch1"] = copied
+    texts["b2", "ch1"] = copied  # the same chapter copied: the token travels with it
+    found = bidder_signals(texts, {})
+    assert [(p.chapter_id, p.bidder_a, p.bidder_b) for p in found.same_chapter] == [
+        ("ch1", "b1", "b2")
+    ]
+    assert found.shared_strings == ()
+    # the same token also in b2's other chapter, not alike to b1's: now a signal
+    texts["b2", "ch2"] = texts["b2", "ch2"] + "编号qx7-19b"
+    (string,) = bidder_signals(texts, {}).shared_strings
+    assert [(p.bidder_id, p.chapter_id) for p in string.places] == [
+        ("b1", "ch1"),
+        ("b2", "ch1"),
+        ("b2", "ch2"),
+    ]
