@@ -12,7 +12,9 @@ figures, no verdict.
    runs besides the same-chapter check) on the same corpus, with one chapter copied under
    another chapter id (b05's ch03 from b04's ch07, lightly edited): cross-chapter similarity
    (``find_cross_chapter_pairs``) against the exhaustive exact check of every cross-chapter
-   pair as its baseline, in the same run; shared unusual strings; price tails.
+   pair as its baseline, in the same run; shared unusual strings; price tails; and the whole
+   of ``bidder_signals`` (same-chapter and cross-chapter pairs, strings outside chapters
+   already alike, price tails), which is what the attach runs for the signals.
 3. Staggered shuffle for ``experts × bidders × chapters``: commitment, derivation of every
    view, re-integration of every expert's full sheet, aggregation, and a full verify.
 """
@@ -35,7 +37,7 @@ from typing import TypeVar
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from scoring.aggregation import aggregate
-from scoring.collusion import price_tails, shared_strings
+from scoring.collusion import bidder_signals, price_tails, shared_strings
 from scoring.model import (
     COMMERCIAL_PART,
     AggregationRule,
@@ -191,12 +193,17 @@ def bench_collusion(bidders: int, chapters: int, kb: int, exhaustive: bool) -> N
     cross, t_cross = _timed(lambda: find_cross_chapter_pairs(texts))
     strings, t_strings = _timed(lambda: shared_strings(texts))
     tails, t_tails = _timed(lambda: price_tails(prices))
-    total = t_same + t_cross + t_strings + t_tails
+    everything, t_all = _timed(lambda: bidder_signals(texts, prices))
     print(f"  baseline: same-chapter MinHash+LSH      {t_same:7.2f} s   {len(same)} pairs")
     print(f"  cross-chapter (estimate matrix + exact) {t_cross:7.2f} s   {len(cross)} pairs")
-    print(f"  shared unusual strings                  {t_strings:7.2f} s   {len(strings)} strings")
+    print(f"  shared unusual strings, unfiltered      {t_strings:7.2f} s   {len(strings)} strings")
     print(f"  price tails                             {t_tails * 1000:7.1f} ms  {len(tails)} pairs")
-    print(f"  everything the attach runs (sum)        {total:7.2f} s")
+    print(
+        f"  bidder_signals, all of it (the attach)  {t_all:7.2f} s   "
+        f"{len(everything.same_chapter)} + {len(everything.cross_chapter)} pairs, "
+        f"{len(everything.shared_strings)} strings outside alike chapters, "
+        f"{len(everything.price_tails)} price tails"
+    )
     if exhaustive:
         exact, t_exact = _timed(lambda: exhaustive_cross_chapter_pairs(texts))
         print(f"  baseline: exhaustive cross-chapter      {t_exact:7.2f} s   {len(exact)} pairs")
