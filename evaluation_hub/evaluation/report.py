@@ -22,7 +22,7 @@ from html import escape
 from typing import Any
 
 from evaluation_hub import localtime
-from evaluation_hub.evaluation.signals import DISCLAIMER, computed_signals
+from evaluation_hub.evaluation.signals import DISCLAIMER, annex_rows, computed_signals
 from scoring.aggregation import Aggregation
 from scoring.decimals import quantize
 from scoring.model import COMMERCIAL_PART, BidPackage
@@ -392,62 +392,13 @@ def _signatures(data: ReportData) -> str:
 
 
 def _signals(data: ReportData) -> str:
-    found = computed_signals(data.session_id, data.package, data.scores)
-    out = [f'<p class="note">{_e(DISCLAIMER)}</p>']
-    bidders = found.bidders
-    rows: list[list[str]] = []
-    if bidders is not None:
-        for p in bidders.pairs:
-            where = (
-                f"{_e(p.chapter_a)}"
-                if p.same_chapter
-                else f"{_e(p.bidder_a)} 的 {_e(p.chapter_a)} 与 {_e(p.bidder_b)} 的 {_e(p.chapter_b)}"
-            )
-            rows.append(
-                [
-                    "同章节内容雷同" if p.same_chapter else "跨章节内容雷同",
-                    f"{_e(p.bidder_a)}、{_e(p.bidder_b)}",
-                    where,
-                    f"相似度 {p.jaccard:.2f}，包含度 {p.containment:.2f}；"
-                    f"相同段落 {p.passages} 处，最长 {p.longest} 字",
-                ]
-            )
-        for x in bidders.strings:
-            rows.append(
-                [
-                    _e(x.kind.label),
-                    "、".join(_e(b) for b in x.bidders),
-                    "；".join(
-                        f"{_e(q.bidder_id)} 的 {_e(q.chapter_id)} 第 {q.start + 1}–{q.end} 字"
-                        for q in x.places
-                    ),
-                    f"{x.length} 个字符（内容不列出）",
-                ]
-            )
-        for t in bidders.prices:
-            rows.append(
-                [
-                    "报价尾数相同",
-                    f"{_e(t.bidder_a)}、{_e(t.bidder_b)}",
-                    "投标报价",
-                    f"末尾 {t.digits} 位相同（最低位 {_e(f'{t.lowest_place.normalize():f}')} 元位），"
-                    "超出取整可解释的范围",
-                ]
-            )
-    for n in found.sheets or ():
-        rows.append(
-            [
-                "评分表高度一致",
-                f"专家 {_e(n.expert_a)}、专家 {_e(n.expert_b)}",
-                "全部评分项",
-                f"{quantize(n.agreement * 100, 2)}% 的评分项分值相同",
-            ]
-        )
-    if not rows:
-        out.append("<p>未发现串通投标提示信号。</p>")
-    else:
-        out.append(_table(["信号", "涉及", "位置", "规模"], rows, frozenset()))
-    return "".join(out)
+    rows = annex_rows(computed_signals(data.session_id, data.package, data.scores))
+    found = (
+        _table(["信号", "涉及", "位置", "规模"], [[_e(c) for c in r] for r in rows], frozenset())
+        if rows
+        else "<p>未发现串通投标提示信号。</p>"
+    )
+    return f'<p class="note">{_e(DISCLAIMER)}</p>{found}'
 
 
 def render_report(data: ReportData) -> str:

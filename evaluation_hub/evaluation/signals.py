@@ -42,6 +42,7 @@ __all__ = [
     "CollusionSignals",
     "PairSignal",
     "SheetSignal",
+    "annex_rows",
     "bidder_signals_json",
     "bidder_view",
     "computed_signals",
@@ -338,3 +339,51 @@ def signals_json(found: CollusionSignals) -> dict[str, Any]:
             for x in found.sheets
         ],
     }
+
+
+def annex_rows(found: CollusionSignals) -> list[list[str]]:
+    """The report's annex (附件：串通投标提示信号) as plain-text rows: signal, who, where, size."""
+    rows: list[list[str]] = []
+    bidders = found.bidders
+    for p in bidders.pairs if bidders else ():
+        where = (
+            p.chapter_a
+            if p.same_chapter
+            else f"{p.bidder_a} 的 {p.chapter_a} 与 {p.bidder_b} 的 {p.chapter_b}"
+        )
+        rows.append(
+            [
+                "同章节内容雷同" if p.same_chapter else "跨章节内容雷同",
+                f"{p.bidder_a}、{p.bidder_b}",
+                where,
+                f"相似度 {p.jaccard:.2f}，包含度 {p.containment:.2f}；"
+                f"相同段落 {p.passages} 处，最长 {p.longest} 字",
+            ]
+        )
+    for x in bidders.strings if bidders else ():
+        places = "；".join(
+            f"{q.bidder_id} 的 {q.chapter_id} 第 {q.start + 1}–{q.end} 字" for q in x.places
+        )
+        rows.append(
+            [x.kind.label, "、".join(x.bidders), places, f"{x.length} 个字符（内容不列出）"]
+        )
+    for t in bidders.prices if bidders else ():
+        rows.append(
+            [
+                "报价尾数相同",
+                f"{t.bidder_a}、{t.bidder_b}",
+                "投标报价",
+                f"末尾 {t.digits} 位相同（最低位 {t.lowest_place.normalize():f} 元位），"
+                "超出取整可解释的范围",
+            ]
+        )
+    for n in found.sheets or ():
+        rows.append(
+            [
+                "评分表高度一致",
+                f"专家 {n.expert_a}、专家 {n.expert_b}",
+                "全部评分项",
+                f"{quantize(n.agreement * 100, 2)}% 的评分项分值相同",
+            ]
+        )
+    return rows
