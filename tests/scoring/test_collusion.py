@@ -58,8 +58,9 @@ def test_a_chapter_moved_to_another_chapter_id_is_found_there_and_only_there() -
         "b3",
         "ch3",
     )
-    # 596 shingles of b1's 600 characters; b3's 604 characters have 600, of which the 4 + 4
-    # across each edge of the 4 inserted characters plus 4 inside are new: 596 − 4 = 592 shared
+    # b1's 600 characters make 596 shingles. b3's 604 make 600: the 8 starting at positions
+    # 296–303 touch the 4 inserted characters and are new, and b1's 4 starting at 296–299
+    # (across the cut) are gone, so 596 − 4 = 592 are shared; union 596 + 600 − 592 = 604.
     assert round(pair.containment, 4) == round(592 / 596, 4)
     assert round(pair.jaccard, 4) == round(592 / (596 + 600 - 592), 4)
     assert [p.length for p in pair.passages] == [300, 300]
