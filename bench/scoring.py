@@ -1,4 +1,5 @@
-"""Benchmark the scoring engine: similarity and the staggered shuffle. Prints figures, no verdict.
+"""Benchmark the scoring engine: similarity, collusion signals and the staggered shuffle. Prints
+figures, no verdict.
 
     .venv/bin/python bench/scoring.py [--bidders 30] [--chapters 20] [--kb 20] [--experts 50]
 
@@ -7,7 +8,14 @@
    MinHash + LSH (``find_similar_pairs``) against two baselines in the same run — the
    exhaustive exact Jaccard over numpy shingle sets, and the naive exact pairwise Jaccard
    over Python sets of shingle strings.
-2. Staggered shuffle for ``experts × bidders × chapters``: commitment, derivation of every
+2. Collusion signals between bidders (``scoring.collusion.bidder_signals``, what the attach
+   runs besides the same-chapter check) on the same corpus, with one chapter copied under
+   another chapter id (b05's ch03 from b04's ch07, lightly edited): cross-chapter similarity
+   (``find_cross_chapter_pairs``) against the exhaustive exact check of every cross-chapter
+   pair as its baseline, in the same run; shared unusual strings; price tails; and the whole
+   of ``bidder_signals`` (same-chapter and cross-chapter pairs, strings outside chapters
+   already alike, price tails), which is what the attach runs for the signals.
+3. Staggered shuffle for ``experts × bidders × chapters``: commitment, derivation of every
    view, re-integration of every expert's full sheet, aggregation, and a full verify.
 """
 
@@ -29,6 +37,7 @@ from typing import TypeVar
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from scoring.aggregation import aggregate
+from scoring.collusion import bidder_signals, price_tails, shared_strings
 from scoring.model import (
     COMMERCIAL_PART,
     AggregationRule,
@@ -48,7 +57,9 @@ from scoring.sheets import ScoreEntry, ScoreSheet, reintegrate
 from scoring.shuffle import ShuffleManifest, commitment, derive, verify
 from scoring.similarity import (
     SimilarityConfig,
+    exhaustive_cross_chapter_pairs,
     exhaustive_similar_pairs,
+    find_cross_chapter_pairs,
     find_similar_pairs,
     normalise,
 )
@@ -165,6 +176,42 @@ def bench_similarity(bidders: int, chapters: int, kb: int) -> None:
     )
 
 
+def _cross(p: object) -> tuple[str, str, str, str]:
+    return (p.bidder_a, p.chapter_a, p.bidder_b, p.chapter_b)  # type: ignore[attr-defined]
+
+
+def bench_collusion(bidders: int, chapters: int, kb: int, exhaustive: bool) -> None:
+    texts = _corpus(bidders, chapters, kb)
+    rng = random.Random(5)
+    chars = kb * 1024 // 3
+    texts["b05", "ch03"] = _near_copy(rng, texts["b04", "ch07"], chars // 100)
+    prices = {f"b{b:02d}": Decimal(rng.randrange(30_000_000, 40_000_000)) for b in range(bidders)}
+    prices["b07"] = Decimal("36961205.37")
+    prices["b08"] = Decimal("35400005.37")
+    print("collusion signals: the same corpus, b05/ch03 copied from b04/ch07 under another id")
+    same, t_same = _timed(lambda: find_similar_pairs(texts))
+    cross, t_cross = _timed(lambda: find_cross_chapter_pairs(texts))
+    strings, t_strings = _timed(lambda: shared_strings(texts))
+    tails, t_tails = _timed(lambda: price_tails(prices))
+    everything, t_all = _timed(lambda: bidder_signals(texts, prices))
+    print(f"  baseline: same-chapter MinHash+LSH      {t_same:7.2f} s   {len(same)} pairs")
+    print(f"  cross-chapter (estimate matrix + exact) {t_cross:7.2f} s   {len(cross)} pairs")
+    print(f"  shared unusual strings, unfiltered      {t_strings:7.2f} s   {len(strings)} strings")
+    print(f"  price tails                             {t_tails * 1000:7.1f} ms  {len(tails)} pairs")
+    print(
+        f"  bidder_signals, all of it (the attach)  {t_all:7.2f} s   "
+        f"{len(everything.same_chapter)} + {len(everything.cross_chapter)} pairs, "
+        f"{len(everything.shared_strings)} strings outside alike chapters, "
+        f"{len(everything.price_tails)} price tails"
+    )
+    if exhaustive:
+        exact, t_exact = _timed(lambda: exhaustive_cross_chapter_pairs(texts))
+        print(f"  baseline: exhaustive cross-chapter      {t_exact:7.2f} s   {len(exact)} pairs")
+        print(
+            f"  cross-chapter pairs == exhaustive: {[_cross(p) for p in cross] == [_cross(p) for p in exact]}"
+        )
+
+
 def _package(bidders: int, chapters: int, items: int) -> BidPackage:
     def item(i: str) -> RubricItem:
         return RubricItem(
@@ -243,11 +290,17 @@ def main() -> None:
     parser.add_argument("--chapters", type=int, default=20)
     parser.add_argument("--kb", type=int, default=20)
     parser.add_argument("--experts", type=int, default=50)
+    parser.add_argument(
+        "--no-exhaustive",
+        action="store_true",
+        help="skip the exhaustive cross-chapter baseline (every pair checked exactly: slow)",
+    )
     args = parser.parse_args()
     print(
         f"python {platform.python_version()} on {platform.machine()}, {platform.processor() or 'cpu'}"
     )
     bench_similarity(args.bidders, args.chapters, args.kb)
+    bench_collusion(args.bidders, args.chapters, args.kb, not args.no_exhaustive)
     bench_shuffle(args.experts, args.bidders, args.chapters)
 
 

@@ -12,7 +12,10 @@ No I/O and no clock: time is a parameter. Imports nothing from the other package
                  (what a finding is), marks (deliberate marks: formatting, symbols, repeated
                  odd strings), text_fold (folding with positions kept) and hanzi
                  (traditional → simplified characters)
-    similarity   标书雷同: MinHash + LSH over character shingles, shared passages
+    similarity   标书雷同: MinHash + LSH over character shingles, shared passages; alike
+                 chapters under different chapter ids
+    collusion    串通投标提示信号 between bidders: cross-chapter similarity, shared unusual
+                 strings, identical price tails (places and sizes, never the text)
     shuffle      错位评审: per-expert, per-chapter permutations and labels, commitment, verify
     sheets       score sheets, their validation (one score: item_faults, also run at the
                  seat), re-integration (labels → bidders)

@@ -43,7 +43,7 @@ from collections.abc import Mapping
 from scoring.findings import FindingKind
 from scoring.text_fold import Folded, Markup
 
-__all__ = ["Mark", "markup_marks", "repeated_strings", "symbol_marks"]
+__all__ = ["TOKEN", "Mark", "is_odd_token", "markup_marks", "repeated_strings", "symbol_marks"]
 
 #: (kind, start, end) in the chapter as submitted
 Mark = tuple[FindingKind, int, int]
@@ -73,7 +73,8 @@ _UNUSUAL_RANGES = (
 )
 _UNUSUAL = re.compile(f"(?:(?![{_ALLOWED_SYMBOLS}])[{_UNUSUAL_RANGES}])+")
 
-_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-/#@.+&=~^*%$|\\]*[A-Za-z0-9#@&=~^*%$|\\]")
+#: a token as the odd-string rules read it (see :func:`is_odd_token`)
+TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-/#@.+&=~^*%$|\\]*[A-Za-z0-9#@&=~^*%$|\\]")
 _ODD_SYMBOLS = frozenset("#@&=~^*_%$|\\")
 _ORDINARY = re.compile(
     r"[A-Z]{0,2}K\d+(?:\+\d+(?:\.\d+)?)?"  # stakes
@@ -168,18 +169,22 @@ def symbol_marks(src: str) -> list[Mark]:
     return marks
 
 
+def is_odd_token(token: str) -> bool:
+    """A code-like token (ASCII letters mixed with digits or symbols, at least 3 characters)
+    that is not ordinary road-works vocabulary; ``token`` is one match of :data:`TOKEN`."""
+    if len(token) < 3 or not any(c.isascii() and c.isalpha() for c in token):
+        return False
+    if not any(c.isdigit() or c in _ODD_SYMBOLS for c in token):
+        return False  # a word or an acronym is language, not a code
+    return not _ORDINARY.fullmatch(token)
+
+
 def _odd_tokens(light: Folded) -> dict[str, tuple[int, int]]:
     """Code-like tokens of a chapter's light-folded visible text → first folded range."""
     out: dict[str, tuple[int, int]] = {}
-    for m in _TOKEN.finditer(light.text):
-        token = m.group()
-        if len(token) < 3 or not any(c.isascii() and c.isalpha() for c in token):
-            continue
-        if not any(c.isdigit() or c in _ODD_SYMBOLS for c in token):
-            continue  # a word or an acronym is language, not a code
-        if _ORDINARY.fullmatch(token):
-            continue
-        out.setdefault(token.casefold(), (m.start(), m.end()))
+    for m in TOKEN.finditer(light.text):
+        if is_odd_token(m.group()):
+            out.setdefault(m.group().casefold(), (m.start(), m.end()))
     return out
 
 

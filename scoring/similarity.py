@@ -36,11 +36,14 @@ import numpy as np
 import numpy.typing as npt
 
 __all__ = [
+    "CrossChapterPair",
     "SharedPassage",
     "ShingledText",
     "SimilarPair",
     "SimilarityConfig",
+    "exhaustive_cross_chapter_pairs",
     "exhaustive_similar_pairs",
+    "find_cross_chapter_pairs",
     "find_similar_pairs",
     "normalise",
     "shingle",
@@ -274,3 +277,101 @@ def exhaustive_similar_pairs(
         sets = {b: shingle(texts[b, chapter], config.shingle) for b in bidders}
         found.extend(_report(chapter, list(combinations(bidders, 2)), sets, texts, config))
     return found
+
+
+@dataclass(frozen=True, slots=True)
+class CrossChapterPair:
+    """Two bidders' alike chapters under *different* chapter ids (bidder A's ch2 and bidder B's
+    ch3): a text moved to another chapter escapes the same-chapter check."""
+
+    bidder_a: str
+    chapter_a: str
+    bidder_b: str
+    chapter_b: str
+    jaccard: float
+    containment: float
+    passages: tuple[SharedPassage, ...]
+
+
+def _cross_report(
+    pairs: Sequence[tuple[int, int]],
+    keys: Sequence[tuple[str, str]],
+    sets: Sequence[ShingledText],
+    texts: Mapping[tuple[str, str], str],
+    config: SimilarityConfig,
+) -> list[CrossChapterPair]:
+    out: list[CrossChapterPair] = []
+    for i, j in pairs:
+        jaccard, containment = _exact(sets[i], sets[j])
+        if jaccard >= config.jaccard_threshold or containment >= config.containment_threshold:
+            (ba, ca), (bb, cb) = keys[i], keys[j]
+            passages = shared_passages(texts[keys[i]], texts[keys[j]], config)
+            out.append(CrossChapterPair(ba, ca, bb, cb, jaccard, containment, passages))
+    return out
+
+
+def _cross_candidates(keys: Sequence[tuple[str, str]]) -> list[tuple[int, int]]:
+    """Every pair of texts of two different bidders under two different chapter ids, each
+    once, bidder A before bidder B."""
+    return [
+        (i, j)
+        for i, j in combinations(range(len(keys)), 2)
+        if keys[i][0] != keys[j][0] and keys[i][1] != keys[j][1]
+    ]
+
+
+def _ordered(keys: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+    return sorted(keys)
+
+
+def find_cross_chapter_pairs(
+    texts: Mapping[tuple[str, str], str], config: SimilarityConfig = SimilarityConfig()
+) -> list[CrossChapterPair]:
+    """Alike chapters of two bidders under different chapter ids.
+
+    Every text's MinHash signature is compared with every other's at once (a matrix of
+    equal values, in numpy): the share of equal values estimates the pair's Jaccard ``J``,
+    and from it and the two set sizes the containment ``J·(|A|+|B|) / ((1+J)·min)``. A pair
+    whose estimate reaches half of either threshold is checked exactly (with 64 values the
+    estimate's standard error is at most 0.0625, so a pair at a threshold is missed with
+    probability well below 10⁻⁶); the exact check decides, as in :func:`find_similar_pairs`.
+    """
+    keys = _ordered(list(texts))
+    if len(keys) < 2:
+        return []
+    hasher = _MinHasher(config)
+    sets = [shingle(texts[k], config.shingle) for k in keys]
+    signatures = np.stack([hasher.signature(x) for x in sets])
+    sizes = np.array([len(x) for x in sets], dtype=np.float64)
+    bidder_ids = np.array([b for b, _ in keys])
+    chapter_ids = np.array([c for _, c in keys])
+    candidates: list[tuple[int, int]] = []
+    for i in range(len(keys) - 1):
+        rest = slice(i + 1, None)
+        estimate = (signatures[rest] == signatures[i]).mean(axis=1)
+        smaller = np.minimum(sizes[rest], sizes[i])
+        contained = np.divide(
+            estimate * (sizes[rest] + sizes[i]),
+            (1 + estimate) * smaller,
+            out=np.zeros_like(estimate),
+            where=smaller > 0,
+        )
+        keep = (
+            (
+                (estimate >= config.jaccard_threshold / 2)
+                | (contained >= config.containment_threshold / 2)
+            )
+            & (bidder_ids[rest] != bidder_ids[i])
+            & (chapter_ids[rest] != chapter_ids[i])
+        )
+        candidates.extend((i, i + 1 + int(j)) for j in np.flatnonzero(keep))
+    return _cross_report(candidates, keys, sets, texts, config)
+
+
+def exhaustive_cross_chapter_pairs(
+    texts: Mapping[tuple[str, str], str], config: SimilarityConfig = SimilarityConfig()
+) -> list[CrossChapterPair]:
+    """The same report with every pair checked exactly: the reference for the estimate."""
+    keys = _ordered(list(texts))
+    sets = [shingle(texts[k], config.shingle) for k in keys]
+    return _cross_report(_cross_candidates(keys), keys, sets, texts, config)

@@ -75,6 +75,7 @@ PURE_CORES = (
     "evaluation_hub.booking.allocation.*",
     "evaluation_hub.checkin.rules",
     "evaluation_hub.evaluation.rules",
+    "evaluation_hub.evaluation.signals",
     "evaluation_hub.sessions.lifecycle",
     "evaluation_hub.sessions.committee",
     "evaluation_hub.sessions.outage",

@@ -21,6 +21,7 @@ from evaluation_hub.api.schema import read_json
 from evaluation_hub.api.views import evaluation as views
 from evaluation_hub.errors import InvalidInput
 from evaluation_hub.evaluation import (
+    collusion,
     import_report,
     overview,
     package,
@@ -133,6 +134,21 @@ async def get_package_report(request: web.Request) -> web.Response:
     session_id = path_id(request, "session_id")
     report = await import_report.package_report(request.app[SERVICES], who, session_id)
     return web.json_response(views.package_report_json(report))
+
+
+@routes.route(
+    "GET",
+    BASE + "/signals",
+    summary="串通投标提示信号（提示信号，不构成违规认定）：投标人之间的雷同、相同异常字符串、"
+    "报价尾数相同，封存后专家之间的评分表高度一致",
+    tag=TAG,
+    errors=(403, 404),
+)
+async def get_signals(request: web.Request) -> web.Response:
+    who = await principal(request)
+    session_id = path_id(request, "session_id")
+    found = await collusion.collusion_signals(request.app[SERVICES], who, session_id)
+    return web.json_response(views.signals_json(found))
 
 
 @routes.route(

@@ -20,11 +20,19 @@ from evaluation_hub.api.keys import CLOCK, SERVICES
 from evaluation_hub.api.params import path_id
 from evaluation_hub.api.routes import ApiRoutes
 from evaluation_hub.api.schema import ID, read_json
+from evaluation_hub.api.views.evaluation import signals_json
 from evaluation_hub.api.views.presence import presence_json
 from evaluation_hub.audit.canonical import MAX_SAFE_INTEGER
 from evaluation_hub.checkin import presence
 from evaluation_hub.errors import InvalidInput
-from evaluation_hub.supervision import assistance, copy_notices, handovers, incidents, record
+from evaluation_hub.evaluation import collusion
+from evaluation_hub.supervision import (
+    assistance,
+    copy_notices,
+    handovers,
+    incidents,
+    record,
+)
 from evaluation_hub.supervision import documents as views
 from evaluation_hub.supervision.models import Severity
 from evaluation_hub.supervision.notices import SupervisionDeadlines
@@ -136,6 +144,22 @@ async def supervision_record(request: web.Request) -> web.Response:
         request.app[SERVICES], who, session_id, now=request.app[CLOCK]()
     )
     return _json(views.record_json(found))
+
+
+@routes.route(
+    "GET",
+    "/api/sessions/{session_id}/supervision/signals",
+    summary="串通投标提示信号（提示信号，不构成违规认定）：投标人之间的雷同、相同异常字符串、"
+    "报价尾数相同，专家之间的评分表高度一致（客场监督只见涉及本场地就座专家的信号）",
+    tag=TAG,
+    response=_OBJECT,
+    errors=(403, 404, 409),
+)
+async def supervision_signals(request: web.Request) -> web.Response:
+    who = await principal(request)
+    session_id = path_id(request, "session_id")
+    found = await collusion.supervision_signals(request.app[SERVICES], who, session_id)
+    return _json(signals_json(found))
 
 
 @routes.route(

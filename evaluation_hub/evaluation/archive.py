@@ -6,8 +6,9 @@ manifest, anonymity findings and overrides, the seed commitment and its reveal, 
 save (accepted or refused, with the reasons; a seat's save with the seat key's signature and
 public key beside it, the same as ``scores.json`` holds with the signed sheet, so ``archive
 verify`` re-checks it; a save entered at the host with its written reason), every
-deviation-review request and answer, the result document with its digest, and every report
-signature. After the reveal, and when the
+deviation-review request and answer, the result document with its digest, every report
+signature, and the collusion signals (``signals.json``, the console's document: between bidders
+always, between experts once sealed and when the archiving process holds the hub's key). After the reveal, and when the
 archiving process holds the hub's sealing key, it also writes the report as HTML, rendered by
 the same code that serves it.
 
@@ -25,6 +26,7 @@ from sqlalchemy import select
 from evaluation_hub.archive.sections import ArchiveContext, BundleFile, json_file
 from evaluation_hub.db.base import Base
 from evaluation_hub.db.seat_terminals import SubmittedScore
+from evaluation_hub.evaluation.collusion import read_signals
 from evaluation_hub.evaluation.models import (
     AnonymityOverrideRow,
     EvaluationPackageRow,
@@ -34,6 +36,7 @@ from evaluation_hub.evaluation.models import (
 )
 from evaluation_hub.evaluation.report import render_report
 from evaluation_hub.evaluation.result import gather_report
+from evaluation_hub.evaluation.signals import signals_json
 
 __all__ = ["archive_section"]
 
@@ -77,10 +80,21 @@ async def archive_section(ctx: ArchiveContext) -> list[BundleFile]:
     for save in tables["score_saves"]:
         sig, key = signed.get(save["submitted_score_id"], (None, None))
         save["seat_signature"], save["seat_public_key"] = sig, key
+        # Collusion signals as the host's console shows them (bidder ids, places and sizes);
+        # those between experts only when the key can open the shuffle of the sealed sheets.
+        found = await read_signals(
+            s,
+            ctx.session_id,
+            ctx.sealer,
+            bidders=True,
+            expert_visible=lambda _: True,
+            everything=True,
+        )
     record = _row(package)
     # The sealed seed is ciphertext under the hub's key: useless to a reader, kept out.
     record.pop("sealed_seed", None)
     files = [json_file("evaluation/package.json", record)]
+    files.append(json_file("evaluation/signals.json", signals_json(found)))
     files += [json_file(f"evaluation/{name}.json", rows) for name, rows in tables.items()]
     if ctx.sealer is not None and package.revealed_at is not None:
         async with ctx.db.read() as s:

@@ -52,6 +52,11 @@ class EvaluationPackageRow(Base):
     #: finding): chapter, the two bidder ids, Jaccard, containment, shared passages by place
     #: and length (never their text); None for a package attached before the check ran here
     similarity: Mapped[list[Any] | None] = mapped_column(JSON, default=None)
+    #: the other collusion signals between bidders found at attach time
+    #: (``evaluation.collusion.bidder_signals_json``: cross-chapter pairs, shared unusual
+    #: strings, identical price tails; places and sizes only); None for a package attached
+    #: before these checks ran here
+    collusion: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     seed_commitment: Mapped[str] = mapped_column(String(64))
     sealed_seed: Mapped[str] = mapped_column(Text)
     attached_by: Mapped[str] = mapped_column(String(100))

@@ -7,9 +7,10 @@ marks (``scoring.anonymity``), compares every pair of bidders' chapters (``scori
 and commits a fresh seed to the session's experts, chapters and bidders (``scoring.shuffle``):
 the commitment is published on the audit chain, the seed stays sealed under the hub's key until
 the reveal. A chapter with a mark is not released to experts until the host records why it may
-be (暗标合规检查放行). Similar chapters are stored as signals for people (标书雷同提示), by place
-and size, never with the shared text (which may name a bidder) and never as a finding: they
-block nothing. The check is cheap enough to run at every attach (``bench/scoring.py``: 1.3 s
+be (暗标合规检查放行). Similar chapters (the same chapter id or two different ones), unusual
+strings two bidders share and identical price tails are stored as signals for people
+(串通投标提示信号, ``evaluation.signals``), by place and size, never with the shared text (which
+may name a bidder) and never as a finding: they block nothing. The check is cheap enough to run at every attach (``bench/scoring.py``: 1.3 s
 for 30 bidders × 20 chapters × 20 KB, in a worker thread outside any transaction).
 """
 
@@ -45,6 +46,7 @@ from evaluation_hub.evaluation.overview import (
     overrides_of,
 )
 from evaluation_hub.evaluation.packages import content_digest
+from evaluation_hub.evaluation.signals import bidder_signals_json, similarity_json
 from evaluation_hub.principal import Principal
 from evaluation_hub.sealing import Sealer
 from evaluation_hub.services import Services
@@ -52,10 +54,10 @@ from evaluation_hub.sessions.lookup import load_session
 from evaluation_hub.sessions.states import BEFORE_START, OVERRIDES_ALLOWED, state_name
 from evaluation_hub.sessions.store import apply_action_in
 from scoring.anonymity import Finding, scan_package
+from scoring.collusion import bidder_signals
 from scoring.errors import PackageInvalid
 from scoring.model import BidPackage
 from scoring.shuffle import SEED_BYTES, ShuffleManifest, commitment
-from scoring.similarity import SimilarPair, find_similar_pairs
 
 __all__ = [
     "ExpertChapters",
@@ -89,21 +91,6 @@ def _finding_json(f: Finding) -> dict[str, Any]:
     }
 
 
-def _similarity_json(pair: SimilarPair) -> dict[str, Any]:
-    # Places and sizes only: a shared passage may carry a bidder's identity.
-    return {
-        "chapter_id": pair.chapter_id,
-        "bidder_a": pair.bidder_a,
-        "bidder_b": pair.bidder_b,
-        "jaccard": round(pair.jaccard, 4),
-        "containment": round(pair.containment, 4),
-        "passages": [
-            {"length": p.length, "start_a": p.start_a, "end_a": p.end_a, "start_b": p.start_b}
-            for p in pair.passages
-        ],
-    }
-
-
 @dataclass(frozen=True)
 class _Checked:
     package: BidPackage
@@ -111,19 +98,23 @@ class _Checked:
     digest: str
     findings: list[dict[str, Any]]
     similarity: list[dict[str, Any]]
+    collusion: dict[str, Any]
 
 
 def _read_and_check(directory: Path) -> _Checked:
     """Read, validate, scan and compare the package: in a worker thread, outside any
     transaction (folding every chapter for the scan takes about 5 s for 30 bidders × 20
-    chapters of 20 KB, the similarity check 1.3 s)."""
+    chapters of 20 KB, the similarity checks and the other collusion signals a few seconds:
+    ``bench/scoring.py``)."""
     package, source, digest = _read(directory)
+    signals = bidder_signals(package.texts, package.prices)
     return _Checked(
         package,
         source,
         digest,
         [_finding_json(f) for f in scan_package(package)],
-        [_similarity_json(p) for p in find_similar_pairs(package.texts)],
+        [similarity_json(p) for p in signals.same_chapter],
+        bidder_signals_json(signals),
     )
 
 
@@ -189,6 +180,7 @@ async def attach_package(
             },
             findings=findings,
             similarity=checked.similarity,
+            collusion=checked.collusion,
             seed_commitment=commitment(seed, manifest),
             sealed_seed=hub.sealer.seal(seed, seed_purpose(session.id)),
             attached_by=actor.username,
@@ -208,6 +200,9 @@ async def attach_package(
                 "bidders": list(manifest.bidder_ids),
                 "anonymity_findings": len(findings),
                 "similar_pairs": len(checked.similarity),
+                "cross_chapter_pairs": len(checked.collusion["cross_chapter"]),
+                "shared_strings": len(checked.collusion["shared_strings"]),
+                "price_tails": len(checked.collusion["price_tails"]),
             },
             at=now,
         )

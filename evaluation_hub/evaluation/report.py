@@ -22,6 +22,7 @@ from html import escape
 from typing import Any
 
 from evaluation_hub import localtime
+from evaluation_hub.evaluation.signals import DISCLAIMER, annex_rows, computed_signals
 from scoring.aggregation import Aggregation
 from scoring.decimals import quantize
 from scoring.model import COMMERCIAL_PART, BidPackage
@@ -390,6 +391,16 @@ def _signatures(data: ReportData) -> str:
     )
 
 
+def _signals(data: ReportData) -> str:
+    rows = annex_rows(computed_signals(data.session_id, data.package, data.scores))
+    found = (
+        _table(["信号", "涉及", "位置", "规模"], [[_e(c) for c in r] for r in rows], frozenset())
+        if rows
+        else "<p>未发现串通投标提示信号。</p>"
+    )
+    return f'<p class="note">{_e(DISCLAIMER)}</p>{found}'
+
+
 def render_report(data: ReportData) -> str:
     pkg = data.package
     verified = _seed_verified(data)
@@ -449,6 +460,7 @@ def render_report(data: ReportData) -> str:
         ("八、推荐的中标候选人", _candidates(data)),
         ("九、评标委员会成员签署", _signatures(data)),
         ("十、主场代录评分记录", _proxy_saves(data)),
+        ("附件：串通投标提示信号", _signals(data)),
     ]
     body = "".join(f"<h2>{_e(title)}</h2>{html}" for title, html in sections)
     return (

@@ -65,6 +65,7 @@ __all__ = [
     "reveal",
     "revealed_result",
     "seal",
+    "sealed_scores",
 ]
 
 log = structlog.get_logger(__name__)
@@ -119,7 +120,8 @@ class _Computed:
     ranking: Ranking
 
 
-async def _sealed_scores(s: AsyncSession, ctx: Context) -> Reintegrated:
+async def sealed_scores(s: AsyncSession, ctx: Context) -> Reintegrated:
+    """The scores of the sheets that counted at the seal, re-integrated (labels → bidders)."""
     ids = ctx.row.sealed_save_ids or []
     rows = await s.execute(select(ScoreSaveRow).where(ScoreSaveRow.id.in_(ids)))
     latest = {(r.expert_code or "", r.part_id or ""): r for r in rows.scalars()}
@@ -218,7 +220,7 @@ async def reveal(hub: Services, actor: Principal, session_id: int, *, now: datet
         ctx = await load_context(s, session_id, hub.sealer, lock=True)
         await apply_action_in(s, actor, ctx.session.id, "reveal", reason=None, now=now)
         verify_shuffle(ctx.seed, ctx.manifest, ctx.row.seed_commitment)
-        computed = _compute(ctx.package, await _sealed_scores(s, ctx))
+        computed = _compute(ctx.package, await sealed_scores(s, ctx))
         document = result_document(
             ctx.sid, ctx.package, computed.aggregation, computed.prices, computed.ranking
         )
@@ -276,7 +278,7 @@ async def gather_report(
     session = (await load_session(s, session_id)).session
     _require_revealed(session, "生成评标报告")
     ctx = await load_context(s, session_id, sealer, lock=False)
-    computed = _compute(ctx.package, await _sealed_scores(s, ctx))
+    computed = _compute(ctx.package, await sealed_scores(s, ctx))
     committee = await s.execute(
         select(Expert.code, SessionExpert.placement, SessionExpert.is_chair)
         .join(SessionExpert, SessionExpert.expert_id == Expert.id)

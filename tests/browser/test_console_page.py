@@ -173,6 +173,21 @@ async def test_host_runs_an_evaluation_from_the_console(
     await expect(page.locator("#similarity tbody td")).to_have_text(
         ["ch3 施工进度计划与工期保证措施", "b02 与 b05", "0.90", "0.95", "5 处，最长 246 字"]
     )
+    # The collusion signals: the same pair, nothing else between the demo's bids, no sheets yet.
+    await expect(page.locator("#signals tbody tr td")).to_have_text(
+        [
+            "同章节内容雷同",
+            "b02、b05",
+            "ch3",
+            "相似度 0.90，包含度 0.95；相同段落 5 处，最长 246 字",
+        ]
+    )
+    await expect(page.locator("#signals p.hint")).to_have_text(
+        [
+            "提示信号，不构成违规认定：以下内容仅供监督人员核查，不代表存在串通投标或违规行为。",
+            "专家之间的评分一致性信号在评分封存后计算。",
+        ]
+    )
 
     # --- release: refused while the finding is open (the hub's words), then the override -------
     identities = await enrol_seats(client, tmp_path)
@@ -331,6 +346,16 @@ async def test_host_runs_an_evaluation_from_the_console(
         await expect(message).to_have_text("已结束评审并封存。")
         await expect(state).to_have_text("当前状态：已封存")
         await expect(page.locator("#actions button")).to_have_text(["解密还原"])
+        # Sealed: six members' sheets are alike throughout (15 pairs), E07's differs from each
+        # of theirs in one item of 40 (97.5 %, above the 95 % of the signal): 21 signals.
+        sheets = page.locator("#signals tr[data-kind=sheets]")
+        await expect(sheets).to_have_count(21)
+        await expect(sheets.nth(0).locator("td")).to_have_text(
+            ["评分表高度一致", "专家 E01、专家 E02", "全部评分项", "100.00% 的评分项分值相同"]
+        )
+        await expect(sheets.nth(5).locator("td")).to_have_text(
+            ["评分表高度一致", "专家 E01、专家 E07", "全部评分项", "97.50% 的评分项分值相同"]
+        )
         await expect(page.locator("#result-panel")).to_be_hidden()
         await page.click("#actions button[data-action=reveal]")
         await expect(message).to_have_text("已解密还原。")

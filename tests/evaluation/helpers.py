@@ -270,3 +270,34 @@ async def seat_members(
             keys[expert] = f"{venue}.{label}"
             await enrol_seat(database, seeded, keys[expert], now)
     return keys
+
+
+#: the code-like token planted in b01's chapter 3 (and so in b03's copy of it)
+PLANTED_TOKEN = "QX7-19B"
+
+
+def near_identical_package(dest: Path) -> Path:
+    """The demo package with b03's bid made from b01's: b01's chapter 2 as b03's chapter 1 and
+    b01's chapter 1 as b03's chapter 2 (alike under different chapter ids), b01's chapter 3 as
+    b03's chapter 3 (the same id), a code-like token in that chapter and at the end of b03's
+    chapter 1 (a place outside the chapters already alike), and prices ending alike
+    (36,961,205.37 and 35,400,005.37: 0537 beyond rounding)."""
+    import shutil
+
+    out = dest / "near_identical"
+    shutil.copytree(DEMO_PACKAGE, out)
+    chapters = out / "chapters"
+    ch3 = (chapters / "b01" / "ch3.md").read_text(encoding="utf-8")
+    ch3 += f"\n试验记录编号 {PLANTED_TOKEN}，见附表。\n"
+    (chapters / "b01" / "ch3.md").write_text(ch3, encoding="utf-8")
+    for source, target in (("ch2", "ch1"), ("ch1", "ch2"), ("ch3", "ch3")):
+        text = (chapters / "b01" / f"{source}.md").read_text(encoding="utf-8")
+        if target == "ch1":  # the token also where b03's text is not b01's chapter 3
+            text += f"\n附：试验记录 {PLANTED_TOKEN}。\n"
+        (chapters / "b03" / f"{target}.md").write_text(text, encoding="utf-8")
+    prices = (out / "prices.yaml").read_text(encoding="utf-8")
+    prices = prices.replace('"36960000.00"', '"36961205.37"').replace(
+        '"37800000.00"', '"35400005.37"'
+    )
+    (out / "prices.yaml").write_text(prices, encoding="utf-8")
+    return out

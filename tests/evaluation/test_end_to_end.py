@@ -498,4 +498,16 @@ async def test_five_experts_from_committee_to_signed_report(
     ]  # fmt: skip
     saves = json.loads((bundle / "evaluation" / "score_saves.json").read_bytes())
     assert sum(1 for save in saves if save["accepted"]) == 20
+    # The collusion signals travel as the console reads them: the demo's one alike chapter,
+    # nothing else between bidders, and no near-identical sheets.
+    signals = json.loads((bundle / "evaluation" / "signals.json").read_bytes())
+    resp = await client.get(f"{base}/signals", headers=await login(client, "km_operator"))
+    read = await resp.json()
+    for pair in read["bidders"]["pairs"]:  # the archive writes floats as decimal strings
+        pair["jaccard"], pair["containment"] = repr(pair["jaccard"]), repr(pair["containment"])
+    assert signals == read
+    assert [(p["kind"], p["bidder_a"], p["bidder_b"]) for p in signals["bidders"]["pairs"]] == [
+        ("same_chapter", "b02", "b05")
+    ]
+    assert (signals["bidders"]["count"], signals["sealed"], signals["sheets"]) == (1, True, [])
     assert {save["proxy_reason"] for save in saves} == {PROXY_REASON}

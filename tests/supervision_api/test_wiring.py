@@ -27,7 +27,8 @@ def test_every_route_is_documented_with_its_schema() -> None:
     served = {(r.method, r.path) for r in supervision.routes.table if isinstance(r, RouteDef)}
     documented = {(m.upper(), p) for p, item in doc["paths"].items() for m in item}
     assert documented == served
-    assert len(documented) == 17  # with presence at check-in: its list and the confirmation
+    assert len(documented) == 18  # with presence at check-in (its list and the confirmation)
+    # and the collusion signals (GET /api/sessions/{session_id}/supervision/signals)
     for path, item in doc["paths"].items():
         for op in item.values():
             assert {p["name"] for p in op["parameters"] if p["in"] == "path"} == set(

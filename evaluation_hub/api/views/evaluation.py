@@ -17,6 +17,7 @@ from evaluation_hub.evaluation.report import ReportData, render_report
 from evaluation_hub.evaluation.result import ResultView
 from evaluation_hub.evaluation.review import ReviewRequest, ReviewRound
 from evaluation_hub.evaluation.saves import SaveOutcome
+from evaluation_hub.evaluation.signals import signals_json
 from evaluation_hub.evaluation.signatures import Signature
 from evaluation_hub.seats.deliveries import DeliveryBoard
 from evaluation_hub.sessions.changes import SessionWatch
@@ -33,6 +34,7 @@ __all__ = [
     "result_json",
     "review_round_json",
     "save_json",
+    "signals_json",
     "signature_json",
     "watch_json",
 ]

@@ -138,7 +138,8 @@ async function readOnce() {
       request("GET", `/api/sessions/${sid}/chapters`),
     ]);
     const result = overview && overview.seed.revealed_seed ? await request("GET", `${path}/result`) : null;
-    answers = { sid, lifecycle, overview, report, board, result };
+    const signals = report ? await request("GET", `${path}/signals`) : null;
+    answers = { sid, lifecycle, overview, report, board, result, signals };
   } catch (err) {
     if (asked === generation) showMessage(err.message);
     return;
@@ -177,9 +178,11 @@ function redraw() {
   const active = document.activeElement;
   const focused = active && active.dataset && active.dataset.draft
     ? { key: active.dataset.draft, start: active.selectionStart, end: active.selectionEnd } : null;
-  const { lifecycle, overview, report, board, result } = shown;
+  const { lifecycle, overview, report, board, result, signals } = shown;
   drawLifecycle(lifecycle);
   drawPackage(overview, report);
+  if (signals) renderSignals($("#signals"), signals);
+  else $("#signals").replaceChildren();
   drawDelivery(board);
   drawScoring(overview, report);
   drawReview(overview, report, lifecycle);

@@ -52,6 +52,7 @@ function clearTables() {
   $("#incident-form select[name=expert_id]").replaceChildren();
   $("#assistance-form select[name=venue_id]").replaceChildren();
   $("#scope").textContent = "";
+  $("#signals").replaceChildren();
 }
 
 async function signedIn(who) {
@@ -79,13 +80,14 @@ function signedOut() {
 async function refresh() {
   if (!sessionId()) { clearTables(); return; }
   const id = sessionId();
-  const [rec, presence, incidents, assistance, notices, handovers] = await Promise.all([
+  const [rec, presence, incidents, assistance, notices, handovers, signals] = await Promise.all([
     api("GET", `/api/sessions/${id}/supervision`),
     api("GET", `/api/sessions/${id}/presence`),
     api("GET", `/api/sessions/${id}/incidents`),
     api("GET", `/api/sessions/${id}/assistance-requests`),
     api("GET", `/api/sessions/${id}/copy-notices`),
     api("GET", `/api/sessions/${id}/handovers`),
+    api("GET", `/api/sessions/${id}/supervision/signals`),
   ]);
   record = rec;
   clearTables();
@@ -97,6 +99,7 @@ async function refresh() {
   renderAssistance(assistance);
   renderNotices(notices);
   renderHandovers(handovers);
+  renderSignals($("#signals"), signals);
 }
 
 function renderRecord(rec) {
