@@ -9,7 +9,10 @@ verify`` re-checks it; a save entered at the host with its written reason), ever
 deviation-review request and answer, the result document with its digest, and every report
 signature. After the reveal, and when the
 archiving process holds the hub's sealing key, it also writes the report as HTML, rendered by
-the same code that serves it.
+the same code that serves it. Once the signed report's PDF has been rendered (on its first
+download, ``report_pdf``), the bundle holds it as stored (``evaluation/report.pdf``) with its
+SHA-256, size and who rendered it (``evaluation/report_pdf.json``); ``archive verify`` checks
+the file against the hash its ``evaluation.report_pdf`` audit event recorded.
 
 A session with no package attached contributes nothing. Must never write a file before the
 reveal that names a bidder: the stored rows keep bidder ids only behind the shuffle labels, and
@@ -22,7 +25,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from evaluation_hub.archive.sections import ArchiveContext, BundleFile, json_file
+from evaluation_hub.archive.sections import REPORT_PDF, ArchiveContext, BundleFile, json_file
 from evaluation_hub.db.base import Base
 from evaluation_hub.db.seat_terminals import SubmittedScore
 from evaluation_hub.evaluation.models import (
@@ -33,6 +36,7 @@ from evaluation_hub.evaluation.models import (
     ScoreSaveRow,
 )
 from evaluation_hub.evaluation.report import render_report
+from evaluation_hub.evaluation.report_pdf import stored_pdf
 from evaluation_hub.evaluation.result import gather_report
 
 __all__ = ["archive_section"]
@@ -66,6 +70,7 @@ async def archive_section(ctx: ArchiveContext) -> list[BundleFile]:
                 )
             ).scalars()
             tables[name] = [_row(r) for r in rows]
+        pdf = await stored_pdf(s, ctx.session_id)
         signed = {
             r.id: (r.seat_signature, r.seat_public_key)
             for r in (
@@ -86,4 +91,17 @@ async def archive_section(ctx: ArchiveContext) -> list[BundleFile]:
         async with ctx.db.read() as s:
             data = await gather_report(s, ctx.session_id, ctx.sealer, now=ctx.now)
         files.append(BundleFile("evaluation/report.html", data=render_report(data).encode()))
+    if pdf is not None:
+        files.append(BundleFile(REPORT_PDF, data=pdf.data))
+        files.append(
+            json_file(
+                "evaluation/report_pdf.json",
+                {
+                    "sha256": pdf.sha256,
+                    "size": pdf.size,
+                    "rendered_by": pdf.rendered_by,
+                    "rendered_at": pdf.rendered_at,
+                },
+            )
+        )
     return files
