@@ -125,6 +125,7 @@ POST /api/sessions/{session_id}/evaluation/reveal               U  FFFF  CFFF  F
 GET /api/sessions/{session_id}/evaluation/result                U  CFFF  CFFF  CFFF  CCCC
 POST /api/sessions/{session_id}/evaluation/signatures           U  FFFF  CFFF  FFFF  FFFF
 GET /api/sessions/{session_id}/evaluation/report                U  CFFF  CFFF  CFFF  CCCC
+GET /api/sessions/{session_id}/report.pdf                       U  CFFF  CFFF  CFFF  CCCC
 POST /api/sessions/{session_id}/chapters                        U  FFFF  2FFF  FFFF  FFFF
 GET /api/sessions/{session_id}/chapters                         U  2FFF  2FFF  2FFF  2222
 """

@@ -2,7 +2,7 @@
 enrolment codes
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0011
 Create Date: 2026-12-01 09:00:00.000000
 
 Numbered 0012 so the migrations of the other issue-12 branches (0009, 0011) fit before it; the
@@ -16,7 +16,7 @@ from alembic import op
 
 
 revision: str = "0012"
-down_revision: str | None = "0010"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
