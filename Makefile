@@ -40,6 +40,7 @@ bench: $(VENV)/.installed
 	scripts/install-system-deps.sh bench
 	$(BIN)/python bench/booking.py
 	$(BIN)/python bench/scoring.py
+	$(BIN)/python bench/report_pdf.py
 	$(BIN)/python bench/media.py
 
 clean:

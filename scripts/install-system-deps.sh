@@ -1,25 +1,31 @@
 #!/usr/bin/env bash
 # Installs the Debian packages a target needs, only those missing, so it is safe to run every time.
 #   scripts/install-system-deps.sh test   -> redis-server, postgresql, chromium, ffmpeg (ffprobe)
-#   scripts/install-system-deps.sh base   -> what creating the virtualenv needs (python3.11-venv)
-#   scripts/install-system-deps.sh demo   -> nothing beyond that (the demo runs on the embedded default)
+#   scripts/install-system-deps.sh base   -> what the hub needs to run: python3.11-venv, and Pango with
+#                                            a CJK font for WeasyPrint (the report as PDF)
+#   scripts/install-system-deps.sh demo   -> nothing beyond base (the demo runs on the embedded default)
 #   scripts/install-system-deps.sh bench  -> test's packages plus janus
 set -euo pipefail
 target="${1:-test}"
 need=()
 have_cmd() { command -v "$1" >/dev/null 2>&1; }
 have_pg() { compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null; }
+have_lib() { compgen -G "/usr/lib/*/$1" >/dev/null || compgen -G "/usr/lib/$1" >/dev/null; }
 python="${PYTHON:-python3.11}"
 # Debian splits venv/ensurepip out of the interpreter package.
 "$python" -c "import ensurepip, venv" >/dev/null 2>&1 || need+=(python3.11-venv)
+# WeasyPrint renders the signed report as PDF through Pango (loaded with cffi at run time), and
+# needs a font with the Chinese glyphs (evaluation_hub/evaluation/report_pdf.py names it; it
+# also makes screenshots of the Chinese pages legible when a person looks at them).
+have_lib libpango-1.0.so.0 || need+=(libpango-1.0-0)
+have_lib libpangoft2-1.0.so.0 || need+=(libpangoft2-1.0-0)
+[ -e /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc ] || need+=(fonts-wqy-zenhei)
 case "$target" in
   test|bench)
     have_cmd redis-server || need+=(redis-server)
     have_pg || need+=(postgresql postgresql-contrib)
     have_cmd chromium || need+=(chromium)
     have_cmd ffprobe || need+=(ffmpeg)
-    # A CJK font so screenshots of the Chinese pages are legible when a person looks at them.
-    [ -e /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc ] || need+=(fonts-wqy-zenhei)
     ;;
   base|demo) ;;
   *) echo "unknown target: $target" >&2; exit 2 ;;

@@ -25,6 +25,7 @@ from evaluation_hub.evaluation import (
     import_report,
     overview,
     package,
+    report_pdf,
     result,
     review,
     saves,
@@ -371,4 +372,24 @@ async def get_report(request: web.Request) -> web.Response:
         content_type="text/html",
         charset="utf-8",
         headers={"Cache-Control": "no-store"},
+    )
+
+
+@routes.route(
+    "GET",
+    "/api/sessions/{session_id}/report.pdf",
+    summary=(
+        "评标报告 PDF（评标委员会全体成员签署后；首次请求时生成并存档，之后始终返回同一文件，"
+        "响应头 X-Content-SHA256 为其 SHA-256，与审计事件 evaluation.report_pdf 所记一致）"
+    ),
+    tag=TAG,
+    errors=(403, 404, 409),
+)
+async def get_report_pdf(request: web.Request) -> web.Response:
+    who = await principal(request)
+    session_id = path_id(request, "session_id")
+    app = request.app
+    pdf = await report_pdf.report_pdf(app[SERVICES], who, session_id, now=app[CLOCK]())
+    return web.Response(
+        body=pdf.data, content_type="application/pdf", headers=views.report_pdf_headers(pdf)
     )

@@ -69,6 +69,7 @@ from evaluation_hub.supervision.record import read_record
 
 __all__ = [
     "EVALUATION_PLUGIN",
+    "REPORT_PDF",
     "SCORES",
     "ArchiveContext",
     "BundleFile",
@@ -416,6 +417,8 @@ def session_segments(events: list[AuditEvent], session_id: int) -> list[Recordin
 
 RECORDING_FILES = "recordings/files"
 SCORES = "scores.json"
+#: the signed report's PDF as the hub stored and served it (written by the evaluation section)
+REPORT_PDF = "evaluation/report.pdf"
 
 
 async def recordings_section(ctx: ArchiveContext) -> list[BundleFile]:

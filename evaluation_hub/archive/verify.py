@@ -21,7 +21,10 @@ Order of checks (the first failure is reported, nothing after it):
    key stored beside it over ``scoring.signing.save_document`` of the save as stored, and that
    signature and key are the ones the session's audit event for the save recorded (so neither
    the save, nor its signature, nor its key can be replaced); a save without a signature must
-   have no audit event that recorded one.
+   have no audit event that recorded one;
+7. the signed report's PDF (``evaluation/report.pdf``) has the SHA-256 the session's
+   ``evaluation.report_pdf`` audit event recorded; a bundle without it must have no such event
+   (the PDF was removed), and a bundle with it must have one (a PDF nobody rendered at the hub).
 
 Memory stays bounded whatever the bundle holds: files are hashed in 1 MiB chunks, and only the
 files the checks parse are read whole, each at most ``tarball.ReadLimits.max_kept_bytes``
@@ -50,7 +53,7 @@ from evaluation_hub.archive.bundle import (
     ManifestError,
     signature_valid,
 )
-from evaluation_hub.archive.sections import RECORDING_FILES, SCORES, session_segments
+from evaluation_hub.archive.sections import RECORDING_FILES, REPORT_PDF, SCORES, session_segments
 from evaluation_hub.archive.tarball import ReadLimits, TarRefused, read_tar
 from evaluation_hub.audit.canonical import parse_timestamp
 from evaluation_hub.audit.chain import AuditEvent, verify
@@ -65,6 +68,8 @@ __all__ = ["BundleReport", "verify_bundle"]
 _CHUNK = 1 << 20
 _EVENTS, _CHECKPOINTS, _SLICE = "audit/events.json", "audit/checkpoints.json", "audit/slice.json"
 _SEGMENTS = "recordings/segments.json"
+# Written by evaluation_hub.evaluation.report_pdf (which this package may not import).
+_PDF_EVENT = "evaluation.report_pdf"
 # Every file the checks below parse; a tar keeps only these in memory, and hashes the rest.
 _PARSED = frozenset(
     {MANIFEST, SIGNATURE, PUBLIC_KEY, _EVENTS, _CHECKPOINTS, _SLICE, _SEGMENTS, SCORES}
@@ -371,6 +376,33 @@ def _check_save_signatures(
             )
 
 
+def _check_report_pdf(
+    manifest: Manifest, events: list[AuditEvent], session_seqs: list[int]
+) -> None:
+    wanted = set(session_seqs)
+    stated = [e for e in events if e.seq in wanted and e.kind == _PDF_EVENT]
+    listed = {e.path: e.sha256 for e in manifest.files}.get(REPORT_PDF)
+    if not stated:
+        if listed is not None:
+            raise _Failed(
+                f"file {REPORT_PDF} is in the bundle, but no audit event of the session records "
+                "a report PDF: it was not rendered by the hub"
+            )
+        return
+    event = stated[0]
+    recorded = event.payload.get("sha256")
+    if listed is None:
+        raise _Failed(
+            f"audit event {event.seq} recorded the report PDF (sha256 {recorded}), but "
+            f"{REPORT_PDF} is missing from the bundle: it was removed"
+        )
+    if listed != recorded:
+        raise _Failed(
+            f"file {REPORT_PDF} has sha256 {listed}, but audit event {event.seq} recorded "
+            f"{recorded} for the signed report: the PDF was replaced"
+        )
+
+
 def verify_bundle(path: Path, public_key: Ed25519PublicKey | None = None) -> BundleReport:
     """Check the bundle at ``path``, a tar file or else a directory; see the module docstring.
 
@@ -403,6 +435,7 @@ def verify_bundle(path: Path, public_key: Ed25519PublicKey | None = None) -> Bun
         audit = _check_audit(root, manifest, key)
         _check_recordings(root, manifest, audit.events, audit.session_seqs)
         _check_save_signatures(root, manifest, audit.events, audit.session_seqs)
+        _check_report_pdf(manifest, audit.events, audit.session_seqs)
     except _Failed as failed:
         return BundleReport(failed.message)
     return BundleReport(

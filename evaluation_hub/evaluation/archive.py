@@ -10,7 +10,10 @@ deviation-review request and answer, the result document with its digest, every 
 signature, and the collusion signals (``signals.json``, the console's document: between bidders
 always, between experts once sealed and when the archiving process holds the hub's key). After the reveal, and when the
 archiving process holds the hub's sealing key, it also writes the report as HTML, rendered by
-the same code that serves it.
+the same code that serves it. Once the signed report's PDF has been rendered (on its first
+download, ``report_pdf``), the bundle holds it as stored (``evaluation/report.pdf``) with its
+SHA-256, size and who rendered it (``evaluation/report_pdf.json``); ``archive verify`` checks
+the file against the hash its ``evaluation.report_pdf`` audit event recorded.
 
 A session with no package attached contributes nothing. Must never write a file before the
 reveal that names a bidder: the stored rows keep bidder ids only behind the shuffle labels, and
@@ -23,7 +26,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from evaluation_hub.archive.sections import ArchiveContext, BundleFile, json_file
+from evaluation_hub.archive.sections import REPORT_PDF, ArchiveContext, BundleFile, json_file
 from evaluation_hub.db.base import Base
 from evaluation_hub.db.seat_terminals import SubmittedScore
 from evaluation_hub.evaluation.collusion import read_signals
@@ -35,6 +38,7 @@ from evaluation_hub.evaluation.models import (
     ScoreSaveRow,
 )
 from evaluation_hub.evaluation.report import render_report
+from evaluation_hub.evaluation.report_pdf import stored_pdf
 from evaluation_hub.evaluation.result import gather_report
 from evaluation_hub.evaluation.signals import signals_json
 
@@ -69,6 +73,7 @@ async def archive_section(ctx: ArchiveContext) -> list[BundleFile]:
                 )
             ).scalars()
             tables[name] = [_row(r) for r in rows]
+        pdf = await stored_pdf(s, ctx.session_id)
         signed = {
             r.id: (r.seat_signature, r.seat_public_key)
             for r in (
@@ -100,4 +105,17 @@ async def archive_section(ctx: ArchiveContext) -> list[BundleFile]:
         async with ctx.db.read() as s:
             data = await gather_report(s, ctx.session_id, ctx.sealer, now=ctx.now)
         files.append(BundleFile("evaluation/report.html", data=render_report(data).encode()))
+    if pdf is not None:
+        files.append(BundleFile(REPORT_PDF, data=pdf.data))
+        files.append(
+            json_file(
+                "evaluation/report_pdf.json",
+                {
+                    "sha256": pdf.sha256,
+                    "size": pdf.size,
+                    "rendered_by": pdf.rendered_by,
+                    "rendered_at": pdf.rendered_at,
+                },
+            )
+        )
     return files

@@ -13,7 +13,9 @@ the latest accepted save per (expert, part) counts. A save that came from a seat
 that stored it. A save entered at the host (代录) keeps the operator's written reason
 (``proxy_reason``). ``review_requests`` keeps informational notices (the expert is told, not
 asked) beside the questions, and a request that closed itself when the values came to agree
-records them (``settled_values``). Never delete or rewrite these rows.
+records them (``settled_values``). ``report_pdfs`` keeps the signed report's PDF exactly as
+first rendered (one per session; its SHA-256 is on the audit chain). Never delete or rewrite
+these rows.
 """
 
 from __future__ import annotations
@@ -21,7 +23,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from evaluation_hub.db.base import Base
@@ -29,6 +41,7 @@ from evaluation_hub.db.base import Base
 __all__ = [
     "AnonymityOverrideRow",
     "EvaluationPackageRow",
+    "ReportPdfRow",
     "ReportSignatureRow",
     "ReviewRequestRow",
     "ScoreSaveRow",
@@ -165,3 +178,18 @@ class ReportSignatureRow(Base):
     document_digest: Mapped[str] = mapped_column(String(64))
     recorded_by: Mapped[str] = mapped_column(String(100))
     signed_at: Mapped[datetime]
+
+
+class ReportPdfRow(Base):
+    """The signed evaluation report as PDF, rendered once and served as stored ever after."""
+
+    __tablename__ = "report_pdfs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("evaluation_sessions.id"), unique=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    pdf: Mapped[bytes] = mapped_column(LargeBinary)
+    #: who asked for it first (the rendering is recorded under their name)
+    rendered_by: Mapped[str] = mapped_column(String(100))
+    rendered_at: Mapped[datetime]

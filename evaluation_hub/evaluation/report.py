@@ -352,6 +352,13 @@ def _candidates(data: ReportData) -> str:
     return f"<ol>{items}</ol>{warn}"
 
 
+def _fingerprint(public_key_hex: str) -> str:
+    """A seat key's fingerprint as the report prints it: the first 16 hex digits of the
+    SHA-256 of the raw public key, in groups of four (``1a2b 3c4d 5e6f 7a8b``)."""
+    digest = hashlib.sha256(bytes.fromhex(public_key_hex)).hexdigest()[:16]
+    return " ".join(digest[i : i + 4] for i in range(0, 16, 4))
+
+
 def _signatures(data: ReportData) -> str:
     by_expert = {s.expert: s for s in data.signatures}
     rows = []
@@ -368,19 +375,15 @@ def _signatures(data: ReportData) -> str:
             opinion = "拒绝签字且未书面说明理由，视为同意评标结论"
         else:
             opinion = "拒绝签字，书面说明了不同意见和理由"
-        fingerprint = (
-            hashlib.sha256(bytes.fromhex(sig.public_key)).hexdigest()[:16]
-            if sig.public_key
-            else "—"
-        )
+        fingerprint = _fingerprint(sig.public_key) if sig.public_key else "—"
         rows.append(
             [
                 _e(code),
                 _e(name),
                 _e(opinion),
                 _e(sig.reason) or "—",
-                f'<span class="mono">{_e(fingerprint)}</span>',
-                f'<span class="mono">{_e(sig.signature or "—")}</span>',
+                f'<span class="mono fingerprint">{_e(fingerprint)}</span>',
+                f'<span class="mono signature">{_e(sig.signature or "—")}</span>',
                 _e(_time(sig.signed_at)),
             ]
         )

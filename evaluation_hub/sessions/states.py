@@ -20,6 +20,7 @@ __all__ = [
     "PAUSABLE",
     "READING_OVER",
     "RECUSAL_ALLOWED",
+    "REPORT_FINAL",
     "REVEALED",
     "SEATS_IN_USE",
     "STATES",
@@ -69,6 +70,9 @@ REVEALED = frozenset({S.REVEALED, S.REPORT_SIGNED, S.ARCHIVED})
 #: included. Only then does a seat's live picture belong to the session: a seat booked for it
 #: shows another session's expert at any other time (issue 12).
 SEATS_IN_USE = frozenset({S.CHECK_IN, S.EVALUATING, S.DEVIATION_REVIEW, S.PAUSED})
+
+#: Every member signed (or had a refusal recorded): the report is final and exists as a PDF.
+REPORT_FINAL = frozenset({S.REPORT_SIGNED, S.ARCHIVED})
 
 
 def state_name(state: str) -> str:

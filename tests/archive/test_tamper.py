@@ -379,3 +379,24 @@ def test_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert "SESSION must be a session number or 'verify', not 'first'" in err
     assert "--out does not apply to archive verify" in err
     assert "--public-key applies to archive verify only" in err
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+async def test_a_report_pdf_the_hub_never_rendered_is_named(
+    bundle: Path, seeded_session: Seeded, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A PDF added to a bundle (and the manifest re-signed) has no ``evaluation.report_pdf``
+    audit event behind it: verify says so."""
+    (bundle / "evaluation").mkdir(exist_ok=True)
+    (bundle / "evaluation" / "report.pdf").write_bytes(b"%PDF-1.7\n% not the hub's report\n")
+    manifest = Manifest.from_bytes((bundle / "manifest.json").read_bytes())
+    added = FileEntry("evaluation/report.pdf", "evaluation", "0" * 64, 0)
+    (bundle / "manifest.json").write_bytes(
+        replace(manifest, files=(*manifest.files, added)).to_bytes()
+    )
+    resign(bundle, seeded_session.key)
+    assert verify(bundle, capsys) == (
+        1,
+        "file evaluation/report.pdf is in the bundle, but no audit event of the session records "
+        "a report PDF: it was not rendered by the hub\n",
+    )

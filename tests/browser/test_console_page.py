@@ -33,8 +33,10 @@ from typing import Any
 
 import pytest
 from playwright.async_api import expect
+from sqlalchemy import select
 
 from evaluation_hub.db.engine import Database
+from evaluation_hub.evaluation.models import ReportPdfRow
 from scoring.model import COMMERCIAL_PART
 from seat_agent.page.desk import report_signature
 from seat_protocol.events import MessageReceived
@@ -508,3 +510,41 @@ async def test_a_venue_admin_of_another_venue_is_refused_in_the_hubs_words(
     await expect(page.locator("#live")).to_have_text("实时连接已断开")
     assert await page.locator("#deliveries tbody tr").count() == 0
     await page.close()
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+async def test_the_signed_report_is_offered_as_pdf(
+    browser: Any, client: Client, seeded: dict[str, Any], database: Database, clock: FakeClock
+) -> None:
+    from tests.evaluation.test_report_pdf import FIVE as MEMBERS
+    from tests.evaluation.test_report_pdf import _revealed, _sign
+
+    sid, _, result, seat_of = await _revealed(client, seeded, clock, database)
+    await _sign(client, clock, sid, result, seat_of, MEMBERS[:4])
+    page = await browser.new_page()
+    try:
+        await _sign_in(page, str(client.make_url(f"/console?session={sid}")), "km_operator")
+        await expect(page.locator("#signature-summary")).to_have_text(
+            "已签署 4/5 人，全部签署后评标报告即签署完成。"
+        )
+        # Not before the last signature: the printable page is the working view until then.
+        await expect(page.locator("#report-pdf")).to_be_hidden()
+        await _sign(client, clock, sid, result, seat_of, MEMBERS[4:])
+        link = page.locator("#report-pdf-link")
+        await expect(link).to_be_visible()
+        await expect(link).to_have_text("下载评标报告（PDF）")
+        assert await link.get_attribute("href") == f"/api/sessions/{sid}/report.pdf"
+        assert await link.get_attribute("download") == ""
+        served = await page.evaluate(
+            "async (href) => { const r = await fetch(href); const b = await r.arrayBuffer();"
+            " return [r.status, r.headers.get('content-type'), r.headers.get('x-content-sha256'),"
+            " b.byteLength]; }",
+            f"/api/sessions/{sid}/report.pdf",
+        )
+        async with database.read() as s:
+            [(sha, size)] = (
+                await s.execute(select(ReportPdfRow.sha256, ReportPdfRow.size))
+            ).tuples()
+        assert served == [200, "application/pdf", sha, size]
+    finally:
+        await page.close()

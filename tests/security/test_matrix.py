@@ -130,6 +130,7 @@ POST /api/sessions/{session_id}/evaluation/signatures           U  FFFF  CFFF  F
 GET /api/sessions/{session_id}/evaluation/report                U  CFFF  CFFF  CFFF  CCCC
 GET /api/sessions/{session_id}/evaluation/signals               U  2FFF  2FFF  2FFF  2222
 GET /api/sessions/{session_id}/supervision/signals              U  FFFF  FFFF  2F2F  2222
+GET /api/sessions/{session_id}/report.pdf                       U  CFFF  CFFF  CFFF  CCCC
 POST /api/sessions/{session_id}/chapters                        U  FFFF  2FFF  FFFF  FFFF
 GET /api/sessions/{session_id}/chapters                         U  2FFF  2FFF  2FFF  2222
 """

@@ -8,12 +8,14 @@ by id, technical chapters by the labels each expert saw (the results carry no mo
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from evaluation_hub.api.serialize import iso
 from evaluation_hub.evaluation.import_report import PackageReport
 from evaluation_hub.evaluation.overview import Overview
 from evaluation_hub.evaluation.package import ExpertChapters
 from evaluation_hub.evaluation.report import ReportData, render_report
+from evaluation_hub.evaluation.report_pdf import ReportPdf
 from evaluation_hub.evaluation.result import ResultView
 from evaluation_hub.evaluation.review import ReviewRequest, ReviewRound
 from evaluation_hub.evaluation.saves import SaveOutcome
@@ -30,6 +32,7 @@ __all__ = [
     "overview_json",
     "package_report_json",
     "report_html",
+    "report_pdf_headers",
     "request_json",
     "result_json",
     "review_round_json",
@@ -223,6 +226,20 @@ def signature_json(x: Signature) -> dict[str, Any]:
 def report_html(data: ReportData) -> str:
     """The evaluation report as one printable page (``evaluation.report``)."""
     return render_report(data)
+
+
+def report_pdf_headers(pdf: ReportPdf) -> dict[str, str]:
+    """Headers of the stored report PDF: its SHA-256 (the one on the audit chain) and a file
+    name (ASCII, and the Chinese one for clients that read RFC 6266's ``filename*``)."""
+    quoted = quote(f"评标报告-{pdf.session_id}.pdf")
+    return {
+        "X-Content-SHA256": pdf.sha256,
+        "ETag": f'"{pdf.sha256}"',
+        "Content-Disposition": (
+            f"attachment; filename=\"report-{pdf.session_id}.pdf\"; filename*=UTF-8''{quoted}"
+        ),
+        "Cache-Control": "no-store",
+    }
 
 
 def package_report_json(r: PackageReport) -> dict[str, Any]:

@@ -21,6 +21,8 @@ const drafts = new Map(); // what the user is typing, by field, kept across redr
 
 const sessionId = () => Number($("#session").value);
 const evaluationPath = (sid) => `/api/sessions/${sid}/evaluation`;
+// The report exists as PDF once every member signed (report_pdf.py: REPORT_FINAL).
+const REPORT_FINAL = ["report_signed", "archived"];
 
 // Like common.js's api(), with the problem's code: some refusals are states to show.
 async function request(method, path, body) {
@@ -452,6 +454,10 @@ function drawSignatures(overview, result, lifecycle) {
   $("#signature-summary").textContent = lifecycle.state === "revealed"
     ? `已签署 ${count}/${members.length} 人，全部签署后评标报告即签署完成。`
     : `已签署 ${count}/${members.length} 人。`;
+  const final = REPORT_FINAL.includes(lifecycle.state);
+  $("#report-pdf").hidden = !final;
+  if (final) $("#report-pdf-link").href = `/api/sessions/${result.session_id}/report.pdf`;
+  else $("#report-pdf-link").removeAttribute("href");
   $("#signatures tbody").replaceChildren(...members.map((e) => {
     const x = signed[e];
     return el("tr", { "data-expert": e, class: x ? "signed" : "unsigned" },
