@@ -153,15 +153,7 @@ def bidder_signals_json(found: BidderSignals) -> dict[str, Any]:
             {
                 "kind": x.kind.value,
                 "length": x.length,
-                "places": [
-                    {
-                        "bidder_id": p.bidder_id,
-                        "chapter_id": p.chapter_id,
-                        "start": p.start,
-                        "end": p.end,
-                    }
-                    for p in x.places
-                ],
+                "places": [_place_json(p) for p in x.places],
             }
             for x in found.shared_strings
         ],
@@ -301,15 +293,7 @@ def signals_json(found: CollusionSignals) -> dict[str, Any]:
                     "kind_name": x.kind.label,
                     "length": x.length,
                     "bidders": list(x.bidders),
-                    "places": [
-                        {
-                            "bidder_id": p.bidder_id,
-                            "chapter_id": p.chapter_id,
-                            "start": p.start,
-                            "end": p.end,
-                        }
-                        for p in x.places
-                    ],
+                    "places": [_place_json(p) for p in x.places],
                 }
                 for x in bidders.strings
             ],
@@ -387,3 +371,8 @@ def annex_rows(found: CollusionSignals) -> list[list[str]]:
             ]
         )
     return rows
+
+
+def _place_json(p: Place) -> dict[str, Any]:
+    # Where a shared string stands: never its text (it may name a bidder).
+    return {"bidder_id": p.bidder_id, "chapter_id": p.chapter_id, "start": p.start, "end": p.end}
