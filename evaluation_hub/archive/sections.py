@@ -73,10 +73,12 @@ __all__ = [
     "SCORES",
     "ArchiveContext",
     "BundleFile",
+    "Preparation",
     "Section",
     "checkpoint_json",
     "event_json",
     "json_file",
+    "preparations",
     "register_section",
     "sections",
 ]
@@ -118,8 +120,13 @@ class ArchiveContext:
 
 
 Section = Callable[[ArchiveContext], Awaitable[list[BundleFile]]]
+#: Run before the archive's own audit event and the audit slice is read, so what it stores and
+#: audits (the signed report's PDF, rendered if nobody downloaded it yet) is in the bundle and
+#: vouched for by the chain the bundle carries. Arguments: db, session id, sealer, actor, now.
+Preparation = Callable[[Database, int, Sealer | None, str, datetime], Awaitable[None]]
 
 _REGISTRY: dict[str, Section] = {}
+_PREPARATIONS: list[Preparation] = []
 
 
 def register_section(name: str, build: Section, *, after: str | None = None) -> None:
@@ -143,7 +150,16 @@ def sections() -> list[tuple[str, Section]]:
     if "evaluation" not in _REGISTRY and _plugin_present():
         plugin = importlib.import_module(EVALUATION_PLUGIN)
         register_section("evaluation", plugin.archive_section, after="scores")
+        prepare = getattr(plugin, "prepare_archive", None)  # optional: a plug-in may need none
+        if prepare is not None:
+            _PREPARATIONS.append(prepare)
     return list(_REGISTRY.items())
+
+
+def preparations() -> list[Preparation]:
+    """What the registered sections need done before the archive event (see ``Preparation``)."""
+    sections()
+    return list(_PREPARATIONS)
 
 
 def _plugin_present() -> bool:

@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from evaluation_hub.archive.auditslice import load_slice
 from evaluation_hub.archive.bundle import MANIFEST, SIGNATURE, FileEntry, Manifest, sign_manifest
 from evaluation_hub.archive.errors import ArchiveError
-from evaluation_hub.archive.sections import ArchiveContext, BundleFile, sections
+from evaluation_hub.archive.sections import ArchiveContext, BundleFile, preparations, sections
 from evaluation_hub.archive.tarball import is_tar_path, tar_top, write_tar
 from evaluation_hub.audit.checkpoint import CheckpointPolicy, key_fingerprint
 from evaluation_hub.audit.store import append_event, maybe_checkpoint
@@ -106,9 +106,12 @@ async def create_archive(
     """
     _check_paths(out, recordings_dir)
     names = [name for name, _ in sections()]
-    async with db.write() as s:
+    async with db.read() as s:
         if await s.get(EvaluationSession, session_id) is None:
             raise ArchiveError(f"evaluation session {session_id} does not exist")
+    for prepare in preparations():
+        await prepare(db, session_id, sealer, actor, now)
+    async with db.write() as s:
         await append_event(
             s,
             kind=ARCHIVE_EVENT,

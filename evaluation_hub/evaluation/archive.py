@@ -10,8 +10,9 @@ deviation-review request and answer, the result document with its digest, every 
 signature, and the collusion signals (``signals.json``, the console's document: between bidders
 always, between experts once sealed and when the archiving process holds the hub's key). After the reveal, and when the
 archiving process holds the hub's sealing key, it also writes the report as HTML, rendered by
-the same code that serves it. Once the signed report's PDF has been rendered (on its first
-download, ``report_pdf``), the bundle holds it as stored (``evaluation/report.pdf``) with its
+the same code that serves it. Once the report is signed, the bundle holds its PDF as stored
+(rendered on its first download, ``report_pdf``, or by ``prepare_archive`` just before the
+bundle is made when nobody downloaded it and the archiving process holds the sealing key) (``evaluation/report.pdf``) with its
 SHA-256, size and who rendered it (``evaluation/report_pdf.json``); ``archive verify`` checks
 the file against the hash its ``evaluation.report_pdf`` audit event recorded.
 
@@ -22,12 +23,14 @@ the report is left out until the session is revealed.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 
 from evaluation_hub.archive.sections import REPORT_PDF, ArchiveContext, BundleFile, json_file
 from evaluation_hub.db.base import Base
+from evaluation_hub.db.engine import Database
 from evaluation_hub.db.seat_terminals import SubmittedScore
 from evaluation_hub.evaluation.collusion import read_signals
 from evaluation_hub.evaluation.models import (
@@ -38,15 +41,26 @@ from evaluation_hub.evaluation.models import (
     ScoreSaveRow,
 )
 from evaluation_hub.evaluation.report import render_report
-from evaluation_hub.evaluation.report_pdf import stored_pdf
+from evaluation_hub.evaluation.report_pdf import ensure_stored_pdf, stored_pdf
 from evaluation_hub.evaluation.result import gather_report
 from evaluation_hub.evaluation.signals import signals_json
+from evaluation_hub.sealing import Sealer
 
-__all__ = ["archive_section"]
+__all__ = ["archive_section", "prepare_archive"]
 
 
 def _row(row: Base) -> dict[str, Any]:
     return {c.key: getattr(row, c.key) for c in row.__table__.columns}
+
+
+async def prepare_archive(
+    db: Database, session_id: int, sealer: Sealer | None, actor: str, now: datetime
+) -> None:
+    """Render, store and audit the signed report's PDF if nobody has downloaded it yet, so the
+    bundle of a signed session always holds the document of record. Without the sealing key the
+    report cannot be re-derived: the bundle then holds the PDF only if it was downloaded."""
+    if sealer is not None:
+        await ensure_stored_pdf(db, sealer, session_id, by=actor, now=now)
 
 
 async def archive_section(ctx: ArchiveContext) -> list[BundleFile]:

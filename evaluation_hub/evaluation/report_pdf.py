@@ -35,17 +35,26 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from evaluation_hub import access
 from evaluation_hub.audit.store import append_event
+from evaluation_hub.db.engine import Database
 from evaluation_hub.db.models import EvaluationSession
 from evaluation_hub.errors import Conflict
 from evaluation_hub.evaluation.models import ReportPdfRow
 from evaluation_hub.evaluation.report import render_report
 from evaluation_hub.evaluation.result import gather_report
 from evaluation_hub.principal import Principal
+from evaluation_hub.sealing import Sealer
 from evaluation_hub.services import Services
 from evaluation_hub.sessions.lookup import load_session
 from evaluation_hub.sessions.states import REPORT_FINAL, state_name
 
-__all__ = ["PDF_EVENT", "ReportPdf", "render_pdf", "report_pdf", "stored_pdf"]
+__all__ = [
+    "PDF_EVENT",
+    "ReportPdf",
+    "ensure_stored_pdf",
+    "render_pdf",
+    "report_pdf",
+    "stored_pdf",
+]
 
 #: the audit event that records the PDF's SHA-256 and size (``archive verify`` checks it)
 PDF_EVENT = "evaluation.report_pdf"
@@ -130,25 +139,53 @@ async def report_pdf(
         loaded = await load_session(s, session_id, lock=True)
         access.require(actor, access.Action.SEE_SESSION, loaded.target)
         _require_signed(loaded.session)
+        return await _store(s, session_id, pdf, by=actor.username, now=now)
+
+
+async def ensure_stored_pdf(
+    db: Database, sealer: Sealer, session_id: int, *, by: str, now: datetime
+) -> ReportPdf | None:
+    """The signed report's PDF, rendered, stored and audited now if nobody downloaded it yet;
+    ``None`` while the report is not signed. For the archive (a privileged command run by the
+    hub's operator, not a principal's request): a bundle made after signing always holds the
+    document of record, whether or not anyone opened it before."""
+    async with db.read() as s:
+        session = await s.get(EvaluationSession, session_id)
+        if session is None or session.state not in REPORT_FINAL:
+            return None
         stored = await stored_pdf(s, session_id)
-        if stored is not None:  # another request stored it while this one rendered
+        if stored is not None:
             return stored
-        row = ReportPdfRow(
-            session_id=session_id,
-            sha256=hashlib.sha256(pdf).hexdigest(),
-            size=len(pdf),
-            pdf=pdf,
-            rendered_by=actor.username,
-            rendered_at=now,
-        )
-        s.add(row)
-        await append_event(
-            s,
-            kind=PDF_EVENT,
-            subject=f"session:{session_id}",
-            actor=actor.username,
-            payload={"sha256": row.sha256, "size": row.size},
-            at=now,
-        )
-        await s.flush()
-        return _of(row)
+        data = await gather_report(s, session_id, sealer, now=now)
+    pdf = await asyncio.to_thread(render_pdf, render_report(data))
+    async with db.write() as s:
+        return await _store(s, session_id, pdf, by=by, now=now)
+
+
+async def _store(
+    s: AsyncSession, session_id: int, pdf: bytes, *, by: str, now: datetime
+) -> ReportPdf:
+    """Store ``pdf`` with its audit event, unless another request stored one while this one
+    rendered (then that one is the document of record)."""
+    stored = await stored_pdf(s, session_id)
+    if stored is not None:
+        return stored
+    row = ReportPdfRow(
+        session_id=session_id,
+        sha256=hashlib.sha256(pdf).hexdigest(),
+        size=len(pdf),
+        pdf=pdf,
+        rendered_by=by,
+        rendered_at=now,
+    )
+    s.add(row)
+    await append_event(
+        s,
+        kind=PDF_EVENT,
+        subject=f"session:{session_id}",
+        actor=by,
+        payload={"sha256": row.sha256, "size": row.size},
+        at=now,
+    )
+    await s.flush()
+    return _of(row)

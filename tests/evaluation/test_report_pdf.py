@@ -270,3 +270,48 @@ async def test_the_signed_report_as_pdf(
     async with database.read() as s:
         [row] = (await s.execute(select(ReportPdfRow))).scalars()
     assert (row.sha256, row.size, row.pdf) == (sha, len(pdf), pdf)
+
+
+async def test_an_archive_made_before_anyone_downloads_holds_the_pdf(
+    client: Client,
+    seeded: dict[str, Any],
+    clock: FakeClock,
+    database: Database,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    sid, host, result, seat_of = await _revealed(client, seeded, clock, database)
+    await _sign(client, clock, sid, result, seat_of, FIVE)
+    assert await _pdf_events(database, sid) == []
+
+    # Without the sealing key the report cannot be re-derived: no PDF, and none invented.
+    plain = tmp_path / "plain"
+    made = _archive_cli(
+        str(sid), "--database-url", database.url, "--hub-key", str(tmp_path / "hub-key.pem"),
+        "--out", str(plain), sealing_key_file=tmp_path / "absent.key",
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    assert not (plain / "evaluation" / "report.pdf").exists()
+    assert await _pdf_events(database, sid) == []
+
+    # With it, the archive renders, stores and audits the document of record first.
+    bundle = tmp_path / "bundle"
+    made = _archive_cli(
+        str(sid), "--database-url", database.url, "--hub-key", str(tmp_path / "hub-key.pem"),
+        "--out", str(bundle), sealing_key_file=tmp_path / "sealing.key",
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    pdf = (bundle / "evaluation" / "report.pdf").read_bytes()
+    sha = hashlib.sha256(pdf).hexdigest()
+    [event] = await _pdf_events(database, sid)
+    assert event["sha256"] == sha and event["size"] == len(pdf)
+    assert event["actor"].startswith("cli:")
+    stated = json.loads((bundle / "evaluation" / "report_pdf.json").read_bytes())
+    assert (stated["sha256"], stated["rendered_by"]) == (sha, event["actor"])
+    assert "评标报告" in _text(pdf)
+    assert main(["archive", "verify", str(bundle)]) == 0, capsys.readouterr().out
+
+    # The host's later download is the same document, and no second one is made.
+    resp = await client.get(f"/api/sessions/{sid}/report.pdf", headers=host)
+    assert resp.status == 200 and await resp.read() == pdf
+    assert len(await _pdf_events(database, sid)) == 1
