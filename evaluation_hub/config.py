@@ -58,6 +58,9 @@ class HubConfig:
     enrolment: EnrolmentPolicy = field(default_factory=EnrolmentPolicy)
     expiry_sweep_interval_s: float = 30.0
     max_body_bytes: int = 64 * 1024
+    #: an uploaded bid package (zip or tar) as received; unpacked it may be larger
+    #: (evaluation_hub.bids.unpack.UnpackLimits)
+    max_package_upload_bytes: int = 256 * 1024 * 1024
     json_logs: bool = False
     # Local time of every page, message and working-day count (evaluation_hub.localtime).
     timezone: str = localtime.DEFAULT_ZONE

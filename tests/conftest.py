@@ -95,6 +95,7 @@ async def client(
         sealing_key_file=tmp_path / "sealing.key",
         hub_key_file=tmp_path / "hub-key.pem",
         recordings_dir=tmp_path / "recordings",
+        state_dir=tmp_path / "state",
         checkpoint_every_events=2,
     )
     app = create_app(config, db=database, clock=clock, sweep=False)

@@ -25,6 +25,7 @@ from evaluation_hub.evaluation import (
     import_report,
     overview,
     package,
+    package_upload,
     report_pdf,
     result,
     review,
@@ -119,6 +120,44 @@ async def attach(request: web.Request) -> web.Response:
     app = request.app
     seen = await package.attach_package(
         app[SERVICES], who, session_id, Path(body["path"]), now=app[CLOCK]()
+    )
+    return web.json_response(views.overview_json(seen), status=201)
+
+
+#: what a browser may call the file; the hub looks at its bytes, not at this
+UPLOAD_TYPES = (
+    "application/zip",
+    "application/x-tar",
+    "application/gzip",
+    "application/x-gzip",
+    "application/x-compressed-tar",
+    "application/octet-stream",
+)
+
+
+@routes.route(
+    "POST",
+    BASE + "/package/upload",
+    summary="上传标书包（zip 或 tar 压缩文件）：安全解压、完整校验、暗标检查，通过后导入（主场业务人员）",
+    tag=TAG,
+    upload=UPLOAD_TYPES,
+    query={"filename": {"type": "string", "maxLength": 255, "description": "上传文件的名称"}},
+    status=201,
+    errors=(403, 404, 409, 413),
+)
+async def upload(request: web.Request) -> web.Response:
+    who = await principal(request)
+    session_id = path_id(request, "session_id")
+    file_name = request.query.get("filename", "")[:255]
+    app = request.app
+    seen = await package_upload.upload_package(
+        app[SERVICES],
+        who,
+        session_id,
+        request.content.iter_chunked(1 << 20),
+        file_name=file_name,
+        declared_size=request.content_length,
+        now=app[CLOCK](),
     )
     return web.json_response(views.overview_json(seen), status=201)
 

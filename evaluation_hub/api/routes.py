@@ -63,6 +63,8 @@ class Operation:
     errors: tuple[int, ...] = ()
     #: other success statuses the operation answers (a random draw creates, a proposal reads)
     also: tuple[int, ...] = ()
+    #: media types of a raw (binary) request body, streamed by the handler (an uploaded file)
+    upload: tuple[str, ...] = ()
 
 
 class ApiRoutes:
@@ -84,6 +86,7 @@ class ApiRoutes:
         query: dict[str, dict[str, Any]] | None = None,
         errors: tuple[int, ...] = (),
         also: tuple[int, ...] = (),
+        upload: tuple[str, ...] = (),
     ) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             self.table.route(method, path)(handler)
@@ -100,6 +103,7 @@ class ApiRoutes:
                     query or {},
                     errors,
                     also,
+                    upload,
                 )
             )
             return handler
@@ -182,6 +186,12 @@ def openapi_document(operations: list[Operation], schemas: dict[str, Any]) -> di
             operation["requestBody"] = {
                 "required": True,
                 "content": {"application/json": {"schema": op.body}},
+            }
+        if op.upload:
+            binary = {"schema": {"type": "string", "format": "binary"}}
+            operation["requestBody"] = {
+                "required": True,
+                "content": dict.fromkeys(op.upload, binary),
             }
         if op.auth:
             operation["security"] = [{"bearer": []}, {"cookie": []}]

@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from evaluation_hub import access
 from evaluation_hub.audit.store import append_event
 from evaluation_hub.bids.package_io import read_package
+from evaluation_hub.db.models import EvaluationSession
 from evaluation_hub.errors import Conflict, InvalidInput, NotFound
 from evaluation_hub.evaluation.context import (
     Context,
@@ -68,6 +69,7 @@ __all__ = [
     "recommit_members",
     "record_override",
     "released_context",
+    "require_attachable",
     "start_evaluation",
 ]
 
@@ -134,8 +136,25 @@ def _read(directory: Path) -> tuple[BidPackage, str, str]:
     return package, str(directory.resolve()), content_digest(directory)
 
 
+async def require_attachable(s: AsyncSession, session: EvaluationSession) -> None:
+    """Refuse a package for a session that started or already has one (the caller authorised)."""
+    if session.state not in BEFORE_START:
+        raise Conflict(
+            "package-too-late",
+            f"评标会当前状态为「{state_name(session.state)}」，只能在开始评审前导入标书包",
+        )
+    if await package_row(s, session.id, lock=False) is not None:
+        raise Conflict("package-attached", f"评标会 #{session.id} 已导入标书包，不能重复导入")
+
+
 async def attach_package(
-    hub: Services, actor: Principal, session_id: int, directory: Path, *, now: datetime
+    hub: Services,
+    actor: Principal,
+    session_id: int,
+    directory: Path,
+    *,
+    now: datetime,
+    upload: dict[str, Any] | None = None,
 ) -> Overview:
     """Import and validate the package, scan it, compare its bidders' chapters, and commit the
     shuffle seed; returns the overview of the evaluation it starts."""
@@ -150,13 +169,7 @@ async def attach_package(
         loaded = await load_session(s, session_id, lock=True)
         access.require(actor, access.Action.RUN_EVALUATION, loaded.target)
         session = loaded.session
-        if session.state not in BEFORE_START:
-            raise Conflict(
-                "package-too-late",
-                f"评标会当前状态为「{state_name(session.state)}」，只能在开始评审前导入标书包",
-            )
-        if await package_row(s, session.id, lock=False) is not None:
-            raise Conflict("package-attached", f"评标会 #{session.id} 已导入标书包，不能重复导入")
+        await require_attachable(s, session)
         # A member who already declared recusal is not evaluated: their view is not committed.
         members = await member_codes(s, session.id, ("pending", "confirmed"))
         if not members:
@@ -203,6 +216,8 @@ async def attach_package(
                 "cross_chapter_pairs": len(checked.collusion["cross_chapter"]),
                 "shared_strings": len(checked.collusion["shared_strings"]),
                 "price_tails": len(checked.collusion["price_tails"]),
+                # An uploaded package: the file as received (name, size, SHA-256).
+                **({"upload": upload} if upload is not None else {}),
             },
             at=now,
         )

@@ -73,6 +73,7 @@ class HubProcess:
                     EVALHUB_SEALING_KEY=base64.urlsafe_b64encode(SEALING_KEY).decode(),
                     EVALHUB_HUB_KEY_FILE=str(self.state / "hub-key.pem"),
                     EVALHUB_RECORDINGS_DIR=str(self.state / "recordings"),
+                    EVALHUB_STATE_DIR=str(self.state / "state"),
                 ),
             )  # fmt: skip
 

@@ -33,6 +33,7 @@ import base64
 import json
 import subprocess
 import sys
+import zipfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -127,6 +128,16 @@ async def world(
         await asyncio.to_thread(stop_seat_agents, agents)
         await hub.kill()
         await db.dispose()
+
+
+def _zipped_package(folder: Path) -> Path:
+    """The demo package as a zip with one top folder, the way zipping a folder comes out."""
+    path = folder / "标书包.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for file in sorted(DEMO_PACKAGE.rglob("*")):
+            if file.is_file():
+                z.write(file, "bid_package/" + file.relative_to(DEMO_PACKAGE).as_posix())
+    return path
 
 
 async def _enrol_and_start(world: World, seat_ids: list[str]) -> dict[str, str]:
@@ -280,8 +291,9 @@ async def test_a_whole_evaluation_through_the_pages(world: World, browser: Any) 
         # --- the console: the bid package and its flagged chapter's release reason ----------
         console = await context.new_page()
         await console.goto(f"{hub.base}/console")  # signed in already, on the host page
-        await console.fill("#package-path", str(DEMO_PACKAGE))
-        await console.locator("#attach-form button[type=submit]").click()
+        # The operator uploads the package as the bidding system exported it (a zip).
+        await console.set_input_files("#package-file", _zipped_package(world.seats_dir.parent))
+        await console.locator("#upload-form button[type=submit]").click()
         flagged = console.locator("#flagged tbody tr")
         await expect(flagged).to_have_count(1)
         await flagged.locator("input").fill("经核对为引用的行业规范示例")

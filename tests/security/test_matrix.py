@@ -115,6 +115,7 @@ GET /api/venues/{venue_id}/seat-enrolments                      U  2F2F  FFFF  F
 POST /api/seat-enrolments/{enrolment_id}/approve                U  2F2F  FFFF  FFFF  C2CC
 POST /api/seat-enrolments/{enrolment_id}/revoke                 U  2F2F  FFFF  FFFF  C2CC
 POST /api/sessions/{session_id}/evaluation/package              U  FFFF  VFFF  FFFF  FFFF
+POST /api/sessions/{session_id}/evaluation/package/upload       U  FFFF  VFFF  FFFF  FFFF
 GET /api/sessions/{session_id}/evaluation/package               U  CFFF  CFFF  CFFF  CCCC
 GET /api/sessions/{session_id}/evaluation/events                U  2FFF  2FFF  2FFF  2222
 GET /api/sessions/{session_id}/evaluation                       U  CFFF  CFFF  CFFF  CCCC

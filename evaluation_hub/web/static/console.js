@@ -26,17 +26,31 @@ const REPORT_FINAL = ["report_signed", "archived"];
 
 // Like common.js's api(), with the problem's code: some refusals are states to show.
 async function request(method, path, body) {
-  const res = await fetch(path, {
+  return answered(await fetch(path, {
     method,
     headers: body === undefined ? { ...PAGE_HEADERS } : { ...PAGE_HEADERS, "Content-Type": "application/json" },
     body: body === undefined ? undefined : JSON.stringify(body),
     credentials: "same-origin",
-  });
+  }));
+}
+
+// A file as the request body (the hub looks at its bytes, not at its type).
+async function uploadFile(path, file) {
+  return answered(await fetch(`${path}?filename=${encodeURIComponent(file.name)}`, {
+    method: "POST",
+    headers: { ...PAGE_HEADERS, "Content-Type": file.type || "application/octet-stream" },
+    body: file,
+    credentials: "same-origin",
+  }));
+}
+
+async function answered(res) {
   const data = await res.json();
   if (!res.ok) {
     const err = new Error(data.detail || data.title || `请求失败（${res.status}）`);
     err.status = res.status;
     err.code = String(data.type || "").split("/").pop();
+    err.problems = data.problems || [];
     throw err;
   }
   return data;
@@ -163,7 +177,7 @@ function clearPanels() {
                      "#review-summary", "#seed", "#benchmark", "#candidates", "#signature-summary"]) {
     $(sel).textContent = "";
   }
-  for (const sel of ["#attach-form", "#import-report", "#no-package", "#scoring-panel", "#review-panel",
+  for (const sel of ["#attach-form", "#package-problems", "#import-report", "#no-package", "#scoring-panel", "#review-panel",
                      "#result-panel", "#signature-panel", "#release", "#review-round"]) {
     $(sel).hidden = true;
   }
@@ -504,14 +518,42 @@ function reviewMessage(round) {
     : "已发起偏离复核，没有需要复核的评分。";
 }
 
+// Every problem of a refused package, by file and place (the hub's whole check report).
+function showPackageProblems(problems) {
+  $("#package-problems").hidden = problems.length === 0;
+  $("#package-problems tbody").replaceChildren(...problems.map((p) => el("tr", {},
+    el("td", { textContent: p.file }), el("td", { textContent: p.field }),
+    el("td", { textContent: p.message }))));
+}
+
+function attachWith(send, done) {
+  return attempt(async () => {
+    showPackageProblems([]);
+    try {
+      await send();
+    } catch (err) {
+      showPackageProblems(err.problems || []);
+      throw err;
+    }
+    done();
+    return "已导入标书包。";
+  });
+}
+
+function uploadPackage(ev) {
+  ev.preventDefault();
+  const sid = sessionId();
+  const file = $("#package-file").files[0];
+  return attachWith(() => uploadFile(`${evaluationPath(sid)}/package/upload`, file),
+                    () => { $("#package-file").value = ""; });
+}
+
 function attachPackage(ev) {
   ev.preventDefault();
   const sid = sessionId();
-  return attempt(async () => {
-    await request("POST", `${evaluationPath(sid)}/package`, { path: $("#package-path").value.trim() });
-    $("#package-path").value = "";
-    return "已导入标书包。";
-  });
+  return attachWith(
+    () => request("POST", `${evaluationPath(sid)}/package`, { path: $("#package-path").value.trim() }),
+    () => { $("#package-path").value = ""; });
 }
 
 function recordOverride(bidder, chapter, key) {
@@ -549,7 +591,8 @@ function answerRequest(id, answer) {
 }
 
 $("#session").addEventListener("change", () => { showMessage(""); selectSession(); });
-$("#attach-form").addEventListener("submit", attachPackage);
+$("#upload-form").addEventListener("submit", uploadPackage);
+$("#path-form").addEventListener("submit", attachPackage);
 $("#release").addEventListener("click", releaseChapters);
 $("#review-round").addEventListener("click", startRound);
 setupSignIn("#console-panel", signedIn, signedOut);
