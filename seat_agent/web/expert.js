@@ -397,6 +397,14 @@ async function answer(id, kind, node) {
   node.querySelector(".status").textContent = r.ok ? "已发送，等待主场确认" : r.data.detail;
 }
 
+// What the agent itself refused (a form left incomplete, a link down), by message element: kept
+// until the person acts again, so the redraw that follows every action does not wipe it.
+const refusedHere = {};
+
+function refusal(r) {
+  return (r.data.detail || "") + Object.values(r.data.problems || {}).map((p) => "；" + p).join("");
+}
+
 function draw() {
   $("seat").textContent = S.seat;
   $("link").textContent = S.online ? "已连接主场" : "未连接主场（评分将在恢复后自动发送）";
@@ -407,8 +415,8 @@ function draw() {
   if (c.status === "refused" && c.attempts_left !== null && !msg.includes("次")) {
     msg += `（剩余 ${c.attempts_left} 次）`;
   }
-  $("checkin-message").textContent = msg;
-  $("checkin-message").className = c.status === "accepted" ? "ok" : "problem";
+  $("checkin-message").textContent = refusedHere.checkin || msg;
+  $("checkin-message").className = c.status === "accepted" && !refusedHere.checkin ? "ok" : "problem";
   if (checkedIn) {
     $("who").textContent = `专家 ${S.briefing.expert} · 评标会 #${S.briefing.session_id}`;
     $("bidder-count").textContent =
@@ -419,8 +427,8 @@ function draw() {
   $("commit-confirm").disabled = !!S.commitment;
   $("commit-recuse").disabled = !!S.commitment;
   const recorded = S.commitment_result ? "（" + S.commitment_result + "）" : "（正在提交主场）";
-  $("commitment-message").textContent = confirmed ? "已承诺，可以开始评审" + recorded :
-    S.commitment === "recused" ? "已申请回避，本工位不再评分" + recorded : "";
+  $("commitment-message").textContent = refusedHere.commitment || (confirmed ? "已承诺，可以开始评审" + recorded :
+    S.commitment === "recused" ? "已申请回避，本工位不再评分" + recorded : "");
   $("chapters-box").hidden = !confirmed;
   $("work").hidden = !confirmed;
   if (confirmed) {
@@ -443,8 +451,8 @@ function draw() {
     $("result").textContent = "中标候选人（按排名）：" + (res.candidates || []).join("、");
     const sig = S.signature;
     const words = {sent: "已提交，等待主场确认", signed: "已签署", refused: "未被接受"};
-    $("sign-message").textContent =
-      sig ? (words[sig.status] || "") + (sig.message ? "：" + sig.message : "") : "";
+    $("sign-message").textContent = refusedHere.signature ||
+      (sig ? (words[sig.status] || "") + (sig.message ? "：" + sig.message : "") : "");
     $("sign-submit").disabled = !!sig && (sig.status === "sent" || sig.status === "signed");
   }
 }
@@ -540,16 +548,13 @@ function wire() {
     ev.preventDefault();
     const r = await call("POST", "/api/checkin", {
       session_id: $("session_id").value, expert_code: $("expert_code").value, pin: $("pin").value});
-    if (!r.ok) {
-      $("checkin-message").textContent = (r.data.detail || "") +
-        Object.values(r.data.problems || {}).map((p) => "；" + p).join("");
-    }
+    refusedHere.checkin = r.ok ? "" : refusal(r);
     $("pin").value = "";
     refresh();
   });
   async function decide(decision) {
     const r = await call("POST", "/api/commitment", {decision, reason: $("recuse-reason").value});
-    if (!r.ok) $("commitment-message").textContent = r.data.detail;
+    refusedHere.commitment = r.ok ? "" : refusal(r);
     refresh();
   }
   $("commit-confirm").addEventListener("click", () => decide("confirmed"));
@@ -586,7 +591,7 @@ function wire() {
   $("sign-submit").addEventListener("click", async () => {
     const decision = document.querySelector("input[name=decision]:checked").value;
     const r = await call("POST", "/api/signature", {decision, reason: $("sign-reason").value});
-    $("sign-message").textContent = r.ok ? "已提交，等待主场确认" : r.data.detail;
+    refusedHere.signature = r.ok ? "" : refusal(r);
     refresh();
   });
 }

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.async_api import expect
 
 from evaluation_hub.db.engine import Database
 from seat_agent.keys import init_state_dir
@@ -114,7 +115,14 @@ async def test_an_expert_works_through_the_page(
             await page.get_by_text("已连接主场").wait_for()
             assert page.url == seat.page_url + "/"  # the key is out of the address bar
 
-            # --- check in: a wrong PIN first, then the right one
+            # --- check in: nothing filled in, a wrong PIN, then the right one. What the agent
+            # itself refuses stays on the page through the redraws that follow (refresh()).
+            message = page.get_by_test_id("checkin-message")
+            await page.click("#checkin-submit")
+            incomplete = "签到信息不完整；请填写评标会编号（数字）；请填写专家编号；请填写签到码"
+            await expect(message).to_have_text(incomplete)
+            await page.evaluate("refresh()")
+            await expect(message).to_have_text(incomplete)
             await page.fill("#session_id", str(sid))
             await page.fill("#expert_code", EXPERT)
             await page.fill("#pin", "000000" if seat.pin != "000000" else "111111")
@@ -264,6 +272,13 @@ async def test_an_expert_works_through_the_page(
                 status, body = await seat.api("POST", f"/api/sessions/{sid}/evaluation/{step}")
                 assert status == 200, body
             await page.get_by_text("中标候选人（按排名）").wait_for()
+            await page.check("input[name=decision][value=disagree]")
+            await page.click("#sign-submit")
+            no_reason = "不同意评标结论的，须书面说明不同意见和理由；请填写理由"
+            await expect(page.locator("#sign-message")).to_have_text(no_reason)
+            await page.evaluate("refresh()")
+            await expect(page.locator("#sign-message")).to_have_text(no_reason)
+            await page.check("input[name=decision][value=agree]")
             await page.click("#sign-submit")
             await page.get_by_text("已签署：评标报告签署已记录").wait_for()
             assert seen == {"dialogs": [], "errors": [], "console": []}
