@@ -136,6 +136,8 @@ class ExpertDesk:
     state: str | None = None
     commitment: str | None = None  # confirmed, recused
     commitment_result: str = ""  # the hub's answer once recorded
+    # The hub's refusal of the last commitment or recusal: the expert decides again.
+    commitment_refused: str = ""
     saves: list[_Save] = field(default_factory=list)
     reviews: dict[int, _Review] = field(default_factory=dict)
     report: ReportForSignature | None = None
@@ -208,7 +210,11 @@ class ExpertDesk:
                     review.status = "answered" if msg.accepted else "refused"
                 review.message = msg.message
             elif kind == "commitment":
-                self.commitment_result = msg.message
+                if msg.accepted:
+                    self.commitment_result = msg.message
+                else:  # not recorded: nothing was decided, the buttons come back
+                    self.commitment, self.commitment_result = None, ""
+                    self.commitment_refused = msg.message
             elif kind == "signature" and self.signature is not None:
                 self.signature["status"] = "signed" if msg.accepted else "refused"
                 self.signature["message"] = msg.message
@@ -253,9 +259,15 @@ class ExpertDesk:
             raise DeskRefused("bad-decision", "请选择承诺或申请回避")
         if self.commitment is not None:
             raise DeskRefused("already-decided", "已作出承诺或回避申请，不能更改")
+        if decision == "recused" and not reason.strip():
+            # The hub's rule too (a recusal states its cause); said here without a round trip.
+            raise DeskRefused(
+                "reason-required", "申请回避须说明回避事由", {"reason": "请在输入框中填写回避理由"}
+            )
         self._require_link()
         self.commitment = decision
         self.commitment_result = ""
+        self.commitment_refused = ""
         await self.send(
             CommitmentDecision(
                 session_id=self.briefing.session_id, decision=decision, reason=reason.strip()
@@ -421,6 +433,7 @@ class ExpertDesk:
             "state": self.state,
             "commitment": self.commitment,
             "commitment_result": self.commitment_result,
+            "commitment_refused": self.commitment_refused,
             "saves": saves,
             "latest": latest,
             "reviews": [

@@ -427,8 +427,10 @@ function draw() {
   $("commit-confirm").disabled = !!S.commitment;
   $("commit-recuse").disabled = !!S.commitment;
   const recorded = S.commitment_result ? "（" + S.commitment_result + "）" : "（正在提交主场）";
-  $("commitment-message").textContent = refusedHere.commitment || (confirmed ? "已承诺，可以开始评审" + recorded :
-    S.commitment === "recused" ? "已申请回避，本工位不再评分" + recorded : "");
+  const hubRefused = !S.commitment && S.commitment_refused ? "主场未接受：" + S.commitment_refused : "";
+  $("commitment-message").textContent = refusedHere.commitment || hubRefused ||
+    (confirmed ? "已承诺，可以开始评审" + recorded :
+     S.commitment === "recused" ? "已申请回避，本工位不再评分" + recorded : "");
   $("chapters-box").hidden = !confirmed;
   $("work").hidden = !confirmed;
   if (confirmed) {
@@ -558,7 +560,12 @@ function wire() {
     refresh();
   }
   $("commit-confirm").addEventListener("click", () => decide("confirmed"));
-  $("commit-recuse").addEventListener("click", () => decide("recused"));
+  $("commit-recuse").addEventListener("click", () => {
+    // Final at this seat: asked once more, when there is a cause to send at all.
+    if ($("recuse-reason").value.trim() &&
+        !window.confirm("申请回避后，本工位不再参加本项目评审，且不能撤回。确定申请回避吗？")) return;
+    decide("recused");
+  });
   $("chapters").addEventListener("click", (ev) => {
     const a = ev.target.closest("a[data-label]");
     if (!a) return;

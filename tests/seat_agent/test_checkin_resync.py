@@ -18,6 +18,7 @@ from evaluation_hub.db.models import BookingSeat, SessionExpert
 from seat_agent.keys import load_identity
 from seat_agent.page.desk import DeskRefused, ExpertDesk
 from seat_agent.runner import SeatAgent
+from seat_protocol.messages import CommitmentDecision
 from tests.conftest import FakeClock
 from tests.seat_agent.test_page_flow import EXPERT, Client, expert_seat, until
 
@@ -68,6 +69,10 @@ async def test_a_recusal_at_the_seat_is_recorded_for_the_host(
         sid = str(seat.sid)
         await seat.desk.check_in(sid, EXPERT, seat.pin)
         await until(lambda: seat.desk.briefing is not None, "the briefing")
+        # No cause: refused at the seat, nothing sent, and the expert may still decide.
+        with pytest.raises(DeskRefused) as refused:
+            await seat.desk.commit("recused", "  ")
+        assert (refused.value.message, seat.desk.commitment) == ("申请回避须说明回避事由", None)
         await seat.desk.commit("recused", " 曾任投标人技术顾问 ")
         await until(lambda: seat.desk.commitment_result, "the recusal recorded")
         assert (
@@ -118,3 +123,28 @@ async def test_a_recusal_at_the_seat_is_recorded_for_the_host(
         # The membership records the recusal, and the seat no longer holds the expert.
         assert (member.decision, member.decision_reason) == ("recused", "曾任投标人技术顾问")
         assert held is None
+
+
+async def test_a_commitment_the_hub_refuses_can_be_made_again(
+    client: Client, seeded: dict[str, Any], database: Database, clock: FakeClock, tmp_path: Path
+) -> None:
+    async with expert_seat(client, seeded, database, clock, tmp_path) as seat:
+        sid = str(seat.sid)
+        await seat.desk.check_in(sid, EXPERT, seat.pin)
+        await until(lambda: seat.desk.briefing is not None, "the briefing")
+        # What a page without the seat's own check sent: a recusal without its cause. The hub
+        # refuses it; the expert was not left with a decision the hub never recorded.
+        seat.desk.commitment = "recused"
+        await seat.desk.send(CommitmentDecision(session_id=sid, decision="recused", reason=""))
+        await until(lambda: seat.desk.commitment_refused, "the hub's refusal")
+        assert (seat.desk.commitment, seat.desk.commitment_refused) == (
+            None,
+            "声明回避必须说明回避事由",
+        )
+        assert (await seat.desk.view())["commitment_refused"] == "声明回避必须说明回避事由"
+        await seat.desk.commit("confirmed")
+        await until(lambda: seat.desk.commitment_result, "the commitment recorded")
+        assert (seat.desk.commitment_result, seat.desk.commitment_refused) == (
+            "已记录评标纪律承诺",
+            "",
+        )
