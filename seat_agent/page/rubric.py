@@ -16,9 +16,11 @@ A part in the briefing's rubric::
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from scoring.sheets import ItemFault, ItemLimits, item_faults
@@ -38,14 +40,20 @@ class Checked:
     sheet: dict[str, Any] | None
 
 
+# What an expert types as a score: digits with an optional fraction (and a sign, so that -1 is
+# told it is out of range rather than not a number). Full-width digits from a Chinese input
+# method count (NFKC); what Decimal would also take — 1e1, 1_0, NaN, Arabic-Indic digits — is
+# not a score anyone means to type.
+_PLAIN = re.compile(r"-?(?:\d+(?:\.\d*)?|\.\d+)", re.ASCII)
+
+
 def parse_points(text: object) -> Decimal | None:
-    if not isinstance(text, str) or not text.strip():
+    if not isinstance(text, str):
         return None
-    try:
-        value = Decimal(text.strip())
-    except InvalidOperation:
+    plain = unicodedata.normalize("NFKC", text).strip()
+    if _PLAIN.fullmatch(plain) is None:
         return None
-    return value if value.is_finite() else None
+    return Decimal(plain)
 
 
 def _dec(text: object) -> Decimal:

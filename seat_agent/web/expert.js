@@ -232,6 +232,8 @@ function drawSheet() {
 }
 
 let validating = 0;
+const triedToSubmit = {};  // part -> a submit was refused: every open cell is pointed at
+
 async function validate() {
   const part = currentPart();
   if (!part) return;
@@ -244,7 +246,8 @@ async function validate() {
     const p = problems[row.dataset.key] || "";
     total += 1;
     if (p !== "未评分") done += 1;
-    const show = p === "未评分" ? "" : p;
+    // An empty cell is not nagged about while the expert works, only once they tried to submit.
+    const show = p === "未评分" && !triedToSubmit[part.part] ? "" : p;
     row.querySelector(".problem").textContent = show;
     row.querySelector("input.points").classList.toggle("bad", show !== "");
   });
@@ -591,6 +594,7 @@ function wire() {
     if (!part) return;
     const r = await call("POST", "/api/scores", {part: part.part, values: formValues()});
     $("submit-message").textContent = r.ok ? "" : r.data.detail;
+    triedToSubmit[part.part] = !r.ok;
     if (!r.ok) { validate(); return; }
     delete drafts[part.part];
     await refresh();

@@ -232,13 +232,20 @@ async def test_an_expert_works_through_the_page(
                     await page.get_by_test_id(f"comment-{key}").fill(cell["comment"])
                     await page.get_by_test_id(f"points-{key}").fill(cell["points"])
                 if n == 0:
-                    key = next(iter(values))
+                    # An empty cell is pointed at once a submit was refused, not while typing.
+                    key, last = next(iter(values)), list(values)[-1]
+                    await page.get_by_test_id(f"points-{last}").fill("")
+                    progress = page.get_by_test_id("part-progress")
+                    await expect(progress).to_contain_text("尚有 1 处需处理")
+                    await expect(page.get_by_test_id(f"problem-{last}")).to_have_text("")
                     await page.get_by_test_id(f"points-{key}").fill("7.3")
                     problem = page.get_by_test_id(f"problem-{key}")
                     await page.get_by_text("不是步长").first.wait_for()
                     assert "不是步长" in await problem.inner_text()
                     await page.click("#submit-scores")
-                    await page.get_by_text("评分表尚有 1 处问题").wait_for()
+                    await page.get_by_text("评分表尚有 2 处问题").wait_for()
+                    await expect(page.get_by_test_id(f"problem-{last}")).to_have_text("未评分")
+                    await page.get_by_test_id(f"points-{last}").fill(values[last]["points"])
                     await page.get_by_test_id(f"points-{key}").fill(values[key]["points"])
                     await page.get_by_text("可以提交").wait_for()
                 await page.click("#submit-scores")

@@ -64,6 +64,10 @@ def test_a_complete_form_becomes_the_save_the_hub_expects() -> None:
         (("", ""), "未评分"),
         (("七", ""), "得分「七」不是数字"),
         (("NaN", ""), "得分「NaN」不是数字"),
+        (("1e1", ""), "得分「1e1」不是数字"),
+        (("6_0", ""), "得分「6_0」不是数字"),
+        (("٦", ""), "得分「٦」不是数字"),
+        (("１１", "x"), "得分 11 超出分值范围 0–10"),
         (("10.5", "x"), "得分 10.5 超出分值范围 0–10"),
         (("-1", "x"), "得分 -1 超出分值范围 0–10"),
         (("6.2", ""), "得分 6.2 不是步长 0.5 的整数倍"),
@@ -146,3 +150,15 @@ def test_the_page_and_the_hub_agree_on_the_demo_rubric(points: str, comment: str
         hub_accepts = False
     assert (checked.sheet is not None) == hub_accepts, (points, comment, checked.problems)
     assert Decimal(part["items"][0]["max"]) > 0
+
+
+def test_full_width_digits_from_an_input_method_are_the_same_score() -> None:
+    checked = check_part(PART, _form(CD_1x1=("６．５", "")))
+    assert checked.problems == {}
+    assert checked.sheet is not None
+    assert checked.sheet["entries"][2] == {
+        "subject": "CD",
+        "item": "1.1",
+        "points": "6.5",
+        "comment": "",
+    }
