@@ -292,13 +292,27 @@ def request_specs(
         for e in targets:
             others = sorted(v for o, v in values.items() if o != e)
             told = agreed is not None and values[e] == agreed
-            message = (
-                f"客观评分项 {f.part_id} {f.item_id} 各专家评分不一致；您的评分 "
-                f"{decimal_text(values[e])} 与多数专家一致，无需答复。其他专家核对后，"
-                "本通知将自动关闭"
-                if told
-                else f.message
-            )
+            if told:
+                message = (
+                    f"客观评分项 {f.part_id} {f.item_id} 各专家评分不一致；您的评分 "
+                    f"{decimal_text(values[e])} 与多数专家一致，无需答复。其他专家核对后，"
+                    "本通知将自动关闭"
+                )
+            elif f.reason is FlagReason.OBJECTIVE:
+                # The flag's own message names every member's value (for the host); the member
+                # asked sees the others as the review shows them everywhere: anonymously.
+                subject = scores.labels.get((e, f.part_id, f.bidder_id), f.bidder_id)
+                spread = (
+                    f"多数专家给 {decimal_text(agreed)}"
+                    if agreed is not None
+                    else "其他专家给 " + "、".join(decimal_text(v) for v in others)
+                )
+                message = (
+                    f"客观评分项 {f.part_id} {f.item_id} 各专家评分不一致：您在 {subject} 给 "
+                    f"{decimal_text(values[e])}，{spread}，须核对后统一评分"
+                )
+            else:
+                message = f.message
             specs.append(
                 RequestSpec(
                     flag_key=f.key,

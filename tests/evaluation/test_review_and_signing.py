@@ -107,9 +107,9 @@ async def test_an_objective_disagreement_settles_itself_once_the_values_agree(
         ("E04", "objective_inconsistent", "b03", "c2", True),
         ("E05", "objective_inconsistent", "b03", "c2", True),
     ]
+    # The member asked sees the others anonymously, never who gave what.
     message = (
-        "客观评分项 commercial c2 各专家评分不一致（专家 E01 在 b03 给 5、专家 E02 在 b03 给 5、"
-        "专家 E03 在 b03 给 6、专家 E04 在 b03 给 5、专家 E05 在 b03 给 5），须核对后统一评分"
+        "客观评分项 commercial c2 各专家评分不一致：您在 b03 给 6，多数专家给 5，须核对后统一评分"
     )
     assert created[2]["message"] == message
     assert created[0]["message"] == (
@@ -140,7 +140,11 @@ async def test_an_objective_disagreement_settles_itself_once_the_values_agree(
     )
     resp = await client.post(f"{base}/seal", headers=host)
     body = await problem(resp, 409)
-    assert body["open_flags"] == [message]
+    # The host's refusal names each member's value: the host runs the review.
+    assert body["open_flags"] == [
+        "客观评分项 commercial c2 各专家评分不一致（专家 E01 在 b03 给 5、专家 E02 在 b03 给 5、"
+        "专家 E03 在 b03 给 6、专家 E04 在 b03 给 5、专家 E05 在 b03 给 5），须核对后统一评分"
+    ]
 
     # E03 re-scores the commercial part to the value the others gave: every request and
     # notice about the item closes itself, with the values, in the same unit of work.
