@@ -70,6 +70,12 @@ class SessionSeats:
     seats: tuple[LiveSeat, ...]
     #: the session has started (四不知: a drawn seat is no secret any more)
     started: bool = True
+    #: the venues holding a seat for certain, whether or not the session is on now: who
+    #: supervises there is the session's away supervisor, and sees an empty wall (not a
+    #: refusal) before check-in opens or after the session ends
+    held_venue_ids: frozenset[int] = frozenset()
+    #: the session's state (the wall says why it is empty)
+    state: str = ""
 
     @property
     def target(self) -> access.Target:
@@ -77,7 +83,7 @@ class SessionSeats:
         return access.Target(
             session_id=self.session_id,
             host_venue_id=self.host_venue_id,
-            seated_venue_ids=frozenset(s.venue_id for s in self.seats),
+            seated_venue_ids=self.held_venue_ids | frozenset(s.venue_id for s in self.seats),
         )
 
 
@@ -86,8 +92,12 @@ async def session_seats(s: AsyncSession, loaded: LoadedSession, *, now: datetime
     before check-in opens or after the session ends)."""
     session = loaded.session
     started = session_started(session.starts_at, now)
+    held = [
+        x for x in await seatings(s, session_id=session.id) if x.booking_state in HELD_FOR_CERTAIN
+    ]
+    venues = frozenset(x.venue_id for x in held)
     if session.state not in SEATS_IN_USE:
-        return SessionSeats(session.id, session.host_venue_id, (), started)
+        return SessionSeats(session.id, session.host_venue_id, (), started, venues, session.state)
     seats = tuple(
         LiveSeat(
             seat_id=x.seat_id,
@@ -99,10 +109,9 @@ async def session_seats(s: AsyncSession, loaded: LoadedSession, *, now: datetime
             expert_code=x.expert_code,
             drawn=x.drawn,
         )
-        for x in await seatings(s, session_id=session.id)
-        if x.booking_state in HELD_FOR_CERTAIN
+        for x in held
     )
-    return SessionSeats(session.id, session.host_venue_id, seats, started)
+    return SessionSeats(session.id, session.host_venue_id, seats, started, venues, session.state)
 
 
 def watch_scope(who: Principal, seats: SessionSeats) -> access.Scope:

@@ -29,6 +29,7 @@ from evaluation_hub.live.status import SeatStatus
 from evaluation_hub.principal import Principal
 from evaluation_hub.services import Services
 from evaluation_hub.sessions.lookup import load_session
+from evaluation_hub.sessions.states import SEATS_IN_USE
 from media.stats import StreamStats
 
 __all__ = [
@@ -58,6 +59,9 @@ class LiveWall:
     session_id: int
     scope: access.Scope
     seats: tuple[SeatOnWall, ...]
+    #: the session's state, and whether its seats are watched in it (check-in … evaluation)
+    state: str = ""
+    on: bool = True
 
 
 @dataclass(frozen=True)
@@ -83,7 +87,13 @@ async def live_wall(
 ) -> LiveWall:
     """The wall: the seats ``who`` may watch, each with its state, alerts and stats."""
     seats = await _seats(hub, session_id, now)
-    return LiveWall(session_id, watch_scope(who, seats), on_wall(live, visible_seats(who, seats)))
+    return LiveWall(
+        session_id,
+        watch_scope(who, seats),
+        on_wall(live, visible_seats(who, seats)),
+        seats.state,
+        seats.state in SEATS_IN_USE,
+    )
 
 
 async def watched_seats(

@@ -97,6 +97,20 @@ async def test_seats_are_watched_only_while_the_session_is_on(
     assert await _labels(client, seated, "km_supervisor", now) == []
     resp = await _viewer(client, seated, "km_supervisor", "QJ-01", now)
     await problem(resp, 404)
+    # The away supervisor is still the session's (its seats were held at 曲靖): an empty wall
+    # that says why, not a refusal as if they were nobody's.
+    assert await _labels(client, seated, "qj_supervisor", now) == []
+    resp = await client.get(
+        f"/api/sessions/{seated['session']}/live/seats",
+        headers=bearer(seated, "qj_supervisor", now),
+    )
+    body = await resp.json()
+    assert (body["on"], body["state"], body["state_name"], body["scope"]) == (
+        False,
+        "cancelled",
+        "已取消",
+        "venue",
+    )
 
 
 async def test_a_supervisor_cannot_watch_another_sessions_expert_through_a_requested_seat(

@@ -8,6 +8,7 @@ from typing import Any
 
 from evaluation_hub.live.status import alert_fields
 from evaluation_hub.live.watching import LiveWall, OpenedViewer, SeatOnWall, ViewerFigures
+from evaluation_hub.sessions.states import state_name
 from media.stats import StreamStats
 
 __all__ = ["opened_json", "snapshot_events", "stats_json", "viewer_figures_json", "wall_json"]
@@ -49,6 +50,10 @@ def wall_json(wall: LiveWall) -> dict[str, Any]:
         "session_id": wall.session_id,
         "scope": "all" if wall.scope.everything else "venue",
         "seats": [_seat_json(seat) for seat in wall.seats],
+        "state": wall.state,
+        "state_name": state_name(wall.state) if wall.state else "",
+        # Seats are watched from the opening of check-in until the evaluation ends.
+        "on": wall.on,
     }
 
 

@@ -344,7 +344,11 @@ async function refresh() {
     // Alerts already active when the wall opens start the feed.
     for (const alert of seat.alerts) addFeed(alert, tile);
   }
-  if (!data.seats.length) $("#wall").append(el("p", { class: "hint", textContent: "本评标会暂无您可观看的工位。" }));
+  if (!data.seats.length) {
+    $("#wall").append(el("p", { class: "hint", "data-testid": "wall-empty", textContent: data.on
+      ? "本评标会暂无您可观看的工位。"
+      : `评标会当前状态为「${data.state_name}」，工位实时音视频只在签到开始至评审结束期间提供。` }));
+  }
   events = new EventSource(`/api/sessions/${id}/live/events`);
   events.addEventListener("message", onEvent);
 }
