@@ -24,6 +24,8 @@ from evaluation_hub import localtime
 from evaluation_hub.errors import ConfigError
 from evaluation_hub.regulation import Regulation
 from evaluation_hub.secretfile import read_or_create
+from evaluation_hub.supervision.holiday_tables import DEFAULT_HOLIDAYS_DIR, load_holiday_tables
+from evaluation_hub.supervision.workdays import HolidayTable
 from evaluation_hub.throttling import EnrolmentPolicy, Limit, SigninPolicy
 
 __all__ = ["HubConfig"]
@@ -75,6 +77,9 @@ class HubConfig:
     # Every regulatory number (committee, outage clocks, deviation share, working-day deadlines,
     # check-in, booking expiry), national defaults unless the deployment sets its own.
     regulation: Regulation = field(default_factory=Regulation)
+    # Official holiday tables for years the calendar package does not cover yet
+    # (configs/holidays/YYYY.yaml, or EVALHUB_HOLIDAYS_DIR), installed by the app at start-up.
+    holidays: tuple[HolidayTable, ...] = ()
     # Seats' live media recorded as WebM segments (evaluation_hub.live.recording), each hashed
     # into the audit chain. No retention (None) keeps every segment: deleting is a choice.
     recordings_enabled: bool = True
@@ -155,6 +160,10 @@ class HubConfig:
             values["regulation"] = dataclasses.replace(
                 Regulation(), booking_request_ttl=timedelta(minutes=minutes)
             )
+        holidays_dir = env.get("EVALHUB_HOLIDAYS_DIR")
+        values["holidays"] = load_holiday_tables(
+            Path(holidays_dir) if holidays_dir else DEFAULT_HOLIDAYS_DIR
+        )
         if env.get("EVALHUB_TIMEZONE"):
             values["timezone"] = env["EVALHUB_TIMEZONE"]
         values.update(_recording_settings(env))

@@ -36,6 +36,7 @@ from evaluation_hub.api.keys import BUS, CLOCK, CONFIG, DB, DISTANCES, HUB_KEY, 
 from evaluation_hub.api.problems import problem_middleware
 from evaluation_hub.api.routes import ApiRoutes, Operation, openapi_document
 from evaluation_hub.api.serialize import SCHEMAS
+from evaluation_hub.api.views.calendar import health_warnings
 from evaluation_hub.audit.checkpoint import Checkpoint, CheckpointPolicy
 from evaluation_hub.audit.keys import load_or_create_private_key, write_public_key
 from evaluation_hub.audit.store import maybe_checkpoint
@@ -46,6 +47,7 @@ from evaluation_hub.config import HubConfig
 from evaluation_hub.db.engine import Database
 from evaluation_hub.sealing import Sealer
 from evaluation_hub.services import Services
+from evaluation_hub.supervision import workdays
 
 __all__ = [
     "API_CSP",
@@ -121,7 +123,9 @@ async def openapi(request: web.Request) -> web.Response:
 
 @meta.route("GET", "/api/health", summary="健康检查", tag="元数据", auth=False)
 async def health(request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok"})
+    # Cheap: the calendar's range is computed once; the warning is a date comparison.
+    warning = workdays.coverage_warning(localtime.day_of(request.app[CLOCK]()))
+    return web.json_response({"status": "ok", "warnings": health_warnings(warning)})
 
 
 API_OPERATIONS.extend(meta.operations)
@@ -171,6 +175,8 @@ def create_app(
     sweep: bool = True,
 ) -> web.Application:
     localtime.use_zone(config.timezone)
+    for table in workdays.use_tables(config.holidays):
+        log.info("calendar.table", year=table.year, notice=table.notice_number, file=table.source)
     app = web.Application(middlewares=[problem_middleware], client_max_size=config.max_body_bytes)
     app[CONFIG] = config
     app[CLOCK] = clock

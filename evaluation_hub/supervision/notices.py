@@ -30,6 +30,7 @@ from evaluation_hub.errors import CalendarError, ConfigError, Conflict, InvalidI
 from evaluation_hub.supervision.workdays import (
     CalendarNotCovered,
     add_working_days,
+    table_file,
     working_days_between,
 )
 
@@ -254,7 +255,8 @@ def calendar_refusal(exc: CalendarError, what: str) -> Conflict:
     if isinstance(exc, CalendarNotCovered):
         return Conflict(
             "calendar-not-covered",
-            f"无法计算{what}期限：已安装的节假日日历只覆盖 {exc.first}–{exc.last} 年，"
-            f"不含 {exc.year} 年；请在国务院公布 {exc.year} 年节假日安排、系统管理员更新日历后再试",
+            f"无法计算{what}期限：节假日日历只覆盖 {exc.first}–{exc.last} 年，"
+            f"不含 {exc.year} 年；请在国务院公布 {exc.year} 年节假日安排后，由系统管理员按通知"
+            f"添加 {table_file(exc.year)}，再试",
         )
     return Conflict("calendar-error", f"无法计算{what}期限：{exc}")

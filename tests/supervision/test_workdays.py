@@ -117,9 +117,10 @@ def test_counting_past_the_last_covered_year_is_refused() -> None:
     assert isinstance(caught.value, CalendarError)
     assert (caught.value.year, caught.value.first, caught.value.last) == (last + 1, first, last)
     assert str(caught.value) == (
-        f"cannot count working days in {last + 1}: the installed chinesecalendar package covers "
-        f"{first} to {last} only; update it (pip install -U chinesecalendar) once the State "
-        f"Council has published the holiday arrangement for {last + 1}"
+        f"cannot count working days in {last + 1}: the calendar covers {first} to {last} only; "
+        f"once the State Council has published the holiday arrangement for {last + 1}, add "
+        f"configs/holidays/{last + 1}.yaml from its notice (docs/holidays.md) or update the "
+        "chinesecalendar package"
     )
 
 

@@ -135,8 +135,9 @@ async def test_conclusion_refused_when_the_calendar_does_not_cover_the_due_date(
     clock.now = datetime(2026, 12, 28, 2, 0, tzinfo=UTC)  # 7 working days reach into 2027
     got = await problem(await _conclude(sup_client, incident["id"]), 409)
     assert got["detail"] == (
-        f"无法计算抄送告知期限：已安装的节假日日历只覆盖 {first}–2026 年，不含 2027 年；"
-        "请在国务院公布 2027 年节假日安排、系统管理员更新日历后再试"
+        f"无法计算抄送告知期限：节假日日历只覆盖 {first}–2026 年，不含 2027 年；"
+        "请在国务院公布 2027 年节假日安排后，由系统管理员按通知添加 configs/holidays/2027.yaml，"
+        "再试"
     )
     # Nothing was concluded: the case stays open, with no notice.
     headers = await login(sup_client, "km_supervisor")
