@@ -23,6 +23,7 @@ from pathlib import Path
 from evaluation_hub import localtime
 from evaluation_hub.errors import ConfigError
 from evaluation_hub.regulation import Regulation
+from evaluation_hub.regulation_file import load_regulation
 from evaluation_hub.secretfile import read_or_create
 from evaluation_hub.supervision.holiday_tables import DEFAULT_HOLIDAYS_DIR, load_holiday_tables
 from evaluation_hub.supervision.workdays import HolidayTable
@@ -77,6 +78,9 @@ class HubConfig:
     # Every regulatory number (committee, outage clocks, deviation share, working-day deadlines,
     # check-in, booking expiry), national defaults unless the deployment sets its own.
     regulation: Regulation = field(default_factory=Regulation)
+    # The deployment's own regulation file (EVALHUB_REGULATION_FILE), read over
+    # configs/regulation.yaml; named in the start-up log.
+    regulation_file: Path | None = None
     # Official holiday tables for years the calendar package does not cover yet
     # (configs/holidays/YYYY.yaml, or EVALHUB_HOLIDAYS_DIR), installed by the app at start-up.
     holidays: tuple[HolidayTable, ...] = ()
@@ -152,14 +156,20 @@ class HubConfig:
                     values[name] = int(env[key])
                 except ValueError as exc:
                     raise ConfigError(f"{key} must be an integer, got {env[key]!r}") from exc
+        regulation_file = (
+            Path(env["EVALHUB_REGULATION_FILE"]) if env.get("EVALHUB_REGULATION_FILE") else None
+        )
+        regulation = load_regulation(regulation_file)
+        values["regulation_file"] = regulation_file
         if "EVALHUB_BOOKING_TTL_MINUTES" in env:
             try:
                 minutes = int(env["EVALHUB_BOOKING_TTL_MINUTES"])
             except ValueError as exc:
                 raise ConfigError("EVALHUB_BOOKING_TTL_MINUTES must be an integer") from exc
-            values["regulation"] = dataclasses.replace(
-                Regulation(), booking_request_ttl=timedelta(minutes=minutes)
+            regulation = dataclasses.replace(
+                regulation, booking_request_ttl=timedelta(minutes=minutes)
             )
+        values["regulation"] = regulation
         holidays_dir = env.get("EVALHUB_HOLIDAYS_DIR")
         values["holidays"] = load_holiday_tables(
             Path(holidays_dir) if holidays_dir else DEFAULT_HOLIDAYS_DIR

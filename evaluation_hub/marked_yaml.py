@@ -39,6 +39,8 @@ class Marked:
 
     value: Any
     line: int
+    #: in a mapping: the line of this value's key (a nested mapping starts on the next line)
+    key_line: int = 0
 
     def mapping(self, path: Path | str, what: str) -> dict[str, Marked]:
         if not isinstance(self.value, dict):
@@ -63,9 +65,10 @@ def _build(loader: yaml.SafeLoader, node: yaml.Node, path: Path | str) -> Marked
                 raise MarkedError(path, key_line, f"key {key!r} must be text")
             if key in out:
                 raise MarkedError(
-                    path, key_line, f"key {key!r} appears twice (first on line {out[key].line})"
+                    path, key_line, f"key {key!r} appears twice (first on line {out[key].key_line})"
                 )
-            out[key] = _build(loader, value_node, path)
+            value = _build(loader, value_node, path)
+            out[key] = Marked(value.value, value.line, key_line)
         return Marked(out, line)
     if isinstance(node, yaml.SequenceNode):
         return Marked([_build(loader, item, path) for item in node.value], line)

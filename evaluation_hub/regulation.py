@@ -16,6 +16,14 @@ in one place and each rule receives it from its use case instead of hard-coding 
 | ``checkin.max_attempts`` | 5 | wrong PINs before the PIN locks (``checkin.rules``) | centre practice |
 | ``checkin.lead`` | 60 min | check-in opens before the window (``checkin.rules``) | centre practice |
 | ``booking_request_ttl`` | 24 h | unconfirmed booking requests lapse (``booking.rules``) | dispatch system |
+| ``evening_cutoff.at`` | 22:00 | 开评分离: no evaluation past it; paused there (``sessions.cutoff``) | city measure |
+| ``evening_cutoff.warn_before`` | 30 min | the host is warned this long before the cut-off (``sessions.cutoff``) | centre practice |
+
+The values in force come from ``configs/regulation.yaml`` (the national defaults, the same as
+the defaults below; a test keeps the two equal and every field in the file) and a deployment's
+own file on top (``EVALHUB_REGULATION_FILE``), read by ``evaluation_hub.regulation_file``,
+which maps the file's keys to these fields by name: a new field needs only its default here and
+a line in the file.
 
 A bid package may set its own deviation share (its evaluation method, 评标办法, is part of the
 tender documents); ``review.deviation_share`` applies when it does not.
@@ -31,6 +39,7 @@ from typing import Literal
 from evaluation_hub.checkin.rules import CheckinPolicy
 from evaluation_hub.errors import ConfigError
 from evaluation_hub.sessions.committee import CommitteeRules
+from evaluation_hub.sessions.cutoff import EveningCutoff
 from evaluation_hub.sessions.outage import OutageRules
 from evaluation_hub.supervision.notices import SupervisionDeadlines
 
@@ -70,6 +79,7 @@ class Regulation:
     supervision: SupervisionDeadlines = field(default_factory=SupervisionDeadlines)
     checkin: CheckinPolicy = field(default_factory=CheckinPolicy)
     booking_request_ttl: timedelta = timedelta(hours=24)
+    evening_cutoff: EveningCutoff = field(default_factory=EveningCutoff)
 
     def __post_init__(self) -> None:
         if self.booking_request_ttl <= timedelta(0):

@@ -79,6 +79,7 @@ PURE_CORES = (
     "evaluation_hub.sessions.lifecycle",
     "evaluation_hub.sessions.committee",
     "evaluation_hub.sessions.outage",
+    "evaluation_hub.sessions.cutoff",
     "evaluation_hub.sessions.states",
     "evaluation_hub.sessions.errors",
     "evaluation_hub.supervision.notices",

@@ -45,6 +45,7 @@ from evaluation_hub.booking.regions import load_distances
 from evaluation_hub.bus.base import Bus
 from evaluation_hub.config import HubConfig
 from evaluation_hub.db.engine import Database
+from evaluation_hub.regulation_file import values_in_force
 from evaluation_hub.sealing import Sealer
 from evaluation_hub.services import Services
 from evaluation_hub.supervision import workdays
@@ -175,6 +176,11 @@ def create_app(
     sweep: bool = True,
 ) -> web.Application:
     localtime.use_zone(config.timezone)
+    log.info(
+        "regulation.in_force",
+        file=str(config.regulation_file or "national defaults"),
+        **values_in_force(config.regulation),
+    )
     for table in workdays.use_tables(config.holidays):
         log.info("calendar.table", year=table.year, notice=table.notice_number, file=table.source)
     app = web.Application(middlewares=[problem_middleware], client_max_size=config.max_body_bytes)

@@ -62,7 +62,7 @@ class _File:
         for key, value in fields.items():
             if key not in allowed:
                 raise self.error(
-                    value.line,
+                    value.key_line,
                     f"{what}: unknown field {key!r} (allowed: {', '.join(sorted(allowed))})",
                 )
         for key in sorted(required - fields.keys()):
