@@ -49,6 +49,7 @@ from evaluation_hub.regulation_file import values_in_force
 from evaluation_hub.sealing import Sealer
 from evaluation_hub.services import Services
 from evaluation_hub.supervision import workdays
+from evaluation_hub.timers.session_rules import enforce_session_rules
 
 __all__ = [
     "API_CSP",
@@ -147,6 +148,19 @@ async def _expiry_sweeper(app: web.Application) -> None:
         await asyncio.sleep(interval)
 
 
+async def _session_timer(app: web.Application) -> None:
+    """The time rules (开评分离 cut-off, outage limits) on a timer; the rules live in
+    ``timers.session_rules``."""
+    interval = app[CONFIG].expiry_sweep_interval_s
+    while True:
+        try:
+            for done in await enforce_session_rules(app[SERVICES], now=app[CLOCK]()):
+                log.info("session.timed_rule", session_id=done.session_id, kind=done.kind)
+        except Exception:
+            log.exception("session.timed_rules_failed")
+        await asyncio.sleep(interval)
+
+
 async def checkpoint_once(app: web.Application) -> Checkpoint | None:
     """Sign a checkpoint of the audit chain's head if the policy says one is due."""
     config = app[CONFIG]
@@ -221,6 +235,7 @@ def create_app(
         if sweep:
             tasks.append(asyncio.create_task(_expiry_sweeper(app)))
             tasks.append(asyncio.create_task(_checkpointer(app)))
+            tasks.append(asyncio.create_task(_session_timer(app)))
         yield
         for task in tasks:
             task.cancel()

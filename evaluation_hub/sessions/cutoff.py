@@ -83,12 +83,13 @@ def decide(
 
 
 def window_refusal(start: datetime, end: datetime, rules: EveningCutoff) -> str | None:
-    """Why a booking window from ``start`` to ``end`` breaks the rule, or None if it does not:
-    it may not end after the cut-off of the day it starts on."""
+    """Why an evaluation window from ``start`` to ``end`` breaks the rule, or None if it does
+    not: it may not end after the cut-off of the day it starts on."""
     cutoff = cutoff_on(start, rules)
     if end <= cutoff:
         return None
     return (
-        f"{rules.rule}，预约时段 {localtime.format_minutes(start)}–"
-        f"{localtime.format_minutes(end)} 超过了 {localtime.format_minutes(cutoff)}"
+        f"{rules.rule}，评标时段 {localtime.format_minutes(start)}–"
+        f"{localtime.format_minutes(end)[-5:]} 超过了当日 {rules.at.strftime('%H:%M')}；"
+        "请缩短时段，或将其余评审安排在下一工作日"
     )

@@ -85,13 +85,18 @@ TRANSITIONS: dict[str, TransitionRule] = {
         S.ARCHIVED,
         _HOST_OR_SYSTEM,
     ),
-    # A host supervisor may stop the room on an incident; resuming is the operator's call.
+    # A host supervisor may stop the room on an incident; resuming is the operator's call. The
+    # hub itself pauses at the evening cut-off (开评分离) and on an outage, and seals for a new
+    # committee when an outage outlasts its limit (``evaluation_hub.timers``).
     "pause": TransitionRule(
-        PAUSABLE, S.PAUSED, frozenset({Role.HOST_OPERATOR, Role.SUPERVISOR}), needs_reason=True
+        PAUSABLE,
+        S.PAUSED,
+        frozenset({Role.HOST_OPERATOR, Role.SUPERVISOR, Role.SYSTEM}),
+        needs_reason=True,
     ),
     "resume": TransitionRule(frozenset({S.PAUSED}), None, _HOST_STAFF),
     "seal_for_new_committee": TransitionRule(
-        frozenset({S.PAUSED}), S.SEALED_FOR_NEW_COMMITTEE, _HOST_STAFF, needs_reason=True
+        frozenset({S.PAUSED}), S.SEALED_FOR_NEW_COMMITTEE, _HOST_OR_SYSTEM, needs_reason=True
     ),
     "cancel": TransitionRule(states.BEFORE_START, S.CANCELLED, _HOST_STAFF, needs_reason=True),
 }

@@ -23,7 +23,7 @@ from evaluation_hub.db.models import EvaluationSession, Expert, SessionExpert, V
 from evaluation_hub.errors import InvalidInput, NotFound
 from evaluation_hub.principal import Principal
 from evaluation_hub.services import Services
-from evaluation_hub.sessions import committee
+from evaluation_hub.sessions import committee, cutoff
 from evaluation_hub.sessions.lookup import load_session
 from evaluation_hub.sessions.states import SessionState
 
@@ -126,6 +126,11 @@ async def create_session(
             access.Target(host_venue_id=host.id, host_venue_name=host.name),
         )
         window = booking_rules.Window.checked(draft.starts_at, draft.ends_at)
+        past_cutoff = cutoff.window_refusal(
+            window.starts_at, window.ends_at, hub.regulation.evening_cutoff
+        )
+        if past_cutoff is not None:
+            raise InvalidInput("window-past-cutoff", past_cutoff)
         committee.check_size(draft.committee_size, hub.regulation.committee)
         session = EvaluationSession(
             project_code=draft.project_code.strip(),

@@ -25,8 +25,9 @@ from evaluation_hub.audit.store import append_event
 from evaluation_hub.db.models import EvaluationSession, SessionTransition
 from evaluation_hub.errors import Conflict, InvalidInput
 from evaluation_hub.principal import Principal
+from evaluation_hub.regulation import Regulation
 from evaluation_hub.services import Services
-from evaluation_hub.sessions import formation, lifecycle, outage
+from evaluation_hub.sessions import cutoff, formation, lifecycle, outage
 from evaluation_hub.sessions.committee import CommitteeRules
 from evaluation_hub.sessions.lookup import load_session
 
@@ -171,8 +172,23 @@ async def apply_action_in(
     return session
 
 
+def _due(
+    session: EvaluationSession, state: lifecycle.SessionStatus, now: datetime, rules: Regulation
+) -> tuple[outage.DueAction, ...]:
+    """The outage clocks' actions, and the evening cut-off (开评分离) once its warning is on."""
+    due = outage.due_actions(state, session.starts_at, session.fault_started_at, now, rules.outage)
+    evening = cutoff.decide(state.state, now, rules.evening_cutoff)
+    if evening is not None:
+        due.append(
+            outage.DueAction(
+                "evening_cutoff", evening.cutoff, evening.kind == "pause", evening.message
+            )
+        )
+    return tuple(sorted(due, key=lambda a: a.due_at))
+
+
 async def _view_in(
-    s: AsyncSession, actor: Principal, session_id: int, now: datetime, rules: outage.OutageRules
+    s: AsyncSession, actor: Principal, session_id: int, now: datetime, rules: Regulation
 ) -> LifecycleView:
     loaded = await load_session(s, session_id)
     access.require(actor, access.Action.SEE_SESSION, loaded.target)
@@ -192,9 +208,7 @@ async def _view_in(
         allowed=tuple(lifecycle.allowed_actions(state)),
         fault_started_at=session.fault_started_at,
         fault_note=session.fault_note if session.fault_started_at else "",
-        due=tuple(
-            outage.due_actions(state, session.starts_at, session.fault_started_at, now, rules)
-        ),
+        due=_due(session, state, now, rules),
         transitions=tuple(
             TransitionEntry(
                 t.action, t.from_state, t.to_state, t.actor, t.actor_role, t.at, t.reason
@@ -209,7 +223,7 @@ async def lifecycle_view(
 ) -> LifecycleView:
     """Where the session is, what may be done next, its history, and what is due (到期事项)."""
     async with hub.db.read() as s:
-        return await _view_in(s, actor, session_id, now, hub.regulation.outage)
+        return await _view_in(s, actor, session_id, now, hub.regulation)
 
 
 async def act(
@@ -239,7 +253,7 @@ async def act(
             now=now,
             committee_rules=hub.regulation.committee,
         )
-        return await _view_in(s, actor, session_id, now, hub.regulation.outage)
+        return await _view_in(s, actor, session_id, now, hub.regulation)
 
 
 async def report_fault(
@@ -279,4 +293,4 @@ async def report_fault(
             at=now,
         )
         await s.flush()
-        return await _view_in(s, actor, session_id, now, hub.regulation.outage)
+        return await _view_in(s, actor, session_id, now, hub.regulation)
