@@ -60,6 +60,10 @@ class HubConfig:
     signin: SigninPolicy = field(default_factory=SigninPolicy)
     enrolment: EnrolmentPolicy = field(default_factory=EnrolmentPolicy)
     expiry_sweep_interval_s: float = 30.0
+    # The time rules that act on their own (开评分离 cut-off, outage limits; timers.session_rules),
+    # on the sweep's interval. EVALHUB_SESSION_TIMERS=off stops them: for test processes on the
+    # wall clock, whose sessions must not be paused by the evening cut-off of the day they run.
+    session_timers: bool = True
     max_body_bytes: int = 64 * 1024
     #: an uploaded bid package (zip or tar) as received; unpacked it may be larger
     #: (evaluation_hub.bids.unpack.UnpackLimits)
@@ -174,6 +178,13 @@ class HubConfig:
         values["holidays"] = load_holiday_tables(
             Path(holidays_dir) if holidays_dir else DEFAULT_HOLIDAYS_DIR
         )
+        timers = env.get("EVALHUB_SESSION_TIMERS", "").strip().lower()
+        if timers:
+            if timers not in ("on", "off"):
+                raise ConfigError(
+                    f"EVALHUB_SESSION_TIMERS must be on or off, got {env['EVALHUB_SESSION_TIMERS']!r}"
+                )
+            values["session_timers"] = timers == "on"
         if env.get("EVALHUB_TIMEZONE"):
             values["timezone"] = env["EVALHUB_TIMEZONE"]
         values.update(_recording_settings(env))

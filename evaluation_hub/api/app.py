@@ -235,7 +235,8 @@ def create_app(
         if sweep:
             tasks.append(asyncio.create_task(_expiry_sweeper(app)))
             tasks.append(asyncio.create_task(_checkpointer(app)))
-            tasks.append(asyncio.create_task(_session_timer(app)))
+            if config.session_timers:
+                tasks.append(asyncio.create_task(_session_timer(app)))
         yield
         for task in tasks:
             task.cancel()

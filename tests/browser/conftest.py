@@ -66,6 +66,8 @@ async def demo_hub(tmp_path: Path) -> AsyncIterator[str]:
             "--no-seats",  # the page tests enrol their own terminals (tests/e2e runs the seats)
             stdout=log,
             stderr=subprocess.STDOUT,
+            # On the wall clock: the evening cut-off must not pause a page test's session.
+            env={**os.environ, "EVALHUB_SESSION_TIMERS": "off"},
         )
     try:
         url = f"http://127.0.0.1:{port}"

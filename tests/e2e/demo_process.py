@@ -91,6 +91,8 @@ async def running_demo(tmp_path: Path, *options: str) -> AsyncIterator[DemoProce
         "PYTHONUNBUFFERED": "1",
         "EVALHUB_SEALING_KEY_FILE": str(tmp_path / "sealing.key"),
         "EVALHUB_HUB_KEY_FILE": str(tmp_path / "hub-key.pem"),
+        # On the wall clock: the evening cut-off must not pause the run (fake-clock tests do).
+        "EVALHUB_SESSION_TIMERS": "off",
     }
     with out.open("wb") as log:
         proc = await asyncio.create_subprocess_exec(

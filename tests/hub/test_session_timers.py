@@ -251,3 +251,17 @@ async def test_a_session_window_past_the_cutoff_is_refused(
         "/api/sessions", json={**body, "ends_at": "2026-12-03T22:00:00+08:00"}, headers=host
     )
     assert resp.status == 201, await resp.text()
+
+
+def test_the_timers_can_be_switched_off_for_wall_clock_test_processes(tmp_path: Any) -> None:
+    import pytest
+
+    from evaluation_hub.config import HubConfig
+    from evaluation_hub.errors import ConfigError
+
+    assert HubConfig.from_env({}, state_dir=tmp_path).session_timers is True
+    off = HubConfig.from_env({"EVALHUB_SESSION_TIMERS": "off"}, state_dir=tmp_path)
+    assert off.session_timers is False
+    with pytest.raises(ConfigError) as caught:
+        HubConfig.from_env({"EVALHUB_SESSION_TIMERS": "maybe"}, state_dir=tmp_path)
+    assert str(caught.value) == "EVALHUB_SESSION_TIMERS must be on or off, got 'maybe'"

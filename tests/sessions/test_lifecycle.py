@@ -67,9 +67,11 @@ ROLES = {
     "reveal": {"host_operator", "system"},
     "sign_report": {"host_operator", "system"},
     "archive": {"host_operator", "system"},
-    "pause": {"host_operator", "supervisor"},
+    # The hub pauses at the evening cut-off and on an outage, and seals an outage past its
+    # limit (evaluation_hub.timers.session_rules).
+    "pause": {"host_operator", "supervisor", "system"},
     "resume": {"host_operator"},
-    "seal_for_new_committee": {"host_operator"},
+    "seal_for_new_committee": {"host_operator", "system"},
     "cancel": {"host_operator"},
 }
 NEEDS_REASON = {"pause", "seal_for_new_committee", "cancel"}
