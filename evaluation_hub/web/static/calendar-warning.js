@@ -5,7 +5,7 @@
   const banner = document.getElementById("calendar-warning");
   if (!banner) return;
   try {
-    const resp = await fetch("/api/health", { headers: { "X-Evaluation-Hub": "page" } });
+    const resp = await fetch("/api/health", { headers: { ...PAGE_HEADERS } });
     if (!resp.ok) return;
     const body = await resp.json();
     const warnings = (body.warnings || []).filter((w) => w.code === "calendar-coverage-ending");
