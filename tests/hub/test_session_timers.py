@@ -265,3 +265,34 @@ def test_the_timers_can_be_switched_off_for_wall_clock_test_processes(tmp_path: 
     with pytest.raises(ConfigError) as caught:
         HubConfig.from_env({"EVALHUB_SESSION_TIMERS": "maybe"}, state_dir=tmp_path)
     assert str(caught.value) == "EVALHUB_SESSION_TIMERS must be on or off, got 'maybe'"
+
+
+async def test_the_hub_runs_the_timer_on_its_own(
+    seeded: dict[str, Any], clock: FakeClock, database: Database, tmp_path: Any
+) -> None:
+    """The wiring: with its background tasks on, the hub pauses at the cut-off by itself."""
+    from aiohttp.test_utils import TestServer
+
+    from evaluation_hub.api.app import create_app
+    from evaluation_hub.config import HubConfig
+
+    config = HubConfig(
+        database_url=database.url,
+        token_secret="t" * 40,
+        sealing_key_file=tmp_path / "sealing.key",
+        hub_key_file=tmp_path / "hub-key.pem",
+        recordings_dir=tmp_path / "recordings",
+        expiry_sweep_interval_s=0.05,
+    )
+    app = create_app(config, db=database, clock=clock)
+    async with TestClient(TestServer(app)) as client:
+        sid = seeded["session"]
+        clock.now = beijing(1, 9)
+        await _to(client, database, clock, sid, "evaluating")
+        clock.now = beijing(1, 22)
+        for _ in range(200):
+            view = await _view(client, sid)
+            if view["state"] == "paused":
+                break
+            await asyncio.sleep(0.05)
+        assert (view["state"], view["transitions"][-1]["actor"]) == ("paused", "hub")
