@@ -1,7 +1,9 @@
 """RFC 9457 problem responses, produced in one place for every error that reaches HTTP.
 
 Known errors (``ProblemError``) carry their status and a message a person can act on; anything
-else is logged in full and answered with a bare 500 that reveals no internals. aiohttp's own
+else is logged in full and answered with a bare 500 that reveals no internals, except a database
+that cannot be reached for now (``evaluation_hub.db.unavailable``): a 503 with ``Retry-After``,
+logged as a warning without the traceback (nothing is wrong with the request or the code). aiohttp's own
 refusals keep their headers (a 405 says what is ``Allow``-ed). A path or query holding a NUL
 character (which no database column can store) is refused here, before any handler reads it.
 """
@@ -17,6 +19,7 @@ import structlog
 from aiohttp import web
 
 from evaluation_hub.api.keys import CONFIG
+from evaluation_hub.db.unavailable import RETRY_AFTER_S, is_unavailable
 from evaluation_hub.errors import InvalidInput, NotFound, ProblemError
 
 __all__ = ["PROBLEM_BASE", "problem_middleware", "problem_response"]
@@ -64,6 +67,34 @@ def _refuse_nul(request: web.Request) -> None:
             raise InvalidInput("bad-query", "查询参数不能包含 NUL 字符")
 
 
+def _unexpected(request: web.Request, exc: Exception, request_id: str) -> web.Response:
+    """A 503 if the database cannot be reached for now, else a 500 revealing nothing."""
+    if is_unavailable(exc):
+        log.warning(
+            "request.database_unavailable",
+            path=request.path,
+            method=request.method,
+            error=f"{type(exc).__name__}: {exc}",
+        )
+        response = problem_response(
+            503,
+            "database-unavailable",
+            "数据库暂时不可用",
+            f"数据库暂时无法访问，请在 {RETRY_AFTER_S} 秒后重试（请求编号 {request_id}）",
+            request.path,
+        )
+        response.headers["Retry-After"] = str(RETRY_AFTER_S)
+        return response
+    log.exception("request.failed", path=request.path, method=request.method)
+    return problem_response(
+        500,
+        "internal",
+        "服务器内部错误",
+        f"服务器内部错误，请联系系统管理员并提供请求编号 {request_id}",
+        request.path,
+    )
+
+
 @web.middleware
 async def problem_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     # A client's request id is echoed only when it is a short plain token (it goes into logs).
@@ -90,15 +121,8 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
         for name in _KEPT_HEADERS:
             if name in exc.headers:
                 response.headers[name] = exc.headers[name]
-    except Exception:
-        log.exception("request.failed", path=request.path, method=request.method)
-        response = problem_response(
-            500,
-            "internal",
-            "服务器内部错误",
-            f"服务器内部错误，请联系系统管理员并提供请求编号 {request_id}",
-            request.path,
-        )
+    except Exception as exc:
+        response = _unexpected(request, exc, request_id)
     finally:
         structlog.contextvars.unbind_contextvars("request_id")
     response.headers["X-Request-Id"] = request_id

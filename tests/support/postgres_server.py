@@ -44,6 +44,9 @@ class PostgresServer:
     user: str
     bindir: Path
     run_as: str | None
+    #: the server's options and log file, for :meth:`start` after :meth:`stop`
+    opts: str = ""
+    logfile: Path | None = None
 
     def _cmd(self, *args: str) -> list[str]:
         if self.run_as:
@@ -86,14 +89,38 @@ class PostgresServer:
         self.psql(f'CREATE DATABASE "{name}"')
         return self.database_url(name)
 
-    def stop(self) -> None:
+    def start(self) -> None:
+        """Start the server (again, after :meth:`stop`) on the same port and data."""
+        assert self.logfile is not None
+        subprocess.run(
+            self._cmd(
+                str(self.bindir / "pg_ctl"),
+                "-D",
+                str(self.datadir),
+                "-o",
+                self.opts,
+                "-l",
+                str(self.logfile),
+                "-w",
+                "-t",
+                "60",
+                "start",
+            ),
+            check=True,
+            capture_output=True,
+        )
+
+    def stop(self, mode: str = "immediate") -> None:
+        """Stop the server; ``mode="fast"`` as an operator's restart does (the commits the
+        server acknowledged survive: the tests' server runs with synchronous_commit off, which
+        an ``immediate`` stop may lose)."""
         subprocess.run(
             self._cmd(
                 str(self.bindir / "pg_ctl"),
                 "-D",
                 str(self.datadir),
                 "-m",
-                "immediate",
+                mode,
                 "-w",
                 "stop",
             ),
@@ -137,26 +164,11 @@ def postgres_server() -> Iterator[PostgresServer]:
         f"-c listen_addresses=127.0.0.1 -c port={server.port} -c unix_socket_directories={sockdir} "
         "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300"
     )
-    log = root / "postgres.log"
+    server.opts = opts
+    server.logfile = root / "postgres.log"
     if run_as:
         shutil.chown(root, run_as)
-    subprocess.run(
-        server._cmd(
-            str(bindir / "pg_ctl"),
-            "-D",
-            str(datadir),
-            "-o",
-            opts,
-            "-l",
-            str(log),
-            "-w",
-            "-t",
-            "60",
-            "start",
-        ),
-        check=True,
-        capture_output=True,
-    )
+    server.start()
     try:
         deadline = time.monotonic() + 30
         while True:
