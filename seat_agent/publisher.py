@@ -7,7 +7,11 @@ connection. Signalling goes through the seat link: a ``media_offer`` with a fres
 resent after a reconnect, are ignored; an ``error`` naming the offer means try again later).
 
 aiortc has no ICE restart, so recovery is always a NEW peer connection and a new offer: when
-the connection fails, is closed by the hub, or no answer arrives in time. The source tracks
+the connection fails, is closed by the hub, no answer arrives in time, or the seat link comes up
+again after a drop. The last one matters most: after a hub process dies, the old connection
+still looks "connected" here until its consent checks time out (about 30 s), while the new hub
+process knows nothing of it; so every new control link closes the old connection and offers a
+new one at once (the hub replaces the seat's old media when the new offer arrives). The source tracks
 outlive the connections: each connection reads them through a lease (aiortc stops a closed
 sender's track). Publishing starts only after the link's first
 ``Connected`` (an application message must not be sent on a fresh channel before it).
@@ -94,6 +98,8 @@ class SeatPublisher:
         self._retry: asyncio.Task[None] | None = None
         self._watchdog: asyncio.Task[None] | None = None
         self._closed = False
+        self._sleeping = False  # the scheduled publish is still waiting for its delay
+        self._links = 0  # Connected events seen: every one after the first is a new link
         self.offers = 0  # peer connections offered, for logs and tests
         self.answered = 0
 
@@ -111,7 +117,13 @@ class SeatPublisher:
         if self._closed:
             return
         if isinstance(event, Connected):
-            if self._pc is None or self._pc.connectionState in _GONE:
+            self._links += 1
+            if self._links > 1:
+                # A new control link: whatever the old connection's state says, the hub (maybe
+                # a new process) may have lost it; offer anew now instead of waiting it out.
+                log.info("media.republish_on_reconnect", links=self._links)
+                self._schedule(0.0, now=True)
+            elif self._pc is None or self._pc.connectionState in _GONE:
                 self._schedule(0.0)
         elif isinstance(event, MessageReceived):
             msg = event.message
@@ -136,14 +148,25 @@ class SeatPublisher:
 
     # --- internals ---------------------------------------------------------------------------
 
-    def _schedule(self, delay: float) -> None:
-        if self._closed or (self._retry is not None and not self._retry.done()):
+    def _schedule(self, delay: float, *, now: bool = False) -> None:
+        """Publish after ``delay`` unless a publish is already scheduled; ``now``: a publish
+        still waiting for its delay is replaced by one at once (one publishing already goes
+        on: its offer is sent on the new link)."""
+        if self._closed:
             return
+        if self._retry is not None and not self._retry.done():
+            if not (now and self._sleeping):
+                return
+            self._retry.cancel()
         self._retry = asyncio.ensure_future(self._publish_after(delay))
 
     async def _publish_after(self, delay: float) -> None:
         if delay > 0:
-            await asyncio.sleep(delay)
+            self._sleeping = True
+            try:
+                await asyncio.sleep(delay)
+            finally:
+                self._sleeping = False
         try:
             await self._publish()
         except Exception:
