@@ -75,6 +75,7 @@ def setup_live(app: web.Application, live: LiveHub | None = None) -> LiveHub:
     if SEAT_HUB in app:
         # Seats' media offers arrive over the seat websocket; this hub answers them.
         app[SEAT_HUB].media_offer_handler = live.publish
+        live.link_up = app[SEAT_HUB].connected
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         live.start()

@@ -13,7 +13,8 @@ subscriber of the forwarder (not counted as a viewer), until its connection ends
 
 Every ``stats_interval`` the hub reads each connection's RTP counters (``media.stats``) and
 recomputes each seat's state (``live``: connected and frames arriving; ``lost``: it had
-published but frames stopped or the connection failed; ``connecting``; ``offline``).
+published but frames stopped or the connection failed; ``connecting``; ``offline``;
+``control_lost``: media flows but :attr:`LiveHub.link_up` says its control link is down).
 State changes and conduct alerts (``media.monitor``) are published on the bus, channel
 ``live-seat:<seat key>``, and handed to the audit sink; raised alerts also go to the alert
 sink, which records them in the supervision record. :meth:`LiveHub.latest` is the conduct
@@ -145,14 +146,13 @@ class LiveHub:
         # A sampled picture older than this (seconds) no longer shows who sits there now.
         self.picture_max_age = picture_max_age
         self._clock = clock
+        self.link_up: Callable[[str], bool] = lambda seat_key: True  # the seat websocket's word
         self._publishers: dict[str, _Publisher] = {}
         self._viewers: dict[int, ViewerSession] = {}
         self._viewer_ids = itertools.count(1)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._loop_task: asyncio.Task[None] | None = None
         self._closed = False
-
-    # --- life cycle ----------------------------------------------------------------------
 
     def start(self) -> None:
         """Start the stats and state loop (call on the app's event loop)."""
@@ -414,6 +414,7 @@ class LiveHub:
             publications=pub.publications,
             now=self._clock(),
             lost_after=self._lost_after,
+            link_up=self.link_up(pub.seat_key),
         )
 
     def _refresh(self, pub: _Publisher) -> None:

@@ -3,7 +3,10 @@ events that carry them, and the refusal of a media request. Pure: no I/O.
 
 A seat is ``offline`` until it first publishes, ``connecting`` while its peer connection
 forms or before the first frame, ``live`` while frames arrive, and ``lost`` when frames stop
-for longer than ``lost_after`` seconds or its connection failed or ended.
+for longer than ``lost_after`` seconds or its connection failed or ended. A seat whose media
+is ``live`` or ``connecting`` while its control link (the seat websocket, over which it saves
+scores, signs and is told things) is down is ``control_lost`` (控制连接中断): its picture alone
+does not mean the seat can take part.
 """
 
 from __future__ import annotations
@@ -66,9 +69,26 @@ def seat_state(
     publications: int,
     now: float,
     lost_after: float,
+    link_up: bool = True,
 ) -> str:
-    """The seat's state from its current connection's state (None: it has none) and when its
-    last frame arrived."""
+    """The seat's state from its current connection's state (None: it has none), when its
+    last frame arrived and whether its control link is up."""
+    media = _media_state(
+        connection, last_frame_at, publications=publications, now=now, lost_after=lost_after
+    )
+    if not link_up and media in ("live", "connecting"):
+        return "control_lost"
+    return media
+
+
+def _media_state(
+    connection: str | None,
+    last_frame_at: float | None,
+    *,
+    publications: int,
+    now: float,
+    lost_after: float,
+) -> str:
     if connection is None:
         return "lost" if publications else "offline"
     if connection == "connected":

@@ -1,5 +1,6 @@
-"""Fixtures the fault tests share with the live-media tests (one definition each)."""
+"""Fixtures the fault tests share with the live-media and browser tests (one definition each)."""
 
+from tests.browser.conftest import browser, chromium_path
 from tests.live.conftest import loopback, rig, viewers
 
-__all__ = ["loopback", "rig", "viewers"]
+__all__ = ["browser", "chromium_path", "loopback", "rig", "viewers"]

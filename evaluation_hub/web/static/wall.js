@@ -3,7 +3,13 @@
 // hub lists only the seats the caller may watch and refuses a viewer for any other seat.
 "use strict";
 
-const STATE_NAMES = { live: "在线", lost: "中断", connecting: "连接中", offline: "未推流" };
+// control_lost: the picture still comes, but the seat's control link (scores, signatures) is
+// down: the seat cannot take part until it is back.
+const STATE_NAMES = {
+  live: "在线", lost: "中断", connecting: "连接中", offline: "未推流", control_lost: "控制连接中断",
+};
+// States in which the seat's picture comes and a viewer is worth opening.
+const WATCHABLE = new Set(["live", "connecting", "control_lost"]);
 const STATS_INTERVAL_MS = 2000;
 // A tile without a viewer tries again after a delay doubling from RETRY_MIN_MS up to RETRY_MAX_MS
 // (each delay drawn within ±25% so walls do not retry in step); see "viewer connections".
@@ -65,11 +71,11 @@ function makeTile(seat) {
 
 function setState(tile, state) {
   tile.state = state;
-  tile.node.classList.remove("live", "lost", "connecting", "offline");
+  tile.node.classList.remove(...Object.keys(STATE_NAMES));
   tile.node.classList.add(state);
   tile.node.querySelector(".state").textContent = STATE_NAMES[state] || state;
   // A pending retry keeps its turn: a state event does not cut the backoff short.
-  if ((state === "live" || state === "connecting") && !tile.pc && !tile.retry && !tile.closed) {
+  if (WATCHABLE.has(state) && !tile.pc && !tile.retry && !tile.closed) {
     watch(tile);
   }
 }
