@@ -72,7 +72,16 @@ def _serve(args: argparse.Namespace) -> int:
         )
     app = create_app(config)
     app.on_startup.append(_freeze_startup_objects)
-    web.run_app(app, host=config.host, port=config.port, print=None, ssl_context=context)
+    # SIGTERM/SIGINT end run_app gracefully (evaluation_hub.api.app: stop accepting, seats told
+    # to reconnect, work in flight finished, closing checkpoint), then it returns: exit 0.
+    web.run_app(
+        app,
+        host=config.host,
+        port=config.port,
+        print=None,
+        ssl_context=context,
+        shutdown_timeout=config.shutdown_timeout_s,
+    )
     return 0
 
 

@@ -79,6 +79,9 @@ class HubConfig:
     checkpoint_every_events: int = 100
     checkpoint_every: timedelta = timedelta(minutes=10)
     checkpoint_poll_s: float = 30.0
+    # On SIGTERM: how long the hub waits for requests and seat saves in flight before it cancels
+    # them and exits (EVALHUB_SHUTDOWN_SECONDS).
+    shutdown_timeout_s: float = 10.0
     # Every regulatory number (committee, outage clocks, deviation share, working-day deadlines,
     # check-in, booking expiry), national defaults unless the deployment sets its own.
     regulation: Regulation = field(default_factory=Regulation)
@@ -187,6 +190,9 @@ class HubConfig:
             values["session_timers"] = timers == "on"
         if env.get("EVALHUB_TIMEZONE"):
             values["timezone"] = env["EVALHUB_TIMEZONE"]
+        shutdown = _number(env, "EVALHUB_SHUTDOWN_SECONDS")
+        if shutdown is not None:
+            values["shutdown_timeout_s"] = shutdown
         values.update(_recording_settings(env))
         values.update(_security_settings(env))
         if env.get("EVALHUB_LOG_FORMAT") == "json":

@@ -1,4 +1,13 @@
-"""The hub's aiohttp application: wiring of routes, state, background tasks and start-up checks."""
+"""The hub's aiohttp application: wiring of routes, state, background tasks and start-up checks.
+
+Shutdown (SIGTERM or SIGINT under ``evaluation-hub serve``: aiohttp's ``run_app`` ends
+gracefully): the listening sockets close first (no new connection is accepted), then every seat
+is told to reconnect (close 4012, ``seat_link.shutdown``: the seat agents treat it as "the hub is
+restarting") and event streams end; requests in flight get ``shutdown_timeout_s`` to finish.
+Then the app's clean-up (``_drain_seat_work``, ``_closing_checkpoint``) lets the seats' score commits still running finish (bounded by the same
+time), stops the timers, signs a closing audit checkpoint of the chain's head (so the chain as
+this process left it is anchored), closes the bus and the database.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +15,7 @@ import asyncio
 import contextlib
 import weakref
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
@@ -35,6 +44,7 @@ from evaluation_hub.api import (
 from evaluation_hub.api.keys import BUS, CLOCK, CONFIG, DB, DISTANCES, HUB_KEY, SEALER, SERVICES
 from evaluation_hub.api.problems import problem_middleware
 from evaluation_hub.api.routes import ApiRoutes, Operation, openapi_document
+from evaluation_hub.api.seat_link import SEAT_HUB
 from evaluation_hub.api.serialize import SCHEMAS
 from evaluation_hub.api.views.calendar import health_warnings
 from evaluation_hub.audit.checkpoint import Checkpoint, CheckpointPolicy
@@ -169,6 +179,43 @@ async def checkpoint_once(app: web.Application) -> Checkpoint | None:
         return await maybe_checkpoint(s, app[HUB_KEY], app[CLOCK](), policy)
 
 
+# A closing checkpoint vouches for every event since the last one, however few.
+_CLOSING = CheckpointPolicy(every_events=1, every=timedelta(microseconds=1))
+
+
+async def _closing_checkpoint(app: web.Application) -> None:
+    """Sign a checkpoint of the chain's head as this process leaves it (nothing if no event
+    came since the last one); a database that is gone by now is logged, not raised."""
+    try:
+        async with app[DB].write() as s:
+            made = await maybe_checkpoint(s, app[HUB_KEY], app[CLOCK](), _CLOSING)
+    except Exception as exc:
+        log.warning("audit.closing_checkpoint_failed", error=f"{type(exc).__name__}: {exc}")
+        return
+    if made is None:
+        log.info("audit.closing_checkpoint", written=False)
+    else:
+        log.info("audit.closing_checkpoint", written=True, seq=made.seq, head_hash=made.head_hash)
+
+
+async def _drain_seat_work(app: web.Application) -> None:
+    """Let the score commits and expert requests the seat link started finish: each was read
+    from a seat, which waits for its answer (a commit cut short would be sent again, but one
+    that completes spares the seat the wait and the log its traceback)."""
+    if SEAT_HUB not in app:
+        return
+    pending = set(app[SEAT_HUB].background)
+    if not pending:
+        return
+    log.info("hub.draining", tasks=len(pending))
+    _, late = await asyncio.wait(pending, timeout=app[CONFIG].shutdown_timeout_s)
+    for task in late:
+        task.cancel()
+    if late:
+        await asyncio.wait(late)
+        log.warning("hub.drain_timed_out", cancelled=len(late))
+
+
 async def _checkpointer(app: web.Application) -> None:
     while True:
         try:
@@ -178,6 +225,10 @@ async def _checkpointer(app: web.Application) -> None:
         except Exception:
             log.exception("audit.checkpoint_failed")
         await asyncio.sleep(app[CONFIG].checkpoint_poll_s)
+
+
+async def _stopping(app: web.Application) -> None:
+    log.info("hub.stopping", seats=len(app[SEAT_HUB].sockets) if SEAT_HUB in app else 0)
 
 
 def create_app(
@@ -238,15 +289,20 @@ def create_app(
             if config.session_timers:
                 tasks.append(asyncio.create_task(_session_timer(app)))
         yield
+        await _drain_seat_work(app)
         for task in tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if sweep:
+            await _closing_checkpoint(app)
         await app[BUS].close()
         if owned_db:
             await app[DB].dispose()
+        log.info("hub.stopped")
 
     app.cleanup_ctx.append(lifecycle)
+    app.on_shutdown.append(_stopping)
     app.on_response_prepare.append(_security_headers)
     app[events.LIVE_STREAMS] = weakref.WeakSet()
     app.on_shutdown.append(events.close_streams)

@@ -421,9 +421,22 @@ async def seat_socket(request: web.Request) -> web.WebSocketResponse:
 
 
 async def shutdown(app: web.Application) -> None:
-    """Close every seat's connection with 4012 when the hub stops."""
+    """Tell every seat to reconnect (4012) when the hub stops, each between two frames: a score
+    commit or request in flight finishes and its answer goes out first. Closing in the middle of
+    one would deadlock until aiohttp's close timeout: the close waits for the seat's closing
+    frame, which only the connection's reader takes in, and the reader waits for the commit,
+    whose answer waits for the writer the close holds. All seats at once, each bounded by the
+    hub's shutdown time."""
     hub = app[SEAT_HUB]
-    for sock in list(hub.sockets.values()):
-        sock.conn.close(CloseCode.HUB_SHUTTING_DOWN, "the hub is restarting")
-        with contextlib.suppress(Exception):
+    limit = app[SERVICES].config.shutdown_timeout_s
+
+    async def close(sock: SeatSocket) -> None:
+        async with sock.busy:
+            sock.conn.close(CloseCode.HUB_SHUTTING_DOWN, "the hub is restarting")
             await sock.flush()
+
+    async def bounded(sock: SeatSocket) -> None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(close(sock), limit)
+
+    await asyncio.gather(*(bounded(sock) for sock in list(hub.sockets.values())))
