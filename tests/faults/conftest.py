@@ -11,12 +11,28 @@ from pathlib import Path
 import pytest
 
 from tests.browser.conftest import browser, chromium_path
-from tests.faults.harness import Evaluation, HubServe, prepared_database
+from tests.faults.harness import Evaluation, running_evaluation
 from tests.live.conftest import loopback, rig, viewers
-from tests.support.postgres_server import PostgresServer
+from tests.support.postgres_server import PostgresServer, postgres_server
 from tests.support.redis_server import RedisServer, redis_server
 
-__all__ = ["browser", "chromium_path", "evaluation", "loopback", "private_redis", "rig", "viewers"]
+__all__ = [
+    "browser",
+    "chromium_path",
+    "evaluation",
+    "loopback",
+    "private_pg",
+    "private_redis",
+    "rig",
+    "viewers",
+]
+
+
+@pytest.fixture
+def private_pg() -> Iterator[PostgresServer]:
+    """A PostgreSQL server of this test alone: stopping it disturbs no other test."""
+    with postgres_server() as server:
+        yield server
 
 
 @pytest.fixture
@@ -33,13 +49,5 @@ async def evaluation(
     """The scripted evaluation on a fresh database of the tests' PostgreSQL, with its own
     Redis; the hub is started, the seats prepared and their agents running."""
     url = pg_server.create_database(f"faults_{os.getpid()}_{tmp_path.name}"[:60])
-    ids = await prepared_database(url)
-    hub = HubServe(url, tmp_path, redis_url=private_redis.url)
-    run = Evaluation(hub, ids, tmp_path)
-    try:
-        await hub.start()
-        await run.prepare()
+    async with running_evaluation(url, tmp_path, redis_url=private_redis.url) as run:
         yield run
-    finally:
-        await run.close()
-        await hub.kill()

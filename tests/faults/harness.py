@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -50,8 +52,9 @@ from tests.e2e.test_evaluation_processes import (
 from tests.evaluation.helpers import DEMO_PACKAGE, demo_package, part_save
 from tests.support.postgres_server import free_port
 from tests.support.seed import seed, seed_bookings
+from tests.support.tcp_proxy import TcpProxy
 
-__all__ = ["Evaluation", "HubServe", "prepared_database"]
+__all__ = ["Evaluation", "HubServe", "prepared_database", "running_evaluation"]
 
 SYSADMIN = Principal("sysadmin", "system_admin", None)
 ALL_SAVES = len(SEVEN) * len(PARTS)
@@ -169,6 +172,7 @@ class Seat:
     seat_id: str
     state_dir: Path
     script: Path
+    publish: bool = False
     proc: asyncio.subprocess.Process | None = None
     runs: int = 0
 
@@ -182,6 +186,7 @@ class Seat:
             self.proc = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "seat_agent.cli", "run", "--state-dir",
                 str(self.state_dir), "--script", str(self.script),
+                *(["--publish", "testpattern"] if self.publish else []),
                 stdout=out, stderr=subprocess.STDOUT,
                 env={**os.environ, "PYTHONUNBUFFERED": "1"},
             )  # fmt: skip
@@ -197,12 +202,19 @@ class Evaluation:
     expert) through another address (a proxy) instead of the hub's own."""
 
     def __init__(
-        self, hub: HubServe, ids: dict[str, Any], root: Path, urls: dict[str, str] | None = None
+        self,
+        hub: HubServe,
+        ids: dict[str, Any],
+        root: Path,
+        urls: dict[str, str] | None = None,
+        publish: Iterable[str] = (),
     ) -> None:
         self.hub = hub
         self.ids = ids
         self.root = root
         self.urls = urls or {}
+        self.publish = frozenset(publish)
+        self.proxies: dict[str, TcpProxy] = {}
         self.db = Database(hub.database_url)
         self.seats: dict[str, Seat] = {}
         self.started = root / "started"
@@ -250,7 +262,8 @@ class Evaluation:
         await enrolment.approve_enrolment(
             self.db, SYSADMIN, seat_id, now, enrolment_code=identity.enrolment_code
         )
-        return Seat(expert, seat_id, identity.state_dir, self.root / f"{expert}.yaml")
+        script = self.root / f"{expert}.yaml"
+        return Seat(expert, seat_id, identity.state_dir, script, expert in self.publish)
 
     async def prepare(self) -> None:
         """Seats enrolled, booked and seated; the package attached; every script written and
@@ -345,11 +358,37 @@ class Evaluation:
         await self.saved_at_least(FIRST_SAVES)
         self.mark("ch1+ch2 stored")
 
-    async def stored(self) -> int:
-        """Rows in ``submitted_scores``."""
+    async def stored(self, seat: str | None = None) -> int:
+        """Rows in ``submitted_scores`` (of one seat, by expert, if given)."""
+        query = select(func.count()).select_from(SubmittedScore)
+        if seat is not None:
+            query = query.where(SubmittedScore.seat_key == self.seats[seat].seat_id)
         async with self.db.read() as s:
-            count = await s.execute(select(func.count()).select_from(SubmittedScore))
-            return int(count.scalar_one())
+            return int((await s.execute(query)).scalar_one())
+
+    async def recovery(self, since: float, seat: str | None = None) -> float:
+        """Seconds from ``since`` (the fault's end, monotonic) to the next save stored (of
+        ``seat`` if given); 0 if nothing was left to store."""
+        total = len(PARTS) if seat is not None else ALL_SAVES
+        before = await self.stored(seat)
+        if before >= total:
+            return 0.0
+
+        async def more() -> bool:
+            return await self.stored(seat) > before
+
+        await until(more, f"a save stored after the fault ({seat or 'any seat'})")
+        return time.monotonic() - since
+
+    async def live_state(self, expert: str) -> str:
+        """The wall's state of the expert's seat (as a host supervisor reads it)."""
+        assert self.http is not None
+        supervisor = await _login(self.http, self.hub.base, "km_supervisor")
+        body = await api(
+            self.http, "GET", f"{self.hub.base}/api/sessions/{self.sid}/live/seats", supervisor
+        )
+        label = SEATS[expert]
+        return str(next(s["state"] for s in body["seats"] if s["label"] == label))
 
     async def saved_at_least(self, n: int, what: str = "") -> float:
         """Wait until ``n`` saves are stored; returns the monotonic time it was seen."""
@@ -398,3 +437,34 @@ class Evaluation:
             (f"{label[:2]}.{label}", part) for label in SEATS.values() for part in PARTS
         )
         assert {(r.accepted, r.verdict_code) for r in rows} == {(True, "accepted")}
+
+
+@contextlib.asynccontextmanager
+async def running_evaluation(
+    database_url: str,
+    root: Path,
+    *,
+    redis_url: str | None = None,
+    cut: Iterable[str] = (),
+    publish: Iterable[str] = (),
+) -> AsyncIterator[Evaluation]:
+    """The evaluation prepared (hub started, seats enrolled and running their scripts); the
+    seats of the experts in ``cut`` reach the hub through a :class:`TcpProxy` each
+    (``run.proxies``), those in ``publish`` publish the test pattern too."""
+    ids = await prepared_database(database_url)
+    hub = HubServe(database_url, root, redis_url=redis_url)
+    proxies = {expert: TcpProxy("127.0.0.1", hub.port) for expert in cut}
+    for proxy in proxies.values():
+        await proxy.start()
+    urls = {e: f"ws://127.0.0.1:{p.port}/ws/seat" for e, p in proxies.items()}
+    run = Evaluation(hub, ids, root, urls, publish)
+    run.proxies = proxies
+    try:
+        await hub.start()
+        await run.prepare()
+        yield run
+    finally:
+        await run.close()
+        await hub.kill()
+        for proxy in proxies.values():
+            await proxy.close()

@@ -4,7 +4,7 @@ on its own for what it must not take for an outage."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -19,17 +19,10 @@ from evaluation_hub.db.unavailable import is_unavailable
 from tests.conftest import FakeClock
 from tests.hub.helpers import login, problem
 from tests.supervision_api.conftest import hub_config
-from tests.support.postgres_server import PostgresServer, postgres_server
+from tests.support.postgres_server import PostgresServer
 from tests.support.seed import seed
 
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture
-def private_pg() -> Iterator[PostgresServer]:
-    """A PostgreSQL server of this test alone: stopping it disturbs no other test."""
-    with postgres_server() as server:
-        yield server
 
 
 @pytest.fixture
