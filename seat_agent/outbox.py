@@ -15,6 +15,9 @@ is sent again on the same link after a backoff delay (full jitter, growing to ``
 for as long as the link stays up; a reconnection resends it anyway. Saves go out in the order
 they were made (the hub counts the latest save of a part), and a waiting save that a later save
 of the same part replaced is not sent again (recorded as ``superseded``, the seat's own note).
+"The order they were made" is the order of the rows (SQLite's rowid), never the terminal's
+clock: a clock stepped back (an NTP correction, a wrong time set by hand) must not put a later
+save before an earlier one.
 
 Never forgets a save before the hub's verdict on its key, and never sends on a channel before
 its first handshake of this process (see ``seat_agent.connection``).
@@ -199,7 +202,7 @@ class ScoreOutbox:
         def select(conn: sqlite3.Connection) -> list[tuple[str, str, str, float]]:
             rows = conn.execute(
                 "SELECT idempotency_key, session_id, sheet, saved_at FROM outbox "
-                "WHERE refused_code IS NULL AND accepted_at IS NULL ORDER BY saved_at, rowid"
+                "WHERE refused_code IS NULL AND accepted_at IS NULL ORDER BY rowid"
             )
             return list(rows)
 
@@ -220,19 +223,18 @@ class ScoreOutbox:
 
         def select(conn: sqlite3.Connection) -> bool:
             row = conn.execute(
-                "SELECT session_id, sheet, saved_at, rowid FROM outbox WHERE idempotency_key = ?",
+                "SELECT session_id, sheet, rowid FROM outbox WHERE idempotency_key = ?",
                 (idempotency_key,),
             ).fetchone()
             if row is None:
                 return False
-            session, sheet, saved_at, rowid = row
+            session, sheet, rowid = row
             part = json.loads(sheet).get("part")
             if part is None:
                 return False
             later = conn.execute(
-                "SELECT sheet FROM outbox WHERE session_id = ? AND "
-                "(saved_at > ? OR (saved_at = ? AND rowid > ?))",
-                (session, saved_at, saved_at, rowid),
+                "SELECT sheet FROM outbox WHERE session_id = ? AND rowid > ?",
+                (session, rowid),
             )
             return any(json.loads(text).get("part") == part for (text,) in later)
 
@@ -246,7 +248,7 @@ class ScoreOutbox:
                 "SELECT idempotency_key, session_id, accepted_at, refused_code, "
                 "COALESCE(refused_message, verdict_message, '') FROM outbox "
                 "WHERE refused_code IS NOT NULL OR accepted_at IS NOT NULL "
-                "ORDER BY saved_at, rowid"
+                "ORDER BY rowid"
             )
             return list(rows)
 

@@ -32,6 +32,7 @@ from aiohttp.http_websocket import WSCloseCode
 from evaluation_hub.api.keys import CLOCK, SERVICES
 from evaluation_hub.api.seat_link.hub import SEAT_HUB, SeatHub, SeatSocket
 from evaluation_hub.api.transport import client_address
+from evaluation_hub.db.unavailable import is_unavailable
 from evaluation_hub.errors import ProblemError
 from evaluation_hub.seats import (
     catch_up,
@@ -262,9 +263,17 @@ async def _commit(services: Services, hub: SeatHub, event: CommitScore, now: Clo
         )
         if judged.outcome == "committed":
             await _tell_listeners(hub, event)
-    except Exception:
-        # No verdict (the database is down, say): the seat sends the save again.
-        log.exception("seat.score_commit_failed", idempotency_key=event.idempotency_key)
+    except Exception as exc:
+        # No verdict (the database is down, say): the seat sends the save again. An unreachable
+        # database is an outage, not a bug: a warning without the traceback.
+        if is_unavailable(exc):
+            log.warning(
+                "seat.score_commit_deferred",
+                idempotency_key=event.idempotency_key,
+                error=f"{type(exc).__name__}: {exc}",
+            )
+        else:
+            log.exception("seat.score_commit_failed", idempotency_key=event.idempotency_key)
         channel.score_rejected(event.idempotency_key, "commit-failed", _COMMIT_FAILED)
     else:
         if judged.outcome == "refused" or not judged.accepted:
