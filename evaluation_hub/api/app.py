@@ -55,6 +55,7 @@ from evaluation_hub.booking.regions import load_distances
 from evaluation_hub.bus.base import Bus
 from evaluation_hub.config import HubConfig
 from evaluation_hub.db.engine import Database
+from evaluation_hub.db.unavailable import is_unavailable
 from evaluation_hub.regulation_file import values_in_force
 from evaluation_hub.sealing import Sealer
 from evaluation_hub.services import Services
@@ -145,6 +146,15 @@ for _module in _MODULES:
     API_OPERATIONS.extend(_module.routes.operations)
 
 
+def _failed(event: str, exc: Exception) -> None:
+    """A timer's failure: an unreachable database is an outage (a warning; the timer tries again
+    at its next turn), anything else a bug (its traceback)."""
+    if is_unavailable(exc):
+        log.warning(event, database_unavailable=True, error=f"{type(exc).__name__}: {exc}")
+    else:
+        log.exception(event)
+
+
 async def _expiry_sweeper(app: web.Application) -> None:
     """Lapse unconfirmed requests on a timer; the rule itself lives in ``answers.expire_due``."""
     interval = app[CONFIG].expiry_sweep_interval_s
@@ -153,8 +163,8 @@ async def _expiry_sweeper(app: web.Application) -> None:
             expired = await expire_due(app[SERVICES], now=app[CLOCK]())
             if expired:
                 log.info("booking.expired", booking_ids=expired)
-        except Exception:
-            log.exception("booking.expiry_sweep_failed")
+        except Exception as exc:
+            _failed("booking.expiry_sweep_failed", exc)
         await asyncio.sleep(interval)
 
 
@@ -166,8 +176,8 @@ async def _session_timer(app: web.Application) -> None:
         try:
             for done in await enforce_session_rules(app[SERVICES], now=app[CLOCK]()):
                 log.info("session.timed_rule", session_id=done.session_id, kind=done.kind)
-        except Exception:
-            log.exception("session.timed_rules_failed")
+        except Exception as exc:
+            _failed("session.timed_rules_failed", exc)
         await asyncio.sleep(interval)
 
 
@@ -222,8 +232,8 @@ async def _checkpointer(app: web.Application) -> None:
             made = await checkpoint_once(app)
             if made is not None:
                 log.info("audit.checkpoint", seq=made.seq, head_hash=made.head_hash)
-        except Exception:
-            log.exception("audit.checkpoint_failed")
+        except Exception as exc:
+            _failed("audit.checkpoint_failed", exc)
         await asyncio.sleep(app[CONFIG].checkpoint_poll_s)
 
 
