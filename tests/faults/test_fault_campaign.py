@@ -23,6 +23,8 @@ from tests.faults.harness import Evaluation, running_evaluation
 from tests.support.postgres_server import PostgresServer
 from tests.support.redis_server import RedisServer
 
+pytestmark = [pytest.mark.postgres, pytest.mark.redis]
+
 OUTAGE_S = 5.0
 
 

@@ -9,10 +9,13 @@ from __future__ import annotations
 import signal
 import time
 
+import pytest
 from sqlalchemy import select
 
 from evaluation_hub.audit.models import AuditCheckpointRow, AuditEventRow
 from tests.faults.harness import FIRST_SAVES, Evaluation
+
+pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
 
 async def _chain_and_checkpoint(run: Evaluation) -> tuple[int, int | None]:
