@@ -119,6 +119,8 @@ class HubServe:
             "EVALHUB_HUB_KEY_FILE": str(self.state / "hub-key.pem"),
             "EVALHUB_RECORDINGS_DIR": str(self.state / "recordings"),
             "EVALHUB_SHUTDOWN_SECONDS": str(self.shutdown_s),
+            # On the wall clock: the evening cut-off must not pause the test's session.
+            "EVALHUB_SESSION_TIMERS": "off",
         }
         with self.out().open("wb") as out, self.err().open("wb") as err:
             self.proc = await asyncio.create_subprocess_exec(
