@@ -47,6 +47,7 @@ __all__ = [
     "create_seat",
     "list_seats",
     "list_venues",
+    "venue_record",
     "venue_timeline",
 ]
 
@@ -64,6 +65,10 @@ class VenueRecord:
     supervising_department: str
     contact_name: str
     contact_phone: str
+    latitude: float | None = None
+    longitude: float | None = None
+    #: a disabled venue (停用) takes no new bookings
+    enabled: bool = True
 
 
 @dataclass(frozen=True)
@@ -126,7 +131,7 @@ class VenueTimeline:
     seats: tuple[SeatDay, ...]
 
 
-def _venue(v: Venue) -> VenueRecord:
+def venue_record(v: Venue) -> VenueRecord:
     return VenueRecord(
         v.id,
         v.code,
@@ -135,7 +140,13 @@ def _venue(v: Venue) -> VenueRecord:
         v.supervising_department,
         v.contact_name,
         v.contact_phone,
+        v.latitude,
+        v.longitude,
+        v.enabled,
     )
+
+
+_venue = venue_record
 
 
 def _seat(seat: Seat, venue: Venue) -> SeatRecord:
@@ -235,7 +246,10 @@ async def list_seats(
             continue
         if not set(query.capabilities) <= set(seat.capabilities):
             continue
-        if window is not None and (seat.id in busy or seat.status != "available"):
+        # A disabled venue (停用) takes no new bookings: none of its seats is free.
+        if window is not None and (
+            seat.id in busy or seat.status != "available" or not venue.enabled
+        ):
             continue
         out.append(_seat(seat, venue))
     return out
