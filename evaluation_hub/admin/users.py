@@ -70,6 +70,7 @@ __all__ = [
     "NO_PASSWORD",
     "UserAccount",
     "add_user",
+    "check_account",
     "list_users",
     "reset_password",
     "set_active",
@@ -158,6 +159,21 @@ def _account(user: User, venue: Venue | None) -> UserAccount:
     )
 
 
+def check_account(username: str, role: str, has_venue: bool, display_name: str) -> None:
+    """The rules of an account's fields (pure): ``UnknownRole``, ``BadUsername``,
+    ``BadDisplayName``, ``VenueNotAllowed`` or ``VenueRequired``."""
+    if role not in ROLES:
+        raise UnknownRole(role)
+    if not _USERNAME.fullmatch(username):
+        raise BadUsername(username)
+    if len(display_name) > MAX_DISPLAY_NAME:
+        raise BadDisplayName()
+    if role == access.Role.SYSTEM_ADMIN and has_venue:
+        raise VenueNotAllowed()
+    if role != access.Role.SYSTEM_ADMIN and not has_venue:
+        raise VenueRequired(role)
+
+
 async def add_user(
     hub: Services | Database,
     actor: Principal,
@@ -185,18 +201,9 @@ async def add_user(
     if venue is not None:
         async with db.read() as s:
             _require(actor, role, await _venue(s, venue))
-    if role not in ROLES:
-        raise UnknownRole(role)
-    if not _USERNAME.fullmatch(username):
-        raise BadUsername(username)
+    check_account(username, role, venue is not None, display_name)
     if password is not None:
         _check_password(password)
-    if len(display_name) > MAX_DISPLAY_NAME:
-        raise BadDisplayName()
-    if role == access.Role.SYSTEM_ADMIN and venue is not None:
-        raise VenueNotAllowed()
-    if role != access.Role.SYSTEM_ADMIN and venue is None:
-        raise VenueRequired(role)
     # Hashed before the unit of work so the database's write lock is not held for it.
     password_hash = NO_PASSWORD if password is None else await _hash(password)
     async with db.write() as s:

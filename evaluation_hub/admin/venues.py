@@ -23,9 +23,10 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, fields
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -47,6 +48,7 @@ from evaluation_hub.booking.directory import VenueRecord, venue_record
 from evaluation_hub.booking.regions import load_distances
 from evaluation_hub.db.engine import Database
 from evaluation_hub.db.models import Venue
+from evaluation_hub.errors import InvalidInput
 from evaluation_hub.principal import Principal
 
 if TYPE_CHECKING:
@@ -58,10 +60,13 @@ __all__ = [
     "VenueDraft",
     "add_venue",
     "change_venue",
+    "checked_draft",
     "checked_text",
     "known_regions",
     "list_venues",
     "venue_fields",
+    "venue_id_of",
+    "venue_problems",
 ]
 
 # Upper-case letters and digits: the code prefixes seat keys (``<code>.<label>``).
@@ -149,9 +154,9 @@ _LIMITS = {
 }
 
 
-def _checked(draft: VenueDraft, regions: Collection[str]) -> VenueDraft:
-    if not _CODE.fullmatch(draft.code):
-        raise BadVenueCode(draft.code)
+def checked_draft(draft: VenueDraft, regions: Collection[str]) -> VenueDraft:
+    """``draft`` with its text trimmed, or the refusal of its first bad field (pure)."""
+    _check_code(draft.code)
     texts = {
         name: checked_text(getattr(draft, name), label, limit, required=required)
         for name, (label, limit, required) in _LIMITS.items()
@@ -169,6 +174,31 @@ def _checked(draft: VenueDraft, regions: Collection[str]) -> VenueDraft:
 def _audited(value: Any) -> Any:
     # The audit chain holds no floats (their text is not canonical): coordinates go as text.
     return str(value) if isinstance(value, float) else value
+
+
+def _check_code(code: str) -> None:
+    if not _CODE.fullmatch(code):
+        raise BadVenueCode(code)
+
+
+def venue_problems(draft: VenueDraft, regions: Collection[str]) -> list[tuple[str, str]]:
+    """Every bad field of ``draft``, as (field name, message): what an import reports."""
+    rules: list[tuple[str, Callable[[], object]]] = [("code", partial(_check_code, draft.code))]
+    rules += [
+        (name, partial(checked_text, getattr(draft, name), label, limit, required=required))
+        for name, (label, limit, required) in _LIMITS.items()
+    ]
+    rules += [
+        ("region_code", partial(_region, draft.region_code, regions)),
+        ("latitude", partial(_coordinates, draft.latitude, draft.longitude)),
+    ]
+    found: list[tuple[str, str]] = []
+    for name, rule in rules:
+        try:
+            rule()
+        except InvalidInput as exc:
+            found.append((name, exc.detail))
+    return found
 
 
 def venue_fields(record: VenueRecord) -> dict[str, Any]:
@@ -190,7 +220,7 @@ async def add_venue(
     ``VenueCodeTaken``; ``Forbidden`` unless ``actor`` is a system administrator.
     """
     access.require(actor, access.Action.ADD_VENUE, access.Target())
-    venue = _checked(draft, known_regions(hub))
+    venue = checked_draft(draft, known_regions(hub))
     async with _database(hub).write() as s:
         taken = (await s.execute(select(Venue.id).where(Venue.code == venue.code))).first()
         if taken is not None:
@@ -279,3 +309,13 @@ async def list_venues(hub: Services | Database, actor: Principal) -> list[VenueR
     async with _database(hub).read() as s:
         rows = (await s.execute(select(Venue).order_by(Venue.code))).scalars()
         return [venue_record(v) for v in rows]
+
+
+async def venue_id_of(hub: Services | Database, code: str) -> int:
+    """The id of the venue with ``code``; ``UnknownVenue`` otherwise (the CLI names venues by
+    code)."""
+    async with _database(hub).read() as s:
+        found = (await s.execute(select(Venue.id).where(Venue.code == code))).scalar_one_or_none()
+    if found is None:
+        raise UnknownVenue(code)
+    return found

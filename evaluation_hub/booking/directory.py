@@ -28,6 +28,7 @@ from evaluation_hub.audit.store import append_event
 from evaluation_hub.booking import rules
 from evaluation_hub.booking.ledger import load_venue
 from evaluation_hub.booking.records import hold_visible, session_started
+from evaluation_hub.db.engine import Database
 from evaluation_hub.db.models import Booking, BookingSeat, EvaluationSession, Seat, Venue
 from evaluation_hub.errors import Conflict, InvalidInput, NotFound
 from evaluation_hub.principal import Principal
@@ -171,6 +172,11 @@ def _check_capabilities(wanted: Collection[str]) -> None:
         )
 
 
+def _database(hub: Services | Database) -> Database:
+    # The CLI (``evaluation-hub seat …``) has a database and no running hub.
+    return hub if isinstance(hub, Database) else hub.db
+
+
 def _venue_target(venue: Venue) -> access.Target:
     return access.Target(venue_id=venue.id, venue_name=venue.name)
 
@@ -225,7 +231,7 @@ async def _busy_seats(
 
 
 async def list_seats(
-    hub: Services, actor: Principal, query: SeatQuery, *, now: datetime
+    hub: Services | Database, actor: Principal, query: SeatQuery, *, now: datetime
 ) -> list[SeatRecord]:
     """The shared seats matching ``query``, by venue and id; with ``include_unshared`` also the
     unshared seats of venues the caller administers."""
@@ -236,7 +242,7 @@ async def list_seats(
     if query.region:
         found = found.where(Venue.region_code.startswith(query.region))
     window = query.free_in
-    async with hub.db.read() as s:
+    async with _database(hub).read() as s:
         rows = list((await s.execute(found)).all())
         busy = await _busy_seats(s, actor, window, now) if window is not None else set()
     out: list[SeatRecord] = []
@@ -256,7 +262,7 @@ async def list_seats(
 
 
 async def create_seat(
-    hub: Services,
+    hub: Services | Database,
     actor: Principal,
     venue_id: int,
     *,
@@ -269,7 +275,7 @@ async def create_seat(
 ) -> SeatRecord:
     """Publish a seat of the venue to the directory (发布工位)."""
     label = label.strip()
-    async with hub.db.write() as s:
+    async with _database(hub).write() as s:
         venue = await _administered_venue(s, actor, venue_id)
         await _label_free(s, venue, label)
         seat = Seat(
@@ -329,11 +335,16 @@ def _fields(seat: Seat) -> dict[str, Any]:
 
 
 async def change_seat(
-    hub: Services, actor: Principal, seat_id: int, changes: SeatChanges, *, now: datetime
+    hub: Services | Database,
+    actor: Principal,
+    seat_id: int,
+    changes: SeatChanges,
+    *,
+    now: datetime,
 ) -> SeatRecord:
     """Change a seat of the venue (修改工位); the audit event names each changed field with its
     value before and after."""
-    async with hub.db.write() as s:
+    async with _database(hub).write() as s:
         seat = await s.get(Seat, seat_id)
         if seat is None:
             raise NotFound("seat-not-found", f"工位 #{seat_id} 不存在")
