@@ -369,3 +369,22 @@ async def test_the_audit_page_shows_all_changes_to_the_administrator_and_a_venue
     )
     operator = await login(client, "km_operator")
     await problem(await client.get("/api/admin/changes", headers=operator), 403)
+
+
+async def test_the_allocator_seats_nobody_at_a_disabled_venue(
+    client: Client, seeded: dict[str, Any]
+) -> None:
+    root = await login(client, "sysadmin")
+    dl = seeded["venues"]["DL"]
+    assert (
+        await client.patch(f"/api/venues/{dl}", json={"enabled": False}, headers=root)
+    ).status == 200
+    host = await login(client, "km_operator")
+    resp = await client.post(
+        f"/api/sessions/{seeded['session']}/allocation", json={"policy": "nearest"}, headers=host
+    )
+    assert resp.status == 200, await resp.text()
+    labels = {a["expert_code"]: a["seat_label"] for a in (await resp.json())["assignments"]}
+    # 大理's experts would sit at home (tests/hub/test_allocation_api.py); 大理 is disabled.
+    assert sorted(labels) == ["E03", "E04", "E05", "E06", "E07"]
+    assert not any(label.startswith("DL-") for label in labels.values()), labels
