@@ -6,8 +6,11 @@ only. Every refusal is problem+json with its exact message, and changes nothing.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+import pytest
+import structlog
 from aiohttp.test_utils import TestClient
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -173,8 +176,17 @@ async def test_venues_are_registered_changed_and_disabled_and_a_disabled_one_tak
 
 
 async def test_a_venue_admin_manages_their_own_venue_accounts_and_a_disabled_token_dies_at_once(
-    client: Client, database: Database, seeded: dict[str, Any]
+    client: Client, database: Database, seeded: dict[str, Any], caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG)
+    with structlog.testing.capture_logs() as logs:
+        await _manage_accounts(client, database, seeded)
+    # The passwords the admin set went to their hashes only: no log line holds them.
+    for text in (repr(logs), caplog.text):
+        assert PASSWORD not in text and "Reset-2026!x" not in text
+
+
+async def _manage_accounts(client: Client, database: Database, seeded: dict[str, Any]) -> None:
     qj, km = seeded["venues"]["QJ"], seeded["venues"]["KM"]
     qj_admin = await login(client, "qj_admin")
     resp = await client.post(
