@@ -55,10 +55,11 @@ const Manage = {
     } catch (err) { showMessage(err.message); }
   },
 
-  // After a change: say what was done and reload the open section.
+  // After a change: reload the open section, then say what was done (so whoever reads the
+  // message sees the section as it now is).
   async done(text) {
-    showMessage(text, true);
     await this.open(this.current);
+    showMessage(text, true);
   },
 };
 
