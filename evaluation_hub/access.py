@@ -241,6 +241,31 @@ class Action(Enum):
         (Role.HOST_OPERATOR, Relation.ANY),
         _SYSTEM_ADMIN,
     )
+    # --- administration (issue 13, admin area) ---
+    #: change a venue's particulars, or disable (停用) / re-enable it
+    EDIT_VENUE = _rule("not-system-admin", "系统管理员", "修改场地「{venue_name}」", _SYSTEM_ADMIN)
+    #: the accounts of one venue: its own admin, or the system administrator
+    MANAGE_VENUE_USERS = _rule(
+        "not-venue-admin",
+        "场地「{venue_name}」的管理员或系统管理员",
+        "管理场地「{venue_name}」的用户账号",
+        _VENUE_ADMIN,
+        _SYSTEM_ADMIN,
+    )
+    #: system administrators' accounts (they belong to no venue)
+    MANAGE_SYSTEM_ADMINS = _rule(
+        "not-system-admin", "系统管理员", "新增或管理系统管理员账号", _SYSTEM_ADMIN
+    )
+    #: the administrative changes (操作日志) concerning one venue
+    SEE_VENUE_CHANGES = _rule(
+        "not-venue-admin",
+        "场地「{venue_name}」的管理员或系统管理员",
+        "查看场地「{venue_name}」的操作日志",
+        _VENUE_ADMIN,
+        _SYSTEM_ADMIN,
+    )
+    #: every administrative change, whatever the venue
+    SEE_ALL_CHANGES = _rule("not-system-admin", "系统管理员", "查看全部操作日志", _SYSTEM_ADMIN)
 
     @property
     def rule(self) -> Rule:

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from evaluation_hub.admin import cli as admin_cli
+from evaluation_hub.admin import directory_cli
 from evaluation_hub.archive import cli as archive_cli
 from evaluation_hub.audit import cli as audit_cli
 from evaluation_hub.bids import cli as bids_cli
@@ -208,6 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     # Sub-command groups that live beside the code they drive.
     admin_cli.add_commands(sub)
+    directory_cli.add_commands(sub)
     bids_cli.add_commands(sub)
     audit_cli.add_commands(sub)
     archive_cli.add_commands(sub)

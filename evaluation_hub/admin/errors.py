@@ -15,7 +15,10 @@ message::
     │   ├── BadExpertCode      not a usable expert code
     │   ├── BadRegionCode      not a 6-digit administrative division code
     │   ├── FieldRequired      a venue's or expert's field left empty
-    │   └── FieldTooLong       a venue's or expert's field longer than its column
+    │   ├── FieldTooLong       a venue's or expert's field longer than its column
+    │   ├── UnknownRegion      a region code the region table (configs/regions) does not hold
+    │   ├── BadCoordinates     a latitude or longitude out of range, or only one of the two
+    │   └── BadImport          a CSV import with bad rows (each named by line and column)
     ├── NotFound (404)
     │   ├── UnknownVenue       no venue with that code or id
     │   └── UnknownUser        no user with that username
@@ -24,7 +27,8 @@ message::
     │   ├── VenueCodeTaken     another venue already has the code
     │   ├── ExpertCodeTaken    another expert already has the code
     │   ├── AccountUnchanged   disabling a disabled account, enabling an active one
-    │   └── OwnAccount         a system administrator disabling their own account
+    │   ├── OwnAccount         a system administrator disabling their own account
+    │   └── AdministratorExists  ``init`` on a database that already has a system administrator
     ├── SigninLocked (429)     too many failed sign-ins: locked until a stated time
     └── SigninBusy (503)       too many password checks waiting: try again in a moment
 
@@ -46,8 +50,11 @@ __all__ = [
     "MAX_PASSWORD_LENGTH",
     "MIN_PASSWORD_LENGTH",
     "AccountUnchanged",
+    "AdministratorExists",
+    "BadCoordinates",
     "BadDisplayName",
     "BadExpertCode",
+    "BadImport",
     "BadRegionCode",
     "BadUsername",
     "BadVenueCode",
@@ -58,6 +65,7 @@ __all__ = [
     "PasswordTooLong",
     "SigninBusy",
     "SigninLocked",
+    "UnknownRegion",
     "UnknownRole",
     "UnknownUser",
     "UnknownVenue",
@@ -247,3 +255,41 @@ class ExpertCodeTaken(Conflict):
     def __init__(self, code: str) -> None:
         self.code_given = code
         super().__init__("expert-code-taken", f"专家编号「{code}」已在专家库中，请核对专家编号")
+
+
+class UnknownRegion(InvalidInput):
+    def __init__(self, code: str) -> None:
+        self.code_given = code
+        super().__init__(
+            "unknown-region",
+            f"行政区划代码「{code}」不在地区配置（configs/regions）中：请核对代码，"
+            "或先在地区配置中补充该地区",
+        )
+
+
+class BadCoordinates(InvalidInput):
+    def __init__(self) -> None:
+        super().__init__(
+            "bad-coordinates",
+            "坐标无效：纬度须在 -90 到 90 之间、经度须在 -180 到 180 之间，且两者须同时填写或同时留空",
+        )
+
+
+class BadImport(InvalidInput):
+    """A CSV import refused as a whole: ``problems`` names every bad row by line and column."""
+
+    def __init__(self, what: str, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__(
+            "bad-import",
+            f"{what}导入文件有 {len(problems)} 处错误，未导入任何记录：" + "；".join(problems),
+            problems=problems,
+        )
+
+
+class AdministratorExists(Conflict):
+    def __init__(self) -> None:
+        super().__init__(
+            "administrator-exists",
+            "系统管理员已存在，不能再次初始化：请由现有系统管理员在「用户管理」中新增账号",
+        )

@@ -23,6 +23,7 @@ from aiohttp import web
 
 from evaluation_hub import localtime
 from evaluation_hub.api import (
+    admin,
     allocation,
     bookings,
     chapters,
@@ -108,6 +109,7 @@ async def _security_headers(request: web.Request, response: web.StreamResponse) 
 _MODULES = (
     session_auth,
     directory,
+    admin,
     sessions,
     bookings,
     allocation,

@@ -27,6 +27,7 @@ async def _index(request: web.Request) -> web.StreamResponse:
 def setup(app: web.Application) -> None:
     app.router.add_get("/", _index)
     app.router.add_get("/admin", _page("admin.html"))
+    app.router.add_get("/admin/manage", _page("admin-manage.html"))
     app.router.add_get("/host", _page("host.html"))
     app.router.add_get("/console", _page("console.html"))
     app.router.add_get("/supervision", _page("supervision.html"))

@@ -59,6 +59,7 @@ def in_supported_years(value: date) -> bool:
 
 _TYPE_NAMES = {
     "integer": "整数",
+    "number": "数字",
     "string": "字符串",
     "boolean": "布尔值",
     "array": "数组",
@@ -87,6 +88,8 @@ _SUPPORTED = {
 def _is_type(value: Any, kind: str) -> bool:
     if kind == "integer":
         return isinstance(value, int) and not isinstance(value, bool)
+    if kind == "number":
+        return isinstance(value, int | float) and not isinstance(value, bool)
     if kind == "string":
         return isinstance(value, str)
     if kind == "boolean":
@@ -111,6 +114,11 @@ def _check(value: Any, schema: dict[str, Any], where: str, problems: list[str]) 
         if not INT64_MIN <= value <= INT64_MAX:
             problems.append(f"字段 {where} 超出 64 位整数范围")
             return
+        if "minimum" in schema and value < schema["minimum"]:
+            problems.append(f"字段 {where} 不能小于 {schema['minimum']}")
+        if "maximum" in schema and value > schema["maximum"]:
+            problems.append(f"字段 {where} 不能大于 {schema['maximum']}")
+    if kind == "number":
         if "minimum" in schema and value < schema["minimum"]:
             problems.append(f"字段 {where} 不能小于 {schema['minimum']}")
         if "maximum" in schema and value > schema["maximum"]:

@@ -43,6 +43,23 @@ SCHEMAS: dict[str, Any] = {
             "supervising_department": _STR,
             "contact_name": _STR,
             "contact_phone": _STR,
+            "latitude": {"type": ["number", "null"]},
+            "longitude": {"type": ["number", "null"]},
+            "enabled": {"type": "boolean"},
+        },
+    },
+    "User": {
+        "type": "object",
+        "properties": {
+            "id": _INT,
+            "username": _STR,
+            "display_name": _STR,
+            "role": _STR,
+            "role_name": _STR,
+            "venue_id": {"type": ["integer", "null"]},
+            "venue_code": {"type": ["string", "null"]},
+            "venue_name": {"type": ["string", "null"]},
+            "active": {"type": "boolean"},
         },
     },
     "Seat": {

@@ -28,6 +28,7 @@ from evaluation_hub.audit.store import append_event
 from evaluation_hub.booking import rules
 from evaluation_hub.booking.ledger import load_venue
 from evaluation_hub.booking.records import hold_visible, session_started
+from evaluation_hub.db.engine import Database
 from evaluation_hub.db.models import Booking, BookingSeat, EvaluationSession, Seat, Venue
 from evaluation_hub.errors import Conflict, InvalidInput, NotFound
 from evaluation_hub.principal import Principal
@@ -47,6 +48,7 @@ __all__ = [
     "create_seat",
     "list_seats",
     "list_venues",
+    "venue_record",
     "venue_timeline",
 ]
 
@@ -64,6 +66,10 @@ class VenueRecord:
     supervising_department: str
     contact_name: str
     contact_phone: str
+    latitude: float | None = None
+    longitude: float | None = None
+    #: a disabled venue (停用) takes no new bookings
+    enabled: bool = True
 
 
 @dataclass(frozen=True)
@@ -126,7 +132,7 @@ class VenueTimeline:
     seats: tuple[SeatDay, ...]
 
 
-def _venue(v: Venue) -> VenueRecord:
+def venue_record(v: Venue) -> VenueRecord:
     return VenueRecord(
         v.id,
         v.code,
@@ -135,7 +141,13 @@ def _venue(v: Venue) -> VenueRecord:
         v.supervising_department,
         v.contact_name,
         v.contact_phone,
+        v.latitude,
+        v.longitude,
+        v.enabled,
     )
+
+
+_venue = venue_record
 
 
 def _seat(seat: Seat, venue: Venue) -> SeatRecord:
@@ -158,6 +170,11 @@ def _check_capabilities(wanted: Collection[str]) -> None:
         raise InvalidInput(
             "bad-query", f"未知的设备能力：{', '.join(unknown)}（可选：{', '.join(CAPABILITIES)}）"
         )
+
+
+def _database(hub: Services | Database) -> Database:
+    # The CLI (``evaluation-hub seat …``) has a database and no running hub.
+    return hub if isinstance(hub, Database) else hub.db
 
 
 def _venue_target(venue: Venue) -> access.Target:
@@ -214,7 +231,7 @@ async def _busy_seats(
 
 
 async def list_seats(
-    hub: Services, actor: Principal, query: SeatQuery, *, now: datetime
+    hub: Services | Database, actor: Principal, query: SeatQuery, *, now: datetime
 ) -> list[SeatRecord]:
     """The shared seats matching ``query``, by venue and id; with ``include_unshared`` also the
     unshared seats of venues the caller administers."""
@@ -225,7 +242,7 @@ async def list_seats(
     if query.region:
         found = found.where(Venue.region_code.startswith(query.region))
     window = query.free_in
-    async with hub.db.read() as s:
+    async with _database(hub).read() as s:
         rows = list((await s.execute(found)).all())
         busy = await _busy_seats(s, actor, window, now) if window is not None else set()
     out: list[SeatRecord] = []
@@ -235,14 +252,17 @@ async def list_seats(
             continue
         if not set(query.capabilities) <= set(seat.capabilities):
             continue
-        if window is not None and (seat.id in busy or seat.status != "available"):
+        # A disabled venue (停用) takes no new bookings: none of its seats is free.
+        if window is not None and (
+            seat.id in busy or seat.status != "available" or not venue.enabled
+        ):
             continue
         out.append(_seat(seat, venue))
     return out
 
 
 async def create_seat(
-    hub: Services,
+    hub: Services | Database,
     actor: Principal,
     venue_id: int,
     *,
@@ -255,7 +275,7 @@ async def create_seat(
 ) -> SeatRecord:
     """Publish a seat of the venue to the directory (发布工位)."""
     label = label.strip()
-    async with hub.db.write() as s:
+    async with _database(hub).write() as s:
         venue = await _administered_venue(s, actor, venue_id)
         await _label_free(s, venue, label)
         seat = Seat(
@@ -315,11 +335,16 @@ def _fields(seat: Seat) -> dict[str, Any]:
 
 
 async def change_seat(
-    hub: Services, actor: Principal, seat_id: int, changes: SeatChanges, *, now: datetime
+    hub: Services | Database,
+    actor: Principal,
+    seat_id: int,
+    changes: SeatChanges,
+    *,
+    now: datetime,
 ) -> SeatRecord:
     """Change a seat of the venue (修改工位); the audit event names each changed field with its
     value before and after."""
-    async with hub.db.write() as s:
+    async with _database(hub).write() as s:
         seat = await s.get(Seat, seat_id)
         if seat is None:
             raise NotFound("seat-not-found", f"工位 #{seat_id} 不存在")

@@ -22,12 +22,14 @@ from sqlalchemy import (
     JSON,
     Boolean,
     CheckConstraint,
+    Float,
     ForeignKey,
     Index,
     Integer,
     String,
     Text,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -66,6 +68,11 @@ class Venue(Base):
     supervising_department: Mapped[str] = mapped_column(String(200))
     contact_name: Mapped[str] = mapped_column(String(100), default="")
     contact_phone: Mapped[str] = mapped_column(String(40), default="")
+    #: WGS-84 degrees of the venue itself (None: not recorded)
+    latitude: Mapped[float | None] = mapped_column(Float, default=None)
+    longitude: Mapped[float | None] = mapped_column(Float, default=None)
+    #: a disabled venue (停用) takes no new bookings; what it already holds stays
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
     seats: Mapped[list[Seat]] = relationship(back_populates="venue", order_by="Seat.id")
 

@@ -142,7 +142,7 @@ async def candidates(
             venue.name,
             venue.region_code,
             frozenset(seat.capabilities),
-            seat.status == "available" and seat.shared and seat.id not in busy,
+            seat.status == "available" and seat.shared and venue.enabled and seat.id not in busy,
         )
         for seat, venue in rows
     ]

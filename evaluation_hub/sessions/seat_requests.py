@@ -115,6 +115,8 @@ async def _request_in(
     if want.seat_count < 1:
         raise InvalidInput("seat-count", "申请的工位数量必须至少为 1")
     venue = await load_venue(s, want.venue_id)
+    if not venue.enabled:
+        raise Conflict("venue-disabled", f"场地「{venue.name}」已停用，不接受新的预约")
     if session.ends_at <= now:
         raise Conflict("session-over", f"评标会 #{session.id} 的评标时段已结束，不能再预约工位")
     booking = Booking(

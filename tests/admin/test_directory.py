@@ -88,6 +88,9 @@ async def test_a_system_administrator_registers_a_venue_whose_admin_then_publish
         "supervising_department": "云南省发展和改革委员会",
         "contact_name": "李明",
         "contact_phone": "0871-0000001",
+        "latitude": None,
+        "longitude": None,
+        "enabled": True,
     }
     hub = services_for(database)
     admin = Principal("km_admin", "venue_admin", venue.id)

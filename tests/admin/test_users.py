@@ -33,7 +33,7 @@ from evaluation_hub.api.keys import SERVICES
 from evaluation_hub.audit.chain import AuditEvent, verify
 from evaluation_hub.audit.store import load_chain, load_checkpoints
 from evaluation_hub.db.engine import Database
-from evaluation_hub.db.models import User
+from evaluation_hub.db.models import User, Venue
 from evaluation_hub.errors import Forbidden, ProblemError
 from evaluation_hub.principal import Principal
 from tests.conftest import FakeClock
@@ -108,6 +108,7 @@ async def test_a_system_administrator_adds_a_user_who_then_signs_in(
         "role": "host_operator",
         "venue_id": km,
         "venue_code": "KM",
+        "active": True,
     }
 
     # The password is only in its hash: not in the result, the event, the row or a log line.
@@ -303,26 +304,42 @@ async def test_add_user_refuses_with_a_message_and_writes_nothing(
     ("actor", "who"),
     [
         (Principal("km_operator", "host_operator", 1), "km_operator（主场业务人员）"),
-        (Principal("km_admin", "venue_admin", 1), "km_admin（场地管理员）"),
         (Principal("km_supervisor", "supervisor", 1), "km_supervisor（监督人员）"),
+        # A venue admin administers their own venue's accounts only (venue 1 is not DL's).
+        (Principal("km_admin", "venue_admin", 1), "km_admin（场地管理员）"),
     ],
 )
-async def test_only_a_system_administrator_administers_users(
+async def test_only_an_administrator_of_the_venue_administers_its_users(
     database: Database, seeded: dict[str, Any], clock: FakeClock, actor: Principal, who: str
 ) -> None:
-    refusal = f"只有系统管理员可以管理用户账号，当前用户 {who}无此权限"
+    async with database.read() as s:
+        names = dict((await s.execute(select(Venue.code, Venue.name))).tuples().all())
+    dali = names["DL"]
+    refusal = (
+        f"只有场地「{dali}」的管理员或系统管理员可以管理场地「{dali}」的用户账号，"
+        f"当前用户 {who}无此权限"
+    )
     # The principal is checked first: even a request that would be refused for its role
-    # tells a non-administrator only that they may not administer users.
+    # tells a non-administrator only that they may not administer the venue's users.
     for role in ("host_operator", "auditor"):
         with pytest.raises(Forbidden) as refused:
-            await add_user(database, actor, "km_op2", role, "KM", PASSWORD, now=clock())
-        assert (refused.value.code, refused.value.detail) == ("not-system-admin", refusal)
+            await add_user(database, actor, "dl_op2", role, "DL", PASSWORD, now=clock())
+        assert (refused.value.code, refused.value.detail) == ("not-venue-admin", refusal)
     with pytest.raises(Forbidden) as refused:
-        await set_active(database, actor, "km_operator", False, now=clock())
+        await set_active(database, actor, "dl_admin", False, now=clock())
     assert refused.value.detail == refusal
     with pytest.raises(Forbidden) as refused:
-        await reset_password(database, actor, "km_operator", PASSWORD, now=clock())
+        await reset_password(database, actor, "dl_admin", PASSWORD, now=clock())
     assert refused.value.detail == refusal
+    # System administrators' accounts are the system administrators' alone.
+    system = f"只有系统管理员可以新增或管理系统管理员账号，当前用户 {who}无此权限"
+    for venue in (None, "KM"):
+        with pytest.raises(Forbidden) as refused:
+            await add_user(database, actor, "root2", "system_admin", venue, PASSWORD, now=clock())
+        assert (refused.value.code, refused.value.detail) == ("not-system-admin", system)
+    with pytest.raises(Forbidden) as refused:
+        await set_active(database, actor, "sysadmin", False, now=clock())
+    assert refused.value.detail == system
     assert await chain(database) == []
 
 

@@ -63,6 +63,11 @@ LIST_SUPERVISED_SESSIONS  ....         ....           YYYY        YYYY
 ADD_VENUE                 ....         ....           ....        YYYY
 MANAGE_EXPERTS            ....         ....           ....        YYYY
 LIST_EXPERTS              ....         YYYY           ....        YYYY
+EDIT_VENUE                ....         ....           ....        YYYY
+MANAGE_VENUE_USERS        ..Y.         ....           ....        YYYY
+MANAGE_SYSTEM_ADMINS      ....         ....           ....        YYYY
+SEE_VENUE_CHANGES         ..Y.         ....           ....        YYYY
+SEE_ALL_CHANGES           ....         ....           ....        YYYY
 """
 
 

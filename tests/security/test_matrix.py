@@ -27,12 +27,14 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
+from sqlalchemy import select
 
 from evaluation_hub import localtime
 from evaluation_hub.api.app import API_OPERATIONS
 from evaluation_hub.api.keys import CONFIG
 from evaluation_hub.api.routes import Operation
 from evaluation_hub.db.engine import Database
+from evaluation_hub.db.models import User
 from tests.conftest import FakeClock
 from tests.security.story import bearer
 from tests.security.world import World, build_world
@@ -65,6 +67,13 @@ GET /api/seats                                                  U  2222  2222  2
 POST /api/venues/{venue_id}/seats                               U  2F2F  FFFF  FFFF  2222
 PATCH /api/seats/{seat_id}                                      U  2F2F  FFFF  FFFF  2222
 GET /api/venues/{venue_id}/timeline                             U  2F2F  FFFF  FFFF  2222
+POST /api/venues                                                U  FFFF  FFFF  FFFF  2222
+PATCH /api/venues/{venue_id}                                    U  FFFF  FFFF  FFFF  2222
+GET /api/users                                                  U  2F2F  FFFF  FFFF  2222
+POST /api/users                                                 U  2F2F  FFFF  FFFF  2222
+PATCH /api/users/{user_id}                                      U  CFCF  FFFF  FFFF  CCCC
+POST /api/users/{user_id}/password                              U  VFVF  FFFF  FFFF  VVVV
+GET /api/admin/changes                                          U  2F2F  FFFF  FFFF  2222
 GET /api/sessions                                               U  2222  2222  2222  2222
 POST /api/sessions                                              U  FFFF  2F2F  FFFF  2222
 GET /api/sessions/{session_id}                                  U  2FFF  2FFF  2FFF  2222
@@ -200,6 +209,8 @@ class Requests:
         self.later = (day + timedelta(days=4)).isoformat()  # a day free for new sessions
         self.labels = 0
         self.nobodies = 0
+        #: user ids by username (set by the test, from the database)
+        self.users: dict[str, int] = {}
 
     def session(self, cell: Cell) -> int:
         return self.w.s1 if cell.own else self.w.s2
@@ -242,6 +253,10 @@ class Requests:
             return 999_999  # viewers live in the media plane: tests/live asks about them
         if name == "expert_code":
             return "E01"
+        if name == "user_id":
+            # Each venue's admin: enabling an active account or setting a too-short password
+            # is refused by the use case, so no cell ends a token the later rows ask with.
+            return self.users[f"{cell.venue().lower()}_admin"]
         raise AssertionError(f"no value for path parameter {name} of {path}")
 
     def body(self, op: Operation, cell: Cell) -> dict[str, Any] | None:
@@ -254,6 +269,21 @@ class Requests:
             "POST /api/auth/token": lambda: {"username": self._nobody(), "password": "wrong"},
             "POST /api/venues/{venue_id}/seats": lambda: {"label": self._label()},
             "PATCH /api/seats/{seat_id}": lambda: {"room": "矩阵测试室"},
+            "POST /api/venues": lambda: {
+                "code": f"MX{self._label()[3:]}",
+                "name": "矩阵测试场地",
+                "region_code": "530100",
+                "supervising_department": "矩阵测试监督部门",
+            },
+            "PATCH /api/venues/{venue_id}": lambda: {"contact_name": "矩阵测试"},
+            "POST /api/users": lambda: {
+                "username": f"matrix-{self._label()}",
+                "role": "supervisor",
+                "venue_id": w.venue(cell.venue()),
+                "password": "Matrix-2026!",
+            },
+            "PATCH /api/users/{user_id}": lambda: {"active": True},
+            "POST /api/users/{user_id}/password": lambda: {"password": "short"},
             "POST /api/sessions": lambda: {
                 "project_code": "MATRIX",
                 "project_name": "矩阵测试",
@@ -371,15 +401,20 @@ class Requests:
             return "?expert=E06"
         return ""
 
+    def query_for(self, op: Operation, cell: Cell) -> str:
+        if op.path in ("/api/users", "/api/admin/changes") and op.method == "get":
+            return f"?venue_id={self.w.venue(cell.venue())}"
+        return self.query(op)
+
     def make(self, op: Operation, cell: Cell) -> Request:
         path = op.path
         for name in ("session_id", "venue_id", "seat_id", "booking_id", "incident_id",
                      "request_id", "notice_id", "handover_id", "enrolment_id", "viewer_id",
-                     "expert_code"):  # fmt: skip
+                     "expert_code", "user_id"):  # fmt: skip
             if "{" + name + "}" in path:
                 path = path.replace("{" + name + "}", str(self.path_value(op, name, cell)))
         assert "{" not in path, path
-        return path + self.query(op), self.body(op, cell)
+        return path + self.query_for(op, cell), self.body(op, cell)
 
 
 async def _ask(client: Client, op: Operation, cell: Cell, request: Request, headers: Any) -> int:
@@ -399,6 +434,8 @@ async def test_the_authorisation_matrix(
     world = await build_world(database, clock)
     now = clock()
     requests = Requests(world, localtime.day_of(now + timedelta(days=1)))
+    async with database.read() as s:
+        requests.users = dict((await s.execute(select(User.username, User.id))).tuples().all())
     headers = {user: bearer(world.ids, user, now) for user in set(USERS.values())}
     # Every cell's failed sign-in comes from the one test client's address: all of them stay
     # under the per-address limit, so the row shows the credentials' answer, never a lockout.

@@ -19,6 +19,9 @@ def venue_json(v: VenueRecord) -> dict[str, Any]:
         "supervising_department": v.supervising_department,
         "contact_name": v.contact_name,
         "contact_phone": v.contact_phone,
+        "latitude": v.latitude,
+        "longitude": v.longitude,
+        "enabled": v.enabled,
     }
 
 
