@@ -19,6 +19,7 @@ from evaluation_hub.booking import draw_cli
 from evaluation_hub.config import HubConfig
 from evaluation_hub.errors import HubError
 from evaluation_hub.logging import configure_logging
+from evaluation_hub.pool import cli as pool_cli
 from evaluation_hub.secretfile import private_dir
 
 __all__ = ["main"]
@@ -214,6 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
     audit_cli.add_commands(sub)
     archive_cli.add_commands(sub)
     draw_cli.add_commands(sub)
+    pool_cli.add_commands(sub)
     return parser
 
 

@@ -18,6 +18,9 @@ in one place and each rule receives it from its use case instead of hard-coding 
 | ``booking_request_ttl`` | 24 h | unconfirmed booking requests lapse (``booking.rules``) | dispatch system |
 | ``evening_cutoff.at`` | 22:00 | 开评分离: no evaluation past it; paused there (``sessions.cutoff``) | city measure |
 | ``evening_cutoff.warn_before`` | 30 min | the host is warned this long before the cut-off (``sessions.cutoff``) | centre practice |
+| ``former_employer_years`` | 3 years | former employers counted by recusal (``pool.recusal``) | 政府采购法实施条例 art. 9 |
+| ``composition.large_min_size`` / ``large_budget`` | 7 from 10 million yuan (政府采购) | least committee size (``sessions.committee``) | 财政部令第87号 art. 47 |
+| ``composition.chair_excludes_representatives`` | 政府采购 | a representative may not chair (``sessions.chair``) | local choice |
 
 The values in force come from ``configs/regulation.yaml`` (the national defaults, the same as
 the defaults below; a test keeps the two equal and every field in the file) and a deployment's
@@ -38,7 +41,7 @@ from typing import Literal
 
 from evaluation_hub.checkin.rules import CheckinPolicy
 from evaluation_hub.errors import ConfigError
-from evaluation_hub.sessions.committee import CommitteeRules
+from evaluation_hub.sessions.committee import CommitteeRules, CompositionRules
 from evaluation_hub.sessions.cutoff import EveningCutoff
 from evaluation_hub.sessions.outage import OutageRules
 from evaluation_hub.supervision.notices import SupervisionDeadlines
@@ -81,6 +84,16 @@ class Regulation:
     booking_request_ttl: timedelta = timedelta(hours=24)
     evening_cutoff: EveningCutoff = field(default_factory=EveningCutoff)
 
+    # --- expert pool, recusal and committee composition (p3-pool, issue 13 items 2-3) ---
+    #: an employer the expert left within this many calendar years still counts for recusal
+    #: (智能回避): 3, as 《政府采购法实施条例》第九条 (参加采购活动前3年内与供应商存在劳动关系)
+    former_employer_years: int = 3
+    #: the least size by procurement type and budget, and who may not chair (sessions.committee)
+    composition: CompositionRules = field(default_factory=CompositionRules)
+    # --- end of p3-pool's block ---
+
     def __post_init__(self) -> None:
         if self.booking_request_ttl <= timedelta(0):
             raise ConfigError("booking_request_ttl must be positive")
+        if self.former_employer_years < 0:
+            raise ConfigError("former_employer_years must not be negative")

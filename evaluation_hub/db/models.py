@@ -16,6 +16,7 @@ for migrations, ``create_all`` and the migration drift test.
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
@@ -26,6 +27,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    Numeric,
     String,
     Text,
     UniqueConstraint,
@@ -107,6 +109,11 @@ class Expert(Base):
     name: Mapped[str] = mapped_column(String(100), default="")
     home_region: Mapped[str] = mapped_column(String(12))
     employer: Mapped[str] = mapped_column(String(200))
+    # The pool's export (evaluation_hub.pool): phone, specialties (专业), and whether the person
+    # is in the pool at all (False: a purchaser's representative entered for one session).
+    phone: Mapped[str] = mapped_column(String(32), default="", server_default="")
+    specialties: Mapped[list[str]] = mapped_column(JSON, default=list)
+    in_pool: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
 
 
 class EvaluationSession(Base):
@@ -116,6 +123,9 @@ class EvaluationSession(Base):
     __table_args__ = (
         CheckConstraint("ends_at > starts_at", name="window"),
         CheckConstraint("committee_size >= 1", name="committee_size"),
+        CheckConstraint(
+            "procurement_type IN ('engineering', 'government')", name="procurement_type"
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -126,6 +136,14 @@ class EvaluationSession(Base):
     starts_at: Mapped[datetime]
     ends_at: Mapped[datetime]
     committee_size: Mapped[int] = mapped_column(Integer)
+    # The committee's composition follows the procurement type (工程招标 engineering / 政府采购
+    # government) and, for government procurement, the budget (sessions.committee).
+    procurement_type: Mapped[str] = mapped_column(
+        String(20), default="engineering", server_default="engineering"
+    )
+    budget: Mapped[Decimal | None] = mapped_column(Numeric(18, 2), default=None)
+    #: how many of committee_size are the purchaser's representatives (采购人代表)
+    representatives: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     state: Mapped[str] = mapped_column(String(30), default="scheduled")
     # Set exactly while the session is paused: the state a resume returns to.
     paused_from: Mapped[str | None] = mapped_column(String(30), default=None)
@@ -148,12 +166,15 @@ class SessionExpert(Base):
         UniqueConstraint("session_id", "expert_id"),
         CheckConstraint("placement IN ('host', 'away')", name="placement"),
         CheckConstraint("decision IN ('pending', 'confirmed', 'recused')", name="decision"),
+        CheckConstraint("kind IN ('expert', 'tenderer_representative')", name="kind"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     session_id: Mapped[int] = mapped_column(ForeignKey("evaluation_sessions.id"), index=True)
     expert_id: Mapped[int] = mapped_column(ForeignKey("experts.id"))
     placement: Mapped[str] = mapped_column(String(10), default="away")
+    # An expert from the pool or the purchaser's / tenderer's representative (采购人代表).
+    kind: Mapped[str] = mapped_column(String(30), default="expert", server_default="expert")
     # Committee formation at check-in (evaluation_hub.sessions.formation): the member's
     # integrity commitment or recusal (回避), and whether the committee elected them chair.
     decision: Mapped[str] = mapped_column(String(10), default="pending", server_default="pending")

@@ -19,26 +19,36 @@ import math
 from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from fractions import Fraction
 from typing import Literal
 
 from evaluation_hub.sessions.errors import SessionRuleError
 
 __all__ = [
+    "PROCUREMENT_TYPES",
     "Assessment",
     "Committee",
     "CommitteeRules",
+    "CompositionRules",
     "Elected",
     "Member",
     "Tied",
     "assess",
+    "check_plan",
     "check_size",
     "count_round",
     "elect_chair",
+    "may_chair",
+    "member_title",
+    "rules_for",
 ]
 
 MemberKind = Literal["expert", "tenderer_representative"]
 MemberStatus = Literal["pending", "confirmed", "recused"]
+ProcurementType = Literal["engineering", "government"]
+#: the procurement types (采购方式) a session may follow, with their names on pages
+PROCUREMENT_TYPES: dict[str, str] = {"engineering": "工程招标", "government": "政府采购"}
 
 
 @dataclass(frozen=True)
@@ -52,6 +62,81 @@ class CommitteeRules:
             raise ValueError("min_size must be at least 1")
         if not 0 < self.min_expert_share <= 1:
             raise ValueError("min_expert_share must be in (0, 1]")
+
+
+@dataclass(frozen=True)
+class CompositionRules:
+    """How the procurement type and budget change the committee (评标委员会组成).
+
+    ``large_min_size``: the least size for a procurement of a type in ``large_types`` whose
+    budget is at least ``large_budget`` yuan (government procurement from 10 million yuan:
+    7 or more, 财政部令第87号《政府采购货物和服务招标投标管理办法》第四十七条).
+    ``chair_excludes_representatives``: the types under which a purchaser's representative
+    may not be elected chair (a local choice for government procurement, as centres commonly
+    practise; configure it to your rule).
+    """
+
+    large_budget: Decimal = Decimal("10000000")
+    large_min_size: int = 7
+    large_types: tuple[str, ...] = ("government",)
+    chair_excludes_representatives: tuple[str, ...] = ("government",)
+
+    def __post_init__(self) -> None:
+        if self.large_budget <= 0:
+            raise ValueError("large_budget must be positive")
+        if self.large_min_size < 1:
+            raise ValueError("large_min_size must be at least 1")
+        for kind in (*self.large_types, *self.chair_excludes_representatives):
+            if kind not in PROCUREMENT_TYPES:
+                raise ValueError(f"unknown procurement type {kind!r}")
+
+
+def rules_for(
+    base: CommitteeRules,
+    composition: CompositionRules,
+    procurement_type: str,
+    budget: Decimal | None,
+) -> CommitteeRules:
+    """The committee rules for one session: the base rules, with the larger least size where
+    the type and budget call for it."""
+    if (
+        procurement_type in composition.large_types
+        and budget is not None
+        and budget >= composition.large_budget
+        and composition.large_min_size > base.min_size
+    ):
+        return dataclasses.replace(base, min_size=composition.large_min_size)
+    return base
+
+
+def check_plan(size: int, representatives: int, rules: CommitteeRules) -> None:
+    """The planned composition must be lawful before anyone is drawn: the size (``check_size``)
+    and the experts' share (the representatives at most the rest)."""
+    check_size(size, rules)
+    if representatives < 0 or representatives > size:
+        raise SessionRuleError(
+            "committee-composition", f"采购人代表人数须在 0 至 {size} 人之间", 422
+        )
+    share = rules.min_expert_share
+    if Fraction(size - representatives, size) < share:
+        raise SessionRuleError(
+            "committee-composition",
+            f"评标委员会 {size} 人中专家 {size - representatives} 人，"
+            f"不足成员总数的 {share.numerator}/{share.denominator}",
+            422,
+        )
+
+
+def member_title(kind: str, procurement_type: str) -> str:
+    """How pages name a member: 专家, or the representative of the purchaser (政府采购) or the
+    tenderer (工程招标)."""
+    if kind == "expert":
+        return "专家"
+    return "采购人代表" if procurement_type == "government" else "招标人代表"
+
+
+def may_chair(kind: str, procurement_type: str, composition: CompositionRules) -> bool:
+    return kind == "expert" or procurement_type not in composition.chair_excludes_representatives
 
 
 @dataclass(frozen=True)
