@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from evaluation_hub.admin import cli as admin_cli
-from evaluation_hub.admin import directory_cli
+from evaluation_hub.admin import directory_cli, pool_cli
 from evaluation_hub.archive import cli as archive_cli
 from evaluation_hub.audit import cli as audit_cli
 from evaluation_hub.bids import cli as bids_cli
@@ -19,7 +19,6 @@ from evaluation_hub.booking import draw_cli
 from evaluation_hub.config import HubConfig
 from evaluation_hub.errors import HubError
 from evaluation_hub.logging import configure_logging
-from evaluation_hub.pool import cli as pool_cli
 from evaluation_hub.secretfile import private_dir
 
 __all__ = ["main"]

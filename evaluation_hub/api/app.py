@@ -36,6 +36,7 @@ from evaluation_hub.api import (
     events,
     live,
     pages,
+    pool,
     seat_link,
     session_auth,
     sessions,
@@ -122,6 +123,7 @@ _MODULES = (
     evaluation,
     chapters,
     evaluation_events,
+    pool,
 )
 meta = ApiRoutes()
 API_OPERATIONS: list[Operation] = []

@@ -96,6 +96,10 @@ SCHEMAS: dict[str, Any] = {
             "ends_at": _DT,
             "committee_size": _INT,
             "state": _STR,
+            "procurement_type": {"type": "string", "enum": ["engineering", "government"]},
+            "procurement_type_name": _STR,
+            "budget": {"type": ["string", "null"], "description": "元，十进制字符串"},
+            "representatives": _INT,
         },
     },
     "Booking": {

@@ -9,6 +9,7 @@ started): these handlers hand the evaluation's use cases to the session's (``fol
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 
 from aiohttp import web
 
@@ -52,6 +53,23 @@ SESSION_CREATE = {
         "ends_at": {"type": "string", "format": "date-time"},
         "committee_size": {"type": "integer", "minimum": 1, "maximum": 99},
         "host_venue_id": ID,
+        "procurement_type": {
+            "type": "string",
+            "enum": ["engineering", "government"],
+            "description": "engineering 工程招标（默认）/ government 政府采购",
+        },
+        "budget": {
+            "type": "integer",
+            "minimum": 0,
+            "maximum": 999_999_999_999_999,
+            "description": "预算金额（元，整数）",
+        },
+        "representatives": {
+            "type": "integer",
+            "minimum": 0,
+            "maximum": 99,
+            "description": "其中采购人代表人数",
+        },
     },
 }
 SESSION_EXPERT = {
@@ -98,6 +116,9 @@ async def create_session(request: web.Request) -> web.Response:
         ends_at=datetime.fromisoformat(body["ends_at"]),
         committee_size=body["committee_size"],
         host_venue_id=body.get("host_venue_id"),
+        procurement_type=body.get("procurement_type", "engineering"),
+        budget=Decimal(body["budget"]) if "budget" in body else None,
+        representatives=body.get("representatives", 0),
     )
     session = await records.create_session(
         request.app[SERVICES], who, draft, now=request.app[CLOCK]()

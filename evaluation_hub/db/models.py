@@ -144,6 +144,10 @@ class EvaluationSession(Base):
     budget: Mapped[Decimal | None] = mapped_column(Numeric(18, 2), default=None)
     #: how many of committee_size are the purchaser's representatives (采购人代表)
     representatives: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: whether a representative may be elected chair (fixed from the configuration at creation)
+    representatives_may_chair: Mapped[bool] = mapped_column(
+        Boolean, default=True, server_default="1"
+    )
     state: Mapped[str] = mapped_column(String(30), default="scheduled")
     # Set exactly while the session is paused: the state a resume returns to.
     paused_from: Mapped[str | None] = mapped_column(String(30), default=None)

@@ -48,10 +48,15 @@ from evaluation_hub.evaluation.overview import (
 )
 from evaluation_hub.evaluation.packages import content_digest
 from evaluation_hub.evaluation.signals import bidder_signals_json, similarity_json
+from evaluation_hub.localtime import day_of
+from evaluation_hub.pool.conflicts import record_bidders
+from evaluation_hub.pool.recusal import BidderName
 from evaluation_hub.principal import Principal
 from evaluation_hub.sealing import Sealer
 from evaluation_hub.services import Services
+from evaluation_hub.sessions.committee import member_titles
 from evaluation_hub.sessions.lookup import load_session
+from evaluation_hub.sessions.members import member_rows
 from evaluation_hub.sessions.states import BEFORE_START, OVERRIDES_ALLOWED, state_name
 from evaluation_hub.sessions.store import apply_action_in
 from scoring.anonymity import Finding, scan_package
@@ -200,6 +205,19 @@ async def attach_package(
             attached_at=now,
         )
         s.add(row)
+        # Automatic recusal (智能回避): the bidders are kept, and members already registered
+        # who must be replaced are listed on the chain and the committee panel.
+        await record_bidders(
+            s,
+            session.id,
+            [BidderName(b.id, b.name) for b in package.bidders],
+            await member_rows(s, session.id),
+            titles=member_titles(session.procurement_type),
+            years=hub.regulation.former_employer_years,
+            actor=actor.username,
+            now=now,
+            today=day_of(now),
+        )
         await append_event(
             s,
             kind="evaluation.package_attached",
@@ -302,6 +320,7 @@ async def start_evaluation(
             reason=reason,
             now=now,
             committee_rules=hub.regulation.committee,
+            regulation=hub.regulation,
         )
         # At least the lawful minimum: the move above refuses a committee that is not lawful.
         members = await member_codes(s, session_id, ("confirmed",))

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from evaluation_hub import access
 from evaluation_hub.audit.store import append_event
@@ -26,7 +25,7 @@ from evaluation_hub.pool.recusal import BlacklistEntry
 from evaluation_hub.principal import Principal
 from evaluation_hub.services import Services
 
-__all__ = ["active_blacklist", "import_blacklist", "list_blacklist"]
+__all__ = ["import_blacklist", "list_blacklist"]
 
 
 @dataclass(frozen=True)
@@ -115,16 +114,6 @@ async def import_blacklist(
 
 def _entry(r: BlacklistEntryRow) -> BlacklistEntry:
     return BlacklistEntry(r.expert_code, r.name, r.employer, r.reason, r.until)
-
-
-async def active_blacklist(s: AsyncSession, today: date) -> list[BlacklistEntry]:
-    """The entries in force on ``today``, in the caller's unit of work."""
-    found = await s.execute(
-        select(BlacklistEntryRow)
-        .where(BlacklistEntryRow.until >= today)
-        .order_by(BlacklistEntryRow.id)
-    )
-    return [_entry(r) for r in found.scalars()]
 
 
 async def list_blacklist(hub: Services, actor: Principal) -> list[BlacklistEntry]:

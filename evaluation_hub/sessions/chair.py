@@ -99,6 +99,16 @@ class BallotCast:
     repeated: bool = False
 
 
+async def _eligible(s: AsyncSession, session_id: int, rows: Rows, seated: list[str]) -> list[str]:
+    """The seated members who may be elected: not a representative where the session's rule
+    (``EvaluationSession.representatives_may_chair``, from the configuration) says so."""
+    session = await s.get(EvaluationSession, session_id)
+    if session is None or session.representatives_may_chair:
+        return seated
+    representatives = {e.code for m, e in rows if m.kind != "expert"}
+    return [code for code in seated if code not in representatives]
+
+
 async def load_election(s: AsyncSession, session_id: int, rows: Rows | None = None) -> Election:
     """The election as stored (inside the caller's unit of work)."""
     rows = rows if rows is not None else await member_rows(s, session_id)
@@ -147,7 +157,7 @@ async def load_election(s: AsyncSession, session_id: int, rows: Rows | None = No
     if chair is not None:
         return Election(closed, None, chair)
     number = len(closed) + 1
-    candidates = closed[-1][1].tied if closed else seated
+    candidates = closed[-1][1].tied if closed else await _eligible(s, session_id, rows, seated)
     ballots = by_round.get(number, {})
     return Election(
         closed,

@@ -41,6 +41,7 @@ __all__ = [
     "elect_chair",
     "may_chair",
     "member_title",
+    "member_titles",
     "rules_for",
 ]
 
@@ -133,6 +134,11 @@ def member_title(kind: str, procurement_type: str) -> str:
     if kind == "expert":
         return "专家"
     return "采购人代表" if procurement_type == "government" else "招标人代表"
+
+
+def member_titles(procurement_type: str) -> dict[str, str]:
+    """How pages name each member kind under ``procurement_type``."""
+    return {k: member_title(k, procurement_type) for k in ("expert", "tenderer_representative")}
 
 
 def may_chair(kind: str, procurement_type: str, composition: CompositionRules) -> bool:

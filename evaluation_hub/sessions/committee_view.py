@@ -17,7 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from evaluation_hub import access
 from evaluation_hub.booking.records import seating_visible, session_started
 from evaluation_hub.booking.seatings import seatings
-from evaluation_hub.db.models import Expert, SessionExpert
+from evaluation_hub.db.models import EvaluationSession, Expert, SessionExpert
+from evaluation_hub.localtime import day_of
+from evaluation_hub.pool.conflicts import MemberConflicts, serving_conflicts
 from evaluation_hub.principal import Principal
 from evaluation_hub.services import Services
 from evaluation_hub.sessions import committee as rules
@@ -43,17 +45,24 @@ class CommitteeView:
     round_results: list[RoundOutcome] = field(default_factory=list)
     #: the round being voted now (None once a chair is elected)
     open_round: OpenRound | None = None
+    #: serving members automatic recusal names (智能回避): to be replaced, never dropped
+    must_replace: list[MemberConflicts] = field(default_factory=list)
+    #: the session's procurement type (工程招标 engineering / 政府采购 government)
+    procurement_type: str = "engineering"
 
 
 def _view(
-    session_id: int,
+    session: EvaluationSession,
     rows: list[tuple[SessionExpert, Expert]],
     election: Election,
     seats: dict[int, MemberSeat],
     committee_rules: rules.CommitteeRules,
+    must_replace: list[MemberConflicts],
 ) -> CommitteeView:
     committee = committee_of(rows)
     current = election.open
+    session_id = session.id
+    titles = rules.member_titles(session.procurement_type)
     return CommitteeView(
         session_id,
         [
@@ -66,6 +75,8 @@ def _view(
                 m.decided_at,
                 m.is_chair,
                 seats.get(e.id),
+                m.kind,
+                titles[m.kind],
             )
             for m, e in rows
         ],
@@ -75,6 +86,8 @@ def _view(
         list(current.candidates) if current is not None else [],
         [outcome for _, outcome in election.closed],
         current,
+        must_replace,
+        session.procurement_type,
     )
 
 
@@ -99,10 +112,24 @@ async def committee_view(
         session = loaded.session
         started = session_started(session.starts_at, now)
         rows = await member_rows(s, session_id)
+        regulation = hub.regulation
         return _view(
-            session_id,
+            session,
             rows,
             await load_election(s, session_id, rows),
             await _seats(s, actor, session.host_venue_id, session_id, started=started),
-            hub.regulation.committee,
+            rules.rules_for(
+                regulation.committee,
+                regulation.composition,
+                session.procurement_type,
+                session.budget,
+            ),
+            await serving_conflicts(
+                s,
+                session_id,
+                rows,
+                titles=rules.member_titles(session.procurement_type),
+                years=regulation.former_employer_years,
+                today=day_of(now),
+            ),
         )

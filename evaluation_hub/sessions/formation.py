@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -36,6 +37,8 @@ from evaluation_hub.audit.store import append_event
 from evaluation_hub.booking.seatings import seatings
 from evaluation_hub.db.models import BookingSeat, ChairRound, ChairVote, Expert, SessionExpert
 from evaluation_hub.errors import Conflict, Forbidden, InvalidInput, NotFound
+from evaluation_hub.localtime import day_of
+from evaluation_hub.pool.conflicts import serving_conflicts
 from evaluation_hub.principal import Principal
 from evaluation_hub.services import Services
 from evaluation_hub.sessions import chair
@@ -43,6 +46,9 @@ from evaluation_hub.sessions import committee as rules
 from evaluation_hub.sessions.lookup import load_session
 from evaluation_hub.sessions.members import committee_of, member_rows
 from evaluation_hub.sessions.states import BEFORE_START, RECUSAL_ALLOWED, state_name
+
+if TYPE_CHECKING:
+    from evaluation_hub.regulation import Regulation
 
 __all__ = [
     "DECISIONS",
@@ -80,6 +86,9 @@ class MemberView:
     is_chair: bool
     #: where the member sits now, host or away (None: no seat)
     seat: MemberSeat | None = None
+    #: expert, or tenderer_representative (采购人代表), and how pages name the kind
+    kind: str = "expert"
+    title: str = "专家"
 
 
 async def decide(
@@ -282,10 +291,38 @@ async def require_lawful_committee(
     committee_rules: rules.CommitteeRules | None = None,
     *,
     verb: str = "开始评审",
+    regulation: Regulation | None = None,
+    now: datetime | None = None,
 ) -> None:
     """Refuse to start the evaluation unless the confirmed members form a lawful committee
-    (members still pending are not counted, recused ones are out)."""
+    (members still pending are not counted, recused ones are out). With ``regulation``, the
+    rules are the session's (its procurement type and budget, ``rules.rules_for``); with
+    ``now`` too, a serving member automatic recusal names (``pool.conflicts``) must first be
+    replaced."""
     rows = await member_rows(s, session_id)
+    if regulation is not None:
+        session = (await load_session(s, session_id)).session
+        committee_rules = rules.rules_for(
+            regulation.committee,
+            regulation.composition,
+            session.procurement_type,
+            session.budget,
+        )
+        if now is not None:
+            found = await serving_conflicts(
+                s,
+                session_id,
+                rows,
+                titles=rules.member_titles(session.procurement_type),
+                years=regulation.former_employer_years,
+                today=day_of(now),
+            )
+            if found:
+                raise Conflict(
+                    "recusal-pending",
+                    f"以下成员须回避并更换后才能{verb}："
+                    + "；".join(c.message for m in found for c in m.conflicts),
+                )
     result = rules.assess(committee_of(rows), committee_rules)
     if not result.valid:
         raise Conflict(

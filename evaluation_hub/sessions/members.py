@@ -13,6 +13,10 @@ from evaluation_hub.sessions import committee as rules
 
 __all__ = ["committee_of", "member_rows"]
 
+_KIND: dict[str, rules.MemberKind] = {
+    "expert": "expert",
+    "tenderer_representative": "tenderer_representative",
+}
 _STATUS: dict[str, rules.MemberStatus] = {
     "pending": "pending",
     "confirmed": "confirmed",
@@ -36,7 +40,7 @@ def committee_of(rows: list[tuple[SessionExpert, Expert]]) -> rules.Committee:
         tuple(
             rules.Member(
                 e.code,
-                "expert",
+                _KIND[m.kind],
                 _STATUS[m.decision],
                 m.decision_reason or None,
             )

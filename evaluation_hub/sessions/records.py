@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -53,6 +54,9 @@ class SessionRecord:
     ends_at: datetime
     committee_size: int
     state: str
+    procurement_type: str = "engineering"
+    budget: Decimal | None = None
+    representatives: int = 0
 
 
 @dataclass(frozen=True)
@@ -89,6 +93,12 @@ class SessionDraft:
     committee_size: int
     #: None: the creator's own venue (a host operator creates sessions at their venue)
     host_venue_id: int | None = None
+    #: 工程招标 (engineering) or 政府采购 (government): the committee rules follow it
+    procurement_type: str = "engineering"
+    #: the budget in yuan (government procurement above a set amount needs a larger committee)
+    budget: Decimal | None = None
+    #: how many of ``committee_size`` are the purchaser's representatives (采购人代表)
+    representatives: int = 0
 
 
 def session_record(s: EvaluationSession) -> SessionRecord:
@@ -102,6 +112,9 @@ def session_record(s: EvaluationSession) -> SessionRecord:
         s.ends_at,
         s.committee_size,
         s.state,
+        s.procurement_type,
+        s.budget,
+        s.representatives,
     )
 
 
@@ -131,7 +144,21 @@ async def create_session(
         )
         if past_cutoff is not None:
             raise InvalidInput("window-past-cutoff", past_cutoff)
-        committee.check_size(draft.committee_size, hub.regulation.committee)
+        regulation = hub.regulation
+        if draft.procurement_type not in committee.PROCUREMENT_TYPES:
+            raise InvalidInput(
+                "bad-procurement-type",
+                "采购类型只能是 engineering（工程招标）或 government（政府采购）",
+            )
+        if draft.budget is not None and not Decimal(0) <= draft.budget < Decimal(10) ** 16:
+            raise InvalidInput("bad-budget", "预算金额须为非负数（单位：元）")
+        committee.check_plan(
+            draft.committee_size,
+            draft.representatives,
+            committee.rules_for(
+                regulation.committee, regulation.composition, draft.procurement_type, draft.budget
+            ),
+        )
         session = EvaluationSession(
             project_code=draft.project_code.strip(),
             project_name=draft.project_name.strip(),
@@ -140,6 +167,12 @@ async def create_session(
             starts_at=window.starts_at,
             ends_at=window.ends_at,
             committee_size=draft.committee_size,
+            procurement_type=draft.procurement_type,
+            budget=None if draft.budget is None else draft.budget.quantize(Decimal("0.01")),
+            representatives=draft.representatives,
+            representatives_may_chair=committee.may_chair(
+                "tenderer_representative", draft.procurement_type, regulation.composition
+            ),
             state=SessionState.SCHEDULED,
             created_at=now,
         )
@@ -157,6 +190,17 @@ async def create_session(
                 "starts_at": session.starts_at.astimezone(UTC).isoformat(),
                 "ends_at": session.ends_at.astimezone(UTC).isoformat(),
                 "committee_size": session.committee_size,
+                **(
+                    {}
+                    if draft.procurement_type == "engineering"
+                    and draft.budget is None
+                    and not draft.representatives
+                    else {
+                        "procurement_type": draft.procurement_type,
+                        "budget": None if draft.budget is None else str(draft.budget),
+                        "representatives": draft.representatives,
+                    }
+                ),
             },
             at=now,
         )
@@ -212,5 +256,7 @@ async def list_experts(hub: Services, actor: Principal) -> list[ExpertRecord]:
     async with hub.db.read() as s:
         return [
             expert_record(e)
-            for e in (await s.execute(select(Expert).order_by(Expert.id))).scalars()
+            for e in (
+                await s.execute(select(Expert).where(Expert.in_pool).order_by(Expert.id))
+            ).scalars()
         ]

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,6 +30,9 @@ from evaluation_hub.services import Services
 from evaluation_hub.sessions import cutoff, formation, lifecycle, outage
 from evaluation_hub.sessions.committee import CommitteeRules
 from evaluation_hub.sessions.lookup import load_session
+
+if TYPE_CHECKING:
+    from evaluation_hub.regulation import Regulation
 
 __all__ = [
     "SESSION_MOVES",
@@ -113,6 +116,7 @@ async def apply_action_in(
     reason: str | None,
     now: datetime,
     committee_rules: CommitteeRules | None = None,
+    regulation: Regulation | None = None,
 ) -> EvaluationSession:
     """Move the session by ``action`` inside the caller's open unit of work (the caller
     commits), so a transition and the facts that justify it are written together or not at
@@ -130,7 +134,9 @@ async def apply_action_in(
         actor=actor.username,
     )
     if action == "start_evaluation":
-        await formation.require_lawful_committee(s, session.id, committee_rules)
+        await formation.require_lawful_committee(
+            s, session.id, committee_rules, regulation=regulation, now=now
+        )
     moved = await s.execute(
         update(EvaluationSession)
         .where(

@@ -50,14 +50,34 @@ async def test_an_import_adds_then_updates_and_is_audited_once(
     hub = services_for(database)
     data = xlsx_bytes(GOOD)
     first = await import_experts(hub, SYSADMIN, data, now=clock())
-    assert (first.format, first.rows, first.added, first.updated, first.unchanged) == ("XLSX", 2, 2, 0, 0)
-    changed = [GOOD[0], ("E102", "钱文华", "云南省建筑设计院有限公司", "", "530300", "建筑设计", "0871-12345678")]
+    assert (first.format, first.rows, first.added, first.updated, first.unchanged) == (
+        "XLSX",
+        2,
+        2,
+        0,
+        0,
+    )
+    changed = [
+        GOOD[0],
+        ("E102", "钱文华", "云南省建筑设计院有限公司", "", "530300", "建筑设计", "0871-12345678"),
+    ]
     second_data = csv_bytes(changed)
     second = await import_experts(hub, SYSADMIN, second_data, now=clock())
-    assert (second.format, second.added, second.updated, second.unchanged) == ("CSV (UTF-8)", 0, 1, 1)
+    assert (second.format, second.added, second.updated, second.unchanged) == (
+        "CSV (UTF-8)",
+        0,
+        1,
+        1,
+    )
     pool = await list_pool(hub, SYSADMIN)
     assert [(e.code, e.employer, e.former_employers, e.specialties, e.phone) for e in pool] == [
-        ("E101", "昆明理工大学", (FormerEmployer("云南建工集团有限公司", 2024),), ("土木工程", "造价"), "13800000001"),
+        (
+            "E101",
+            "昆明理工大学",
+            (FormerEmployer("云南建工集团有限公司", 2024),),
+            ("土木工程", "造价"),
+            "13800000001",
+        ),
         ("E102", "云南省建筑设计院有限公司", (), ("建筑设计",), "0871-12345678"),
     ]
     events = await chain(database)
@@ -66,13 +86,27 @@ async def test_an_import_adds_then_updates_and_is_audited_once(
             "pool.experts_imported",
             "pool:experts",
             "sysadmin",
-            {"sha256": hashlib.sha256(data).hexdigest(), "format": "XLSX", "rows": 2, "added": 2, "updated": 0, "unchanged": 0},
+            {
+                "sha256": hashlib.sha256(data).hexdigest(),
+                "format": "XLSX",
+                "rows": 2,
+                "added": 2,
+                "updated": 0,
+                "unchanged": 0,
+            },
         ),
         (
             "pool.experts_imported",
             "pool:experts",
             "sysadmin",
-            {"sha256": hashlib.sha256(second_data).hexdigest(), "format": "CSV (UTF-8)", "rows": 2, "added": 0, "updated": 1, "unchanged": 1},
+            {
+                "sha256": hashlib.sha256(second_data).hexdigest(),
+                "format": "CSV (UTF-8)",
+                "rows": 2,
+                "added": 0,
+                "updated": 1,
+                "unchanged": 1,
+            },
         ),
     ]
 
@@ -114,7 +148,10 @@ async def test_only_the_system_administrator_imports(
     who = Principal("someone", role, 1)
     with pytest.raises(Forbidden) as caught:
         await import_experts(hub, who, b"not even read", now=clock())
-    assert caught.value.detail == f"只有系统管理员可以管理专家库，当前用户 someone（{role_name}）无此权限"
+    assert (
+        caught.value.detail
+        == f"只有系统管理员可以管理专家库，当前用户 someone（{role_name}）无此权限"
+    )
     with pytest.raises(Forbidden):
         await import_blacklist(hub, who, b"not even read", now=clock())
 
@@ -123,12 +160,18 @@ async def test_the_blacklist_imports_by_code_or_name_and_upserts(
     database: Database, clock: FakeClock
 ) -> None:
     hub = services_for(database)
-    rows = [("E9", "", "", "评审中违反纪律", "2027-06-30"), ("", "周海燕", "红河学院", "虚假承诺", "2026-12-31")]
+    rows = [
+        ("E9", "", "", "评审中违反纪律", "2027-06-30"),
+        ("", "周海燕", "红河学院", "虚假承诺", "2026-12-31"),
+    ]
     data = csv_bytes(rows, header=BLACKLIST_HEADER)
     first = await import_blacklist(hub, SYSADMIN, data, now=clock())
     assert (first.added, first.updated, first.unchanged) == (2, 0, 0)
     again = csv_bytes(
-        [("E9", "吴振华", "", "评审中违反纪律", "2027-12-31"), ("", "周海燕", "红河学院", "虚假承诺", "2026-12-31")],
+        [
+            ("E9", "吴振华", "", "评审中违反纪律", "2027-12-31"),
+            ("", "周海燕", "红河学院", "虚假承诺", "2026-12-31"),
+        ],
         header=BLACKLIST_HEADER,
     )
     second = await import_blacklist(hub, SYSADMIN, again, now=clock())
@@ -145,16 +188,34 @@ async def test_the_blacklist_imports_by_code_or_name_and_upserts(
 
 
 BLACKLIST_BAD: list[tuple[tuple[str, ...], list[dict[str, Any]]]] = [
-    (("", "", "红河学院", "虚假承诺", "2026-12-31"), [{"line": 3, "column": "姓名", "message": "姓名不能为空"}]),
-    (("", "周海燕", "", "虚假承诺", "2026-12-31"), [{"line": 3, "column": "工作单位", "message": "工作单位不能为空"}]),
+    (
+        ("", "", "红河学院", "虚假承诺", "2026-12-31"),
+        [{"line": 3, "column": "姓名", "message": "姓名不能为空"}],
+    ),
+    (
+        ("", "周海燕", "", "虚假承诺", "2026-12-31"),
+        [{"line": 3, "column": "工作单位", "message": "工作单位不能为空"}],
+    ),
     (("E9", "", "", "", "2026-12-31"), [{"line": 3, "column": "事由", "message": "事由不能为空"}]),
     (
         ("E9", "", "", "x", "2026/12/31"),
-        [{"line": 3, "column": "截止日期", "message": "截止日期「2026/12/31」无效：须为 YYYY-MM-DD 格式的日期，如 2027-06-30"}],
+        [
+            {
+                "line": 3,
+                "column": "截止日期",
+                "message": "截止日期「2026/12/31」无效：须为 YYYY-MM-DD 格式的日期，如 2027-06-30",
+            }
+        ],
     ),
     (
         ("E 9", "", "", "x", "2026-12-31"),
-        [{"line": 3, "column": "专家编号", "message": "专家编号「E 9」不可用：须以字母或数字开头，只含字母、数字和 . _ -，最长 32 个字符"}],
+        [
+            {
+                "line": 3,
+                "column": "专家编号",
+                "message": "专家编号「E 9」不可用：须以字母或数字开头，只含字母、数字和 . _ -，最长 32 个字符",
+            }
+        ],
     ),
 ]
 
@@ -166,7 +227,9 @@ async def test_every_bad_blacklist_row_is_named_and_nothing_imported(
     hub = services_for(database)
     rows = [("E1", "", "", "x", "2027-01-01"), row, ("E1", "", "", "y", "2027-01-01")]
     with pytest.raises(PoolFileInvalid) as caught:
-        await import_blacklist(hub, SYSADMIN, xlsx_bytes(rows, header=BLACKLIST_HEADER), now=clock())
+        await import_blacklist(
+            hub, SYSADMIN, xlsx_bytes(rows, header=BLACKLIST_HEADER), now=clock()
+        )
     duplicate = {"line": 4, "column": "专家编号", "message": "与第 2 行为同一名单项"}
     assert caught.value.extra["problems"] == [*problems, duplicate]
     assert caught.value.detail == "信用黑名单文件有 2 处问题，未导入任何记录；请全部改正后重新导入"

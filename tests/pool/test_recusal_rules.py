@@ -46,11 +46,16 @@ def test_a_bare_suffix_is_not_folded_away() -> None:
     assert fold_person("张 三") == fold_person("张三") == "张三"
 
 
-BIDDERS = (BidderName("B1", "云南建工集团股份有限公司"), BidderName("B2", "昆明路桥（集团）有限公司"))
+BIDDERS = (
+    BidderName("B1", "云南建工集团股份有限公司"),
+    BidderName("B2", "昆明路桥（集团）有限公司"),
+)
 TODAY = date(2026, 12, 4)
 
 
-def check(candidate: Candidate, blacklist: tuple[BlacklistEntry, ...] = (), years: int = 3) -> tuple[Conflict, ...]:
+def check(
+    candidate: Candidate, blacklist: tuple[BlacklistEntry, ...] = (), years: int = 3
+) -> tuple[Conflict, ...]:
     return conflicts(candidate, BIDDERS, blacklist, former_employer_years=years, today=TODAY)
 
 
@@ -69,7 +74,9 @@ def check(candidate: Candidate, blacklist: tuple[BlacklistEntry, ...] = (), year
             ),
         ),
         (
-            Candidate("E2", "钱文华", "昆明理工大学", (FormerEmployer("昆明路桥集团有限公司", 2023),)),
+            Candidate(
+                "E2", "钱文华", "昆明理工大学", (FormerEmployer("昆明路桥集团有限公司", 2023),)
+            ),
             (
                 Conflict(
                     "former_employer",
@@ -79,7 +86,12 @@ def check(candidate: Candidate, blacklist: tuple[BlacklistEntry, ...] = (), year
             ),
         ),
         # Left in 2022: more than 3 calendar years before 2026.
-        (Candidate("E2", "钱文华", "昆明理工大学", (FormerEmployer("昆明路桥集团有限公司", 2022),)), ()),
+        (
+            Candidate(
+                "E2", "钱文华", "昆明理工大学", (FormerEmployer("昆明路桥集团有限公司", 2022),)
+            ),
+            (),
+        ),
         (
             Candidate("R1", "孙丽萍", "昆明路桥集团公司", title="采购人代表"),
             (
@@ -92,12 +104,16 @@ def check(candidate: Candidate, blacklist: tuple[BlacklistEntry, ...] = (), year
         ),
     ],
 )
-def test_employer_and_former_employer_conflicts(candidate: Candidate, expected: tuple[Conflict, ...]) -> None:
+def test_employer_and_former_employer_conflicts(
+    candidate: Candidate, expected: tuple[Conflict, ...]
+) -> None:
     assert check(candidate) == expected
 
 
 def test_the_number_of_years_is_configuration() -> None:
-    person = Candidate("E2", "钱文华", "昆明理工大学", (FormerEmployer("昆明路桥集团有限公司", 2022),))
+    person = Candidate(
+        "E2", "钱文华", "昆明理工大学", (FormerEmployer("昆明路桥集团有限公司", 2022),)
+    )
     assert [c.kind for c in check(person, years=4)] == ["former_employer"]
     assert check(person, years=3) == ()
     assert check(Candidate("E2", "钱文华", "x", (FormerEmployer("昆明路桥集团", 2026),)), years=0)
@@ -113,12 +129,16 @@ BY_NAME = BlacklistEntry("", "周 海燕", "红河学院", "虚假承诺", date(
         (
             Candidate("E9", "吴振华", "曲靖师范学院"),
             (ENTRY,),
-            ["专家 E9 吴振华 在信用黑名单中（E9，事由：评审中违反纪律，期限至 2027-06-30），不得参加评标"],
+            [
+                "专家 E9 吴振华 在信用黑名单中（E9，事由：评审中违反纪律，期限至 2027-06-30），不得参加评标"
+            ],
         ),
         (
             Candidate("E5", "周海燕", "红河学院"),
             (BY_NAME,),
-            ["专家 E5 周海燕 在信用黑名单中（周 海燕（红河学院），事由：虚假承诺，期限至 2026-12-04），不得参加评标"],
+            [
+                "专家 E5 周海燕 在信用黑名单中（周 海燕（红河学院），事由：虚假承诺，期限至 2026-12-04），不得参加评标"
+            ],
         ),
         (Candidate("E5", "周海燕", "红河职业技术学院"), (BY_NAME,), []),
         (Candidate("E8", "吴振华", "曲靖师范学院"), (ENTRY,), []),

@@ -143,6 +143,12 @@ GET /api/sessions/{session_id}/supervision/signals              U  FFFF  FFFF  2
 GET /api/sessions/{session_id}/report.pdf                       U  CFFF  CFFF  CFFF  CCCC
 POST /api/sessions/{session_id}/chapters                        U  FFFF  2FFF  FFFF  FFFF
 GET /api/sessions/{session_id}/chapters                         U  2FFF  2FFF  2FFF  2222
+POST /api/pool/experts/import                                   U  FFFF  FFFF  FFFF  VVVV
+GET /api/pool/experts                                           U  FFFF  2222  FFFF  2222
+POST /api/pool/blacklist/import                                 U  FFFF  FFFF  FFFF  VVVV
+GET /api/pool/blacklist                                         U  FFFF  FFFF  FFFF  2222
+POST /api/sessions/{session_id}/draw-record                     U  FFFF  VFFF  FFFF  FFFF
+POST /api/sessions/{session_id}/representatives                 U  FFFF  CFFF  FFFF  FFFF
 """
 
 
@@ -294,6 +300,11 @@ class Requests:
                 "host_venue_id": w.venue(cell.venue()),
             },
             "POST /api/sessions/{session_id}/experts": lambda: {"expert_id": w.expert("E01")},
+            "POST /api/sessions/{session_id}/representatives": lambda: {
+                "code": "R-MATRIX",
+                "name": "矩阵代表",
+                "employer": "矩阵采购人",
+            },
             "POST /api/sessions/{session_id}/actions": lambda: {"action": "open_check_in"},
             "POST /api/sessions/{session_id}/fault": lambda: {"fixed": True},
             "POST /api/bookings": lambda: {

@@ -21,6 +21,8 @@ def member_json(m: MemberView) -> dict[str, Any]:
         "reason": m.reason,
         "decided_at": m.decided_at.isoformat() if m.decided_at else None,
         "is_chair": m.is_chair,
+        "kind": m.kind,
+        "title": m.title,
         "seat": {
             "venue_name": m.seat.venue_name,
             "label": m.seat.label,
@@ -72,4 +74,16 @@ def committee_json(v: CommitteeView) -> dict[str, Any]:
         "next_candidates": v.next_candidates,
         "round_results": [round_json(r) for r in v.round_results],
         "open_round": open_round_json(v.open_round),
+        "procurement_type": v.procurement_type,
+        "must_replace": [
+            {
+                "code": m.code,
+                "name": m.name,
+                "reasons": [
+                    {"kind": c.kind, "bidder_id": c.bidder_id, "message": c.message}
+                    for c in m.conflicts
+                ],
+            }
+            for m in v.must_replace
+        ],
     }

@@ -8,6 +8,7 @@ from typing import Any
 from evaluation_hub.api.serialize import iso
 from evaluation_hub.checkin.store import IssuedPin
 from evaluation_hub.sessions import lifecycle
+from evaluation_hub.sessions.committee import PROCUREMENT_TYPES
 from evaluation_hub.sessions.membership import MemberAdded
 from evaluation_hub.sessions.records import ExpertRecord, SessionDetail, SessionRecord
 from evaluation_hub.sessions.states import state_name
@@ -37,6 +38,10 @@ def session_json(s: SessionRecord) -> dict[str, Any]:
         "ends_at": iso(s.ends_at),
         "committee_size": s.committee_size,
         "state": s.state,
+        "procurement_type": s.procurement_type,
+        "procurement_type_name": PROCUREMENT_TYPES[s.procurement_type],
+        "budget": None if s.budget is None else str(s.budget),
+        "representatives": s.representatives,
     }
 
 

@@ -41,6 +41,11 @@ def upgrade() -> None:
         batch.add_column(
             sa.Column("representatives", sa.Integer(), server_default="0", nullable=False)
         )
+        batch.add_column(
+            sa.Column(
+                "representatives_may_chair", sa.Boolean(), server_default="1", nullable=False
+            )
+        )
         batch.create_check_constraint(
             op.f("ck_evaluation_sessions_procurement_type"),
             "procurement_type IN ('engineering', 'government')",
@@ -111,6 +116,7 @@ def downgrade() -> None:
         batch.drop_column("kind")
     with op.batch_alter_table("evaluation_sessions") as batch:
         batch.drop_constraint(op.f("ck_evaluation_sessions_procurement_type"), type_="check")
+        batch.drop_column("representatives_may_chair")
         batch.drop_column("representatives")
         batch.drop_column("budget")
         batch.drop_column("procurement_type")
