@@ -161,7 +161,7 @@ def test_every_bad_row_class_is_named_by_line_and_column(
     make: object, row: tuple[str, ...], expected: list[tuple[int, str, str]]
 ) -> None:
     assert callable(make)
-    fmt, rows, problems = parse(make([row]))
+    _, rows, problems = parse(make([row]))
     assert (rows, problems) == ((), expected)
 
 
