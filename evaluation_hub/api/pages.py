@@ -32,4 +32,6 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/console", _page("console.html"))
     app.router.add_get("/supervision", _page("supervision.html"))
     app.router.add_get("/wall", _page("wall.html"))
+    app.router.add_get("/pool", _page("pool.html"))
+    app.router.add_get("/sessions", _page("sessions.html"))
     app.router.add_static("/static/", STATIC, follow_symlinks=False)
