@@ -20,7 +20,7 @@ in one place and each rule receives it from its use case instead of hard-coding 
 | ``evening_cutoff.warn_before`` | 30 min | the host is warned this long before the cut-off (``sessions.cutoff``) | centre practice |
 | ``former_employer_years`` | 3 years | former employers counted by recusal (``pool.recusal``) | 政府采购法实施条例 art. 9 |
 | ``composition.large_min_size`` / ``large_budget`` | 7 from 10 million yuan (政府采购) | least committee size (``sessions.committee``) | 财政部令第87号 art. 47 |
-| ``composition.chair_excludes_representatives`` | 政府采购 | a representative may not chair (``sessions.chair``) | local choice |
+| ``composition.representatives_may_chair_government`` / ``_engineering`` | no / yes | a representative may be elected chair (``sessions.chair``) | local choice |
 
 The values in force come from ``configs/regulation.yaml`` (the national defaults, the same as
 the defaults below; a test keeps the two equal and every field in the file) and a deployment's

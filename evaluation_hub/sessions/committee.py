@@ -69,27 +69,25 @@ class CommitteeRules:
 class CompositionRules:
     """How the procurement type and budget change the committee (评标委员会组成).
 
-    ``large_min_size``: the least size for a procurement of a type in ``large_types`` whose
-    budget is at least ``large_budget`` yuan (government procurement from 10 million yuan:
-    7 or more, 财政部令第87号《政府采购货物和服务招标投标管理办法》第四十七条).
-    ``chair_excludes_representatives``: the types under which a purchaser's representative
-    may not be elected chair (a local choice for government procurement, as centres commonly
-    practise; configure it to your rule).
+    ``large_min_size``: the least size for a government procurement (and, with
+    ``large_applies_to_engineering``, an engineering tender too) whose budget is at least
+    ``large_budget`` yuan: 7 or more from 10 million yuan (财政部令第87号《政府采购货物和服务
+    招标投标管理办法》第四十七条). ``representatives_may_chair_*``: whether a purchaser's
+    (tenderer's) representative may be elected chair under each type — not under government
+    procurement by default, a local choice as centres commonly practise; configure your rule.
     """
 
     large_budget: Decimal = Decimal("10000000")
     large_min_size: int = 7
-    large_types: tuple[str, ...] = ("government",)
-    chair_excludes_representatives: tuple[str, ...] = ("government",)
+    large_applies_to_engineering: bool = False
+    representatives_may_chair_government: bool = False
+    representatives_may_chair_engineering: bool = True
 
     def __post_init__(self) -> None:
         if self.large_budget <= 0:
             raise ValueError("large_budget must be positive")
         if self.large_min_size < 1:
             raise ValueError("large_min_size must be at least 1")
-        for kind in (*self.large_types, *self.chair_excludes_representatives):
-            if kind not in PROCUREMENT_TYPES:
-                raise ValueError(f"unknown procurement type {kind!r}")
 
 
 def rules_for(
@@ -100,8 +98,9 @@ def rules_for(
 ) -> CommitteeRules:
     """The committee rules for one session: the base rules, with the larger least size where
     the type and budget call for it."""
+    large_type = procurement_type == "government" or composition.large_applies_to_engineering
     if (
-        procurement_type in composition.large_types
+        large_type
         and budget is not None
         and budget >= composition.large_budget
         and composition.large_min_size > base.min_size
@@ -142,7 +141,11 @@ def member_titles(procurement_type: str) -> dict[str, str]:
 
 
 def may_chair(kind: str, procurement_type: str, composition: CompositionRules) -> bool:
-    return kind == "expert" or procurement_type not in composition.chair_excludes_representatives
+    if kind == "expert":
+        return True
+    if procurement_type == "government":
+        return composition.representatives_may_chair_government
+    return composition.representatives_may_chair_engineering
 
 
 @dataclass(frozen=True)

@@ -74,6 +74,12 @@ def test_values_in_force_are_every_setting_by_name() -> None:
         "booking_request_ttl": "1d",
         "evening_cutoff.at": "22:00",
         "evening_cutoff.warn_before": "30min",
+        "former_employer_years": 3,
+        "composition.large_budget": "10000000",
+        "composition.large_min_size": 7,
+        "composition.large_applies_to_engineering": False,
+        "composition.representatives_may_chair_government": False,
+        "composition.representatives_may_chair_engineering": True,
     }
 
 
@@ -186,7 +192,7 @@ def test_the_hub_config_reads_the_deployment_file_from_the_environment(tmp_path:
             "comittee:\n  min_size: 5\n",
             1,
             "comittee is not a regulation setting (booking_request_ttl, checkin, committee, "
-            "evening_cutoff, outage, review, supervision)",
+            "composition, evening_cutoff, former_employer_years, outage, review, supervision)",
         ),
         ("committee: 5\n", 1, "committee must be a mapping (key: value lines)"),
         ("checkin:\n  lead: 1h\n  lead: 2h\n", 3, "key 'lead' appears twice (first on line 2)"),
