@@ -120,8 +120,9 @@ async def test_pool_import_session_creation_and_recusal_from_the_pages(
     console = await browser.new_page()
     href = await page.locator("#console-link").get_attribute("href")
     await _sign_in(console, str(client.make_url(href)), "km_operator")
+    await console.click("#attach-form summary")  # the hub's own folder, as the console test does
     await console.fill("#package-path", str(DEMO_PACKAGE))
-    await console.click("#attach-form button[type=submit]")
+    await console.click("#path-form button[type=submit]")
     await expect(console.locator("#message")).to_have_text("已导入标书包。")
 
     # E13 left a bidder in 2025: refused, with the reason in the hub's words.
