@@ -3,20 +3,32 @@
 init` made, the administrator registers the host venue and two away venues, their venue admins
 and seats on 系统管理 (/admin/manage); a venue admin then signs in and manages their own venue
 only; the audit page (操作日志) shows the changes, each venue admin its own; `audit verify`
-proves the chain afterwards. No page breaks the content security policy."""
+proves the chain afterwards. No page breaks the content security policy.
+
+Then the rest of issue 13's set-up, still through the pages only: the administrator imports the
+expert pool from a CSV (/pool); the host operator creates a session with a committee including
+a purchaser's representative (/sessions: the drawn experts from the pool's draw record),
+uploads the bid package as a zip on the console, and sees an expert whose former employer is a
+bidder refused with the reason."""
 
 from __future__ import annotations
 
 import asyncio
 import subprocess
 import sys
+import zipfile
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.async_api import expect
 
+from evaluation_hub import localtime
 from tests.browser.conftest import wait_ready
+from tests.evaluation.helpers import DEMO_PACKAGE
+from tests.pool.files import csv_bytes
 from tests.support.postgres_server import free_port
 
 pytestmark = pytest.mark.browser
@@ -113,7 +125,7 @@ async def _select(page: Any, selector: str, code: str) -> None:
 
 
 async def test_a_centre_is_set_up_through_the_pages(
-    browser: Any, fresh_hub: tuple[str, Path]
+    browser: Any, fresh_hub: tuple[str, Path], tmp_path: Path
 ) -> None:
     base, state = fresh_hub
     page = await browser.new_page()
@@ -282,3 +294,112 @@ async def test_a_centre_is_set_up_through_the_pages(
     )
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert verified.stdout.decode().startswith("audit chain OK: 18 events")
+
+    await _pool_session_package_and_recusal(browser, base, state, tmp_path)
+
+
+POOL = [
+    ("E11", "马建华", "云南大学", "", "530100", "公路工程", "13800000011"),
+    ("E12", "卢文静", "昆明理工大学", "", "530100", "桥梁", "13800000012"),
+    ("E13", "唐国强", "云南交通职业技术学院", "昆明金马公路工程集团有限公司:2025", "530100",
+     "造价", "13800000013"),
+    ("E14", "许冬梅", "大理大学", "", "532900", "公路工程", "13800000014"),
+    ("E15", "何志远", "曲靖师范学院", "", "530300", "公路工程", "13800000015"),
+]  # fmt: skip
+RECUSAL = (
+    "专家 E13 唐国强 的原工作单位「昆明金马公路工程集团有限公司」（2025 年离开，在 3 年内）"
+    "与投标人「昆明金马公路工程集团有限公司」为同一单位，应当回避"
+)
+
+
+async def _page_sign_in(page: Any, url: str, username: str, password: str) -> None:
+    await page.goto(url)
+    await page.fill("#login-form input[name=username]", username)
+    await page.fill("#login-form input[name=password]", password)
+    await page.click("#login-form button[type=submit]")
+
+
+def _zipped_package(folder: Path) -> Path:
+    path = folder / "标书包.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for file in sorted(DEMO_PACKAGE.rglob("*")):
+            if file.is_file():
+                z.write(file, "bid_package/" + file.relative_to(DEMO_PACKAGE).as_posix())
+    return path
+
+
+async def _pool_session_package_and_recusal(
+    browser: Any, base: str, state: Path, tmp_path: Path
+) -> None:
+    pool = tmp_path / "专家库.csv"
+    pool.write_bytes(b"\xef\xbb\xbf" + csv_bytes(POOL))
+    draw = tmp_path / "抽取记录.csv"
+    draw.write_text("专家编号,场地\nE11,host\nE12,host\nE14,away\n", encoding="utf-8")
+
+    # The administrator imports the pool.
+    page = await browser.new_page()
+    message = page.locator("#message")
+    await _page_sign_in(page, f"{base}/pool", "admin", ROOT_PASSWORD)
+    await expect(page.locator("#experts tbody tr")).to_have_count(0)
+    await page.set_input_files("#experts-file", str(pool))
+    await page.click("#experts-form button[type=submit]")
+    await expect(message).to_contain_text("专家库已导入 5 条：新增 5，更新 0，未变 0")
+    await expect(page.locator("#experts tbody tr")).to_have_count(5)
+    await page.close()
+
+    # The host operator creates the session: five members, one a purchaser's representative.
+    page = await browser.new_page()
+    message = page.locator("#message")
+    await _page_sign_in(page, f"{base}/sessions", "km_operator", "km_operator-pass-2026")
+    tomorrow = localtime.day_of(datetime.now(UTC)) + timedelta(days=1)
+    await page.fill("#project-code", "YNGGZY-PE-2027-JS-0001")
+    await page.fill("#project-name", "普洱市思茅区南屏至倚象公路提升改造工程")
+    await page.fill("#section", "施工第一标段")
+    await page.fill("#day", tomorrow.isoformat())
+    await page.fill("#starts", "09:00")
+    await page.fill("#ends", "17:30")
+    await page.fill("#committee-size", "5")
+    await page.fill("#representatives", "1")
+    await page.click("#create")
+    await expect(message).to_contain_text("已创建评标会 #")
+    await expect(page.locator("#session-facts")).to_have_text(
+        "工程招标；评标委员会 5 人，其中采购人代表 1 人"
+    )
+    await page.set_input_files("#draw-file", str(draw))
+    await page.click("#draw-form button[type=submit]")
+    await expect(message).to_have_text("已登记 3 名专家，自动回避 0 名")
+    await page.fill("#rep-code", "R01")
+    await page.fill("#rep-name", "杨光")
+    await page.fill("#rep-employer", "普洱市交通运输局")
+    await page.click("#rep-form button[type=submit]")
+    await expect(message).to_have_text("已登记采购人代表 R01 杨光")
+    await expect(page.locator("#members tbody tr")).to_have_count(4)
+
+    # The package, uploaded as the bidding system exported it.
+    console = await browser.new_page()
+    href = await page.locator("#console-link").get_attribute("href")
+    await _page_sign_in(console, f"{base}{href}", "km_operator", "km_operator-pass-2026")
+    await console.set_input_files("#package-file", str(_zipped_package(tmp_path)))
+    await console.click("#upload-form button[type=submit]")
+    await expect(console.locator("#message")).to_have_text("已导入标书包。")
+
+    # E13 left a bidder in 2025: refused, with the reason; another expert completes the five.
+    await page.reload()
+    await page.select_option("#expert", label="E13 唐国强（云南交通职业技术学院）")
+    await page.click("#expert-form button[type=submit]")
+    await expect(page.locator("#refusals li")).to_have_text([RECUSAL])
+    await expect(message).to_have_text(RECUSAL)
+    await page.select_option("#expert", label="E15 何志远（曲靖师范学院）")
+    await page.click("#expert-form button[type=submit]")
+    await expect(message).to_have_text("已登记专家 E15 何志远")
+    await expect(page.locator("#members tbody tr")).to_have_count(5)
+
+    verified = await _cli(
+        "audit",
+        "verify",
+        "--database-url",
+        f"sqlite+aiosqlite:///{state / 'hub.db'}",
+        "--public-key",
+        str(state / "hub-key.pub"),
+    )
+    assert verified.returncode == 0, verified.stdout + verified.stderr
