@@ -28,6 +28,7 @@ from evaluation_hub.secretfile import read_or_create
 from evaluation_hub.supervision.holiday_tables import DEFAULT_HOLIDAYS_DIR, load_holiday_tables
 from evaluation_hub.supervision.workdays import HolidayTable
 from evaluation_hub.throttling import EnrolmentPolicy, Limit, SigninPolicy
+from seat_protocol.suites import Suite, UnknownSuite, suite_named
 
 __all__ = ["HubConfig"]
 
@@ -76,6 +77,10 @@ class HubConfig:
     sealing_key_file: Path = DEFAULT_STATE_DIR / "sealing.key"
     # Signs audit checkpoints; the public half is written beside it for `audit verify`.
     hub_key_file: Path = DEFAULT_STATE_DIR / "hub-key.pem"
+    # The cryptographic suite (seat_protocol.suites): "default" (Ed25519, SHA-256, AES-GCM) or
+    # "national" (SM2, SM3, SM4-GCM, for a commercial-cryptography assessment, 密评). Fixed for a
+    # database once its audit chain has begun (EVALHUB_CRYPTO_SUITE).
+    crypto_suite: str = "default"
     checkpoint_every_events: int = 100
     checkpoint_every: timedelta = timedelta(minutes=10)
     checkpoint_poll_s: float = 30.0
@@ -100,6 +105,10 @@ class HubConfig:
     recording_prune_interval_s: float = 3600.0
 
     def __post_init__(self) -> None:
+        try:
+            suite_named(self.crypto_suite)
+        except UnknownSuite as exc:
+            raise ConfigError(f"EVALHUB_CRYPTO_SUITE: {exc}") from None
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ConfigError(
                 "TLS needs both a certificate and its key: set --tls-cert and --tls-key "
@@ -117,6 +126,10 @@ class HubConfig:
                 raise ConfigError(
                     f"EVALHUB_TRUSTED_PROXIES: {proxy!r} is not an address or network"
                 ) from exc
+
+    @property
+    def suite(self) -> Suite:
+        return suite_named(self.crypto_suite)
 
     @property
     def tls(self) -> bool:
@@ -155,6 +168,8 @@ class HubConfig:
             values["sealing_key"] = env["EVALHUB_SEALING_KEY"]
         if env.get("EVALHUB_HUB_KEY_FILE"):
             values["hub_key_file"] = Path(env["EVALHUB_HUB_KEY_FILE"])
+        if env.get("EVALHUB_CRYPTO_SUITE"):
+            values["crypto_suite"] = env["EVALHUB_CRYPTO_SUITE"].strip().lower()
         if env.get("EVALHUB_SEALING_KEY_FILE"):
             values["sealing_key_file"] = Path(env["EVALHUB_SEALING_KEY_FILE"])
         for name, key in (("port", "EVALHUB_PORT"),):

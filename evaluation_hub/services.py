@@ -12,8 +12,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
 from evaluation_hub.booking.allocation import RegionDistances
 from evaluation_hub.bus.base import Bus
 from evaluation_hub.checkin.picture import NoPictures, PictureSource
@@ -22,6 +20,7 @@ from evaluation_hub.db.engine import Database
 from evaluation_hub.regulation import Regulation
 from evaluation_hub.sealing import Sealer
 from evaluation_hub.seats.outlet import NoSeats, SeatOutlet
+from seat_protocol.suites import SigningKey, Suite
 
 __all__ = ["Services"]
 
@@ -32,8 +31,8 @@ class Services:
     db: Database
     sealer: Sealer
     bus: Bus
-    #: signs audit checkpoints
-    hub_key: Ed25519PrivateKey
+    #: signs audit checkpoints and archives (a key of ``config.suite``)
+    hub_key: SigningKey
     distances: RegionDistances
     #: the hub's notion of now; shells read it once per request and pass ``now`` on
     clock: Callable[[], datetime]
@@ -45,3 +44,8 @@ class Services:
     @property
     def regulation(self) -> Regulation:
         return self.config.regulation
+
+    @property
+    def suite(self) -> Suite:
+        """The cryptographic suite the deployment chose (``HubConfig.crypto_suite``)."""
+        return self.config.suite

@@ -1,4 +1,8 @@
-"""Signatures over score sheets, results and the report (签名): canonical encoding and Ed25519.
+"""Signatures over score sheets, results and the report (签名): canonical encoding and signing.
+
+Keys are any object with ``cryptography``'s signing interface: an Ed25519 key (the default
+suite) or an SM2 key (the national suite, ``seat_protocol.suites``); this module only needs
+``sign(data)`` and ``verify(signature, data)`` raising ``InvalidSignature``.
 
 Canonical encoding (what is signed): UTF-8 JSON with keys sorted, no whitespace
 (``separators=(",", ":")``), non-ASCII characters written as themselves, and
@@ -25,10 +29,9 @@ import json
 import math
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from scoring.aggregation import Aggregation
 from scoring.errors import SignatureInvalid
@@ -48,6 +51,18 @@ __all__ = [
 ]
 
 JsonValue = None | bool | int | str | list["JsonValue"] | dict[str, "JsonValue"]
+
+
+class SigningKey(Protocol):
+    """Ed25519PrivateKey, or an SM2 private key of the national suite."""
+
+    def sign(self, data: bytes, /) -> bytes: ...
+
+
+class VerifyingKey(Protocol):
+    """Ed25519PublicKey, or an SM2 public key; raises ``InvalidSignature`` when it fails."""
+
+    def verify(self, signature: bytes, data: bytes, /) -> None: ...
 
 
 def decimal_text(value: Decimal) -> str:
@@ -197,12 +212,12 @@ def signature_document(
     }
 
 
-def sign(private_key: Ed25519PrivateKey, document: object) -> bytes:
-    """The Ed25519 signature over the document's canonical encoding."""
+def sign(private_key: SigningKey, document: object) -> bytes:
+    """The signature (Ed25519 or SM2, the key's) over the document's canonical encoding."""
     return private_key.sign(canonical(document))
 
 
-def verify(public_key: Ed25519PublicKey, document: object, signature: bytes) -> None:
+def verify(public_key: VerifyingKey, document: object, signature: bytes) -> None:
     """Raise ``SignatureInvalid`` unless ``signature`` signs the document's canonical bytes."""
     try:
         public_key.verify(signature, canonical(document))

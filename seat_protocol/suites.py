@@ -42,6 +42,7 @@ __all__ = [
     "Suite",
     "UnknownSuite",
     "suite_named",
+    "suite_of_key",
     "suite_of_public_bytes",
 ]
 
@@ -349,3 +350,11 @@ def suite_of_public_bytes(raw: bytes) -> Suite:
         if len(raw) == suite.public_key_size:
             return suite
     raise ValueError(f"a public key of {len(raw)} bytes belongs to no suite")
+
+
+def suite_of_key(key: SigningKey | PublicKey) -> Suite:
+    """The suite ``key`` belongs to; ``TypeError`` for a key of neither."""
+    for suite in SUITES.values():
+        if suite.owns(key):
+            return suite
+    raise TypeError(f"a {type(key).__name__} belongs to no suite")

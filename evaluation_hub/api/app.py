@@ -51,7 +51,7 @@ from evaluation_hub.api.serialize import SCHEMAS
 from evaluation_hub.api.views.calendar import health_warnings
 from evaluation_hub.audit.checkpoint import Checkpoint, CheckpointPolicy
 from evaluation_hub.audit.keys import load_or_create_private_key, write_public_key
-from evaluation_hub.audit.store import maybe_checkpoint
+from evaluation_hub.audit.store import fix_suite, maybe_checkpoint
 from evaluation_hub.booking.answers import expire_due
 from evaluation_hub.booking.regions import load_distances
 from evaluation_hub.bus.base import Bus
@@ -276,10 +276,10 @@ def create_app(
 
         bus = MemoryBus()
     app[BUS] = bus
-    app[SEALER] = Sealer.from_env_or_file(config.sealing_key, config.sealing_key_file)
+    app[SEALER] = Sealer.from_env_or_file(config.sealing_key, config.sealing_key_file, config.suite)
     app[DISTANCES] = load_distances()
     config.hub_key_file.parent.mkdir(parents=True, exist_ok=True)
-    app[HUB_KEY] = load_or_create_private_key(config.hub_key_file)
+    app[HUB_KEY] = load_or_create_private_key(config.hub_key_file, config.suite)
     write_public_key(app[HUB_KEY], config.hub_key_file.with_suffix(".pub"))
     app[SERVICES] = Services(
         config=config,
@@ -294,6 +294,9 @@ def create_app(
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         if check_schema:
             await app[DB].check_migrated()
+            # Refuses to start on a database whose audit chain is of another suite.
+            async with app[DB].write() as s:
+                await fix_suite(s, config.suite)
         # Fail at start-up, not at first use, when the bus (Redis) cannot be reached.
         await app[BUS].present()
         tasks: list[asyncio.Task[Any]] = []

@@ -6,7 +6,6 @@ from collections.abc import Callable
 from datetime import datetime
 
 from aiohttp import web
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from evaluation_hub.booking.allocation import RegionDistances
 from evaluation_hub.bus.base import Bus
@@ -14,6 +13,7 @@ from evaluation_hub.config import HubConfig
 from evaluation_hub.db.engine import Database
 from evaluation_hub.sealing import Sealer
 from evaluation_hub.services import Services
+from seat_protocol.suites import SigningKey
 
 __all__ = ["BUS", "CLOCK", "CONFIG", "DB", "DISTANCES", "HUB_KEY", "SEALER", "SERVICES"]
 
@@ -24,7 +24,7 @@ BUS = web.AppKey("bus", Bus)
 CLOCK: web.AppKey[Callable[[], datetime]] = web.AppKey("clock")
 SEALER = web.AppKey("sealer", Sealer)
 DISTANCES = web.AppKey("distances", RegionDistances)
-# Signs audit checkpoints.
-HUB_KEY = web.AppKey("hub_key", Ed25519PrivateKey)
+# Signs audit checkpoints (a key of the configured cryptographic suite).
+HUB_KEY: web.AppKey[SigningKey] = web.AppKey("hub_key")
 # Everything the use cases need; handlers pass it (or its parts) to one use case each.
 SERVICES = web.AppKey("services", Services)

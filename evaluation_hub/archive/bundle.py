@@ -3,10 +3,13 @@
 ``manifest.json`` is the canonical JSON (``audit.canonical``) of::
 
     {"format": "evaluation-hub/archive/v1", "session_id": 4, "created_at": "…Z",
-     "key_id": "<SHA-256 of the raw hub public key>", "sections": ["session", …],
+     "key_id": "<hash of the raw hub public key>", "suite": "default", "sections": ["session", …],
      "files": [{"path": "session.json", "section": "session", "sha256": "…", "size": 812}, …]}
 
-with ``files`` sorted by path. ``manifest.sig`` holds the hex Ed25519 signature, by the hub key,
+with ``files`` sorted by path. ``suite`` names the cryptographic suite (``seat_protocol.suites``)
+of the hub key, its signatures and the audit slice's hashes: ``default`` (Ed25519, SHA-256) or
+``national`` (SM2, SM3); a manifest without it is a default one. ``manifest.sig`` holds the hex
+signature (Ed25519 or SM2), by the hub key,
 of ``MANIFEST_DOMAIN || manifest.json``, and a newline. Every file of the bundle except these two
 is listed. Paths are relative POSIX paths inside the bundle (no ``..``, no absolute paths, no
 backslashes), so a bundle cannot make a verifier read outside it.
@@ -22,10 +25,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from evaluation_hub.audit.canonical import canonical, parse_timestamp
 from evaluation_hub.audit.errors import CanonicalEncodingError
+from seat_protocol.suites import DEFAULT, SUITES, PublicKey, SigningKey
 
 __all__ = [
     "FORMAT",
@@ -100,6 +103,7 @@ class Manifest:
     key_id: str
     sections: tuple[str, ...]
     files: tuple[FileEntry, ...]
+    suite: str = DEFAULT.name
 
     def to_bytes(self) -> bytes:
         return canonical(
@@ -108,6 +112,7 @@ class Manifest:
                 "session_id": self.session_id,
                 "created_at": self.created_at,
                 "key_id": self.key_id,
+                "suite": self.suite,
                 "sections": list(self.sections),
                 "files": [f.as_json() for f in sorted(self.files, key=lambda f: f.path)],
             }
@@ -132,6 +137,11 @@ class Manifest:
             raw.get("key_id"),
         )
         sections, files = raw.get("sections"), raw.get("files")
+        suite = raw.get("suite", DEFAULT.name)
+        if suite not in SUITES:
+            raise ManifestError(
+                f"{MANIFEST} suite {suite!r} is not one of {', '.join(sorted(SUITES))}"
+            )
         if not isinstance(session_id, int) or isinstance(session_id, bool):
             raise ManifestError(f"{MANIFEST} session_id is not an integer")
         if not isinstance(key_id, str) or not _HEX64.fullmatch(key_id):
@@ -153,7 +163,7 @@ class Manifest:
             if entries[-1].path in seen:
                 raise ManifestError(f"{MANIFEST} lists {entries[-1].path} twice")
             seen.add(entries[-1].path)
-        return cls(session_id, created_at, key_id, tuple(sections), tuple(entries))
+        return cls(session_id, created_at, key_id, tuple(sections), tuple(entries), str(suite))
 
 
 def _entry(item: object, i: int) -> FileEntry:
@@ -172,12 +182,12 @@ def _entry(item: object, i: int) -> FileEntry:
     return FileEntry(path, section, sha, size)
 
 
-def sign_manifest(manifest: bytes, key: Ed25519PrivateKey) -> str:
+def sign_manifest(manifest: bytes, key: SigningKey) -> str:
     """The hex signature written to ``manifest.sig``."""
     return key.sign(MANIFEST_DOMAIN + manifest).hex()
 
 
-def signature_valid(manifest: bytes, signature: str, public_key: Ed25519PublicKey) -> bool:
+def signature_valid(manifest: bytes, signature: str, public_key: PublicKey) -> bool:
     try:
         public_key.verify(bytes.fromhex(signature.strip()), MANIFEST_DOMAIN + manifest)
     except (ValueError, InvalidSignature):

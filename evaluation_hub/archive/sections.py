@@ -35,8 +35,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -66,6 +64,7 @@ from evaluation_hub.supervision.copy_notices import read_copy_notices
 from evaluation_hub.supervision.handovers import read_handovers
 from evaluation_hub.supervision.incidents import read_incidents
 from evaluation_hub.supervision.record import read_record
+from seat_protocol.suites import PublicKey, suite_of_key
 
 __all__ = [
     "EVALUATION_PLUGIN",
@@ -112,7 +111,7 @@ class ArchiveContext:
     session_id: int
     now: datetime
     audit: AuditSlice
-    public_key: Ed25519PublicKey
+    public_key: PublicKey
     recordings_dir: Path | None = None
     # The hub's sealing key, when the archiving process has it: sections that must open sealed
     # values (the evaluation report re-derives the result) use it and skip that part without it.
@@ -458,7 +457,7 @@ async def recordings_section(ctx: ArchiveContext) -> list[BundleFile]:
 
 
 async def audit_section(ctx: ArchiveContext) -> list[BundleFile]:
-    pem = ctx.public_key.public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
+    pem = suite_of_key(ctx.public_key).public_pem(ctx.public_key)
     a = ctx.audit
     return [
         json_file("audit/events.json", [event_json(e) for e in a.events]),

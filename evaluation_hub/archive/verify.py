@@ -9,7 +9,9 @@ Order of checks (the first failure is reported, nothing after it):
 0. a tar: every member is safe and the tar is readable;
 1. ``manifest.json``, ``manifest.sig`` and ``hub-public-key.pem`` are present and readable; if
    the caller passes the hub's public key, the bundled key must be the same key;
-2. the manifest's signature verifies under that key, and the manifest parses;
+2. the manifest's signature verifies under that key, the manifest parses, and the key is of
+   the suite the manifest names (``default``: Ed25519/SHA-256, ``national``: SM2/SM3), the
+   suite the audit slice's hashes and checkpoints are then checked in;
 3. every listed file exists and has the listed SHA-256 (in path order), then no file is present
    that the manifest does not list;
 4. the audit slice: events and checkpoints parse, ``chain.verify`` passes from ``first_seq``,
@@ -62,6 +64,13 @@ from evaluation_hub.audit.errors import CanonicalEncodingError
 from scoring.errors import SignatureInvalid
 from scoring.signing import save_document
 from scoring.signing import verify as verify_document
+from seat_protocol.suites import (
+    NATIONAL,
+    PublicKey,
+    suite_named,
+    suite_of_key,
+    suite_of_public_bytes,
+)
 
 __all__ = ["BundleReport", "verify_bundle"]
 
@@ -89,6 +98,7 @@ class BundleReport:
     events: int = 0
     checkpoints: int = 0
     key_id: str | None = None
+    suite: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -100,7 +110,7 @@ class BundleReport:
         return (
             f"archive OK: session {self.session_id}, {self.files} files, audit slice of "
             f"{self.events} events and {self.checkpoints} checkpoints, signed by hub key "
-            f"{self.key_id}"
+            f"{self.key_id}" + ("" if self.suite in (None, "default") else f" ({self.suite} suite)")
         )
 
 
@@ -169,13 +179,22 @@ def _read(root: _Bundle, name: str) -> bytes:
     return data
 
 
-def _key(root: _Bundle, expected: Ed25519PublicKey | None) -> Ed25519PublicKey:
+def _key(root: _Bundle, expected: PublicKey | None) -> PublicKey:
+    pem = _read(root, PUBLIC_KEY)
     try:
-        key = load_pem_public_key(_read(root, PUBLIC_KEY))
+        return _expected(NATIONAL.load_public_pem(pem), expected)
+    except ValueError:
+        pass
+    try:
+        key = load_pem_public_key(pem)
     except (ValueError, TypeError) as exc:
         raise _Failed(f"{PUBLIC_KEY} is not a PEM public key") from exc
     if not isinstance(key, Ed25519PublicKey):
         raise _Failed(f"{PUBLIC_KEY} holds a {type(key).__name__}, not an Ed25519 key")
+    return _expected(key, expected)
+
+
+def _expected(key: PublicKey, expected: PublicKey | None) -> PublicKey:
     if expected is not None and key_fingerprint(key) != key_fingerprint(expected):
         raise _Failed(
             f"{PUBLIC_KEY} is key {key_fingerprint(key)}, not the given hub public key "
@@ -248,7 +267,7 @@ class _Slice:
     verified_checkpoints: int
 
 
-def _check_audit(root: _Bundle, manifest: Manifest, key: Ed25519PublicKey) -> _Slice:
+def _check_audit(root: _Bundle, manifest: Manifest, key: PublicKey) -> _Slice:
     raw_events = _json(root, _EVENTS, manifest)
     raw_checkpoints = _json(root, _CHECKPOINTS, manifest)
     meta = _json(root, _SLICE, manifest)
@@ -268,7 +287,7 @@ def _check_audit(root: _Bundle, manifest: Manifest, key: Ed25519PublicKey) -> _S
             f"audit/slice.json is for session {meta.get('session_id')}, the manifest for "
             f"session {manifest.session_id}"
         )
-    report = verify(events, checkpoints, key, first_seq=first)
+    report = verify(events, checkpoints, key, first_seq=first, suite=suite_named(manifest.suite))
     if report.problem is not None:
         raise _Failed(f"audit slice (audit/events.json): {report.problem.message}")
     if first > 1 and not any(c.seq == first - 1 for c in checkpoints):
@@ -318,7 +337,8 @@ def _check_recordings(
 
 def _save_signature_valid(entry: dict[str, Any], signature: str, key: str) -> bool:
     try:
-        public = Ed25519PublicKey.from_public_bytes(bytes.fromhex(key))
+        raw = bytes.fromhex(key)
+        public = suite_of_public_bytes(raw).load_public(raw)
         document = save_document(
             str(entry["session_ref"]), str(entry["idempotency_key"]), dict(entry["sheet"])
         )
@@ -403,7 +423,7 @@ def _check_report_pdf(
         )
 
 
-def verify_bundle(path: Path, public_key: Ed25519PublicKey | None = None) -> BundleReport:
+def verify_bundle(path: Path, public_key: PublicKey | None = None) -> BundleReport:
     """Check the bundle at ``path``, a tar file or else a directory; see the module docstring.
 
     A tar is never unpacked: nothing is written anywhere, whatever its members are.
@@ -431,6 +451,12 @@ def verify_bundle(path: Path, public_key: Ed25519PublicKey | None = None) -> Bun
             raise _Failed(str(exc)) from exc
         if manifest.key_id != key_fingerprint(key):
             raise _Failed(f"{MANIFEST} names key {manifest.key_id}, not the key in {PUBLIC_KEY}")
+        held = suite_of_key(key)
+        if held.name != manifest.suite:
+            raise _Failed(
+                f"{MANIFEST} names the {manifest.suite} cryptographic suite, but the hub key in "
+                f"{PUBLIC_KEY} is an {held.signature_name} key ({held.name} suite)"
+            )
         _check_files(root, manifest)
         audit = _check_audit(root, manifest, key)
         _check_recordings(root, manifest, audit.events, audit.session_seqs)
@@ -445,4 +471,5 @@ def verify_bundle(path: Path, public_key: Ed25519PublicKey | None = None) -> Bun
         events=audit.verified_events,
         checkpoints=audit.verified_checkpoints,
         key_id=manifest.key_id,
+        suite=manifest.suite,
     )

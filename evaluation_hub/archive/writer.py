@@ -19,18 +19,17 @@ import shutil
 from datetime import datetime
 from pathlib import Path
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
 from evaluation_hub.archive.auditslice import load_slice
 from evaluation_hub.archive.bundle import MANIFEST, SIGNATURE, FileEntry, Manifest, sign_manifest
 from evaluation_hub.archive.errors import ArchiveError
 from evaluation_hub.archive.sections import ArchiveContext, BundleFile, preparations, sections
 from evaluation_hub.archive.tarball import is_tar_path, tar_top, write_tar
 from evaluation_hub.audit.checkpoint import CheckpointPolicy, key_fingerprint
-from evaluation_hub.audit.store import append_event, maybe_checkpoint
+from evaluation_hub.audit.store import append_event, chain_suite, maybe_checkpoint
 from evaluation_hub.db.engine import Database
 from evaluation_hub.db.models import EvaluationSession
 from evaluation_hub.sealing import Sealer
+from seat_protocol.suites import SigningKey
 
 __all__ = ["ARCHIVE_EVENT", "create_archive"]
 
@@ -77,7 +76,7 @@ def _start(out: Path) -> Path:
     return partial
 
 
-def _finish(partial: Path, out: Path, manifest: Manifest, key: Ed25519PrivateKey) -> None:
+def _finish(partial: Path, out: Path, manifest: Manifest, key: SigningKey) -> None:
     body = manifest.to_bytes()
     (partial / MANIFEST).write_bytes(body)
     (partial / SIGNATURE).write_text(sign_manifest(body, key) + "\n", encoding="ascii")
@@ -92,7 +91,7 @@ async def create_archive(
     db: Database,
     session_id: int,
     *,
-    key: Ed25519PrivateKey,
+    key: SigningKey,
     now: datetime,
     out: Path,
     actor: str,
@@ -109,6 +108,12 @@ async def create_archive(
     async with db.read() as s:
         if await s.get(EvaluationSession, session_id) is None:
             raise ArchiveError(f"evaluation session {session_id} does not exist")
+        suite = await chain_suite(s)
+        if not suite.owns(key):
+            raise ArchiveError(
+                f"the audit chain uses the {suite.name} cryptographic suite ({suite.label}): "
+                f"the archive must be signed with the hub's {suite.signature_name} key"
+            )
     for prepare in preparations():
         await prepare(db, session_id, sealer, actor, now)
     async with db.write() as s:
@@ -142,6 +147,7 @@ async def create_archive(
             key_id=key_fingerprint(key.public_key()),
             sections=tuple(names),
             files=tuple(entries.values()),
+            suite=suite.name,
         )
         _finish(partial, out, manifest, key)
     except BaseException:

@@ -3,8 +3,11 @@
 Every event carries the hash of the event before it (``prev_hash``; the first event carries
 :data:`GENESIS_HASH`) and its own hash::
 
-    hash = SHA-256(EVENT_DOMAIN || canonical({"actor", "at", "kind", "payload",
-                                              "prev_hash", "seq", "subject"}))
+    hash = H(EVENT_DOMAIN || canonical({"actor", "at", "kind", "payload",
+                                        "prev_hash", "seq", "subject"}))
+
+where H is the chain's suite's hash: SHA-256 (default) or SM3 (national); a database records
+its chain's suite once (``store.chain_suite``) and never changes it.
 
 so editing, removing or reordering a stored event breaks the chain at that event, and
 :func:`verify` says which event and what happened. Signed checkpoints (``checkpoint.py``) pin the
@@ -16,7 +19,6 @@ Pure: no I/O, no clock. The store (``store.py``) reads the head and writes what
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -24,11 +26,10 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
 from evaluation_hub.audit.canonical import JSONValue, canonical, normalise
 from evaluation_hub.audit.checkpoint import Checkpoint, key_fingerprint, signature_valid
 from evaluation_hub.audit.errors import CanonicalEncodingError, InvalidAuditEvent
+from seat_protocol.suites import DEFAULT, PublicKey, Suite, suite_of_key
 
 __all__ = [
     "EVENT_DOMAIN",
@@ -87,7 +88,7 @@ def _hashed_fields(
     }
 
 
-def event_hash(event: AuditEvent) -> str:
+def event_hash(event: AuditEvent, suite: Suite = DEFAULT) -> str:
     """The hash ``event`` should carry, computed from every field but ``hash`` itself."""
     fields = _hashed_fields(
         event.seq,
@@ -98,7 +99,7 @@ def event_hash(event: AuditEvent) -> str:
         event.payload,
         event.prev_hash,
     )
-    return hashlib.sha256(EVENT_DOMAIN + canonical(fields)).hexdigest()
+    return suite.hexdigest(EVENT_DOMAIN + canonical(fields))
 
 
 def _check_field(name: str, value: str, limit: int, pattern: re.Pattern[str] | None) -> None:
@@ -121,8 +122,10 @@ def next_event(
     kind: str,
     subject: str,
     payload: Mapping[str, Any],
+    suite: Suite = DEFAULT,
 ) -> AuditEvent:
-    """The event that follows ``head`` (``None``: the first event of the chain).
+    """The event that follows ``head`` (``None``: the first event of the chain), hashed with
+    the chain's ``suite``.
 
     ``payload`` is normalised (Decimals and datetimes become strings) so the returned event is
     exactly what the database will give back, and hashes the same when read again.
@@ -160,7 +163,7 @@ def next_event(
         subject=unhashed.subject,
         payload=unhashed.payload,
         prev_hash=unhashed.prev_hash,
-        hash=event_hash(unhashed),
+        hash=event_hash(unhashed, suite),
     )
 
 
@@ -223,10 +226,12 @@ class _Walk:
         self,
         events: Sequence[AuditEvent],
         checkpoints: Sequence[Checkpoint],
-        public_key: Ed25519PublicKey,
+        public_key: PublicKey,
         first_seq: int,
+        suite: Suite,
     ) -> None:
         self.events = events
+        self.suite = suite
         self.public_key = public_key
         self.fingerprint = key_fingerprint(public_key)
         self.first_seq = first_seq
@@ -364,7 +369,7 @@ class _Walk:
 
     def _content_problem(self, event: AuditEvent) -> ChainProblem | None:
         try:
-            computed = event_hash(event)
+            computed = event_hash(event, self.suite)
         except CanonicalEncodingError as exc:
             return ChainProblem(
                 ProblemKind.EDITED,
@@ -431,9 +436,10 @@ class _Walk:
 def verify(
     events: Sequence[AuditEvent],
     checkpoints: Sequence[Checkpoint],
-    public_key: Ed25519PublicKey,
+    public_key: PublicKey,
     *,
     first_seq: int = 1,
+    suite: Suite | None = None,
 ) -> VerifyReport:
     """Walk ``events`` in the order given and report the first problem, if any.
 
@@ -442,5 +448,9 @@ def verify(
     checkpoint at ``first_seq - 1`` when that checkpoint is among ``checkpoints``, and otherwise
     taken on trust. Problems are reported in sequence order; at one sequence number the event
     is checked before the checkpoints that vouch for it.
+
+    ``suite`` is the chain's suite (read from the data, ``store.chain_suite``); ``None`` takes
+    the public key's. A key of another suite than the chain's verifies no checkpoint.
     """
-    return _Walk(events, checkpoints, public_key, first_seq).run()
+    chain_suite = suite_of_key(public_key) if suite is None else suite
+    return _Walk(events, checkpoints, public_key, first_seq, chain_suite).run()

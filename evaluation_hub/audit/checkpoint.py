@@ -1,12 +1,13 @@
 """Signed checkpoints of the audit chain: when to take one, how it is signed and checked.
 
 A checkpoint (签名检查点) is the statement "the chain's event ``seq`` has hash ``head_hash``",
-made at ``at`` and signed with the hub's Ed25519 key. Whoever edits stored events and re-hashes
+made at ``at`` and signed with the hub's key (Ed25519 or SM2, the chain's suite). Whoever edits stored events and re-hashes
 every later one to hide it still cannot produce the signatures, so checkpoints turn "the chain
 is self-consistent" into "the chain is the one the hub wrote", up to the last checkpoint.
 
 The signed message is ``CHECKPOINT_DOMAIN || canonical({"at", "head_hash", "key_id", "seq"})``
-(see docs/audit-chain.md). ``key_id`` is the SHA-256 of the raw public key, so a checkpoint
+(see docs/audit-chain.md). ``key_id`` is the hash (SHA-256 or SM3, the key's suite) of the raw
+public key, so a checkpoint
 signed with a rotated key is reported as such instead of as a forgery.
 
 Pure: no clock (``now`` is a parameter), no files (keys are objects; see ``keys.py``).
@@ -14,18 +15,16 @@ Pure: no clock (``now`` is a parameter), no files (keys are objects; see ``keys.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from evaluation_hub.audit.canonical import canonical, format_timestamp
 from evaluation_hub.audit.errors import CanonicalEncodingError
 from evaluation_hub.errors import ConfigError
+from seat_protocol.suites import PublicKey, SigningKey, suite_of_key
 
 __all__ = [
     "CHECKPOINT_DOMAIN",
@@ -59,7 +58,7 @@ class Checkpoint:
     head_hash: str
     at: datetime
     key_id: str
-    signature: str  # hex of the 64-byte Ed25519 signature
+    signature: str  # hex of the 64-byte signature (Ed25519, or SM2's r || s)
 
     def signed_message(self) -> bytes:
         return CHECKPOINT_DOMAIN + canonical(
@@ -87,10 +86,10 @@ class CheckpointPolicy:
             raise ConfigError(f"audit checkpoint interval must be positive, got {self.every}")
 
 
-def key_fingerprint(public_key: Ed25519PublicKey) -> str:
-    """Hex SHA-256 of the raw 32-byte public key: the ``key_id`` in every checkpoint."""
-    raw = public_key.public_bytes(Encoding.Raw, PublicFormat.Raw)
-    return hashlib.sha256(raw).hexdigest()
+def key_fingerprint(public_key: PublicKey) -> str:
+    """Hex hash of the raw public key in its suite (SHA-256 of Ed25519's 32 bytes, SM3 of SM2's
+    65): the ``key_id`` in every checkpoint."""
+    return suite_of_key(public_key).key_id(public_key)
 
 
 def checkpoint_due(
@@ -110,7 +109,7 @@ def checkpoint_due(
     return head.seq - last.seq >= policy.every_events or now - last.at >= policy.every
 
 
-def sign_checkpoint(head: ChainHead, now: datetime, private_key: Ed25519PrivateKey) -> Checkpoint:
+def sign_checkpoint(head: ChainHead, now: datetime, private_key: SigningKey) -> Checkpoint:
     """A checkpoint of ``head`` taken at ``now``, signed with ``private_key``."""
     format_timestamp(now)  # refuses a naive ``now`` before anything is signed
     unsigned = Checkpoint(
@@ -130,7 +129,7 @@ def sign_checkpoint(head: ChainHead, now: datetime, private_key: Ed25519PrivateK
     )
 
 
-def signature_valid(checkpoint: Checkpoint, public_key: Ed25519PublicKey) -> bool:
+def signature_valid(checkpoint: Checkpoint, public_key: PublicKey) -> bool:
     """Whether ``checkpoint`` carries a valid signature by ``public_key`` over its fields."""
     try:
         signature = bytes.fromhex(checkpoint.signature)

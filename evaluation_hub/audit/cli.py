@@ -13,7 +13,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
@@ -21,6 +20,7 @@ from evaluation_hub.audit.chain import VerifyReport, verify
 from evaluation_hub.audit.errors import AuditError
 from evaluation_hub.audit.keys import load_public_key
 from evaluation_hub.errors import ConfigError
+from seat_protocol.suites import PublicKey, suite_of_key
 
 __all__ = ["add_commands", "run_verify"]
 
@@ -50,7 +50,7 @@ def add_commands(subparsers: Any) -> None:
         required=True,
         type=Path,
         metavar="PATH",
-        help="PEM file with the hub's Ed25519 public key",
+        help="PEM file with the hub's public key (Ed25519, or SM2 for a national-suite chain)",
     )
     check.set_defaults(func=run_verify)
 
@@ -62,9 +62,9 @@ def _redacted(url: str) -> str:
         return "(unparseable URL)"
 
 
-async def _verify_database(url: str, public_key: Ed25519PublicKey) -> VerifyReport:
+async def _verify_database(url: str, public_key: PublicKey) -> VerifyReport:
     # Imported here so `evaluation-hub --help` does not load the database layer.
-    from evaluation_hub.audit.store import load_chain, load_checkpoints
+    from evaluation_hub.audit.store import chain_suite, load_chain, load_checkpoints
     from evaluation_hub.db.engine import Database
 
     database = Database(url, pool_size=1)
@@ -73,9 +73,20 @@ async def _verify_database(url: str, public_key: Ed25519PublicKey) -> VerifyRepo
         async with database.read() as db:
             events = await load_chain(db)
             checkpoints = await load_checkpoints(db)
+            suite = await chain_suite(db)
     finally:
         await database.dispose()
-    return verify(events, checkpoints, public_key)
+    held = suite_of_key(public_key)
+    if held is not suite:
+        raise ConfigError(
+            f"the audit chain uses the {suite.name} cryptographic suite ({suite.label}), but "
+            f"--public-key holds an {held.signature_name} key: pass the hub's "
+            f"{suite.signature_name} public key"
+        )
+    report = verify(events, checkpoints, public_key, suite=suite)
+    if suite.name != "default":  # the default's output stays what it always was
+        print(f"cryptographic suite: {suite.name} ({suite.label})")
+    return report
 
 
 def run_verify(args: argparse.Namespace) -> int:

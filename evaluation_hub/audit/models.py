@@ -16,7 +16,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from evaluation_hub.db.base import Base
 
-__all__ = ["AuditCheckpointRow", "AuditEventRow"]
+__all__ = ["AuditCheckpointRow", "AuditEventRow", "AuditSettingRow"]
 
 
 class AuditEventRow(Base):
@@ -47,3 +47,14 @@ class AuditCheckpointRow(Base):
     at: Mapped[datetime]
     key_id: Mapped[str] = mapped_column(String(64))
     signature: Mapped[str] = mapped_column(String(128))
+
+
+class AuditSettingRow(Base):
+    """A fact about the chain itself, fixed once written: ``suite`` names the cryptographic
+    suite its hashes and checkpoint signatures use (absent: ``default``, the chains written
+    before suites could be chosen)."""
+
+    __tablename__ = "audit_settings"
+
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200))

@@ -13,6 +13,10 @@ commits. Several hub processes appending at once still produce one chain:
 Either way the primary key on ``seq`` and the unique ``prev_hash`` make a fork impossible: a
 writer that somehow read a stale head fails on insert instead of branching the chain.
 
+The chain's cryptographic suite is recorded once in ``audit_settings`` (:func:`fix_suite`, at
+the hub's start) and read by every append and every verification (:func:`chain_suite`), so the
+data, not a process's configuration, says how its chain is hashed and signed.
+
 This module never updates or deletes an audit row.
 """
 
@@ -22,8 +26,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import insert, select, text
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from evaluation_hub.audit.chain import AuditEvent, next_event
@@ -34,13 +37,18 @@ from evaluation_hub.audit.checkpoint import (
     sign_checkpoint,
 )
 from evaluation_hub.audit.errors import AuditStoreError
-from evaluation_hub.audit.models import AuditCheckpointRow, AuditEventRow
+from evaluation_hub.audit.models import AuditCheckpointRow, AuditEventRow, AuditSettingRow
+from evaluation_hub.errors import ConfigError
+from seat_protocol.suites import DEFAULT, SigningKey, Suite, UnknownSuite, suite_named
 
 __all__ = [
     "APPENDED_EVENTS",
     "AUDIT_CHAIN_LOCK",
+    "SuiteMismatch",
     "append_event",
     "chain_head",
+    "chain_suite",
+    "fix_suite",
     "last_checkpoint",
     "load_chain",
     "load_checkpoints",
@@ -53,6 +61,46 @@ AUDIT_CHAIN_LOCK = 0x4556_4841_5544_4954
 
 # Key in a unit of work's ``info``: (subject, kind) of each event it appended, in order.
 APPENDED_EVENTS = "audit_appended_events"
+SUITE_SETTING = "suite"
+
+
+class SuiteMismatch(ConfigError):
+    """The hub is configured for another cryptographic suite than its database's chain."""
+
+
+async def chain_suite(db: AsyncSession) -> Suite:
+    """The suite the stored chain is hashed and signed with (``default`` if none is recorded)."""
+    name = await db.scalar(
+        select(AuditSettingRow.value).where(AuditSettingRow.name == SUITE_SETTING)
+    )
+    if name is None:
+        return DEFAULT
+    try:
+        return suite_named(name)
+    except UnknownSuite as exc:
+        raise AuditStoreError(f"the audit chain records {exc}") from None
+
+
+async def fix_suite(db: AsyncSession, suite: Suite) -> None:
+    """Record ``suite`` as the chain's, or refuse if the database already holds a chain of
+    another suite. Runs in the caller's open transaction, under the chain lock."""
+    await _lock_chain(db, "fix_suite")
+    recorded = await db.scalar(
+        select(AuditSettingRow.value).where(AuditSettingRow.name == SUITE_SETTING)
+    )
+    if recorded is None:
+        events = await db.scalar(select(func.count()).select_from(AuditEventRow))
+        # A chain written before suites could be chosen is a default one.
+        recorded = suite.name if not events else DEFAULT.name
+        await db.execute(insert(AuditSettingRow).values(name=SUITE_SETTING, value=recorded))
+    if recorded != suite.name:
+        held = suite_named(recorded)
+        raise SuiteMismatch(
+            f"this database's audit chain uses the {held.name} cryptographic suite "
+            f"({held.label}), but the hub is configured for the {suite.name} suite "
+            f"({suite.label}); the suite is fixed for a database once chosen: set "
+            f"EVALHUB_CRYPTO_SUITE={held.name}, or give this hub a new database"
+        )
 
 
 def _event(row: AuditEventRow) -> AuditEvent:
@@ -121,7 +169,13 @@ async def append_event(
     """
     await _lock_chain(db, "append_event")
     event = next_event(
-        await chain_head(db), at=at, actor=actor, kind=kind, subject=subject, payload=payload
+        await chain_head(db),
+        at=at,
+        actor=actor,
+        kind=kind,
+        subject=subject,
+        payload=payload,
+        suite=await chain_suite(db),
     )
     await db.execute(
         insert(AuditEventRow).values(
@@ -166,7 +220,7 @@ async def load_checkpoints(
 
 
 async def maybe_checkpoint(
-    db: AsyncSession, key: Ed25519PrivateKey, now: datetime, policy: CheckpointPolicy
+    db: AsyncSession, key: SigningKey, now: datetime, policy: CheckpointPolicy
 ) -> Checkpoint | None:
     """Sign and store a checkpoint of the head if ``policy`` says one is due at ``now``.
 
@@ -178,6 +232,12 @@ async def maybe_checkpoint(
     last = await last_checkpoint(db)
     if head is None or not checkpoint_due(last, head, now, policy):
         return None
+    suite = await chain_suite(db)
+    if not suite.owns(key):
+        raise AuditStoreError(
+            f"the audit chain uses the {suite.name} suite: its checkpoints are signed with an "
+            f"{suite.signature_name} key, not a {type(key).__name__}"
+        )
     checkpoint = sign_checkpoint(head, now, key)
     await db.execute(
         insert(AuditCheckpointRow).values(

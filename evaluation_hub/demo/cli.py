@@ -103,9 +103,9 @@ def _services(config: HubConfig, db: Database) -> Services:
     return Services(
         config=config,
         db=db,
-        sealer=Sealer.from_env_or_file(config.sealing_key, config.sealing_key_file),
+        sealer=Sealer.from_env_or_file(config.sealing_key, config.sealing_key_file, config.suite),
         bus=MemoryBus(),
-        hub_key=load_or_create_private_key(config.hub_key_file),
+        hub_key=load_or_create_private_key(config.hub_key_file, config.suite),
         distances=load_distances(),
         clock=lambda: datetime.now(UTC),
     )

@@ -1,0 +1,32 @@
+"""the audit chain's cryptographic suite, recorded once per database
+
+Revision ID: 0015
+Revises: 0014
+Create Date: 2026-12-04 23:10:00.000000
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+
+revision: str = "0015"
+down_revision: str | None = "0014"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    # No row is written here: a database without one holds a default-suite chain (every chain
+    # written before suites could be chosen), and the hub records its suite at its first start.
+    op.create_table(
+        "audit_settings",
+        sa.Column("name", sa.String(length=50), nullable=False),
+        sa.Column("value", sa.String(length=200), nullable=False),
+        sa.PrimaryKeyConstraint("name", name=op.f("pk_audit_settings")),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("audit_settings")
