@@ -33,6 +33,7 @@ from seat_agent.keys import init_state_dir, load_identity, record_hub_pin
 from seat_agent.page.guard import PAGE_KEY_ENV
 from seat_agent.runner import run_until_signalled
 from seat_protocol.auth import format_pin, parse_pin
+from seat_protocol.suites import suite_named
 
 __all__ = ["main"]
 
@@ -51,6 +52,13 @@ def _parser() -> argparse.ArgumentParser:
         "--hub-pin",
         help="the SHA-256 of the hub's TLS public key (evaluation-hub tls-pin prints it); "
         "without it the first enrolment records the key it meets",
+    )
+    init.add_argument(
+        "--suite",
+        choices=("default", "national"),
+        default="default",
+        help="the hub's cryptographic suite: default (Ed25519/X25519) or national (SM2 keys); "
+        "the hub refuses keys of another suite (default: %(default)s)",
     )
     en = sub.add_parser("enroll", help="send the enrolment request and wait for approval")
     en.add_argument("--state-dir", type=Path, required=True)
@@ -144,6 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 hub_url=args.hub,
                 hub_id=args.hub_id,
                 hub_pin=_pin(args.hub_pin),
+                suite=suite_named(args.suite),
             )
             print(f"工位 {identity.seat_id} 的密钥已生成。登记码：{identity.enrolment_code}")
         elif args.command == "enroll":

@@ -2,8 +2,11 @@
 
 ``init`` creates, in the state directory (0700), an Ed25519 key (authenticates the terminal
 to the hub) and an X25519 key (chapter content keys are wrapped for it), both as raw 32-byte
-private keys in files readable by the owner only (0600), plus ``seat.json`` (0600) with the
-seat id, the hub's URL and id, and, for a ``wss://`` hub, the pin of the hub's TLS key
+private keys in files readable by the owner only (0600); for a hub of the national
+cryptographic suite (``--suite national``) two SM2 keys instead, one that signs and one that
+chapter keys are encrypted for (the SM2 practice of separate signing and encryption keys),
+each its 32-byte private scalar. ``seat.json`` (0600) holds the suite, the seat id, the hub's
+URL and id, and, for a ``wss://`` hub, the pin of the hub's TLS key
 (``seat_agent.hub_pin``) once it is known: given at ``init`` (``--hub-pin``) or recorded by the
 first enrolment (:func:`record_hub_pin`). ``load`` reads them back. The enrolment code printed
 for the venue admin comes from ``seat_protocol.auth.enrolment_code``.
@@ -32,6 +35,8 @@ from cryptography.hazmat.primitives.serialization import (
 
 from seat_agent.errors import StateDirError
 from seat_protocol.auth import enrolment_code, public_key_bytes
+from seat_protocol.sm2 import SM2PrivateKey
+from seat_protocol.suites import DEFAULT, NATIONAL, SigningKey, Suite, UnknownSuite, suite_named
 
 __all__ = [
     "SeatIdentity",
@@ -43,6 +48,12 @@ __all__ = [
 
 ED25519_FILE = "ed25519.key"
 X25519_FILE = "x25519.key"
+SM2_SIGN_FILE = "sm2-sign.key"
+SM2_SEAL_FILE = "sm2-seal.key"
+_KEY_FILES = {
+    DEFAULT.name: (ED25519_FILE, X25519_FILE),
+    NATIONAL.name: (SM2_SIGN_FILE, SM2_SEAL_FILE),
+}
 CONFIG_FILE = "seat.json"
 
 
@@ -53,11 +64,14 @@ class SeatIdentity:
     seat_id: str
     hub_url: str
     hub_id: str
-    ed25519: Ed25519PrivateKey
-    x25519: X25519PrivateKey
+    #: the signing key: Ed25519, or SM2 in the national suite (named for the default's)
+    ed25519: SigningKey
+    #: the key chapter keys are wrapped for: X25519, or SM2 in the national suite
+    x25519: X25519PrivateKey | SM2PrivateKey
     state_dir: Path
     #: the SHA-256 of the hub's TLS public key (hex), for a ``wss://`` hub once known
     hub_pin: str | None = None
+    suite: Suite = DEFAULT
 
     @property
     def uses_tls(self) -> bool:
@@ -69,6 +83,8 @@ class SeatIdentity:
 
     @property
     def x25519_public(self) -> bytes:
+        if isinstance(self.x25519, SM2PrivateKey):
+            return self.x25519.public_key().encoded()
         return self.x25519.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
 
     @property
@@ -112,28 +128,44 @@ def _config(identity: SeatIdentity) -> dict[str, object]:
         "hub_url": identity.hub_url,
         "hub_id": identity.hub_id,
     }
+    if identity.suite is not DEFAULT:
+        config["suite"] = identity.suite.name
     if identity.hub_pin is not None:
         config["hub_pin"] = identity.hub_pin
     return config
 
 
 def init_state_dir(
-    state_dir: Path, *, seat_id: str, hub_url: str, hub_id: str, hub_pin: str | None = None
+    state_dir: Path,
+    *,
+    seat_id: str,
+    hub_url: str,
+    hub_id: str,
+    hub_pin: str | None = None,
+    suite: Suite = DEFAULT,
 ) -> SeatIdentity:
-    """Create fresh keys and ``seat.json`` in ``state_dir`` (created if missing)."""
+    """Create fresh keys of ``suite`` and ``seat.json`` in ``state_dir`` (created if missing)."""
     private_state_dir(state_dir)
-    for name in (ED25519_FILE, X25519_FILE, CONFIG_FILE):
+    for name in (ED25519_FILE, X25519_FILE, SM2_SIGN_FILE, SM2_SEAL_FILE, CONFIG_FILE):
         if (state_dir / name).exists():
             raise StateDirError(
                 f"{state_dir / name} already exists; this terminal is already initialised "
                 "(use a new --state-dir to enrol with new keys)"
             )
-    ed = Ed25519PrivateKey.generate()
-    x = X25519PrivateKey.generate()
-    raw = (Encoding.Raw, PrivateFormat.Raw, NoEncryption())
-    _write_private(state_dir / ED25519_FILE, ed.private_bytes(*raw))
-    _write_private(state_dir / X25519_FILE, x.private_bytes(*raw))
-    identity = SeatIdentity(seat_id, hub_url, hub_id, ed, x, state_dir, hub_pin)
+    if suite is NATIONAL:
+        sm2_sign, sm2_seal = SM2PrivateKey.generate(), SM2PrivateKey.generate()
+        _write_private(state_dir / SM2_SIGN_FILE, sm2_sign.scalar_bytes())
+        _write_private(state_dir / SM2_SEAL_FILE, sm2_seal.scalar_bytes())
+        identity = SeatIdentity(
+            seat_id, hub_url, hub_id, sm2_sign, sm2_seal, state_dir, hub_pin, suite
+        )
+    else:
+        ed = Ed25519PrivateKey.generate()
+        x = X25519PrivateKey.generate()
+        raw = (Encoding.Raw, PrivateFormat.Raw, NoEncryption())
+        _write_private(state_dir / ED25519_FILE, ed.private_bytes(*raw))
+        _write_private(state_dir / X25519_FILE, x.private_bytes(*raw))
+        identity = SeatIdentity(seat_id, hub_url, hub_id, ed, x, state_dir, hub_pin)
     _write_config(state_dir, _config(identity))
     return identity
 
@@ -152,25 +184,38 @@ def load_identity(state_dir: Path) -> SeatIdentity:
         os.chmod(state_dir, 0o700)
     try:
         config = json.loads((state_dir / CONFIG_FILE).read_text(encoding="utf-8"))
-        ed_raw = (state_dir / ED25519_FILE).read_bytes()
-        x_raw = (state_dir / X25519_FILE).read_bytes()
+        suite = suite_named(str(config.get("suite", DEFAULT.name)))
+        sign_file, seal_file = _KEY_FILES[suite.name]
+        ed_raw = (state_dir / sign_file).read_bytes()
+        x_raw = (state_dir / seal_file).read_bytes()
     except FileNotFoundError as exc:
         raise StateDirError(
             f"{exc.filename} is missing; run `seat-agent init --state-dir {state_dir}` first"
         ) from exc
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, UnknownSuite) as exc:
         raise StateDirError(f"cannot read the terminal state in {state_dir}: {exc}") from exc
     if len(ed_raw) != 32 or len(x_raw) != 32:
         raise StateDirError(f"the key files in {state_dir} are damaged (expected 32 bytes each)")
     try:
+        signing: SigningKey
+        sealing: X25519PrivateKey | SM2PrivateKey
+        if suite is NATIONAL:
+            signing = SM2PrivateKey(int.from_bytes(ed_raw, "big"))
+            sealing = SM2PrivateKey(int.from_bytes(x_raw, "big"))
+        else:
+            signing = Ed25519PrivateKey.from_private_bytes(ed_raw)
+            sealing = X25519PrivateKey.from_private_bytes(x_raw)
         return SeatIdentity(
             seat_id=str(config["seat_id"]),
             hub_url=str(config["hub_url"]),
             hub_id=str(config["hub_id"]),
-            ed25519=Ed25519PrivateKey.from_private_bytes(ed_raw),
-            x25519=X25519PrivateKey.from_private_bytes(x_raw),
+            ed25519=signing,
+            x25519=sealing,
             state_dir=state_dir,
             hub_pin=None if config.get("hub_pin") is None else str(config["hub_pin"]),
+            suite=suite,
         )
+    except ValueError as exc:
+        raise StateDirError(f"the key files in {state_dir} are damaged ({exc})") from exc
     except (KeyError, TypeError) as exc:
         raise StateDirError(f"{state_dir / CONFIG_FILE} lacks {exc}") from exc

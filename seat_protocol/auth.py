@@ -1,6 +1,7 @@
 """Seat authentication: the challenge-response signature and the enrolment code.
 
-The hub sends a fresh random 32-byte nonce; the seat signs, with its Ed25519 key,
+The hub sends a fresh random 32-byte nonce; the seat signs, with its Ed25519 key (SM2 in the
+national suite, ``seat_protocol.suites``; the enrolled key's size says which),
 
     DOMAIN || nonce || len(seat_id) || seat_id || len(hub_id) || hub_id
 
@@ -9,7 +10,8 @@ signature from ever being valid for any other use of the same key; the hub id ke
 relaying a challenge to another hub; the length prefixes make the concatenation unambiguous.
 
 The enrolment code lets a venue admin check that the keys the hub recorded are the keys the
-terminal printed: 25 decimal digits (about 83 bits) taken from SHA-256 over both public keys,
+terminal printed: 25 decimal digits (about 83 bits) taken from SHA-256 (SM3 for SM2 keys) over
+both public keys,
 in five groups of five (``12345 67890 12345 67890 12345``): digits in short groups are what a
 person reads out and types most reliably, and at 83 bits nobody can make a second key pair
 with the same code.
@@ -29,8 +31,9 @@ import hashlib
 import re
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from seat_protocol.suites import SigningKey, suite_of_key, suite_of_public_bytes
 
 __all__ = [
     "AUTH_DOMAIN",
@@ -55,6 +58,7 @@ ENROLMENT_CODE = re.compile(r"[0-9]{5}( [0-9]{5}){4}")
 _CODE_DIGITS, _CODE_GROUP = 25, 5
 NONCE_SIZE = 32
 _KEY_SIZE = 32
+_SM2_KEY_SIZE = 65
 
 
 def _prefixed(text: str) -> bytes:
@@ -71,7 +75,7 @@ def challenge_payload(nonce: bytes, seat_id: str, hub_id: str) -> bytes:
     return AUTH_DOMAIN + nonce + _prefixed(seat_id) + _prefixed(hub_id)
 
 
-def sign_challenge(key: Ed25519PrivateKey, nonce: bytes, seat_id: str, hub_id: str) -> bytes:
+def sign_challenge(key: SigningKey, nonce: bytes, seat_id: str, hub_id: str) -> bytes:
     return key.sign(challenge_payload(nonce, seat_id, hub_id))
 
 
@@ -80,20 +84,21 @@ def verify_challenge(
 ) -> bool:
     """Whether ``signature`` is the enrolled key's signature of this challenge. Never raises
     for bad input: a malformed key or signature simply does not verify."""
-    if len(public_key) != _KEY_SIZE or len(signature) != 64:
+    if len(signature) != 64:
         return False
     try:
-        Ed25519PublicKey.from_public_bytes(public_key).verify(
-            signature, challenge_payload(nonce, seat_id, hub_id)
-        )
+        suite = suite_of_public_bytes(public_key)
+        suite.load_public(public_key).verify(signature, challenge_payload(nonce, seat_id, hub_id))
     except (InvalidSignature, ValueError):
         return False
     return True
 
 
-def public_key_bytes(key: Ed25519PrivateKey) -> bytes:
-    """The raw 32-byte public key of ``key`` (the form enrolled and sent on the wire)."""
-    return key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+def public_key_bytes(key: SigningKey) -> bytes:
+    """The raw public key of ``key`` (the form enrolled and sent on the wire): 32 bytes for
+    Ed25519, 65 for SM2."""
+    public = key.public_key()
+    return suite_of_key(public).public_bytes(public)
 
 
 def _grouped(digits: str) -> str:
@@ -101,10 +106,17 @@ def _grouped(digits: str) -> str:
 
 
 def enrolment_code(ed25519_public_key: bytes, x25519_public_key: bytes) -> str:
-    """The code a venue admin compares, e.g. ``04719 88231 50602 19374 66015``."""
-    if len(ed25519_public_key) != _KEY_SIZE or len(x25519_public_key) != _KEY_SIZE:
+    """The code a venue admin compares, e.g. ``04719 88231 50602 19374 66015``. The keys are a
+    seat's signing and chapter keys: Ed25519 and X25519 (32 bytes each), or two SM2 keys (65
+    bytes each, national suite, hashed with SM3)."""
+    if len(ed25519_public_key) == len(x25519_public_key) == _SM2_KEY_SIZE:
+        digest = suite_of_public_bytes(ed25519_public_key).digest(
+            ENROLMENT_DOMAIN + ed25519_public_key + x25519_public_key
+        )
+    elif len(ed25519_public_key) != _KEY_SIZE or len(x25519_public_key) != _KEY_SIZE:
         raise ValueError("public keys must be 32 bytes each")
-    digest = hashlib.sha256(ENROLMENT_DOMAIN + ed25519_public_key + x25519_public_key).digest()
+    else:
+        digest = hashlib.sha256(ENROLMENT_DOMAIN + ed25519_public_key + x25519_public_key).digest()
     # 128 bits reduced modulo 10^25: the bias is below 2^-44, far under anything a guess gains.
     number = int.from_bytes(digest[:16], "big") % 10**_CODE_DIGITS
     return _grouped(f"{number:0{_CODE_DIGITS}d}")

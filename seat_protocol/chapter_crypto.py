@@ -18,7 +18,14 @@ show it. The format:
 * ``sha256`` in the manifest is the SHA-256 of the chunks concatenated in order; ``size`` is
   their total length (what the seat shows progress against).
 
-Only the seat's X25519 private key opens a chapter. Pure: no I/O, randomness only from
+In the national suite (the seat enrolled SM2 keys, ``seat_protocol.suites``) ``K`` is a 128-bit
+SM4 key, each piece is sealed with SM4-GCM the same way, and ``K`` is wrapped with SM2
+public-key encryption (GB/T 32918.4, ``C1 || C3 || C2``) for the seat's SM2 encryption key:
+``wrapped_key`` is base64 of that ciphertext. Chunk names and the manifest hash stay SHA-256 in
+both suites: they address content (a damaged chunk is refused before decryption); what keeps a
+chunk secret and unaltered is the AEAD under ``K``.
+
+Only the seat's X25519 (or SM2 encryption) private key opens a chapter. Pure: no I/O, randomness only from
 ``os.urandom`` through ``cryptography`` (or passed in for tests). Never imports evaluation_hub.
 """
 
@@ -38,6 +45,8 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from seat_protocol.exceptions import SeatProtocolError
 from seat_protocol.messages import CHUNK_SIZE, ManifestChapter
+from seat_protocol.sm2 import SM2DecryptionError, SM2PrivateKey, SM2PublicKey
+from seat_protocol.suites import DEFAULT, NATIONAL, Aead
 
 __all__ = [
     "ChapterSealError",
@@ -91,29 +100,34 @@ def seal_chapter(
     *,
     label: str,
     position: int,
-    seat_public_key: X25519PublicKey,
+    seat_public_key: X25519PublicKey | SM2PublicKey,
     context: str,
     chunk_size: int = CHUNK_SIZE,
     content_key: bytes | None = None,
 ) -> SealedChapter:
-    """Encrypt ``plaintext`` for one seat; ``context`` binds it to its session and place."""
+    """Encrypt ``plaintext`` for one seat; ``context`` binds it to its session and place.
+    An SM2 seat key seals in the national suite (SM4-GCM, SM2-wrapped content key)."""
     if chunk_size <= _TAG:
         raise ValueError(f"chunk_size must exceed {_TAG}")
-    key = content_key or AESGCM.generate_key(bit_length=256)
+    suite = NATIONAL if isinstance(seat_public_key, SM2PublicKey) else DEFAULT
+    key = content_key or os.urandom(suite.aead_key_size)
     piece = chunk_size - _TAG
     pieces = [plaintext[i : i + piece] for i in range(0, len(plaintext), piece)] or [b""]
-    aead = AESGCM(key)
+    aead: Aead = suite.aead(key)
     sealed = [
         aead.encrypt(_nonce(i), p, _aad(context, i, len(pieces))) for i, p in enumerate(pieces)
     ]
     chunks = {hashlib.sha256(c).hexdigest(): c for c in sealed}
-    ephemeral = X25519PrivateKey.generate()
-    ephemeral_raw = _raw(ephemeral.public_key())
-    wrap_key = _wrapping_key(
-        ephemeral.exchange(seat_public_key), ephemeral_raw, _raw(seat_public_key)
-    )
-    nonce = os.urandom(12)
-    wrapped = ephemeral_raw + nonce + AESGCM(wrap_key).encrypt(nonce, key, context.encode())
+    if isinstance(seat_public_key, SM2PublicKey):
+        wrapped = seat_public_key.encrypt(key)
+    else:
+        ephemeral = X25519PrivateKey.generate()
+        ephemeral_raw = _raw(ephemeral.public_key())
+        wrap_key = _wrapping_key(
+            ephemeral.exchange(seat_public_key), ephemeral_raw, _raw(seat_public_key)
+        )
+        nonce = os.urandom(12)
+        wrapped = ephemeral_raw + nonce + AESGCM(wrap_key).encrypt(nonce, key, context.encode())
     manifest = ManifestChapter(
         label=label,
         position=position,
@@ -137,7 +151,7 @@ def check_chunk(digest: str, data: bytes) -> None:
 def open_chapter(
     manifest: ManifestChapter,
     chunks: Mapping[str, bytes],
-    seat_private_key: X25519PrivateKey,
+    seat_private_key: X25519PrivateKey | SM2PrivateKey,
     context: str,
 ) -> bytes:
     """Decrypt a chapter from its chunks with the seat's private key; any tampering fails."""
@@ -152,19 +166,23 @@ def open_chapter(
     if hashlib.sha256(b"".join(ordered)).hexdigest() != manifest.sha256:
         raise ChapterSealError(f"chapter {manifest.label} does not match its manifest hash")
     raw = base64.b64decode(manifest.wrapped_key)
-    ephemeral_raw, nonce, sealed_key = raw[:32], raw[32:44], raw[44:]
-    seat_raw = _raw(seat_private_key.public_key())
     try:
-        shared = seat_private_key.exchange(X25519PublicKey.from_public_bytes(ephemeral_raw))
-        key = AESGCM(_wrapping_key(shared, ephemeral_raw, seat_raw)).decrypt(
-            nonce, sealed_key, context.encode()
-        )
-        aead = AESGCM(key)
+        aead: Aead
+        if isinstance(seat_private_key, SM2PrivateKey):
+            aead = NATIONAL.aead(seat_private_key.decrypt(raw))
+        else:
+            ephemeral_raw, nonce, sealed_key = raw[:32], raw[32:44], raw[44:]
+            seat_raw = _raw(seat_private_key.public_key())
+            shared = seat_private_key.exchange(X25519PublicKey.from_public_bytes(ephemeral_raw))
+            key = AESGCM(_wrapping_key(shared, ephemeral_raw, seat_raw)).decrypt(
+                nonce, sealed_key, context.encode()
+            )
+            aead = AESGCM(key)
         count = len(ordered)
         return b"".join(
             aead.decrypt(_nonce(i), c, _aad(context, i, count)) for i, c in enumerate(ordered)
         )
-    except (InvalidTag, ValueError) as exc:
+    except (InvalidTag, ValueError, SM2DecryptionError) as exc:
         raise ChapterSealError(
             f"chapter {manifest.label} cannot be opened with this seat's key: it was sealed for "
             "another seat or another place, or it was altered"

@@ -119,7 +119,8 @@ _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _KEY = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _ENROLMENT_CODE = ENROLMENT_CODE  # five groups of five digits (seat_protocol.auth)
-_HEX_KEY = re.compile(r"[0-9a-f]{64}")
+# A seat's public key: Ed25519's 32 bytes (default suite) or SM2's 65 (national suite).
+_HEX_KEY = re.compile(r"[0-9a-f]{64}|04[0-9a-f]{128}")
 _HEX_SIGNATURE = re.compile(r"[0-9a-f]{128}")
 
 Sender = Literal["hub", "seat", "both"]
@@ -161,7 +162,14 @@ def _check_sha256(value: str, name: str) -> None:
     _check(_SHA256.fullmatch(value) is not None, name, "must be 64 lowercase hex digits")
 
 
-def _check_b64(value: str, name: str, *, size: int | None = None, max_size: int = 0) -> bytes:
+def _check_b64(
+    value: str,
+    name: str,
+    *,
+    size: int | None = None,
+    max_size: int = 0,
+    sizes: tuple[int, ...] = (),
+) -> bytes:
     """The decoded bytes of a checked base64 field (so a caller need not decode it again)."""
     try:
         raw = unb64(value)
@@ -169,6 +177,8 @@ def _check_b64(value: str, name: str, *, size: int | None = None, max_size: int 
         raise ValueError(f"field '{name}' is not standard base64") from None
     if size is not None:
         _check(len(raw) == size, name, f"must decode to {size} bytes")
+    if sizes:
+        _check(len(raw) in sizes, name, f"must decode to {' or '.join(map(str, sizes))} bytes")
     if max_size:
         _check(len(raw) <= max_size, name, f"must decode to at most {max_size} bytes")
     return raw
@@ -307,8 +317,15 @@ class Enroll(Message):
 
     def __post_init__(self) -> None:
         _check_id(self.seat_id, "seat_id")
-        _check_b64(self.ed25519_public_key, "ed25519_public_key", size=32)
-        _check_b64(self.x25519_public_key, "x25519_public_key", size=32)
+        # 32 bytes each (Ed25519, X25519: default suite) or 65 each (SM2 signing and
+        # encryption keys: national suite); seat_protocol.auth.enrolment_code refuses a mix.
+        sign_key = _check_b64(self.ed25519_public_key, "ed25519_public_key", sizes=(32, 65))
+        seal_key = _check_b64(self.x25519_public_key, "x25519_public_key", sizes=(32, 65))
+        _check(
+            len(sign_key) == len(seal_key),
+            "x25519_public_key",
+            "must be of the same suite as ed25519_public_key",
+        )
         _check(
             _ENROLMENT_CODE.fullmatch(self.enrolment_code) is not None,
             "enrolment_code",
@@ -778,7 +795,11 @@ class ReportSignature(AppMessage):
         _check_id(self.session_id, "session_id")
         _check(self.decision in ("agree", "disagree"), "decision", "must be agree or disagree")
         _check_text(self.reason, "reason", 2000, empty_ok=True)
-        _check(_HEX_KEY.fullmatch(self.public_key) is not None, "public_key", "must be 64 hex")
+        _check(
+            _HEX_KEY.fullmatch(self.public_key) is not None,
+            "public_key",
+            "must be 64 hex" if len(self.public_key) <= 64 else "must be 64 or 130 hex",
+        )
         _check(_HEX_SIGNATURE.fullmatch(self.signature) is not None, "signature", "must be 128 hex")
 
 

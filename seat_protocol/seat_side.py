@@ -19,8 +19,6 @@ from __future__ import annotations
 import hashlib
 from typing import Any, ClassVar
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
 from seat_protocol.auth import enrolment_code, sign_challenge
 from seat_protocol.closecodes import CloseCode
 from seat_protocol.events import (
@@ -51,6 +49,7 @@ from seat_protocol.messages import (
     unb64,
 )
 from seat_protocol.streams import Channel
+from seat_protocol.suites import SigningKey
 
 from ._endpoint import ConnectionState, Endpoint, Timing
 
@@ -70,7 +69,7 @@ class SeatConnection(Endpoint):
         *,
         seat_id: str,
         hub_id: str,
-        key: Ed25519PrivateKey,
+        key: SigningKey,
         channel: Channel,
         now: float,
         handshake_timeout: float = 10.0,

@@ -16,11 +16,17 @@ module is the smallest wrapper that makes it safe to use, because the package as
   (SubjectPublicKeyInfo and PKCS#8 with the SM2 curve OID 1.2.156.10197.1.301), which
   ``cryptography`` does not know for this curve and OpenSSL 3 reads.
 
-Signatures are the 64-byte ``r || s`` (the same size as Ed25519's). Pure: no I/O.
+Signatures are the 64-byte ``r || s`` (the same size as Ed25519's).
+
+Public-key encryption (GB/T 32918.4, output ``C1 || C3 || C2``) is written here over gmssl's
+scalar multiplication, because gmssl's own ``encrypt`` draws its ``k`` from :mod:`random` and
+runs its KDF over the hex text of the point instead of its bytes. It wraps the short content
+keys of sealed chapters (``chapter_crypto``). Pure: no I/O.
 """
 
 from __future__ import annotations
 
+import hmac
 import secrets
 from typing import Any
 
@@ -30,6 +36,7 @@ from gmssl import sm2 as _gmssl_sm2
 
 __all__ = [
     "DEFAULT_ID",
+    "SM2DecryptionError",
     "SM2PrivateKey",
     "SM2PublicKey",
     "sm3",
@@ -55,6 +62,29 @@ def sm3(data: bytes) -> bytes:
     digest = hashes.Hash(hashes.SM3())
     digest.update(data)
     return digest.finalize()
+
+
+class SM2DecryptionError(ValueError):
+    """An SM2 ciphertext is malformed, altered, or for another key."""
+
+
+def kdf(z: bytes, length: int) -> bytes:
+    """The SM3 key derivation function of GB/T 32918.4 §5.4.3."""
+    out = b""
+    counter = 1
+    while len(out) < length:
+        out += sm3(z + counter.to_bytes(4, "big"))
+        counter += 1
+    return out[:length]
+
+
+def _multiply(k: int, x: int, y: int, table: dict[str, str]) -> tuple[int, int]:
+    width = len(table["n"])
+    engine = _engine(table, "0" * width, "")
+    point = engine._kg(k, f"{x:0{width}x}{y:0{width}x}")
+    if point is None:
+        raise SM2DecryptionError("the point at infinity")
+    return int(point[:width], 16), int(point[width:], 16)
 
 
 def _engine(table: dict[str, str], private_hex: str, public_hex: str) -> Any:
@@ -126,6 +156,26 @@ class SM2PublicKey:
         if not ok:
             raise InvalidSignature("the SM2 signature does not verify")
 
+    def encrypt(self, message: bytes, *, k: int | None = None) -> bytes:
+        """``C1 || C3 || C2`` (GB/T 32918.4 §6.1); ``k`` only for known-answer tests."""
+        if not message:
+            raise ValueError("SM2 encrypts at least one byte")
+        g = int(self._table["g"][: self._width], 16), int(self._table["g"][self._width :], 16)
+        while True:
+            nonce = k if k is not None else secrets.randbelow(int(self._table["n"], 16) - 1) + 1
+            x1, y1 = _multiply(nonce, *g, self._table)
+            x2, y2 = _multiply(nonce, self.x, self.y, self._table)
+            shared = x2.to_bytes(32, "big") + y2.to_bytes(32, "big")
+            t = kdf(shared, len(message))
+            if any(t):
+                break
+            if k is not None:
+                raise ValueError("this k gives an all-zero key stream; draw another")
+        c1 = b"\x04" + x1.to_bytes(32, "big") + y1.to_bytes(32, "big")
+        c2 = bytes(a ^ b for a, b in zip(message, t, strict=True))
+        c3 = sm3(shared[:32] + message + shared[32:])
+        return c1 + c3 + c2
+
     def __eq__(self, other: object) -> bool:
         return isinstance(other, SM2PublicKey) and (self.x, self.y) == (other.x, other.y)
 
@@ -167,6 +217,35 @@ class SM2PrivateKey:
 
     def public_key(self) -> SM2PublicKey:
         return self._public
+
+    def scalar_bytes(self) -> bytes:
+        """The 32-byte private scalar ``d`` (how a seat keeps its key on disk, 0600)."""
+        return self._d.to_bytes(32, "big")
+
+    def decrypt(self, ciphertext: bytes) -> bytes:
+        """The message of ``C1 || C3 || C2``; ``SM2DecryptionError`` if it does not check."""
+        if len(ciphertext) <= 65 + 32:
+            raise SM2DecryptionError("an SM2 ciphertext is longer than 97 bytes")
+        try:
+            c1 = SM2PublicKey(
+                int.from_bytes(ciphertext[1:33], "big"),
+                int.from_bytes(ciphertext[33:65], "big"),
+                table=self._table,
+            )
+            if ciphertext[0] != 4:
+                raise ValueError("C1 is not an uncompressed point")
+        except ValueError as exc:
+            raise SM2DecryptionError("C1 is not a point on the curve") from exc
+        c3, c2 = ciphertext[65:97], ciphertext[97:]
+        x2, y2 = _multiply(self._d, c1.x, c1.y, self._table)
+        shared = x2.to_bytes(32, "big") + y2.to_bytes(32, "big")
+        t = kdf(shared, len(c2))
+        if not any(t):
+            raise SM2DecryptionError("the key stream is all zeros")
+        message = bytes(a ^ b for a, b in zip(c2, t, strict=True))
+        if not hmac.compare_digest(sm3(shared[:32] + message + shared[32:]), c3):
+            raise SM2DecryptionError("the SM2 ciphertext was altered or is for another key")
+        return message
 
     def sign(self, data: bytes, *, identity: bytes = DEFAULT_ID, k: int | None = None) -> bytes:
         """The 64-byte ``r || s`` over ``data``; ``k`` only for known-answer tests."""

@@ -1,7 +1,7 @@
 """Signing the evaluation report (评标报告签署): each member agrees, or disagrees with written
 reasons, after the reveal; a refusal to sign with written reasons is recorded.
 
-A signature is the member's Ed25519 signature over ``scoring.signing.signature_document`` (the
+A signature is the member's Ed25519 (SM2 in the national suite) signature over ``scoring.signing.signature_document`` (the
 result, the decision and the reasons), sent by the seat terminal the member sits at and made
 with that seat's approved key: the hub refuses any other key, a seat acting for an expert
 checked in elsewhere, and every signature entered at the host (nobody signs for an expert).
@@ -16,7 +16,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -37,6 +36,7 @@ from evaluation_hub.sessions.store import apply_action_in
 from scoring.errors import SignatureInvalid
 from scoring.signing import signature_document
 from scoring.signing import verify as verify_signature
+from seat_protocol.suites import suite_of_public_bytes
 
 __all__ = ["Signature", "sign_report", "signature_of", "signatures_of"]
 
@@ -165,7 +165,8 @@ async def sign_report(
                 raise InvalidInput("signature-required", "签署评标报告须附专家的签名和签名公钥")
             try:
                 key_bytes = bytes.fromhex(public_key)
-                key = Ed25519PublicKey.from_public_bytes(key_bytes)
+                # The enrolled key's suite: Ed25519 (32 bytes) or SM2 (65, national suite).
+                key = suite_of_public_bytes(key_bytes).load_public(key_bytes)
                 sig = bytes.fromhex(signature)
             except ValueError:
                 raise InvalidInput(

@@ -61,6 +61,7 @@ from evaluation_hub.sessions.states import CHAPTERS_RELEASABLE
 from seat_protocol.chapter_crypto import chapter_context, seal_chapter
 from seat_protocol.messages import CHUNK_SIZE as PROTOCOL_CHUNK_SIZE
 from seat_protocol.messages import ChapterManifest, ManifestChapter
+from seat_protocol.sm2 import SM2PublicKey
 
 __all__ = [
     "RELEASE_STATES",
@@ -122,7 +123,12 @@ def seal_for_seat(
     chunk_size: int = PROTOCOL_CHUNK_SIZE,
 ) -> tuple[ChapterManifest, dict[str, bytes]]:
     """The expert's chapters in their shuffled order, sealed for one seat."""
-    public = X25519PublicKey.from_public_bytes(seat_public_key)
+    # 32 bytes: the seat's X25519 key (default suite); 65: its SM2 encryption key (national).
+    public: X25519PublicKey | SM2PublicKey = (
+        SM2PublicKey.from_encoded(seat_public_key)
+        if len(seat_public_key) == 65
+        else X25519PublicKey.from_public_bytes(seat_public_key)
+    )
     view = ctx.shuffle.view(expert)
     chapters: list[ManifestChapter] = []
     chunks: dict[str, bytes] = {}

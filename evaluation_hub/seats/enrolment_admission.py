@@ -103,6 +103,16 @@ async def admit_enrolment(
 ) -> EnrolmentRefusal | None:
     """Whether a terminal at ``address`` may ask to enrol at ``seat_key`` now (``None``: it
     may); see the module docstring for the rule. Counts the request either way."""
+    suite = hub.suite
+    if len(ed25519_public_key) != suite.public_key_size:
+        # Seat keys are of the hub's suite: SM2 keys at a national-suite hub, Ed25519/X25519
+        # at a default one. Refused before anything is read or counted: it costs nothing.
+        log.warning("seat.enrolment_refused", seat_key=seat_key, address=address, why="suite")
+        return EnrolmentRefusal(
+            CloseCode.UNSUPPORTED_VERSION,
+            f"this hub uses the {suite.name} cryptographic suite ({suite.label}): initialise "
+            f"the terminal with `seat-agent init --suite {suite.name}`",
+        )
     policy = hub.config.enrolment
     where = address_key(address)
     async with hub.db.write() as s:

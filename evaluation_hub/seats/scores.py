@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -28,6 +27,7 @@ from evaluation_hub.evaluation import saves
 from evaluation_hub.services import Services
 from scoring.errors import SignatureInvalid
 from scoring.signing import save_document, verify
+from seat_protocol.suites import suite_of_public_bytes
 
 __all__ = ["CONFLICT_MESSAGE", "CommitOutcome", "ScoreCommit", "commit_score"]
 
@@ -126,7 +126,7 @@ async def commit_score(
         return _refused("signature-missing", _UNSIGNED)
     try:
         verify(
-            Ed25519PublicKey.from_public_bytes(key),
+            suite_of_public_bytes(key).load_public(key),
             save_document(session_ref, idempotency_key, sheet),
             bytes.fromhex(signature),
         )

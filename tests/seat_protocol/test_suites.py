@@ -6,7 +6,7 @@ import pytest
 from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from seat_protocol.sm2 import SM2PrivateKey, SM2PublicKey
+from seat_protocol.sm2 import SM2DecryptionError, SM2PrivateKey, SM2PublicKey
 from seat_protocol.suites import (
     DEFAULT,
     NATIONAL,
@@ -164,3 +164,34 @@ def test_suite_names() -> None:
     assert suite_named("national") is NATIONAL and suite_named("default") is DEFAULT
     with pytest.raises(UnknownSuite, match="unknown cryptographic suite 'gost'"):
         suite_named("gost")
+
+
+def test_sm2_encryption_annex_example_on_the_test_curve() -> None:
+    # GB/T 32918.4-2016 Annex A (GM/T 0003.4): written there as C1 || C2 || C3, here C1 || C3 || C2.
+    key = SM2PrivateKey(
+        0x1649AB77A00637BD5E2EFE283FBF353534AA7F7CB89463F208DDBC2920BB0DA0, table=TEST_CURVE
+    )
+    assert (key.public_key().x, key.public_key().y) == (
+        0x435B39CCA8F3B508C1488AFC67BE491A0F7BA07E581A0E4849A5CF70628A7E0A,
+        0x75DDBA78F15FEECB4C7895E2C1CDF5FE01DEBB2CDBADF45399CCF77BBA076A42,
+    )
+    c1 = (
+        "04245C26FB68B1DDDDB12C4B6BF9F2B6D5FE60A383B0D18D1C4144ABF17F6252E7"
+        "76CB9264C2A7E88E52B19903FDC47378F605E36811F5C07423A24B84400F01B8"
+    )
+    c2 = "650053A89B41C418B0C3AAD00D886C00286467"
+    c3 = "9C3D7360C30156FAB7C80A0276712DA9D8094A634B766D3A285E07480653426D"
+    k = 0x4C62EEFD6ECFC2B95B92FD6C3D9575148AFA17425546D49018E5388D49DD7B4F
+    sealed = key.public_key().encrypt(b"encryption standard", k=k)
+    assert sealed.hex().upper() == c1 + c3 + c2
+    assert key.decrypt(sealed) == b"encryption standard"
+    with pytest.raises(SM2DecryptionError):
+        key.decrypt(sealed[:-1] + bytes([sealed[-1] ^ 1]))
+
+
+def test_sm2_encryption_round_trip_and_the_wrong_key() -> None:
+    key = SM2PrivateKey.generate()
+    sealed = key.public_key().encrypt(b"k" * 16)
+    assert key.decrypt(sealed) == b"k" * 16
+    with pytest.raises(SM2DecryptionError):
+        SM2PrivateKey.generate().decrypt(sealed)
