@@ -137,6 +137,7 @@ def _create(session_id: int, args: argparse.Namespace) -> int:
     from evaluation_hub.db.engine import Database
     from evaluation_hub.errors import HubError
     from evaluation_hub.sealing import Sealer
+    from seat_protocol.suites import suite_of_key
 
     url = args.database_url or os.environ.get("EVALHUB_DATABASE_URL") or HubConfig.database_url
     key_path = args.hub_key or Path(
@@ -147,13 +148,16 @@ def _create(session_id: int, args: argparse.Namespace) -> int:
     # The sealing key lets the evaluation section re-derive the report; never create one here.
     sealing_env = os.environ.get("EVALHUB_SEALING_KEY")
     sealing_file = Path(os.environ.get("EVALHUB_SEALING_KEY_FILE") or HubConfig.sealing_key_file)
-    sealer = (
-        Sealer.from_env_or_file(sealing_env, sealing_file)
-        if sealing_env or sealing_file.exists()
-        else None
-    )
+    sealing_known = bool(sealing_env) or sealing_file.exists()
 
     async def write() -> Any:
+        # Sealed values open in the suite they were sealed in: the hub key's, which the writer
+        # checks is the chain's.
+        sealer = (
+            Sealer.from_env_or_file(sealing_env, sealing_file, suite_of_key(key))
+            if sealing_known
+            else None
+        )
         database = Database(url, pool_size=1)
         try:
             await database.check_migrated()

@@ -84,4 +84,5 @@ class SubmittedScore(Base):
     verdict_message: Mapped[str | None] = mapped_column(Text, default=None)
     #: hex Ed25519 signature over the save's document, and the seat's key that made it
     seat_signature: Mapped[str | None] = mapped_column(String(128), default=None)
-    seat_public_key: Mapped[str | None] = mapped_column(String(64), default=None)
+    # hex: 64 digits (Ed25519) or 130 (SM2, national suite)
+    seat_public_key: Mapped[str | None] = mapped_column(String(130), default=None)

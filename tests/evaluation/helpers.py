@@ -25,6 +25,7 @@ from evaluation_hub.seats.scores import ScoreCommit, commit_score
 from scoring.model import COMMERCIAL_PART, BidPackage
 from scoring.shuffle import StaggeredShuffle
 from scoring.signing import save_document, sign
+from seat_protocol.auth import public_key_bytes
 from seat_protocol.hub_side import score_digest
 from tests.hub.helpers import confirm_committee
 
@@ -160,7 +161,7 @@ async def enrol_seat(
             SeatEnrolment(
                 seat_key=seat_key,
                 seat_id=seeded["seats"][seat_key.split(".", 1)[1]],
-                ed25519_public_key=key.public_key().public_bytes_raw(),
+                ed25519_public_key=public_key_bytes(key),
                 x25519_public_key=bytes(32),
                 enrolment_code="AAAA-AAAA",
                 status="approved",

@@ -1,4 +1,5 @@
-"""the audit chain's cryptographic suite, recorded once per database
+"""the audit chain's cryptographic suite, recorded once per database; seat key columns wide
+enough for SM2 keys (130 hex digits)
 
 Revision ID: 0015
 Revises: 0014
@@ -26,7 +27,23 @@ def upgrade() -> None:
         sa.Column("value", sa.String(length=200), nullable=False),
         sa.PrimaryKeyConstraint("name", name=op.f("pk_audit_settings")),
     )
+    for table, column in (("report_signatures", "public_key"), ("submitted_scores", "seat_public_key")):
+        with op.batch_alter_table(table, schema=None) as batch_op:
+            batch_op.alter_column(
+                column,
+                existing_type=sa.String(length=64),
+                type_=sa.String(length=130),
+                existing_nullable=True,
+            )
 
 
 def downgrade() -> None:
+    for table, column in (("report_signatures", "public_key"), ("submitted_scores", "seat_public_key")):
+        with op.batch_alter_table(table, schema=None) as batch_op:
+            batch_op.alter_column(
+                column,
+                existing_type=sa.String(length=130),
+                type_=sa.String(length=64),
+                existing_nullable=True,
+            )
     op.drop_table("audit_settings")
