@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+from pathlib import Path
+
 import pytest
 from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
@@ -195,3 +199,32 @@ def test_sm2_encryption_round_trip_and_the_wrong_key() -> None:
     assert key.decrypt(sealed) == b"k" * 16
     with pytest.raises(SM2DecryptionError):
         SM2PrivateKey.generate().decrypt(sealed)
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
+def test_openssl_reads_the_sm2_keys_and_verifies_the_signatures(tmp_path: Path) -> None:
+    key = SM2PrivateKey.generate()
+    (tmp_path / "key.pem").write_bytes(NATIONAL.private_pem(key))
+    (tmp_path / "pub.pem").write_bytes(NATIONAL.public_pem(key.public_key()))
+    (tmp_path / "msg").write_bytes(b"evaluation-result/1")
+    signature = key.sign(b"evaluation-result/1")
+    r, s = (int.from_bytes(half, "big") for half in (signature[:32], signature[32:]))
+
+    def der_integer(n: int) -> bytes:
+        raw = n.to_bytes(n.bit_length() // 8 + 1, "big")
+        return b"\x02" + bytes([len(raw)]) + raw
+
+    body = der_integer(r) + der_integer(s)
+    (tmp_path / "sig.der").write_bytes(b"\x30" + bytes([len(body)]) + body)
+    shown = subprocess.run(
+        ["openssl", "pkey", "-in", str(tmp_path / "key.pem"), "-noout", "-text"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert "ASN1 OID: SM2" in shown.stdout
+    verified = subprocess.run(
+        ["openssl", "pkeyutl", "-verify", "-pubin", "-inkey", str(tmp_path / "pub.pem"),
+         "-rawin", "-in", str(tmp_path / "msg"), "-sigfile", str(tmp_path / "sig.der"),
+         "-digest", "sm3", "-pkeyopt", "distid:1234567812345678"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert verified.stdout.strip() == "Signature Verified Successfully", verified.stderr
