@@ -13,7 +13,6 @@ screen chrome.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,6 +29,7 @@ from scoring.price import PriceResult, Ranking, describe_formula
 from scoring.sheets import Reintegrated
 from scoring.shuffle import ShuffleManifest, commitment
 from scoring.signing import decimal_text
+from seat_protocol.suites import suite_of_public_bytes
 
 __all__ = ["ProxySaveNote", "ReportData", "ReviewNote", "SignatureNote", "render_report"]
 
@@ -354,8 +354,10 @@ def _candidates(data: ReportData) -> str:
 
 def _fingerprint(public_key_hex: str) -> str:
     """A seat key's fingerprint as the report prints it: the first 16 hex digits of the
-    SHA-256 of the raw public key, in groups of four (``1a2b 3c4d 5e6f 7a8b``)."""
-    digest = hashlib.sha256(bytes.fromhex(public_key_hex)).hexdigest()[:16]
+    hash of the raw public key in its suite (SHA-256 of an Ed25519 key, SM3 of an SM2 key),
+    in groups of four (``1a2b 3c4d 5e6f 7a8b``)."""
+    raw = bytes.fromhex(public_key_hex)
+    digest = suite_of_public_bytes(raw).hexdigest(raw)[:16]
     return " ".join(digest[i : i + 4] for i in range(0, 16, 4))
 
 
@@ -387,8 +389,18 @@ def _signatures(data: ReportData) -> str:
                 _e(_time(sig.signed_at)),
             ]
         )
+    # Seat keys are of the deployment's suite: SM2 keys are 65 bytes (130 hex digits).
+    national = any(len(s.public_key or "") == 130 for s in data.signatures)
     return _table(
-        ["专家", "姓名", "意见", "不同意见和理由", "签名公钥指纹", "Ed25519 签名", "签署时间"],
+        [
+            "专家",
+            "姓名",
+            "意见",
+            "不同意见和理由",
+            "签名公钥指纹",
+            "SM2 签名" if national else "Ed25519 签名",
+            "签署时间",
+        ],
         rows,
         frozenset(),
     )

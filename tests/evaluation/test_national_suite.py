@@ -142,6 +142,14 @@ async def test_an_sm2_signed_report_verifies_with_audit_verify_and_archive_verif
     await _sign_all(client, clock, sid, result, seat_of)
     lifecycle = await (await client.get(f"/api/sessions/{sid}/lifecycle", headers=host)).json()
     assert lifecycle["state"] == "report_signed"
+    # The report names the signatures SM2 and prints each seat key's SM3 fingerprint.
+    resp = await client.get(f"/api/sessions/{sid}/evaluation/report", headers=host)
+    assert resp.status == 200, await resp.text()
+    html = await resp.text()
+    assert "SM2 签名" in html and "Ed25519" not in html
+    for seat_key in seat_of.values():
+        digest = NATIONAL.hexdigest(public_key_bytes(sm2_seat_key(seat_key)))[:16]
+        assert " ".join(digest[i : i + 4] for i in range(0, 16, 4)) in html
 
     # The hub key is SM2, written as OpenSSL writes an SM2 SubjectPublicKeyInfo.
     public_file = tmp_path / "hub-key.pub"
