@@ -143,6 +143,8 @@ def seal_for_seat(
             key = bytes.fromhex(
                 sealer.mac(context.encode() + b"\0" + hashlib.sha256(text).digest(), _KEY_PURPOSE)
             )
+            if isinstance(public, SM2PublicKey):
+                key = key[:16]  # an SM4 content key is 128 bits
             sealed = seal_chapter(
                 text,
                 label=label,

@@ -26,6 +26,7 @@ from seat_agent.keys import init_state_dir
 from seat_agent.page.app import DESK, make_app, start_page
 from seat_agent.page.guard import new_page_key
 from seat_agent.runner import SeatAgent
+from seat_protocol.suites import DEFAULT, Suite
 from tests.conftest import FakeClock
 from tests.evaluation.helpers import act, attach, hub_shuffle
 from tests.hub.helpers import confirm_committee, login, problem
@@ -45,10 +46,16 @@ KM = "云南省公共资源交易中心（昆明）"
 
 @contextlib.asynccontextmanager
 async def host_expert_seat(
-    client: Client, seeded: dict[str, Any], database: Database, clock: FakeClock, tmp: Path
+    client: Client,
+    seeded: dict[str, Any],
+    database: Database,
+    clock: FakeClock,
+    tmp: Path,
+    suite: Suite = DEFAULT,
 ) -> AsyncIterator[ExpertSeat]:
-    """E01 booked at the host's KM-01, the booking confirmed, the terminal enrolled, the
-    session in check-in with the package attached, PINs issued, the agent and page running."""
+    """E01 booked at the host's KM-01, the booking confirmed, the terminal enrolled (with keys
+    of ``suite``), the session in check-in with the package attached, PINs issued, the agent
+    and page running."""
     host = await login(client, "km_operator")
     sid = seeded["session"]
     resp = await client.post(
@@ -70,6 +77,7 @@ async def host_expert_seat(
         seat_id=SEAT,
         hub_url=f"ws://127.0.0.1:{client.port}/ws/seat",
         hub_id=client.app[CONFIG].hub_id,
+        suite=suite,
     )
     await seat_store.record_enrolment(
         database,
