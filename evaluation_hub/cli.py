@@ -109,9 +109,15 @@ def _db_upgrade(args: argparse.Namespace) -> int:
     config = _config(args)
 
     async def run() -> None:
+        from evaluation_hub.audit.store import fix_suite
+
         db = Database(config.database_url)
         try:
             await db.upgrade()
+            # The cryptographic suite is fixed before any command writes the first audit event
+            # (refused if the database's chain is of another suite).
+            async with db.write() as s:
+                await fix_suite(s, config.suite)
         finally:
             await db.dispose()
 

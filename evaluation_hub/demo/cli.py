@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
+from evaluation_hub.audit.store import fix_suite
 from evaluation_hub.booking.directory import list_venues
 from evaluation_hub.config import HubConfig
 from evaluation_hub.db.engine import Database
@@ -119,6 +120,8 @@ async def _prepare(
     db = Database(config.database_url)
     try:
         await db.upgrade()
+        async with db.write() as s:  # the suite is fixed before the seed's first audit event
+            await fix_suite(s, config.suite)
         hub = _services(config, db)
         now = datetime.now(UTC)
         empty = not await list_venues(hub, SEED_ACTOR)

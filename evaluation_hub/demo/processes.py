@@ -53,12 +53,18 @@ async def prepare_seats(
     dirs = []
     for seat_id in DEMO_SEATS:
         state = seats_dir / seat_id
-        if (state / CONFIG_FILE).exists() and load_identity(state).hub_url == hub_url:
+        if (
+            (state / CONFIG_FILE).exists()
+            and load_identity(state).hub_url == hub_url
+            and load_identity(state).suite is hub.suite
+        ):
             dirs.append(state)
             continue
         if state.exists():
             shutil.rmtree(state)
-        identity = init_state_dir(state, seat_id=seat_id, hub_url=hub_url, hub_id=hub_id)
+        identity = init_state_dir(
+            state, seat_id=seat_id, hub_url=hub_url, hub_id=hub_id, suite=hub.suite
+        )
         await enrolment.record_enrolment(
             hub.db, seat_id, identity.ed25519_public, identity.x25519_public,
             identity.enrolment_code, now,
