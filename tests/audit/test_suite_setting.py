@@ -1,0 +1,42 @@
+"""The cryptographic suite is chosen in configuration and fixed for a database by `db upgrade`
+(or the hub's first start): a command of the other suite is refused with a clear message."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from evaluation_hub.cli import main
+from evaluation_hub.config import HubConfig
+from evaluation_hub.errors import ConfigError
+from seat_protocol.suites import NATIONAL
+
+
+def test_db_upgrade_fixes_the_suite_and_refuses_the_other(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}"
+    monkeypatch.setenv("EVALHUB_STATE_DIR", str(tmp_path))
+    monkeypatch.setenv("EVALHUB_CRYPTO_SUITE", "national")
+    assert main(["db", "upgrade", "--database-url", url]) == 0
+    assert main(["db", "upgrade", "--database-url", url]) == 0  # the same suite again
+    capsys.readouterr()
+    monkeypatch.setenv("EVALHUB_CRYPTO_SUITE", "default")
+    assert main(["db", "upgrade", "--database-url", url]) == 2
+    assert capsys.readouterr().err == (
+        "evaluation-hub: this database's audit chain uses the national cryptographic suite "
+        "(SM2/SM3/SM4-GCM), but the hub is configured for the default suite "
+        "(Ed25519/SHA-256/AES-256-GCM); the suite is fixed for a database once chosen: set "
+        "EVALHUB_CRYPTO_SUITE=national, or give this hub a new database\n"
+    )
+
+
+def test_the_suite_setting() -> None:
+    secret = {"EVALHUB_TOKEN_SECRET": "s" * 40}
+    assert HubConfig.from_env({**secret, "EVALHUB_CRYPTO_SUITE": "National "}).suite is NATIONAL
+    with pytest.raises(ConfigError) as caught:
+        HubConfig.from_env({**secret, "EVALHUB_CRYPTO_SUITE": "gost"})
+    assert str(caught.value) == (
+        "EVALHUB_CRYPTO_SUITE: unknown cryptographic suite 'gost': choose one of default, national"
+    )
