@@ -3,10 +3,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 from pathlib import Path
 
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
 
+from evaluation_hub.api.app import create_app
+from evaluation_hub.audit.store import SuiteMismatch
 from evaluation_hub.cli import main
 from evaluation_hub.config import HubConfig
 from evaluation_hub.errors import ConfigError
@@ -40,3 +46,32 @@ def test_the_suite_setting() -> None:
     assert str(caught.value) == (
         "EVALHUB_CRYPTO_SUITE: unknown cryptographic suite 'gost': choose one of default, national"
     )
+
+
+async def test_the_hub_refuses_to_start_on_a_database_of_the_other_suite(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}"
+    monkeypatch.setenv("EVALHUB_STATE_DIR", str(tmp_path))
+    monkeypatch.setenv("EVALHUB_CRYPTO_SUITE", "national")
+    assert await asyncio.to_thread(main, ["db", "upgrade", "--database-url", url]) == 0
+    config = HubConfig(
+        database_url=url,
+        token_secret="t" * 40,
+        sealing_key_file=tmp_path / "sealing.key",
+        hub_key_file=tmp_path / "default-hub-key.pem",
+        recordings_dir=tmp_path / "recordings",
+    )
+    runner = web.AppRunner(create_app(config, sweep=False))
+    try:
+        with pytest.raises(SuiteMismatch, match="configured for the default suite"):
+            await runner.setup()  # the application's start-up
+    finally:
+        await runner.cleanup()
+    # Configured for the national suite, the same database starts (with an SM2 hub key).
+    national = dataclasses.replace(
+        config, crypto_suite="national", hub_key_file=tmp_path / "hub-key.pem"
+    )
+    async with TestClient(TestServer(create_app(national, sweep=False))) as client:
+        assert (await client.get("/api/health")).status == 200
+    assert (tmp_path / "hub-key.pem").read_text().startswith("-----BEGIN PRIVATE KEY-----")
