@@ -12,6 +12,7 @@ import asyncio
 import hashlib
 import json
 import os
+import re
 import shutil
 import sys
 from collections.abc import AsyncIterator
@@ -80,6 +81,14 @@ async def client(
     app = create_app(config, db=database, clock=clock, sweep=False)
     async with TestClient(TestServer(app)) as test_client:
         yield test_client
+
+
+_LOG_LINE = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \[")
+
+
+def _printed(out: str) -> list[str]:
+    """What a command printed, without the log lines the running hub writes meanwhile."""
+    return [line for line in out.splitlines() if not _LOG_LINE.match(line)]
 
 
 def _hub(*argv: str, tmp_path: Path) -> CompletedProcess[str]:
@@ -169,8 +178,9 @@ async def test_an_sm2_signed_report_verifies_with_audit_verify_and_archive_verif
     checked = _hub("audit", "verify", "--database-url", database.url, "--public-key",
                    str(public_file), tmp_path=tmp_path)  # fmt: skip
     assert checked.returncode == 0, checked.stderr
-    assert checked.stdout.splitlines()[0] == "cryptographic suite: national (SM2/SM3/SM4-GCM)"
-    assert checked.stdout.splitlines()[1].startswith(f"audit chain OK: {len(events)} events")
+    printed = _printed(checked.stdout)
+    assert printed[0] == "cryptographic suite: national (SM2/SM3/SM4-GCM)"
+    assert printed[1].startswith(f"audit chain OK: {len(events)} events")
 
     # --- the archive names the suite; archive verify reads it from the bundle ---------------------
     bundle = tmp_path / "bundle"
@@ -189,8 +199,9 @@ async def test_an_sm2_signed_report_verifies_with_audit_verify_and_archive_verif
     verified = _hub("archive", "verify", str(bundle), "--public-key", str(public_file),
                     tmp_path=tmp_path)  # fmt: skip
     assert verified.returncode == 0, verified.stdout + verified.stderr
-    assert verified.stdout.startswith(f"archive OK: session {sid}, ")
-    assert verified.stdout.splitlines()[0].endswith("(national suite)")
+    printed = _printed(verified.stdout)
+    assert printed[0].startswith(f"archive OK: session {sid}, ")
+    assert printed[0].endswith("(national suite)")
 
     # --- one SM2 signature changed: the manifest's ----------------------------------------------
     forged_bundle = tmp_path / "forged"
@@ -199,7 +210,7 @@ async def test_an_sm2_signed_report_verifies_with_audit_verify_and_archive_verif
     (forged_bundle / "manifest.sig").write_text(sig[:-1] + ("0" if sig[-1] != "0" else "1") + "\n")
     capsys.readouterr()  # the hub's log lines so far
     assert await asyncio.to_thread(main, ["archive", "verify", str(forged_bundle)]) == 1
-    assert capsys.readouterr().out.startswith(
+    assert _printed(capsys.readouterr().out)[0].startswith(
         "manifest.sig is not a valid signature of manifest.json by the key in hub-public-key.pem"
     )
 
@@ -214,7 +225,7 @@ async def test_an_sm2_signed_report_verifies_with_audit_verify_and_archive_verif
     command = ["audit", "verify", "--database-url", database.url, "--public-key", str(public_file)]
     capsys.readouterr()
     assert await asyncio.to_thread(main, command) == 1
-    assert capsys.readouterr().out.splitlines() == [
+    assert _printed(capsys.readouterr().out) == [
         "cryptographic suite: national (SM2/SM3/SM4-GCM)",
         f"event {target.seq} ({target.kind} on {target.subject}) was edited: its contents do not "
         "match its stored hash",
