@@ -103,6 +103,10 @@ class HubConfig:
     recording_segment_s: float = 10.0
     recording_retention: timedelta | None = None
     recording_prune_interval_s: float = 3600.0
+    # /metrics answers these addresses (networks), or a request with this bearer token, and
+    # nobody else (404). Default: the hub's own host only.
+    metrics_allow: tuple[str, ...] = ("127.0.0.1/32", "::1/128")
+    metrics_token: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         try:
@@ -119,6 +123,15 @@ class HubConfig:
                 f"the token lifetime limit ({self.token_max_lifetime}) is shorter than the "
                 f"lifetime tokens are issued with ({self.token_ttl})"
             )
+        for network in self.metrics_allow:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError as exc:
+                raise ConfigError(
+                    f"EVALHUB_METRICS_ALLOW: {network!r} is not an address or network"
+                ) from exc
+        if self.metrics_token is not None and len(self.metrics_token) < 32:
+            raise ConfigError("EVALHUB_METRICS_TOKEN must be at least 32 characters long")
         for proxy in self.trusted_proxies:
             try:
                 ipaddress.ip_network(proxy, strict=False)
@@ -277,6 +290,7 @@ def _limit(env: dict[str, str], prefix: str, default: Limit) -> Limit:
 
 def _security_settings(env: dict[str, str]) -> dict[str, object]:
     """TLS (EVALHUB_TLS_CERT, EVALHUB_TLS_KEY), EVALHUB_TRUSTED_PROXIES (comma-separated),
+    EVALHUB_METRICS_ALLOW (comma-separated addresses or networks) and EVALHUB_METRICS_TOKEN,
     EVALHUB_TOKEN_MAX_LIFETIME_HOURS, and the throttling limits: EVALHUB_SIGNIN_USER_ADDRESS_*,
     EVALHUB_SIGNIN_ADDRESS_*, EVALHUB_SIGNIN_USER_*, EVALHUB_ENROLMENT_ADDRESS_*,
     EVALHUB_ENROLMENT_SEAT_* (each ``_ATTEMPTS``, ``_WINDOW_MINUTES``, ``_LOCKOUT_MINUTES``),
@@ -290,6 +304,13 @@ def _security_settings(env: dict[str, str]) -> dict[str, object]:
         values["trusted_proxies"] = tuple(
             p.strip() for p in env["EVALHUB_TRUSTED_PROXIES"].split(",") if p.strip()
         )
+    if "EVALHUB_METRICS_ALLOW" in env:
+        # Empty: no address is trusted by itself (only the token opens /metrics).
+        values["metrics_allow"] = tuple(
+            p.strip() for p in env["EVALHUB_METRICS_ALLOW"].split(",") if p.strip()
+        )
+    if env.get("EVALHUB_METRICS_TOKEN"):
+        values["metrics_token"] = env["EVALHUB_METRICS_TOKEN"]
     hours = _number(env, "EVALHUB_TOKEN_MAX_LIFETIME_HOURS")
     if hours is not None:
         values["token_max_lifetime"] = timedelta(hours=hours)

@@ -35,6 +35,7 @@ from evaluation_hub.api import (
     evaluation_events,
     events,
     live,
+    ops,
     pages,
     pool,
     seat_link,
@@ -124,6 +125,7 @@ _MODULES = (
     chapters,
     evaluation_events,
     pool,
+    ops,
 )
 meta = ApiRoutes()
 API_OPERATIONS: list[Operation] = []
@@ -333,4 +335,5 @@ def create_app(
     seat_link.setup_session_notices(app)
     live.setup_live(app)
     evaluation_events.setup_evaluation_events(app)
+    ops.setup(app)
     return app

@@ -14,7 +14,7 @@ from pathlib import Path
 from aiohttp import web
 
 from evaluation_hub.api.auth import principal
-from evaluation_hub.api.keys import CLOCK, SERVICES
+from evaluation_hub.api.keys import CLOCK, METRICS, SERVICES
 from evaluation_hub.api.params import path_id
 from evaluation_hub.api.routes import ApiRoutes
 from evaluation_hub.api.schema import read_json
@@ -268,9 +268,11 @@ async def save_scores(request: web.Request) -> web.Response:
     body = dict(await read_json(request, SCORE_SAVE))
     reason = body.pop("reason", "")
     app = request.app
-    outcome = await saves.save_from_host(
-        app[SERVICES], who, session_id, body, reason=reason, now=app[CLOCK]()
-    )
+    with app[METRICS].observe_save("host") as timing:
+        outcome = await saves.save_from_host(
+            app[SERVICES], who, session_id, body, reason=reason, now=app[CLOCK]()
+        )
+        timing.outcome = "accepted" if outcome.accepted else "refused"
     return web.json_response(views.save_json(outcome), status=201)
 
 

@@ -11,11 +11,22 @@ from evaluation_hub.booking.allocation import RegionDistances
 from evaluation_hub.bus.base import Bus
 from evaluation_hub.config import HubConfig
 from evaluation_hub.db.engine import Database
+from evaluation_hub.ops.metrics import HubMetrics
 from evaluation_hub.sealing import Sealer
 from evaluation_hub.services import Services
 from seat_protocol.suites import SigningKey
 
-__all__ = ["BUS", "CLOCK", "CONFIG", "DB", "DISTANCES", "HUB_KEY", "SEALER", "SERVICES"]
+__all__ = [
+    "BUS",
+    "CLOCK",
+    "CONFIG",
+    "DB",
+    "DISTANCES",
+    "HUB_KEY",
+    "METRICS",
+    "SEALER",
+    "SERVICES",
+]
 
 CONFIG = web.AppKey("config", HubConfig)
 DB = web.AppKey("db", Database)
@@ -28,3 +39,5 @@ DISTANCES = web.AppKey("distances", RegionDistances)
 HUB_KEY: web.AppKey[SigningKey] = web.AppKey("hub_key")
 # Everything the use cases need; handlers pass it (or its parts) to one use case each.
 SERVICES = web.AppKey("services", Services)
+# The process's Prometheus registry (api.ops); the problem middleware counts refusals in it.
+METRICS = web.AppKey("metrics", HubMetrics)

@@ -18,7 +18,7 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-from evaluation_hub.api.keys import CONFIG
+from evaluation_hub.api.keys import CONFIG, METRICS
 from evaluation_hub.db.unavailable import RETRY_AFTER_S, is_unavailable
 from evaluation_hub.errors import InvalidInput, NotFound, ProblemError
 
@@ -28,6 +28,9 @@ PROBLEM_BASE = "https://evaluation-hub.invalid/problems/"
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 
 log = structlog.get_logger(__name__)
+
+# Where a problem response keeps its code for the refusal count.
+_REASON = web.ResponseKey("problem_code", str)
 
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
@@ -50,7 +53,9 @@ def problem_response(
         "instance": instance,
         **extra,
     }
-    return web.json_response(body, status=status, content_type=PROBLEM_CONTENT_TYPE)
+    response = web.json_response(body, status=status, content_type=PROBLEM_CONTENT_TYPE)
+    response[_REASON] = code  # for the refusal count (``_count_refusal``)
+    return response
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -95,6 +100,15 @@ def _unexpected(request: web.Request, exc: Exception, request_id: str) -> web.Re
     )
 
 
+def _count_refusal(request: web.Request, response: web.StreamResponse) -> None:
+    """Every problem answer passes here: counted by status and reason (the problem type)."""
+    metrics = request.app.get(METRICS)
+    if metrics is None or not isinstance(response, web.Response):
+        return
+    reason = response.get(_REASON, "unknown")
+    metrics.count_refusal(response.status, reason)
+
+
 @web.middleware
 async def problem_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     # A client's request id is echoed only when it is a short plain token (it goes into logs).
@@ -125,5 +139,7 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
         response = _unexpected(request, exc, request_id)
     finally:
         structlog.contextvars.unbind_contextvars("request_id")
+    if response.status >= 400 and response.content_type == PROBLEM_CONTENT_TYPE:
+        _count_refusal(request, response)
     response.headers["X-Request-Id"] = request_id
     return response

@@ -148,5 +148,8 @@ class Bus(Protocol):
     async def present(self) -> dict[str, Event]:
         """Every seat present now, with its latest info."""
 
+    async def ping(self) -> None:
+        """One round trip to the transport (readiness and metrics); BusError if it fails."""
+
     async def close(self) -> None:
         """Release the transport; open subscriptions end. Idempotent."""

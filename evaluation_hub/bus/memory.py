@@ -99,6 +99,9 @@ class MemoryBus:
             del self._presence[key]
         return {key: decode_json(text) for key, (_, text) in sorted(self._presence.items())}
 
+    async def ping(self) -> None:
+        self._check_open()
+
     async def close(self) -> None:
         if self._closed:
             return

@@ -345,6 +345,11 @@ class RedisBus:
                         log.warning("bus.bad_presence_ignored", key=key)
         return dict(sorted(found.items()))
 
+    async def ping(self) -> None:
+        self._check_open()
+        with self._redis_call("answer PING"):
+            await self._redis.ping()
+
     async def close(self) -> None:
         if self._closed:
             return

@@ -117,3 +117,12 @@ class ChapterChunks:
     @property
     def held_bytes(self) -> int:
         return sum(len(c) for c in self._chunks.values())
+
+    @property
+    def held_chunks(self) -> int:
+        return len(self._chunks)
+
+    @property
+    def served_chunks(self) -> int:
+        """Chunks of the seats' latest releases handed over so far (the metrics read it)."""
+        return sum(len(served) for served in self._served.values())

@@ -79,6 +79,8 @@ class SeatHub:
     # Other parts of the hub append to this list (see ``ScoreListener``); called in order.
     score_listeners: list[ScoreListener] = field(default_factory=list)
     media_offer_handler: MediaOfferHandler | None = None
+    # Told (source "seat", outcome, seconds) of every score save handled (api.ops: metrics).
+    save_observer: Callable[[str, str, float], None] | None = None
     # Answers ChunksRequested: the chunks released to seats in this process.
     chapter_source: ChapterChunks | None = None
     channels: HubChannels = field(default_factory=HubChannels)

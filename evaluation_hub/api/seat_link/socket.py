@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Callable
 from datetime import datetime
 
@@ -250,6 +251,8 @@ async def _tell_listeners(hub: SeatHub, event: CommitScore) -> None:
 
 async def _commit(services: Services, hub: SeatHub, event: CommitScore, now: Clock) -> None:
     channel = hub.channels.get(event.seat_id)
+    started = time.perf_counter()
+    outcome = "failed"
     try:
         judged = await scores.commit_score(
             services,
@@ -261,6 +264,7 @@ async def _commit(services: Services, hub: SeatHub, event: CommitScore, now: Clo
             signature=event.signature,
             now=now(),
         )
+        outcome = _save_outcome(judged)
         if judged.outcome == "committed":
             await _tell_listeners(hub, event)
     except Exception as exc:
@@ -289,8 +293,16 @@ async def _commit(services: Services, hub: SeatHub, event: CommitScore, now: Clo
             code=judged.code,
             message=judged.message,
         )
+    if hub.save_observer is not None:
+        hub.save_observer("seat", outcome, time.perf_counter() - started)
     # The acknowledgement goes on whichever connection of the seat is live now.
     await hub.flush_live(event.seat_id)
+
+
+def _save_outcome(judged: scores.ScoreCommit) -> str:
+    if judged.outcome == "replayed":
+        return "replayed"
+    return "accepted" if judged.accepted else "refused"
 
 
 def _send_chunks(hub: SeatHub, event: ChunksRequested) -> ChapterManifest | None:

@@ -1,0 +1,122 @@
+"""Operations shells: ``/api/ready`` (readiness) and ``/metrics`` (Prometheus, operators only).
+
+``/api/health`` (in ``api.app``) stays the liveness answer: the process answers, nothing more.
+The rules live in ``evaluation_hub.ops``; these handlers gather the process's state from the
+application and call one use case each.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+from sqlalchemy.pool import QueuePool
+
+from evaluation_hub.api.events import LIVE_STREAMS
+from evaluation_hub.api.keys import CLOCK, CONFIG, DB, METRICS, SERVICES
+from evaluation_hub.api.live import LIVE
+from evaluation_hub.api.routes import ApiRoutes
+from evaluation_hub.api.seat_link.hub import CHAPTERS, SEAT_HUB
+from evaluation_hub.api.transport import client_address
+from evaluation_hub.live.census import forwarder_running, seat_statuses
+from evaluation_hub.ops.errors import NotReady
+from evaluation_hub.ops.metrics import CONTENT_TYPE, HubMetrics, PoolUse, Process
+from evaluation_hub.ops.readiness import readiness
+from evaluation_hub.ops.scrape import scrape
+
+__all__ = ["routes", "setup"]
+
+routes = ApiRoutes()
+TAG = "元数据"
+
+_CHECK = {
+    "type": "object",
+    "required": ["name", "ok", "ms", "detail"],
+    "properties": {
+        "name": {"type": "string", "enum": ["database", "redis", "media", "calendar"]},
+        "ok": {"type": "boolean"},
+        "ms": {"type": "number"},
+        "detail": {"type": "string"},
+    },
+}
+READY = {
+    "type": "object",
+    "required": ["status", "checks"],
+    "properties": {
+        "status": {"type": "string", "enum": ["ready"]},
+        "checks": {"type": "array", "items": _CHECK},
+    },
+}
+
+
+@routes.route(
+    "GET",
+    "/api/ready",
+    summary="就绪检查：数据库（已迁移到最新版本）、Redis（如已配置）、媒体转发、节假日日历（未来 60 天），"
+    "各项附耗时（毫秒）；任一项未通过时返回 503 并列出未通过的项",
+    tag=TAG,
+    auth=False,
+    response=READY,
+    errors=(503,),
+)
+async def ready(request: web.Request) -> web.Response:
+    app = request.app
+    live = app.get(LIVE)
+    probe = None if live is None else (lambda: forwarder_running(live))
+    found = await readiness(app[SERVICES], probe, now=app[CLOCK]())
+    checks = [{"name": c.name, "ok": c.ok, "ms": c.ms, "detail": c.detail} for c in found.checks]
+    if not found.ok:
+        raise NotReady(found.failing, checks)
+    return web.json_response({"status": "ready", "checks": checks})
+
+
+def _process(app: web.Application) -> Process:
+    """What this process holds now, read from the application's parts."""
+    seat_hub = app.get(SEAT_HUB)
+    links: dict[str, int] = {}
+    if seat_hub is not None:
+        for conn in list(seat_hub.sockets):
+            links[conn.state.value] = links.get(conn.state.value, 0) + 1
+    chunks = app.get(CHAPTERS)
+    live = app.get(LIVE)
+    streams = list(app.get(LIVE_STREAMS, ()))
+    pool = app[DB].engine.pool
+    return Process(
+        seat_links=links,
+        live={} if live is None else seat_statuses(live),
+        live_running=live is not None and forwarder_running(live),
+        event_streams=len(streams),
+        bus_backlog=sum(s.pending() for s in streams),
+        bus_dropped=sum(s.dropped for s in streams),
+        chapter_bytes_held=0 if chunks is None else chunks.held_bytes,
+        chapter_chunks_held=0 if chunks is None else chunks.held_chunks,
+        chapter_chunks_served=0 if chunks is None else chunks.served_chunks,
+        pool=(
+            PoolUse(pool.size(), pool.checkedout(), max(0, pool.overflow()))
+            if isinstance(pool, QueuePool)
+            else None
+        ),
+    )
+
+
+async def metrics(request: web.Request) -> web.Response:
+    app = request.app
+    text = await scrape(
+        app[SERVICES],
+        app[METRICS],
+        _process(app),
+        address=client_address(request, app[CONFIG].trusted_proxies),
+        authorization=request.headers.get("Authorization"),
+        now=app[CLOCK](),
+    )
+    return web.Response(body=text, headers={"Content-Type": CONTENT_TYPE})
+
+
+def setup(app: web.Application) -> HubMetrics:
+    """Give the app its metrics registry and ``/metrics`` (not an API operation: it is not in
+    the OpenAPI document, and answers 404 to all but operators). Call after the seat link and
+    live media are set up, so that seat saves are timed."""
+    registry = HubMetrics()
+    app[METRICS] = registry
+    if SEAT_HUB in app:
+        app[SEAT_HUB].save_observer = registry.record_save
+    app.router.add_get("/metrics", metrics, allow_head=False)
+    return registry
