@@ -19,7 +19,7 @@ from evaluation_hub.api.transport import client_address
 from evaluation_hub.live.census import forwarder_running, seat_statuses
 from evaluation_hub.ops.errors import NotReady
 from evaluation_hub.ops.metrics import CONTENT_TYPE, HubMetrics, PoolUse, Process
-from evaluation_hub.ops.readiness import readiness
+from evaluation_hub.ops.readiness import MediaProbe, readiness
 from evaluation_hub.ops.scrape import scrape
 
 __all__ = ["routes", "setup"]
@@ -59,13 +59,16 @@ READY = {
 )
 async def ready(request: web.Request) -> web.Response:
     app = request.app
-    live = app.get(LIVE)
-    probe = None if live is None else (lambda: forwarder_running(live))
-    found = await readiness(app[SERVICES], probe, now=app[CLOCK]())
+    found = await readiness(app[SERVICES], _media_probe(app), now=app[CLOCK]())
     checks = [{"name": c.name, "ok": c.ok, "ms": c.ms, "detail": c.detail} for c in found.checks]
     if not found.ok:
         raise NotReady(found.failing, checks)
     return web.json_response({"status": "ready", "checks": checks})
+
+
+def _media_probe(app: web.Application) -> MediaProbe | None:
+    live = app.get(LIVE)
+    return None if live is None else (lambda: forwarder_running(live))
 
 
 def _process(app: web.Application) -> Process:
@@ -103,6 +106,7 @@ async def metrics(request: web.Request) -> web.Response:
         app[SERVICES],
         app[METRICS],
         _process(app),
+        _media_probe(app),
         address=client_address(request, app[CONFIG].trusted_proxies),
         authorization=request.headers.get("Authorization"),
         now=app[CLOCK](),

@@ -34,7 +34,7 @@ from evaluation_hub.db.models import EvaluationSession
 from evaluation_hub.errors import ProblemError
 from evaluation_hub.evaluation.models import ReviewRequestRow
 from evaluation_hub.live.status import SeatStatus
-from evaluation_hub.ops.readiness import calendar_days_left
+from evaluation_hub.ops.readiness import Readiness, calendar_days_left
 from evaluation_hub.seats.models import ChapterDeliveryRow
 from evaluation_hub.services import Services
 from evaluation_hub.sessions.states import SessionState
@@ -104,6 +104,8 @@ class Snapshot:
     stored: Stored | None
     #: a PING's round trip to the bus in seconds; None when it failed
     bus_round_trip_s: float | None
+    #: the readiness checks run for this scrape (``evaluation_hub.ops.readiness``)
+    ready: Readiness | None = None
 
 
 async def read_stored(hub: Services) -> Stored:
@@ -185,6 +187,9 @@ EXPORTED: dict[str, str] = {
     "evalhub_audit_checkpoint_seq": "The sequence number the last signed checkpoint covers.",
     "evalhub_audit_checkpoint_age_seconds": "Seconds since the last signed checkpoint.",
     "evalhub_calendar_coverage_days": "Days left that the working-day calendar covers.",
+    "evalhub_ready": "1 when every readiness check passes (what /api/ready answers 200 to).",
+    "evalhub_ready_check": "1 when the readiness check passes, by check.",
+    "evalhub_ready_check_seconds": "How long the readiness check took, by check.",
     "evalhub_score_saves": "Score saves handled by this process, by source and outcome.",
     "evalhub_score_save_seconds": "Time to judge and store a score save, by source.",
     "evalhub_refusals": "Requests refused with a problem response, by status and reason.",
@@ -207,6 +212,8 @@ class HubCollector(Collector):
         yield from self._process(snap.process)
         yield from self._bus(snap)
         yield from self._stored(snap)
+        if snap.ready is not None:
+            yield from self._ready(snap.ready)
         days = _gauge("evalhub_calendar_coverage_days", EXPORTED["evalhub_calendar_coverage_days"])
         days.add_metric([], calendar_days_left(snap.now))
         yield days
@@ -269,6 +276,20 @@ class HubCollector(Collector):
         yield seats
         yield viewers
         yield from figures.values()
+
+    def _ready(self, ready: Readiness) -> Iterator[Metric]:
+        whole = _gauge("evalhub_ready", EXPORTED["evalhub_ready"])
+        whole.add_metric([], int(ready.ok))
+        yield whole
+        passed = _gauge("evalhub_ready_check", EXPORTED["evalhub_ready_check"], ("check",))
+        took = _gauge(
+            "evalhub_ready_check_seconds", EXPORTED["evalhub_ready_check_seconds"], ("check",)
+        )
+        for check in ready.checks:
+            passed.add_metric([check.name], int(check.ok))
+            took.add_metric([check.name], check.ms / 1000)
+        yield passed
+        yield took
 
     def _bus(self, snap: Snapshot) -> Iterator[Metric]:
         up = _gauge("evalhub_bus_up", EXPORTED["evalhub_bus_up"])

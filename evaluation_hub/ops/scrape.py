@@ -18,6 +18,7 @@ import structlog
 
 from evaluation_hub.errors import NotFound
 from evaluation_hub.ops.metrics import HubMetrics, Process, Snapshot, Stored, read_stored
+from evaluation_hub.ops.readiness import MediaProbe, readiness
 from evaluation_hub.services import Services
 
 __all__ = ["SCRAPE_READ_TIMEOUT_S", "metrics_allowed", "scrape"]
@@ -68,6 +69,7 @@ async def scrape(
     hub: Services,
     metrics: HubMetrics,
     process: Process,
+    media: MediaProbe | None,
     *,
     address: str,
     authorization: str | None,
@@ -77,7 +79,7 @@ async def scrape(
     config = hub.config
     if not metrics_allowed(address, authorization, config.metrics_allow, config.metrics_token):
         raise NotFound("not-found", "请求的地址不存在")
-    stored, round_trip = await asyncio.gather(
-        _stored(hub, timeout_s), _bus_round_trip(hub, timeout_s)
+    stored, round_trip, ready = await asyncio.gather(
+        _stored(hub, timeout_s), _bus_round_trip(hub, timeout_s), readiness(hub, media, now=now)
     )
-    return metrics.render(Snapshot(now, process, stored, round_trip))
+    return metrics.render(Snapshot(now, process, stored, round_trip, ready))
