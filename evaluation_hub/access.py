@@ -266,6 +266,9 @@ class Action(Enum):
     )
     #: every administrative change, whatever the venue
     SEE_ALL_CHANGES = _rule("not-system-admin", "系统管理员", "查看全部操作日志", _SYSTEM_ADMIN)
+    # --- operations (issue 17: backups and restore, from the hub's host) ---
+    BACKUP_DATABASE = _rule("not-system-admin", "系统管理员", "备份数据库", _SYSTEM_ADMIN)
+    RESTORE_DATABASE = _rule("not-system-admin", "系统管理员", "恢复数据库", _SYSTEM_ADMIN)
 
     @property
     def rule(self) -> Rule:

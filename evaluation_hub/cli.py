@@ -19,6 +19,7 @@ from evaluation_hub.booking import draw_cli
 from evaluation_hub.config import HubConfig
 from evaluation_hub.errors import HubError
 from evaluation_hub.logging import configure_logging
+from evaluation_hub.ops import cli as ops_cli
 from evaluation_hub.secretfile import private_dir
 
 __all__ = ["main"]
@@ -221,6 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
     archive_cli.add_commands(sub)
     draw_cli.add_commands(sub)
     pool_cli.add_commands(sub)
+    ops_cli.add_commands(sub)
     return parser
 
 

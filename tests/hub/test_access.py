@@ -68,6 +68,8 @@ MANAGE_VENUE_USERS        ..Y.         ....           ....        YYYY
 MANAGE_SYSTEM_ADMINS      ....         ....           ....        YYYY
 SEE_VENUE_CHANGES         ..Y.         ....           ....        YYYY
 SEE_ALL_CHANGES           ....         ....           ....        YYYY
+BACKUP_DATABASE           ....         ....           ....        YYYY
+RESTORE_DATABASE          ....         ....           ....        YYYY
 """
 
 
