@@ -22,7 +22,7 @@ from evaluation_hub.ops.metrics import CONTENT_TYPE, HubMetrics, PoolUse, Proces
 from evaluation_hub.ops.readiness import MediaProbe, readiness
 from evaluation_hub.ops.scrape import scrape
 
-__all__ = ["routes", "setup"]
+__all__ = ["process_state", "routes", "setup"]
 
 routes = ApiRoutes()
 TAG = "元数据"
@@ -71,7 +71,7 @@ def _media_probe(app: web.Application) -> MediaProbe | None:
     return None if live is None else (lambda: forwarder_running(live))
 
 
-def _process(app: web.Application) -> Process:
+def process_state(app: web.Application) -> Process:
     """What this process holds now, read from the application's parts."""
     seat_hub = app.get(SEAT_HUB)
     links: dict[str, int] = {}
@@ -105,7 +105,7 @@ async def metrics(request: web.Request) -> web.Response:
     text = await scrape(
         app[SERVICES],
         app[METRICS],
-        _process(app),
+        process_state(app),
         _media_probe(app),
         address=client_address(request, app[CONFIG].trusted_proxies),
         authorization=request.headers.get("Authorization"),

@@ -143,6 +143,11 @@ async def test_presence_arguments_are_checked(harness: Harness) -> None:
     )
 
 
+async def test_ping_answers_while_the_bus_is_open(harness: Harness) -> None:
+    # Readiness and the metrics ask it (evaluation_hub.ops); it returns nothing, it answers.
+    assert await harness.bus.ping() is None
+
+
 async def test_close_ends_subscriptions_and_refuses_use(harness: Harness) -> None:
     bus = await harness.another()
     async with bus.subscribe("x") as sub:
@@ -151,7 +156,7 @@ async def test_close_ends_subscriptions_and_refuses_use(harness: Harness) -> Non
         await bus.close()
         assert await asyncio.wait_for(reader, DEADLINE_S) is None
     await bus.close()  # idempotent
-    for call in (bus.publish("x", {}), bus.present(), bus.clear_presence("s")):
+    for call in (bus.publish("x", {}), bus.present(), bus.clear_presence("s"), bus.ping()):
         with pytest.raises(BusError) as info:
             await call
         assert str(info.value) == "the bus is closed"

@@ -138,6 +138,9 @@ async def test_survives_a_redis_server_restart(own_server: RedisServer) -> None:
         )
         with pytest.raises(BusError, match="failed to list presence"):
             await peer.present()
+        with pytest.raises(BusError) as pinged:
+            await peer.ping()
+        assert str(pinged.value).startswith(f"Redis at {own_server.url} failed to answer PING: ")
         own_server.start()
 
         # The subscription comes back by itself; keep publishing until one gets through.
@@ -155,6 +158,7 @@ async def test_survives_a_redis_server_restart(own_server: RedisServer) -> None:
             assert await next_event(later) == ("later", {"n": 2})
         await peer.set_presence("seat-1", {"back": True}, ttl_s=30)
         assert await bus.present() == {"seat-1": {"back": True}}
+        await peer.ping()
 
 
 async def test_subscribing_during_an_outage_waits_for_the_server(own_server: RedisServer) -> None:
