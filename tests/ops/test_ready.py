@@ -15,10 +15,11 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from evaluation_hub.api.app import create_app
+from evaluation_hub.api.views.calendar import health_warnings
 from evaluation_hub.config import HubConfig
 from evaluation_hub.db.engine import Database
 from evaluation_hub.db.migrate import head_revision
-from evaluation_hub.supervision.workdays import covered_until
+from evaluation_hub.supervision.workdays import coverage_warning, covered_until
 from tests.conftest import FakeClock
 from tests.support.postgres_server import PostgresServer, postgres_server
 from tests.support.redis_server import RedisServer, redis_server
@@ -100,14 +101,18 @@ async def sqlite_url(tmp_path: Path) -> AsyncIterator[str]:
 SQLITE_CHECKS = ["database", "media", "calendar"]
 
 
-async def test_ready_with_every_check_passing_and_health_stays_constant(
+async def test_ready_with_every_check_passing_and_health_stays_liveness(
     sqlite_url: str, tmp_path: Path
 ) -> None:
     client = await app_client(sqlite_url, tmp_path, covered_clock(60))
     try:
         assert await get_ready(client) == (200, ready(SQLITE_CHECKS))
         health = await client.get("/api/health")
-        assert (health.status, await health.json()) == (200, {"status": "ok"})
+        # Liveness asks nothing: the process answers (with the calendar's early warning, which
+        # the rules area adds, not a readiness verdict).
+        day = covered_until() - timedelta(days=60)
+        warnings = health_warnings(coverage_warning(day))
+        assert (health.status, await health.json()) == (200, {"status": "ok", "warnings": warnings})
         assert health.headers["Content-Type"] == "application/json; charset=utf-8"
     finally:
         await client.close()
