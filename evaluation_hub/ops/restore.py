@@ -25,17 +25,17 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import text
 
 from evaluation_hub import access
 from evaluation_hub.audit.chain import verify
-from evaluation_hub.audit.store import append_event, load_chain, load_checkpoints
+from evaluation_hub.audit.store import append_event, chain_suite, load_chain, load_checkpoints
 from evaluation_hub.db.engine import Database, sqlite_path
 from evaluation_hub.ops.backup import MANIFEST, MANIFEST_FORMAT, AuditHead, Manifest, file_sha256
 from evaluation_hub.ops.errors import RestoreRefused
 from evaluation_hub.ops.pgtools import libpq_args, pg_tool
 from evaluation_hub.principal import Principal
+from seat_protocol.suites import PublicKey
 
 __all__ = ["Restored", "read_manifest", "restore"]
 
@@ -106,15 +106,14 @@ def _check_dump(source: Path, manifest: Manifest, backend: str) -> Path:
     return dump
 
 
-async def _verified(
-    db: Database, manifest: Manifest, public_key: Ed25519PublicKey
-) -> tuple[int, int]:
+async def _verified(db: Database, manifest: Manifest, public_key: PublicKey) -> tuple[int, int]:
     """Verify the chain in ``db`` against the key and the manifest; (events, checkpoints)."""
     async with db.read() as s:
         events = await load_chain(s)
         checkpoints = await load_checkpoints(s)
+        suite = await chain_suite(s)  # the chain's own (default or national), as audit verify
         revision = await s.scalar(text("SELECT version_num FROM alembic_version"))
-    report = verify(events, checkpoints, public_key)
+    report = verify(events, checkpoints, public_key, suite=suite)
     if not report.ok:
         raise RestoreRefused(
             f"the audit chain in the backup does not verify: {report.summary()}{_NOTHING}"
@@ -138,7 +137,7 @@ def _head(head: AuditHead | None) -> str:
 
 
 async def _restore_sqlite(
-    db: Database, dump: Path, manifest: Manifest, public_key: Ed25519PublicKey
+    db: Database, dump: Path, manifest: Manifest, public_key: PublicKey
 ) -> tuple[int, int]:
     target = sqlite_path(db.url)
     if target.exists() and target.stat().st_size > 0:
@@ -167,7 +166,7 @@ async def _public_is_empty(db: Database) -> bool:
 
 
 async def _restore_postgres(
-    db: Database, dump: Path, manifest: Manifest, public_key: Ed25519PublicKey
+    db: Database, dump: Path, manifest: Manifest, public_key: PublicKey
 ) -> tuple[int, int]:
     if not await _public_is_empty(db):
         raise RestoreRefused(
@@ -207,7 +206,7 @@ async def restore(
     db: Database,
     actor: Principal,
     source: Path,
-    public_key: Ed25519PublicKey,
+    public_key: PublicKey,
     *,
     now: datetime,
 ) -> Restored:
