@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages a target needs, only those missing, so it is safe to run every time.
-#   scripts/install-system-deps.sh test   -> redis-server, postgresql, chromium, ffmpeg (ffprobe)
+#   scripts/install-system-deps.sh test   -> redis-server, postgresql, chromium, ffmpeg (ffprobe),
+#                                            nginx-light (nginx -t checks the compose stack's proxy)
 #   scripts/install-system-deps.sh base   -> what the hub needs to run: python3.11-venv, and Pango with
 #                                            a CJK font for WeasyPrint (the report as PDF)
 #   scripts/install-system-deps.sh demo   -> nothing beyond base (the demo runs on the embedded default)
@@ -26,6 +27,7 @@ case "$target" in
     have_pg || need+=(postgresql postgresql-contrib)
     have_cmd chromium || need+=(chromium)
     have_cmd ffprobe || need+=(ffmpeg)
+    [ -x /usr/sbin/nginx ] || need+=(nginx-light)
     ;;
   base|demo) ;;
   *) echo "unknown target: $target" >&2; exit 2 ;;
@@ -42,3 +44,7 @@ echo "installing Debian packages: ${need[*]}"
 $SUDO apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}"
 # Debian starts a system redis on :6379 after installing it; the tests start their own on a free port.
+# Likewise nginx on :80: the tests only run `nginx -t` on the compose stack's configuration.
+if printf '%s\n' "${need[@]}" | grep -qx nginx-light; then
+  $SUDO service nginx stop >/dev/null 2>&1 || true
+fi
