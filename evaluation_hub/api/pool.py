@@ -6,6 +6,8 @@ case and render with ``api.views.pool``."""
 
 from __future__ import annotations
 
+from functools import partial
+
 from aiohttp import web
 
 from evaluation_hub.api.auth import principal
@@ -55,11 +57,10 @@ async def _file(request: web.Request) -> bytes:
 )
 async def import_experts(request: web.Request) -> web.Response:
     who = await principal(request)
-    data = await _file(request)
     result = await importing.import_experts(
         request.app[SERVICES],
         who,
-        data,
+        partial(_file, request),
         dry_run=request.query.get("dry_run") == "true",
         now=request.app[CLOCK](),
     )
@@ -88,11 +89,10 @@ async def list_pool(request: web.Request) -> web.Response:
 )
 async def import_blacklist(request: web.Request) -> web.Response:
     who = await principal(request)
-    data = await _file(request)
     result = await blacklist.import_blacklist(
         request.app[SERVICES],
         who,
-        data,
+        partial(_file, request),
         dry_run=request.query.get("dry_run") == "true",
         now=request.app[CLOCK](),
     )
@@ -115,12 +115,11 @@ async def list_blacklist(request: web.Request) -> web.Response:
 async def register_draw(request: web.Request) -> web.Response:
     who = await principal(request)
     session_id = path_id(request, "session_id")
-    data = await _file(request)
     result = await committee_draw.register_draw(
         request.app[SERVICES],
         who,
         session_id,
-        data,
+        partial(_file, request),
         now=request.app[CLOCK](),
         follow=recommit_members,
     )

@@ -22,6 +22,7 @@ from evaluation_hub.pool.errors import PoolFileInvalid, PoolFileTooLarge
 from evaluation_hub.pool.importing import MAX_FILE_BYTES, PoolImport
 from evaluation_hub.pool.models import BlacklistEntryRow
 from evaluation_hub.pool.recusal import BlacklistEntry
+from evaluation_hub.pool.source import FileSource, file_bytes
 from evaluation_hub.principal import Principal
 from evaluation_hub.services import Services
 
@@ -42,10 +43,11 @@ def _fields(r: BlacklistEntryRow) -> _Fields:
 
 
 async def import_blacklist(
-    hub: Services, actor: Principal, data: bytes, *, dry_run: bool = False, now: datetime
+    hub: Services, actor: Principal, source: FileSource, *, dry_run: bool = False, now: datetime
 ) -> PoolImport:
     """Import the blacklist's export (CSV or XLSX), all rows or none."""
     access.require(actor, access.Action.MANAGE_EXPERTS, access.Target())
+    data = await file_bytes(source)
     if len(data) > MAX_FILE_BYTES:
         raise PoolFileTooLarge(MAX_FILE_BYTES)
     parsed = parse_blacklist(data)

@@ -28,6 +28,7 @@ from evaluation_hub.pool.errors import PoolFileInvalid, PoolFileTooLarge
 from evaluation_hub.pool.expert_file import ExpertRow, parse_experts
 from evaluation_hub.pool.models import FormerEmployerRow
 from evaluation_hub.pool.recusal import FormerEmployer
+from evaluation_hub.pool.source import FileSource, file_bytes
 from evaluation_hub.principal import Principal
 from evaluation_hub.services import Services
 
@@ -121,10 +122,11 @@ async def _upsert(s: AsyncSession, rows: tuple[ExpertRow, ...], *, write: bool) 
 
 
 async def import_experts(
-    hub: Services, actor: Principal, data: bytes, *, dry_run: bool = False, now: datetime
+    hub: Services, actor: Principal, source: FileSource, *, dry_run: bool = False, now: datetime
 ) -> PoolImport:
     """Import the pool's export (CSV or XLSX), all rows or none."""
     access.require(actor, access.Action.MANAGE_EXPERTS, access.Target())
+    data = await file_bytes(source)
     if len(data) > MAX_FILE_BYTES:
         raise PoolFileTooLarge(MAX_FILE_BYTES)
     parsed = parse_experts(

@@ -22,6 +22,7 @@ from evaluation_hub.errors import Conflict
 from evaluation_hub.pool.draw_file import parse_draw
 from evaluation_hub.pool.errors import PoolFileInvalid, PoolFileTooLarge, RecusalRequired
 from evaluation_hub.pool.importing import MAX_FILE_BYTES
+from evaluation_hub.pool.source import FileSource, file_bytes
 from evaluation_hub.principal import Principal
 from evaluation_hub.services import Services
 from evaluation_hub.sessions.lookup import load_session
@@ -48,7 +49,7 @@ async def register_draw(
     hub: Services,
     actor: Principal,
     session_id: int,
-    data: bytes,
+    source: FileSource,
     *,
     now: datetime,
     follow: MembersFollow,
@@ -57,6 +58,7 @@ async def register_draw(
     async with hub.db.read() as s:
         loaded = await load_session(s, session_id)
         access.require(actor, access.Action.FORM_COMMITTEE, loaded.target)
+        data = await file_bytes(source)
         if len(data) > MAX_FILE_BYTES:
             raise PoolFileTooLarge(MAX_FILE_BYTES)
         pool = dict(

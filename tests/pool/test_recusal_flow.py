@@ -6,6 +6,7 @@ verifies."""
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 from aiohttp.test_utils import TestClient
@@ -159,3 +160,33 @@ async def test_recusal_at_attach_and_at_registration(
         (e.subject, e.actor, e.payload["expert"], e.payload["reasons"][0]["message"])
         for e in refused
     ] == [(f"session:{sid}", "km_operator", code, message) for code, message in refusals.items()]
+
+
+async def test_an_upload_is_not_read_before_the_principal_is_checked(
+    client: Client, seeded: dict[str, Any]
+) -> None:
+    """A body over the size limit from someone who may not upload is refused as theirs (403),
+    never measured or read first (413 would say the hub read it)."""
+    from evaluation_hub.pool.importing import MAX_FILE_BYTES
+
+    host = await login(client, "km_operator")
+    supervisor = await login(client, "km_supervisor")
+    size = MAX_FILE_BYTES + 1
+
+    def oversized() -> io.BytesIO:
+        return io.BytesIO(b"x" * size)
+
+    for path in ("/api/pool/experts/import", "/api/pool/blacklist/import"):
+        resp = await client.post(path, data=oversized(), headers=host)
+        assert resp.status == 403, (path, await resp.text())
+    sid = seeded["session"]
+    resp = await client.post(
+        f"/api/sessions/{sid}/draw-record", data=oversized(), headers=supervisor
+    )
+    assert resp.status == 403, await resp.text()
+    # The one who may is told the limit.
+    admin = await login(client, "sysadmin")
+    resp = await client.post("/api/pool/experts/import", data=oversized(), headers=admin)
+    assert (await problem(resp, 413))["detail"] == (
+        f"文件超过 {MAX_FILE_BYTES // (1024 * 1024)} MB 上限"
+    )
