@@ -368,6 +368,13 @@ class Evaluation:
         async with self.db.read() as s:
             return int((await s.execute(query)).scalar_one())
 
+    async def received_before(self, moment: datetime) -> int:
+        """Rows in ``submitted_scores`` the hub received (its clock) before ``moment``."""
+        async with self.db.read() as s:
+            times = (await s.execute(select(SubmittedScore.received_at))).scalars().all()
+        # The column holds UTC; SQLAlchemy may hand it back naive.
+        return sum(1 for t in times if (t if t.tzinfo else t.replace(tzinfo=UTC)) < moment)
+
     async def recovery(self, since: float, seat: str | None = None) -> float:
         """Seconds from ``since`` (the fault's end, monotonic) to the next save stored (of
         ``seat`` if given); 0 if nothing was left to store."""
