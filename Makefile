@@ -31,8 +31,12 @@ lint: $(VENV)/.installed
 typecheck: $(VENV)/.installed
 	$(BIN)/mypy
 
+# Two workers (pytest-xdist), each in Python's development mode like the controller: most of the
+# suite's time is spent waiting on real processes (PostgreSQL, hubs, seat agents, Chromium).
+WORKERS ?= 2
 pytest: $(VENV)/.installed system-deps
-	$(BIN)/python -X dev -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -X dev -m pytest --tx "$(WORKERS)*popen//python=$(abspath $(BIN))/python -X dev" \
+		--dist load --durations=25 $(PYTEST_ARGS)
 
 test: lint typecheck pytest
 
