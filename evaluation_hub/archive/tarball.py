@@ -40,6 +40,7 @@ from datetime import datetime
 from pathlib import Path
 
 from evaluation_hub.archive.errors import ArchiveError
+from evaluation_hub.safe_tar import bounded_tarinfo
 
 __all__ = [
     "ReadLimits",
@@ -147,35 +148,15 @@ class ReadLimits:
     max_header_bytes: int = 1024 * 1024
 
 
-# Headers whose data ``tarfile`` reads whole into memory before the member they describe.
-_HEADER_TYPES = frozenset(
-    {
-        tarfile.XHDTYPE,
-        tarfile.XGLTYPE,
-        tarfile.SOLARIS_XHDTYPE,
-        tarfile.GNUTYPE_LONGNAME,
-        tarfile.GNUTYPE_LONGLINK,
-    }
-)
-
-
 def _bounded_info(limits: ReadLimits) -> type[tarfile.TarInfo]:
-    """A ``TarInfo`` that refuses oversized headers and sparse members before reading them."""
-
-    class BoundedInfo(tarfile.TarInfo):
-        def _proc_member(self, tar: tarfile.TarFile) -> tarfile.TarInfo:
-            if self.type in _HEADER_TYPES and self.size > limits.max_header_bytes:
-                raise TarRefused(
-                    f"unsafe tar: a {self.size}-byte extended header (before member "
-                    f"{self.name!r}) is over the {limits.max_header_bytes}-byte limit"
-                )
-            if self.type == tarfile.GNUTYPE_SPARSE:
-                raise TarRefused(f"unsafe tar: member {self.name!r} is a sparse file")
-            # tarfile's own dispatch (not in the type stubs).
-            member: tarfile.TarInfo = super()._proc_member(tar)  # type: ignore[misc]
-            return member
-
-    return BoundedInfo
+    return bounded_tarinfo(
+        limits.max_header_bytes,
+        oversized_header=lambda size, name: TarRefused(
+            f"unsafe tar: a {size}-byte extended header (before member "
+            f"{name!r}) is over the {limits.max_header_bytes}-byte limit"
+        ),
+        sparse=lambda name: TarRefused(f"unsafe tar: member {name!r} is a sparse file"),
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import IO
 
 from evaluation_hub.bids.package_io import MAX_CHAPTER_FILES, MAX_FILE_BYTES
+from evaluation_hub.safe_tar import bounded_tarinfo
 from scoring.package import PACKAGE_FILE
 
 __all__ = ["UnpackLimits", "UnsafePackage", "archive_kind", "unpack_package"]
@@ -169,28 +170,14 @@ def _zip_members(path: Path, root: Path, budget: _Budget) -> None:
 
 
 def _bounded_info(limits: UnpackLimits) -> type[tarfile.TarInfo]:
-    """A ``TarInfo`` that refuses an oversized extended header before ``tarfile`` reads it."""
-    headers = {
-        tarfile.XHDTYPE,
-        tarfile.XGLTYPE,
-        tarfile.SOLARIS_XHDTYPE,
-        tarfile.GNUTYPE_LONGNAME,
-        tarfile.GNUTYPE_LONGLINK,
-    }
-
-    class BoundedInfo(tarfile.TarInfo):
-        def _proc_member(self, tar: tarfile.TarFile) -> tarfile.TarInfo:
-            if self.type in headers and self.size > limits.max_header_bytes:
-                raise UnsafePackage(
-                    f"标书包压缩文件含有 {self.size} 字节的扩展头，超过 "
-                    f"{limits.max_header_bytes} 字节的上限，已拒绝整个标书包"
-                )
-            if self.type == tarfile.GNUTYPE_SPARSE:
-                raise _refuse(self.name, "是稀疏文件")
-            member: tarfile.TarInfo = super()._proc_member(tar)  # type: ignore[misc]
-            return member
-
-    return BoundedInfo
+    return bounded_tarinfo(
+        limits.max_header_bytes,
+        oversized_header=lambda size, _name: UnsafePackage(
+            f"标书包压缩文件含有 {size} 字节的扩展头，超过 "
+            f"{limits.max_header_bytes} 字节的上限，已拒绝整个标书包"
+        ),
+        sparse=lambda name: _refuse(name, "是稀疏文件"),
+    )
 
 
 def _tar_kind(member: tarfile.TarInfo) -> str | None:
