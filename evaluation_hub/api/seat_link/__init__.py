@@ -8,7 +8,9 @@ state.
 
 :func:`setup` serves the websocket, keeps the chapters released to seats in this process
 (``CHAPTERS``) and hands them to the socket for chunk requests; :func:`setup_session_notices`
-carries session moves to the seats over the bus for the application's lifetime. The rules and
+carries session moves to the seats over the bus for the application's lifetime, and hands
+releases made through other hub processes to the seats connected here
+(``seats.chapter_handover``). The rules and
 the database work are the use cases' (``evaluation_hub.seats``); nothing here decides.
 """
 
@@ -21,7 +23,7 @@ from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 
-from evaluation_hub.api.keys import SERVICES
+from evaluation_hub.api.keys import CLOCK, SERVICES
 from evaluation_hub.api.seat_link.hub import (
     CHAPTERS,
     SEAT_HUB,
@@ -30,7 +32,7 @@ from evaluation_hub.api.seat_link.hub import (
     SeatHub,
 )
 from evaluation_hub.api.seat_link.socket import seat_socket, shutdown
-from evaluation_hub.seats import session_notices
+from evaluation_hub.seats import chapter_handover, chapters, session_notices
 from evaluation_hub.seats.chapter_chunks import ChapterChunks
 from seat_protocol.hub_side import Timing
 from seat_protocol.messages import CHUNK_SIZE
@@ -87,17 +89,24 @@ def setup_session_notices(app: web.Application) -> None:
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         # Subscribed before the app serves, so no move made through this process is missed.
-        async with services.bus.subscribe(session_notices.CHANNEL) as subscription:
-            task = asyncio.create_task(
-                session_notices.listen(services, app[CHAPTERS], subscription)
-            )
+        async with (
+            services.bus.subscribe(session_notices.CHANNEL) as subscription,
+            services.bus.subscribe(chapters.CHANNEL) as releases,
+        ):
+            tasks = [
+                asyncio.create_task(session_notices.listen(services, app[CHAPTERS], subscription)),
+                asyncio.create_task(
+                    chapter_handover.listen(services, app[CHAPTERS], releases, clock=app[CLOCK])
+                ),
+            ]
             services.db.commit_listeners.append(publish)
             try:
                 yield
             finally:
                 services.db.commit_listeners.remove(publish)
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+                for task in tasks:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
 
     app.cleanup_ctx.append(lifecycle)
