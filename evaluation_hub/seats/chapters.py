@@ -266,9 +266,9 @@ async def release_chapters(
     await record_sent(
         hub, session_id, release, sent_keys, received_keys, actor=actor.username, now=now
     )
-    await announce(
-        hub, session_id, release, [r.seat_key for r in released if r.delivery == "waiting"]
-    )
+    # Every seat, not only those waiting: one that moved to another process a moment ago is
+    # handed its manifest there (a process already holding it does nothing).
+    await announce(hub, session_id, release, [r.seat_key for r in released])
     skipped = tuple(
         SkippedSeat(p.seat_key, p.expert_code, p.skipped or "")
         for p in planned
@@ -286,9 +286,9 @@ async def release_chapters(
 
 
 async def announce(hub: Services, session_id: int, release: int, seat_keys: Sequence[str]) -> None:
-    """Tell every hub process that ``seat_keys`` have a new manifest they were not handed here
-    (they may be connected elsewhere); the release stands if the bus is down (the seats then
-    receive it when they next connect)."""
+    """Tell every hub process that ``seat_keys`` have a new manifest: those connected to another
+    process are handed it there; the release stands if the bus is down (the seats then receive
+    it when they next connect)."""
     if not seat_keys:
         return
     try:
