@@ -1,7 +1,8 @@
 """Chapters from any hub process: two hub apps on one PostgreSQL database and a real Redis bus.
 A release through one reaches a seat connected to the other (which re-derives the chunks and
 serves them), and a seat that moves to the other process afterwards is handed its manifest
-there and asks for nothing it holds."""
+there and asks for nothing it holds; a message a use case of one process pushes to a seat
+connected to the other is routed there."""
 
 from __future__ import annotations
 
@@ -14,12 +15,13 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from evaluation_hub.api.app import create_app
+from evaluation_hub.api.keys import SERVICES
 from evaluation_hub.api.seat_link import CHAPTERS
 from evaluation_hub.audit.store import load_chain
 from evaluation_hub.config import HubConfig
 from evaluation_hub.db.engine import Database
 from seat_protocol.events import MessageReceived
-from seat_protocol.messages import ChapterManifest
+from seat_protocol.messages import ChapterManifest, SessionStateNotice
 from tests.chapters.helpers import (
     CHUNK_SIZE,
     Client,
@@ -140,6 +142,18 @@ async def test_a_release_through_one_process_reaches_a_seat_connected_to_the_oth
         assert complete(other)
         assert held.served_chunks == before
         assert (await _until_status(hub, B, "verified"))["release"] == 1
+
+        # A use case of the first process pushing to a seat connected to the second: routed
+        # over the bus, delivered there.
+        notice = SessionStateNotice(session_id="999", state="sealed", at=1.0)
+        assert await one.app[SERVICES].seats.send(A, notice) is True
+        await until(
+            lambda: any(
+                isinstance(e, MessageReceived) and e.message == notice.with_seq(e.message.seq)
+                for e in seat.events
+            ),
+            "the routed notice",
+        )
     finally:
         await seat.stop()
         await other.stop()

@@ -10,7 +10,8 @@ state.
 (``CHAPTERS``) and hands them to the socket for chunk requests; :func:`setup_session_notices`
 carries session moves to the seats over the bus for the application's lifetime, and hands
 releases made through other hub processes to the seats connected here
-(``seats.chapter_handover``). The rules and
+(``seats.chapter_handover``) and the messages other processes route to them
+(``seats.routed_outlet``). The rules and
 the database work are the use cases' (``evaluation_hub.seats``); nothing here decides.
 """
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import time
 from collections.abc import AsyncIterator, Callable
 
@@ -32,8 +34,9 @@ from evaluation_hub.api.seat_link.hub import (
     SeatHub,
 )
 from evaluation_hub.api.seat_link.socket import seat_socket, shutdown
-from evaluation_hub.seats import chapter_handover, chapters, session_notices
+from evaluation_hub.seats import chapter_handover, chapters, routed_outlet, session_notices
 from evaluation_hub.seats.chapter_chunks import ChapterChunks
+from evaluation_hub.seats.routed_outlet import RoutedSeats
 from seat_protocol.hub_side import Timing
 from seat_protocol.messages import CHUNK_SIZE
 
@@ -60,7 +63,7 @@ def setup(
 ) -> SeatHub:
     """Serve the seat websocket at ``/ws/seat``; needs ``SERVICES`` and ``CLOCK`` on the app.
 
-    The returned ``SeatHub`` (also ``app[SEAT_HUB]`` and ``app[SERVICES].seats``) takes more
+    The returned ``SeatHub`` (also ``app[SEAT_HUB]``, and ``app[SERVICES].seats`` or behind it) takes more
     score listeners (``score_listeners.append``) and pushes application messages to seats.
     """
     hub = SeatHub(
@@ -75,7 +78,12 @@ def setup(
     hub.chapter_source = chunks
     app[SEAT_HUB] = hub
     app[CHAPTERS] = chunks
-    app[SERVICES].seats = hub
+    # Several hub processes share a bus (Redis): a seat connected to another is reached
+    # through it (``seats.routed_outlet``).
+    services = app[SERVICES]
+    services.seats = (
+        RoutedSeats(hub, services.bus) if services.config.redis_url is not None else hub
+    )
     app.router.add_get("/ws/seat", seat_socket)
     app.on_shutdown.append(shutdown)
     return hub
@@ -92,13 +100,18 @@ def setup_session_notices(app: web.Application) -> None:
         async with (
             services.bus.subscribe(session_notices.CHANNEL) as subscription,
             services.bus.subscribe(chapters.CHANNEL) as releases,
+            services.bus.subscribe(routed_outlet.CHANNEL) as routed,
         ):
+            # Every process hears every move: each tells the seats connected to it, only.
+            here = dataclasses.replace(services, seats=app[SEAT_HUB])
             tasks = [
-                asyncio.create_task(session_notices.listen(services, app[CHAPTERS], subscription)),
+                asyncio.create_task(session_notices.listen(here, app[CHAPTERS], subscription)),
                 asyncio.create_task(
                     chapter_handover.listen(services, app[CHAPTERS], releases, clock=app[CLOCK])
                 ),
             ]
+            if isinstance(services.seats, RoutedSeats):
+                tasks.append(asyncio.create_task(services.seats.listen(routed)))
             services.db.commit_listeners.append(publish)
             try:
                 yield
