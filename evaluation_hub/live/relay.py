@@ -50,6 +50,15 @@ REQUESTS = "live-relay"
 
 _NOT_PUBLISHING = ("seat-not-publishing", "该工位尚未推送音视频，请稍后再试")
 
+# Which process's word on a seat counts: the one whose media is the most alive. A seat that
+# moved to another process (its link dropped) leaves a ``lost`` publisher behind.
+_RANK = {"live": 4, "control_lost": 3, "connecting": 2, "lost": 1, "offline": 0}
+_GONE = ("offline", "lost")
+
+
+def _best(a: SeatStatus, b: SeatStatus) -> SeatStatus:
+    return b if _RANK.get(b.state, 0) > _RANK.get(a.state, 0) else a
+
 
 def status_json(status: SeatStatus) -> dict[str, Any]:
     return {
@@ -107,7 +116,7 @@ class LiveRelay:
     async def statuses(self, seat_keys: list[str]) -> dict[str, SeatStatus]:
         """Each seat's live state, from whichever process holds its media."""
         found = {key: self.live.status(key) for key in seat_keys}
-        missing = {key for key, status in found.items() if status.state == "offline"}
+        missing = {key for key, status in found.items() if status.state in _GONE}
         if not missing or not self.remote:
             return found
         replies = await self._ask(
@@ -118,22 +127,24 @@ class LiveRelay:
         for reply in replies:
             for key, body in reply.get("statuses", {}).items():
                 if key in missing:
-                    found[key] = status_from_json(body)
+                    found[key] = _best(found[key], status_from_json(body))
         return found
 
     async def watch(self, seat_key: str, username: str, sdp: str) -> tuple[int, str]:
         """The viewer's id and the SDP answer of the process holding the seat's media."""
-        try:
+        if self.remote and self.live.status(seat_key).state in _GONE:
+            # Its media is elsewhere (or nowhere): the process holding it answers.
+            reply = await self._ask_one(
+                {"op": "watch", "seat": seat_key, "username": username, "sdp": sdp}
+            )
+            if reply is None:
+                # Nobody has it live: as one process would answer (a lost seat's viewer waits
+                # for its picture to come back here).
+                viewer, answer = await self.live.watch(seat_key, username, sdp)
+                return viewer.id, answer
+        else:
             viewer, answer = await self.live.watch(seat_key, username, sdp)
             return viewer.id, answer
-        except MediaRefused as exc:
-            if exc.code != _NOT_PUBLISHING[0] or not self.remote:
-                raise
-        reply = await self._ask_one(
-            {"op": "watch", "seat": seat_key, "username": username, "sdp": sdp}
-        )
-        if reply is None:
-            raise MediaRefused(*_NOT_PUBLISHING, 409)
         if "refused" in reply:
             refused = reply["refused"]
             raise MediaRefused(refused["code"], refused["detail"], int(refused["status"]))
@@ -242,7 +253,7 @@ class LiveRelay:
             }
             return {"statuses": statuses} if statuses else None
         if op == "watch":
-            if self.live.status(str(event["seat"])).state == "offline":
+            if self.live.status(str(event["seat"])).state in _GONE:
                 return None
             try:
                 viewer, answer = await self.live.watch(
