@@ -1,9 +1,11 @@
 """Three hub processes behind Debian's nginx (round-robin, websockets passed through), on
 PostgreSQL and Redis, all on loopback: the scripted evaluation of ``tests.faults.harness``
 with every request and every seat link going through the proxy, so they land on any process.
-Mid-evaluation one hub process is killed (SIGKILL): its seats reconnect through nginx to the
-others, and the evaluation ends ``report_signed`` with every save exactly once and the audit
-chain verified.
+One seat also publishes the test pattern: a supervisor watches it through another process than
+the one holding its media (the relay has the holder answer). Mid-evaluation that process is
+killed (SIGKILL): its seats reconnect through nginx to the others, the seat's picture is
+watched again through the proxy, and the evaluation ends ``report_signed`` with every save
+exactly once and the audit chain verified.
 
 The proxy's configuration is the compose stack's (``docker/nginx/nginx.conf``) with the
 addresses, files and TLS of this loopback run substituted, so what is tested is what deploys.
@@ -20,18 +22,25 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
+from aiortc import RTCSessionDescription
 
 from evaluation_hub.audit.keys import load_or_create_private_key
-from tests.e2e.conftest import until
+from tests.e2e.conftest import api, until
+from tests.e2e.test_evaluation_processes import _login
 from tests.faults.harness import Evaluation, HubServe, prepared_database
+from tests.live.conftest import Viewer
+from tests.live.test_publish import decoded_frames
 from tests.support.postgres_server import PostgresServer, free_port
 from tests.support.redis_server import RedisServer
 
 ROOT = Path(__file__).resolve().parents[2]
 NGINX = Path("/usr/sbin/nginx")
 HUBS = 3
+#: the expert whose seat also publishes the test pattern (watched from other processes)
+PUBLISHER = "E01"
 
 pytestmark = pytest.mark.skipif(
     not NGINX.exists(), reason="Debian's nginx-light (scripts/install-system-deps.sh test)"
@@ -73,6 +82,15 @@ class NamedHub(HubServe):
     def err(self, n: int | None = None) -> Path:
         return self.state / f"{self.name}-{n or self.starts}.err"
 
+    def last_connected(self, seat_key: str) -> str:
+        """When ``seat_key`` last authenticated here (the log line's ISO time; "" if never)."""
+        lines = [
+            line
+            for line in self.logs().splitlines()
+            if "seat.connected" in line and seat_key in line
+        ]
+        return lines[-1].split(" ", 1)[0] if lines else ""
+
     def connected(self, seat_key: str) -> int:
         """How often ``seat_key`` authenticated to this process (from its log)."""
         return sum(
@@ -106,7 +124,7 @@ class Nginx:
 
 @pytest.fixture
 async def behind_nginx(
-    pg_server: PostgresServer, private_redis: RedisServer, tmp_path: Path
+    pg_server: PostgresServer, private_redis: RedisServer, tmp_path: Path, loopback: None
 ) -> AsyncIterator[tuple[Evaluation, list[NamedHub]]]:
     url = pg_server.create_database(f"three_{os.getpid()}_{tmp_path.name}"[:60])
     ids = await prepared_database(url)
@@ -117,7 +135,7 @@ async def behind_nginx(
     nginx = Nginx(tmp_path, [hub.port for hub in hubs])
     # The address every client uses: the proxy (never started as a hub itself).
     front = HubServe(url, tmp_path, port=nginx.port)
-    run = Evaluation(front, ids, tmp_path)
+    run = Evaluation(front, ids, tmp_path, publish=(PUBLISHER,))
     try:
         # The hub key they share, made first; then the three start side by side.
         load_or_create_private_key(tmp_path / "hub-key.pem")
@@ -132,6 +150,45 @@ async def behind_nginx(
         nginx.stop()
 
 
+async def _watch(run: Evaluation, base: str, label: str) -> tuple[int, list[int]]:
+    """Open a viewer of the seat ``label`` through ``base`` as the host supervisor once the
+    wall there shows it live; its id and the capture times of five decoded frames."""
+    assert run.http is not None
+    http = run.http
+    supervisor = await _login(http, base, "km_supervisor")
+    seats = f"{base}/api/sessions/{run.sid}/live/seats"
+    row: dict[str, Any] = {}
+
+    async def live() -> bool:
+        nonlocal row
+        body = await api(http, "GET", seats, supervisor)
+        row = next(s for s in body["seats"] if s["label"] == label)
+        return bool(row["state"] == "live")
+
+    await until(live, f"{label} live on the wall at {base}")
+    viewer = Viewer()
+    try:
+        url = f"{seats}/{row['seat_id']}/viewers"
+        async with http.post(url, json=await viewer.offer(), headers=supervisor) as resp:
+            assert resp.status == 201, await resp.text()
+            body = await resp.json()
+        await viewer.pc.setRemoteDescription(RTCSessionDescription(body["sdp"], body["type"]))
+
+        async def track() -> bool:
+            return "video" in viewer.tracks
+
+        await until(track, "the viewer's video track")
+        return int(body["viewer_id"]), await decoded_frames(viewer.tracks["video"], 5)
+    finally:
+        await viewer.close()
+
+
+def _holder(hubs: list[NamedHub], seat_key: str) -> NamedHub:
+    """The process the seat's latest link went to (each process counts its own)."""
+    latest = {hub.name: hub.last_connected(seat_key) for hub in hubs}
+    return next(hub for hub in hubs if latest[hub.name] == max(latest.values()))
+
+
 async def test_three_hubs_behind_nginx_survive_the_loss_of_one(
     behind_nginx: tuple[Evaluation, list[NamedHub]],
 ) -> None:
@@ -144,9 +201,18 @@ async def test_three_hubs_behind_nginx_survive_the_loss_of_one(
     used = {name for names in holders.values() for name in names}
     assert len(used) >= 2, holders
 
-    # SIGKILL the process holding the most seat links, mid-evaluation.
-    victim = max(hubs, key=lambda hub: sum(1 for key in seat_keys if hub.connected(key)))
-    orphans = [key for key in seat_keys if victim.connected(key)]
+    # The publishing seat watched through a process other than the one holding its media.
+    publishing = run.seats[PUBLISHER].seat_id
+    label = publishing.split(".", 1)[1]
+    media = _holder(hubs, publishing)
+    elsewhere = next(hub for hub in hubs if hub is not media)
+    viewer_id, stamps = await _watch(run, elsewhere.base, label)
+    assert stamps == sorted(stamps)
+    assert f"viewer_id={viewer_id}" in media.logs() and "live.viewer_relayed" in media.logs()
+
+    # SIGKILL the process holding the publishing seat, mid-evaluation.
+    victim = media
+    orphans = [key for key in seat_keys if _holder(hubs, key) is victim]
     survivors = [hub for hub in hubs if hub is not victim]
     before = {key: sum(hub.connected(key) for hub in survivors) for key in orphans}
     killed = time.monotonic()
@@ -160,7 +226,15 @@ async def test_three_hubs_behind_nginx_survive_the_loss_of_one(
         return len(back) == len(orphans)
 
     await until(reconnected, "the killed process's seats reconnecting through nginx")
-    print(f"\nseats of the killed hub back on another after (s): {sorted(back.values())}")
+    # The seat's picture is back, watched through the proxy (whichever process it lands on).
+    _, stamps = await _watch(run, run.hub.base, label)
+    picture_back = time.monotonic() - killed
+    assert stamps == sorted(stamps)
+    print(
+        f"\nseats of the killed hub back on another after (s): "
+        f"{[round(t, 2) for t in sorted(back.values())]}; "
+        f"its publishing seat's picture decoded again after {picture_back:.2f} s"
+    )
 
     # The rest of the evaluation through the two left.
     run.open_gate()
