@@ -63,8 +63,9 @@ def setup(
 ) -> SeatHub:
     """Serve the seat websocket at ``/ws/seat``; needs ``SERVICES`` and ``CLOCK`` on the app.
 
-    The returned ``SeatHub`` (also ``app[SEAT_HUB]``, and ``app[SERVICES].seats`` or behind it) takes more
-    score listeners (``score_listeners.append``) and pushes application messages to seats.
+    The returned ``SeatHub`` (also ``app[SEAT_HUB]``, and ``app[SERVICES].seats`` or behind it)
+    takes more score listeners (``score_listeners.append``) and pushes application messages to
+    seats.
     """
     hub = SeatHub(
         hub_id=hub_id,
