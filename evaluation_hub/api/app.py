@@ -5,7 +5,8 @@ gracefully): the listening sockets close first (no new connection is accepted), 
 is told to reconnect (close 4012, ``seat_link.shutdown``: the seat agents treat it as "the hub is
 restarting") and event streams end; requests in flight get ``shutdown_timeout_s`` to finish.
 Then the app's clean-up (``_drain_seat_work``, ``_closing_checkpoint``) lets the seats' score commits still running finish (bounded by the same
-time), stops the timers, signs a closing audit checkpoint of the chain's head (so the chain as
+time), stops the timers and hands back their leases (``timers.runner``: each periodic job runs
+in one hub process at a time, another takes over when its holder stops or dies), signs a closing audit checkpoint of the chain's head (so the chain as
 this process left it is anchored), closes the bus and the database.
 """
 
@@ -13,8 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import weakref
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -44,7 +46,17 @@ from evaluation_hub.api import (
     supervision,
     transport,
 )
-from evaluation_hub.api.keys import BUS, CLOCK, CONFIG, DB, DISTANCES, HUB_KEY, SEALER, SERVICES
+from evaluation_hub.api.keys import (
+    BUS,
+    CLOCK,
+    CONFIG,
+    DB,
+    DISTANCES,
+    HUB_KEY,
+    SEALER,
+    SERVICES,
+    TIMERS,
+)
 from evaluation_hub.api.problems import problem_middleware
 from evaluation_hub.api.routes import ApiRoutes, Operation, openapi_document
 from evaluation_hub.api.seat_link import SEAT_HUB
@@ -63,6 +75,7 @@ from evaluation_hub.regulation_file import values_in_force
 from evaluation_hub.sealing import Sealer
 from evaluation_hub.services import Services
 from evaluation_hub.supervision import workdays
+from evaluation_hub.timers.runner import Timers
 from evaluation_hub.timers.session_rules import enforce_session_rules
 
 __all__ = [
@@ -161,30 +174,24 @@ def _failed(event: str, exc: Exception) -> None:
         log.exception(event)
 
 
-async def _expiry_sweeper(app: web.Application) -> None:
-    """Lapse unconfirmed requests on a timer; the rule itself lives in ``answers.expire_due``."""
-    interval = app[CONFIG].expiry_sweep_interval_s
-    while True:
-        try:
-            expired = await expire_due(app[SERVICES], now=app[CLOCK]())
-            if expired:
-                log.info("booking.expired", booking_ids=expired)
-        except Exception as exc:
-            _failed("booking.expiry_sweep_failed", exc)
-        await asyncio.sleep(interval)
+async def _expiry_sweep(app: web.Application) -> None:
+    """Lapse unconfirmed requests (one turn); the rule itself lives in ``answers.expire_due``."""
+    try:
+        expired = await expire_due(app[SERVICES], now=app[CLOCK]())
+        if expired:
+            log.info("booking.expired", booking_ids=expired)
+    except Exception as exc:
+        _failed("booking.expiry_sweep_failed", exc)
 
 
-async def _session_timer(app: web.Application) -> None:
-    """The time rules (开评分离 cut-off, outage limits) on a timer; the rules live in
+async def _session_rules(app: web.Application) -> None:
+    """The time rules (开评分离 cut-off, outage limits), one turn; the rules live in
     ``timers.session_rules``."""
-    interval = app[CONFIG].expiry_sweep_interval_s
-    while True:
-        try:
-            for done in await enforce_session_rules(app[SERVICES], now=app[CLOCK]()):
-                log.info("session.timed_rule", session_id=done.session_id, kind=done.kind)
-        except Exception as exc:
-            _failed("session.timed_rules_failed", exc)
-        await asyncio.sleep(interval)
+    try:
+        for done in await enforce_session_rules(app[SERVICES], now=app[CLOCK]()):
+            log.info("session.timed_rule", session_id=done.session_id, kind=done.kind)
+    except Exception as exc:
+        _failed("session.timed_rules_failed", exc)
 
 
 async def checkpoint_once(app: web.Application) -> Checkpoint | None:
@@ -232,15 +239,29 @@ async def _drain_seat_work(app: web.Application) -> None:
         log.warning("hub.drain_timed_out", cancelled=len(late))
 
 
-async def _checkpointer(app: web.Application) -> None:
-    while True:
-        try:
-            made = await checkpoint_once(app)
-            if made is not None:
-                log.info("audit.checkpoint", seq=made.seq, head_hash=made.head_hash)
-        except Exception as exc:
-            _failed("audit.checkpoint_failed", exc)
-        await asyncio.sleep(app[CONFIG].checkpoint_poll_s)
+async def _checkpoint(app: web.Application) -> None:
+    """Sign a checkpoint if one is due (one turn)."""
+    try:
+        made = await checkpoint_once(app)
+        if made is not None:
+            log.info("audit.checkpoint", seq=made.seq, head_hash=made.head_hash)
+    except Exception as exc:
+        _failed("audit.checkpoint_failed", exc)
+
+
+def _start_timers(app: web.Application) -> list[asyncio.Task[Any]]:
+    """The periodic jobs, each run by one hub process at a time (``timers.runner``)."""
+    config, timers = app[CONFIG], app[TIMERS]
+    jobs: list[tuple[str, float, Callable[[web.Application], Awaitable[None]]]] = [
+        ("booking-expiry", config.expiry_sweep_interval_s, _expiry_sweep),
+        ("audit-checkpoint", config.checkpoint_poll_s, _checkpoint),
+    ]
+    if config.session_timers:
+        jobs.append(("session-rules", config.expiry_sweep_interval_s, _session_rules))
+    return [
+        asyncio.create_task(timers.every(name, interval, functools.partial(job, app)))
+        for name, interval, job in jobs
+    ]
 
 
 async def _stopping(app: web.Application) -> None:
@@ -283,6 +304,7 @@ def create_app(
     config.hub_key_file.parent.mkdir(parents=True, exist_ok=True)
     app[HUB_KEY] = load_or_create_private_key(config.hub_key_file, config.suite)
     write_public_key(app[HUB_KEY], config.hub_key_file.with_suffix(".pub"))
+    app[TIMERS] = Timers(app[DB])
     app[SERVICES] = Services(
         config=config,
         db=app[DB],
@@ -301,12 +323,7 @@ def create_app(
                 await fix_suite(s, config.suite)
         # Fail at start-up, not at first use, when the bus (Redis) cannot be reached.
         await app[BUS].present()
-        tasks: list[asyncio.Task[Any]] = []
-        if sweep:
-            tasks.append(asyncio.create_task(_expiry_sweeper(app)))
-            tasks.append(asyncio.create_task(_checkpointer(app)))
-            if config.session_timers:
-                tasks.append(asyncio.create_task(_session_timer(app)))
+        tasks = _start_timers(app) if sweep else []
         yield
         await _drain_seat_work(app)
         for task in tasks:
@@ -314,6 +331,7 @@ def create_app(
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         if sweep:
+            await app[TIMERS].stop()
             await _closing_checkpoint(app)
         await app[BUS].close()
         if owned_db:

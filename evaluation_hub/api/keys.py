@@ -14,6 +14,7 @@ from evaluation_hub.db.engine import Database
 from evaluation_hub.ops.metrics import HubMetrics
 from evaluation_hub.sealing import Sealer
 from evaluation_hub.services import Services
+from evaluation_hub.timers.runner import Timers
 from seat_protocol.suites import SigningKey
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "METRICS",
     "SEALER",
     "SERVICES",
+    "TIMERS",
 ]
 
 CONFIG = web.AppKey("config", HubConfig)
@@ -41,3 +43,5 @@ HUB_KEY: web.AppKey[SigningKey] = web.AppKey("hub_key")
 SERVICES = web.AppKey("services", Services)
 # The process's Prometheus registry (api.ops); the problem middleware counts refusals in it.
 METRICS = web.AppKey("metrics", HubMetrics)
+# The periodic jobs of this process, each run while it holds the job's lease (timers.runner).
+TIMERS = web.AppKey("timers", Timers)

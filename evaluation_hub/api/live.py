@@ -10,7 +10,9 @@ gets the hub's answer.
 :func:`setup_live` puts the :class:`~evaluation_hub.live.hub.LiveHub` on the app, lets the seat
 websocket hand seats' media offers to it, hands its audit events and conduct alerts, with
 ``now``, to ``live.records`` (alerts become incidents of the sessions the seat's media belongs
-to), and lets check-in look at the seats' pictures through it (``Services.pictures``).
+to), and lets check-in look at the seats' pictures through it (``Services.pictures``). The
+wall's requests go through ``live.relay.LiveRelay`` (``RELAY``): on a shared bus the hub process
+holding a seat's media or a viewer answers, whichever process the request landed on.
 """
 
 from __future__ import annotations
@@ -39,16 +41,19 @@ from evaluation_hub.api.views.live import (
 from evaluation_hub.live import records, watching
 from evaluation_hub.live.hub import AlertSink, AuditSink, LiveHub
 from evaluation_hub.live.recording import recordings_from_config
+from evaluation_hub.live.relay import LiveRelay
 from evaluation_hub.live.status import seat_channel
 from media.conduct import ConductAlert
 from seat_protocol.messages import MAX_SDP_CHARS
 
-__all__ = ["LIVE", "routes", "setup_live"]
+__all__ = ["LIVE", "RELAY", "routes", "setup_live"]
 
 routes = ApiRoutes()
 TAG = "音视频监督"
 
 LIVE = web.AppKey("live_hub", LiveHub)
+# The wall's way to the live media of every hub process (``live.relay``).
+RELAY = web.AppKey("live_relay", LiveRelay)
 
 VIEWER_OFFER = {
     "type": "object",
@@ -77,9 +82,19 @@ def setup_live(app: web.Application, live: LiveHub | None = None) -> LiveHub:
         app[SEAT_HUB].media_offer_handler = live.publish
         live.link_up = app[SEAT_HUB].connected
 
+    services = app[SERVICES]
+    # Other hub processes exist only on a shared bus (Redis): then the relay asks them.
+    relay = LiveRelay(live, services.bus, remote=services.config.redis_url is not None)
+    app[RELAY] = relay
+
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         live.start()
+        serving = asyncio.create_task(relay.serve()) if relay.remote else None
         yield
+        if serving is not None:
+            serving.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await serving
         await live.close()
 
     app.cleanup_ctx.append(lifecycle)
@@ -122,7 +137,7 @@ async def list_live_seats(request: web.Request) -> web.Response:
     who = await principal(request)
     session_id = path_id(request, "session_id")
     wall = await watching.live_wall(
-        request.app[SERVICES], request.app[LIVE], who, session_id, now=request.app[CLOCK]()
+        request.app[SERVICES], request.app[RELAY], who, session_id, now=request.app[CLOCK]()
     )
     return web.json_response(wall_json(wall))
 
@@ -144,7 +159,7 @@ async def open_viewer(request: web.Request) -> web.Response:
     body = await read_json(request, VIEWER_OFFER)
     opened = await watching.open_viewer(
         request.app[SERVICES],
-        request.app[LIVE],
+        request.app[RELAY],
         who,
         session_id,
         seat_id,
@@ -165,7 +180,7 @@ async def open_viewer(request: web.Request) -> web.Response:
 async def close_viewer(request: web.Request) -> web.Response:
     who = await principal(request)
     viewer_id = path_id(request, "viewer_id")
-    await watching.close_viewer(request.app[LIVE], who, viewer_id)
+    await watching.close_viewer(request.app[RELAY], who, viewer_id)
     return web.Response(status=204)
 
 
@@ -180,7 +195,7 @@ async def close_viewer(request: web.Request) -> web.Response:
 async def viewer_stats(request: web.Request) -> web.Response:
     who = await principal(request)
     viewer_id = path_id(request, "viewer_id")
-    figures = await watching.viewer_figures(request.app[LIVE], who, viewer_id)
+    figures = await watching.viewer_figures(request.app[RELAY], who, viewer_id)
     return web.json_response(viewer_figures_json(figures))
 
 
@@ -208,7 +223,7 @@ async def live_events(request: web.Request) -> web.StreamResponse:
         request.app[LIVE_STREAMS].add(subscription)
         # Subscribed first, then the current state: an alert raised after the wall fetched its
         # seats and before this stream opened is in this snapshot, so the wall never misses it.
-        snapshot = snapshot_events(watching.on_wall(request.app[LIVE], visible))
+        snapshot = snapshot_events(await watching.on_wall(request.app[RELAY], visible))
         if not await _write_events(response, snapshot):
             return response
         iterator = aiter(subscription)

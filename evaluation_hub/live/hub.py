@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -51,7 +50,7 @@ from evaluation_hub.live.status import (
     seat_channel,
     seat_state,
 )
-from evaluation_hub.live.viewer_places import user_cap_refusal
+from evaluation_hub.live.viewer_places import first_viewer_id, user_cap_refusal
 from media.conduct import ConductAlert, ConductRules, Observation
 from media.forwarding import (
     ForwardedTrack,
@@ -149,7 +148,7 @@ class LiveHub:
         self.link_up: Callable[[str], bool] = lambda seat_key: True  # the seat websocket's word
         self._publishers: dict[str, _Publisher] = {}
         self._viewers: dict[int, ViewerSession] = {}
-        self._viewer_ids = itertools.count(1)
+        self._viewer_ids = first_viewer_id()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._loop_task: asyncio.Task[None] | None = None
         self._closed = False

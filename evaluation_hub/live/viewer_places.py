@@ -7,11 +7,24 @@ wall and one more window) and ``per_user`` in all.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import itertools
+import secrets
+from collections.abc import Iterable, Iterator
 
 from evaluation_hub.live.status import MediaRefused
 
-__all__ = ["user_cap_refusal"]
+__all__ = ["first_viewer_id", "user_cap_refusal"]
+
+#: viewer ids of one hub process are numbered within a block of this size
+VIEWER_BLOCK = 2**16
+
+
+def first_viewer_id() -> Iterator[int]:
+    """This process's viewer ids: a block chosen at random (ids stay within the API's 31-bit
+    range), so viewers opened by several hub processes are told apart by their id alone
+    (``live.relay`` finds a viewer's process by asking who holds that id)."""
+    block = secrets.randbelow(2**31 // VIEWER_BLOCK - 2) + 1
+    return itertools.count(block * VIEWER_BLOCK + 1)
 
 
 def user_cap_refusal(

@@ -5,7 +5,8 @@ Access is decided on every call from the session's seats as they are now
 host supervisor watches every seat of the session, an away supervisor only the seats at their
 venue, nobody else anything; and a session's seats are only those it holds for certain while
 it is on (``live.seats.session_seats``), so nobody watches another session's expert. A viewer's connection belongs to the supervisor who opened it;
-nobody else may read its figures or close it.
+nobody else may read its figures or close it. The live media is reached through
+``live.relay.LiveRelay``: whichever hub process holds a seat's media or a viewer answers.
 """
 
 from __future__ import annotations
@@ -15,8 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from evaluation_hub import access
-from evaluation_hub.errors import Forbidden, NotFound
-from evaluation_hub.live.hub import LiveHub, ViewerSession
+from evaluation_hub.live.relay import LiveRelay
 from evaluation_hub.live.seats import (
     LiveSeat,
     SessionSeats,
@@ -83,14 +83,14 @@ async def _seats(hub: Services, session_id: int, now: datetime) -> SessionSeats:
 
 
 async def live_wall(
-    hub: Services, live: LiveHub, who: Principal, session_id: int, *, now: datetime
+    hub: Services, live: LiveRelay, who: Principal, session_id: int, *, now: datetime
 ) -> LiveWall:
     """The wall: the seats ``who`` may watch, each with its state, alerts and stats."""
     seats = await _seats(hub, session_id, now)
     return LiveWall(
         session_id,
         watch_scope(who, seats),
-        on_wall(live, visible_seats(who, seats)),
+        await on_wall(live, visible_seats(who, seats)),
         seats.state,
         seats.state in SEATS_IN_USE,
     )
@@ -103,14 +103,16 @@ async def watched_seats(
     return visible_seats(who, await _seats(hub, session_id, now))
 
 
-def on_wall(live: LiveHub, seats: Sequence[LiveSeat]) -> tuple[SeatOnWall, ...]:
-    """The seats with their live state now (the event stream's opening snapshot)."""
-    return tuple(SeatOnWall(seat, live.status(seat.seat_key)) for seat in seats)
+async def on_wall(live: LiveRelay, seats: Sequence[LiveSeat]) -> tuple[SeatOnWall, ...]:
+    """The seats with their live state now (the event stream's opening snapshot), as the hub
+    process holding each seat's media sees it."""
+    statuses = await live.statuses([seat.seat_key for seat in seats])
+    return tuple(SeatOnWall(seat, statuses[seat.seat_key]) for seat in seats)
 
 
 async def open_viewer(
     hub: Services,
-    live: LiveHub,
+    live: LiveRelay,
     who: Principal,
     session_id: int,
     seat_id: int,
@@ -118,28 +120,19 @@ async def open_viewer(
     *,
     now: datetime,
 ) -> OpenedViewer:
-    """Answer the supervisor's offer to watch one seat (``MediaRefused`` if it cannot be)."""
+    """Answer the supervisor's offer to watch one seat (``MediaRefused`` if it cannot be), by
+    the hub process holding the seat's media."""
     seat = require_seat(who, await _seats(hub, session_id, now), seat_id)
-    viewer, answer = await live.watch(seat.seat_key, who.username, sdp)
-    return OpenedViewer(viewer.id, seat.seat_id, answer)
+    viewer_id, answer = await live.watch(seat.seat_key, who.username, sdp)
+    return OpenedViewer(viewer_id, seat.seat_id, answer)
 
 
-def _own_viewer(live: LiveHub, who: Principal, viewer_id: int) -> ViewerSession:
-    viewer = live.viewer(viewer_id)
-    if viewer is None:
-        raise NotFound("viewer-not-found", f"观看连接 #{viewer_id} 不存在或已关闭")
-    if viewer.username != who.username:
-        raise Forbidden("not-your-viewer", f"观看连接 #{viewer_id} 不是当前用户打开的")
-    return viewer
+async def close_viewer(live: LiveRelay, who: Principal, viewer_id: int) -> None:
+    """Close one of the caller's own viewer connections (``NotFound``, or ``Forbidden`` for
+    another's), wherever it is held."""
+    await live.close_viewer(viewer_id, who.username)
 
 
-async def close_viewer(live: LiveHub, who: Principal, viewer_id: int) -> None:
-    """Close one of the caller's own viewer connections."""
-    _own_viewer(live, who, viewer_id)
-    await live.stop_viewer(viewer_id)
-
-
-async def viewer_figures(live: LiveHub, who: Principal, viewer_id: int) -> ViewerFigures:
+async def viewer_figures(live: LiveRelay, who: Principal, viewer_id: int) -> ViewerFigures:
     """What the hub sent one of the caller's viewers since the previous reading."""
-    viewer = _own_viewer(live, who, viewer_id)
-    return ViewerFigures(viewer.id, await live.viewer_stats(viewer))
+    return ViewerFigures(viewer_id, await live.viewer_stats(viewer_id, who.username))

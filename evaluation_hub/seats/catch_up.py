@@ -6,8 +6,10 @@ returns, in this order:
 
 1. the current state of every session that holds the seat now (``SessionStateNotice``), so a
    seat that was offline when the reading ended wipes its chapter cache;
-2. the chapter manifest released while it had no connection here (``ChapterChunks``),
-   recorded as sent (``seats.deliveries``);
+2. the chapter manifest released while it had no connection here (``ChapterChunks``), or,
+   released through another hub process or before this one started, the seat's kept manifest
+   with its chunks re-derived here (``seats.chapter_handover``), recorded as sent
+   (``seats.deliveries``);
 3. for each session whose expert checked in at this seat: the check-in again with the
    expert's briefing, the review requests still unanswered (during the deviation review), the
    result still to be signed (after the reveal), the expert's presence at check-in and where
@@ -28,7 +30,7 @@ from evaluation_hub.booking.seatings import seatings
 from evaluation_hub.evaluation.models import ReportSignatureRow, ReviewRequestRow
 from evaluation_hub.evaluation.result import report_messages, revealed_result
 from evaluation_hub.evaluation.review import review_notice
-from evaluation_hub.seats import chair_ballots, deliveries
+from evaluation_hub.seats import chair_ballots, chapter_handover, deliveries
 from evaluation_hub.seats.chapter_chunks import ChapterChunks
 from evaluation_hub.seats.expert_requests import briefing
 from evaluation_hub.services import Services
@@ -120,6 +122,9 @@ async def seat_connected(
     manifest = chunks.take_waiting(seat_key) if chunks is not None else None
     if manifest is not None and chunks is not None:
         await _delivered(hub, seat_key, manifest, chunks, now)
+    elif chunks is not None:
+        # Released through another hub process, or before this one started: handed over here.
+        manifest = await chapter_handover.take_over(hub, seat_key, chunks, now=now)
     return [*notices, *([manifest] if manifest is not None else []), *expert_work]
 
 

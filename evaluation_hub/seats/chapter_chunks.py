@@ -4,9 +4,10 @@ Chapter release (``evaluation_hub.seats.chapters``) seals each seated expert's c
 their seat and puts the result here, keyed by content hash; the seat websocket answers a
 seat's chunk requests from it (``chunk``). The chunks stay in this process's memory until the
 session's reading is over (``seat_protocol.session_states.READING_OVER``, see
-``evaluation_hub.seats.session_notices``): they are derived data, cheap to rebuild from the
-database and the package directory by releasing again, and they must not outlive the process
-in clear reach of the database's readers.
+``evaluation_hub.seats.session_notices``): they are derived data, re-derived from the
+database and the package directory by any hub process the seat connects to
+(``evaluation_hub.seats.chapter_handover``), and they must not outlive the process in clear
+reach of the database's readers.
 
 A release made while a seat had no connection to this process waits here
 (``wait_for``) until the seat connects: its catch-up (``evaluation_hub.seats.catch_up``) takes

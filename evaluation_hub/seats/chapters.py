@@ -21,10 +21,11 @@ of them keeps it and fetches only the rest, even after a hub restart. (The wrapp
 each time; it is fresh randomness around the same content key.)
 
 The sealed chunks are kept in this process's memory (``seats.chapter_chunks.ChapterChunks``),
-keyed by content hash, until the session's reading is over. A seat asking for a chunk the hub
-no longer holds (after a restart) is refused by the protocol machine (the channel's
-entitlements went with the process) and waits for the next release. A seat that had no
-connection to this process at release time receives its manifest when it connects.
+keyed by content hash, until the session's reading is over; each seat's manifest is kept on its
+delivery row. A seat connected to this process receives its manifest at once; the others are
+announced on the bus (:data:`CHANNEL`), and whichever hub process a seat is connected to, now
+or when it next connects (after a restart too), re-derives the chunks and hands the kept
+manifest over (``seats.chapter_handover``).
 
 Each release is numbered and each seat's delivery followed (sent, received, verified) in
 ``evaluation_hub.seats.deliveries``.
@@ -36,6 +37,7 @@ anything else is read. The HTTP route is ``evaluation_hub.api.chapters``.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -48,7 +50,7 @@ from evaluation_hub import access
 from evaluation_hub.audit.store import append_event
 from evaluation_hub.booking.seatings import seatings
 from evaluation_hub.db.seat_terminals import SeatEnrolment
-from evaluation_hub.errors import Conflict
+from evaluation_hub.errors import BusError, Conflict
 from evaluation_hub.evaluation.context import Context
 from evaluation_hub.evaluation.package import released_context
 from evaluation_hub.principal import Principal
@@ -64,10 +66,12 @@ from seat_protocol.messages import ChapterManifest, ManifestChapter
 from seat_protocol.sm2 import SM2PublicKey
 
 __all__ = [
+    "CHANNEL",
     "RELEASE_STATES",
     "ChapterRelease",
     "SeatRelease",
     "SkippedSeat",
+    "announce",
     "release_chapters",
     "seal_for_seat",
 ]
@@ -76,6 +80,9 @@ log = structlog.get_logger(__name__)
 
 RELEASE_STATES = CHAPTERS_RELEASABLE
 _KEY_PURPOSE = "seat-chapter-content-key"
+#: bus channel: a release was made; the seats it names may be connected to another hub process
+#: (``seats.chapter_handover`` hands them their manifest there)
+CHANNEL = "seat.chapters"
 _NOT_ENROLLED = "工位终端尚未登记或登记未获批准，无法为其加密章节"
 
 
@@ -237,7 +244,9 @@ async def release_chapters(
         if p.manifest is None:
             continue
         chunks.put(p.seat_key, p.manifest, sealed_for[p.seat_key])
-        sent = await hub.seats.send(p.seat_key, p.manifest)
+        # Handed over here only on a live connection here: a seat connected to another hub
+        # process is told by that process (``announce`` below, ``seats.chapter_handover``).
+        sent = hub.seats.connected(p.seat_key) and await hub.seats.send(p.seat_key, p.manifest)
         if sent:
             sent_keys.append(p.seat_key)
             # Every chunk already went to this seat for an earlier release: nothing to fetch.
@@ -257,6 +266,9 @@ async def release_chapters(
     await record_sent(
         hub, session_id, release, sent_keys, received_keys, actor=actor.username, now=now
     )
+    # Every seat, not only those waiting: one that moved to another process a moment ago is
+    # handed its manifest there (a process already holding it does nothing).
+    await announce(hub, session_id, release, [r.seat_key for r in released])
     skipped = tuple(
         SkippedSeat(p.seat_key, p.expert_code, p.skipped or "")
         for p in planned
@@ -271,6 +283,20 @@ async def release_chapters(
         held_bytes=chunks.held_bytes,
     )
     return ChapterRelease(session_id, tuple(released), skipped, release)
+
+
+async def announce(hub: Services, session_id: int, release: int, seat_keys: Sequence[str]) -> None:
+    """Tell every hub process that ``seat_keys`` have a new manifest: those connected to another
+    process are handed it there; the release stands if the bus is down (the seats then receive
+    it when they next connect)."""
+    if not seat_keys:
+        return
+    try:
+        await hub.bus.publish(
+            CHANNEL, {"session_id": session_id, "release": release, "seats": list(seat_keys)}
+        )
+    except BusError:
+        log.warning("seat.chapters_announce_failed", session_id=session_id, release=release)
 
 
 async def _seated(s: AsyncSession, session_id: int) -> list[_SeatedExpert]:

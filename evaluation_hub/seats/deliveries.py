@@ -22,9 +22,11 @@ console reads the board with :func:`delivery_board` (``access.Action.SEE_SESSION
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import structlog
 from sqlalchemy import func, select
@@ -37,7 +39,7 @@ from evaluation_hub.principal import Principal
 from evaluation_hub.seats.models import ChapterDeliveryRow
 from evaluation_hub.services import Services
 from evaluation_hub.sessions.lookup import load_session
-from seat_protocol.messages import ChapterManifest, ChapterStatus
+from seat_protocol.messages import ChapterManifest, ChapterStatus, ManifestChapter
 
 __all__ = [
     "DELIVERY_STATES",
@@ -47,6 +49,8 @@ __all__ = [
     "delivery_board",
     "delivery_status",
     "manifest_digest",
+    "manifest_from_json",
+    "manifest_json",
     "plan_release",
     "record_chapter_status",
     "record_progress",
@@ -70,6 +74,24 @@ DELIVERY_STATES = (
 def manifest_digest(manifest: ChapterManifest) -> str:
     """The name both ends give a manifest (``ChapterStatus.digest_of``)."""
     return ChapterStatus.digest_of(manifest.session_id, manifest.chapters)
+
+
+def manifest_json(manifest: ChapterManifest) -> dict[str, Any]:
+    """The manifest as kept on its delivery row (``seats.chapter_handover`` reads it back)."""
+    return {
+        "session_id": manifest.session_id,
+        "chapters": [dataclasses.asdict(c) for c in manifest.chapters],
+    }
+
+
+def manifest_from_json(body: dict[str, Any]) -> ChapterManifest:
+    """The manifest :func:`manifest_json` kept (the same digest: same fields, same order)."""
+    return ChapterManifest(
+        session_id=str(body["session_id"]),
+        chapters=tuple(
+            ManifestChapter(**{**c, "chunks": tuple(c["chunks"])}) for c in body["chapters"]
+        ),
+    )
 
 
 def delivery_status(row: ChapterDeliveryRow | None) -> str:
@@ -125,6 +147,7 @@ async def plan_release(
                 seat_key=p.seat_key,
                 expert_code=p.expert_code,
                 manifest_sha256=None if p.manifest is None else manifest_digest(p.manifest),
+                manifest=None if p.manifest is None else manifest_json(p.manifest),
                 chapters=0 if p.manifest is None else len(p.manifest.chapters),
                 skipped=p.skipped,
                 released_by=actor,

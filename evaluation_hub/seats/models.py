@@ -37,6 +37,9 @@ class ChapterDeliveryRow(Base):
     expert_code: Mapped[str] = mapped_column(String(32))
     #: None when the seat was skipped
     manifest_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
+    #: the manifest itself (``seats.chapter_handover``): any hub process hands it to the seat
+    #: and re-derives its chunks; None when skipped (and for releases before it was kept)
+    manifest: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     chapters: Mapped[int] = mapped_column(Integer, default=0)
     #: why nothing could be prepared for the seat (Chinese, shown to the host)
     skipped: Mapped[str | None] = mapped_column(Text, default=None)
