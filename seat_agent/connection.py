@@ -38,6 +38,7 @@ from seat_agent.keys import SeatIdentity, record_hub_pin
 from seat_protocol._endpoint import Endpoint
 from seat_protocol.auth import format_pin
 from seat_protocol.backoff import Backoff
+from seat_protocol.chunk_frames import SUPPORTED_FRAMINGS
 from seat_protocol.closecodes import CloseCode
 from seat_protocol.events import (
     CloseConnection,
@@ -45,9 +46,10 @@ from seat_protocol.events import (
     Disconnected,
     EnrolmentSubmitted,
     Event,
+    SendBytes,
     SendText,
 )
-from seat_protocol.messages import MAX_MESSAGE_BYTES, SUBPROTOCOL, AppMessage
+from seat_protocol.messages import MAX_MESSAGE_BYTES, PROTOCOL_VERSION, SUBPROTOCOL, AppMessage
 from seat_protocol.seat_side import SeatConnection, SeatEnrolment
 from seat_protocol.streams import Channel
 
@@ -81,8 +83,8 @@ class _Socket:
         async with self._lock:
             for out in self.conn.data_to_send():
                 try:
-                    if isinstance(out, SendText):
-                        await self.ws.send(out.text)
+                    if isinstance(out, SendText | SendBytes):
+                        await self.ws.send(out.text if isinstance(out, SendText) else out.data)
                     else:
                         assert isinstance(out, CloseConnection)
                         await self.ws.close(out.code, out.reason)
@@ -138,9 +140,7 @@ async def _converse(
         with contextlib.suppress(ConnectionClosed):
             async for frame in ws:
                 if isinstance(frame, bytes):
-                    conn.close(
-                        CloseCode.PROTOCOL_ERROR, "binary frames are not part of the protocol"
-                    )
+                    conn.receive_bytes(frame, monotonic())  # a chunk, if agreed
                 else:
                     conn.receive_text(frame, monotonic())
                 sock.wake.set()
@@ -205,8 +205,13 @@ class SeatLink:
         backoff_base: float = 0.5,
         backoff_cap: float = 30.0,
         open_timeout: float = 10.0,
+        protocol_version: int = PROTOCOL_VERSION,
+        chunk_framings: tuple[int, ...] = SUPPORTED_FRAMINGS,
     ) -> None:
         self.identity = identity
+        # What the hello offers; tests and the benchmark speak as an older agent with these.
+        self.protocol_version = protocol_version
+        self.chunk_framings = chunk_framings
         self.channel = Channel()
         self.backoff = Backoff(random, base=backoff_base, cap=backoff_cap)
         self.on_event = on_event
@@ -259,6 +264,8 @@ class SeatLink:
                     key=self.identity.ed25519,
                     channel=self.channel,
                     now=self._monotonic(),
+                    protocol_version=self.protocol_version,
+                    chunk_framings=self.chunk_framings,
                 )
                 return await _converse(ws, conn, self._monotonic, self._on_event, self._set_socket)
         except PinMismatch as exc:
