@@ -50,7 +50,12 @@ from seat_agent.keys import SeatIdentity
 from seat_protocol.auth import enrolment_code
 from seat_protocol.chapter_crypto import chapter_context, seal_chapter
 from seat_protocol.events import Event
-from seat_protocol.messages import CHUNK_SIZE, ChapterManifest, ManifestChapter
+from seat_protocol.messages import (
+    CHUNK_SIZE,
+    PROTOCOL_VERSION,
+    ChapterManifest,
+    ManifestChapter,
+)
 from tests.support.postgres_server import free_port
 
 HUB_ID = "evaluation-hub"
@@ -115,7 +120,7 @@ async def run(args: argparse.Namespace) -> None:
     from evaluation_hub.api.app import create_app
     from evaluation_hub.config import HubConfig
 
-    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(30))
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(40))
     work = Path(tempfile.mkdtemp(prefix="chapter-sync-bench-"))
     try:
         url = f"sqlite+aiosqlite:///{work / 'hub.db'}"
@@ -150,20 +155,20 @@ async def run(args: argparse.Namespace) -> None:
 
         hub = app[SEAT_HUB]
         store = app[CHAPTERS]
-        encrypted: list[float] = []
-        http: list[float] = []
+        times: dict[str, list[float]] = {"binary": [], "json": [], "plain": []}
         seal_s: list[float] = []
         read_s: list[float] = []
         delivered = 0
-        for n in range(args.repeat + 1):
-            session_id = f"bench-{n}"
-            t0 = time.perf_counter()
-            manifest, chunks = seal(x, session_id, total, args.chapters)
-            seal_s.append(time.perf_counter() - t0)
-            blob = b"".join(chunks[h] for c in manifest.chapters for h in c.chunks)
-            delivered = len(blob)
+        runs = 0
 
-            state = work / f"seat-{n}"
+        async def deliver(
+            manifest: ChapterManifest, chunks: dict[str, bytes], framings: tuple[int, ...]
+        ) -> float:
+            """Seconds from the manifest leaving the hub until every chunk is on the seat's
+            disk; ``framings`` empty: the seat speaks as an agent from before binary chunks."""
+            nonlocal runs
+            runs += 1
+            state = work / f"seat-{runs}"
             state.mkdir()
             identity = SeatIdentity(
                 SEAT_KEY, f"ws://127.0.0.1:{port}/ws/seat", HUB_ID, ed, x, state
@@ -172,21 +177,22 @@ async def run(args: argparse.Namespace) -> None:
             done = asyncio.Event()
             connected = asyncio.Event()
 
-            def progress(cache: ChapterCache = cache, done: asyncio.Event = done) -> None:
+            def progress() -> None:
                 entries = cache.entries()
                 if entries and all(e.complete for e in entries):
                     done.set()
 
             cache.add_listener(progress)
 
-            async def on_event(
-                event: Event, cache: ChapterCache = cache, connected: asyncio.Event = connected
-            ) -> None:
+            async def on_event(event: Event) -> None:
                 await cache.on_event(event)
                 if hub.connected(SEAT_KEY):
                     connected.set()
 
-            link = SeatLink(identity, on_event=on_event)
+            version = PROTOCOL_VERSION if framings else 2
+            link = SeatLink(
+                identity, on_event=on_event, protocol_version=version, chunk_framings=framings
+            )
             cache.bind(link.send)
             task = asyncio.create_task(link.run())
             await asyncio.wait_for(connected.wait(), 30)
@@ -194,8 +200,8 @@ async def run(args: argparse.Namespace) -> None:
             t0 = time.perf_counter()
             await hub.send(SEAT_KEY, manifest)
             await asyncio.wait_for(done.wait(), 600)
-            encrypted.append(time.perf_counter() - t0)
-            if args.read:
+            took = time.perf_counter() - t0
+            if args.read and framings:
                 t0 = time.perf_counter()
                 for entry in cache.entries():
                     await cache.read(entry.label)
@@ -203,15 +209,36 @@ async def run(args: argparse.Namespace) -> None:
             await cache.wipe()
             task.cancel()
             await asyncio.wait({task})
+            return took
 
+        async def plain_download() -> float:
             async with ClientSession() as client:
                 t0 = time.perf_counter()
                 async with client.get(f"http://127.0.0.1:{plain_port}/blob") as resp:
                     got = 0
                     async for piece in resp.content.iter_chunked(CHUNK_SIZE):
                         got += len(piece)
-                http.append(time.perf_counter() - t0)
-                assert got == delivered, (got, delivered)
+                took = time.perf_counter() - t0
+            assert got == delivered, (got, delivered)
+            return took
+
+        for n in range(args.repeat + 1):
+            t0 = time.perf_counter()
+            manifest, chunks = seal(x, f"bench-{n}", total, args.chapters)
+            seal_s.append(time.perf_counter() - t0)
+            blob = b"".join(chunks[h] for c in manifest.chapters for h in c.chunks)
+            delivered = len(blob)
+            # Interleaved, the order turned each round, so the machine's other load (other
+            # work on it) falls on all three alike.
+            order = ["binary", "json", "plain"]
+            order = order[n % 3 :] + order[: n % 3]
+            for kind in order:
+                if kind == "plain":
+                    took = await plain_download()
+                else:
+                    took = await deliver(manifest, chunks, (1,) if kind == "binary" else ())
+                if n > 0:  # the first round warms up
+                    times[kind].append(took)
 
         await plain_runner.cleanup()
         await runner.cleanup()
@@ -219,18 +246,24 @@ async def run(args: argparse.Namespace) -> None:
         shutil.rmtree(work, ignore_errors=True)
 
     mib = delivered / (1024 * 1024)
-    enc, pl = min(encrypted[1:]), min(http[1:])
+    best = {kind: min(ts) for kind, ts in times.items()}
     print(
         f"payload: {mib:.1f} MiB sealed ({args.chapters} chapters, "
         f"{CHUNK_SIZE // 1024} KiB chunks, window {args.window}), "
-        f"best of {args.repeat} after one warm-up"
+        f"best of {args.repeat} after one warm-up, interleaved"
     )
-    print(f"sealing at the hub (not in delivery): {mib / min(seal_s[1:]):8.1f} MiB/s")
-    print(f"encrypted delivery over the seat link: {mib / enc:8.1f} MiB/s ({enc:.3f} s)")
-    print(f"plain loopback HTTP (aiohttp):         {mib / pl:8.1f} MiB/s ({pl:.3f} s)")
-    print(f"ratio encrypted / plain:               {pl / enc:8.3f}")
+    print(f"sealing at the hub (not in delivery):   {mib / min(seal_s[1:]):8.1f} MiB/s")
+    for kind, label in (
+        ("binary", "encrypted delivery, binary frames:    "),
+        ("json", "encrypted delivery, JSON/base64 (old):"),
+        ("plain", "plain loopback HTTP (aiohttp):        "),
+    ):
+        print(f"{label} {mib / best[kind]:8.1f} MiB/s ({best[kind]:.3f} s)")
+    print(f"ratio binary / plain:                   {best['plain'] / best['binary']:8.3f}")
+    print(f"ratio JSON / plain:                     {best['plain'] / best['json']:8.3f}")
+    print(f"binary over JSON:                       {best['json'] / best['binary']:8.2f}x")
     if read_s:
-        print(f"decrypting every chapter at the seat:  {mib / min(read_s[1:]):8.1f} MiB/s")
+        print(f"decrypting every chapter at the seat:   {mib / min(read_s[1:]):8.1f} MiB/s")
 
 
 def main() -> None:
