@@ -7,18 +7,23 @@ aiohttp's runner) with one seat whose terminal key is approved, and the real sea
 1. **Seal**: ``--chapters`` chapters of random text, ``--mb`` MiB in all, are sealed for the
    seat's X25519 key with ``seat_protocol.chapter_crypto`` (timed apart, not part of delivery)
    and handed to the hub's chunk store, as ``evaluation_hub.seats.chapters`` does on release.
-2. **Encrypted delivery**: from the hub sending the ``chapter_manifest`` until every chunk is
-   on the seat's disk, hash-checked (base64 in JSON frames, protocol acknowledgements, the
-   cache's request window of ``--window`` chunks, one file per chunk).
-3. **Plain HTTP**: the same bytes (the sealed chunks, concatenated) served by a minimal aiohttp
-   handler from memory and read by an aiohttp client on loopback, in the same run.
-4. Optionally (``--read``) the time to decrypt every chapter at the seat.
+2. **Encrypted delivery, binary frames**: from the hub sending the ``chapter_manifest`` until
+   every chapter is on the seat's disk, written and synced (chunks in binary websocket frames,
+   ``seat_protocol.chunk_frames``; protocol acknowledgements; the cache's request window of
+   ``--window`` chunks; one file and one fsync per chapter).
+3. **Encrypted delivery, JSON/base64**: the same, the seat speaking as an agent from before
+   binary framing (protocol version 2, no ``chunk_framings``): base64 in JSON text frames.
+4. **Plain HTTP**: the same bytes (the sealed chunks, concatenated) served by a minimal aiohttp
+   handler from memory and read by an aiohttp client on loopback.
+5. Optionally (``--read``) the time to decrypt every chapter at the seat.
 
-Prints both throughputs and their ratio (encrypted / plain). Each transfer runs ``--repeat``
-times after one warm-up; the best run of each counts. Figures, not a pass/fail test; other
-work on the machine disturbs them.
+The three transfers run interleaved in every round (their order turned each round), so other
+load on the machine falls on all of them alike; each runs ``--repeat`` times after one warm-up
+round and the best run of each counts. Prints the throughputs, the ratios to the plain download,
+and how long the last chapter's write and fsync took after its last chunk arrived. Figures, not
+a pass/fail test; other work on the machine disturbs them.
 
-    .venv/bin/python bench/chapter_sync.py --mb 16 --chapters 8 --repeat 3
+    .venv/bin/python bench/chapter_sync.py --mb 16 --chapters 8 --repeat 5
 """
 
 from __future__ import annotations
@@ -156,6 +161,9 @@ async def run(args: argparse.Namespace) -> None:
         hub = app[SEAT_HUB]
         store = app[CHAPTERS]
         times: dict[str, list[float]] = {"binary": [], "json": [], "plain": []}
+        # Per delivery: seconds from the last chunk's arrival until the last chapter file was
+        # written and synced (the part of delivery that is the disk's, not the link's).
+        tails: dict[str, list[float]] = {"binary": [], "json": []}
         seal_s: list[float] = []
         read_s: list[float] = []
         delivered = 0
@@ -163,9 +171,10 @@ async def run(args: argparse.Namespace) -> None:
 
         async def deliver(
             manifest: ChapterManifest, chunks: dict[str, bytes], framings: tuple[int, ...]
-        ) -> float:
-            """Seconds from the manifest leaving the hub until every chunk is on the seat's
-            disk; ``framings`` empty: the seat speaks as an agent from before binary chunks."""
+        ) -> tuple[float, float]:
+            """Seconds from the manifest leaving the hub until every chapter is on the seat's
+            disk (written, synced), and of those the seconds after the last chunk arrived;
+            ``framings`` empty: the seat speaks as an agent from before binary chunks."""
             nonlocal runs
             runs += 1
             state = work / f"seat-{runs}"
@@ -176,9 +185,12 @@ async def run(args: argparse.Namespace) -> None:
             cache = await ChapterCache.open(state, identity, window=args.window)
             done = asyncio.Event()
             connected = asyncio.Event()
+            arrived: list[float] = []
 
             def progress() -> None:
                 entries = cache.entries()
+                if entries and not arrived and all(e.received == e.size for e in entries):
+                    arrived.append(time.perf_counter())
                 if entries and all(e.complete for e in entries):
                     done.set()
 
@@ -200,7 +212,9 @@ async def run(args: argparse.Namespace) -> None:
             t0 = time.perf_counter()
             await hub.send(SEAT_KEY, manifest)
             await asyncio.wait_for(done.wait(), 600)
-            took = time.perf_counter() - t0
+            end = time.perf_counter()
+            took = end - t0
+            tail = end - arrived[0]
             if args.read and framings:
                 t0 = time.perf_counter()
                 for entry in cache.entries():
@@ -209,7 +223,7 @@ async def run(args: argparse.Namespace) -> None:
             await cache.wipe()
             task.cancel()
             await asyncio.wait({task})
-            return took
+            return took, tail
 
         async def plain_download() -> float:
             async with ClientSession() as client:
@@ -236,7 +250,9 @@ async def run(args: argparse.Namespace) -> None:
                 if kind == "plain":
                     took = await plain_download()
                 else:
-                    took = await deliver(manifest, chunks, (1,) if kind == "binary" else ())
+                    took, tail = await deliver(manifest, chunks, (1,) if kind == "binary" else ())
+                    if n > 0:
+                        tails[kind].append(tail)
                 if n > 0:  # the first round warms up
                     times[kind].append(took)
 
@@ -262,6 +278,8 @@ async def run(args: argparse.Namespace) -> None:
     print(f"ratio binary / plain:                   {best['plain'] / best['binary']:8.3f}")
     print(f"ratio JSON / plain:                     {best['plain'] / best['json']:8.3f}")
     print(f"binary over JSON:                       {best['json'] / best['binary']:8.2f}x")
+    tail = sorted(tails["binary"])[len(tails["binary"]) // 2]
+    print(f"binary: last chunk to last chapter synced {tail * 1000:6.1f} ms (median)")
     if read_s:
         print(f"decrypting every chapter at the seat:   {mib / min(read_s[1:]):8.1f} MiB/s")
 
