@@ -62,6 +62,9 @@ Sleep = Callable[[float], Awaitable[None]]
 
 # RFC 6455 code a shell reports when a connection could not be made or dropped without a frame.
 _ABNORMAL = 1006
+# What a hub from before protocol version 3 answers a hello that offers binary chunk framings
+# (its decoder refuses the field it does not know). Fixed text: those hubs do not change.
+_HUB_BEFORE_V3 = "protocol error: hello message has unexpected field 'chunk_framings'"
 
 
 async def _no_event(event: Event) -> None:
@@ -237,6 +240,8 @@ class SeatLink:
         """Connect and reconnect for ever; raises ``HubRefused`` after a permanent close."""
         while True:
             outcome = await self._attempt()
+            if isinstance(outcome, Disconnected) and self._speak_older(outcome):
+                continue
             if isinstance(outcome, Disconnected):
                 if outcome.permanent:
                     raise HubRefused(outcome.code, outcome.reason)
@@ -244,6 +249,18 @@ class SeatLink:
             else:
                 log.info("seat.connect_failed", reason=outcome.reason)
             await self._sleep(self.backoff.next_delay())
+
+    def _speak_older(self, outcome: Disconnected) -> bool:
+        """A hub from before binary chunk frames refused our hello: speak version 2 (JSON
+        chunks) to it from now on, at once. Hub and agents may be upgraded in either order."""
+        if self.protocol_version < 3 or (outcome.code, outcome.reason) != (
+            CloseCode.PROTOCOL_ERROR,
+            _HUB_BEFORE_V3,
+        ):
+            return False
+        log.warning("seat.hub_before_binary_chunks", hub=self.identity.hub_url)
+        self.protocol_version, self.chunk_framings = 2, ()
+        return True
 
     async def _on_event(self, event: Event) -> None:
         if isinstance(event, Connected):
@@ -339,6 +356,7 @@ async def wait_for_approval(
     """
     backoff = Backoff(random, base=base, cap=cap)
     tls = _tls(identity)
+    version = PROTOCOL_VERSION
     while True:
         try:
             async with _connect(identity.hub_url, 10.0, tls) as ws:
@@ -348,6 +366,7 @@ async def wait_for_approval(
                     key=identity.ed25519,
                     channel=Channel(),
                     now=time.monotonic(),
+                    protocol_version=version,
                 )
                 probe = _ApprovalProbe(ws)
                 ended = await _converse(ws, conn, time.monotonic, probe.on_event)
@@ -358,6 +377,12 @@ async def wait_for_approval(
         else:
             if probe.opened:
                 return
+            if version >= 3 and (ended.code, ended.reason) == (
+                CloseCode.PROTOCOL_ERROR,
+                _HUB_BEFORE_V3,
+            ):
+                version = 2  # a hub from before binary chunk frames: ask again, as version 2
+                continue
             if ended.permanent:
                 raise HubRefused(ended.code, ended.reason)
             if ended.code == CloseCode.ENROLMENT_PENDING:
