@@ -63,9 +63,13 @@ async def test_release_sync_read_and_wipe_at_the_session_end(
     hub, ids = await seated_session(client, seeded, database, clock, tmp_path)
     shuffle = await shuffle_of(client, database, hub.sid)
     seat = await start_seat(ids[A])
-    other = await start_seat(ids[B])
+    # Compatibility: B's agent is of the previous chunk framing (JSON/base64), A's current.
+    other = await start_seat(ids[B], previous_framing=True)
     try:
         await until(lambda: seat.link.connections == 1 and other.link.connections == 1, "links")
+        channels = client.app[SEAT_HUB].channels
+        assert (channels.get(A).chunk_framing, channels.get(B).chunk_framing) == (1, None)
+        assert (channels.get(A).peer_version, channels.get(B).peer_version) == (3, 2)
         body = await hub.release()
         assert body["skipped"] == []
         assert [(s["seat_key"], s["expert_code"], s["chapters"], s["delivery"]) for s in body["seats"]] == [
@@ -84,6 +88,8 @@ async def test_release_sync_read_and_wipe_at_the_session_end(
         for label, (_, text) in expected.items():
             assert await seat.cache.read(label) == text
         assert [e.label for e in other.cache.entries()] == list(hub.expected_texts(shuffle, "E07"))
+        for label, (_, text) in hub.expected_texts(shuffle, "E07").items():
+            assert await other.cache.read(label) == text
 
         # Nothing of a bidder's identity travels in a manifest; the disk holds ciphertext only.
         [manifest] = [
