@@ -7,18 +7,23 @@ aiohttp's runner) with one seat whose terminal key is approved, and the real sea
 1. **Seal**: ``--chapters`` chapters of random text, ``--mb`` MiB in all, are sealed for the
    seat's X25519 key with ``seat_protocol.chapter_crypto`` (timed apart, not part of delivery)
    and handed to the hub's chunk store, as ``evaluation_hub.seats.chapters`` does on release.
-2. **Encrypted delivery**: from the hub sending the ``chapter_manifest`` until every chunk is
-   on the seat's disk, hash-checked (base64 in JSON frames, protocol acknowledgements, the
-   cache's request window of ``--window`` chunks, one file per chunk).
-3. **Plain HTTP**: the same bytes (the sealed chunks, concatenated) served by a minimal aiohttp
-   handler from memory and read by an aiohttp client on loopback, in the same run.
-4. Optionally (``--read``) the time to decrypt every chapter at the seat.
+2. **Encrypted delivery, binary frames**: from the hub sending the ``chapter_manifest`` until
+   every chapter is on the seat's disk, written and synced (chunks in binary websocket frames,
+   ``seat_protocol.chunk_frames``; protocol acknowledgements; the cache's request window of
+   ``--window`` chunks; one file and one fsync per chapter).
+3. **Encrypted delivery, JSON/base64**: the same, the seat speaking as an agent from before
+   binary framing (protocol version 2, no ``chunk_framings``): base64 in JSON text frames.
+4. **Plain HTTP**: the same bytes (the sealed chunks, concatenated) served by a minimal aiohttp
+   handler from memory and read by an aiohttp client on loopback.
+5. Optionally (``--read``) the time to decrypt every chapter at the seat.
 
-Prints both throughputs and their ratio (encrypted / plain). Each transfer runs ``--repeat``
-times after one warm-up; the best run of each counts. Figures, not a pass/fail test; other
-work on the machine disturbs them.
+The three transfers run interleaved in every round (their order turned each round), so other
+load on the machine falls on all of them alike; each runs ``--repeat`` times after one warm-up
+round and the best run of each counts. Prints the throughputs, the ratios to the plain download,
+and how long the last chapter's write and fsync took after its last chunk arrived. Figures, not
+a pass/fail test; other work on the machine disturbs them.
 
-    .venv/bin/python bench/chapter_sync.py --mb 16 --chapters 8 --repeat 3
+    .venv/bin/python bench/chapter_sync.py --mb 16 --chapters 8 --repeat 5
 """
 
 from __future__ import annotations
@@ -50,7 +55,14 @@ from seat_agent.keys import SeatIdentity
 from seat_protocol.auth import enrolment_code
 from seat_protocol.chapter_crypto import chapter_context, seal_chapter
 from seat_protocol.events import Event
-from seat_protocol.messages import CHUNK_SIZE, ChapterManifest, ManifestChapter
+from seat_protocol.messages import (
+    CHUNK_SIZE,
+    PROTOCOL_VERSION,
+    AppMessage,
+    ChapterManifest,
+    ChapterStatus,
+    ManifestChapter,
+)
 from tests.support.postgres_server import free_port
 
 HUB_ID = "evaluation-hub"
@@ -115,7 +127,7 @@ async def run(args: argparse.Namespace) -> None:
     from evaluation_hub.api.app import create_app
     from evaluation_hub.config import HubConfig
 
-    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(30))
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(40))
     work = Path(tempfile.mkdtemp(prefix="chapter-sync-bench-"))
     try:
         url = f"sqlite+aiosqlite:///{work / 'hub.db'}"
@@ -150,20 +162,24 @@ async def run(args: argparse.Namespace) -> None:
 
         hub = app[SEAT_HUB]
         store = app[CHAPTERS]
-        encrypted: list[float] = []
-        http: list[float] = []
+        times: dict[str, list[float]] = {"binary": [], "json": [], "plain": []}
+        # Per delivery: seconds from the last chunk's arrival until the last chapter file was
+        # written and synced (the part of delivery that is the disk's, not the link's).
+        tails: dict[str, list[float]] = {"binary": [], "json": []}
         seal_s: list[float] = []
         read_s: list[float] = []
         delivered = 0
-        for n in range(args.repeat + 1):
-            session_id = f"bench-{n}"
-            t0 = time.perf_counter()
-            manifest, chunks = seal(x, session_id, total, args.chapters)
-            seal_s.append(time.perf_counter() - t0)
-            blob = b"".join(chunks[h] for c in manifest.chapters for h in c.chunks)
-            delivered = len(blob)
+        runs = 0
 
-            state = work / f"seat-{n}"
+        async def deliver(
+            manifest: ChapterManifest, chunks: dict[str, bytes], framings: tuple[int, ...]
+        ) -> tuple[float, float]:
+            """Seconds from the manifest leaving the hub until every chapter is on the seat's
+            disk (written, synced), and of those the seconds after the last chunk arrived;
+            ``framings`` empty: the seat speaks as an agent from before binary chunks."""
+            nonlocal runs
+            runs += 1
+            state = work / f"seat-{runs}"
             state.mkdir()
             identity = SeatIdentity(
                 SEAT_KEY, f"ws://127.0.0.1:{port}/ws/seat", HUB_ID, ed, x, state
@@ -171,31 +187,47 @@ async def run(args: argparse.Namespace) -> None:
             cache = await ChapterCache.open(state, identity, window=args.window)
             done = asyncio.Event()
             connected = asyncio.Event()
+            arrived: list[float] = []
 
-            def progress(cache: ChapterCache = cache, done: asyncio.Event = done) -> None:
+            def progress() -> None:
                 entries = cache.entries()
+                if entries and not arrived and all(e.received == e.size for e in entries):
+                    arrived.append(time.perf_counter())
                 if entries and all(e.complete for e in entries):
                     done.set()
 
             cache.add_listener(progress)
 
-            async def on_event(
-                event: Event, cache: ChapterCache = cache, connected: asyncio.Event = connected
-            ) -> None:
+            async def on_event(event: Event) -> None:
                 await cache.on_event(event)
                 if hub.connected(SEAT_KEY):
                     connected.set()
 
-            link = SeatLink(identity, on_event=on_event)
-            cache.bind(link.send)
+            version = PROTOCOL_VERSION if framings else 2
+            link = SeatLink(
+                identity, on_event=on_event, protocol_version=version, chunk_framings=framings
+            )
+            reported = asyncio.Event()
+
+            async def send(msg: AppMessage) -> object:
+                if isinstance(msg, ChapterStatus):
+                    reported.set()
+                return await link.send(msg)
+
+            cache.bind(send)
             task = asyncio.create_task(link.run())
             await asyncio.wait_for(connected.wait(), 30)
             store.put(SEAT_KEY, manifest, chunks)
             t0 = time.perf_counter()
             await hub.send(SEAT_KEY, manifest)
             await asyncio.wait_for(done.wait(), 600)
-            encrypted.append(time.perf_counter() - t0)
-            if args.read:
+            end = time.perf_counter()
+            took = end - t0
+            tail = end - arrived[0]
+            # The seat then decrypts every chapter to report its status: not part of delivery,
+            # but waited for, so it does not run into the next transfer of the round.
+            await asyncio.wait_for(reported.wait(), 600)
+            if args.read and framings:
                 t0 = time.perf_counter()
                 for entry in cache.entries():
                     await cache.read(entry.label)
@@ -203,15 +235,38 @@ async def run(args: argparse.Namespace) -> None:
             await cache.wipe()
             task.cancel()
             await asyncio.wait({task})
+            return took, tail
 
+        async def plain_download() -> float:
             async with ClientSession() as client:
                 t0 = time.perf_counter()
                 async with client.get(f"http://127.0.0.1:{plain_port}/blob") as resp:
                     got = 0
                     async for piece in resp.content.iter_chunked(CHUNK_SIZE):
                         got += len(piece)
-                http.append(time.perf_counter() - t0)
-                assert got == delivered, (got, delivered)
+                took = time.perf_counter() - t0
+            assert got == delivered, (got, delivered)
+            return took
+
+        for n in range(args.repeat + 1):
+            t0 = time.perf_counter()
+            manifest, chunks = seal(x, f"bench-{n}", total, args.chapters)
+            seal_s.append(time.perf_counter() - t0)
+            blob = b"".join(chunks[h] for c in manifest.chapters for h in c.chunks)
+            delivered = len(blob)
+            # Interleaved, the order turned each round, so the machine's other load (other
+            # work on it) falls on all three alike.
+            order = ["binary", "json", "plain"]
+            order = order[n % 3 :] + order[: n % 3]
+            for kind in order:
+                if kind == "plain":
+                    took = await plain_download()
+                else:
+                    took, tail = await deliver(manifest, chunks, (1,) if kind == "binary" else ())
+                    if n > 0:
+                        tails[kind].append(tail)
+                if n > 0:  # the first round warms up
+                    times[kind].append(took)
 
         await plain_runner.cleanup()
         await runner.cleanup()
@@ -219,18 +274,32 @@ async def run(args: argparse.Namespace) -> None:
         shutil.rmtree(work, ignore_errors=True)
 
     mib = delivered / (1024 * 1024)
-    enc, pl = min(encrypted[1:]), min(http[1:])
+    best = {kind: min(ts) for kind, ts in times.items()}
     print(
         f"payload: {mib:.1f} MiB sealed ({args.chapters} chapters, "
         f"{CHUNK_SIZE // 1024} KiB chunks, window {args.window}), "
-        f"best of {args.repeat} after one warm-up"
+        f"best of {args.repeat} after one warm-up, interleaved"
     )
-    print(f"sealing at the hub (not in delivery): {mib / min(seal_s[1:]):8.1f} MiB/s")
-    print(f"encrypted delivery over the seat link: {mib / enc:8.1f} MiB/s ({enc:.3f} s)")
-    print(f"plain loopback HTTP (aiohttp):         {mib / pl:8.1f} MiB/s ({pl:.3f} s)")
-    print(f"ratio encrypted / plain:               {pl / enc:8.3f}")
+    print(f"sealing at the hub (not in delivery):   {mib / min(seal_s[1:]):8.1f} MiB/s")
+    for kind, label in (
+        ("binary", "encrypted delivery, binary frames:    "),
+        ("json", "encrypted delivery, JSON/base64 (old):"),
+        ("plain", "plain loopback HTTP (aiohttp):        "),
+    ):
+        print(f"{label} {mib / best[kind]:8.1f} MiB/s ({best[kind]:.3f} s)")
+    print(f"ratio binary / plain:                   {best['plain'] / best['binary']:8.3f}")
+    print(f"ratio JSON / plain:                     {best['plain'] / best['json']:8.3f}")
+    print(f"binary over JSON:                       {best['json'] / best['binary']:8.2f}x")
+    tail = sorted(tails["binary"])[len(tails["binary"]) // 2]
+    print(f"binary: last chunk to last chapter synced {tail * 1000:6.1f} ms (median)")
+    arrived = min(t - d for t, d in zip(times["binary"], tails["binary"], strict=True))
+    print(
+        f"binary, until the last chunk arrived:   {mib / arrived:8.1f} MiB/s "
+        f"(ratio to plain {best['plain'] / arrived:.3f}; the last chapter's write and fsync "
+        "not counted)"
+    )
     if read_s:
-        print(f"decrypting every chapter at the seat:  {mib / min(read_s[1:]):8.1f} MiB/s")
+        print(f"decrypting every chapter at the seat:   {mib / min(read_s[1:]):8.1f} MiB/s")
 
 
 def main() -> None:

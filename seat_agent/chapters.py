@@ -3,17 +3,24 @@ encrypted on this terminal's disk until the session ends.
 
 The hub sends a ``chapter_manifest`` (the expert's chapters in their shuffled order, labels
 only, each with its content key wrapped for this seat's X25519 key and the SHA-256 of each
-encrypted chunk). ``ChapterCache`` then asks for the chunks it lacks, a few at a time, checks
-every chunk against its hash and writes it, still encrypted, under ``<state dir>/chapters/``.
-A chapter is decrypted only in :meth:`ChapterCache.read`, in memory, to show it.
+encrypted chunk). ``ChapterCache`` then asks for the chunks it lacks, a few at a time, and
+keeps each (checked against its hash by the protocol machine) in memory until its chapter is
+whole; then the chapter is written, still encrypted, as one file under
+``<state dir>/chapters/sealed/`` with one fsync (``seat_agent.chapter_files``), beside the link:
+the next chapter keeps arriving meanwhile. No chunk is synced on its own. A chapter is
+decrypted only in :meth:`ChapterCache.read`, in memory, to show it.
 
-Resumable: what is on disk survives a dropped link or a restart of the agent and is never asked
-for again; chunks asked for on a connection that the protocol resumes arrive through its resend,
-so they are not asked for twice either. A chunk damaged on disk is found when the cache opens
-or when the chapter is read; it is deleted and fetched again.
+Crash safety: a chapter counts (``complete``, readable, reported) only once its file is written
+and synced. A crash or stop mid-chapter leaves at most a ``.tmp`` file, which opening the cache
+deletes, and the chunks held in memory are gone: that chapter is fetched again whole. A chapter
+file that does not match the manifest's chapter hash (damaged on disk) is found when the cache
+opens, when the chapter is read, or before the status is reported; it is deleted and fetched
+again. Whole chapters survive a dropped link or a restart of the agent and are never asked for
+again; chunks asked for on a connection that the protocol resumes arrive through its resend,
+so they are not asked for twice either.
 
-Once every chunk of the manifest is on disk, the cache opens every chapter (each chunk and the
-whole chapter hash-checked, then decrypted and authenticated) and tells the hub with one
+Once every chapter of the manifest is on disk, the cache opens every chapter (each chunk and
+the whole chapter hash-checked, then decrypted and authenticated) and tells the hub with one
 ``chapter_status`` message naming the manifest: the hub shows the host that the seat has its
 material (已校验), or which chapters it could not open. Reported once per manifest in this
 process, and again after a restart of the agent (the hub records a repeat once).
@@ -21,16 +28,17 @@ process, and again after a restart of the agent (the hub records a repeat once).
 Wiped (every cached byte deleted) when the hub says the session's reading is over (a
 ``session_state`` notice for the cached session), or when :meth:`wipe` is called.
 
-Layout: ``chapters/manifest.json`` (the manifest as received) and ``chapters/chunks/<sha256>``.
+Layout: ``chapters/manifest.json`` (the manifest as received, fsync'd) and
+``chapters/sealed/<chapter sha256>``. A ``chapters/chunks/`` directory (one file per chunk, from
+agents before whole-chapter files) is deleted when the cache opens; its chapters are fetched
+again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import json
-import os
 import shutil
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
@@ -39,6 +47,7 @@ from typing import Any
 
 import structlog
 
+from seat_agent.chapter_files import read_chapter, write_atomic, write_chapter
 from seat_agent.errors import ChapterNotReady, ChapterUnreadable
 from seat_agent.keys import SeatIdentity
 from seat_protocol.chapter_crypto import ChapterSealError, chapter_context, open_chapter
@@ -63,6 +72,8 @@ Sender = Callable[[AppMessage], Awaitable[object]]
 
 CHAPTER_DIR = "chapters"
 MANIFEST_FILE = "manifest.json"
+SEALED_DIR = "sealed"  # one file per chapter, named by the chapter's SHA-256
+LEGACY_CHUNK_DIR = "chunks"  # one file per chunk (agents before whole-chapter files)
 # Chunks asked for and not yet received: bounds what the hub queues for this seat (and keeps
 # unacknowledged in memory) to a few megabytes, while keeping the line busy. The cache asks
 # again once half of the window has arrived, so one request (and its ack) goes out per
@@ -99,50 +110,6 @@ def _manifest_from(body: Any) -> tuple[str, tuple[ManifestChapter, ...]]:
     return str(body["session_id"]), chapters
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-
-
-def _write_chunk(path: Path, digest: str, data: bytes) -> bool:
-    """Check ``data`` against its hash and write it as ``path``; False (nothing written) if
-    it does not match. Runs in a worker thread: hashing and writing release the GIL.
-
-    Atomic (a temporary file renamed into place) but not fsync'd, unlike the manifest: a chunk
-    file is named by its hash and re-hashed whenever the cache opens or reads it, so one that a
-    power failure lost or truncated is found, deleted and fetched again. Syncing each chunk
-    would cost a disk flush per 256 KiB (several milliseconds each) for nothing."""
-    if hashlib.sha256(data).hexdigest() != digest:
-        return False
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    return True
-
-
-def _intact(path: Path, digest: str) -> int | None:
-    """The size of the chunk file if it hashes to its name, else None (missing or damaged)."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        return None
-    if hashlib.sha256(data).hexdigest() != digest:
-        return None
-    return len(data)
-
-
 class ChapterCache:
     """This seat's encrypted chapters on disk; feed it every link event (``on_event``)."""
 
@@ -151,11 +118,16 @@ class ChapterCache:
             raise ValueError("the request window must be at least one chunk")
         self._root = root
         self._window = window
-        self._chunk_dir = root / "chunks"
+        self._chapter_dir = root / SEALED_DIR
         self._identity = identity
         self._session_id: str | None = None
         self._chapters: tuple[ManifestChapter, ...] = ()
-        self._present: dict[str, int] = {}  # chunk hash -> size, intact on disk
+        # Chunks of chapters not yet on disk, hash-checked, in memory until their chapter is
+        # whole and written (one file, one fsync per chapter).
+        self._pending: dict[str, bytes] = {}
+        self._stored: set[str] = set()  # chapter hashes whose file is written and synced
+        self._writing: dict[str, asyncio.Task[None]] = {}  # chapter hash -> its write
+        self._wipes = 0  # a write that finishes after a wipe is thrown away
         self._requested: set[str] = set()  # asked for, not yet received
         self._online = False
         self._stalled = False  # the hub refused a request; wait for a new manifest
@@ -170,8 +142,8 @@ class ChapterCache:
     async def open(
         cls, state_dir: Path, identity: SeatIdentity, *, window: int = WINDOW
     ) -> ChapterCache:
-        """Open the cache under ``state_dir``; chunks already there are checked, kept if
-        intact and deleted if damaged (they will be fetched again)."""
+        """Open the cache under ``state_dir``; chapters already there are checked, kept if
+        whole and deleted if damaged or cut off by a crash (they will be fetched again)."""
         cache = cls(state_dir / CHAPTER_DIR, identity, window=window)
         await asyncio.to_thread(cache._load)
         return cache
@@ -207,12 +179,18 @@ class ChapterCache:
                     self._requested.clear()
                     self._stalled = True
 
+    async def settled(self) -> None:
+        """Wait until every chapter whose chunks are all here is written and synced."""
+        while self._writing:
+            await asyncio.wait(set(self._writing.values()))
+
     def entries(self) -> list[CachedChapter]:
-        """The chapters in the expert's shuffled order, with their download progress."""
+        """The chapters in the expert's shuffled order, with their download progress; a
+        chapter is complete once it is written to disk and synced."""
         out = []
         for c in sorted(self._chapters, key=lambda c: c.position):
-            received = sum(self._present.get(h, 0) for h in c.chunks)
-            complete = all(h in self._present for h in c.chunks)
+            complete = c.sha256 in self._stored
+            received = c.size if complete else sum(len(self._pending.get(h, b"")) for h in c.chunks)
             out.append(CachedChapter(c.label, c.title, c.position, c.size, received, complete))
         return out
 
@@ -222,17 +200,15 @@ class ChapterCache:
             chapter = next((c for c in self._chapters if c.label == label), None)
             if chapter is None or self._session_id is None:
                 raise ChapterNotReady(f"章节「{label}」不在本工位的评审材料中，或材料已清除")
-            if not all(h in self._present for h in chapter.chunks):
-                received = sum(self._present.get(h, 0) for h in chapter.chunks)
+            if chapter.sha256 not in self._stored:
+                received = sum(len(self._pending.get(h, b"")) for h in chapter.chunks)
                 raise ChapterNotReady(
                     f"章节「{label}」尚未下载完成（已接收 {received}/{chapter.size} 字节），请稍候"
                 )
-            chunks = await asyncio.to_thread(self._read_chunks, chapter)
-            damaged = [h for h in chapter.chunks if h not in chunks]
-            if damaged:
-                for digest in damaged:
-                    self._forget(digest)
-                log.warning("seat.chapter_damaged", label=label, chunks=len(damaged))
+            chunks = await asyncio.to_thread(read_chapter, self._path(chapter), chapter)
+            if chunks is None:
+                self._forget(chapter)
+                log.warning("seat.chapter_damaged", label=label)
                 self._notify()
                 await self._request_more()
                 raise ChapterNotReady(
@@ -265,9 +241,14 @@ class ChapterCache:
     def session_id(self) -> str | None:
         return self._session_id
 
+    def _path(self, chapter: ManifestChapter) -> Path:
+        return self._chapter_dir / chapter.sha256
+
     def _load(self) -> None:
         self._root.mkdir(mode=0o700, parents=True, exist_ok=True)
-        self._chunk_dir.mkdir(mode=0o700, exist_ok=True)
+        # Chunk files of an agent from before whole-chapter files: fetched again.
+        shutil.rmtree(self._root / LEGACY_CHUNK_DIR, ignore_errors=True)
+        self._chapter_dir.mkdir(mode=0o700, exist_ok=True)
         manifest = self._root / MANIFEST_FILE
         if manifest.exists():
             try:
@@ -277,35 +258,28 @@ class ChapterCache:
             except (ValueError, KeyError, TypeError):
                 log.warning("seat.chapter_manifest_unreadable")
                 self._session_id, self._chapters = None, ()
-        wanted = {h for c in self._chapters for h in c.chunks}
-        for path in self._chunk_dir.iterdir():
-            size = _intact(path, path.name) if path.name in wanted else None
-            if size is None:
-                path.unlink()  # damaged, half-written or of an older manifest
+        wanted = {c.sha256: c for c in self._chapters}
+        for path in self._chapter_dir.iterdir():
+            chapter = wanted.get(path.name)
+            if chapter is not None and read_chapter(path, chapter) is not None:
+                self._stored.add(chapter.sha256)
             else:
-                self._present[path.name] = size
+                path.unlink(missing_ok=True)  # damaged, cut off mid-write (.tmp) or stale
 
-    def _read_chunks(self, chapter: ManifestChapter) -> dict[str, bytes]:
-        """The chapter's chunks that are intact on disk."""
-        out = {}
-        for digest in chapter.chunks:
-            with contextlib.suppress(FileNotFoundError):
-                data = (self._chunk_dir / digest).read_bytes()
-                if hashlib.sha256(data).hexdigest() == digest:
-                    out[digest] = data
-        return out
-
-    def _forget(self, digest: str) -> None:
-        self._present.pop(digest, None)
+    def _forget(self, chapter: ManifestChapter) -> None:
+        self._stored.discard(chapter.sha256)
         with contextlib.suppress(FileNotFoundError):
-            (self._chunk_dir / digest).unlink()
+            self._path(chapter).unlink()
+
+    def _have(self, chapter: ManifestChapter, digest: str) -> bool:
+        return chapter.sha256 in self._stored or digest in self._pending
 
     def _missing(self) -> list[str]:
         seen: set[str] = set()
         out = []
         for c in sorted(self._chapters, key=lambda c: c.position):
             for h in c.chunks:
-                if h not in self._present and h not in seen:
+                if not self._have(c, h) and h not in seen:
                     seen.add(h)
                     out.append(h)
         return out
@@ -323,14 +297,17 @@ class ChapterCache:
             await self._send(ChunkRequest(chunks=batch))
 
     async def _adopt(self, msg: ChapterManifest) -> None:
-        wanted = {h for c in msg.chapters for h in c.chunks}
         await asyncio.to_thread(
-            _write_atomic,
+            write_atomic,
             self._root / MANIFEST_FILE,
             _manifest_json(msg.session_id, msg.chapters).encode("utf-8"),
         )
-        for digest in [h for h in self._present if h not in wanted]:
-            self._forget(digest)
+        kept = {c.sha256 for c in msg.chapters}
+        for chapter in self._chapters:
+            if chapter.sha256 not in kept:
+                self._forget(chapter)
+        wanted = {h for c in msg.chapters for h in c.chunks}
+        self._pending = {h: d for h, d in self._pending.items() if h in wanted}
         self._session_id, self._chapters = msg.session_id, msg.chapters
         self._requested &= wanted
         self._stalled = False
@@ -339,42 +316,79 @@ class ChapterCache:
             session_id=msg.session_id,
             chapters=len(msg.chapters),
             chunks=len(wanted),
-            present=len(self._present),
+            stored=len(self._stored & kept),
         )
         self._notify()
+        for chapter in msg.chapters:
+            self._write_if_whole(chapter)
         await self._request_more()
         await self._report_if_complete()
 
     async def _store(self, digest: str, data: bytes) -> None:
+        # Kept as they came: the protocol machine checked them against their hash, and the
+        # chapter's write checks the whole chapter against its hash before it touches the disk.
         self._requested.discard(digest)
-        wanted = any(digest in c.chunks for c in self._chapters)
-        if wanted and digest not in self._present:
-            # The protocol checked the hash already; checked again (off the event loop) right
-            # before the write, so nothing but matching bytes is ever stored.
-            if not await asyncio.to_thread(_write_chunk, self._chunk_dir / digest, digest, data):
-                log.error("seat.chunk_damaged_on_arrival", sha256=digest)
-            else:
-                self._present[digest] = len(data)
-                self._notify()
+        owners = [c for c in self._chapters if digest in c.chunks]
+        if any(not self._have(c, digest) for c in owners):
+            self._pending[digest] = data
+            self._notify()
+            for chapter in owners:
+                self._write_if_whole(chapter)
         await self._request_more()
-        await self._report_if_complete()
+
+    def _write_if_whole(self, chapter: ManifestChapter) -> None:
+        """Start writing the chapter (beside the link) once all its chunks are here."""
+        if chapter.sha256 in self._stored or chapter.sha256 in self._writing:
+            return
+        if not all(h in self._pending for h in chapter.chunks):
+            return
+        pieces = [self._pending[h] for h in chapter.chunks]
+        task = asyncio.create_task(self._write(chapter, pieces, self._wipes))
+        self._writing[chapter.sha256] = task
+
+    async def _write(self, chapter: ManifestChapter, pieces: list[bytes], wipes: int) -> None:
+        path = self._path(chapter)
+        try:
+            bad = await asyncio.to_thread(write_chapter, path, chapter, pieces)
+        except OSError as exc:
+            log.error("seat.chapter_write_failed", label=chapter.label, error=str(exc))
+            bad = list(chapter.chunks)  # nothing counts as written: fetched again
+        async with self._lock:
+            del self._writing[chapter.sha256]
+            if wipes != self._wipes or chapter not in self._chapters:
+                # Wiped, or replaced by another manifest while it was being written.
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+                return
+            if bad:
+                # Bytes that do not match their hash are never written: asked for again.
+                log.warning("seat.chapter_not_written", label=chapter.label, chunks=len(bad))
+                for digest in bad:
+                    self._pending.pop(digest, None)
+            else:
+                for digest in chapter.chunks:
+                    self._pending.pop(digest, None)
+                self._stored.add(chapter.sha256)
+            self._notify()
+            await self._request_more()
+            await self._report_if_complete()
 
     async def _report_if_complete(self) -> None:
-        """Open every chapter once all chunks are here, and tell the hub how that went."""
+        """Open every chapter once all are on disk, and tell the hub how that went."""
         session_id, chapters = self._session_id, self._chapters
         if session_id is None or not chapters or self._send is None:
             return
-        if any(h not in self._present for c in chapters for h in c.chunks):
+        if any(c.sha256 not in self._stored for c in chapters):
             return
         digest = ChapterStatus.digest_of(session_id, chapters)
         if digest == self._reported:
             return
         verified, failed, damaged = await asyncio.to_thread(self._open_all, session_id, chapters)
         if damaged:
-            # A chunk rotted on disk since it arrived: fetch it again, report once it is back.
-            for chunk in damaged:
-                self._forget(chunk)
-            log.warning("seat.chapter_damaged", chunks=len(damaged))
+            # A chapter rotted on disk since it was written: fetch it again, report once back.
+            for chapter in damaged:
+                self._forget(chapter)
+            log.warning("seat.chapter_damaged", chapters=len(damaged))
             self._notify()
             await self._request_more()
             return
@@ -392,15 +406,16 @@ class ChapterCache:
 
     def _open_all(
         self, session_id: str, chapters: tuple[ManifestChapter, ...]
-    ) -> tuple[int, list[str], list[str]]:
-        """(chapters opened, labels that would not open, chunk hashes damaged on disk); in a
+    ) -> tuple[int, list[str], list[ManifestChapter]]:
+        """(chapters opened, labels that would not open, chapters damaged on disk); in a
         worker thread. The plain text is dropped at once: only ``read`` keeps it, in memory."""
-        verified, failed, damaged = 0, [], []
+        verified: int = 0
+        failed: list[str] = []
+        damaged: list[ManifestChapter] = []
         for chapter in sorted(chapters, key=lambda c: c.position):
-            chunks = self._read_chunks(chapter)
-            missing = [h for h in chapter.chunks if h not in chunks]
-            if missing:
-                damaged.extend(missing)
+            chunks = read_chapter(self._path(chapter), chapter)
+            if chunks is None:
+                damaged.append(chapter)
                 continue
             context = chapter_context(
                 session_id, self._identity.seat_id, chapter.label, chapter.position
@@ -415,11 +430,13 @@ class ChapterCache:
         return verified, failed, damaged
 
     async def _wipe(self) -> None:
+        self._wipes += 1
         await asyncio.to_thread(shutil.rmtree, self._root, True)
         await asyncio.to_thread(self._root.mkdir, 0o700, True, True)
-        await asyncio.to_thread(self._chunk_dir.mkdir, 0o700, False, True)
+        await asyncio.to_thread(self._chapter_dir.mkdir, 0o700, False, True)
         self._session_id, self._chapters = None, ()
-        self._present.clear()
+        self._pending.clear()
+        self._stored.clear()
         self._requested.clear()
         self._reported = None
         log.info("seat.chapters_wiped")

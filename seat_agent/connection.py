@@ -38,6 +38,7 @@ from seat_agent.keys import SeatIdentity, record_hub_pin
 from seat_protocol._endpoint import Endpoint
 from seat_protocol.auth import format_pin
 from seat_protocol.backoff import Backoff
+from seat_protocol.chunk_frames import SUPPORTED_FRAMINGS
 from seat_protocol.closecodes import CloseCode
 from seat_protocol.events import (
     CloseConnection,
@@ -45,9 +46,10 @@ from seat_protocol.events import (
     Disconnected,
     EnrolmentSubmitted,
     Event,
+    SendBytes,
     SendText,
 )
-from seat_protocol.messages import MAX_MESSAGE_BYTES, SUBPROTOCOL, AppMessage
+from seat_protocol.messages import MAX_MESSAGE_BYTES, PROTOCOL_VERSION, SUBPROTOCOL, AppMessage
 from seat_protocol.seat_side import SeatConnection, SeatEnrolment
 from seat_protocol.streams import Channel
 
@@ -60,6 +62,9 @@ Sleep = Callable[[float], Awaitable[None]]
 
 # RFC 6455 code a shell reports when a connection could not be made or dropped without a frame.
 _ABNORMAL = 1006
+# What a hub from before protocol version 3 answers a hello that offers binary chunk framings
+# (its decoder refuses the field it does not know). Fixed text: those hubs do not change.
+_HUB_BEFORE_V3 = "protocol error: hello message has unexpected field 'chunk_framings'"
 
 
 async def _no_event(event: Event) -> None:
@@ -81,8 +86,8 @@ class _Socket:
         async with self._lock:
             for out in self.conn.data_to_send():
                 try:
-                    if isinstance(out, SendText):
-                        await self.ws.send(out.text)
+                    if isinstance(out, SendText | SendBytes):
+                        await self.ws.send(out.text if isinstance(out, SendText) else out.data)
                     else:
                         assert isinstance(out, CloseConnection)
                         await self.ws.close(out.code, out.reason)
@@ -138,9 +143,7 @@ async def _converse(
         with contextlib.suppress(ConnectionClosed):
             async for frame in ws:
                 if isinstance(frame, bytes):
-                    conn.close(
-                        CloseCode.PROTOCOL_ERROR, "binary frames are not part of the protocol"
-                    )
+                    conn.receive_bytes(frame, monotonic())  # a chunk, if agreed
                 else:
                     conn.receive_text(frame, monotonic())
                 sock.wake.set()
@@ -205,8 +208,13 @@ class SeatLink:
         backoff_base: float = 0.5,
         backoff_cap: float = 30.0,
         open_timeout: float = 10.0,
+        protocol_version: int = PROTOCOL_VERSION,
+        chunk_framings: tuple[int, ...] = SUPPORTED_FRAMINGS,
     ) -> None:
         self.identity = identity
+        # What the hello offers; tests and the benchmark speak as an older agent with these.
+        self.protocol_version = protocol_version
+        self.chunk_framings = chunk_framings
         self.channel = Channel()
         self.backoff = Backoff(random, base=backoff_base, cap=backoff_cap)
         self.on_event = on_event
@@ -232,6 +240,8 @@ class SeatLink:
         """Connect and reconnect for ever; raises ``HubRefused`` after a permanent close."""
         while True:
             outcome = await self._attempt()
+            if isinstance(outcome, Disconnected) and self._speak_older(outcome):
+                continue
             if isinstance(outcome, Disconnected):
                 if outcome.permanent:
                     raise HubRefused(outcome.code, outcome.reason)
@@ -239,6 +249,18 @@ class SeatLink:
             else:
                 log.info("seat.connect_failed", reason=outcome.reason)
             await self._sleep(self.backoff.next_delay())
+
+    def _speak_older(self, outcome: Disconnected) -> bool:
+        """A hub from before binary chunk frames refused our hello: speak version 2 (JSON
+        chunks) to it from now on, at once. Hub and agents may be upgraded in either order."""
+        if self.protocol_version < 3 or (outcome.code, outcome.reason) != (
+            CloseCode.PROTOCOL_ERROR,
+            _HUB_BEFORE_V3,
+        ):
+            return False
+        log.warning("seat.hub_before_binary_chunks", hub=self.identity.hub_url)
+        self.protocol_version, self.chunk_framings = 2, ()
+        return True
 
     async def _on_event(self, event: Event) -> None:
         if isinstance(event, Connected):
@@ -259,6 +281,8 @@ class SeatLink:
                     key=self.identity.ed25519,
                     channel=self.channel,
                     now=self._monotonic(),
+                    protocol_version=self.protocol_version,
+                    chunk_framings=self.chunk_framings,
                 )
                 return await _converse(ws, conn, self._monotonic, self._on_event, self._set_socket)
         except PinMismatch as exc:
@@ -332,6 +356,7 @@ async def wait_for_approval(
     """
     backoff = Backoff(random, base=base, cap=cap)
     tls = _tls(identity)
+    version = PROTOCOL_VERSION
     while True:
         try:
             async with _connect(identity.hub_url, 10.0, tls) as ws:
@@ -341,6 +366,7 @@ async def wait_for_approval(
                     key=identity.ed25519,
                     channel=Channel(),
                     now=time.monotonic(),
+                    protocol_version=version,
                 )
                 probe = _ApprovalProbe(ws)
                 ended = await _converse(ws, conn, time.monotonic, probe.on_event)
@@ -351,6 +377,12 @@ async def wait_for_approval(
         else:
             if probe.opened:
                 return
+            if version >= 3 and (ended.code, ended.reason) == (
+                CloseCode.PROTOCOL_ERROR,
+                _HUB_BEFORE_V3,
+            ):
+                version = 2  # a hub from before binary chunk frames: ask again, as version 2
+                continue
             if ended.permanent:
                 raise HubRefused(ended.code, ended.reason)
             if ended.code == CloseCode.ENROLMENT_PENDING:

@@ -2,7 +2,7 @@
 acknowledgements, in-order delivery of application messages, and closing.
 
 Sans-I/O in the manner of the ``websockets`` library: the shell feeds received text with
-``receive_text(text, now)``, calls ``tick(now)`` at ``next_deadline()``, reports a dropped
+``receive_text(text, now)`` and binary frames with ``receive_bytes(data, now)``, calls ``tick(now)`` at ``next_deadline()``, reports a dropped
 transport with ``connection_lost``, and after every call drains ``data_to_send()`` (frames and a
 possible close) and ``events_received()``. Nothing here reads a clock, sleeps or touches a socket.
 """
@@ -14,10 +14,17 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from seat_protocol.closecodes import CloseCode, close_reason, is_permanent
-from seat_protocol.events import CloseConnection, Disconnected, Event, Output, SendText
-from seat_protocol.exceptions import OutOfState, ProtocolError
+from seat_protocol.events import (
+    CloseConnection,
+    Disconnected,
+    Event,
+    Output,
+    SendBytes,
+    SendText,
+)
+from seat_protocol.exceptions import MalformedMessage, OutOfState, ProtocolError
 from seat_protocol.messages import Ack, AppMessage, Message, Ping, Pong, decode, encode
-from seat_protocol.streams import Channel
+from seat_protocol.streams import Channel, Frame
 
 __all__ = ["ABNORMAL_CLOSURE", "ConnectionState", "Endpoint", "Timing"]
 
@@ -94,6 +101,17 @@ class Endpoint:
         except ProtocolError as exc:
             self._fail(exc)
 
+    def receive_bytes(self, data: bytes, now: float) -> None:
+        """A binary frame: a chunk in a framing this end agreed to (``_decode_binary``)."""
+        if self.state in _DONE:
+            return
+        self._last_heard = now
+        try:
+            msg = self._decode_binary(data)
+            self._dispatch(msg, now)
+        except ProtocolError as exc:
+            self._fail(exc)
+
     def tick(self, now: float) -> None:
         if self.state in _DONE:
             return
@@ -144,9 +162,9 @@ class Endpoint:
     def _authenticated(self) -> bool:
         return self.state in (ConnectionState.AWAIT_RESUME, ConnectionState.OPEN)
 
-    def transmit_text(self, text: str) -> None:
+    def transmit(self, frame: Frame) -> None:
         """Queue an already encoded frame (the channel calls this for sequenced messages)."""
-        self._outputs.append(SendText(text))
+        self._outputs.append(SendText(frame) if isinstance(frame, str) else SendBytes(frame))
 
     def _queue(self, msg: Message) -> None:
         self._outputs.append(SendText(encode(msg)))
@@ -214,6 +232,9 @@ class Endpoint:
             cursor.advance(msg.seq)
         if self.state not in _DONE:
             self._queue(Ack(seq=cursor.last))
+
+    def _decode_binary(self, data: bytes) -> Message:
+        raise MalformedMessage("binary frame where no binary framing was agreed")
 
     def _handle_control(self, msg: Message, now: float) -> None:
         raise NotImplementedError

@@ -23,6 +23,7 @@ __all__ = [
     "Output",
     "ScoreCommitted",
     "ScoreRefused",
+    "SendBytes",
     "SendText",
 ]
 
@@ -38,6 +39,13 @@ class SendText:
 
 
 @dataclass(frozen=True)
+class SendBytes:
+    """Send ``data`` as one websocket binary frame (a chunk, ``seat_protocol.chunk_frames``)."""
+
+    data: bytes
+
+
+@dataclass(frozen=True)
 class CloseConnection:
     """Close the websocket with this code and reason (already within 123 bytes)."""
 
@@ -45,7 +53,7 @@ class CloseConnection:
     reason: str
 
 
-Output = SendText | CloseConnection
+Output = SendText | SendBytes | CloseConnection
 
 
 # --- events, both ends ---------------------------------------------------------------------

@@ -20,7 +20,10 @@ keeps a replay from counting twice; the machine re-emits ``CommitScore`` and the
 from the database.
 
 Versions: the seat's ``hello`` says which protocol version it speaks; its channel sends every
-message through ``messages.for_version`` for that version.
+message through ``messages.for_version`` for that version. From version 3 the ``hello`` also
+lists the binary chunk framings the seat reads (``chunk_framings``): the channel sends chunks as
+binary frames in the highest framing both ends speak (``seat_protocol.chunk_frames``), and as
+JSON ``chunk`` messages to a seat that lists none (an agent from before binary framing).
 
 Never does I/O, reads a clock or draws random numbers: the nonce and ``now`` come in.
 """
@@ -34,6 +37,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 from seat_protocol.auth import NONCE_SIZE, enrolment_code, verify_challenge
+from seat_protocol.chunk_frames import SUPPORTED_FRAMINGS, choose_framing, encode_chunk_frame
 from seat_protocol.closecodes import CloseCode, close_reason
 from seat_protocol.events import (
     ChunksRequested,
@@ -77,10 +81,11 @@ from seat_protocol.messages import (
     SubmitScore,
     Welcome,
     b64,
+    encode,
     for_version,
     unb64,
 )
-from seat_protocol.streams import Channel
+from seat_protocol.streams import Channel, Frame
 
 from ._endpoint import ConnectionState, Endpoint, Timing
 
@@ -142,6 +147,8 @@ class HubChannel(Channel):
         self.connection: HubConnection | None = None
         # The version the seat spoke in its latest hello: what every message is turned into.
         self.peer_version = PROTOCOL_VERSION
+        # The binary chunk framing agreed in the seat's latest hello; None: JSON chunks.
+        self.chunk_framing: int | None = None
         self._ledger: dict[str, _LedgerEntry] = {}
         self._entitled: set[str] = set()
 
@@ -157,6 +164,18 @@ class HubChannel(Channel):
             for chapter in numbered.chapters:
                 self._entitled.update(chapter.chunks)
         return numbered
+
+    def encoder(self, msg: AppMessage) -> Frame:
+        if self.chunk_framing is not None and isinstance(msg, Chunk):
+            return encode_chunk_frame(msg)
+        return encode(msg)
+
+    def use_framing(self, framing: int | None) -> None:
+        """The seat (re)connected reading ``framing``: chunks still unacknowledged are
+        encoded again if it changed, so the resend is in a form the seat reads."""
+        if framing != self.chunk_framing:
+            self.chunk_framing = framing
+            self.outgoing.reframe(self.encoder)
 
     def may_fetch(self, sha256: str) -> bool:
         return sha256 in self._entitled
@@ -252,6 +271,7 @@ class HubConnection(Endpoint):
         now: float,
         timing: Timing | None = None,
         supported_versions: frozenset[int] = SUPPORTED_VERSIONS,
+        chunk_framings: tuple[int, ...] = SUPPORTED_FRAMINGS,
     ) -> None:
         if len(nonce) != NONCE_SIZE:
             raise ValueError(f"nonce must be {NONCE_SIZE} random bytes")
@@ -261,6 +281,8 @@ class HubConnection(Endpoint):
         self._channels = channels
         self._nonce = nonce
         self._supported = supported_versions
+        self._framings = chunk_framings
+        self._peer_framing: int | None = None
         self._seat: EnrolledSeat | None = None
         self._peer_version = PROTOCOL_VERSION
         self._peer_lost = False
@@ -305,6 +327,9 @@ class HubConnection(Endpoint):
         self._fail(ProtocolError(detail, code))
 
     # --- handshake -------------------------------------------------------------------------
+
+    def _decode_binary(self, data: bytes) -> Message:
+        raise MalformedMessage("a seat sends no binary frames")
 
     def _fail(self, exc: ProtocolError) -> None:
         if self.state in (ConnectionState.AWAIT_HELLO, ConnectionState.AWAIT_AUTH):
@@ -352,6 +377,7 @@ class HubConnection(Endpoint):
             )
         self._seat = seat
         self._peer_version = msg.protocol_version
+        self._peer_framing = choose_framing(msg.chunk_framings, self._framings)
         self._queue(Challenge(hub_id=self.hub_id, nonce=b64(self._nonce)))
         self.state = ConnectionState.AWAIT_AUTH
 
@@ -394,6 +420,7 @@ class HubConnection(Endpoint):
             self._replaced = old
         channel.connection = self
         channel.peer_version = self._peer_version
+        channel.use_framing(self._peer_framing)
         resume_after, self._peer_lost = channel.outgoing.resume(msg.last_received)
         self._queue(
             Welcome(
@@ -403,8 +430,8 @@ class HubConnection(Endpoint):
                 last_received=channel.incoming.last,
             )
         )
-        for text in channel.outgoing.texts_after(resume_after):
-            self.transmit_text(text)
+        for frame in channel.outgoing.frames_after(resume_after):
+            self.transmit(frame)
         self._link(channel)
         self.state = ConnectionState.AWAIT_RESUME
         self._start_heartbeat(now)

@@ -97,9 +97,11 @@ __all__ = [
 
 # Version 2 adds the verdict to ``score_ack`` (``accepted``, ``code``, ``message``), the seat
 # key's signature to ``submit_score`` (``signature``) and informational review notices
-# (``review_request.informational``). A hub speaks both; a seat says which it speaks in hello.
-PROTOCOL_VERSION = 2
-SUPPORTED_VERSIONS = frozenset({1, 2})
+# (``review_request.informational``). Version 3 adds ``hello.chunk_framings``: the binary chunk
+# framings the seat reads (``seat_protocol.chunk_frames``). A hub speaks all three; a seat says
+# which it speaks in hello.
+PROTOCOL_VERSION = 3
+SUPPORTED_VERSIONS = frozenset({1, 2, 3})
 # Offered as the websocket subprotocol by the shells, so a proxy log shows what is spoken (the
 # version itself is negotiated in ``hello``).
 SUBPROTOCOL = "seat-protocol.v1"
@@ -231,10 +233,16 @@ class Hello(Message):
     protocol_version: int
     seat_id: str
     agent: str
+    # Version 3: the binary chunk framings this seat reads (``seat_protocol.chunk_frames``);
+    # empty (left out): chunks come as JSON ``chunk`` messages.
+    chunk_framings: tuple[int, ...] = _added(3, ())
 
     def __post_init__(self) -> None:
         _check_id(self.seat_id, "seat_id")
         _check_text(self.agent, "agent", 100)
+        _check(len(self.chunk_framings) <= 8, "chunk_framings", "must list at most 8 versions")
+        for version in self.chunk_framings:
+            _check(1 <= version <= 255, "chunk_framings", "must list versions from 1 to 255")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -519,21 +527,32 @@ class Chunk(AppMessage):
 
     @classmethod
     def of(cls, sha256: str, raw: bytes, *, seq: int = 0) -> Chunk:
-        """The chunk message for ``raw``, with the same checks as the constructor but
-        without decoding the base64 it has just made."""
+        """The chunk message for ``raw``, with the same checks as the constructor. Its
+        base64 ``data`` is made only if something reads it (the JSON form): a chunk sent as
+        a binary frame (``seat_protocol.chunk_frames``) is never turned into base64."""
         _check_sha256(sha256, "sha256")
         _check(len(raw) <= CHUNK_SIZE, "data", f"must decode to at most {CHUNK_SIZE} bytes")
-        return cls._unchecked(seq, sha256, b64(raw), bytes(raw))
+        return cls._unchecked(seq, sha256, None, bytes(raw))
 
     def with_seq(self, seq: int) -> Chunk:
-        return self._unchecked(seq, self.sha256, self.data, self.raw)
+        return self._unchecked(seq, self.sha256, self.__dict__.get("data"), self.raw)
+
+    def __getattr__(self, name: str) -> Any:
+        # Only called for an attribute not set: ``data`` of a chunk built from bytes.
+        if name != "data":
+            raise AttributeError(name)
+        data = b64(self.__dict__["_raw"])
+        object.__setattr__(self, "data", data)
+        return data
 
     @classmethod
-    def _unchecked(cls, seq: int, sha256: str, data: str, raw: bytes) -> Chunk:
+    def _unchecked(cls, seq: int, sha256: str, data: str | None, raw: bytes) -> Chunk:
         # What the generated __init__ of a frozen dataclass does, minus __post_init__.
         msg = cls.__new__(cls)
-        for name, value in (("seq", seq), ("sha256", sha256), ("data", data), ("_raw", raw)):
+        for name, value in (("seq", seq), ("sha256", sha256), ("_raw", raw)):
             object.__setattr__(msg, name, value)
+        if data is not None:
+            object.__setattr__(msg, "data", data)
         return msg
 
 
@@ -940,8 +959,8 @@ def for_version(msg: AppMessage, version: int) -> AppMessage | None:
     a refused one the ``error`` (``ref`` = the key) version-1 seats took for a refusal; an
     informational review notice is not sent at all (a version-1 page would offer to answer
     it)."""
-    if version >= PROTOCOL_VERSION:
-        return msg
+    if version >= 2:
+        return msg  # version 3 changed only what a seat sends (hello), nothing the hub sends
     if isinstance(msg, ScoreAck):
         if msg.accepted:
             return ScoreAck(seq=msg.seq, idempotency_key=msg.idempotency_key)

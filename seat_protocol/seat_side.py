@@ -7,7 +7,10 @@
 A new :class:`SeatConnection` is made for every connection attempt and given the same
 :class:`~seat_protocol.streams.Channel`, which remembers the last hub message received and the
 seat's unacknowledged messages; ``auth`` carries that position so the hub resends exactly what
-is missing. Chunks are checked against their SHA-256 before they are acknowledged.
+is missing. Chunks are checked against their SHA-256 before they are acknowledged; they come as
+JSON ``chunk`` messages or, once ``hello`` offered a binary chunk framing
+(``chunk_framings``, ``seat_protocol.chunk_frames``), as binary frames: both give the same
+``ChunkReceived``.
 :class:`SeatEnrolment` is the one-shot conversation of ``seat-agent enroll``.
 
 After a close, the shell waits ``seat_protocol.backoff`` delays before the next attempt, unless
@@ -20,6 +23,7 @@ import hashlib
 from typing import Any, ClassVar
 
 from seat_protocol.auth import enrolment_code, sign_challenge
+from seat_protocol.chunk_frames import SUPPORTED_FRAMINGS, decode_chunk_frame
 from seat_protocol.closecodes import CloseCode
 from seat_protocol.events import (
     ChunkReceived,
@@ -75,6 +79,7 @@ class SeatConnection(Endpoint):
         handshake_timeout: float = 10.0,
         agent: str = "seat-agent",
         protocol_version: int = PROTOCOL_VERSION,
+        chunk_framings: tuple[int, ...] = SUPPORTED_FRAMINGS,
     ) -> None:
         super().__init__(
             now=now,
@@ -85,7 +90,16 @@ class SeatConnection(Endpoint):
         self.hub_id = hub_id
         self._key = key
         self.channel = channel
-        self._queue(Hello(protocol_version=protocol_version, seat_id=seat_id, agent=agent))
+        # A hello of version 2 or older has no chunk_framings field (an older hub refuses it).
+        self._framings = chunk_framings if protocol_version >= 3 else ()
+        self._queue(
+            Hello(
+                protocol_version=protocol_version,
+                seat_id=seat_id,
+                agent=agent,
+                chunk_framings=self._framings,
+            )
+        )
 
     def send(self, msg: AppMessage) -> AppMessage:
         """Send an application message now, or after the next resume if not connected."""
@@ -102,6 +116,11 @@ class SeatConnection(Endpoint):
                 signature=signature,
             )
         )
+
+    def _decode_binary(self, data: bytes) -> Message:
+        if not self._framings:
+            raise MalformedMessage("binary frame, but this seat offered no binary chunk framing")
+        return decode_chunk_frame(data)
 
     def _handle_control(self, msg: Message, now: float) -> None:
         state = self.state
@@ -139,8 +158,8 @@ class SeatConnection(Endpoint):
         lost = self.channel.incoming.resume_to(msg.resume_after)
         resume_after, peer_lost = self.channel.outgoing.resume(msg.last_received)
         self._queue(Resume(resume_after=resume_after))
-        for text in self.channel.outgoing.texts_after(resume_after):
-            self.transmit_text(text)
+        for frame in self.channel.outgoing.frames_after(resume_after):
+            self.transmit(frame)
         self._link(self.channel)
         self.timing = Timing(
             heartbeat_interval=msg.heartbeat_interval,

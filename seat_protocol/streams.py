@@ -13,12 +13,18 @@ up and reports the loss; callers resynchronise what matters through their own du
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
+from seat_protocol.chunk_frames import encode_chunk_frame
 from seat_protocol.exceptions import SequenceError
-from seat_protocol.messages import AppMessage, encode
+from seat_protocol.messages import AppMessage, Chunk, encode
 
-__all__ = ["Channel", "ReceiveCursor", "SendBuffer", "Transmitter"]
+__all__ = ["Channel", "Encoder", "Frame", "ReceiveCursor", "SendBuffer", "Transmitter"]
+
+# A message on the wire: JSON text, or a binary frame (``seat_protocol.chunk_frames``).
+Frame = str | bytes
+Encoder = Callable[[AppMessage], Frame]
 
 
 class SendBuffer:
@@ -27,8 +33,8 @@ class SendBuffer:
     def __init__(self) -> None:
         self._next_seq = 1
         self._acked = 0
-        # seq -> (message, its wire text); kept encoded so a resend costs no re-encoding.
-        self._unacked: dict[int, tuple[AppMessage, str]] = {}
+        # seq -> (message, its wire frame); kept encoded so a resend costs no re-encoding.
+        self._unacked: dict[int, tuple[AppMessage, Frame]] = {}
 
     @property
     def last_sent(self) -> int:
@@ -41,13 +47,20 @@ class SendBuffer:
     def unacked(self) -> list[AppMessage]:
         return [msg for msg, _ in self._unacked.values()]
 
-    def number(self, msg: AppMessage) -> tuple[AppMessage, str]:
+    def number(self, msg: AppMessage, encoder: Encoder = encode) -> tuple[AppMessage, Frame]:
         """Give ``msg`` the next seq and keep it; raises (keeping nothing) if it is too big."""
         numbered = msg.with_seq(self._next_seq)
-        text = encode(numbered)
-        self._unacked[numbered.seq] = (numbered, text)
+        frame = encoder(numbered)
+        self._unacked[numbered.seq] = (numbered, frame)
         self._next_seq += 1
-        return numbered, text
+        return numbered, frame
+
+    def reframe(self, encoder: Encoder) -> None:
+        """Encode the unacknowledged chunks again (the peer now reads another chunk framing,
+        e.g. an agent upgraded or downgraded while chunks were in flight)."""
+        for seq, (msg, _) in self._unacked.items():
+            if isinstance(msg, Chunk):
+                self._unacked[seq] = (msg, encoder(msg))
 
     def ack(self, seq: int) -> None:
         if seq > self.last_sent:
@@ -58,8 +71,8 @@ class SendBuffer:
             del self._unacked[done]
         self._acked = seq
 
-    def texts_after(self, seq: int) -> list[str]:
-        return [text for s, (_, text) in sorted(self._unacked.items()) if s > seq]
+    def frames_after(self, seq: int) -> list[Frame]:
+        return [frame for s, (_, frame) in sorted(self._unacked.items()) if s > seq]
 
     def resume(self, peer_last_received: int) -> tuple[int, bool]:
         """Line up with a peer that has received up to ``peer_last_received``.
@@ -70,12 +83,13 @@ class SendBuffer:
         if peer_last_received > self.last_sent:
             # This end restarted and numbers from 1 again, but the peer has seen higher numbers:
             # continue the peer's numbering so it takes the queued messages as new ones.
-            pending = [msg for _, (msg, _text) in sorted(self._unacked.items())]
+            pending = [(msg, frame) for _, (msg, frame) in sorted(self._unacked.items())]
             self._unacked = {}
             self._next_seq = peer_last_received + 1
             self._acked = peer_last_received
-            for msg in pending:
-                self.number(msg)
+            for msg, frame in pending:
+                # Renumbered in the form (JSON or binary) it was first encoded in.
+                self.number(msg, _encoder_like(frame))
             return peer_last_received, False
         if peer_last_received >= self._acked:
             self.ack(peer_last_received)
@@ -111,8 +125,17 @@ class ReceiveCursor:
         return lost
 
 
+def _encoder_like(frame: Frame) -> Encoder:
+    return encode if isinstance(frame, str) else _binary
+
+
+def _binary(msg: AppMessage) -> Frame:
+    assert isinstance(msg, Chunk)  # a chunk is the only message with a binary form
+    return encode_chunk_frame(msg)
+
+
 class Transmitter(Protocol):
-    def transmit_text(self, text: str) -> None: ...
+    def transmit(self, frame: Frame) -> None: ...
 
 
 class Channel:
@@ -125,7 +148,11 @@ class Channel:
 
     def send(self, msg: AppMessage) -> AppMessage:
         """Number ``msg`` and send it now if a connection is open, else on the next resume."""
-        numbered, text = self.outgoing.number(msg)
+        numbered, frame = self.outgoing.number(msg, self.encoder)
         if self.live is not None:
-            self.live.transmit_text(text)
+            self.live.transmit(frame)
         return numbered
+
+    def encoder(self, msg: AppMessage) -> Frame:
+        """The wire form of a numbered message (JSON; the hub's channel may choose binary)."""
+        return encode(msg)

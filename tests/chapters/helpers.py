@@ -184,10 +184,15 @@ class Seat:
 
 
 async def start_seat(
-    identity: SeatIdentity, *, send: Callable[[SeatLink, Send], Send] | None = None
+    identity: SeatIdentity,
+    *,
+    send: Callable[[SeatLink, Send], Send] | None = None,
+    previous_framing: bool = False,
 ) -> Seat:
     """Open the cache from the state directory and connect (a fresh process, as far as the
-    protocol is concerned: a new channel). ``send`` may wrap the cache's sender."""
+    protocol is concerned: a new channel). ``send`` may wrap the cache's sender;
+    ``previous_framing``: the agent speaks as one from before binary chunk frames (protocol
+    version 2, JSON chunks)."""
     cache = await ChapterCache.open(identity.state_dir, identity)
     events: list[Event] = []
 
@@ -196,6 +201,8 @@ async def start_seat(
         await cache.on_event(event)
 
     link = SeatLink(identity, on_event=on_event, random=lambda: 0.5, backoff_base=0.02)
+    if previous_framing:
+        link.protocol_version, link.chunk_framings = 2, ()
     cache.bind(send(link, link.send) if send is not None else link.send)
     task = asyncio.create_task(link.run())
     return Seat(identity, cache, link, events, task)

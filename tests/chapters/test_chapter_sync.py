@@ -15,16 +15,18 @@ import pytest
 from evaluation_hub.api.seat_link import CHAPTERS, SEAT_HUB
 from evaluation_hub.audit.store import load_chain
 from evaluation_hub.db.engine import Database
+from seat_agent.chapter_files import read_chapter
 from seat_agent.chapters import ChapterCache
 from seat_agent.connection import SeatLink
 from seat_agent.errors import ChapterNotReady
 from seat_protocol.chapter_crypto import ChapterSealError, chapter_context, open_chapter
-from seat_protocol.events import MessageReceived
+from seat_protocol.events import ChunkReceived, MessageReceived
 from seat_protocol.messages import (
     AppMessage,
     ChapterManifest,
     ChunkRequest,
     ErrorNotice,
+    ManifestChapter,
     SessionStateNotice,
 )
 from tests.chapters.helpers import (
@@ -44,8 +46,15 @@ from tests.hub.helpers import login, problem
 A, B = "QJ.QJ-01", "QJ.QJ-02"
 
 
-def _chunk_files(root: Path) -> set[str]:
-    return {p.name for p in (root / "chapters" / "chunks").iterdir()}
+def _chapter_files(root: Path) -> set[str]:
+    """The chapters on the seat's disk (whole, synced): one file each, named by its hash."""
+    return {p.name for p in (root / "chapters" / "sealed").iterdir()}
+
+
+def _stored_chunks(root: Path, cache: ChapterCache) -> set[str]:
+    """The chunks of the chapters on disk."""
+    files = _chapter_files(root)
+    return {h for c in cache._chapters if c.sha256 in files for h in c.chunks}
 
 
 async def test_release_sync_read_and_wipe_at_the_session_end(
@@ -54,9 +63,13 @@ async def test_release_sync_read_and_wipe_at_the_session_end(
     hub, ids = await seated_session(client, seeded, database, clock, tmp_path)
     shuffle = await shuffle_of(client, database, hub.sid)
     seat = await start_seat(ids[A])
-    other = await start_seat(ids[B])
+    # Compatibility: B's agent is of the previous chunk framing (JSON/base64), A's current.
+    other = await start_seat(ids[B], previous_framing=True)
     try:
         await until(lambda: seat.link.connections == 1 and other.link.connections == 1, "links")
+        channels = client.app[SEAT_HUB].channels
+        assert (channels.get(A).chunk_framing, channels.get(B).chunk_framing) == (1, None)
+        assert (channels.get(A).peer_version, channels.get(B).peer_version) == (3, 2)
         body = await hub.release()
         assert body["skipped"] == []
         assert [(s["seat_key"], s["expert_code"], s["chapters"], s["delivery"]) for s in body["seats"]] == [
@@ -75,6 +88,8 @@ async def test_release_sync_read_and_wipe_at_the_session_end(
         for label, (_, text) in expected.items():
             assert await seat.cache.read(label) == text
         assert [e.label for e in other.cache.entries()] == list(hub.expected_texts(shuffle, "E07"))
+        for label, (_, text) in hub.expected_texts(shuffle, "E07").items():
+            assert await other.cache.read(label) == text
 
         # Nothing of a bidder's identity travels in a manifest; the disk holds ciphertext only.
         [manifest] = [
@@ -89,19 +104,21 @@ async def test_release_sync_read_and_wipe_at_the_session_end(
         for bidder in demo_package().bidder_ids:
             assert bidder not in shown
         root = ids[A].state_dir
-        stored = _chunk_files(root)
-        assert stored == {h for c in manifest.chapters for h in c.chunks}
-        disk = b"".join((root / "chapters" / "chunks" / h).read_bytes() for h in stored)
+        files = _chapter_files(root)
+        assert files == {c.sha256 for c in manifest.chapters}
+        stored = {h for c in manifest.chapters for h in c.chunks}
+        disk = b"".join((root / "chapters" / "sealed" / h).read_bytes() for h in files)
         some_text = next(iter(expected.values()))[1]
         assert some_text[:20].encode() not in disk
-        # Each chunk was asked for exactly once; the seats' chunks are disjoint.
+        # Each chunk was asked for exactly once; the seats' chapters are disjoint.
         asked = [h for k, h in hub.requested if k == A]
         assert sorted(asked) == sorted(stored)
-        assert stored.isdisjoint(_chunk_files(ids[B].state_dir))
+        assert files.isdisjoint(_chapter_files(ids[B].state_dir))
 
         # Another seat's key cannot open this seat's chapter.
-        chunks = {h: (root / "chapters" / "chunks" / h).read_bytes() for h in stored}
         first = manifest.chapters[0]
+        chunks = read_chapter(root / "chapters" / "sealed" / first.sha256, first)
+        assert chunks is not None and set(chunks) == set(first.chunks)
         with pytest.raises(ChapterSealError):
             open_chapter(
                 first,
@@ -130,7 +147,7 @@ async def test_release_sync_read_and_wipe_at_the_session_end(
         assert await client.app[SEAT_HUB].send(A, notice) is True
         await until(lambda: seat.cache.entries() == [], "the wipe")
         assert heard[-1] == 0
-        assert list((root / "chapters").rglob("*")) == [root / "chapters" / "chunks"]
+        assert list((root / "chapters").rglob("*")) == [root / "chapters" / "sealed"]
         with pytest.raises(ChapterNotReady) as err:
             await seat.cache.read(next(iter(expected)))
         assert (
@@ -149,7 +166,7 @@ async def test_release_sync_read_and_wipe_at_the_session_end(
         )
         assert complete(other)
         await other.cache.wipe()
-        assert other.cache.entries() == [] and _chunk_files(ids[B].state_dir) == set()
+        assert other.cache.entries() == [] and _chapter_files(ids[B].state_dir) == set()
     finally:
         await seat.stop()
         await other.stop()
@@ -179,7 +196,7 @@ async def test_the_sessions_end_wipes_every_seat_and_the_hubs_chunks(
         assert resp.status == 200, await resp.text()
 
         await until(lambda: seat.cache.entries() == [], "the connected seat's wipe")
-        assert _chunk_files(ids[A].state_dir) == set()
+        assert _chapter_files(ids[A].state_dir) == set()
         notices = [
             (e.message.session_id, e.message.state)
             for e in seat.events
@@ -191,11 +208,11 @@ async def test_the_sessions_end_wipes_every_seat_and_the_hubs_chunks(
         assert held.manifest(A) is None and held.manifest(B) is None
 
         # B still has its encrypted cache on disk; it is wiped as soon as B is back.
-        assert _chunk_files(ids[B].state_dir) != set()
+        assert _chapter_files(ids[B].state_dir) != set()
         other = await start_seat(ids[B])
         assert other.cache.entries() != []
         await until(lambda: other.cache.entries() == [], "the returning seat's wipe")
-        assert _chunk_files(ids[B].state_dir) == set()
+        assert _chapter_files(ids[B].state_dir) == set()
     finally:
         await seat.stop()
         await other.stop()
@@ -236,34 +253,48 @@ async def test_a_dropped_link_and_an_agent_restart_resume_without_fetching_store
         assert seat.link.connections == 2
     finally:
         await seat.kill()  # mid-sync
+        # The dead agent's chapter writes in flight end (in a real kill they end with the
+        # process, leaving a .tmp file at most) before the new agent opens the directory.
+        await seat.cache.settled()
     # Across the drop, no chunk was asked for twice.
     asked = [h for _, h in hub.requested]
     assert len(asked) == len(set(asked))
-    stored = _chunk_files(ids[A].state_dir)
+    stored = _stored_chunks(ids[A].state_dir, seat.cache)
     total = {h for e in seat.cache.entries() for h in _hashes(seat.cache, e.label)}
     assert 0 < len(stored) < len(total)
 
-    # A new agent process: what is on disk counts, only the rest is asked for.
+    # A new agent process: the whole chapters on disk count, only the rest is asked for (the
+    # chunks of a chapter cut off by the kill were in memory only: that chapter comes again).
     before = len(hub.requested)
     restarted = await start_seat(ids[A])
     try:
         entries = restarted.cache.entries()
-        assert sum(e.received for e in entries) == sum(
-            len((ids[A].state_dir / "chapters" / "chunks" / h).read_bytes()) for h in stored
-        )
+        files = _chapter_files(ids[A].state_dir)
+        assert [e.complete for e in entries] == [
+            c.sha256 in files for c in sorted(seat.cache._chapters, key=lambda c: c.position)
+        ]
+        assert sum(e.received for e in entries) == sum(e.size for e in entries if e.complete)
         await until(lambda: complete(restarted), "the rest of the chapters")
         after = [h for _, h in hub.requested[before:]]
         assert stored.isdisjoint(after)
-        assert set(after) | stored == total
+        # The rest came asked for, or resent by the protocol (chunks the dead agent had not
+        # acknowledged), never asked for: no chunk of a chapter already on disk was asked for.
+        received = {e.sha256 for e in restarted.events if isinstance(e, ChunkReceived)}
+        assert set(after) <= received
+        assert received | stored == total
         for label, (_, text) in hub.expected_texts(shuffle, "E06").items():
             assert await restarted.cache.read(label) == text
     finally:
         await restarted.stop()
 
 
-def _hashes(cache: ChapterCache, label: str) -> tuple[str, ...]:
+def _chapter_of(cache: ChapterCache, label: str) -> ManifestChapter:
     [chapter] = [c for c in cache._chapters if c.label == label]
-    return chapter.chunks
+    return chapter
+
+
+def _hashes(cache: ChapterCache, label: str) -> tuple[str, ...]:
+    return _chapter_of(cache, label).chunks
 
 
 async def test_another_seats_chunk_is_refused_and_a_tampered_chunk_is_fetched_again(
@@ -279,7 +310,8 @@ async def test_another_seats_chunk_is_refused_and_a_tampered_chunk_is_fetched_ag
         await until(lambda: complete(seat) and complete(other), "both seats' chapters")
 
         # Seat B asks for one of seat A's chunks: refused whole, nothing sent or stored.
-        theirs = sorted(_chunk_files(ids[A].state_dir))[0]
+        theirs = sorted(_stored_chunks(ids[A].state_dir, seat.cache))[0]
+        theirs_not_b = _chapter_files(ids[B].state_dir)
         served = len(hub.requested)
         await other.link.send(ChunkRequest(chunks=(theirs,)))
 
@@ -298,15 +330,15 @@ async def test_another_seats_chunk_is_refused_and_a_tampered_chunk_is_fetched_ag
             theirs,
         )
         assert len(hub.requested) == served
-        assert theirs not in _chunk_files(ids[B].state_dir)
+        assert _chapter_files(ids[B].state_dir) == theirs_not_b
 
-        # A chunk altered on seat A's disk: reading finds it, deletes it and fetches it again.
+        # A chapter altered on seat A's disk: reading finds it, deletes it and fetches it again.
         expected = hub.expected_texts(shuffle, "E06")
         label = next(iter(expected))
         victim = _hashes(seat.cache, label)[0]
-        path = ids[A].state_dir / "chapters" / "chunks" / victim
+        path = ids[A].state_dir / "chapters" / "sealed" / _chapter_of(seat.cache, label).sha256
         data = bytearray(path.read_bytes())
-        data[0] ^= 1
+        data[-1] ^= 1
         path.write_bytes(bytes(data))
         with pytest.raises(ChapterNotReady) as err:
             await seat.cache.read(label)
@@ -320,10 +352,9 @@ async def test_another_seats_chunk_is_refused_and_a_tampered_chunk_is_fetched_ag
         await seat.stop()
         await other.stop()
 
-    # Damage found while the agent was down: opening the cache drops the chunk.
-    victim = _hashes(seat.cache, label)[1]
-    path = ids[A].state_dir / "chapters" / "chunks" / victim
-    path.write_bytes(b"not the chunk")
+    # Damage found while the agent was down: opening the cache drops the chapter.
+    path = ids[A].state_dir / "chapters" / "sealed" / _chapter_of(seat.cache, label).sha256
+    path.write_bytes(b"not the chapter")
     reopened = await ChapterCache.open(ids[A].state_dir, ids[A])
     [entry] = [e for e in reopened.entries() if e.label == label]
     assert not entry.complete and not path.exists()

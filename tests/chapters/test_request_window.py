@@ -5,11 +5,13 @@ it sends once every chapter of the manifest opened."""
 from __future__ import annotations
 
 import os
+import struct
 from pathlib import Path
 
 import pytest
 
 from seat_agent.chapters import ChapterCache
+from seat_agent.errors import ChapterNotReady
 from seat_agent.keys import SeatIdentity, init_state_dir
 from seat_protocol.chapter_crypto import chapter_context, seal_chapter
 from seat_protocol.events import ChunkReceived, Connected, MessageReceived
@@ -76,6 +78,8 @@ async def test_the_cache_asks_again_when_half_the_window_has_arrived(tmp_path: P
     assert sent.statuses == []  # nothing said before every chunk is here
     await arrive(order[10])
     assert len(sent.batches) == 5
+    assert sent.statuses == []  # said only once the chapter is written and synced
+    await cache.settled()
     # The whole manifest is here: the seat opened its one chapter and tells the hub, once.
     digest = ChapterStatus.digest_of("S1", manifest.chapters)
     assert [
@@ -93,10 +97,13 @@ async def test_the_cache_asks_again_when_half_the_window_has_arrived(tmp_path: P
     assert [h for batch in sent.batches for h in batch] == list(order)  # each asked once
     (entry,) = cache.entries()
     assert entry.complete and entry.received == entry.size
-    stored = sorted(p.name for p in (identity.state_dir / "chapters" / "chunks").iterdir())
-    assert stored == sorted(order)
-    assert all(
-        (identity.state_dir / "chapters" / "chunks" / h).read_bytes() == chunks[h] for h in order
+    # One file for the chapter: the chunk count and lengths, then the chunks in order.
+    (chapter,) = manifest.chapters
+    stored = [p.name for p in (identity.state_dir / "chapters" / "sealed").iterdir()]
+    assert stored == [chapter.sha256]
+    head = struct.pack(f">{len(order) + 1}I", len(order), *(len(chunks[h]) for h in order))
+    assert (identity.state_dir / "chapters" / "sealed" / chapter.sha256).read_bytes() == (
+        head + b"".join(chunks[h] for h in order)
     )
 
 
@@ -110,17 +117,98 @@ async def test_bytes_that_do_not_match_their_hash_are_never_written(tmp_path: Pa
     await cache.on_event(Connected(SEAT, lost_incoming=False, peer_lost=False))
     await cache.on_event(MessageReceived(SEAT, manifest))
     assert sent.batches == [(first,)]
+    # Wrong bytes under the first name (the machine would have refused them; the cache does
+    # not rely on it): held until the chapter is whole, then refused by the chapter's hash.
     await cache.on_event(ChunkReceived(first, chunks[second]))
-    chunk_dir = identity.state_dir / "chapters" / "chunks"
-    assert list(chunk_dir.iterdir()) == []
-    assert cache.entries()[0].received == 0
-    assert sent.batches[1:] == [(first,)]  # asked for again
+    assert sent.batches[1:] == [(second,)]
+    await cache.on_event(ChunkReceived(second, chunks[second]))
+    await cache.settled()
+    chapter_dir = identity.state_dir / "chapters" / "sealed"
+    assert list(chapter_dir.iterdir()) == []
+    assert cache.entries()[0].received == len(chunks[second])
+    assert not cache.entries()[0].complete
+    assert sent.batches[2:] == [(first,)]  # only the bad one is asked for again
     await cache.on_event(ChunkReceived(first, chunks[first]))
-    assert [p.name for p in chunk_dir.iterdir()] == [first]
-    assert sent.batches[2:] == [(second,)]
+    await cache.settled()
+    assert [p.name for p in chapter_dir.iterdir()] == [manifest.chapters[0].sha256]
+    assert cache.entries()[0].complete
+    assert sent.batches[3:] == []
 
 
 async def test_the_window_is_at_least_one_chunk(tmp_path: Path) -> None:
     identity = _identity(tmp_path)
     with pytest.raises(ValueError, match="the request window must be at least one chunk"):
         await ChapterCache.open(identity.state_dir, identity, window=0)
+
+
+async def test_a_chapter_cut_off_by_a_crash_is_refused_and_fetched_again_whole(
+    tmp_path: Path,
+) -> None:
+    """Two chapters; the first is whole on disk, the second was arriving (3 of 5 chunks in
+    memory, its file half-written as ``.tmp``) when the agent died. Reopened, the first counts
+    and is never asked for again; the second is not readable and is fetched again whole."""
+    identity = _identity(tmp_path)
+    one, first_chunks = _sealed(identity, 3)
+    two = seal_chapter(
+        os.urandom(48 * 5),
+        label="ch2-AA",
+        position=1,
+        seat_public_key=identity.x25519.public_key(),
+        context=chapter_context("S1", SEAT, "ch2-AA", 1),
+        chunk_size=CHUNK,
+    )
+    manifest = ChapterManifest(seq=1, session_id="S1", chapters=(one.chapters[0], two.manifest))
+    chunks = {**first_chunks, **two.chunks}
+    cache = await ChapterCache.open(identity.state_dir, identity, window=8)
+    sent = _Requests()
+    cache.bind(sent)
+    await cache.on_event(Connected(SEAT, lost_incoming=False, peer_lost=False))
+    await cache.on_event(MessageReceived(SEAT, manifest))
+    for digest in one.chapters[0].chunks + two.manifest.chunks[:3]:
+        await cache.on_event(ChunkReceived(digest, chunks[digest]))
+    await cache.settled()
+    assert [e.complete for e in cache.entries()] == [True, False]
+    sealed = identity.state_dir / "chapters" / "sealed"
+    # The crash: the process is gone (its memory with it) mid-write of the second chapter.
+    (sealed / (two.manifest.sha256 + ".tmp")).write_bytes(
+        b"\0\0\0\5" + chunks[two.manifest.chunks[0]]
+    )
+    del cache
+
+    reopened = await ChapterCache.open(identity.state_dir, identity, window=8)
+    assert sorted(p.name for p in sealed.iterdir()) == [one.chapters[0].sha256]
+    entries = reopened.entries()
+    assert [(e.complete, e.received) for e in entries] == [(True, entries[0].size), (False, 0)]
+    with pytest.raises(ChapterNotReady) as err:
+        await reopened.read("ch2-AA")
+    assert (
+        str(err.value) == f"章节「ch2-AA」尚未下载完成（已接收 0/{two.manifest.size} 字节），请稍候"
+    )
+    again = _Requests()
+    reopened.bind(again)
+    await reopened.on_event(Connected(SEAT, lost_incoming=False, peer_lost=True))
+    assert again.batches == [two.manifest.chunks]  # the whole second chapter, nothing of the first
+    for digest in two.manifest.chunks:
+        await reopened.on_event(ChunkReceived(digest, chunks[digest]))
+    await reopened.settled()
+    assert all(e.complete for e in reopened.entries())
+    assert len(again.statuses) == 1 and again.statuses[0].verified == 2
+
+
+async def test_a_chapter_file_damaged_on_disk_is_dropped_when_the_cache_opens(
+    tmp_path: Path,
+) -> None:
+    identity = _identity(tmp_path)
+    manifest, chunks = _sealed(identity, 2)
+    cache = await ChapterCache.open(identity.state_dir, identity)
+    cache.bind(_Requests())
+    await cache.on_event(Connected(SEAT, lost_incoming=False, peer_lost=False))
+    await cache.on_event(MessageReceived(SEAT, manifest))
+    for digest in manifest.chapters[0].chunks:
+        await cache.on_event(ChunkReceived(digest, chunks[digest]))
+    await cache.settled()
+    path = identity.state_dir / "chapters" / "sealed" / manifest.chapters[0].sha256
+    path.write_bytes(path.read_bytes()[:-1])  # truncated
+    reopened = await ChapterCache.open(identity.state_dir, identity)
+    assert not path.exists()
+    assert [e.complete for e in reopened.entries()] == [False]

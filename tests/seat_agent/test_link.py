@@ -14,6 +14,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from seat_agent.connection import SeatLink
+from seat_agent.errors import HubRefused
 from seat_agent.keys import init_state_dir
 from seat_protocol.events import Connected, Disconnected, Event
 from seat_protocol.messages import SUBPROTOCOL, b64
@@ -101,3 +102,48 @@ async def test_stopping_the_timer_never_swallows_the_links_own_cancellation() ->
     assert ran_on == []
     await asyncio.wait({heartbeat})  # it finishes winding down on its own, as cancelled
     assert heartbeat.cancelled()
+
+
+async def test_an_agent_meeting_a_hub_from_before_binary_chunks_speaks_version_2(
+    tmp_path: Path,
+) -> None:
+    """The reverse of the upgrade: a new agent's first hello offers binary chunk framing; a
+    hub of version 2 refuses the field it does not know (its exact words); the agent asks
+    again at once as a version-2 agent, whose hello that hub reads, and gets JSON chunks."""
+    hellos: list[dict[str, object]] = []
+
+    async def old_hub(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(protocols=(SUBPROTOCOL,))
+        await ws.prepare(request)
+        hello = json.loads((await ws.receive()).data)
+        hellos.append(hello)
+        if "chunk_framings" in hello:
+            reason = "protocol error: hello message has unexpected field 'chunk_framings'"
+            await ws.send_str(json.dumps({"type": "refused", "code": 4001, "reason": reason}))
+            await ws.close(code=4001, message=reason.encode())
+        else:
+            await ws.close(code=4004, message=b"unknown seat: enough for this test")
+        return ws
+
+    app = web.Application()
+    app.router.add_get("/ws", old_hub)
+    async with TestServer(app, host="127.0.0.1") as server:
+        identity = init_state_dir(
+            tmp_path, seat_id="DL.DL-01", hub_url=f"ws://127.0.0.1:{server.port}/ws", hub_id="hub-x"
+        )
+        slept: list[float] = []
+
+        async def sleep(delay: float) -> None:
+            slept.append(delay)
+
+        link = SeatLink(identity, sleep=sleep)
+        with pytest.raises(HubRefused) as refused:
+            await asyncio.wait_for(link.run(), 10)
+    assert refused.value.code == 4004
+    assert hellos == [
+        {"type": "hello", "protocol_version": 3, "seat_id": "DL.DL-01", "agent": "seat-agent",
+         "chunk_framings": [1]},
+        {"type": "hello", "protocol_version": 2, "seat_id": "DL.DL-01", "agent": "seat-agent"},
+    ]  # fmt: skip
+    assert slept == []  # no backoff before speaking the older version
+    assert (link.protocol_version, link.chunk_framings) == (2, ())

@@ -80,7 +80,8 @@ def test_of_checks_like_the_constructor() -> None:
 def test_a_chunk_is_decoded_once_from_the_wire_to_the_seat(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    link = connect(channels=HubChannels(), seat_channel=Channel())
+    # A seat that reads chunks as JSON only (an agent from before binary chunk framing).
+    link = connect(channels=HubChannels(), seat_channel=Channel(), chunk_framings=())
     contents = [os.urandom(3000), os.urandom(CHUNK_SIZE)]
     hashes = [hashlib.sha256(c).hexdigest() for c in contents]
     chapter = ManifestChapter(

@@ -161,10 +161,10 @@ def test_a_version_1_seat_hears_what_version_1_says() -> None:
 
 
 def test_a_seat_of_an_unknown_version_is_refused() -> None:
-    link = connect(channels=HubChannels(), seat_channel=Channel(), protocol_version=3)
+    link = connect(channels=HubChannels(), seat_channel=Channel(), protocol_version=4)
     assert link.hub_closes == [
-        CloseConnection(4002, "unsupported protocol version: seat speaks version 3, this hub "
-                        "speaks 1, 2")
+        CloseConnection(4002, "unsupported protocol version: seat speaks version 4, this hub "
+                        "speaks 1, 2, 3")
     ]  # fmt: skip
 
 

@@ -8,7 +8,9 @@ import json
 import pytest
 
 from seat_protocol.auth import enrolment_code, public_key_bytes, sign_challenge
+from seat_protocol.chunk_frames import decode_chunk_frame
 from seat_protocol.events import (
+    ChunkReceived,
     CloseConnection,
     Disconnected,
     EnrolmentRequested,
@@ -78,10 +80,10 @@ PRE_OPEN = [
         "protocol error: message is not valid JSON (Expecting property name enclosed in double quotes at character 1)",
     ),
     (
-        json.dumps({"type": "hello", "protocol_version": 3, "seat_id": SEAT_ID, "agent": "t"}),
+        json.dumps({"type": "hello", "protocol_version": 4, "seat_id": SEAT_ID, "agent": "t"}),
         [],
         4002,
-        "unsupported protocol version: seat speaks version 3, this hub speaks 1, 2",
+        "unsupported protocol version: seat speaks version 4, this hub speaks 1, 2, 3",
     ),
     (
         json.dumps({"type": "hello", "protocol_version": 1, "seat_id": "ghost", "agent": "t"}),
@@ -318,20 +320,25 @@ def test_a_corrupt_chunk_closes_unacknowledged_and_is_resent_after_reconnect() -
     assert seat_channel.incoming.last == 0  # not delivered, not acknowledged
 
 
-def test_hub_resends_an_unacknowledged_chunk_after_reconnect() -> None:
+@pytest.mark.parametrize("framings", [(), (1,)], ids=["json", "binary"])
+def test_hub_resends_an_unacknowledged_chunk_after_reconnect(framings: tuple[int, ...]) -> None:
     channels = HubChannels()
     seat_channel = Channel()
-    link = connect(channels=channels, seat_channel=seat_channel)
+    link = connect(channels=channels, seat_channel=seat_channel, chunk_framings=framings)
     good = b"chapter bytes"
     digest = hashlib.sha256(good).hexdigest()
     link.hub.send_chunk(digest, good)
     link.drop()  # the chunk was lost in flight
-    again = connect(channels=channels, seat_channel=seat_channel)
-    assert [type(decode(t)).__name__ for t in again.sent_by_hub] == [
-        "Challenge",
-        "Welcome",
-        "Chunk",
-    ]
+    again = connect(channels=channels, seat_channel=seat_channel, chunk_framings=framings)
+    texts = [type(decode(t)).__name__ for t in again.sent_by_hub]
+    binary = [decode_chunk_frame(f) for f in again.binary_by_hub]
+    if framings:
+        assert texts == ["Challenge", "Welcome"]
+        assert [(c.seq, c.sha256, c.raw) for c in binary] == [(1, digest, good)]
+    else:
+        assert (texts, binary) == (["Challenge", "Welcome", "Chunk"], [])
+    received = [e for e in again.seat_events if isinstance(e, ChunkReceived)]
+    assert received == [ChunkReceived(digest, good)]
 
 
 # --- enrolment -----------------------------------------------------------------------------

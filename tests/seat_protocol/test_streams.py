@@ -30,7 +30,7 @@ def test_numbering_and_cumulative_acks() -> None:
     buf = _buffer(4)
     assert (buf.last_sent, buf.acked) == (4, 0)
     buf.ack(2)
-    assert _seqs(buf.texts_after(0)) == [3, 4]
+    assert _seqs(buf.frames_after(0)) == [3, 4]
     buf.ack(1)  # a late ack changes nothing
     assert [m.seq for m in buf.unacked()] == [3, 4]
     buf.ack(4)
@@ -54,20 +54,20 @@ def test_resume_when_the_peer_is_behind_resends_the_rest() -> None:
     buf = _buffer(5)
     buf.ack(2)
     assert buf.resume(3) == (3, False)
-    assert _seqs(buf.texts_after(3)) == [4, 5]
+    assert _seqs(buf.frames_after(3)) == [4, 5]
 
 
 def test_resume_when_the_peer_forgot_acknowledged_messages() -> None:
     buf = _buffer(5)
     buf.ack(3)
     assert buf.resume(0) == (3, True)
-    assert _seqs(buf.texts_after(3)) == [4, 5]
+    assert _seqs(buf.frames_after(3)) == [4, 5]
 
 
 def test_resume_after_this_end_restarted_continues_the_peers_numbering() -> None:
     buf = _buffer(2)  # queued by a fresh process before it reconnected
     assert buf.resume(40) == (40, False)
-    texts = buf.texts_after(40)
+    texts = buf.frames_after(40)
     assert _seqs(texts) == [41, 42]
     assert [_key(t) for t in texts] == ["k1", "k2"]
     assert (buf.last_sent, buf.acked) == (42, 40)
@@ -98,9 +98,9 @@ def test_cursor_resume() -> None:
 def test_channel_sends_through_a_live_connection_only() -> None:
     class Wire:
         def __init__(self) -> None:
-            self.texts: list[str] = []
+            self.texts: list[str | bytes] = []
 
-        def transmit_text(self, text: str) -> None:
+        def transmit(self, text: str | bytes) -> None:
             self.texts.append(text)
 
     channel = Channel()
@@ -110,4 +110,4 @@ def test_channel_sends_through_a_live_connection_only() -> None:
     numbered = channel.send(ScoreAck(idempotency_key="b"))
     assert numbered.seq == 2
     assert _seqs(wire.texts) == [2]
-    assert _seqs(channel.outgoing.texts_after(0)) == [1, 2]
+    assert _seqs(channel.outgoing.frames_after(0)) == [1, 2]

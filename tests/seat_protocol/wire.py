@@ -8,7 +8,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from seat_protocol._endpoint import Endpoint
 from seat_protocol.auth import public_key_bytes
-from seat_protocol.events import CloseConnection, Event, SendText
+from seat_protocol.chunk_frames import SUPPORTED_FRAMINGS
+from seat_protocol.events import CloseConnection, Event, SendBytes, SendText
 from seat_protocol.hub_side import EnrolledSeat, HubChannels, HubConnection, Timing
 from seat_protocol.messages import PROTOCOL_VERSION
 from seat_protocol.seat_side import SeatConnection
@@ -40,12 +41,16 @@ class Link:
     seat_closes: list[CloseConnection] = field(default_factory=list)
     sent_by_seat: list[str] = field(default_factory=list)
     sent_by_hub: list[str] = field(default_factory=list)
+    # Binary frames (chunks in a binary framing), kept apart from the JSON texts.
+    binary_by_hub: list[bytes] = field(default_factory=list)
 
     def pump(self, now: float = 0.0) -> None:
         """Deliver everything queued, both ways, until both ends are quiet."""
         while True:
             moved = self._move(self.seat, self.hub, now, self.sent_by_seat, self.seat_closes)
-            moved |= self._move(self.hub, self.seat, now, self.sent_by_hub, self.hub_closes)
+            moved |= self._move(
+                self.hub, self.seat, now, self.sent_by_hub, self.hub_closes, self.binary_by_hub
+            )
             self.hub_events += self.hub.events_received()
             self.seat_events += self.seat.events_received()
             if not moved:
@@ -58,12 +63,17 @@ class Link:
         now: float,
         log: list[str],
         closes: list[CloseConnection],
+        binary: list[bytes] | None = None,
     ) -> bool:
         out = src.data_to_send()
         for item in out:
             if isinstance(item, SendText):
                 log.append(item.text)
                 dst.receive_text(item.text, now)
+            elif isinstance(item, SendBytes):
+                if binary is not None:
+                    binary.append(item.data)
+                dst.receive_bytes(item.data, now)
             else:
                 closes.append(item)
                 # The close frame reaches the peer, which then loses the transport too.
@@ -91,6 +101,7 @@ def connect(
     timing: Timing | None = None,
     pump: bool = True,
     protocol_version: int = PROTOCOL_VERSION,
+    chunk_framings: tuple[int, ...] = SUPPORTED_FRAMINGS,
 ) -> Link:
     directory = seats if seats is not None else seat_directory()
     hub = HubConnection(
@@ -108,6 +119,7 @@ def connect(
         channel=seat_channel,
         now=now,
         protocol_version=protocol_version,
+        chunk_framings=chunk_framings,
     )
     link = Link(hub, seat)
     if pump:

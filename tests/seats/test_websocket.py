@@ -188,9 +188,15 @@ async def test_a_newer_connection_replaces_the_older_with_4009(
 async def test_binary_frame_is_refused_with_4001(hub: HubUnderTest) -> None:
     async with connect(hub.url, proxy=None, ping_interval=None) as ws:
         await ws.send(b"\x00\x01")
+        # Before hello, like every refusal before the connection opens: refused, then close.
+        assert json.loads(await ws.recv()) == {
+            "type": "refused",
+            "code": 4001,
+            "reason": "protocol error: a seat sends no binary frames",
+        }
         with pytest.raises(ConnectionClosed):
             await ws.recv()
-    assert ws.close_reason == "protocol error: binary frames are not part of the protocol"
+    assert ws.close_reason == "protocol error: a seat sends no binary frames"
     assert ws.close_code == 4001
 
 

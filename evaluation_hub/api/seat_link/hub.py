@@ -20,7 +20,7 @@ from aiohttp import web
 
 from evaluation_hub.seats.chapter_chunks import ChapterChunks
 from seat_protocol.closecodes import CloseCode
-from seat_protocol.events import CloseConnection, CommitScore, SendText
+from seat_protocol.events import CloseConnection, CommitScore, SendBytes, SendText
 from seat_protocol.hub_side import HubChannels, HubConnection, Timing
 from seat_protocol.messages import AppMessage
 
@@ -57,7 +57,9 @@ class SeatSocket:
                 if self.ws.closed:
                     return
                 try:
-                    if isinstance(out, SendText):
+                    if isinstance(out, SendBytes):
+                        await self.ws.send_bytes(out.data)
+                    elif isinstance(out, SendText):
                         await self.ws.send_str(out.text)
                     else:
                         assert isinstance(out, CloseConnection)

@@ -407,9 +407,7 @@ async def seat_socket(request: web.Request) -> web.WebSocketResponse:
                     else:
                         conn.receive_text(frame.data, hub.monotonic())
                 elif frame.type is WSMsgType.BINARY:
-                    conn.close(
-                        CloseCode.PROTOCOL_ERROR, "binary frames are not part of the protocol"
-                    )
+                    conn.receive_bytes(frame.data, hub.monotonic())  # the machine refuses it
                 elif frame.type is WSMsgType.ERROR:
                     exc = ws.exception()
                     if getattr(exc, "code", None) == WSCloseCode.MESSAGE_TOO_BIG:

@@ -1,0 +1,99 @@
+"""The files of the seat's chapter cache (``seat_agent.chapters``): a chapter is one file,
+written once all its chunks are here and made durable with one fsync; no I/O elsewhere in the
+cache touches these bytes.
+
+A chapter file is the count of chunks and their lengths (big-endian 32-bit integers), then the
+sealed chunks in manifest order, still encrypted. It is written as ``<name>.tmp``, synced,
+renamed to its name (the chapter's SHA-256) and its directory synced: after a crash the file
+is either whole or a ``.tmp`` that the cache deletes when it opens.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import struct
+from pathlib import Path
+
+from seat_protocol.messages import ManifestChapter
+
+__all__ = ["read_chapter", "write_atomic", "write_chapter"]
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def write_chapter(path: Path, chapter: ManifestChapter, pieces: list[bytes]) -> list[str]:
+    """Write a whole chapter's chunks as one file, made durable with one fsync (and one of
+    its directory, for the rename); runs in a worker thread: hashing, writing and syncing
+    release the GIL, so the link keeps receiving the next chapter meanwhile.
+
+    The chunks are checked against the manifest's chapter hash first (one pass): if they do
+    not make the chapter, nothing is written and the hashes of the chunks that do not match
+    their names are returned (to be fetched again); else the empty list.
+
+    The file is the count of chunks and their lengths (big-endian 32-bit), then the chunks in
+    manifest order. Until the rename, the chapter exists only as ``<name>.tmp``, which opening
+    the cache deletes: a crash mid-chapter leaves nothing that counts as that chapter."""
+    whole = hashlib.sha256()
+    for piece in pieces:
+        whole.update(piece)
+    if whole.hexdigest() != chapter.sha256:
+        return [
+            digest
+            for digest, piece in zip(chapter.chunks, pieces, strict=True)
+            if hashlib.sha256(piece).hexdigest() != digest
+        ] or list(chapter.chunks)
+    header = struct.pack(f">{len(pieces) + 1}I", len(pieces), *map(len, pieces))
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        _write_all(fd, header)
+        for piece in pieces:
+            _write_all(fd, piece)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+    folder = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)
+    return []
+
+
+def read_chapter(path: Path, chapter: ManifestChapter) -> dict[str, bytes] | None:
+    """The chapter's chunks from its file if the file is whole and hashes to the manifest's
+    chapter hash (one pass over it), else None (missing or damaged)."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    count = len(chapter.chunks)
+    head = 4 * (count + 1)
+    if len(data) < head or struct.unpack_from(">I", data)[0] != count:
+        return None
+    lengths = struct.unpack_from(f">{count}I", data, 4)
+    body = memoryview(data)[head:]
+    if sum(lengths) != len(body) or hashlib.sha256(body).hexdigest() != chapter.sha256:
+        return None
+    chunks, at = {}, 0
+    for digest, length in zip(chapter.chunks, lengths, strict=True):
+        chunks[digest] = bytes(body[at : at + length])
+        at += length
+    return chunks
