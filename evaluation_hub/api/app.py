@@ -42,6 +42,7 @@ from evaluation_hub.api import (
     session_auth,
     sessions,
     supervision,
+    talkback,
     transport,
 )
 from evaluation_hub.api.keys import BUS, CLOCK, CONFIG, DB, DISTANCES, HUB_KEY, SEALER, SERVICES
@@ -126,6 +127,7 @@ _MODULES = (
     evaluation_events,
     pool,
     ops,
+    talkback,
 )
 meta = ApiRoutes()
 API_OPERATIONS: list[Operation] = []

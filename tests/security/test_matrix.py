@@ -125,6 +125,8 @@ POST /api/sessions/{session_id}/live/seats/{seat_id}/viewers    U  FFFF  FFFF  C
 DELETE /api/live/viewers/{viewer_id}                            U  NNNN  NNNN  NNNN  NNNN
 GET /api/live/viewers/{viewer_id}/stats                         U  NNNN  NNNN  NNNN  NNNN
 GET /api/sessions/{session_id}/live/events                      U  FFFF  FFFF  2F2F  FFFF
+GET /api/sessions/{session_id}/talkback                         U  FFFF  2FFF  2F2F  FFFF
+POST /api/sessions/{session_id}/announcements                   U  FFFF  2FFF  2F2F  FFFF
 GET /api/venues/{venue_id}/seat-enrolments                      U  2F2F  FFFF  FFFF  2222
 POST /api/seat-enrolments/{enrolment_id}/approve                U  2F2F  FFFF  FFFF  C2CC
 POST /api/seat-enrolments/{enrolment_id}/revoke                 U  2F2F  FFFF  FFFF  C2CC
@@ -368,6 +370,11 @@ class Requests:
             "POST /api/sessions/{session_id}/live/seats/{seat_id}/viewers": lambda: {
                 "type": "offer",
                 "sdp": "v=0\r\n",
+            },
+            # To 曲靖's seat of S1 (S2: 大理's): its away supervisor may, another venue's not.
+            "POST /api/sessions/{session_id}/announcements": lambda: {
+                "text": "矩阵测试通知",
+                "seat_id": w.seat("QJ-01" if own else "DL-03"),
             },
             "POST /api/seat-enrolments/{enrolment_id}/approve": lambda: {
                 "enrolment_code": w.enrolment_codes[cell.venue()]
