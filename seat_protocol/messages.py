@@ -89,6 +89,8 @@ __all__ = [
     "ScoreAck",
     "SessionStateNotice",
     "SubmitScore",
+    "TalkbackAnswer",
+    "TalkbackOffer",
     "Welcome",
     "b64",
     "decode",
@@ -950,6 +952,38 @@ class Announcement(AppMessage):
         _check(self.role in ANNOUNCEMENT_ROLES, "role", "must be " + ", ".join(ANNOUNCEMENT_ROLES))
         _check_text(self.role_name, "role_name", 64)
         _check_text(self.text, "text", MAX_ANNOUNCEMENT_CHARS)
+
+
+@dataclass(frozen=True, kw_only=True)
+class TalkbackOffer(AppMessage):
+    """Seat -> hub: an SDP offer to RECEIVE talk-back audio (push to talk from the host site or
+    a supervisor) over a peer connection of its own, beside the one that publishes (the hub
+    never renegotiates the publishing connection). A seat offers anew after every new control
+    link; ``offer_id`` names the attempt, answers to older ones are ignored."""
+
+    type: ClassVar[str] = "talkback_offer"
+    sender: ClassVar[Sender] = "seat"
+    offer_id: str
+    sdp: str
+
+    def __post_init__(self) -> None:
+        _check_id(self.offer_id, "offer_id")
+        _check_text(self.sdp, "sdp", MAX_SDP_CHARS)
+
+
+@dataclass(frozen=True, kw_only=True)
+class TalkbackAnswer(AppMessage):
+    """Hub -> seat: the SDP answer to ``talkback_offer`` with the same ``offer_id`` (a refused
+    offer is answered with ``error`` whose ``ref`` is the offer id)."""
+
+    type: ClassVar[str] = "talkback_answer"
+    sender: ClassVar[Sender] = "hub"
+    offer_id: str
+    sdp: str
+
+    def __post_init__(self) -> None:
+        _check_id(self.offer_id, "offer_id")
+        _check_text(self.sdp, "sdp", MAX_SDP_CHARS)
 
 
 def _concrete(cls: type[Message]) -> list[type[Message]]:

@@ -336,6 +336,7 @@ def create_app(
     seat_link.setup(app, hub_id=config.hub_id)
     seat_link.setup_session_notices(app)
     live.setup_live(app)
+    talkback.setup_talkback(app)
     evaluation_events.setup_evaluation_events(app)
     ops.setup(app)
     return app

@@ -53,6 +53,8 @@ from seat_protocol.messages import (
     ScoreAck,
     SessionStateNotice,
     SubmitScore,
+    TalkbackAnswer,
+    TalkbackOffer,
     Welcome,
     b64,
     decode,
@@ -155,6 +157,8 @@ SAMPLES: list[Message] = [
         text="请调整摄像头角度",
         at=1_764_000_000.5,
     ),
+    TalkbackOffer(seq=22, offer_id="tb-1", sdp="v=0\r\n"),
+    TalkbackAnswer(seq=23, offer_id="tb-1", sdp="v=0\r\n"),
 ]
 
 
