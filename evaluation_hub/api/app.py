@@ -97,7 +97,8 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "no-referrer",
     "Cross-Origin-Opener-Policy": "same-origin",
-    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+    # The hub's own pages may use the microphone: push to talk (talkback.js); nobody else may.
+    "Permissions-Policy": "camera=(), microphone=(self), geolocation=()",
 }
 
 

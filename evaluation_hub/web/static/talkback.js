@@ -1,5 +1,7 @@
 // The talk-back panel (喊话与通知) of the host console and the supervision wall: send a text
-// announcement to one seat or to every seat of the session chosen in the page's #session.
+// announcement to one seat or to every seat of the session chosen in the page's #session, or
+// hold 按住讲话 to speak to them: the microphone goes to the hub over WebRTC while the button is
+// held (the hub forwards it to the seats and records the turn); releasing it ends the turn.
 // It holds no rules: the hub lists the seats the caller may address (an away supervisor only
 // their venue's) and refuses anything else in its own words.
 "use strict";
@@ -34,8 +36,20 @@ function talkbackHide() {
   $("#talkback-message").textContent = "";
 }
 
+// A page may offer the panel to some roles only (data-roles): the host console is the host
+// operator's, read-only for everyone else; supervisors speak from the wall.
+async function talkbackForMe() {
+  const roles = $("#talkback-panel").dataset.roles;
+  if (!roles) return true;
+  try {
+    const me = await api("GET", "/api/me");
+    return roles.split(" ").includes(me.role);
+  } catch (err) { return false; }
+}
+
 async function talkbackLoad() {
   const id = $("#session").value;
+  if (id && !(await talkbackForMe())) return talkbackHide();
   if (id !== talkback.sessionId) $("#talkback-message").textContent = "";
   talkback.sessionId = id;
   if (!id) return talkbackHide();
@@ -67,6 +81,7 @@ async function talkbackLoad() {
     : data.everyone ? "可向本评标会任一工位或全部工位发送通知。" : "客场监督：仅可向本场地的工位发送通知。";
   const usable = data.on && options.length > 0;
   $("#talkback-send").disabled = !usable;
+  $("#talkback-talk").disabled = !usable;
   talkbackHistory(data.history);
 }
 
@@ -85,6 +100,85 @@ async function talkbackSend() {
   }
   await talkbackLoad();
 }
+
+// --- push to talk ----------------------------------------------------------------------------
+
+let talking = null;  // the turn while the button is held: {pc, stream, talkId, released}
+
+function talkGathered(pc) {
+  if (pc.iceGatheringState === "complete") return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => { if (pc.iceGatheringState === "complete") resolve(); };
+    pc.addEventListener("icegatheringstatechange", done);
+    setTimeout(resolve, 3000);  // whatever was gathered by then
+  });
+}
+
+function talkRelease(turn) {
+  if (turn.pc) turn.pc.close();
+  if (turn.stream) for (const t of turn.stream.getTracks()) t.stop();
+  $("#talkback-talk").classList.remove("talking");
+  $("#talkback-talk").textContent = "按住讲话";
+}
+
+async function talkStart(ev) {
+  if (talking || $("#talkback-talk").disabled) return;
+  ev.preventDefault();
+  const turn = { pc: null, stream: null, talkId: null, released: false };
+  talking = turn;
+  $("#talkback-talk").classList.add("talking");
+  $("#talkback-talk").textContent = "正在讲话（松开结束）";
+  talkbackSay("正在连接……", true);
+  const body = { type: "offer" };
+  const raw = $("#talkback-target").value;
+  if (raw) body.seat_id = Number(raw);
+  try {
+    turn.stream = await navigator.mediaDevices.getUserMedia({ audio: true, video: false });
+    turn.pc = new RTCPeerConnection();
+    for (const track of turn.stream.getAudioTracks()) turn.pc.addTrack(track, turn.stream);
+    await turn.pc.setLocalDescription(await turn.pc.createOffer());
+    await talkGathered(turn.pc);
+    body.sdp = turn.pc.localDescription.sdp;
+    const answer = await api("POST", `/api/sessions/${talkback.sessionId}/talkback/voice`, body);
+    turn.talkId = answer.talk_id;
+    await turn.pc.setRemoteDescription({ type: "answer", sdp: answer.sdp });
+    talkbackSay(`正在向 ${answer.listening.join("、")} 喊话，松开按钮结束`, true);
+  } catch (err) {
+    talking = null;
+    talkRelease(turn);
+    if (turn.talkId !== null) api("DELETE", `/api/talkback/voice/${turn.talkId}`).catch(() => {});
+    talkbackSay(err.name === "NotAllowedError" ? "浏览器未允许使用麦克风，无法喊话" : err.message, false);
+    return;
+  }
+  if (turn.released) await talkStop();  // released while connecting
+}
+
+async function talkStop() {
+  const turn = talking;
+  if (!turn) return;
+  turn.released = true;
+  if (turn.talkId === null) return;  // still connecting: talkStart ends it once connected
+  talking = null;
+  talkRelease(turn);
+  try {
+    const ended = await api("DELETE", `/api/talkback/voice/${turn.talkId}`);
+    talkbackSay(`喊话结束（${ended.duration_s} 秒）`, true);
+  } catch (err) { talkbackSay(err.message, false); }
+  await talkbackLoad();
+}
+
+$("#talkback-talk").addEventListener("pointerdown", talkStart);
+for (const name of ["pointerup", "pointercancel", "pointerleave"]) {
+  $("#talkback-talk").addEventListener(name, talkStop);
+}
+// Leaving the page ends a turn still held.
+window.addEventListener("pagehide", () => {
+  if (talking && talking.talkId !== null) {
+    fetch(`/api/talkback/voice/${talking.talkId}`, {
+      method: "DELETE", keepalive: true, credentials: "same-origin", headers: { ...PAGE_HEADERS },
+    }).catch(() => {});
+  }
+});
 
 $("#talkback-send").addEventListener("click", talkbackSend);
 $("#session").addEventListener("change", talkbackLoad);
