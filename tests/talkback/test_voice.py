@@ -13,10 +13,13 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from aiortc import RTCPeerConnection, RTCSessionDescription
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select
 
 from evaluation_hub.api.talkback import VOICE
+from evaluation_hub.audit.chain import verify
 from evaluation_hub.audit.models import AuditEventRow
+from evaluation_hub.audit.store import load_chain
 from evaluation_hub.talkback.models import TalkbackRow
 from media.testpattern import ToneTrack
 from seat_agent.connection import SeatLink
@@ -112,6 +115,8 @@ async def test_a_supervisor_talks_to_a_seat_and_the_seat_hears_it(rig: Rig) -> N
             .scalars()
             .all()
         )
+        chain = await load_chain(s)
+    assert verify(chain, [], Ed25519PrivateKey.generate().public_key()).ok
     assert row is not None and (row.kind, row.seat_key, row.sender) == (
         "voice",
         "DL.DL-01",
