@@ -269,6 +269,18 @@ class Action(Enum):
     # --- operations (issue 17: backups and restore, from the hub's host) ---
     BACKUP_DATABASE = _rule("not-system-admin", "系统管理员", "备份数据库", _SYSTEM_ADMIN)
     RESTORE_DATABASE = _rule("not-system-admin", "系统管理员", "恢复数据库", _SYSTEM_ADMIN)
+    # --- talk-back (issue 14, talk-back area) ---
+    #: text announcements and push-to-talk to a session's seats: the host operator and host
+    #: supervisors to any seat (or all), a supervisor of the seat's own venue to that seat
+    #: (the target's ``venue_id`` is the addressed seat's venue; none when all are addressed)
+    TALK_TO_SEATS = _rule(
+        "talkback-not-allowed",
+        "主场「{host_venue_name}」的业务人员或监督人员，或该工位所在场地的监督人员",
+        "向评标会 #{session_id} 的工位发送通知或喊话",
+        _HOST_OPERATOR,
+        _HOST_SUPERVISOR,
+        _VENUE_SUPERVISOR,
+    )
 
     @property
     def rule(self) -> Rule:

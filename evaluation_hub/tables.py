@@ -2,7 +2,7 @@
 
 Each domain keeps its tables beside its code (``db.models``, ``db.seat_terminals``,
 ``audit.models``, ``evaluation.models``, ``supervision.models``,
-``seats.models``, ``pool.models``, ``timers.models``) and imports only
+``seats.models``, ``pool.models``, ``timers.models``, ``talkback.models``) and imports only
 ``evaluation_hub.db``; this module imports them all, so the migrations' environment
 (``db/migrations/env.py``), ``create_all`` in tests and the migration drift test see the whole
 schema. It lives above ``db`` and the domains, not inside ``db``, so that ``db`` imports no
@@ -21,6 +21,7 @@ from evaluation_hub.evaluation import models as evaluation_models
 from evaluation_hub.pool import models as pool_models
 from evaluation_hub.seats import models as seat_delivery_models
 from evaluation_hub.supervision import models as supervision_models
+from evaluation_hub.talkback import models as talkback_models
 from evaluation_hub.timers import models as timer_models
 
 __all__ = ["MODEL_MODULES", "metadata"]
@@ -35,6 +36,7 @@ MODEL_MODULES = (
     seat_delivery_models,
     pool_models,
     timer_models,
+    talkback_models,
 )
 
 metadata: MetaData = Base.metadata

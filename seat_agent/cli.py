@@ -71,6 +71,14 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--script", type=Path, help="play a scripted expert's score saves (YAML/JSON)")
     run.add_argument("--publish", help="publish media: testpattern or camera[:INDEX]")
     run.add_argument(
+        "--talkback",
+        nargs="?",
+        const="",
+        metavar="SINK",
+        help="receive push-to-talk audio from the hub and play it to SINK (a WAV file, "
+        "alsa:default or pulse:default); without SINK it is only counted",
+    )
+    run.add_argument(
         "--page-port",
         type=int,
         default=8765,
@@ -167,6 +175,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     page_port=args.page_port,
                     page_host=args.page_host,
                     page_key=os.environ.pop(PAGE_KEY_ENV, None),
+                    talkback=args.talkback,
                 )
             )
     except HubRefused as exc:

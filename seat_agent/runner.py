@@ -171,16 +171,20 @@ async def run_until_signalled(
     page_port: int | None = None,
     page_host: str = "127.0.0.1",
     page_key: str | None = None,
+    talkback: str | None = None,
 ) -> None:
     """The ``run`` command's body: run until SIGTERM or SIGINT, optionally playing a scripted
     expert (``seat_agent.script``) and publishing the camera or the test pattern.
 
     With ``page_port``, the expert's page on ``page_host`` (loopback only: ``PageSetupError``
     before anything starts otherwise); its key is ``page_key`` if a launcher handed one over
-    (the launcher then knows the address, so it is not printed), else a fresh one, printed."""
+    (the launcher then knows the address, so it is not printed), else a fresh one, printed.
+    With ``talkback``, the seat receives push-to-talk audio and plays it to that sink (``""``:
+    counted only; ``seat_agent.talkback``)."""
     from seat_agent.page.guard import check_loopback, check_page_key, new_page_key
     from seat_agent.publisher import SeatPublisher
     from seat_agent.script import KeyPlan, ScriptCommitment, ScriptSignature, load_script
+    from seat_agent.talkback import TalkbackReceiver
 
     if page_port is not None:
         check_loopback(page_host)
@@ -192,6 +196,7 @@ async def run_until_signalled(
         loop.add_signal_handler(sig, stop.set)
     extras: list[asyncio.Task[None]] = []
     publisher: SeatPublisher | None = None
+    receiver: TalkbackReceiver | None = None
     page: web.AppRunner | None = None
     try:
         plan = load_script(script) if script is not None else None
@@ -212,6 +217,9 @@ async def run_until_signalled(
         if publish is not None:
             publisher = SeatPublisher(agent.link.send, await open_tracks(publish))
             agent.add_handler(publisher.on_event)
+        if talkback is not None:
+            receiver = TalkbackReceiver(agent.link.send, sink=talkback or None)
+            agent.add_handler(receiver.on_event)
         if plan is not None:
             commitment = ScriptCommitment(agent.link.send)
             agent.add_handler(commitment.on_event)
@@ -241,6 +249,8 @@ async def run_until_signalled(
             await asyncio.wait(extras)
         if publisher is not None:
             await publisher.close()
+        if receiver is not None:
+            await receiver.close()
         if page is not None:
             await page.cleanup()
         for sig in (signal.SIGTERM, signal.SIGINT):

@@ -79,6 +79,7 @@ from seat_protocol.messages import (
     ReviewAnswer,
     ScoreAck,
     SubmitScore,
+    TalkbackOffer,
     Welcome,
     b64,
     encode,
@@ -470,13 +471,14 @@ class HubConnection(Endpoint):
             else:
                 self._events.append(ChunksRequested(seat_id=channel.seat_id, chunks=msg.chunks))
         else:
-            # Check-in requests, review answers, report signatures, media offers, chapter
-            # statuses and chair ballots go to the application as they are.
+            # Check-in requests, review answers, report signatures, media and talk-back
+            # offers, chapter statuses and chair ballots go to the application as they are.
             assert isinstance(
                 msg,
                 CheckinRequest
                 | CommitmentDecision
                 | MediaOffer
+                | TalkbackOffer
                 | ReviewAnswer
                 | ReportSignature
                 | ChapterStatus

@@ -42,6 +42,7 @@ from seat_protocol.exceptions import MalformedMessage, MessageTooBig
 
 __all__ = [
     "CHUNK_SIZE",
+    "MAX_ANNOUNCEMENT_CHARS",
     "MAX_CHUNKS_PER_REQUEST",
     "MAX_CONTROL_MESSAGE_BYTES",
     "MAX_MESSAGE_BYTES",
@@ -51,6 +52,7 @@ __all__ = [
     "SUBPROTOCOL",
     "SUPPORTED_VERSIONS",
     "Ack",
+    "Announcement",
     "AppMessage",
     "Auth",
     "ChairBallot",
@@ -87,6 +89,8 @@ __all__ = [
     "ScoreAck",
     "SessionStateNotice",
     "SubmitScore",
+    "TalkbackAnswer",
+    "TalkbackOffer",
     "Welcome",
     "b64",
     "decode",
@@ -114,6 +118,8 @@ MAX_MESSAGE_BYTES = 512 * 1024
 MAX_CHUNKS_PER_REQUEST = 64
 # An SDP with gathered candidates is a few kilobytes; this leaves room under the control limit.
 MAX_SDP_CHARS = 32 * 1024
+# A spoken-length notice to the expert (喊话通知); the hub refuses longer ones before sending.
+MAX_ANNOUNCEMENT_CHARS = 500
 
 # Integers on the wire stay within what a JavaScript page can hold exactly.
 _MAX_INT = 2**53 - 1
@@ -935,6 +941,68 @@ class ChairRoundNotice(AppMessage):
     def __post_init__(self) -> None:
         _check_id(self.session_id, "session_id")
         _check(self.round >= 1, "round", "must be at least 1")
+
+
+# --- talk-back: the host site and the supervisors speak to the expert -----------------------
+
+ANNOUNCEMENT_ROLES = ("host_operator", "host_supervisor", "venue_supervisor")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Announcement(AppMessage):
+    """Hub -> seat: a text announcement (通知) to the expert at this seat, from the host site's
+    operator or a supervisor (``role``: ``host_operator``, ``host_supervisor`` or
+    ``venue_supervisor``; ``role_name`` is how the page names them, Simplified Chinese), sent
+    at ``at`` (seconds since the epoch). ``announcement_id`` is the hub's: a seat that hears
+    one again (it is sent again on reconnect while the session is on) keeps it once."""
+
+    type: ClassVar[str] = "announcement"
+    sender: ClassVar[Sender] = "hub"
+    announcement_id: int
+    session_id: str
+    role: str
+    role_name: str
+    text: str
+    at: float
+
+    def __post_init__(self) -> None:
+        _check(0 < self.announcement_id <= _MAX_INT, "announcement_id", "must be positive")
+        _check_id(self.session_id, "session_id")
+        _check(self.role in ANNOUNCEMENT_ROLES, "role", "must be " + ", ".join(ANNOUNCEMENT_ROLES))
+        _check_text(self.role_name, "role_name", 64)
+        _check_text(self.text, "text", MAX_ANNOUNCEMENT_CHARS)
+
+
+@dataclass(frozen=True, kw_only=True)
+class TalkbackOffer(AppMessage):
+    """Seat -> hub: an SDP offer to RECEIVE talk-back audio (push to talk from the host site or
+    a supervisor) over a peer connection of its own, beside the one that publishes (the hub
+    never renegotiates the publishing connection). A seat offers anew after every new control
+    link; ``offer_id`` names the attempt, answers to older ones are ignored."""
+
+    type: ClassVar[str] = "talkback_offer"
+    sender: ClassVar[Sender] = "seat"
+    offer_id: str
+    sdp: str
+
+    def __post_init__(self) -> None:
+        _check_id(self.offer_id, "offer_id")
+        _check_text(self.sdp, "sdp", MAX_SDP_CHARS)
+
+
+@dataclass(frozen=True, kw_only=True)
+class TalkbackAnswer(AppMessage):
+    """Hub -> seat: the SDP answer to ``talkback_offer`` with the same ``offer_id`` (a refused
+    offer is answered with ``error`` whose ``ref`` is the offer id)."""
+
+    type: ClassVar[str] = "talkback_answer"
+    sender: ClassVar[Sender] = "hub"
+    offer_id: str
+    sdp: str
+
+    def __post_init__(self) -> None:
+        _check_id(self.offer_id, "offer_id")
+        _check_text(self.sdp, "sdp", MAX_SDP_CHARS)
 
 
 def _concrete(cls: type[Message]) -> list[type[Message]]:

@@ -44,6 +44,7 @@ from evaluation_hub.api import (
     session_auth,
     sessions,
     supervision,
+    talkback,
     transport,
 )
 from evaluation_hub.api.keys import (
@@ -109,7 +110,8 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "no-referrer",
     "Cross-Origin-Opener-Policy": "same-origin",
-    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+    # The hub's own pages may use the microphone: push to talk (talkback.js); nobody else may.
+    "Permissions-Policy": "camera=(), microphone=(self), geolocation=()",
 }
 
 
@@ -139,6 +141,7 @@ _MODULES = (
     evaluation_events,
     pool,
     ops,
+    talkback,
 )
 meta = ApiRoutes()
 API_OPERATIONS: list[Operation] = []
@@ -352,6 +355,7 @@ def create_app(
     seat_link.setup(app, hub_id=config.hub_id)
     seat_link.setup_session_notices(app)
     live.setup_live(app)
+    talkback.setup_talkback(app)
     evaluation_events.setup_evaluation_events(app)
     ops.setup(app)
     return app

@@ -11,6 +11,7 @@ section's name. Built-in sections, in order:
                  and the seat key's signature over it (``archive verify`` checks each one)
     supervision  supervision/*.json: the supervision record, incidents with handling, 函告,
                  copy notices, handovers (as a system principal sees them; ``supervision``)
+    talkback     talkback/announcements.json: announcements and push-to-talk turns to the seats
     recordings   recordings/segments.json (from audit events) and, with --with-recordings,
                  recordings/files/<file>, each checked against its event's hash
     audit        audit/events.json, audit/checkpoints.json, audit/slice.json, hub-public-key.pem
@@ -84,6 +85,8 @@ __all__ = [
 
 # The module the evaluation package provides to add its report and signatures.
 EVALUATION_PLUGIN = "evaluation_hub.evaluation.archive"
+#: the talk-back section (announcements and push-to-talk turns), registered the same way
+TALKBACK_PLUGIN = "evaluation_hub.talkback.archive"
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +149,9 @@ def register_section(name: str, build: Section, *, after: str | None = None) -> 
 
 def sections() -> list[tuple[str, Section]]:
     """The registered sections in order, with the evaluation plug-in if it is installed."""
+    if "talkback" not in _REGISTRY:  # a plug-in like the evaluation's: talk-back builds on us
+        talkback = importlib.import_module(TALKBACK_PLUGIN)
+        register_section("talkback", talkback.archive_section, after="supervision")
     if "evaluation" not in _REGISTRY and _plugin_present():
         plugin = importlib.import_module(EVALUATION_PLUGIN)
         register_section("evaluation", plugin.archive_section, after="scores")

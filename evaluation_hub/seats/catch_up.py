@@ -5,7 +5,9 @@ When a seat authenticates, the seat websocket shell sends it what :func:`seat_co
 returns, in this order:
 
 1. the current state of every session that holds the seat now (``SessionStateNotice``), so a
-   seat that was offline when the reading ended wipes its chapter cache;
+   seat that was offline when the reading ended wipes its chapter cache, then the text
+   announcements addressed to it (or to all seats) of the sessions whose seats are in use
+   (``talkback.announcements``);
 2. the chapter manifest released while it had no connection here (``ChapterChunks``), or,
    released through another hub process or before this one started, the seat's kept manifest
    with its chunks re-derived here (``seats.chapter_handover``), recorded as sent
@@ -35,7 +37,8 @@ from evaluation_hub.seats.chapter_chunks import ChapterChunks
 from evaluation_hub.seats.expert_requests import briefing
 from evaluation_hub.services import Services
 from evaluation_hub.sessions.lookup import session_states
-from evaluation_hub.sessions.states import SessionState
+from evaluation_hub.sessions.states import SEATS_IN_USE, SessionState
+from evaluation_hub.talkback.announcements import seat_announcements
 from seat_protocol.messages import AppMessage, ChapterManifest, CheckinResult, SessionStateNotice
 from seat_protocol.seat_key import SeatKey
 
@@ -64,6 +67,9 @@ async def seat_connected(
                     session_id=str(seating.session_id), state=states[seating.session_id], at=at
                 )
             )
+        # Announcements while the session's seats are in use: the page shows what was missed.
+        in_use = [x.session_id for x in held if states.get(x.session_id) in SEATS_IN_USE]
+        notices.extend(await seat_announcements(s, seat_key, in_use))
         work = []
         for seating in await seatings(s, seat_key=seat_key, checked_in=True):
             expert = seating.expert_code

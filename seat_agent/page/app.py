@@ -14,7 +14,8 @@ framing) with ``nosniff``, ``no-referrer`` and ``no-store``.
 Routes: ``GET /`` (the page), ``GET /expert.js``, ``GET /expert.css``, ``GET /api/state``,
 ``POST /api/checkin``, ``POST /api/commitment``, ``GET /api/chapters``, ``GET
 /api/chapters/{label}``, ``POST /api/validate``, ``POST /api/scores``, ``POST
-/api/reviews/{id}``, ``POST /api/signature``, ``POST /api/chair-ballot``.
+/api/reviews/{id}``, ``POST /api/signature``, ``POST /api/chair-ballot``, ``POST
+/api/announcements/{id}/dismiss`` (the announcements themselves are in ``/api/state``).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import structlog
 from aiohttp import web
 
 from seat_agent.errors import SeatAgentError
+from seat_agent.page.announcements import AnnouncementBoard
 from seat_agent.page.desk import DeskRefused, ExpertDesk
 from seat_agent.page.guard import (
     KEY_HEADER,
@@ -64,6 +66,7 @@ class ChapterSource(Protocol):
 
 
 DESK = web.AppKey("desk", ExpertDesk)
+BOARD = web.AppKey("announcements", AnnouncementBoard)
 CHAPTERS = web.AppKey("chapters", object)
 PAGE_KEY = web.AppKey("page_key", str)
 
@@ -191,6 +194,7 @@ def _chapter_list(source: ChapterSource | None) -> list[dict[str, Any]]:
 async def state(request: web.Request) -> web.Response:
     view = await request.app[DESK].view()
     view["chapters"] = _chapter_list(_chapters(request))
+    view["announcements"] = request.app[BOARD].view()
     return web.json_response(view)
 
 
@@ -256,12 +260,24 @@ async def chair_ballot(request: web.Request) -> web.Response:
     return web.json_response({"status": "sent"}, status=202)
 
 
+async def dismiss_announcement(request: web.Request) -> web.Response:
+    raw = request.match_info["announcement_id"]
+    if not (raw.isdigit() and request.app[BOARD].dismiss(int(raw))):
+        return _problem(404, "announcement-not-found", f"本工位没有收到通知 #{raw}")
+    return web.json_response({"announcements": request.app[BOARD].view()})
+
+
 def make_app(
-    desk: ExpertDesk, chapters: ChapterSource | None = None, *, page_key: str
+    desk: ExpertDesk,
+    chapters: ChapterSource | None = None,
+    *,
+    page_key: str,
+    board: AnnouncementBoard | None = None,
 ) -> web.Application:
     """The page's app; every ``/api`` request must carry ``page_key`` (``guard``)."""
     app = web.Application(middlewares=[_guard, _problems], client_max_size=1024 * 1024)
     app[DESK] = desk
+    app[BOARD] = board if board is not None else AnnouncementBoard()
     app[PAGE_KEY] = page_key
     if chapters is not None:
         app[CHAPTERS] = chapters
@@ -278,6 +294,7 @@ def make_app(
     app.router.add_post("/api/reviews/{request_id}", review)
     app.router.add_post("/api/signature", signature)
     app.router.add_post("/api/chair-ballot", chair_ballot)
+    app.router.add_post("/api/announcements/{announcement_id}/dismiss", dismiss_announcement)
     return app
 
 
@@ -302,8 +319,11 @@ async def start_page(
     """Serve the expert's page for ``agent`` (its desk joins the agent's event handlers); the
     runner and the address to open, with ``page_key`` in its fragment (never logged)."""
     desk = ExpertDesk(agent.identity, agent.delivery, agent.link.send)
-    runner = await serve(make_app(desk, agent.chapters, page_key=page_key), port, host)
+    board = AnnouncementBoard()
+    app = make_app(desk, agent.chapters, page_key=page_key, board=board)
+    runner = await serve(app, port, host)
     agent.add_handler(desk.on_event)
+    agent.add_handler(board.on_event)
     bound = runner.addresses[0][1]
     log.info("seat.page_serving", url=f"http://{url_host(host)}:{bound}/")
     return runner, opening_url(host, bound, page_key)

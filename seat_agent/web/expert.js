@@ -534,10 +534,46 @@ function wireChair() {
   });
 }
 
+// --- announcements from the host site or a supervisor ----------------------------------------
+
+let announcementsKey = null;  // the announcements as last drawn
+
+function beijingTime(epochSeconds) {
+  return new Intl.DateTimeFormat("zh-CN", {
+    timeZone: "Asia/Shanghai", month: "2-digit", day: "2-digit",
+    hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false,
+  }).format(new Date(epochSeconds * 1000));
+}
+
+function drawAnnouncements() {
+  const list = S.announcements || [];
+  const key = JSON.stringify(list.map((a) => a.id));
+  if (key === announcementsKey) return;
+  announcementsKey = key;
+  $("announcements-box").hidden = list.length === 0;
+  $("announcements").replaceChildren(...list.map((a) => h("li",
+    {"data-testid": "announcement", "data-id": a.id},
+    h("span", {class: "from", "data-testid": "announcement-from",
+               text: `${a.role_name} · ${beijingTime(a.at)}`}),
+    h("span", {class: "text", "data-testid": "announcement-text", text: a.text}),
+    h("button", {type: "button", "data-dismiss": a.id, text: "知道了"}))));
+}
+
+function wireAnnouncements() {
+  $("announcements").addEventListener("click", async (ev) => {
+    const b = ev.target.closest("button[data-dismiss]");
+    if (!b) return;
+    b.disabled = true;
+    await call("POST", `/api/announcements/${b.dataset.dismiss}/dismiss`, {});
+    refresh();
+  });
+}
+
 async function refresh() {
   const r = await call("GET", "/api/state");
   if (r.ok) {
     S = r.data;
+    drawAnnouncements();
     draw();
     drawPresence();
     drawChair();
@@ -609,5 +645,6 @@ function wire() {
 
 wire();
 wireChair();
+wireAnnouncements();
 refresh();
 setInterval(refresh, 1000);

@@ -54,6 +54,7 @@ async def test_round_trip(seeded_session: Seeded, tmp_path: Path) -> None:
         "supervision/assistance.json",
         "supervision/copy-notices.json",
         "supervision/handovers.json",
+        "talkback/announcements.json",
         "recordings/segments.json",
         f"recordings/files/{SEGMENT_FILE}",
         "audit/events.json",
@@ -62,8 +63,8 @@ async def test_round_trip(seeded_session: Seeded, tmp_path: Path) -> None:
         "hub-public-key.pem",
     }
     assert manifest.sections == (
-        "session", "bookings", "checkin", "scores", "evaluation", "supervision", "recordings",
-        "audit",
+        "session", "bookings", "checkin", "scores", "evaluation", "supervision", "talkback",
+        "recordings", "audit",
     )  # fmt: skip
     # Every data file is canonical JSON: re-encoding gives the same bytes.
     for path in paths - {"hub-public-key.pem", f"recordings/files/{SEGMENT_FILE}"}:
@@ -167,12 +168,12 @@ async def test_tar_round_trip(seeded_session: Seeded, tmp_path: Path) -> None:
         "--out", str(out), "--with-recordings", str(s.recordings),
     )  # fmt: skip
     assert made.returncode == 0, made.stderr
-    assert made.stdout == f"archive of session {sid} written to {out}: 15 files\n"
+    assert made.stdout == f"archive of session {sid} written to {out}: 16 files\n"
     assert names_in(written) == ["session.tar.gz"]  # nothing partial left behind
 
     checked = run_cli("archive", "verify", str(out), "--public-key", str(s.public_key_file))
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    assert checked.stdout.startswith(f"archive OK: session {sid}, 15 files, audit slice of ")
+    assert checked.stdout.startswith(f"archive OK: session {sid}, 16 files, audit slice of ")
     assert verify_bundle(out, load_public_key(s.public_key_file)).ok
 
     # One top directory named after the file; members in path order, metadata fixed.

@@ -47,7 +47,7 @@ def test_register_section_order_and_uniqueness(monkeypatch: pytest.MonkeyPatch) 
     register_section("last", nothing)
     assert [name for name, _ in sections()] == [
         "session", "bookings", "checkin", "scores", "after_scores", "supervision",
-        "recordings", "audit", "last",
+        "talkback", "recordings", "audit", "last",
     ]  # fmt: skip
     with pytest.raises(ArchiveError, match="archive section 'last' is already registered"):
         register_section("last", nothing)
@@ -73,7 +73,7 @@ async def test_evaluation_plugin_is_archived(
     )
     assert manifest.sections == (
         "session", "bookings", "checkin", "scores", "evaluation", "supervision",
-        "recordings", "audit",
+        "talkback", "recordings", "audit",
     )  # fmt: skip
     by_path = {f.path: f.section for f in manifest.files}
     assert by_path["evaluation/report.html"] == "evaluation"

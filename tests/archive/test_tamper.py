@@ -108,7 +108,7 @@ async def test_tampering_is_named(
     pub = ("--public-key", str(s.public_key_file))
     code, out = check(copy(), *pub)
     assert code == 0, out
-    assert out.startswith(f"archive OK: session {s.ids['session']}, 15 files, audit slice of ")
+    assert out.startswith(f"archive OK: session {s.ids['session']}, 16 files, audit slice of ")
     assert out.endswith(f"signed by hub key {key_fingerprint(s.key.public_key())}\n")
     code, out = check(copy())
     assert code == 0

@@ -70,6 +70,7 @@ SEE_VENUE_CHANGES         ..Y.         ....           ....        YYYY
 SEE_ALL_CHANGES           ....         ....           ....        YYYY
 BACKUP_DATABASE           ....         ....           ....        YYYY
 RESTORE_DATABASE          ....         ....           ....        YYYY
+TALK_TO_SEATS             ....         Y...           Y.Y.        ....
 """
 
 

@@ -17,6 +17,7 @@ from seat_protocol.messages import (
     MAX_MESSAGE_BYTES,
     MESSAGE_TYPES,
     Ack,
+    Announcement,
     Auth,
     ChairBallot,
     ChairCandidate,
@@ -52,6 +53,8 @@ from seat_protocol.messages import (
     ScoreAck,
     SessionStateNotice,
     SubmitScore,
+    TalkbackAnswer,
+    TalkbackOffer,
     Welcome,
     b64,
     decode,
@@ -145,6 +148,17 @@ SAMPLES: list[Message] = [
         ),
         chair=None,
     ),
+    Announcement(
+        seq=21,
+        announcement_id=4,
+        session_id="17",
+        role="venue_supervisor",
+        role_name="客场监督人员",
+        text="请调整摄像头角度",
+        at=1_764_000_000.5,
+    ),
+    TalkbackOffer(seq=22, offer_id="tb-1", sdp="v=0\r\n"),
+    TalkbackAnswer(seq=23, offer_id="tb-1", sdp="v=0\r\n"),
 ]
 
 

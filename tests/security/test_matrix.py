@@ -125,6 +125,10 @@ POST /api/sessions/{session_id}/live/seats/{seat_id}/viewers    U  FFFF  FFFF  C
 DELETE /api/live/viewers/{viewer_id}                            U  NNNN  NNNN  NNNN  NNNN
 GET /api/live/viewers/{viewer_id}/stats                         U  NNNN  NNNN  NNNN  NNNN
 GET /api/sessions/{session_id}/live/events                      U  FFFF  FFFF  2F2F  FFFF
+GET /api/sessions/{session_id}/talkback                         U  FFFF  2FFF  2F2F  FFFF
+POST /api/sessions/{session_id}/announcements                   U  FFFF  2FFF  2F2F  FFFF
+POST /api/sessions/{session_id}/talkback/voice                  U  FFFF  CFFF  CFCF  FFFF
+DELETE /api/talkback/voice/{talk_id}                            U  NNNN  NNNN  NNNN  NNNN
 GET /api/venues/{venue_id}/seat-enrolments                      U  2F2F  FFFF  FFFF  2222
 POST /api/seat-enrolments/{enrolment_id}/approve                U  2F2F  FFFF  FFFF  C2CC
 POST /api/seat-enrolments/{enrolment_id}/revoke                 U  2F2F  FFFF  FFFF  C2CC
@@ -262,6 +266,8 @@ class Requests:
             return w.enrolments[cell.venue()]
         if name == "viewer_id":
             return 999_999  # viewers live in the media plane: tests/live asks about them
+        if name == "talk_id":
+            return 999_999  # turns live in the media plane: tests/talkback asks about them
         if name == "expert_code":
             return "E01"
         if name == "user_id":
@@ -369,6 +375,17 @@ class Requests:
                 "type": "offer",
                 "sdp": "v=0\r\n",
             },
+            # To 曲靖's seat of S1 (S2: 大理's): its away supervisor may, another venue's not.
+            "POST /api/sessions/{session_id}/announcements": lambda: {
+                "text": "矩阵测试通知",
+                "seat_id": w.seat("QJ-01" if own else "DL-03"),
+            },
+            # Nobody's seat listens in the matrix's world: 409 where the caller may talk.
+            "POST /api/sessions/{session_id}/talkback/voice": lambda: {
+                "type": "offer",
+                "sdp": "v=0\r\n",
+                "seat_id": w.seat("QJ-01" if own else "DL-03"),
+            },
             "POST /api/seat-enrolments/{enrolment_id}/approve": lambda: {
                 "enrolment_code": w.enrolment_codes[cell.venue()]
             },
@@ -426,7 +443,7 @@ class Requests:
         path = op.path
         for name in ("session_id", "venue_id", "seat_id", "booking_id", "incident_id",
                      "request_id", "notice_id", "handover_id", "enrolment_id", "viewer_id",
-                     "expert_code", "user_id"):  # fmt: skip
+                     "expert_code", "user_id", "talk_id"):  # fmt: skip
             if "{" + name + "}" in path:
                 path = path.replace("{" + name + "}", str(self.path_value(op, name, cell)))
         assert "{" not in path, path

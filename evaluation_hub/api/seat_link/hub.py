@@ -81,6 +81,8 @@ class SeatHub:
     # Other parts of the hub append to this list (see ``ScoreListener``); called in order.
     score_listeners: list[ScoreListener] = field(default_factory=list)
     media_offer_handler: MediaOfferHandler | None = None
+    # Answers a seat's receive-only talk-back offer, the same way (evaluation_hub.talkback).
+    talkback_offer_handler: MediaOfferHandler | None = None
     # Told (source "seat", outcome, seconds) of every score save handled (api.ops: metrics).
     save_observer: Callable[[str, str, float], None] | None = None
     # Answers ChunksRequested: the chunks released to seats in this process.

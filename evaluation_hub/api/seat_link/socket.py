@@ -75,6 +75,8 @@ from seat_protocol.messages import (
     MediaOffer,
     ReportSignature,
     ReviewAnswer,
+    TalkbackAnswer,
+    TalkbackOffer,
     decode,
     unb64,
 )
@@ -164,7 +166,9 @@ async def _handle_events(services: Services, hub: SeatHub, events: list[Event], 
         elif isinstance(event, MessageReceived) and isinstance(event.message, ChairBallot):
             work = _chair_ballot(services, hub, event.seat_id, event.message, now)
             await _shielded(hub, asyncio.create_task(work))
-        elif isinstance(event, MessageReceived) and isinstance(event.message, MediaOffer):
+        elif isinstance(event, MessageReceived) and isinstance(
+            event.message, MediaOffer | TalkbackOffer
+        ):
             # Answering takes ICE gathering; it runs beside the connection, not in its way.
             hub.spawn(asyncio.create_task(_answer_media(hub, event.seat_id, event.message)))
         elif isinstance(event, ChunksRequested):
@@ -348,15 +352,18 @@ async def _chapter_status(
         log.exception("seat.chapter_status_failed", seat_key=seat_key)
 
 
-async def _answer_media(hub: SeatHub, seat_id: str, offer: MediaOffer) -> None:
+async def _answer_media(hub: SeatHub, seat_id: str, offer: MediaOffer | TalkbackOffer) -> None:
     channel = hub.channels.get(seat_id)
-    if hub.media_offer_handler is None:
+    talkback = isinstance(offer, TalkbackOffer)
+    handler = hub.talkback_offer_handler if talkback else hub.media_offer_handler
+    answer = TalkbackAnswer if talkback else MediaAnswer
+    if handler is None:
         channel.send(
             ErrorNotice(code="media-not-served", message=_MEDIA_FAILED, ref=offer.offer_id)
         )
     else:
         try:
-            sdp = await hub.media_offer_handler(seat_id, offer.offer_id, offer.sdp)
+            sdp = await handler(seat_id, offer.offer_id, offer.sdp)
         except ProblemError as exc:
             channel.send(ErrorNotice(code=exc.code, message=exc.detail, ref=offer.offer_id))
         except Exception:
@@ -365,7 +372,7 @@ async def _answer_media(hub: SeatHub, seat_id: str, offer: MediaOffer) -> None:
                 ErrorNotice(code="media-failed", message=_MEDIA_FAILED, ref=offer.offer_id)
             )
         else:
-            channel.send(MediaAnswer(offer_id=offer.offer_id, sdp=sdp))
+            channel.send(answer(offer_id=offer.offer_id, sdp=sdp))
     await hub.flush_live(seat_id)
 
 

@@ -1,0 +1,177 @@
+"""The hub's talk-back media plane (喊话音频), per hub process: every seat's receive-only
+talk-back connection, and the speakers' push-to-talk turns forwarded to them.
+
+A seat offers a receive-only audio connection after every new control link
+(``talkback_offer``); :meth:`VoiceHub.seat_offer` answers it with the seat's
+:class:`~media.talkback.TalkTrack`, which carries nothing until someone speaks. A separate
+connection rather than a transceiver added to the seat's publishing connection: aiortc cannot
+reliably renegotiate a live connection, the publishing connection is replaced on every network
+drop (and absent on a seat that does not publish), and talk-back must never disturb the picture.
+
+A turn (:meth:`VoiceHub.open_turn`) is the speaker's browser sending its microphone to the hub;
+its decoded frames go to the TalkTrack of each seat addressed (access is the use case's,
+``talkback.voice_turns``). Decoded and re-encoded per seat rather than forwarded packet by
+packet: a turn reaches a handful of seats for seconds, and the seat's stream stays continuous
+across turns and speakers (its own timestamps). A seat connected to another hub process is not
+reached from this one (reported as not connected).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc.exceptions import InternalError, InvalidAccessError, InvalidStateError, OperationError
+from aiortc.mediastreams import MediaStreamError
+from av import AudioFrame
+
+from evaluation_hub.errors import Conflict, InvalidInput
+from media.talkback import TalkTrack
+
+__all__ = ["Turn", "VoiceHub"]
+
+logger = logging.getLogger(__name__)
+
+_SDP_ERRORS = (ValueError, InvalidAccessError, InvalidStateError, OperationError, InternalError)
+
+
+@dataclass
+class _Ear:
+    """One seat's talk-back connection and the track it hears."""
+
+    pc: RTCPeerConnection
+    track: TalkTrack
+
+
+@dataclass
+class Turn:
+    """One push-to-talk turn: the speaker's connection and the seats it reaches."""
+
+    id: int
+    username: str
+    seat_keys: tuple[str, ...]
+    pc: RTCPeerConnection
+    #: decoded frames received from the speaker
+    frames: int = 0
+    task: asyncio.Task[None] | None = None
+    reached: set[str] = field(default_factory=set)
+    #: the turn as stored with the session (``talkback_messages.id``), once it is
+    talk_id: int | None = None
+
+
+class VoiceHub:
+    def __init__(
+        self, *, rtc_configuration: RTCConfiguration | None = None, turn_ids: Any = None
+    ) -> None:
+        self._rtc = rtc_configuration
+        self._ears: dict[str, _Ear] = {}
+        self._turns: dict[int, Turn] = {}
+        self._ids = turn_ids if turn_ids is not None else itertools.count(1)
+
+    def listening(self, seat_key: str) -> bool:
+        ear = self._ears.get(seat_key)
+        return ear is not None and ear.pc.connectionState not in ("failed", "closed")
+
+    def track(self, seat_key: str) -> TalkTrack | None:
+        ear = self._ears.get(seat_key)
+        return None if ear is None else ear.track
+
+    async def seat_offer(self, seat_key: str, offer_id: str, sdp: str) -> str:
+        """Answer a seat's receive-only offer; replaces the seat's previous connection."""
+        old = self._ears.pop(seat_key, None)
+        if old is not None:
+            await old.pc.close()
+        pc = RTCPeerConnection(self._rtc)
+        track = TalkTrack()
+        # Added before the offer is applied: aiortc pairs the offer's audio m-line with it.
+        pc.addTrack(track)
+        try:
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+            await pc.setLocalDescription(await pc.createAnswer())
+        except _SDP_ERRORS as exc:
+            await pc.close()
+            raise InvalidInput(
+                "talkback-offer-invalid", "工位的喊话接收请求无法处理（SDP 无效或不含可用音频编码）"
+            ) from exc
+        self._ears[seat_key] = _Ear(pc, track)
+        logger.info("seat %s listens for talk-back (offer %s)", seat_key, offer_id)
+        description = pc.localDescription
+        assert description is not None
+        return description.sdp
+
+    async def open_turn(
+        self, username: str, seat_keys: tuple[str, ...], sdp: str
+    ) -> tuple[Turn, str]:
+        """Answer a speaker's offer (access already checked) and forward what they say."""
+        listening = tuple(key for key in seat_keys if self.listening(key))
+        if not listening:
+            raise Conflict(
+                "talkback-no-seat-listening",
+                "所选工位的评标终端当前没有连接喊话音频，无法喊话（可改发文字通知）",
+            )
+        pc = RTCPeerConnection(self._rtc)
+        pc.addTransceiver("audio", direction="recvonly")
+        turn = Turn(next(self._ids), username, listening, pc)
+
+        @pc.on("track")
+        def on_track(track: MediaStreamTrack) -> None:
+            if track.kind == "audio" and turn.task is None:
+                turn.task = asyncio.ensure_future(self._forward(turn, track))
+
+        try:
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+            await pc.setLocalDescription(await pc.createAnswer())
+        except _SDP_ERRORS as exc:
+            await pc.close()
+            raise InvalidInput(
+                "talkback-voice-offer-invalid", "喊话请求的 SDP 无效，或浏览器未提供可用的音频"
+            ) from exc
+        self._turns[turn.id] = turn
+        description = pc.localDescription
+        assert description is not None
+        return turn, description.sdp
+
+    def turn(self, turn_id: int) -> Turn | None:
+        return self._turns.get(turn_id)
+
+    def stored_turn(self, talk_id: int) -> Turn | None:
+        """The open turn stored as ``talk_id``."""
+        return next((t for t in self._turns.values() if t.talk_id == talk_id), None)
+
+    async def close_turn(self, turn_id: int) -> Turn | None:
+        turn = self._turns.pop(turn_id, None)
+        if turn is None:
+            return None
+        if turn.task is not None:
+            turn.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await turn.task
+        await turn.pc.close()
+        return turn
+
+    async def close(self) -> None:
+        for turn_id in list(self._turns):
+            await self.close_turn(turn_id)
+        for ear in self._ears.values():
+            await ear.pc.close()
+        self._ears.clear()
+
+    async def _forward(self, turn: Turn, track: MediaStreamTrack) -> None:
+        while True:
+            try:
+                frame = await track.recv()
+            except MediaStreamError:
+                return
+            if not isinstance(frame, AudioFrame):
+                continue
+            turn.frames += 1
+            for key in turn.seat_keys:
+                ear = self._ears.get(key)
+                if ear is not None:
+                    ear.track.put(frame)
+                    turn.reached.add(key)
