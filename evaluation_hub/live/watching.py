@@ -17,6 +17,7 @@ from datetime import datetime
 from evaluation_hub import access
 from evaluation_hub.errors import Forbidden, NotFound
 from evaluation_hub.live.hub import LiveHub, ViewerSession
+from evaluation_hub.live.recording import RecordingState
 from evaluation_hub.live.seats import (
     LiveSeat,
     SessionSeats,
@@ -50,6 +51,8 @@ __all__ = [
 class SeatOnWall:
     seat: LiveSeat
     status: SeatStatus
+    #: whether the seat's media is being recorded (None: no recorder, or recording is off)
+    recording: RecordingState | None = None
 
 
 @dataclass(frozen=True)
@@ -105,7 +108,15 @@ async def watched_seats(
 
 def on_wall(live: LiveHub, seats: Sequence[LiveSeat]) -> tuple[SeatOnWall, ...]:
     """The seats with their live state now (the event stream's opening snapshot)."""
-    return tuple(SeatOnWall(seat, live.status(seat.seat_key)) for seat in seats)
+    recordings = live.recordings
+    return tuple(
+        SeatOnWall(
+            seat,
+            live.status(seat.seat_key),
+            None if recordings is None else recordings.state(seat.seat_key),
+        )
+        for seat in seats
+    )
 
 
 async def open_viewer(

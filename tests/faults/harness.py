@@ -83,6 +83,7 @@ class HubServe:
     redis_url: str | None = None
     port: int = field(default_factory=free_port)
     shutdown_s: float = 10.0
+    env: dict[str, str] = field(default_factory=dict)  # more settings (EVALHUB_…) of a test
     proc: asyncio.subprocess.Process | None = None
     starts: int = 0
 
@@ -121,6 +122,7 @@ class HubServe:
             "EVALHUB_SHUTDOWN_SECONDS": str(self.shutdown_s),
             # On the wall clock: the evening cut-off must not pause the test's session.
             "EVALHUB_SESSION_TIMERS": "off",
+            **self.env,
         }
         with self.out().open("wb") as out, self.err().open("wb") as err:
             self.proc = await asyncio.create_subprocess_exec(
@@ -456,12 +458,14 @@ async def running_evaluation(
     redis_url: str | None = None,
     cut: Iterable[str] = (),
     publish: Iterable[str] = (),
+    hub_env: dict[str, str] | None = None,
 ) -> AsyncIterator[Evaluation]:
     """The evaluation prepared (hub started, seats enrolled and running their scripts); the
     seats of the experts in ``cut`` reach the hub through a :class:`TcpProxy` each
-    (``run.proxies``), those in ``publish`` publish the test pattern too."""
+    (``run.proxies``), those in ``publish`` publish the test pattern too; ``hub_env`` adds to
+    the hub's settings."""
     ids = await prepared_database(database_url)
-    hub = HubServe(database_url, root, redis_url=redis_url)
+    hub = HubServe(database_url, root, redis_url=redis_url, env=dict(hub_env or {}))
     proxies = {expert: TcpProxy("127.0.0.1", hub.port) for expert in cut}
     for proxy in proxies.values():
         await proxy.start()
