@@ -103,6 +103,8 @@ class HubConfig:
     recording_segment_s: float = 10.0
     recording_retention: timedelta | None = None
     recording_prune_interval_s: float = 3600.0
+    # After the recordings disk filled up, recording resumes once this much is free again.
+    recording_resume_free_mb: float = 64.0
     # /metrics answers these addresses (networks), or a request with this bearer token, and
     # nobody else (404). Default: the hub's own host only.
     metrics_allow: tuple[str, ...] = ("127.0.0.1/32", "::1/128")
@@ -231,7 +233,8 @@ class HubConfig:
 
 def _recording_settings(env: dict[str, str]) -> dict[str, object]:
     """EVALHUB_RECORDINGS (on/off), EVALHUB_RECORDINGS_DIR, EVALHUB_RECORDING_SEGMENT_SECONDS,
-    EVALHUB_RECORDING_RETENTION_DAYS, EVALHUB_RECORDING_PRUNE_SECONDS."""
+    EVALHUB_RECORDING_RETENTION_DAYS, EVALHUB_RECORDING_PRUNE_SECONDS,
+    EVALHUB_RECORDING_RESUME_FREE_MB."""
     values: dict[str, object] = {}
     switch = env.get("EVALHUB_RECORDINGS", "").strip().lower()
     if switch:
@@ -246,6 +249,7 @@ def _recording_settings(env: dict[str, str]) -> dict[str, object]:
         ("recording_segment_s", "EVALHUB_RECORDING_SEGMENT_SECONDS", 3600.0),
         ("recording_retention", "EVALHUB_RECORDING_RETENTION_DAYS", None),
         ("recording_prune_interval_s", "EVALHUB_RECORDING_PRUNE_SECONDS", None),
+        ("recording_resume_free_mb", "EVALHUB_RECORDING_RESUME_FREE_MB", None),
     ):
         if not env.get(key):
             continue

@@ -15,13 +15,19 @@ or :func:`prune` never sees a half-written file. Set-up errors are raised at onc
 a segment the disk or PyAV fails to write is logged, removed, counted in
 ``segments_failed`` and never reported, and recording goes on with the next segment.
 
+A full disk (``ENOSPC``, a quota or the file size limit) is not retried segment by segment:
+the recorder abandons the segment being written, reports :class:`RecordingStopped` to its
+``on_outage`` callback and drops what it receives (counted) while it looks, every
+``probe_interval`` seconds, at the free space of its directory; once ``resume_free_bytes`` are
+free it reports :class:`RecordingResumed` and starts a new segment at the next keyframe. Closed
+segments are never touched, so the hashes already reported stay true.
+
 This module must never decode or encode media, and must never touch aiortc internals.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import os
 import queue
@@ -38,6 +44,7 @@ import av
 import av.error
 from aiortc.mediastreams import MediaStreamError
 
+from media.diskspace import free_bytes, out_of_space, prune, sha256_of
 from media.errors import PublisherNotReady
 from media.fanout import is_keyframe
 from media.forwarding import ForwardedTrack, PublisherForwarder
@@ -50,9 +57,7 @@ from media.segmenting import (
     PlannerCounters,
     RecordingConfigError,
     SegmentPlanner,
-    StoredSegment,
     WritePacket,
-    expired_segments,
 )
 
 __all__ = [
@@ -60,8 +65,11 @@ __all__ = [
     "RecordedSegment",
     "RecorderCounters",
     "RecordingConfigError",
+    "RecordingResumed",
+    "RecordingStopped",
     "SeatRecorder",
     "SegmentWriter",
+    "out_of_space",
     "prune",
     "sha256_of",
 ]
@@ -97,6 +105,25 @@ class RecordedSegment:
 
 
 @dataclass(frozen=True, slots=True)
+class RecordingStopped:
+    """The recorder stopped writing because its disk is full; ``at`` is wall-clock seconds."""
+
+    reason: str  # "disk_full"
+    detail: str  # the error as the system worded it
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class RecordingResumed:
+    """The recorder writes again: ``free_bytes`` were free at ``at`` (wall-clock seconds)."""
+
+    stopped_at: float
+    at: float
+    free_bytes: int
+    dropped_frames: int  # frames received and not recorded while it was stopped
+
+
+@dataclass(frozen=True, slots=True)
 class RecorderCounters:
     """A snapshot of one recorder's counters."""
 
@@ -105,15 +132,8 @@ class RecorderCounters:
     segments_closed: int
     segments_failed: int
     queue_high_water: int
-
-
-def sha256_of(path: Path) -> str:
-    """Hex SHA-256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as file:
-        while chunk := file.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
+    outages: int = 0  # times the disk filled up
+    dropped_while_stopped: int = 0
 
 
 class SegmentWriter:
@@ -163,13 +183,15 @@ class SegmentWriter:
         if container is not None:
             try:
                 container.close()
-            except (av.error.FFmpegError, OSError):
-                logger.warning("closing an abandoned segment failed", exc_info=True)
+            except (av.error.FFmpegError, OSError) as exc:
+                if not out_of_space(exc):  # a full disk is reported once, by the recorder
+                    logger.warning("closing an abandoned segment failed", exc_info=True)
         if part is not None:
             part.unlink(missing_ok=True)
 
 
 _STOP: Final = object()
+_RESUME: Final = object()  # the writer thread skips everything after a full disk until this
 
 
 class SeatRecorder:
@@ -187,6 +209,10 @@ class SeatRecorder:
         clock: Callable[[], float] = time.monotonic,
         writer: SegmentWriter | None = None,
         wall_clock: Callable[[], float] = time.time,
+        on_outage: Callable[[RecordingStopped | RecordingResumed], None] | None = None,
+        resume_free_bytes: int = 64 << 20,
+        probe_interval: float = 2.0,
+        free_space: Callable[[Path], int] = free_bytes,
     ) -> None:
         if capacity < 1:
             raise RecordingConfigError("capacity", capacity, "at least 1 queued frame")
@@ -220,6 +246,20 @@ class SeatRecorder:
         # The segment being written and the wall-clock time its first frame was queued, so an
         # alert can point at a place in the recording (supervision evidence).
         self._open_segment: tuple[str, float] | None = None
+        self._on_outage = on_outage
+        self._resume_free_bytes = resume_free_bytes
+        self._probe_interval = probe_interval
+        self._free_space = free_space
+        self._outage: RecordingStopped | None = None
+        self._outages = 0
+        self._dropped_while_stopped = 0
+        self._stopped_drops = 0  # of the current outage
+        self._next_probe = 0.0
+
+    @property
+    def outage(self) -> RecordingStopped | None:
+        """Why the recorder is not writing now (its disk is full), or None while it writes."""
+        return self._outage
 
     def start(self) -> None:
         """Subscribe to the forwarder and start writing (call on the event loop)."""
@@ -272,6 +312,8 @@ class SeatRecorder:
             segments_closed=self._closed,
             segments_failed=self._failed,
             queue_high_water=self._high_water,
+            outages=self._outages,
+            dropped_while_stopped=self._dropped_while_stopped,
         )
 
     # --- event loop side ---------------------------------------------------------------------
@@ -286,6 +328,12 @@ class SeatRecorder:
 
     def _feed(self, kind: str, data: bytes, timestamp: int) -> None:
         planner = self._planner
+        if self._outage is not None:
+            self._dropped_while_stopped += 1
+            self._stopped_drops += 1
+            if self._clock() >= self._next_probe:
+                self._probe()
+            return
         if self._queue.qsize() >= self._capacity:
             # The disk is behind: drop rather than queue more (video then waits for a keyframe).
             planner.drop(kind, timestamp if kind == "video" else None)
@@ -321,6 +369,42 @@ class SeatRecorder:
     def _segment_failed(self) -> None:
         self._failed += 1
 
+    def _space_lost(self, detail: str) -> None:
+        if self._outage is not None:
+            return
+        self._outage = RecordingStopped("disk_full", detail, self._wall_clock())
+        self._outages += 1
+        self._stopped_drops = 0
+        # The writer abandoned the open segment; after the outage the next one opens at a
+        # keyframe (what the planner queued meanwhile is skipped by the writer).
+        self._planner.finish()
+        self._open_segment = None
+        self._next_probe = self._clock() + self._probe_interval
+        logger.warning(
+            "recording %s stopped: no space left in %s (%s); it resumes once %d MiB are free",
+            self._prefix, self._directory, detail, self._resume_free_bytes >> 20,
+        )  # fmt: skip
+        if self._on_outage is not None:
+            self._on_outage(self._outage)
+
+    def _probe(self) -> None:
+        """While stopped: resume if the disk has room again (and the writer caught up)."""
+        assert self._outage is not None
+        self._next_probe = self._clock() + self._probe_interval
+        try:
+            free = self._free_space(self._directory)
+        except OSError:
+            return  # looked at again at the next probe
+        if free < self._resume_free_bytes or self._queue.qsize() >= self._capacity:
+            return
+        self._queue.put_nowait(_RESUME)
+        resumed = RecordingResumed(self._outage.at, self._wall_clock(), free, self._stopped_drops)
+        self._outage = None
+        self._forwarder.video.request_keyframe()
+        logger.info("recording %s resumed: %d MiB free", self._prefix, free >> 20)
+        if self._on_outage is not None:
+            self._on_outage(resumed)
+
     # --- writer thread -----------------------------------------------------------------------
 
     def _path(self, index: int) -> Path:
@@ -330,7 +414,13 @@ class SeatRecorder:
         assert self._loop is not None
         loop = self._loop
         abandoned = False  # the current segment failed: skip its packets and its close
+        full = False  # the disk is full: skip everything until the recorder resumes
         while (action := self._queue.get()) is not _STOP:
+            if action is _RESUME:
+                full, abandoned = False, True
+                continue
+            if full:
+                continue
             if isinstance(action, OpenSegment):
                 abandoned = False
             elif abandoned:
@@ -343,9 +433,13 @@ class SeatRecorder:
                     self._writer.write(action)
                 elif isinstance(action, CloseSegment):
                     loop.call_soon_threadsafe(self._segment_closed, self._finish(action))
-            except (av.error.FFmpegError, OSError):
-                logger.exception("recording segment failed; it is abandoned")
+            except (av.error.FFmpegError, OSError) as exc:
                 abandoned = True
+                if out_of_space(exc):
+                    full = True  # logged once, as an outage, by the recorder
+                    loop.call_soon_threadsafe(self._space_lost, str(exc))
+                else:
+                    logger.exception("recording segment failed; it is abandoned")
                 self._writer.abandon()
                 loop.call_soon_threadsafe(self._segment_failed)
 
@@ -361,31 +455,3 @@ class SeatRecorder:
             audio_frames=action.audio_frames,
             size=final.stat().st_size,
         )
-
-
-def prune(
-    directory: Path,
-    *,
-    keep_seconds: float | None = None,
-    keep_count: int | None = None,
-    now: float,
-    pattern: str = f"*{_SUFFIX}",
-) -> list[Path]:
-    """Delete the closed segments in ``directory`` that retention no longer keeps.
-
-    ``now`` is seconds since the epoch, compared with each file's modification time (when
-    the segment was closed). Segments still being written (``.part``) are never touched.
-    Returns the deleted paths, oldest first.
-    """
-    stored = [
-        StoredSegment(closed_at=path.stat().st_mtime, name=path.name)
-        for path in directory.glob(pattern)
-        if path.is_file()
-    ]
-    doomed = expired_segments(stored, keep_seconds=keep_seconds, keep_count=keep_count, now=now)
-    deleted = []
-    for segment in doomed:
-        path = directory / segment.name
-        path.unlink(missing_ok=True)
-        deleted.append(path)
-    return deleted

@@ -85,6 +85,11 @@ def process_state(app: web.Application) -> Process:
     return Process(
         seat_links=links,
         live={} if live is None else seat_statuses(live),
+        recordings=(
+            {}
+            if live is None or live.recordings is None
+            else {key: state.state for key, state in live.recordings.states().items()}
+        ),
         live_running=live is not None and forwarder_running(live),
         event_streams=len(streams),
         bus_backlog=sum(s.pending() for s in streams),

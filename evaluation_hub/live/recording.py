@@ -12,6 +12,13 @@ until the session is over for them, or inside the booked window; subject ``seat:
 a segment no session claims is still hashed into the chain, as ``recording.segment_unassigned``
 with subject ``seat:<seat key>``.
 
+A full recordings disk stops a seat's recorder, not the evaluation: the recorder reports it
+(``media.recording``: :class:`~media.recording.RecordingStopped`, later
+:class:`~media.recording.RecordingResumed` once ``resume_free_bytes`` are free again), and
+:func:`record_outage` hashes it into the audit chain as ``recording.stopped`` /
+``recording.resumed`` (subject ``seat:<seat key>``, with the sessions the seat's media belongs
+to); :meth:`SeatRecordings.state` is what the wall and the metrics show.
+
 Retention (:class:`RecordingPolicy` ``keep_seconds``) deletes closed segments older than that,
 by file modification time, every ``prune_interval`` seconds; without it nothing is deleted —
 recordings are evidence, deleting them is a deliberate setting. The audit events stay.
@@ -29,7 +36,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from evaluation_hub.archive.recordings import append_segment_event
 from evaluation_hub.audit.store import append_event
@@ -39,13 +46,24 @@ from evaluation_hub.live.owners import media_owners
 from evaluation_hub.secretfile import PRIVATE_FILE, private_dir
 from media.errors import MediaError
 from media.forwarding import PublisherForwarder
-from media.recording import RecordedSegment, SeatRecorder, prune
+from media.recording import (
+    RecordedSegment,
+    RecordingResumed,
+    RecordingStopped,
+    SeatRecorder,
+    prune,
+)
 
 __all__ = [
+    "RESUMED_EVENT",
+    "STOPPED_EVENT",
     "UNASSIGNED_EVENT",
+    "OutageSink",
     "RecordingPolicy",
+    "RecordingState",
     "SeatRecordings",
     "SegmentSink",
+    "record_outage",
     "record_segment",
     "recordings_from_config",
     "seat_directory_name",
@@ -55,9 +73,14 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 UNASSIGNED_EVENT = "recording.segment_unassigned"
+STOPPED_EVENT: Final = "recording.stopped"
+RESUMED_EVENT: Final = "recording.resumed"
 
 SegmentSink = Callable[[str, str, RecordedSegment], Awaitable[None]]
 """Called with (seat key, file relative to the recordings directory, segment)."""
+
+OutageSink = Callable[[str, str, dict[str, Any]], Awaitable[None]]
+"""Called with (event kind, seat key, payload) when a seat's recording stops or resumes."""
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 
@@ -70,6 +93,18 @@ class RecordingPolicy:
     segment_seconds: float = 10.0
     keep_seconds: float | None = None  # None: never delete
     prune_interval: float = 3600.0
+    #: after a full disk, recording resumes once this much is free again
+    resume_free_bytes: int = 64 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class RecordingState:
+    """Whether a publishing seat is being recorded: ``recording``, or ``stopped`` (``reason``
+    ``disk_full``) since ``since`` (wall-clock seconds)."""
+
+    state: str
+    reason: str | None = None
+    since: float | None = None
 
 
 def seat_directory_name(seat_key: str) -> str:
@@ -87,9 +122,11 @@ class SeatRecordings:
         sink: SegmentSink | None = None,
         *,
         wall_clock: Callable[[], float] = time.time,
+        outages: OutageSink | None = None,
     ) -> None:
         self.policy = policy
         self._sink = sink
+        self._outages = outages
         self._wall_clock = wall_clock
         self._recorders: dict[str, SeatRecorder] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -97,6 +134,21 @@ class SeatRecordings:
 
     def recorder(self, seat_key: str) -> SeatRecorder | None:
         return self._recorders.get(seat_key)
+
+    def state(self, seat_key: str) -> RecordingState | None:
+        """The seat's recording now; None when it has no recorder (not publishing here)."""
+        recorder = self._recorders.get(seat_key)
+        if recorder is None:
+            return None
+        outage = recorder.outage
+        if outage is None:
+            return RecordingState("recording")
+        return RecordingState("stopped", outage.reason, outage.at)
+
+    def states(self) -> dict[str, RecordingState]:
+        """Every seat with a recorder, by seat key (the metrics)."""
+        found = ((key, self.state(key)) for key in list(self._recorders))
+        return {key: state for key, state in found if state is not None}
 
     def position(self, seat_key: str, at: float) -> tuple[str, float] | None:
         """Where wall-clock time ``at`` falls in the seat's recording: the segment's file,
@@ -132,6 +184,8 @@ class SeatRecordings:
                 self._fresh_prefix(directory),
                 lambda segment: self._closed(seat_key, directory.name, segment),
                 segment_seconds=self.policy.segment_seconds,
+                on_outage=lambda change: self._outage(seat_key, change),
+                resume_free_bytes=self.policy.resume_free_bytes,
             )
             recorder.start()
         except (MediaError, OSError):
@@ -206,6 +260,34 @@ class SeatRecordings:
             return
         self._track(self._report(seat_key, f"{directory}/{segment.path.name}", segment))
 
+    def _outage(self, seat_key: str, change: RecordingStopped | RecordingResumed) -> None:
+        if self._outages is None:
+            return
+        if isinstance(change, RecordingStopped):
+            kind = STOPPED_EVENT
+            payload: dict[str, Any] = {
+                "reason": change.reason,
+                "detail": change.detail,
+                "stopped_at": _iso(change.at),
+            }
+        else:
+            kind = RESUMED_EVENT
+            payload = {
+                "stopped_at": _iso(change.stopped_at),
+                "resumed_at": _iso(change.at),
+                "outage_ms": round((change.at - change.stopped_at) * 1000),
+                "free_bytes": change.free_bytes,
+                "dropped_frames": change.dropped_frames,
+            }
+        self._track(self._report_outage(kind, seat_key, payload))
+
+    async def _report_outage(self, kind: str, seat_key: str, payload: dict[str, Any]) -> None:
+        assert self._outages is not None
+        try:
+            await self._outages(kind, seat_key, payload)
+        except Exception:
+            logger.exception("recording %s of seat %s not audited", kind, seat_key)
+
     def _track(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
@@ -254,6 +336,27 @@ async def record_segment(
             )
 
 
+async def record_outage(
+    db: Database, kind: str, seat_key: str, payload: dict[str, Any], *, now: datetime
+) -> None:
+    """Hash a seat's recording stopping or resuming into the audit chain, naming the sessions
+    the seat's media belongs to now (``live.owners``)."""
+    async with db.write() as s:
+        seated = await media_owners(s, seat_key, now)
+        await append_event(
+            s,
+            kind=kind,
+            subject=f"seat:{seat_key}",
+            actor="recorder",
+            payload={**payload, "session_ids": sorted({x.session_id for x in seated})},
+            at=now,
+        )
+
+
+def _iso(at: float) -> str:
+    return datetime.fromtimestamp(at, UTC).isoformat()
+
+
 def segment_audit_sink(db: Database, clock: Callable[[], datetime]) -> SegmentSink:
     """Record each closed segment (:func:`record_segment`) when the recorder reports it."""
 
@@ -275,5 +378,10 @@ def recordings_from_config(
         segment_seconds=config.recording_segment_s,
         keep_seconds=None if retention is None else retention.total_seconds(),
         prune_interval=config.recording_prune_interval_s,
+        resume_free_bytes=round(config.recording_resume_free_mb * (1 << 20)),
     )
-    return SeatRecordings(policy, segment_audit_sink(db, clock))
+
+    async def outage(kind: str, seat_key: str, payload: dict[str, Any]) -> None:
+        await record_outage(db, kind, seat_key, payload, now=clock())
+
+    return SeatRecordings(policy, segment_audit_sink(db, clock), outages=outage)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from evaluation_hub import access
+from evaluation_hub.live.recording import RecordingState
 from evaluation_hub.live.relay import LiveRelay
 from evaluation_hub.live.seats import (
     LiveSeat,
@@ -50,6 +51,8 @@ __all__ = [
 class SeatOnWall:
     seat: LiveSeat
     status: SeatStatus
+    #: whether the seat's media is being recorded (None: no recorder, or recording is off)
+    recording: RecordingState | None = None
 
 
 @dataclass(frozen=True)
@@ -105,9 +108,18 @@ async def watched_seats(
 
 async def on_wall(live: LiveRelay, seats: Sequence[LiveSeat]) -> tuple[SeatOnWall, ...]:
     """The seats with their live state now (the event stream's opening snapshot), as the hub
-    process holding each seat's media sees it."""
+    process holding each seat's media sees it; the recording state is this process's
+    recorder's (the process a seat publishes to records it)."""
     statuses = await live.statuses([seat.seat_key for seat in seats])
-    return tuple(SeatOnWall(seat, statuses[seat.seat_key]) for seat in seats)
+    recordings = live.live.recordings
+    return tuple(
+        SeatOnWall(
+            seat,
+            statuses[seat.seat_key],
+            None if recordings is None else recordings.state(seat.seat_key),
+        )
+        for seat in seats
+    )
 
 
 async def open_viewer(

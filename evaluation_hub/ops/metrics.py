@@ -81,6 +81,8 @@ class Process:
     chapter_chunks_held: int
     chapter_chunks_served: int
     pool: PoolUse | None
+    #: seats with a recorder, by seat key: ``recording``, or ``stopped`` (its disk is full)
+    recordings: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -174,6 +176,9 @@ EXPORTED: dict[str, str] = {
     "evalhub_seat_media_fps": "Frames per second arriving from the seat, by kind.",
     "evalhub_seat_media_bitrate_bps": "Bits per second arriving from the seat, by kind.",
     "evalhub_seat_media_loss_ratio": "Fraction of packets lost over the last interval, by kind.",
+    "evalhub_recording_stopped": (
+        "1 while the seat's recording is stopped (its recordings disk is full), 0 while it records."
+    ),
     "evalhub_event_streams": "Open event streams (the pages' server-sent events).",
     "evalhub_bus_backlog_events": "Events buffered for open event streams, not yet sent.",
     "evalhub_bus_dropped_events": "Events dropped for event streams that fell behind.",
@@ -236,6 +241,12 @@ class HubCollector(Collector):
             gauge.add_metric([], value)
             yield gauge
         yield from self._live(p.live)
+        stopped = _gauge(
+            "evalhub_recording_stopped", EXPORTED["evalhub_recording_stopped"], ("seat",)
+        )
+        for seat, state in sorted(p.recordings.items()):
+            stopped.add_metric([seat], int(state == "stopped"))
+        yield stopped
         if p.pool is not None:
             for name, value in (
                 ("evalhub_db_pool_size", p.pool.size),

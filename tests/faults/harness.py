@@ -83,6 +83,7 @@ class HubServe:
     redis_url: str | None = None
     port: int = field(default_factory=free_port)
     shutdown_s: float = 10.0
+    env: dict[str, str] = field(default_factory=dict)  # more settings (EVALHUB_…) of a test
     proc: asyncio.subprocess.Process | None = None
     starts: int = 0
 
@@ -121,6 +122,7 @@ class HubServe:
             "EVALHUB_SHUTDOWN_SECONDS": str(self.shutdown_s),
             # On the wall clock: the evening cut-off must not pause the test's session.
             "EVALHUB_SESSION_TIMERS": "off",
+            **self.env,
         }
         with self.out().open("wb") as out, self.err().open("wb") as err:
             self.proc = await asyncio.create_subprocess_exec(
@@ -173,7 +175,7 @@ class Seat:
     expert: str
     seat_id: str
     state_dir: Path
-    script: Path
+    script: Path | None  # None: an idle seat, connected, that plays no script
     publish: bool = False
     proc: asyncio.subprocess.Process | None = None
     runs: int = 0
@@ -186,8 +188,10 @@ class Seat:
         self.runs += 1
         with self.log.open("ab") as out:
             self.proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "seat_agent.cli", "run", "--state-dir",
-                str(self.state_dir), "--script", str(self.script),
+                sys.executable, "-m", "seat_agent.cli", "run", "--state-dir", str(self.state_dir),
+                *(["--script", str(self.script)] if self.script is not None else []),
+                # Each on a port of its own, as on the terminals' own machines (one 8765 here).
+                "--page-port", "0",
                 *(["--publish", "testpattern"] if self.publish else []),
                 stdout=out, stderr=subprocess.STDOUT,
                 env={**os.environ, "PYTHONUNBUFFERED": "1"},
@@ -236,6 +240,11 @@ class Evaluation:
     @property
     def sid(self) -> int:
         return int(self.ids["session"])
+
+    @property
+    def _mine(self) -> Any:
+        """The rows of ``submitted_scores`` saved for this evaluation's session."""
+        return SubmittedScore.session_ref == str(self.sid)
 
     async def close(self) -> None:
         for seat in self.seats.values():
@@ -337,6 +346,7 @@ class Evaluation:
                 {"pause": 0.5, "sheet": sheets[3]},
             ]
             script = {"session": str(sid), "commitment": "confirm", "sign": "agree"}
+            assert seat.script is not None
             seat.script.write_text(yaml.safe_dump({**script, "steps": steps}), "utf-8")
             await seat.run()
         self.mark("prepared")
@@ -361,8 +371,8 @@ class Evaluation:
         self.mark("ch1+ch2 stored")
 
     async def stored(self, seat: str | None = None) -> int:
-        """Rows in ``submitted_scores`` (of one seat, by expert, if given)."""
-        query = select(func.count()).select_from(SubmittedScore)
+        """Rows of this session in ``submitted_scores`` (of one seat, by expert, if given)."""
+        query = select(func.count()).select_from(SubmittedScore).where(self._mine)
         if seat is not None:
             query = query.where(SubmittedScore.seat_key == self.seats[seat].seat_id)
         async with self.db.read() as s:
@@ -371,7 +381,8 @@ class Evaluation:
     async def received_before(self, moment: datetime) -> int:
         """Rows in ``submitted_scores`` the hub received (its clock) before ``moment``."""
         async with self.db.read() as s:
-            times = (await s.execute(select(SubmittedScore.received_at))).scalars().all()
+            query = select(SubmittedScore.received_at).where(self._mine)
+            times = (await s.execute(query)).scalars().all()
         # The column holds UTC; SQLAlchemy may hand it back naive.
         return sum(1 for t in times if (t if t.tzinfo else t.replace(tzinfo=UTC)) < moment)
 
@@ -439,7 +450,7 @@ class Evaluation:
 
     async def exactly_once(self) -> None:
         async with self.db.read() as s:
-            rows = list((await s.execute(select(SubmittedScore))).scalars())
+            rows = list((await s.execute(select(SubmittedScore).where(self._mine))).scalars())
         assert len(rows) == ALL_SAVES, len(rows)
         assert len({r.idempotency_key for r in rows}) == ALL_SAVES
         assert sorted((r.seat_key, str(r.sheet.get("part"))) for r in rows) == sorted(
@@ -456,12 +467,14 @@ async def running_evaluation(
     redis_url: str | None = None,
     cut: Iterable[str] = (),
     publish: Iterable[str] = (),
+    hub_env: dict[str, str] | None = None,
 ) -> AsyncIterator[Evaluation]:
     """The evaluation prepared (hub started, seats enrolled and running their scripts); the
     seats of the experts in ``cut`` reach the hub through a :class:`TcpProxy` each
-    (``run.proxies``), those in ``publish`` publish the test pattern too."""
+    (``run.proxies``), those in ``publish`` publish the test pattern too; ``hub_env`` adds to
+    the hub's settings."""
     ids = await prepared_database(database_url)
-    hub = HubServe(database_url, root, redis_url=redis_url)
+    hub = HubServe(database_url, root, redis_url=redis_url, env=dict(hub_env or {}))
     proxies = {expert: TcpProxy("127.0.0.1", hub.port) for expert in cut}
     for proxy in proxies.values():
         await proxy.start()

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import errno
 import hashlib
 import json
+import logging
 import os
 import subprocess
 import threading
@@ -26,7 +28,14 @@ import media.segmenting
 from media.errors import PublisherNotReady
 from media.fanout import is_keyframe
 from media.forwarding import PublisherForwarder, accept_publisher
-from media.recording import RecordedSegment, SeatRecorder, SegmentWriter, prune
+from media.recording import (
+    RecordedSegment,
+    RecordingResumed,
+    RecordingStopped,
+    SeatRecorder,
+    SegmentWriter,
+    prune,
+)
 from media.segmenting import (
     CloseSegment,
     OpenSegment,
@@ -500,17 +509,21 @@ async def test_a_stalled_disk_drops_until_a_keyframe_and_stays_bounded(
 
 
 class FailingDisk(SegmentWriter):
-    """The real writer, except that one write fails as a full disk would."""
+    """The real writer, except that one write fails as a failing disk would, and every write
+    fails as on a full disk while ``full`` is set."""
 
-    def __init__(self, fail_at: int) -> None:
+    def __init__(self, fail_at: int = 0) -> None:
         super().__init__()
         self.writes = 0
         self.fail_at = fail_at
+        self.full = threading.Event()
 
     def write(self, action: WritePacket) -> None:
         self.writes += 1
         if self.writes == self.fail_at:
-            raise OSError(28, "No space left on device")
+            raise OSError(errno.EIO, os.strerror(errno.EIO))
+        if self.full.is_set():
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         super().write(action)
 
 
@@ -537,6 +550,62 @@ async def test_a_failed_segment_is_abandoned_and_recording_goes_on(
     assert [r.getMessage() for r in caplog.records if r.name == "media.recording"] == [
         "recording segment failed; it is abandoned"
     ]
+
+
+async def test_a_full_disk_stops_the_recorder_quietly_until_there_is_room_again(
+    peers: Peers, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, "media.recording")
+    forwarder = PublisherForwarder()
+    await publish(peers, forwarder)
+    closed: list[RecordedSegment] = []
+    changes: list[RecordingStopped | RecordingResumed] = []
+    disk = FailingDisk()
+    free = [0]
+    recorder = SeatRecorder(
+        forwarder, tmp_path, "seat-12", closed.append, segment_seconds=1.0, writer=disk,
+        on_outage=changes.append, resume_free_bytes=1000, probe_interval=0.2,
+        free_space=lambda directory: free[0],
+    )  # fmt: skip
+    recorder.start()
+    await eventually(lambda: bool(closed), "a first segment", limit=60)
+    disk.full.set()
+    await eventually(lambda: bool(changes), "the recorder to stop on the full disk", limit=60)
+    stopped = changes[0]
+    assert isinstance(stopped, RecordingStopped)
+    assert (stopped.reason, stopped.detail) == ("disk_full", "[Errno 28] No space left on device")
+    assert recorder.outage == stopped
+    before = list(closed)  # closed before the disk filled up
+    await asyncio.sleep(1.0)  # frames keep coming: dropped, not written, nothing reported
+    assert (closed, len(changes)) == (before, 1)
+    assert recorder.counters.dropped_while_stopped > 0
+    disk.full.clear()
+    free[0] = 1000
+    await eventually(
+        lambda: len(closed) >= len(before) + 2, "two segments after the disk has room", limit=60
+    )
+    await recorder.stop()
+    await forwarder.close()
+
+    resumed = changes[1]
+    assert isinstance(resumed, RecordingResumed)
+    assert (len(changes), resumed.stopped_at, resumed.free_bytes) == (2, stopped.at, 1000)
+    assert resumed.dropped_frames > 0 and recorder.outage is None
+    counters = recorder.counters
+    assert (counters.outages, counters.segments_failed) == (1, 1)
+    # The segment the disk cut short is gone; those before and after it are whole.
+    cut = len(before)  # the index of the segment cut short (they count from 0)
+    assert [s.index for s in closed] == [*range(cut), *range(cut + 1, len(closed) + 1)]
+    assert sorted(p.name for p in os.scandir(tmp_path)) == [s.path.name for s in closed]
+    for segment in closed:
+        check_segment(segment)
+    logged = [r for r in caplog.records if r.name == "media.recording"]
+    assert [r.getMessage() for r in logged] == [
+        f"recording seat-12 stopped: no space left in {tmp_path} ([Errno 28] No space left on "
+        "device); it resumes once 0 MiB are free",
+        "recording seat-12 resumed: 0 MiB free",
+    ]
+    assert [r.exc_info for r in logged] == [None, None]  # no traceback
 
 
 async def test_the_recorder_needs_a_negotiated_publisher_and_a_fresh_prefix(

@@ -104,7 +104,7 @@ def test_the_dashboard_has_a_row_per_concern_and_reads_only_exported_series() ->
         "evalhub_seat_media_loss_ratio", "process_cpu_seconds_total",
         "evalhub_bus_round_trip_seconds", "evalhub_db_pool_checked_out",
         "evalhub_audit_chain_length", "evalhub_audit_checkpoint_age_seconds",
-        "evalhub_calendar_coverage_days",
+        "evalhub_calendar_coverage_days", "evalhub_recording_stopped",
     ):  # fmt: skip
         assert name in read, name
 
@@ -119,6 +119,7 @@ def test_the_alert_rules_parse_and_read_only_exported_series() -> None:
         "DatabaseUnreachable",
         "HubDown",
         "HubNotReady",
+        "RecordingStopped",
         "ScoreSaveSlow",
         "SeatLinksDropping",
         "SeatMediaLost",

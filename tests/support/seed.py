@@ -23,6 +23,7 @@ from typing import Any
 
 import yaml
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from evaluation_hub import localtime
 from evaluation_hub.admin.passwords import hash_password
@@ -104,35 +105,53 @@ async def seed(
                     password_hash=password,
                 )
             )
-        spec = data["session"]
-        day = day or (localtime.day_of(now) + timedelta(days=1))
-        starts_at, ends_at = window or (
-            localtime.at_local(day, time.fromisoformat(spec["start"])),
-            localtime.at_local(day, time.fromisoformat(spec["end"])),
-        )
-        session = EvaluationSession(
-            project_code=spec["project_code"],
-            project_name=spec["project_name"],
-            section=spec["section"],
-            host_venue_id=ids["venues"][spec["host"]],
-            starts_at=starts_at,
-            ends_at=ends_at,
-            committee_size=spec["committee_size"],
-            state=SessionState.SCHEDULED,
-            created_at=now,
-        )
-        s.add(session)
-        await s.flush()
-        ids["session"] = session.id
-        for placement, codes in (("host", spec["host_experts"]), ("away", spec["away_experts"])):
-            for code in codes:
-                s.add(
-                    SessionExpert(
-                        session_id=session.id, expert_id=ids["experts"][code], placement=placement
-                    )
-                )
+        ids["session"] = await _add_session(s, data, ids, now, day, window)
     ids["password"] = data["password"]
     return ids
+
+
+async def _add_session(
+    s: AsyncSession,
+    data: dict[str, Any],
+    ids: dict[str, Any],
+    now: datetime,
+    day: date | None,
+    window: tuple[datetime, datetime] | None,
+) -> int:
+    spec = data["session"]
+    day = day or (localtime.day_of(now) + timedelta(days=1))
+    starts_at, ends_at = window or (
+        localtime.at_local(day, time.fromisoformat(spec["start"])),
+        localtime.at_local(day, time.fromisoformat(spec["end"])),
+    )
+    session = EvaluationSession(
+        project_code=spec["project_code"],
+        project_name=spec["project_name"],
+        section=spec["section"],
+        host_venue_id=ids["venues"][spec["host"]],
+        starts_at=starts_at,
+        ends_at=ends_at,
+        committee_size=spec["committee_size"],
+        state=SessionState.SCHEDULED,
+        created_at=now,
+    )
+    s.add(session)
+    await s.flush()
+    for placement, codes in (("host", spec["host_experts"]), ("away", spec["away_experts"])):
+        for code in codes:
+            s.add(
+                SessionExpert(
+                    session_id=session.id, expert_id=ids["experts"][code], placement=placement
+                )
+            )
+    return session.id
+
+
+async def seed_session(db: Database, ids: dict[str, Any], now: datetime, *, day: date) -> int:
+    """One more session of the directory's (same project, committee and times) on ``day``, in
+    a database ``seed`` filled; returns its id (``bench/soak.py`` runs one after another)."""
+    async with db.write() as s:
+        return await _add_session(s, load_directory(), ids, now, day, None)
 
 
 async def seed_bookings(db: Database, ids: dict[str, Any], now: datetime) -> dict[str, int]:

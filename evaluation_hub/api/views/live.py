@@ -6,12 +6,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from evaluation_hub.live.recording import RecordingState
 from evaluation_hub.live.status import alert_fields
 from evaluation_hub.live.watching import LiveWall, OpenedViewer, SeatOnWall, ViewerFigures
 from evaluation_hub.sessions.states import state_name
 from media.stats import StreamStats
 
-__all__ = ["opened_json", "snapshot_events", "stats_json", "viewer_figures_json", "wall_json"]
+__all__ = [
+    "opened_json",
+    "recording_json",
+    "snapshot_events",
+    "stats_json",
+    "viewer_figures_json",
+    "wall_json",
+]
 
 
 def stats_json(stats: StreamStats) -> dict[str, Any]:
@@ -25,6 +33,20 @@ def stats_json(stats: StreamStats) -> dict[str, Any]:
         "jitter_ms": stats.jitter_ms,
         "round_trip_time_ms": stats.round_trip_time_ms,
     }
+
+
+_RECORDING_LABELS = {"recording": "录像中", "stopped": "录像已停止"}
+_STOPPED_BECAUSE = {"disk_full": "录像磁盘空间不足"}
+
+
+def recording_json(state: RecordingState | None) -> dict[str, Any] | None:
+    """The seat's recording as the wall shows it (None: the seat is not recorded here)."""
+    if state is None:
+        return None
+    label = _RECORDING_LABELS.get(state.state, state.state)
+    if state.reason is not None:
+        label = f"{label}（{_STOPPED_BECAUSE.get(state.reason, state.reason)}）"
+    return {"state": state.state, "reason": state.reason, "since": state.since, "label": label}
 
 
 def _seat_json(on_wall: SeatOnWall) -> dict[str, Any]:
@@ -42,6 +64,7 @@ def _seat_json(on_wall: SeatOnWall) -> dict[str, Any]:
         "stats": [stats_json(s) for s in status.stats],
         "viewers": status.viewers,
         "publications": status.publications,
+        "recording": recording_json(on_wall.recording),
     }
 
 

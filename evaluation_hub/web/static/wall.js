@@ -82,8 +82,14 @@ function setState(tile, state) {
 
 function renderBadges(tile) {
   const box = tile.node.querySelector(".badges");
-  box.replaceChildren(...[...tile.alerts.values()].map(
-    (a) => el("span", { class: "badge", "data-kind": a.kind, textContent: a.label })));
+  const badges = [...tile.alerts.values()].map(
+    (a) => el("span", { class: "badge", "data-kind": a.kind, textContent: a.label }));
+  // The hub could not record this seat (its recordings disk is full): say so on the tile.
+  const recording = tile.seat.recording;
+  if (recording && recording.state === "stopped") {
+    badges.push(el("span", { class: "badge", "data-kind": "recording-stopped", textContent: recording.label }));
+  }
+  box.replaceChildren(...badges);
 }
 
 function toggleEnlarged(tile) {
