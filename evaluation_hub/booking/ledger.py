@@ -23,7 +23,7 @@ import structlog
 from sqlalchemy import Select, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from evaluation_hub.access import Role
 from evaluation_hub.audit.store import append_event
@@ -77,11 +77,26 @@ class _Holds:
 
 def booking_query() -> Select[tuple[Booking]]:
     """Bookings with what their records and access facts need."""
+    # Many-to-one relations joined into the statement that needs them, collections loaded
+    # each by one more statement: three statements, whatever the number of bookings.
     return select(Booking).options(
-        selectinload(Booking.seats).selectinload(BookingSeat.seat),
+        selectinload(Booking.seats).joinedload(BookingSeat.seat, innerjoin=True),
         selectinload(Booking.events),
-        selectinload(Booking.session).selectinload(EvaluationSession.host_venue),
+        joinedload(Booking.session, innerjoin=True).joinedload(
+            EvaluationSession.host_venue, innerjoin=True
+        ),
     )
+
+
+# What write_bookings reloads: as booking_query, with the seats joined too (one row per seat,
+# two statements); a booking's events stay a statement of their own, so rows never multiply.
+_RELOAD = (
+    joinedload(Booking.seats).joinedload(BookingSeat.seat, innerjoin=True),
+    selectinload(Booking.events),
+    joinedload(Booking.session, innerjoin=True).joinedload(
+        EvaluationSession.host_venue, innerjoin=True
+    ),
+)
 
 
 async def load_booking(s: AsyncSession, booking_id: int) -> Booking:
@@ -160,9 +175,12 @@ def _log_events(s: AsyncSession) -> None:
 
 async def bookable_seats(s: AsyncSession, venue: Venue, seat_ids: Sequence[int]) -> list[Seat]:
     """The seats, each of ``venue``, shared and available; otherwise the refusal naming them."""
-    seats = list(
-        (await s.execute(select(Seat).where(Seat.id.in_(seat_ids)).order_by(Seat.id))).scalars()
-    )
+    # No autoflush: the booking and its event being made need not reach the database before
+    # this read (it does not see them), so the unit of work inserts everything in one flush.
+    with s.no_autoflush:
+        seats = list(
+            (await s.execute(select(Seat).where(Seat.id.in_(seat_ids)).order_by(Seat.id))).scalars()
+        )
     found = {seat.id for seat in seats}
     missing = [seat_id for seat_id in seat_ids if seat_id not in found]
     if missing:
@@ -284,11 +302,14 @@ async def write_bookings(
                 b.id: b
                 for b in (
                     await s.execute(
-                        booking_query()
+                        select(Booking)
+                        .options(*_RELOAD)
                         .where(Booking.id.in_(ids))
                         .execution_options(populate_existing=True)
                     )
-                ).scalars()
+                )
+                .unique()
+                .scalars()
             }
     except IntegrityError as exc:
         attempted: list[_Holds] = s.info.get(_HOLDS_KEY, []) if s is not None else []

@@ -95,6 +95,16 @@ class Database:
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._read_engine = self.engine.execution_options(**{READ_ONLY: True})
         self.read_sessions = async_sessionmaker(self._read_engine, expire_on_commit=False)
+        # One statement reads one snapshot by itself: on PostgreSQL a lookup skips the BEGIN and
+        # ROLLBACK round trips a transaction would add (SQLite: a deferred BEGIN costs nothing).
+        self._lookup_sessions = (
+            self.read_sessions
+            if self.is_sqlite
+            else async_sessionmaker(
+                self.engine.execution_options(isolation_level="AUTOCOMMIT"),
+                expire_on_commit=False,
+            )
+        )
         # SQLite admits one writer at a time and its busy handler waits by sleeping, so writers
         # of one process queue here instead (fair, no sleeping); the file lock still orders
         # writers of different processes.
@@ -131,6 +141,13 @@ class Database:
     async def read(self) -> AsyncIterator[AsyncSession]:
         # Ended to completion even when cancelled, as in ``write``.
         async with self.read_sessions.begin() as session:
+            yield session
+
+    @asynccontextmanager
+    async def lookup(self) -> AsyncIterator[AsyncSession]:
+        """A read of ONE statement (every request's token check): no transaction around it on
+        PostgreSQL. Two statements here could see two different moments: use ``read``."""
+        async with self._lookup_sessions.begin() as session:
             yield session
 
     async def check_migrated(self) -> None:

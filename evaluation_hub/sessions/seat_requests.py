@@ -146,7 +146,9 @@ async def _request_in(
         )
         await bookable_seats(s, venue, chosen)
         experts = dict(zip(want.seat_ids, want.expert_ids or [], strict=False))
-        await _check_members(s, session, venue, [e for e in experts.values() if e is not None])
+        named = [e for e in experts.values() if e is not None]
+        if named:  # seats asked for nobody in particular need no member read
+            await _check_members(s, session, venue, named)
         add_holds(s, booking, chosen, experts)
     await s.flush()
     return booking
