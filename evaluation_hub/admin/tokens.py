@@ -123,11 +123,12 @@ def check_lifetime(claims: TokenClaims, now: datetime, max_lifetime: timedelta) 
 async def token_holder(hub: Services, claims: TokenClaims, *, now: datetime) -> Principal:
     """Who holds a token with these (signature-checked) claims; ``Unauthenticated`` otherwise."""
     check_lifetime(claims, now, hub.config.token_max_lifetime)
-    # One statement (the user and whether this token was signed out), run as a lookup: this
-    # runs for every request, and a transaction around it would cost two more round trips.
-    async with hub.db.lookup() as s:
+    # One Core statement (the user and whether this token was signed out), run as a lookup:
+    # this runs for every request, and an ORM session and transaction around it cost more than
+    # the statement.
+    async with hub.db.lookup() as conn:
         found = (
-            await s.execute(
+            await conn.execute(
                 select(
                     User.username,
                     User.role,

@@ -156,14 +156,30 @@ async def _head_and_suite(db: AsyncSession) -> tuple[AuditEvent | None, Suite]:
     suite_name = (
         select(AuditSettingRow.value).where(AuditSettingRow.name == SUITE_SETTING).scalar_subquery()
     )
+    # Columns, not the mapped row: nothing here needs the ORM's identity map.
+    t = AuditEventRow.__table__.c
     row = (
         await db.execute(
-            select(AuditEventRow, suite_name).order_by(AuditEventRow.seq.desc()).limit(1)
+            select(
+                t.seq, t.at, t.actor, t.kind, t.subject, t.payload, t.prev_hash, t.hash, suite_name
+            )
+            .order_by(t.seq.desc())
+            .limit(1)
         )
     ).first()
     if row is None:  # an empty chain: no row to carry the suite
         return None, await chain_suite(db)
-    return _event(row[0]), _suite(row[1])
+    head = AuditEvent(
+        seq=row.seq,
+        at=row.at,
+        actor=row.actor,
+        kind=row.kind,
+        subject=row.subject,
+        payload=row.payload,
+        prev_hash=row.prev_hash,
+        hash=row.hash,
+    )
+    return head, _suite(row[-1])
 
 
 async def last_checkpoint(db: AsyncSession) -> Checkpoint | None:

@@ -19,6 +19,7 @@ import structlog
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -97,13 +98,10 @@ class Database:
         self.read_sessions = async_sessionmaker(self._read_engine, expire_on_commit=False)
         # One statement reads one snapshot by itself: on PostgreSQL a lookup skips the BEGIN and
         # ROLLBACK round trips a transaction would add (SQLite: a deferred BEGIN costs nothing).
-        self._lookup_sessions = (
-            self.read_sessions
+        self._lookup_engine = (
+            self._read_engine
             if self.is_sqlite
-            else async_sessionmaker(
-                self.engine.execution_options(isolation_level="AUTOCOMMIT"),
-                expire_on_commit=False,
-            )
+            else self.engine.execution_options(isolation_level="AUTOCOMMIT")
         )
         # SQLite admits one writer at a time and its busy handler waits by sleeping, so writers
         # of one process queue here instead (fair, no sleeping); the file lock still orders
@@ -144,11 +142,12 @@ class Database:
             yield session
 
     @asynccontextmanager
-    async def lookup(self) -> AsyncIterator[AsyncSession]:
-        """A read of ONE statement (every request's token check): no transaction around it on
-        PostgreSQL. Two statements here could see two different moments: use ``read``."""
-        async with self._lookup_sessions.begin() as session:
-            yield session
+    async def lookup(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for a read of ONE Core statement (every request's token check): no ORM
+        session and, on PostgreSQL, no transaction around it. Two statements here could see two
+        different moments: use ``read``."""
+        async with self._lookup_engine.connect() as conn:
+            yield conn
 
     async def check_migrated(self) -> None:
         """Refuse to run on a schema that is not at the head revision."""
