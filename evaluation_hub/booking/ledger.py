@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import Select, select, update
+from sqlalchemy import Select, inspect, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
@@ -65,6 +65,8 @@ _HOLDS_KEY = "evaluation_hub.attempted_holds"
 _EVENTS_KEY = "evaluation_hub.booking_events"
 # Who changes bookings in this unit of work (whom a refusal is worded for).
 _ACTOR_KEY = "evaluation_hub.booking_actor"
+# The bookings this unit of work creates: built here, they need no reload to be answered.
+_MADE_KEY = "evaluation_hub.bookings_made"
 
 
 @dataclass(frozen=True)
@@ -127,6 +129,8 @@ def record(
     """Move ``booking`` to ``to_state`` and note the change (its history and the audit chain)."""
     # A booking not yet flushed is being created: it has no state to come from.
     from_state = None if booking.id is None else booking.state
+    if booking.id is None:
+        s.info.setdefault(_MADE_KEY, []).append(booking)
     booking.state = to_state
     booking.updated_at = now
     event = BookingEvent(
@@ -205,22 +209,29 @@ def add_holds(
     booking: Booking,
     seat_ids: Sequence[int],
     experts: dict[int, int | None] | None = None,
+    seats: Sequence[Seat] = (),
 ) -> None:
-    """Hold ``seat_ids`` for the booking's window (the database refuses an overlap)."""
+    """Hold ``seat_ids`` for the booking's window (the database refuses an overlap).
+
+    ``seats``: those of the seats already loaded, attached to their holds so the booking can
+    be answered without reading them again."""
     if seat_ids:
         window = rules.Window(booking.starts_at, booking.ends_at)
         s.info.setdefault(_HOLDS_KEY, []).append(_Holds(tuple(seat_ids), window))
-    for seat_id in seat_ids:
-        s.add(
-            BookingSeat(
-                booking=booking,
-                seat_id=seat_id,
-                starts_at=booking.starts_at,
-                ends_at=booking.ends_at,
-                live=True,
-                expert_id=(experts or {}).get(seat_id),
-            )
+    loaded = {seat.id: seat for seat in seats}
+    # In seat order, the order in which a booking's seats are read back (``Booking.seats``).
+    for seat_id in sorted(seat_ids):
+        hold = BookingSeat(
+            booking=booking,
+            seat_id=seat_id,
+            starts_at=booking.starts_at,
+            ends_at=booking.ends_at,
+            live=True,
+            expert_id=(experts or {}).get(seat_id),
         )
+        if seat_id in loaded:
+            hold.seat = loaded[seat_id]
+        s.add(hold)
 
 
 async def release_holds(s: AsyncSession, booking_id: int) -> None:
@@ -277,6 +288,20 @@ async def _explain_overlap(
     )
 
 
+def _complete(booking: Booking) -> bool:
+    """Whether everything a booking's answer reads (``records.record_for``: its session and
+    host venue, its seats, each seat's row, its events) is in memory, none of it expired."""
+    state = inspect(booking)
+    if state.expired_attributes or {"session", "seats", "events"} & state.unloaded:
+        return False
+    if "host_venue" in inspect(booking.session).unloaded:
+        return False
+    return all(
+        not inspect(hold).expired_attributes and "seat" not in inspect(hold).unloaded
+        for hold in booking.seats
+    )
+
+
 Work = Callable[[AsyncSession], Awaitable[list[int]]]
 
 
@@ -296,21 +321,25 @@ async def write_bookings(
             ids = await work(s)
             await s.flush()
             await _audit_events(s)
-            # Reload inside the transaction: collections changed by this unit of work are
-            # refreshed, and no second transaction is needed to answer.
-            found = {
-                b.id: b
-                for b in (
-                    await s.execute(
-                        select(Booking)
-                        .options(*_RELOAD)
-                        .where(Booking.id.in_(ids))
-                        .execution_options(populate_existing=True)
+            # A booking created here, with everything its answer reads attached, is answered
+            # as built. The others are reloaded inside the transaction: collections changed by
+            # this unit of work are refreshed, and no second transaction is needed to answer.
+            found = {b.id: b for b in s.info.get(_MADE_KEY, []) if b.id in ids and _complete(b)}
+            stale = [booking_id for booking_id in ids if booking_id not in found]
+            if stale:
+                found |= {
+                    b.id: b
+                    for b in (
+                        await s.execute(
+                            select(Booking)
+                            .options(*_RELOAD)
+                            .where(Booking.id.in_(stale))
+                            .execution_options(populate_existing=True)
+                        )
                     )
-                )
-                .unique()
-                .scalars()
-            }
+                    .unique()
+                    .scalars()
+                }
     except IntegrityError as exc:
         attempted: list[_Holds] = s.info.get(_HOLDS_KEY, []) if s is not None else []
         if not attempted or not _is_overlap_refusal(exc):
