@@ -13,7 +13,12 @@ outbox write is not included), the hub process's CPU seconds and RSS over the me
 and checks that ``submitted_scores`` holds exactly one row per acknowledged score. Figures,
 not a pass/fail test.
 
-    .venv/bin/python bench/control_plane.py [--seats 1000] [--rate 30] [--duration 60]
+    .venv/bin/python bench/control_plane.py [--sizes 100,1000,5000] [--rate 30] [--duration 20]
+
+Each size in ``--sizes`` (seats) is a fresh database and hub process, measured in turn, and
+ends with one row of a summary table: connect time, the hub's CPU with heartbeats only (per
+seat), the CPU per score over that baseline, latency and memory, so the table shows how each
+cost grows with the number of seats.
 
 The named baseline, measured in the same run just before the scores, is the same connections
 with heartbeats only: the hub's CPU over an equal window, so the cost of the scores themselves
@@ -195,8 +200,11 @@ class Seats:
         return on_event
 
 
-async def run(args: argparse.Namespace) -> None:
+async def run(args: argparse.Namespace, size: int) -> dict[str, float]:
+    """One size: ``size`` seats on a fresh database and hub; the figures of its summary row."""
     raise_fd_limit()
+    args.seats = size
+    row: dict[str, float] = {"seats": size}
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         url = f"sqlite+aiosqlite:///{tmp / 'hub.db'}"
@@ -232,8 +240,9 @@ async def run(args: argparse.Namespace) -> None:
                 tasks.append(asyncio.create_task(link.run()))
                 if n % 50 == 49:  # ramp up: at most about 50 handshakes at a time
                     await seats.wait_connected(n + 1 - 50, 300)
-            await seats.wait_connected(args.seats, 300)
-            print(f"connected: {args.seats} seats in {time.perf_counter() - t0:.1f} s")
+            await seats.wait_connected(args.seats, 600)
+            row["connect_s"] = time.perf_counter() - t0
+            print(f"connected: {args.seats} seats in {row['connect_s']:.1f} s")
             # Let the heartbeats settle into their 5 s rhythm before measuring.
             await asyncio.sleep(args.settle)
             seats.disconnects = 0
@@ -250,6 +259,7 @@ async def run(args: argparse.Namespace) -> None:
                 f"baseline, heartbeats only: hub {idle_cpu:.2f} CPU s over {idle_window:.1f} s "
                 f"({idle_cpu / idle_window * 100:.1f}% of one core)"
             )
+            row["idle_core"] = idle_cpu / idle_window
             rss_before = hub.memory_info().rss
             cpu_before = hub.cpu_times()
             me_before = psutil.Process().cpu_times()
@@ -272,6 +282,18 @@ async def run(args: argparse.Namespace) -> None:
                 f"scores over the heartbeat baseline: {extra:.2f} CPU s, "
                 f"{extra / max(sent, 1) * 1000:.2f} ms of hub CPU per score"
             )
+            lat = sorted(seats.latencies)
+            q = statistics.quantiles(lat, n=100, method="inclusive") if len(lat) >= 2 else None
+            row.update(
+                busy_core=hub_cpu / window,
+                score_ms=extra / max(sent, 1) * 1000,
+                p50_ms=q[49] * 1000 if q else float("nan"),
+                p99_ms=q[98] * 1000 if q else float("nan"),
+                rss_mib=rss / 2**20,
+                unanswered=len(seats.sent_at),
+                disconnects=seats.disconnects,
+                simulator_core=me_cpu / window,
+            )
         finally:
             for task in tasks:
                 task.cancel()
@@ -285,6 +307,8 @@ async def run(args: argparse.Namespace) -> None:
             f"{len(seats.latencies)} acknowledged"
             + ("" if rows == distinct == len(seats.latencies) else "  <-- MISMATCH")
         )
+        row["consistent"] = rows == distinct == len(seats.latencies)
+    return row
 
 
 async def wait_listening(port: int, proc: asyncio.subprocess.Process, log: Path) -> None:
@@ -361,9 +385,14 @@ def report(
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--seats", type=int, default=1000)
+    parser.add_argument(
+        "--sizes",
+        default="100,1000,5000",
+        help="numbers of seats, one fresh hub and one summary row each",
+    )
+    parser.add_argument("--seats", type=int, help="one size (the same as --sizes N)")
     parser.add_argument("--rate", type=float, default=30.0, help="score submissions per second")
-    parser.add_argument("--duration", type=float, default=60.0, help="measured seconds")
+    parser.add_argument("--duration", type=float, default=20.0, help="measured seconds")
     parser.add_argument("--settle", type=float, default=6.0, help="seconds before measuring")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--database-url", help=argparse.SUPPRESS)
@@ -380,11 +409,38 @@ def main() -> None:
         f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
         f"{platform.python_version()}, {platform.platform()}"
     )
+    sizes = [args.seats] if args.seats else [int(n) for n in args.sizes.split(",") if n.strip()]
     print(
-        f"{args.seats} seats, heartbeats every 5 s, {args.rate:g} score submissions/s for "
-        f"{args.duration:g} s; one hub process on SQLite\n"
+        f"seats {', '.join(map(str, sizes))}; heartbeats every 5 s, {args.rate:g} score "
+        f"submissions/s for {args.duration:g} s; one hub process on SQLite per size\n"
     )
-    asyncio.run(run(args))
+    rows = []
+    for size in sizes:
+        print(f"--- {size} seats")
+        rows.append(asyncio.run(run(args, size)))
+        print()
+    summary(rows)
+
+
+def summary(rows: list[dict[str, float]]) -> None:
+    """One row per size; CPU in % of one core, 'per seat' is the heartbeat baseline / seats."""
+    print(
+        f"{'seats':>6} {'connect s':>9} {'idle CPU':>8} {'µs/seat·s':>9} {'busy CPU':>8} "
+        f"{'ms/score':>8} {'p50 ms':>7} {'p99 ms':>7} {'RSS MiB':>7} {'sim CPU':>7} {'ok':>3}"
+    )
+    for r in rows:
+        ok = r.get("consistent") and not r.get("unanswered") and not r.get("disconnects")
+        print(
+            f"{r['seats']:>6.0f} {r['connect_s']:>9.1f} {r['idle_core'] * 100:>7.1f}% "
+            f"{r['idle_core'] / r['seats'] * 1e6:>9.1f} {r['busy_core'] * 100:>7.1f}% "
+            f"{r['score_ms']:>8.2f} {r['p50_ms']:>7.1f} {r['p99_ms']:>7.1f} "
+            f"{r['rss_mib']:>7.0f} {r['simulator_core'] * 100:>6.0f}% {'yes' if ok else 'NO':>3}"
+        )
+    print(
+        "(idle CPU: the hub with heartbeats only, the baseline measured in the same run; "
+        "µs/seat·s: that baseline per connected seat; ms/score: the hub's CPU over the baseline "
+        "per score; sim CPU: the seat simulator process, which shares the machine's cores)"
+    )
 
 
 if __name__ == "__main__":

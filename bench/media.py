@@ -40,6 +40,11 @@ the ratios of the marginal CPU between the servers.
 
     .venv/bin/python bench/media.py --seats 2 --viewers 2 --seconds 5     # a quick check
     .venv/bin/python bench/media.py --seats 12 --viewers 3 --seconds 10   # the target
+    .venv/bin/python bench/media.py --seats 4 --sizes 12,36,108 --modes forward,janus  # a curve
+
+With ``--sizes`` (viewer-streams, multiples of ``--seats``) the publishers stay the same and
+each size adds viewers per seat: one no-viewer trial per server is the baseline, then one row
+per size.
 
 Figures, not a pass/fail test. Only this machine's own addresses are used (loopback, and for
 Janus its first IPv4 address).
@@ -674,6 +679,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--seats", type=int, default=4)
     parser.add_argument("--viewers", type=int, default=3)
+    parser.add_argument("--sizes", help="viewer-streams, one row each: a curve (see the doc)")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--warmup", type=float, default=CYCLE_SECONDS + 2.0,
                         help="after signalling; longer than the 3 s keyframe cycle")  # fmt: skip
@@ -684,34 +690,73 @@ def main() -> None:
     parser.add_argument("--decode-viewers", type=int, default=1,
                         help="viewers per seat that decode to read the drawn stamps")  # fmt: skip
     args = parser.parse_args()
+    if args.sizes:
+        curve(args)
+        return
     streams = args.seats * args.viewers
     print(
         f"P×V = {args.seats}×{args.viewers} = {streams} viewer-streams, {args.width}×{args.height} "
         f"VP8 at {args.fps} fps, {args.seconds:g} s measured after {args.warmup:g} s; "
         f"{os.cpu_count()} CPUs"
     )
-    print(
-        f"{'mode':8} {'P×V':>5} {'CPU idle':>9} {'CPU':>7} {'per v-stream':>12} "
-        f"{'fps mean':>8} {'fps min':>8} {'p50 ms':>7} {'p95 ms':>7} {'samples':>8}"
-    )
+    header()
     marginal = {}
     for mode in args.modes.split(","):
         idle = trial(mode, args, 0)
         busy = trial(mode, args, args.viewers)
-        marginal[mode] = (busy.cpu - idle.cpu) / streams
-        fps = busy.fps
-        print(
-            f"{mode:8} {streams:5d} {idle.cpu * 100:8.1f}% {busy.cpu * 100:6.1f}% "
-            f"{marginal[mode] * 100:11.2f}% {show(statistics.fmean(fps) if fps else None, '8.1f')} "
-            f"{show(min(fps) if fps else None, '8.1f')} "
-            f"{show(percentile(busy.latencies_ms, 0.5), '7.0f')} "
-            f"{show(percentile(busy.latencies_ms, 0.95), '7.0f')} "
-            f"{len(busy.latencies_ms):8d}"
-            + (f" ({busy.unmatched} unmatched)" if busy.unmatched else "")
-        )
+        marginal[mode] = row(mode, streams, idle, busy)
     for a, b in (("forward", "relay"), ("forward", "janus"), ("janus", "relay")):
         if a in marginal and b in marginal and marginal[b] > 0:
             print(f"{a} / {b} CPU per viewer-stream: {marginal[a] / marginal[b] * 100:.1f}%")
+    legend(args)
+
+
+def curve(args: argparse.Namespace) -> None:
+    """``--sizes``: the same ``--seats`` publishers, watched by more and more viewers (each
+    size a multiple of the seats): one trial without viewers per mode, the baseline, then one
+    row per size, so the CPU per viewer-stream shows how forwarding cost grows."""
+    sizes = [int(n) for n in args.sizes.split(",") if n.strip()]
+    odd = [n for n in sizes if n % args.seats]
+    if odd:
+        raise SystemExit(f"--sizes must be multiples of --seats ({args.seats}): {odd}")
+    print(
+        f"P = {args.seats} publishers, viewer-streams {', '.join(map(str, sizes))}, "
+        f"{args.width}×{args.height} VP8 at {args.fps} fps, {args.seconds:g} s measured after "
+        f"{args.warmup:g} s; {os.cpu_count()} CPUs"
+    )
+    header()
+    for mode in args.modes.split(","):
+        idle = trial(mode, args, 0)
+        for streams in sizes:
+            row(mode, streams, idle, trial(mode, args, streams // args.seats))
+    legend(args)
+
+
+def header() -> None:
+    print(
+        f"{'mode':8} {'P×V':>5} {'CPU idle':>9} {'CPU':>7} {'per v-stream':>12} "
+        f"{'fps mean':>8} {'fps min':>8} {'p50 ms':>7} {'p95 ms':>7} {'samples':>8}"
+    )
+
+
+def row(mode: str, streams: int, idle: Trial, busy: Trial) -> float:
+    """Print one trial against its no-viewer baseline; the marginal CPU per viewer-stream."""
+    marginal = (busy.cpu - idle.cpu) / streams
+    fps = busy.fps
+    print(
+        f"{mode:8} {streams:5d} {idle.cpu * 100:8.1f}% {busy.cpu * 100:6.1f}% "
+        f"{marginal * 100:11.2f}% {show(statistics.fmean(fps) if fps else None, '8.1f')} "
+        f"{show(min(fps) if fps else None, '8.1f')} "
+        f"{show(percentile(busy.latencies_ms, 0.5), '7.0f')} "
+        f"{show(percentile(busy.latencies_ms, 0.95), '7.0f')} "
+        f"{len(busy.latencies_ms):8d}"
+        + (f" ({busy.unmatched} unmatched)" if busy.unmatched else ""),
+        flush=True,
+    )
+    return marginal
+
+
+def legend(args: argparse.Namespace) -> None:
     print("(CPU in % of one core; per v-stream = (CPU with viewers − without) / (P×V);")
     print(" latency = viewer's arrival − publisher's send of the same drawn frame. Tapped")
     print(" receivers (viewers, forward's hub) complete frames on the RTP marker bit; relay's")

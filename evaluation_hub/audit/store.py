@@ -73,6 +73,10 @@ async def chain_suite(db: AsyncSession) -> Suite:
     name = await db.scalar(
         select(AuditSettingRow.value).where(AuditSettingRow.name == SUITE_SETTING)
     )
+    return _suite(name)
+
+
+def _suite(name: str | None) -> Suite:
     if name is None:
         return DEFAULT
     try:
@@ -146,6 +150,38 @@ async def chain_head(db: AsyncSession) -> AuditEvent | None:
     return None if row is None else _event(row)
 
 
+async def _head_and_suite(db: AsyncSession) -> tuple[AuditEvent | None, Suite]:
+    """The head and the chain's suite in one statement (every append needs both, under the
+    lock; a round trip fewer than :func:`chain_head` and :func:`chain_suite`)."""
+    suite_name = (
+        select(AuditSettingRow.value).where(AuditSettingRow.name == SUITE_SETTING).scalar_subquery()
+    )
+    # Columns, not the mapped row: nothing here needs the ORM's identity map.
+    t = AuditEventRow.__table__.c
+    row = (
+        await db.execute(
+            select(
+                t.seq, t.at, t.actor, t.kind, t.subject, t.payload, t.prev_hash, t.hash, suite_name
+            )
+            .order_by(t.seq.desc())
+            .limit(1)
+        )
+    ).first()
+    if row is None:  # an empty chain: no row to carry the suite
+        return None, await chain_suite(db)
+    head = AuditEvent(
+        seq=row.seq,
+        at=row.at,
+        actor=row.actor,
+        kind=row.kind,
+        subject=row.subject,
+        payload=row.payload,
+        prev_hash=row.prev_hash,
+        hash=row.hash,
+    )
+    return head, _suite(row[-1])
+
+
 async def last_checkpoint(db: AsyncSession) -> Checkpoint | None:
     row = await db.scalar(
         select(AuditCheckpointRow).order_by(AuditCheckpointRow.seq.desc()).limit(1)
@@ -168,14 +204,9 @@ async def append_event(
     and ``AuditStoreError`` outside a transaction. The caller commits.
     """
     await _lock_chain(db, "append_event")
+    head, suite = await _head_and_suite(db)
     event = next_event(
-        await chain_head(db),
-        at=at,
-        actor=actor,
-        kind=kind,
-        subject=subject,
-        payload=payload,
-        suite=await chain_suite(db),
+        head, at=at, actor=actor, kind=kind, subject=subject, payload=payload, suite=suite
     )
     await db.execute(
         insert(AuditEventRow).values(

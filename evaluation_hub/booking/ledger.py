@@ -20,10 +20,10 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import Select, select, update
+from sqlalchemy import Select, inspect, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from evaluation_hub.access import Role
 from evaluation_hub.audit.store import append_event
@@ -65,6 +65,8 @@ _HOLDS_KEY = "evaluation_hub.attempted_holds"
 _EVENTS_KEY = "evaluation_hub.booking_events"
 # Who changes bookings in this unit of work (whom a refusal is worded for).
 _ACTOR_KEY = "evaluation_hub.booking_actor"
+# The bookings this unit of work creates: built here, they need no reload to be answered.
+_MADE_KEY = "evaluation_hub.bookings_made"
 
 
 @dataclass(frozen=True)
@@ -77,11 +79,26 @@ class _Holds:
 
 def booking_query() -> Select[tuple[Booking]]:
     """Bookings with what their records and access facts need."""
+    # Many-to-one relations joined into the statement that needs them, collections loaded
+    # each by one more statement: three statements, whatever the number of bookings.
     return select(Booking).options(
-        selectinload(Booking.seats).selectinload(BookingSeat.seat),
+        selectinload(Booking.seats).joinedload(BookingSeat.seat, innerjoin=True),
         selectinload(Booking.events),
-        selectinload(Booking.session).selectinload(EvaluationSession.host_venue),
+        joinedload(Booking.session, innerjoin=True).joinedload(
+            EvaluationSession.host_venue, innerjoin=True
+        ),
     )
+
+
+# What write_bookings reloads: as booking_query, with the seats joined too (one row per seat,
+# two statements); a booking's events stay a statement of their own, so rows never multiply.
+_RELOAD = (
+    joinedload(Booking.seats).joinedload(BookingSeat.seat, innerjoin=True),
+    selectinload(Booking.events),
+    joinedload(Booking.session, innerjoin=True).joinedload(
+        EvaluationSession.host_venue, innerjoin=True
+    ),
+)
 
 
 async def load_booking(s: AsyncSession, booking_id: int) -> Booking:
@@ -112,6 +129,8 @@ def record(
     """Move ``booking`` to ``to_state`` and note the change (its history and the audit chain)."""
     # A booking not yet flushed is being created: it has no state to come from.
     from_state = None if booking.id is None else booking.state
+    if booking.id is None:
+        s.info.setdefault(_MADE_KEY, []).append(booking)
     booking.state = to_state
     booking.updated_at = now
     event = BookingEvent(
@@ -160,9 +179,12 @@ def _log_events(s: AsyncSession) -> None:
 
 async def bookable_seats(s: AsyncSession, venue: Venue, seat_ids: Sequence[int]) -> list[Seat]:
     """The seats, each of ``venue``, shared and available; otherwise the refusal naming them."""
-    seats = list(
-        (await s.execute(select(Seat).where(Seat.id.in_(seat_ids)).order_by(Seat.id))).scalars()
-    )
+    # No autoflush: the booking and its event being made need not reach the database before
+    # this read (it does not see them), so the unit of work inserts everything in one flush.
+    with s.no_autoflush:
+        seats = list(
+            (await s.execute(select(Seat).where(Seat.id.in_(seat_ids)).order_by(Seat.id))).scalars()
+        )
     found = {seat.id for seat in seats}
     missing = [seat_id for seat_id in seat_ids if seat_id not in found]
     if missing:
@@ -187,22 +209,29 @@ def add_holds(
     booking: Booking,
     seat_ids: Sequence[int],
     experts: dict[int, int | None] | None = None,
+    seats: Sequence[Seat] = (),
 ) -> None:
-    """Hold ``seat_ids`` for the booking's window (the database refuses an overlap)."""
+    """Hold ``seat_ids`` for the booking's window (the database refuses an overlap).
+
+    ``seats``: those of the seats already loaded, attached to their holds so the booking can
+    be answered without reading them again."""
     if seat_ids:
         window = rules.Window(booking.starts_at, booking.ends_at)
         s.info.setdefault(_HOLDS_KEY, []).append(_Holds(tuple(seat_ids), window))
-    for seat_id in seat_ids:
-        s.add(
-            BookingSeat(
-                booking=booking,
-                seat_id=seat_id,
-                starts_at=booking.starts_at,
-                ends_at=booking.ends_at,
-                live=True,
-                expert_id=(experts or {}).get(seat_id),
-            )
+    loaded = {seat.id: seat for seat in seats}
+    # In seat order, the order in which a booking's seats are read back (``Booking.seats``).
+    for seat_id in sorted(seat_ids):
+        hold = BookingSeat(
+            booking=booking,
+            seat_id=seat_id,
+            starts_at=booking.starts_at,
+            ends_at=booking.ends_at,
+            live=True,
+            expert_id=(experts or {}).get(seat_id),
         )
+        if seat_id in loaded:
+            hold.seat = loaded[seat_id]
+        s.add(hold)
 
 
 async def release_holds(s: AsyncSession, booking_id: int) -> None:
@@ -259,6 +288,20 @@ async def _explain_overlap(
     )
 
 
+def _complete(booking: Booking) -> bool:
+    """Whether everything a booking's answer reads (``records.record_for``: its session and
+    host venue, its seats, each seat's row, its events) is in memory, none of it expired."""
+    state = inspect(booking)
+    if state.expired_attributes or {"session", "seats", "events"} & state.unloaded:
+        return False
+    if "host_venue" in inspect(booking.session).unloaded:
+        return False
+    return all(
+        not inspect(hold).expired_attributes and "seat" not in inspect(hold).unloaded
+        for hold in booking.seats
+    )
+
+
 Work = Callable[[AsyncSession], Awaitable[list[int]]]
 
 
@@ -278,18 +321,25 @@ async def write_bookings(
             ids = await work(s)
             await s.flush()
             await _audit_events(s)
-            # Reload inside the transaction: collections changed by this unit of work are
-            # refreshed, and no second transaction is needed to answer.
-            found = {
-                b.id: b
-                for b in (
-                    await s.execute(
-                        booking_query()
-                        .where(Booking.id.in_(ids))
-                        .execution_options(populate_existing=True)
+            # A booking created here, with everything its answer reads attached, is answered
+            # as built. The others are reloaded inside the transaction: collections changed by
+            # this unit of work are refreshed, and no second transaction is needed to answer.
+            found = {b.id: b for b in s.info.get(_MADE_KEY, []) if b.id in ids and _complete(b)}
+            stale = [booking_id for booking_id in ids if booking_id not in found]
+            if stale:
+                found |= {
+                    b.id: b
+                    for b in (
+                        await s.execute(
+                            select(Booking)
+                            .options(*_RELOAD)
+                            .where(Booking.id.in_(stale))
+                            .execution_options(populate_existing=True)
+                        )
                     )
-                ).scalars()
-            }
+                    .unique()
+                    .scalars()
+                }
     except IntegrityError as exc:
         attempted: list[_Holds] = s.info.get(_HOLDS_KEY, []) if s is not None else []
         if not attempted or not _is_overlap_refusal(exc):

@@ -19,6 +19,7 @@ import structlog
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -95,6 +96,13 @@ class Database:
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._read_engine = self.engine.execution_options(**{READ_ONLY: True})
         self.read_sessions = async_sessionmaker(self._read_engine, expire_on_commit=False)
+        # One statement reads one snapshot by itself: on PostgreSQL a lookup skips the BEGIN and
+        # ROLLBACK round trips a transaction would add (SQLite: a deferred BEGIN costs nothing).
+        self._lookup_engine = (
+            self._read_engine
+            if self.is_sqlite
+            else self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        )
         # SQLite admits one writer at a time and its busy handler waits by sleeping, so writers
         # of one process queue here instead (fair, no sleeping); the file lock still orders
         # writers of different processes.
@@ -132,6 +140,14 @@ class Database:
         # Ended to completion even when cancelled, as in ``write``.
         async with self.read_sessions.begin() as session:
             yield session
+
+    @asynccontextmanager
+    async def lookup(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for a read of ONE Core statement (every request's token check): no ORM
+        session and, on PostgreSQL, no transaction around it. Two statements here could see two
+        different moments: use ``read``."""
+        async with self._lookup_engine.connect() as conn:
+            yield conn
 
     async def check_migrated(self) -> None:
         """Refuse to run on a schema that is not at the head revision."""

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload
 
 from evaluation_hub.access import Target
 from evaluation_hub.booking.seatings import seatings
@@ -39,13 +39,15 @@ async def load_session(
 ) -> LoadedSession:
     """The session with its host venue, and its access target. ``seated_venues``: the target
     also names the venues where the session's experts sit now (supervision and live rules)."""
+    # The host venue in the same statement (every session has one: an inner join).
     query = (
         select(EvaluationSession)
         .where(EvaluationSession.id == session_id)
-        .options(selectinload(EvaluationSession.host_venue))
+        .options(joinedload(EvaluationSession.host_venue, innerjoin=True))
     )
     if lock:
-        query = query.with_for_update()
+        # The session's row only: the host venue is read, not locked.
+        query = query.with_for_update(of=EvaluationSession)
     session = (await s.execute(query)).scalar_one_or_none()
     if session is None:
         raise session_not_found(session_id)

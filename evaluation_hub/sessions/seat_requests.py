@@ -120,7 +120,7 @@ async def _request_in(
     if session.ends_at <= now:
         raise Conflict("session-over", f"评标会 #{session.id} 的评标时段已结束，不能再预约工位")
     booking = Booking(
-        session_id=session.id,
+        session=session,
         venue_id=venue.id,
         seat_count=want.seat_count,
         starts_at=session.starts_at,
@@ -144,10 +144,12 @@ async def _request_in(
         chosen = rules.check_confirmation_seats(
             0, want.seat_count, want.seat_ids, want.seat_ids, venue.name
         )
-        await bookable_seats(s, venue, chosen)
+        seats = await bookable_seats(s, venue, chosen)
         experts = dict(zip(want.seat_ids, want.expert_ids or [], strict=False))
-        await _check_members(s, session, venue, [e for e in experts.values() if e is not None])
-        add_holds(s, booking, chosen, experts)
+        named = [e for e in experts.values() if e is not None]
+        if named:  # seats asked for nobody in particular need no member read
+            await _check_members(s, session, venue, named)
+        add_holds(s, booking, chosen, experts, seats)
     await s.flush()
     return booking
 
