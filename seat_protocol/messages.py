@@ -102,7 +102,8 @@ __all__ = [
 # Version 2 adds the verdict to ``score_ack`` (``accepted``, ``code``, ``message``), the seat
 # key's signature to ``submit_score`` (``signature``) and informational review notices
 # (``review_request.informational``). Version 3 adds ``hello.chunk_framings``: the binary chunk
-# framings the seat reads (``seat_protocol.chunk_frames``). A hub speaks all three; a seat says
+# framings the seat reads (``seat_protocol.chunk_frames``), and the hub's ``announcement`` (not
+# sent to an older seat). A hub speaks all three; a seat says
 # which it speaks in hello.
 PROTOCOL_VERSION = 3
 SUPPORTED_VERSIONS = frozenset({1, 2, 3})
@@ -1026,9 +1027,12 @@ def for_version(msg: AppMessage, version: int) -> AppMessage | None:
     Version 1 knows no verdict in ``score_ack``: an accepted save is the bare acknowledgement,
     a refused one the ``error`` (``ref`` = the key) version-1 seats took for a refusal; an
     informational review notice is not sent at all (a version-1 page would offer to answer
-    it)."""
+    it). Version 2 gets no ``announcement`` (version 3 added it; the expert still sees every
+    announcement once their terminal is upgraded, as they are sent again on reconnect)."""
+    if version < 3 and isinstance(msg, Announcement):
+        return None  # new in version 3: an older agent would close the link on the unknown type
     if version >= 2:
-        return msg  # version 3 changed only what a seat sends (hello), nothing the hub sends
+        return msg
     if isinstance(msg, ScoreAck):
         if msg.accepted:
             return ScoreAck(seq=msg.seq, idempotency_key=msg.idempotency_key)

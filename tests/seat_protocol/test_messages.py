@@ -541,3 +541,11 @@ def test_a_version_1_peer_is_sent_what_version_1_speaks() -> None:
     assert for_version(told, 1) is None
     assert for_version(told, 2) is told
     assert for_version(accepted, 2) is accepted
+    # An announcement is new in version 3: an older agent would close the link on it.
+    said = Announcement(
+        seq=6, announcement_id=1, session_id="1", role="host_operator", role_name="主场业务人员",
+        at=1.0, text="请注意",
+    )  # fmt: skip
+    assert for_version(said, 2) is None
+    assert for_version(said, 1) is None
+    assert for_version(said, 3) is said
