@@ -23,7 +23,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from evaluation_hub.archive.errors import ArchiveError
-from evaluation_hub.archive.recordings import SEGMENT_EVENT
+from evaluation_hub.archive.recordings import RESUMED_EVENT, SEGMENT_EVENT, STOPPED_EVENT
 from evaluation_hub.audit.chain import AuditEvent
 from evaluation_hub.audit.checkpoint import Checkpoint
 from evaluation_hub.audit.models import AuditCheckpointRow, AuditEventRow
@@ -101,6 +101,8 @@ async def session_subjects(s: AsyncSession, session_id: int) -> tuple[set[str], 
 # Check-in events are subjects of the seat; their payload's booking id ties them to a session
 # (a refusal without one was not for any booked expert and belongs to no session).
 _CHECKIN_EVENTS = ("checkin.accepted", "checkin.refused")
+# A recorder's outage is the seat's (by its key), not one session's: few, filtered by payload.
+_OUTAGE_EVENTS = (STOPPED_EVENT, RESUMED_EVENT)
 
 
 async def _session_seqs(s: AsyncSession, session_id: int) -> list[int]:
@@ -114,6 +116,7 @@ async def _session_seqs(s: AsyncSession, session_id: int) -> list[int]:
                 AuditEventRow.subject.in_(subjects),
                 AuditEventRow.subject.in_(seat_subjects)
                 & (AuditEventRow.kind.in_([SEGMENT_EVENT, *_CHECKIN_EVENTS])),
+                AuditEventRow.kind.in_(_OUTAGE_EVENTS),
             )
         )
     )
@@ -123,6 +126,8 @@ async def _session_seqs(s: AsyncSession, session_id: int) -> list[int]:
             return True
         if row.kind == SEGMENT_EVENT:
             return bool(row.payload.get("session_id") == session_id)
+        if row.kind in _OUTAGE_EVENTS:  # named by seat key: the payload lists the sessions
+            return session_id in (row.payload.get("session_ids") or ())
         return row.payload.get("booking_id") in bookings  # a check-in, accepted or refused
 
     return sorted(row.seq for row in rows.scalars() if concerns_session(row))

@@ -30,6 +30,10 @@ from evaluation_hub.audit.store import append_event
 __all__ = ["SEGMENT_EVENT", "RecordingSegment", "append_segment_event", "segment_of"]
 
 SEGMENT_EVENT = "recording.segment_closed"
+# A seat's recorder stopping (its disk full) and resuming: seat events whose payload names the
+# sessions the seat's media belonged to then (``session_ids``); in each one's audit slice.
+STOPPED_EVENT = "recording.stopped"
+RESUMED_EVENT = "recording.resumed"
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,9 +36,13 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
-from evaluation_hub.archive.recordings import append_segment_event
+from evaluation_hub.archive.recordings import (
+    RESUMED_EVENT,
+    STOPPED_EVENT,
+    append_segment_event,
+)
 from evaluation_hub.audit.store import append_event
 from evaluation_hub.config import HubConfig
 from evaluation_hub.db.engine import Database
@@ -73,8 +77,6 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 UNASSIGNED_EVENT = "recording.segment_unassigned"
-STOPPED_EVENT: Final = "recording.stopped"
-RESUMED_EVENT: Final = "recording.resumed"
 
 SegmentSink = Callable[[str, str, RecordedSegment], Awaitable[None]]
 """Called with (seat key, file relative to the recordings directory, segment)."""

@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 
 from evaluation_hub.archive import sections as sections_module
+from evaluation_hub.archive.auditslice import load_slice
 from evaluation_hub.archive.errors import ArchiveError
+from evaluation_hub.archive.recordings import RESUMED_EVENT, STOPPED_EVENT
 from evaluation_hub.archive.sections import (
     ArchiveContext,
     BundleFile,
@@ -21,6 +23,8 @@ from evaluation_hub.archive.sections import (
 )
 from evaluation_hub.archive.verify import verify_bundle
 from evaluation_hub.archive.writer import create_archive
+from evaluation_hub.audit.checkpoint import CheckpointPolicy
+from evaluation_hub.audit.store import append_event, maybe_checkpoint
 from tests.archive.conftest import SEGMENT_FILE, Seeded
 from tests.conftest import FakeClock
 
@@ -130,3 +134,30 @@ async def test_altered_recording_is_refused_and_nothing_is_left(
         f"{s.recordings / SEGMENT_FILE} has SHA-256 {actual}, but its audit event recorded "
     )
     assert leftovers(tmp_path, "refused") == []
+
+
+async def test_a_recorders_outage_is_in_the_slice_of_the_sessions_it_names(
+    seeded_session: Seeded, clock: FakeClock
+) -> None:
+    """recording.stopped / recording.resumed name the seat by its key, not by a session's
+    subject: the slice takes them by the sessions their payload lists, and only those."""
+    db, sid = seeded_session.db, int(seeded_session.ids["session"])
+    async with db.write() as s:
+        ours = await append_event(
+            s, kind=STOPPED_EVENT, subject="seat:DL.DL-01", actor="recorder",
+            payload={"reason": "disk_full", "session_ids": [sid]}, at=clock(),
+        )  # fmt: skip
+        theirs = await append_event(
+            s, kind=RESUMED_EVENT, subject="seat:DL.DL-02", actor="recorder",
+            payload={"session_ids": [sid + 1000]}, at=clock(),
+        )  # fmt: skip
+        nobodys = await append_event(
+            s, kind=STOPPED_EVENT, subject="seat:HH.HH-01", actor="recorder",
+            payload={"reason": "disk_full", "session_ids": []}, at=clock(),
+        )  # fmt: skip
+        await maybe_checkpoint(s, seeded_session.key, clock(), CheckpointPolicy(every_events=1))
+    async with db.read() as s:
+        seqs = set((await load_slice(s, sid)).session_seqs)
+    assert ours.seq in seqs
+    assert theirs.seq not in seqs
+    assert nobodys.seq not in seqs
