@@ -20,9 +20,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mapping
 from typing import Any
 
+import structlog
 from aiohttp import web
 
 from evaluation_hub.api.auth import principal
@@ -34,13 +35,15 @@ from evaluation_hub.api.schema import read_json
 from evaluation_hub.api.seat_link import SEAT_HUB
 from evaluation_hub.api.views.live import (
     opened_json,
+    recording_json,
     snapshot_events,
     viewer_figures_json,
     wall_json,
 )
+from evaluation_hub.bus.base import Bus
 from evaluation_hub.live import records, watching
 from evaluation_hub.live.hub import AlertSink, AuditSink, LiveHub
-from evaluation_hub.live.recording import recordings_from_config
+from evaluation_hub.live.recording import RecordingState, recordings_from_config
 from evaluation_hub.live.relay import LiveRelay
 from evaluation_hub.live.status import seat_channel
 from media.conduct import ConductAlert
@@ -48,6 +51,7 @@ from seat_protocol.messages import MAX_SDP_CHARS
 
 __all__ = ["LIVE", "RELAY", "routes", "setup_live"]
 
+log = structlog.get_logger(__name__)
 routes = ApiRoutes()
 TAG = "音视频监督"
 
@@ -67,6 +71,22 @@ VIEWER_OFFER = {
 _OBJECT: dict[str, Any] = {"type": "object"}
 
 
+def _recording_announcer(
+    bus: Bus,
+) -> Callable[[str, RecordingState], Coroutine[Any, Any, None]]:
+    """Tell the walls watching a seat that its recording stopped or resumed (``live.recording``,
+    on the seat's channel like its state and alerts)."""
+
+    async def announce(seat_key: str, state: RecordingState) -> None:
+        event = {"type": "live.recording", "seat_key": seat_key, "recording": recording_json(state)}
+        try:
+            await bus.publish(seat_channel(seat_key), event)
+        except Exception as exc:  # the wall then learns it on its next load
+            log.warning("live.recording_unannounced", seat_key=seat_key, error=str(exc))
+
+    return announce
+
+
 def setup_live(app: web.Application, live: LiveHub | None = None) -> LiveHub:
     """Put a :class:`LiveHub` on the app (one is made from the app's services, recording as
     configured)."""
@@ -74,6 +94,8 @@ def setup_live(app: web.Application, live: LiveHub | None = None) -> LiveHub:
         services = app[SERVICES]
         live = LiveHub(services.bus, audit=_audit_sink(app), alerts=_alert_sink(app))
         live.recordings = recordings_from_config(services.config, services.db, app[CLOCK])
+        if live.recordings is not None:
+            live.recordings.announce = _recording_announcer(services.bus)
     app[LIVE] = live
     # Check-in confirms presence from what the seat's conduct monitor sees (签到在场核验).
     app[SERVICES].pictures = live

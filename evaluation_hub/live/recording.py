@@ -132,6 +132,8 @@ class SeatRecordings:
         self._wall_clock = wall_clock
         self._recorders: dict[str, SeatRecorder] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
+        #: told each seat's new recording state as it stops or resumes (the wall's live event)
+        self.announce: Callable[[str, RecordingState], Coroutine[Any, Any, None]] | None = None
         self._pruner: asyncio.Task[None] | None = None
 
     def recorder(self, seat_key: str) -> SeatRecorder | None:
@@ -263,6 +265,8 @@ class SeatRecordings:
         self._track(self._report(seat_key, f"{directory}/{segment.path.name}", segment))
 
     def _outage(self, seat_key: str, change: RecordingStopped | RecordingResumed) -> None:
+        if self.announce is not None and (state := self.state(seat_key)) is not None:
+            self._track(self.announce(seat_key, state))
         if self._outages is None:
             return
         if isinstance(change, RecordingStopped):

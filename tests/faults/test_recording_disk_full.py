@@ -16,12 +16,14 @@ mounting is not permitted the test says so and skips.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import errno
+import json
 import os
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -111,6 +113,39 @@ async def wall_recording(run: Evaluation) -> dict[str, Any]:
     return {s["seat_key"]: s["recording"] for s in body["seats"]}
 
 
+@contextlib.asynccontextmanager
+async def wall_events(run: Evaluation) -> AsyncIterator[list[dict[str, Any]]]:
+    """The events the wall's stream carries (host supervisor's), gathered while open."""
+    assert run.http is not None
+    supervisor = await _login(run.http, run.hub.base, "km_supervisor")
+    seen: list[dict[str, Any]] = []
+    url = f"{run.hub.base}/api/sessions/{run.sid}/live/events"
+
+    async def read() -> None:
+        async with run.http.get(url, headers=supervisor) as resp:  # type: ignore[union-attr]
+            assert resp.status == 200
+            async for line in resp.content:
+                if line.startswith(b"data: "):
+                    seen.append(json.loads(line[6:]))
+
+    task = asyncio.create_task(read())
+    try:
+        yield seen
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def recording_said(seen: list[dict[str, Any]], state: str) -> set[str]:
+    """The seats whose live.recording event (not the opening snapshot) said ``state``."""
+    return {
+        e["seat_key"]
+        for e in seen
+        if e.get("type") == "live.recording" and e["recording"]["state"] == state
+    }
+
+
 async def metric_lines(run: Evaluation, name: str) -> set[str]:
     async with aiohttp.ClientSession() as http, http.get(f"{run.hub.base}/metrics") as resp:
         assert resp.status == 200
@@ -123,9 +158,12 @@ async def test_the_recording_disk_fills_up_and_the_evaluation_goes_on(
     url = pg_server.create_database(f"faults_{os.getpid()}_{tmp_path.name}"[:60])
     settings = {"EVALHUB_RECORDING_SEGMENT_SECONDS": "1", "EVALHUB_RECORDING_RESUME_FREE_MB": "2"}
     with small_disk(tmp_path / "recordings", "8m") as disk:
-        async with running_evaluation(
-            url, tmp_path, redis_url=private_redis.url, publish=PUBLISHING, hub_env=settings
-        ) as run:
+        async with (
+            running_evaluation(
+                url, tmp_path, redis_url=private_redis.url, publish=PUBLISHING, hub_env=settings
+            ) as run,
+            contextlib.AsyncExitStack() as stack,
+        ):
             await run.start()
 
             async def recorded(n: int) -> bool:
@@ -138,6 +176,7 @@ async def test_the_recording_disk_fills_up_and_the_evaluation_goes_on(
                       if key in KEYS else None)
                 for key in (f"{label[:2]}.{label}" for label in SEATS.values())
             }  # fmt: skip
+            stream = await stack.enter_async_context(wall_events(run))
             filler = fill(disk)
             full = time.monotonic()
             run.mark("disk full")
@@ -153,6 +192,12 @@ async def test_the_recording_disk_fills_up_and_the_evaluation_goes_on(
             stopping = time.monotonic() - full
             run.mark("recording stopped")
             hashed_when_stopped = len(hashed_segments(await recording_events(run)))
+
+            async def wall_told_stopped() -> bool:
+                return recording_said(stream, "stopped") >= set(KEYS)
+
+            # The open wall is told at once, without reloading (live.recording on its stream).
+            await until(wall_told_stopped, "the wall's stream saying each seat stopped recording")
             wall = await wall_recording(run)
             for key in KEYS:
                 shown = wall[key]
@@ -185,6 +230,11 @@ async def test_the_recording_disk_fills_up_and_the_evaluation_goes_on(
             run.mark("recording resumed")
             wall = await wall_recording(run)
             assert {key: wall[key]["state"] for key in KEYS} == dict.fromkeys(KEYS, "recording")
+
+            async def wall_told_resumed() -> bool:
+                return recording_said(stream, "recording") >= set(KEYS)
+
+            await until(wall_told_resumed, "the wall's stream saying each seat records again")
             assert await metric_lines(run, "evalhub_recording_stopped{") == {
                 f'evalhub_recording_stopped{{seat="{key}"}} 0.0' for key in KEYS
             }

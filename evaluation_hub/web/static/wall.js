@@ -306,6 +306,10 @@ function onEvent(message) {
   const tile = tiles.get(event.seat_id);
   if (event.type === "live.seat" && tile) {
     setState(tile, event.state);
+  } else if (event.type === "live.recording" && tile) {
+    // The seat's recorder stopped (its disk full) or resumed: the tile says so at once.
+    tile.seat.recording = event.recording;
+    renderBadges(tile);
   } else if (event.type === "live.alert") {
     // The stream opens with a snapshot of active alerts; one the wall already shows is not news.
     const known = tile && tile.alerts.get(event.kind);
