@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 from sqlalchemy import event
@@ -30,9 +30,17 @@ from evaluation_hub.db import migrate
 from evaluation_hub.errors import ConfigError, DatabaseNotMigrated
 from evaluation_hub.secretfile import PRIVATE_DIR, private_file
 
-__all__ = ["CommitListener", "Database", "is_sqlite", "make_engine", "sqlite_path"]
+__all__ = [
+    "CommitListener",
+    "Database",
+    "is_sqlite",
+    "make_engine",
+    "sqlite_path",
+    "to_completion",
+]
 
 log = structlog.get_logger(__name__)
+T = TypeVar("T")
 
 # Called with the unit of work's ``info`` after it committed: a store notes there what others
 # must hear of (``info[...]``), and listeners tell them only once it is durable.
@@ -174,13 +182,14 @@ class Database:
         """Close every pooled connection; a cancellation meanwhile (a second Ctrl-C) waits for
         the closing to finish and is re-raised then, so no connection is left to the garbage
         collector."""
-        await _to_completion(self.engine.dispose())
+        await to_completion(self.engine.dispose())
 
 
-async def _to_completion(work: Coroutine[Any, Any, None]) -> None:
+async def to_completion(work: Awaitable[T]) -> T:
     """Run ``work`` in a task of its own and wait for it even if the caller is cancelled
-    meanwhile; the caller's cancellation is re-raised once ``work`` is done."""
-    task = asyncio.create_task(work)
+    meanwhile; the caller's cancellation is re-raised once ``work`` is done, else its result
+    is returned. For work that must not be cut off mid-transaction or mid-close."""
+    task = asyncio.ensure_future(work)
     cancelled: asyncio.CancelledError | None = None
     while True:
         try:
@@ -193,3 +202,4 @@ async def _to_completion(work: Coroutine[Any, Any, None]) -> None:
             break
     if cancelled is not None:
         raise cancelled
+    return task.result()

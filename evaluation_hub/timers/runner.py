@@ -15,17 +15,15 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TypeVar
 
 import structlog
 
-from evaluation_hub.db.engine import Database
+from evaluation_hub.db.engine import Database, to_completion
 from evaluation_hub.timers.lease import hold, let_go
 
 __all__ = ["LEASE_TURNS", "Timers"]
 
 log = structlog.get_logger(__name__)
-T = TypeVar("T")
 
 #: how many turns of a job a lease lasts without renewal
 LEASE_TURNS = 3
@@ -53,7 +51,10 @@ class Timers:
         term = timedelta(seconds=LEASE_TURNS * interval)
         while True:
             try:
-                mine = await _finished(
+                # A cancelled turn (the hub stopping) lets its transaction end first: it must
+                # not hold SQLite's write lock while the hub hands back its leases and writes
+                # its closing checkpoint (the demo once missed its exit on 'database is locked').
+                mine = await to_completion(
                     hold(self.db, name, self.holder, now=self.wall_clock(), term=term)
                 )
             except Exception as exc:
@@ -68,7 +69,7 @@ class Timers:
             if mine:
                 self.held.add(name)
                 self.runs[name] += 1
-                await _finished(job())
+                await to_completion(job())
             else:
                 self.held.discard(name)
             await asyncio.sleep(interval)
@@ -80,16 +81,3 @@ class Timers:
             await let_go(self.db, self.holder)
         except Exception as exc:
             log.warning("timer.lease_release_failed", error=f"{type(exc).__name__}: {exc}")
-
-
-async def _finished(work: Awaitable[T]) -> T:
-    """``work``'s result; a cancellation meanwhile (the hub stopping) waits for ``work`` to end
-    before it is re-raised. A lease's or a job's write transaction is then committed or rolled
-    back, not left holding SQLite's write lock while the stopping hub hands its leases back and
-    writes its closing checkpoint (each waited 30 s for that lock; the demo missed its exit)."""
-    task = asyncio.ensure_future(work)
-    try:
-        return await asyncio.shield(task)
-    except asyncio.CancelledError:
-        await asyncio.wait({task})
-        raise
