@@ -11,6 +11,8 @@ all, a supervisor of a seat's own venue that seat, nobody else anything.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -25,11 +27,14 @@ from evaluation_hub.api.seat_link import SEAT_HUB
 from evaluation_hub.api.views.talkback import panel_json, sent_json
 from evaluation_hub.talkback import announcements, voice_turns
 from evaluation_hub.talkback.voice import VoiceHub
+from evaluation_hub.talkback.voice_relay import VoiceRelay
 from seat_protocol.messages import MAX_ANNOUNCEMENT_CHARS, MAX_SDP_CHARS
 
-__all__ = ["ANNOUNCEMENT", "VOICE", "VOICE_OFFER", "routes", "setup_talkback"]
+__all__ = ["ANNOUNCEMENT", "VOICE", "VOICE_OFFER", "VOICE_RELAY", "routes", "setup_talkback"]
 
 VOICE = web.AppKey("talkback_voice", VoiceHub)
+# Push to talk on any hub process (``talkback.voice_relay``).
+VOICE_RELAY = web.AppKey("talkback_voice_relay", VoiceRelay)
 
 routes = ApiRoutes()
 TAG = "喊话与通知"
@@ -61,14 +66,24 @@ _OBJECT: dict[str, Any] = {"type": "object"}
 
 
 def setup_talkback(app: web.Application, voice: VoiceHub | None = None) -> VoiceHub:
-    """Put a :class:`VoiceHub` on the app; seats' talk-back offers arrive over the seat link."""
+    """Put a :class:`VoiceHub` on the app; seats' talk-back offers arrive over the seat link.
+    On a shared bus (Redis), its :class:`VoiceRelay` reaches the other hub processes' seats."""
     voice = voice if voice is not None else VoiceHub()
     app[VOICE] = voice
+    services = app[SERVICES]
+    relay = VoiceRelay(voice, services.bus, remote=services.config.redis_url is not None)
+    app[VOICE_RELAY] = relay
     if SEAT_HUB in app:
         app[SEAT_HUB].talkback_offer_handler = voice.seat_offer
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        serving = asyncio.create_task(relay.serve()) if relay.remote else None
         yield
+        if serving is not None:
+            serving.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await serving
+        await relay.close()
         await voice.close()
 
     app.cleanup_ctx.append(lifecycle)
@@ -133,7 +148,7 @@ async def start_voice(request: web.Request) -> web.Response:
     body = await read_json(request, VOICE_OFFER)
     started = await voice_turns.start_voice(
         request.app[SERVICES],
-        request.app[VOICE],
+        request.app[VOICE_RELAY],
         who,
         session_id,
         seat_id=body.get("seat_id"),
@@ -164,7 +179,7 @@ async def end_voice(request: web.Request) -> web.Response:
     who = await principal(request)
     talk_id = path_id(request, "talk_id")
     ended = await voice_turns.end_voice(
-        request.app[SERVICES], request.app[VOICE], who, talk_id, now=request.app[CLOCK]()
+        request.app[SERVICES], request.app[VOICE_RELAY], who, talk_id, now=request.app[CLOCK]()
     )
     return web.json_response(
         {"talk_id": ended.talk_id, "duration_s": round(ended.duration_s, 1), "frames": ended.frames}

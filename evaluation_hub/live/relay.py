@@ -13,9 +13,9 @@ the seat's media (or the viewer), and otherwise asks the other processes over th
 * ``close`` and ``stats`` of a viewer: by the process holding that viewer (viewer ids are
   unique across processes, ``live.viewer_places.first_viewer_id``).
 
-Requests go on :data:`REQUESTS`, each answered on the asker's own channel
-(``live-relay:<process>``) by the process that has what was asked for; the others stay silent.
-So a request nobody can answer ends at its timeout with today's refusal (the seat is not
+Requests go on :data:`REQUESTS` (``bus.asking.BusAsker``), each answered on the asker's own
+channel (``live-relay:<process>``) by the process that has what was asked for; the others stay
+silent. So a request nobody can answer ends at its timeout with today's refusal (the seat is not
 publishing, the viewer does not exist). Access was decided by the asking process before it
 asks; the answering process trusts its peers on the bus (the bus is the hub's own).
 
@@ -24,18 +24,16 @@ With the in-process bus (one hub process) nothing is asked: the relay is the loc
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import dataclasses
-import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
 
+from evaluation_hub.bus.asking import BusAsker
 from evaluation_hub.bus.base import Bus, Event
-from evaluation_hub.errors import BusError, Forbidden, NotFound
+from evaluation_hub.errors import Forbidden, NotFound
 from evaluation_hub.live.hub import LiveHub
 from evaluation_hub.live.status import MediaRefused, SeatStatus
 from media.conduct import AlertKind, ConductAlert
@@ -102,14 +100,18 @@ class LiveRelay:
     ask_timeout: float = 5.0
     #: how long the wall waits for other processes' word on the seats it sees offline
     status_timeout: float = 0.5
-    process: str = field(default_factory=lambda: uuid.uuid4().hex)
-    _pending: dict[str, asyncio.Queue[Event]] = field(default_factory=dict)
-    _ready: asyncio.Event = field(default_factory=asyncio.Event)
-    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    asker: BusAsker = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.asker = BusAsker(self.bus, REQUESTS, self._reply)
 
     @property
-    def replies(self) -> str:
-        return f"{REQUESTS}:{self.process}"
+    def process(self) -> str:
+        return self.asker.process
+
+    async def serve(self) -> None:
+        """Answer the other processes' requests and take in their replies, until cancelled."""
+        await self.asker.serve()
 
     # --- what the wall's use cases call ------------------------------------------------
 
@@ -119,7 +121,7 @@ class LiveRelay:
         missing = {key for key, status in found.items() if status.state in _GONE}
         if not missing or not self.remote:
             return found
-        replies = await self._ask(
+        replies = await self.asker.ask(
             {"op": "status", "seats": sorted(missing)},
             wait=self.status_timeout,
             enough=lambda got: missing <= {k for r in got for k in r.get("statuses", {})},
@@ -134,8 +136,9 @@ class LiveRelay:
         """The viewer's id and the SDP answer of the process holding the seat's media."""
         if self.remote and self.live.status(seat_key).state in _GONE:
             # Its media is elsewhere (or nowhere): the process holding it answers.
-            reply = await self._ask_one(
-                {"op": "watch", "seat": seat_key, "username": username, "sdp": sdp}
+            reply = await self.asker.ask_one(
+                {"op": "watch", "seat": seat_key, "username": username, "sdp": sdp},
+                wait=self.ask_timeout,
             )
             if reply is None:
                 # Nobody has it live: as one process would answer (a lost seat's viewer waits
@@ -173,7 +176,9 @@ class LiveRelay:
     async def _viewer_op(self, op: str, viewer_id: int, username: str) -> Event | None:
         if not self.remote:
             return None
-        return await self._ask_one({"op": op, "viewer": viewer_id, "username": username})
+        return await self.asker.ask_one(
+            {"op": op, "viewer": viewer_id, "username": username}, wait=self.ask_timeout
+        )
 
     @staticmethod
     def _check(reply: Event | None, viewer_id: int) -> Event:
@@ -183,65 +188,7 @@ class LiveRelay:
             raise _not_yours(viewer_id)
         return reply
 
-    async def _ask_one(self, request: dict[str, Any]) -> Event | None:
-        replies = await self._ask(request, wait=self.ask_timeout, enough=bool)
-        return replies[0] if replies else None
-
-    async def _ask(
-        self, request: dict[str, Any], *, wait: float, enough: Callable[[list[Event]], bool]
-    ) -> list[Event]:
-        """Publish ``request``; the replies until ``enough(replies)`` or ``wait`` seconds."""
-        if not self._ready.is_set():
-            return []  # not serving yet (or any more): nobody could answer us
-        ask_id = uuid.uuid4().hex
-        queue: asyncio.Queue[Event] = asyncio.Queue()
-        self._pending[ask_id] = queue
-        got: list[Event] = []
-        try:
-            await self.bus.publish(REQUESTS, {**request, "id": ask_id, "from": self.process})
-            async with asyncio.timeout(wait):
-                while not enough(got):
-                    got.append(await queue.get())
-        except TimeoutError:
-            pass
-        except BusError as exc:
-            log.warning("live.relay_unavailable", op=request["op"], error=str(exc))
-        finally:
-            del self._pending[ask_id]
-        return got
-
     # --- answering ------------------------------------------------------------------------
-
-    async def serve(self) -> None:
-        """Answer the other processes' requests and take in their replies, until cancelled."""
-        async with self.bus.subscribe(REQUESTS, self.replies) as subscription:
-            self._ready.set()
-            try:
-                async for channel, event in subscription:
-                    if channel == self.replies:
-                        queue = self._pending.get(str(event.get("id")))
-                        if queue is not None:
-                            queue.put_nowait(event)
-                    elif event.get("from") != self.process:
-                        # Answering a watch takes ICE gathering: beside the loop, not in it.
-                        task = asyncio.create_task(self._answer(event))
-                        self._tasks.add(task)
-                        task.add_done_callback(self._tasks.discard)
-            finally:
-                self._ready.clear()
-                for task in list(self._tasks):
-                    task.cancel()
-
-    async def _answer(self, event: Event) -> None:
-        try:
-            reply = await self._reply(event)
-        except Exception:
-            log.exception("live.relay_answer_failed", op=event.get("op"))
-            return
-        if reply is None:
-            return
-        with contextlib.suppress(BusError):
-            await self.bus.publish(f"{REQUESTS}:{event['from']}", {**reply, "id": event.get("id")})
 
     async def _reply(self, event: Event) -> dict[str, Any] | None:
         op = event.get("op")

@@ -12,8 +12,10 @@ A turn (:meth:`VoiceHub.open_turn`) is the speaker's browser sending its microph
 its decoded frames go to the TalkTrack of each seat addressed (access is the use case's,
 ``talkback.voice_turns``). Decoded and re-encoded per seat rather than forwarded packet by
 packet: a turn reaches a handful of seats for seconds, and the seat's stream stays continuous
-across turns and speakers (its own timestamps). A seat connected to another hub process is not
-reached from this one (reported as not connected).
+across turns and speakers (its own timestamps). A seat connected to another hub process is
+reached through that process (``talkback.voice_relay``): the turn's frames also go to a
+:class:`~media.talkback.TalkTrack` sent to it (``Turn.relays``), where they open a relayed turn
+of their own to the seats it holds.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from aiortc.exceptions import InternalError, InvalidAccessError, InvalidStateErr
 from aiortc.mediastreams import MediaStreamError
 from av import AudioFrame
 
-from evaluation_hub.errors import Conflict, InvalidInput
+from evaluation_hub.errors import InvalidInput
 from media.talkback import TalkTrack
 
 __all__ = ["Turn", "VoiceHub"]
@@ -62,6 +64,8 @@ class Turn:
     reached: set[str] = field(default_factory=set)
     #: the turn as stored with the session (``talkback_messages.id``), once it is
     talk_id: int | None = None
+    #: tracks toward other hub processes holding some of the seats (``talkback.voice_relay``)
+    relays: list[TalkTrack] = field(default_factory=list)
 
 
 class VoiceHub:
@@ -72,6 +76,11 @@ class VoiceHub:
         self._ears: dict[str, _Ear] = {}
         self._turns: dict[int, Turn] = {}
         self._ids = turn_ids if turn_ids is not None else itertools.count(1)
+        self._closing: set[asyncio.Task[Turn | None]] = set()
+
+    @property
+    def rtc_configuration(self) -> RTCConfiguration | None:
+        return self._rtc
 
     def listening(self, seat_key: str) -> bool:
         ear = self._ears.get(seat_key)
@@ -105,23 +114,36 @@ class VoiceHub:
         return description.sdp
 
     async def open_turn(
-        self, username: str, seat_keys: tuple[str, ...], sdp: str
+        self,
+        username: str,
+        seat_keys: tuple[str, ...],
+        sdp: str,
+        *,
+        relays: tuple[TalkTrack, ...] = (),
+        relayed: bool = False,
     ) -> tuple[Turn, str]:
-        """Answer a speaker's offer (access already checked) and forward what they say."""
+        """Answer a speaker's offer (access already checked) and forward what they say to the
+        seats of ``seat_keys`` listening here and to ``relays``. ``relayed``: the offer is
+        another hub process's (a turn it relays), closed here when that connection is lost."""
         listening = tuple(key for key in seat_keys if self.listening(key))
-        if not listening:
-            raise Conflict(
-                "talkback-no-seat-listening",
-                "所选工位的评标终端当前没有连接喊话音频，无法喊话（可改发文字通知）",
-            )
         pc = RTCPeerConnection(self._rtc)
         pc.addTransceiver("audio", direction="recvonly")
-        turn = Turn(next(self._ids), username, listening, pc)
+        turn = Turn(next(self._ids), username, listening, pc, relays=list(relays))
 
         @pc.on("track")
         def on_track(track: MediaStreamTrack) -> None:
             if track.kind == "audio" and turn.task is None:
                 turn.task = asyncio.ensure_future(self._forward(turn, track))
+
+        if relayed:
+
+            @pc.on("connectionstatechange")
+            def on_state() -> None:
+                # The relaying process died or went away without ending the turn.
+                if pc.connectionState in ("failed", "closed") and turn.id in self._turns:
+                    closing = asyncio.ensure_future(self.close_turn(turn.id))
+                    self._closing.add(closing)
+                    closing.add_done_callback(self._closing.discard)
 
         try:
             await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
@@ -170,6 +192,8 @@ class VoiceHub:
             if not isinstance(frame, AudioFrame):
                 continue
             turn.frames += 1
+            for relay in turn.relays:
+                relay.put(frame)
             for key in turn.seat_keys:
                 ear = self._ears.get(key)
                 if ear is not None:

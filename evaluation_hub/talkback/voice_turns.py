@@ -2,9 +2,10 @@
 
 :func:`start_voice` checks the caller first (``talkback.recipients.address``, the rule of
 announcements), answers the speaker's offer (``talkback.voice.VoiceHub``: 409 when none of the
-seats addressed has its talk-back connection up), then stores the turn with the session and
+seats addressed has its talk-back connection up, on any hub process: ``talkback.voice_relay``),
+then stores the turn with the session and
 appends ``talkback.voice_started`` (who, when, to whom) in one unit of work. :func:`end_voice`
-(the speaker only) closes the turn and records its end and duration
+(the speaker only, wherever the request lands) closes the turn and records its end and duration
 (``talkback.voice_ended``). A turn whose audit cannot be written is closed at once.
 """
 
@@ -15,12 +16,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from evaluation_hub.audit.store import append_event
-from evaluation_hub.errors import Forbidden, NotFound
 from evaluation_hub.principal import Principal
 from evaluation_hub.services import Services
 from evaluation_hub.talkback.models import TalkbackRow
 from evaluation_hub.talkback.recipients import address
-from evaluation_hub.talkback.voice import VoiceHub
+from evaluation_hub.talkback.voice_relay import VoiceRelay
 
 __all__ = ["EndedVoice", "StartedVoice", "end_voice", "start_voice"]
 
@@ -42,7 +42,7 @@ class EndedVoice:
 
 async def start_voice(
     hub: Services,
-    voice: VoiceHub,
+    voice: VoiceRelay,
     who: Principal,
     session_id: int,
     *,
@@ -53,7 +53,8 @@ async def start_voice(
     async with hub.db.read() as s:
         to = await address(s, who, session_id, seat_id, now=now)
     keys = tuple(seat.seat_key for seat in to.seats)
-    turn, answer = await voice.open_turn(who.username, keys, sdp)
+    opened = await voice.open_turn(who.username, keys, sdp)
+    turn = opened.turn
     try:
         async with hub.db.write() as s:
             row = TalkbackRow(
@@ -75,7 +76,7 @@ async def start_voice(
                     "talk_id": row.id,
                     "to": "all" if to.seat is None else to.seat.seat_key,
                     "seats": list(keys),
-                    "listening": list(turn.seat_keys),
+                    "listening": list(opened.listening),
                     "role": to.role,
                 },
                 at=now,
@@ -85,19 +86,14 @@ async def start_voice(
         await asyncio.shield(voice.close_turn(turn.id))
         raise
     turn.talk_id = talk_id
-    return StartedVoice(talk_id, answer, keys, turn.seat_keys)
+    return StartedVoice(talk_id, opened.sdp, keys, opened.listening)
 
 
 async def end_voice(
-    hub: Services, voice: VoiceHub, who: Principal, talk_id: int, *, now: datetime
+    hub: Services, voice: VoiceRelay, who: Principal, talk_id: int, *, now: datetime
 ) -> EndedVoice:
-    """End the caller's own turn ``talk_id`` (404 if it is not open in this process)."""
-    turn = voice.stored_turn(talk_id)
-    if turn is None:
-        raise NotFound("talkback-turn-not-found", f"喊话 #{talk_id} 不存在或已结束")
-    if turn.username != who.username:
-        raise Forbidden("not-your-turn", f"喊话 #{talk_id} 不是当前用户发起的")
-    await voice.close_turn(turn.id)
+    """End the caller's own turn ``talk_id`` (404 if no hub process holds it open)."""
+    closed = await voice.end_turn(talk_id, who.username)
     async with hub.db.write() as s:
         row = await s.get(TalkbackRow, talk_id)
         assert row is not None
@@ -111,9 +107,9 @@ async def end_voice(
             payload={
                 "talk_id": talk_id,
                 "duration_s": str(round(duration, 3)),
-                "frames": turn.frames,
-                "reached": sorted(turn.reached),
+                "frames": closed.frames,
+                "reached": list(closed.reached),
             },
             at=now,
         )
-    return EndedVoice(talk_id, duration, turn.frames)
+    return EndedVoice(talk_id, duration, closed.frames)

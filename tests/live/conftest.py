@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -20,7 +21,7 @@ from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription
 
 from evaluation_hub.api.app import create_app
 from evaluation_hub.api.keys import CLOCK
-from evaluation_hub.api.live import LIVE
+from evaluation_hub.api.live import LIVE, RELAY
 from evaluation_hub.booking import answers
 from evaluation_hub.db.engine import Database
 from evaluation_hub.evaluation.package import start_evaluation
@@ -194,6 +195,39 @@ async def running_rig(tmp_path: Path, clock: FakeClock, *, on: bool = True) -> A
     finally:
         await server.close()
         await db.dispose()
+
+
+@contextlib.asynccontextmanager
+async def two_running_rigs(
+    db: Database, tmp_path: Path, clock: FakeClock, redis_url: str
+) -> AsyncIterator[tuple[Rig, Rig]]:
+    """Two hub apps (two hub processes' worth) on ``db``, seeded with seated experts and the
+    session on (:func:`session_on`), sharing a real Redis bus; each records to its own folder."""
+    ids = await seed_seated(db, clock)
+    await session_on(db, ids, clock())
+    servers: list[TestServer] = []
+    rigs: list[Rig] = []
+    async with aiohttp.ClientSession() as http:
+        try:
+            for name in ("one", "two"):
+                config = dataclasses.replace(
+                    hub_config(db, tmp_path),
+                    redis_url=redis_url,
+                    recordings_dir=tmp_path / f"recordings-{name}",
+                )
+                app = create_app(config, db=db, clock=clock, sweep=False)
+                app[RELAY].ask_timeout = 2.0
+                server = TestServer(app, host="127.0.0.1")
+                await server.start_server()
+                servers.append(server)
+                rigs.append(Rig(app, server, ids, tmp_path, db, http))
+            yield rigs[0], rigs[1]
+        finally:
+            for rig in rigs:
+                for seat in rig.seats:
+                    await seat.stop()
+            for server in servers:
+                await server.close()
 
 
 @pytest.fixture

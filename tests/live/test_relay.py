@@ -6,22 +6,17 @@ is not found, another supervisor's is not theirs."""
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
-from aiohttp.test_utils import TestServer
 
-from evaluation_hub.api.app import create_app
-from evaluation_hub.api.live import LIVE, RELAY
+from evaluation_hub.api.live import LIVE
 from evaluation_hub.db.engine import Database
 from tests.conftest import FakeClock
-from tests.live.conftest import Rig, Viewer, eventually, session_on
+from tests.live.conftest import Rig, Viewer, eventually, two_running_rigs
 from tests.live.test_publish import decoded_frames
-from tests.supervision_api.conftest import hub_config, seed_seated
 
 
 @pytest.fixture
@@ -30,32 +25,11 @@ async def two_rigs(
 ) -> AsyncIterator[tuple[Rig, Rig]]:
     db = Database(f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}")
     await db.upgrade()
-    ids = await seed_seated(db, clock)
-    await session_on(db, ids, clock())
-    servers: list[TestServer] = []
-    rigs: list[Rig] = []
-    async with aiohttp.ClientSession() as http:
-        try:
-            for name in ("one", "two"):
-                config = dataclasses.replace(
-                    hub_config(db, tmp_path),
-                    redis_url=redis_url,
-                    recordings_dir=tmp_path / f"recordings-{name}",
-                )
-                app = create_app(config, db=db, clock=clock, sweep=False)
-                app[RELAY].ask_timeout = 2.0
-                server = TestServer(app, host="127.0.0.1")
-                await server.start_server()
-                servers.append(server)
-                rigs.append(Rig(app, server, ids, tmp_path, db, http))
-            yield rigs[0], rigs[1]
-        finally:
-            for rig in rigs:
-                for seat in rig.seats:
-                    await seat.stop()
-            for server in servers:
-                await server.close()
-            await db.dispose()
+    try:
+        async with two_running_rigs(db, tmp_path, clock, redis_url) as rigs:
+            yield rigs
+    finally:
+        await db.dispose()
 
 
 async def test_a_viewer_request_on_another_process_is_answered_by_the_seats(
