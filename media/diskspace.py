@@ -7,6 +7,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import stat
 from pathlib import Path
 from typing import Final
 
@@ -50,17 +51,24 @@ def prune(
 
     ``now`` is seconds since the epoch, compared with each file's modification time (when
     the segment was closed). Segments still being written (``.part``) are never touched.
-    Returns the deleted paths, oldest first.
+    Returns the paths this call deleted, oldest first. Several hub processes may prune one
+    shared directory at once: a file another deleted first is neither an error nor counted.
     """
-    stored = [
-        StoredSegment(closed_at=path.stat().st_mtime, name=path.name)
-        for path in directory.glob(pattern)
-        if path.is_file()
-    ]
+    stored = []
+    for path in directory.glob(pattern):
+        try:
+            status = path.stat()
+        except FileNotFoundError:
+            continue  # pruned by another process since the listing
+        if stat.S_ISREG(status.st_mode):
+            stored.append(StoredSegment(closed_at=status.st_mtime, name=path.name))
     doomed = expired_segments(stored, keep_seconds=keep_seconds, keep_count=keep_count, now=now)
     deleted = []
     for segment in doomed:
         path = directory / segment.name
-        path.unlink(missing_ok=True)
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            continue
         deleted.append(path)
     return deleted

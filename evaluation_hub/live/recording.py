@@ -21,7 +21,11 @@ to); :meth:`SeatRecordings.state` is what the wall and the metrics show.
 
 Retention (:class:`RecordingPolicy` ``keep_seconds``) deletes closed segments older than that,
 by file modification time, every ``prune_interval`` seconds; without it nothing is deleted —
-recordings are evidence, deleting them is a deliberate setting. The audit events stay.
+recordings are evidence, deleting them is a deliberate setting. The audit events stay. With
+several hub processes, each prunes the directory it records into, on its own timer and without
+a lease: where each has a directory of its own (the compose stack's state volume per hub) a
+lease would leave all but one growing; where they share one, they apply the same rule to the
+same files, and a file another process deleted first is skipped (``media.diskspace.prune``).
 """
 
 from __future__ import annotations

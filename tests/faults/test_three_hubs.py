@@ -5,7 +5,10 @@ One seat also publishes the test pattern: a supervisor watches it through anothe
 the one holding its media (the relay has the holder answer). Mid-evaluation that process is
 killed (SIGKILL): its seats reconnect through nginx to the others, the seat's picture is
 watched again through the proxy, and the evaluation ends ``report_signed`` with every save
-exactly once and the audit chain verified.
+exactly once and the audit chain verified. The publishing seat's recording (2 s segments, one
+recordings directory shared by the three) resumes on the process it moved to: its segments from
+before and after the kill are hashed into the audit chain (the files' SHA-256 as recorded), and
+the gap between them is the segment the killed process had open plus the reconnection.
 
 The proxy's configuration is the compose stack's (``docker/nginx/nginx.conf``) with the
 addresses, files and TLS of this loopback run substituted, so what is tested is what deploys.
@@ -14,6 +17,7 @@ addresses, files and TLS of this loopback run substituted, so what is tested is 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import re
 import signal
@@ -21,13 +25,18 @@ import subprocess
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiortc import RTCSessionDescription
+from sqlalchemy import select
 
+from evaluation_hub.archive.recordings import SEGMENT_EVENT
 from evaluation_hub.audit.keys import load_or_create_private_key
+from evaluation_hub.audit.models import AuditEventRow
+from evaluation_hub.live.recording import UNASSIGNED_EVENT, seat_directory_name
 from tests.e2e.conftest import api, until
 from tests.e2e.test_evaluation_processes import _login
 from tests.faults.harness import Evaluation, HubServe, prepared_database
@@ -41,6 +50,8 @@ NGINX = Path("/usr/sbin/nginx")
 HUBS = 3
 #: the expert whose seat also publishes the test pattern (watched from other processes)
 PUBLISHER = "E01"
+#: recording segments' length here (the default's 10 s would leave few segments to look at)
+SEGMENT_S = 2.0
 
 pytestmark = pytest.mark.skipif(
     not NGINX.exists(), reason="Debian's nginx-light (scripts/install-system-deps.sh test)"
@@ -129,7 +140,13 @@ async def behind_nginx(
     url = pg_server.create_database(f"three_{os.getpid()}_{tmp_path.name}"[:60])
     ids = await prepared_database(url)
     hubs = [
-        NamedHub(url, tmp_path, redis_url=private_redis.url, name=f"hub{n}")
+        NamedHub(
+            url,
+            tmp_path,
+            redis_url=private_redis.url,
+            name=f"hub{n}",
+            env={"EVALHUB_RECORDING_SEGMENT_SECONDS": str(SEGMENT_S)},
+        )
         for n in range(1, HUBS + 1)
     ]
     nginx = Nginx(tmp_path, [hub.port for hub in hubs])
@@ -183,6 +200,44 @@ async def _watch(run: Evaluation, base: str, label: str) -> tuple[int, list[int]
         await viewer.close()
 
 
+@dataclass(frozen=True)
+class Segment:
+    file: str
+    closed_at: datetime  # when the hub hashed it (its wall clock)
+    duration: timedelta
+    sha256: str
+
+    @property
+    def started_at(self) -> datetime:
+        return self.closed_at - self.duration
+
+
+async def _segments(run: Evaluation, seat_key: str) -> list[Segment]:
+    """The seat's recording segments hashed into the audit chain, in the order closed (once
+    per segment: a segment of several sessions is one file)."""
+    prefix = seat_directory_name(seat_key) + "/"
+    async with run.db.read() as s:
+        rows = (
+            await s.execute(
+                select(AuditEventRow)
+                .where(AuditEventRow.kind.in_((SEGMENT_EVENT, UNASSIGNED_EVENT)))
+                .order_by(AuditEventRow.seq)
+            )
+        ).scalars()
+        found: dict[str, Segment] = {}
+        for row in rows:
+            file = str(row.payload["file"])
+            if file.startswith(prefix) and file not in found:
+                at = row.at if row.at.tzinfo else row.at.replace(tzinfo=UTC)
+                found[file] = Segment(
+                    file,
+                    at,
+                    timedelta(milliseconds=int(row.payload["duration_ms"])),
+                    str(row.payload["sha256"]),
+                )
+    return list(found.values())
+
+
 def _holder(hubs: list[NamedHub], seat_key: str) -> NamedHub:
     """The process the seat's latest link went to (each process counts its own)."""
     latest = {hub.name: hub.last_connected(seat_key) for hub in hubs}
@@ -210,12 +265,19 @@ async def test_three_hubs_behind_nginx_survive_the_loss_of_one(
     assert stamps == sorted(stamps)
     assert f"viewer_id={viewer_id}" in media.logs() and "live.viewer_relayed" in media.logs()
 
+    # Its recording, by the process holding its media: a segment closed and hashed.
+    async def recorded() -> bool:
+        return bool(await _segments(run, publishing))
+
+    await until(recorded, "a recording segment of the publishing seat in the audit chain")
+
     # SIGKILL the process holding the publishing seat, mid-evaluation.
     victim = media
     orphans = [key for key in seat_keys if _holder(hubs, key) is victim]
     survivors = [hub for hub in hubs if hub is not victim]
     before = {key: sum(hub.connected(key) for hub in survivors) for key in orphans}
     killed = time.monotonic()
+    killed_at = datetime.now(UTC)
     await victim.kill()
     back: dict[str, float] = {}
 
@@ -236,7 +298,35 @@ async def test_three_hubs_behind_nginx_survive_the_loss_of_one(
         f"its publishing seat's picture decoded again after {picture_back:.2f} s"
     )
 
+    # Its recording resumed on the process it moved to.
+    async def resumed() -> bool:
+        return any(seg.started_at > killed_at for seg in await _segments(run, publishing))
+
+    await until(resumed, "a recording segment of the seat begun after the kill")
+
     # The rest of the evaluation through the two left.
     run.open_gate()
-    await run.finish()
+    await run.finish()  # the audit chain, segments included, verifies (``audit verify``)
     assert victim.proc is not None and victim.proc.returncode == -signal.SIGKILL
+
+    segments = await _segments(run, publishing)
+    recordings = run.root / "recordings"
+    for seg in segments:  # each hashed segment is on disk as hashed
+        assert hashlib.sha256((recordings / seg.file).read_bytes()).hexdigest() == seg.sha256
+    earlier = [seg for seg in segments if seg.closed_at <= killed_at]
+    later = [seg for seg in segments if seg.started_at > killed_at]
+    assert earlier and later and len(earlier) + len(later) == len(segments), segments
+    # Continuous apart from the gap: what the killed process had open (at most a segment,
+    # never hashed) and the seat's way back to another process (within 10 s, issue 14).
+    gap = (later[0].started_at - earlier[-1].closed_at).total_seconds()
+    assert 0 < gap <= SEGMENT_S + 10.0, (gap, segments)
+    # And nothing else is missing: each recorder's segments (``<start>-<n>-<index>``) are all
+    # hashed, from its first on, before the kill and after.
+    for side in (earlier, later):
+        by_recorder: dict[str, list[int]] = {}
+        for seg in side:
+            recorder, _, index = Path(seg.file).stem.rpartition("-")
+            by_recorder.setdefault(recorder, []).append(int(index))
+        for recorder, indexes in by_recorder.items():
+            assert indexes == list(range(len(indexes))), (recorder, indexes)
+    print(f"recording gap across the kill: {gap:.2f} s ({len(earlier)} + {len(later)} segments)")
