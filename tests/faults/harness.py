@@ -276,9 +276,10 @@ class Evaluation:
         script = self.root / f"{expert}.yaml"
         return Seat(expert, seat_id, identity.state_dir, script, expert in self.publish)
 
-    async def prepare(self) -> None:
+    async def prepare(self, agents: Iterable[str] | None = None) -> None:
         """Seats enrolled, booked and seated; the package attached; every script written and
-        every seat agent started (the hub must be running)."""
+        every seat agent started (only those of the experts in ``agents``, if given; the hub
+        must be running)."""
         self.http = http = aiohttp.ClientSession()
         base, ids, sid = self.hub.base, self.ids, self.sid
         (self.root / "seats").mkdir(exist_ok=True)
@@ -348,7 +349,8 @@ class Evaluation:
             script = {"session": str(sid), "commitment": "confirm", "sign": "agree"}
             assert seat.script is not None
             seat.script.write_text(yaml.safe_dump({**script, "steps": steps}), "utf-8")
-            await seat.run()
+            if agents is None or expert in agents:
+                await seat.run()
         self.mark("prepared")
 
     async def start(self) -> None:

@@ -10,18 +10,13 @@ recordings directory shared by the three) resumes on the process it moved to: it
 before and after the kill are hashed into the audit chain (the files' SHA-256 as recorded), and
 the gap between them is the segment the killed process had open plus the reconnection.
 
-The proxy's configuration is the compose stack's (``docker/nginx/nginx.conf``) with the
-addresses, files and TLS of this loopback run substituted, so what is tested is what deploys.
+The rig (``tests.faults.nginx_rig``) starts nginx with the compose stack's configuration.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
-import os
-import re
 import signal
-import subprocess
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -34,22 +29,17 @@ from aiortc import RTCSessionDescription
 from sqlalchemy import select
 
 from evaluation_hub.archive.recordings import SEGMENT_EVENT
-from evaluation_hub.audit.keys import load_or_create_private_key
 from evaluation_hub.audit.models import AuditEventRow
 from evaluation_hub.live.recording import UNASSIGNED_EVENT, seat_directory_name
 from tests.e2e.conftest import api, until
 from tests.e2e.test_evaluation_processes import _login
-from tests.faults.harness import Evaluation, HubServe, prepared_database
+from tests.faults.harness import Evaluation
+from tests.faults.nginx_rig import NGINX, PUBLISHER, NamedHub, holder, hubs_behind_nginx
 from tests.live.conftest import Viewer
 from tests.live.test_publish import decoded_frames
-from tests.support.postgres_server import PostgresServer, free_port
+from tests.support.postgres_server import PostgresServer
 from tests.support.redis_server import RedisServer
 
-ROOT = Path(__file__).resolve().parents[2]
-NGINX = Path("/usr/sbin/nginx")
-HUBS = 3
-#: the expert whose seat also publishes the test pattern (watched from other processes)
-PUBLISHER = "E01"
 #: recording segments' length here (the default's 10 s would leave few segments to look at)
 SEGMENT_S = 2.0
 
@@ -58,113 +48,13 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def loopback_conf(root: Path, listen: int, ports: list[int]) -> str:
-    """The compose stack's nginx configuration for this run: plain HTTP on ``listen``, the
-    hubs on ``ports``, every file under ``root``."""
-    text = (ROOT / "docker" / "nginx" / "nginx.conf").read_text()
-    text = text.replace("worker_processes auto;", "worker_processes 1;")
-    text = text.replace("pid /tmp/nginx.pid;", f"pid {root}/nginx.pid;")
-    text = text.replace("error_log /dev/stderr warn;", f"error_log {root}/nginx-error.log warn;")
-    text = text.replace("access_log /dev/stdout;", f"access_log {root}/nginx-access.log;")
-    text = re.sub(r"/tmp/(\w+_temp)", lambda m: f"{root}/{m.group(1)}", text)
-    text = re.sub(
-        r"server hub(\d):8440", lambda m: f"server 127.0.0.1:{ports[int(m.group(1)) - 1]}", text
-    )
-    # The redirecting HTTP server goes; the HTTPS one listens in plain HTTP on loopback.
-    start = text.index("    server {\n        listen 8080;")
-    end = text.index("\n    }\n", start) + len("\n    }\n")
-    text = text[:start] + text[end:]
-    text = text.replace("listen 8443 ssl;", f"listen 127.0.0.1:{listen};")
-    text = "\n".join(line for line in text.splitlines() if not line.strip().startswith("ssl_"))
-    for hub in range(1, HUBS + 1):
-        assert f"hub{hub}:" not in text
-    return text
-
-
-@dataclass
-class NamedHub(HubServe):
-    """One of several hub processes sharing a state directory (and so the hub key)."""
-
-    name: str = "hub"
-
-    def out(self, n: int | None = None) -> Path:
-        return self.state / f"{self.name}-{n or self.starts}.out"
-
-    def err(self, n: int | None = None) -> Path:
-        return self.state / f"{self.name}-{n or self.starts}.err"
-
-    def last_connected(self, seat_key: str) -> str:
-        """When ``seat_key`` last authenticated here (the log line's ISO time; "" if never)."""
-        lines = [
-            line
-            for line in self.logs().splitlines()
-            if "seat.connected" in line and seat_key in line
-        ]
-        return lines[-1].split(" ", 1)[0] if lines else ""
-
-    def connected(self, seat_key: str) -> int:
-        """How often ``seat_key`` authenticated to this process (from its log)."""
-        return sum(
-            1 for line in self.logs().splitlines() if "seat.connected" in line and seat_key in line
-        )
-
-
-class Nginx:
-    def __init__(self, root: Path, ports: list[int]) -> None:
-        self.root = root
-        self.port = free_port()
-        self.conf = root / "nginx.conf"
-        self.conf.write_text(loopback_conf(root, self.port, ports))
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        args = [str(NGINX), "-p", str(self.root), "-c", str(self.conf)]
-        checked = subprocess.run([*args, "-t"], capture_output=True, text=True, check=False)
-        assert checked.returncode == 0, checked.stderr
-        self.proc = subprocess.Popen([*args, "-g", "daemon off;"], stderr=subprocess.DEVNULL)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGQUIT)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-
 @pytest.fixture
 async def behind_nginx(
     pg_server: PostgresServer, private_redis: RedisServer, tmp_path: Path, loopback: None
 ) -> AsyncIterator[tuple[Evaluation, list[NamedHub]]]:
-    url = pg_server.create_database(f"three_{os.getpid()}_{tmp_path.name}"[:60])
-    ids = await prepared_database(url)
-    hubs = [
-        NamedHub(
-            url,
-            tmp_path,
-            redis_url=private_redis.url,
-            name=f"hub{n}",
-            env={"EVALHUB_RECORDING_SEGMENT_SECONDS": str(SEGMENT_S)},
-        )
-        for n in range(1, HUBS + 1)
-    ]
-    nginx = Nginx(tmp_path, [hub.port for hub in hubs])
-    # The address every client uses: the proxy (never started as a hub itself).
-    front = HubServe(url, tmp_path, port=nginx.port)
-    run = Evaluation(front, ids, tmp_path, publish=(PUBLISHER,))
-    try:
-        # The hub key they share, made first; then the three start side by side.
-        load_or_create_private_key(tmp_path / "hub-key.pem")
-        await asyncio.gather(*(hub.start() for hub in hubs))
-        nginx.start()
-        await run.prepare()
-        yield run, hubs
-    finally:
-        await run.close()
-        for hub in hubs:
-            await hub.kill()
-        nginx.stop()
+    env = {"EVALHUB_RECORDING_SEGMENT_SECONDS": str(SEGMENT_S)}
+    async with hubs_behind_nginx(pg_server, private_redis, tmp_path, env) as rig:
+        yield rig
 
 
 async def _watch(run: Evaluation, base: str, label: str) -> tuple[int, list[int]]:
@@ -238,12 +128,6 @@ async def _segments(run: Evaluation, seat_key: str) -> list[Segment]:
     return list(found.values())
 
 
-def _holder(hubs: list[NamedHub], seat_key: str) -> NamedHub:
-    """The process the seat's latest link went to (each process counts its own)."""
-    latest = {hub.name: hub.last_connected(seat_key) for hub in hubs}
-    return next(hub for hub in hubs if latest[hub.name] == max(latest.values()))
-
-
 async def test_three_hubs_behind_nginx_survive_the_loss_of_one(
     behind_nginx: tuple[Evaluation, list[NamedHub]],
 ) -> None:
@@ -259,7 +143,7 @@ async def test_three_hubs_behind_nginx_survive_the_loss_of_one(
     # The publishing seat watched through a process other than the one holding its media.
     publishing = run.seats[PUBLISHER].seat_id
     label = publishing.split(".", 1)[1]
-    media = _holder(hubs, publishing)
+    media = holder(hubs, publishing)
     elsewhere = next(hub for hub in hubs if hub is not media)
     viewer_id, stamps = await _watch(run, elsewhere.base, label)
     assert stamps == sorted(stamps)
@@ -273,7 +157,7 @@ async def test_three_hubs_behind_nginx_survive_the_loss_of_one(
 
     # SIGKILL the process holding the publishing seat, mid-evaluation.
     victim = media
-    orphans = [key for key in seat_keys if _holder(hubs, key) is victim]
+    orphans = [key for key in seat_keys if holder(hubs, key) is victim]
     survivors = [hub for hub in hubs if hub is not victim]
     before = {key: sum(hub.connected(key) for hub in survivors) for key in orphans}
     killed = time.monotonic()

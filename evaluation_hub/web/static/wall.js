@@ -23,8 +23,9 @@ let me = null;
 let events = null;        // EventSource of the selected session
 let statsTimer = null;
 const tiles = new Map();  // seat_id -> tile state
-// For tests and diagnostics: the viewer peer connections by seat id.
-window.wall = { viewers: new Map() };
+// For tests and diagnostics: the viewer peer connections by seat id; how many viewers were
+// reopened at once because their seat's media had moved to another hub process.
+window.wall = { viewers: new Map(), moved: 0 };
 
 const sessionId = () => $("#session").value;
 
@@ -57,6 +58,7 @@ function makeTile(seat) {
   const tile = {
     seat, node, video, notice, pc: null, viewerId: null, alerts: new Map(), previous: null,
     retry: null, attempts: 0, connectedAt: null, disconnected: null, closed: false,
+    republished: false,
   };
   node.addEventListener("click", () => toggleEnlarged(tile));
   notice.querySelector(".retry").addEventListener("click", (ev) => {
@@ -194,7 +196,10 @@ async function watch(tile) {
     }
     if (state === "connected") {
       tile.connectedAt = performance.now();
+      tile.republished = false;
       hideNotice(tile);
+    } else if (state === "disconnected" && movedAway(tile, pc)) {
+      // Reopened at once (see "a seat's media moving to another hub process").
     } else if (state === "disconnected" && !tile.disconnected) {
       // Often back by itself (ICE keeps checking); if not, a new viewer.
       tile.disconnected = setTimeout(() => {
@@ -230,6 +235,33 @@ async function watch(tile) {
       else scheduleRetry(tile);
     }
   }
+}
+
+// --- a seat's media moving to another hub process ------------------------------------------
+//
+// With several hub processes, the one holding a seat's media also holds its viewers. When it
+// dies, the seat publishes again through another within a second or two, and the wall hears of
+// it (a live.seat event from that process) before Chromium notices its viewer is gone, which
+// takes it some seconds. So a viewer that goes "disconnected" after such an event is not given
+// DISCONNECTED_GRACE_MS to come back: its picture is elsewhere now, and a new viewer is asked
+// for at once (the hub places it where the seat's media is). Any other drop keeps the grace.
+
+function seatAnnounced(tile, state) {
+  if (!tile.pc || !WATCHABLE.has(state)) return;
+  tile.republished = true;
+  if (tile.pc.connectionState === "disconnected") movedAway(tile, tile.pc);
+}
+
+// Whether the tile's viewer ``pc``, disconnected, was dropped and a new one asked for.
+function movedAway(tile, pc) {
+  if (tile.pc !== pc || !tile.republished || tile.closed) return false;
+  tile.republished = false;
+  window.wall.moved += 1;
+  stopViewer(tile);
+  cancelRetry(tile);
+  showNotice(tile, "观看连接中断，正在重新连接……", true);
+  watch(tile);
+  return true;
 }
 
 // Closes the tile's viewer, on both sides; a pending retry is left to its caller.
@@ -305,6 +337,7 @@ function onEvent(message) {
   const event = JSON.parse(message.data);
   const tile = tiles.get(event.seat_id);
   if (event.type === "live.seat" && tile) {
+    seatAnnounced(tile, event.state);
     setState(tile, event.state);
   } else if (event.type === "live.recording" && tile) {
     // The seat's recorder stopped (its disk full) or resumed: the tile says so at once.
