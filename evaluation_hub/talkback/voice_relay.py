@@ -212,7 +212,8 @@ class VoiceRelay:
                     {"op": "hush", "turn": leg.remote_turn}, wait=self.ask_timeout, to=leg.process
                 )
                 for leg in legs
-                if leg.remote_turn
+                # A process whose connection failed is gone: nobody would answer.
+                if leg.remote_turn and leg.pc.connectionState not in ("failed", "closed")
             )
         )
         for leg in legs:

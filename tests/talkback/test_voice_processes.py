@@ -122,3 +122,28 @@ async def test_a_speaker_on_one_process_is_heard_by_seats_on_the_other(
         ["DL.DL-01", "QJ.QJ-01"],
     )
     assert events[3].payload["reached"] == ["DL.DL-01", "QJ.QJ-01"]
+
+
+async def test_a_relayed_turn_ends_with_the_connection_of_the_process_relaying_it(
+    two_rigs: tuple[Rig, Rig],
+) -> None:
+    one, two = two_rigs
+    async with listening_seat(one, "DL-01", "DL") as dl01:
+        speaker, started = await offer_to_speak(
+            two, "km_supervisor", {"seat_id": one.ids["seats"]["DL-01"]}, 201
+        )
+        try:
+            await eventually(lambda: dl01.frames >= 5, "the seat hears the relayed turn")
+            [relayed] = one.app[VOICE]._turns.values()
+            assert relayed.talk_id is None and relayed.seat_keys == ("DL.DL-01",)
+            # The relaying process's side goes (as when it dies): the seat's process closes
+            # its relayed turn by itself, nothing is left forwarding there.
+            [leg] = two.app[VOICE_RELAY]._legs[two.app[VOICE].stored_turn(started["talk_id"]).id]
+            await leg.pc.close()
+            await eventually(lambda: not one.app[VOICE]._turns, "the relayed turn closed")
+            # The speaker still ends their turn, recorded once.
+            ended = await _end(one, "km_supervisor", started["talk_id"], 200)
+            assert ended["frames"] > 0
+        finally:
+            await speaker.close()
+    assert not two.app[VOICE]._turns and not two.app[VOICE_RELAY]._legs
