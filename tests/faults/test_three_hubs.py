@@ -161,8 +161,10 @@ async def test_three_hubs_behind_nginx_survive_the_loss_of_one(
     survivors = [hub for hub in hubs if hub is not victim]
     before = {key: sum(hub.connected(key) for hub in survivors) for key in orphans}
     killed = time.monotonic()
-    killed_at = datetime.now(UTC)
     await victim.kill()
+    # Dead from here on: nothing it recorded was hashed later; what the seat records next,
+    # on another process, starts later.
+    killed_at = datetime.now(UTC)
     back: dict[str, float] = {}
 
     async def reconnected() -> bool:
@@ -213,4 +215,9 @@ async def test_three_hubs_behind_nginx_survive_the_loss_of_one(
             by_recorder.setdefault(recorder, []).append(int(index))
         for recorder, indexes in by_recorder.items():
             assert indexes == list(range(len(indexes))), (recorder, indexes)
+    # What the killed process had open stays on disk as it was, unfinished and never hashed.
+    file = Path(earlier[-1].file)
+    recorder, _, last = file.stem.rpartition("-")
+    unfinished = sorted((recordings / file.parent).glob(f"{recorder}-*.webm.part"))
+    assert [int(p.name.split(".")[0].rpartition("-")[2]) for p in unfinished] == [int(last) + 1]
     print(f"recording gap across the kill: {gap:.2f} s ({len(earlier)} + {len(later)} segments)")
