@@ -42,32 +42,36 @@ def write_chapter(path: Path, chapter: ManifestChapter, pieces: list[bytes]) -> 
     its directory, for the rename); runs in a worker thread: hashing, writing and syncing
     release the GIL, so the link keeps receiving the next chapter meanwhile.
 
-    The chunks are checked against the manifest's chapter hash first (one pass): if they do
-    not make the chapter, nothing is written and the hashes of the chunks that do not match
-    their names are returned (to be fetched again); else the empty list.
+    The chunks are checked against the manifest's chapter hash in the same pass that writes
+    them (each piece hashed, then written while it is still in the CPU's cache: one pass over
+    the bytes, not two). If they do not make the chapter, the ``.tmp`` file is deleted
+    unsynced and never renamed, so nothing counts as written, and the hashes of the chunks
+    that do not match their names are returned (to be fetched again); else the empty list.
 
     The file is the count of chunks and their lengths (big-endian 32-bit), then the chunks in
     manifest order. Until the rename, the chapter exists only as ``<name>.tmp``, which opening
     the cache deletes: a crash mid-chapter leaves nothing that counts as that chapter."""
+    header = struct.pack(f">{len(pieces) + 1}I", len(pieces), *map(len, pieces))
+    tmp = path.with_name(path.name + ".tmp")
     whole = hashlib.sha256()
-    for piece in pieces:
-        whole.update(piece)
-    if whole.hexdigest() != chapter.sha256:
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        _write_all(fd, header)
+        for piece in pieces:
+            whole.update(piece)
+            _write_all(fd, piece)
+        matches = whole.hexdigest() == chapter.sha256
+        if matches:
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+    if not matches:
+        tmp.unlink()
         return [
             digest
             for digest, piece in zip(chapter.chunks, pieces, strict=True)
             if hashlib.sha256(piece).hexdigest() != digest
         ] or list(chapter.chunks)
-    header = struct.pack(f">{len(pieces) + 1}I", len(pieces), *map(len, pieces))
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        _write_all(fd, header)
-        for piece in pieces:
-            _write_all(fd, piece)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
     os.replace(tmp, path)
     folder = os.open(path.parent, os.O_RDONLY)
     try:

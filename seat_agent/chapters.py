@@ -50,7 +50,14 @@ import structlog
 from seat_agent.chapter_files import read_chapter, write_atomic, write_chapter
 from seat_agent.errors import ChapterNotReady, ChapterUnreadable
 from seat_agent.keys import SeatIdentity
-from seat_protocol.chapter_crypto import ChapterSealError, chapter_context, open_chapter
+from seat_protocol.chapter_crypto import (
+    ChapterSealError,
+    ChunkSeal,
+    chapter_context,
+    chapter_key,
+    chunk_seals,
+    open_chapter,
+)
 from seat_protocol.events import ChunkReceived, Connected, Disconnected, Event, MessageReceived
 from seat_protocol.messages import (
     MAX_CHUNKS_PER_REQUEST,
@@ -62,6 +69,7 @@ from seat_protocol.messages import (
     ManifestChapter,
     SessionStateNotice,
 )
+from seat_protocol.seat_side import sha256_matches
 from seat_protocol.session_states import READING_OVER
 
 __all__ = ["CachedChapter", "ChapterCache", "Sender"]
@@ -122,6 +130,9 @@ class ChapterCache:
         self._identity = identity
         self._session_id: str | None = None
         self._chapters: tuple[ManifestChapter, ...] = ()
+        # Chunk name -> what authenticates it at its place in the manifest (``check_chunk``),
+        # for the chapters whose content key this seat's key unwrapped.
+        self._seals: dict[str, ChunkSeal] = {}
         # Chunks of chapters not yet on disk, hash-checked, in memory until their chapter is
         # whole and written (one file, one fsync per chapter).
         self._pending: dict[str, bytes] = {}
@@ -226,6 +237,31 @@ class ChapterCache:
                     f"章节「{label}」无法用本工位的密钥解密，请联系现场工作人员重新发放章节"
                 ) from None
 
+    def check_chunk(self, sha256: str, data: bytes) -> bool:
+        """Whether ``data`` may be taken (and acknowledged) as the chunk named ``sha256``; the
+        link calls this for every chunk before acknowledging it (``SeatLink.chunk_check``).
+
+        A chunk of the manifest whose chapter key this seat unwrapped is proven by its AEAD
+        tag: AES-GCM (SM4-GCM) verifies the tag over the whole chunk under the chapter's
+        content key ``K`` with the chunk's own nonce and associated data (session, seat, label,
+        position, index, count), about a sixth of a SHA-256's cost. Only the hub and this seat
+        know ``K`` (fresh per seat and chapter, wrapped for this seat's key in the manifest the
+        hub sent over the authenticated link), so a chunk that verifies is the hub's sealed
+        piece for exactly that place: altered, truncated, reordered, moved from another
+        chapter, seat or session, it fails. Anything else (a chunk that fails the tag, a chunk
+        of no chapter this key opens, a name not in the manifest) is checked by its SHA-256,
+        exactly as before. The chapter's SHA-256 over all its chunks is still checked before
+        its file is written (``chapter_files.write_chapter``) and whenever the file is read."""
+        seal = self._seals.get(sha256)
+        if seal is not None and seal.opens(data):
+            return True
+        return sha256_matches(sha256, data)
+
+    @property
+    def chapters_stored(self) -> int:
+        """How many chapters of the manifest are written and synced (cheap: for progress)."""
+        return len(self._stored)
+
     def add_listener(self, callback: Callable[[], None]) -> None:
         """``callback()`` after every change of the chapters or their progress."""
         self._listeners.append(callback)
@@ -258,6 +294,8 @@ class ChapterCache:
             except (ValueError, KeyError, TypeError):
                 log.warning("seat.chapter_manifest_unreadable")
                 self._session_id, self._chapters = None, ()
+        if self._session_id is not None:
+            self._seals = self._seals_for(self._session_id, self._chapters)
         wanted = {c.sha256: c for c in self._chapters}
         for path in self._chapter_dir.iterdir():
             chapter = wanted.get(path.name)
@@ -265,6 +303,23 @@ class ChapterCache:
                 self._stored.add(chapter.sha256)
             else:
                 path.unlink(missing_ok=True)  # damaged, cut off mid-write (.tmp) or stale
+
+    def _seals_for(
+        self, session_id: str, chapters: tuple[ManifestChapter, ...]
+    ) -> dict[str, ChunkSeal]:
+        """The chunk seals of every chapter whose content key this seat's key unwraps (the
+        others' chunks are checked by SHA-256, and the chapter is reported as not opening)."""
+        seals: dict[str, ChunkSeal] = {}
+        for chapter in chapters:
+            context = chapter_context(
+                session_id, self._identity.seat_id, chapter.label, chapter.position
+            )
+            try:
+                aead = chapter_key(chapter, self._identity.x25519, context)
+            except ChapterSealError:
+                continue
+            seals.update(chunk_seals(chapter, aead, context))
+        return seals
 
     def _forget(self, chapter: ManifestChapter) -> None:
         self._stored.discard(chapter.sha256)
@@ -302,6 +357,7 @@ class ChapterCache:
             self._root / MANIFEST_FILE,
             _manifest_json(msg.session_id, msg.chapters).encode("utf-8"),
         )
+        self._seals = await asyncio.to_thread(self._seals_for, msg.session_id, msg.chapters)
         kept = {c.sha256 for c in msg.chapters}
         for chapter in self._chapters:
             if chapter.sha256 not in kept:
@@ -325,8 +381,8 @@ class ChapterCache:
         await self._report_if_complete()
 
     async def _store(self, digest: str, data: bytes) -> None:
-        # Kept as they came: the protocol machine checked them against their hash, and the
-        # chapter's write checks the whole chapter against its hash before it touches the disk.
+        # Kept as they came: the link checked each (``check_chunk``) before acknowledging it,
+        # and the chapter's write checks the whole chapter against its hash before it counts.
         self._requested.discard(digest)
         owners = [c for c in self._chapters if digest in c.chunks]
         if any(not self._have(c, digest) for c in owners):
@@ -435,6 +491,7 @@ class ChapterCache:
         await asyncio.to_thread(self._root.mkdir, 0o700, True, True)
         await asyncio.to_thread(self._chapter_dir.mkdir, 0o700, False, True)
         self._session_id, self._chapters = None, ()
+        self._seals = {}
         self._pending.clear()
         self._stored.clear()
         self._requested.clear()

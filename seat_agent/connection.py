@@ -50,7 +50,7 @@ from seat_protocol.events import (
     SendText,
 )
 from seat_protocol.messages import MAX_MESSAGE_BYTES, PROTOCOL_VERSION, SUBPROTOCOL, AppMessage
-from seat_protocol.seat_side import SeatConnection, SeatEnrolment
+from seat_protocol.seat_side import ChunkCheck, SeatConnection, SeatEnrolment, sha256_matches
 from seat_protocol.streams import Channel
 
 __all__ = ["EventHandler", "SeatLink", "enroll", "wait_for_approval"]
@@ -59,6 +59,11 @@ log = structlog.get_logger(__name__)
 
 EventHandler = Callable[[Event], Awaitable[None]]
 Sleep = Callable[[float], Awaitable[None]]
+
+# How long a chunk's acknowledgement may wait for company (``_Socket.flush_soon``): far below
+# any heartbeat deadline; the hub keeps the unacknowledged chunks (at most the seat's request
+# window) that much longer.
+ACK_DELAY = 0.02
 
 # RFC 6455 code a shell reports when a connection could not be made or dropped without a frame.
 _ABNORMAL = 1006
@@ -81,8 +86,33 @@ class _Socket:
         # Set after every frame: the machine's deadline may have moved earlier (the handshake
         # finished and heartbeats started), and the timer must not sleep past it.
         self.wake = asyncio.Event()
+        # A held-back acknowledgement's flush (``flush_soon``), if one is due.
+        self._due: asyncio.TimerHandle | None = None
+        self._late: set[asyncio.Task[None]] = set()
+
+    def flush_soon(self) -> None:
+        """Flush within ``ACK_DELAY`` unless something flushes first (an ack of a chunk run
+        then goes out once, with the next chunk request or on its own)."""
+        if self._due is None:
+            self._due = asyncio.get_running_loop().call_later(ACK_DELAY, self._flush_due)
+
+    def _flush_due(self) -> None:
+        self._due = None
+        task = asyncio.create_task(self.flush())
+        self._late.add(task)
+        task.add_done_callback(self._late.discard)
+
+    def stop(self) -> None:
+        if self._due is not None:
+            self._due.cancel()
+            self._due = None
+        for task in self._late:
+            task.cancel()
 
     async def flush(self) -> None:
+        if self._due is not None:
+            self._due.cancel()
+            self._due = None
         async with self._lock:
             for out in self.conn.data_to_send():
                 try:
@@ -147,9 +177,16 @@ async def _converse(
                 else:
                     conn.receive_text(frame, monotonic())
                 sock.wake.set()
-                await sock.flush()
+                if isinstance(frame, bytes) and conn.only_ack_waiting:
+                    # A chunk's ack waits a moment: the cache's next chunk request (every
+                    # half window) or the delay carries one cumulative ack for the run,
+                    # instead of a frame (and the hub's decoding of it) per chunk.
+                    sock.flush_soon()
+                else:
+                    await sock.flush()
                 await dispatch()
     finally:
+        sock.stop()
         on_socket(None)
         await _cancel_and_wait(timer)
     conn.connection_lost(ws.close_code, ws.close_reason or "")
@@ -215,6 +252,9 @@ class SeatLink:
         # What the hello offers; tests and the benchmark speak as an older agent with these.
         self.protocol_version = protocol_version
         self.chunk_framings = chunk_framings
+        # How a chunk is checked before it is acknowledged (the chapter cache's AEAD check,
+        # set by ``SeatAgent.open``); by default its SHA-256.
+        self.chunk_check: ChunkCheck = sha256_matches
         self.channel = Channel()
         self.backoff = Backoff(random, base=backoff_base, cap=backoff_cap)
         self.on_event = on_event
@@ -283,6 +323,7 @@ class SeatLink:
                     now=self._monotonic(),
                     protocol_version=self.protocol_version,
                     chunk_framings=self.chunk_framings,
+                    chunk_check=self.chunk_check,
                 )
                 return await _converse(ws, conn, self._monotonic, self._on_event, self._set_socket)
         except PinMismatch as exc:

@@ -81,6 +81,8 @@ class SeatAgent:
         agent = cls(identity, outbox, link_factory(identity))
         agent.chapters = await ChapterCache.open(identity.state_dir, identity)
         agent.chapters.bind(agent.link.send)
+        # Chunks of the cache's manifest are proven by their AEAD tag (no SHA-256 per chunk).
+        agent.link.chunk_check = agent.chapters.check_chunk
         agent.add_handler(agent.chapters.on_event)
         return agent
 

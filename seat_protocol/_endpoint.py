@@ -71,6 +71,10 @@ class Endpoint:
         self.close_reason = ""
         self._channel: Channel | None = None
         self._outputs: list[Output] = []
+        # Acknowledgements are cumulative: one waiting in ``_outputs`` (at ``_ack_at``) is
+        # raised to the latest seq instead of queueing another, and encoded when drained.
+        self._ack_at: int | None = None
+        self._ack_seq = 0
         self._events: list[Event] = []
         self._started_at = now
         self._last_heard = now
@@ -81,7 +85,17 @@ class Endpoint:
 
     def data_to_send(self) -> list[Output]:
         out, self._outputs = self._outputs, []
+        if self._ack_at is not None:
+            out[self._ack_at] = SendText(encode(Ack(seq=self._ack_seq)))
+            self._ack_at = None
         return out
+
+    @property
+    def only_ack_waiting(self) -> bool:
+        """Whether all that waits to be sent is an acknowledgement: a shell may hold it back
+        for a moment, so that one ack answers a run of messages (acks are cumulative; the
+        peer only keeps the unacknowledged messages meanwhile, bounded by what was asked)."""
+        return self._ack_at == 0 and len(self._outputs) == 1
 
     def events_received(self) -> list[Event]:
         out, self._events = self._events, []
@@ -169,6 +183,12 @@ class Endpoint:
     def _queue(self, msg: Message) -> None:
         self._outputs.append(SendText(encode(msg)))
 
+    def _queue_ack(self, seq: int) -> None:
+        self._ack_seq = seq
+        if self._ack_at is None:
+            self._ack_at = len(self._outputs)
+            self._outputs.append(SendText(""))  # encoded in ``data_to_send``
+
     def _start_heartbeat(self, now: float) -> None:
         self._last_heard = now
         self._next_ping_at = now + self.timing.heartbeat_interval
@@ -231,7 +251,7 @@ class Endpoint:
             self._handle_app(msg, now)
             cursor.advance(msg.seq)
         if self.state not in _DONE:
-            self._queue(Ack(seq=cursor.last))
+            self._queue_ack(cursor.last)
 
     def _decode_binary(self, data: bytes) -> Message:
         raise MalformedMessage("binary frame where no binary framing was agreed")

@@ -50,9 +50,12 @@ from seat_protocol.suites import DEFAULT, NATIONAL, Aead
 
 __all__ = [
     "ChapterSealError",
+    "ChunkSeal",
     "SealedChapter",
     "chapter_context",
+    "chapter_key",
     "check_chunk",
+    "chunk_seals",
     "open_chapter",
     "seal_chapter",
 ]
@@ -148,6 +151,61 @@ def check_chunk(digest: str, data: bytes) -> None:
         )
 
 
+def chapter_key(
+    manifest: ManifestChapter,
+    seat_private_key: X25519PrivateKey | SM2PrivateKey,
+    context: str,
+) -> Aead:
+    """The chapter's content key ``K``, unwrapped with the seat's private key, as its AEAD;
+    ``ChapterSealError`` if the wrapped key is not for this key and ``context``."""
+    try:
+        raw = base64.b64decode(manifest.wrapped_key)
+        if isinstance(seat_private_key, SM2PrivateKey):
+            return NATIONAL.aead(seat_private_key.decrypt(raw))
+        ephemeral_raw, nonce, sealed_key = raw[:32], raw[32:44], raw[44:]
+        seat_raw = _raw(seat_private_key.public_key())
+        shared = seat_private_key.exchange(X25519PublicKey.from_public_bytes(ephemeral_raw))
+        key = AESGCM(_wrapping_key(shared, ephemeral_raw, seat_raw)).decrypt(
+            nonce, sealed_key, context.encode()
+        )
+        return AESGCM(key)
+    except (InvalidTag, ValueError, SM2DecryptionError) as exc:
+        raise ChapterSealError(
+            f"chapter {manifest.label} cannot be opened with this seat's key: it was sealed for "
+            "another seat or another place, or it was altered"
+        ) from exc
+
+
+@dataclass(frozen=True)
+class ChunkSeal:
+    """What authenticates one chunk at its place in its chapter: the chapter's AEAD under
+    ``K``, the chunk's nonce and its associated data (context, index, count)."""
+
+    aead: Aead
+    nonce: bytes
+    aad: bytes
+
+    def opens(self, data: bytes) -> bool:
+        """Whether ``data`` is authentic ciphertext for exactly this place: AES-GCM (or
+        SM4-GCM) verifies its tag over the whole chunk before it releases any plaintext; the
+        plaintext is dropped at once."""
+        try:
+            self.aead.decrypt(self.nonce, data, self.aad)
+        except (InvalidTag, ValueError):
+            return False
+        return True
+
+
+def chunk_seals(manifest: ManifestChapter, aead: Aead, context: str) -> dict[str, ChunkSeal]:
+    """Each chunk's :class:`ChunkSeal`, by its name (SHA-256 hex), for a chapter whose key
+    ``chapter_key`` unwrapped."""
+    count = len(manifest.chunks)
+    return {
+        digest: ChunkSeal(aead, _nonce(i), _aad(context, i, count))
+        for i, digest in enumerate(manifest.chunks)
+    }
+
+
 def open_chapter(
     manifest: ManifestChapter,
     chunks: Mapping[str, bytes],
@@ -165,24 +223,13 @@ def open_chapter(
         check_chunk(digest, data)
     if hashlib.sha256(b"".join(ordered)).hexdigest() != manifest.sha256:
         raise ChapterSealError(f"chapter {manifest.label} does not match its manifest hash")
-    raw = base64.b64decode(manifest.wrapped_key)
+    aead = chapter_key(manifest, seat_private_key, context)
     try:
-        aead: Aead
-        if isinstance(seat_private_key, SM2PrivateKey):
-            aead = NATIONAL.aead(seat_private_key.decrypt(raw))
-        else:
-            ephemeral_raw, nonce, sealed_key = raw[:32], raw[32:44], raw[44:]
-            seat_raw = _raw(seat_private_key.public_key())
-            shared = seat_private_key.exchange(X25519PublicKey.from_public_bytes(ephemeral_raw))
-            key = AESGCM(_wrapping_key(shared, ephemeral_raw, seat_raw)).decrypt(
-                nonce, sealed_key, context.encode()
-            )
-            aead = AESGCM(key)
         count = len(ordered)
         return b"".join(
             aead.decrypt(_nonce(i), c, _aad(context, i, count)) for i, c in enumerate(ordered)
         )
-    except (InvalidTag, ValueError, SM2DecryptionError) as exc:
+    except (InvalidTag, ValueError) as exc:
         raise ChapterSealError(
             f"chapter {manifest.label} cannot be opened with this seat's key: it was sealed for "
             "another seat or another place, or it was altered"

@@ -7,10 +7,13 @@
 A new :class:`SeatConnection` is made for every connection attempt and given the same
 :class:`~seat_protocol.streams.Channel`, which remembers the last hub message received and the
 seat's unacknowledged messages; ``auth`` carries that position so the hub resends exactly what
-is missing. Chunks are checked against their SHA-256 before they are acknowledged; they come as
-JSON ``chunk`` messages or, once ``hello`` offered a binary chunk framing
-(``chunk_framings``, ``seat_protocol.chunk_frames``), as binary frames: both give the same
-``ChunkReceived``.
+is missing. Chunks are checked before they are acknowledged (a chunk that fails closes the
+connection unacknowledged, 4001, and the hub sends it again after the reconnect): against their
+SHA-256 by default, or by the shell's ``chunk_check`` (the seat agent's cache proves a chunk of
+its manifest by its AEAD tag, ``seat_agent.chapters.ChapterCache.check_chunk``, and falls back to
+the SHA-256). They come as JSON ``chunk`` messages or, once ``hello`` offered a binary chunk
+framing (``chunk_framings``, ``seat_protocol.chunk_frames``), as binary frames: both give the
+same ``ChunkReceived``.
 :class:`SeatEnrolment` is the one-shot conversation of ``seat-agent enroll``.
 
 After a close, the shell waits ``seat_protocol.backoff`` delays before the next attempt, unless
@@ -20,6 +23,7 @@ After a close, the shell waits ``seat_protocol.backoff`` delays before the next 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from seat_protocol.auth import enrolment_code, sign_challenge
@@ -57,7 +61,24 @@ from seat_protocol.suites import SigningKey
 
 from ._endpoint import ConnectionState, Endpoint, Timing
 
-__all__ = ["ConnectionState", "SeatConnection", "SeatEnrolment", "Timing"]
+__all__ = [
+    "ChunkCheck",
+    "ConnectionState",
+    "SeatConnection",
+    "SeatEnrolment",
+    "Timing",
+    "sha256_matches",
+]
+
+# Whether a chunk's bytes are the chunk of that name: True only if they are exactly its bytes or
+# proven authentic for its place in its chapter (see ``ChunkCheck`` users).
+ChunkCheck = Callable[[str, bytes], bool]
+
+
+def sha256_matches(sha256: str, data: bytes) -> bool:
+    """The default chunk check: the bytes hash to the chunk's name."""
+    return hashlib.sha256(data).hexdigest() == sha256
+
 
 # The hub dictates the ping interval in ``welcome``; the seat gives up after this many missed.
 _TIMEOUT_INTERVALS = 3
@@ -80,12 +101,14 @@ class SeatConnection(Endpoint):
         agent: str = "seat-agent",
         protocol_version: int = PROTOCOL_VERSION,
         chunk_framings: tuple[int, ...] = SUPPORTED_FRAMINGS,
+        chunk_check: ChunkCheck = sha256_matches,
     ) -> None:
         super().__init__(
             now=now,
             timing=Timing(handshake_timeout=handshake_timeout),
             state=ConnectionState.AWAIT_CHALLENGE,
         )
+        self._chunk_check = chunk_check
         self.seat_id = seat_id
         self.hub_id = hub_id
         self._key = key
@@ -181,7 +204,7 @@ class SeatConnection(Endpoint):
                 self._events.append(ScoreRefused(msg.idempotency_key, msg.code, msg.message))
         elif isinstance(msg, Chunk):
             data = msg.raw  # decoded once, when the message was checked
-            if hashlib.sha256(data).hexdigest() != msg.sha256:
+            if not self._chunk_check(msg.sha256, data):
                 raise MalformedMessage(f"chunk data does not match its SHA-256 {msg.sha256[:16]}")
             self._events.append(ChunkReceived(sha256=msg.sha256, data=data))
         else:

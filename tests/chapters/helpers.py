@@ -203,6 +203,8 @@ async def start_seat(
     link = SeatLink(identity, on_event=on_event, random=lambda: 0.5, backoff_base=0.02)
     if previous_framing:
         link.protocol_version, link.chunk_framings = 2, ()
+    else:
+        link.chunk_check = cache.check_chunk  # as ``SeatAgent.open`` wires it
     cache.bind(send(link, link.send) if send is not None else link.send)
     task = asyncio.create_task(link.run())
     return Seat(identity, cache, link, events, task)

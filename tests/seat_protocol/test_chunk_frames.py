@@ -16,7 +16,7 @@ from seat_protocol.chunk_frames import (
     decode_chunk_frame,
     encode_chunk_frame,
 )
-from seat_protocol.events import ChunkReceived, CloseConnection
+from seat_protocol.events import ChunkReceived, CloseConnection, SendBytes, SendText
 from seat_protocol.hub_side import ConnectionState, HubChannels
 from seat_protocol.messages import CHUNK_SIZE, Chunk, decode
 from seat_protocol.streams import Channel
@@ -194,3 +194,44 @@ def test_the_hub_refuses_a_binary_frame_from_a_seat() -> None:
     assert link.hub.data_to_send() == [
         CloseConnection(4001, "protocol error: a seat sends no binary frames")
     ]
+
+
+def test_a_run_of_chunks_is_acknowledged_once() -> None:
+    """Acks are cumulative: chunks that arrive before the seat's output is drained get one
+    ack, raised to the latest seq, and the shell may hold it back (``only_ack_waiting``)."""
+    link = connect(channels=HubChannels(), seat_channel=Channel())
+    data = [DATA + bytes([n]) for n in range(3)]
+    for piece in data:
+        link.hub.send_chunk(hashlib.sha256(piece).hexdigest(), piece)
+    for out in link.hub.data_to_send():
+        assert isinstance(out, SendBytes)
+        link.seat.receive_bytes(out.data, 0.0)
+    assert link.seat.only_ack_waiting
+    [ack] = link.seat.data_to_send()
+    assert ack == SendText('{"type":"ack","seq":3}')
+    assert not link.seat.only_ack_waiting
+    assert [e.data for e in link.seat.events_received() if isinstance(e, ChunkReceived)] == data
+    link.hub.receive_text(ack.text, 0.0)
+    assert link.hub.channel.outgoing.acked == 3
+    assert link.hub.channel.outgoing.unacked() == []
+
+
+def test_the_shells_chunk_check_decides_before_the_ack() -> None:
+    """The seat agent's cache checks chunks its own way (``SeatLink.chunk_check``); what it
+    refuses closes the connection unacknowledged, with the same reason as a hash mismatch."""
+    refusing = connect(channels=HubChannels(), seat_channel=Channel(), chunk_check=lambda *_: False)
+    refusing.seat.receive_bytes(_frame(), 0.0)
+    assert refusing.seat.data_to_send() == [
+        CloseConnection(4001, _PROTOCOL + f"chunk data does not match its SHA-256 {DIGEST[:16]}")
+    ]
+    assert refusing.seat.channel.incoming.last == 0
+    seen: list[tuple[str, bytes]] = []
+
+    def accepting(sha256: str, data: bytes) -> bool:
+        seen.append((sha256, data))
+        return True
+
+    link = connect(channels=HubChannels(), seat_channel=Channel(), chunk_check=accepting)
+    link.seat.receive_bytes(_frame(), 0.0)
+    assert seen == [(DIGEST, DATA)]
+    assert link.seat.data_to_send() == [SendText('{"type":"ack","seq":1}')]

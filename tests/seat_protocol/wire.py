@@ -12,7 +12,7 @@ from seat_protocol.chunk_frames import SUPPORTED_FRAMINGS
 from seat_protocol.events import CloseConnection, Event, SendBytes, SendText
 from seat_protocol.hub_side import EnrolledSeat, HubChannels, HubConnection, Timing
 from seat_protocol.messages import PROTOCOL_VERSION
-from seat_protocol.seat_side import SeatConnection
+from seat_protocol.seat_side import ChunkCheck, SeatConnection, sha256_matches
 from seat_protocol.streams import Channel
 
 HUB_ID = "hub-1"
@@ -102,6 +102,7 @@ def connect(
     pump: bool = True,
     protocol_version: int = PROTOCOL_VERSION,
     chunk_framings: tuple[int, ...] = SUPPORTED_FRAMINGS,
+    chunk_check: ChunkCheck = sha256_matches,
 ) -> Link:
     directory = seats if seats is not None else seat_directory()
     hub = HubConnection(
@@ -120,6 +121,7 @@ def connect(
         now=now,
         protocol_version=protocol_version,
         chunk_framings=chunk_framings,
+        chunk_check=chunk_check,
     )
     link = Link(hub, seat)
     if pump:
