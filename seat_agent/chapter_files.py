@@ -10,14 +10,78 @@ is either whole or a ``.tmp`` that the cache deletes when it opens.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import json
 import os
 import struct
+from dataclasses import asdict
 from pathlib import Path
+from typing import Any
+
+import structlog
 
 from seat_protocol.messages import ManifestChapter
 
-__all__ = ["read_chapter", "write_atomic", "write_chapter"]
+__all__ = [
+    "ManifestWriter",
+    "manifest_from",
+    "manifest_json",
+    "read_chapter",
+    "write_atomic",
+    "write_chapter",
+]
+
+
+log = structlog.get_logger(__name__)
+
+
+class ManifestWriter:
+    """The cache's ``manifest.json``, written and synced in a worker thread beside the link
+    (``ChapterCache._adopt`` says why that is safe); one write at a time."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self, data: bytes) -> None:
+        """Start writing ``data`` once the previous write (same ``.tmp`` file) is done."""
+        await self.written()
+        self._task = asyncio.create_task(self._write(data))
+
+    async def written(self) -> None:
+        """Wait for the write under way, if any; a cancelled waiter does not cancel it (the
+        file is never left half-replaced by us)."""
+        task = self._task
+        if task is not None:
+            await asyncio.wait({task})
+            if self._task is task:
+                self._task = None
+
+    async def _write(self, data: bytes) -> None:
+        try:
+            await asyncio.to_thread(write_atomic, self._path, data)
+        except OSError as exc:
+            # The cache keeps the manifest in memory and goes on; a restarted agent reads the
+            # previous one and fetches this manifest's chapters again.
+            log.error("seat.chapter_manifest_write_failed", error=str(exc))
+
+
+def manifest_json(session_id: str, chapters: tuple[ManifestChapter, ...]) -> str:
+    """The cache's ``manifest.json``: the manifest as received."""
+    body = {
+        "session_id": session_id,
+        "chapters": [{**asdict(c), "chunks": list(c.chunks)} for c in chapters],
+    }
+    return json.dumps(body, ensure_ascii=False)
+
+
+def manifest_from(body: Any) -> tuple[str, tuple[ManifestChapter, ...]]:
+    """The session and chapters of a parsed ``manifest.json``."""
+    chapters = tuple(
+        ManifestChapter(**{**c, "chunks": tuple(c["chunks"])}) for c in body["chapters"]
+    )
+    return str(body["session_id"]), chapters
 
 
 def write_atomic(path: Path, data: bytes) -> None:

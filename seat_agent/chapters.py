@@ -4,11 +4,13 @@ encrypted on this terminal's disk until the session ends.
 The hub sends a ``chapter_manifest`` (the expert's chapters in their shuffled order, labels
 only, each with its content key wrapped for this seat's X25519 key and the SHA-256 of each
 encrypted chunk). ``ChapterCache`` then asks for the chunks it lacks, a few at a time, and
-keeps each (checked against its hash by the protocol machine) in memory until its chapter is
-whole; then the chapter is written, still encrypted, as one file under
+keeps each (checked before the link acknowledges it: by its AEAD tag at its place, else its
+SHA-256, ``seat_agent.chunk_seals``) in memory until its chapter is whole; then the chapter is
+checked against its SHA-256 and written, still encrypted, as one file under
 ``<state dir>/chapters/sealed/`` with one fsync (``seat_agent.chapter_files``), beside the link:
-the next chapter keeps arriving meanwhile. No chunk is synced on its own. A chapter is
-decrypted only in :meth:`ChapterCache.read`, in memory, to show it.
+the next chapter keeps arriving meanwhile. No chunk is synced on its own. Plain text is kept
+only by :meth:`ChapterCache.read`, in memory, to show it (the tag checks and the status check
+decrypt into buffers dropped at once).
 
 Crash safety: a chapter counts (``complete``, readable, reported) only once its file is written
 and synced. A crash or stop mid-chapter leaves at most a ``.tmp`` file, which opening the cache
@@ -41,23 +43,22 @@ import contextlib
 import json
 import shutil
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import structlog
 
-from seat_agent.chapter_files import read_chapter, write_atomic, write_chapter
+from seat_agent.chapter_files import (
+    ManifestWriter,
+    manifest_from,
+    manifest_json,
+    read_chapter,
+    write_chapter,
+)
+from seat_agent.chunk_seals import ChunkSeals
 from seat_agent.errors import ChapterNotReady, ChapterUnreadable
 from seat_agent.keys import SeatIdentity
-from seat_protocol.chapter_crypto import (
-    ChapterSealError,
-    ChunkSeal,
-    chapter_context,
-    chapter_key,
-    chunk_seals,
-    open_chapter,
-)
+from seat_protocol.chapter_crypto import ChapterSealError, chapter_context, open_chapter
 from seat_protocol.events import ChunkReceived, Connected, Disconnected, Event, MessageReceived
 from seat_protocol.messages import (
     MAX_CHUNKS_PER_REQUEST,
@@ -69,7 +70,6 @@ from seat_protocol.messages import (
     ManifestChapter,
     SessionStateNotice,
 )
-from seat_protocol.seat_side import sha256_matches
 from seat_protocol.session_states import READING_OVER
 
 __all__ = ["CachedChapter", "ChapterCache", "Sender"]
@@ -103,19 +103,12 @@ class CachedChapter:
     complete: bool
 
 
-def _manifest_json(session_id: str, chapters: tuple[ManifestChapter, ...]) -> str:
-    body = {
-        "session_id": session_id,
-        "chapters": [{**asdict(c), "chunks": list(c.chunks)} for c in chapters],
-    }
-    return json.dumps(body, ensure_ascii=False)
-
-
-def _manifest_from(body: Any) -> tuple[str, tuple[ManifestChapter, ...]]:
-    chapters = tuple(
-        ManifestChapter(**{**c, "chunks": tuple(c["chunks"])}) for c in body["chapters"]
-    )
-    return str(body["session_id"]), chapters
+def _owners_of(chapters: tuple[ManifestChapter, ...]) -> dict[str, list[ManifestChapter]]:
+    owners: dict[str, list[ManifestChapter]] = {}
+    for chapter in chapters:
+        for digest in chapter.chunks:
+            owners.setdefault(digest, []).append(chapter)
+    return owners
 
 
 class ChapterCache:
@@ -132,12 +125,16 @@ class ChapterCache:
         self._chapters: tuple[ManifestChapter, ...] = ()
         # Chunk name -> what authenticates it at its place in the manifest (``check_chunk``),
         # for the chapters whose content key this seat's key unwrapped.
-        self._seals: dict[str, ChunkSeal] = {}
+        self._seals = ChunkSeals()
         # Chunks of chapters not yet on disk, hash-checked, in memory until their chapter is
         # whole and written (one file, one fsync per chapter).
         self._pending: dict[str, bytes] = {}
         self._stored: set[str] = set()  # chapter hashes whose file is written and synced
         self._writing: dict[str, asyncio.Task[None]] = {}  # chapter hash -> its write
+        # The latest manifest's write to disk, beside the link (see ``_adopt``).
+        self._manifest = ManifestWriter(root / MANIFEST_FILE)
+        # Chunk name -> the chapters of the manifest that name it.
+        self._owners: dict[str, list[ManifestChapter]] = {}
         self._wipes = 0  # a write that finishes after a wipe is thrown away
         self._requested: set[str] = set()  # asked for, not yet received
         self._online = False
@@ -191,7 +188,9 @@ class ChapterCache:
                     self._stalled = True
 
     async def settled(self) -> None:
-        """Wait until every chapter whose chunks are all here is written and synced."""
+        """Wait until the manifest and every chapter whose chunks are all here are written
+        and synced."""
+        await self._manifest.written()
         while self._writing:
             await asyncio.wait(set(self._writing.values()))
 
@@ -239,23 +238,10 @@ class ChapterCache:
 
     def check_chunk(self, sha256: str, data: bytes) -> bool:
         """Whether ``data`` may be taken (and acknowledged) as the chunk named ``sha256``; the
-        link calls this for every chunk before acknowledging it (``SeatLink.chunk_check``).
-
-        A chunk of the manifest whose chapter key this seat unwrapped is proven by its AEAD
-        tag: AES-GCM (SM4-GCM) verifies the tag over the whole chunk under the chapter's
-        content key ``K`` with the chunk's own nonce and associated data (session, seat, label,
-        position, index, count), about a sixth of a SHA-256's cost. Only the hub and this seat
-        know ``K`` (fresh per seat and chapter, wrapped for this seat's key in the manifest the
-        hub sent over the authenticated link), so a chunk that verifies is the hub's sealed
-        piece for exactly that place: altered, truncated, reordered, moved from another
-        chapter, seat or session, it fails. Anything else (a chunk that fails the tag, a chunk
-        of no chapter this key opens, a name not in the manifest) is checked by its SHA-256,
-        exactly as before. The chapter's SHA-256 over all its chunks is still checked before
-        its file is written (``chapter_files.write_chapter``) and whenever the file is read."""
-        seal = self._seals.get(sha256)
-        if seal is not None and seal.opens(data):
-            return True
-        return sha256_matches(sha256, data)
+        link calls this for every chunk before acknowledging it (``SeatLink.chunk_check``): by
+        its AEAD tag if it is a chunk of the manifest, else by its SHA-256
+        (``seat_agent.chunk_seals``)."""
+        return self._seals.check(sha256, data)
 
     @property
     def chapters_stored(self) -> int:
@@ -288,14 +274,15 @@ class ChapterCache:
         manifest = self._root / MANIFEST_FILE
         if manifest.exists():
             try:
-                self._session_id, self._chapters = _manifest_from(
+                self._session_id, self._chapters = manifest_from(
                     json.loads(manifest.read_text("utf-8"))
                 )
             except (ValueError, KeyError, TypeError):
                 log.warning("seat.chapter_manifest_unreadable")
                 self._session_id, self._chapters = None, ()
         if self._session_id is not None:
-            self._seals = self._seals_for(self._session_id, self._chapters)
+            self._seals = ChunkSeals.of(self._session_id, self._identity, self._chapters)
+        self._owners = _owners_of(self._chapters)
         wanted = {c.sha256: c for c in self._chapters}
         for path in self._chapter_dir.iterdir():
             chapter = wanted.get(path.name)
@@ -303,23 +290,6 @@ class ChapterCache:
                 self._stored.add(chapter.sha256)
             else:
                 path.unlink(missing_ok=True)  # damaged, cut off mid-write (.tmp) or stale
-
-    def _seals_for(
-        self, session_id: str, chapters: tuple[ManifestChapter, ...]
-    ) -> dict[str, ChunkSeal]:
-        """The chunk seals of every chapter whose content key this seat's key unwraps (the
-        others' chunks are checked by SHA-256, and the chapter is reported as not opening)."""
-        seals: dict[str, ChunkSeal] = {}
-        for chapter in chapters:
-            context = chapter_context(
-                session_id, self._identity.seat_id, chapter.label, chapter.position
-            )
-            try:
-                aead = chapter_key(chapter, self._identity.x25519, context)
-            except ChapterSealError:
-                continue
-            seals.update(chunk_seals(chapter, aead, context))
-        return seals
 
     def _forget(self, chapter: ManifestChapter) -> None:
         self._stored.discard(chapter.sha256)
@@ -352,12 +322,15 @@ class ChapterCache:
             await self._send(ChunkRequest(chunks=batch))
 
     async def _adopt(self, msg: ChapterManifest) -> None:
-        await asyncio.to_thread(
-            write_atomic,
-            self._root / MANIFEST_FILE,
-            _manifest_json(msg.session_id, msg.chapters).encode("utf-8"),
+        # Written and synced beside the link, so chunks are asked for without waiting for an
+        # fsync. Safe: the manifest on disk only decides which chapter files a restarted agent
+        # keeps (``_load``); after a crash before it is durable the previous one (or none) is
+        # read and this one's chapter files, not named there, are deleted and fetched again.
+        # The status waits for it; so do a wipe and the next manifest (one writer at a time).
+        await self._manifest.start(manifest_json(msg.session_id, msg.chapters).encode("utf-8"))
+        self._seals = await asyncio.to_thread(
+            ChunkSeals.of, msg.session_id, self._identity, msg.chapters
         )
-        self._seals = await asyncio.to_thread(self._seals_for, msg.session_id, msg.chapters)
         kept = {c.sha256 for c in msg.chapters}
         for chapter in self._chapters:
             if chapter.sha256 not in kept:
@@ -365,6 +338,7 @@ class ChapterCache:
         wanted = {h for c in msg.chapters for h in c.chunks}
         self._pending = {h: d for h, d in self._pending.items() if h in wanted}
         self._session_id, self._chapters = msg.session_id, msg.chapters
+        self._owners = _owners_of(msg.chapters)
         self._requested &= wanted
         self._stalled = False
         log.info(
@@ -384,7 +358,7 @@ class ChapterCache:
         # Kept as they came: the link checked each (``check_chunk``) before acknowledging it,
         # and the chapter's write checks the whole chapter against its hash before it counts.
         self._requested.discard(digest)
-        owners = [c for c in self._chapters if digest in c.chunks]
+        owners = self._owners.get(digest, ())
         if any(not self._have(c, digest) for c in owners):
             self._pending[digest] = data
             self._notify()
@@ -439,6 +413,7 @@ class ChapterCache:
         digest = ChapterStatus.digest_of(session_id, chapters)
         if digest == self._reported:
             return
+        await self._manifest.written()
         verified, failed, damaged = await asyncio.to_thread(self._open_all, session_id, chapters)
         if damaged:
             # A chapter rotted on disk since it was written: fetch it again, report once back.
@@ -486,12 +461,14 @@ class ChapterCache:
         return verified, failed, damaged
 
     async def _wipe(self) -> None:
+        await self._manifest.written()
         self._wipes += 1
         await asyncio.to_thread(shutil.rmtree, self._root, True)
         await asyncio.to_thread(self._root.mkdir, 0o700, True, True)
         await asyncio.to_thread(self._chapter_dir.mkdir, 0o700, False, True)
         self._session_id, self._chapters = None, ()
-        self._seals = {}
+        self._seals = ChunkSeals()
+        self._owners = {}
         self._pending.clear()
         self._stored.clear()
         self._requested.clear()

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-import seat_agent.chapters
+import seat_agent.chunk_seals
 from seat_agent.chapters import ChapterCache
 from seat_agent.keys import SeatIdentity, init_state_dir
 from seat_protocol.chapter_crypto import SealedChapter, chapter_context, seal_chapter
@@ -56,13 +56,13 @@ async def test_a_chunk_of_the_manifest_passes_by_its_tag_and_nothing_else_does(
     names = first.manifest.chunks
     # Proven by the AEAD tag alone: no SHA-256 is computed for it.
     hashed: list[str] = []
-    real = seat_agent.chapters.sha256_matches
+    real = seat_agent.chunk_seals.sha256_matches
 
     def counting(sha256: str, data: bytes) -> bool:
         hashed.append(sha256)
         return real(sha256, data)
 
-    monkeypatch.setattr(seat_agent.chapters, "sha256_matches", counting)
+    monkeypatch.setattr(seat_agent.chunk_seals, "sha256_matches", counting)
     assert all(cache.check_chunk(name, first.chunks[name]) for name in names)
     assert hashed == []
 
@@ -111,9 +111,9 @@ async def test_the_seals_go_with_a_wipe_and_come_back_with_the_cache(tmp_path: P
     await cache.settled()
     # A restarted agent proves chunks of the manifest on disk the same way.
     reopened = await ChapterCache.open(identity.state_dir, identity)
-    assert reopened._seals.keys() == set(chapter.manifest.chunks)
+    assert reopened._seals.names() == set(chapter.manifest.chunks)
     assert reopened.check_chunk(name, chapter.chunks[name])
     await cache.wipe()
-    assert cache._seals == {}
+    assert cache._seals.names() == set()
     assert cache.check_chunk(name, chapter.chunks[name])  # by its SHA-256 now
     assert not cache.check_chunk(name, _flip(chapter.chunks[name], 0))

@@ -1,0 +1,67 @@
+"""How the seat's chapter cache checks a chunk before the link acknowledges it
+(``ChapterCache.check_chunk``, set as ``SeatLink.chunk_check``).
+
+A chunk of the manifest whose chapter key this seat's key unwraps is proven by its AEAD tag:
+AES-GCM (SM4-GCM) verifies the tag over the whole chunk under the chapter's content key ``K``
+with the chunk's own nonce and associated data (session, seat, position, label, index, count;
+``seat_protocol.chapter_crypto``), about a sixth of what a SHA-256 of it costs. Why that is
+enough: ``K`` is fresh per seat and chapter and known only to the hub that sealed it and to this
+seat (it comes wrapped for this seat's key in the manifest the hub sent over the authenticated
+link), and a chunk's nonce and associated data are those of one place in one chapter; so a
+chunk that verifies is the hub's sealed piece for exactly that place. Altered, truncated,
+extended, reordered, moved from another chapter, seat or session, it fails.
+
+Anything else is checked by its SHA-256, exactly as before: a chunk that fails the tag (it is
+then taken only if it is the named bytes), a chunk of a chapter whose key does not unwrap here
+(that chapter is then reported as not opening), a name outside the manifest. And the chapter's
+SHA-256 over all its chunks is still checked before its file is written
+(``chapter_files.write_chapter``) and whenever the file is read, so no chapter counts unless it
+is byte for byte the manifest's. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+from seat_agent.keys import SeatIdentity
+from seat_protocol.chapter_crypto import (
+    ChapterSealError,
+    ChunkSeal,
+    chapter_context,
+    chapter_key,
+    chunk_seals,
+)
+from seat_protocol.messages import ManifestChapter
+from seat_protocol.seat_side import sha256_matches
+
+__all__ = ["ChunkSeals"]
+
+
+class ChunkSeals:
+    """The seal of every chunk of one manifest that this seat can prove by its tag."""
+
+    def __init__(self, seals: dict[str, ChunkSeal] | None = None) -> None:
+        self._seals = seals or {}
+
+    @classmethod
+    def of(
+        cls, session_id: str, identity: SeatIdentity, chapters: tuple[ManifestChapter, ...]
+    ) -> ChunkSeals:
+        """Unwrap each chapter's key (one X25519 agreement each: run it off the event loop)."""
+        seals: dict[str, ChunkSeal] = {}
+        for chapter in chapters:
+            context = chapter_context(session_id, identity.seat_id, chapter.label, chapter.position)
+            try:
+                aead = chapter_key(chapter, identity.x25519, context)
+            except ChapterSealError:
+                continue  # its chunks are checked by SHA-256
+            seals.update(chunk_seals(chapter, aead, context))
+        return cls(seals)
+
+    def names(self) -> frozenset[str]:
+        return frozenset(self._seals)
+
+    def check(self, sha256: str, data: bytes) -> bool:
+        """Whether ``data`` may be taken as the chunk named ``sha256`` (see the module)."""
+        seal = self._seals.get(sha256)
+        if seal is not None and seal.opens(data):
+            return True
+        return sha256_matches(sha256, data)
