@@ -384,24 +384,31 @@ class ChapterCache:
             log.error("seat.chapter_write_failed", label=chapter.label, error=str(exc))
             bad = list(chapter.chunks)  # nothing counts as written: fetched again
         async with self._lock:
-            del self._writing[chapter.sha256]
-            if wipes != self._wipes or chapter not in self._chapters:
-                # Wiped, or replaced by another manifest while it was being written.
-                with contextlib.suppress(FileNotFoundError):
-                    path.unlink()
-                return
-            if bad:
-                # Bytes that do not match their hash are never written: asked for again.
-                log.warning("seat.chapter_not_written", label=chapter.label, chunks=len(bad))
-                for digest in bad:
-                    self._pending.pop(digest, None)
-            else:
-                for digest in chapter.chunks:
-                    self._pending.pop(digest, None)
-                self._stored.add(chapter.sha256)
-            self._notify()
-            await self._request_more()
-            await self._report_if_complete()
+            try:
+                await self._written(chapter, path, bad, wipes)
+            finally:
+                # Only now: ``settled`` waits for this task while it is listed, status included.
+                del self._writing[chapter.sha256]
+
+    async def _written(
+        self, chapter: ManifestChapter, path: Path, bad: list[str], wipes: int
+    ) -> None:
+        if wipes != self._wipes or chapter not in self._chapters:
+            # Wiped, or replaced by another manifest while it was being written.
+            await asyncio.to_thread(path.unlink, True)  # missing_ok
+            return
+        if bad:
+            # Bytes that do not match their hash are never written: asked for again.
+            log.warning("seat.chapter_not_written", label=chapter.label, chunks=len(bad))
+            for digest in bad:
+                self._pending.pop(digest, None)
+        else:
+            for digest in chapter.chunks:
+                self._pending.pop(digest, None)
+            self._stored.add(chapter.sha256)
+        self._notify()
+        await self._request_more()
+        await self._report_if_complete()
 
     async def _report_if_complete(self) -> None:
         """Open every chapter once all are on disk, and tell the hub how that went."""

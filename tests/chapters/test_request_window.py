@@ -212,3 +212,30 @@ async def test_a_chapter_file_damaged_on_disk_is_dropped_when_the_cache_opens(
     reopened = await ChapterCache.open(identity.state_dir, identity)
     assert not path.exists()
     assert [e.complete for e in reopened.entries()] == [False]
+
+
+async def test_chapters_written_before_their_manifest_was_durable_do_not_count_after_a_crash(
+    tmp_path: Path,
+) -> None:
+    """The manifest is written beside the link (chunks are asked for before its fsync): if
+    the agent dies before it is on disk, a restart reads the previous manifest (here: none),
+    and the chapter files of the new one are deleted, not taken as verified."""
+    identity = _identity(tmp_path)
+    manifest, chunks = _sealed(identity, 3)
+    cache = await ChapterCache.open(identity.state_dir, identity)
+    sent = _Requests()
+    cache.bind(sent)
+    await cache.on_event(Connected(SEAT, lost_incoming=False, peer_lost=False))
+    await cache.on_event(MessageReceived(SEAT, manifest))
+    assert sent.batches == [manifest.chapters[0].chunks]  # asked for at once
+    for digest, data in chunks.items():
+        await cache.on_event(ChunkReceived(digest, data))
+    await cache.settled()
+    assert cache.chapters_stored == 1 and len(sent.statuses) == 1
+    sealed = identity.state_dir / "chapters" / "sealed" / manifest.chapters[0].sha256
+    assert sealed.exists()
+    # As if the crash came before the manifest's write reached the disk.
+    (identity.state_dir / "chapters" / "manifest.json").unlink()
+    reopened = await ChapterCache.open(identity.state_dir, identity)
+    assert reopened.entries() == [] and reopened.chapters_stored == 0
+    assert not sealed.exists()
