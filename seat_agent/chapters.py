@@ -281,7 +281,7 @@ class ChapterCache:
                 log.warning("seat.chapter_manifest_unreadable")
                 self._session_id, self._chapters = None, ()
         if self._session_id is not None:
-            self._seals = ChunkSeals.of(self._session_id, self._identity, self._chapters)
+            self._seals = ChunkSeals(self._session_id, self._identity, self._chapters)
         self._owners = _owners_of(self._chapters)
         wanted = {c.sha256: c for c in self._chapters}
         for path in self._chapter_dir.iterdir():
@@ -328,9 +328,7 @@ class ChapterCache:
         # read and this one's chapter files, not named there, are deleted and fetched again.
         # The status waits for it; so do a wipe and the next manifest (one writer at a time).
         await self._manifest.start(manifest_json(msg.session_id, msg.chapters).encode("utf-8"))
-        self._seals = await asyncio.to_thread(
-            ChunkSeals.of, msg.session_id, self._identity, msg.chapters
-        )
+        self._seals = ChunkSeals(msg.session_id, self._identity, msg.chapters)
         kept = {c.sha256 for c in msg.chapters}
         for chapter in self._chapters:
             if chapter.sha256 not in kept:
