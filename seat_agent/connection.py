@@ -83,9 +83,13 @@ class _Socket:
         self.ws = ws
         self.conn = conn
         self._lock = asyncio.Lock()
-        # Set after every frame: the machine's deadline may have moved earlier (the handshake
-        # finished and heartbeats started), and the timer must not sleep past it.
+        # Set after a frame that moved the machine's deadline earlier than the one the timer
+        # sleeps until (the handshake finished and heartbeats started, or the end): the
+        # timer must not sleep past it. Not after every frame: a frame only moves the
+        # heartbeat deadline later, and waking the timer per chunk would cost a task switch,
+        # a tick and a flush (sending the held-back ack at once) for each.
         self.wake = asyncio.Event()
+        self._sleeping_until: float | None = None  # None: the timer is awake
         # A held-back acknowledgement's flush (``flush_soon``), if one is due.
         self._due: asyncio.TimerHandle | None = None
         self._late: set[asyncio.Task[None]] = set()
@@ -124,11 +128,20 @@ class _Socket:
                 except ConnectionClosed:
                     return  # the reader sees the close and tells the machine
 
+    def frame_handled(self) -> None:
+        """Wake the timer if the machine's deadline is now earlier than its sleep."""
+        deadline = self.conn.next_deadline()
+        sleeping_until = self._sleeping_until
+        if deadline is None or sleeping_until is None or deadline < sleeping_until:
+            self.wake.set()
+
     async def heartbeat(self, monotonic: Callable[[], float]) -> None:
         while (deadline := self.conn.next_deadline()) is not None:
             self.wake.clear()
+            self._sleeping_until = deadline
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), max(0.0, deadline - monotonic()))
+            self._sleeping_until = None
             self.conn.tick(monotonic())  # early ticks (after a wake) do nothing
             await self.flush()
 
@@ -176,7 +189,7 @@ async def _converse(
                     conn.receive_bytes(frame, monotonic())  # a chunk, if agreed
                 else:
                     conn.receive_text(frame, monotonic())
-                sock.wake.set()
+                sock.frame_handled()
                 if isinstance(frame, bytes) and conn.only_ack_waiting:
                     # A chunk's ack waits a moment: the cache's next chunk request (every
                     # half window) or the delay carries one cumulative ack for the run,
