@@ -20,8 +20,13 @@ aiohttp's runner) with one seat whose terminal key is approved, and the real sea
 The three transfers run interleaved in every round (their order turned each round), so other
 load on the machine falls on all of them alike; each runs ``--repeat`` times after one warm-up
 round and the best run of each counts. Prints the throughputs, the ratios to the plain download,
-and how long the last chapter's write and fsync took after its last chunk arrived. Figures, not
-a pass/fail test; other work on the machine disturbs them.
+how long the last chapter's write and fsync took after its last chunk arrived, and the CPU
+seconds the whole process (every thread) spent per transfer, which moves less than the wall
+clock when other work shares the machine. The seat is wired as ``SeatAgent.open`` wires it
+(chunks checked by the cache, ``seat_agent.chunk_seals``); the previous framing's agent checks
+each chunk's SHA-256, as it did. ``--profile FILE`` writes a cProfile of the event loop during
+the timed binary deliveries. Figures, not a pass/fail test; other work on the machine disturbs
+them.
 
     .venv/bin/python bench/chapter_sync.py --mb 16 --chapters 8 --repeat 5
 """

@@ -5,11 +5,12 @@ A chunk of the manifest whose chapter key this seat's key unwraps is proven by i
 AES-GCM (SM4-GCM) verifies the tag over the whole chunk under the chapter's content key ``K``
 with the chunk's own nonce and associated data (session, seat, position, label, index, count;
 ``seat_protocol.chapter_crypto``), about a sixth of what a SHA-256 of it costs. Why that is
-enough: ``K`` is fresh per seat and chapter and known only to the hub that sealed it and to this
-seat (it comes wrapped for this seat's key in the manifest the hub sent over the authenticated
-link), and a chunk's nonce and associated data are those of one place in one chapter; so a
-chunk that verifies is the hub's sealed piece for exactly that place. Altered, truncated,
-extended, reordered, moved from another chapter, seat or session, it fails.
+enough: ``K`` is known only to the hub and to this seat (it comes wrapped for this seat's key in
+the manifest the hub sent over the authenticated link); the hub derives it from the chapter's
+context and its text's hash (one ``K``, one text), and a chunk's nonce and associated data are
+those of one place in one chapter, so a chunk that verifies is the hub's sealed piece for
+exactly that place, byte for byte. Altered, truncated, extended, reordered, moved from another
+chapter, seat or session, it fails.
 
 Anything else is checked by its SHA-256, exactly as before: a chunk that fails the tag (it is
 then taken only if it is the named bytes), a chunk of a chapter whose key does not unwrap here
