@@ -174,6 +174,10 @@ async def _handle_events(services: Services, hub: SeatHub, events: list[Event], 
         elif isinstance(event, ChunksRequested):
             completed = _send_chunks(hub, event)
             if completed is not None:
+                # The last chunks go out first: they must not wait for the delivery record's
+                # commit (the record still precedes whatever the seat says next, as the
+                # reader handles its next frame only after this).
+                await hub.flush_live(event.seat_id)
                 await _received(services, event.seat_id, completed, now)
         elif isinstance(event, Connected):
             await _catch_up(services, hub, event.seat_id, now)
