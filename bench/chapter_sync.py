@@ -172,6 +172,9 @@ async def run(args: argparse.Namespace) -> None:
         # CPU seconds of the whole process (every thread: both ends, the writer) per transfer:
         # steadier than the wall clock when other work shares the machine.
         cpus: dict[str, list[float]] = {"binary": [], "json": [], "plain": []}
+        # CPU seconds of the event loop's thread alone per binary delivery (both ends run on
+        # it; the chapter writes run beside it in worker threads).
+        loop_cpu: list[float] = []
         # Per delivery: seconds from the last chunk's arrival until the last chapter file was
         # written and synced (the part of delivery that is the disk's, not the link's).
         tails: dict[str, list[float]] = {"binary": [], "json": []}
@@ -242,10 +245,12 @@ async def run(args: argparse.Namespace) -> None:
             profiling = profiler is not None and bool(framings) and runs > 3
             if profiling:
                 profiler.enable()
-            t0, c0 = time.perf_counter(), time.process_time()
+            t0, c0, l0 = time.perf_counter(), time.process_time(), time.thread_time()
             await hub.send(SEAT_KEY, manifest)
             await asyncio.wait_for(done.wait(), 600)
             end, cpu = time.perf_counter(), time.process_time() - c0
+            if framings:
+                loop_cpu.append(time.thread_time() - l0)
             if profiling:
                 profiler.disable()
             took = end - t0
@@ -334,6 +339,11 @@ async def run(args: argparse.Namespace) -> None:
         f"CPU seconds per transfer (least, all threads): binary {low['binary']:.3f}, "
         f"JSON {low['json']:.3f}, plain {low['plain']:.3f}; "
         f"plain / binary {low['plain'] / low['binary']:.3f}"
+    )
+    spent = sorted(loop_cpu[1:])  # the warm-up round's delivery left out
+    print(
+        f"event-loop thread CPU per binary delivery: least {spent[0] * 1000:.1f} ms, "
+        f"median {spent[len(spent) // 2] * 1000:.1f} ms"
     )
     if read_s:
         print(f"decrypting every chapter at the seat:   {mib / min(read_s[1:]):8.1f} MiB/s")

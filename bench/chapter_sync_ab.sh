@@ -26,7 +26,8 @@ for i in $(seq 1 "$rounds"); do
     ratio=$(echo "$out" | grep 'ratio binary' | awk '{print $NF}')
     tail=$(echo "$out" | grep 'last chapter synced' | awk '{print $(NF-2)}')
     cpu=$(echo "$out" | grep '^CPU' | sed -E 's/.*binary ([0-9.]+),.*plain ([0-9.]+);.*/cpu binary \1 s plain \2 s/' || true)
-    printf '%s load %-5s %-6s binary %6s MiB/s  plain %6s MiB/s  ratio %s  tail %s ms  %s\n' \
-      "$(date -u +%H:%M:%S)" "$load" "$side" "$binary" "$plain" "$ratio" "$tail" "${cpu:-}"
+    loop=$(echo "$out" | grep '^event-loop' | sed -E 's/.*least ([0-9.]+) ms.*/loop cpu \1 ms/' || true)
+    printf '%s load %-5s %-6s binary %6s MiB/s  plain %6s MiB/s  ratio %s  tail %s ms  %s  %s\n' \
+      "$(date -u +%H:%M:%S)" "$load" "$side" "$binary" "$plain" "$ratio" "$tail" "${cpu:-}" "${loop:-}"
   done
 done
