@@ -147,8 +147,17 @@ def seal_for_seat(
             label = f"{cview.chapter_id}-{blind}"
             position = len(chapters)
             context = chapter_context(ctx.sid, seat_key, label, position)
+            # The chunk size is in the key's input: chunk i's nonce is its index, so one key
+            # sealed at two chunk sizes (two hub processes configured differently) would reuse
+            # AES-GCM nonces on different plaintext. A key per (text, place, chunk size) never does.
             key = bytes.fromhex(
-                sealer.mac(context.encode() + b"\0" + hashlib.sha256(text).digest(), _KEY_PURPOSE)
+                sealer.mac(
+                    context.encode()
+                    + b"\0"
+                    + hashlib.sha256(text).digest()
+                    + chunk_size.to_bytes(8, "big"),
+                    _KEY_PURPOSE,
+                )
             )
             if isinstance(public, SM2PublicKey):
                 key = key[:16]  # an SM4 content key is 128 bits
