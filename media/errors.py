@@ -16,6 +16,9 @@ foreign errors (OpenCV, PyAV, aiortc) are translated once, where they are met, w
     │   ├── UnsupportedAiortcVersion    aiortc differs from the version the internals were written for
     │   ├── ReceiverAlreadyStarted      the receiver was tapped too late (it is already decoding)
     │   └── PublisherNotReady           a viewer asked for a stream whose codec is not negotiated yet
+    ├── JanusError                      the Janus media server could not do what was asked
+    │   ├── JanusUnavailable            its HTTP API did not answer (down, wrong URL, timeout)
+    │   └── JanusRefused                it answered with an error (Janus's or VideoRoom's code)
     ├── ConductConfigError              conduct monitor thresholds are inconsistent
     └── RecordingConfigError            recording segment lengths are out of range
                                         (defined in ``segmenting``, which holds its rule)
@@ -29,6 +32,9 @@ __all__ = [
     "CameraUnavailable",
     "ConductConfigError",
     "ForwardingError",
+    "JanusError",
+    "JanusRefused",
+    "JanusUnavailable",
     "MediaError",
     "MicrophoneUnavailable",
     "PublisherNotReady",
@@ -133,6 +139,32 @@ class PublisherNotReady(ForwardingError):
             f"the publisher's {kind} codec is not negotiated yet; add viewers after the "
             "publisher's offer has been accepted"
         )
+
+
+class JanusError(MediaError):
+    """The Janus media server could not do what the client asked."""
+
+
+class JanusUnavailable(JanusError):
+    """Janus's HTTP API did not answer: it is down, the URL is wrong, or it timed out."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        self.url = url
+        self.reason = reason
+        super().__init__(
+            f"Janus at {url} is unavailable: {reason}; check that janus runs and that the "
+            "hub's janus URL points at its HTTP transport"
+        )
+
+
+class JanusRefused(JanusError):
+    """Janus (or its VideoRoom plugin) answered a request with an error."""
+
+    def __init__(self, request: str, code: int, reason: str) -> None:
+        self.request = request
+        self.code = code
+        self.reason = reason
+        super().__init__(f"Janus refused {request}: {code} {reason}")
 
 
 class ConductConfigError(MediaError):

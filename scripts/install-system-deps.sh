@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs the Debian packages a target needs, only those missing, so it is safe to run every time.
 #   scripts/install-system-deps.sh test   -> redis-server, postgresql, chromium, ffmpeg (ffprobe),
-#                                            nginx-light (nginx -t checks the compose stack's proxy)
+#                                            nginx-light (nginx -t checks the compose stack's proxy),
+#                                            janus (the media_backend=janus tests start it on loopback)
 #   scripts/install-system-deps.sh base   -> what the hub needs to run: python3.11-venv, and Pango with
 #                                            a CJK font for WeasyPrint (the report as PDF)
 #   scripts/install-system-deps.sh demo   -> nothing beyond base (the demo runs on the embedded default)
-#   scripts/install-system-deps.sh bench  -> test's packages plus janus
+#   scripts/install-system-deps.sh bench  -> test's packages
 set -euo pipefail
 target="${1:-test}"
 need=()
@@ -28,13 +29,12 @@ case "$target" in
     have_cmd chromium || need+=(chromium)
     have_cmd ffprobe || need+=(ffmpeg)
     [ -x /usr/sbin/nginx ] || need+=(nginx-light)
+    # Janus VideoRoom (media_backend=janus) and janus-pp-rec (its recordings to WebM)
+    have_cmd janus || need+=(janus)
     ;;
   base|demo) ;;
   *) echo "unknown target: $target" >&2; exit 2 ;;
 esac
-if [ "$target" = bench ]; then
-  have_cmd janus || need+=(janus)
-fi
 if [ "${#need[@]}" -eq 0 ]; then
   exit 0
 fi
