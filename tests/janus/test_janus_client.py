@@ -58,16 +58,16 @@ async def test_a_room_needs_the_admin_key_to_create_and_the_pin_to_join(
         )
         assert (created, again) == (True, False)
         intruder = await session.attach()
-        for pin in (None, "guess"):
+        for pin, refusal in (
+            (None, (429, "Missing mandatory element (pin)")),
+            ("guess", (433, "Unauthorized (wrong pin)")),
+        ):
             body = {"request": "join", "ptype": "publisher", "room": room.id, "display": "x"}
             if pin is not None:
                 body["pin"] = pin
             with pytest.raises(JanusRefused) as refused:
                 await intruder.message(body)
-            assert (refused.value.code, refused.value.reason) == (
-                433,
-                "Unauthorized (wrong pin)",
-            )
+            assert (refused.value.code, refused.value.reason) == refusal
         await videoroom.destroy_room(handle, room)
     finally:
         await session.close()
