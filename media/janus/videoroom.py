@@ -16,6 +16,8 @@ from media.errors import JanusRefused
 from media.janus.client import JanusHandle
 
 __all__ = [
+    "NO_SUCH_FEED",
+    "NO_SUCH_ROOM",
     "ROOM_EXISTS",
     "Participant",
     "Room",
@@ -31,6 +33,8 @@ __all__ = [
 ROOM_EXISTS = 427
 #: VideoRoom's error code when the room does not exist
 NO_SUCH_ROOM = 426
+#: VideoRoom's error code when a subscriber asks for a feed that is not there
+NO_SUCH_FEED = 428
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,495 @@
+"""Janus VideoRoom as the live media plane (``media_backend = janus``): the hub is its only
+controller.
+
+Each session has one room (its id is the session's) on one of the configured Janus instances,
+chosen by the session's id (:func:`instance_for`), created on the first publication with a
+secret and a PIN derived from the hub's shared secret (:func:`room_for`): every hub process
+finds the same room with the same PIN, and neither ever leaves the hub (seats and browsers
+never see them, nor Janus's API secret). Janus's HTTP API is to be reachable by the hub only.
+
+* A seat's ``media_offer`` (over its seat link, as with the built-in forwarder) is relayed to
+  Janus as a publisher joining its session's room (``joinandconfigure``); Janus's SDP answer
+  goes back to the seat as ``media_answer``. The seat agent is the same for both backends.
+* A supervisor's viewer is a **single-use subscription** to one seat's feed: the hub joins the
+  room as a subscriber for it (Janus makes the SDP offer), and hands the browser the offer, a
+  viewer id and a one-time token; the browser's answer comes back with the token
+  (:meth:`JanusPlane.answer`), which is then spent: a second use is refused. A subscription
+  not answered within ``viewer_connect_timeout`` seconds is withdrawn. Who may open one is
+  decided before (``live.watching``, the same rule as the built-in forwarder's viewers).
+* The wall's seat state comes from Janus's events on the publisher's handle (``webrtcup``,
+  ``media``, ``hangup``), published on the bus like the built-in hub's (``live.seat`` on
+  ``live-seat:<seat key>``); a seat published through another hub process is seen in the
+  room's participant list.
+
+Not done with this backend yet: recording through Janus's recorder, the conduct monitor and
+media statistics (the wall shows state and viewers only).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import logging
+import secrets
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from evaluation_hub.bus.base import Bus
+from evaluation_hub.errors import Forbidden, NotFound
+from evaluation_hub.live.status import MediaRefused, SeatStatus, seat_channel
+from evaluation_hub.live.viewer_places import first_viewer_id, user_cap_refusal
+from media.conduct import Observation
+from media.errors import JanusError, JanusRefused
+from media.janus import videoroom
+from media.janus.client import Event, JanusHandle, JanusSession
+from media.janus.videoroom import Room
+from media.stats import StreamStats
+
+__all__ = ["JanusPlane", "JanusSettings", "Subscription", "instance_for", "room_for"]
+
+logger = logging.getLogger(__name__)
+
+AuditSink = Callable[[str, str, str, Mapping[str, Any]], Awaitable[None]]
+#: the session a seat's media belongs to now (its room), or None
+SessionOf = Callable[[str], Awaitable[int | None]]
+
+_UNAVAILABLE = ("janus-unavailable", "音视频服务（Janus）暂时不可用，请稍后重试", 503)
+_TOKEN_SPENT = "该观看授权已使用、已过期或无效，请重新打开观看窗口"
+
+
+@dataclass(frozen=True)
+class JanusSettings:
+    urls: tuple[str, ...]
+    api_secret: str | None
+    admin_key: str | None
+    #: the hub's secret shared by every hub process: rooms' secrets and PINs derive from it
+    room_key: bytes = field(repr=False)
+    #: publishers per room (seats of one session)
+    publishers: int = 100
+
+
+def instance_for(session_id: int, urls: Sequence[str]) -> str:
+    """The Janus instance holding ``session_id``'s room: the same for every hub process."""
+    return urls[session_id % len(urls)]
+
+
+def room_for(session_id: int, key: bytes) -> Room:
+    """``session_id``'s room, with its secret and PIN (keyed hashes: nobody derives them
+    without the hub's secret)."""
+
+    def derive(purpose: str) -> str:
+        message = f"janus-room-{purpose}:{session_id}".encode()
+        return hmac.new(key, message, hashlib.sha256).hexdigest()[:32]
+
+    return Room(session_id, derive("secret"), derive("pin"))
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """What the browser gets for one seat: Janus's offer, the viewer id, the one-time token."""
+
+    viewer_id: int
+    token: str
+    sdp: str
+
+
+@dataclass
+class _Publisher:
+    seat_key: str
+    session_id: int
+    handle: JanusHandle
+    feed: int
+    offer_id: str
+    publications: int
+    connected: bool = False
+    receiving: bool = False
+    hung_up: bool = False
+    state: str = "connecting"
+    announced: bool = False
+
+
+@dataclass
+class _Viewer:
+    id: int
+    seat_key: str
+    username: str
+    handle: JanusHandle
+    room: Room
+    token_hash: bytes
+    answered: bool = False
+    connected: bool = False
+
+
+class JanusPlane:
+    """This hub process's side of the Janus media plane (see the module docstring)."""
+
+    def __init__(
+        self,
+        bus: Bus,
+        settings: JanusSettings,
+        *,
+        session_of: SessionOf,
+        audit: AuditSink | None = None,
+        clock: Callable[[], float] = time.time,
+        refresh_interval: float = 1.0,
+        max_viewers_per_seat: int = 16,
+        max_viewers_per_user_per_seat: int = 2,
+        max_viewers_per_user: int = 32,
+        viewer_connect_timeout: float = 10.0,
+    ) -> None:
+        self._bus = bus
+        self.settings = settings
+        self._session_of = session_of
+        self._audit = audit
+        self._clock = clock
+        self._refresh_interval = refresh_interval
+        self.max_viewers_per_seat = max_viewers_per_seat
+        self.max_viewers_per_user_per_seat = max_viewers_per_user_per_seat
+        self.max_viewers_per_user = max_viewers_per_user
+        self.viewer_connect_timeout = viewer_connect_timeout
+        self.link_up: Callable[[str], bool] = lambda seat_key: True
+        #: no recorder with this backend yet (the wall shows no recording state)
+        self.recordings = None
+        self._sessions: dict[str, JanusSession] = {}
+        self._connecting = asyncio.Lock()
+        self._rooms: set[tuple[str, int]] = set()
+        self._publishers: dict[str, _Publisher] = {}
+        self._publications: dict[str, int] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._viewers: dict[int, _Viewer] = {}
+        self._viewer_ids = first_viewer_id()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._loop: asyncio.Task[None] | None = None
+        self._closed = False
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._loop is None:
+            self._loop = asyncio.ensure_future(self._refresh_loop())
+
+    async def close(self) -> None:
+        self._closed = True
+        if self._loop is not None:
+            self._loop.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._loop
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        # Closing the Janus sessions detaches every handle: publishers leave, viewers end.
+        for session in list(self._sessions.values()):
+            await session.close()
+        self._sessions.clear()
+
+    async def _session(self, url: str) -> JanusSession:
+        async with self._connecting:
+            session = self._sessions.get(url)
+            if session is None or session.closed:
+                try:
+                    session = await JanusSession.create(url, api_secret=self.settings.api_secret)
+                except JanusError as exc:
+                    logger.warning("janus %s unavailable: %s", url, exc)
+                    raise MediaRefused(*_UNAVAILABLE) from exc
+                session.on_lost = lambda: self._lost(url)
+                self._sessions[url] = session
+            return session
+
+    def _lost(self, url: str) -> None:
+        """Janus forgot our session (it restarted): its handles and rooms are gone too."""
+        logger.warning("janus session on %s lost", url)
+        self._sessions.pop(url, None)
+        self._rooms = {r for r in self._rooms if r[0] != url}
+        for pub in self._publishers.values():
+            if pub.handle.session.url == url.rstrip("/"):
+                pub.hung_up = True
+
+    async def _room(self, session_id: int) -> tuple[JanusSession, Room]:
+        url = instance_for(session_id, self.settings.urls)
+        session = await self._session(url)
+        room = room_for(session_id, self.settings.room_key)
+        if (url, session_id) not in self._rooms:
+            handle = await session.attach()
+            try:
+                await videoroom.create_room(
+                    handle,
+                    room,
+                    admin_key=self.settings.admin_key,
+                    publishers=self.settings.publishers,
+                    description=f"session {session_id}",
+                )
+            finally:
+                await handle.detach()
+            self._rooms.add((url, session_id))
+        return session, room
+
+    # --- publishers --------------------------------------------------------------------------
+
+    async def publish(self, seat_key: str, offer_id: str, sdp: str) -> str:
+        """Relay a seat's offer to its session's room as a publisher; Janus's answer."""
+        if self._closed:
+            raise MediaRefused("hub-closing", "主场枢纽正在关闭，请稍后重新推送音视频", 409)
+        session_id = await self._session_of(seat_key)
+        if session_id is None:
+            raise MediaRefused(
+                "seat-not-in-session", "该工位当前不属于任何评标会，暂不接收音视频推送", 409
+            )
+        async with self._locks.setdefault(seat_key, asyncio.Lock()):
+            old = self._publishers.pop(seat_key, None)
+            if old is not None:
+                # The seat gave up on it (a network drop): a new publisher replaces it.
+                await self._detach(old.handle)
+            try:
+                session, room = await self._room(session_id)
+                handle = await session.attach()
+            except JanusError as exc:
+                raise MediaRefused(*_UNAVAILABLE) from exc
+            try:
+                feed, answer = await videoroom.publish(handle, room, seat_key, sdp)
+            except JanusError as exc:
+                await self._detach(handle)
+                logger.warning("janus refused seat %s's offer: %s", seat_key, exc)
+                raise MediaRefused(
+                    "media-offer-invalid", "工位的音视频推送请求无法处理（SDP 无效或不含可用编码）"
+                ) from exc
+            publications = self._publications.get(seat_key, 0) + 1
+            self._publications[seat_key] = publications
+            pub = _Publisher(seat_key, session_id, handle, feed, offer_id, publications)
+            handle.on_event = lambda event: self._on_publisher_event(pub, event)
+            self._publishers[seat_key] = pub
+            self._refresh(pub)
+            self._spawn(
+                self._record(
+                    "live.publisher_connected",
+                    seat_key,
+                    "seat",
+                    {"offer_id": offer_id, "publication": publications, "janus_room": room.id},
+                )
+            )
+            return answer
+
+    def _on_publisher_event(self, pub: _Publisher, event: Event) -> None:
+        kind = event.get("janus")
+        if kind == "webrtcup":
+            pub.connected = True
+            pub.receiving = True
+        elif kind == "media" and event.get("type") == "video":
+            pub.receiving = bool(event.get("receiving"))
+        elif kind in ("hangup", "detached"):
+            pub.hung_up = True
+        if self._publishers.get(pub.seat_key) is pub:
+            self._refresh(pub)
+
+    def _state_of(self, pub: _Publisher) -> str:
+        if pub.hung_up or (pub.connected and not pub.receiving):
+            return "lost"
+        if not pub.connected:
+            return "connecting"
+        return "live" if self.link_up(pub.seat_key) else "control_lost"
+
+    def _refresh(self, pub: _Publisher) -> None:
+        state = self._state_of(pub)
+        if state == pub.state and pub.announced:
+            return
+        pub.state, pub.announced = state, True
+        event = {"type": "live.seat", "seat_key": pub.seat_key, "state": state, "at": self._clock()}
+        self._spawn(self._bus.publish(seat_channel(pub.seat_key), event))
+        if state in ("live", "lost"):
+            self._spawn(
+                self._record(f"live.seat_{state}", pub.seat_key, "hub", {"offer_id": pub.offer_id})
+            )
+
+    async def _refresh_loop(self) -> None:
+        while True:
+            for pub in list(self._publishers.values()):
+                self._refresh(pub)
+            await asyncio.sleep(self._refresh_interval)
+
+    # --- what the wall reads -------------------------------------------------------------------
+
+    def status(self, seat_key: str) -> SeatStatus:
+        pub = self._publishers.get(seat_key)
+        viewers = sum(1 for v in self._viewers.values() if v.seat_key == seat_key)
+        if pub is None:
+            return SeatStatus("offline", (), (), viewers, self._publications.get(seat_key, 0))
+        return SeatStatus(pub.state, (), (), viewers, pub.publications)
+
+    async def statuses(
+        self, seat_keys: list[str], *, session_id: int | None = None
+    ) -> dict[str, SeatStatus]:
+        """Each seat's state: this process's publishers' as their events tell, the others' from
+        the session room's participants (a seat publishing through another hub process)."""
+        found = {key: self.status(key) for key in seat_keys}
+        missing = [key for key, status in found.items() if status.state == "offline"]
+        if not missing or session_id is None:
+            return found
+        try:
+            session = await self._session(instance_for(session_id, self.settings.urls))
+            handle = await session.attach()
+            try:
+                present = await videoroom.participants(
+                    handle, room_for(session_id, self.settings.room_key)
+                )
+            finally:
+                await handle.detach()
+        except (JanusError, MediaRefused) as exc:
+            # No room yet (nobody published), or Janus away: the seats are offline here.
+            logger.debug("janus participants of session %s unavailable: %s", session_id, exc)
+            return found
+        publishing = {p.display for p in present if p.publishing}
+        for key in missing:
+            if key in publishing:
+                found[key] = SeatStatus("live", (), (), found[key].viewers, 1)
+        return found
+
+    def latest(self, seat_key: str) -> Observation | None:
+        """No conduct monitor with this backend yet: check-in sees no live picture."""
+        return None
+
+    # --- viewers -----------------------------------------------------------------------------
+
+    async def subscribe(self, session_id: int, seat_key: str, username: str) -> Subscription:
+        """A single-use subscription to ``seat_key``'s feed (access already checked)."""
+        pub = self._publishers.get(seat_key)
+        session, room = await self._room(session_id)
+        feed = await self._feed(session, room, seat_key) if pub is None else pub.feed
+        if feed is None:
+            raise MediaRefused("seat-not-publishing", "该工位尚未推送音视频，请稍后再试", 409)
+        if sum(1 for v in self._viewers.values() if v.seat_key == seat_key) >= (
+            self.max_viewers_per_seat
+        ):
+            raise MediaRefused(
+                "too-many-viewers",
+                f"该工位的观看人数已达上限（{self.max_viewers_per_seat} 路），请关闭其他观看窗口后再试",
+                409,
+            )
+        refusal = user_cap_refusal(
+            ((v.seat_key, v.username) for v in self._viewers.values()),
+            seat_key,
+            username,
+            per_seat=self.max_viewers_per_user_per_seat,
+            per_user=self.max_viewers_per_user,
+        )
+        if refusal is not None:
+            raise refusal
+        token = secrets.token_urlsafe(24)
+        try:
+            handle = await session.attach()
+        except JanusError as exc:
+            raise MediaRefused(*_UNAVAILABLE) from exc
+        viewer = _Viewer(next(self._viewer_ids), seat_key, username, handle, room, _digest(token))
+        self._viewers[viewer.id] = viewer  # held to the caps from now on
+        handle.on_event = lambda event: self._on_viewer_event(viewer, event)
+        try:
+            offer = await videoroom.subscribe(handle, room, feed)
+        except JanusError as exc:
+            await self._close_viewer(viewer)
+            if isinstance(exc, JanusRefused) and exc.code == videoroom.NO_SUCH_FEED:
+                raise MediaRefused(
+                    "seat-not-publishing", "该工位尚未推送音视频，请稍后再试", 409
+                ) from exc
+            raise MediaRefused(*_UNAVAILABLE) from exc
+        except BaseException:
+            await asyncio.shield(self._close_viewer(viewer))
+            raise
+        self._spawn(self._withdraw_unless_connected(viewer))
+        self._spawn(
+            self._record("live.viewer_opened", seat_key, username, {"viewer_id": viewer.id})
+        )
+        return Subscription(viewer.id, token, offer)
+
+    async def _feed(self, session: JanusSession, room: Room, seat_key: str) -> int | None:
+        """The seat's feed in the room, published through any hub process."""
+        try:
+            handle = await session.attach()
+            try:
+                present = await videoroom.participants(handle, room)
+            finally:
+                await handle.detach()
+        except JanusError as exc:
+            raise MediaRefused(*_UNAVAILABLE) from exc
+        feeds = [p.feed for p in present if p.display == seat_key and p.publishing]
+        return feeds[-1] if feeds else None
+
+    async def answer(self, viewer_id: int, username: str, token: str, sdp: str) -> None:
+        """Start the subscription with the browser's answer; spends the token."""
+        viewer = self._held(viewer_id, username)
+        if viewer.answered or not hmac.compare_digest(viewer.token_hash, _digest(token)):
+            raise MediaRefused("viewer-token-spent", _TOKEN_SPENT, 409)
+        viewer.answered = True  # spent before Janus is asked: a concurrent second use fails
+        try:
+            await videoroom.start(viewer.handle, viewer.room, sdp)
+        except JanusError as exc:
+            await self._close_viewer(viewer)
+            raise MediaRefused(
+                "viewer-answer-invalid",
+                "观看请求的 SDP 无效，或浏览器不支持该工位视频的编码，无法建立观看连接",
+            ) from exc
+
+    def _on_viewer_event(self, viewer: _Viewer, event: Event) -> None:
+        kind = event.get("janus")
+        if kind == "webrtcup":
+            viewer.connected = True
+        elif kind in ("hangup", "detached") and viewer.id in self._viewers:
+            self._spawn(self._close_viewer(viewer))
+
+    def _held(self, viewer_id: int, username: str) -> _Viewer:
+        viewer = self._viewers.get(viewer_id)
+        if viewer is None:
+            raise NotFound("viewer-not-found", f"观看连接 #{viewer_id} 不存在或已关闭")
+        if viewer.username != username:
+            raise Forbidden("not-your-viewer", f"观看连接 #{viewer_id} 不是当前用户打开的")
+        return viewer
+
+    async def close_viewer(self, viewer_id: int, username: str) -> None:
+        await self._close_viewer(self._held(viewer_id, username))
+
+    async def viewer_stats(self, viewer_id: int, username: str) -> tuple[StreamStats, ...]:
+        """Janus keeps its viewers' figures to itself (its admin API is off): none."""
+        self._held(viewer_id, username)
+        return ()
+
+    async def _withdraw_unless_connected(self, viewer: _Viewer) -> None:
+        await asyncio.sleep(self.viewer_connect_timeout)
+        if viewer.id in self._viewers and not viewer.connected:
+            await self._close_viewer(viewer, reason="not-connected")
+
+    async def _close_viewer(self, viewer: _Viewer, *, reason: str | None = None) -> None:
+        if self._viewers.pop(viewer.id, None) is None:
+            return
+        payload: dict[str, Any] = {"viewer_id": viewer.id}
+        if reason is not None:
+            payload["reason"] = reason
+        self._spawn(self._record("live.viewer_closed", viewer.seat_key, viewer.username, payload))
+        await self._detach(viewer.handle)
+
+    # --- helpers -----------------------------------------------------------------------------
+
+    async def _detach(self, handle: JanusHandle) -> None:
+        try:
+            await handle.detach()
+        except JanusError as exc:
+            logger.info("janus handle %s not detached: %s", handle.id, exc)
+
+    async def _record(
+        self, kind: str, seat_key: str, actor: str, payload: Mapping[str, Any]
+    ) -> None:
+        if self._audit is None:
+            return
+        try:
+            await self._audit(kind, f"seat:{seat_key}", actor, payload)
+        except Exception:
+            logger.exception("live audit event %s for seat %s failed", kind, seat_key)
+
+    def _spawn(self, coro: Awaitable[Any]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+
+def _digest(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
