@@ -18,6 +18,7 @@ from evaluation_hub.api.app import create_app
 from evaluation_hub.api.live import MEDIA
 from evaluation_hub.db.engine import Database
 from evaluation_hub.live.janus_plane import JanusPlane
+from tests.browser.conftest import browser, chromium_path  # noqa: F401 (fixtures)
 from tests.conftest import FakeClock
 from tests.live.conftest import Rig, session_on
 from tests.supervision_api.conftest import hub_config, seed_seated
