@@ -2,7 +2,8 @@
 # Installs the Debian packages a target needs, only those missing, so it is safe to run every time.
 #   scripts/install-system-deps.sh test   -> redis-server, postgresql, chromium, ffmpeg (ffprobe),
 #                                            nginx-light (nginx -t checks the compose stack's proxy),
-#                                            janus (the media_backend=janus tests start it on loopback)
+#                                            janus, janus-tools (the media_backend=janus tests start
+#                                            it on loopback; janus-pp-rec converts its recordings)
 #   scripts/install-system-deps.sh base   -> what the hub needs to run: python3.11-venv, and Pango with
 #                                            a CJK font for WeasyPrint (the report as PDF)
 #   scripts/install-system-deps.sh demo   -> nothing beyond base (the demo runs on the embedded default)
@@ -29,8 +30,9 @@ case "$target" in
     have_cmd chromium || need+=(chromium)
     have_cmd ffprobe || need+=(ffmpeg)
     [ -x /usr/sbin/nginx ] || need+=(nginx-light)
-    # Janus VideoRoom (media_backend=janus) and janus-pp-rec (its recordings to WebM)
+    # Janus VideoRoom (media_backend=janus) and janus-pp-rec (janus-tools: its recordings to WebM)
     have_cmd janus || need+=(janus)
+    have_cmd janus-pp-rec || need+=(janus-tools)
     ;;
   base|demo) ;;
   *) echo "unknown target: $target" >&2; exit 2 ;;
