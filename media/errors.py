@@ -18,7 +18,8 @@ foreign errors (OpenCV, PyAV, aiortc) are translated once, where they are met, w
     │   └── PublisherNotReady           a viewer asked for a stream whose codec is not negotiated yet
     ├── JanusError                      the Janus media server could not do what was asked
     │   ├── JanusUnavailable            its HTTP API did not answer (down, wrong URL, timeout)
-    │   └── JanusRefused                it answered with an error (Janus's or VideoRoom's code)
+    │   ├── JanusRefused                it answered with an error (Janus's or VideoRoom's code)
+    │   └── JanusRecordingFailed        janus-pp-rec or FFmpeg could not turn a recording to WebM
     ├── ConductConfigError              conduct monitor thresholds are inconsistent
     └── RecordingConfigError            recording segment lengths are out of range
                                         (defined in ``segmenting``, which holds its rule)
@@ -33,6 +34,7 @@ __all__ = [
     "ConductConfigError",
     "ForwardingError",
     "JanusError",
+    "JanusRecordingFailed",
     "JanusRefused",
     "JanusUnavailable",
     "MediaError",
@@ -165,6 +167,19 @@ class JanusRefused(JanusError):
         self.code = code
         self.reason = reason
         super().__init__(f"Janus refused {request}: {code} {reason}")
+
+
+class JanusRecordingFailed(JanusError):
+    """A Janus recording (``.mjr``) could not be converted to a WebM segment."""
+
+    def __init__(self, recording: str, step: str, detail: str) -> None:
+        self.recording = recording
+        self.step = step
+        self.detail = detail
+        super().__init__(
+            f"Janus recording {recording} not converted ({step}): {detail}; check that "
+            "janus-pp-rec (Debian's janus-tools) and ffmpeg are installed"
+        )
 
 
 class ConductConfigError(MediaError):

@@ -44,9 +44,15 @@ from evaluation_hub.api.views.live import (
 from evaluation_hub.bus.base import Bus
 from evaluation_hub.live import records, watching
 from evaluation_hub.live.hub import AlertSink, AuditSink, LiveHub
-from evaluation_hub.live.janus_plane import JanusPlane, JanusSettings
+from evaluation_hub.live.janus_plane import JanusPlane
+from evaluation_hub.live.janus_recording import JanusRecordings
+from evaluation_hub.live.janus_rooms import JanusSettings
 from evaluation_hub.live.publishing import publishing_session
-from evaluation_hub.live.recording import RecordingState, recordings_from_config
+from evaluation_hub.live.recording import (
+    RecordingState,
+    recordings_from_config,
+    segment_audit_sink,
+)
 from evaluation_hub.live.relay import LiveRelay
 from evaluation_hub.live.status import seat_channel
 from media.conduct import ConductAlert
@@ -167,7 +173,22 @@ def _janus_plane(app: web.Application) -> JanusPlane:
     async def session_of(seat_key: str) -> int | None:
         return await publishing_session(services, seat_key, now=app[CLOCK]())
 
-    return JanusPlane(services.bus, settings, session_of=session_of, audit=_audit_sink(app))
+    recordings = None
+    if config.recordings_enabled:
+        # Janus writes into <recordings>/janus (a folder both reach); the hub converts and
+        # audits each publication's recording like the built-in recorder's segments.
+        recordings = JanusRecordings(
+            config.recordings_dir,
+            config.recordings_dir / "janus",
+            segment_audit_sink(services.db, app[CLOCK]),
+        )
+    return JanusPlane(
+        services.bus,
+        settings,
+        session_of=session_of,
+        audit=_audit_sink(app),
+        recordings=recordings,
+    )
 
 
 def _audit_sink(app: web.Application) -> AuditSink:

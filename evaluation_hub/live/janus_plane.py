@@ -21,8 +21,11 @@ never see them, nor Janus's API secret). Janus's HTTP API is to be reachable by 
   ``live-seat:<seat key>``); a seat published through another hub process is seen in the
   room's participant list.
 
-Not done with this backend yet: recording through Janus's recorder, the conduct monitor and
-media statistics (the wall shows state and viewers only).
+* With recording on, Janus records each publication and the hub converts and audits it when
+  the publication ends (``live.janus_recording``).
+
+Not done with this backend yet: the conduct monitor and media statistics (the wall shows state,
+viewers and recording only).
 """
 
 from __future__ import annotations
@@ -34,12 +37,14 @@ import hmac
 import logging
 import secrets
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from evaluation_hub.bus.base import Bus
 from evaluation_hub.errors import Forbidden, NotFound
+from evaluation_hub.live.janus_recording import JanusRecordings
+from evaluation_hub.live.janus_rooms import JanusSettings, Subscription, instance_for, room_for
 from evaluation_hub.live.status import MediaRefused, SeatStatus, seat_channel
 from evaluation_hub.live.viewer_places import first_viewer_id, user_cap_refusal
 from media.conduct import Observation
@@ -49,7 +54,7 @@ from media.janus.client import Event, JanusHandle, JanusSession
 from media.janus.videoroom import Room
 from media.stats import StreamStats
 
-__all__ = ["JanusPlane", "JanusSettings", "Subscription", "instance_for", "room_for"]
+__all__ = ["JanusPlane"]
 
 logger = logging.getLogger(__name__)
 
@@ -59,42 +64,6 @@ SessionOf = Callable[[str], Awaitable[int | None]]
 
 _UNAVAILABLE = ("janus-unavailable", "音视频服务（Janus）暂时不可用，请稍后重试", 503)
 _TOKEN_SPENT = "该观看授权已使用、已过期或无效，请重新打开观看窗口"
-
-
-@dataclass(frozen=True)
-class JanusSettings:
-    urls: tuple[str, ...]
-    api_secret: str | None
-    admin_key: str | None
-    #: the hub's secret shared by every hub process: rooms' secrets and PINs derive from it
-    room_key: bytes = field(repr=False)
-    #: publishers per room (seats of one session)
-    publishers: int = 100
-
-
-def instance_for(session_id: int, urls: Sequence[str]) -> str:
-    """The Janus instance holding ``session_id``'s room: the same for every hub process."""
-    return urls[session_id % len(urls)]
-
-
-def room_for(session_id: int, key: bytes) -> Room:
-    """``session_id``'s room, with its secret and PIN (keyed hashes: nobody derives them
-    without the hub's secret)."""
-
-    def derive(purpose: str) -> str:
-        message = f"janus-room-{purpose}:{session_id}".encode()
-        return hmac.new(key, message, hashlib.sha256).hexdigest()[:32]
-
-    return Room(session_id, derive("secret"), derive("pin"))
-
-
-@dataclass(frozen=True)
-class Subscription:
-    """What the browser gets for one seat: Janus's offer, the viewer id, the one-time token."""
-
-    viewer_id: int
-    token: str
-    sdp: str
 
 
 @dataclass
@@ -110,6 +79,9 @@ class _Publisher:
     hung_up: bool = False
     state: str = "connecting"
     announced: bool = False
+    #: the base name Janus records this publication under (None: not recorded)
+    recording: str | None = None
+    ended: bool = False
 
 
 @dataclass
@@ -140,6 +112,7 @@ class JanusPlane:
         max_viewers_per_user_per_seat: int = 2,
         max_viewers_per_user: int = 32,
         viewer_connect_timeout: float = 10.0,
+        recordings: JanusRecordings | None = None,
     ) -> None:
         self._bus = bus
         self.settings = settings
@@ -152,8 +125,8 @@ class JanusPlane:
         self.max_viewers_per_user = max_viewers_per_user
         self.viewer_connect_timeout = viewer_connect_timeout
         self.link_up: Callable[[str], bool] = lambda seat_key: True
-        #: no recorder with this backend yet (the wall shows no recording state)
-        self.recordings = None
+        #: Janus's recorder, converted and audited by the hub (None: recording is off)
+        self.recordings = recordings
         self._sessions: dict[str, JanusSession] = {}
         self._connecting = asyncio.Lock()
         self._rooms: set[tuple[str, int]] = set()
@@ -178,10 +151,15 @@ class JanusPlane:
             self._loop.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._loop
+        # Publishers leave first, so their recordings are closed, converted and audited.
+        for pub in list(self._publishers.values()):
+            await self._end(pub)
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        # Closing the Janus sessions detaches every handle: publishers leave, viewers end.
+        if self.recordings is not None:
+            await self.recordings.drain()
+        # Closing the Janus sessions detaches every other handle: viewers end.
         for session in list(self._sessions.values()):
             await session.close()
         self._sessions.clear()
@@ -221,6 +199,11 @@ class JanusPlane:
                     admin_key=self.settings.admin_key,
                     publishers=self.settings.publishers,
                     description=f"session {session_id}",
+                    record_dir=(
+                        None
+                        if self.recordings is None
+                        else str(self.recordings.janus_dir.resolve())
+                    ),
                 )
             finally:
                 await handle.detach()
@@ -242,23 +225,27 @@ class JanusPlane:
             old = self._publishers.pop(seat_key, None)
             if old is not None:
                 # The seat gave up on it (a network drop): a new publisher replaces it.
-                await self._detach(old.handle)
+                await self._end(old)
             try:
                 session, room = await self._room(session_id)
                 handle = await session.attach()
             except JanusError as exc:
                 raise MediaRefused(*_UNAVAILABLE) from exc
+            publications = self._publications.get(seat_key, 0) + 1
+            base = None
+            if self.recordings is not None:
+                base = self.recordings.begin(seat_key, publications)
             try:
-                feed, answer = await videoroom.publish(handle, room, seat_key, sdp)
+                feed, answer = await videoroom.publish(handle, room, seat_key, sdp, filename=base)
             except JanusError as exc:
                 await self._detach(handle)
                 logger.warning("janus refused seat %s's offer: %s", seat_key, exc)
                 raise MediaRefused(
                     "media-offer-invalid", "工位的音视频推送请求无法处理（SDP 无效或不含可用编码）"
                 ) from exc
-            publications = self._publications.get(seat_key, 0) + 1
             self._publications[seat_key] = publications
             pub = _Publisher(seat_key, session_id, handle, feed, offer_id, publications)
+            pub.recording = base
             handle.on_event = lambda event: self._on_publisher_event(pub, event)
             self._publishers[seat_key] = pub
             self._refresh(pub)
@@ -281,8 +268,23 @@ class JanusPlane:
             pub.receiving = bool(event.get("receiving"))
         elif kind in ("hangup", "detached"):
             pub.hung_up = True
+            # Gone for good (a new offer makes a new publisher): leave, close the recording.
+            self._spawn(self._end(pub))
         if self._publishers.get(pub.seat_key) is pub:
             self._refresh(pub)
+
+    async def _end(self, pub: _Publisher) -> None:
+        """Detach the publication's handle (Janus closes its recording), then convert it."""
+        if pub.ended:
+            return
+        pub.ended = True
+        recording, pub.recording = pub.recording, None
+        try:
+            await self._detach(pub.handle)
+        finally:
+            # Even if the hub stops meanwhile: the recording is converted and audited.
+            if recording is not None and self.recordings is not None:
+                self.recordings.end(pub.seat_key, recording)
 
     def _state_of(self, pub: _Publisher) -> str:
         if pub.hung_up or (pub.connected and not pub.receiving):

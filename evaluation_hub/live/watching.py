@@ -21,7 +21,8 @@ from datetime import datetime
 from evaluation_hub import access
 from evaluation_hub.errors import NotFound
 from evaluation_hub.live.janus_plane import JanusPlane
-from evaluation_hub.live.recording import RecordingState
+from evaluation_hub.live.janus_recording import JanusRecordings
+from evaluation_hub.live.recording import RecordingState, SeatRecordings
 from evaluation_hub.live.relay import LiveRelay
 from evaluation_hub.live.seats import (
     LiveSeat,
@@ -138,11 +139,12 @@ async def on_wall(
     """The seats with their live state now (the event stream's opening snapshot), as the hub
     process holding each seat's media sees it (with Janus: as the session's room shows); the
     recording state is this process's recorder's (the process a seat publishes to records
-    it; none with Janus yet)."""
+    it)."""
     keys = [seat.seat_key for seat in seats]
+    recordings: JanusRecordings | SeatRecordings | None
     if isinstance(live, JanusPlane):
         statuses = await live.statuses(keys, session_id=session_id)
-        recordings = None
+        recordings = live.recordings
     else:
         statuses = await live.statuses(keys)
         recordings = live.live.recordings

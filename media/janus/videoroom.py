@@ -116,20 +116,23 @@ async def participants(handle: JanusHandle, room: Room) -> list[Participant]:
     ]
 
 
-async def publish(handle: JanusHandle, room: Room, display: str, offer_sdp: str) -> tuple[int, str]:
-    """Join ``room`` as a publisher and publish ``offer_sdp``: the feed id and Janus's answer."""
-    data, jsep = await handle.message(
-        {
-            "request": "joinandconfigure",
-            "ptype": "publisher",
-            "room": room.id,
-            "pin": room.pin,
-            "display": display,
-            "audio": True,
-            "video": True,
-        },
-        _offer(offer_sdp, "offer"),
-    )
+async def publish(
+    handle: JanusHandle, room: Room, display: str, offer_sdp: str, *, filename: str | None = None
+) -> tuple[int, str]:
+    """Join ``room`` as a publisher and publish ``offer_sdp``: the feed id and Janus's answer.
+    In a recording room, ``filename`` is the base name of its recordings."""
+    body: dict[str, Any] = {
+        "request": "joinandconfigure",
+        "ptype": "publisher",
+        "room": room.id,
+        "pin": room.pin,
+        "display": display,
+        "audio": True,
+        "video": True,
+    }
+    if filename is not None:
+        body["filename"] = filename
+    data, jsep = await handle.message(body, _offer(offer_sdp, "offer"))
     if jsep is None or "sdp" not in jsep:
         raise JanusRefused("joinandconfigure", 0, "no SDP answer in Janus's reply")
     return int(data["id"]), str(jsep["sdp"])

@@ -11,7 +11,7 @@ from typing import Any
 
 import aiohttp
 
-from evaluation_hub.live.janus_plane import room_for
+from evaluation_hub.live.janus_rooms import room_for
 from media.errors import JanusRefused
 from media.janus.client import JanusSession
 from tests.janus.conftest import JanusViewer, plane
