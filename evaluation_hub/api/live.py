@@ -44,6 +44,7 @@ from evaluation_hub.api.views.live import (
 from evaluation_hub.bus.base import Bus
 from evaluation_hub.live import records, watching
 from evaluation_hub.live.hub import AlertSink, AuditSink, LiveHub
+from evaluation_hub.live.janus_monitor import JanusMonitors
 from evaluation_hub.live.janus_plane import JanusPlane
 from evaluation_hub.live.janus_recording import JanusRecordings
 from evaluation_hub.live.janus_rooms import JanusSettings
@@ -188,6 +189,7 @@ def _janus_plane(app: web.Application) -> JanusPlane:
         session_of=session_of,
         audit=_audit_sink(app),
         recordings=recordings,
+        monitors=JanusMonitors(services.bus, audit=_audit_sink(app), alerts=_alert_sink(app)),
     )
 
 

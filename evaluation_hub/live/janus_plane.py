@@ -1,38 +1,28 @@
-"""Janus VideoRoom as the live media plane (``media_backend = janus``): the hub is its only
-controller.
+"""Janus VideoRoom as the live media plane (``media_backend = janus``), the hub its only
+controller: one room per session on the instance its id picks, guarded by a secret and a PIN
+only hub processes derive (``live.janus_rooms``); seats and browsers never see them, nor
+Janus's API secret, and Janus's HTTP API is to be reachable by the hub only.
 
-Each session has one room (its id is the session's) on one of the configured Janus instances,
-chosen by the session's id (:func:`instance_for`), created on the first publication with a
-secret and a PIN derived from the hub's shared secret (:func:`room_for`): every hub process
-finds the same room with the same PIN, and neither ever leaves the hub (seats and browsers
-never see them, nor Janus's API secret). Janus's HTTP API is to be reachable by the hub only.
-
-* A seat's ``media_offer`` (over its seat link, as with the built-in forwarder) is relayed to
-  Janus as a publisher joining its session's room (``joinandconfigure``); Janus's SDP answer
-  goes back to the seat as ``media_answer``. The seat agent is the same for both backends.
-* A supervisor's viewer is a **single-use subscription** to one seat's feed: the hub joins the
-  room as a subscriber for it (Janus makes the SDP offer), and hands the browser the offer, a
-  viewer id and a one-time token; the browser's answer comes back with the token
-  (:meth:`JanusPlane.answer`), which is then spent: a second use is refused. A subscription
-  not answered within ``viewer_connect_timeout`` seconds is withdrawn. Who may open one is
-  decided before (``live.watching``, the same rule as the built-in forwarder's viewers).
-* The wall's seat state comes from Janus's events on the publisher's handle (``webrtcup``,
-  ``media``, ``hangup``), published on the bus like the built-in hub's (``live.seat`` on
-  ``live-seat:<seat key>``); a seat published through another hub process is seen in the
-  room's participant list.
-
-* With recording on, Janus records each publication and the hub converts and audits it when
-  the publication ends (``live.janus_recording``).
-
-Not done with this backend yet: the conduct monitor and media statistics (the wall shows state,
-viewers and recording only).
+* A seat's ``media_offer`` (seat link, as with the built-in forwarder) is relayed to Janus as a
+  publisher of its session's room (``joinandconfigure``); Janus's answer goes back as
+  ``media_answer``. The seat agent is the same for both backends.
+* A viewer is a **single-use subscription** to one seat's feed: the hub joins as a subscriber
+  (Janus offers) and hands the browser the offer, a viewer id and a one-time token; the
+  browser's answer comes back with the token (:meth:`JanusPlane.answer`), which is then spent.
+  One not answered within ``viewer_connect_timeout`` s is withdrawn. Who may open one is
+  decided before (``live.watching``: the built-in forwarder's rule).
+* Seat state comes from Janus's events on the publisher's handle (``webrtcup``, ``media``,
+  ``hangup``), on the bus like the built-in hub's (``live.seat``); a seat published through
+  another hub process is seen in the room's participants.
+* Recording: Janus records each publication, the hub converts and audits it when it ends
+  (``live.janus_recording``). Conduct: each live seat's monitor subscribes like a viewer
+  (``live.janus_monitor``). Not done: per-viewer statistics (Janus keeps them to itself).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import hmac
 import logging
 import secrets
@@ -43,8 +33,16 @@ from typing import Any
 
 from evaluation_hub.bus.base import Bus
 from evaluation_hub.errors import Forbidden, NotFound
+from evaluation_hub.live.janus_monitor import AuditSink, JanusMonitors
 from evaluation_hub.live.janus_recording import JanusRecordings
-from evaluation_hub.live.janus_rooms import JanusSettings, Subscription, instance_for, room_for
+from evaluation_hub.live.janus_rooms import (
+    JanusSettings,
+    Subscription,
+    instance_for,
+    published_feeds,
+    room_for,
+    token_digest,
+)
 from evaluation_hub.live.status import MediaRefused, SeatStatus, seat_channel
 from evaluation_hub.live.viewer_places import first_viewer_id, user_cap_refusal
 from media.conduct import Observation
@@ -58,7 +56,6 @@ __all__ = ["JanusPlane"]
 
 logger = logging.getLogger(__name__)
 
-AuditSink = Callable[[str, str, str, Mapping[str, Any]], Awaitable[None]]
 #: the session a seat's media belongs to now (its room), or None
 SessionOf = Callable[[str], Awaitable[int | None]]
 
@@ -113,6 +110,7 @@ class JanusPlane:
         max_viewers_per_user: int = 32,
         viewer_connect_timeout: float = 10.0,
         recordings: JanusRecordings | None = None,
+        monitors: JanusMonitors | None = None,
     ) -> None:
         self._bus = bus
         self.settings = settings
@@ -127,6 +125,8 @@ class JanusPlane:
         self.link_up: Callable[[str], bool] = lambda seat_key: True
         #: Janus's recorder, converted and audited by the hub (None: recording is off)
         self.recordings = recordings
+        #: the seats' conduct monitors, subscribed like viewers (None: no monitoring)
+        self.monitors = monitors
         self._sessions: dict[str, JanusSession] = {}
         self._connecting = asyncio.Lock()
         self._rooms: set[tuple[str, int]] = set()
@@ -151,6 +151,8 @@ class JanusPlane:
             self._loop.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._loop
+        if self.monitors is not None:
+            await self.monitors.close()
         # Publishers leave first, so their recordings are closed, converted and audited.
         for pub in list(self._publishers.values()):
             await self._end(pub)
@@ -191,22 +193,23 @@ class JanusPlane:
         session = await self._session(url)
         room = room_for(session_id, self.settings.room_key)
         if (url, session_id) not in self._rooms:
-            handle = await session.attach()
+            recordings = self.recordings
+            record = None if recordings is None else str(recordings.janus_dir.resolve())
             try:
-                await videoroom.create_room(
-                    handle,
-                    room,
-                    admin_key=self.settings.admin_key,
-                    publishers=self.settings.publishers,
-                    description=f"session {session_id}",
-                    record_dir=(
-                        None
-                        if self.recordings is None
-                        else str(self.recordings.janus_dir.resolve())
-                    ),
-                )
-            finally:
-                await handle.detach()
+                handle = await session.attach()
+                try:
+                    await videoroom.create_room(
+                        handle,
+                        room,
+                        admin_key=self.settings.admin_key,
+                        publishers=self.settings.publishers,
+                        description=f"session {session_id}",
+                        record_dir=record,
+                    )
+                finally:
+                    await self._detach(handle)
+            except JanusError as exc:
+                raise MediaRefused(*_UNAVAILABLE) from exc
             self._rooms.add((url, session_id))
         return session, room
 
@@ -262,6 +265,8 @@ class JanusPlane:
     def _on_publisher_event(self, pub: _Publisher, event: Event) -> None:
         kind = event.get("janus")
         if kind == "webrtcup":
+            if not pub.connected and self.monitors is not None:
+                self._spawn(self._monitor(pub))
             pub.connected = True
             pub.receiving = True
         elif kind == "media" and event.get("type") == "video":
@@ -273,6 +278,17 @@ class JanusPlane:
         if self._publishers.get(pub.seat_key) is pub:
             self._refresh(pub)
 
+    async def _monitor(self, pub: _Publisher) -> None:
+        """Subscribe the seat's conduct monitor to its feed once it is up."""
+        assert self.monitors is not None
+        try:
+            session = await self._session(instance_for(pub.session_id, self.settings.urls))
+            room = room_for(pub.session_id, self.settings.room_key)
+            if not pub.ended:
+                await self.monitors.watch(pub.seat_key, session, room, pub.feed)
+        except (JanusError, MediaRefused) as exc:
+            logger.warning("conduct monitor of seat %s not subscribed: %s", pub.seat_key, exc)
+
     async def _end(self, pub: _Publisher) -> None:
         """Detach the publication's handle (Janus closes its recording), then convert it."""
         if pub.ended:
@@ -280,6 +296,8 @@ class JanusPlane:
         pub.ended = True
         recording, pub.recording = pub.recording, None
         try:
+            if self.monitors is not None:
+                await self.monitors.stop(pub.seat_key)
             await self._detach(pub.handle)
         finally:
             # Even if the hub stops meanwhile: the recording is converted and audited.
@@ -318,7 +336,8 @@ class JanusPlane:
         viewers = sum(1 for v in self._viewers.values() if v.seat_key == seat_key)
         if pub is None:
             return SeatStatus("offline", (), (), viewers, self._publications.get(seat_key, 0))
-        return SeatStatus(pub.state, (), (), viewers, pub.publications)
+        alerts = () if self.monitors is None else self.monitors.alerts(seat_key)
+        return SeatStatus(pub.state, alerts, (), viewers, pub.publications)
 
     async def statuses(
         self, seat_keys: list[str], *, session_id: int | None = None
@@ -331,26 +350,24 @@ class JanusPlane:
             return found
         try:
             session = await self._session(instance_for(session_id, self.settings.urls))
-            handle = await session.attach()
-            try:
-                present = await videoroom.participants(
-                    handle, room_for(session_id, self.settings.room_key)
-                )
-            finally:
-                await handle.detach()
+            publishing = await published_feeds(
+                session, room_for(session_id, self.settings.room_key)
+            )
         except (JanusError, MediaRefused) as exc:
             # No room yet (nobody published), or Janus away: the seats are offline here.
             logger.debug("janus participants of session %s unavailable: %s", session_id, exc)
             return found
-        publishing = {p.display for p in present if p.publishing}
         for key in missing:
             if key in publishing:
                 found[key] = SeatStatus("live", (), (), found[key].viewers, 1)
         return found
 
     def latest(self, seat_key: str) -> Observation | None:
-        """No conduct monitor with this backend yet: check-in sees no live picture."""
-        return None
+        """The conduct monitor's latest look at the seat while it is live (check-in)."""
+        pub = self._publishers.get(seat_key)
+        if pub is None or pub.state != "live" or self.monitors is None:
+            return None
+        return self.monitors.latest(seat_key)
 
     # --- viewers -----------------------------------------------------------------------------
 
@@ -358,12 +375,13 @@ class JanusPlane:
         """A single-use subscription to ``seat_key``'s feed (access already checked)."""
         pub = self._publishers.get(seat_key)
         session, room = await self._room(session_id)
-        feed = await self._feed(session, room, seat_key) if pub is None else pub.feed
+        try:  # published through another hub process, if not this one
+            feed = pub.feed if pub else (await published_feeds(session, room)).get(seat_key)
+        except JanusError as exc:
+            raise MediaRefused(*_UNAVAILABLE) from exc
         if feed is None:
             raise MediaRefused("seat-not-publishing", "该工位尚未推送音视频，请稍后再试", 409)
-        if sum(1 for v in self._viewers.values() if v.seat_key == seat_key) >= (
-            self.max_viewers_per_seat
-        ):
+        if self.status(seat_key).viewers >= self.max_viewers_per_seat:
             raise MediaRefused(
                 "too-many-viewers",
                 f"该工位的观看人数已达上限（{self.max_viewers_per_seat} 路），请关闭其他观看窗口后再试",
@@ -383,7 +401,9 @@ class JanusPlane:
             handle = await session.attach()
         except JanusError as exc:
             raise MediaRefused(*_UNAVAILABLE) from exc
-        viewer = _Viewer(next(self._viewer_ids), seat_key, username, handle, room, _digest(token))
+        viewer = _Viewer(
+            next(self._viewer_ids), seat_key, username, handle, room, token_digest(token)
+        )
         self._viewers[viewer.id] = viewer  # held to the caps from now on
         handle.on_event = lambda event: self._on_viewer_event(viewer, event)
         try:
@@ -404,23 +424,10 @@ class JanusPlane:
         )
         return Subscription(viewer.id, token, offer)
 
-    async def _feed(self, session: JanusSession, room: Room, seat_key: str) -> int | None:
-        """The seat's feed in the room, published through any hub process."""
-        try:
-            handle = await session.attach()
-            try:
-                present = await videoroom.participants(handle, room)
-            finally:
-                await handle.detach()
-        except JanusError as exc:
-            raise MediaRefused(*_UNAVAILABLE) from exc
-        feeds = [p.feed for p in present if p.display == seat_key and p.publishing]
-        return feeds[-1] if feeds else None
-
     async def answer(self, viewer_id: int, username: str, token: str, sdp: str) -> None:
         """Start the subscription with the browser's answer; spends the token."""
         viewer = self._held(viewer_id, username)
-        if viewer.answered or not hmac.compare_digest(viewer.token_hash, _digest(token)):
+        if viewer.answered or not hmac.compare_digest(viewer.token_hash, token_digest(token)):
             raise MediaRefused("viewer-token-spent", _TOKEN_SPENT, 409)
         viewer.answered = True  # spent before Janus is asked: a concurrent second use fails
         try:
@@ -491,7 +498,3 @@ class JanusPlane:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-
-
-def _digest(token: str) -> bytes:
-    return hashlib.sha256(token.encode()).digest()

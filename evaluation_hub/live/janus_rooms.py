@@ -9,9 +9,18 @@ import hmac
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from media.janus import videoroom
+from media.janus.client import JanusSession
 from media.janus.videoroom import Room
 
-__all__ = ["JanusSettings", "Subscription", "instance_for", "room_for"]
+__all__ = [
+    "JanusSettings",
+    "Subscription",
+    "instance_for",
+    "published_feeds",
+    "room_for",
+    "token_digest",
+]
 
 
 @dataclass(frozen=True)
@@ -48,3 +57,19 @@ class Subscription:
     viewer_id: int
     token: str
     sdp: str
+
+
+async def published_feeds(session: JanusSession, room: Room) -> dict[str, int]:
+    """The room's publishing participants: seat key (their display name) → feed id, whichever
+    hub process relayed them."""
+    handle = await session.attach()
+    try:
+        present = await videoroom.participants(handle, room)
+    finally:
+        await handle.detach()
+    return {p.display: p.feed for p in present if p.publishing}
+
+
+def token_digest(token: str) -> bytes:
+    """What the hub keeps of a subscription's one-time token (never the token itself)."""
+    return hashlib.sha256(token.encode()).digest()
