@@ -47,6 +47,7 @@ from evaluation_hub.live.hub import AlertSink, AuditSink, LiveHub
 from evaluation_hub.live.janus_monitor import JanusMonitors
 from evaluation_hub.live.janus_plane import JanusPlane
 from evaluation_hub.live.janus_recording import JanusRecordings
+from evaluation_hub.live.janus_relay import JanusRelay
 from evaluation_hub.live.janus_rooms import JanusSettings
 from evaluation_hub.live.publishing import publishing_session
 from evaluation_hub.live.recording import (
@@ -133,8 +134,9 @@ def setup_live(app: web.Application, live: LiveHub | None = None) -> LiveHub:
     app[RELAY] = relay
     app[MEDIA] = relay
     plane = _janus_plane(app) if services.config.media_backend == "janus" else None
-    if plane is not None:
-        app[MEDIA] = plane
+    janus = None if plane is None else JanusRelay(plane, services.bus, remote=relay.remote)
+    if plane is not None and janus is not None:
+        app[MEDIA] = janus
         services.pictures = plane
         if SEAT_HUB in app:
             # Seats' media offers go on to Janus; the seat never learns of it.
@@ -145,12 +147,15 @@ def setup_live(app: web.Application, live: LiveHub | None = None) -> LiveHub:
         live.start()
         if plane is not None:
             plane.start()
-        serving = asyncio.create_task(relay.serve()) if relay.remote else None
+        servers = [relay.serve()] if relay.remote else []
+        if janus is not None and janus.remote:
+            servers.append(janus.serve())
+        serving = [asyncio.create_task(server) for server in servers]
         yield
-        if serving is not None:
-            serving.cancel()
+        for task in serving:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await serving
+                await task
         if plane is not None:
             await plane.close()
         await live.close()

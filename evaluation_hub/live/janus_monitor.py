@@ -86,9 +86,9 @@ class JanusMonitors:
         accept_publisher(pc, forwarder.by_kind())
         try:
             handle = await session.attach()
-        except JanusError:
-            await pc.close()
-            await forwarder.close()
+        except BaseException:  # Janus away, or the hub stopping meanwhile
+            await asyncio.shield(pc.close())
+            await asyncio.shield(forwarder.close())
             raise
         watch = _Watch(handle, pc, forwarder)
         self._watching[seat_key] = watch

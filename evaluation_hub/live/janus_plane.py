@@ -16,7 +16,8 @@ Janus's API secret, and Janus's HTTP API is to be reachable by the hub only.
   another hub process is seen in the room's participants.
 * Recording: Janus records each publication, the hub converts and audits it when it ends
   (``live.janus_recording``). Conduct: each live seat's monitor subscribes like a viewer
-  (``live.janus_monitor``). Not done: per-viewer statistics (Janus keeps them to itself).
+  (``live.janus_monitor``). Other hub processes reach this one's viewers through
+  ``live.janus_relay``. Not done: per-viewer statistics (Janus keeps them to itself).
 """
 
 from __future__ import annotations
@@ -446,6 +447,9 @@ class JanusPlane:
         elif kind in ("hangup", "detached") and viewer.id in self._viewers:
             self._spawn(self._close_viewer(viewer))
 
+    def holds(self, viewer_id: int) -> bool:
+        return viewer_id in self._viewers
+
     def _held(self, viewer_id: int, username: str) -> _Viewer:
         viewer = self._viewers.get(viewer_id)
         if viewer is None:
@@ -476,23 +480,18 @@ class JanusPlane:
         self._spawn(self._record("live.viewer_closed", viewer.seat_key, viewer.username, payload))
         await self._detach(viewer.handle)
 
-    # --- helpers -----------------------------------------------------------------------------
-
     async def _detach(self, handle: JanusHandle) -> None:
         try:
             await handle.detach()
         except JanusError as exc:
             logger.info("janus handle %s not detached: %s", handle.id, exc)
 
-    async def _record(
-        self, kind: str, seat_key: str, actor: str, payload: Mapping[str, Any]
-    ) -> None:
-        if self._audit is None:
-            return
+    async def _record(self, kind: str, seat: str, actor: str, payload: Mapping[str, Any]) -> None:
         try:
-            await self._audit(kind, f"seat:{seat_key}", actor, payload)
+            if self._audit is not None:
+                await self._audit(kind, f"seat:{seat}", actor, payload)
         except Exception:
-            logger.exception("live audit event %s for seat %s failed", kind, seat_key)
+            logger.exception("live audit event %s for seat %s failed", kind, seat)
 
     def _spawn(self, coro: Awaitable[Any]) -> None:
         task = asyncio.ensure_future(coro)

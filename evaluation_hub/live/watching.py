@@ -7,7 +7,7 @@ venue, nobody else anything; and a session's seats are only those it holds for c
 it is on (``live.seats.session_seats``), so nobody watches another session's expert. A viewer's connection belongs to the supervisor who opened it;
 nobody else may read its figures or close it. The live media is reached through
 ``live.relay.LiveRelay``: whichever hub process holds a seat's media or a viewer answers; or,
-with ``media_backend = janus``, through ``live.janus_plane.JanusPlane``: a viewer is then a
+with ``media_backend = janus``, through ``live.janus_relay.JanusRelay`` (``live.janus_plane``): a viewer is then a
 single-use subscription (Janus's offer and a one-time token; the browser's answer comes back
 with the token, :func:`answer_viewer`), opened under the same rule.
 """
@@ -20,8 +20,8 @@ from datetime import datetime
 
 from evaluation_hub import access
 from evaluation_hub.errors import NotFound
-from evaluation_hub.live.janus_plane import JanusPlane
 from evaluation_hub.live.janus_recording import JanusRecordings
+from evaluation_hub.live.janus_relay import JanusRelay
 from evaluation_hub.live.recording import RecordingState, SeatRecordings
 from evaluation_hub.live.relay import LiveRelay
 from evaluation_hub.live.seats import (
@@ -57,7 +57,7 @@ __all__ = [
 
 #: the live media plane the wall talks to: the built-in forwarder (over every hub process) or
 #: Janus
-Media = LiveRelay | JanusPlane
+Media = LiveRelay | JanusRelay
 
 
 @dataclass(frozen=True)
@@ -122,7 +122,7 @@ async def live_wall(
         await on_wall(live, visible_seats(who, seats), session_id=session_id),
         seats.state,
         seats.state in SEATS_IN_USE,
-        "janus" if isinstance(live, JanusPlane) else "builtin",
+        "janus" if isinstance(live, JanusRelay) else "builtin",
     )
 
 
@@ -142,7 +142,7 @@ async def on_wall(
     it)."""
     keys = [seat.seat_key for seat in seats]
     recordings: JanusRecordings | SeatRecordings | None
-    if isinstance(live, JanusPlane):
+    if isinstance(live, JanusRelay):
         statuses = await live.statuses(keys, session_id=session_id)
         recordings = live.recordings
     else:
@@ -173,7 +173,7 @@ async def open_viewer(
     Janus the supervisor gets a single-use subscription to the seat's feed (an offer to answer
     with :func:`answer_viewer`; an offer ``sdp`` sent anyway is not used)."""
     seat = require_seat(who, await _seats(hub, session_id, now), seat_id)
-    if isinstance(live, JanusPlane):
+    if isinstance(live, JanusRelay):
         found = await live.subscribe(session_id, seat.seat_key, who.username)
         return OpenedSubscription(found.viewer_id, seat.seat_id, found.sdp, found.token)
     if sdp is None:
@@ -186,7 +186,7 @@ async def answer_viewer(live: Media, who: Principal, viewer_id: int, token: str,
     """Start one of the caller's Janus subscriptions with the browser's SDP answer, spending
     its one-time token (a second use, or another's token, is refused). The built-in
     forwarder's viewers have nothing to answer."""
-    if not isinstance(live, JanusPlane):
+    if not isinstance(live, JanusRelay):
         raise NotFound(
             "viewer-not-awaiting-answer", f"观看连接 #{viewer_id} 没有待提交的 SDP answer"
         )

@@ -18,6 +18,7 @@ from evaluation_hub.api.app import create_app
 from evaluation_hub.api.live import MEDIA
 from evaluation_hub.db.engine import Database
 from evaluation_hub.live.janus_plane import JanusPlane
+from evaluation_hub.live.janus_relay import JanusRelay
 from tests.browser.conftest import browser, chromium_path  # noqa: F401 (fixtures)
 from tests.conftest import FakeClock
 from tests.live.conftest import Rig, session_on
@@ -80,8 +81,8 @@ async def rig(
 
 def plane(rig: Rig) -> JanusPlane:
     media = rig.app[MEDIA]
-    assert isinstance(media, JanusPlane)
-    return media
+    assert isinstance(media, JanusRelay)
+    return media.plane
 
 
 class JanusViewer:
