@@ -26,7 +26,7 @@ Servers (``--modes``):
 - ``forward``: this hub's ``media.forwarding`` (no decode, one packetisation per viewer);
 - ``relay``: aiortc's ``MediaRelay`` with one VP8 encode per viewer (the baseline);
 - ``janus``: the Janus VideoRoom plugin (Debian's ``janus``; ``scripts/install-system-deps.sh
-  bench``), started from a copy of /etc/janus in which only the VideoRoom plugin and the HTTP
+  test``), started from a copy of /etc/janus in which only the VideoRoom plugin and the HTTP
   transport are loaded, HTTP bound to 127.0.0.1, sessions without timeout. The same
   publishers and viewers are signalled through Janus's HTTP API. Janus (libnice) never
   gathers candidates on loopback, so in this mode ICE is enforced to this machine's own
