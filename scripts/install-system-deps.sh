@@ -50,3 +50,7 @@ DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recomme
 if printf '%s\n' "${need[@]}" | grep -qx nginx-light; then
   $SUDO service nginx stop >/dev/null 2>&1 || true
 fi
+# Likewise janus on :8088 (no secret): the tests start their own, from a generated configuration.
+if printf '%s\n' "${need[@]}" | grep -qx janus; then
+  $SUDO service janus stop >/dev/null 2>&1 || true
+fi

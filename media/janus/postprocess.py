@@ -55,10 +55,11 @@ async def convert(base: Path, out: Path, index: int = 0) -> RecordedSegment | No
     parts: list[Path] = []
     try:
         for source, suffix in [(v, ".webm") for v in video[:1]] + [(a, ".opus") for a in audio[:1]]:
-            part = out.with_name(f"{out.stem}.{source.stem.rsplit('-', 2)[-2]}{suffix}")
+            # Beside Janus's files, not among the segments (retention globs those).
+            part = source.with_name(f"{source.stem}.part{suffix}")
             parts.append(part)
             await _run(name, "janus-pp-rec", "janus-pp-rec", str(source), str(part))
-        partial = out.with_name(out.name + ".part.webm")
+        partial = out.with_name(out.name + ".part")  # a segment still being written
         parts.append(partial)
         inputs = [arg for part in parts[:-1] for arg in ("-i", str(part))]
         maps = [arg for i in range(len(parts) - 1) for arg in ("-map", str(i))]
