@@ -187,6 +187,7 @@ def _janus_plane(app: web.Application) -> JanusPlane:
             config.recordings_dir,
             config.recordings_dir / "janus",
             segment_audit_sink(services.db, app[CLOCK]),
+            segment_seconds=config.recording_segment_s,
         )
     return JanusPlane(
         services.bus,

@@ -236,9 +236,8 @@ class JanusPlane:
             except JanusError as exc:
                 raise MediaRefused(*_UNAVAILABLE) from exc
             publications = self._publications.get(seat_key, 0) + 1
-            base = None
-            if self.recordings is not None:
-                base = self.recordings.begin(seat_key, publications)
+            recordings = self.recordings
+            base = None if recordings is None else recordings.begin(seat_key, publications)
             try:
                 feed, answer = await videoroom.publish(handle, room, seat_key, sdp, filename=base)
             except JanusError as exc:
@@ -252,6 +251,8 @@ class JanusPlane:
             pub.recording = base
             handle.on_event = lambda event: self._on_publisher_event(pub, event)
             self._publishers[seat_key] = pub
+            if base is not None and recordings is not None:
+                recordings.follow(base, handle)
             self._refresh(pub)
             self._spawn(
                 self._record(
