@@ -76,11 +76,20 @@ class JanusMonitors:
         self._rtc = rtc_configuration
         self._clock = clock
         self._watching: dict[str, _Watch] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._closed = False
         self._tasks: set[asyncio.Task[Any]] = set()
 
     async def watch(self, seat_key: str, session: JanusSession, room: Room, feed: int) -> None:
         """Subscribe the seat's monitor to ``feed`` (replacing a previous one)."""
-        await self.stop(seat_key)
+        # One setup or teardown per seat at a time: a peer connection closed while it is still
+        # gathering its candidates would leave their sockets open.
+        async with self._locks.setdefault(seat_key, asyncio.Lock()):
+            await self._stop(seat_key)
+            if not self._closed:
+                await self._watch(seat_key, session, room, feed)
+
+    async def _watch(self, seat_key: str, session: JanusSession, room: Room, feed: int) -> None:
         forwarder = PublisherForwarder(clock=self._clock)
         pc = RTCPeerConnection(self._rtc)
         accept_publisher(pc, forwarder.by_kind())
@@ -99,7 +108,7 @@ class JanusMonitors:
             assert pc.localDescription is not None
             await videoroom.start(handle, room, pc.localDescription.sdp)
         except BaseException:
-            await asyncio.shield(self.stop(seat_key))
+            await asyncio.shield(self._stop(seat_key))
             raise
         watch.monitor = SeatMonitor(
             seat_key,
@@ -111,6 +120,10 @@ class JanusMonitors:
         watch.monitor.start()
 
     async def stop(self, seat_key: str) -> None:
+        async with self._locks.setdefault(seat_key, asyncio.Lock()):
+            await self._stop(seat_key)
+
+    async def _stop(self, seat_key: str) -> None:
         watch = self._watching.pop(seat_key, None)
         if watch is None:
             return
@@ -122,7 +135,8 @@ class JanusMonitors:
             await watch.handle.detach()
 
     async def close(self) -> None:
-        for seat_key in list(self._watching):
+        self._closed = True
+        for seat_key in list(self._locks):
             await self.stop(seat_key)
         await asyncio.gather(*self._tasks, return_exceptions=True)
 

@@ -46,9 +46,23 @@ async def _run(name: str, step: str, *args: str) -> bytes:
     return out
 
 
+def _has_packets(recording: Path) -> bool:
+    """Whether a ``.mjr`` file holds more than its header (``MJR00002``, a 2-byte length, the
+    JSON info): a part cut just before the seat left may hold nothing."""
+    with recording.open("rb") as f:
+        head = f.read(10)
+    if len(head) < 10:
+        return False
+    return recording.stat().st_size > 10 + int.from_bytes(head[8:10], "big")
+
+
 async def convert(base: Path, out: Path, index: int = 0) -> RecordedSegment | None:
     """Write ``base``'s recording to ``out`` (WebM); None if Janus recorded nothing there."""
-    video, audio = recordings_of(base)
+    found = recordings_of(base)
+    empty = [f for f in found[0] + found[1] if not await asyncio.to_thread(_has_packets, f)]
+    for recording in empty:
+        recording.unlink(missing_ok=True)
+    video, audio = ([f for f in files if f not in empty] for files in found)
     if not video and not audio:
         return None
     name = base.name

@@ -10,8 +10,10 @@ from collections.abc import Callable
 from typing import Any
 
 import aiohttp
+import pytest
 
 from evaluation_hub.live.janus_rooms import room_for
+from evaluation_hub.live.status import MediaRefused
 from media.errors import JanusRefused
 from media.janus.client import JanusSession
 from tests.janus.conftest import JanusViewer, plane
@@ -147,3 +149,14 @@ async def test_an_away_supervisor_cannot_subscribe_to_another_venues_seat(
                 raise AssertionError("Janus let a subscriber in without the room's PIN")
     finally:
         await intruder.close()
+
+
+async def test_a_seat_in_no_session_on_is_not_published(rig: Rig) -> None:
+    # 红河's seat is booked by nobody for certain: there is no room its media could go to.
+    with pytest.raises(MediaRefused) as refused:
+        await plane(rig).publish("HH.HH-01", "offer-1", "v=0\r\n")
+    assert (refused.value.code, refused.value.detail, refused.value.status) == (
+        "seat-not-in-session",
+        "该工位当前不属于任何评标会，暂不接收音视频推送",
+        409,
+    )

@@ -47,7 +47,7 @@ async def test_a_publication_recorded_by_janus_is_cut_converted_and_audited(
     await recordings.drain()
     files = sorted(seat_dir.iterdir(), key=lambda f: int(f.stem.split("-")[1]))
     events = await segment_events(rig.db)
-    assert len(files) >= 3  # cut twice at least, and the rest when the seat left
+    assert len(files) >= 2  # cut once at least (and the rest, unless it was empty)
     assert [f.name[:6] for f in files] == ["janus-"] * len(files)
     assert {f.suffix for f in files} == {".webm"}
     assert {oct(f.stat().st_mode & 0o777) for f in files} == {"0o600"}
