@@ -26,12 +26,20 @@ Servers (``--modes``):
 - ``forward``: this hub's ``media.forwarding`` (no decode, one packetisation per viewer);
 - ``relay``: aiortc's ``MediaRelay`` with one VP8 encode per viewer (the baseline);
 - ``janus``: the Janus VideoRoom plugin (Debian's ``janus``; ``scripts/install-system-deps.sh
-  bench``), started from a copy of /etc/janus in which only the VideoRoom plugin and the HTTP
+  test``), started from a copy of /etc/janus in which only the VideoRoom plugin and the HTTP
   transport are loaded, HTTP bound to 127.0.0.1, sessions without timeout. The same
   publishers and viewers are signalled through Janus's HTTP API. Janus (libnice) never
   gathers candidates on loopback, so in this mode ICE is enforced to this machine's own
   first IPv4 address, on both sides; the kernel delivers traffic between a machine's own
   addresses locally, as on loopback, and nothing leaves the machine.
+- ``hub+janus``: the same Janus, controlled by the hub's Janus media plane
+  (``evaluation_hub.live.janus_plane.JanusPlane``, in a process of its own, as
+  ``media_backend = janus`` runs it): the publishers' offers go through it to Janus (a room
+  per session, publishers through ``joinandconfigure``), and each viewer is one of its
+  single-use subscriptions (Janus's offer, the viewer's answer with the token). The CPU is
+  Janus's plus the hub process's; against ``janus`` it shows what the hub adds per
+  viewer-stream (nothing per packet: it only signals). Its conduct monitors and recording
+  are off here (they cost per seat, not per viewer).
 
 Each server runs twice, with and without viewers; a viewer-stream's marginal CPU is
 (CPU with viewers − CPU without) / (P × V). Printed per server: P×V, CPU, marginal CPU per
@@ -41,6 +49,7 @@ the ratios of the marginal CPU between the servers.
     .venv/bin/python bench/media.py --seats 2 --viewers 2 --seconds 5     # a quick check
     .venv/bin/python bench/media.py --seats 12 --viewers 3 --seconds 10   # the target
     .venv/bin/python bench/media.py --seats 4 --sizes 12,36,108 --modes forward,janus  # a curve
+    .venv/bin/python bench/media.py --seats 4 --viewers 3 --modes janus,hub+janus       # the hub's cost
 
 With ``--sizes`` (viewer-streams, multiples of ``--seats``) the publishers stay the same and
 each size adds viewers per seat: one no-viewer trial per server is the baseline, then one row
@@ -284,6 +293,55 @@ async def hub(pipe: Pipe, mode: str, viewers: int) -> None:
         await pc.close()
 
 
+# --- the hub in front of Janus ------------------------------------------------------------------
+
+
+async def janus_hub(pipe: Pipe, viewers: int) -> None:
+    """The hub's Janus media plane between the publishers, the viewers and Janus."""
+    from evaluation_hub.bus.memory import MemoryBus
+    from evaluation_hub.live.janus_plane import JanusPlane
+    from evaluation_hub.live.janus_rooms import JanusSettings
+    from evaluation_hub.live.status import MediaRefused
+
+    url = await pipe.recv()
+
+    async def session_of(seat_key: str) -> int:
+        return JANUS_ROOM  # every bench seat sits in one session
+
+    plane = JanusPlane(
+        MemoryBus(),
+        JanusSettings((url,), api_secret=None, admin_key=None, room_key=b"bench-room-key"),
+        session_of=session_of,
+        max_viewers_per_seat=10**6,
+    )
+    plane.start()
+    offers = await pipe.recv()
+    seats = [f"BENCH.S{i:03d}" for i in range(len(offers))]
+    answers = [await plane.publish(seat, f"offer-{seat}", offer[0])
+               for seat, offer in zip(seats, offers, strict=True)]  # fmt: skip
+    pipe.send([(a, "answer") for a in answers])
+    subscriptions = []
+    for seat_index, seat in enumerate(seats):
+        for v in range(viewers):
+            username = f"viewer-{v}"
+            for _ in range(200):  # the feed is listed once the publisher's connection is up
+                try:
+                    found = await plane.subscribe(JANUS_ROOM, seat, username)
+                    break
+                except MediaRefused:
+                    await asyncio.sleep(0.1)
+            else:
+                raise RuntimeError(f"{seat} never published through the hub")
+            subscriptions.append((seat_index, username, found))
+    pipe.send([(seat, (found.sdp, "offer")) for seat, _, found in subscriptions])
+    replies = await pipe.recv()
+    for (_, username, found), reply in zip(subscriptions, replies, strict=True):
+        await plane.answer(found.viewer_id, username, found.token, reply[0])
+    pipe.send("ready")
+    await pipe.recv()  # close
+    await plane.close()
+
+
 # --- viewers -----------------------------------------------------------------------------------
 
 
@@ -386,6 +444,8 @@ def run(role: str, conn: Connection, address: str | None, *args: Any) -> None:
             asyncio.run(publishers(pipe, *args))
         elif role == "hub":
             asyncio.run(hub(pipe, *args))
+        elif role == "janushub":
+            asyncio.run(janus_hub(pipe, *args))
         else:
             asyncio.run(watchers(pipe, *args))
 
@@ -600,16 +660,20 @@ def latencies(
 
 def trial(mode: str, args: argparse.Namespace, viewers: int) -> Trial:
     ctx = multiprocessing.get_context("spawn")
-    roles = ("publishers", "watchers") if mode == "janus" else ("publishers", "hub", "watchers")
+    roles = {
+        "janus": ("publishers", "watchers"),
+        "hub+janus": ("publishers", "janushub", "watchers"),
+    }.get(mode, ("publishers", "hub", "watchers"))
     ends = {role: ctx.Pipe() for role in roles}
     extra = {
         "publishers": (args.seats, args.width, args.height, args.fps),
         "hub": (mode, viewers),
+        "janushub": (viewers,),
         "watchers": (args.decode_viewers,),
     }
     # Janus (libnice) gathers no loopback candidates: its peers meet it on this machine's own
     # address, which the kernel delivers locally like loopback (nothing leaves the machine).
-    address = host_address() if mode == "janus" else None
+    address = host_address() if "janus" in mode else None
     procs = [
         ctx.Process(target=run, args=(role, ends[role][1], address, *extra[role]), daemon=True)
         for role in roles
@@ -623,7 +687,7 @@ def trial(mode: str, args: argparse.Namespace, viewers: int) -> Trial:
         if mode == "janus":
             assert address is not None
             janus = Janus(Path(folder.name), address)
-            server_pid = janus.pid
+            server_pids = [janus.pid]
             offers = pub.recv()
 
             def exchange(subscriber_offers: list[tuple[int, Offer]]) -> list[Offer]:
@@ -632,18 +696,29 @@ def trial(mode: str, args: argparse.Namespace, viewers: int) -> Trial:
                 return replies
 
             janus_signal(janus, offers, viewers, pub.send, exchange)
+        elif mode == "hub+janus":
+            assert address is not None
+            janus = Janus(Path(folder.name), address)
+            controller = ends["janushub"][0]
+            server_pids = [janus.pid, procs[1].pid or 0]
+            controller.send(janus.base)
+            controller.send(pub.recv())
+            pub.send(controller.recv())
+            view.send(controller.recv())
+            controller.send(view.recv())
+            controller.recv()  # every subscription started
         else:
             server = ends["hub"][0]
-            server_pid = procs[1].pid or 0
+            server_pids = [procs[1].pid or 0]
             server.send(pub.recv())
             pub.send(server.recv())
             view.send(server.recv())
             server.send(view.recv())
         time.sleep(args.warmup)
         view.send("start")
-        cpu, wall = cpu_seconds(server_pid), time.monotonic()
+        cpu, wall = sum(map(cpu_seconds, server_pids)), time.monotonic()
         time.sleep(args.seconds)
-        cpu, wall = cpu_seconds(server_pid) - cpu, time.monotonic() - wall
+        cpu, wall = sum(map(cpu_seconds, server_pids)) - cpu, time.monotonic() - wall
         view.send("stop")
         pub.send("stop")
         counts, samples = view.recv()
@@ -687,6 +762,9 @@ def main() -> None:
     parser.add_argument("--width", type=int, default=640)
     parser.add_argument("--height", type=int, default=480)
     parser.add_argument("--fps", type=int, default=15)
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="run the modes this many times, interleaved; ratios per round "
+                             "and their median")  # fmt: skip
     parser.add_argument("--decode-viewers", type=int, default=1,
                         help="viewers per seat that decode to read the drawn stamps")  # fmt: skip
     args = parser.parse_args()
@@ -700,14 +778,27 @@ def main() -> None:
         f"{os.cpu_count()} CPUs"
     )
     header()
-    marginal = {}
-    for mode in args.modes.split(","):
-        idle = trial(mode, args, 0)
-        busy = trial(mode, args, args.viewers)
-        marginal[mode] = row(mode, streams, idle, busy)
-    for a, b in (("forward", "relay"), ("forward", "janus"), ("janus", "relay")):
-        if a in marginal and b in marginal and marginal[b] > 0:
-            print(f"{a} / {b} CPU per viewer-stream: {marginal[a] / marginal[b] * 100:.1f}%")
+    # Modes alternate within each round, so a load from outside hits them alike.
+    rounds: list[dict[str, float]] = []
+    for _ in range(args.rounds):
+        marginal = {}
+        for mode in args.modes.split(","):
+            idle = trial(mode, args, 0)
+            busy = trial(mode, args, args.viewers)
+            marginal[mode] = row(mode, streams, idle, busy)
+        rounds.append(marginal)
+    for a, b in (
+        ("forward", "relay"),
+        ("forward", "janus"),
+        ("janus", "relay"),
+        ("hub+janus", "janus"),
+    ):
+        ratios = [m[a] / m[b] for m in rounds if a in m and b in m and m[b] > 0]
+        if ratios:
+            each = ", ".join(f"{r * 100:.1f}%" for r in ratios)
+            median = statistics.median(ratios) * 100
+            print(f"{a} / {b} CPU per viewer-stream: {median:.1f}%" + (
+                f" (median of {each})" if len(ratios) > 1 else ""))  # fmt: skip
     legend(args)
 
 
@@ -734,7 +825,7 @@ def curve(args: argparse.Namespace) -> None:
 
 def header() -> None:
     print(
-        f"{'mode':8} {'P×V':>5} {'CPU idle':>9} {'CPU':>7} {'per v-stream':>12} "
+        f"{'mode':9} {'P×V':>5} {'CPU idle':>9} {'CPU':>7} {'per v-stream':>12} "
         f"{'fps mean':>8} {'fps min':>8} {'p50 ms':>7} {'p95 ms':>7} {'samples':>8}"
     )
 
@@ -744,7 +835,7 @@ def row(mode: str, streams: int, idle: Trial, busy: Trial) -> float:
     marginal = (busy.cpu - idle.cpu) / streams
     fps = busy.fps
     print(
-        f"{mode:8} {streams:5d} {idle.cpu * 100:8.1f}% {busy.cpu * 100:6.1f}% "
+        f"{mode:9} {streams:5d} {idle.cpu * 100:8.1f}% {busy.cpu * 100:6.1f}% "
         f"{marginal * 100:11.2f}% {show(statistics.fmean(fps) if fps else None, '8.1f')} "
         f"{show(min(fps) if fps else None, '8.1f')} "
         f"{show(percentile(busy.latencies_ms, 0.5), '7.0f')} "

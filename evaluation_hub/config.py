@@ -33,6 +33,7 @@ from seat_protocol.suites import Suite, UnknownSuite, suite_named
 __all__ = ["HubConfig"]
 
 DEFAULT_STATE_DIR = Path("var")
+MEDIA_BACKENDS = ("builtin", "janus")
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,15 @@ class HubConfig:
     # nobody else (404). Default: the hub's own host only.
     metrics_allow: tuple[str, ...] = ("127.0.0.1/32", "::1/128")
     metrics_token: str | None = field(default=None, repr=False)
+    # The live media plane: "builtin" (the hub forwards seats' media itself, the embedded
+    # default) or "janus" (Janus VideoRoom instances the hub controls: evaluation_hub.live.
+    # janus_plane). A session's room is on one of janus_urls, chosen by its id.
+    media_backend: str = "builtin"
+    janus_urls: tuple[str, ...] = ()
+    # Janus's api_secret (every request) and VideoRoom's admin_key (creating rooms): only the
+    # hub holds them; seats and browsers never see them.
+    janus_api_secret: str | None = field(default=None, repr=False)
+    janus_admin_key: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         try:
@@ -134,6 +144,18 @@ class HubConfig:
                 ) from exc
         if self.metrics_token is not None and len(self.metrics_token) < 32:
             raise ConfigError("EVALHUB_METRICS_TOKEN must be at least 32 characters long")
+        if self.media_backend not in MEDIA_BACKENDS:
+            raise ConfigError(
+                f"EVALHUB_MEDIA_BACKEND must be builtin or janus, got {self.media_backend!r}"
+            )
+        if self.media_backend == "janus" and not self.janus_urls:
+            raise ConfigError(
+                "the janus media backend needs its instances' HTTP API URLs: set "
+                "EVALHUB_JANUS_URLS (comma-separated, e.g. http://127.0.0.1:8088/janus)"
+            )
+        for url in self.janus_urls:
+            if not url.startswith(("http://", "https://")):
+                raise ConfigError(f"EVALHUB_JANUS_URLS: {url!r} is not an http(s) URL")
         for proxy in self.trusted_proxies:
             try:
                 ipaddress.ip_network(proxy, strict=False)
@@ -224,6 +246,7 @@ class HubConfig:
         if shutdown is not None:
             values["shutdown_timeout_s"] = shutdown
         values.update(_recording_settings(env))
+        values.update(_media_settings(env))
         values.update(_security_settings(env))
         if env.get("EVALHUB_LOG_FORMAT") == "json":
             values["json_logs"] = True
@@ -261,6 +284,23 @@ def _recording_settings(env: dict[str, str]) -> dict[str, object]:
             limit = "" if upper is None else f" and at most {upper:g}"
             raise ConfigError(f"{key} must be above 0{limit}, got {env[key]!r}")
         values[name] = timedelta(days=number) if name == "recording_retention" else number
+    return values
+
+
+def _media_settings(env: dict[str, str]) -> dict[str, object]:
+    """EVALHUB_MEDIA_BACKEND (builtin/janus), EVALHUB_JANUS_URLS (comma-separated),
+    EVALHUB_JANUS_API_SECRET, EVALHUB_JANUS_ADMIN_KEY."""
+    values: dict[str, object] = {}
+    if env.get("EVALHUB_MEDIA_BACKEND"):
+        values["media_backend"] = env["EVALHUB_MEDIA_BACKEND"].strip().lower()
+    if env.get("EVALHUB_JANUS_URLS"):
+        values["janus_urls"] = tuple(
+            u.strip() for u in env["EVALHUB_JANUS_URLS"].split(",") if u.strip()
+        )
+    if env.get("EVALHUB_JANUS_API_SECRET"):
+        values["janus_api_secret"] = env["EVALHUB_JANUS_API_SECRET"]
+    if env.get("EVALHUB_JANUS_ADMIN_KEY"):
+        values["janus_admin_key"] = env["EVALHUB_JANUS_ADMIN_KEY"]
     return values
 
 

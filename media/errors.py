@@ -16,6 +16,10 @@ foreign errors (OpenCV, PyAV, aiortc) are translated once, where they are met, w
     │   ├── UnsupportedAiortcVersion    aiortc differs from the version the internals were written for
     │   ├── ReceiverAlreadyStarted      the receiver was tapped too late (it is already decoding)
     │   └── PublisherNotReady           a viewer asked for a stream whose codec is not negotiated yet
+    ├── JanusError                      the Janus media server could not do what was asked
+    │   ├── JanusUnavailable            its HTTP API did not answer (down, wrong URL, timeout)
+    │   ├── JanusRefused                it answered with an error (Janus's or VideoRoom's code)
+    │   └── JanusRecordingFailed        janus-pp-rec or FFmpeg could not turn a recording to WebM
     ├── ConductConfigError              conduct monitor thresholds are inconsistent
     └── RecordingConfigError            recording segment lengths are out of range
                                         (defined in ``segmenting``, which holds its rule)
@@ -29,6 +33,10 @@ __all__ = [
     "CameraUnavailable",
     "ConductConfigError",
     "ForwardingError",
+    "JanusError",
+    "JanusRecordingFailed",
+    "JanusRefused",
+    "JanusUnavailable",
     "MediaError",
     "MicrophoneUnavailable",
     "PublisherNotReady",
@@ -132,6 +140,45 @@ class PublisherNotReady(ForwardingError):
         super().__init__(
             f"the publisher's {kind} codec is not negotiated yet; add viewers after the "
             "publisher's offer has been accepted"
+        )
+
+
+class JanusError(MediaError):
+    """The Janus media server could not do what the client asked."""
+
+
+class JanusUnavailable(JanusError):
+    """Janus's HTTP API did not answer: it is down, the URL is wrong, or it timed out."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        self.url = url
+        self.reason = reason
+        super().__init__(
+            f"Janus at {url} is unavailable: {reason}; check that janus runs and that the "
+            "hub's janus URL points at its HTTP transport"
+        )
+
+
+class JanusRefused(JanusError):
+    """Janus (or its VideoRoom plugin) answered a request with an error."""
+
+    def __init__(self, request: str, code: int, reason: str) -> None:
+        self.request = request
+        self.code = code
+        self.reason = reason
+        super().__init__(f"Janus refused {request}: {code} {reason}")
+
+
+class JanusRecordingFailed(JanusError):
+    """A Janus recording (``.mjr``) could not be converted to a WebM segment."""
+
+    def __init__(self, recording: str, step: str, detail: str) -> None:
+        self.recording = recording
+        self.step = step
+        self.detail = detail
+        super().__init__(
+            f"Janus recording {recording} not converted ({step}): {detail}; check that "
+            "janus-pp-rec (Debian's janus-tools) and ffmpeg are installed"
         )
 
 

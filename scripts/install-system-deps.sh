@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Installs the Debian packages a target needs, only those missing, so it is safe to run every time.
 #   scripts/install-system-deps.sh test   -> redis-server, postgresql, chromium, ffmpeg (ffprobe),
-#                                            nginx-light (nginx -t checks the compose stack's proxy)
+#                                            nginx-light (nginx -t checks the compose stack's proxy),
+#                                            janus, janus-tools (the media_backend=janus tests start
+#                                            it on loopback; janus-pp-rec converts its recordings)
 #   scripts/install-system-deps.sh base   -> what the hub needs to run: python3.11-venv, and Pango with
 #                                            a CJK font for WeasyPrint (the report as PDF)
 #   scripts/install-system-deps.sh demo   -> nothing beyond base (the demo runs on the embedded default)
-#   scripts/install-system-deps.sh bench  -> test's packages plus janus
+#   scripts/install-system-deps.sh bench  -> test's packages
 set -euo pipefail
 target="${1:-test}"
 need=()
@@ -28,13 +30,13 @@ case "$target" in
     have_cmd chromium || need+=(chromium)
     have_cmd ffprobe || need+=(ffmpeg)
     [ -x /usr/sbin/nginx ] || need+=(nginx-light)
+    # Janus VideoRoom (media_backend=janus) and janus-pp-rec (janus-tools: its recordings to WebM)
+    have_cmd janus || need+=(janus)
+    have_cmd janus-pp-rec || need+=(janus-tools)
     ;;
   base|demo) ;;
   *) echo "unknown target: $target" >&2; exit 2 ;;
 esac
-if [ "$target" = bench ]; then
-  have_cmd janus || need+=(janus)
-fi
 if [ "${#need[@]}" -eq 0 ]; then
   exit 0
 fi
@@ -47,4 +49,8 @@ DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recomme
 # Likewise nginx on :80: the tests only run `nginx -t` on the compose stack's configuration.
 if printf '%s\n' "${need[@]}" | grep -qx nginx-light; then
   $SUDO service nginx stop >/dev/null 2>&1 || true
+fi
+# Likewise janus on :8088 (no secret): the tests start their own, from a generated configuration.
+if printf '%s\n' "${need[@]}" | grep -qx janus; then
+  $SUDO service janus stop >/dev/null 2>&1 || true
 fi

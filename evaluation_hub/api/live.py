@@ -5,7 +5,8 @@ Access is decided by the use cases (``live.watching``, rule ``access.Action.WATC
 every request, from the session's seats as they are now: a host supervisor watches every seat
 of the session, an away supervisor only the seats at their venue, nobody else anything. A
 viewer is signalled in one request: the page posts its SDP offer (ICE candidates gathered) and
-gets the hub's answer.
+gets the hub's answer. With ``media_backend = janus`` (``live.janus_plane``) the page asks to
+subscribe, gets Janus's offer with a one-time token, and posts its answer with the token.
 
 :func:`setup_live` puts the :class:`~evaluation_hub.live.hub.LiveHub` on the app, lets the seat
 websocket hand seats' media offers to it, hands its audit events and conduct alerts, with
@@ -43,13 +44,23 @@ from evaluation_hub.api.views.live import (
 from evaluation_hub.bus.base import Bus
 from evaluation_hub.live import records, watching
 from evaluation_hub.live.hub import AlertSink, AuditSink, LiveHub
-from evaluation_hub.live.recording import RecordingState, recordings_from_config
+from evaluation_hub.live.janus_monitor import JanusMonitors
+from evaluation_hub.live.janus_plane import JanusPlane
+from evaluation_hub.live.janus_recording import JanusRecordings
+from evaluation_hub.live.janus_relay import JanusRelay
+from evaluation_hub.live.janus_rooms import JanusSettings
+from evaluation_hub.live.publishing import publishing_session
+from evaluation_hub.live.recording import (
+    RecordingState,
+    recordings_from_config,
+    segment_audit_sink,
+)
 from evaluation_hub.live.relay import LiveRelay
 from evaluation_hub.live.status import seat_channel
 from media.conduct import ConductAlert
 from seat_protocol.messages import MAX_SDP_CHARS
 
-__all__ = ["LIVE", "RELAY", "routes", "setup_live"]
+__all__ = ["LIVE", "MEDIA", "RELAY", "routes", "setup_live"]
 
 log = structlog.get_logger(__name__)
 routes = ApiRoutes()
@@ -58,14 +69,27 @@ TAG = "音视频监督"
 LIVE = web.AppKey("live_hub", LiveHub)
 # The wall's way to the live media of every hub process (``live.relay``).
 RELAY = web.AppKey("live_relay", LiveRelay)
+# The media plane the wall's requests go to: the relay (built-in forwarder) or Janus.
+MEDIA: web.AppKey[watching.Media] = web.AppKey("live_media")
 
+# The built-in forwarder: the browser's offer; Janus: a request to subscribe (no SDP).
 VIEWER_OFFER = {
     "type": "object",
     "additionalProperties": False,
-    "required": ["type", "sdp"],
+    "required": ["type"],
     "properties": {
-        "type": {"type": "string", "enum": ["offer"]},
+        "type": {"type": "string", "enum": ["offer", "subscribe"]},
         "sdp": {"type": "string", "minLength": 1, "maxLength": MAX_SDP_CHARS},
+    },
+}
+VIEWER_ANSWER = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["type", "sdp", "token"],
+    "properties": {
+        "type": {"type": "string", "enum": ["answer"]},
+        "sdp": {"type": "string", "minLength": 1, "maxLength": MAX_SDP_CHARS},
+        "token": {"type": "string", "minLength": 1, "maxLength": 200},
     },
 }
 _OBJECT: dict[str, Any] = {"type": "object"}
@@ -108,19 +132,71 @@ def setup_live(app: web.Application, live: LiveHub | None = None) -> LiveHub:
     # Other hub processes exist only on a shared bus (Redis): then the relay asks them.
     relay = LiveRelay(live, services.bus, remote=services.config.redis_url is not None)
     app[RELAY] = relay
+    app[MEDIA] = relay
+    plane = _janus_plane(app) if services.config.media_backend == "janus" else None
+    janus = None if plane is None else JanusRelay(plane, services.bus, remote=relay.remote)
+    if plane is not None and janus is not None:
+        app[MEDIA] = janus
+        services.pictures = plane
+        if SEAT_HUB in app:
+            # Seats' media offers go on to Janus; the seat never learns of it.
+            app[SEAT_HUB].media_offer_handler = plane.publish
+            plane.link_up = app[SEAT_HUB].connected
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         live.start()
-        serving = asyncio.create_task(relay.serve()) if relay.remote else None
+        if plane is not None:
+            plane.start()
+        servers = [relay.serve()] if relay.remote else []
+        if janus is not None and janus.remote:
+            servers.append(janus.serve())
+        serving = [asyncio.create_task(server) for server in servers]
         yield
-        if serving is not None:
-            serving.cancel()
+        for task in serving:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await serving
+                await task
+        if plane is not None:
+            await plane.close()
         await live.close()
 
     app.cleanup_ctx.append(lifecycle)
     return live
+
+
+def _janus_plane(app: web.Application) -> JanusPlane:
+    """The Janus media plane as configured; rooms' secrets and PINs derive from the token
+    secret every hub process shares."""
+    services = app[SERVICES]
+    config = services.config
+    settings = JanusSettings(
+        urls=config.janus_urls,
+        api_secret=config.janus_api_secret,
+        admin_key=config.janus_admin_key,
+        room_key=config.token_secret.encode(),
+    )
+
+    async def session_of(seat_key: str) -> int | None:
+        return await publishing_session(services, seat_key, now=app[CLOCK]())
+
+    recordings = None
+    if config.recordings_enabled:
+        # Janus writes into <recordings>/janus (a folder both reach); the hub converts and
+        # audits each publication's recording like the built-in recorder's segments.
+        recordings = JanusRecordings(
+            config.recordings_dir,
+            config.recordings_dir / "janus",
+            segment_audit_sink(services.db, app[CLOCK]),
+            segment_seconds=config.recording_segment_s,
+        )
+    return JanusPlane(
+        services.bus,
+        settings,
+        session_of=session_of,
+        audit=_audit_sink(app),
+        recordings=recordings,
+        monitors=JanusMonitors(services.bus, audit=_audit_sink(app), alerts=_alert_sink(app)),
+    )
 
 
 def _audit_sink(app: web.Application) -> AuditSink:
@@ -159,7 +235,7 @@ async def list_live_seats(request: web.Request) -> web.Response:
     who = await principal(request)
     session_id = path_id(request, "session_id")
     wall = await watching.live_wall(
-        request.app[SERVICES], request.app[RELAY], who, session_id, now=request.app[CLOCK]()
+        request.app[SERVICES], request.app[MEDIA], who, session_id, now=request.app[CLOCK]()
     )
     return web.json_response(wall_json(wall))
 
@@ -167,7 +243,10 @@ async def list_live_seats(request: web.Request) -> web.Response:
 @routes.route(
     "POST",
     "/api/sessions/{session_id}/live/seats/{seat_id}/viewers",
-    summary="观看一个工位的音视频：提交浏览器的 SDP offer，返回主场枢纽的 SDP answer",
+    summary=(
+        "观看一个工位的音视频：内置转发时提交浏览器的 SDP offer，返回主场枢纽的 SDP answer；"
+        "Janus 时请求订阅（type: subscribe），返回 Janus 的 SDP offer 与一次性观看授权"
+    ),
     tag=TAG,
     body=VIEWER_OFFER,
     response=_OBJECT,
@@ -181,14 +260,31 @@ async def open_viewer(request: web.Request) -> web.Response:
     body = await read_json(request, VIEWER_OFFER)
     opened = await watching.open_viewer(
         request.app[SERVICES],
-        request.app[RELAY],
+        request.app[MEDIA],
         who,
         session_id,
         seat_id,
-        body["sdp"],
+        body.get("sdp"),
         now=request.app[CLOCK](),
     )
     return web.json_response(opened_json(opened), status=201)
+
+
+@routes.route(
+    "POST",
+    "/api/live/viewers/{viewer_id}/answer",
+    summary="提交浏览器对 Janus SDP offer 的 SDP answer（附一次性观看授权，仅可使用一次）",
+    tag=TAG,
+    body=VIEWER_ANSWER,
+    status=204,
+    errors=(403, 404, 409),
+)
+async def answer_viewer(request: web.Request) -> web.Response:
+    who = await principal(request)
+    viewer_id = path_id(request, "viewer_id")
+    body = await read_json(request, VIEWER_ANSWER)
+    await watching.answer_viewer(request.app[MEDIA], who, viewer_id, body["token"], body["sdp"])
+    return web.Response(status=204)
 
 
 @routes.route(
@@ -202,7 +298,7 @@ async def open_viewer(request: web.Request) -> web.Response:
 async def close_viewer(request: web.Request) -> web.Response:
     who = await principal(request)
     viewer_id = path_id(request, "viewer_id")
-    await watching.close_viewer(request.app[RELAY], who, viewer_id)
+    await watching.close_viewer(request.app[MEDIA], who, viewer_id)
     return web.Response(status=204)
 
 
@@ -217,7 +313,7 @@ async def close_viewer(request: web.Request) -> web.Response:
 async def viewer_stats(request: web.Request) -> web.Response:
     who = await principal(request)
     viewer_id = path_id(request, "viewer_id")
-    figures = await watching.viewer_figures(request.app[RELAY], who, viewer_id)
+    figures = await watching.viewer_figures(request.app[MEDIA], who, viewer_id)
     return web.json_response(viewer_figures_json(figures))
 
 
@@ -245,7 +341,9 @@ async def live_events(request: web.Request) -> web.StreamResponse:
         request.app[LIVE_STREAMS].add(subscription)
         # Subscribed first, then the current state: an alert raised after the wall fetched its
         # seats and before this stream opened is in this snapshot, so the wall never misses it.
-        snapshot = snapshot_events(await watching.on_wall(request.app[RELAY], visible))
+        snapshot = snapshot_events(
+            await watching.on_wall(request.app[MEDIA], visible, session_id=session_id)
+        )
         if not await _write_events(response, snapshot):
             return response
         iterator = aiter(subscription)

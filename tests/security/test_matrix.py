@@ -123,6 +123,7 @@ GET /api/events                                                 U  2222  2222  2
 GET /api/sessions/{session_id}/live/seats                       U  FFFF  FFFF  2F2F  FFFF
 POST /api/sessions/{session_id}/live/seats/{seat_id}/viewers    U  FFFF  FFFF  CFCF  FFFF
 DELETE /api/live/viewers/{viewer_id}                            U  NNNN  NNNN  NNNN  NNNN
+POST /api/live/viewers/{viewer_id}/answer                       U  NNNN  NNNN  NNNN  NNNN
 GET /api/live/viewers/{viewer_id}/stats                         U  NNNN  NNNN  NNNN  NNNN
 GET /api/sessions/{session_id}/live/events                      U  FFFF  FFFF  2F2F  FFFF
 GET /api/sessions/{session_id}/talkback                         U  FFFF  2FFF  2F2F  FFFF
@@ -374,6 +375,12 @@ class Requests:
             "POST /api/sessions/{session_id}/live/seats/{seat_id}/viewers": lambda: {
                 "type": "offer",
                 "sdp": "v=0\r\n",
+            },
+            # The built-in forwarder's viewers have no answer to give (Janus's: tests/janus).
+            "POST /api/live/viewers/{viewer_id}/answer": lambda: {
+                "type": "answer",
+                "sdp": "v=0\r\n",
+                "token": "matrix",
             },
             # To 曲靖's seat of S1 (S2: 大理's): its away supervisor may, another venue's not.
             "POST /api/sessions/{session_id}/announcements": lambda: {

@@ -8,7 +8,13 @@ from typing import Any
 
 from evaluation_hub.live.recording import RecordingState
 from evaluation_hub.live.status import alert_fields
-from evaluation_hub.live.watching import LiveWall, OpenedViewer, SeatOnWall, ViewerFigures
+from evaluation_hub.live.watching import (
+    LiveWall,
+    OpenedSubscription,
+    OpenedViewer,
+    SeatOnWall,
+    ViewerFigures,
+)
 from evaluation_hub.sessions.states import state_name
 from media.stats import StreamStats
 
@@ -77,10 +83,21 @@ def wall_json(wall: LiveWall) -> dict[str, Any]:
         "state_name": state_name(wall.state) if wall.state else "",
         # Seats are watched from the opening of check-in until the evaluation ends.
         "on": wall.on,
+        # How a viewer is signalled: "builtin" (offer → answer) or "janus" (subscribe → offer,
+        # then the answer with the one-time token)
+        "media": wall.media,
     }
 
 
-def opened_json(opened: OpenedViewer) -> dict[str, Any]:
+def opened_json(opened: OpenedViewer | OpenedSubscription) -> dict[str, Any]:
+    if isinstance(opened, OpenedSubscription):
+        return {
+            "viewer_id": opened.viewer_id,
+            "seat_id": opened.seat_id,
+            "type": "offer",
+            "sdp": opened.sdp,
+            "token": opened.token,
+        }
     return {
         "viewer_id": opened.viewer_id,
         "seat_id": opened.seat_id,

@@ -176,11 +176,17 @@ function connectionLost(tile, pc) {
   scheduleRetry(tile);
 }
 
+// Two media planes, one page: with the hub's built-in forwarder the page offers and the hub
+// answers; with Janus (data.media "janus") the page asks to subscribe, Janus offers, and the
+// page answers once with the one-time token the hub gave it. The reply's type says which.
 async function watch(tile) {
   const pc = new RTCPeerConnection();
   tile.pc = pc;
-  pc.addTransceiver("video", { direction: "recvonly" });
-  pc.addTransceiver("audio", { direction: "recvonly" });
+  const janus = tile.seat.media === "janus";
+  if (!janus) {
+    pc.addTransceiver("video", { direction: "recvonly" });
+    pc.addTransceiver("audio", { direction: "recvonly" });
+  }
   const stream = new MediaStream();
   pc.addEventListener("track", (ev) => {
     stream.addTrack(ev.track);
@@ -211,19 +217,32 @@ async function watch(tile) {
     }
   });
   try {
-    await pc.setLocalDescription(await pc.createOffer());
-    await gathered(pc);
-    const answer = await api("POST", `/api/sessions/${tile.seat.session_id}/live/seats/${tile.seat.seat_id}/viewers`,
-      { type: "offer", sdp: pc.localDescription.sdp });
+    const url = `/api/sessions/${tile.seat.session_id}/live/seats/${tile.seat.seat_id}/viewers`;
+    let opened;
+    if (janus) {
+      opened = await api("POST", url, { type: "subscribe" });
+    } else {
+      await pc.setLocalDescription(await pc.createOffer());
+      await gathered(pc);
+      opened = await api("POST", url, { type: "offer", sdp: pc.localDescription.sdp });
+    }
     if (tile.pc !== pc) {
       // The tile was closed meanwhile: the hub's viewer goes too, not only the page's side.
       pc.close();
-      api("DELETE", `/api/live/viewers/${answer.viewer_id}`).catch(() => {});
+      api("DELETE", `/api/live/viewers/${opened.viewer_id}`).catch(() => {});
       return;
     }
-    tile.viewerId = answer.viewer_id;
-    tile.node.dataset.viewerId = String(answer.viewer_id);
-    await pc.setRemoteDescription({ type: "answer", sdp: answer.sdp });
+    tile.viewerId = opened.viewer_id;
+    tile.node.dataset.viewerId = String(opened.viewer_id);
+    if (opened.type === "offer") {
+      await pc.setRemoteDescription({ type: "offer", sdp: opened.sdp });
+      await pc.setLocalDescription(await pc.createAnswer());
+      await gathered(pc);
+      await api("POST", `/api/live/viewers/${opened.viewer_id}/answer`,
+        { type: "answer", sdp: pc.localDescription.sdp, token: opened.token });
+    } else {
+      await pc.setRemoteDescription({ type: "answer", sdp: opened.sdp });
+    }
     window.wall.viewers.set(tile.seat.seat_id, pc);
   } catch (err) {
     if (tile.pc === pc) {
@@ -380,6 +399,7 @@ async function refresh() {
   const venues = new Map();
   for (const seat of data.seats) {
     seat.session_id = data.session_id;
+    seat.media = data.media;
     if (!venues.has(seat.venue_id)) {
       const grid = el("div", { class: "grid" });
       const section = el("section", { class: "venue", "data-venue-id": String(seat.venue_id) },

@@ -1,0 +1,500 @@
+"""Janus VideoRoom as the live media plane (``media_backend = janus``), the hub its only
+controller: one room per session on the instance its id picks, guarded by a secret and a PIN
+only hub processes derive (``live.janus_rooms``); seats and browsers never see them, nor
+Janus's API secret, and Janus's HTTP API is to be reachable by the hub only.
+
+* A seat's ``media_offer`` (seat link, as with the built-in forwarder) is relayed to Janus as a
+  publisher of its session's room (``joinandconfigure``); Janus's answer goes back as
+  ``media_answer``. The seat agent is the same for both backends.
+* A viewer is a **single-use subscription** to one seat's feed: the hub joins as a subscriber
+  (Janus offers) and hands the browser the offer, a viewer id and a one-time token; the
+  browser's answer comes back with the token (:meth:`JanusPlane.answer`), which is then spent.
+  One not answered within ``viewer_connect_timeout`` s is withdrawn. Who may open one is
+  decided before (``live.watching``: the built-in forwarder's rule).
+* Seat state comes from Janus's events on the publisher's handle (``webrtcup``, ``media``,
+  ``hangup``), on the bus like the built-in hub's (``live.seat``); a seat published through
+  another hub process is seen in the room's participants.
+* Recording: Janus records each publication, the hub converts and audits it when it ends
+  (``live.janus_recording``). Conduct: each live seat's monitor subscribes like a viewer
+  (``live.janus_monitor``). Other hub processes reach this one's viewers through
+  ``live.janus_relay``. Not done: per-viewer statistics (Janus keeps them to itself).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import logging
+import secrets
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from evaluation_hub.bus.base import Bus
+from evaluation_hub.errors import Forbidden, NotFound
+from evaluation_hub.live.janus_monitor import AuditSink, JanusMonitors
+from evaluation_hub.live.janus_recording import JanusRecordings
+from evaluation_hub.live.janus_rooms import (
+    JanusSettings,
+    Subscription,
+    instance_for,
+    published_feeds,
+    room_for,
+    token_digest,
+)
+from evaluation_hub.live.status import MediaRefused, SeatStatus, seat_channel
+from evaluation_hub.live.viewer_places import first_viewer_id, user_cap_refusal
+from media.conduct import Observation
+from media.errors import JanusError, JanusRefused
+from media.janus import videoroom
+from media.janus.client import Event, JanusHandle, JanusSession
+from media.janus.videoroom import Room
+from media.stats import StreamStats
+
+__all__ = ["JanusPlane"]
+
+logger = logging.getLogger(__name__)
+
+#: the session a seat's media belongs to now (its room), or None
+SessionOf = Callable[[str], Awaitable[int | None]]
+
+_UNAVAILABLE = ("janus-unavailable", "音视频服务（Janus）暂时不可用，请稍后重试", 503)
+_TOKEN_SPENT = "该观看授权已使用、已过期或无效，请重新打开观看窗口"
+
+
+@dataclass
+class _Publisher:
+    seat_key: str
+    session_id: int
+    handle: JanusHandle
+    feed: int
+    offer_id: str
+    publications: int
+    connected: bool = False
+    receiving: bool = False
+    hung_up: bool = False
+    state: str = "connecting"
+    announced: bool = False
+    #: the base name Janus records this publication under (None: not recorded)
+    recording: str | None = None
+    ended: bool = False
+
+
+@dataclass
+class _Viewer:
+    id: int
+    seat_key: str
+    username: str
+    handle: JanusHandle
+    room: Room
+    token_hash: bytes
+    answered: bool = False
+    connected: bool = False
+
+
+class JanusPlane:
+    """This hub process's side of the Janus media plane (see the module docstring)."""
+
+    def __init__(
+        self,
+        bus: Bus,
+        settings: JanusSettings,
+        *,
+        session_of: SessionOf,
+        audit: AuditSink | None = None,
+        clock: Callable[[], float] = time.time,
+        refresh_interval: float = 1.0,
+        max_viewers_per_seat: int = 16,
+        max_viewers_per_user_per_seat: int = 2,
+        max_viewers_per_user: int = 32,
+        viewer_connect_timeout: float = 10.0,
+        recordings: JanusRecordings | None = None,
+        monitors: JanusMonitors | None = None,
+    ) -> None:
+        self._bus = bus
+        self.settings = settings
+        self._session_of = session_of
+        self._audit = audit
+        self._clock = clock
+        self._refresh_interval = refresh_interval
+        self.max_viewers_per_seat = max_viewers_per_seat
+        self.max_viewers_per_user_per_seat = max_viewers_per_user_per_seat
+        self.max_viewers_per_user = max_viewers_per_user
+        self.viewer_connect_timeout = viewer_connect_timeout
+        self.link_up: Callable[[str], bool] = lambda seat_key: True
+        #: Janus's recorder, converted and audited by the hub (None: recording is off)
+        self.recordings = recordings
+        #: the seats' conduct monitors, subscribed like viewers (None: no monitoring)
+        self.monitors = monitors
+        self._sessions: dict[str, JanusSession] = {}
+        self._connecting = asyncio.Lock()
+        self._rooms: set[tuple[str, int]] = set()
+        self._publishers: dict[str, _Publisher] = {}
+        self._publications: dict[str, int] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._viewers: dict[int, _Viewer] = {}
+        self._viewer_ids = first_viewer_id()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._loop: asyncio.Task[None] | None = None
+        self._closed = False
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._loop is None:
+            self._loop = asyncio.ensure_future(self._refresh_loop())
+
+    async def close(self) -> None:
+        self._closed = True
+        if self._loop is not None:
+            self._loop.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._loop
+        if self.monitors is not None:
+            await self.monitors.close()
+        # Publishers leave first, so their recordings are closed, converted and audited.
+        for pub in list(self._publishers.values()):
+            await self._end(pub)
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.recordings is not None:
+            await self.recordings.drain()
+        # Closing the Janus sessions detaches every other handle: viewers end.
+        for session in list(self._sessions.values()):
+            await session.close()
+        self._sessions.clear()
+
+    async def _session(self, url: str) -> JanusSession:
+        async with self._connecting:
+            session = self._sessions.get(url)
+            if session is None or session.closed:
+                try:
+                    session = await JanusSession.create(url, api_secret=self.settings.api_secret)
+                except JanusError as exc:
+                    logger.warning("janus %s unavailable: %s", url, exc)
+                    raise MediaRefused(*_UNAVAILABLE) from exc
+                session.on_lost = lambda: self._lost(url)
+                self._sessions[url] = session
+            return session
+
+    def _lost(self, url: str) -> None:
+        """Janus forgot our session (it restarted): its handles and rooms are gone too."""
+        logger.warning("janus session on %s lost", url)
+        self._sessions.pop(url, None)
+        self._rooms = {r for r in self._rooms if r[0] != url}
+        for pub in self._publishers.values():
+            if pub.handle.session.url == url.rstrip("/"):
+                pub.hung_up = True
+
+    async def _room(self, session_id: int) -> tuple[JanusSession, Room]:
+        url = instance_for(session_id, self.settings.urls)
+        session = await self._session(url)
+        room = room_for(session_id, self.settings.room_key)
+        if (url, session_id) not in self._rooms:
+            recordings = self.recordings
+            record = None if recordings is None else str(recordings.janus_dir.resolve())
+            try:
+                handle = await session.attach()
+                try:
+                    await videoroom.create_room(
+                        handle,
+                        room,
+                        admin_key=self.settings.admin_key,
+                        publishers=self.settings.publishers,
+                        description=f"session {session_id}",
+                        record_dir=record,
+                    )
+                finally:
+                    await self._detach(handle)
+            except JanusError as exc:
+                raise MediaRefused(*_UNAVAILABLE) from exc
+            self._rooms.add((url, session_id))
+        return session, room
+
+    # --- publishers --------------------------------------------------------------------------
+
+    async def publish(self, seat_key: str, offer_id: str, sdp: str) -> str:
+        """Relay a seat's offer to its session's room as a publisher; Janus's answer."""
+        if self._closed:
+            raise MediaRefused("hub-closing", "主场枢纽正在关闭，请稍后重新推送音视频", 409)
+        session_id = await self._session_of(seat_key)
+        if session_id is None:
+            raise MediaRefused(
+                "seat-not-in-session", "该工位当前不属于任何评标会，暂不接收音视频推送", 409
+            )
+        async with self._locks.setdefault(seat_key, asyncio.Lock()):
+            old = self._publishers.pop(seat_key, None)
+            if old is not None:
+                # The seat gave up on it (a network drop): a new publisher replaces it.
+                await self._end(old)
+            try:
+                session, room = await self._room(session_id)
+                handle = await session.attach()
+            except JanusError as exc:
+                raise MediaRefused(*_UNAVAILABLE) from exc
+            publications = self._publications.get(seat_key, 0) + 1
+            recordings = self.recordings
+            base = None if recordings is None else recordings.begin(seat_key, publications)
+            try:
+                feed, answer = await videoroom.publish(handle, room, seat_key, sdp, filename=base)
+            except JanusError as exc:
+                await self._detach(handle)
+                logger.warning("janus refused seat %s's offer: %s", seat_key, exc)
+                raise MediaRefused(
+                    "media-offer-invalid", "工位的音视频推送请求无法处理（SDP 无效或不含可用编码）"
+                ) from exc
+            self._publications[seat_key] = publications
+            pub = _Publisher(seat_key, session_id, handle, feed, offer_id, publications)
+            pub.recording = base
+            handle.on_event = lambda event: self._on_publisher_event(pub, event)
+            self._publishers[seat_key] = pub
+            if base is not None and recordings is not None:
+                recordings.follow(base, handle)
+            self._refresh(pub)
+            self._spawn(
+                self._record(
+                    "live.publisher_connected",
+                    seat_key,
+                    "seat",
+                    {"offer_id": offer_id, "publication": publications, "janus_room": room.id},
+                )
+            )
+            return answer
+
+    def _on_publisher_event(self, pub: _Publisher, event: Event) -> None:
+        kind = event.get("janus")
+        if kind == "webrtcup":
+            if not pub.connected and self.monitors is not None:
+                self._spawn(self._monitor(pub))
+            pub.connected = True
+            pub.receiving = True
+        elif kind == "media" and event.get("type") == "video":
+            pub.receiving = bool(event.get("receiving"))
+        elif kind in ("hangup", "detached"):
+            pub.hung_up = True
+            # Gone for good (a new offer makes a new publisher): leave, close the recording.
+            self._spawn(self._end(pub))
+        if self._publishers.get(pub.seat_key) is pub:
+            self._refresh(pub)
+
+    async def _monitor(self, pub: _Publisher) -> None:
+        """Subscribe the seat's conduct monitor to its feed once it is up."""
+        assert self.monitors is not None
+        try:
+            session = await self._session(instance_for(pub.session_id, self.settings.urls))
+            room = room_for(pub.session_id, self.settings.room_key)
+            if not pub.ended:
+                await self.monitors.watch(pub.seat_key, session, room, pub.feed)
+        except (JanusError, MediaRefused) as exc:
+            logger.warning("conduct monitor of seat %s not subscribed: %s", pub.seat_key, exc)
+
+    async def _end(self, pub: _Publisher) -> None:
+        """Detach the publication's handle (Janus closes its recording), then convert it."""
+        if pub.ended:
+            return
+        pub.ended = True
+        recording, pub.recording = pub.recording, None
+        try:
+            if self.monitors is not None:
+                await self.monitors.stop(pub.seat_key)
+            await self._detach(pub.handle)
+        finally:
+            # Even if the hub stops meanwhile: the recording is converted and audited.
+            if recording is not None and self.recordings is not None:
+                self.recordings.end(pub.seat_key, recording)
+
+    def _state_of(self, pub: _Publisher) -> str:
+        if pub.hung_up or (pub.connected and not pub.receiving):
+            return "lost"
+        if not pub.connected:
+            return "connecting"
+        return "live" if self.link_up(pub.seat_key) else "control_lost"
+
+    def _refresh(self, pub: _Publisher) -> None:
+        state = self._state_of(pub)
+        if state == pub.state and pub.announced:
+            return
+        pub.state, pub.announced = state, True
+        event = {"type": "live.seat", "seat_key": pub.seat_key, "state": state, "at": self._clock()}
+        self._spawn(self._bus.publish(seat_channel(pub.seat_key), event))
+        if state in ("live", "lost"):
+            self._spawn(
+                self._record(f"live.seat_{state}", pub.seat_key, "hub", {"offer_id": pub.offer_id})
+            )
+
+    async def _refresh_loop(self) -> None:
+        while True:
+            for pub in list(self._publishers.values()):
+                self._refresh(pub)
+            await asyncio.sleep(self._refresh_interval)
+
+    # --- what the wall reads -------------------------------------------------------------------
+
+    def status(self, seat_key: str) -> SeatStatus:
+        pub = self._publishers.get(seat_key)
+        viewers = sum(1 for v in self._viewers.values() if v.seat_key == seat_key)
+        if pub is None:
+            return SeatStatus("offline", (), (), viewers, self._publications.get(seat_key, 0))
+        alerts = () if self.monitors is None else self.monitors.alerts(seat_key)
+        return SeatStatus(pub.state, alerts, (), viewers, pub.publications)
+
+    async def statuses(
+        self, seat_keys: list[str], *, session_id: int | None = None
+    ) -> dict[str, SeatStatus]:
+        """Each seat's state: this process's publishers' as their events tell, the others' from
+        the session room's participants (a seat publishing through another hub process)."""
+        found = {key: self.status(key) for key in seat_keys}
+        missing = [key for key, status in found.items() if status.state == "offline"]
+        if not missing or session_id is None:
+            return found
+        try:
+            session = await self._session(instance_for(session_id, self.settings.urls))
+            publishing = await published_feeds(
+                session, room_for(session_id, self.settings.room_key)
+            )
+        except (JanusError, MediaRefused) as exc:
+            # No room yet (nobody published), or Janus away: the seats are offline here.
+            logger.debug("janus participants of session %s unavailable: %s", session_id, exc)
+            return found
+        for key in missing:
+            if key in publishing:
+                found[key] = SeatStatus("live", (), (), found[key].viewers, 1)
+        return found
+
+    def latest(self, seat_key: str) -> Observation | None:
+        """The conduct monitor's latest look at the seat while it is live (check-in)."""
+        pub = self._publishers.get(seat_key)
+        if pub is None or pub.state != "live" or self.monitors is None:
+            return None
+        return self.monitors.latest(seat_key)
+
+    # --- viewers -----------------------------------------------------------------------------
+
+    async def subscribe(self, session_id: int, seat_key: str, username: str) -> Subscription:
+        """A single-use subscription to ``seat_key``'s feed (access already checked)."""
+        pub = self._publishers.get(seat_key)
+        session, room = await self._room(session_id)
+        try:  # published through another hub process, if not this one
+            feed = pub.feed if pub else (await published_feeds(session, room)).get(seat_key)
+        except JanusError as exc:
+            raise MediaRefused(*_UNAVAILABLE) from exc
+        if feed is None:
+            raise MediaRefused("seat-not-publishing", "该工位尚未推送音视频，请稍后再试", 409)
+        if self.status(seat_key).viewers >= self.max_viewers_per_seat:
+            raise MediaRefused(
+                "too-many-viewers",
+                f"该工位的观看人数已达上限（{self.max_viewers_per_seat} 路），请关闭其他观看窗口后再试",
+                409,
+            )
+        refusal = user_cap_refusal(
+            ((v.seat_key, v.username) for v in self._viewers.values()),
+            seat_key,
+            username,
+            per_seat=self.max_viewers_per_user_per_seat,
+            per_user=self.max_viewers_per_user,
+        )
+        if refusal is not None:
+            raise refusal
+        token = secrets.token_urlsafe(24)
+        try:
+            handle = await session.attach()
+        except JanusError as exc:
+            raise MediaRefused(*_UNAVAILABLE) from exc
+        viewer = _Viewer(
+            next(self._viewer_ids), seat_key, username, handle, room, token_digest(token)
+        )
+        self._viewers[viewer.id] = viewer  # held to the caps from now on
+        handle.on_event = lambda event: self._on_viewer_event(viewer, event)
+        try:
+            offer = await videoroom.subscribe(handle, room, feed)
+        except JanusError as exc:
+            await self._close_viewer(viewer)
+            if isinstance(exc, JanusRefused) and exc.code == videoroom.NO_SUCH_FEED:
+                raise MediaRefused(
+                    "seat-not-publishing", "该工位尚未推送音视频，请稍后再试", 409
+                ) from exc
+            raise MediaRefused(*_UNAVAILABLE) from exc
+        except BaseException:
+            await asyncio.shield(self._close_viewer(viewer))
+            raise
+        self._spawn(self._withdraw_unless_connected(viewer))
+        self._spawn(
+            self._record("live.viewer_opened", seat_key, username, {"viewer_id": viewer.id})
+        )
+        return Subscription(viewer.id, token, offer)
+
+    async def answer(self, viewer_id: int, username: str, token: str, sdp: str) -> None:
+        """Start the subscription with the browser's answer; spends the token."""
+        viewer = self._held(viewer_id, username)
+        if viewer.answered or not hmac.compare_digest(viewer.token_hash, token_digest(token)):
+            raise MediaRefused("viewer-token-spent", _TOKEN_SPENT, 409)
+        viewer.answered = True  # spent before Janus is asked: a concurrent second use fails
+        try:
+            await videoroom.start(viewer.handle, viewer.room, sdp)
+        except JanusError as exc:
+            await self._close_viewer(viewer)
+            raise MediaRefused(
+                "viewer-answer-invalid",
+                "观看请求的 SDP 无效，或浏览器不支持该工位视频的编码，无法建立观看连接",
+            ) from exc
+
+    def _on_viewer_event(self, viewer: _Viewer, event: Event) -> None:
+        kind = event.get("janus")
+        if kind == "webrtcup":
+            viewer.connected = True
+        elif kind in ("hangup", "detached") and viewer.id in self._viewers:
+            self._spawn(self._close_viewer(viewer))
+
+    def holds(self, viewer_id: int) -> bool:
+        return viewer_id in self._viewers
+
+    def _held(self, viewer_id: int, username: str) -> _Viewer:
+        viewer = self._viewers.get(viewer_id)
+        if viewer is None:
+            raise NotFound("viewer-not-found", f"观看连接 #{viewer_id} 不存在或已关闭")
+        if viewer.username != username:
+            raise Forbidden("not-your-viewer", f"观看连接 #{viewer_id} 不是当前用户打开的")
+        return viewer
+
+    async def close_viewer(self, viewer_id: int, username: str) -> None:
+        await self._close_viewer(self._held(viewer_id, username))
+
+    async def viewer_stats(self, viewer_id: int, username: str) -> tuple[StreamStats, ...]:
+        """Janus keeps its viewers' figures to itself (its admin API is off): none."""
+        self._held(viewer_id, username)
+        return ()
+
+    async def _withdraw_unless_connected(self, viewer: _Viewer) -> None:
+        await asyncio.sleep(self.viewer_connect_timeout)
+        if viewer.id in self._viewers and not viewer.connected:
+            await self._close_viewer(viewer, reason="not-connected")
+
+    async def _close_viewer(self, viewer: _Viewer, *, reason: str | None = None) -> None:
+        if self._viewers.pop(viewer.id, None) is None:
+            return
+        payload: dict[str, Any] = {"viewer_id": viewer.id}
+        if reason is not None:
+            payload["reason"] = reason
+        self._spawn(self._record("live.viewer_closed", viewer.seat_key, viewer.username, payload))
+        await self._detach(viewer.handle)
+
+    async def _detach(self, handle: JanusHandle) -> None:
+        try:
+            await handle.detach()
+        except JanusError as exc:
+            logger.info("janus handle %s not detached: %s", handle.id, exc)
+
+    async def _record(self, kind: str, seat: str, actor: str, payload: Mapping[str, Any]) -> None:
+        try:
+            if self._audit is not None:
+                await self._audit(kind, f"seat:{seat}", actor, payload)
+        except Exception:
+            logger.exception("live audit event %s for seat %s failed", kind, seat)
+
+    def _spawn(self, coro: Awaitable[Any]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)

@@ -1,0 +1,96 @@
+"""Janus subscriptions on any hub process: two hub apps on one database, one Redis bus and one
+Janus; a seat publishes through the first, the supervisor's subscription is opened on the
+second, and its answer, its second use and its closing land on the first: the second, which
+holds it, decides each, once."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import aiohttp
+import pytest
+from aiohttp.test_utils import TestServer
+
+from evaluation_hub.api.app import create_app
+from evaluation_hub.db.engine import Database
+from tests.conftest import FakeClock
+from tests.janus.conftest import JanusViewer, plane
+from tests.janus.test_janus_live import SPENT, problem
+from tests.live.conftest import Rig, eventually, session_on
+from tests.supervision_api.conftest import hub_config, seed_seated
+from tests.support.janus_server import JanusServer
+
+
+@pytest.fixture
+async def two_rigs(
+    tmp_path: Path, clock: FakeClock, janus: JanusServer, janus_candidates: None, redis_url: str
+) -> AsyncIterator[tuple[Rig, Rig]]:
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}")
+    await db.upgrade()
+    ids = await seed_seated(db, clock)
+    await session_on(db, ids, clock())
+    servers: list[TestServer] = []
+    rigs: list[Rig] = []
+    async with aiohttp.ClientSession() as http:
+        try:
+            for name in ("one", "two"):
+                config = dataclasses.replace(
+                    hub_config(db, tmp_path),
+                    redis_url=redis_url,
+                    recordings_enabled=False,
+                    recordings_dir=tmp_path / f"recordings-{name}",
+                    media_backend="janus",
+                    janus_urls=(janus.url,),
+                    janus_api_secret=janus.api_secret,
+                    janus_admin_key=janus.admin_key,
+                )
+                app = create_app(config, db=db, clock=clock, sweep=False)
+                server = TestServer(app, host="127.0.0.1")
+                await server.start_server()
+                servers.append(server)
+                rigs.append(Rig(app, server, ids, tmp_path, db, http))
+            yield rigs[0], rigs[1]
+        finally:
+            for rig in rigs:
+                for seat in rig.seats:
+                    await seat.stop()
+            for server in servers:
+                await server.close()
+            await db.dispose()
+
+
+async def test_a_subscription_is_answered_and_spent_by_the_process_holding_it(
+    two_rigs: tuple[Rig, Rig], janus_viewers: Callable[[], JanusViewer]
+) -> None:
+    one, two = two_rigs
+    session, seat_id = one.ids["session"], one.ids["seats"]["DL-01"]
+    await one.publish("DL-01", "DL")
+    await eventually(lambda: plane(one).status("DL.DL-01").state == "live", "DL-01 is live")
+    headers = await two.login("km_supervisor")
+    # The second process sees the seat live in the session's room.
+    assert (await two.seat_row(session, headers, "DL-01"))["state"] == "live"
+
+    viewer = janus_viewers()
+    await viewer.subscribe(two, session, seat_id, headers)
+    assert viewer.viewer_id is not None
+    assert plane(two).holds(viewer.viewer_id) and not plane(one).holds(viewer.viewer_id)
+    async with await viewer.answer(one, headers) as resp:
+        assert resp.status == 204, await resp.text()
+    await eventually(lambda: "video" in viewer.tracks, "the viewer gets a video track")
+    async with await viewer.answer(one, headers) as resp:
+        body = await problem(resp, 409)
+    assert body["detail"] == SPENT
+    # Not the caller's: refused there as here.
+    other = await one.login("dl_supervisor")
+    url = f"{one.base}/api/live/viewers/{viewer.viewer_id}"
+    async with one.http.delete(url, headers=other) as resp:
+        body = await problem(resp, 403)
+    assert body["detail"] == f"观看连接 #{viewer.viewer_id} 不是当前用户打开的"
+    async with one.http.delete(url, headers=headers) as resp:
+        assert resp.status == 204, await resp.text()
+    assert not plane(two).holds(viewer.viewer_id)
+    async with one.http.delete(url, headers=headers) as resp:
+        body = await problem(resp, 404)
+    assert body["detail"] == f"观看连接 #{viewer.viewer_id} 不存在或已关闭"
