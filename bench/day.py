@@ -25,8 +25,9 @@ watch it through the hub's viewer route (``POST /api/sessions/{id}/live/seats/{s
 as the session's supervisor, counting frames without decoding (``media.forwarding`` taps the
 receiver).
 
-Two rounds on the same hub, the baseline first: **1 session** alone, then **N sessions**
-together. Each round: prepare (everything up to every seat's chapters verified, every member
+Rounds on the same hub, the baseline first: **1 session** alone, then **N sessions** together
+(each size of ``--sessions`` in turn; the publishers per session are those of the largest size,
+so every round has the same mix). Each round: prepare (everything up to every seat's chapters verified, every member
 confirmed and every viewer receiving frames), a steady window of ``--steady-seconds`` (links,
 heartbeats and video only), then the evaluation (start → report_signed) of every session at
 once. Measured: the hub process's CPU time (``/proc``, user + system, all threads) per phase;
@@ -39,6 +40,7 @@ same three candidates in every session, ``audit verify`` exits 0.
 
     .venv/bin/python bench/day.py                     # 30 sessions × 9 experts, 60 publishers
     .venv/bin/python bench/day.py --sessions 4 --publishers 8
+    .venv/bin/python bench/day.py --sessions 10,30            # a curve: 1, 10, then 30
 
 Figures, not a pass/fail test.
 """
@@ -96,7 +98,8 @@ from tests.support.seed import DaySession, seed_day  # noqa: E402
 
 FPS = 15
 POLL = 0.25  # seconds between the host's looks at a session (many sessions poll at once)
-LIMIT = 1800.0  # seconds any one wait may take before the run is declared stuck
+LIMIT = 1800.0
+DAY_HOURS = 8.5  # the tests' session: 09:00–17:30  # seconds any one wait may take before the run is declared stuck
 
 
 async def wait(condition: Any, what: str, limit: float = LIMIT) -> None:
@@ -537,20 +540,21 @@ async def day(args: argparse.Namespace, root: Path) -> int:
         url = pg.create_database("day")
         ids = await prepared_database(url)
         db = Database(url)
-        plans = await seed_day(
-            db, ids, datetime.now(UTC), sessions=1 + args.sessions, size=args.experts
-        )
+        sizes = [1, *args.sessions]
+        plans = await seed_day(db, ids, datetime.now(UTC), sessions=sum(sizes), size=args.experts)
         hub = HubServe(url, root / "hub", redis_url=redis.url)
         hub.state.mkdir()
         await hub.start()
         assert hub.proc is not None
         proc = psutil.Process(hub.proc.pid)
-        per_session = spread(args.publishers, args.sessions)
-        rounds = [
-            Round("1 session (baseline)", [], per_session[0], args.viewers),
-            Round(f"{args.sessions} sessions", [], args.publishers, args.viewers),
-        ]
-        groups = [(plans[:1], per_session[:1]), (plans[1:], per_session)]
+        # Publishers per session as at the largest size, so every size has the same mix.
+        per_session = spread(args.publishers, max(sizes))
+        rounds, groups, first = [], [], 0
+        for n in sizes:
+            name = "1 session (baseline)" if not rounds else f"{n} sessions"
+            rounds.append(Round(name, [], sum(per_session[:n]), args.viewers))
+            groups.append((plans[first : first + n], per_session[:n]))
+            first += n
         failure: str | None = None
         status = None
         try:
@@ -606,47 +610,57 @@ def report(
     hwm: float,
     status: int | None,
 ) -> None:
-    print(f"\nA province's day on one hub: --sessions {args.sessions} --experts {args.experts} "
+    sizes = ",".join(map(str, args.sessions))
+    print(f"\nA province's day on one hub: --sessions {sizes} --experts {args.experts} "
           f"--publishers {args.publishers} --viewers {args.viewers} "
           f"--steady-seconds {args.steady_seconds:g}")  # fmt: skip
-    print(
-        "\n| round | sessions | seat links | publishers / viewers | prepare: wall, hub CPU "
-        "per session | steady: hub CPU (% of a core) | per session-hour idle (CPU s) | "
-        "evaluation: wall, hub CPU per session | CPU per session-hour, 8.5 h day (CPU s) | "
-        "save p50 / p99 / max (ms, at the seats) | review round median / max (ms) | "
-        "seal median / max (ms) | reveal median / max (ms) | hub RSS peak / end (MB) | "
-        "viewer fps min / mean |"
-    )
-    print("|---|" + "---:|" * 14)
+    cost, time_ = [], []
     for r in rounds:
         if len(r.cpu) < 3:
-            print(f"| {r.name} | (did not complete) |")
+            cost.append(f"| {r.name} | did not complete |")
             continue
         n = len(r.runs)
         links = sum(len(run.plan.members) for run in r.runs)
-        viewers = r.publishers * r.viewers
-        steady_rate = r.cpu["steady"] / r.wall["steady"]  # CPU s per s, whole hub
+        steady_rate = r.cpu["steady"] / r.wall["steady"]  # CPU s per s, the whole hub
         idle_hour = steady_rate / n * 3600
         busy = r.wall["prepare"] + r.wall["evaluate"]
         work = (r.cpu["prepare"] + r.cpu["evaluate"] - steady_rate * busy) / n
-        day_hour = idle_hour + work / 8.5
+        cost.append(
+            f"| {r.name} | {links} | {r.publishers} / {r.publishers * r.viewers} | "
+            f"{r.wall['prepare']:.0f} s / {r.cpu['prepare'] / n:.2f} s | "
+            f"{100 * steady_rate:.1f} % / {idle_hour:.1f} s | "
+            f"{r.wall['evaluate']:.0f} s / {r.cpu['evaluate'] / n:.2f} s | "
+            f"{work:.2f} s | {idle_hour + work / DAY_HOURS:.1f} s |"
+        )
+        t = [run.t for run in r.runs]
 
         def mm(values: list[float]) -> str:
             return f"{statistics.median(values) * 1000:.0f} / {max(values) * 1000:.0f}"
 
-        t = [run.t for run in r.runs]
         lat = r.latencies
-        print(
-            f"| {r.name} | {n} | {links} | {r.publishers} / {viewers} | "
-            f"{r.wall['prepare']:.0f} s, {r.cpu['prepare'] / n:.1f} s | "
-            f"{100 * steady_rate:.1f} % | {idle_hour:.0f} | "
-            f"{r.wall['evaluate']:.0f} s, {r.cpu['evaluate'] / n:.1f} s | {day_hour:.0f} | "
-            f"{quantile(lat, 0.5) * 1000:.0f} / {quantile(lat, 0.99) * 1000:.0f} / "
-            f"{max(lat, default=float('nan')) * 1000:.0f} | "
+        time_.append(
+            f"| {r.name} | {len(lat)} | {quantile(lat, 0.5) * 1000:.0f} / "
+            f"{quantile(lat, 0.99) * 1000:.0f} / {max(lat, default=float('nan')) * 1000:.0f} | "
             f"{mm([x.review for x in t])} | {mm([x.seal for x in t])} | "
-            f"{mm([x.reveal for x in t])} | {max(r.rss):.0f} / {r.rss[-1]:.0f} | "
+            f"{mm([x.reveal for x in t])} | {mm([x.signed for x in t])} | "
+            f"{max(r.rss):.0f} / {r.rss[-1]:.0f} | "
             + (f"{min(r.fps):.1f} / {statistics.mean(r.fps):.1f} |" if r.fps else "– |")
         )
+    print(
+        "\n| round | seat links | publishers / viewer streams | prepare: wall / hub CPU per "
+        "session | steady: hub CPU (% of a core) / per session-hour | evaluation: wall / hub "
+        "CPU per session | work per session (net of steady) | hub CPU per session-hour of a "
+        f"{DAY_HOURS:g} h session |"
+    )
+    print("|---|" + "---:|" * 7)
+    print("\n".join(cost))
+    print(
+        "\n| round | saves | save p50 / p99 / max (ms, at the seats) | review round median / "
+        "max (ms) | seal median / max (ms) | reveal median / max (ms) | start → report_signed "
+        "median / max (ms) | hub RSS peak / end in the round (MB) | viewer fps min / mean |"
+    )
+    print("|---|" + "---:|" * 8)
+    print("\n".join(time_))
     for r in rounds:
         if len(r.cpu) < 3:
             continue
@@ -683,7 +697,12 @@ def _debian() -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sessions", type=int, default=30)
+    parser.add_argument(
+        "--sessions",
+        type=lambda text: [int(n) for n in text.split(",")],
+        default=[30],
+        help="concurrent sessions, or a list of sizes (10,30) run in turn after the baseline",
+    )
     parser.add_argument("--experts", type=int, default=9, help="committee size (odd, ≥ 5)")
     parser.add_argument("--publishers", type=int, default=60, help="seats publishing video")
     parser.add_argument("--viewers", type=int, default=2, help="viewers per publisher")
