@@ -86,7 +86,6 @@ from tests.e2e.test_evaluation_processes import (  # noqa: E402
     PARTS,
     SEVEN,
     VENUE_ADMIN,
-    _login,
     _points,
     _shuffle,
 )
@@ -128,6 +127,14 @@ async def call(
             retried[f"{method} {re.sub(r'/[0-9]+', '/{id}', url.split('/', 3)[3])}"] += 1
             await asyncio.sleep(RETRY_AFTER)
     return await call(http, method, url, headers, body, status)
+
+
+async def login(http: aiohttp.ClientSession, base: str, user: str) -> dict[str, str]:
+    """``_login`` (the tests' sign-in), through ``call``."""
+    body = await call(
+        http, "POST", f"{base}/api/auth/token", body={"username": user, "password": "demo-2026"}
+    )
+    return {"Authorization": f"Bearer {body['token']}"}
 
 
 async def wait(condition: Any, what: str, limit: float = LIMIT, every: float = POLL) -> None:
@@ -201,7 +208,7 @@ class DayEvaluation(Evaluation):
         (self.root / "seats").mkdir(parents=True, exist_ok=True)
         for code, label, _ in self.plan.members:
             self.seats[code] = await self._enrol(code, label)
-        host = self.host = await _login(http, base, "km_operator")
+        host = self.host = await login(http, base, "km_operator")
         for venue in ("KM", "DL", "HH", "QJ"):
             members = [(c, label) for c, label, v in self.plan.members if v == venue]
             if not members:
@@ -213,7 +220,7 @@ class DayEvaluation(Evaluation):
                  "seat_count": len(seat_ids), "seat_ids": seat_ids},
                 status=201,
             )  # fmt: skip
-            admin = await _login(http, base, VENUE_ADMIN[venue])
+            admin = await login(http, base, VENUE_ADMIN[venue])
             await call(
                 http, "POST", f"{base}/api/bookings/{booking['id']}/confirm", admin,
                 {"seat_ids": seat_ids},
@@ -434,7 +441,7 @@ async def farm(spec_path: Path) -> None:
     counts_at: list[int] = []
     async with aiohttp.ClientSession() as http:
         base, sid = spec["hub"], spec["session"]
-        supervisor = await _login(http, base, spec["supervisor"])
+        supervisor = await login(http, base, spec["supervisor"])
         wall = f"{base}/api/sessions/{sid}/live/seats"
         for seat in (s for s in spec["seats"] if s["publish"]):
 
