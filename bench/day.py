@@ -326,8 +326,16 @@ class DayEvaluation(Evaluation):
         assert self.http is not None
         http, host, base, sid = self.http, self.host, self.hub.base, self.sid
         t0 = time.monotonic()
-        await call(http, "POST", f"{base}/api/sessions/{sid}/actions", host,
-                  {"action": "start_evaluation"})  # fmt: skip
+        try:
+            await call(http, "POST", f"{base}/api/sessions/{sid}/actions", host,
+                       {"action": "start_evaluation"})  # fmt: skip
+        except AssertionError as exc:
+            # A start answered 503 may have been committed all the same (the hub failed after
+            # the commit, telling the seats): the retry is then refused. Counted, not fatal.
+            body = await call(http, "GET", f"{base}/api/sessions/{sid}/lifecycle", host)
+            if ": 409 " not in str(exc) or body["state"] != "evaluating":
+                raise
+            retried["start answered 503 although committed (retry refused 409)"] += 1
         self.started.write_text("started")
         self.t.started = time.monotonic() - t0
         everything = len(self.plan.members) * len(PARTS)
