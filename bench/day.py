@@ -734,6 +734,14 @@ def report(
     for n in range(1, hub.starts + 1):
         hub_bad += bad_lines(hub.out(n)) + bad_lines(hub.err(n))
     farm_bad = [line for r in rounds for run in r.runs for line in bad_lines(run.farm_log)]
+    # Logged at info, but they matter: a link the hub closed for silence (the seat, or the
+    # hub's own loop, fell 15 s behind); the seat reconnects and its outbox resends.
+    silent = sum(
+        hub.err(n).read_text(errors="replace").count("heartbeat timeout")
+        for n in range(1, hub.starts + 1)
+        if hub.err(n).exists()
+    )
+    print(f"seat links the hub closed on heartbeat timeout (4008): {silent}")
     print(f"host and supervisor requests retried after a 503: {sum(retried.values())}")
     for request, count in retried.most_common():
         print(f"  {count:6d}  {request}")
