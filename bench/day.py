@@ -563,6 +563,8 @@ async def run_round(r: Round, proc: psutil.Process, steady: float, stagger: floa
             r.cpu[phase], r.wall[phase] = b[1] - a[1], b[0] - a[0]
         for run in r.runs:
             await run.check()
+        results = {tuple(run.t.candidates) for run in r.runs}
+        assert len(results) == 1, f"the sessions' results differ: {results}"
         for run in r.runs:
             result = await run.stop_farm()
             r.latencies += result["latencies"]
