@@ -17,6 +17,7 @@ The returned ids are the tests' handles: ``ids["venues"]["KM"]``, ``ids["seats"]
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,7 @@ from evaluation_hub.sessions import seat_requests
 from evaluation_hub.sessions.states import SessionState
 from tests.support.services import services_for
 
-__all__ = ["DIRECTORY", "load_directory", "seed", "seed_bookings"]
+__all__ = ["DIRECTORY", "DaySession", "load_directory", "seed", "seed_bookings", "seed_day"]
 
 DIRECTORY = Path(__file__).resolve().parent / "directory.yaml"
 # Every seat has a camera and a microphone; all but every third one a second screen.
@@ -152,6 +153,81 @@ async def seed_session(db: Database, ids: dict[str, Any], now: datetime, *, day:
     a database ``seed`` filled; returns its id (``bench/soak.py`` runs one after another)."""
     async with db.write() as s:
         return await _add_session(s, load_directory(), ids, now, day, None)
+
+
+@dataclass(frozen=True)
+class DaySession:
+    """One session of ``seed_day``: its id, its members (expert code, seat label, venue code)
+    in seating order, and the supervisor on duty for it at the host."""
+
+    session: int
+    members: tuple[tuple[str, str, str], ...]
+    supervisor: str
+
+
+async def seed_day(
+    db: Database, ids: dict[str, Any], now: datetime, *, sessions: int, size: int
+) -> list[DaySession]:
+    """``sessions`` more sessions of the directory's project, all at the directory's times on
+    the day after ``now`` (``bench/day.py``: a province's day on one hub), in a database
+    ``seed`` filled. Each has a committee of ``size`` experts of its own: two sit at the host
+    (KM), the others at 大理, 红河 and 曲靖 in turn, each at a seat added for them there; and
+    a supervisor of its own at the host (a user may watch only so many seats at once). The
+    new experts, seats and users are added to ``ids`` (``experts``, ``seats``)."""
+    data = load_directory()
+    region = {v["code"]: v["region_code"] for v in data["venues"]}
+    prefix = {v["code"]: v["seats"]["prefix"] for v in data["venues"]}
+    away = [v["code"] for v in data["venues"] if v["code"] != data["session"]["host"]]
+    host = data["session"]["host"]
+    made: list[DaySession] = []
+    password = hash_password(data["password"])
+    async with db.write() as s:
+        numbers = dict.fromkeys(prefix, 100)
+        for k in range(1, sessions + 1):
+            members = []
+            for j in range(size):
+                venue = host if j < 2 else away[(j - 2) % len(away)]
+                numbers[venue] += 1
+                label = f"{prefix[venue]}{numbers[venue]}"
+                seat = Seat(
+                    venue_id=ids["venues"][venue],
+                    label=label,
+                    room=f"评标区 {k:02d}",
+                    capabilities=FULL_DESK,
+                    status="available",
+                    shared=True,
+                )
+                code = f"D{k:02d}{j + 1:02d}"
+                expert = Expert(
+                    code=code,
+                    name=f"专家{k:02d}-{j + 1}",
+                    home_region=region[venue],
+                    employer=f"评审专家单位{k:02d}{j + 1:02d}",
+                )
+                s.add_all([seat, expert])
+                await s.flush()
+                ids["seats"][label], ids["experts"][code] = seat.id, expert.id
+                members.append((code, label, venue))
+            supervisor = f"day_supervisor_{k:02d}"
+            s.add(
+                User(
+                    username=supervisor,
+                    display_name=f"主场监督 {k:02d}",
+                    role="supervisor",
+                    venue_id=ids["venues"][host],
+                    password_hash=password,
+                )
+            )
+            codes = [code for code, _, _ in members]
+            spec = {
+                **data["session"],
+                "committee_size": size,
+                "host_experts": codes[:2],
+                "away_experts": codes[2:],
+            }
+            sid = await _add_session(s, {**data, "session": spec}, ids, now, None, None)
+            made.append(DaySession(sid, tuple(members), supervisor))
+    return made
 
 
 async def seed_bookings(db: Database, ids: dict[str, Any], now: datetime) -> dict[str, int]:
