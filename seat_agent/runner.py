@@ -123,7 +123,7 @@ class SeatAgent:
             try:
                 await handler(event)
             except Exception:
-                log.exception("seat.event_handler_failed", event=type(event).__name__)
+                log.exception("seat.event_handler_failed", event_type=type(event).__name__)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Run the link until ``stop`` is set; ``HubRefused`` if the hub refuses for good."""

@@ -85,4 +85,4 @@ async def listen(hub: Services, chunks: ChapterChunks, subscription: Subscriptio
         try:
             await deliver(hub, chunks, event)
         except Exception:
-            log.exception("seat.session_state_failed", event=dict(event))
+            log.exception("seat.session_state_failed", notice=dict(event))

@@ -5,12 +5,14 @@ is heard by nobody."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy.exc
 from aiohttp.test_utils import TestClient, TestServer
 
 from evaluation_hub.api.app import create_app
@@ -18,9 +20,11 @@ from evaluation_hub.api.seat_link import CHAPTERS
 from evaluation_hub.config import HubConfig
 from evaluation_hub.db.engine import Database
 from evaluation_hub.seats.chapter_chunks import ChapterChunks
+from evaluation_hub.seats.session_notices import CHANNEL, listen
 from seat_protocol.messages import ChapterManifest, ManifestChapter
 from tests.conftest import FakeClock
 from tests.hub.helpers import login, problem
+from tests.support.services import services_for
 
 Clients = tuple[TestClient[Any, Any], TestClient[Any, Any]]
 
@@ -103,3 +107,37 @@ async def test_a_move_through_one_hub_process_reaches_the_other(
     await _eventually(lambda: held.manifest("QJ.QJ-01") is None, "the other process's drop")
     assert held.manifest("DL.DL-01") is not None
     assert held.held_bytes == len(b"sealed chapter of DL.DL-01")
+
+
+async def test_the_listener_outlives_a_move_it_could_not_deliver(
+    database: Database, seeded: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A move whose delivery fails (the database had no connection for it) is logged, and the
+    next move is still delivered: the listener's own error report once raised (a keyword its
+    logger reserves) and ended the listener, so no seat heard of a session move again until
+    the process restarted."""
+    hub = services_for(database)
+    chunks = ChapterChunks()
+    sid = str(seeded["session"])
+    _hold(chunks, "QJ.QJ-01", sid)
+    plain_read = database.read
+    failures = [sqlalchemy.exc.TimeoutError("QueuePool limit reached (injected)")]
+
+    def read() -> Any:
+        if failures:
+            raise failures.pop()
+        return plain_read()
+
+    monkeypatch.setattr(database, "read", read)
+    async with hub.bus.subscribe(CHANNEL) as subscription:
+        listener = asyncio.create_task(listen(hub, chunks, subscription))
+        try:
+            for state in ("evaluating", "report_signed"):
+                await hub.bus.publish(CHANNEL, {"session_id": sid, "state": state, "at": 0.0})
+            # The second move is report_signed (reading over): this process drops the chapters.
+            await _eventually(lambda: chunks.manifest("QJ.QJ-01") is None, "the second move")
+            assert not failures and not listener.done()
+        finally:
+            listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listener
