@@ -26,7 +26,7 @@ from evaluation_hub.api.views.sessions import (
     session_detail_json,
     session_json,
 )
-from evaluation_hub.evaluation.package import recommit_members, start_evaluation
+from evaluation_hub.evaluation.package import recommit_members, start_evaluation_in
 from evaluation_hub.sessions import lifecycle, membership, records
 from evaluation_hub.sessions import store as progress
 
@@ -234,7 +234,7 @@ async def session_action(request: web.Request) -> web.Response:
         body["action"],
         reason=body.get("reason"),
         now=request.app[CLOCK](),
-        start=start_evaluation,
+        start=start_evaluation_in,
     )
     return web.json_response(lifecycle_json(view))
 

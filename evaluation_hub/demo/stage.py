@@ -39,7 +39,7 @@ from evaluation_hub.demo.data import (
 from evaluation_hub.demo.seed import host_operator, venue_admin
 from evaluation_hub.evaluation.context import stored_shuffle
 from evaluation_hub.evaluation.models import EvaluationPackageRow
-from evaluation_hub.evaluation.package import attach_package, record_override, start_evaluation
+from evaluation_hub.evaluation.package import attach_package, record_override, start_evaluation_in
 from evaluation_hub.principal import Principal
 from evaluation_hub.services import Services
 from evaluation_hub.sessions import seat_requests
@@ -160,7 +160,7 @@ async def stage_evaluation(
         )
     for action in ("confirm_seats", "open_check_in"):
         await session_store.act(
-            hub, host, sid, action, reason=None, now=now, start=start_evaluation
+            hub, host, sid, action, reason=None, now=now, start=start_evaluation_in
         )
     played_pin = None
     if play is not None:

@@ -303,37 +303,53 @@ class Started:
 async def start_evaluation(
     hub: Services, actor: Principal, session_id: int, *, reason: str | None, now: datetime
 ) -> Started:
-    """Start the review (开始评审) with the members who confirmed their commitment.
+    """Start the review (开始评审) with the members who confirmed their commitment, in a unit
+    of work of its own (``start_evaluation_in``)."""
+    async with hub.db.write() as s:
+        return await start_evaluation_in(s, hub, actor, session_id, reason=reason, now=now)
+
+
+async def start_evaluation_in(
+    s: AsyncSession,
+    hub: Services,
+    actor: Principal,
+    session_id: int,
+    *,
+    reason: str | None,
+    now: datetime,
+) -> Started:
+    """Start the review (开始评审) inside the caller's unit of work.
 
     The lifecycle move refuses unless the actor may start it and the members form a lawful
     committee; then the attached package's shuffle is re-committed to exactly them, so a
     member still pending (or recused since the package was attached) is not part of the
-    evaluation, and a replacement who confirmed is. One unit of work: the move and the
-    commitment stand or fall together."""
-    async with hub.db.write() as s:
-        # The lifecycle's own rule says who may start (and words the refusal).
-        session = await apply_action_in(
-            s,
-            actor,
-            session_id,
-            "start_evaluation",
-            reason=reason,
-            now=now,
-            committee_rules=hub.regulation.committee,
-            regulation=hub.regulation,
-        )
-        # At least the lawful minimum: the move above refuses a committee that is not lawful.
-        members = await member_codes(s, session_id, ("confirmed",))
-        recommitted = await recommit_members(
-            s,
-            session_id,
-            members,
-            sealer=hub.sealer,
-            actor=actor.username,
-            why="start_evaluation",
-            now=now,
-        )
-        return Started(session.id, session.state, tuple(members), recommitted)
+    evaluation, and a replacement who confirmed is. The move and the commitment stand or fall
+    together, and with whatever else the caller reads in the same unit (the page's view of the
+    session: a second transaction for it could fail after the start had committed, and the
+    host, told to retry, would be refused)."""
+    # The lifecycle's own rule says who may start (and words the refusal).
+    session = await apply_action_in(
+        s,
+        actor,
+        session_id,
+        "start_evaluation",
+        reason=reason,
+        now=now,
+        committee_rules=hub.regulation.committee,
+        regulation=hub.regulation,
+    )
+    # At least the lawful minimum: the move above refuses a committee that is not lawful.
+    members = await member_codes(s, session_id, ("confirmed",))
+    recommitted = await recommit_members(
+        s,
+        session_id,
+        members,
+        sealer=hub.sealer,
+        actor=actor.username,
+        why="start_evaluation",
+        now=now,
+    )
+    return Started(session.id, session.state, tuple(members), recommitted)
 
 
 async def record_override(

@@ -88,12 +88,13 @@ class LifecycleView:
 class StartEvaluation(Protocol):
     """The start of the review (开始评审), which the evaluation owns: the lifecycle move, and
     its committed shuffle re-committed to exactly the members who confirmed, in one unit of
-    work (``evaluation_hub.evaluation.package.start_evaluation``). A port, so that this
-    package, which the evaluation package imports, never imports it back; the shell passes
-    the evaluation's use case."""
+    work, the caller's (``evaluation_hub.evaluation.package.start_evaluation_in``). A port, so
+    that this package, which the evaluation package imports, never imports it back; the shell
+    passes the evaluation's use case."""
 
     async def __call__(
         self,
+        s: AsyncSession,
         hub: Services,
         actor: Principal,
         session_id: int,
@@ -246,19 +247,21 @@ async def act(
 
     The start of the review is the evaluation's (``start``: its shuffle follows the members
     who confirmed, in the same unit of work as the move); every other move is made here."""
-    if action == "start_evaluation":
-        await start(hub, actor, session_id, reason=reason, now=now)
-        return await lifecycle_view(hub, actor, session_id, now=now)
+    # The answer's view is read in the move's own unit of work: read in a second one, it could
+    # fail (503, "try again") after the move had committed, and the retry would be refused.
     async with hub.db.write() as s:
-        await apply_action_in(
-            s,
-            actor,
-            session_id,
-            action,
-            reason=reason,
-            now=now,
-            committee_rules=hub.regulation.committee,
-        )
+        if action == "start_evaluation":
+            await start(s, hub, actor, session_id, reason=reason, now=now)
+        else:
+            await apply_action_in(
+                s,
+                actor,
+                session_id,
+                action,
+                reason=reason,
+                now=now,
+                committee_rules=hub.regulation.committee,
+            )
         return await _view_in(s, actor, session_id, now, hub.regulation)
 
 

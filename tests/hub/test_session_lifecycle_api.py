@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+import sqlalchemy.exc
 from aiohttp.test_utils import TestClient
+from sqlalchemy import event
 
 from evaluation_hub.audit.store import load_chain
 from evaluation_hub.db.engine import Database
@@ -166,4 +169,48 @@ async def test_outage_clocks(
     assert (await problem(resp, 403))["detail"] == (
         f"只有主场业务人员或主场监督人员可以登记或解除评标会 #{seeded['session']} 的故障，"
         "当前用户 dl_admin（场地管理员）无此权限"
+    )
+
+
+async def test_the_start_answers_from_its_own_unit_of_work(
+    client: Client,
+    seeded: dict[str, Any],
+    clock: FakeClock,
+    database: Database,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The start's answer (the session's view) is read in the start's own transaction: had it
+    been read in a second one, a pool with no connection left just after the commit (a hub
+    under load) answered 503 "try again" for a start that had happened, and the retry was
+    refused as an illegal transition."""
+    host = await login(client, "km_operator")
+    for action in ("confirm_seats", "open_check_in"):
+        resp = await _act(client, seeded, host, action)
+        assert resp.status == 200, await resp.text()
+    await confirm_committee(database, seeded["session"], clock())
+    committed = False
+
+    def on_commit(_conn: object) -> None:
+        nonlocal committed
+        committed = True
+
+    plain_read = database.read
+
+    def read() -> Any:
+        if committed:  # no connection for anyone once the start has committed
+            raise sqlalchemy.exc.TimeoutError("QueuePool limit reached (injected)")
+        return plain_read()
+
+    monkeypatch.setattr(database, "read", read)
+    event.listen(database.engine.sync_engine, "commit", on_commit)
+    try:
+        resp = await _act(client, seeded, host, "start_evaluation")
+    finally:
+        event.remove(database.engine.sync_engine, "commit", on_commit)
+        monkeypatch.undo()
+    assert resp.status == 200, await resp.text()
+    view = await resp.json()
+    assert (view["state"], view["transitions"][-1]["action"]) == (
+        "evaluating",
+        "start_evaluation",
     )

@@ -24,7 +24,7 @@ from evaluation_hub.api.keys import CLOCK
 from evaluation_hub.api.live import LIVE, RELAY
 from evaluation_hub.booking import answers
 from evaluation_hub.db.engine import Database
-from evaluation_hub.evaluation.package import start_evaluation
+from evaluation_hub.evaluation.package import start_evaluation_in
 from evaluation_hub.live.hub import LiveHub
 from evaluation_hub.principal import Principal
 from evaluation_hub.seats import enrolment
@@ -168,7 +168,7 @@ async def session_on(db: Database, ids: dict[str, Any], now: datetime) -> None:
     host = Principal("km_operator", "host_operator", ids["venues"]["KM"])
     for action in ("confirm_seats", "open_check_in"):
         await store.act(
-            hub, host, ids["session"], action, reason=None, now=now, start=start_evaluation
+            hub, host, ids["session"], action, reason=None, now=now, start=start_evaluation_in
         )
 
 

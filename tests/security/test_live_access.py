@@ -14,7 +14,7 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 
 from evaluation_hub.api.keys import CLOCK
-from evaluation_hub.evaluation.package import start_evaluation
+from evaluation_hub.evaluation.package import start_evaluation_in
 from evaluation_hub.principal import Principal
 from evaluation_hub.sessions import records, seat_requests, store
 from tests.conftest import FakeClock
@@ -149,7 +149,7 @@ async def test_a_supervisor_cannot_watch_another_sessions_expert_through_a_reque
     )
     for action in ("confirm_seats", "open_check_in"):
         await store.act(
-            hub, qj_operator, other.id, action, reason=None, now=now, start=start_evaluation
+            hub, qj_operator, other.id, action, reason=None, now=now, start=start_evaluation_in
         )
 
     await rig.publish("HH-01", "HH")

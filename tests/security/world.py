@@ -26,7 +26,7 @@ from evaluation_hub.checkin import store as checkin
 from evaluation_hub.db.engine import Database
 from evaluation_hub.db.models import User
 from evaluation_hub.db.seat_terminals import SeatEnrolment
-from evaluation_hub.evaluation.package import recommit_members, start_evaluation
+from evaluation_hub.evaluation.package import recommit_members, start_evaluation_in
 from evaluation_hub.principal import Principal
 from evaluation_hub.seats import enrolment
 from evaluation_hub.services import Services
@@ -74,7 +74,9 @@ def _as(role: str, venue: int | None, name: str) -> Principal:
 
 async def _session_on(hub: Services, host: Principal, session_id: int, now: datetime) -> None:
     for action in ("confirm_seats", "open_check_in"):
-        await store.act(hub, host, session_id, action, reason=None, now=now, start=start_evaluation)
+        await store.act(
+            hub, host, session_id, action, reason=None, now=now, start=start_evaluation_in
+        )
 
 
 async def _booking(
