@@ -214,19 +214,19 @@ async def soak(opts: Options, root: Path) -> int:
                     print(f"  probe {len(probes)}: RSS {probe.facts['rss_kb'] / 1024:.1f} MB, "
                           f"{probe.facts['gc_objects']} objects, written in "
                           f"{probe.facts['dump_seconds']:.1f} s", flush=True)  # fmt: skip
-            if opts.probe_every and done[0]:
-                # The last probe also says what malloc_trim(0) gives back: free memory the C
-                # allocator kept (fragmentation) rather than live objects.
-                probe = await take(
-                    hub.proc.pid, opts.probes.out, len(probes) + 1, done[0], trim=True
-                )
-                probes.append(probe)
         finally:
             rss, fds = read_proc(hub.proc.pid)
             samples.append(Sample(time.monotonic() - t0, done[0], rss, fds))
             sampling.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sampling
+            if opts.probe_every and done[0] and hub.proc.returncode is None:
+                # After the curve's last sample: the last probe also says what malloc_trim(0)
+                # gives back, free memory the C allocator kept (fragmentation), not objects.
+                probe = await take(
+                    hub.proc.pid, opts.probes.out, len(probes) + 1, done[0], trim=True
+                )
+                probes.append(probe)
             for seat in idle:
                 if seat.proc is not None and seat.proc.returncode is None:
                     await seat.signal(signal.SIGTERM)
