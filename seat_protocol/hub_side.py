@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 from seat_protocol.auth import NONCE_SIZE, enrolment_code, verify_challenge
+from seat_protocol.chunk_entitlement import ChunkEntitlement
 from seat_protocol.chunk_frames import SUPPORTED_FRAMINGS, choose_framing, encode_chunk_frame
 from seat_protocol.closecodes import CloseCode, close_reason
 from seat_protocol.events import (
@@ -157,7 +158,7 @@ class HubChannel(Channel):
         self._ledger: dict[str, _LedgerEntry] = {}
         self._settled: deque[str] = deque()  # keys with a verdict, oldest first
         self._settled_kept = settled_kept
-        self._entitled: set[str] = set()
+        self.entitled = ChunkEntitlement()  # of the seat's latest sessions
 
     def send(self, msg: AppMessage) -> AppMessage:
         """Number and send ``msg`` in the form the seat's version speaks; a message that
@@ -168,8 +169,7 @@ class HubChannel(Channel):
         numbered = super().send(spoken)
         if isinstance(numbered, ChapterManifest):
             # The seat may fetch exactly the chunks of manifests sent to it, nothing else.
-            for chapter in numbered.chapters:
-                self._entitled.update(chapter.chunks)
+            self.entitled.grant(numbered)
         return numbered
 
     def encoder(self, msg: AppMessage) -> Frame:
@@ -185,7 +185,7 @@ class HubChannel(Channel):
             self.outgoing.reframe(self.encoder)
 
     def may_fetch(self, sha256: str) -> bool:
-        return sha256 in self._entitled
+        return self.entitled.allows(sha256)
 
     def score_committed(
         self,
