@@ -137,8 +137,8 @@ class _LedgerEntry:
     verdict: ScoreAck | None = None
 
 
-# Verdicts kept for replays (a seat's latest saves); an older key is answered from the database.
-SETTLED_KEPT = 256
+# Verdicts kept for replays (~0.5 KB each; a seat replays its latest saves), older: the database.
+SETTLED_KEPT = 64
 
 _CONFLICT = "该评分提交的幂等键已用于内容不同的另一次提交，本次提交未被接受，请联系现场工作人员"
 ACCEPTED_MESSAGE = "评分已保存，主场校验通过"
