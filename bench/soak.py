@@ -16,6 +16,13 @@ warning/error line of the hub and the seats, and a verdict: least-squares slopes
 second half of the run (after warm-up) and the growth they amount to over that half.
 
     .venv/bin/python bench/soak.py --minutes 30
+
+To find what grows: ``--probe-every N`` has the hub report what its memory is made of after
+every N evaluations (``bench/soak_probes.py``; the collector's objects by type), with
+``--tracemalloc FRAMES`` its traced allocations by traceback too, with ``--malloc-trim`` what
+the C allocator gives back; ``--malloc-arena-max N`` runs the hub with ``MALLOC_ARENA_MAX=N``.
+These change what they measure (tracing slows the hub and costs memory; trimming lowers RSS):
+the curve of record is a run without them.
 """
 
 from __future__ import annotations
@@ -40,6 +47,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.soak_probes import Probe, ProbeSettings, summary, take
 from evaluation_hub import localtime
 from evaluation_hub.db.engine import Database
 from tests.e2e.test_evaluation_processes import SEATS
@@ -131,12 +139,28 @@ def bad_lines(path: Path) -> list[str]:
     return [line for line in path.read_text(errors="replace").splitlines() if _BAD.search(line)]
 
 
-async def soak(minutes: float, every: float, root: Path) -> int:
+@dataclass(frozen=True)
+class Options:
+    minutes: float
+    every: float  # seconds between samples
+    probe_every: int  # evaluations between memory probes; 0: none
+    probes: ProbeSettings
+    arena_max: int | None
+
+
+async def soak(opts: Options, root: Path) -> int:
+    minutes, every = opts.minutes, opts.every
     with postgres_server() as pg, redis_server() as redis:
         url = pg.create_database("soak")
         ids = await prepared_database(url)
-        hub = HubServe(url, root / "hub", redis_url=redis.url)
+        env = opts.probes.env() if opts.probe_every else {}
+        if opts.arena_max is not None:
+            env["MALLOC_ARENA_MAX"] = str(opts.arena_max)
+        hub = HubServe(url, root / "hub", redis_url=redis.url, env=env)
         hub.state.mkdir()
+        if opts.probe_every:
+            opts.probes.out.mkdir()
+        probes: list[Probe] = []
         await hub.start()
         assert hub.proc is not None
         enrolled: dict[str, Seat] = {}
@@ -184,18 +208,40 @@ async def soak(minutes: float, every: float, root: Path) -> int:
                     f"(session {run.sid}); t = {time.monotonic() - t0:.0f} s",
                     flush=True,
                 )
+                if opts.probe_every and done[0] % opts.probe_every == 0:
+                    probe = await take(hub.proc.pid, opts.probes.out, len(probes) + 1, done[0])
+                    probes.append(probe)
+                    print(f"  probe {len(probes)}: RSS {probe.facts['rss_kb'] / 1024:.1f} MB, "
+                          f"{probe.facts['gc_objects']} objects, written in "
+                          f"{probe.facts['dump_seconds']:.1f} s", flush=True)  # fmt: skip
         finally:
             rss, fds = read_proc(hub.proc.pid)
             samples.append(Sample(time.monotonic() - t0, done[0], rss, fds))
             sampling.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sampling
+            if opts.probe_every and done[0] and hub.proc.returncode is None:
+                # After the curve's last sample: the last probe also says what malloc_trim(0)
+                # gives back, free memory the C allocator kept (fragmentation), not objects.
+                probe = await take(
+                    hub.proc.pid, opts.probes.out, len(probes) + 1, done[0], trim=True
+                )
+                probes.append(probe)
             for seat in idle:
                 if seat.proc is not None and seat.proc.returncode is None:
                     await seat.signal(signal.SIGTERM)
-            status = await hub.terminate()
+            try:
+                status = await hub.terminate()
+            except TimeoutError:
+                await hub.kill()
+                status = -signal.SIGKILL
+                print("the hub did not exit within 60 s of SIGTERM: killed", flush=True)
             await db.dispose()
         report(samples, durations, hub, [*enrolled.values(), *idle], status, minutes, every)
+        if opts.arena_max is not None:
+            print(f"hub run with MALLOC_ARENA_MAX={opts.arena_max}")
+        for line in summary(probes):
+            print(line)
         if failure is not None:
             print(f"\nSOAK FAILED: {failure}")
         return 0 if failure is None else 1
@@ -271,12 +317,34 @@ def main() -> int:
     parser.add_argument("--minutes", type=float, default=30.0)
     parser.add_argument("--sample-seconds", type=float, default=10.0)
     parser.add_argument("--keep", type=Path, help="keep the hub's and seats' files here")
+    parser.add_argument(
+        "--probe-every", type=int, default=0, metavar="N",
+        help="probe the hub's memory (objects by type) after every N evaluations",
+    )  # fmt: skip
+    parser.add_argument(
+        "--tracemalloc", type=int, default=0, metavar="FRAMES",
+        help="with --probe-every: trace allocations with this many frames, compare snapshots",
+    )  # fmt: skip
+    parser.add_argument(
+        "--malloc-trim", action="store_true",
+        help="with --probe-every: RSS after malloc_trim(0) at every probe, not only the last "
+        "(lowers the curve)",
+    )  # fmt: skip
+    parser.add_argument("--malloc-arena-max", type=int, metavar="N", help="MALLOC_ARENA_MAX")
     args = parser.parse_args()
+
+    def run(root: Path) -> int:
+        probes = ProbeSettings(root / "probes", args.tracemalloc, args.malloc_trim)
+        opts = Options(
+            args.minutes, args.sample_seconds, args.probe_every, probes, args.malloc_arena_max
+        )
+        return asyncio.run(soak(opts, root))
+
     if args.keep is not None:
         args.keep.mkdir(parents=True, exist_ok=False)
-        return asyncio.run(soak(args.minutes, args.sample_seconds, args.keep))
+        return run(args.keep)
     with TemporaryDirectory(prefix="soak-") as tmp:
-        return asyncio.run(soak(args.minutes, args.sample_seconds, Path(tmp)))
+        return run(Path(tmp))
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ same key with another sheet is refused. ``score_rejected`` is for a failure that
 (the commit failed): the key is forgotten and the seat sends the save again. The ledger is in
 memory, so after a hub restart the database's own unique key on the idempotency key is what
 keeps a replay from counting twice; the machine re-emits ``CommitScore`` and the shell answers
-from the database.
+from the database; a channel (it lives as long as the process) keeps ``SETTLED_KEPT`` verdicts.
 
 Versions: the seat's ``hello`` says which protocol version it speaks; its channel sends every
 message through ``messages.for_version`` for that version. From version 3 the ``hello`` also
@@ -32,11 +32,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 from seat_protocol.auth import NONCE_SIZE, enrolment_code, verify_challenge
+from seat_protocol.chunk_entitlement import ChunkEntitlement
 from seat_protocol.chunk_frames import SUPPORTED_FRAMINGS, choose_framing, encode_chunk_frame
 from seat_protocol.closecodes import CloseCode, close_reason
 from seat_protocol.events import (
@@ -135,6 +137,9 @@ class _LedgerEntry:
     verdict: ScoreAck | None = None
 
 
+# Verdicts kept for replays (~0.5 KB each; a seat replays its latest saves), older: the database.
+SETTLED_KEPT = 64
+
 _CONFLICT = "该评分提交的幂等键已用于内容不同的另一次提交，本次提交未被接受，请联系现场工作人员"
 ACCEPTED_MESSAGE = "评分已保存，主场校验通过"
 
@@ -142,7 +147,7 @@ ACCEPTED_MESSAGE = "评分已保存，主场校验通过"
 class HubChannel(Channel):
     """Everything the hub keeps about one seat across its connections."""
 
-    def __init__(self, seat_id: str) -> None:
+    def __init__(self, seat_id: str, *, settled_kept: int = SETTLED_KEPT) -> None:
         super().__init__()
         self.seat_id = seat_id
         self.connection: HubConnection | None = None
@@ -151,7 +156,9 @@ class HubChannel(Channel):
         # The binary chunk framing agreed in the seat's latest hello; None: JSON chunks.
         self.chunk_framing: int | None = None
         self._ledger: dict[str, _LedgerEntry] = {}
-        self._entitled: set[str] = set()
+        self._settled: deque[str] = deque()  # keys with a verdict, oldest first
+        self._settled_kept = settled_kept
+        self.entitled = ChunkEntitlement()  # of the seat's latest sessions
 
     def send(self, msg: AppMessage) -> AppMessage:
         """Number and send ``msg`` in the form the seat's version speaks; a message that
@@ -162,8 +169,7 @@ class HubChannel(Channel):
         numbered = super().send(spoken)
         if isinstance(numbered, ChapterManifest):
             # The seat may fetch exactly the chunks of manifests sent to it, nothing else.
-            for chapter in numbered.chapters:
-                self._entitled.update(chapter.chunks)
+            self.entitled.grant(numbered)
         return numbered
 
     def encoder(self, msg: AppMessage) -> Frame:
@@ -179,7 +185,7 @@ class HubChannel(Channel):
             self.outgoing.reframe(self.encoder)
 
     def may_fetch(self, sha256: str) -> bool:
-        return sha256 in self._entitled
+        return self.entitled.allows(sha256)
 
     def score_committed(
         self,
@@ -199,7 +205,14 @@ class HubChannel(Channel):
         entry.verdict = ScoreAck(
             idempotency_key=idempotency_key, accepted=accepted, code=code, message=message
         )
+        self._settled.append(idempotency_key)
+        while len(self._settled) > self._settled_kept:
+            del self._ledger[self._settled.popleft()]
         self.send(entry.verdict)
+
+    @property
+    def ledger_size(self) -> int:  # idempotency keys remembered, in flight or settled
+        return len(self._ledger)
 
     def score_rejected(self, idempotency_key: str, code: str, message: str) -> None:
         """The shell could not judge this score for now (no verdict; ``message`` is shown to
