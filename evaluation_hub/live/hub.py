@@ -50,7 +50,7 @@ from evaluation_hub.live.status import (
     seat_channel,
     seat_state,
 )
-from evaluation_hub.live.viewer_places import first_viewer_id, user_cap_refusal
+from evaluation_hub.live.viewer_places import first_viewer_id, viewer_refusal
 from media.conduct import ConductAlert, ConductRules, Observation
 from media.forwarding import (
     ForwardedTrack,
@@ -269,17 +269,13 @@ class LiveHub:
         pub = self._publishers.get(seat_key)
         if pub is None or pub.forwarder.video.codec is None:
             raise MediaRefused("seat-not-publishing", "该工位尚未推送音视频，请稍后再试", 409)
-        if self._viewers_of(pub) >= self.max_viewers_per_seat:
-            raise MediaRefused(
-                "too-many-viewers",
-                f"该工位的观看人数已达上限（{self.max_viewers_per_seat} 路），请关闭其他观看窗口后再试",
-                409,
-            )
-        refusal = user_cap_refusal(
+        refusal = viewer_refusal(
             ((v.seat_key, v.username) for v in self._viewers.values()),
             seat_key,
             username,
-            per_seat=self.max_viewers_per_user_per_seat,
+            viewers_of_seat=self._viewers_of(pub),
+            per_seat=self.max_viewers_per_seat,
+            per_user_per_seat=self.max_viewers_per_user_per_seat,
             per_user=self.max_viewers_per_user,
         )
         if refusal is not None:

@@ -45,7 +45,7 @@ from evaluation_hub.live.janus_rooms import (
     token_digest,
 )
 from evaluation_hub.live.status import MediaRefused, SeatStatus, seat_channel
-from evaluation_hub.live.viewer_places import first_viewer_id, user_cap_refusal
+from evaluation_hub.live.viewer_places import first_viewer_id, viewer_refusal
 from media.conduct import Observation
 from media.errors import JanusError, JanusRefused
 from media.janus import videoroom
@@ -383,17 +383,13 @@ class JanusPlane:
             raise MediaRefused(*_UNAVAILABLE) from exc
         if feed is None:
             raise MediaRefused("seat-not-publishing", "该工位尚未推送音视频，请稍后再试", 409)
-        if self.status(seat_key).viewers >= self.max_viewers_per_seat:
-            raise MediaRefused(
-                "too-many-viewers",
-                f"该工位的观看人数已达上限（{self.max_viewers_per_seat} 路），请关闭其他观看窗口后再试",
-                409,
-            )
-        refusal = user_cap_refusal(
+        refusal = viewer_refusal(
             ((v.seat_key, v.username) for v in self._viewers.values()),
             seat_key,
             username,
-            per_seat=self.max_viewers_per_user_per_seat,
+            viewers_of_seat=self.status(seat_key).viewers,
+            per_seat=self.max_viewers_per_seat,
+            per_user_per_seat=self.max_viewers_per_user_per_seat,
             per_user=self.max_viewers_per_user,
         )
         if refusal is not None:

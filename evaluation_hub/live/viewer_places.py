@@ -53,3 +53,27 @@ def user_cap_refusal(
             409,
         )
     return None
+
+
+def viewer_refusal(
+    holders: Iterable[tuple[str, str]],
+    seat_key: str,
+    username: str,
+    *,
+    viewers_of_seat: int,
+    per_seat: int,
+    per_user_per_seat: int,
+    per_user: int,
+) -> MediaRefused | None:
+    """Why ``username`` may not open one more viewer of ``seat_key`` (which has
+    ``viewers_of_seat`` now, of at most ``per_seat``), whichever media plane serves it; ``None``
+    if they may."""
+    if viewers_of_seat >= per_seat:
+        return MediaRefused(
+            "too-many-viewers",
+            f"该工位的观看人数已达上限（{per_seat} 路），请关闭其他观看窗口后再试",
+            409,
+        )
+    return user_cap_refusal(
+        holders, seat_key, username, per_seat=per_user_per_seat, per_user=per_user
+    )
