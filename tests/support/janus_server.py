@@ -28,6 +28,8 @@ from pathlib import Path
 
 import aioice.ice
 
+from tests.support.processes import stop_process
+
 __all__ = [
     "JANUS",
     "JANUS_LIB",
@@ -210,15 +212,7 @@ certificates: {{}}
 
     def stop(self) -> None:
         process, self._process = self._process, None
-        if process is None:
-            return
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop_process(process)
 
 
 @contextlib.contextmanager

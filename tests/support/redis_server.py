@@ -15,6 +15,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from tests.support.processes import stop_process
+
 __all__ = ["REDIS_SERVER", "RedisServer", "free_port", "redis_server"]
 
 REDIS_SERVER = Path("/usr/bin/redis-server")
@@ -83,15 +85,7 @@ class RedisServer:
 
     def stop(self) -> None:
         process, self._process = self._process, None
-        if process is None:
-            return
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop_process(process)
 
     def restart(self) -> None:
         self.stop()
