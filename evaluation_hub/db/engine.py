@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from evaluation_hub.db import migrate
+from evaluation_hub.db.sqlite_driver import connector_for
 from evaluation_hub.errors import ConfigError, DatabaseNotMigrated
 from evaluation_hub.secretfile import PRIVATE_DIR, private_file
 
@@ -65,7 +66,9 @@ def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
             raise ConfigError(
                 f"SQLite URLs must use the aiosqlite driver: sqlite+aiosqlite:///PATH, got {url}"
             )
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        # Operations a cancelled task started still finish (``sqlite_driver``): SQLite's write
+        # lock is never left to a connection SQLAlchemy abandoned.
+        engine = create_async_engine(url, async_creator=connector_for(sqlite_path(url)))
 
         @event.listens_for(engine.sync_engine, "connect")
         def _on_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -17,8 +17,9 @@ from pathlib import Path
 
 import aiohttp
 
+from evaluation_hub.demo.data import DEMO_SEATS
 from tests.e2e.conftest import api, until
-from tests.support.postgres_server import free_port
+from tests.support.postgres_server import free_ports
 
 __all__ = ["DemoProcess", "Printed", "running_demo"]
 
@@ -83,7 +84,7 @@ class DemoProcess:
 async def running_demo(tmp_path: Path, *options: str) -> AsyncIterator[DemoProcess]:
     """``evaluation-hub demo --reset OPTIONS`` until the block ends (then SIGKILL, if still
     running, to it and its process group)."""
-    port = free_port()
+    port = free_ports(1 + len(DEMO_SEATS))  # the hub's, then each seat page's (``page_ports``)
     out = tmp_path / "demo.out"
     state = tmp_path / "demo"
     env = {

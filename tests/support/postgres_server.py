@@ -10,6 +10,7 @@ import contextlib
 import glob
 import os
 import pwd
+import random
 import shutil
 import socket
 import subprocess
@@ -28,6 +29,32 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+#: Where ``free_ports`` looks: below Linux's ephemeral range (32768-60999), from which the kernel
+#: hands out every other test's ``free_port()`` and every outgoing connection's local port.
+_BLOCKS = range(20000, 32000)
+
+
+def free_ports(count: int) -> int:
+    """The first of ``count`` consecutive loopback ports that are all free now (a server that
+    derives its neighbours' ports from its own, as the demo's seat pages do). Taken below the
+    ephemeral range: a block there is not handed out meanwhile to another test's ``free_port``
+    or to an outgoing connection, which made the demo's page ports collide under load."""
+    for _ in range(200):
+        base = random.randrange(_BLOCKS.start, _BLOCKS.stop - count)
+        if all(_bindable(base + n) for n in range(count)):
+            return base
+    raise RuntimeError(f"no {count} consecutive free ports in {_BLOCKS}")
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def _bindir() -> Path:
