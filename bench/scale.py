@@ -322,6 +322,7 @@ def main() -> int:
     parser.add_argument("--limit", type=float, default=900.0, help="seconds any start may take")
     parser.add_argument("--record", action="store_true", help="Janus records every seat")
     parser.add_argument("--no-baseline", action="store_true")
+    parser.add_argument("--keep", type=Path, help="run in this folder and keep its logs")
     parser.add_argument("--seat-worker", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--viewer-worker", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -333,20 +334,33 @@ def main() -> int:
     print(f"{command}\n{machine()}; {datetime.now(UTC):%Y-%m-%d %H:%M} UTC\n", flush=True)
     bare: list[Window] = []
     windows: list[Window] = []
-    failure = None
-    try:
-        if not args.no_baseline:
+    failures: list[str] = []
+
+    def baseline() -> None:
+        if args.no_baseline:
+            return
+        try:
             bare.append(bare_janus(args))
             baseline_row(bare[-1])
-        with TemporaryDirectory(prefix="bench-scale-") as d:
-            windows = asyncio.run(hubs_run(args, Path(d)))
+        except Exception as exc:  # the hubs' run still goes ahead
+            failures.append(f"bare Janus: {type(exc).__name__}: {exc}")
+            print(failures[-1], flush=True)
+
+    baseline()
+    try:
+        if args.keep:
+            args.keep.mkdir(parents=True, exist_ok=True)
+            windows = asyncio.run(hubs_run(args, args.keep))
+        else:
+            with TemporaryDirectory(prefix="bench-scale-") as d:
+                windows = asyncio.run(hubs_run(args, Path(d)))
         for window in windows:
             window_rows(window)
-        if not args.no_baseline:
-            bare.append(bare_janus(args))
-            baseline_row(bare[-1])
     except Exception as exc:
-        failure = f"{type(exc).__name__}: {exc}"
+        failures.append(f"hubs: {type(exc).__name__}: {exc}")
+        print(failures[-1], flush=True)
+    baseline()
+    failure = "; ".join(failures) or None
     summary(args, command, bare, windows, failure)
     return 1 if failure else 0
 
