@@ -172,7 +172,7 @@ async def wait_for(what: str, check: Any, limit: float) -> None:
     while not await check():
         if time.monotonic() > ends:
             raise RuntimeError(f"timed out after {limit:g} s waiting for {what}")
-        await asyncio.sleep(2.0)
+        await asyncio.sleep(5.0)
 
 
 async def hubs_run(args: argparse.Namespace, root: Path) -> list[Window]:
@@ -261,10 +261,15 @@ async def start_load(
 
     async def linked() -> bool:
         states = [await w.ask("status") for w in seats]
-        connected = sum(s["connected"] for s in states)
-        publishing = sum(s["publishing"] for s in states)
-        print(f"  {time.monotonic() - t0:5.0f} s: {connected} links, {publishing} publishing",
-              flush=True)  # fmt: skip
+        failed = [f for s in states for f in s["failed"]]
+        if failed:
+            raise RuntimeError(f"seat links failed: {failed}")
+        total = {k: sum(s[k] for s in states) for k in ("opened", "connected", "publishing",
+                                                         "offers", "disconnects")}  # fmt: skip
+        print(f"  {time.monotonic() - t0:5.0f} s: {total['connected']} of {total['opened']} "
+              f"links connected, {total['publishing']} publishing ({total['offers']} media "
+              f"offers made), {total['disconnects']} disconnects", flush=True)  # fmt: skip
+        connected, publishing = total["connected"], total["publishing"]
         return connected == args.seat_links and publishing == args.publishers
 
     await wait_for("every seat link and publisher", linked, args.limit)

@@ -83,7 +83,9 @@ async def seat_worker(spec: dict[str, Any]) -> None:
     tasks: list[asyncio.Task[None]] = []
     state = Path(tempfile.mkdtemp(prefix="scale-seats-"))
     no_stun = RTCConfiguration(iceServers=[])
-    with candidates_on(spec["address"]):
+    ramp_failed: list[str] = []
+
+    async def ramp() -> None:
         for n, (seat_key, ed, x, publish) in enumerate(spec["seats"]):
             identity = SeatIdentity(
                 seat_key, spec["url"], HUB_ID,
@@ -106,13 +108,23 @@ async def seat_worker(spec: dict[str, Any]) -> None:
             seats.links.append(link)
             tasks.append(asyncio.create_task(link.run()))
             if n % 50 == 49:  # at most about 50 handshakes at a time
-                await seats.wait_connected(n + 1 - 50, 600)
+                try:
+                    await seats.wait_connected(n + 1 - 50, 600)
+                except RuntimeError as exc:
+                    ramp_failed.append(str(exc))
+                    return
 
-        async def status(_: list[str]) -> dict[str, int]:
+    with candidates_on(spec["address"]):
+        ramping = asyncio.create_task(ramp())
+
+        async def status(_: list[str]) -> dict[str, Any]:
             return {
+                "opened": len(seats.links),
                 "connected": len(seats.connected),
                 "publishing": sum(p.state == "connected" for p in publishers),
+                "offers": sum(p.offers for p in publishers),
                 "disconnects": seats.disconnects,
+                "failed": ramp_failed,
             }
 
         async def saves(words: list[str]) -> dict[str, Any]:
@@ -133,6 +145,7 @@ async def seat_worker(spec: dict[str, Any]) -> None:
         try:
             await serve_commands({"status": status, "saves": saves})
         finally:
+            ramping.cancel()
             for publisher in publishers:
                 await publisher.close()
             for task in tasks:
