@@ -336,7 +336,8 @@ def main() -> int:
     if args.publishers > args.seat_links:
         raise SystemExit("--publishers must not exceed --seat-links")
     command = shlex.join(["bench/scale.py", *sys.argv[1:]])
-    print(f"{command}\n{machine()}; {datetime.now(UTC):%Y-%m-%d %H:%M} UTC\n", flush=True)
+    header = f"{machine()}; {datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
+    print(f"{command}\n{header}\n", flush=True)
     bare: list[Window] = []
     windows: list[Window] = []
     failures: list[str] = []
@@ -366,7 +367,7 @@ def main() -> int:
         print(failures[-1], flush=True)
     baseline()
     failure = "; ".join(failures) or None
-    summary(args, command, bare, windows, failure)
+    summary(args, command, header, bare, windows, failure)
     return 1 if failure else 0
 
 

@@ -8,6 +8,7 @@ import os
 import platform
 import statistics
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -93,13 +94,17 @@ def baseline_row(window: Window) -> None:
 def summary(
     args: argparse.Namespace,
     command: str,
+    header: str,
     bare: list[Window],
     windows: list[Window],
     failure: str | None,
 ) -> None:
     print("=== summary")
     print(command)
-    print(machine())
+    print(
+        f"{header}; ended {datetime.now(UTC):%H:%M} UTC, load average "
+        + ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    )
     print(
         f"size: {args.seat_links} seat links, {args.publishers} publishers × "
         f"{args.viewers_per_seat} viewers = {args.publishers * args.viewers_per_seat} "
