@@ -120,6 +120,7 @@ CYCLE_SECONDS = 3
 VIDEO_CLOCK = 90_000
 BITRATE = 500_000  # aiortc's VP8 starting bitrate, so the relay's encodes match the publishers
 JANUS_ROOM = 4242
+FEED_WAIT_S = 300  # how long a subscriber waits for its publisher's feed
 JANUS_LIB = Path("/usr/lib/x86_64-linux-gnu/janus")
 ORIGINAL_HOST_ADDRESSES = aioice.ice.get_host_addresses
 Offer = tuple[str, str]  # (sdp, type)
@@ -605,13 +606,19 @@ def janus_signal(
         for _ in range(viewers):
             handle = janus.attach()
             attached: dict[str, Any] = {}
-            for _ in range(100):  # the feed is listed once its connection is up
+            # The feed is listed once its connection is up: hundreds of publishers in one
+            # process on a loaded machine take far longer than a few to get there.
+            deadline = time.monotonic() + FEED_WAIT_S
+            while not attached:
                 try:
                     attached = janus.message(handle, {"request": "join", "ptype": "subscriber",
                                                       "room": JANUS_ROOM,
                                                       "streams": [{"feed": feed}]})  # fmt: skip
-                    break
                 except RuntimeError:
+                    if time.monotonic() > deadline:
+                        raise RuntimeError(
+                            f"seat {seat}'s feed was not up in Janus within {FEED_WAIT_S} s"
+                        ) from None
                     time.sleep(0.1)
             jsep = attached["jsep"]
             subscribers.append((seat, handle, (jsep["sdp"], jsep["type"])))
