@@ -314,7 +314,8 @@ async def run(args: argparse.Namespace) -> None:
             delivered = len(blob)
             # Interleaved, the order turned each round, so the machine's other load (other
             # work on it) falls on all three alike.
-            order = list(KINDS[n % 3 :] + KINDS[: n % 3])
+            kinds = [kind for kind in KINDS if kind != "json" or not args.no_json]
+            order = kinds[n % len(kinds) :] + kinds[: n % len(kinds)]
             timed = n > 0  # the first round warms up
             for kind in order:
                 if kind == "plain":
@@ -351,7 +352,7 @@ def report(
     read_s: list[float],
 ) -> None:
     mib = delivered / (1024 * 1024)
-    best = {kind: min(ts) for kind, ts in times.items()}
+    best = {kind: min(ts) if ts else float("nan") for kind, ts in times.items()}
     print(
         f"payload: {mib:.1f} MiB sealed ({args.chapters} chapters, "
         f"{CHUNK_SIZE // 1024} KiB chunks, window {args.window}), "
@@ -383,6 +384,8 @@ def report(
     )
     for kind in KINDS:
         spent = cpu[kind]
+        if not spent["hub"]:
+            continue  # --no-json
         print(
             f"CPU ms per {kind:6} transfer (least / median): "
             + ", ".join(
@@ -413,6 +416,12 @@ def main() -> None:
         "FILE.hub and FILE.seat",
     )
     parser.add_argument("--read", action="store_true", help="also time decryption at the seat")
+    parser.add_argument(
+        "--no-json",
+        action="store_true",
+        help="leave out the JSON/base64 delivery (to profile the binary one alone, e.g. with "
+        "perf on each process)",
+    )
     args = parser.parse_args()
     if args.repeat < 1 or args.chapters < 1 or args.mb <= 0 or args.window < 1:
         parser.error("--repeat, --chapters, --window and --mb must be positive")
