@@ -1,8 +1,17 @@
 """Benchmark: encrypted chapter delivery over the seat link against plain loopback HTTP.
 
-One process, one event loop, on loopback: the real hub (``create_app`` on SQLite behind
-aiohttp's runner) with one seat whose terminal key is approved, and the real seat side
-(``SeatLink`` + ``ChapterCache`` in a temporary state directory).
+**Two processes, as in the field.** This process is the hub: the real hub (``create_app`` on
+SQLite behind aiohttp's runner) with one seat whose terminal key is approved, and beside it a
+minimal aiohttp server of the plain download. The client ends run in a second process
+(``bench/chapter_sync_seat.py``, started here and driven through a pipe): the real seat
+(``SeatLink`` + ``ChapterCache`` in a temporary state directory, wired as ``SeatAgent.open``
+wires them) and the plain download's aiohttp client. Why: a real seat is another machine, so
+its receiving, checking and writing never share an event loop (or a CPU) with the hub's
+sending; running both ends in one event loop (as this bench did until round 6) charged the
+seat's work to the hub's loop and made the delivery look slower than it is, and a baseline
+whose client and server share one loop is not the download an expert's terminal sees either.
+Both transfers cross the same loopback between the same two processes; on this 2-core machine
+each end can have a core (when nothing else runs).
 
 1. **Seal**: ``--chapters`` chapters of random text, ``--mb`` MiB in all, are sealed for the
    seat's X25519 key with ``seat_protocol.chapter_crypto`` (timed apart, not part of delivery)
@@ -10,23 +19,25 @@ aiohttp's runner) with one seat whose terminal key is approved, and the real sea
 2. **Encrypted delivery, binary frames**: from the hub sending the ``chapter_manifest`` until
    every chapter is on the seat's disk, written and synced (chunks in binary websocket frames,
    ``seat_protocol.chunk_frames``; protocol acknowledgements; the cache's request window of
-   ``--window`` chunks; one file and one fsync per chapter).
+   ``--window`` chunks; one file and one fsync per chapter). The start is taken in this
+   process, the end in the seat's (``time.perf_counter``: ``CLOCK_MONOTONIC`` on Linux, one
+   clock for both processes).
 3. **Encrypted delivery, JSON/base64**: the same, the seat speaking as an agent from before
    binary framing (protocol version 2, no ``chunk_framings``): base64 in JSON text frames.
 4. **Plain HTTP**: the same bytes (the sealed chunks, concatenated) served by a minimal aiohttp
-   handler from memory and read by an aiohttp client on loopback.
+   handler from memory in this process and read by the aiohttp client in the other one, from
+   the request until its last byte.
 5. Optionally (``--read``) the time to decrypt every chapter at the seat.
 
 The three transfers run interleaved in every round (their order turned each round), so other
 load on the machine falls on all of them alike; each runs ``--repeat`` times after one warm-up
 round and the best run of each counts. Prints the throughputs, the ratios to the plain download,
 how long the last chapter's write and fsync took after its last chunk arrived, and the CPU
-seconds the whole process (every thread) spent per transfer, which moves less than the wall
-clock when other work shares the machine. The seat is wired as ``SeatAgent.open`` wires it
-(chunks checked by the cache, ``seat_agent.chunk_seals``); the previous framing's agent checks
-each chunk's SHA-256, as it did. ``--profile FILE`` writes a cProfile of the event loop during
-the timed binary deliveries. Figures, not a pass/fail test; other work on the machine disturbs
-them.
+seconds per transfer of each end (whole process, every thread) and of each end's event loop
+thread, which move less than the wall clock when other work shares the machine. The previous
+framing's agent checks each chunk's SHA-256, as it did. ``--profile FILE`` writes cProfiles of
+both event loops during the timed binary deliveries (``FILE.hub``, ``FILE.seat``). Figures, not
+a pass/fail test; other work on the machine disturbs them.
 
     .venv/bin/python bench/chapter_sync.py --mb 16 --chapters 8 --repeat 5
 """
@@ -36,16 +47,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import gc
+import json
 import os
 import shutil
+import statistics
 import sys
 import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import structlog
-from aiohttp import ClientSession, web
+from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
@@ -55,24 +70,16 @@ from evaluation_hub.api.seat_link import CHAPTERS, SEAT_HUB
 from evaluation_hub.db.engine import Database
 from evaluation_hub.db.models import Seat, Venue
 from evaluation_hub.db.seat_terminals import SeatEnrolment
-from seat_agent.chapters import WINDOW, ChapterCache
-from seat_agent.connection import SeatLink
-from seat_agent.keys import SeatIdentity
+from seat_agent.chapters import WINDOW
 from seat_protocol.auth import enrolment_code
 from seat_protocol.chapter_crypto import chapter_context, seal_chapter
-from seat_protocol.events import ChunkReceived, Event
-from seat_protocol.messages import (
-    CHUNK_SIZE,
-    PROTOCOL_VERSION,
-    AppMessage,
-    ChapterManifest,
-    ChapterStatus,
-    ManifestChapter,
-)
+from seat_protocol.messages import CHUNK_SIZE, ChapterManifest, ManifestChapter
 from tests.support.postgres_server import free_port
 
 HUB_ID = "evaluation-hub"
 SEAT_KEY = "BN.BN-01"
+SEAT_END = Path(__file__).resolve().parent / "chapter_sync_seat.py"
+KINDS = ("binary", "json", "plain")
 
 
 async def prepare(url: str) -> tuple[Ed25519PrivateKey, X25519PrivateKey]:
@@ -129,11 +136,53 @@ def seal(
     return ChapterManifest(session_id=session_id, chapters=tuple(out)), chunks
 
 
+class SeatProcess:
+    """The client ends' process (``bench/chapter_sync_seat.py``), one JSON line each way."""
+
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self.proc = proc
+
+    @classmethod
+    async def start(cls, setup: dict[str, Any]) -> SeatProcess:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            str(SEAT_END),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+        )
+        end = cls(proc)
+        await end.ask(setup, "ready")
+        return end
+
+    async def ask(self, cmd: dict[str, Any], expect: str | None = None) -> dict[str, Any]:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write((json.dumps(cmd) + "\n").encode())
+        await self.proc.stdin.drain()
+        return await self.answer(expect)
+
+    async def answer(self, expect: str | None = None) -> dict[str, Any]:
+        assert self.proc.stdout is not None
+        line = await asyncio.wait_for(self.proc.stdout.readline(), 600)
+        if not line:
+            raise RuntimeError(f"the seat process ended (exit {await self.proc.wait()})")
+        got: dict[str, Any] = json.loads(line)
+        if expect is not None and expect not in got:
+            raise RuntimeError(f"the seat process answered {got}, not {expect}")
+        return got
+
+    async def stop(self) -> None:
+        await self.ask({"op": "stop"}, "stopped")
+        await self.proc.wait()
+
+
 async def run(args: argparse.Namespace) -> None:
     from evaluation_hub.api.app import create_app
     from evaluation_hub.config import HubConfig
 
-    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(40))
+    structlog.configure(
+        wrapper_class=structlog.make_filtering_bound_logger(40),
+        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+    )
     work = Path(tempfile.mkdtemp(prefix="chapter-sync-bench-"))
     try:
         url = f"sqlite+aiosqlite:///{work / 'hub.db'}"
@@ -166,118 +215,102 @@ async def run(args: argparse.Namespace) -> None:
         plain_port = free_port()
         await web.TCPSite(plain_runner, "127.0.0.1", plain_port).start()
 
+        # As ``evaluation-hub serve`` does once its app is up (``cli._freeze_startup_objects``):
+        # what start-up made stays out of garbage collection. Without it, a full collection
+        # over the ~200 000 start-up objects (0.1-0.2 s of the hub's loop here) lands in some
+        # deliveries, which the real hub does not have.
+        gc.freeze()
+        seat_state = work / "seat"
+        seat_state.mkdir()
+        seat_end = await SeatProcess.start(
+            {
+                "ed25519": ed.private_bytes_raw().hex(),
+                "x25519": x.private_bytes_raw().hex(),
+                "seat_key": SEAT_KEY,
+                "hub_url": f"ws://127.0.0.1:{port}/ws/seat",
+                "hub_id": HUB_ID,
+                "work": str(seat_state),
+                "window": args.window,
+                "profile": f"{args.profile}.seat" if args.profile else None,
+            }
+        )
+
         hub = app[SEAT_HUB]
         store = app[CHAPTERS]
-        times: dict[str, list[float]] = {"binary": [], "json": [], "plain": []}
-        # CPU seconds of the whole process (every thread: both ends, the writer) per transfer:
-        # steadier than the wall clock when other work shares the machine.
-        cpus: dict[str, list[float]] = {"binary": [], "json": [], "plain": []}
-        # CPU seconds of the event loop's thread alone per binary delivery (both ends run on
-        # it; the chapter writes run beside it in worker threads).
-        loop_cpu: list[float] = []
+        times: dict[str, list[float]] = {kind: [] for kind in KINDS}
+        # CPU seconds per transfer, each end's whole process (every thread) and each end's
+        # event loop thread: steadier than the wall clock when other work shares the machine.
+        cpu: dict[str, dict[str, list[float]]] = {
+            kind: {"hub": [], "seat": [], "hub loop": [], "seat loop": []} for kind in KINDS
+        }
         # Per delivery: seconds from the last chunk's arrival until the last chapter file was
         # written and synced (the part of delivery that is the disk's, not the link's).
         tails: dict[str, list[float]] = {"binary": [], "json": []}
         seal_s: list[float] = []
         read_s: list[float] = []
         delivered = 0
-        runs = 0
-        # --profile: the main thread during the timed binary deliveries only (not the warm-up).
-        profiler = cProfile.Profile() if args.profile else None
+        # --profile: the hub's event loop during the timed binary deliveries only, in CPU time
+        # (the thread's, not the wall clock: under load, waiting for a core is not cost).
+        profiler = cProfile.Profile(time.thread_time) if args.profile else None
 
         async def deliver(
-            manifest: ChapterManifest, chunks: dict[str, bytes], framings: tuple[int, ...]
-        ) -> tuple[float, float]:
+            manifest: ChapterManifest, chunks: dict[str, bytes], framings: list[int], timed: bool
+        ) -> tuple[float, float, dict[str, float]]:
             """Seconds from the manifest leaving the hub until every chapter is on the seat's
-            disk (written, synced), and of those the seconds after the last chunk arrived;
-            ``framings`` empty: the seat speaks as an agent from before binary chunks."""
-            nonlocal runs
-            runs += 1
-            state = work / f"seat-{runs}"
-            state.mkdir()
-            identity = SeatIdentity(
-                SEAT_KEY, f"ws://127.0.0.1:{port}/ws/seat", HUB_ID, ed, x, state
+            disk (written, synced), of those the seconds after the last chunk arrived, and the
+            CPU each end spent; ``framings`` empty: the seat speaks as an agent from before
+            binary chunks."""
+            profiling = profiler is not None and bool(framings) and timed
+            await seat_end.ask(
+                {
+                    "op": "seat",
+                    "framings": framings,
+                    "chapters": len(manifest.chapters),
+                    "chunks": len({h for c in manifest.chapters for h in c.chunks}),
+                    "profile": profiling,
+                    "read": args.read and bool(framings),
+                },
+                "connected",
             )
-            cache = await ChapterCache.open(state, identity, window=args.window)
-            done = asyncio.Event()
-            connected = asyncio.Event()
-            arrived: list[float] = []
-
-            wanted = len({h for c in manifest.chapters for h in c.chunks})
-            received = 0
-
-            def progress() -> None:
-                # Cheap on purpose (called after every chunk): a real agent has no such
-                # listener, so the bench must not add a per-chunk scan of the cache.
-                if cache.chapters_stored == len(manifest.chapters):
-                    done.set()
-
-            cache.add_listener(progress)
-
-            async def on_event(event: Event) -> None:
-                nonlocal received
-                if isinstance(event, ChunkReceived):
-                    received += 1
-                    if received == wanted:
-                        arrived.append(time.perf_counter())
-                await cache.on_event(event)
+            # The seat saw its welcome; the hub's socket is registered before it sends that.
+            for _ in range(30_000):
                 if hub.connected(SEAT_KEY):
-                    connected.set()
-
-            version = PROTOCOL_VERSION if framings else 2
-            link = SeatLink(
-                identity, on_event=on_event, protocol_version=version, chunk_framings=framings
-            )
-            reported = asyncio.Event()
-
-            async def send(msg: AppMessage) -> object:
-                if isinstance(msg, ChapterStatus):
-                    reported.set()
-                return await link.send(msg)
-
-            cache.bind(send)
-            if framings:
-                # As ``SeatAgent.open`` wires it; the old agent checks every chunk's SHA-256.
-                link.chunk_check = cache.check_chunk
-            task = asyncio.create_task(link.run())
-            await asyncio.wait_for(connected.wait(), 30)
+                    break
+                await asyncio.sleep(0.001)
             store.put(SEAT_KEY, manifest, chunks)
-            profiling = profiler is not None and bool(framings) and runs > 3
             if profiling:
+                assert profiler is not None
                 profiler.enable()
             t0, c0, l0 = time.perf_counter(), time.process_time(), time.thread_time()
             await hub.send(SEAT_KEY, manifest)
-            await asyncio.wait_for(done.wait(), 600)
-            end, cpu = time.perf_counter(), time.process_time() - c0
-            if framings:
-                loop_cpu.append(time.thread_time() - l0)
+            done = await seat_end.answer("delivered")
+            spent = {
+                "hub": time.process_time() - c0,
+                "hub loop": time.thread_time() - l0,
+                "seat": done["cpu"],
+                "seat loop": done["loop"],
+            }
             if profiling:
+                assert profiler is not None
                 profiler.disable()
-            took = end - t0
-            tail = end - arrived[0]
-            # The seat then decrypts every chapter to report its status: not part of delivery,
-            # but waited for, so it does not run into the next transfer of the round.
-            await asyncio.wait_for(reported.wait(), 600)
-            if args.read and framings:
-                t0 = time.perf_counter()
-                for entry in cache.entries():
-                    await cache.read(entry.label)
-                read_s.append(time.perf_counter() - t0)
-            await cache.wipe()
-            task.cancel()
-            await asyncio.wait({task})
-            return took, tail, cpu
+            finished = await seat_end.answer("finished")
+            if finished["read"] is not None and timed:
+                read_s.append(finished["read"])
+            return done["end"] - t0, done["end"] - done["arrived"], spent
 
-        async def plain_download() -> tuple[float, float]:
-            async with ClientSession() as client:
-                t0, c0 = time.perf_counter(), time.process_time()
-                async with client.get(f"http://127.0.0.1:{plain_port}/blob") as resp:
-                    got = 0
-                    async for piece in resp.content.iter_chunked(CHUNK_SIZE):
-                        got += len(piece)
-                took, cpu = time.perf_counter() - t0, time.process_time() - c0
-            assert got == delivered, (got, delivered)
-            return took, cpu
+        async def plain_download() -> tuple[float, dict[str, float]]:
+            c0, l0 = time.process_time(), time.thread_time()
+            got = await seat_end.ask(
+                {"op": "plain", "url": f"http://127.0.0.1:{plain_port}/blob"}, "took"
+            )
+            spent = {
+                "hub": time.process_time() - c0,
+                "hub loop": time.thread_time() - l0,
+                "seat": got["cpu"],
+                "seat loop": got["cpu"],
+            }
+            assert got["got"] == delivered, (got, delivered)
+            return got["took"], spent
 
         for n in range(args.repeat + 1):
             t0 = time.perf_counter()
@@ -287,34 +320,49 @@ async def run(args: argparse.Namespace) -> None:
             delivered = len(blob)
             # Interleaved, the order turned each round, so the machine's other load (other
             # work on it) falls on all three alike.
-            order = ["binary", "json", "plain"]
-            order = order[n % 3 :] + order[: n % 3]
+            kinds = [kind for kind in KINDS if kind != "json" or not args.no_json]
+            order = kinds[n % len(kinds) :] + kinds[: n % len(kinds)]
+            timed = n > 0  # the first round warms up
             for kind in order:
                 if kind == "plain":
-                    took, cpu = await plain_download()
+                    took, spent = await plain_download()
                 else:
-                    took, tail, cpu = await deliver(
-                        manifest, chunks, (1,) if kind == "binary" else ()
+                    took, tail, spent = await deliver(
+                        manifest, chunks, [1] if kind == "binary" else [], timed
                     )
-                    if n > 0:
+                    if timed:
                         tails[kind].append(tail)
-                if n > 0:  # the first round warms up
+                if timed:
                     times[kind].append(took)
-                    cpus[kind].append(cpu)
+                    for side, s in spent.items():
+                        cpu[kind][side].append(s)
 
+        await seat_end.stop()
         await plain_runner.cleanup()
         await runner.cleanup()
         if profiler is not None:
-            profiler.dump_stats(args.profile)
+            profiler.dump_stats(f"{args.profile}.hub")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
+    report(args, delivered, times, cpu, tails, seal_s, read_s)
+
+
+def report(
+    args: argparse.Namespace,
+    delivered: int,
+    times: dict[str, list[float]],
+    cpu: dict[str, dict[str, list[float]]],
+    tails: dict[str, list[float]],
+    seal_s: list[float],
+    read_s: list[float],
+) -> None:
     mib = delivered / (1024 * 1024)
-    best = {kind: min(ts) for kind, ts in times.items()}
+    best = {kind: min(ts) if ts else float("nan") for kind, ts in times.items()}
     print(
         f"payload: {mib:.1f} MiB sealed ({args.chapters} chapters, "
         f"{CHUNK_SIZE // 1024} KiB chunks, window {args.window}), "
-        f"best of {args.repeat} after one warm-up, interleaved"
+        f"best of {args.repeat} after one warm-up, interleaved; hub and seat in two processes"
     )
     print(f"sealing at the hub (not in delivery):   {mib / min(seal_s[1:]):8.1f} MiB/s")
     for kind, label in (
@@ -326,7 +374,13 @@ async def run(args: argparse.Namespace) -> None:
     print(f"ratio binary / plain:                   {best['plain'] / best['binary']:8.3f}")
     print(f"ratio JSON / plain:                     {best['plain'] / best['json']:8.3f}")
     print(f"binary over JSON:                       {best['json'] / best['binary']:8.2f}x")
-    tail = sorted(tails["binary"])[len(tails["binary"]) // 2]
+    ratios = sorted(p / b for p, b in zip(times["plain"], times["binary"], strict=True))
+    print(
+        "ratio binary / plain per round, sorted: "
+        + " ".join(f"{r:.3f}" for r in ratios)
+        + f" (median {statistics.median(ratios):.3f})"
+    )
+    tail = statistics.median(tails["binary"])
     print(f"binary: last chunk to last chapter synced {tail * 1000:6.1f} ms (median)")
     arrived = min(t - d for t, d in zip(times["binary"], tails["binary"], strict=True))
     print(
@@ -334,19 +388,20 @@ async def run(args: argparse.Namespace) -> None:
         f"(ratio to plain {best['plain'] / arrived:.3f}; the last chapter's write and fsync "
         "not counted)"
     )
-    low = {kind: min(cs) for kind, cs in cpus.items()}
-    print(
-        f"CPU seconds per transfer (least, all threads): binary {low['binary']:.3f}, "
-        f"JSON {low['json']:.3f}, plain {low['plain']:.3f}; "
-        f"plain / binary {low['plain'] / low['binary']:.3f}"
-    )
-    spent = sorted(loop_cpu[1:])  # the warm-up round's delivery left out
-    print(
-        f"event-loop thread CPU per binary delivery: least {spent[0] * 1000:.1f} ms, "
-        f"median {spent[len(spent) // 2] * 1000:.1f} ms"
-    )
+    for kind in KINDS:
+        spent = cpu[kind]
+        if not spent["hub"]:
+            continue  # --no-json
+        print(
+            f"CPU ms per {kind:6} transfer (least / median): "
+            + ", ".join(
+                f"{side} {min(s) * 1000:.1f} / {statistics.median(s) * 1000:.1f}"
+                for side, s in spent.items()
+                if not (kind == "plain" and side == "seat loop")
+            )
+        )
     if read_s:
-        print(f"decrypting every chapter at the seat:   {mib / min(read_s[1:]):8.1f} MiB/s")
+        print(f"decrypting every chapter at the seat:   {mib / min(read_s):8.1f} MiB/s")
 
 
 def main() -> None:
@@ -363,9 +418,16 @@ def main() -> None:
     parser.add_argument(
         "--profile",
         metavar="FILE",
-        help="write a cProfile of the event loop during the timed binary deliveries to FILE",
+        help="write cProfiles of both event loops during the timed binary deliveries to "
+        "FILE.hub and FILE.seat",
     )
     parser.add_argument("--read", action="store_true", help="also time decryption at the seat")
+    parser.add_argument(
+        "--no-json",
+        action="store_true",
+        help="leave out the JSON/base64 delivery (to profile the binary one alone, e.g. with "
+        "perf on each process)",
+    )
     args = parser.parse_args()
     if args.repeat < 1 or args.chapters < 1 or args.mb <= 0 or args.window < 1:
         parser.error("--repeat, --chapters, --window and --mb must be positive")

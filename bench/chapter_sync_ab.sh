@@ -1,7 +1,10 @@
 #!/bin/bash
-# Before/after for bench/chapter_sync.py, interleaved: the tree of REV (default: main) and this
-# working tree take turns, ROUNDS times (default 4), so other load falls on both alike. Each
-# run prints its own plain-download baseline measured in the same process.
+# Before/after for bench/chapter_sync.py, interleaved: the code of REV (default: main) and of this
+# working tree take turns, ROUNDS times (default 4), so other load falls on both alike. Both are
+# measured by THIS tree's bench (bench/chapter_sync.py and bench/chapter_sync_seat.py are copied
+# into REV's unpacked tree), so a change of the bench itself (round 6: the seat end in its own
+# process) does not pass for a change of the code. Each run prints its own plain-download
+# baseline measured in the same process pair.
 #
 #   bench/chapter_sync_ab.sh [REV] [ROUNDS] [extra chapter_sync.py options]
 set -euo pipefail
@@ -12,8 +15,9 @@ shift $(( $# > 2 ? 2 : $# ))
 before=$(mktemp -d /tmp/chapter-sync-before.XXXXXX)
 trap 'rm -rf "$before"' EXIT
 git -C "$here" archive "$rev" | tar -x -C "$before"
+cp "$here/bench/chapter_sync.py" "$here/bench/chapter_sync_seat.py" "$before/bench/"
 python="$here/.venv/bin/python"
-echo "before: $rev ($(git -C "$here" rev-parse --short "$rev")); after: $(git -C "$here" rev-parse --short HEAD) + working tree"
+echo "before: $rev ($(git -C "$here" rev-parse --short "$rev")); after: $(git -C "$here" rev-parse --short HEAD) + working tree; bench: this tree's"
 echo "$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $("$python" -V)"
 for i in $(seq 1 "$rounds"); do
   for side in before after; do
@@ -23,11 +27,12 @@ for i in $(seq 1 "$rounds"); do
     out=$(cd "$dir" && "$python" bench/chapter_sync.py --repeat 7 "$@" 2>&1)
     binary=$(echo "$out" | grep 'binary frames' | awk '{print $5}')
     plain=$(echo "$out" | grep 'plain loopback' | awk '{print $5}')
-    ratio=$(echo "$out" | grep 'ratio binary' | awk '{print $NF}')
+    ratio=$(echo "$out" | grep 'ratio binary / plain: ' | awk '{print $NF}')
+    median=$(echo "$out" | grep 'per round' | sed -E 's/.*median ([0-9.]+).*/\1/')
     tail=$(echo "$out" | grep 'last chapter synced' | awk '{print $(NF-2)}')
-    cpu=$(echo "$out" | grep '^CPU' | sed -E 's/.*binary ([0-9.]+),.*plain ([0-9.]+);.*/cpu binary \1 s plain \2 s/' || true)
-    loop=$(echo "$out" | grep '^event-loop' | sed -E 's/.*least ([0-9.]+) ms.*/loop cpu \1 ms/' || true)
-    printf '%s load %-5s %-6s binary %6s MiB/s  plain %6s MiB/s  ratio %s  tail %s ms  %s  %s\n' \
-      "$(date -u +%H:%M:%S)" "$load" "$side" "$binary" "$plain" "$ratio" "$tail" "${cpu:-}" "${loop:-}"
+    cpu=$(echo "$out" | grep '^CPU ms per binary' \
+      | sed -E 's/.*hub loop ([0-9.]+) .*seat loop ([0-9.]+) .*/loop cpu hub \1 ms seat \2 ms/')
+    printf '%s load %-5s %-6s binary %6s MiB/s  plain %6s MiB/s  ratio %s (median %s)  tail %s ms  %s\n' \
+      "$(date -u +%H:%M:%S)" "$load" "$side" "$binary" "$plain" "$ratio" "$median" "$tail" "$cpu"
   done
 done

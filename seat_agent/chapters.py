@@ -42,8 +42,9 @@ import asyncio
 import contextlib
 import json
 import shutil
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 
 import structlog
@@ -299,15 +300,17 @@ class ChapterCache:
     def _have(self, chapter: ManifestChapter, digest: str) -> bool:
         return chapter.sha256 in self._stored or digest in self._pending
 
-    def _missing(self) -> list[str]:
+    def _missing(self) -> Iterator[str]:
+        """The chunks not here, in reading order, each once; lazily, as a request takes only
+        what its window has room for (it runs after every chunk)."""
         seen: set[str] = set()
-        out = []
         for c in sorted(self._chapters, key=lambda c: c.position):
+            if c.sha256 in self._stored:
+                continue
             for h in c.chunks:
-                if not self._have(c, h) and h not in seen:
+                if h not in self._pending and h not in seen:
                     seen.add(h)
-                    out.append(h)
-        return out
+                    yield h
 
     async def _request_more(self) -> None:
         if not self._online or self._stalled or self._send is None:
@@ -315,7 +318,7 @@ class ChapterCache:
         room = self._window - len(self._requested)
         if self._requested and room < max(1, self._window // 2):
             return  # more than half a window in flight: ask when half of it has arrived
-        ask = [h for h in self._missing() if h not in self._requested][: max(0, room)]
+        ask = list(islice((h for h in self._missing() if h not in self._requested), max(0, room)))
         for i in range(0, len(ask), MAX_CHUNKS_PER_REQUEST):
             batch = tuple(ask[i : i + MAX_CHUNKS_PER_REQUEST])
             self._requested.update(batch)

@@ -23,13 +23,13 @@ import asyncio
 import contextlib
 import random as _random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import structlog
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake
+from websockets.exceptions import ConnectionClosed, ConnectionClosedOK, InvalidHandshake
 from websockets.typing import Subprotocol
 
 from seat_agent.errors import HubKeyChanged, HubRefused, StateDirError
@@ -161,6 +161,29 @@ async def _cancel_and_wait(task: asyncio.Task[None]) -> None:
         raise failure
 
 
+async def _messages(ws: ClientConnection) -> AsyncIterator[str | bytes | bytearray]:
+    """The connection's messages, a message of one frame as that frame's own buffer.
+
+    Iterating ``ws`` (``recv``) joins the frames of every message into a new object, even the
+    single frame of a chunk: one more copy of every chunk's bytes on the seat's event loop.
+    ``recv_streaming`` hands each frame's data over as ``websockets`` parsed it (a
+    ``bytearray`` for a binary frame); a message of several frames (the hub never sends one)
+    is joined here as ``recv`` would. Ends as iterating ``ws`` does: quietly after a normal
+    close, else with ``ConnectionClosed``."""
+    while True:
+        try:
+            parts = [part async for part in ws.recv_streaming()]
+        except ConnectionClosedOK:
+            return
+        first = parts[0]  # never empty: the first frame is yielded before any other
+        if len(parts) == 1:
+            yield first
+        elif isinstance(first, str):
+            yield "".join(cast(list[str], parts))
+        else:
+            yield b"".join(cast(list[bytes], parts))
+
+
 async def _converse(
     ws: ClientConnection,
     conn: Endpoint,
@@ -184,13 +207,14 @@ async def _converse(
     try:
         await sock.flush()
         with contextlib.suppress(ConnectionClosed):
-            async for frame in ws:
-                if isinstance(frame, bytes):
-                    conn.receive_bytes(frame, monotonic())  # a chunk, if agreed
-                else:
+            async for frame in _messages(ws):
+                binary = not isinstance(frame, str)
+                if isinstance(frame, str):
                     conn.receive_text(frame, monotonic())
+                else:
+                    conn.receive_bytes(frame, monotonic())  # a chunk, if agreed
                 sock.frame_handled()
-                if isinstance(frame, bytes) and conn.only_ack_waiting:
+                if binary and conn.only_ack_waiting:
                     # A chunk's ack waits a moment: the cache's next chunk request (every
                     # half window) or the delay carries one cumulative ack for the run,
                     # instead of a frame (and the hub's decoding of it) per chunk.

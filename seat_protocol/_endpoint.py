@@ -115,7 +115,7 @@ class Endpoint:
         except ProtocolError as exc:
             self._fail(exc)
 
-    def receive_bytes(self, data: bytes, now: float) -> None:
+    def receive_bytes(self, data: bytes | bytearray, now: float) -> None:
         """A binary frame: a chunk in a framing this end agreed to (``_decode_binary``)."""
         if self.state in _DONE:
             return
@@ -253,7 +253,7 @@ class Endpoint:
         if self.state not in _DONE:
             self._queue_ack(cursor.last)
 
-    def _decode_binary(self, data: bytes) -> Message:
+    def _decode_binary(self, data: bytes | bytearray) -> Message:
         raise MalformedMessage("binary frame where no binary framing was agreed")
 
     def _handle_control(self, msg: Message, now: float) -> None:

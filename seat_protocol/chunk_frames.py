@@ -69,9 +69,13 @@ def encode_chunk_frame(msg: Chunk) -> bytes:
     return header + raw
 
 
-def decode_chunk_frame(frame: bytes) -> Chunk:
+def decode_chunk_frame(frame: bytes | bytearray) -> Chunk:
     """The chunk in a binary frame; any defect raises ``MalformedMessage`` (or
-    ``MessageTooBig`` over the protocol's frame limit) with the reason the close carries."""
+    ``MessageTooBig`` over the protocol's frame limit) with the reason the close carries.
+
+    ``frame`` may be the receiving library's own buffer (the seat agent takes single-frame
+    messages as ``websockets`` parsed them, ``seat_agent.connection``): the chunk's bytes are
+    copied out of it once, through a view, into the ``bytes`` the chunk keeps."""
     size = len(frame)
     if size > MAX_MESSAGE_BYTES:
         raise MessageTooBig(f"binary frame is {size} bytes, the limit is {MAX_MESSAGE_BYTES}")
@@ -96,4 +100,4 @@ def decode_chunk_frame(frame: bytes) -> Chunk:
         raise MalformedMessage(
             f"binary frame's length field says {length} bytes, it carries {size - HEADER_SIZE}"
         )
-    return Chunk.of(digest.hex(), frame[HEADER_SIZE:], seq=seq)
+    return Chunk.of(digest.hex(), memoryview(frame)[HEADER_SIZE:], seq=seq)

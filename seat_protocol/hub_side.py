@@ -342,7 +342,7 @@ class HubConnection(Endpoint):
 
     # --- handshake -------------------------------------------------------------------------
 
-    def _decode_binary(self, data: bytes) -> Message:
+    def _decode_binary(self, data: bytes | bytearray) -> Message:
         raise MalformedMessage("a seat sends no binary frames")
 
     def _fail(self, exc: ProtocolError) -> None:

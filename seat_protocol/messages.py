@@ -533,10 +533,11 @@ class Chunk(AppMessage):
         return raw
 
     @classmethod
-    def of(cls, sha256: str, raw: bytes, *, seq: int = 0) -> Chunk:
+    def of(cls, sha256: str, raw: bytes | memoryview, *, seq: int = 0) -> Chunk:
         """The chunk message for ``raw``, with the same checks as the constructor. Its
         base64 ``data`` is made only if something reads it (the JSON form): a chunk sent as
-        a binary frame (``seat_protocol.chunk_frames``) is never turned into base64."""
+        a binary frame (``seat_protocol.chunk_frames``) is never turned into base64. Bytes
+        are kept as they are; a view is copied once into bytes."""
         _check_sha256(sha256, "sha256")
         _check(len(raw) <= CHUNK_SIZE, "data", f"must decode to at most {CHUNK_SIZE} bytes")
         return cls._unchecked(seq, sha256, None, bytes(raw))

@@ -140,7 +140,7 @@ class SeatConnection(Endpoint):
             )
         )
 
-    def _decode_binary(self, data: bytes) -> Message:
+    def _decode_binary(self, data: bytes | bytearray) -> Message:
         if not self._framings:
             raise MalformedMessage("binary frame, but this seat offered no binary chunk framing")
         return decode_chunk_frame(data)

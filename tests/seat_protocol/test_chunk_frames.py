@@ -44,6 +44,16 @@ def _frame(
     return head + data
 
 
+def test_a_frame_in_the_receivers_own_buffer_gives_the_chunk_as_bytes() -> None:
+    # The seat agent hands over a binary frame as websockets parsed it (a bytearray): the
+    # chunk keeps its own bytes (a copy), so the buffer may be reused or changed afterwards.
+    buffer = bytearray(encode_chunk_frame(Chunk.of(DIGEST, DATA, seq=3)))
+    chunk = decode_chunk_frame(buffer)
+    buffer[HEADER_SIZE:] = b"x" * len(DATA)
+    assert type(chunk.raw) is bytes
+    assert (chunk.seq, chunk.sha256, chunk.raw) == (3, DIGEST, DATA)
+
+
 def test_the_frame_is_the_documented_header_then_the_raw_bytes() -> None:
     frame = encode_chunk_frame(Chunk.of(DIGEST, DATA, seq=7))
     assert HEADER_SIZE == 52

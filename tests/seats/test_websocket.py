@@ -10,6 +10,7 @@ from collections.abc import Callable
 import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
+from websockets.typing import Subprotocol
 
 from evaluation_hub.errors import Conflict, Forbidden, NotFound
 from evaluation_hub.seats import enrolment
@@ -17,7 +18,7 @@ from seat_agent.connection import SeatLink, enroll, wait_for_approval
 from seat_agent.errors import HubRefused
 from seat_agent.keys import SeatIdentity
 from seat_protocol.events import Connected, Event
-from seat_protocol.messages import MAX_MESSAGE_BYTES
+from seat_protocol.messages import MAX_MESSAGE_BYTES, SUBPROTOCOL
 from tests.seats.conftest import DL_ADMIN, HH_ADMIN, NOW, HubUnderTest, enrol_approved
 
 MakeIdentity = Callable[..., SeatIdentity]
@@ -222,3 +223,13 @@ async def test_malformed_hello_is_refused_with_4001(hub: HubUnderTest) -> None:
     assert refused["code"] == 4001
     assert refused["reason"] == "protocol error: hello message is missing field 'seat_id'"
     assert ws.close_code == 4001
+
+
+async def test_the_hub_declines_compression_even_when_a_client_offers_it(hub: HubUnderTest) -> None:
+    # Chunks are ciphertext: deflating them would cost the hub's CPU and gain nothing.
+    async with connect(
+        hub.url, subprotocols=[Subprotocol(SUBPROTOCOL)], compression="deflate"
+    ) as ws:
+        assert ws.response is not None
+        assert ws.subprotocol == SUBPROTOCOL
+        assert "Sec-WebSocket-Extensions" not in ws.response.headers

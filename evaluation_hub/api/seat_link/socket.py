@@ -387,7 +387,11 @@ async def seat_socket(request: web.Request) -> web.WebSocketResponse:
     # The codec refuses frames over the protocol's limits with 4006. aiohttp's own cap sits
     # above them only to bound memory: it closes with the standard 1009 before the codec sees
     # the frame, so it must not be the limit the protocol documents.
-    ws = web.WebSocketResponse(protocols=(SUBPROTOCOL,), max_msg_size=2 * MAX_MESSAGE_BYTES)
+    # No permessage-deflate, even to a client that offers it: chunks are ciphertext, which
+    # does not compress, and deflating 256 KiB per chunk would cost the hub's CPU for nothing.
+    ws = web.WebSocketResponse(
+        protocols=(SUBPROTOCOL,), max_msg_size=2 * MAX_MESSAGE_BYTES, compress=False
+    )
     await ws.prepare(request)
     enrolled: EnrolledSeat | None = None
     conn = HubConnection(
