@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.test_wall_page import _sign_in, _wait_decoding
+from tests.browser.test_wall_page import _frames_decoded, _sign_in, _wait_decoding
 from tests.janus.conftest import plane
 from tests.live.conftest import Rig, eventually
 
@@ -32,3 +32,33 @@ async def test_the_wall_watches_a_seat_through_janus(browser: Any, rig: Rig) -> 
     seat = next(s for s in rig.seats if s.seat_key == "DL.DL-01")
     await seat.stop()
     await tile.locator(".state").filter(has_text="中断").wait_for(timeout=30_000)
+
+
+async def test_the_wall_subscribes_anew_when_the_seat_publishes_anew(
+    browser: Any, rig: Rig
+) -> None:
+    seat = await rig.publish("DL-01", "DL", retry_delay=60.0)
+    await eventually(lambda: plane(rig).status("DL.DL-01").state == "live", "DL-01 is live")
+    dl01 = rig.ids["seats"]["DL-01"]
+    page = await browser.new_page()
+    await _sign_in(page, rig, "dl_supervisor")
+    await _wait_decoding(page, dl01)
+    tile = page.locator(f".tile[data-seat-id='{dl01}']")
+    first = await tile.get_attribute("data-viewer-id")
+
+    # The seat's control link breaks: on the new one it publishes anew (a new Janus feed). The
+    # page's connection to Janus stays up, its feed gone: the tile subscribes to the new one.
+    socket = seat.link.socket
+    assert socket is not None
+    socket.transport.abort()
+    await eventually(lambda: plane(rig).status("DL.DL-01").publications == 2, "published anew")
+    await eventually(lambda: plane(rig).status("DL.DL-01").state == "live", "live again")
+    for _ in range(300):
+        viewer = await tile.get_attribute("data-viewer-id")
+        if viewer not in (None, first) and await _frames_decoded(page, dl01) > 0:
+            break
+        await page.wait_for_timeout(100)
+    else:
+        raise AssertionError(f"the tile kept its viewer #{first} of the seat's old feed")
+    assert await page.evaluate("window.wall.resubscribed") == 1
+    await eventually(lambda: plane(rig).status("DL.DL-01").viewers == 1, "the old one closed")

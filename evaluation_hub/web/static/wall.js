@@ -24,8 +24,9 @@ let events = null;        // EventSource of the selected session
 let statsTimer = null;
 const tiles = new Map();  // seat_id -> tile state
 // For tests and diagnostics: the viewer peer connections by seat id; how many viewers were
-// reopened at once because their seat's media had moved to another hub process.
-window.wall = { viewers: new Map(), moved: 0 };
+// reopened at once because their seat's media had moved to another hub process, and how many
+// Janus subscriptions were renewed because their seat published anew.
+window.wall = { viewers: new Map(), moved: 0, resubscribed: 0 };
 
 const sessionId = () => $("#session").value;
 
@@ -58,7 +59,7 @@ function makeTile(seat) {
   const tile = {
     seat, node, video, notice, pc: null, viewerId: null, alerts: new Map(), previous: null,
     retry: null, attempts: 0, connectedAt: null, disconnected: null, closed: false,
-    republished: false,
+    republished: false, stale: false,
   };
   node.addEventListener("click", () => toggleEnlarged(tile));
   notice.querySelector(".retry").addEventListener("click", (ev) => {
@@ -182,6 +183,7 @@ function connectionLost(tile, pc) {
 async function watch(tile) {
   const pc = new RTCPeerConnection();
   tile.pc = pc;
+  tile.stale = false;
   const janus = tile.seat.media === "janus";
   if (!janus) {
     pc.addTransceiver("video", { direction: "recvonly" });
@@ -266,6 +268,10 @@ async function watch(tile) {
 // for at once (the hub places it where the seat's media is). Any other drop keeps the grace.
 
 function seatAnnounced(tile, state) {
+  if (tile.seat.media === "janus") {
+    janusPublication(tile, state);
+    return;
+  }
   if (!tile.pc || !WATCHABLE.has(state)) return;
   tile.republished = true;
   if (tile.pc.connectionState === "disconnected") movedAway(tile, tile.pc);
@@ -276,11 +282,32 @@ function movedAway(tile, pc) {
   if (tile.pc !== pc || !tile.republished || tile.closed) return false;
   tile.republished = false;
   window.wall.moved += 1;
+  reopen(tile);
+  return true;
+}
+
+// With Janus the viewer's connection is to Janus, which outlives any hub process, and its
+// subscription is to one publication of the seat (a Janus feed). When the seat publishes anew
+// (its network dropped, or the hub process relaying its offers died), that feed is gone while
+// the connection stays up, silent: it never fails, so nothing above would replace it. A seat
+// announced "connecting" begins a new publication: the tile's viewer is stale from then on, and
+// a new subscription is asked for as soon as the seat is watchable again (its new feed exists).
+function janusPublication(tile, state) {
+  if (state === "connecting") {
+    if (tile.pc) tile.stale = true;
+    return;
+  }
+  if (!tile.pc || !tile.stale || !WATCHABLE.has(state) || tile.closed) return;
+  window.wall.resubscribed += 1;
+  reopen(tile);
+}
+
+// The tile's viewer dropped on both sides and a new one asked for at once.
+function reopen(tile) {
   stopViewer(tile);
   cancelRetry(tile);
   showNotice(tile, "观看连接中断，正在重新连接……", true);
   watch(tile);
-  return true;
 }
 
 // Closes the tile's viewer, on both sides; a pending retry is left to its caller.
