@@ -5,6 +5,7 @@ holds it, decides each, once."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -94,3 +95,31 @@ async def test_a_subscription_is_answered_and_spent_by_the_process_holding_it(
     async with one.http.delete(url, headers=headers) as resp:
         body = await problem(resp, 404)
     assert body["detail"] == f"观看连接 #{viewer.viewer_id} 不存在或已关闭"
+
+
+async def test_a_seat_whose_link_moved_to_another_process_is_watched_from_the_first(
+    two_rigs: tuple[Rig, Rig], janus_viewers: Callable[[], JanusViewer]
+) -> None:
+    one, two = two_rigs
+    session, seat_id = one.ids["session"], one.ids["seats"]["DL-01"]
+    seat = await one.publish("DL-01", "DL", retry_delay=60.0)
+    await eventually(lambda: plane(one).status("DL.DL-01").state == "live", "DL-01 is live")
+    # The seat's link drops and comes back through the other process (round-robin): it
+    # publishes anew there, and its first publication, through the first process, ends.
+    seat.link.identity = dataclasses.replace(
+        seat.link.identity, hub_url=f"ws://127.0.0.1:{two.server.port}/ws/seat"
+    )
+    socket = seat.link.socket
+    assert socket is not None
+    socket.transport.abort()
+    await eventually(lambda: plane(two).status("DL.DL-01").state == "live", "live via two")
+    await eventually(lambda: plane(one).status("DL.DL-01").state == "lost", "ended at one")
+
+    # The first process, whose own publisher of the seat is gone, sees it live in the room and
+    # subscribes to its new feed.
+    headers = await one.login("km_supervisor")
+    assert (await one.seat_row(session, headers, "DL-01"))["state"] == "live"
+    viewer = janus_viewers()
+    await viewer.watch(one, session, seat_id, headers)
+    await eventually(lambda: "video" in viewer.tracks, "the viewer gets a video track")
+    await asyncio.wait_for(viewer.tracks["video"].recv(), 20)  # type: ignore[attr-defined]
