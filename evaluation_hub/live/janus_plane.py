@@ -251,6 +251,7 @@ class JanusPlane:
             pub.recording = base
             handle.on_event = lambda event: self._on_publisher_event(pub, event)
             self._publishers[seat_key] = pub
+            self._spawn(videoroom.kick_others(handle, room, seat_key, feed))
             if base is not None and recordings is not None:
                 recordings.follow(base, handle)
             self._refresh(pub)
@@ -344,9 +345,8 @@ class JanusPlane:
     async def statuses(
         self, seat_keys: list[str], *, session_id: int | None = None
     ) -> dict[str, SeatStatus]:
-        """Each seat's state: this process's publishers' as their events tell, the others' from
-        the session room's participants (a seat publishing through another hub process, also
-        after its publication through this one ended: its link moved there)."""
+        """Each seat's state: this process's publishers' as their events tell; the others', and
+        those whose publication here ended (their link moved), from the room's participants."""
         found = {key: self.status(key) for key in seat_keys}
         missing = [key for key, status in found.items() if status.state in ("offline", "lost")]
         if not missing or session_id is None:
