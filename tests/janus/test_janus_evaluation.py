@@ -136,13 +136,12 @@ async def test_the_evaluation_on_janus_with_the_wall_in_chromium(
     assert await page.evaluate("window.wall.resubscribed") >= 1
     picture_back = time.monotonic() - killed
     run.mark("wall playing again")
+    run.open_gate()  # the rest of the evaluation through the two left, meanwhile
 
     async def resumed() -> bool:
         return any(seg.started_at > killed_at for seg in await _segments(run, keys[PUBLISHER]))
 
     await until(resumed, "a recording segment of the seat begun after the kill")
-
-    run.open_gate()
     await run.finish()  # report_signed, each save exactly once, ``audit verify``
     assert victim.proc is not None and victim.proc.returncode == -signal.SIGKILL
 
