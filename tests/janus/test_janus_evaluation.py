@@ -7,7 +7,8 @@ control link: it subscribes to both seats through Janus and decodes their video.
 
 Mid-evaluation the process holding that seat's link is killed (SIGKILL): its seats reconnect
 through nginx to the others, the publishing seat publishes to Janus again through the process it
-lands on, and the wall, never reloaded, decodes both seats again. The evaluation ends
+lands on, and the wall, never reloaded, decodes both seats again; Janus's room then holds one
+feed per publishing seat, nothing of the killed process's. The evaluation ends
 ``report_signed`` with every save exactly once and the audit chain verified; each publication
 of the two seats has its recording hashed into the chain (Janus records, the hub converts), the
 files on disk as hashed.
@@ -27,8 +28,11 @@ import pytest
 from sqlalchemy import select
 
 from evaluation_hub.audit.models import AuditEventRow
+from evaluation_hub.live.janus_rooms import room_for
+from media.janus import videoroom
+from media.janus.client import JanusSession
 from tests.browser.test_wall_page import _frames_decoded, _sign_in
-from tests.e2e.conftest import until
+from tests.e2e.conftest import TOKEN_SECRET, until
 from tests.faults.harness import Evaluation
 from tests.faults.nginx_rig import NGINX, PUBLISHER, NamedHub, holder, hubs_behind_nginx
 from tests.faults.test_three_hubs import _segments
@@ -95,7 +99,7 @@ async def _decoding(page: Any, seat_id: int, frames: int = 10) -> str:
 
 
 async def test_the_evaluation_on_janus_with_the_wall_in_chromium(
-    browser: Any, behind_nginx: tuple[Evaluation, list[NamedHub]]
+    browser: Any, janus: JanusServer, behind_nginx: tuple[Evaluation, list[NamedHub]]
 ) -> None:
     run, hubs = behind_nginx
     await run.start()
@@ -137,6 +141,14 @@ async def test_the_evaluation_on_janus_with_the_wall_in_chromium(
     picture_back = time.monotonic() - killed
     run.mark("wall playing again")
     run.open_gate()  # the rest of the evaluation through the two left, meanwhile
+    # Janus's room holds one feed per publishing seat: nothing of the killed process's is left.
+    watcher = await JanusSession.create(janus.url, api_secret=janus.api_secret)
+    try:
+        handle = await watcher.attach()
+        present = await videoroom.participants(handle, room_for(run.sid, TOKEN_SECRET.encode()))
+        assert sorted(p.display for p in present if p.publishing) == sorted(keys.values())
+    finally:
+        await watcher.close()
 
     async def resumed() -> bool:
         return any(seg.started_at > killed_at for seg in await _segments(run, keys[PUBLISHER]))
