@@ -13,6 +13,7 @@ from tests.janus.conftest import plane
 from tests.live.conftest import Rig, eventually
 from tests.talkback.test_announcements import send
 from tests.talkback.test_voice import offer_to_speak
+from tests.talkback.test_voice_processes import _end
 
 
 async def test_push_to_talk_and_an_announcement_reach_a_seat_publishing_to_janus(
@@ -44,11 +45,7 @@ async def test_push_to_talk_and_an_announcement_reach_a_seat_publishing_to_janus
         try:
             assert (started["seats"], started["listening"]) == (["DL.DL-01"], ["DL.DL-01"])
             await eventually(lambda: receiver.frames >= 25, "the seat decoded half a second")
-            headers = await rig.login("dl_supervisor")
-            url = f"{rig.base}/api/talkback/voice/{started['talk_id']}"
-            async with rig.http.delete(url, headers=headers) as resp:
-                assert resp.status == 200, await resp.text()
-                ended = await resp.json()
+            ended = await _end(rig, "dl_supervisor", started["talk_id"], 200)
             assert ended["talk_id"] == started["talk_id"] and ended["frames"] > 0
         finally:
             await speaker.close()
