@@ -251,6 +251,7 @@ class JanusPlane:
             pub.recording = base
             handle.on_event = lambda event: self._on_publisher_event(pub, event)
             self._publishers[seat_key] = pub
+            self._spawn(videoroom.kick_others(handle, room, seat_key, feed))
             if base is not None and recordings is not None:
                 recordings.follow(base, handle)
             self._refresh(pub)
@@ -344,10 +345,10 @@ class JanusPlane:
     async def statuses(
         self, seat_keys: list[str], *, session_id: int | None = None
     ) -> dict[str, SeatStatus]:
-        """Each seat's state: this process's publishers' as their events tell, the others' from
-        the session room's participants (a seat publishing through another hub process)."""
+        """Each seat's state: this process's publishers' as their events tell; the others', and
+        those whose publication here ended (their link moved), from the room's participants."""
         found = {key: self.status(key) for key in seat_keys}
-        missing = [key for key, status in found.items() if status.state == "offline"]
+        missing = [key for key, status in found.items() if status.state in ("offline", "lost")]
         if not missing or session_id is None:
             return found
         try:
@@ -360,7 +361,8 @@ class JanusPlane:
             logger.debug("janus participants of session %s unavailable: %s", session_id, exc)
             return found
         for key in missing:
-            if key in publishing:
+            pub = self._publishers.get(key)
+            if key in publishing and (pub is None or publishing[key] != pub.feed):
                 found[key] = SeatStatus("live", (), (), found[key].viewers, 1)
         return found
 
@@ -377,8 +379,10 @@ class JanusPlane:
         """A single-use subscription to ``seat_key``'s feed (access already checked)."""
         pub = self._publishers.get(seat_key)
         session, room = await self._room(session_id)
-        try:  # published through another hub process, if not this one
-            feed = pub.feed if pub else (await published_feeds(session, room)).get(seat_key)
+        try:  # published through another hub process, if not (or no longer) this one
+            feed = pub.feed if pub is not None and not pub.ended else None
+            if feed is None:
+                feed = (await published_feeds(session, room)).get(seat_key)
         except JanusError as exc:
             raise MediaRefused(*_UNAVAILABLE) from exc
         if feed is None:

@@ -9,10 +9,11 @@ Every SDP is complete (no trickle): the offers and answers here carry their cand
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
-from media.errors import JanusRefused
+from media.errors import JanusError, JanusRefused
 from media.janus.client import JanusHandle
 
 __all__ = [
@@ -23,11 +24,14 @@ __all__ = [
     "Room",
     "create_room",
     "destroy_room",
+    "kick_others",
     "participants",
     "publish",
     "start",
     "subscribe",
 ]
+
+logger = logging.getLogger(__name__)
 
 #: VideoRoom's error code when a room with that id exists already
 ROOM_EXISTS = 427
@@ -114,6 +118,28 @@ async def participants(handle: JanusHandle, room: Room) -> list[Participant]:
         Participant(int(p["id"]), str(p.get("display", "")), bool(p.get("publisher")))
         for p in data.get("participants", [])
     ]
+
+
+async def kick_others(handle: JanusHandle, room: Room, display: str, keep: int) -> list[int]:
+    """Put out of ``room`` every participant shown as ``display`` but the feed ``keep`` (with the
+    room's secret): the feeds put out. A seat publishing anew leaves one feed of it in its room:
+    an older one (its seat agent died, and another hub process still holds its publisher) would
+    otherwise stay, silent, for subscribers to pick. Best effort: with Janus unreachable, none."""
+    kicked: list[int] = []
+    try:
+        for p in await participants(handle, room):
+            if p.display != display or p.feed == keep:
+                continue
+            body = {"request": "kick", "room": room.id, "secret": room.secret, "id": p.feed}
+            try:
+                await handle.request(body)
+            except JanusRefused as exc:
+                if exc.code != NO_SUCH_FEED:  # gone meanwhile: as good as put out
+                    raise
+            kicked.append(p.feed)
+    except JanusError as exc:
+        logger.warning("older participants %r of room %s not put out: %s", display, room.id, exc)
+    return kicked
 
 
 async def publish(

@@ -18,14 +18,18 @@ const RETRY_MAX_MS = 30000;
 // A connection "disconnected" this long is treated as failed (Chromium itself only gives up on
 // it much later).
 const DISCONNECTED_GRACE_MS = 5000;
+// With Janus, a connected viewer of a live seat that decodes no frame this long is subscribed
+// to a feed that is gone (see janusPublication) and is renewed.
+const STALLED_MS = 4000;
 
 let me = null;
 let events = null;        // EventSource of the selected session
 let statsTimer = null;
 const tiles = new Map();  // seat_id -> tile state
 // For tests and diagnostics: the viewer peer connections by seat id; how many viewers were
-// reopened at once because their seat's media had moved to another hub process.
-window.wall = { viewers: new Map(), moved: 0 };
+// reopened at once because their seat's media had moved to another hub process, and how many
+// Janus subscriptions were renewed because their seat published anew.
+window.wall = { viewers: new Map(), moved: 0, resubscribed: 0 };
 
 const sessionId = () => $("#session").value;
 
@@ -58,7 +62,7 @@ function makeTile(seat) {
   const tile = {
     seat, node, video, notice, pc: null, viewerId: null, alerts: new Map(), previous: null,
     retry: null, attempts: 0, connectedAt: null, disconnected: null, closed: false,
-    republished: false,
+    republished: false, stale: false, stalledSince: null,
   };
   node.addEventListener("click", () => toggleEnlarged(tile));
   notice.querySelector(".retry").addEventListener("click", (ev) => {
@@ -182,6 +186,8 @@ function connectionLost(tile, pc) {
 async function watch(tile) {
   const pc = new RTCPeerConnection();
   tile.pc = pc;
+  tile.stale = false;
+  tile.stalledSince = null;
   const janus = tile.seat.media === "janus";
   if (!janus) {
     pc.addTransceiver("video", { direction: "recvonly" });
@@ -266,6 +272,10 @@ async function watch(tile) {
 // for at once (the hub places it where the seat's media is). Any other drop keeps the grace.
 
 function seatAnnounced(tile, state) {
+  if (tile.seat.media === "janus") {
+    janusPublication(tile, state);
+    return;
+  }
   if (!tile.pc || !WATCHABLE.has(state)) return;
   tile.republished = true;
   if (tile.pc.connectionState === "disconnected") movedAway(tile, tile.pc);
@@ -276,11 +286,34 @@ function movedAway(tile, pc) {
   if (tile.pc !== pc || !tile.republished || tile.closed) return false;
   tile.republished = false;
   window.wall.moved += 1;
+  reopen(tile);
+  return true;
+}
+
+// With Janus the viewer's connection is to Janus, which outlives any hub process, and its
+// subscription is to one publication of the seat (a Janus feed). When the seat publishes anew
+// (its network dropped, or the hub process relaying its offers died), that feed is gone while
+// the connection stays up, silent: it never fails, so nothing above would replace it. A seat
+// announced "connecting" begins a new publication: the tile's viewer is stale from then on, and
+// a new subscription is asked for as soon as the seat is watchable again (its new feed exists).
+// A wall that missed the announcement (its event stream was on a process that died, and came
+// back after it) notices the silence instead: see janusStalled.
+function janusPublication(tile, state) {
+  if (state === "connecting") {
+    if (tile.pc) tile.stale = true;
+    return;
+  }
+  if (!tile.pc || !tile.stale || !WATCHABLE.has(state) || tile.closed) return;
+  window.wall.resubscribed += 1;
+  reopen(tile);
+}
+
+// The tile's viewer dropped on both sides and a new one asked for at once.
+function reopen(tile) {
   stopViewer(tile);
   cancelRetry(tile);
   showNotice(tile, "观看连接中断，正在重新连接……", true);
   watch(tile);
-  return true;
 }
 
 // Closes the tile's viewer, on both sides; a pending retry is left to its caller.
@@ -303,17 +336,34 @@ function closeTile(tile) {
   stopViewer(tile);
 }
 
+// Whether the tile's Janus viewer ``pc``, connected to a live seat, has decoded no new frame
+// (``frames`` so far) for STALLED_MS: then it was dropped and a new one asked for.
+function janusStalled(tile, pc, frames) {
+  if (tile.seat.media !== "janus" || tile.pc !== pc || tile.closed) return false;
+  if (tile.state !== "live" || pc.connectionState !== "connected"
+      || tile.stalledSince === null || frames !== tile.stalledSince.frames) {
+    tile.stalledSince = { frames, at: performance.now() };
+    return false;
+  }
+  if (performance.now() - tile.stalledSince.at < STALLED_MS) return false;
+  window.wall.resubscribed += 1;
+  reopen(tile);
+  return true;
+}
+
 // --- statistics (from the browser's own receiving side) ---------------------------------------
 
 async function updateStats(tile) {
-  if (!tile.pc) return;
-  const report = await tile.pc.getStats();
+  const pc = tile.pc;
+  if (!pc) return;
+  const report = await pc.getStats();
   let video = null;
   let pair = null;
   report.forEach((s) => {
     if (s.type === "inbound-rtp" && s.kind === "video") video = s;
     if (s.type === "candidate-pair" && s.state === "succeeded" && s.nominated) pair = s;
   });
+  if (janusStalled(tile, pc, video ? video.framesDecoded || 0 : 0)) return;
   if (!video) return;
   const now = { at: video.timestamp, bytes: video.bytesReceived, frames: video.framesDecoded || 0,
                 lost: video.packetsLost || 0, received: video.packetsReceived || 0 };
