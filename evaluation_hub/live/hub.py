@@ -41,6 +41,7 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.exceptions import InternalError, InvalidAccessError, InvalidStateError, OperationError
 
 from evaluation_hub.bus.base import Bus
+from evaluation_hub.live.background import Background
 from evaluation_hub.live.recording import SeatRecordings
 from evaluation_hub.live.status import (
     MediaRefused,
@@ -149,7 +150,7 @@ class LiveHub:
         self._publishers: dict[str, _Publisher] = {}
         self._viewers: dict[int, ViewerSession] = {}
         self._viewer_ids = first_viewer_id()
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._background = Background()
         self._loop_task: asyncio.Task[None] | None = None
         self._closed = False
 
@@ -178,9 +179,7 @@ class LiveHub:
                 await pub.pc.close()
             await pub.forwarder.close()
         self._publishers.clear()
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._background.close()
 
     # --- publishers ----------------------------------------------------------------------
 
@@ -249,7 +248,8 @@ class LiveHub:
                     seat_key,
                     "seat",
                     {"offer_id": offer_id, "publication": pub.publications},
-                )
+                ),
+                write=True,
             )
             description = pc.localDescription
             assert description is not None
@@ -312,7 +312,8 @@ class LiveHub:
         self._spawn(self._close_unless_connected(viewer))
 
         self._spawn(
-            self._record("live.viewer_opened", seat_key, username, {"viewer_id": viewer.id})
+            self._record("live.viewer_opened", seat_key, username, {"viewer_id": viewer.id}),
+            write=True,
         )
         description = pc.localDescription
         assert description is not None
@@ -358,7 +359,8 @@ class LiveHub:
             if reason is not None:
                 payload["reason"] = reason
             self._spawn(
-                self._record("live.viewer_closed", viewer.seat_key, viewer.username, payload)
+                self._record("live.viewer_closed", viewer.seat_key, viewer.username, payload),
+                write=True,
             )
         for track in viewer.tracks:
             track.stop()
@@ -426,7 +428,8 @@ class LiveHub:
         self._spawn(self._bus.publish(seat_channel(pub.seat_key), event))
         if state in ("live", "lost"):
             self._spawn(
-                self._record(f"live.seat_{state}", pub.seat_key, "hub", {"offer_id": pub.offer_id})
+                self._record(f"live.seat_{state}", pub.seat_key, "hub", {"offer_id": pub.offer_id}),
+                write=True,
             )
 
     def _on_alert(self, seat_key: str, alert: ConductAlert) -> None:
@@ -440,10 +443,12 @@ class LiveHub:
         event = alert_fields(alert)
         self._spawn(self._bus.publish(seat_channel(seat_key), {"type": "live.alert", **event}))
         kind = "live.alert_raised" if alert.cleared_at is None else "live.alert_cleared"
-        self._spawn(self._record(kind, seat_key, "conduct-monitor", audited_alert(alert)))
+        self._spawn(
+            self._record(kind, seat_key, "conduct-monitor", audited_alert(alert)), write=True
+        )
         if self._alerts is not None:
             # Raised and cleared alike: a clearing closes the occurrence on its incident.
-            self._spawn(self._report_alert(seat_key, alert))
+            self._spawn(self._report_alert(seat_key, alert), write=True)
 
     async def _stats_loop(self) -> None:
         while True:
@@ -489,7 +494,5 @@ class LiveHub:
         except Exception:
             logger.exception("conduct alert %s of seat %s not recorded", alert.kind, seat_key)
 
-    def _spawn(self, coro: Awaitable[Any]) -> None:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+    def _spawn(self, coro: Awaitable[Any], *, write: bool = False) -> None:
+        self._background.spawn(coro, write=write)
