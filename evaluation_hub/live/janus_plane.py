@@ -8,9 +8,9 @@ Janus's API secret, and Janus's HTTP API is to be reachable by the hub only.
   ``media_answer``. The seat agent is the same for both backends.
 * A viewer is a **single-use subscription** to one seat's feed: the hub joins as a subscriber
   (Janus offers) and hands the browser the offer, a viewer id and a one-time token; the
-  browser's answer comes back with the token (:meth:`JanusPlane.answer`), which is then spent.
-  One not answered within ``viewer_connect_timeout`` s is withdrawn. Who may open one is
-  decided before (``live.watching``: the built-in forwarder's rule).
+  browser's answer comes back with the token (:meth:`JanusPlane.answer`), which is then spent
+  (``live.janus_viewers``). Who may open one is decided before (``live.watching``: the
+  built-in forwarder's rule).
 * Seat state comes from Janus's events on the publisher's handle (``webrtcup``, ``media``,
   ``hangup``), on the bus like the built-in hub's (``live.seat``); a seat published through
   another hub process is seen in the room's participants.
@@ -24,16 +24,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import logging
-import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from evaluation_hub.bus.base import Bus
-from evaluation_hub.errors import Forbidden, NotFound
 from evaluation_hub.live.janus_monitor import AuditSink, JanusMonitors
 from evaluation_hub.live.janus_recording import JanusRecordings
 from evaluation_hub.live.janus_rooms import (
@@ -42,12 +39,16 @@ from evaluation_hub.live.janus_rooms import (
     instance_for,
     published_feeds,
     room_for,
-    token_digest,
+)
+from evaluation_hub.live.janus_viewers import (
+    NOT_PUBLISHING,
+    UNAVAILABLE,
+    JanusViewers,
+    detach_quietly,
 )
 from evaluation_hub.live.status import MediaRefused, SeatStatus, seat_channel
-from evaluation_hub.live.viewer_places import first_viewer_id, viewer_refusal
 from media.conduct import Observation
-from media.errors import JanusError, JanusRefused
+from media.errors import JanusError
 from media.janus import videoroom
 from media.janus.client import Event, JanusHandle, JanusSession
 from media.janus.videoroom import Room
@@ -59,9 +60,6 @@ logger = logging.getLogger(__name__)
 
 #: the session a seat's media belongs to now (its room), or None
 SessionOf = Callable[[str], Awaitable[int | None]]
-
-_UNAVAILABLE = ("janus-unavailable", "音视频服务（Janus）暂时不可用，请稍后重试", 503)
-_TOKEN_SPENT = "该观看授权已使用、已过期或无效，请重新打开观看窗口"
 
 
 @dataclass
@@ -80,18 +78,6 @@ class _Publisher:
     #: the base name Janus records this publication under (None: not recorded)
     recording: str | None = None
     ended: bool = False
-
-
-@dataclass
-class _Viewer:
-    id: int
-    seat_key: str
-    username: str
-    handle: JanusHandle
-    room: Room
-    token_hash: bytes
-    answered: bool = False
-    connected: bool = False
 
 
 class JanusPlane:
@@ -119,10 +105,14 @@ class JanusPlane:
         self._audit = audit
         self._clock = clock
         self._refresh_interval = refresh_interval
-        self.max_viewers_per_seat = max_viewers_per_seat
-        self.max_viewers_per_user_per_seat = max_viewers_per_user_per_seat
-        self.max_viewers_per_user = max_viewers_per_user
-        self.viewer_connect_timeout = viewer_connect_timeout
+        #: this process's subscriptions, held to the built-in forwarder's caps
+        self.viewers = JanusViewers(
+            self._record,
+            max_per_seat=max_viewers_per_seat,
+            max_per_user_per_seat=max_viewers_per_user_per_seat,
+            max_per_user=max_viewers_per_user,
+            connect_timeout=viewer_connect_timeout,
+        )
         self.link_up: Callable[[str], bool] = lambda seat_key: True
         #: Janus's recorder, converted and audited by the hub (None: recording is off)
         self.recordings = recordings
@@ -134,8 +124,6 @@ class JanusPlane:
         self._publishers: dict[str, _Publisher] = {}
         self._publications: dict[str, int] = {}
         self._locks: dict[str, asyncio.Lock] = {}
-        self._viewers: dict[int, _Viewer] = {}
-        self._viewer_ids = first_viewer_id()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._loop: asyncio.Task[None] | None = None
         self._closed = False
@@ -160,6 +148,7 @@ class JanusPlane:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.viewers.close()
         if self.recordings is not None:
             await self.recordings.drain()
         # Closing the Janus sessions detaches every other handle: viewers end.
@@ -175,7 +164,7 @@ class JanusPlane:
                     session = await JanusSession.create(url, api_secret=self.settings.api_secret)
                 except JanusError as exc:
                     logger.warning("janus %s unavailable: %s", url, exc)
-                    raise MediaRefused(*_UNAVAILABLE) from exc
+                    raise MediaRefused(*UNAVAILABLE) from exc
                 session.on_lost = lambda: self._lost(url)
                 self._sessions[url] = session
             return session
@@ -210,7 +199,7 @@ class JanusPlane:
                 finally:
                     await self._detach(handle)
             except JanusError as exc:
-                raise MediaRefused(*_UNAVAILABLE) from exc
+                raise MediaRefused(*UNAVAILABLE) from exc
             self._rooms.add((url, session_id))
         return session, room
 
@@ -234,7 +223,7 @@ class JanusPlane:
                 session, room = await self._room(session_id)
                 handle = await session.attach()
             except JanusError as exc:
-                raise MediaRefused(*_UNAVAILABLE) from exc
+                raise MediaRefused(*UNAVAILABLE) from exc
             publications = self._publications.get(seat_key, 0) + 1
             recordings = self.recordings
             base = None if recordings is None else recordings.begin(seat_key, publications)
@@ -336,7 +325,7 @@ class JanusPlane:
 
     def status(self, seat_key: str) -> SeatStatus:
         pub = self._publishers.get(seat_key)
-        viewers = sum(1 for v in self._viewers.values() if v.seat_key == seat_key)
+        viewers = self.viewers.count(seat_key)
         if pub is None:
             return SeatStatus("offline", (), (), viewers, self._publications.get(seat_key, 0))
         alerts = () if self.monitors is None else self.monitors.alerts(seat_key)
@@ -373,7 +362,7 @@ class JanusPlane:
             return None
         return self.monitors.latest(seat_key)
 
-    # --- viewers -----------------------------------------------------------------------------
+    # --- viewers (``live.janus_viewers``) ------------------------------------------------------
 
     async def subscribe(self, session_id: int, seat_key: str, username: str) -> Subscription:
         """A single-use subscription to ``seat_key``'s feed (access already checked)."""
@@ -384,108 +373,28 @@ class JanusPlane:
             if feed is None:
                 feed = (await published_feeds(session, room)).get(seat_key)
         except JanusError as exc:
-            raise MediaRefused(*_UNAVAILABLE) from exc
+            raise MediaRefused(*UNAVAILABLE) from exc
         if feed is None:
-            raise MediaRefused("seat-not-publishing", "该工位尚未推送音视频，请稍后再试", 409)
-        refusal = viewer_refusal(
-            ((v.seat_key, v.username) for v in self._viewers.values()),
-            seat_key,
-            username,
-            viewers_of_seat=self.status(seat_key).viewers,
-            per_seat=self.max_viewers_per_seat,
-            per_user_per_seat=self.max_viewers_per_user_per_seat,
-            per_user=self.max_viewers_per_user,
-        )
-        if refusal is not None:
-            raise refusal
-        token = secrets.token_urlsafe(24)
-        try:
-            handle = await session.attach()
-        except JanusError as exc:
-            raise MediaRefused(*_UNAVAILABLE) from exc
-        viewer = _Viewer(
-            next(self._viewer_ids), seat_key, username, handle, room, token_digest(token)
-        )
-        self._viewers[viewer.id] = viewer  # held to the caps from now on
-        handle.on_event = lambda event: self._on_viewer_event(viewer, event)
-        try:
-            offer = await videoroom.subscribe(handle, room, feed)
-        except JanusError as exc:
-            await self._close_viewer(viewer)
-            if isinstance(exc, JanusRefused) and exc.code == videoroom.NO_SUCH_FEED:
-                raise MediaRefused(
-                    "seat-not-publishing", "该工位尚未推送音视频，请稍后再试", 409
-                ) from exc
-            raise MediaRefused(*_UNAVAILABLE) from exc
-        except BaseException:
-            await asyncio.shield(self._close_viewer(viewer))
-            raise
-        self._spawn(self._withdraw_unless_connected(viewer))
-        self._spawn(
-            self._record("live.viewer_opened", seat_key, username, {"viewer_id": viewer.id})
-        )
-        return Subscription(viewer.id, token, offer)
+            raise MediaRefused(*NOT_PUBLISHING)
+        return await self.viewers.open(session, room, seat_key, username, feed)
 
     async def answer(self, viewer_id: int, username: str, token: str, sdp: str) -> None:
         """Start the subscription with the browser's answer; spends the token."""
-        viewer = self._held(viewer_id, username)
-        if viewer.answered or not hmac.compare_digest(viewer.token_hash, token_digest(token)):
-            raise MediaRefused("viewer-token-spent", _TOKEN_SPENT, 409)
-        viewer.answered = True  # spent before Janus is asked: a concurrent second use fails
-        try:
-            await videoroom.start(viewer.handle, viewer.room, sdp)
-        except JanusError as exc:
-            await self._close_viewer(viewer)
-            raise MediaRefused(
-                "viewer-answer-invalid",
-                "观看请求的 SDP 无效，或浏览器不支持该工位视频的编码，无法建立观看连接",
-            ) from exc
-
-    def _on_viewer_event(self, viewer: _Viewer, event: Event) -> None:
-        kind = event.get("janus")
-        if kind == "webrtcup":
-            viewer.connected = True
-        elif kind in ("hangup", "detached") and viewer.id in self._viewers:
-            self._spawn(self._close_viewer(viewer))
+        await self.viewers.answer(viewer_id, username, token, sdp)
 
     def holds(self, viewer_id: int) -> bool:
-        return viewer_id in self._viewers
-
-    def _held(self, viewer_id: int, username: str) -> _Viewer:
-        viewer = self._viewers.get(viewer_id)
-        if viewer is None:
-            raise NotFound("viewer-not-found", f"观看连接 #{viewer_id} 不存在或已关闭")
-        if viewer.username != username:
-            raise Forbidden("not-your-viewer", f"观看连接 #{viewer_id} 不是当前用户打开的")
-        return viewer
+        return self.viewers.holds(viewer_id)
 
     async def close_viewer(self, viewer_id: int, username: str) -> None:
-        await self._close_viewer(self._held(viewer_id, username))
+        await self.viewers.close_viewer(viewer_id, username)
 
     async def viewer_stats(self, viewer_id: int, username: str) -> tuple[StreamStats, ...]:
         """Janus keeps its viewers' figures to itself (its admin API is off): none."""
-        self._held(viewer_id, username)
+        self.viewers.held(viewer_id, username)
         return ()
 
-    async def _withdraw_unless_connected(self, viewer: _Viewer) -> None:
-        await asyncio.sleep(self.viewer_connect_timeout)
-        if viewer.id in self._viewers and not viewer.connected:
-            await self._close_viewer(viewer, reason="not-connected")
-
-    async def _close_viewer(self, viewer: _Viewer, *, reason: str | None = None) -> None:
-        if self._viewers.pop(viewer.id, None) is None:
-            return
-        payload: dict[str, Any] = {"viewer_id": viewer.id}
-        if reason is not None:
-            payload["reason"] = reason
-        self._spawn(self._record("live.viewer_closed", viewer.seat_key, viewer.username, payload))
-        await self._detach(viewer.handle)
-
     async def _detach(self, handle: JanusHandle) -> None:
-        try:
-            await handle.detach()
-        except JanusError as exc:
-            logger.info("janus handle %s not detached: %s", handle.id, exc)
+        await detach_quietly(handle)
 
     async def _record(self, kind: str, seat: str, actor: str, payload: Mapping[str, Any]) -> None:
         try:

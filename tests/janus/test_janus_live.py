@@ -85,10 +85,10 @@ async def test_a_token_is_the_subscribers_own_and_unanswered_ones_expire(
         body = await problem(resp, 403)
     assert body["detail"] == f"观看连接 #{viewer.viewer_id} 不是当前用户打开的"
     # Not answered in time: withdrawn, and its token with it.
-    plane(rig).viewer_connect_timeout = 0.0
+    plane(rig).viewers.connect_timeout = 0.0
     late = janus_viewers()
     await late.subscribe(rig, session, seats["DL-01"], host)
-    await eventually(lambda: late.viewer_id not in plane(rig)._viewers, "withdrawn")
+    await eventually(lambda: not plane(rig).holds(late.viewer_id or 0), "withdrawn")
     async with await late.answer(rig, host) as resp:
         body = await problem(resp, 404)
     assert body["detail"] == f"观看连接 #{late.viewer_id} 不存在或已关闭"
