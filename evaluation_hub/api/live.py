@@ -57,6 +57,7 @@ from evaluation_hub.live.recording import (
 )
 from evaluation_hub.live.relay import LiveRelay
 from evaluation_hub.live.status import seat_channel
+from evaluation_hub.seats import session_notices
 from media.conduct import ConductAlert
 from seat_protocol.messages import MAX_SDP_CHARS
 
@@ -145,17 +146,23 @@ def setup_live(app: web.Application, live: LiveHub | None = None) -> LiveHub:
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         live.start()
-        if plane is not None:
-            plane.start()
-        servers = [relay.serve()] if relay.remote else []
-        if janus is not None and janus.remote:
-            servers.append(janus.serve())
-        serving = [asyncio.create_task(server) for server in servers]
-        yield
-        for task in serving:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        async with contextlib.AsyncExitStack() as stack:
+            servers = [relay.serve()] if relay.remote else []
+            if plane is not None and janus is not None:
+                plane.start()
+                if janus.remote:
+                    servers.append(janus.serve())
+                # Every process hears every session move: the rooms of those that end go.
+                moves = await stack.enter_async_context(
+                    services.bus.subscribe(session_notices.CHANNEL)
+                )
+                servers.append(plane.follow_sessions(moves))
+            serving = [asyncio.create_task(server) for server in servers]
+            yield
+            for task in serving:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         if plane is not None:
             await plane.close()
         await live.close()

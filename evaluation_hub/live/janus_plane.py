@@ -17,7 +17,12 @@ Janus's API secret, and Janus's HTTP API is to be reachable by the hub only.
 * Recording: Janus records each publication, the hub converts and audits it when it ends
   (``live.janus_recording``). Conduct: each live seat's monitor subscribes like a viewer
   (``live.janus_monitor``). Other hub processes reach this one's viewers through
-  ``live.janus_relay``. Not done: per-viewer statistics (Janus keeps them to itself).
+  ``live.janus_relay``.
+* A session's room lives while the session is on: when it ends (``LIVE_ENDED``: sealed,
+  cancelled, …), every hub process hears the move on the bus
+  (:meth:`JanusPlane.follow_sessions`), lets go of its publishers and viewers in the room and asks Janus to destroy it; Janus does so
+  for exactly one of them. A room is never made again for a session that ended here. Not done:
+  per-viewer statistics (Janus keeps them to itself).
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from evaluation_hub.bus.base import Bus
+from evaluation_hub.bus.base import Subscription as BusSubscription
 from evaluation_hub.live.janus_monitor import AuditSink, JanusMonitors
 from evaluation_hub.live.janus_recording import JanusRecordings
 from evaluation_hub.live.janus_rooms import (
@@ -47,6 +53,7 @@ from evaluation_hub.live.janus_viewers import (
     detach_quietly,
 )
 from evaluation_hub.live.status import MediaRefused, SeatStatus, seat_channel
+from evaluation_hub.sessions.states import LIVE_ENDED
 from media.conduct import Observation
 from media.errors import JanusError
 from media.janus import videoroom
@@ -57,6 +64,8 @@ from media.stats import StreamStats
 __all__ = ["JanusPlane"]
 
 logger = logging.getLogger(__name__)
+
+_SESSION_ENDED = ("session-ended", "该评标会已结束，其音视频房间已关闭", 409)
 
 #: the session a seat's media belongs to now (its room), or None
 SessionOf = Callable[[str], Awaitable[int | None]]
@@ -121,6 +130,8 @@ class JanusPlane:
         self._sessions: dict[str, JanusSession] = {}
         self._connecting = asyncio.Lock()
         self._rooms: set[tuple[str, int]] = set()
+        #: sessions heard ending: their rooms are never made again by this process
+        self._ended: set[int] = set()
         self._publishers: dict[str, _Publisher] = {}
         self._publications: dict[str, int] = {}
         self._locks: dict[str, asyncio.Lock] = {}
@@ -179,6 +190,8 @@ class JanusPlane:
                 pub.hung_up = True
 
     async def _room(self, session_id: int) -> tuple[JanusSession, Room]:
+        if session_id in self._ended:
+            raise MediaRefused(*_SESSION_ENDED)
         url = instance_for(session_id, self.settings.urls)
         session = await self._session(url)
         room = room_for(session_id, self.settings.room_key)
@@ -200,8 +213,68 @@ class JanusPlane:
                     await self._detach(handle)
             except JanusError as exc:
                 raise MediaRefused(*UNAVAILABLE) from exc
+            if session_id in self._ended:
+                # The session ended while its room was being made (a seat's offer read its state
+                # just before the move): the end's own destroy may have come first; undo it.
+                await self._destroy(session_id)
+                raise MediaRefused(*_SESSION_ENDED)
             self._rooms.add((url, session_id))
         return session, room
+
+    # --- the session's end ---------------------------------------------------------------------
+
+    async def follow_sessions(self, moves: BusSubscription) -> None:
+        """End the rooms of the sessions that end (``LIVE_ENDED``) as their moves are heard on
+        ``moves`` (the bus channel ``seats.session_notices`` publishes every committed move on,
+        heard by every hub process); runs until cancelled."""
+        async for _channel, event in moves:
+            if str(event.get("state")) not in LIVE_ENDED:
+                continue
+            try:
+                await self.end_session(int(event["session_id"]))
+            except Exception:
+                logger.exception("janus room of session %s not ended", event.get("session_id"))
+
+    async def end_session(self, session_id: int) -> bool:
+        """The session ended: this process's publishers of its room leave (their recordings are
+        closed, converted and audited), its viewers here are closed, and the room is destroyed.
+        Every hub process hears the move and does this; Janus destroys the room for exactly one
+        of them, which gets True (the others find it gone, as when nobody ever published)."""
+        self._ended.add(session_id)  # never made again here (``_room``)
+        for pub in [p for p in self._publishers.values() if p.session_id == session_id]:
+            async with self._locks.setdefault(pub.seat_key, asyncio.Lock()):
+                if self._publishers.get(pub.seat_key) is not pub:
+                    continue
+                del self._publishers[pub.seat_key]
+                pub.hung_up = True
+                await self._end(pub)
+            # Offline, not lost: nothing failed. A seat booked for a later session publishes
+            # anew into that one's room once it is on.
+            event = {"type": "live.seat", "seat_key": pub.seat_key, "state": "offline",
+                     "at": self._clock()}  # fmt: skip
+            self._spawn(self._bus.publish(seat_channel(pub.seat_key), event))
+        await self.viewers.close_room(session_id, reason="session-ended")
+        return await self._destroy(session_id)
+
+    async def _destroy(self, session_id: int) -> bool:
+        url = instance_for(session_id, self.settings.urls)
+        self._rooms.discard((url, session_id))
+        try:
+            session = await self._session(url)
+            handle = await session.attach()
+            try:
+                destroyed = await videoroom.destroy_room(
+                    handle, room_for(session_id, self.settings.room_key)
+                )
+            finally:
+                await self._detach(handle)
+        except (JanusError, MediaRefused) as exc:
+            # Janus away: the room is not permanent, it goes when that Janus restarts.
+            logger.warning("janus room of session %s not destroyed: %s", session_id, exc)
+            return False
+        if destroyed:
+            logger.info("janus room of session %s destroyed on %s", session_id, url)
+        return destroyed
 
     # --- publishers --------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ __all__ = [
     "CHAIR_ELECTION",
     "CHAPTERS_RELEASABLE",
     "DURING_EVALUATION",
+    "LIVE_ENDED",
     "MEDIA_RELEASED",
     "OVERRIDES_ALLOWED",
     "PAUSABLE",
@@ -70,6 +71,11 @@ REVEALED = frozenset({S.REVEALED, S.REPORT_SIGNED, S.ARCHIVED})
 #: included. Only then does a seat's live picture belong to the session: a seat booked for it
 #: shows another session's expert at any other time (issue 12).
 SEATS_IN_USE = frozenset({S.CHECK_IN, S.EVALUATING, S.DEVIATION_REVIEW, S.PAUSED})
+
+#: The session is over at its seats for good: it left ``SEATS_IN_USE`` (sealed, sealed for a
+#: new committee, cancelled) or never returns to it (revealed, signed, archived). Its live media
+#: ends with it: the Janus room held for it is destroyed (``live.janus_plane``).
+LIVE_ENDED = frozenset(STATES) - BEFORE_START - SEATS_IN_USE
 
 #: Every member signed (or had a refusal recorded): the report is final and exists as a PDF.
 REPORT_FINAL = frozenset({S.REPORT_SIGNED, S.ARCHIVED})

@@ -27,6 +27,7 @@ __all__ = [
     "kick_others",
     "participants",
     "publish",
+    "room_exists",
     "start",
     "subscribe",
 ]
@@ -100,12 +101,23 @@ async def create_room(
     return True
 
 
-async def destroy_room(handle: JanusHandle, room: Room) -> None:
+async def destroy_room(handle: JanusHandle, room: Room) -> bool:
+    """Destroy ``room`` (its participants are hung up); True if this call destroyed it, False
+    if it was not there. Janus handles one request on a room at a time: of several callers
+    destroying the same room, exactly one gets True."""
     try:
         await handle.request({"request": "destroy", "room": room.id, "secret": room.secret})
     except JanusRefused as exc:
         if exc.code != NO_SUCH_ROOM:
             raise
+        return False
+    return True
+
+
+async def room_exists(handle: JanusHandle, room_id: int) -> bool:
+    """Whether Janus holds room ``room_id`` now (``exists`` needs no secret)."""
+    data = await handle.request({"request": "exists", "room": room_id})
+    return bool(data.get("exists"))
 
 
 async def participants(handle: JanusHandle, room: Room) -> list[Participant]:
