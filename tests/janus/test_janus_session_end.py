@@ -86,8 +86,12 @@ async def test_an_ended_sessions_room_is_destroyed_and_refuses_publishers(
         await asyncio.sleep(0.05)
     assert not await exists(admin, sid)
     assert sid not in await listed(admin, janus.admin_key)
-    async with rig.db.read() as s:
-        closed = [e.payload for e in await load_chain(s) if e.kind == "live.viewer_closed"]
+    for _ in range(100):  # audited in a task of its own
+        async with rig.db.read() as s:
+            closed = [e.payload for e in await load_chain(s) if e.kind == "live.viewer_closed"]
+        if closed:
+            break
+        await asyncio.sleep(0.05)
     assert closed == [{"viewer_id": viewer.viewer_id, "reason": "session-ended"}]
 
     # Another hub process hears the same move: the room is gone, nothing to do.
