@@ -52,6 +52,7 @@ from evaluation_hub.live.janus_rooms import JanusSettings
 from evaluation_hub.live.publishing import publishing_session
 from evaluation_hub.live.recording import (
     RecordingState,
+    outage_audit_sink,
     recordings_from_config,
     segment_audit_sink,
 )
@@ -195,7 +196,9 @@ def _janus_plane(app: web.Application) -> JanusPlane:
             config.recordings_dir / "janus",
             segment_audit_sink(services.db, app[CLOCK]),
             segment_seconds=config.recording_segment_s,
+            outages=outage_audit_sink(services.db, app[CLOCK]),
         )
+        recordings.announce = _recording_announcer(services.bus)
     return JanusPlane(
         services.bus,
         settings,

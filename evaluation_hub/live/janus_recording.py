@@ -16,27 +16,59 @@ Every ``segment_seconds`` (``recording_segment_s``) the hub cuts the publication
 (``configure`` ``record`` off, then on under the next base name: Janus opens the next file with
 a keyframe it asks the seat for), and the closed part is converted and audited at once; the
 cut loses the few milliseconds between the two requests.
+
+Outages are reported as the built-in recorder's are (``live.recording``): through the same
+:data:`~evaluation_hub.live.recording.OutageSink` (``recording.stopped`` /
+``recording.resumed``, subject ``seat:<seat key>``) and the same wall announcement, and
+:meth:`JanusRecordings.state` says ``stopped`` meanwhile. A part is lost when its conversion
+fails (``conversion_failed``: a corrupt ``.mjr``, janus-pp-rec or FFmpeg failing, the seat's
+folder unusable; ``disk_full`` when the system says no space is left), or when Janus refuses to
+record the next part at a cut (``recorder_refused``: nothing more of that publication is
+recorded). ``stopped_at`` is the start of the first part lost (the time in its base name), not
+the moment the hub noticed; the next part converted of the same publication ends the outage
+(``resumed_at``: its start). The payloads are the built-in recorder's, except that Janus counts
+no frames for the hub: ``segments_lost`` (parts lost) stands for ``dropped_frames``. A lost
+part's ``.mjr`` files stay in Janus's folder for whoever recovers them by hand.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
+import shutil
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from evaluation_hub.live.recording import RecordingState, SegmentSink, seat_directory_name
+from evaluation_hub.live.recording import (
+    RESUMED_EVENT,
+    STOPPED_EVENT,
+    OutageSink,
+    RecordingState,
+    SegmentSink,
+    seat_directory_name,
+)
 from evaluation_hub.secretfile import PRIVATE_FILE, private_dir
-from media.errors import JanusError
+from media.errors import JanusError, JanusRecordingFailed
 from media.janus.client import JanusHandle
 from media.janus.postprocess import convert, recordings_of
 
 __all__ = ["JanusRecordings"]
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass
+class _Outage:
+    reason: str
+    detail: str
+    #: wall-clock seconds: the start of the first part lost
+    at: float
+    lost: int = 1
 
 
 @dataclass
@@ -50,6 +82,18 @@ class _Publication:
     cutter: asyncio.Task[None] | None = None
     #: the latest conversion: each waits for the one before (segments audited in order)
     converting: asyncio.Future[Any] | None = None
+    #: parts of this publication lost since this began (None: every part so far recorded)
+    outage: _Outage | None = None
+
+
+def _start_of(base: str) -> float:
+    """When the part ``base`` began (wall-clock seconds): the hub put it in the name."""
+    millis, _sep, _number = base.rpartition("--")[2].partition("-")
+    return int(millis) / 1000
+
+
+def _iso(at: float) -> str:
+    return datetime.fromtimestamp(at, UTC).isoformat()
 
 
 class JanusRecordings:
@@ -63,6 +107,7 @@ class JanusRecordings:
         *,
         segment_seconds: float | None = None,
         wall_clock: Callable[[], float] = time.time,
+        outages: OutageSink | None = None,
     ) -> None:
         self.directory = directory
         #: Janus's rec_dir (as the hub reaches it)
@@ -70,7 +115,10 @@ class JanusRecordings:
         #: cut a publication's recording this often (None: one segment per publication)
         self.segment_seconds = segment_seconds
         self._sink = sink
+        self._outages = outages
         self._wall_clock = wall_clock
+        #: told each seat's new recording state as it stops or resumes (the wall's live event)
+        self.announce: Callable[[str, RecordingState], Coroutine[Any, Any, None]] | None = None
         self._open: dict[str, _Publication] = {}  # by the publication's first base name
         self._tasks: set[asyncio.Task[Any]] = set()
 
@@ -92,8 +140,14 @@ class JanusRecordings:
             publication.cutter = asyncio.ensure_future(self._cut_every(publication, handle))
 
     def state(self, seat_key: str) -> RecordingState | None:
-        started = [p.started for p in self._open.values() if p.seat_key == seat_key]
-        return RecordingState("recording", since=max(started)) if started else None
+        """The seat's recording now (its latest publication's); None if none is open here."""
+        mine = [p for p in self._open.values() if p.seat_key == seat_key]
+        if not mine:
+            return None
+        latest = max(mine, key=lambda p: p.started)
+        if latest.outage is not None:
+            return RecordingState("stopped", latest.outage.reason, latest.outage.at)
+        return RecordingState("recording", since=latest.started)
 
     def end(self, seat_key: str, base: str) -> None:
         """The publication begun as ``base`` ended (its handle detached): convert the rest."""
@@ -138,6 +192,10 @@ class JanusRecordings:
                 )
             except JanusError as exc:
                 logger.warning("recording of %s not resumed: %s", publication.seat_key, exc)
+                if publication in self._open.values():  # not the publisher leaving meanwhile
+                    await self._stopped(
+                        publication, "recorder_refused", str(exc), _start_of(following)
+                    )
                 return False
             return True
 
@@ -151,27 +209,37 @@ class JanusRecordings:
         async def in_turn() -> None:
             if previous is not None:
                 await asyncio.gather(previous, return_exceptions=True)
-            await self._convert(publication.seat_key, base)
+            await self._convert(publication, base)
 
         task = asyncio.ensure_future(in_turn())
         publication.converting = task
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _convert(self, seat_key: str, base: str) -> None:
-        folder = private_dir(self.directory / seat_directory_name(seat_key))
+    async def _convert(self, publication: _Publication, base: str) -> None:
+        seat_key = publication.seat_key
         _seat, _sep, rest = base.rpartition("--")
-        out = folder / f"janus-{rest}.webm"
-        await _settled(self.janus_dir / base)
         try:
+            folder = private_dir(self.directory / seat_directory_name(seat_key))
+            out = folder / f"janus-{rest}.webm"
+            await _settled(self.janus_dir / base)
             segment = await convert(self.janus_dir / base, out)
-        except JanusError as exc:
+            if segment is not None:
+                out.chmod(PRIVATE_FILE)
+        except (JanusRecordingFailed, OSError) as exc:
             logger.error("recording %s of seat %s lost: %s", base, seat_key, exc)
+            if isinstance(exc, JanusRecordingFailed):
+                full = "No space left on device" in exc.detail
+                detail = f"{exc.step} could not convert {exc.recording}"
+            else:
+                full, detail = exc.errno == errno.ENOSPC, exc.strerror or str(exc)
+            reason = "disk_full" if full else "conversion_failed"
+            await self._stopped(publication, reason, detail, _start_of(base))
             return
         if segment is None:
             logger.info("janus recorded nothing for %s of seat %s", base, seat_key)
             return
-        out.chmod(PRIVATE_FILE)
+        await self._resumed(publication, _start_of(base))
         if self._sink is None:
             return
         file = out.relative_to(self.directory).as_posix()
@@ -179,6 +247,47 @@ class JanusRecordings:
             await self._sink(seat_key, file, segment)
         except Exception:
             logger.exception("recording segment %s of seat %s not audited", file, seat_key)
+
+    # --- outages ---------------------------------------------------------------------------
+
+    async def _stopped(
+        self, publication: _Publication, reason: str, detail: str, at: float
+    ) -> None:
+        if publication.outage is not None:
+            publication.outage.lost += 1  # the same outage goes on
+            return
+        publication.outage = _Outage(reason, detail, at)
+        payload = {"reason": reason, "detail": detail, "stopped_at": _iso(at)}
+        await self._report(STOPPED_EVENT, publication, payload)
+
+    async def _resumed(self, publication: _Publication, at: float) -> None:
+        outage, publication.outage = publication.outage, None
+        if outage is None:
+            return
+        payload = {
+            "stopped_at": _iso(outage.at),
+            "resumed_at": _iso(at),
+            "outage_ms": round((at - outage.at) * 1000),
+            "free_bytes": shutil.disk_usage(self.directory).free,
+            "segments_lost": outage.lost,
+        }
+        await self._report(RESUMED_EVENT, publication, payload)
+
+    async def _report(self, kind: str, publication: _Publication, payload: dict[str, Any]) -> None:
+        seat_key = publication.seat_key
+        state = self.state(seat_key)
+        if self.announce is not None and state is not None:
+            self._track(self.announce(seat_key, state))
+        if self._outages is not None:
+            await self._audit(self._outages, kind, seat_key, payload)
+
+    async def _audit(
+        self, sink: OutageSink, kind: str, seat_key: str, payload: dict[str, Any]
+    ) -> None:
+        try:
+            await sink(kind, seat_key, payload)
+        except Exception:
+            logger.exception("recording %s of seat %s not audited", kind, seat_key)
 
 
 async def _settled(base: Path, *, interval: float = 0.1, limit: float = 3.0) -> None:

@@ -71,6 +71,7 @@ __all__ = [
     "RecordingState",
     "SeatRecordings",
     "SegmentSink",
+    "outage_audit_sink",
     "record_outage",
     "record_segment",
     "recordings_from_config",
@@ -376,6 +377,15 @@ def segment_audit_sink(db: Database, clock: Callable[[], datetime]) -> SegmentSi
     return record
 
 
+def outage_audit_sink(db: Database, clock: Callable[[], datetime]) -> OutageSink:
+    """Record each recording outage and its end (:func:`record_outage`) as it is reported."""
+
+    async def record(kind: str, seat_key: str, payload: dict[str, Any]) -> None:
+        await record_outage(db, kind, seat_key, payload, now=clock())
+
+    return record
+
+
 def recordings_from_config(
     config: HubConfig, db: Database, clock: Callable[[], datetime]
 ) -> SeatRecordings | None:
@@ -391,7 +401,6 @@ def recordings_from_config(
         resume_free_bytes=round(config.recording_resume_free_mb * (1 << 20)),
     )
 
-    async def outage(kind: str, seat_key: str, payload: dict[str, Any]) -> None:
-        await record_outage(db, kind, seat_key, payload, now=clock())
-
-    return SeatRecordings(policy, segment_audit_sink(db, clock), outages=outage)
+    return SeatRecordings(
+        policy, segment_audit_sink(db, clock), outages=outage_audit_sink(db, clock)
+    )

@@ -19,6 +19,10 @@ from evaluation_hub.api.live import MEDIA
 from evaluation_hub.db.engine import Database
 from evaluation_hub.live.janus_plane import JanusPlane
 from evaluation_hub.live.janus_relay import JanusRelay
+from evaluation_hub.live.janus_rooms import room_for
+from media.janus import videoroom
+from media.janus.client import JanusSession
+from media.janus.videoroom import Room
 from tests.browser.conftest import browser, chromium_path  # noqa: F401 (fixtures)
 from tests.conftest import FakeClock
 from tests.live.conftest import Rig, session_on
@@ -69,6 +73,17 @@ async def janus_rig(tmp_path: Path, clock: FakeClock, janus: JanusServer) -> Asy
     finally:
         await server.close()
         await db.dispose()
+        # The next test's hub makes the room anew (recording into its own folder).
+        await forget_room(janus, room_for(ids["session"], config.token_secret.encode()))
+
+
+async def forget_room(janus: JanusServer, room: Room) -> None:
+    """Destroy ``room`` on ``janus`` if it is there."""
+    session = await JanusSession.create(janus.url, api_secret=janus.api_secret)
+    try:
+        await videoroom.destroy_room(await session.attach(), room)
+    finally:
+        await session.close()
 
 
 @pytest.fixture

@@ -42,7 +42,12 @@ def stats_json(stats: StreamStats) -> dict[str, Any]:
 
 
 _RECORDING_LABELS = {"recording": "录像中", "stopped": "录像已停止"}
-_STOPPED_BECAUSE = {"disk_full": "录像磁盘空间不足"}
+_STOPPED_BECAUSE = {
+    "disk_full": "录像磁盘空间不足",
+    # Janus's recorder (``live.janus_recording``)
+    "conversion_failed": "录像文件转换失败",
+    "recorder_refused": "Janus 未能继续录像",
+}
 
 
 def recording_json(state: RecordingState | None) -> dict[str, Any] | None:
