@@ -21,8 +21,8 @@ Janus's API secret, and Janus's HTTP API is to be reachable by the hub only.
 * A session's room lives while the session is on: when it ends (``LIVE_ENDED``: sealed,
   cancelled, …), every hub process hears the move on the bus
   (:meth:`JanusPlane.follow_sessions`), lets go of its publishers and viewers in the room and asks Janus to destroy it; Janus does so
-  for exactly one of them. A room is never made again for a session that ended here. Not done:
-  per-viewer statistics (Janus keeps them to itself).
+  for exactly one of them. A room is never made again for a session that ended here.
+* Per-viewer figures are the browser's own (:meth:`JanusPlane.viewer_stats`).
 """
 
 from __future__ import annotations
@@ -462,7 +462,15 @@ class JanusPlane:
         await self.viewers.close_viewer(viewer_id, username)
 
     async def viewer_stats(self, viewer_id: int, username: str) -> tuple[StreamStats, ...]:
-        """Janus keeps its viewers' figures to itself (its admin API is off): none."""
+        """None from the hub: the supervisor's figures for a Janus viewer are the browser's own
+        receiving report (``wall.js`` reads its peer connection's ``getStats`` every 2 s and
+        shows frames per second, bitrate, loss and round trip on the tile, as it does with the
+        built-in forwarder; ``tests/janus/test_janus_wall.py`` reads them back). Chosen because
+        it costs nothing and measures what the supervisor actually receives. The alternatives
+        were worse: the hub carries none of the media here, Janus's admin API (its per-handle
+        counters) stays off so that nothing but the room API is exposed, and its ``slowlink``
+        events say only that losses passed a threshold (configured per Janus, off by
+        default), not frame rate, bitrate or round trip."""
         self.viewers.held(viewer_id, username)
         return ()
 

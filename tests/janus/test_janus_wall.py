@@ -6,6 +6,7 @@ anew: at once when the wall hears of it, or when the old subscription goes silen
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -29,6 +30,14 @@ async def test_the_wall_watches_a_seat_through_janus(browser: Any, rig: Rig) -> 
     await _wait_decoding(page, dl01)
     assert await page.evaluate("[...window.wall.viewers.keys()]") == [dl01]
     await eventually(lambda: plane(rig).status("DL.DL-01").viewers == 1, "one subscription")
+    # The supervisor's figures for this viewer are the browser's own receiving report (as with
+    # the built-in forwarder): frames decoded per second, bitrate, loss and round trip.
+    stats = tile.locator(".stats").filter(has_text="帧/秒")
+    await stats.wait_for(timeout=30_000)
+    shown = await stats.inner_text()
+    figures = re.fullmatch(r"(\d+\.\d) 帧/秒 · (\d+) kbps · 丢包 \d+\.\d% · 往返 (\d+ ms|—)", shown)
+    assert figures is not None, shown
+    assert float(figures[1]) > 0 and int(figures[2]) > 0, shown
 
     # The seat goes away: Janus hangs its publisher up, and the tile turns to 中断 live.
     seat = next(s for s in rig.seats if s.seat_key == "DL.DL-01")
