@@ -45,11 +45,12 @@ def janus_candidates(janus: JanusServer) -> Iterator[None]:
 
 
 @contextlib.asynccontextmanager
-async def janus_rig(tmp_path: Path, clock: FakeClock, janus: JanusServer) -> AsyncIterator[Rig]:
-    """The live tests' hub (``tests.live.conftest``: SQLite, seated experts, the session in
-    check-in) with ``media_backend = janus`` on ``janus``."""
-    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}")
-    await db.upgrade()
+async def janus_rig(
+    db: Database, tmp_path: Path, clock: FakeClock, janus: JanusServer
+) -> AsyncIterator[Rig]:
+    """The live tests' hub (``tests.live.conftest``: seated experts, the session in check-in)
+    on ``db`` (a fresh database at head: SQLite or PostgreSQL, the ``database`` fixture) with
+    ``media_backend = janus`` on ``janus``."""
     ids = await seed_seated(db, clock)
     await session_on(db, ids, clock())
     config = dataclasses.replace(
@@ -72,7 +73,6 @@ async def janus_rig(tmp_path: Path, clock: FakeClock, janus: JanusServer) -> Asy
                     await seat.stop()
     finally:
         await server.close()
-        await db.dispose()
         # The next test's hub makes the room anew (recording into its own folder).
         await forget_room(janus, room_for(ids["session"], config.token_secret.encode()))
 
@@ -88,9 +88,13 @@ async def forget_room(janus: JanusServer, room: Room) -> None:
 
 @pytest.fixture
 async def rig(
-    tmp_path: Path, clock: FakeClock, janus: JanusServer, janus_candidates: None
+    database: Database,
+    tmp_path: Path,
+    clock: FakeClock,
+    janus: JanusServer,
+    janus_candidates: None,
 ) -> AsyncIterator[Rig]:
-    async with janus_rig(tmp_path, clock, janus) as under_test:
+    async with janus_rig(database, tmp_path, clock, janus) as under_test:
         yield under_test
 
 

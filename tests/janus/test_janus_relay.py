@@ -24,7 +24,7 @@ from media.testpattern import TestPatternTrack
 from seat_agent.connection import SeatLink
 from seat_agent.publisher import SeatPublisher
 from tests.conftest import FakeClock
-from tests.janus.conftest import JanusViewer, plane
+from tests.janus.conftest import JanusViewer, forget_room, plane
 from tests.janus.test_janus_live import SPENT, problem
 from tests.live.conftest import Rig, eventually, session_on
 from tests.supervision_api.conftest import hub_config, seed_seated
@@ -33,10 +33,14 @@ from tests.support.janus_server import JanusServer
 
 @pytest.fixture
 async def two_rigs(
-    tmp_path: Path, clock: FakeClock, janus: JanusServer, janus_candidates: None, redis_url: str
+    database: Database,
+    tmp_path: Path,
+    clock: FakeClock,
+    janus: JanusServer,
+    janus_candidates: None,
+    redis_url: str,
 ) -> AsyncIterator[tuple[Rig, Rig]]:
-    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'hub.db'}")
-    await db.upgrade()
+    db = database
     ids = await seed_seated(db, clock)
     await session_on(db, ids, clock())
     servers: list[TestServer] = []
@@ -66,7 +70,8 @@ async def two_rigs(
                     await seat.stop()
             for server in servers:
                 await server.close()
-            await db.dispose()
+            secret = hub_config(db, tmp_path).token_secret.encode()
+            await forget_room(janus, room_for(ids["session"], secret))
 
 
 async def test_a_subscription_is_answered_and_spent_by_the_process_holding_it(
