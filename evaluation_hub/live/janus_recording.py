@@ -268,7 +268,7 @@ class JanusRecordings:
             "stopped_at": _iso(outage.at),
             "resumed_at": _iso(at),
             "outage_ms": round((at - outage.at) * 1000),
-            "free_bytes": shutil.disk_usage(self.directory).free,
+            "free_bytes": _free_bytes(self.directory),
             "segments_lost": outage.lost,
         }
         await self._report(RESUMED_EVENT, publication, payload)
@@ -288,6 +288,13 @@ class JanusRecordings:
             await sink(kind, seat_key, payload)
         except Exception:
             logger.exception("recording %s of seat %s not audited", kind, seat_key)
+
+
+def _free_bytes(directory: Path) -> int | None:
+    try:
+        return shutil.disk_usage(directory).free
+    except OSError:  # the outage's end is reported all the same
+        return None
 
 
 async def _settled(base: Path, *, interval: float = 0.1, limit: float = 3.0) -> None:
