@@ -42,14 +42,14 @@ from evaluation_hub.api.views.live import (
     wall_json,
 )
 from evaluation_hub.bus.base import Bus
-from evaluation_hub.live import records, watching
+from evaluation_hub.live import janus_ends, records, watching
 from evaluation_hub.live.hub import AlertSink, AuditSink, LiveHub
 from evaluation_hub.live.janus_monitor import JanusMonitors
 from evaluation_hub.live.janus_plane import JanusPlane
 from evaluation_hub.live.janus_recording import JanusRecordings
 from evaluation_hub.live.janus_relay import JanusRelay
 from evaluation_hub.live.janus_rooms import JanusSettings
-from evaluation_hub.live.publishing import publishing_session
+from evaluation_hub.live.publishing import ended_sessions, publishing_session
 from evaluation_hub.live.recording import (
     RecordingState,
     outage_audit_sink,
@@ -59,6 +59,7 @@ from evaluation_hub.live.recording import (
 from evaluation_hub.live.relay import LiveRelay
 from evaluation_hub.live.status import seat_channel
 from evaluation_hub.seats import session_notices
+from evaluation_hub.services import Services
 from media.conduct import ConductAlert
 from seat_protocol.messages import MAX_SDP_CHARS
 
@@ -157,7 +158,9 @@ def setup_live(app: web.Application, live: LiveHub | None = None) -> LiveHub:
                 moves = await stack.enter_async_context(
                     services.bus.subscribe(session_notices.CHANNEL)
                 )
-                servers.append(plane.follow_sessions(moves))
+                servers.append(janus_ends.follow_sessions(plane, moves))
+                # And those that ended while no hub process listened.
+                servers.append(_sweep(plane, services))
             serving = [asyncio.create_task(server) for server in servers]
             yield
             for task in serving:
@@ -170,6 +173,19 @@ def setup_live(app: web.Application, live: LiveHub | None = None) -> LiveHub:
 
     app.cleanup_ctx.append(lifecycle)
     return live
+
+
+async def _sweep(plane: JanusPlane, services: Services) -> None:
+    async def ended(session_ids: list[int]) -> list[int]:
+        return await ended_sessions(services, session_ids)
+
+    try:
+        destroyed = await janus_ends.sweep(plane, ended)
+    except Exception:  # the database away: the next start sweeps
+        log.exception("janus.rooms_not_swept")
+        return
+    if destroyed:
+        log.info("janus.rooms_swept", sessions=destroyed)
 
 
 def _janus_plane(app: web.Application) -> JanusPlane:

@@ -19,9 +19,9 @@ Janus's API secret, and Janus's HTTP API is to be reachable by the hub only.
   (``live.janus_monitor``). Other hub processes reach this one's viewers through
   ``live.janus_relay``.
 * A session's room lives while the session is on: when it ends (``LIVE_ENDED``: sealed,
-  cancelled, …), every hub process hears the move on the bus
-  (:meth:`JanusPlane.follow_sessions`), lets go of its publishers and viewers in the room and asks Janus to destroy it; Janus does so
-  for exactly one of them. A room is never made again for a session that ended here.
+  cancelled, …), every hub process hears the move on the bus (``live.janus_ends``), lets go
+  of its publishers and viewers in the room and asks Janus to destroy it; Janus does so for
+  exactly one of them. A room is never made again for a session that ended here.
 * Per-viewer figures are the browser's own (:meth:`JanusPlane.viewer_stats`).
 """
 
@@ -36,7 +36,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from evaluation_hub.bus.base import Bus
-from evaluation_hub.bus.base import Subscription as BusSubscription
 from evaluation_hub.live.janus_monitor import AuditSink, JanusMonitors
 from evaluation_hub.live.janus_recording import JanusRecordings
 from evaluation_hub.live.janus_rooms import (
@@ -53,7 +52,6 @@ from evaluation_hub.live.janus_viewers import (
     detach_quietly,
 )
 from evaluation_hub.live.status import MediaRefused, SeatStatus, seat_channel
-from evaluation_hub.sessions.states import LIVE_ENDED
 from media.conduct import Observation
 from media.errors import JanusError
 from media.janus import videoroom
@@ -167,6 +165,10 @@ class JanusPlane:
             await session.close()
         self._sessions.clear()
 
+    async def session(self, url: str) -> JanusSession:
+        """This process's Janus session on the instance at ``url`` (made at first need)."""
+        return await self._session(url)
+
     async def _session(self, url: str) -> JanusSession:
         async with self._connecting:
             session = self._sessions.get(url)
@@ -213,27 +215,13 @@ class JanusPlane:
                     await self._detach(handle)
             except JanusError as exc:
                 raise MediaRefused(*UNAVAILABLE) from exc
-            if session_id in self._ended:
-                # The session ended while its room was being made (a seat's offer read its state
-                # just before the move): the end's own destroy may have come first; undo it.
-                await self._destroy(session_id)
+            if session_id in self._ended:  # ended while being made: the end's destroy may
+                await self._destroy(session_id)  # have come first, so undo it
                 raise MediaRefused(*_SESSION_ENDED)
             self._rooms.add((url, session_id))
         return session, room
 
     # --- the session's end ---------------------------------------------------------------------
-
-    async def follow_sessions(self, moves: BusSubscription) -> None:
-        """End the rooms of the sessions that end (``LIVE_ENDED``) as their moves are heard on
-        ``moves`` (the bus channel ``seats.session_notices`` publishes every committed move on,
-        heard by every hub process); runs until cancelled."""
-        async for _channel, event in moves:
-            if str(event.get("state")) not in LIVE_ENDED:
-                continue
-            try:
-                await self.end_session(int(event["session_id"]))
-            except Exception:
-                logger.exception("janus room of session %s not ended", event.get("session_id"))
 
     async def end_session(self, session_id: int) -> bool:
         """The session ended: this process's publishers of its room leave (their recordings are
@@ -248,8 +236,7 @@ class JanusPlane:
                 del self._publishers[pub.seat_key]
                 pub.hung_up = True
                 await self._end(pub)
-            # Offline, not lost: nothing failed. A seat booked for a later session publishes
-            # anew into that one's room once it is on.
+            # Offline, not lost: nothing failed (a later session's seat publishes anew).
             event = {"type": "live.seat", "seat_key": pub.seat_key, "state": "offline",
                      "at": self._clock()}  # fmt: skip
             self._spawn(self._bus.publish(seat_channel(pub.seat_key), event))
@@ -462,15 +449,8 @@ class JanusPlane:
         await self.viewers.close_viewer(viewer_id, username)
 
     async def viewer_stats(self, viewer_id: int, username: str) -> tuple[StreamStats, ...]:
-        """None from the hub: the supervisor's figures for a Janus viewer are the browser's own
-        receiving report (``wall.js`` reads its peer connection's ``getStats`` every 2 s and
-        shows frames per second, bitrate, loss and round trip on the tile, as it does with the
-        built-in forwarder; ``tests/janus/test_janus_wall.py`` reads them back). Chosen because
-        it costs nothing and measures what the supervisor actually receives. The alternatives
-        were worse: the hub carries none of the media here, Janus's admin API (its per-handle
-        counters) stays off so that nothing but the room API is exposed, and its ``slowlink``
-        events say only that losses passed a threshold (configured per Janus, off by
-        default), not frame rate, bitrate or round trip."""
+        """None from the hub: a Janus viewer's figures are the browser's own (why: see
+        ``live.janus_viewers``)."""
         self.viewers.held(viewer_id, username)
         return ()
 

@@ -8,6 +8,7 @@ import hashlib
 import hmac
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from media.janus import videoroom
 from media.janus.client import JanusSession
@@ -19,6 +20,7 @@ __all__ = [
     "instance_for",
     "published_feeds",
     "room_for",
+    "room_ids",
     "token_digest",
 ]
 
@@ -68,6 +70,19 @@ async def published_feeds(session: JanusSession, room: Room) -> dict[str, int]:
     finally:
         await handle.detach()
     return {p.display: p.feed for p in present if p.publishing}
+
+
+async def room_ids(session: JanusSession, admin_key: str | None) -> list[int]:
+    """The ids of the rooms the instance holds (private ones too, asked with the admin key)."""
+    body: dict[str, Any] = {"request": "list"}
+    if admin_key is not None:
+        body["admin_key"] = admin_key
+    handle = await session.attach()
+    try:
+        listed = (await handle.request(body)).get("list", [])
+    finally:
+        await handle.detach()
+    return [int(room["room"]) for room in listed]
 
 
 def token_digest(token: str) -> bytes:

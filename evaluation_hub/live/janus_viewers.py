@@ -8,6 +8,15 @@ offer, a viewer id and a one-time token, and sends its answer back with the toke
 ``connect_timeout`` seconds is withdrawn. The caps per seat and per supervisor are the
 built-in forwarder's (``live.viewer_places``). Opening and closing are audited like the
 built-in forwarder's viewers (``live.viewer_opened`` / ``live.viewer_closed``).
+
+A viewer's figures are the browser's own receiving report: ``wall.js`` reads its peer
+connection's ``getStats`` every 2 s and shows frames per second, bitrate, loss and round trip
+on the tile, as it does with the built-in forwarder (``tests/janus/test_janus_wall.py`` reads
+them back); the hub's figures API gives none on Janus. Chosen because it costs nothing and
+measures what the supervisor actually receives. The alternatives were worse: the hub carries
+none of the media here, Janus's admin API (its per-handle counters) stays off so that nothing
+but the room API is exposed, and its ``slowlink`` events say only that losses passed a
+threshold (configured per Janus, off by default), not frame rate, bitrate or round trip.
 """
 
 from __future__ import annotations

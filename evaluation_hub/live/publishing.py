@@ -9,6 +9,7 @@ the next one's), the one its media belongs to (``live.owners``) wins, then the l
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from evaluation_hub.booking.seatings import seatings
@@ -16,9 +17,9 @@ from evaluation_hub.live.owners import owns_media
 from evaluation_hub.live.seats import HELD_FOR_CERTAIN
 from evaluation_hub.services import Services
 from evaluation_hub.sessions.lookup import session_states
-from evaluation_hub.sessions.states import SEATS_IN_USE
+from evaluation_hub.sessions.states import LIVE_ENDED, SEATS_IN_USE
 
-__all__ = ["publishing_session"]
+__all__ = ["ended_sessions", "publishing_session"]
 
 
 async def publishing_session(hub: Services, seat_key: str, *, now: datetime) -> int | None:
@@ -35,3 +36,10 @@ async def publishing_session(hub: Services, seat_key: str, *, now: datetime) -> 
         return None
     best = max(in_use, key=lambda x: (owns_media(x, states[x.session_id], now), x.session_id))
     return best.session_id
+
+
+async def ended_sessions(hub: Services, session_ids: Iterable[int]) -> list[int]:
+    """Which of these sessions have ended (``LIVE_ENDED``); ids of no session are left out."""
+    async with hub.db.read() as s:
+        states = await session_states(s, session_ids)
+    return sorted(sid for sid, state in states.items() if state in LIVE_ENDED)

@@ -13,9 +13,12 @@ import pytest
 from evaluation_hub.api.keys import SERVICES
 from evaluation_hub.audit.store import load_chain
 from evaluation_hub.bus.memory import MemoryBus
+from evaluation_hub.db.engine import Database
 from evaluation_hub.evaluation.package import start_evaluation_in
+from evaluation_hub.live import janus_ends
 from evaluation_hub.live.janus_plane import JanusPlane
 from evaluation_hub.live.janus_rooms import JanusSettings, room_for
+from evaluation_hub.live.publishing import ended_sessions
 from evaluation_hub.live.status import MediaRefused
 from evaluation_hub.principal import Principal
 from evaluation_hub.sessions import store
@@ -26,6 +29,7 @@ from tests.conftest import FakeClock
 from tests.janus.conftest import JanusViewer, plane
 from tests.live.conftest import Rig, eventually
 from tests.support.janus_server import JanusServer
+from tests.support.services import services_for
 
 SEAT = "DL.DL-01"
 
@@ -153,3 +157,36 @@ async def test_of_the_processes_hearing_the_end_exactly_one_destroys_the_room(
     finally:
         for one in planes:
             await one.close()
+
+
+async def test_a_room_whose_sessions_end_went_unheard_is_swept_when_a_hub_starts(
+    rig: Rig, clock: FakeClock, admin: JanusSession
+) -> None:
+    sid = rig.ids["session"]
+    await plane(rig)._room(sid)  # the room a seat's publication made
+    # The session is cancelled by a hub process whose move nobody hears (no bus).
+    elsewhere = Database(rig.db.url)
+    try:
+        host = Principal("km_operator", "host_operator", rig.ids["venues"]["KM"])
+        await store.act(
+            services_for(elsewhere), host, sid, "cancel", reason="招标人决定终止招标",
+            now=clock(), start=start_evaluation_in,
+        )  # fmt: skip
+    finally:
+        await elsewhere.dispose()
+    await asyncio.sleep(0.2)
+    assert await exists(admin, sid)  # nobody heard it
+
+    services = rig.app[SERVICES]
+
+    async def ended(session_ids: list[int]) -> list[int]:
+        return await ended_sessions(services, session_ids)
+
+    # A hub process starting (``api.live``) sweeps: the ended session's room goes, only it.
+    other = 9_103
+    await plane(rig)._room(other)  # a room of no session of this hub's: left alone
+    assert await janus_ends.sweep(plane(rig), ended) == [sid]
+    assert not await exists(admin, sid)
+    assert await exists(admin, other)
+    assert await janus_ends.sweep(plane(rig), ended) == []
+    await plane(rig).end_session(other)
