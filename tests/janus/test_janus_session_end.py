@@ -83,7 +83,7 @@ async def test_an_ended_sessions_room_is_destroyed_and_refuses_publishers(
         now=clock(), start=start_evaluation_in,
     )  # fmt: skip
     await eventually(lambda: plane(rig).status(SEAT).state == "offline", "DL-01 left the room")
-    assert plane(rig).status(SEAT).viewers == 0
+    await eventually(lambda: plane(rig).status(SEAT).viewers == 0, "its viewer closed")
     for _ in range(100):
         if not await exists(admin, sid):
             break
