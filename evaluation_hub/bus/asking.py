@@ -5,8 +5,8 @@ ends at the asker's timeout, and the asker says what one process alone would say
 
 A request may name the one process it is for (``"to"``): the others ignore it. The answering
 process trusts its peers on the bus (the bus is the hub's own); access was decided by the asking
-process before it asked. Used by the wall's relay (``live.relay``) and talk-back's
-(``talkback.voice_relay``), each on its own channel.
+process before it asked. Used by the wall's relays (``live.relay``, ``live.janus_relay``) and
+talk-back's (``talkback.voice_relay``), each on its own channel.
 """
 
 from __future__ import annotations

@@ -7,24 +7,22 @@ session and the digest of its one-time token, kept in that process only, so that
 token is one decision in one place. :class:`JanusRelay` is what the wall's use cases
 (``live.watching``) talk to with ``media_backend = janus``: it answers from this process's
 :class:`~evaluation_hub.live.janus_plane.JanusPlane` when it holds the viewer, and otherwise asks
-the other processes over the bus (channel :data:`REQUESTS`, replies on
-``janus-viewers:<process>``); the holder answers, the others stay silent, and a viewer nobody
-holds is not found. Seat states and new subscriptions need no asking: every process reaches
-Janus. Access was decided by the asking process; the bus is the hub's own.
+the other processes over the bus (``bus.asking``, channel :data:`REQUESTS`); the holder
+answers, the others stay silent, and a viewer nobody holds is not found. Seat states and new
+subscriptions need no asking: every process reaches Janus. Access was decided by the asking
+process; the bus is the hub's own.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
 
+from evaluation_hub.bus.asking import BusAsker
 from evaluation_hub.bus.base import Bus, Event
-from evaluation_hub.errors import BusError, Forbidden, NotFound, ProblemError
+from evaluation_hub.errors import Forbidden, NotFound, ProblemError
 from evaluation_hub.live.janus_plane import JanusPlane
 from evaluation_hub.live.janus_recording import JanusRecordings
 from evaluation_hub.live.janus_rooms import Subscription
@@ -49,10 +47,14 @@ class JanusRelay:
     #: whether other hub processes may exist (a shared bus): only then is anything asked
     remote: bool = False
     ask_timeout: float = 5.0
-    process: str = field(default_factory=lambda: uuid.uuid4().hex)
-    _pending: dict[str, asyncio.Queue[Event]] = field(default_factory=dict)
-    _ready: asyncio.Event = field(default_factory=asyncio.Event)
-    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    asker: BusAsker = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.asker = BusAsker(self.bus, REQUESTS, self._reply)
+
+    @property
+    def process(self) -> str:
+        return self.asker.process
 
     @property
     def recordings(self) -> JanusRecordings | None:
@@ -92,24 +94,7 @@ class JanusRelay:
 
     async def _ask(self, viewer_id: int, request: dict[str, Any]) -> Event:
         """Ask the process holding ``viewer_id``; its refusal raised here as it was there."""
-        reply: Event | None = None
-        if self._ready.is_set():
-            ask_id = uuid.uuid4().hex
-            queue: asyncio.Queue[Event] = asyncio.Queue()
-            self._pending[ask_id] = queue
-            try:
-                await self.bus.publish(
-                    REQUESTS,
-                    {**request, "viewer": viewer_id, "id": ask_id, "from": self.process},
-                )
-                async with asyncio.timeout(self.ask_timeout):
-                    reply = await queue.get()
-            except TimeoutError:
-                pass
-            except BusError as exc:
-                log.warning("janus.relay_unavailable", op=request["op"], error=str(exc))
-            finally:
-                del self._pending[ask_id]
+        reply = await self.asker.ask_one({**request, "viewer": viewer_id}, wait=self.ask_timeout)
         if reply is None:
             raise NotFound("viewer-not-found", f"观看连接 #{viewer_id} 不存在或已关闭")
         problem = reply.get("problem")
@@ -124,29 +109,14 @@ class JanusRelay:
 
     async def serve(self) -> None:
         """Answer the other processes' requests and take in their replies, until cancelled."""
-        replies = f"{REQUESTS}:{self.process}"
-        async with self.bus.subscribe(REQUESTS, replies) as subscription:
-            self._ready.set()
-            try:
-                async for channel, event in subscription:
-                    if channel == replies:
-                        queue = self._pending.get(str(event.get("id")))
-                        if queue is not None:
-                            queue.put_nowait(event)
-                    elif event.get("from") != self.process and self.plane.holds(
-                        int(event.get("viewer", 0))
-                    ):
-                        task = asyncio.create_task(self._answer(event))
-                        self._tasks.add(task)
-                        task.add_done_callback(self._tasks.discard)
-            finally:
-                self._ready.clear()
-                for task in list(self._tasks):
-                    task.cancel()
+        await self.asker.serve()
 
-    async def _answer(self, event: Event) -> None:
-        viewer_id, username = int(event["viewer"]), str(event.get("username"))
-        reply: dict[str, Any] = {"id": event.get("id")}
+    async def _reply(self, event: Event) -> dict[str, Any] | None:
+        """This process's word on a viewer another process was asked about: nothing unless it
+        holds the viewer (its refusal, if any, carried back to be raised there)."""
+        viewer_id, username = int(event.get("viewer", 0)), str(event.get("username"))
+        if not self.plane.holds(viewer_id):
+            return None
         try:
             if event.get("op") == "answer":
                 await self.plane.answer(
@@ -158,11 +128,12 @@ class JanusRelay:
                 await self.plane.viewer_stats(viewer_id, username)
         except ProblemError as exc:
             kind = next((k for k, t in _KINDS.items() if isinstance(exc, t)), "refused")
-            reply["problem"] = {
-                "kind": kind,
-                "code": exc.code,
-                "detail": exc.detail,
-                "status": exc.status,
+            return {
+                "problem": {
+                    "kind": kind,
+                    "code": exc.code,
+                    "detail": exc.detail,
+                    "status": exc.status,
+                }
             }
-        with contextlib.suppress(BusError):
-            await self.bus.publish(f"{REQUESTS}:{event['from']}", reply)
+        return {}
