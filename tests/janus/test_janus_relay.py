@@ -11,11 +11,8 @@ import dataclasses
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
-import aiohttp
 import pytest
-from aiohttp.test_utils import TestServer
 
-from evaluation_hub.api.app import create_app
 from evaluation_hub.db.engine import Database
 from evaluation_hub.live.janus_rooms import room_for
 from media.janus import videoroom
@@ -26,8 +23,8 @@ from seat_agent.publisher import SeatPublisher
 from tests.conftest import FakeClock
 from tests.janus.conftest import JanusViewer, forget_room, plane
 from tests.janus.test_janus_live import SPENT, problem
-from tests.live.conftest import Rig, eventually, session_on
-from tests.supervision_api.conftest import hub_config, seed_seated
+from tests.live.conftest import Rig, eventually, two_running_rigs
+from tests.supervision_api.conftest import hub_config
 from tests.support.janus_server import JanusServer
 
 
@@ -40,38 +37,19 @@ async def two_rigs(
     janus_candidates: None,
     redis_url: str,
 ) -> AsyncIterator[tuple[Rig, Rig]]:
-    db = database
-    ids = await seed_seated(db, clock)
-    await session_on(db, ids, clock())
-    servers: list[TestServer] = []
-    rigs: list[Rig] = []
-    async with aiohttp.ClientSession() as http:
+    changes = {
+        "recordings_enabled": False,
+        "media_backend": "janus",
+        "janus_urls": (janus.url,),
+        "janus_api_secret": janus.api_secret,
+        "janus_admin_key": janus.admin_key,
+    }
+    async with two_running_rigs(database, tmp_path, clock, redis_url, **changes) as rigs:
         try:
-            for name in ("one", "two"):
-                config = dataclasses.replace(
-                    hub_config(db, tmp_path),
-                    redis_url=redis_url,
-                    recordings_enabled=False,
-                    recordings_dir=tmp_path / f"recordings-{name}",
-                    media_backend="janus",
-                    janus_urls=(janus.url,),
-                    janus_api_secret=janus.api_secret,
-                    janus_admin_key=janus.admin_key,
-                )
-                app = create_app(config, db=db, clock=clock, sweep=False)
-                server = TestServer(app, host="127.0.0.1")
-                await server.start_server()
-                servers.append(server)
-                rigs.append(Rig(app, server, ids, tmp_path, db, http))
-            yield rigs[0], rigs[1]
+            yield rigs
         finally:
-            for rig in rigs:
-                for seat in rig.seats:
-                    await seat.stop()
-            for server in servers:
-                await server.close()
-            secret = hub_config(db, tmp_path).token_secret.encode()
-            await forget_room(janus, room_for(ids["session"], secret))
+            secret = hub_config(database, tmp_path).token_secret.encode()
+            await forget_room(janus, room_for(rigs[0].ids["session"], secret))
 
 
 async def test_a_subscription_is_answered_and_spent_by_the_process_holding_it(

@@ -199,10 +199,11 @@ async def running_rig(tmp_path: Path, clock: FakeClock, *, on: bool = True) -> A
 
 @contextlib.asynccontextmanager
 async def two_running_rigs(
-    db: Database, tmp_path: Path, clock: FakeClock, redis_url: str
+    db: Database, tmp_path: Path, clock: FakeClock, redis_url: str, **changes: Any
 ) -> AsyncIterator[tuple[Rig, Rig]]:
     """Two hub apps (two hub processes' worth) on ``db``, seeded with seated experts and the
-    session on (:func:`session_on`), sharing a real Redis bus; each records to its own folder."""
+    session on (:func:`session_on`), sharing a real Redis bus; each records to its own folder.
+    ``changes``: further configuration, the same for both (e.g. the Janus backend's)."""
     ids = await seed_seated(db, clock)
     await session_on(db, ids, clock())
     servers: list[TestServer] = []
@@ -214,6 +215,7 @@ async def two_running_rigs(
                     hub_config(db, tmp_path),
                     redis_url=redis_url,
                     recordings_dir=tmp_path / f"recordings-{name}",
+                    **changes,
                 )
                 app = create_app(config, db=db, clock=clock, sweep=False)
                 app[RELAY].ask_timeout = 2.0
