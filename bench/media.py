@@ -91,7 +91,6 @@ _ROOT = Path(__file__).resolve().parent.parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _ROOT / "bench"]
 sys.path.insert(0, str(_ROOT))
 
-import aioice.ice  # noqa: E402
 import av  # noqa: E402
 import av.error  # noqa: E402
 from aiortc import (  # noqa: E402
@@ -113,7 +112,8 @@ from media.forwarding import (  # noqa: E402
     accept_publisher,
     add_viewer,
 )
-from media.loopback import loopback_candidates  # noqa: E402
+from media.loopback import candidates_on as host_candidates_on  # noqa: E402
+from media.loopback import host_address  # noqa: E402
 from media.testpattern import Scene, SceneRenderer, load_astronaut, read_timestamp  # noqa: E402
 
 CYCLE_SECONDS = 3
@@ -122,7 +122,6 @@ BITRATE = 500_000  # aiortc's VP8 starting bitrate, so the relay's encodes match
 JANUS_ROOM = 4242
 FEED_WAIT_S = 300  # how long a subscriber waits for its publisher's feed
 JANUS_LIB = Path("/usr/lib/x86_64-linux-gnu/janus")
-ORIGINAL_HOST_ADDRESSES = aioice.ice.get_host_addresses
 Offer = tuple[str, str]  # (sdp, type)
 
 
@@ -415,27 +414,11 @@ async def watchers(pipe: Pipe, decode_per_seat: int) -> None:
         await watcher.pc.close()
 
 
-def host_address() -> str:
-    """This machine's first non-loopback IPv4 address (Janus cannot gather on 127.0.0.1)."""
-    found = [a for a in ORIGINAL_HOST_ADDRESSES(True, False) if not a.startswith("127.")]
-    if not found:
-        raise RuntimeError("janus needs a non-loopback IPv4 address on this machine")
-    return found[0]
-
-
 @contextlib.contextmanager
 def candidates_on(address: str | None) -> Iterator[None]:
     """ICE host candidates on ``address`` only; loopback when None."""
-    if address is None:
-        with loopback_candidates():
-            yield
-        return
-    original = aioice.ice.get_host_addresses
-    aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: [address] if use_ipv4 else []
-    try:
+    with host_candidates_on(address or "127.0.0.1"):
         yield
-    finally:
-        aioice.ice.get_host_addresses = original
 
 
 def run(role: str, conn: Connection, address: str | None, *args: Any) -> None:

@@ -26,8 +26,7 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-import aioice.ice
-
+from media.loopback import candidates_on, host_address
 from tests.support.processes import stop_process
 
 __all__ = [
@@ -46,28 +45,6 @@ JANUS_LIB = Path("/usr/lib/x86_64-linux-gnu/janus")
 
 def janus_available() -> bool:
     return JANUS.exists() and (JANUS_LIB / "plugins" / "libjanus_videoroom.so").exists()
-
-
-_ORIGINAL_HOST_ADDRESSES = aioice.ice.get_host_addresses
-
-
-def host_address() -> str:
-    """This machine's first non-loopback IPv4 address (Janus cannot gather on 127.0.0.1)."""
-    found = [a for a in _ORIGINAL_HOST_ADDRESSES(True, False) if not a.startswith("127.")]
-    if not found:
-        raise RuntimeError("janus needs a non-loopback IPv4 address on this machine")
-    return str(found[0])
-
-
-@contextlib.contextmanager
-def candidates_on(address: str) -> Iterator[None]:
-    """aiortc peers created inside gather ICE host candidates on ``address`` only."""
-    original = aioice.ice.get_host_addresses
-    aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: [address] if use_ipv4 else []
-    try:
-        yield
-    finally:
-        aioice.ice.get_host_addresses = original
 
 
 def free_port() -> int:
