@@ -72,12 +72,12 @@ def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
 
         @event.listens_for(engine.sync_engine, "connect")
         def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-            # Take BEGIN away from the driver so we can emit BEGIN IMMEDIATE ourselves.
+            # Take BEGIN away from the driver so we can emit BEGIN IMMEDIATE ourselves. (The busy
+            # timeout is the driver's connect timeout, ``sqlite_driver.BUSY_TIMEOUT_S``.)
             dbapi_connection.isolation_level = None
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
 
         @event.listens_for(engine.sync_engine, "begin")
