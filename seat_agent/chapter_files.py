@@ -34,6 +34,8 @@ __all__ = [
 
 
 log = structlog.get_logger(__name__)
+# The most buffers one writev takes (1,024 on Linux).
+_IOV_MAX = os.sysconf("SC_IOV_MAX")
 
 
 class ManifestWriter:
@@ -95,54 +97,48 @@ def write_atomic(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
+def _write_all(fd: int, parts: list[bytes]) -> None:
+    """Write ``parts`` in order with as few ``writev`` calls as the kernel allows (one, for a
+    chapter of up to 1,023 chunks): no copy into one buffer, one syscall instead of two per
+    chunk; a short write goes on where it stopped."""
+    views = [memoryview(p) for p in parts if p]
+    while views:
+        written = os.writev(fd, views[:_IOV_MAX])
+        while views and written >= len(views[0]):
+            written -= len(views.pop(0))
+        if written:
+            views[0] = views[0][written:]
 
 
-def write_chapter(path: Path, chapter: ManifestChapter, pieces: list[bytes]) -> list[str]:
+def write_chapter(path: Path, pieces: list[bytes]) -> None:
     """Write a whole chapter's chunks as one file, made durable with one fsync (and one of
-    its directory, for the rename); runs in a worker thread: hashing, writing and syncing
-    release the GIL, so the link keeps receiving the next chapter meanwhile.
+    its directory, for the rename); runs in a worker thread (writing and syncing release the
+    GIL), so the link keeps receiving the next chapter meanwhile. ``OSError`` if it cannot.
 
-    The chunks are checked against the manifest's chapter hash in the same pass that writes
-    them (each piece hashed, then written while it is still in the CPU's cache: one pass over
-    the bytes, not two). If they do not make the chapter, the ``.tmp`` file is deleted
-    unsynced and never renamed, so nothing counts as written, and the hashes of the chunks
-    that do not match their names are returned (to be fetched again); else the empty list.
+    The chunks are not hashed here: each was checked before the link acknowledged it (by its
+    AEAD tag bound to its chapter, index and count, else by its SHA-256:
+    ``seat_agent.chunk_seals``), and the cache writes a chapter only once every chunk the
+    manifest names for it is here, so the pieces are the manifest's chapter, byte for byte
+    (docs/seat-protocol.md, *Chunk check*). The file is hashed whenever it is read
+    (``read_chapter``: on opening the cache, on every read and in the status check).
 
     The file is the count of chunks and their lengths (big-endian 32-bit), then the chunks in
     manifest order. Until the rename, the chapter exists only as ``<name>.tmp``, which opening
     the cache deletes: a crash mid-chapter leaves nothing that counts as that chapter."""
     header = struct.pack(f">{len(pieces) + 1}I", len(pieces), *map(len, pieces))
     tmp = path.with_name(path.name + ".tmp")
-    whole = hashlib.sha256()
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
-        _write_all(fd, header)
-        for piece in pieces:
-            whole.update(piece)
-            _write_all(fd, piece)
-        matches = whole.hexdigest() == chapter.sha256
-        if matches:
-            os.fsync(fd)
+        _write_all(fd, [header, *pieces])
+        os.fsync(fd)
     finally:
         os.close(fd)
-    if not matches:
-        tmp.unlink()
-        return [
-            digest
-            for digest, piece in zip(chapter.chunks, pieces, strict=True)
-            if hashlib.sha256(piece).hexdigest() != digest
-        ] or list(chapter.chunks)
     os.replace(tmp, path)
     folder = os.open(path.parent, os.O_RDONLY)
     try:
         os.fsync(folder)
     finally:
         os.close(folder)
-    return []
 
 
 def read_chapter(path: Path, chapter: ManifestChapter) -> dict[str, bytes] | None:

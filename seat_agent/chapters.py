@@ -5,8 +5,8 @@ The hub sends a ``chapter_manifest`` (the expert's chapters in their shuffled or
 only, each with its content key wrapped for this seat's X25519 key and the SHA-256 of each
 encrypted chunk). ``ChapterCache`` then asks for the chunks it lacks, a few at a time, and
 keeps each (checked before the link acknowledges it: by its AEAD tag at its place, else its
-SHA-256, ``seat_agent.chunk_seals``) in memory until its chapter is whole; then the chapter is
-checked against its SHA-256 and written, still encrypted, as one file under
+SHA-256, ``seat_agent.chunk_seals``) in memory until its chapter is whole, every chunk the
+manifest names for it checked; then the chapter is written, still encrypted, as one file under
 ``<state dir>/chapters/sealed/`` with one fsync (``seat_agent.chapter_files``), beside the link:
 the next chapter keeps arriving meanwhile. No chunk is synced on its own. Plain text is kept
 only by :meth:`ChapterCache.read`, in memory, to show it (the tag checks and the status check
@@ -127,7 +127,7 @@ class ChapterCache:
         # Chunk name -> what authenticates it at its place in the manifest (``check_chunk``),
         # for the chapters whose content key this seat's key unwrapped.
         self._seals = ChunkSeals()
-        # Chunks of chapters not yet on disk, hash-checked, in memory until their chapter is
+        # Chunks of chapters not yet on disk, checked (``check_chunk``), in memory until their chapter is
         # whole and written (one file, one fsync per chapter).
         self._pending: dict[str, bytes] = {}
         self._stored: set[str] = set()  # chapter hashes whose file is written and synced
@@ -357,7 +357,7 @@ class ChapterCache:
 
     async def _store(self, digest: str, data: bytes) -> None:
         # Kept as they came: the link checked each (``check_chunk``) before acknowledging it,
-        # and the chapter's write checks the whole chapter against its hash before it counts.
+        # which is what makes a chapter of them the manifest's (``seat_agent.chunk_seals``).
         self._requested.discard(digest)
         owners = self._owners.get(digest, ())
         if any(not self._have(c, digest) for c in owners):
@@ -380,32 +380,29 @@ class ChapterCache:
     async def _write(self, chapter: ManifestChapter, pieces: list[bytes], wipes: int) -> None:
         path = self._path(chapter)
         try:
-            bad = await asyncio.to_thread(write_chapter, path, chapter, pieces)
+            await asyncio.to_thread(write_chapter, path, pieces)
         except OSError as exc:
             log.error("seat.chapter_write_failed", label=chapter.label, error=str(exc))
-            bad = list(chapter.chunks)  # nothing counts as written: fetched again
+            written = False  # nothing counts as written: its chunks are fetched again
+        else:
+            written = True
         async with self._lock:
             try:
-                await self._written(chapter, path, bad, wipes)
+                await self._written(chapter, path, written, wipes)
             finally:
                 # Only now: ``settled`` waits for this task while it is listed, status included.
                 del self._writing[chapter.sha256]
 
     async def _written(
-        self, chapter: ManifestChapter, path: Path, bad: list[str], wipes: int
+        self, chapter: ManifestChapter, path: Path, written: bool, wipes: int
     ) -> None:
         if wipes != self._wipes or chapter not in self._chapters:
             # Wiped, or replaced by another manifest while it was being written.
             await asyncio.to_thread(path.unlink, True)  # missing_ok
             return
-        if bad:
-            # Bytes that do not match their hash are never written: asked for again.
-            log.warning("seat.chapter_not_written", label=chapter.label, chunks=len(bad))
-            for digest in bad:
-                self._pending.pop(digest, None)
-        else:
-            for digest in chapter.chunks:
-                self._pending.pop(digest, None)
+        for digest in chapter.chunks:
+            self._pending.pop(digest, None)
+        if written:
             self._stored.add(chapter.sha256)
         self._notify()
         await self._request_more()

@@ -3,21 +3,24 @@
 
 A chunk of the manifest whose chapter key this seat's key unwraps is proven by its AEAD tag:
 AES-GCM (SM4-GCM) verifies the tag over the whole chunk under the chapter's content key ``K``
-with the chunk's own nonce and associated data (session, seat, position, label, index, count;
-``seat_protocol.chapter_crypto``), about a sixth of what a SHA-256 of it costs. Why that is
-enough: ``K`` is known only to the hub and to this seat (it comes wrapped for this seat's key in
-the manifest the hub sent over the authenticated link); the hub derives it from the chapter's
-context and its text's hash (one ``K``, one text), and a chunk's nonce and associated data are
-those of one place in one chapter, so a chunk that verifies is the hub's sealed piece for
-exactly that place, byte for byte. Altered, truncated, extended, reordered, moved from another
-chapter, seat or session, it fails.
+with the chunk's own nonce and associated data (``seat_protocol.chapter_crypto``: the context
+naming session, seat, position and label, then the chunk's index and the chapter's chunk
+count), about a sixth of what a SHA-256 of it costs. Why that is enough: ``K`` is known only to
+the hub and to this seat (it comes wrapped for this seat's key in the manifest the hub sent
+over the authenticated link); the hub derives it from the chapter's context, its text's hash
+and the chunk size (one ``K``, one text, one way of cutting it), and a chunk's nonce and
+associated data are those of one place in one chapter, so a chunk that verifies is the hub's
+sealed piece for exactly that place, byte for byte. Altered, truncated, extended, reordered,
+moved from another chapter, seat or session, or sealed for a shorter (truncated) chapter, it
+fails.
 
 Anything else is checked by its SHA-256, exactly as before: a chunk that fails the tag (it is
 then taken only if it is the named bytes), a chunk of a chapter whose key does not unwrap here
-(that chapter is then reported as not opening), a name outside the manifest. And the chapter's
-SHA-256 over all its chunks is still checked before its file is written
-(``chapter_files.write_chapter``) and whenever the file is read, so no chapter counts unless it
-is byte for byte the manifest's. Pure: no I/O.
+(that chapter is then reported as not opening), a name outside the manifest. This check is the
+one the chapter's integrity rests on while it is delivered: a chapter is written (and counts)
+once every chunk its manifest entry names has passed it, and its file is not hashed again at
+write (``chapter_files.write_chapter``); the file's SHA-256 against the manifest's chapter hash
+is checked whenever it is read (opening the cache, showing it, the status check). Pure: no I/O.
 """
 
 from __future__ import annotations

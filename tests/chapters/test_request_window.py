@@ -1,5 +1,5 @@
 """The seat's chapter cache on its own, fed link events by hand: how it paces its chunk
-requests, that only bytes matching their hash reach the disk, and the one ``chapter_status``
+requests, that only bytes matching their hash count, and the one ``chapter_status``
 it sends once every chapter of the manifest opened."""
 
 from __future__ import annotations
@@ -107,7 +107,12 @@ async def test_the_cache_asks_again_when_half_the_window_has_arrived(tmp_path: P
     )
 
 
-async def test_bytes_that_do_not_match_their_hash_are_never_written(tmp_path: Path) -> None:
+async def test_bytes_the_link_did_not_check_never_count(tmp_path: Path) -> None:
+    """The cache takes chunks as the link checked them (``check_chunk``, before the ack) and
+    does not hash a chapter again when it writes it (docs/seat-protocol.md, *Chunk check*).
+    Wrong bytes reaching it anyway (a wiring bug: the machine never hands such a chunk over)
+    are found by the status check's read-back hash before anything is reported: the file is
+    deleted, the chapter does not count and its chunks are asked for again."""
     identity = _identity(tmp_path)
     manifest, chunks = _sealed(identity, 2)
     first, second = manifest.chapters[0].chunks
@@ -117,22 +122,23 @@ async def test_bytes_that_do_not_match_their_hash_are_never_written(tmp_path: Pa
     await cache.on_event(Connected(SEAT, lost_incoming=False, peer_lost=False))
     await cache.on_event(MessageReceived(SEAT, manifest))
     assert sent.batches == [(first,)]
-    # Wrong bytes under the first name (the machine would have refused them; the cache does
-    # not rely on it): held until the chapter is whole, then refused by the chapter's hash.
     await cache.on_event(ChunkReceived(first, chunks[second]))
     assert sent.batches[1:] == [(second,)]
     await cache.on_event(ChunkReceived(second, chunks[second]))
     await cache.settled()
     chapter_dir = identity.state_dir / "chapters" / "sealed"
     assert list(chapter_dir.iterdir()) == []
-    assert cache.entries()[0].received == len(chunks[second])
+    assert cache.entries()[0].received == 0
     assert not cache.entries()[0].complete
-    assert sent.batches[2:] == [(first,)]  # only the bad one is asked for again
+    assert sent.statuses == []
+    assert sent.batches[2:] == [(first,)]  # the chapter again, from its first chunk
     await cache.on_event(ChunkReceived(first, chunks[first]))
+    assert sent.batches[3:] == [(second,)]
+    await cache.on_event(ChunkReceived(second, chunks[second]))
     await cache.settled()
     assert [p.name for p in chapter_dir.iterdir()] == [manifest.chapters[0].sha256]
     assert cache.entries()[0].complete
-    assert sent.batches[3:] == []
+    assert [(s.verified, s.failed) for s in sent.statuses] == [(1, ())]
 
 
 async def test_the_window_is_at_least_one_chunk(tmp_path: Path) -> None:
