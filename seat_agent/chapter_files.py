@@ -21,7 +21,7 @@ from typing import Any
 
 import structlog
 
-from seat_protocol.messages import ManifestChapter
+from seat_protocol.messages import ChunkData, ManifestChapter
 
 __all__ = [
     "ManifestWriter",
@@ -97,7 +97,7 @@ def write_atomic(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def _write_all(fd: int, parts: list[bytes]) -> None:
+def _write_all(fd: int, parts: list[ChunkData]) -> None:
     """Write ``parts`` in order with as few ``writev`` calls as the kernel allows (one, for a
     chapter of up to 1,023 chunks): no copy into one buffer, one syscall instead of two per
     chunk; a short write goes on where it stopped."""
@@ -110,7 +110,7 @@ def _write_all(fd: int, parts: list[bytes]) -> None:
             views[0] = views[0][written:]
 
 
-def write_chapter(path: Path, pieces: list[bytes]) -> None:
+def write_chapter(path: Path, pieces: list[ChunkData]) -> None:
     """Write a whole chapter's chunks as one file, made durable with one fsync (and one of
     its directory, for the rename); runs in a worker thread (writing and syncing release the
     GIL), so the link keeps receiving the next chapter meanwhile. ``OSError`` if it cannot.

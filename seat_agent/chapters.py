@@ -66,6 +66,7 @@ from seat_protocol.messages import (
     AppMessage,
     ChapterManifest,
     ChapterStatus,
+    ChunkData,
     ChunkRequest,
     ErrorNotice,
     ManifestChapter,
@@ -129,7 +130,7 @@ class ChapterCache:
         self._seals = ChunkSeals()
         # Chunks of chapters not yet on disk, checked (``check_chunk``), in memory until their chapter is
         # whole and written (one file, one fsync per chapter).
-        self._pending: dict[str, bytes] = {}
+        self._pending: dict[str, ChunkData] = {}
         self._stored: set[str] = set()  # chapter hashes whose file is written and synced
         self._writing: dict[str, asyncio.Task[None]] = {}  # chapter hash -> its write
         # The latest manifest's write to disk, beside the link (see ``_adopt``).
@@ -237,7 +238,7 @@ class ChapterCache:
                     f"章节「{label}」无法用本工位的密钥解密，请联系现场工作人员重新发放章节"
                 ) from None
 
-    def check_chunk(self, sha256: str, data: bytes) -> bool:
+    def check_chunk(self, sha256: str, data: ChunkData) -> bool:
         """Whether ``data`` may be taken (and acknowledged) as the chunk named ``sha256``; the
         link calls this for every chunk before acknowledging it (``SeatLink.chunk_check``): by
         its AEAD tag if it is a chunk of the manifest, else by its SHA-256
@@ -355,7 +356,7 @@ class ChapterCache:
         await self._request_more()
         await self._report_if_complete()
 
-    async def _store(self, digest: str, data: bytes) -> None:
+    async def _store(self, digest: str, data: ChunkData) -> None:
         # Kept as they came: the link checked each (``check_chunk``) before acknowledging it,
         # which is what makes a chapter of them the manifest's (``seat_agent.chunk_seals``).
         self._requested.discard(digest)
@@ -377,7 +378,7 @@ class ChapterCache:
         task = asyncio.create_task(self._write(chapter, pieces, self._wipes))
         self._writing[chapter.sha256] = task
 
-    async def _write(self, chapter: ManifestChapter, pieces: list[bytes], wipes: int) -> None:
+    async def _write(self, chapter: ManifestChapter, pieces: list[ChunkData], wipes: int) -> None:
         path = self._path(chapter)
         try:
             await asyncio.to_thread(write_chapter, path, pieces)

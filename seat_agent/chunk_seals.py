@@ -33,7 +33,7 @@ from seat_protocol.chapter_crypto import (
     chapter_key,
     chunk_seals,
 )
-from seat_protocol.messages import ManifestChapter
+from seat_protocol.messages import ChunkData, ManifestChapter
 from seat_protocol.seat_side import sha256_matches
 
 __all__ = ["ChunkSeals"]
@@ -59,7 +59,7 @@ class ChunkSeals:
     def names(self) -> frozenset[str]:
         return frozenset(self._chapter_of)
 
-    def check(self, sha256: str, data: bytes) -> bool:
+    def check(self, sha256: str, data: ChunkData) -> bool:
         """Whether ``data`` may be taken as the chunk named ``sha256`` (see the module)."""
         chapter = self._chapter_of.get(sha256)
         if chapter is not None:

@@ -44,7 +44,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from seat_protocol.exceptions import SeatProtocolError
-from seat_protocol.messages import CHUNK_SIZE, ManifestChapter
+from seat_protocol.messages import CHUNK_SIZE, ChunkData, ManifestChapter
 from seat_protocol.sm2 import SM2DecryptionError, SM2PrivateKey, SM2PublicKey
 from seat_protocol.suites import DEFAULT, NATIONAL, Aead
 
@@ -185,7 +185,7 @@ class ChunkSeal:
     nonce: bytes
     aad: bytes
 
-    def opens(self, data: bytes) -> bool:
+    def opens(self, data: ChunkData) -> bool:
         """Whether ``data`` is authentic ciphertext for exactly this place: AES-GCM (or
         SM4-GCM) verifies its tag over the whole chunk before it releases any plaintext; the
         plaintext is dropped at once."""

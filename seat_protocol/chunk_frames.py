@@ -17,7 +17,8 @@ stays a JSON text frame. Layout (integers big-endian)::
         52     …  data       exactly ``length`` bytes
 
 A frame is decoded once, by :func:`decode_chunk_frame`, into the same :class:`Chunk` the JSON
-form gives (its bytes kept as :attr:`Chunk.raw`, never turned into base64); anything it does
+form gives (its bytes kept as :attr:`Chunk.raw`, a read-only view of the frame, never turned
+into base64 or copied); anything it does
 not accept raises :class:`MalformedMessage` (close 4001) with the exact reason, and nothing
 else happens: the chunk is not acknowledged, so the hub sends it again after the reconnect.
 
@@ -73,9 +74,9 @@ def decode_chunk_frame(frame: bytes | bytearray) -> Chunk:
     """The chunk in a binary frame; any defect raises ``MalformedMessage`` (or
     ``MessageTooBig`` over the protocol's frame limit) with the reason the close carries.
 
-    ``frame`` may be the receiving library's own buffer (the seat agent takes single-frame
-    messages as ``websockets`` parsed them, ``seat_agent.connection``): the chunk's bytes are
-    copied out of it once, through a view, into the ``bytes`` the chunk keeps."""
+    The frame is handed over: the chunk's bytes are a read-only view of it (no copy; the seat
+    agent takes single-frame messages as ``websockets`` parsed them, each frame a buffer of
+    its own, ``seat_agent.connection``), so the caller must not change or reuse it."""
     size = len(frame)
     if size > MAX_MESSAGE_BYTES:
         raise MessageTooBig(f"binary frame is {size} bytes, the limit is {MAX_MESSAGE_BYTES}")
@@ -100,4 +101,4 @@ def decode_chunk_frame(frame: bytes | bytearray) -> Chunk:
         raise MalformedMessage(
             f"binary frame's length field says {length} bytes, it carries {size - HEADER_SIZE}"
         )
-    return Chunk.of(digest.hex(), memoryview(frame)[HEADER_SIZE:], seq=seq)
+    return Chunk.of(digest.hex(), memoryview(frame).toreadonly()[HEADER_SIZE:], seq=seq)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from seat_protocol.messages import Message
+from seat_protocol.messages import ChunkData, Message
 
 __all__ = [
     "ChunkReceived",
@@ -150,10 +150,10 @@ class ScoreRefused:
 
 @dataclass(frozen=True)
 class ChunkReceived:
-    """A chunk whose bytes match its SHA-256."""
+    """A chunk whose bytes passed the chunk check (its SHA-256, or the shell's check)."""
 
     sha256: str
-    data: bytes
+    data: ChunkData
 
 
 @dataclass(frozen=True)

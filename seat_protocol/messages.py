@@ -65,6 +65,7 @@ __all__ = [
     "CheckinRequest",
     "CheckinResult",
     "Chunk",
+    "ChunkData",
     "ChunkRequest",
     "CommitmentDecision",
     "Enroll",
@@ -509,6 +510,11 @@ class ChunkRequest(AppMessage):
             _check_sha256(digest, "chunks")
 
 
+# A chunk's bytes: ``bytes``, or a read-only view of the binary frame that carried it (the seat
+# keeps a frame's chunk without copying it out, ``seat_protocol.chunk_frames``).
+ChunkData = bytes | memoryview
+
+
 @dataclass(frozen=True, kw_only=True)
 class Chunk(AppMessage):
     """Hub -> seat: one encrypted chunk; the seat checks it against ``sha256``.
@@ -527,20 +533,21 @@ class Chunk(AppMessage):
         object.__setattr__(self, "_raw", raw)
 
     @property
-    def raw(self) -> bytes:
-        """The chunk's bytes (``data`` decoded)."""
-        raw: bytes = self.__dict__["_raw"]
+    def raw(self) -> ChunkData:
+        """The chunk's bytes (``data`` decoded, or as :meth:`of` was given them)."""
+        raw: ChunkData = self.__dict__["_raw"]
         return raw
 
     @classmethod
-    def of(cls, sha256: str, raw: bytes | memoryview, *, seq: int = 0) -> Chunk:
+    def of(cls, sha256: str, raw: ChunkData, *, seq: int = 0) -> Chunk:
         """The chunk message for ``raw``, with the same checks as the constructor. Its
         base64 ``data`` is made only if something reads it (the JSON form): a chunk sent as
-        a binary frame (``seat_protocol.chunk_frames``) is never turned into base64. Bytes
-        are kept as they are; a view is copied once into bytes."""
+        a binary frame (``seat_protocol.chunk_frames``) is never turned into base64. The
+        bytes or view are kept as they are, not copied (a view must not change afterwards:
+        ``decode_chunk_frame`` passes a read-only one of a frame handed over to it)."""
         _check_sha256(sha256, "sha256")
         _check(len(raw) <= CHUNK_SIZE, "data", f"must decode to at most {CHUNK_SIZE} bytes")
-        return cls._unchecked(seq, sha256, None, bytes(raw))
+        return cls._unchecked(seq, sha256, None, raw)
 
     def with_seq(self, seq: int) -> Chunk:
         return self._unchecked(seq, self.sha256, self.__dict__.get("data"), self.raw)
@@ -554,7 +561,7 @@ class Chunk(AppMessage):
         return data
 
     @classmethod
-    def _unchecked(cls, seq: int, sha256: str, data: str | None, raw: bytes) -> Chunk:
+    def _unchecked(cls, seq: int, sha256: str, data: str | None, raw: ChunkData) -> Chunk:
         # What the generated __init__ of a frozen dataclass does, minus __post_init__.
         msg = cls.__new__(cls)
         for name, value in (("seq", seq), ("sha256", sha256), ("_raw", raw)):

@@ -44,6 +44,7 @@ from seat_protocol.messages import (
     Auth,
     Challenge,
     Chunk,
+    ChunkData,
     Enroll,
     EnrollReceived,
     Hello,
@@ -72,10 +73,10 @@ __all__ = [
 
 # Whether a chunk's bytes are the chunk of that name: True only if they are exactly its bytes or
 # proven authentic for its place in its chapter (see ``ChunkCheck`` users).
-ChunkCheck = Callable[[str, bytes], bool]
+ChunkCheck = Callable[[str, ChunkData], bool]
 
 
-def sha256_matches(sha256: str, data: bytes) -> bool:
+def sha256_matches(sha256: str, data: ChunkData) -> bool:
     """The default chunk check: the bytes hash to the chunk's name."""
     return hashlib.sha256(data).hexdigest() == sha256
 

@@ -67,11 +67,13 @@ class SigningKey(Protocol):
 
 class Aead(Protocol):
     """``AESGCM``'s interface: ``encrypt`` appends the 16-byte tag, ``decrypt`` raises
-    ``InvalidTag``."""
+    ``InvalidTag``; ``decrypt`` takes a view too (a chunk still in the frame it came in)."""
 
     def encrypt(self, nonce: bytes, data: bytes, associated_data: bytes | None) -> bytes: ...
 
-    def decrypt(self, nonce: bytes, data: bytes, associated_data: bytes | None) -> bytes: ...
+    def decrypt(
+        self, nonce: bytes, data: bytes | memoryview, associated_data: bytes | None
+    ) -> bytes: ...
 
 
 class Hasher(Protocol):
@@ -97,11 +99,13 @@ class SM4GCM:
         sealed = encryptor.update(data) + encryptor.finalize()
         return sealed + encryptor.tag
 
-    def decrypt(self, nonce: bytes, data: bytes, associated_data: bytes | None) -> bytes:
+    def decrypt(
+        self, nonce: bytes, data: bytes | memoryview, associated_data: bytes | None
+    ) -> bytes:
         if len(data) < self._TAG:
             raise InvalidTag()
         decryptor = Cipher(
-            algorithms.SM4(self._key), modes.GCM(nonce, data[-self._TAG :])
+            algorithms.SM4(self._key), modes.GCM(nonce, bytes(data[-self._TAG :]))
         ).decryptor()
         if associated_data:
             decryptor.authenticate_additional_data(associated_data)

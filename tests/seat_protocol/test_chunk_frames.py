@@ -44,14 +44,16 @@ def _frame(
     return head + data
 
 
-def test_a_frame_in_the_receivers_own_buffer_gives_the_chunk_as_bytes() -> None:
-    # The seat agent hands over a binary frame as websockets parsed it (a bytearray): the
-    # chunk keeps its own bytes (a copy), so the buffer may be reused or changed afterwards.
+def test_a_frame_handed_over_gives_the_chunk_as_a_read_only_view_of_it() -> None:
+    # The seat agent hands over each binary frame as websockets parsed it (a bytearray of its
+    # own): the chunk's bytes stay in it, not copied out, and cannot be changed through it.
     buffer = bytearray(encode_chunk_frame(Chunk.of(DIGEST, DATA, seq=3)))
     chunk = decode_chunk_frame(buffer)
-    buffer[HEADER_SIZE:] = b"x" * len(DATA)
-    assert type(chunk.raw) is bytes
-    assert (chunk.seq, chunk.sha256, chunk.raw) == (3, DIGEST, DATA)
+    raw = chunk.raw
+    assert isinstance(raw, memoryview) and raw.obj is buffer and raw.readonly
+    assert (chunk.seq, chunk.sha256, raw) == (3, DIGEST, DATA)
+    with pytest.raises(TypeError):
+        raw[0] = 0  # type: ignore[index]
 
 
 def test_the_frame_is_the_documented_header_then_the_raw_bytes() -> None:
