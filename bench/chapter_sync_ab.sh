@@ -30,8 +30,10 @@ for i in $(seq 1 "$rounds"); do
     ratio=$(echo "$out" | grep 'ratio binary / plain: ' | awk '{print $NF}')
     median=$(echo "$out" | grep 'per round' | sed -E 's/.*median ([0-9.]+).*/\1/')
     tail=$(echo "$out" | grep 'last chapter synced' | awk '{print $(NF-2)}')
+    # CPU per binary delivery, least: each end's event loop, and the seat's whole process
+    # (its worker threads write the chapters).
     cpu=$(echo "$out" | grep '^CPU ms per binary' \
-      | sed -E 's/.*hub loop ([0-9.]+) .*seat loop ([0-9.]+) .*/loop cpu hub \1 ms seat \2 ms/')
+      | sed -E 's/.*seat ([0-9.]+) \/ .*hub loop ([0-9.]+) .*seat loop ([0-9.]+) .*/loop cpu hub \2 ms seat \3 ms, seat all threads \1 ms/')
     printf '%s load %-5s %-6s binary %6s MiB/s  plain %6s MiB/s  ratio %s (median %s)  tail %s ms  %s\n' \
       "$(date -u +%H:%M:%S)" "$load" "$side" "$binary" "$plain" "$ratio" "$median" "$tail" "$cpu"
   done
