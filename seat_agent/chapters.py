@@ -105,6 +105,11 @@ class CachedChapter:
     complete: bool
 
 
+def _unlink_all(paths: list[Path]) -> None:
+    for path in paths:
+        path.unlink(missing_ok=True)
+
+
 def _owners_of(chapters: tuple[ManifestChapter, ...]) -> dict[str, list[ManifestChapter]]:
     owners: dict[str, list[ManifestChapter]] = {}
     for chapter in chapters:
@@ -334,9 +339,12 @@ class ChapterCache:
         await self._manifest.start(manifest_json(msg.session_id, msg.chapters).encode("utf-8"))
         self._seals = ChunkSeals(msg.session_id, self._identity, msg.chapters)
         kept = {c.sha256 for c in msg.chapters}
-        for chapter in self._chapters:
-            if chapter.sha256 not in kept:
-                self._forget(chapter)
+        dropped = [c for c in self._chapters if c.sha256 not in kept]
+        if dropped:
+            # Deleted off the loop (8 chapters of 2 MiB took 6.6 ms on it). A file is named by
+            # its chapter's hash, so no chapter of this manifest shares a dropped one's path.
+            self._stored.difference_update(c.sha256 for c in dropped)
+            await asyncio.to_thread(_unlink_all, [self._path(c) for c in dropped])
         wanted = {h for c in msg.chapters for h in c.chunks}
         self._pending = {h: d for h, d in self._pending.items() if h in wanted}
         self._session_id, self._chapters = msg.session_id, msg.chapters

@@ -245,3 +245,28 @@ async def test_chapters_written_before_their_manifest_was_durable_do_not_count_a
     reopened = await ChapterCache.open(identity.state_dir, identity)
     assert reopened.entries() == [] and reopened.chapters_stored == 0
     assert not sealed.exists()
+
+
+async def test_a_new_manifest_without_a_stored_chapter_deletes_its_file(tmp_path: Path) -> None:
+    """A chapter the hub no longer names (a re-release without it) is forgotten: its file is
+    deleted (off the event loop) and it no longer counts; the new manifest's chapter is asked
+    for from its first chunk."""
+    identity = _identity(tmp_path)
+    old, old_chunks = _sealed(identity, 2)
+    cache = await ChapterCache.open(identity.state_dir, identity, window=4)
+    sent = _Requests()
+    cache.bind(sent)
+    await cache.on_event(Connected(SEAT, lost_incoming=False, peer_lost=False))
+    await cache.on_event(MessageReceived(SEAT, old))
+    for digest in old.chapters[0].chunks:
+        await cache.on_event(ChunkReceived(digest, old_chunks[digest]))
+    await cache.settled()
+    sealed = identity.state_dir / "chapters" / "sealed"
+    assert [p.name for p in sealed.iterdir()] == [old.chapters[0].sha256]
+    assert cache.chapters_stored == 1
+
+    new, _ = _sealed(identity, 3)
+    await cache.on_event(MessageReceived(SEAT, new))
+    assert list(sealed.iterdir()) == []
+    assert cache.chapters_stored == 0
+    assert sent.batches[-1] == new.chapters[0].chunks
