@@ -8,6 +8,11 @@ refusal, an ``error`` naming the offer, is logged and the next link offers again
 is played to the configured audio sink (``seat-agent run --talkback-sink``: anything
 ``aiortc.contrib.media.MediaRecorder`` opens, such as a WAV file or ``alsa:default``); without
 one it is only counted (a server without speakers, and the tests).
+
+Each decoded frame is also measured: ``voiced`` counts those that are not silence (RMS above
+:data:`VOICED_RMS`), and every stretch of audio (frames with no gap of :data:`STRETCH_GAP_S`)
+is logged as it begins (``talkback.hearing``) and once it ends (``talkback.heard``: its length and how much of it was not silence), so
+the seat's log says what the expert was played, turn by turn.
 """
 
 from __future__ import annotations
@@ -16,12 +21,15 @@ import asyncio
 import contextlib
 import secrets
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import structlog
 from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.contrib.media import MediaRecorder
 from aiortc.mediastreams import MediaStreamError
+from av import AudioFrame
 
 from seat_protocol.events import Connected, Event, MessageReceived
 from seat_protocol.messages import AppMessage, ErrorNotice, TalkbackAnswer, TalkbackOffer
@@ -31,6 +39,18 @@ __all__ = ["TalkbackReceiver"]
 log = structlog.get_logger(__name__)
 
 Send = Callable[[AppMessage], Awaitable[Any]]
+
+#: a decoded frame whose RMS (of 32767) is above this is heard as voice, not silence: speech
+#: and a test tone are far above it, an Opus decoder's output of silence far below
+VOICED_RMS = 300.0
+#: no frame for this long ends a stretch of talk-back (a turn's end: the hub then sends nothing)
+STRETCH_GAP_S = 0.5
+
+
+def voiced(frame: AudioFrame) -> bool:
+    """Whether the frame carries sound rather than silence."""
+    samples = frame.to_ndarray().astype(np.float64)
+    return bool(samples.size) and float(np.sqrt(np.mean(samples**2))) > VOICED_RMS
 
 
 def _offer_id() -> str:
@@ -53,7 +73,9 @@ class TalkbackReceiver:
         sink: str | None = None,
         configuration: RTCConfiguration | None = None,
         new_offer_id: Callable[[], str] = _offer_id,
+        on_frame: Callable[[bool], None] | None = None,
     ) -> None:
+        """``on_frame`` is told of every decoded frame as it arrives (whether it is voiced)."""
         self._send = send
         self._sink = sink
         self._configuration = configuration
@@ -65,8 +87,11 @@ class TalkbackReceiver:
         self._lock = asyncio.Lock()
         self._closed = False
         self._offering: asyncio.Task[None] | None = None
+        self._on_frame = on_frame
         #: decoded audio frames received from the hub (what a speaker said, 20 ms each)
         self.frames = 0
+        #: of which not silence
+        self.voiced = 0
         self.answered = 0
 
     async def on_event(self, event: Event) -> None:
@@ -139,30 +164,77 @@ class TalkbackReceiver:
             self.answered += 1
 
     async def _play(self, track: MediaStreamTrack) -> None:
-        """Count what arrives and hand it to the sink (a recorder reads the track itself)."""
+        """Measure what arrives and hand it to the sink, logging each stretch once it ends."""
+        fed: _Fed | None = None
         if self._sink is not None:
+            fed = _Fed()
             self._recorder = _recorder(self._sink)
-            self._recorder.addTrack(_Counted(track, self))
+            self._recorder.addTrack(fed)
             await self._recorder.start()
-            return
-        while True:
-            try:
-                await track.recv()
-            except MediaStreamError:
-                return
-            self.frames += 1
+        stretch = _Stretch()
+        try:
+            while True:
+                try:
+                    frame = await asyncio.wait_for(track.recv(), STRETCH_GAP_S)
+                except TimeoutError:
+                    stretch = stretch.logged()
+                    continue
+                except MediaStreamError:
+                    return
+                if not isinstance(frame, AudioFrame):
+                    continue
+                loud = voiced(frame)
+                self.frames += 1
+                self.voiced += loud
+                stretch.add(frame, loud)
+                if self._on_frame is not None:
+                    self._on_frame(loud)
+                if fed is not None:
+                    fed.put(frame)
+        finally:
+            stretch.logged()
 
 
-class _Counted(MediaStreamTrack):
-    """The received track as the sink reads it, counting frames on the way."""
+@dataclass
+class _Stretch:
+    """Audio received with no gap of ``STRETCH_GAP_S``: one turn, as the seat heard it."""
+
+    frames: int = 0
+    voiced: int = 0
+    seconds: float = 0.0
+
+    def add(self, frame: AudioFrame, loud: bool) -> None:
+        if not self.frames:
+            log.info("talkback.hearing")
+        self.frames += 1
+        self.voiced += loud
+        self.seconds += frame.samples / (frame.sample_rate or 48_000)
+
+    def logged(self) -> _Stretch:
+        """Log the stretch if anything arrived; the next, empty one."""
+        if self.frames:
+            log.info(
+                "talkback.heard",
+                frames=self.frames,
+                voiced=self.voiced,
+                seconds=round(self.seconds, 2),
+            )
+        return _Stretch()
+
+
+class _Fed(MediaStreamTrack):
+    """What the receiver got, as the sink reads it (bounded: a stalled sink loses old audio)."""
 
     kind = "audio"
 
-    def __init__(self, source: MediaStreamTrack, receiver: TalkbackReceiver) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        self._source, self._receiver = source, receiver
+        self._queue: asyncio.Queue[AudioFrame] = asyncio.Queue(50)
 
-    async def recv(self) -> Any:
-        frame = await self._source.recv()
-        self._receiver.frames += 1
-        return frame
+    def put(self, frame: AudioFrame) -> None:
+        if self._queue.full():
+            self._queue.get_nowait()
+        self._queue.put_nowait(frame)
+
+    async def recv(self) -> AudioFrame:
+        return await self._queue.get()

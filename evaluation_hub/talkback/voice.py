@@ -23,10 +23,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+import structlog
 from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.exceptions import InternalError, InvalidAccessError, InvalidStateError, OperationError
 from aiortc.mediastreams import MediaStreamError
@@ -37,7 +37,7 @@ from media.talkback import TalkTrack
 
 __all__ = ["Turn", "VoiceHub"]
 
-logger = logging.getLogger(__name__)
+log = structlog.get_logger(__name__)
 
 _SDP_ERRORS = (ValueError, InvalidAccessError, InvalidStateError, OperationError, InternalError)
 
@@ -108,7 +108,7 @@ class VoiceHub:
                 "talkback-offer-invalid", "工位的喊话接收请求无法处理（SDP 无效或不含可用音频编码）"
             ) from exc
         self._ears[seat_key] = _Ear(pc, track)
-        logger.info("seat %s listens for talk-back (offer %s)", seat_key, offer_id)
+        log.info("talkback.seat_listening", seat_key=seat_key, offer_id=offer_id)
         description = pc.localDescription
         assert description is not None
         return description.sdp

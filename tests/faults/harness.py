@@ -177,12 +177,17 @@ class Seat:
     state_dir: Path
     script: Path | None  # None: an idle seat, connected, that plays no script
     publish: bool = False
+    talkback: bool = False  # receives push-to-talk audio into ``talkback_wav``
     proc: asyncio.subprocess.Process | None = None
     runs: int = 0
 
     @property
     def log(self) -> Path:
         return self.state_dir.parent / f"{self.state_dir.name}.log"
+
+    @property
+    def talkback_wav(self) -> Path:
+        return self.state_dir.parent / f"{self.state_dir.name}.talkback.wav"
 
     async def run(self) -> None:
         self.runs += 1
@@ -193,6 +198,7 @@ class Seat:
                 # Each on a port of its own, as on the terminals' own machines (one 8765 here).
                 "--page-port", "0",
                 *(["--publish", "testpattern"] if self.publish else []),
+                *(["--talkback", str(self.talkback_wav)] if self.talkback else []),
                 stdout=out, stderr=subprocess.STDOUT,
                 env={**os.environ, "PYTHONUNBUFFERED": "1"},
             )  # fmt: skip
@@ -214,12 +220,14 @@ class Evaluation:
         root: Path,
         urls: dict[str, str] | None = None,
         publish: Iterable[str] = (),
+        talkback: bool = False,
     ) -> None:
         self.hub = hub
         self.ids = ids
         self.root = root
         self.urls = urls or {}
         self.publish = frozenset(publish)
+        self.talkback = talkback
         self.proxies: dict[str, TcpProxy] = {}
         self.db = Database(hub.database_url)
         self.seats: dict[str, Seat] = {}
@@ -274,7 +282,9 @@ class Evaluation:
             self.db, SYSADMIN, seat_id, now, enrolment_code=identity.enrolment_code
         )
         script = self.root / f"{expert}.yaml"
-        return Seat(expert, seat_id, identity.state_dir, script, expert in self.publish)
+        return Seat(
+            expert, seat_id, identity.state_dir, script, expert in self.publish, self.talkback
+        )
 
     async def prepare(self, agents: Iterable[str] | None = None) -> None:
         """Seats enrolled, booked and seated; the package attached; every script written and

@@ -123,11 +123,13 @@ async def hubs_behind_nginx(
     count: int = HUBS,
     agents: Iterable[str] | None = None,
     publish: Iterable[str] = (PUBLISHER,),
+    talkback: bool = False,
 ) -> AsyncIterator[tuple[Evaluation, list[NamedHub]]]:
     """``count`` ``evaluation-hub serve`` processes (settings ``env`` added) behind nginx on
     a fresh database of ``pg_server`` and ``redis``; the scripted evaluation prepared through
     the proxy (every seat agent running, or those of the experts in ``agents``; those of
-    ``publish``, :data:`PUBLISHER` unless told, publishing the test pattern)."""
+    ``publish``, :data:`PUBLISHER` unless told, publishing the test pattern; with ``talkback``
+    every seat agent receiving push-to-talk audio into its ``Seat.talkback_wav``)."""
     url = pg_server.create_database(f"three_{os.getpid()}_{tmp_path.name}"[:60])
     ids = await prepared_database(url)
     hubs = [
@@ -143,7 +145,7 @@ async def hubs_behind_nginx(
     nginx = Nginx(tmp_path, [hub.port for hub in hubs])
     # The address every client uses: the proxy (never started as a hub itself).
     front = HubServe(url, tmp_path, port=nginx.port)
-    run = Evaluation(front, ids, tmp_path, publish=publish)
+    run = Evaluation(front, ids, tmp_path, publish=publish, talkback=talkback)
     try:
         # The hub key they share, made first; then they start side by side.
         load_or_create_private_key(tmp_path / "hub-key.pem")

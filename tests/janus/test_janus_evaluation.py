@@ -12,12 +12,26 @@ feed per publishing seat, nothing of the killed process's. The evaluation ends
 ``report_signed`` with every save exactly once and the audit chain verified; each publication
 of the two seats has its recording hashed into the chain (Janus records, the hub converts), the
 files on disk as hashed.
+
+Talk-back (喊话与工位通知) rides along, before and after the kill: every seat agent receives
+push-to-talk audio into a WAV sink (``seat-agent run --talkback``). The supervisor holds 按住讲话
+on the wall (Chromium's fake microphone playing a tone) toward one seat whose link is on another
+process than the wall's, then toward all seats: the addressed seats' agents play the tone (decoded,
+not silence), the others nothing. A text announcement sent from the wall shows on the expert's
+page (the seat agent's own page, in Chromium) of a seat on another process, before the kill, and
+to all seats after it on the page of a seat that moved. Each turn and announcement is in the audit
+chain and the session's archive bundle: who, when, to whom.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import json
+import re
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -25,20 +39,23 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.async_api import expect
 from sqlalchemy import select
 
 from evaluation_hub.audit.models import AuditEventRow
 from evaluation_hub.live.janus_rooms import room_for
 from media.janus import videoroom
 from media.janus.client import JanusSession
+from tests.browser.conftest import CHROMIUM_ARGS
 from tests.browser.test_wall_page import _frames_decoded, _sign_in
 from tests.e2e.conftest import TOKEN_SECRET, until
-from tests.faults.harness import Evaluation
+from tests.faults.harness import Evaluation, Seat
 from tests.faults.nginx_rig import NGINX, PUBLISHER, NamedHub, holder, hubs_behind_nginx
 from tests.faults.test_three_hubs import _segments
 from tests.support.janus_server import JanusServer
 from tests.support.postgres_server import PostgresServer
 from tests.support.redis_server import redis_server
+from tests.talkback.sound import tone_wav
 
 pytestmark = [
     pytest.mark.browser,
@@ -64,8 +81,30 @@ async def behind_nginx(
         "EVALHUB_RECORDING_SEGMENT_SECONDS": str(SEGMENT_S),
     }
     with redis_server() as redis:
-        async with hubs_behind_nginx(pg_server, redis, tmp_path, env, publish=PUBLISHERS) as rig:
+        async with hubs_behind_nginx(
+            pg_server, redis, tmp_path, env, publish=PUBLISHERS, talkback=True
+        ) as rig:
             yield rig
+
+
+@pytest.fixture
+async def talking_browser(chromium_path: str, tmp_path: Path) -> AsyncIterator[Any]:
+    """Chromium whose fake microphone, granted without asking, plays a tone."""
+    from playwright.async_api import async_playwright
+
+    tone = tone_wav(tmp_path / "tone.wav")
+    args = [
+        *CHROMIUM_ARGS,
+        "--use-fake-device-for-media-stream",
+        "--use-fake-ui-for-media-stream",
+        f"--use-file-for-fake-audio-capture={tone}",
+    ]
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=chromium_path, headless=True, args=args)
+        try:
+            yield browser
+        finally:
+            await browser.close()
 
 
 async def _publications(run: Evaluation, seat_key: str) -> list[datetime]:
@@ -98,9 +137,110 @@ async def _decoding(page: Any, seat_id: int, frames: int = 10) -> str:
     raise AssertionError(f"the wall did not decode seat #{seat_id} (viewer {viewer})")
 
 
+def _listened(hubs: list[NamedHub], seat_key: str) -> int:
+    """How often ``seat_key``'s talk-back connection was answered, on every process."""
+    return sum(
+        1
+        for hub in hubs
+        for line in hub.logs().splitlines()
+        if "talkback.seat_listening" in line and f"seat_key={seat_key}" in line
+    )
+
+
+def _expert_page_url(run: Evaluation, expert: str) -> str:
+    """The address of the expert's page the seat agent printed (``--page-port 0``)."""
+    found = re.search(
+        r"专家页面（请在本机浏览器中打开，仅本次启动有效）：(\S+)",
+        run.seats[expert].log.read_text(),
+    )
+    assert found, run.seats[expert].log.read_text()[-2000:]
+    return str(found.group(1))
+
+
+Window = tuple[datetime, datetime]
+
+
+def _heard(seat: Seat) -> tuple[int, list[tuple[int, int]]]:
+    """From the seat agent's log: how many stretches of talk-back it began to hear, and each
+    one it heard to the end (decoded frames, of which voiced: not silence)."""
+    text = seat.log.read_text(errors="replace")
+    ended = [
+        (int(frames), int(voiced))
+        for frames, voiced in re.findall(r"talkback\.heard .*?frames=(\d+) .*?voiced=(\d+)", text)
+    ]
+    return text.count("talkback.hearing"), ended
+
+
+async def _talk(
+    page: Any, run: Evaluation, seat_id: int | None
+) -> tuple[list[str], dict[str, tuple[int, int] | None], Window]:
+    """Hold 按住讲话 on the wall toward ``seat_id`` (None: 全部工位) until every seat the wall
+    says it reaches hears it, a little more, then release: those seats, what each seat's
+    agent heard of it (frames, voiced; None: nothing), and when the turn was held."""
+    target = page.get_by_test_id("talkback-target")
+    await target.select_option("" if seat_id is None else str(seat_id))
+    seats = {seat.seat_id: seat for seat in run.seats.values()}
+    before = {key: _heard(seat) for key, seat in seats.items()}
+    began = datetime.now(UTC)
+    talk, message = page.locator("#talkback-talk"), page.get_by_test_id("talkback-message")
+    await talk.dispatch_event("pointerdown")
+    speaking = re.compile("^正在向 (.+) 喊话，松开按钮结束$")
+    await expect(message).to_have_text(speaking, timeout=20_000)
+    found = speaking.match(await message.inner_text())
+    assert found is not None
+    listening = found.group(1).split("、")
+
+    async def hearing() -> bool:
+        return all(_heard(seats[key])[0] > before[key][0] for key in listening)
+
+    await until(hearing, f"{listening} hearing the supervisor")
+    await page.wait_for_timeout(300)
+    await talk.dispatch_event("pointerup")
+    await expect(message).to_have_text(re.compile(r"^喊话结束（[\d.]+ 秒）$"))
+    ended = datetime.now(UTC)
+
+    async def heard_out() -> bool:
+        return all(len(_heard(seats[key])[1]) > len(before[key][1]) for key in listening)
+
+    await until(heard_out, f"{listening} hearing the turn to its end")
+    heard: dict[str, tuple[int, int] | None] = {}
+    for key, seat in seats.items():
+        began_now, stretches = _heard(seat)
+        new = stretches[len(before[key][1]) :]
+        assert began_now - before[key][0] == len(new), (key, began_now, new)
+        heard[key] = (sum(f for f, _ in new), sum(v for _, v in new)) if new else None
+    return listening, heard, (began, ended)
+
+
+async def _announce(page: Any, seat_id: int | None, text: str) -> tuple[str, Window]:
+    """Send ``text`` from the wall's panel; the wall's confirmation, and when."""
+    began = datetime.now(UTC)
+    await page.get_by_test_id("talkback-target").select_option(
+        "" if seat_id is None else str(seat_id)
+    )
+    await page.get_by_test_id("talkback-text").fill(text)
+    await page.click("#talkback-send")
+    message = page.get_by_test_id("talkback-message")
+    await expect(message).to_have_text(re.compile("^已发送通知"))
+    return await message.inner_text(), (began, datetime.now(UTC))
+
+
+async def _shown(expert: Any, text: str) -> None:
+    """The expert's page shows ``text`` as the one announcement; the expert dismisses it."""
+    notice = expert.get_by_test_id("announcement")
+    await expect(notice).to_have_count(1, timeout=15_000)
+    await expect(notice.get_by_test_id("announcement-text")).to_have_text(text)
+    assert (await notice.get_by_test_id("announcement-from").inner_text()).startswith(
+        "主场监督人员 · "
+    )
+    await notice.get_by_role("button", name="知道了").click()
+    await expect(notice).to_have_count(0)
+
+
 async def test_the_evaluation_on_janus_with_the_wall_in_chromium(
-    browser: Any, janus: JanusServer, behind_nginx: tuple[Evaluation, list[NamedHub]]
+    talking_browser: Any, janus: JanusServer, behind_nginx: tuple[Evaluation, list[NamedHub]]
 ) -> None:
+    browser = talking_browser
     run, hubs = behind_nginx
     await run.start()
     keys = {expert: run.seats[expert].seat_id for expert in PUBLISHERS}
@@ -122,9 +262,42 @@ async def test_the_evaluation_on_janus_with_the_wall_in_chromium(
 
     await until(recorded, "a recording segment of the publishing seat in the audit chain")
 
+    # Talk-back before the kill, toward the seat on the process about to die (not the wall's).
+    every = sorted(seat.seat_id for seat in run.seats.values())
+    label_ids = {
+        seat.seat_id: int(run.ids["seats"][seat.seat_id.split(".", 1)[1]])
+        for seat in run.seats.values()
+    }
+    expert = await browser.new_page()
+    await expert.goto(_expert_page_url(run, PUBLISHER))
+    await expert.get_by_text("已连接主场").wait_for()
+    turns: list[tuple[str, list[str], Window]] = []
+    said: list[tuple[str, Window]] = []
+
+    async def talk_to(seat_key: str | None) -> None:
+        listening, heard, window = await _talk(
+            page, run, None if seat_key is None else label_ids[seat_key]
+        )
+        to = every if seat_key is None else [seat_key]
+        assert sorted(listening) == to, (seat_key, listening)
+        # The addressed seats decoded the tone (a tenth of a second at least, not silence); any
+        # other seat heard nothing at all.
+        assert all((heard[key] or (0, 0))[1] >= 5 for key in to), heard
+        assert all(heard[key] is None for key in every if key not in to), heard
+        turns.append(("all" if seat_key is None else seat_key, listening, window))
+
+    await talk_to(keys[PUBLISHER])
+    await talk_to(None)
+    confirmed, window = await _announce(page, seat_ids[PUBLISHER], "请将摄像头对准本人，谢谢配合。")
+    assert confirmed == f"已发送通知（{keys[PUBLISHER]}）"
+    said.append((keys[PUBLISHER], window))
+    await _shown(expert, "请将摄像头对准本人，谢谢配合。")
+    run.mark("talk-back before the kill")
+
     orphans = [seat.seat_id for seat in run.seats.values() if holder(hubs, seat.seat_id) is victim]
     survivors = [hub for hub in hubs if hub is not victim]
     links = {key: sum(hub.connected(key) for hub in survivors) for key in orphans}
+    listened = {key: _listened(survivors, key) for key in orphans}
     killed = time.monotonic()
     await victim.kill()
     killed_at = datetime.now(UTC)
@@ -140,6 +313,22 @@ async def test_the_evaluation_on_janus_with_the_wall_in_chromium(
     assert await page.evaluate("window.wall.resubscribed") >= 1
     picture_back = time.monotonic() - killed
     run.mark("wall playing again")
+
+    # Talk-back after the kill: each moved seat listens again on the process it landed on.
+    async def listening_again() -> bool:
+        return all(_listened(survivors, key) > listened[key] for key in orphans)
+
+    await until(listening_again, "the moved seats' talk-back connections answered again")
+    other = next(hub for hub in survivors if hub is not wall_hub)
+    there = [key for key in every if holder(hubs, key) is other]
+    assert there, f"no seat's link is on {other.name}"
+    await talk_to(there[0])
+    await talk_to(None)
+    confirmed, window = await _announce(page, None, "评审继续进行，请各位专家注意保持镜头画面。")
+    assert confirmed == "已发送通知（全部工位）"
+    said.append(("all", window))
+    await _shown(expert, "评审继续进行，请各位专家注意保持镜头画面。")  # its seat moved
+    run.mark("talk-back after the kill")
     run.open_gate()  # the rest of the evaluation through the two left, meanwhile
     # Janus's room holds one feed per publishing seat: nothing of the killed process's is left.
     watcher = await JanusSession.create(janus.url, api_secret=janus.api_secret)
@@ -167,7 +356,68 @@ async def test_the_evaluation_on_janus_with_the_wall_in_chromium(
         for start, end in zip(began, [*began[1:], datetime.max.replace(tzinfo=UTC)], strict=True):
             assert any(start <= seg.started_at < end for seg in segments), (began, segments)
     assert len(await _publications(run, keys[PUBLISHER])) >= 2
+    await _talkback_recorded(run, turns, said)
     print(
-        f"\nthe killed seat's picture decoded again {picture_back:.2f} s after the kill "
+        f"\ntalk-back turns to {[to for to, _, _ in turns]}; "
+        f"the killed seat's picture decoded again {picture_back:.2f} s after the kill "
         f"(wall on {wall_hub.name}, seat on {victim.name}); phases: {run.phases()}"
     )
+
+
+async def _talkback_recorded(
+    run: Evaluation, turns: list[tuple[str, list[str], Window]], said: list[tuple[str, Window]]
+) -> None:
+    """Every turn and announcement in the audit chain and in the session's archive bundle, once,
+    in order: who (the wall's supervisor), when (while the test held or sent it), to whom."""
+    expected = [
+        *[("voice", to, window) for to, _, window in turns[:2]],
+        ("text", *said[0]),
+        *[("voice", to, window) for to, _, window in turns[2:]],
+        ("text", *said[1]),
+    ]
+    async with run.db.read() as s:
+        found = await s.execute(
+            select(AuditEventRow)
+            .where(AuditEventRow.kind.like("talkback.%"))
+            .where(AuditEventRow.subject == f"session:{run.sid}")
+            .order_by(AuditEventRow.seq)
+        )
+        events = list(found.scalars())
+    starts = [e for e in events if e.kind != "talkback.voice_ended"]
+    assert [(e.kind, e.actor, e.payload["to"]) for e in starts] == [
+        (
+            "talkback.voice_started" if kind == "voice" else "talkback.announcement",
+            "km_supervisor",
+            to,
+        )
+        for kind, to, _ in expected
+    ]
+    for event, (_, _, (began, ended)) in zip(starts, expected, strict=True):
+        at = event.at if event.at.tzinfo else event.at.replace(tzinfo=UTC)
+        assert began <= at <= ended, (event.kind, at, began, ended)
+    # Each turn ended once, having reached the seats the wall said it spoke to.
+    ends = [e for e in events if e.kind == "talkback.voice_ended"]
+    assert [sorted(e.payload["reached"]) for e in ends] == [
+        sorted(listening) for _, listening, _ in turns
+    ]
+
+    # The operator's command writes the session's bundle.
+    bundle = run.root / "archive"
+    made = await asyncio.to_thread(
+        subprocess.run,
+        [
+            sys.executable, "-m", "evaluation_hub.cli", "archive", str(run.sid),
+            "--database-url", run.hub.database_url, "--hub-key", str(run.root / "hub-key.pem"),
+            "--out", str(bundle),
+        ],
+        capture_output=True, text=True, check=False, timeout=60,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stdout + made.stderr
+    archived = json.loads((bundle / "talkback" / "announcements.json").read_text("utf-8"))
+    assert [(a["kind"], a["to"], a["sender"], a["sender_role"]) for a in archived] == [
+        (kind, to, "km_supervisor", "host_supervisor") for kind, to, _ in expected
+    ]
+    for entry, (kind, _, (began, ended)) in zip(archived, expected, strict=True):
+        sent = datetime.fromisoformat(entry["sent_at"])
+        assert began <= (sent if sent.tzinfo else sent.replace(tzinfo=UTC)) <= ended, entry
+        assert (entry["duration_s"] is not None) == (kind == "voice"), entry
