@@ -193,7 +193,7 @@ async def _talk(
     async def hearing() -> bool:
         return all(_heard(seats[key])[0] > before[key][0] for key in listening)
 
-    await until(hearing, f"{listening} hearing the supervisor")
+    await until(hearing, f"{listening} hearing the supervisor", tries=400)
     await page.wait_for_timeout(300)
     await talk.dispatch_event("pointerup")
     await expect(message).to_have_text(re.compile(r"^喊话结束（[\d.]+ 秒）$"))
@@ -202,7 +202,7 @@ async def _talk(
     async def heard_out() -> bool:
         return all(len(_heard(seats[key])[1]) > len(before[key][1]) for key in listening)
 
-    await until(heard_out, f"{listening} hearing the turn to its end")
+    await until(heard_out, f"{listening} hearing the turn to its end", tries=400)
     heard: dict[str, tuple[int, int] | None] = {}
     for key, seat in seats.items():
         began_now, stretches = _heard(seat)

@@ -88,6 +88,8 @@ async def test_a_supervisor_talks_to_a_seat_and_the_seat_hears_it(rig: Rig) -> N
         try:
             assert (started["seats"], started["listening"]) == (["DL.DL-01"], ["DL.DL-01"])
             await eventually(lambda: dl01.frames >= 25, "the seat decoded half a second of voice")
+            # What it decoded is the speaker's tone, not silence.
+            await eventually(lambda: dl01.voiced >= 25, "half a second of it not silence")
             headers = await rig.login("km_supervisor")
             url = f"{rig.base}/api/talkback/voice/{started['talk_id']}"
             async with rig.http.delete(url, headers=headers) as resp:
