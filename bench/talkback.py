@@ -16,7 +16,9 @@ The speaker sends silence in 20 ms frames, paced in real time, and at known mome
 burst (``--burst-ms``); the delay of a burst is from the moment its first frame is handed to
 the speaker's encoder to the moment the seat's receiver decodes the first frame that is not
 silence (``seat_agent.talkback.voiced``). Both ends are in this process, on one monotonic
-clock; the next burst waits until the seat has heard silence again. The four variants are
+clock; the next burst waits until the seat has heard silence again. The baseline (``no hub /
+direct``) is the same speaker straight to an aiortc receiver in this process: one Opus encode
+and decode and aiortc's jitter buffer, what any WebRTC path costs. The variants are
 interleaved: each round opens one turn per variant in turn (order rotated every round) and
 measures ``--per-turn`` bursts in it, so contention hits them alike. Turn set-up (the offer,
 ICE, the relay leg) is not in the figure: it is the delay while the supervisor speaks.
@@ -51,6 +53,7 @@ sys.path.insert(0, str(_ROOT))
 import aiohttp  # noqa: E402
 import numpy as np  # noqa: E402
 from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription  # noqa: E402
+from aiortc.mediastreams import MediaStreamError  # noqa: E402
 from av import AudioFrame  # noqa: E402
 
 from bench.media import percentile  # noqa: E402
@@ -58,7 +61,7 @@ from bench.scale_report import machine  # noqa: E402
 from evaluation_hub.audit.keys import load_or_create_private_key  # noqa: E402
 from seat_agent.connection import SeatLink  # noqa: E402
 from seat_agent.keys import load_identity  # noqa: E402
-from seat_agent.talkback import TalkbackReceiver  # noqa: E402
+from seat_agent.talkback import TalkbackReceiver, voiced  # noqa: E402
 from tests.e2e.conftest import until  # noqa: E402
 from tests.e2e.test_evaluation_processes import SEATS, _login  # noqa: E402
 from tests.faults.harness import Evaluation, HubServe, prepared_database  # noqa: E402
@@ -227,35 +230,74 @@ async def turn(backend: Backend, route: str, bursts: int, burst_frames: int) -> 
         body: dict[str, Any] = await resp.json()
         if resp.status != 201:
             raise RuntimeError(f"{backend.name}/{route}: {resp.status} {body}")
-    delays: list[float] = []
     try:
         await pc.setRemoteDescription(RTCSessionDescription(body["sdp"], "answer"))
         assert body["listening"] == [seat.key], body
-        for _ in range(bursts):
-            # Silence reaches the seat first (the connection is up, the last burst is over).
-            seat.ear.quiet = 0
-            for _ in range(1000):
-                if seat.ear.quiet >= 10:
-                    break
-                await asyncio.sleep(0.01)
-            else:
-                raise RuntimeError(f"{backend.name}/{route}: no silence reaches the seat")
-            seat.ear.heard_at = None
-            track.burst()
-            for _ in range(500):
-                if seat.ear.heard_at is not None and track.sent_at is not None:
-                    break
-                await asyncio.sleep(0.005)
-            else:
-                raise RuntimeError(f"{backend.name}/{route}: the burst was not heard")
-            delays.append(seat.ear.heard_at - track.sent_at)
+        return await measure(track, seat.ear, bursts, f"{backend.name}/{route}")
     finally:
         async with backend.http.delete(
             f"{a.base}/api/talkback/voice/{body['talk_id']}", headers=backend.headers
         ) as resp:
             await resp.read()
         await pc.close()
+
+
+async def measure(track: MarkerTrack, ear: Ear, bursts: int, what: str) -> list[float]:
+    """Send ``bursts`` bursts on ``track``, each once ``ear`` hears silence: their delays."""
+    delays: list[float] = []
+    for _ in range(bursts):
+        # Silence reaches the seat first (the connection is up, the last burst is over).
+        ear.quiet = 0
+        for _ in range(1000):
+            if ear.quiet >= 10:
+                break
+            await asyncio.sleep(0.01)
+        else:
+            raise RuntimeError(f"{what}: no silence reaches the seat")
+        ear.heard_at = None
+        track.burst()
+        for _ in range(500):
+            if ear.heard_at is not None and track.sent_at is not None:
+                break
+            await asyncio.sleep(0.005)
+        else:
+            raise RuntimeError(f"{what}: the burst was not heard")
+        delays.append(ear.heard_at - track.sent_at)
     return delays
+
+
+async def direct(bursts: int, burst_frames: int) -> list[float]:
+    """The floor: the same speaker straight to an aiortc receiver in this process, no hub (one
+    Opus encode and decode, aiortc's jitter buffer), measured the same way."""
+    track, ear = MarkerTrack(burst_frames), Ear()
+    sender, receiver = RTCPeerConnection(), RTCPeerConnection()
+    reading: list[asyncio.Task[None]] = []
+
+    async def read(remote: MediaStreamTrack) -> None:
+        with contextlib.suppress(MediaStreamError):
+            while True:
+                frame = await remote.recv()
+                if isinstance(frame, AudioFrame):
+                    ear(voiced(frame))
+
+    @receiver.on("track")
+    def on_track(remote: MediaStreamTrack) -> None:
+        reading.append(asyncio.ensure_future(read(remote)))
+
+    sender.addTrack(track)
+    try:
+        await sender.setLocalDescription(await sender.createOffer())
+        assert sender.localDescription is not None
+        await receiver.setRemoteDescription(sender.localDescription)
+        await receiver.setLocalDescription(await receiver.createAnswer())
+        assert receiver.localDescription is not None
+        await sender.setRemoteDescription(receiver.localDescription)
+        return await measure(track, ear, bursts, "direct")
+    finally:
+        for task in reading:
+            task.cancel()
+        await sender.close()
+        await receiver.close()
 
 
 def row(name: str, delays: list[float]) -> str:
@@ -267,7 +309,8 @@ def row(name: str, delays: list[float]) -> str:
 
 async def main(args: argparse.Namespace) -> None:
     print(f"{machine()}", flush=True)
-    variants = [(b, r) for b in args.backends.split(",") for r in ("same", "relayed")]
+    variants = [("no hub", "direct")]
+    variants += [(b, r) for b in args.backends.split(",") for r in ("same", "relayed")]
     delays: dict[tuple[str, str], list[float]] = {v: [] for v in variants}
     with postgres_server() as pg, tempfile.TemporaryDirectory() as tmp:
         async with contextlib.AsyncExitStack() as stack:
@@ -278,8 +321,11 @@ async def main(args: argparse.Namespace) -> None:
             for r in range(args.rounds):
                 order = variants[r % len(variants) :] + variants[: r % len(variants)]
                 for name, route in order:
-                    delays[(name, route)] += await turn(
-                        backends[name], route, args.per_turn, args.burst_ms // 20
+                    frames = args.burst_ms // 20
+                    delays[(name, route)] += await (
+                        direct(args.per_turn, frames)
+                        if route == "direct"
+                        else turn(backends[name], route, args.per_turn, frames)
                     )
                 print(f"round {r + 1}/{args.rounds} done", flush=True)
     print(
