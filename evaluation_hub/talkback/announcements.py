@@ -4,10 +4,11 @@
 text (not empty after trimming, at most ``MAX_ANNOUNCEMENT_CHARS`` characters), stores it with
 the session (``talkback_messages``, so the session's archive holds it) and appends the
 ``talkback.announcement`` audit event (who, when, to whom, the text and its SHA-256) in the same
-unit of work; after the commit it pushes ``announcement`` to each addressed seat that has a
-channel in this process. A seat that had none (offline, or connected to another process)
-receives it when it next connects (:func:`seat_announcements`, from ``seats.catch_up``) while
-the session's seats are in use; the seat agent keeps each announcement once.
+unit of work; after the commit it pushes ``announcement`` to each addressed seat through
+``hub.seats`` (with several hub processes, over the bus to the process holding the seat's link:
+``seats.routed_outlet``). A seat connected nowhere then receives it when it next connects
+(:func:`seat_announcements`, from ``seats.catch_up``) while the session's seats are in use; the
+seat agent keeps each announcement once.
 """
 
 from __future__ import annotations
