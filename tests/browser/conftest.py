@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import subprocess
 import sys
@@ -35,18 +36,29 @@ def chromium_path() -> str:
     return CHROMIUM
 
 
-@pytest.fixture
-async def browser(chromium_path: str) -> AsyncIterator[Any]:
+#: Chromium's fake camera and microphone, granted without asking
+FAKE_MEDIA = ("--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream")
+
+
+@contextlib.asynccontextmanager
+async def launched(chromium_path: str, *extra: str) -> AsyncIterator[Any]:
+    """Headless Chromium with :data:`CHROMIUM_ARGS` and ``extra`` arguments."""
     from playwright.async_api import async_playwright
 
     async with async_playwright() as p:
         browser = await p.chromium.launch(
-            executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS
+            executable_path=chromium_path, headless=True, args=[*CHROMIUM_ARGS, *extra]
         )
         try:
             yield browser
         finally:
             await browser.close()
+
+
+@pytest.fixture
+async def browser(chromium_path: str) -> AsyncIterator[Any]:
+    async with launched(chromium_path) as under_test:
+        yield under_test
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from seat_agent.page.app import start_page
 from seat_agent.page.guard import new_page_key
 from seat_agent.runner import SeatAgent
 from seat_agent.talkback import TalkbackReceiver
-from tests.browser.conftest import CHROMIUM_ARGS
+from tests.browser.conftest import FAKE_MEDIA, launched
 from tests.conftest import FakeClock
 from tests.live.conftest import Rig, eventually, running_rig
 
@@ -141,15 +141,8 @@ async def test_an_away_supervisor_speaks_to_their_seat_from_the_wall(
 @pytest.fixture
 async def microphone_browser(chromium_path: str) -> AsyncIterator[Any]:
     """Chromium with its fake microphone, granted without asking."""
-    from playwright.async_api import async_playwright
-
-    args = [*CHROMIUM_ARGS, "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
-    async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=chromium_path, headless=True, args=args)
-        try:
-            yield browser
-        finally:
-            await browser.close()
+    async with launched(chromium_path, *FAKE_MEDIA) as browser:
+        yield browser
 
 
 async def test_a_supervisor_holds_to_talk_and_the_seat_hears_it(

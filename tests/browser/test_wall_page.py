@@ -23,7 +23,7 @@ from media.conduct import ConductRules
 from media.testpattern import Scene
 from seat_agent.connection import SeatLink
 from seat_agent.publisher import BrowserMediaRelay
-from tests.browser.conftest import CHROMIUM_ARGS
+from tests.browser.conftest import FAKE_MEDIA, launched
 from tests.conftest import FakeClock
 from tests.live.conftest import Rig, Viewer, eventually, running_rig
 from tests.live.test_publish import decoded_frames
@@ -144,19 +144,8 @@ async def test_away_supervisors_wall_shows_only_their_venue(browser: Any, rig: R
 @pytest.fixture
 async def camera_browser(chromium_path: str) -> AsyncIterator[Any]:
     """Chromium with its fake camera and microphone, granted without asking."""
-    from playwright.async_api import async_playwright
-
-    args = [
-        *CHROMIUM_ARGS,
-        "--use-fake-device-for-media-stream",
-        "--use-fake-ui-for-media-stream",
-    ]
-    async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=chromium_path, headless=True, args=args)
-        try:
-            yield browser
-        finally:
-            await browser.close()
+    async with launched(chromium_path, *FAKE_MEDIA) as browser:
+        yield browser
 
 
 async def test_chromium_publishes_its_camera_as_a_seat_and_the_wall_watches_it(

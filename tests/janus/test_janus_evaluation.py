@@ -46,7 +46,7 @@ from evaluation_hub.audit.models import AuditEventRow
 from evaluation_hub.live.janus_rooms import room_for
 from media.janus import videoroom
 from media.janus.client import JanusSession
-from tests.browser.conftest import CHROMIUM_ARGS
+from tests.browser.conftest import FAKE_MEDIA, launched
 from tests.browser.test_wall_page import _frames_decoded, _sign_in
 from tests.e2e.conftest import TOKEN_SECRET, until
 from tests.faults.harness import Evaluation, Seat
@@ -90,21 +90,11 @@ async def behind_nginx(
 @pytest.fixture
 async def talking_browser(chromium_path: str, tmp_path: Path) -> AsyncIterator[Any]:
     """Chromium whose fake microphone, granted without asking, plays a tone."""
-    from playwright.async_api import async_playwright
-
     tone = tone_wav(tmp_path / "tone.wav")
-    args = [
-        *CHROMIUM_ARGS,
-        "--use-fake-device-for-media-stream",
-        "--use-fake-ui-for-media-stream",
-        f"--use-file-for-fake-audio-capture={tone}",
-    ]
-    async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=chromium_path, headless=True, args=args)
-        try:
-            yield browser
-        finally:
-            await browser.close()
+    async with launched(
+        chromium_path, *FAKE_MEDIA, f"--use-file-for-fake-audio-capture={tone}"
+    ) as browser:
+        yield browser
 
 
 async def _publications(run: Evaluation, seat_key: str) -> list[datetime]:
