@@ -180,6 +180,12 @@ async def backend(
             load_or_create_private_key(folder / "hub-key.pem")
             await asyncio.gather(a.start(), b.start())
             await run.prepare(agents=[PUBLISHING] if publishers else [])
+            if publishers:
+
+                async def live() -> bool:
+                    return await run.live_state(PUBLISHING) == "live"
+
+                await until(live, f"{PUBLISHING}'s seat publishing on {name}")
             async with aiohttp.ClientSession() as http:
                 for route, expert, hub in (("same", SAME, a), ("relayed", RELAYED, b)):
                     seats[route] = await _listen(run, expert, hub)
