@@ -11,8 +11,9 @@ one it is only counted (a server without speakers, and the tests).
 
 Each decoded frame is also measured: ``voiced`` counts those that are not silence (RMS above
 :data:`VOICED_RMS`), and every stretch of audio (frames with no gap of :data:`STRETCH_GAP_S`)
-is logged as it begins (``talkback.hearing``) and once it ends (``talkback.heard``: its length and how much of it was not silence), so
-the seat's log says what the expert was played, turn by turn.
+is logged as it begins (``talkback.hearing``) and once it ends (``talkback.heard``: its length
+and how much of it was not silence), so the seat's log says what the expert was played, turn
+by turn.
 """
 
 from __future__ import annotations
