@@ -16,8 +16,8 @@ files on disk as hashed.
 Talk-back (喊话与工位通知) rides along, before and after the kill: every seat agent receives
 push-to-talk audio into a WAV sink (``seat-agent run --talkback``). The supervisor holds 按住讲话
 on the wall (Chromium's fake microphone playing a tone) toward one seat whose link is on another
-process than the wall's, then toward all seats: the addressed seats' agents play the tone (decoded,
-not silence), the others nothing. A text announcement sent from the wall shows on the expert's
+process than the wall's, then toward all seats: the addressed seats' agents decode the tone
+(``talkback.heard`` in their logs: voiced frames, not silence), the others hear nothing. A text announcement sent from the wall shows on the expert's
 page (the seat agent's own page, in Chromium) of a seat on another process, before the kill, and
 to all seats after it on the page of a seat that moved. Each turn and announcement is in the audit
 chain and the session's archive bundle: who, when, to whom.
