@@ -1,7 +1,9 @@
 """Asking the other hub processes over the bus (跨进程询问): a request goes to every process on
 one channel, and only the processes that have what was asked for answer, each on the asker's
 own channel (``<channel>:<process>``); the others stay silent. So a request nobody can answer
-ends at the asker's timeout, and the asker says what one process alone would say.
+ends at the asker's timeout, and the asker says what one process alone would say. A request
+every process answers (``ask(everyone=True)``) ends when all the processes the bus delivered it
+to have answered.
 
 A request may name the one process it is for (``"to"``): the others ignore it. The answering
 process trusts its peers on the bus (the bus is the hub's own); access was decided by the asking
@@ -54,9 +56,19 @@ class BusAsker:
         return replies[0] if replies else None
 
     async def ask(
-        self, request: dict[str, Any], *, wait: float, enough: Callable[[list[Event]], bool]
+        self,
+        request: dict[str, Any],
+        *,
+        wait: float,
+        enough: Callable[[list[Event]], bool],
+        everyone: bool = False,
     ) -> list[Event]:
-        """Publish ``request``; the replies until ``enough(replies)`` or ``wait`` seconds."""
+        """Publish ``request``; the replies until ``enough(replies)`` or ``wait`` seconds.
+
+        ``everyone``: every process answers this request (the answer may say "none here"), so
+        the asking also ends once each other process that took it has answered: ``wait`` is
+        then only reached when one is too slow (it is left out), not whenever nobody has all
+        that was asked for."""
         if not self._ready.is_set():
             return []  # not serving yet (or any more): nobody could answer us
         ask_id = uuid.uuid4().hex
@@ -64,9 +76,12 @@ class BusAsker:
         self._pending[ask_id] = queue
         got: list[Event] = []
         try:
-            await self.bus.publish(self.channel, {**request, "id": ask_id, "from": self.process})
+            took = await self.bus.publish(
+                self.channel, {**request, "id": ask_id, "from": self.process}
+            )
+            others = max(0, took - 1) if everyone else None  # this process took it too
             async with asyncio.timeout(wait):
-                while not enough(got):
+                while not enough(got) and (others is None or len(got) < others):
                     got.append(await queue.get())
         except TimeoutError:
             pass

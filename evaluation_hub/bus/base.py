@@ -133,8 +133,10 @@ class Subscription:
 class Bus(Protocol):
     """The narrow interface the hub uses; :mod:`.memory` and :mod:`.redis` implement it."""
 
-    async def publish(self, channel: str, event: Mapping[str, Any]) -> None:
-        """Send ``event`` to every current subscriber of ``channel``; never waits for them."""
+    async def publish(self, channel: str, event: Mapping[str, Any]) -> int:
+        """Send ``event`` to every current subscriber of ``channel``; never waits for them.
+        Returns how many buses took it (hub processes subscribed to ``channel``, this one
+        included if it is), so an asker knows how many answers can come."""
 
     def subscribe(self, *channels: str) -> AbstractAsyncContextManager[Subscription]:
         """Listen to ``channels`` for the duration of the ``async with`` block."""

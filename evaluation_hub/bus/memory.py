@@ -53,12 +53,16 @@ class MemoryBus:
         if self._closed:
             raise BusError("the bus is closed")
 
-    async def publish(self, channel: str, event: Mapping[str, Any]) -> None:
+    async def publish(self, channel: str, event: Mapping[str, Any]) -> int:
         self._check_open()
         check_channel(channel)
         text = encode_json(f"event for channel {channel!r}", event)
-        for sub in list(self._subscribers.get(channel, ())):
+        subscribers = list(self._subscribers.get(channel, ()))
+        for sub in subscribers:
             sub.push(channel, decode_json(text))
+        # One bus in one process: each subscription stands for a listener (tests run several
+        # relays on one memory bus as if each were a process).
+        return len(subscribers)
 
     @asynccontextmanager
     async def subscribe(self, *channels: str) -> AsyncIterator[Subscription]:

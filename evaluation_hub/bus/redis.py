@@ -163,12 +163,14 @@ class RedisBus:
 
     # -- events ----------------------------------------------------------------------------
 
-    async def publish(self, channel: str, event: Mapping[str, Any]) -> None:
+    async def publish(self, channel: str, event: Mapping[str, Any]) -> int:
         self._check_open()
         check_channel(channel)
         text = encode_json(f"event for channel {channel!r}", event)
         with self._redis_call(f"publish to {channel!r}"):
-            await self._redis.publish(self._wire(channel), text)
+            # Redis counts the connections subscribed to the channel: one per hub process
+            # (each bus reads its subscriptions on one connection).
+            return int(await self._redis.publish(self._wire(channel), text))
 
     @asynccontextmanager
     async def subscribe(self, *channels: str) -> AsyncIterator[Subscription]:

@@ -81,8 +81,11 @@ class VoiceRelay:
     remote: bool = False
     #: how long to wait for a process to answer a relayed connection or an end
     ask_timeout: float = 5.0
-    #: how long to wait for the other processes' word on the seats not listening here
-    ears_timeout: float = 0.5
+    #: how long to wait for the other processes' word on the seats not listening here: every
+    #: process answers (``everyone``), so this is reached only by one too slow to (its seats
+    #: are then left out of the turn); a turn to all seats no longer waits it out whenever a
+    #: seat is not listening anywhere
+    ears_timeout: float = 2.0
     asker: BusAsker = field(init=False)
     _legs: dict[int, list[_Leg]] = field(default_factory=dict)
 
@@ -160,6 +163,7 @@ class VoiceRelay:
             {"op": "ears", "seats": missing},
             wait=self.ears_timeout,
             enough=lambda got: wanted <= {k for r in got for k in r.get("seats", [])},
+            everyone=True,
         )
         by_process: dict[str, list[str]] = defaultdict(list)
         for reply in replies:
@@ -225,8 +229,11 @@ class VoiceRelay:
     async def _reply(self, event: Event) -> dict[str, Any] | None:
         op = event.get("op")
         if op == "ears":
-            seats = [str(k) for k in event.get("seats", []) if self.voice.listening(str(k))]
-            return {"seats": seats} if seats else None
+            # Answered even when none listens here: the asker then stops waiting as soon as
+            # every process has spoken (``BusAsker.ask(everyone=True)``).
+            return {
+                "seats": [str(k) for k in event.get("seats", []) if self.voice.listening(str(k))]
+            }
         if op == "speak":
             turn, answer = await self.voice.open_turn(
                 str(event["username"]),

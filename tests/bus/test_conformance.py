@@ -53,6 +53,16 @@ async def test_nothing_from_before_subscribing_or_after_leaving(harness: Harness
     assert sub.closed
 
 
+async def test_publish_says_how_many_took_it(harness: Harness) -> None:
+    """What an asker counts answers by (``bus.asking``): none without a listener, one for a
+    bus listening (Redis counts a bus's connection once, however many subscriptions it has)."""
+    bus = harness.bus
+    assert await bus.publish("nobody", {"n": 0}) == 0
+    async with bus.subscribe("x") as sub:
+        assert await bus.publish("x", {"n": 1}) == 1
+        assert await next_event(sub) == ("x", {"n": 1})
+
+
 async def test_every_subscriber_gets_its_own_copy(harness: Harness) -> None:
     bus = harness.bus
     async with bus.subscribe("x") as one, bus.subscribe("x") as two:
