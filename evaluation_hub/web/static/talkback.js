@@ -8,6 +8,21 @@
 
 const talkback = { sessionId: "", data: null };
 
+// The panel's controls, the same on every page that has a #talkback-panel (written once, here).
+$("#talkback-panel").replaceChildren(
+  el("h2", { textContent: "喊话与通知" }),
+  el("p", { class: "hint", id: "talkback-scope" }),
+  el("div", { class: "talkback-form" },
+    el("label", {}, "发送给 ", el("select", { id: "talkback-target", "data-testid": "talkback-target" })),
+    el("textarea", { id: "talkback-text", "data-testid": "talkback-text", maxLength: 500, rows: 2,
+      placeholder: "通知内容（最多 500 字），专家页面将显示发送人身份和时间" }),
+    el("button", { type: "button", id: "talkback-send", textContent: "发送通知" }),
+    el("button", { type: "button", id: "talkback-talk", title: "按住按钮向所选工位讲话，松开结束",
+      textContent: "按住讲话" })),
+  el("p", { id: "talkback-message", "data-testid": "talkback-message" }),
+  el("ul", { id: "talkback-history", "data-testid": "talkback-history" }));
+$("#talkback-message").setAttribute("role", "status");
+
 function talkbackSay(text, ok) {
   const box = $("#talkback-message");
   box.textContent = text;
