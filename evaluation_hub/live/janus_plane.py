@@ -51,6 +51,7 @@ from evaluation_hub.live.janus_viewers import (
     JanusViewers,
     detach_quietly,
 )
+from evaluation_hub.live.offers import LatestOffers
 from evaluation_hub.live.status import MediaRefused, SeatStatus, seat_channel
 from media.conduct import Observation
 from media.errors import JanusError
@@ -133,6 +134,8 @@ class JanusPlane:
         self._publishers: dict[str, _Publisher] = {}
         self._publications: dict[str, int] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        #: one publication attempt per seat at a time, the newest (``live.offers``)
+        self.offers = LatestOffers()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._loop: asyncio.Task[None] | None = None
         self._closed = False
@@ -269,12 +272,16 @@ class JanusPlane:
         """Relay a seat's offer to its session's room as a publisher; Janus's answer."""
         if self._closed:
             raise MediaRefused("hub-closing", "主场枢纽正在关闭，请稍后重新推送音视频", 409)
+        # The newest offer from here on: older ones of the seat are dropped, not answered.
+        turn = self.offers.turn(
+            seat_key, offer_id, self._locks.setdefault(seat_key, asyncio.Lock())
+        )
         session_id = await self._session_of(seat_key)
         if session_id is None:
             raise MediaRefused(
                 "seat-not-in-session", "该工位当前不属于任何评标会，暂不接收音视频推送", 409
             )
-        async with self._locks.setdefault(seat_key, asyncio.Lock()):
+        async with turn:
             old = self._publishers.pop(seat_key, None)
             if old is not None:
                 # The seat gave up on it (a network drop): a new publisher replaces it.
@@ -284,6 +291,11 @@ class JanusPlane:
                 handle = await session.attach()
             except JanusError as exc:
                 raise MediaRefused(*UNAVAILABLE) from exc
+            try:  # a newer offer came while Janus was slow: Janus does not publish this one
+                self.offers.check(seat_key, offer_id)
+            except MediaRefused:
+                await self._detach(handle)
+                raise
             publications = self._publications.get(seat_key, 0) + 1
             recordings = self.recordings
             base = None if recordings is None else recordings.begin(seat_key, publications)
