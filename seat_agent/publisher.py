@@ -160,10 +160,18 @@ class SeatPublisher:
     async def close(self) -> None:
         self._closed = True
         for task in (self._retry, self._watchdog):
-            if task is not None and task is not asyncio.current_task():
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            if task is None or task is asyncio.current_task():
+                continue
+            if task is self._retry and not self._sleeping:
+                # An offer being made: let it finish. A connection cancelled while aioice
+                # gathers its candidates leaves their UDP sockets open; finished, it is closed
+                # below like any other.
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(task)
+                continue
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         async with self._lock:
             if self._pc is not None:
                 await self._pc.close()

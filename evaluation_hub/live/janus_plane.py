@@ -314,7 +314,8 @@ class JanusPlane:
             self._publishers[seat_key] = pub
             self._spawn(videoroom.kick_others(handle, room, seat_key, feed))
             if base is not None and recordings is not None:
-                recordings.follow(base, handle)
+                # Janus's files are watched while the seat's media flows (``recorder_silent``).
+                recordings.follow(base, handle, lambda: pub.receiving and not pub.hung_up)
             self._refresh(pub)
             self._spawn(
                 self._record(
