@@ -137,6 +137,9 @@ class JanusRecordings:
         #: told each seat's new recording state as it stops or resumes (the wall's live event)
         self.announce: Callable[[str, RecordingState], Coroutine[Any, Any, None]] | None = None
         self._open: dict[str, _Publication] = {}  # by the publication's first base name
+        #: segments converted since the start, and outages begun by reason (``/metrics``)
+        self.segments = 0
+        self.outages: dict[str, int] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
 
     def _base(self, seat_key: str, number: int) -> str:
@@ -175,6 +178,11 @@ class JanusRecordings:
         if latest.outage is not None:
             return RecordingState("stopped", latest.outage.reason, latest.outage.at)
         return RecordingState("recording", since=latest.started)
+
+    def states(self) -> dict[str, RecordingState]:
+        """Every seat with a publication open here, and its recording now."""
+        seats = {p.seat_key for p in self._open.values()}
+        return {seat: state for seat in seats if (state := self.state(seat)) is not None}
 
     def end(self, seat_key: str, base: str) -> None:
         """The publication begun as ``base`` ended (its handle detached): convert the rest."""
@@ -298,6 +306,7 @@ class JanusRecordings:
         if segment is None:
             logger.info("janus recorded nothing for %s of seat %s", base, seat_key)
             return
+        self.segments += 1
         outage = publication.outage
         if outage is None or _start_of(base) >= outage.at:  # not a part from before it
             await self._resumed(publication, _start_of(base))
@@ -318,6 +327,7 @@ class JanusRecordings:
             publication.outage.lost += 1  # the same outage goes on
             return
         publication.outage = _Outage(reason, detail, at)
+        self.outages[reason] = self.outages.get(reason, 0) + 1
         payload = {"reason": reason, "detail": detail, "stopped_at": _iso(at)}
         await self._report(STOPPED_EVENT, publication, payload)
 
