@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from evaluation_hub.bus.base import Bus
+from evaluation_hub.live.background import Background
 from evaluation_hub.live.janus_monitor import AuditSink, JanusMonitors
 from evaluation_hub.live.janus_recording import JanusRecordings
 from evaluation_hub.live.janus_rooms import (
@@ -136,7 +137,7 @@ class JanusPlane:
         self._locks: dict[str, asyncio.Lock] = {}
         #: one publication attempt per seat at a time, the newest (``live.offers``)
         self.offers = LatestOffers()
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._background = Background()
         self._loop: asyncio.Task[None] | None = None
         self._closed = False
 
@@ -157,9 +158,7 @@ class JanusPlane:
         # Publishers leave first, so their recordings are closed, converted and audited.
         for pub in list(self._publishers.values()):
             await self._end(pub)
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._background.close()
         await self.viewers.close()
         if self.recordings is not None:
             await self.recordings.drain()
@@ -323,7 +322,8 @@ class JanusPlane:
                     seat_key,
                     "seat",
                     {"offer_id": offer_id, "publication": publications, "janus_room": room.id},
-                )
+                ),
+                write=True,
             )
             return answer
 
@@ -385,7 +385,8 @@ class JanusPlane:
         self._spawn(self._bus.publish(seat_channel(pub.seat_key), event))
         if state in ("live", "lost"):
             self._spawn(
-                self._record(f"live.seat_{state}", pub.seat_key, "hub", {"offer_id": pub.offer_id})
+                self._record(f"live.seat_{state}", pub.seat_key, "hub", {"offer_id": pub.offer_id}),
+                write=True,
             )
 
     async def _refresh_loop(self) -> None:
@@ -477,7 +478,5 @@ class JanusPlane:
         except Exception:
             logger.exception("live audit event %s for seat %s failed", kind, seat)
 
-    def _spawn(self, coro: Awaitable[Any]) -> None:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+    def _spawn(self, coro: Awaitable[Any], *, write: bool = False) -> None:
+        self._background.spawn(coro, write=write)
