@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from aiortc import RTCPeerConnection, RTCSessionDescription
 
+from evaluation_hub.live.offers import SUPERSEDED, LatestOffers
+from evaluation_hub.live.status import SeatStatus
 from media.testpattern import Scene, TestPatternTrack, ToneTrack
 from seat_agent.connection import SeatLink
 from seat_protocol.events import Connected, Event, MessageReceived
@@ -76,3 +79,36 @@ async def offering_seat(rig: Rig, label: str, venue: str) -> OfferingSeat:
     seat = OfferingSeat(link, asyncio.create_task(link.run()), connected)
     await eventually(connected.is_set, f"{venue}.{label} is connected")
     return seat
+
+
+SUPERSEDED_MESSAGE = "该工位已发出更新的音视频推送请求，本次请求不再处理"
+
+
+async def older_offers_are_dropped(
+    seat: OfferingSeat,
+    seat_key: str,
+    status: Callable[[], SeatStatus],
+    offers: LatestOffers,
+    turn: Callable[[], asyncio.Lock],
+) -> None:
+    """The seat publishes; then, while the hub is busy with it (its ``turn()`` lock taken), it
+    offers three times: the two older offers are refused as superseded, the newest is answered
+    and is the seat's only new publication, and the wall says live."""
+    await seat.offer("mo-first")
+    await eventually(lambda: "mo-first" in seat.replies, "the first offer is answered")
+    await seat.connect("mo-first")
+    await eventually(lambda: status().state == "live", f"{seat_key} is live")
+    async with turn():
+        for offer_id in ("mo-2", "mo-3", "mo-4"):
+            await seat.offer(offer_id)
+        await eventually(lambda: offers.latest(seat_key) == "mo-4", "all arrived")
+        await asyncio.sleep(0.1)  # the older ones are queued behind the lock
+    await eventually(lambda: len(seat.replies) == 4, "every offer has its reply")
+    for offer_id in ("mo-2", "mo-3"):
+        refused = seat.replies[offer_id]
+        assert isinstance(refused, ErrorNotice)
+        assert (refused.code, refused.message) == (SUPERSEDED[0], SUPERSEDED_MESSAGE)
+    assert offers.superseded == 2
+    await seat.connect("mo-4")
+    assert status().publications == 2
+    await eventually(lambda: status().state == "live", "the newest offer is live")

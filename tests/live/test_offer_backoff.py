@@ -9,15 +9,12 @@ from collections.abc import Callable, Iterator
 
 from aiortc import RTCPeerConnection, RTCSessionDescription
 
-from evaluation_hub.live.offers import SUPERSEDED
 from media.testpattern import TestPatternTrack
 from seat_agent.publisher import SeatPublisher
 from seat_protocol.events import Connected, MessageReceived
-from seat_protocol.messages import AppMessage, ErrorNotice, MediaAnswer, MediaOffer
+from seat_protocol.messages import AppMessage, MediaAnswer, MediaOffer
 from tests.live.conftest import Rig, eventually
-from tests.live.offer_seat import offering_seat
-
-SUPERSEDED_MESSAGE = "该工位已发出更新的音视频推送请求，本次请求不再处理"
+from tests.live.offer_seat import offering_seat, older_offers_are_dropped
 
 
 async def test_a_seats_older_offers_waiting_for_a_busy_hub_are_dropped_for_the_newest(
@@ -26,27 +23,13 @@ async def test_a_seats_older_offers_waiting_for_a_busy_hub_are_dropped_for_the_n
     seat_key = "DL.DL-01"
     seat = await offering_seat(rig, "DL-01", "DL")
     try:
-        await seat.offer("mo-first")
-        await eventually(lambda: "mo-first" in seat.replies, "the first offer is answered")
-        await seat.connect("mo-first")
-        await eventually(lambda: rig.live.status(seat_key).state == "live", "DL-01 is live")
-        # The hub is busy with this seat (its turn is taken) while the seat offers three times.
-        lock = rig.live._publishers[seat_key].lock
-        async with lock:
-            for offer_id in ("mo-2", "mo-3", "mo-4"):
-                await seat.offer(offer_id)
-            await eventually(lambda: rig.live.offers.latest(seat_key) == "mo-4", "all arrived")
-            await asyncio.sleep(0.1)  # the older ones are queued behind the lock
-        await eventually(lambda: len(seat.replies) == 4, "every offer has its reply")
-        for offer_id in ("mo-2", "mo-3"):
-            refused = seat.replies[offer_id]
-            assert isinstance(refused, ErrorNotice)
-            assert (refused.code, refused.message) == (SUPERSEDED[0], SUPERSEDED_MESSAGE)
-        assert rig.live.offers.superseded == 2
-        # One publication for the newest offer, none for the dropped ones; the wall says live.
-        await seat.connect("mo-4")
-        assert rig.live.status(seat_key).publications == 2
-        await eventually(lambda: rig.live.status(seat_key).state == "live", "mo-4 is live")
+        await older_offers_are_dropped(
+            seat,
+            seat_key,
+            lambda: rig.live.status(seat_key),
+            rig.live.offers,
+            lambda: rig.live._publishers[seat_key].lock,
+        )
     finally:
         await seat.close()
 
