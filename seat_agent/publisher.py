@@ -6,6 +6,14 @@ connection. Signalling goes through the seat link: a ``media_offer`` with a fres
 ``offer_id``, answered by the hub's ``media_answer`` with the same id (answers to older offers,
 resent after a reconnect, are ignored; an ``error`` naming the offer means try again later).
 
+A hub that does not answer in time may be starved rather than gone: it is still working on the
+last offer. Each offer after one that went unanswered (or was refused) waits twice as long as
+the one before (10, 20, 40 s, capped at ``max_answer_timeout``, each jittered by up to ±20 %
+through the injected randomness so that a room's seats do not offer in step), back to the
+first wait once an answer arrives (a refused offer is retried after 1, 2, 4… s, at most the
+first wait); the hub drops a seat's older offers when a newer one comes
+(``evaluation_hub.live.offers``), so what it still has to do never grows with the retries.
+
 aiortc has no ICE restart, so recovery is always a NEW peer connection and a new offer: when
 the connection fails, is closed by the hub, no answer arrives in time, or the seat link comes up
 again after a drop. The last one matters most: after a hub process dies, the old connection
@@ -22,7 +30,9 @@ Never encodes or decodes itself (the peer connection does) and never blocks the 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
+import random as _random
 import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -80,8 +90,11 @@ class SeatPublisher:
         *,
         configuration: RTCConfiguration | None = None,
         answer_timeout: float = 10.0,
+        max_answer_timeout: float = 60.0,
         retry_delay: float = 1.0,
         new_offer_id: Callable[[], str] = _offer_id,
+        random: Callable[[], float] = _random.random,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         if not tracks:
             raise ValueError("a seat publishes at least one track")
@@ -89,8 +102,13 @@ class SeatPublisher:
         self._tracks = list(tracks)
         self._configuration = configuration
         self._answer_timeout = answer_timeout
+        self._max_answer_timeout = max_answer_timeout
         self._retry_delay = retry_delay
         self._new_offer_id = new_offer_id
+        self._random = random
+        self._sleep = sleep
+        self._misses = 0  # offers in a row unanswered or refused: the back-off's exponent
+        self._sent: collections.deque[str] = collections.deque(maxlen=16)  # for the logs
         self._pc: RTCPeerConnection | None = None
         self._pending: str | None = None  # the offer waiting for its answer
         self._current: str | None = None  # the offer of the live connection
@@ -130,17 +148,30 @@ class SeatPublisher:
             if isinstance(msg, MediaAnswer):
                 await self._answered(msg)
             elif isinstance(msg, ErrorNotice) and msg.ref is not None and msg.ref == self._pending:
-                log.warning("media.offer_refused", offer_id=msg.ref, code=msg.code)
+                delay = min(self._answer_timeout, self._backoff(self._retry_delay))
+                log.warning("media.offer_refused", offer_id=msg.ref, code=msg.code, retry_in=delay)
                 self._pending = None
-                self._schedule(self._retry_delay)
+                self._misses += 1
+                self._schedule(delay)
+            elif isinstance(msg, ErrorNotice) and msg.ref in self._sent:
+                # An offer given up on already (the hub dropped it for a newer one): no news.
+                log.info("media.old_offer_refused", offer_id=msg.ref, code=msg.code)
 
     async def close(self) -> None:
         self._closed = True
         for task in (self._retry, self._watchdog):
-            if task is not None and task is not asyncio.current_task():
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            if task is None or task is asyncio.current_task():
+                continue
+            if task is self._retry and not self._sleeping:
+                # An offer being made: let it finish. A connection cancelled while aioice
+                # gathers its candidates leaves their UDP sockets open; finished, it is closed
+                # below like any other.
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(task)
+                continue
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         async with self._lock:
             if self._pc is not None:
                 await self._pc.close()
@@ -164,7 +195,7 @@ class SeatPublisher:
         if delay > 0:
             self._sleeping = True
             try:
-                await asyncio.sleep(delay)
+                await self._sleep(delay)
             finally:
                 self._sleeping = False
         try:
@@ -191,6 +222,7 @@ class SeatPublisher:
             offer_id = self._new_offer_id()
             self._pc = pc
             self._pending = offer_id
+            self._sent.append(offer_id)
             self.offers += 1
 
             @pc.on("connectionstatechange")
@@ -199,18 +231,26 @@ class SeatPublisher:
                     log.info("media.connection_lost", state=pc.connectionState)
                     self._schedule(self._retry_delay if self.answered == 0 else 0.0)
 
-            log.info("media.offer", offer_id=offer_id, attempt=self.offers)
+            log.info("media.offer", offer_id=offer_id, attempt=self.offers, misses=self._misses)
             await self._send(MediaOffer(offer_id=offer_id, sdp=description.sdp))
             self._arm_watchdog(offer_id)
+
+    def _backoff(self, first: float) -> float:
+        """``first`` doubled for every miss in a row, capped, jittered by up to ±20 %."""
+        base = min(self._max_answer_timeout, first * 2.0**self._misses)
+        return base * (0.8 + 0.4 * self._random())
 
     def _arm_watchdog(self, offer_id: str) -> None:
         if self._watchdog is not None:
             self._watchdog.cancel()
+        wait = self._backoff(self._answer_timeout)
 
         async def expire() -> None:
-            await asyncio.sleep(self._answer_timeout)
+            await self._sleep(wait)
             if self._pending == offer_id and not self._closed:
-                log.warning("media.answer_timeout", offer_id=offer_id)
+                # The hub may be starved, not gone: the next offer waits longer for it.
+                self._misses += 1
+                log.warning("media.answer_timeout", offer_id=offer_id, waited=round(wait, 3))
                 self._pending = None
                 self._schedule(0.0)
 
@@ -230,6 +270,7 @@ class SeatPublisher:
                 self._schedule(self._retry_delay)
                 return
             self._current = msg.offer_id
+            self._misses = 0
             self.answered += 1
 
 

@@ -12,11 +12,20 @@ from sqlalchemy.pool import QueuePool
 
 from evaluation_hub.api.events import LIVE_STREAMS
 from evaluation_hub.api.keys import CLOCK, CONFIG, DB, METRICS, SERVICES
-from evaluation_hub.api.live import LIVE
+from evaluation_hub.api.live import LIVE, MEDIA
 from evaluation_hub.api.routes import ApiRoutes
 from evaluation_hub.api.seat_link.hub import CHAPTERS, SEAT_HUB
 from evaluation_hub.api.transport import client_address
 from evaluation_hub.live.census import forwarder_running, seat_statuses
+from evaluation_hub.live.janus_census import (
+    JanusFigures,
+    janus_figures,
+    plane_recordings,
+    plane_running,
+    plane_seats,
+)
+from evaluation_hub.live.janus_plane import JanusPlane
+from evaluation_hub.live.janus_relay import JanusRelay
 from evaluation_hub.ops.errors import NotReady
 from evaluation_hub.ops.metrics import CONTENT_TYPE, HubMetrics, PoolUse, Process
 from evaluation_hub.ops.readiness import MediaProbe, readiness
@@ -82,15 +91,22 @@ def process_state(app: web.Application) -> Process:
     live = app.get(LIVE)
     streams = list(app.get(LIVE_STREAMS, ()))
     pool = app[DB].engine.pool
+    plane = _plane(app)
+    if plane is not None:  # the Janus plane's publishers, viewers and recordings
+        seats, recordings, running = (
+            plane_seats(plane),
+            plane_recordings(plane),
+            plane_running(plane),
+        )
+    else:
+        seats = {} if live is None else seat_statuses(live)
+        recordings = {} if live is None or live.recordings is None else live.recordings.states()
+        running = live is not None and forwarder_running(live)
     return Process(
         seat_links=links,
-        live={} if live is None else seat_statuses(live),
-        recordings=(
-            {}
-            if live is None or live.recordings is None
-            else {key: state.state for key, state in live.recordings.states().items()}
-        ),
-        live_running=live is not None and forwarder_running(live),
+        live=seats,
+        recordings={key: state.state for key, state in recordings.items()},
+        live_running=running,
         event_streams=len(streams),
         bus_backlog=sum(s.pending() for s in streams),
         bus_dropped=sum(s.dropped for s in streams),
@@ -105,8 +121,19 @@ def process_state(app: web.Application) -> Process:
     )
 
 
+def _plane(app: web.Application) -> JanusPlane | None:
+    media = app.get(MEDIA)
+    return media.plane if isinstance(media, JanusRelay) else None
+
+
 async def metrics(request: web.Request) -> web.Response:
     app = request.app
+    plane = _plane(app)
+
+    async def janus(timeout_s: float) -> JanusFigures:
+        assert plane is not None
+        return await janus_figures(plane, timeout_s=timeout_s)
+
     text = await scrape(
         app[SERVICES],
         app[METRICS],
@@ -115,6 +142,7 @@ async def metrics(request: web.Request) -> web.Response:
         address=client_address(request, app[CONFIG].trusted_proxies),
         authorization=request.headers.get("Authorization"),
         now=app[CLOCK](),
+        janus=None if plane is None else janus,
     )
     return web.Response(body=text, headers={"Content-Type": CONTENT_TYPE})
 

@@ -1,11 +1,14 @@
 """The ``evaluation-hub archive`` command: write a session's bundle, or verify one.
 
-    evaluation-hub archive SESSION [--out PATH] [--with-recordings DIR]
+    evaluation-hub archive SESSION [--out PATH] [--with-recordings DIR]...
                                    [--database-url URL] [--hub-key PATH]
     evaluation-hub archive verify BUNDLE [--public-key PATH]
 
 ``--out`` names a directory, or a tar file if it ends in ``.tar``, ``.tar.gz`` or ``.tgz``;
 ``verify`` takes either (a tar is read in place, never unpacked, and refused if unsafe).
+``--with-recordings`` is given once per hub process (each records into its own directory): a
+segment of the session found in none of them is named on standard error and listed in the
+bundle as not included.
 
 Exit status: 0 written / the bundle verifies; 1 the bundle does not verify (the first problem
 is printed); 2 usage error, or the bundle could not be written or checked (the reason is on
@@ -36,7 +39,7 @@ def add_commands(subparsers: Any) -> None:
     archive = subparsers.add_parser(
         "archive",
         help="write a session's archive bundle, or verify one",
-        usage="%(prog)s SESSION [--out PATH] [--with-recordings DIR] [--database-url URL] "
+        usage="%(prog)s SESSION [--out PATH] [--with-recordings DIR]... [--database-url URL] "
         "[--hub-key PATH]\n       %(prog)s verify BUNDLE [--public-key PATH]",
         description="Write the archive bundle of evaluation session SESSION (a directory with "
         "a signed manifest, or a tar file of it when --out ends in .tar, .tar.gz or .tgz; see "
@@ -57,7 +60,9 @@ def add_commands(subparsers: Any) -> None:
         "--with-recordings",
         type=Path,
         metavar="DIR",
-        help="copy the session's recording segments from DIR into the bundle",
+        action="append",
+        help="copy the session's recording segments from DIR into the bundle; give it once "
+        "per hub process (each records into its own directory)",
     )
     archive.add_argument(
         "--database-url", help="default: $EVALHUB_DATABASE_URL or the embedded var/hub.db"
@@ -131,6 +136,7 @@ def _verify(bundle: Path, public_key_path: Path | None) -> int:
 def _create(session_id: int, args: argparse.Namespace) -> int:
     from sqlalchemy.exc import SQLAlchemyError
 
+    from evaluation_hub.archive.recordings import RecordingSegment, missing_message
     from evaluation_hub.archive.writer import create_archive
     from evaluation_hub.audit.keys import load_private_key
     from evaluation_hub.config import HubConfig
@@ -149,6 +155,7 @@ def _create(session_id: int, args: argparse.Namespace) -> int:
     sealing_env = os.environ.get("EVALHUB_SEALING_KEY")
     sealing_file = Path(os.environ.get("EVALHUB_SEALING_KEY_FILE") or HubConfig.sealing_key_file)
     sealing_known = bool(sealing_env) or sealing_file.exists()
+    missing: list[RecordingSegment] = []
 
     async def write() -> Any:
         # Sealed values open in the suite they were sealed in: the hub key's, which the writer
@@ -168,8 +175,9 @@ def _create(session_id: int, args: argparse.Namespace) -> int:
                 now=now,
                 out=out,
                 actor=f"cli:{getpass.getuser()}",
-                recordings_dir=args.with_recordings,
+                recordings_dirs=args.with_recordings or (),
                 sealer=sealer,
+                missing=missing,
             )
         finally:
             await database.dispose()
@@ -183,5 +191,7 @@ def _create(session_id: int, args: argparse.Namespace) -> int:
     except (SQLAlchemyError, OSError) as exc:
         print(f"archive: cannot write the bundle: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    for segment in missing:
+        print(f"archive: {missing_message(segment, args.with_recordings)}", file=sys.stderr)
     print(f"archive of session {session_id} written to {out}: {len(manifest.files)} files")
     return EXIT_OK

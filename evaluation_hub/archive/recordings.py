@@ -9,16 +9,22 @@ append) as::
     payload  {"session_id": 4, "seat_id": 12, "file": "seat-12/seg-00003.webm",
               "sha256": "<hex>", "size": 1048576, "duration_ms": 10000}
 
-``file`` is the segment's path relative to the recordings directory (the one given to
-``archive --with-recordings``); ``duration_ms`` is an integer because the audit encoding refuses
+``file`` is the segment's path relative to the recordings directory of the hub process that
+recorded it; ``duration_ms`` is an integer because the audit encoding refuses
 floats. The archive lists every such event of the session (``recordings/segments.json``) and,
-when asked, copies the files after checking each one against its event's hash.
+when asked, copies the files after checking each one against its event's hash. Each hub process
+records into its own directory, so ``archive --with-recordings`` takes one per process (the
+option repeated): each segment is looked for in all of them (:func:`find_segment`), and one
+found in none is named (:func:`missing_message`) and listed as not included.
 """
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,7 +33,14 @@ from evaluation_hub.audit.chain import AuditEvent
 from evaluation_hub.audit.errors import InvalidAuditEvent
 from evaluation_hub.audit.store import append_event
 
-__all__ = ["SEGMENT_EVENT", "RecordingSegment", "append_segment_event", "segment_of"]
+__all__ = [
+    "SEGMENT_EVENT",
+    "RecordingSegment",
+    "append_segment_event",
+    "find_segment",
+    "missing_message",
+    "segment_of",
+]
 
 SEGMENT_EVENT = "recording.segment_closed"
 # A seat's recorder stopping (its disk full) and resuming: seat events whose payload names the
@@ -106,3 +119,31 @@ def segment_of(event: AuditEvent) -> RecordingSegment | None:
         return None
     session_id, seat_id, size, duration_ms = ints
     return RecordingSegment(event.seq, session_id, seat_id, file, sha, size, duration_ms)
+
+
+def find_segment(segment: RecordingSegment, directories: Sequence[Path]) -> Path | None:
+    """The file of ``segment`` in one of the hub processes' recordings ``directories``.
+
+    Found in one, that one (the writer checks its hash and refuses an altered file). Found in
+    several (the same relative name in two processes' folders), the one whose SHA-256 is the
+    audit event's, else the first, which the writer then refuses as altered."""
+    found = [d / segment.file for d in directories if (d / segment.file).is_file()]
+    if len(found) > 1:
+        for path in found:
+            digest = hashlib.sha256()
+            with path.open("rb") as f:
+                while chunk := f.read(1 << 20):
+                    digest.update(chunk)
+            if digest.hexdigest() == segment.sha256:
+                return path
+    return found[0] if found else None
+
+
+def missing_message(segment: RecordingSegment, directories: Sequence[Path]) -> str:
+    """What the archive says of a segment found in none of ``directories``."""
+    where = ", ".join(str(d) for d in directories)
+    return (
+        f"recording segment {segment.file} of seat {segment.seat_id} (audit event "
+        f"{segment.seq}, SHA-256 {segment.sha256}) is in none of the recordings directories "
+        f"({where}): listed as not included"
+    )

@@ -30,7 +30,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -43,7 +43,7 @@ from evaluation_hub.archive import supervision as documents
 from evaluation_hub.archive.auditslice import AuditSlice
 from evaluation_hub.archive.bundle import PUBLIC_KEY, path_problem
 from evaluation_hub.archive.errors import ArchiveError
-from evaluation_hub.archive.recordings import RecordingSegment, segment_of
+from evaluation_hub.archive.recordings import RecordingSegment, find_segment, segment_of
 from evaluation_hub.audit.canonical import canonical
 from evaluation_hub.audit.chain import AuditEvent
 from evaluation_hub.audit.checkpoint import Checkpoint
@@ -115,10 +115,13 @@ class ArchiveContext:
     now: datetime
     audit: AuditSlice
     public_key: PublicKey
-    recordings_dir: Path | None = None
+    #: each hub process's recordings directory (``--with-recordings``, repeated)
+    recordings_dirs: tuple[Path, ...] = ()
     # The hub's sealing key, when the archiving process has it: sections that must open sealed
     # values (the evaluation report re-derives the result) use it and skip that part without it.
     sealer: Sealer | None = None
+    #: the session's segments found in none of ``recordings_dirs`` (filled by the section)
+    missing: list[RecordingSegment] = field(default_factory=list)
 
 
 Section = Callable[[ArchiveContext], Awaitable[list[BundleFile]]]
@@ -447,16 +450,13 @@ async def recordings_section(ctx: ArchiveContext) -> list[BundleFile]:
     files: list[BundleFile] = []
     listed = []
     for seg in segments:
-        included = False
-        if ctx.recordings_dir is not None:
-            source = ctx.recordings_dir / seg.file
-            if source.is_file():
-                files.append(
-                    BundleFile(
-                        f"{RECORDING_FILES}/{seg.file}", source=source, expect_sha256=seg.sha256
-                    )
-                )
-                included = True
+        source = find_segment(seg, ctx.recordings_dirs) if ctx.recordings_dirs else None
+        included = source is not None
+        if source is not None:
+            path = f"{RECORDING_FILES}/{seg.file}"
+            files.append(BundleFile(path, source=source, expect_sha256=seg.sha256))
+        elif ctx.recordings_dirs:
+            ctx.missing.append(seg)
         # A pruned (retention) or missing file is listed as not included, never guessed.
         listed.append({**seg.as_json(), "included": included})
     return [json_file("recordings/segments.json", listed), *files]

@@ -16,12 +16,14 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
 from evaluation_hub.archive.auditslice import load_slice
 from evaluation_hub.archive.bundle import MANIFEST, SIGNATURE, FileEntry, Manifest, sign_manifest
 from evaluation_hub.archive.errors import ArchiveError
+from evaluation_hub.archive.recordings import RecordingSegment
 from evaluation_hub.archive.sections import ArchiveContext, BundleFile, preparations, sections
 from evaluation_hub.archive.tarball import is_tar_path, tar_top, write_tar
 from evaluation_hub.audit.checkpoint import CheckpointPolicy, key_fingerprint
@@ -60,13 +62,14 @@ def _write(root: Path, f: BundleFile) -> tuple[str, int]:
     return sha, size
 
 
-def _check_paths(out: Path, recordings_dir: Path | None) -> None:
+def _check_paths(out: Path, recordings_dirs: Sequence[Path]) -> None:
     if out.exists():
         raise ArchiveError(f"{out} already exists; choose a new --out path")
     if is_tar_path(out) and not tar_top(out):
         raise ArchiveError(f"{out} names no bundle before its tar suffix; choose a new --out path")
-    if recordings_dir is not None and not recordings_dir.is_dir():
-        raise ArchiveError(f"recordings directory {recordings_dir} does not exist")
+    for directory in recordings_dirs:
+        if not directory.is_dir():
+            raise ArchiveError(f"recordings directory {directory} does not exist")
 
 
 def _start(out: Path) -> Path:
@@ -95,15 +98,18 @@ async def create_archive(
     now: datetime,
     out: Path,
     actor: str,
-    recordings_dir: Path | None = None,
+    recordings_dirs: Sequence[Path] = (),
     sealer: Sealer | None = None,
+    missing: list[RecordingSegment] | None = None,
 ) -> Manifest:
     """Write the bundle of ``session_id`` to ``out``; returns its manifest.
 
     ``out`` must not exist; it becomes a directory, or a tar file if its name ends in ``.tar``,
-    ``.tar.gz`` or ``.tgz``.
+    ``.tar.gz`` or ``.tgz``. ``recordings_dirs``: every hub process's recordings directory,
+    where the session's segments are looked for (none: they are listed, not included); the
+    segments found in none of them are added to ``missing`` (and listed as not included).
     """
-    _check_paths(out, recordings_dir)
+    _check_paths(out, recordings_dirs)
     names = [name for name, _ in sections()]
     async with db.read() as s:
         if await s.get(EvaluationSession, session_id) is None:
@@ -122,14 +128,16 @@ async def create_archive(
             kind=ARCHIVE_EVENT,
             subject=f"session:{session_id}",
             actor=actor,
-            payload={"sections": names, "with_recordings": recordings_dir is not None},
+            payload={"sections": names, "with_recordings": bool(recordings_dirs)},
             at=now,
         )
         # Every event up to this one is now vouched for by a signature.
         await maybe_checkpoint(s, key, now, CheckpointPolicy(every_events=1))
     async with db.read() as s:
         audit = await load_slice(s, session_id)
-    ctx = ArchiveContext(db, session_id, now, audit, key.public_key(), recordings_dir, sealer)
+    ctx = ArchiveContext(
+        db, session_id, now, audit, key.public_key(), tuple(recordings_dirs), sealer
+    )
     partial = _start(out)
     try:
         entries: dict[str, FileEntry] = {}
@@ -153,4 +161,6 @@ async def create_archive(
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
+    if missing is not None:
+        missing.extend(ctx.missing)
     return manifest

@@ -5,6 +5,15 @@ Records of what happened (a viewer closed, a seat lost, an alert) are finished, 
 period: cancelled, they would be missing from the session's audit chain although the hub saw
 them happen, and on SQLite a write cut short used to leave the database locked
 (``db.sqlite_driver``). The other tasks only serve a live connection and are cancelled at once.
+The built-in hub, the Janus plane and its viewers each keep theirs here.
+
+What must never be cancelled half-way is a task making a peer connection: cancelled while
+aioice gathers its candidates, the connection is closed but the UDP sockets gathered meanwhile
+stay open. When the Janus plane first waited for its records at close, the tests' seat agents,
+hung up by Janus as the plane left, were stopped while re-offering, and their publisher
+cancelled the offer being made: unclosed sockets in ``tests/janus/test_janus_relay.py``. The
+publisher now lets an offer under way finish before it closes (``seat_agent.publisher``), as the
+Janus conduct monitor lets a subscription under way finish (``live.janus_monitor``).
 """
 
 from __future__ import annotations

@@ -42,6 +42,7 @@ from aiortc.exceptions import InternalError, InvalidAccessError, InvalidStateErr
 
 from evaluation_hub.bus.base import Bus
 from evaluation_hub.live.background import Background
+from evaluation_hub.live.offers import LatestOffers
 from evaluation_hub.live.recording import SeatRecordings
 from evaluation_hub.live.status import (
     MediaRefused,
@@ -148,6 +149,7 @@ class LiveHub:
         self._clock = clock
         self.link_up: Callable[[str], bool] = lambda seat_key: True  # the seat websocket's word
         self._publishers: dict[str, _Publisher] = {}
+        self.offers = LatestOffers()  # one publication attempt per seat at a time
         self._viewers: dict[int, ViewerSession] = {}
         self._viewer_ids = first_viewer_id()
         self._background = Background()
@@ -206,7 +208,7 @@ class LiveHub:
                     sample_interval=self.monitor_interval,
                 )
                 pub.monitor.start()
-        async with pub.lock:
+        async with self.offers.turn(seat_key, offer_id, pub.lock):  # the newest only
             old, pub.pc = pub.pc, None
             if old is not None:
                 # The seat gave up on it (a network drop); a connection is never restarted.

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from evaluation_hub.bus.base import Bus
+from evaluation_hub.live.background import Background
 from evaluation_hub.live.janus_monitor import AuditSink, JanusMonitors
 from evaluation_hub.live.janus_recording import JanusRecordings
 from evaluation_hub.live.janus_rooms import (
@@ -51,6 +52,7 @@ from evaluation_hub.live.janus_viewers import (
     JanusViewers,
     detach_quietly,
 )
+from evaluation_hub.live.offers import LatestOffers
 from evaluation_hub.live.status import MediaRefused, SeatStatus, seat_channel
 from media.conduct import Observation
 from media.errors import JanusError
@@ -133,7 +135,9 @@ class JanusPlane:
         self._publishers: dict[str, _Publisher] = {}
         self._publications: dict[str, int] = {}
         self._locks: dict[str, asyncio.Lock] = {}
-        self._tasks: set[asyncio.Task[Any]] = set()
+        #: one publication attempt per seat at a time, the newest (``live.offers``)
+        self.offers = LatestOffers()
+        self._background = Background()
         self._loop: asyncio.Task[None] | None = None
         self._closed = False
 
@@ -154,9 +158,7 @@ class JanusPlane:
         # Publishers leave first, so their recordings are closed, converted and audited.
         for pub in list(self._publishers.values()):
             await self._end(pub)
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._background.close()
         await self.viewers.close()
         if self.recordings is not None:
             await self.recordings.drain()
@@ -269,12 +271,16 @@ class JanusPlane:
         """Relay a seat's offer to its session's room as a publisher; Janus's answer."""
         if self._closed:
             raise MediaRefused("hub-closing", "主场枢纽正在关闭，请稍后重新推送音视频", 409)
+        # The newest offer from here on: older ones of the seat are dropped, not answered.
+        turn = self.offers.turn(
+            seat_key, offer_id, self._locks.setdefault(seat_key, asyncio.Lock())
+        )
         session_id = await self._session_of(seat_key)
         if session_id is None:
             raise MediaRefused(
                 "seat-not-in-session", "该工位当前不属于任何评标会，暂不接收音视频推送", 409
             )
-        async with self._locks.setdefault(seat_key, asyncio.Lock()):
+        async with turn:
             old = self._publishers.pop(seat_key, None)
             if old is not None:
                 # The seat gave up on it (a network drop): a new publisher replaces it.
@@ -284,6 +290,11 @@ class JanusPlane:
                 handle = await session.attach()
             except JanusError as exc:
                 raise MediaRefused(*UNAVAILABLE) from exc
+            try:  # a newer offer came while Janus was slow: Janus does not publish this one
+                self.offers.check(seat_key, offer_id)
+            except MediaRefused:
+                await self._detach(handle)
+                raise
             publications = self._publications.get(seat_key, 0) + 1
             recordings = self.recordings
             base = None if recordings is None else recordings.begin(seat_key, publications)
@@ -302,7 +313,8 @@ class JanusPlane:
             self._publishers[seat_key] = pub
             self._spawn(videoroom.kick_others(handle, room, seat_key, feed))
             if base is not None and recordings is not None:
-                recordings.follow(base, handle)
+                # Janus's files are watched while the seat's media flows (``recorder_silent``).
+                recordings.follow(base, handle, lambda: pub.receiving and not pub.hung_up)
             self._refresh(pub)
             self._spawn(
                 self._record(
@@ -310,7 +322,8 @@ class JanusPlane:
                     seat_key,
                     "seat",
                     {"offer_id": offer_id, "publication": publications, "janus_room": room.id},
-                )
+                ),
+                write=True,
             )
             return answer
 
@@ -372,7 +385,8 @@ class JanusPlane:
         self._spawn(self._bus.publish(seat_channel(pub.seat_key), event))
         if state in ("live", "lost"):
             self._spawn(
-                self._record(f"live.seat_{state}", pub.seat_key, "hub", {"offer_id": pub.offer_id})
+                self._record(f"live.seat_{state}", pub.seat_key, "hub", {"offer_id": pub.offer_id}),
+                write=True,
             )
 
     async def _refresh_loop(self) -> None:
@@ -464,7 +478,5 @@ class JanusPlane:
         except Exception:
             logger.exception("live audit event %s for seat %s failed", kind, seat)
 
-    def _spawn(self, coro: Awaitable[Any]) -> None:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+    def _spawn(self, coro: Awaitable[Any], *, write: bool = False) -> None:
+        self._background.spawn(coro, write=write)

@@ -24,7 +24,12 @@ Outages are reported as the built-in recorder's are (``live.recording``): throug
 fails (``conversion_failed``: a corrupt ``.mjr``, janus-pp-rec or FFmpeg failing, the seat's
 folder unusable; ``disk_full`` when the system says no space is left), or when Janus refuses to
 record the next part at a cut (``recorder_refused``: nothing more of that publication is
-recorded). ``stopped_at`` is the start of the first part lost (the time in its base name), not
+recorded). Janus may also accept every request and write nothing (its ``rec_dir`` cannot be
+made or written, the disk is gone): while the publication's media flows, the hub watches the
+current part's ``.mjr`` files, and when they do not appear or stop growing for
+``silent_after`` seconds the recording is stopped (``recorder_silent``, ``stopped_at``: when they
+last grew, or when the media began to flow); when they grow again it is resumed
+(``resumed_at``: when the hub saw them grow). ``stopped_at`` is the start of the first part lost (the time in its base name), not
 the moment the hub noticed; the next part converted of the same publication ends the outage
 (``resumed_at``: its start). The payloads are the built-in recorder's, except that Janus counts
 no frames for the hub: ``segments_lost`` (parts lost) stands for ``dropped_frames``. A lost
@@ -61,6 +66,8 @@ __all__ = ["JanusRecordings"]
 
 logger = logging.getLogger(__name__)
 
+_SILENT = "recorder_silent"
+
 
 @dataclass
 class _Outage:
@@ -84,6 +91,8 @@ class _Publication:
     converting: asyncio.Future[Any] | None = None
     #: parts of this publication lost since this began (None: every part so far recorded)
     outage: _Outage | None = None
+    #: watches that Janus writes while the media flows (``recorder_silent``)
+    listener: asyncio.Task[None] | None = None
 
 
 def _start_of(base: str) -> float:
@@ -108,18 +117,29 @@ class JanusRecordings:
         segment_seconds: float | None = None,
         wall_clock: Callable[[], float] = time.time,
         outages: OutageSink | None = None,
+        silent_after: float | None = 10.0,
+        check_interval: float = 1.0,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.directory = directory
         #: Janus's rec_dir (as the hub reaches it)
         self.janus_dir = janus_dir
         #: cut a publication's recording this often (None: one segment per publication)
         self.segment_seconds = segment_seconds
+        #: a flowing publication whose files have not grown this long is ``recorder_silent``
+        #: (None: not watched); looked at every ``check_interval`` seconds
+        self.silent_after = silent_after
+        self.check_interval = check_interval
+        self._monotonic = monotonic
         self._sink = sink
         self._outages = outages
         self._wall_clock = wall_clock
         #: told each seat's new recording state as it stops or resumes (the wall's live event)
         self.announce: Callable[[str, RecordingState], Coroutine[Any, Any, None]] | None = None
         self._open: dict[str, _Publication] = {}  # by the publication's first base name
+        #: segments converted since the start, and outages begun by reason (``/metrics``)
+        self.segments = 0
+        self.outages: dict[str, int] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
 
     def _base(self, seat_key: str, number: int) -> str:
@@ -127,17 +147,27 @@ class JanusRecordings:
 
     def begin(self, seat_key: str, publication: int) -> str:
         """The base name Janus records the seat's new publication under (its first segment)."""
-        self.janus_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.janus_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # Janus will write nothing there: ``recorder_silent`` says so
+            logger.error("janus recording folder %s unusable: %s", self.janus_dir, exc)
         base = self._base(seat_key, publication)
         self._open[base] = _Publication(seat_key, publication, self._wall_clock(), base)
         return base
 
-    def follow(self, base: str, handle: JanusHandle) -> None:
+    def follow(
+        self, base: str, handle: JanusHandle, flowing: Callable[[], bool] = lambda: True
+    ) -> None:
         """Cut the publication begun as ``base`` every ``segment_seconds`` through its
-        publisher's handle: Janus closes one file and opens the next (with a keyframe)."""
+        publisher's handle: Janus closes one file and opens the next (with a keyframe); and,
+        while ``flowing()`` says its media arrives, check that Janus writes it."""
         publication = self._open.get(base)
-        if publication is not None and self.segment_seconds is not None:
+        if publication is None:
+            return
+        if self.segment_seconds is not None:
             publication.cutter = asyncio.ensure_future(self._cut_every(publication, handle))
+        if self.silent_after is not None:
+            publication.listener = asyncio.ensure_future(self._listen(publication, flowing))
 
     def state(self, seat_key: str) -> RecordingState | None:
         """The seat's recording now (its latest publication's); None if none is open here."""
@@ -149,13 +179,19 @@ class JanusRecordings:
             return RecordingState("stopped", latest.outage.reason, latest.outage.at)
         return RecordingState("recording", since=latest.started)
 
+    def states(self) -> dict[str, RecordingState]:
+        """Every seat with a publication open here, and its recording now."""
+        seats = {p.seat_key for p in self._open.values()}
+        return {seat: state for seat in seats if (state := self.state(seat)) is not None}
+
     def end(self, seat_key: str, base: str) -> None:
         """The publication begun as ``base`` ended (its handle detached): convert the rest."""
         publication = self._open.pop(base, None)
         if publication is None:
             return
-        if publication.cutter is not None:
-            publication.cutter.cancel()
+        for task in (publication.cutter, publication.listener):
+            if task is not None:
+                task.cancel()
         self._track(self._finish(publication))
 
     async def drain(self) -> None:
@@ -199,6 +235,37 @@ class JanusRecordings:
                 return False
             return True
 
+    async def _listen(self, publication: _Publication, flowing: Callable[[], bool]) -> None:
+        """Stop the recording as ``recorder_silent`` when the flowing publication's files do
+        not grow for ``silent_after`` seconds; resume it when they grow again."""
+        assert self.silent_after is not None
+        written: tuple[str, int] = ("", 0)  # the part and its size when they last grew
+        grew: tuple[float, float] | None = None  # then: (monotonic, wall clock)
+        silent = False
+        while True:
+            await asyncio.sleep(self.check_interval)
+            if not flowing():
+                grew = None  # no media, nothing to write: the clock starts when it flows
+                continue
+            base = publication.current
+            size = await asyncio.to_thread(_written, self.janus_dir / base)
+            now = (self._monotonic(), self._wall_clock())
+            if size > (written[1] if base == written[0] else 0):
+                written, grew = (base, size), now
+                if silent:
+                    silent = False
+                    logger.info("janus writes the recording of %s again", publication.seat_key)
+                    if publication.outage is not None and publication.outage.reason == _SILENT:
+                        # shielded: the publication's end must not lose the audit event
+                        await asyncio.shield(self._resumed(publication, now[1]))
+            elif grew is None:
+                grew = now
+            elif not silent and now[0] - grew[0] >= self.silent_after:
+                silent = True
+                detail = f"janus wrote nothing under {self.janus_dir} for {self.silent_after:g} s"
+                logger.error("recording of %s: %s", publication.seat_key, detail)
+                await asyncio.shield(self._stopped(publication, _SILENT, detail, grew[1]))
+
     async def _finish(self, publication: _Publication) -> None:
         async with publication.lock:  # a cut under way completes first
             self._queue(publication, publication.current)
@@ -239,7 +306,10 @@ class JanusRecordings:
         if segment is None:
             logger.info("janus recorded nothing for %s of seat %s", base, seat_key)
             return
-        await self._resumed(publication, _start_of(base))
+        self.segments += 1
+        outage = publication.outage
+        if outage is None or _start_of(base) >= outage.at:  # not a part from before it
+            await self._resumed(publication, _start_of(base))
         if self._sink is None:
             return
         file = out.relative_to(self.directory).as_posix()
@@ -257,6 +327,7 @@ class JanusRecordings:
             publication.outage.lost += 1  # the same outage goes on
             return
         publication.outage = _Outage(reason, detail, at)
+        self.outages[reason] = self.outages.get(reason, 0) + 1
         payload = {"reason": reason, "detail": detail, "stopped_at": _iso(at)}
         await self._report(STOPPED_EVENT, publication, payload)
 
@@ -288,6 +359,15 @@ class JanusRecordings:
             await sink(kind, seat_key, payload)
         except Exception:
             logger.exception("recording %s of seat %s not audited", kind, seat_key)
+
+
+def _written(base: Path) -> int:
+    """How many bytes Janus has written for the part ``base`` so far."""
+    try:
+        video, audio = recordings_of(base)
+        return sum(f.stat().st_size for f in video + audio)
+    except OSError:  # the folder is gone or never was: nothing written
+        return 0
 
 
 def _free_bytes(directory: Path) -> int | None:

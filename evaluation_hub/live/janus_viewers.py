@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from evaluation_hub.errors import Forbidden, NotFound
+from evaluation_hub.live.background import Background
 from evaluation_hub.live.janus_rooms import Subscription, token_digest
 from evaluation_hub.live.status import MediaRefused
 from evaluation_hub.live.viewer_places import first_viewer_id, viewer_refusal
@@ -89,7 +90,7 @@ class JanusViewers:
         self.connect_timeout = connect_timeout
         self._viewers: dict[int, _Viewer] = {}
         self._ids = first_viewer_id()
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._background = Background()
 
     def count(self, seat_key: str) -> int:
         return sum(1 for v in self._viewers.values() if v.seat_key == seat_key)
@@ -133,7 +134,8 @@ class JanusViewers:
             raise
         self._spawn(self._withdraw_unless_connected(viewer))
         self._spawn(
-            self._record("live.viewer_opened", seat_key, username, {"viewer_id": viewer.id})
+            self._record("live.viewer_opened", seat_key, username, {"viewer_id": viewer.id}),
+            write=True,
         )
         return Subscription(viewer.id, token, offer)
 
@@ -171,9 +173,7 @@ class JanusViewers:
 
     async def close(self) -> None:
         """Stop the timers (the viewers end with the Janus sessions their handles are on)."""
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._background.close()
 
     def _on_event(self, viewer: _Viewer, event: Event) -> None:
         kind = event.get("janus")
@@ -193,10 +193,11 @@ class JanusViewers:
         payload: dict[str, Any] = {"viewer_id": viewer.id}
         if reason is not None:
             payload["reason"] = reason
-        self._spawn(self._record("live.viewer_closed", viewer.seat_key, viewer.username, payload))
+        self._spawn(
+            self._record("live.viewer_closed", viewer.seat_key, viewer.username, payload),
+            write=True,
+        )
         await detach_quietly(viewer.handle)
 
-    def _spawn(self, coro: Awaitable[Any]) -> None:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+    def _spawn(self, coro: Awaitable[Any], *, write: bool = False) -> None:
+        self._background.spawn(coro, write=write)

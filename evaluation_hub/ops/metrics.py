@@ -13,6 +13,11 @@ One :class:`HubMetrics` per application, each with its own registry, so that tes
 applications in one process) count their own. Forwarding CPU is the process's CPU
 (``process_cpu_seconds_total``): the built-in forwarder does not transcode, it passes encoded
 frames on inside the hub process, so the process's CPU is what forwarding costs plus the API.
+
+On ``media_backend = janus`` the same live families (seats by state, viewers per seat, stopped
+recordings) are the Janus plane's publishers, subscriptions and recordings in this process, and
+the plane adds its own (:class:`~evaluation_hub.live.janus_census.JanusFigures`): segments
+converted, recording outages by reason, and whether each Janus instance answers.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessCollector
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
@@ -33,6 +38,7 @@ from evaluation_hub.audit.models import AuditCheckpointRow, AuditEventRow
 from evaluation_hub.db.models import EvaluationSession
 from evaluation_hub.errors import ProblemError
 from evaluation_hub.evaluation.models import ReviewRequestRow
+from evaluation_hub.live.janus_census import JanusFigures
 from evaluation_hub.live.status import SeatStatus
 from evaluation_hub.ops.readiness import Readiness, calendar_days_left
 from evaluation_hub.seats.models import ChapterDeliveryRow
@@ -108,6 +114,8 @@ class Snapshot:
     bus_round_trip_s: float | None
     #: the readiness checks run for this scrape (``evaluation_hub.ops.readiness``)
     ready: Readiness | None = None
+    #: the Janus plane's own figures (None: the built-in forwarder is the media backend)
+    janus: JanusFigures | None = None
 
 
 async def read_stored(hub: Services) -> Stored:
@@ -177,8 +185,12 @@ EXPORTED: dict[str, str] = {
     "evalhub_seat_media_bitrate_bps": "Bits per second arriving from the seat, by kind.",
     "evalhub_seat_media_loss_ratio": "Fraction of packets lost over the last interval, by kind.",
     "evalhub_recording_stopped": (
-        "1 while the seat's recording is stopped (its recordings disk is full), 0 while it records."
+        "1 while the seat's recording is stopped (its recordings disk is full, or Janus's recorder"
+        " fails), 0 while it records."
     ),
+    "evalhub_janus_up": "1 when the Janus instance answered the scrape's info request.",
+    "evalhub_janus_recording_segments": "Recording segments Janus wrote that this process converted.",
+    "evalhub_janus_recording_outages": "Recording outages begun in this process, by reason.",
     "evalhub_event_streams": "Open event streams (the pages' server-sent events).",
     "evalhub_bus_backlog_events": "Events buffered for open event streams, not yet sent.",
     "evalhub_bus_dropped_events": "Events dropped for event streams that fell behind.",
@@ -219,6 +231,8 @@ class HubCollector(Collector):
         yield from self._stored(snap)
         if snap.ready is not None:
             yield from self._ready(snap.ready)
+        if snap.janus is not None:
+            yield from self._janus(snap.janus)
         days = _gauge("evalhub_calendar_coverage_days", EXPORTED["evalhub_calendar_coverage_days"])
         days.add_metric([], calendar_days_left(snap.now))
         yield days
@@ -287,6 +301,21 @@ class HubCollector(Collector):
         yield seats
         yield viewers
         yield from figures.values()
+
+    def _janus(self, janus: JanusFigures) -> Iterator[Metric]:
+        up = _gauge("evalhub_janus_up", EXPORTED["evalhub_janus_up"], ("instance",))
+        for url, answered in sorted(janus.instances.items()):
+            up.add_metric([url], int(answered))
+        yield up
+        name = "evalhub_janus_recording_segments"
+        segments = CounterMetricFamily(name, EXPORTED[name])
+        segments.add_metric([], janus.segments)
+        yield segments
+        name = "evalhub_janus_recording_outages"
+        outages = CounterMetricFamily(name, EXPORTED[name], labels=["reason"])
+        for reason, count in sorted(janus.outages.items()):
+            outages.add_metric([reason], count)
+        yield outages
 
     def _ready(self, ready: Readiness) -> Iterator[Metric]:
         whole = _gauge("evalhub_ready", EXPORTED["evalhub_ready"])

@@ -12,11 +12,13 @@ import asyncio
 import hmac
 import ipaddress
 import time
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 import structlog
 
 from evaluation_hub.errors import NotFound
+from evaluation_hub.live.janus_census import JanusFigures
 from evaluation_hub.ops.metrics import HubMetrics, Process, Snapshot, Stored, read_stored
 from evaluation_hub.ops.readiness import MediaProbe, readiness
 from evaluation_hub.services import Services
@@ -75,11 +77,22 @@ async def scrape(
     authorization: str | None,
     now: datetime,
     timeout_s: float = SCRAPE_READ_TIMEOUT_S,
+    janus: Callable[[float], Awaitable[JanusFigures]] | None = None,
 ) -> bytes:
+    """``janus``: the Janus plane's figures within a time limit (``media_backend = janus``)."""
     config = hub.config
     if not metrics_allowed(address, authorization, config.metrics_allow, config.metrics_token):
         raise NotFound("not-found", "请求的地址不存在")
-    stored, round_trip, ready = await asyncio.gather(
-        _stored(hub, timeout_s), _bus_round_trip(hub, timeout_s), readiness(hub, media, now=now)
+    stored, round_trip, ready, figures = await asyncio.gather(
+        _stored(hub, timeout_s),
+        _bus_round_trip(hub, timeout_s),
+        readiness(hub, media, now=now),
+        _janus(janus, timeout_s),
     )
-    return metrics.render(Snapshot(now, process, stored, round_trip, ready))
+    return metrics.render(Snapshot(now, process, stored, round_trip, ready, figures))
+
+
+async def _janus(
+    janus: Callable[[float], Awaitable[JanusFigures]] | None, timeout_s: float
+) -> JanusFigures | None:
+    return None if janus is None else await janus(timeout_s)

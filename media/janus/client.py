@@ -25,7 +25,7 @@ import aiohttp
 
 from media.errors import JanusRefused, JanusUnavailable
 
-__all__ = ["Event", "JanusHandle", "JanusSession", "Jsep"]
+__all__ = ["Event", "JanusHandle", "JanusSession", "Jsep", "server_info"]
 
 logger = logging.getLogger(__name__)
 
@@ -284,6 +284,23 @@ def _plugin_data(reply: Event, what: str) -> dict[str, Any]:
     if "error" in data or "error_code" in data:
         raise JanusRefused(what, int(data.get("error_code", 0)), str(data.get("error", "")))
     return data
+
+
+async def server_info(
+    url: str,
+    *,
+    timeout: float = 2.0,  # noqa: ASYNC109 - aiohttp's own request timeout
+    http: aiohttp.ClientSession | None = None,
+) -> Event:
+    """Janus's ``info`` answer (``server_info``): whether the instance at ``url`` answers,
+    without making a session there; :class:`JanusUnavailable` if it does not."""
+    client = http or aiohttp.ClientSession()
+    try:
+        body = {"janus": "info", "transaction": secrets.token_hex(6)}
+        return await _post(client, url.rstrip("/"), body, timeout, "info")
+    finally:
+        if http is None:
+            await client.close()
 
 
 async def _post(

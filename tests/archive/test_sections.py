@@ -105,7 +105,7 @@ async def test_missing_recording_is_listed_not_included(
         now=clock(),
         out=out,
         actor="test",
-        recordings_dir=s.recordings,
+        recordings_dirs=[s.recordings],
     )
     segments = json.loads((out / "recordings/segments.json").read_bytes())
     assert [(g["file"], g["included"]) for g in segments] == [(SEGMENT_FILE, False)]
@@ -127,7 +127,7 @@ async def test_altered_recording_is_refused_and_nothing_is_left(
             now=clock(),
             out=out,
             actor="test",
-            recordings_dir=s.recordings,
+            recordings_dirs=[s.recordings],
         )
     actual = hashlib.sha256(b"edited afterwards").hexdigest()
     assert str(refused.value).startswith(

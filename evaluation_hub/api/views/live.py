@@ -47,6 +47,7 @@ _STOPPED_BECAUSE = {
     # Janus's recorder (``live.janus_recording``)
     "conversion_failed": "录像文件转换失败",
     "recorder_refused": "Janus 未能继续录像",
+    "recorder_silent": "Janus 未写入录像文件",
 }
 
 
