@@ -31,8 +31,12 @@ from tests.conftest import FakeClock
 
 @pytest.fixture
 def registry(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A private copy of the registry, so a test's sections do not leak into others."""
-    monkeypatch.setattr(sections_module, "_REGISTRY", dict(sections_module._REGISTRY))
+    """A private copy of the registry, so a test's sections do not leak into others; without
+    the evaluation plug-in's section and preparation, which any archive made earlier in this
+    process registered for good (these tests choose the plug-in themselves)."""
+    own = {k: v for k, v in sections_module._REGISTRY.items() if k != "evaluation"}
+    monkeypatch.setattr(sections_module, "_REGISTRY", own)
+    monkeypatch.setattr(sections_module, "_PREPARATIONS", [])
 
 
 def leftovers(parent: Path, name: str) -> list[str]:
