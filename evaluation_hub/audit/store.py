@@ -33,8 +33,8 @@ This module never updates or deletes an audit row.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -215,15 +215,6 @@ async def last_checkpoint(db: AsyncSession) -> Checkpoint | None:
     return None if row is None else _checkpoint(row)
 
 
-@dataclass(frozen=True, slots=True)
-class _Queued:
-    kind: str
-    subject: str
-    actor: str
-    payload: Mapping[str, Any]
-    at: datetime
-
-
 async def append_event(
     db: AsyncSession,
     *,
@@ -242,9 +233,15 @@ async def append_event(
     _in_transaction(db, "append_event")
     # Checked now, so a bad event fails where it is made, not in the commit; the payload is
     # kept normalised (a copy: the caller may go on changing its dict until the commit).
-    probe = next_event(None, at=at, actor=actor, kind=kind, subject=subject, payload=payload)
-    queued = _Queued(kind, subject, actor, probe.payload, at)
-    db.info.setdefault(PENDING_EVENTS, []).append(queued)
+    fields: dict[str, Any] = {
+        "at": at,
+        "actor": actor,
+        "kind": kind,
+        "subject": subject,
+        "payload": payload,
+    }
+    probe = next_event(None, **fields)
+    db.info.setdefault(PENDING_EVENTS, []).append({**fields, "payload": probe.payload})
     # Noted for the commit listeners (``db.engine``): once this unit of work is durable, those
     # who watch the subject hear that it changed (``sessions.changes``). Never before.
     db.info.setdefault(APPENDED_EVENTS, []).append((subject, kind))
@@ -258,7 +255,7 @@ def pending_events(db: AsyncSession | Session) -> int:
 @event.listens_for(Session, "before_commit")
 def _write_queued(session: Session) -> None:
     """Write the unit of work's queued events, last before its COMMIT (module docstring)."""
-    queued: list[_Queued] = session.info.pop(PENDING_EVENTS, [])
+    queued: list[dict[str, Any]] = session.info.pop(PENDING_EVENTS, [])
     if not queued:
         return
     # The unit's own rows first: an INSERT that waits on another transaction (a row lock, an
@@ -269,28 +266,9 @@ def _write_queued(session: Session) -> None:
         session.execute(text(statement), {"key": AUDIT_CHAIN_LOCK})
     head, suite = _head_and_suite(session)
     rows = []
-    for q in queued:
-        head = next_event(
-            head,
-            at=q.at,
-            actor=q.actor,
-            kind=q.kind,
-            subject=q.subject,
-            payload=q.payload,
-            suite=suite,
-        )
-        rows.append(
-            {
-                "seq": head.seq,
-                "at": head.at,
-                "actor": head.actor,
-                "kind": head.kind,
-                "subject": head.subject,
-                "payload": head.payload,
-                "prev_hash": head.prev_hash,
-                "hash": head.hash,
-            }
-        )
+    for fields in queued:
+        head = next_event(head, suite=suite, **fields)
+        rows.append(dataclasses.asdict(head))
     session.execute(insert(AuditEventRow), rows)
 
 
