@@ -84,10 +84,11 @@ sys.path.insert(0, str(_ROOT))
 import aiohttp  # noqa: E402
 import psutil  # noqa: E402
 import yaml  # noqa: E402
-from sqlalchemy import select  # noqa: E402
+from sqlalchemy import select, text  # noqa: E402
 
 from bench.control_plane import raise_fd_limit  # noqa: E402
 from bench.soak import _cpu, _nproc, bad_lines  # noqa: E402
+from evaluation_hub.audit.store import AUDIT_CHAIN_LOCK  # noqa: E402
 from evaluation_hub.db.engine import Database  # noqa: E402
 from evaluation_hub.db.seat_terminals import SubmittedScore  # noqa: E402
 from tests.e2e.conftest import api  # noqa: E402
@@ -433,12 +434,33 @@ async def _watch(
 ) -> tuple[Any, Any]:
     """One viewer of the seat, through the hub's viewer route: the built-in forwarder answers
     the viewer's offer; Janus offers and the viewer answers (``bench/scale_workers.py``)."""
-    from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+    from aiortc import RTCConfiguration, RTCPeerConnection
 
-    from media.forwarding import TrackForwarder, accept_publisher
+    from media.forwarding import TrackForwarder
 
     pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
     forwarder = TrackForwarder("video")
+    try:
+        return await _open(http, wall, seat_id, headers, janus, pc, forwarder)
+    except BaseException:
+        await forwarder.close()
+        await pc.close()
+        raise
+
+
+async def _open(
+    http: aiohttp.ClientSession,
+    wall: str,
+    seat_id: int,
+    headers: dict[str, str],
+    janus: bool,
+    pc: Any,
+    forwarder: Any,
+) -> tuple[Any, Any]:
+    from aiortc import RTCSessionDescription
+
+    from media.forwarding import accept_publisher
+
     if janus:
         opened = await call(
             http, "POST", f"{wall}/{seat_id}/viewers", headers, {"type": "subscribe"}, status=201
@@ -518,12 +540,24 @@ async def _farm(spec: dict[str, Any]) -> None:
                 body = await call(http, "GET", wall, supervisor)
                 return any(s["label"] == label and s["state"] == "live" for s in body["seats"])
 
-            await wait(live, f"{seat['label']} live on the wall", every=HUB_POLL)
-            body = await call(http, "GET", wall, supervisor)
-            seat_id = next(s["seat_id"] for s in body["seats"] if s["label"] == seat["label"])
+            janus = spec.get("janus_address") is not None
             for _ in range(spec["viewers"]):
-                janus = spec.get("janus_address") is not None
-                watchers.append(await _watch(http, wall, seat_id, supervisor, janus))
+                for attempt in itertools.count(1):
+                    await wait(live, f"{seat['label']} live on the wall", every=HUB_POLL)
+                    body = await call(http, "GET", wall, supervisor)
+                    seat_id = next(
+                        s["seat_id"] for s in body["seats"] if s["label"] == seat["label"]
+                    )
+                    try:
+                        watchers.append(await _watch(http, wall, seat_id, supervisor, janus))
+                        break
+                    except AssertionError as exc:
+                        # The viewer was closed before it was answered, or the seat is not
+                        # live any more (it republished after its link dropped): as a page
+                        # would, open it again once the seat is live. Counted.
+                        if attempt == 5 or not re.search(r": (404|409) ", str(exc)):
+                            raise
+                        retried[f"viewer opened again ({str(exc).split(': ', 1)[1][:3]})"] += 1
 
         async def receiving() -> bool:
             return all(f.counters.frames_received > 0 for _, f in watchers)
@@ -577,6 +611,10 @@ class Round:
     fps: list[float] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
     load: list[float] = field(default_factory=list)  # 1-minute load average, sampled
+    # pg_stat_activity of the hub's database, sampled: (longest idle in transaction, longest
+    # wait on a lock, transactions waiting on the audit chain's lock, how long its holder has
+    # been idle in transaction) per sample, in seconds / counts
+    pg: list[tuple[float, float, int, float]] = field(default_factory=list)
 
 
 def hub_cpu(proc: psutil.Process) -> float:
@@ -593,6 +631,32 @@ def janus_cpu(janus: psutil.Process | None) -> float:
     return 0.0 if janus is None else hub_cpu(janus)
 
 
+_PG_SAMPLE = text(
+    """
+    SELECT
+      coalesce(max(extract(epoch FROM now() - a.state_change))
+               FILTER (WHERE a.state = 'idle in transaction'), 0),
+      coalesce(max(extract(epoch FROM now() - a.query_start))
+               FILTER (WHERE a.wait_event_type = 'Lock'), 0),
+      (SELECT count(*) FROM pg_locks l
+        WHERE l.locktype = 'advisory' AND NOT l.granted AND l.objid = :low),
+      coalesce((SELECT max(extract(epoch FROM now() - h.state_change))
+        FROM pg_locks l JOIN pg_stat_activity h ON h.pid = l.pid
+        WHERE l.locktype = 'advisory' AND l.granted AND l.objid = :low
+          AND h.state = 'idle in transaction'), 0)
+    FROM pg_stat_activity a
+    WHERE a.datname = current_database() AND a.pid <> pg_backend_pid()
+    """
+)
+
+
+async def sample_pg(db: Database) -> tuple[float, float, int, float]:
+    """One look at the hub's transactions (``Round.pg``)."""
+    async with db.lookup() as conn:
+        row = (await conn.execute(_PG_SAMPLE, {"low": AUDIT_CHAIN_LOCK & 0xFFFF_FFFF})).one()
+    return float(row[0]), float(row[1]), int(row[2]), float(row[3])
+
+
 def hub_memory(pid: int) -> tuple[float, float]:
     """(VmRSS, VmHWM) in MB, from /proc."""
     fields = {}
@@ -607,9 +671,12 @@ async def run_round(
     r: Round, proc: psutil.Process, steady: float, stagger: float, janus: psutil.Process | None
 ) -> None:
     async def sample() -> None:
-        while True:
+        for n in itertools.count():
             r.rss.append(hub_memory(proc.pid)[0])
             r.load.append(os.getloadavg()[0])
+            if n % 5 == 0 and r.runs:
+                with contextlib.suppress(Exception):  # a look, not a requirement
+                    r.pg.append(await sample_pg(r.runs[0].db))
             await asyncio.sleep(1.0)
 
     sampling = asyncio.ensure_future(sample())
@@ -865,11 +932,24 @@ def report(
     print(f"host and supervisor requests retried after a 503: {sum(retried.values())}")
     for request, count in retried.most_common():
         print(f"  {count:6d}  {request}")
+    print(
+        "\n| round | PostgreSQL samples (every 5 s) | longest idle in transaction (s) | "
+        "longest wait on a lock (s) | most waiting on the audit chain's lock | its holder idle "
+        "in transaction, longest (s) |"
+    )
+    print("|---|" + "---:|" * 5)
+    for r in rounds:
+        if r.pg:
+            print(
+                f"| {r.name} | {len(r.pg)} | {max(x[0] for x in r.pg):.1f} | "
+                f"{max(x[1] for x in r.pg):.1f} | {max(x[2] for x in r.pg)} | "
+                f"{max(x[3] for x in r.pg):.1f} |"
+            )
     janus_bad: list[str] = []
     if janus is not None:
         # Without the handle's id, so one kind of line counts as one.
         janus_bad = [
-            re.sub(r"\[\d{6,}\] *", "", line)
+            re.sub(r"\[\d{6,}\] *| \d+$", "", line)
             for line in janus.log_tail(10**9).splitlines()
             if "[ERR]" in line or "[WARN]" in line
         ]
