@@ -392,7 +392,18 @@ async def seat_socket(request: web.Request) -> web.WebSocketResponse:
     ws = web.WebSocketResponse(
         protocols=(SUBPROTOCOL,), max_msg_size=2 * MAX_MESSAGE_BYTES, compress=False
     )
-    await ws.prepare(request)
+    try:
+        await ws.prepare(request)
+    except ConnectionResetError:
+        # The seat gave up before the upgrade was answered (its handshake timed out while the
+        # hub was late): no server error and no traceback. Rendering hundreds of those on the
+        # event loop made a late hub later, and more seats give up (bench/day.py). aiohttp
+        # ends the answer quietly, as for any client gone mid-response.
+        log.info(
+            "seat.left_before_upgrade",
+            address=client_address(request, services.config.trusted_proxies),
+        )
+        return ws
     enrolled: EnrolledSeat | None = None
     conn = HubConnection(
         hub_id=hub.hub_id,
