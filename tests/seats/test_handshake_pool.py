@@ -1,4 +1,5 @@
-"""``/ws/seat`` holds no database connection while it waits on the network.
+"""``/ws/seat`` holds no database connection while it waits on the network, and says an
+unreachable database in one line.
 
 Under load (``bench/day.py``: 270 seat links on a 10 + 10 pool) a seat link that kept a pooled
 connection while it waited for the seat's next frame, or for its answer to the challenge,
@@ -13,9 +14,13 @@ import asyncio
 import json
 from collections.abc import Callable
 
+import pytest
+import sqlalchemy.exc
+import structlog
 from websockets.asyncio.client import connect
 from websockets.typing import Subprotocol
 
+from evaluation_hub.seats import catch_up
 from seat_agent.connection import SeatLink
 from seat_agent.keys import SeatIdentity
 from seat_protocol.events import Connected, Event
@@ -64,3 +69,45 @@ async def test_a_connected_seat_waits_between_frames_without_a_connection(
     finally:
         running.cancel()
         await asyncio.gather(running, return_exceptions=True)
+
+
+async def test_a_database_out_of_reach_is_a_warning_without_a_traceback(
+    hub: HubUnderTest, make_identity: MakeIdentity, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pool had no connection for the new link's catch-up: an outage, logged as one line
+    (a traceback per failure, rendered on the event loop, made a hub under load later still)."""
+    identity = make_identity("DL.DL-01")
+    await enrol_approved(hub.db, identity)
+
+    async def no_connection(*_args: object, **_kwargs: object) -> list[object]:
+        raise sqlalchemy.exc.TimeoutError("QueuePool limit reached (injected)")
+
+    monkeypatch.setattr(catch_up, "seat_connected", no_connection)
+    connected = asyncio.Event()
+
+    async def on_event(event: Event) -> None:
+        if isinstance(event, Connected):
+            connected.set()
+
+    link = SeatLink(identity, on_event=on_event)
+    with structlog.testing.capture_logs() as logs:
+        running = asyncio.create_task(link.run())
+        try:
+            await asyncio.wait_for(connected.wait(), 10)
+            for _ in range(100):
+                if any(e["event"] == "seat.resync_failed" for e in logs):
+                    break
+                await asyncio.sleep(0.01)
+        finally:
+            running.cancel()
+            await asyncio.gather(running, return_exceptions=True)
+    failed = [e for e in logs if e["event"] == "seat.resync_failed"]
+    assert failed == [
+        {
+            "event": "seat.resync_failed",
+            "log_level": "warning",
+            "database_unavailable": True,
+            "error": "TimeoutError: QueuePool limit reached (injected)",
+            "seat_key": "DL.DL-01",
+        }
+    ]
