@@ -793,10 +793,13 @@ async def day(args: argparse.Namespace, root: Path) -> int:
                         await run.close()
                 print(f"{r.name}: done in {time.monotonic() - t0:.0f} s", flush=True)
             hub.verify_audit()
-        except (Exception, asyncio.CancelledError):
+        except (Exception, asyncio.CancelledError) as exc:
             # Also Ctrl-C (asyncio.run cancels this task): the report of what was measured
-            # until then is printed all the same.
+            # until then is printed all the same (the cancellation is taken back, so the
+            # hub's termination below is not cancelled in turn).
             failure = traceback.format_exc()
+            if isinstance(exc, asyncio.CancelledError) and (me := asyncio.current_task()):
+                me.uncancel()
         finally:
             rss_end, hwm = hub_memory(proc.pid)
             status = await hub.terminate()
