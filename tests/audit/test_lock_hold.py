@@ -12,6 +12,7 @@ writer may wait on it.
 from __future__ import annotations
 
 import asyncio
+from asyncio import Task
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
@@ -60,44 +61,47 @@ async def _subjects(db: Database) -> list[str]:
         return list(await s.scalars(select(AuditEventRow.subject).order_by(AuditEventRow.seq)))
 
 
+async def _waiting_writer(database: Database, redis: Redis, key: str, subject: str) -> Task[None]:
+    """A unit of work that appends an event on ``subject``, then waits inside the unit on a
+    real network call (Redis ``BLPOP`` until ``key`` is pushed); returned once it waits."""
+    appended = asyncio.Event()
+
+    async def write() -> None:
+        async with database.write() as s:
+            await append_event(s, kind="score.saved", subject=subject, actor="a", payload={}, at=T0)
+            assert pending_events(s) == 1  # queued, not yet written
+            appended.set()
+            await redis.blpop([key], timeout=0)
+
+    task = asyncio.create_task(write())
+    await appended.wait()
+    await asyncio.sleep(0)  # now inside its BLPOP
+    return task
+
+
 @pytest.mark.parametrize("backend", ["postgres"])
 async def test_a_unit_of_work_waiting_on_the_network_after_its_append_holds_up_no_other_writer(
-    database: Database, redis: Redis
+    database: Database, redis: Redis, hub_key: Ed25519PrivateKey
 ) -> None:
     """A appends, then waits on Redis inside its unit of work; B, another audited writer,
     commits meanwhile; A's event is chained when A commits, after B's, and the chain verifies.
     (Before the change A held the lock from its append: B waited for as long as A's call.)"""
     key = f"slow-call-{id(database)}"
-    appended = asyncio.Event()
-
-    async def slow_writer() -> None:
-        async with database.write() as s:
-            await append_event(
-                s, kind="booking.requested", subject="booking:1", actor="a", payload={}, at=T0
-            )
-            assert pending_events(s) == 1  # queued, not yet written
-            appended.set()
-            await redis.blpop([key], timeout=0)  # the slow network call, inside the unit
-
-    a = asyncio.create_task(slow_writer())
-    await appended.wait()
-    await asyncio.sleep(0)  # A is now inside its BLPOP
+    a = await _waiting_writer(database, redis, key, "sheet:1")
     assert await _chain_lock_holders(database) == 0
     async with database.write() as s:  # B: would wait on A's lock for as long as A waits
-        await append_event(
-            s, kind="booking.requested", subject="booking:2", actor="b", payload={}, at=T0
-        )
-    assert await _subjects(database) == ["booking:2"]
+        await append_event(s, kind="score.saved", subject="sheet:2", actor="b", payload={}, at=T0)
+    assert await _subjects(database) == ["sheet:2"]
     assert not a.done()
     await redis.lpush(key, "go")
     await a
-    assert await _subjects(database) == ["booking:2", "booking:1"]
+    assert await _subjects(database) == ["sheet:2", "sheet:1"]
     assert await _chain_lock_holders(database) == 0
     async with database.read() as s:
         report = verify(
             await load_chain(s),
             await load_checkpoints(s),
-            Ed25519PrivateKey.generate().public_key(),
+            hub_key.public_key(),
         )
     assert report.ok, report
 
@@ -108,19 +112,7 @@ async def test_a_unit_of_work_cancelled_after_its_append_writes_nothing_and_bloc
     """Cancelled while it waits (its seat link closed, the hub shutting down): its event is
     never written, and the next writer commits at once."""
     key = f"never-{id(database)}"
-    appended = asyncio.Event()
-
-    async def writer() -> None:
-        async with database.write() as s:
-            await append_event(
-                s, kind="score.saved", subject="sheet:1", actor="seat", payload={}, at=T0
-            )
-            appended.set()
-            await redis.blpop([key], timeout=0)
-
-    task = asyncio.create_task(writer())
-    await appended.wait()
-    await asyncio.sleep(0)
+    task = await _waiting_writer(database, redis, key, "sheet:1")
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task

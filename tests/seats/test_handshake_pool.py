@@ -11,8 +11,9 @@ work between frames.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 import sqlalchemy.exc
@@ -32,6 +33,24 @@ MakeIdentity = Callable[..., SeatIdentity]
 
 def _checked_out(hub: HubUnderTest) -> int:
     return int(hub.db.engine.pool.checkedout())  # type: ignore[attr-defined]
+
+
+@contextlib.asynccontextmanager
+async def _connected(identity: SeatIdentity) -> AsyncIterator[None]:
+    """The seat's link, from its ``Connected`` until the block ends."""
+    connected = asyncio.Event()
+
+    async def on_event(event: Event) -> None:
+        if isinstance(event, Connected):
+            connected.set()
+
+    running = asyncio.create_task(SeatLink(identity, on_event=on_event).run())
+    try:
+        await asyncio.wait_for(connected.wait(), 10)
+        yield
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
 
 
 async def test_the_hub_waits_for_the_seats_answer_to_its_challenge_without_a_connection(
@@ -54,21 +73,9 @@ async def test_a_connected_seat_waits_between_frames_without_a_connection(
 ) -> None:
     identity = make_identity("DL.DL-01")
     await enrol_approved(hub.db, identity)
-    connected = asyncio.Event()
-
-    async def on_event(event: Event) -> None:
-        if isinstance(event, Connected):
-            connected.set()
-
-    link = SeatLink(identity, on_event=on_event)
-    running = asyncio.create_task(link.run())
-    try:
-        await asyncio.wait_for(connected.wait(), 10)
+    async with _connected(identity):
         await asyncio.sleep(0.05)  # the hub's catch-up for the new link has gone out
         assert _checked_out(hub) == 0
-    finally:
-        running.cancel()
-        await asyncio.gather(running, return_exceptions=True)
 
 
 async def test_a_database_out_of_reach_is_a_warning_without_a_traceback(
@@ -83,24 +90,12 @@ async def test_a_database_out_of_reach_is_a_warning_without_a_traceback(
         raise sqlalchemy.exc.TimeoutError("QueuePool limit reached (injected)")
 
     monkeypatch.setattr(catch_up, "seat_connected", no_connection)
-    connected = asyncio.Event()
-
-    async def on_event(event: Event) -> None:
-        if isinstance(event, Connected):
-            connected.set()
-
-    link = SeatLink(identity, on_event=on_event)
     with structlog.testing.capture_logs() as logs:
-        running = asyncio.create_task(link.run())
-        try:
-            await asyncio.wait_for(connected.wait(), 10)
+        async with _connected(identity):
             for _ in range(100):
                 if any(e["event"] == "seat.resync_failed" for e in logs):
                     break
                 await asyncio.sleep(0.01)
-        finally:
-            running.cancel()
-            await asyncio.gather(running, return_exceptions=True)
     failed = [e for e in logs if e["event"] == "seat.resync_failed"]
     assert failed == [
         {
