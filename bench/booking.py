@@ -15,9 +15,11 @@ measured in the same run, and the hub process's CPU per request (user + system, 
 behind queueing. Figures, not a pass/fail test.
 
 ``--baseline-tree DIR`` also starts a hub from another checkout of the project (for example
-``git worktree add /tmp/base main``) on its own copy of the same data, and runs every row
-against both hubs one after the other, so a change is compared with what it replaced under the
-same machine load. ``--profile DIR`` runs each hub under cProfile and writes DIR/<hub>-<back
+``git archive c7866c2 | tar -x -C /tmp/base``) and runs every row against both hubs one after
+the other, so a change is compared with what it replaced under the same machine load. Each
+tree gets a database of its own, migrated by its own migrations and seeded by its own
+``tests.support.seed`` plus the same bench seats and sessions (a tree cannot open a database
+that newer migrations have changed). ``--profile DIR`` runs each hub under cProfile and writes DIR/<hub>-<back
 end>.prof when it stops.
 
     .venv/bin/python bench/booking.py [--requests 1000] [--sizes 1,32,128]
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import platform
 import statistics
@@ -35,7 +38,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -43,16 +45,24 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from evaluation_hub.db.engine import Database
-from evaluation_hub.db.models import EvaluationSession, Seat
-from evaluation_hub.localtime import zone
 from tests.support.postgres_server import free_port, postgres_server
-from tests.support.seed import seed
 
 SECRET = "b" * 40
 
 
-async def prepare(url: str, sessions: int, extra_seats: int) -> dict[str, Any]:
+# Run by each tree's own code (``prepare``): its migrations bring the empty database to its
+# head, its ``tests.support.seed`` seeds it, and the same bench seats and sessions are added.
+# A tree cannot open a database migrated by a newer tree (its schema guard refuses an unknown
+# revision), so each hub gets a database of its own, made by its own tree.
+_PREPARE = """
+import asyncio, json, sys
+from datetime import UTC, datetime, timedelta
+from evaluation_hub.db.engine import Database
+from evaluation_hub.db.models import EvaluationSession, Seat
+from evaluation_hub.localtime import zone
+from tests.support.seed import seed
+
+async def prepare(url, sessions, extra_seats):
     db = Database(url)
     await db.upgrade()
     now = datetime.now(UTC)
@@ -62,12 +72,8 @@ async def prepare(url: str, sessions: int, extra_seats: int) -> dict[str, Any]:
         seat_ids = []
         for n in range(extra_seats):
             seat = Seat(
-                venue_id=ids["venues"]["DL"],
-                label=f"B-{n:04d}",
-                room="压测",
-                capabilities=["camera", "microphone"],
-                status="available",
-                shared=True,
+                venue_id=ids["venues"]["DL"], label=f"B-{n:04d}", room="压测",
+                capabilities=["camera", "microphone"], status="available", shared=True,
             )
             s.add(seat)
             await s.flush()
@@ -76,21 +82,44 @@ async def prepare(url: str, sessions: int, extra_seats: int) -> dict[str, Any]:
         for n in range(sessions):
             day = first_day + timedelta(days=n)
             session = EvaluationSession(
-                project_code=f"BENCH-{n}",
-                project_name="压测项目",
-                section="1",
+                project_code=f"BENCH-{n}", project_name="压测项目", section="1",
                 host_venue_id=ids["venues"]["KM"],
                 starts_at=datetime(day.year, day.month, day.day, 9, tzinfo=zone()),
                 ends_at=datetime(day.year, day.month, day.day, 17, tzinfo=zone()),
-                committee_size=7,
-                state="scheduled",
-                created_at=now,
+                committee_size=7, state="scheduled", created_at=now,
             )
             s.add(session)
             await s.flush()
             session_ids.append(session.id)
     await db.dispose()
-    return {**ids, "bench_seats": seat_ids, "bench_sessions": session_ids}
+    return {
+        "password": ids["password"], "venues": ids["venues"],
+        "bench_seats": seat_ids, "bench_sessions": session_ids,
+    }
+
+ids = asyncio.run(prepare(sys.argv[1], int(sys.argv[2]), int(sys.argv[3])))
+print("IDS " + json.dumps(ids))
+"""
+
+THIS_TREE = Path(__file__).resolve().parent.parent
+
+
+def prepare(url: str, sessions: int, extra_seats: int, tree: Path | None) -> dict[str, Any]:
+    """Migrate and seed ``url`` with ``tree``'s code (this checkout if None); the ids."""
+    root = tree or THIS_TREE
+    done = subprocess.run(
+        [sys.executable, "-c", _PREPARE, url, str(sessions), str(extra_seats)],
+        env={**os.environ, "PYTHONPATH": str(root)},
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"preparing {url} with {root} failed:\n{done.stderr}")
+    line = next(x for x in done.stdout.splitlines() if x.startswith("IDS "))
+    ids: dict[str, Any] = json.loads(line.removeprefix("IDS "))
+    return ids
 
 
 # The hub under cProfile with a CPU-time clock: wall time would charge to a socket send the
@@ -190,7 +219,7 @@ class Hub:
     async def start(self, requests: int, rows: int, tmp: Path) -> None:
         # Enough (seat, session) pairs for every uncontended row, plus one session for the
         # contended ones.
-        ids = await prepare(self.url, sessions=requests * rows // 50 + 2, extra_seats=50)
+        ids = await asyncio.to_thread(prepare, self.url, requests * rows // 50 + 2, 50, self.tree)
         self.proc, port = start_hub(self.url, tmp / f"{self.name}.log", self.tree, self.profile)
         self.base = f"http://127.0.0.1:{port}"
         async with aiohttp.ClientSession() as http:

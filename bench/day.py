@@ -25,6 +25,14 @@ watch it through the hub's viewer route (``POST /api/sessions/{id}/live/seats/{s
 as the session's supervisor, counting frames without decoding (``media.forwarding`` taps the
 receiver).
 
+``--media-backend janus``: the hub relays the seats' and viewers' signalling and Janus (the
+tests' Janus, ``tests/support/janus_server.py``, with ``bench/scale_janus.py``'s wider port
+range) forwards, records (the hub converts and audits each 10 s part, as in production) and
+serves the viewers; the hub's conduct monitors subscribe to Janus like viewers. Every peer of
+the farms gathers ICE on Janus's address only. Janus's CPU and the recordings' conversions
+(the hub's finished children: janus-pp-rec, FFmpeg) are reported beside the hub's, with the
+load average sampled every second (a machine shared with other work is no quiet run).
+
 Rounds on the same hub, the baseline first: **1 session** alone, then **N sessions** together
 (each size of ``--sessions`` in turn; the publishers per session are those of the largest size,
 so every round has the same mix). Each round: prepare (everything up to every seat's chapters verified, every member
@@ -39,6 +47,7 @@ every session ``report_signed`` with every (seat, part) stored exactly once and 
 same three candidates in every session, ``audit verify`` exits 0.
 
     .venv/bin/python bench/day.py                     # 30 sessions × 9 experts, 60 publishers
+    .venv/bin/python bench/day.py --media-backend janus   # the same, media through Janus
     .venv/bin/python bench/day.py --sessions 4 --publishers 8
     .venv/bin/python bench/day.py --sessions 10,30            # a curve: 1, 10, then 30
 
@@ -75,10 +84,11 @@ sys.path.insert(0, str(_ROOT))
 import aiohttp  # noqa: E402
 import psutil  # noqa: E402
 import yaml  # noqa: E402
-from sqlalchemy import select  # noqa: E402
+from sqlalchemy import select, text  # noqa: E402
 
 from bench.control_plane import raise_fd_limit  # noqa: E402
 from bench.soak import _cpu, _nproc, bad_lines  # noqa: E402
+from evaluation_hub.audit.store import AUDIT_CHAIN_LOCK  # noqa: E402
 from evaluation_hub.db.engine import Database  # noqa: E402
 from evaluation_hub.db.seat_terminals import SubmittedScore  # noqa: E402
 from tests.e2e.conftest import api  # noqa: E402
@@ -91,6 +101,7 @@ from tests.e2e.test_evaluation_processes import (  # noqa: E402
 )
 from tests.evaluation.helpers import DEMO_PACKAGE, demo_package, part_save  # noqa: E402
 from tests.faults.harness import Evaluation, HubServe, prepared_database  # noqa: E402
+from tests.support.janus_server import candidates_on  # noqa: E402
 from tests.support.postgres_server import postgres_server  # noqa: E402
 from tests.support.redis_server import redis_server  # noqa: E402
 from tests.support.seed import DaySession, seed_day  # noqa: E402
@@ -105,8 +116,9 @@ HUB_POLL = 1.0
 # counted; any other unexpected status fails the run.
 RETRY_AFTER = 5.0
 retried: Counter[str] = Counter()
-LIMIT = 1800.0
-DAY_HOURS = 8.5  # the tests' session: 09:00–17:30  # seconds any one wait may take before the run is declared stuck
+LIMIT = 1800.0  # seconds any one wait may take before the run is declared stuck (--wait-limit)
+limits = {"wait": LIMIT}
+DAY_HOURS = 8.5  # the tests' session: 09:00–17:30
 
 
 async def call(
@@ -137,9 +149,9 @@ async def login(http: aiohttp.ClientSession, base: str, user: str) -> dict[str, 
     return {"Authorization": f"Bearer {body['token']}"}
 
 
-async def wait(condition: Any, what: str, limit: float = LIMIT, every: float = POLL) -> None:
+async def wait(condition: Any, what: str, limit: float | None = None, every: float = POLL) -> None:
     """``until`` with a coarser poll and a longer bound (30 sessions poll side by side)."""
-    ends = time.monotonic() + limit
+    ends = time.monotonic() + (limits["wait"] if limit is None else limit)
     while not await condition():
         if time.monotonic() > ends:
             raise AssertionError(f"timed out waiting for {what}")
@@ -177,8 +189,11 @@ class DayEvaluation(Evaluation):
         publishers: int,
         viewers: int,
         cycle: Path,
+        janus_address: str | None = None,
     ) -> None:
         super().__init__(hub, {**ids, "session": plan.session}, root)
+        # Janus's ICE address (the janus backend): the farm's peers gather on it only.
+        self.janus_address = janus_address
         self.db = db  # one pool for every session of the bench (PostgreSQL's connections)
         self.plan = plan
         self.publishing = [label for _, label, venue in plan.members if venue != "KM"][:publishers]
@@ -303,6 +318,7 @@ class DayEvaluation(Evaluation):
             "cycle": str(self.cycle),
             "ready": str(self.root / "viewing"),
             "result": str(self.root / "farm.json"),
+            "janus_address": self.janus_address,
             "seats": [
                 {
                     "state_dir": str(seat.state_dir),
@@ -326,16 +342,10 @@ class DayEvaluation(Evaluation):
         assert self.http is not None
         http, host, base, sid = self.http, self.host, self.hub.base, self.sid
         t0 = time.monotonic()
-        try:
-            await call(http, "POST", f"{base}/api/sessions/{sid}/actions", host,
-                       {"action": "start_evaluation"})  # fmt: skip
-        except AssertionError as exc:
-            # A start answered 503 may have been committed all the same (the hub failed after
-            # the commit, telling the seats): the retry is then refused. Counted, not fatal.
-            body = await call(http, "GET", f"{base}/api/sessions/{sid}/lifecycle", host)
-            if ": 409 " not in str(exc) or body["state"] != "evaluating":
-                raise
-            retried["start answered 503 although committed (retry refused 409)"] += 1
+        # A start answered 503 after its commit is retried like any 503: the hub answers the
+        # host's repeat of its own latest move with the session as it left it (not 409).
+        await call(http, "POST", f"{base}/api/sessions/{sid}/actions", host,
+                   {"action": "start_evaluation"})  # fmt: skip
         self.started.write_text("started")
         self.t.started = time.monotonic() - t0
         everything = len(self.plan.members) * len(PARTS)
@@ -401,16 +411,90 @@ def write_json(path: Path, value: Any) -> None:
 
 
 async def farm(spec_path: Path) -> None:
-    from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+    spec = read_json(spec_path)
+    address = spec.get("janus_address")
+    if address is None:
+        await _farm(spec)
+        return
+    # Janus: every peer of the farm gathers on Janus's address only (as bench/scale.py's
+    # workers do), and the seats' publishers ask no STUN server (there is none here).
+    from aiortc import RTCConfiguration, RTCPeerConnection
+
+    import seat_agent.publisher
+
+    def no_stun(configuration: RTCConfiguration | None = None) -> RTCPeerConnection:
+        return RTCPeerConnection(configuration or RTCConfiguration(iceServers=[]))
+
+    seat_agent.publisher.RTCPeerConnection = no_stun  # type: ignore[assignment,misc]
+    with candidates_on(address):
+        await _farm(spec)
+
+
+async def _watch(
+    http: aiohttp.ClientSession, wall: str, seat_id: int, headers: dict[str, str], janus: bool
+) -> tuple[Any, Any]:
+    """One viewer of the seat, through the hub's viewer route: the built-in forwarder answers
+    the viewer's offer; Janus offers and the viewer answers (``bench/scale_workers.py``)."""
+    from aiortc import RTCConfiguration, RTCPeerConnection
+
+    from media.forwarding import TrackForwarder
+
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    forwarder = TrackForwarder("video")
+    try:
+        return await _open(http, wall, seat_id, headers, janus, pc, forwarder)
+    except BaseException:
+        await forwarder.close()
+        await pc.close()
+        raise
+
+
+async def _open(
+    http: aiohttp.ClientSession,
+    wall: str,
+    seat_id: int,
+    headers: dict[str, str],
+    janus: bool,
+    pc: Any,
+    forwarder: Any,
+) -> tuple[Any, Any]:
+    from aiortc import RTCSessionDescription
+
+    from media.forwarding import accept_publisher
+
+    if janus:
+        opened = await call(
+            http, "POST", f"{wall}/{seat_id}/viewers", headers, {"type": "subscribe"}, status=201
+        )
+        accept_publisher(pc, {"video": forwarder})
+        await pc.setRemoteDescription(RTCSessionDescription(opened["sdp"], opened["type"]))
+        await pc.setLocalDescription(await pc.createAnswer())
+        base = wall.split("/api/", 1)[0]
+        await call(
+            http, "POST", f"{base}/api/live/viewers/{opened['viewer_id']}/answer", headers,
+            {"type": "answer", "sdp": pc.localDescription.sdp, "token": opened["token"]},
+            status=204,
+        )  # fmt: skip
+        return pc, forwarder
+    pc.addTransceiver("video", direction="recvonly")
+    accept_publisher(pc, {"video": forwarder})
+    await pc.setLocalDescription(await pc.createOffer())
+    offer = {"type": "offer", "sdp": pc.localDescription.sdp}
+    opened = await call(http, "POST", f"{wall}/{seat_id}/viewers", headers, offer, status=201)
+    await pc.setRemoteDescription(RTCSessionDescription(opened["sdp"], opened["type"]))
+    return pc, forwarder
+
+
+async def _farm(spec: dict[str, Any]) -> None:
+    from aiortc import RTCPeerConnection
 
     from bench.media import ReplayTrack
-    from media.forwarding import TrackForwarder, accept_publisher
+    from media.forwarding import TrackForwarder
     from seat_agent import runner
     from seat_agent.keys import load_identity
     from seat_agent.outbox import ScoreDelivery
     from seat_protocol.events import ScoreCommitted
 
-    spec = read_json(spec_path)
     cycle = [base64.b64decode(f) for f in read_json(Path(spec["cycle"]))]
 
     async def replay(name: str) -> list[Any]:
@@ -457,21 +541,24 @@ async def farm(spec_path: Path) -> None:
                 body = await call(http, "GET", wall, supervisor)
                 return any(s["label"] == label and s["state"] == "live" for s in body["seats"])
 
-            await wait(live, f"{seat['label']} live on the wall", every=HUB_POLL)
-            body = await call(http, "GET", wall, supervisor)
-            seat_id = next(s["seat_id"] for s in body["seats"] if s["label"] == seat["label"])
+            janus = spec.get("janus_address") is not None
             for _ in range(spec["viewers"]):
-                pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-                pc.addTransceiver("video", direction="recvonly")
-                forwarder = TrackForwarder("video")
-                accept_publisher(pc, {"video": forwarder})
-                await pc.setLocalDescription(await pc.createOffer())
-                offer = {"type": "offer", "sdp": pc.localDescription.sdp}
-                opened = await call(
-                    http, "POST", f"{wall}/{seat_id}/viewers", supervisor, offer, status=201
-                )
-                await pc.setRemoteDescription(RTCSessionDescription(opened["sdp"], opened["type"]))
-                watchers.append((pc, forwarder))
+                for attempt in itertools.count(1):
+                    await wait(live, f"{seat['label']} live on the wall", every=HUB_POLL)
+                    body = await call(http, "GET", wall, supervisor)
+                    seat_id = next(
+                        s["seat_id"] for s in body["seats"] if s["label"] == seat["label"]
+                    )
+                    try:
+                        watchers.append(await _watch(http, wall, seat_id, supervisor, janus))
+                        break
+                    except AssertionError as exc:
+                        # The viewer was closed before it was answered, or the seat is not
+                        # live any more (it republished after its link dropped): as a page
+                        # would, open it again once the seat is live. Counted.
+                        if attempt == 5 or not re.search(r": (404|409) ", str(exc)):
+                            raise
+                        retried[f"viewer opened again ({str(exc).split(': ', 1)[1][:3]})"] += 1
 
         async def receiving() -> bool:
             return all(f.counters.frames_received > 0 for _, f in watchers)
@@ -515,16 +602,60 @@ class Round:
     publishers: int
     viewers: int
     cpu: dict[str, float] = field(default_factory=dict)  # hub CPU seconds per phase
+    # CPU seconds per phase of the hub's finished children (Janus recordings' conversions:
+    # janus-pp-rec, FFmpeg) and of Janus itself (the janus backend)
+    children: dict[str, float] = field(default_factory=dict)
+    janus: dict[str, float] = field(default_factory=dict)
     wall: dict[str, float] = field(default_factory=dict)
     rss: list[float] = field(default_factory=list)  # MB, sampled
     latencies: list[float] = field(default_factory=list)
     fps: list[float] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+    load: list[float] = field(default_factory=list)  # 1-minute load average, sampled
+    # pg_stat_activity of the hub's database, sampled: (longest idle in transaction, longest
+    # wait on a lock, transactions waiting on the audit chain's lock, how long its holder has
+    # been idle in transaction) per sample, in seconds / counts
+    pg: list[tuple[float, float, int, float]] = field(default_factory=list)
 
 
 def hub_cpu(proc: psutil.Process) -> float:
     times = proc.cpu_times()
     return float(times.user + times.system)
+
+
+def children_cpu(proc: psutil.Process) -> float:
+    times = proc.cpu_times()
+    return float(times.children_user + times.children_system)
+
+
+def janus_cpu(janus: psutil.Process | None) -> float:
+    return 0.0 if janus is None else hub_cpu(janus)
+
+
+_PG_SAMPLE = text(
+    """
+    SELECT
+      coalesce(max(extract(epoch FROM now() - a.state_change))
+               FILTER (WHERE a.state = 'idle in transaction'), 0),
+      coalesce(max(extract(epoch FROM now() - a.query_start))
+               FILTER (WHERE a.wait_event_type = 'Lock'), 0),
+      (SELECT count(*) FROM pg_locks l
+        WHERE l.locktype = 'advisory' AND NOT l.granted AND l.objid = :low),
+      coalesce((SELECT max(extract(epoch FROM now() - h.state_change))
+        FROM pg_locks l JOIN pg_stat_activity h ON h.pid = l.pid
+        WHERE l.locktype = 'advisory' AND l.granted AND l.objid = :low
+          AND h.state = 'idle in transaction'), 0)
+    FROM pg_stat_activity a
+    WHERE a.datname = current_database() AND a.pid <> pg_backend_pid()
+    """
+)
+
+
+async def sample_pg(db: Database) -> tuple[float, float, int, float]:
+    """One look at the hub's transactions (``Round.pg``)."""
+    async with db.lookup() as conn:
+        row = (await conn.execute(_PG_SAMPLE, {"low": AUDIT_CHAIN_LOCK & 0xFFFF_FFFF})).one()
+    return float(row[0]), float(row[1]), int(row[2]), float(row[3])
 
 
 def hub_memory(pid: int) -> tuple[float, float]:
@@ -537,30 +668,41 @@ def hub_memory(pid: int) -> tuple[float, float]:
     return fields["VmRSS"], fields["VmHWM"]
 
 
-async def run_round(r: Round, proc: psutil.Process, steady: float, stagger: float) -> None:
+async def run_round(
+    r: Round, proc: psutil.Process, steady: float, stagger: float, janus: psutil.Process | None
+) -> None:
     async def sample() -> None:
-        while True:
+        for n in itertools.count():
             r.rss.append(hub_memory(proc.pid)[0])
+            r.load.append(os.getloadavg()[0])
+            if n % 5 == 0 and r.runs:
+                with contextlib.suppress(Exception):  # a look, not a requirement
+                    r.pg.append(await sample_pg(r.runs[0].db))
             await asyncio.sleep(1.0)
 
     sampling = asyncio.ensure_future(sample())
+
+    def mark() -> tuple[float, float, float, float]:
+        return time.monotonic(), hub_cpu(proc), children_cpu(proc), janus_cpu(janus)
+
     try:
-        marks = [(time.monotonic(), hub_cpu(proc))]
+        marks = [mark()]
 
         async def prepare(i: int, run: DayEvaluation) -> None:
             await asyncio.sleep(i * stagger)  # the host's desks do not all click at once
             await run.prepare()
 
         await asyncio.gather(*(prepare(i, run) for i, run in enumerate(r.runs)))
-        marks.append((time.monotonic(), hub_cpu(proc)))
+        marks.append(mark())
         await asyncio.sleep(steady)
-        marks.append((time.monotonic(), hub_cpu(proc)))
+        marks.append(mark())
         await asyncio.gather(*(run.evaluate() for run in r.runs))
-        marks.append((time.monotonic(), hub_cpu(proc)))
+        marks.append(mark())
         for phase, (a, b) in zip(
             ("prepare", "steady", "evaluate"), itertools.pairwise(marks), strict=True
         ):
             r.cpu[phase], r.wall[phase] = b[1] - a[1], b[0] - a[0]
+            r.children[phase], r.janus[phase] = b[2] - a[2], b[3] - a[3]
         for run in r.runs:
             await run.check()
         results = {tuple(run.t.candidates) for run in r.runs}
@@ -590,13 +732,37 @@ async def day(args: argparse.Namespace, root: Path) -> int:
     cycle = root / "cycle.json"
     frames = encode_cycle(320, 240, FPS)
     cycle.write_text(json.dumps([base64.b64encode(f).decode() for f in frames]))
-    with postgres_server() as pg, redis_server() as redis:
+    with contextlib.ExitStack() as stack:
+        pg = stack.enter_context(postgres_server())
+        redis = stack.enter_context(redis_server())
         url = pg.create_database("day")
         ids = await prepared_database(url)
         db = Database(url)
         sizes = [1, *args.sessions]
         plans = await seed_day(db, ids, datetime.now(UTC), sessions=sum(sizes), size=args.experts)
-        hub = HubServe(url, root / "hub", redis_url=redis.url)
+        # Logs as in production (JSON): the console format renders each traceback with rich
+        # on the hub's event loop, a cost a hub under load cannot afford (the bad lines are
+        # counted the same way).
+        env: dict[str, str] = {"EVALHUB_LOG_FORMAT": "json"}
+        janus = None
+        janus_proc = None
+        if args.media_backend == "janus":
+            from bench.scale_janus import ScaleJanus
+
+            # A port per peer connection and then some: each publisher, its viewers and the
+            # hub's conduct monitor of it (as bench/scale.py sizes it).
+            janus = ScaleJanus(root / "janus", ports=4 * args.publishers * (args.viewers + 2))
+            janus.start()
+            stack.callback(janus.stop)
+            janus_proc = psutil.Process(janus.pid)
+            env = {
+                **env,
+                "EVALHUB_MEDIA_BACKEND": "janus",
+                "EVALHUB_JANUS_URLS": janus.url,
+                "EVALHUB_JANUS_API_SECRET": janus.api_secret,
+                "EVALHUB_JANUS_ADMIN_KEY": janus.admin_key,
+            }
+        hub = HubServe(url, root / "hub", redis_url=redis.url, env=env)
         hub.state.mkdir()
         await hub.start()
         assert hub.proc is not None
@@ -615,22 +781,30 @@ async def day(args: argparse.Namespace, root: Path) -> int:
             for r, (group, publishers) in zip(rounds, groups, strict=True):
                 for plan, p in zip(group, publishers, strict=True):
                     where = root / f"session-{plan.session:03d}"
-                    r.runs.append(DayEvaluation(hub, ids, where, plan, db, p, args.viewers, cycle))
+                    address = None if janus is None else janus.address
+                    r.runs.append(
+                        DayEvaluation(hub, ids, where, plan, db, p, args.viewers, cycle, address)
+                    )
                 t0 = time.monotonic()
                 try:
-                    await run_round(r, proc, args.steady_seconds, args.stagger)
+                    await run_round(r, proc, args.steady_seconds, args.stagger, janus_proc)
                 finally:
                     for run in r.runs:
                         await run.close()
                 print(f"{r.name}: done in {time.monotonic() - t0:.0f} s", flush=True)
             hub.verify_audit()
-        except Exception:
+        except (Exception, asyncio.CancelledError) as exc:
+            # Also Ctrl-C (asyncio.run cancels this task): the report of what was measured
+            # until then is printed all the same (the cancellation is taken back, so the
+            # hub's termination below is not cancelled in turn).
             failure = traceback.format_exc()
+            if isinstance(exc, asyncio.CancelledError) and (me := asyncio.current_task()):
+                me.uncancel()
         finally:
             rss_end, hwm = hub_memory(proc.pid)
             status = await hub.terminate()
             await db.dispose()
-        report(args, rounds, hub, rss_end, hwm, status)
+        report(args, rounds, hub, rss_end, hwm, status, janus)
         if failure is not None:
             print(f"\nDAY FAILED:\n{failure}")
             return 1
@@ -663,9 +837,11 @@ def report(
     rss_end: float,
     hwm: float,
     status: int | None,
+    janus: Any = None,
 ) -> None:
     sizes = ",".join(map(str, args.sessions))
-    print(f"\nA province's day on one hub: --sessions {sizes} --experts {args.experts} "
+    print(f"\nA province's day on one hub: --media-backend {args.media_backend} "
+          f"--sessions {sizes} --experts {args.experts} "
           f"--publishers {args.publishers} --viewers {args.viewers} "
           f"--steady-seconds {args.steady_seconds:g} --stagger {args.stagger:g}")  # fmt: skip
     cost, time_ = [], []
@@ -715,6 +891,25 @@ def report(
     )
     print("|---|" + "---:|" * 8)
     print("\n".join(time_))
+    print(
+        "\n| round | load average min / mean / max | hub steady (% of a core) | Janus steady "
+        "(% of a core) | recordings' conversions steady (% of a core) | hub + Janus + "
+        "conversions, prepare / steady / evaluation (CPU s) |"
+    )
+    print("|---|" + "---:|" * 5)
+    for r in rounds:
+        if len(r.cpu) < 3:
+            continue
+        w = r.wall["steady"]
+        both = " / ".join(
+            f"{r.cpu[p] + r.janus[p] + r.children[p]:.1f}"
+            for p in ("prepare", "steady", "evaluate")
+        )
+        print(
+            f"| {r.name} | {min(r.load):.1f} / {statistics.mean(r.load):.1f} / {max(r.load):.1f} | "
+            f"{100 * r.cpu['steady'] / w:.1f} % | {100 * r.janus['steady'] / w:.1f} % | "
+            f"{100 * r.children['steady'] / w:.1f} % | {both} |"
+        )
     for r in rounds:
         if len(r.cpu) < 3:
             continue
@@ -747,7 +942,28 @@ def report(
     print(f"host and supervisor requests retried after a 503: {sum(retried.values())}")
     for request, count in retried.most_common():
         print(f"  {count:6d}  {request}")
-    for who, lines in (("hub", hub_bad), ("seat farms", farm_bad)):
+    print(
+        "\n| round | PostgreSQL samples (every 5 s) | longest idle in transaction (s) | "
+        "longest wait on a lock (s) | most waiting on the audit chain's lock | its holder idle "
+        "in transaction, longest (s) |"
+    )
+    print("|---|" + "---:|" * 5)
+    for r in rounds:
+        if r.pg:
+            print(
+                f"| {r.name} | {len(r.pg)} | {max(x[0] for x in r.pg):.1f} | "
+                f"{max(x[1] for x in r.pg):.1f} | {max(x[2] for x in r.pg)} | "
+                f"{max(x[3] for x in r.pg):.1f} |"
+            )
+    janus_bad: list[str] = []
+    if janus is not None:
+        # Without the handle's id, so one kind of line counts as one.
+        janus_bad = [
+            re.sub(r"\[\d{6,}\] *| \d+$", "", line)
+            for line in janus.log_tail(10**9).splitlines()
+            if "[ERR]" in line or "[WARN]" in line
+        ]
+    for who, lines in (("hub", hub_bad), ("seat farms", farm_bad), ("Janus", janus_bad)):
         print(f"warning/error lines of the {who}: {len(lines)}")
         for event, count in counted(lines).most_common():
             print(f"  {count:6d}  {event}")
@@ -768,6 +984,13 @@ def main() -> int:
         default=[30],
         help="concurrent sessions, or a list of sizes (10,30) run in turn after the baseline",
     )
+    parser.add_argument(
+        "--media-backend",
+        choices=("builtin", "janus"),
+        default="builtin",
+        help="builtin: the hub forwards and records; janus: the hub relays signalling and "
+        "Janus (tests/support/janus_server.py) forwards, records and serves viewers",
+    )
     parser.add_argument("--experts", type=int, default=9, help="committee size (odd, ≥ 5)")
     parser.add_argument("--publishers", type=int, default=60, help="seats publishing video")
     parser.add_argument("--viewers", type=int, default=2, help="viewers per publisher")
@@ -775,12 +998,19 @@ def main() -> int:
     parser.add_argument(
         "--stagger", type=float, default=1.0, help="seconds between sessions' preparations"
     )
+    parser.add_argument(
+        "--wait-limit",
+        type=float,
+        default=LIMIT,
+        help="seconds any one wait may take before the run is declared stuck",
+    )
     parser.add_argument("--keep", type=Path, help="keep the hub's and seats' files here")
     parser.add_argument("--farm", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.farm is not None:
         asyncio.run(farm(args.farm))
         return 0
+    limits["wait"] = args.wait_limit
     if args.keep is not None:
         args.keep.mkdir(parents=True, exist_ok=False)
         return asyncio.run(day(args, args.keep))

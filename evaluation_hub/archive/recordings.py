@@ -84,11 +84,11 @@ async def append_segment_event(
     duration_s: float,
     actor: str,
     at: datetime,
-) -> AuditEvent:
+) -> None:
     """Record one closed segment in the audit chain (caller's open transaction, caller commits)."""
     if (problem := path_problem(file)) is not None:
         raise InvalidAuditEvent(f"recording segment file {problem}")
-    return await append_event(
+    await append_event(
         db,
         kind=SEGMENT_EVENT,
         subject=f"seat:{seat_id}",

@@ -1,14 +1,25 @@
 """Append to and read the stored audit chain, inside the caller's database transaction.
 
 A state change and its audit event commit together: the caller opens the transaction, makes
-its change, calls :func:`append_event` (last, because the chain lock is held until commit) and
-commits. Several hub processes appending at once still produce one chain:
+its change and calls :func:`append_event` wherever it likes; the event is written when the
+caller commits. Several hub processes appending at once still produce one chain, and every
+audited write serialises on the chain, so the chain is taken as late as it can be: at commit.
 
-* PostgreSQL: :func:`append_event` takes ``pg_advisory_xact_lock(AUDIT_CHAIN_LOCK)`` before it
-  reads the head, so appenders queue; the lock is released when the caller commits or rolls
-  back. At READ COMMITTED (the default) the head read after the lock sees every earlier commit.
+* :func:`append_event` checks the event and queues it in the unit of work (``info``); it
+  touches neither the database nor the chain's lock.
+* Committing the unit writes the queue (a ``before_commit`` listener on every ORM session):
+  it flushes the unit's own changes first, then takes the chain (PostgreSQL:
+  ``pg_advisory_xact_lock(AUDIT_CHAIN_LOCK)``), reads the head, inserts the queued events,
+  and the commit follows at once. The lock is therefore held for those statements and the
+  COMMIT only: nothing the caller awaits (a bus publish, a websocket send, Janus, a file read,
+  another task) and no CPU work of the use case can sit between taking the lock and releasing
+  it, whatever order the use case's code is written in. A unit of work that is cancelled or
+  fails before its commit has never taken the lock; a rollback drops its queue. (Before this,
+  the lock was taken by ``append_event`` itself: one stalled unit of work that had appended
+  held every audited writer of every hub process, their pool connections with them.) At READ
+  COMMITTED the head read after the lock sees every earlier commit.
 * SQLite: the caller's transaction must begin with ``BEGIN IMMEDIATE`` (as the hub's engine
-  does), which takes the database write lock up front.
+  does), which takes the database write lock up front; the queue is written the same way.
 
 Either way the primary key on ``seq`` and the unique ``prev_hash`` make a fork impossible: a
 writer that somehow read a stale head fails on insert instead of branching the chain.
@@ -22,12 +33,14 @@ This module never updates or deletes an audit row.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import event, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from evaluation_hub.audit.chain import AuditEvent, next_event
 from evaluation_hub.audit.checkpoint import (
@@ -53,6 +66,7 @@ __all__ = [
     "load_chain",
     "load_checkpoints",
     "maybe_checkpoint",
+    "pending_events",
 ]
 
 # The PostgreSQL advisory lock key that serialises appends ("EVHAUDIT" in ASCII). No other
@@ -61,6 +75,8 @@ AUDIT_CHAIN_LOCK = 0x4556_4841_5544_4954
 
 # Key in a unit of work's ``info``: (subject, kind) of each event it appended, in order.
 APPENDED_EVENTS = "audit_appended_events"
+# Key in a unit of work's ``info``: the events queued by ``append_event``, written at commit.
+PENDING_EVENTS = "audit_pending_events"
 SUITE_SETTING = "suite"
 
 
@@ -130,18 +146,29 @@ def _checkpoint(row: AuditCheckpointRow) -> Checkpoint:
     )
 
 
-async def _lock_chain(db: AsyncSession, what: str) -> None:
+def _in_transaction(db: AsyncSession, what: str) -> None:
     if not db.in_transaction():
         raise AuditStoreError(
             f"{what} must run inside the caller's open transaction "
             "(async with session.begin(): ...) so the change and its audit record commit together"
         )
-    dialect = db.get_bind().dialect.name
+
+
+def _lock_statement(session: Session) -> str | None:
+    dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
-        await db.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": AUDIT_CHAIN_LOCK})
-    elif dialect != "sqlite":
+        return "SELECT pg_advisory_xact_lock(:key)"
+    if dialect != "sqlite":
         raise AuditStoreError(f"the audit chain supports PostgreSQL and SQLite, not {dialect}")
     # SQLite: the caller's BEGIN IMMEDIATE already holds the database write lock.
+    return None
+
+
+async def _lock_chain(db: AsyncSession, what: str) -> None:
+    _in_transaction(db, what)
+    statement = _lock_statement(db.sync_session)
+    if statement is not None:
+        await db.execute(text(statement), {"key": AUDIT_CHAIN_LOCK})
 
 
 async def chain_head(db: AsyncSession) -> AuditEvent | None:
@@ -150,7 +177,7 @@ async def chain_head(db: AsyncSession) -> AuditEvent | None:
     return None if row is None else _event(row)
 
 
-async def _head_and_suite(db: AsyncSession) -> tuple[AuditEvent | None, Suite]:
+def _head_and_suite(session: Session) -> tuple[AuditEvent | None, Suite]:
     """The head and the chain's suite in one statement (every append needs both, under the
     lock; a round trip fewer than :func:`chain_head` and :func:`chain_suite`)."""
     suite_name = (
@@ -158,17 +185,16 @@ async def _head_and_suite(db: AsyncSession) -> tuple[AuditEvent | None, Suite]:
     )
     # Columns, not the mapped row: nothing here needs the ORM's identity map.
     t = AuditEventRow.__table__.c
-    row = (
-        await db.execute(
-            select(
-                t.seq, t.at, t.actor, t.kind, t.subject, t.payload, t.prev_hash, t.hash, suite_name
-            )
-            .order_by(t.seq.desc())
-            .limit(1)
-        )
+    row = session.execute(
+        select(t.seq, t.at, t.actor, t.kind, t.subject, t.payload, t.prev_hash, t.hash, suite_name)
+        .order_by(t.seq.desc())
+        .limit(1)
     ).first()
     if row is None:  # an empty chain: no row to carry the suite
-        return None, await chain_suite(db)
+        name = session.scalar(
+            select(AuditSettingRow.value).where(AuditSettingRow.name == SUITE_SETTING)
+        )
+        return None, _suite(name)
     head = AuditEvent(
         seq=row.seq,
         at=row.at,
@@ -197,33 +223,58 @@ async def append_event(
     actor: str,
     payload: Mapping[str, Any],
     at: datetime,
-) -> AuditEvent:
-    """Append one event in the caller's open transaction and return it as stored.
+) -> None:
+    """Queue one event in the caller's open transaction; it is written, chained after the
+    head, when the caller commits (and never if the transaction rolls back).
 
-    Raises ``InvalidAuditEvent`` (before touching the database) if the event cannot be encoded,
+    Raises ``InvalidAuditEvent`` (before anything is queued) if the event cannot be encoded,
     and ``AuditStoreError`` outside a transaction. The caller commits.
     """
-    await _lock_chain(db, "append_event")
-    head, suite = await _head_and_suite(db)
-    event = next_event(
-        head, at=at, actor=actor, kind=kind, subject=subject, payload=payload, suite=suite
-    )
-    await db.execute(
-        insert(AuditEventRow).values(
-            seq=event.seq,
-            at=event.at,
-            actor=event.actor,
-            kind=event.kind,
-            subject=event.subject,
-            payload=event.payload,
-            prev_hash=event.prev_hash,
-            hash=event.hash,
-        )
-    )
+    _in_transaction(db, "append_event")
+    # Checked now, so a bad event fails where it is made, not in the commit; the payload is
+    # kept normalised (a copy: the caller may go on changing its dict until the commit).
+    fields: dict[str, Any] = {
+        "at": at,
+        "actor": actor,
+        "kind": kind,
+        "subject": subject,
+        "payload": payload,
+    }
+    probe = next_event(None, **fields)
+    db.info.setdefault(PENDING_EVENTS, []).append({**fields, "payload": probe.payload})
     # Noted for the commit listeners (``db.engine``): once this unit of work is durable, those
     # who watch the subject hear that it changed (``sessions.changes``). Never before.
-    db.info.setdefault(APPENDED_EVENTS, []).append((event.subject, event.kind))
-    return event
+    db.info.setdefault(APPENDED_EVENTS, []).append((subject, kind))
+
+
+def pending_events(db: AsyncSession | Session) -> int:
+    """How many events the open transaction will write when it commits."""
+    return len(db.info.get(PENDING_EVENTS, ()))
+
+
+@event.listens_for(Session, "before_commit")
+def _write_queued(session: Session) -> None:
+    """Write the unit of work's queued events, last before its COMMIT (module docstring)."""
+    queued: list[dict[str, Any]] = session.info.pop(PENDING_EVENTS, [])
+    if not queued:
+        return
+    # The unit's own rows first: an INSERT that waits on another transaction (a row lock, an
+    # exclusion constraint) waits without the chain.
+    session.flush()
+    statement = _lock_statement(session)
+    if statement is not None:
+        session.execute(text(statement), {"key": AUDIT_CHAIN_LOCK})
+    head, suite = _head_and_suite(session)
+    rows = []
+    for fields in queued:
+        head = next_event(head, suite=suite, **fields)
+        rows.append(dataclasses.asdict(head))
+    session.execute(insert(AuditEventRow), rows)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_queued(session: Session, _previous: Any) -> None:
+    session.info.pop(PENDING_EVENTS, None)
 
 
 async def load_chain(
@@ -256,8 +307,11 @@ async def maybe_checkpoint(
     """Sign and store a checkpoint of the head if ``policy`` says one is due at ``now``.
 
     Runs in the caller's open transaction under the same lock as appends (call it right after
-    ``append_event`` or from a timer); returns the new checkpoint or ``None``.
+    ``append_event`` or from a timer); returns the new checkpoint or ``None``. Events the
+    transaction queued are written first, so the checkpoint covers them.
     """
+    _in_transaction(db, "maybe_checkpoint")
+    await db.run_sync(_write_queued)
     await _lock_chain(db, "maybe_checkpoint")
     head = await chain_head(db)
     last = await last_checkpoint(db)

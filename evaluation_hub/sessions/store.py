@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
+import structlog
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -33,6 +34,8 @@ from evaluation_hub.sessions.lookup import load_session
 
 if TYPE_CHECKING:
     from evaluation_hub.regulation import Regulation
+
+log = structlog.get_logger(__name__)
 
 __all__ = [
     "SESSION_MOVES",
@@ -250,7 +253,11 @@ async def act(
     # The answer's view is read in the move's own unit of work: read in a second one, it could
     # fail (503, "try again") after the move had committed, and the retry would be refused.
     async with hub.db.write() as s:
-        if action == "start_evaluation":
+        if await _made_already(s, actor, session_id, action):
+            # A retry of the move its actor made last (its answer was lost: a 503 or a dropped
+            # connection after the commit): answered with what happened, not refused.
+            log.info("session.action_repeated", session_id=session_id, action=action)
+        elif action == "start_evaluation":
             await start(s, hub, actor, session_id, reason=reason, now=now)
         else:
             await apply_action_in(
@@ -263,6 +270,31 @@ async def act(
                 committee_rules=hub.regulation.committee,
             )
         return await _view_in(s, actor, session_id, now, hub.regulation)
+
+
+async def _made_already(s: AsyncSession, actor: Principal, session_id: int, action: str) -> bool:
+    """Whether ``action`` is the session's latest move, made by ``actor`` (the same user in the
+    same role), and the session is still where it took it. Only then: another person's move,
+    or an older one, is refused as before (the lifecycle's rules say why)."""
+    rule = lifecycle.TRANSITIONS.get(action)
+    if rule is None:
+        return False
+    session = (await load_session(s, session_id)).session
+    if session.state in rule.sources:
+        return False  # the move is possible: it is made, not repeated
+    last = (
+        await s.execute(
+            select(SessionTransition)
+            .where(SessionTransition.session_id == session_id)
+            .order_by(SessionTransition.id.desc())
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+    return (
+        last is not None
+        and (last.action, last.actor, last.actor_role) == (action, actor.username, actor.role)
+        and last.to_state == session.state
+    )
 
 
 async def report_fault(

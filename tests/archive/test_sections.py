@@ -24,7 +24,7 @@ from evaluation_hub.archive.sections import (
 from evaluation_hub.archive.verify import verify_bundle
 from evaluation_hub.archive.writer import create_archive
 from evaluation_hub.audit.checkpoint import CheckpointPolicy
-from evaluation_hub.audit.store import append_event, maybe_checkpoint
+from evaluation_hub.audit.store import append_event, chain_head, maybe_checkpoint
 from tests.archive.conftest import SEGMENT_FILE, Seeded
 from tests.conftest import FakeClock
 
@@ -147,21 +147,25 @@ async def test_a_recorders_outage_is_in_the_slice_of_the_sessions_it_names(
     subject: the slice takes them by the sessions their payload lists, and only those."""
     db, sid = seeded_session.db, int(seeded_session.ids["session"])
     async with db.write() as s:
-        ours = await append_event(
+        await append_event(
             s, kind=STOPPED_EVENT, subject="seat:DL.DL-01", actor="recorder",
             payload={"reason": "disk_full", "session_ids": [sid]}, at=clock(),
         )  # fmt: skip
-        theirs = await append_event(
+        await append_event(
             s, kind=RESUMED_EVENT, subject="seat:DL.DL-02", actor="recorder",
             payload={"session_ids": [sid + 1000]}, at=clock(),
         )  # fmt: skip
-        nobodys = await append_event(
+        await append_event(
             s, kind=STOPPED_EVENT, subject="seat:HH.HH-01", actor="recorder",
             payload={"reason": "disk_full", "session_ids": []}, at=clock(),
         )  # fmt: skip
         await maybe_checkpoint(s, seeded_session.key, clock(), CheckpointPolicy(every_events=1))
     async with db.read() as s:
         seqs = set((await load_slice(s, sid)).session_seqs)
-    assert ours.seq in seqs
-    assert theirs.seq not in seqs
-    assert nobodys.seq not in seqs
+        head = await chain_head(s)
+    assert head is not None
+    # Chained at commit in the order appended: ours, theirs, nobody's.
+    ours, theirs, nobodys = head.seq - 2, head.seq - 1, head.seq
+    assert ours in seqs
+    assert theirs not in seqs
+    assert nobodys not in seqs

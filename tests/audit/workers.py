@@ -8,9 +8,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from evaluation_hub.audit.checkpoint import CheckpointPolicy
+from evaluation_hub.audit.models import AuditEventRow
 from evaluation_hub.audit.store import append_event, maybe_checkpoint
 from tests.audit.dbsupport import make_engine
 
@@ -28,17 +30,25 @@ async def _append(url: str, worker: int, count: int, key_bytes: bytes, barrier: 
             pass
         await asyncio.to_thread(barrier.wait, 120)
         for n in range(count):
+            at = T0 + timedelta(seconds=n)
+            subject = f"sheet:{worker}-{n}"
             async with sessions() as db, db.begin():
-                event = await append_event(
+                await append_event(
                     db,
                     kind="score.submitted",
-                    subject=f"sheet:{worker}-{n}",
+                    subject=subject,
                     actor=f"worker:{worker}",
                     payload={"worker": worker, "n": n},
-                    at=T0 + timedelta(seconds=n),
+                    at=at,
                 )
-                await maybe_checkpoint(db, key, event.at, POLICY)
-            seqs.append(event.seq)
+                await maybe_checkpoint(db, key, at, POLICY)
+            # The event is chained at commit: its place is known once committed.
+            async with sessions() as db:
+                seq = await db.scalar(
+                    select(AuditEventRow.seq).where(AuditEventRow.subject == subject)
+                )
+            assert seq is not None
+            seqs.append(seq)
     finally:
         await engine.dispose()
     return seqs

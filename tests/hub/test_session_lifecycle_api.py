@@ -214,3 +214,48 @@ async def test_the_start_answers_from_its_own_unit_of_work(
         "evaluating",
         "start_evaluation",
     )
+
+
+async def test_a_retried_move_answers_what_happened(
+    client: Client, seeded: dict[str, Any], clock: FakeClock, database: Database
+) -> None:
+    """The host's retry of a move whose answer it lost (a 503 or a dropped connection after the
+    commit, as ``bench/day.py`` saw under load) answers with the session as that move left it,
+    and moves nothing twice; a move someone else made, or an older one, is still refused."""
+    host = await login(client, "km_operator")
+    for action in ("confirm_seats", "open_check_in"):
+        resp = await _act(client, seeded, host, action)
+        assert resp.status == 200, await resp.text()
+    await confirm_committee(database, seeded["session"], clock())
+    first = await _act(client, seeded, host, "start_evaluation")
+    assert first.status == 200, await first.text()
+    retried = await _act(client, seeded, host, "start_evaluation")
+    assert retried.status == 200, await retried.text()
+    assert await retried.json() == await first.json()
+    # Paused by the host supervisor: the operator's "pause" is not a retry of it.
+    supervisor = await login(client, "km_supervisor")
+    resp = await _act(client, seeded, supervisor, "pause", "发现专家违规使用手机")
+    assert resp.status == 200, await resp.text()
+    resp = await _act(client, seeded, host, "pause", "发现专家违规使用手机")
+    assert (await problem(resp, 409))[
+        "detail"
+    ] == "评标会当前状态为「已暂停」，不能暂停；当前可执行：恢复、封存并重新组建评标委员会"
+    resp = await _act(client, seeded, host, "resume")
+    assert resp.status == 200, await resp.text()
+    # The start is no longer the latest move: starting again is refused.
+    resp = await _act(client, seeded, host, "start_evaluation")
+    assert (await problem(resp, 409))[
+        "detail"
+    ] == "评标会当前状态为「评审中」，不能开始评审；当前可执行：进入偏离复核、暂停"
+    view = await (await _act(client, seeded, host, "resume")).json()
+    assert [t["action"] for t in view["transitions"]] == [
+        "confirm_seats",
+        "open_check_in",
+        "start_evaluation",
+        "pause",
+        "resume",
+    ]
+    async with database.read() as s:
+        kinds = [e.kind for e in await load_chain(s) if e.subject == f"session:{seeded['session']}"]
+    assert kinds.count("session.start_evaluation") == 1
+    assert kinds.count("session.resume") == 1

@@ -92,6 +92,18 @@ _CHUNK_UNAVAILABLE = "主场枢纽暂时没有本工位请求的章节数据，�
 _COMMIT_FAILED = "评分暂未保存成功，终端将自动重新提交，请勿关闭评标终端"
 
 
+def _failed(event: str, exc: Exception, **fields: object) -> None:
+    """Log a failure of work for a seat: a database out of reach (a full pool, a restart) is
+    an outage, a warning without the traceback (rendering hundreds of them under load cost the
+    event loop what it lacked); anything else is a bug, with its traceback."""
+    if is_unavailable(exc):
+        log.warning(
+            event, database_unavailable=True, error=f"{type(exc).__name__}: {exc}", **fields
+        )
+    else:
+        log.exception(event, **fields)
+
+
 async def _heartbeat(sock: SeatSocket, hub: SeatHub) -> None:
     """Call ``tick`` at the machine's deadlines; ticking early is harmless."""
     while (deadline := sock.conn.next_deadline()) is not None:
@@ -212,8 +224,8 @@ async def _expert_request(
     """Judge one request of the seat and send the answer(s) to it."""
     try:
         answers = await _answer(services, seat_key, msg, now())
-    except Exception:
-        log.exception("seat.expert_request_failed", seat_key=seat_key, message=msg.type)
+    except Exception as exc:
+        _failed("seat.expert_request_failed", exc, seat_key=seat_key, message=msg.type)
         answers = [expert_requests.failure_answer(msg)]
     for answer in answers:
         await hub.send(seat_key, answer)
@@ -225,8 +237,8 @@ async def _chair_ballot(
     """Record the seated expert's chair ballot and send the answer to the seat."""
     try:
         answers = await chair_ballots.cast_ballot(services, seat_key, msg, now=now())
-    except Exception:
-        log.exception("seat.expert_request_failed", seat_key=seat_key, message=msg.type)
+    except Exception as exc:
+        _failed("seat.expert_request_failed", exc, seat_key=seat_key, message=msg.type)
         answers = [chair_ballots.failure_answer(msg)]
     for answer in answers:
         await hub.send(seat_key, answer)
@@ -238,8 +250,8 @@ async def _catch_up(services: Services, hub: SeatHub, seat_key: str, now: Clock)
         messages = await catch_up.seat_connected(
             services, seat_key, chunks=hub.chapter_source, now=now()
         )
-    except Exception:
-        log.exception("seat.resync_failed", seat_key=seat_key)
+    except Exception as exc:
+        _failed("seat.resync_failed", exc, seat_key=seat_key)
         return
     for msg in messages:
         await hub.send(seat_key, msg)
@@ -342,8 +354,8 @@ async def _received(
         await deliveries.record_progress(
             services, seat_key, manifest, sent=True, received=True, now=now()
         )
-    except Exception:
-        log.exception("seat.delivery_record_failed", seat_key=seat_key)
+    except Exception as exc:
+        _failed("seat.delivery_record_failed", exc, seat_key=seat_key)
 
 
 async def _chapter_status(
@@ -352,8 +364,8 @@ async def _chapter_status(
     """The seat's word on its chapters (``seats.deliveries``); a failure is logged."""
     try:
         await deliveries.record_chapter_status(services, seat_key, status, now=now())
-    except Exception:
-        log.exception("seat.chapter_status_failed", seat_key=seat_key)
+    except Exception as exc:
+        _failed("seat.chapter_status_failed", exc, seat_key=seat_key)
 
 
 async def _answer_media(hub: SeatHub, seat_id: str, offer: MediaOffer | TalkbackOffer) -> None:
@@ -370,8 +382,8 @@ async def _answer_media(hub: SeatHub, seat_id: str, offer: MediaOffer | Talkback
             sdp = await handler(seat_id, offer.offer_id, offer.sdp)
         except ProblemError as exc:
             channel.send(ErrorNotice(code=exc.code, message=exc.detail, ref=offer.offer_id))
-        except Exception:
-            log.exception("seat.media_offer_failed", seat_key=seat_id)
+        except Exception as exc:
+            _failed("seat.media_offer_failed", exc, seat_key=seat_id)
             channel.send(
                 ErrorNotice(code="media-failed", message=_MEDIA_FAILED, ref=offer.offer_id)
             )
@@ -392,7 +404,18 @@ async def seat_socket(request: web.Request) -> web.WebSocketResponse:
     ws = web.WebSocketResponse(
         protocols=(SUBPROTOCOL,), max_msg_size=2 * MAX_MESSAGE_BYTES, compress=False
     )
-    await ws.prepare(request)
+    try:
+        await ws.prepare(request)
+    except ConnectionResetError:
+        # The seat gave up before the upgrade was answered (its handshake timed out while the
+        # hub was late): no server error and no traceback. Rendering hundreds of those on the
+        # event loop made a late hub later, and more seats give up (bench/day.py). aiohttp
+        # ends the answer quietly, as for any client gone mid-response.
+        log.info(
+            "seat.left_before_upgrade",
+            address=client_address(request, services.config.trusted_proxies),
+        )
+        return ws
     enrolled: EnrolledSeat | None = None
     conn = HubConnection(
         hub_id=hub.hub_id,
