@@ -15,6 +15,7 @@ from evaluation_hub.archive.errors import ArchiveError
 from evaluation_hub.archive.recordings import append_segment_event
 from evaluation_hub.archive.verify import verify_bundle
 from evaluation_hub.archive.writer import create_archive
+from evaluation_hub.audit.store import chain_head
 from tests.archive.conftest import SEGMENT, SEGMENT_FILE, Seeded, run_cli
 from tests.conftest import FakeClock
 
@@ -32,7 +33,7 @@ async def test_segments_from_every_processs_directory_are_archived_and_a_missing
     (second / OTHER_FILE).parent.mkdir(parents=True)
     (second / OTHER_FILE).write_bytes(OTHER)
     async with s.db.write() as session:
-        event = await append_segment_event(
+        await append_segment_event(
             session,
             session_id=sid,
             seat_id=s.ids["seats"]["QJ-01"],
@@ -43,6 +44,9 @@ async def test_segments_from_every_processs_directory_are_archived_and_a_missing
             actor="system",
             at=clock(),
         )
+    async with s.db.read() as session:  # the chain is written at commit: its head is the event
+        event = await chain_head(session)
+    assert event is not None and event.payload["file"] == OTHER_FILE
     common = ("--database-url", s.db.url, "--hub-key", str(s.key_file))
 
     both = tmp_path / "both"

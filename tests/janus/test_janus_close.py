@@ -7,7 +7,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from evaluation_hub.audit.store import append_event, load_chain
+from sqlalchemy import text
+
+from evaluation_hub.audit.store import AUDIT_CHAIN_LOCK, append_event, load_chain
 from tests.conftest import FakeClock
 from tests.janus.conftest import JanusViewer, plane
 from tests.live.conftest import Rig, eventually
@@ -35,8 +37,11 @@ async def test_records_under_way_when_the_janus_plane_closes_are_written(
         await asyncio.sleep(0.05)
     assert "live.viewer_opened" in await _kinds(rig)
 
-    # Another writer holds the audit chain: the hub's records wait behind it.
+    # Another writer holds the audit chain (PostgreSQL: the chain's lock, taken as a commit
+    # takes it; SQLite: the write lock this transaction began with): the hub's records wait.
     async with rig.db.write() as s:
+        if s.get_bind().dialect.name == "postgresql":
+            await s.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": AUDIT_CHAIN_LOCK})
         await append_event(
             s, kind="venue.listed", subject="venue:98", actor="system", payload={}, at=clock()
         )

@@ -26,8 +26,10 @@ chain and the session's archive bundle: who, when, to whom.
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import json
+import os
 import re
 import signal
 import subprocess
@@ -48,7 +50,7 @@ from media.janus import videoroom
 from media.janus.client import JanusSession
 from tests.browser.conftest import FAKE_MEDIA, launched
 from tests.browser.test_wall_page import _frames_decoded, _sign_in
-from tests.e2e.conftest import TOKEN_SECRET, until
+from tests.e2e.conftest import SEALING_KEY, TOKEN_SECRET, until
 from tests.faults.harness import Evaluation, Seat
 from tests.faults.nginx_rig import NGINX, PUBLISHER, NamedHub, holder, hubs_behind_nginx
 from tests.faults.test_three_hubs import _segments
@@ -400,7 +402,10 @@ async def _talkback_recorded(
             "--database-url", run.hub.database_url, "--hub-key", str(run.root / "hub-key.pem"),
             "--out", str(bundle),
         ],
-        capture_output=True, text=True, check=False, timeout=60,
+        # The hubs' sealing key (the evaluation section re-derives the report with it), given
+        # as the hubs were given it: never whatever key file the working directory holds.
+        env={**os.environ, "EVALHUB_SEALING_KEY": base64.urlsafe_b64encode(SEALING_KEY).decode()},
+        cwd=run.root, capture_output=True, text=True, check=False, timeout=60,
     )  # fmt: skip
     assert made.returncode == 0, made.stdout + made.stderr
     archived = json.loads((bundle / "talkback" / "announcements.json").read_text("utf-8"))

@@ -85,7 +85,7 @@ GET /api/sessions/{session_id}                                  U  2FFF  2FFF  2
 POST /api/sessions/{session_id}/experts                         U  FFFF  CFFF  FFFF  FFFF
 GET /api/experts                                                U  FFFF  2222  FFFF  2222
 GET /api/sessions/{session_id}/lifecycle                        U  2FFF  2FFF  2FFF  2222
-POST /api/sessions/{session_id}/actions                         U  FFFF  CFFF  FFFF  FFFF
+POST /api/sessions/{session_id}/actions                         U  FFFF  2FFF  FFFF  FFFF
 POST /api/sessions/{session_id}/fault                           U  FFFF  CFFF  CFFF  FFFF
 GET /api/bookings                                               U  2222  2222  2222  2222
 POST /api/bookings                                              U  FFFF  2FFF  FFFF  FFFF
@@ -317,6 +317,8 @@ class Requests:
                 "name": "矩阵代表",
                 "employer": "矩阵采购人",
             },
+            # The world's session is checking in, opened by the host operator: their repeat of
+            # that latest move answers with the session's view (200), anyone else's is refused.
             "POST /api/sessions/{session_id}/actions": lambda: {"action": "open_check_in"},
             "POST /api/sessions/{session_id}/fault": lambda: {"fixed": True},
             "POST /api/bookings": lambda: {
