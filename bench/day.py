@@ -802,7 +802,14 @@ async def day(args: argparse.Namespace, root: Path) -> int:
                 me.uncancel()
         finally:
             rss_end, hwm = hub_memory(proc.pid)
-            status = await hub.terminate()
+            try:
+                status = await hub.terminate()
+            except TimeoutError:
+                # Overloaded, the hub may not exit within the limit: say so, kill it and still
+                # print the report (it was lost that way once).
+                print("the hub did not exit within 60 s of SIGTERM: killed", flush=True)
+                await hub.kill()
+                status = -9
             await db.dispose()
         report(args, rounds, hub, rss_end, hwm, status, janus)
         if failure is not None:
@@ -1014,7 +1021,7 @@ def main() -> int:
     if args.keep is not None:
         args.keep.mkdir(parents=True, exist_ok=False)
         return asyncio.run(day(args, args.keep))
-    with TemporaryDirectory(prefix="day-") as tmp:
+    with TemporaryDirectory(prefix="day-", ignore_cleanup_errors=True) as tmp:
         return asyncio.run(day(args, Path(tmp)))
 
 
