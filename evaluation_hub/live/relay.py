@@ -98,7 +98,9 @@ class LiveRelay:
     remote: bool = False
     #: how long to wait for the process holding a seat's media or a viewer
     ask_timeout: float = 5.0
-    #: how long the wall waits for other processes' word on the seats it sees offline
+    #: how long the wall waits for other processes' word on the seats it sees offline: every
+    #: process answers (``everyone``), so this is reached only by one too slow to, not whenever
+    #: a seat is offline everywhere
     status_timeout: float = 0.5
     asker: BusAsker = field(init=False)
 
@@ -125,6 +127,7 @@ class LiveRelay:
             {"op": "status", "seats": sorted(missing)},
             wait=self.status_timeout,
             enough=lambda got: missing <= {k for r in got for k in r.get("statuses", {})},
+            everyone=True,
         )
         for reply in replies:
             for key, body in reply.get("statuses", {}).items():
@@ -198,7 +201,8 @@ class LiveRelay:
                 for key in event.get("seats", [])
                 if (status := self.live.status(str(key))).state != "offline"
             }
-            return {"statuses": statuses} if statuses else None
+            # Answered even when none is here: the asker stops once every process has spoken.
+            return {"statuses": statuses}
         if op == "watch":
             if self.live.status(str(event["seat"])).state in _GONE:
                 return None
