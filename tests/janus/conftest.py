@@ -23,6 +23,7 @@ from evaluation_hub.live.janus_rooms import room_for
 from media.janus import videoroom
 from media.janus.client import JanusSession
 from media.janus.videoroom import Room
+from tests.archive.conftest import run_cli
 from tests.browser.conftest import browser, chromium_path  # noqa: F401 (fixtures)
 from tests.conftest import FakeClock
 from tests.live.conftest import Rig, session_on
@@ -163,3 +164,12 @@ async def janus_viewers() -> AsyncIterator[Callable[[], JanusViewer]]:
     yield make
     for viewer in made:
         await viewer.close()
+
+
+def verify_audit(rig: Rig, tmp_path: Path) -> None:
+    """``evaluation-hub audit verify`` on the rig's database with its hub key; asserts exit 0."""
+    checked = run_cli(
+        "audit", "verify", "--database-url", rig.db.url,
+        "--public-key", str(tmp_path / "hub-key.pub"),
+    )  # fmt: skip
+    assert checked.returncode == 0, checked.stdout + checked.stderr

@@ -11,9 +11,8 @@ from typing import Any
 
 from evaluation_hub.audit.store import load_chain
 from evaluation_hub.live.janus_rooms import room_for
-from tests.archive.conftest import run_cli
 from tests.conftest import FakeClock
-from tests.janus.conftest import plane
+from tests.janus.conftest import plane, verify_audit
 from tests.live.conftest import Rig, eventually
 from tests.live.test_recording import during_session
 
@@ -25,14 +24,6 @@ async def _outages(rig: Rig) -> list[tuple[str, str, dict[str, Any]]]:
     async with rig.db.read() as s:
         chain = await load_chain(s)
     return [(e.kind, e.subject, dict(e.payload)) for e in chain if e.kind in OUTAGES]
-
-
-def _verify(rig: Rig, tmp_path: Path) -> None:
-    checked = run_cli(
-        "audit", "verify", "--database-url", rig.db.url,
-        "--public-key", str(tmp_path / "hub-key.pub"),
-    )  # fmt: skip
-    assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
 async def test_janus_writing_no_files_is_a_silent_recorder_until_its_files_grow_again(
@@ -93,7 +84,7 @@ async def test_janus_writing_no_files_is_a_silent_recorder_until_its_files_grow_
         "segments_lost": 1,
         "session_ids": [sid],
     }
-    _verify(rig, tmp_path)
+    verify_audit(rig, tmp_path)
 
 
 async def test_janus_refusing_to_record_the_next_part_is_an_audited_outage(
@@ -149,4 +140,4 @@ async def test_janus_refusing_to_record_the_next_part_is_an_audited_outage(
         "stopped_at": datetime.fromtimestamp(started, UTC).isoformat(),
         "session_ids": [sid],
     }
-    _verify(rig, tmp_path)
+    verify_audit(rig, tmp_path)

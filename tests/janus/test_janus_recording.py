@@ -17,9 +17,8 @@ from evaluation_hub.audit.store import load_chain
 from evaluation_hub.booking.seatings import seatings
 from evaluation_hub.live import janus_recording
 from evaluation_hub.live.recording import seat_directory_name
-from tests.archive.conftest import run_cli
 from tests.conftest import FakeClock
-from tests.janus.conftest import plane
+from tests.janus.conftest import plane, verify_audit
 from tests.live.conftest import Rig, eventually
 from tests.live.test_recording import during_session, ffprobe, segment_events
 
@@ -72,11 +71,7 @@ async def test_a_publication_recorded_by_janus_is_cut_converted_and_audited(
         assert errors == ""
         assert sorted(codecs) == ["opus", "vp8"]
         assert abs(duration * 1000 - event["duration_ms"]) <= 70
-    checked = run_cli(
-        "audit", "verify", "--database-url", rig.db.url,
-        "--public-key", str(tmp_path / "hub-key.pub"),
-    )  # fmt: skip
-    assert checked.returncode == 0, checked.stdout + checked.stderr
+    verify_audit(rig, tmp_path)
 
 
 async def test_a_part_that_cannot_be_converted_is_an_audited_outage_until_the_next_part(
@@ -179,8 +174,4 @@ async def _outage_and_resumption(
     ]
     # The lost part's files stay where Janus wrote them.
     assert len(list(recordings.janus_dir.glob(f"{parts[1]}-*.mjr"))) == 2
-    checked = run_cli(
-        "audit", "verify", "--database-url", rig.db.url,
-        "--public-key", str(tmp_path / "hub-key.pub"),
-    )  # fmt: skip
-    assert checked.returncode == 0, checked.stdout + checked.stderr
+    verify_audit(rig, tmp_path)
