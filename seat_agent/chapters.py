@@ -21,8 +21,8 @@ again. Whole chapters survive a dropped link or a restart of the agent and are n
 again; chunks asked for on a connection that the protocol resumes arrive through its resend,
 so they are not asked for twice either.
 
-Once every chapter of the manifest is on disk, the cache opens every chapter (each chunk and
-the whole chapter hash-checked, then decrypted and authenticated) and tells the hub with one
+Once every chapter of the manifest is on disk, the cache opens every chapter (decrypted chunk
+by chunk, every tag verified at its place; hashed only if it does not open) and tells the hub with one
 ``chapter_status`` message naming the manifest: the hub shows the host that the seat has its
 material (已校验), or which chapters it could not open. Reported once per manifest in this
 process, and again after a restart of the agent (the hub records a repeat once).
@@ -51,15 +51,16 @@ import structlog
 
 from seat_agent.chapter_files import (
     ManifestWriter,
+    OpenedFile,
     manifest_from,
     manifest_json,
-    read_chapter,
+    open_chapter_file,
     write_chapter,
 )
 from seat_agent.chunk_seals import ChunkSeals
 from seat_agent.errors import ChapterNotReady, ChapterUnreadable
 from seat_agent.keys import SeatIdentity
-from seat_protocol.chapter_crypto import ChapterSealError, chapter_context, open_chapter
+from seat_protocol.chapter_crypto import ChapterSealError, chapter_context
 from seat_protocol.events import ChunkReceived, Connected, Disconnected, Event, MessageReceived
 from seat_protocol.messages import (
     MAX_CHUNKS_PER_REQUEST,
@@ -222,8 +223,8 @@ class ChapterCache:
                 raise ChapterNotReady(
                     f"章节「{label}」尚未下载完成（已接收 {received}/{chapter.size} 字节），请稍候"
                 )
-            chunks = await asyncio.to_thread(read_chapter, self._path(chapter), chapter)
-            if chunks is None:
+            opened = await asyncio.to_thread(self._open_file, chapter)
+            if opened.damaged:
                 self._forget(chapter)
                 log.warning("seat.chapter_damaged", label=label)
                 self._notify()
@@ -231,12 +232,10 @@ class ChapterCache:
                 raise ChapterNotReady(
                     f"章节「{label}」的本地缓存校验未通过，已自动重新下载，请稍候再打开"
                 )
-            context = chapter_context(
-                self._session_id, self._identity.seat_id, chapter.label, chapter.position
-            )
             try:
-                plain = open_chapter(chapter, chunks, self._identity.x25519, context)
-                return plain.decode("utf-8")
+                if opened.text is None:
+                    raise ChapterSealError(opened.error)
+                return opened.text.decode("utf-8")
             except (ChapterSealError, UnicodeDecodeError) as exc:
                 log.error("seat.chapter_unreadable", label=label, error=str(exc))
                 raise ChapterUnreadable(
@@ -273,6 +272,14 @@ class ChapterCache:
     def _path(self, chapter: ManifestChapter) -> Path:
         return self._chapter_dir / chapter.sha256
 
+    def _open_file(self, chapter: ManifestChapter) -> OpenedFile:
+        """The chapter's file, opened and checked (``open_chapter_file``); in a worker thread."""
+        assert self._session_id is not None
+        context = chapter_context(
+            self._session_id, self._identity.seat_id, chapter.label, chapter.position
+        )
+        return open_chapter_file(self._path(chapter), chapter, self._identity.x25519, context)
+
     def _load(self) -> None:
         self._root.mkdir(mode=0o700, parents=True, exist_ok=True)
         # Chunk files of an agent from before whole-chapter files: fetched again.
@@ -293,7 +300,7 @@ class ChapterCache:
         wanted = {c.sha256: c for c in self._chapters}
         for path in self._chapter_dir.iterdir():
             chapter = wanted.get(path.name)
-            if chapter is not None and read_chapter(path, chapter) is not None:
+            if chapter is not None and not self._open_file(chapter).damaged:
                 self._stored.add(chapter.sha256)
             else:
                 path.unlink(missing_ok=True)  # damaged, cut off mid-write (.tmp) or stale
@@ -458,17 +465,11 @@ class ChapterCache:
         failed: list[str] = []
         damaged: list[ManifestChapter] = []
         for chapter in sorted(chapters, key=lambda c: c.position):
-            chunks = read_chapter(self._path(chapter), chapter)
-            if chunks is None:
+            opened = self._open_file(chapter)
+            if opened.damaged:
                 damaged.append(chapter)
-                continue
-            context = chapter_context(
-                session_id, self._identity.seat_id, chapter.label, chapter.position
-            )
-            try:
-                open_chapter(chapter, chunks, self._identity.x25519, context)
-            except ChapterSealError as exc:
-                log.error("seat.chapter_unreadable", label=chapter.label, error=str(exc))
+            elif opened.text is None:
+                log.error("seat.chapter_unreadable", label=chapter.label, error=opened.error)
                 failed.append(chapter.label)
             else:
                 verified += 1

@@ -19,8 +19,10 @@ then taken only if it is the named bytes), a chunk of a chapter whose key does n
 (that chapter is then reported as not opening), a name outside the manifest. This check is the
 one the chapter's integrity rests on while it is delivered: a chapter is written (and counts)
 once every chunk its manifest entry names has passed it, and its file is not hashed again at
-write (``chapter_files.write_chapter``); the file's SHA-256 against the manifest's chapter hash
-is checked whenever it is read (opening the cache, showing it, the status check). Pure: no I/O.
+write (``chapter_files.write_chapter``); whenever the file is opened (opening the cache, showing
+it, the status check) every chunk's tag is checked again at its place, and the file is hashed
+against the manifest's chapter hash only if it does not open (``chapter_files.open_chapter_file``).
+Pure: no I/O.
 """
 
 from __future__ import annotations

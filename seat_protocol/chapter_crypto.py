@@ -34,7 +34,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidTag
@@ -57,6 +57,7 @@ __all__ = [
     "check_chunk",
     "chunk_seals",
     "open_chapter",
+    "open_sealed",
     "seal_chapter",
 ]
 
@@ -223,9 +224,25 @@ def open_chapter(
         check_chunk(digest, data)
     if hashlib.sha256(b"".join(ordered)).hexdigest() != manifest.sha256:
         raise ChapterSealError(f"chapter {manifest.label} does not match its manifest hash")
+    return open_sealed(manifest, ordered, seat_private_key, context)
+
+
+def open_sealed(
+    manifest: ManifestChapter,
+    ordered: Sequence[ChunkData],
+    seat_private_key: X25519PrivateKey | SM2PrivateKey,
+    context: str,
+) -> bytes:
+    """Decrypt a chapter from its chunks in manifest order, proven by their AEAD tags alone
+    (no SHA-256): each tag binds the chunk to its chapter's key, its place and the chapter's
+    chunk count (``seat_agent.chunk_seals`` says why that is the manifest's chapter, byte for
+    byte), so this opens exactly the hub's sealed chapter or raises ``ChapterSealError``
+    (sealed for another seat or place, altered, reordered, cut short or extended)."""
+    count = len(manifest.chunks)
+    if len(ordered) != count:
+        raise ChapterSealError(f"chapter {manifest.label} has {len(ordered)} of its {count} chunks")
     aead = chapter_key(manifest, seat_private_key, context)
     try:
-        count = len(ordered)
         return b"".join(
             aead.decrypt(_nonce(i), c, _aad(context, i, count)) for i, c in enumerate(ordered)
         )

@@ -574,7 +574,7 @@ class Chunk(AppMessage):
 @dataclass(frozen=True, kw_only=True)
 class ChapterStatus(AppMessage):
     """Seat -> hub, once every chunk of a manifest is on the seat's disk: how many of its
-    chapters the seat decrypted and hash-checked (``verified``) and the labels of the others,
+    chapters the seat decrypted and checked (every chunk's tag) (``verified``) and the labels of the others,
     which it could not open (``failed``). ``manifest`` names the manifest checked (:meth:`digest_of`), so the hub
     records the status against the release it belongs to, never a later one."""
 

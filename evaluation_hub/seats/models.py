@@ -5,7 +5,7 @@ its acts 1, 2, … per session, and each seated expert's seat gets a row saying 
 for it (the manifest's SHA-256 as ``seat_protocol.messages.ChapterStatus.digest_of`` computes
 it, and the number of chapters) or why nothing was (``skipped``), then when the hub handed the
 manifest to the seat's channel (``sent_at``), when every chunk of it had gone to the seat
-(``received_at``) and when the seat reported that it decrypted and hash-checked every chapter
+(``received_at``) and when the seat reported that it decrypted and checked (every chunk's tag) every chapter
 (``verified_at``) or which chapters it could not open (``failed``). The times only ever go from
 empty to set; rows are never deleted.
 """

@@ -10,9 +10,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from seat_agent import chapter_files
-from seat_agent.chapter_files import read_chapter, write_chapter
+from seat_agent.chapter_files import OpenedFile, open_chapter_file, read_chapter, write_chapter
+from seat_protocol.chapter_crypto import seal_chapter
 from seat_protocol.messages import ManifestChapter
 
 
@@ -58,3 +60,86 @@ def test_more_chunks_than_one_writev_takes(tmp_path: Path) -> None:
     chunks = read_chapter(path, chapter)
     assert chunks is not None
     assert [chunks[h] for h in chapter.chunks] == pieces
+
+
+# --- opening a chapter's file: by its tags, hashed only when it does not open ----------------
+
+_SEAT = X25519PrivateKey.generate()
+_CONTEXT = "session:7:seat:S1:label:ch1-AA:position:0"
+
+
+def _sealed(tmp_path: Path) -> tuple[Path, ManifestChapter, bytes]:
+    text = ("第一章 技术方案。" * 20_000).encode()
+    sealed = seal_chapter(
+        text,
+        label="ch1-AA",
+        position=0,
+        seat_public_key=_SEAT.public_key(),
+        context=_CONTEXT,
+        chunk_size=64 * 1024,
+    )
+    path = tmp_path / sealed.manifest.sha256
+    write_chapter(path, [sealed.chunks[d] for d in sealed.manifest.chunks])
+    return path, sealed.manifest, text
+
+
+def _no_hashing(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    hashed: list[int] = []
+    real = hashlib.sha256
+
+    def counting(data: bytes = b"") -> object:
+        hashed.append(len(data))
+        return real(data)
+
+    monkeypatch.setattr(chapter_files.hashlib, "sha256", counting)
+    return hashed
+
+
+def test_a_whole_file_opens_by_its_tags_without_a_hash(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path, manifest, text = _sealed(tmp_path)
+    hashed = _no_hashing(monkeypatch)
+    opened = open_chapter_file(path, manifest, _SEAT, _CONTEXT)
+    assert opened == OpenedFile(text, False)
+    assert hashed == []
+
+
+@pytest.mark.parametrize("harm", ["flip", "cut", "extend", "swap", "missing"])
+def test_a_damaged_file_is_damaged_not_unreadable(tmp_path: Path, harm: str) -> None:
+    path, manifest, _ = _sealed(tmp_path)
+    data = bytearray(path.read_bytes())
+    head = 4 * (len(manifest.chunks) + 1)
+    if harm == "flip":
+        data[head + 70_000] ^= 1
+    elif harm == "cut":
+        del data[-10:]
+    elif harm == "extend":
+        data += b"\0"
+    elif harm == "swap":
+        # The first two chunks (same length) in each other's place: every byte is the hub's.
+        size = 64 * 1024 + 16
+        first, second = data[head : head + size], data[head + size : head + 2 * size]
+        data[head : head + 2 * size] = second + first
+    if harm == "missing":
+        path.unlink()
+    else:
+        path.write_bytes(bytes(data))
+    opened = open_chapter_file(path, manifest, _SEAT, _CONTEXT)
+    assert opened.text is None and opened.damaged, opened
+
+
+def test_the_manifests_bytes_that_this_key_cannot_open_are_unreadable_not_damaged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Fetching such a chapter again would bring the same bytes: it is reported instead, and
+    # only then is the file hashed (to tell the two apart).
+    path, manifest, _ = _sealed(tmp_path)
+    hashed = _no_hashing(monkeypatch)
+    other = X25519PrivateKey.generate()
+    opened = open_chapter_file(path, manifest, other, _CONTEXT)
+    assert opened.text is None and not opened.damaged
+    assert "cannot be opened with this seat's key" in opened.error
+    assert hashed == [manifest.size]
+    elsewhere = open_chapter_file(path, manifest, _SEAT, _CONTEXT.replace("7", "8"))
+    assert elsewhere.text is None and not elsewhere.damaged
