@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import structlog
-from sqlalchemy import event
+from sqlalchemy import event, make_url
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from evaluation_hub.db import migrate
+from evaluation_hub.db import migrate, pg_dialect
 from evaluation_hub.db.sqlite_driver import connector_for
 from evaluation_hub.errors import ConfigError, DatabaseNotMigrated
 from evaluation_hub.secretfile import PRIVATE_DIR, private_file
@@ -90,7 +90,10 @@ def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         return engine
     if url.startswith("postgresql+asyncpg://"):
         return create_async_engine(
-            url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+            make_url(url).set(drivername=f"postgresql+{pg_dialect.DRIVER}"),
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            pool_pre_ping=True,  # one round trip per checkout (``pg_dialect``)
         )
     raise ConfigError(
         f"unsupported database URL {url!r}: use sqlite+aiosqlite:///PATH or "
