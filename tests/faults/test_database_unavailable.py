@@ -96,3 +96,35 @@ async def test_a_refused_connection_from_the_driver_counts(private_pg: PostgresS
         assert is_unavailable(caught.value)
     finally:
         await db.dispose()
+
+
+async def test_the_pre_ping_is_one_statement_without_a_transaction(
+    pg_server: PostgresServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # SQLAlchemy's asyncpg ping wraps its ";" in BEGIN and ROLLBACK (for PgBouncer): three
+    # round trips on every checkout. The hub's is the ";" alone (``db.pg_dialect``); that it
+    # still finds a dead connection is the restart test above.
+    import asyncpg
+
+    db = Database(pg_server.create_database("ping"))
+    sent: list[str] = []
+    real_fetchrow, real_transaction = asyncpg.Connection.fetchrow, asyncpg.Connection.transaction
+
+    def fetchrow(self: asyncpg.Connection, query: str, *args: Any, **kw: Any) -> Any:
+        sent.append(query)
+        return real_fetchrow(self, query, *args, **kw)
+
+    def transaction(self: asyncpg.Connection, **kw: Any) -> Any:
+        sent.append("BEGIN")
+        return real_transaction(self, **kw)
+
+    try:
+        async with db.lookup() as conn:  # the first checkout connects: no ping
+            await conn.execute(text("SELECT 1"))
+        monkeypatch.setattr(asyncpg.Connection, "fetchrow", fetchrow)
+        monkeypatch.setattr(asyncpg.Connection, "transaction", transaction)
+        async with db.lookup() as conn:
+            pass
+        assert sent == [";"]
+    finally:
+        await db.dispose()
