@@ -1,6 +1,8 @@
-"""Tables of the audit chain: ``audit_events`` and ``audit_checkpoints``.
+"""Tables of the audit chain: ``audit_events`` and ``audit_checkpoints``, and
+``audit_deferred``, the events committed while another writer held the chain.
 
-Rows are only ever inserted (by ``store.py``); nothing in the hub updates or deletes them. The
+Chain rows are only ever inserted (by ``store.py``); nothing in the hub updates or deletes them.
+An ``audit_deferred`` row is deleted in the transaction that chains it (``store.chain_deferred``). The
 constraints make a forked chain impossible rather than merely unlikely: ``seq`` is the primary
 key and each ``prev_hash`` may be used by one event only, so two writers that read the same head
 cannot both insert.
@@ -11,12 +13,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, CheckConstraint, ForeignKey, String
+from sqlalchemy import JSON, BigInteger, CheckConstraint, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from evaluation_hub.db.base import Base
 
-__all__ = ["AuditCheckpointRow", "AuditEventRow", "AuditSettingRow"]
+__all__ = ["AuditCheckpointRow", "AuditDeferredRow", "AuditEventRow", "AuditSettingRow"]
 
 
 class AuditEventRow(Base):
@@ -33,6 +35,22 @@ class AuditEventRow(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class AuditDeferredRow(Base):
+    """An event committed with its change while another writer held the chain, not chained
+    yet (``store``: *Deferred*); ``id`` orders them as they were written."""
+
+    __tablename__ = "audit_deferred"
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+    )
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(100))
+    subject: Mapped[str] = mapped_column(String(200))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
 class AuditCheckpointRow(Base):

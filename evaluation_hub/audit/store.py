@@ -8,8 +8,8 @@ audited write serialises on the chain, so the chain is taken as late as it can b
 * :func:`append_event` checks the event and queues it in the unit of work (``info``); it
   touches neither the database nor the chain's lock.
 * Committing the unit writes the queue (a ``before_commit`` listener on every ORM session):
-  it flushes the unit's own changes first, then takes the chain (PostgreSQL:
-  ``pg_advisory_xact_lock(AUDIT_CHAIN_LOCK)``), reads the head, inserts the queued events,
+  it flushes the unit's own changes first, then takes the chain if it is free (PostgreSQL:
+  ``pg_try_advisory_xact_lock(AUDIT_CHAIN_LOCK)``), reads the head, inserts the queued events,
   and the commit follows at once. The lock is therefore held for those statements and the
   COMMIT only: nothing the caller awaits (a bus publish, a websocket send, Janus, a file read,
   another task) and no CPU work of the use case can sit between taking the lock and releasing
@@ -18,6 +18,20 @@ audited write serialises on the chain, so the chain is taken as late as it can b
   the lock was taken by ``append_event`` itself: one stalled unit of work that had appended
   held every audited writer of every hub process, their pool connections with them.) At READ
   COMMITTED the head read after the lock sees every earlier commit.
+* **Deferred** (PostgreSQL): if another writer holds the chain, the unit does not wait for it.
+  Its events are inserted into ``audit_deferred`` instead, committed with its change all the
+  same, and the unit's ``info`` says so (``DEFERRED_EVENTS``); ``Database.write`` then waits,
+  after the commit and holding nothing, until they are chained: one transaction per hub process
+  at a time takes the chain (waiting for it), deletes every deferred row with ``RETURNING`` and
+  chains them in the order they were written (:func:`chain_deferred`), for every writer that
+  deferred meanwhile at once. Why: every audited write of every process serialised on the
+  chain, each holding its pooled connection and its row locks while it waited; a province's
+  day on one hub (``bench/day.py``) chained about 4 events a second with 12-17 writers queued
+  on the lock and the pool running dry. A deferred event is durable from its unit's commit; it
+  joins the chain within that unit's ``Database.write`` (or, if its process died first, at the
+  next deferral anywhere, the next hub start, ``audit verify`` or an archive). Among writers
+  that committed at about the same moment the chain's order is the order they were chained in,
+  as it always was; one writer's events stay in its order.
 * SQLite: the caller's transaction must begin with ``BEGIN IMMEDIATE`` (as the hub's engine
   does), which takes the database write lock up front; the queue is written the same way.
 
@@ -38,7 +52,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import event, func, insert, select, text
+from sqlalchemy import delete, event, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -50,15 +64,23 @@ from evaluation_hub.audit.checkpoint import (
     sign_checkpoint,
 )
 from evaluation_hub.audit.errors import AuditStoreError
-from evaluation_hub.audit.models import AuditCheckpointRow, AuditEventRow, AuditSettingRow
+from evaluation_hub.audit.models import (
+    AuditCheckpointRow,
+    AuditDeferredRow,
+    AuditEventRow,
+    AuditSettingRow,
+)
+from evaluation_hub.db.engine import DEFERRED_EVENTS
 from evaluation_hub.errors import ConfigError
 from seat_protocol.suites import DEFAULT, SigningKey, Suite, UnknownSuite, suite_named
 
 __all__ = [
     "APPENDED_EVENTS",
     "AUDIT_CHAIN_LOCK",
+    "DEFERRED_EVENTS",
     "SuiteMismatch",
     "append_event",
+    "chain_deferred",
     "chain_head",
     "chain_suite",
     "fix_suite",
@@ -261,15 +283,46 @@ def _write_queued(session: Session) -> None:
     # The unit's own rows first: an INSERT that waits on another transaction (a row lock, an
     # exclusion constraint) waits without the chain.
     session.flush()
-    statement = _lock_statement(session)
-    if statement is not None:
-        session.execute(text(statement), {"key": AUDIT_CHAIN_LOCK})
+    if _lock_statement(session) is not None:
+        taken = session.scalar(
+            text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": AUDIT_CHAIN_LOCK}
+        )
+        if not taken:  # another writer holds the chain: deferred (module docstring)
+            session.execute(insert(AuditDeferredRow), queued)
+            session.info[DEFERRED_EVENTS] = len(queued)
+            return
+    _chain(session, queued)
+
+
+def _chain(session: Session, events: list[dict[str, Any]]) -> None:
+    """Insert ``events`` (the fields of each) after the head; the caller holds the chain."""
     head, suite = _head_and_suite(session)
     rows = []
-    for fields in queued:
+    for fields in events:
         head = next_event(head, suite=suite, **fields)
         rows.append(dataclasses.asdict(head))
     session.execute(insert(AuditEventRow), rows)
+
+
+async def chain_deferred(db: AsyncSession) -> int:
+    """Chain every deferred event, in the order they were written, in the caller's open
+    transaction: takes the chain (waiting for it), then deletes the deferred rows and inserts
+    them as chained events in one commit. Returns how many it chained."""
+    await _lock_chain(db, "chain_deferred")
+    t = AuditDeferredRow.__table__.c
+    taken = (
+        await db.execute(
+            delete(AuditDeferredRow).returning(t.id, t.at, t.actor, t.kind, t.subject, t.payload)
+        )
+    ).all()
+    if not taken:
+        return 0
+    events = [
+        {"at": r.at, "actor": r.actor, "kind": r.kind, "subject": r.subject, "payload": r.payload}
+        for r in sorted(taken, key=lambda r: r.id)
+    ]
+    await db.run_sync(_chain, events)
+    return len(events)
 
 
 @event.listens_for(Session, "after_soft_rollback")
@@ -307,12 +360,12 @@ async def maybe_checkpoint(
     """Sign and store a checkpoint of the head if ``policy`` says one is due at ``now``.
 
     Runs in the caller's open transaction under the same lock as appends (call it right after
-    ``append_event`` or from a timer); returns the new checkpoint or ``None``. Events the
-    transaction queued are written first, so the checkpoint covers them.
+    ``append_event`` or from a timer); returns the new checkpoint or ``None``. Deferred events,
+    then those the transaction queued, are chained first, so the checkpoint covers them.
     """
     _in_transaction(db, "maybe_checkpoint")
-    await db.run_sync(_write_queued)
-    await _lock_chain(db, "maybe_checkpoint")
+    await chain_deferred(db)  # takes the chain; what others deferred comes first
+    await db.run_sync(_write_queued)  # the chain is held: this unit's events go in now
     head = await chain_head(db)
     last = await last_checkpoint(db)
     if head is None or not checkpoint_due(last, head, now, policy):

@@ -32,6 +32,7 @@ from evaluation_hub.errors import ConfigError, DatabaseNotMigrated
 from evaluation_hub.secretfile import PRIVATE_DIR, private_file
 
 __all__ = [
+    "DEFERRED_EVENTS",
     "CommitListener",
     "Database",
     "is_sqlite",
@@ -46,6 +47,11 @@ T = TypeVar("T")
 # Called with the unit of work's ``info`` after it committed: a store notes there what others
 # must hear of (``info[...]``), and listeners tell them only once it is durable.
 CommitListener = Callable[[Mapping[str, Any]], Awaitable[None]]
+
+# Key in a unit of work's ``info``: how many audit events its commit deferred because another
+# writer held the audit chain (``audit.store``, *Deferred*); ``Database.write`` waits, after the
+# commit, until they are chained.
+DEFERRED_EVENTS = "audit_deferred_events"
 
 # A read-only unit of work on SQLite may use a deferred BEGIN so readers do not queue behind
 # writers (WAL lets them read a consistent snapshot).
@@ -122,6 +128,9 @@ class Database:
         # writers of different processes.
         self._sqlite_writer = asyncio.Lock() if self.is_sqlite else None
         self.commit_listeners: list[CommitListener] = []
+        # Chaining deferred audit events: the run under way and the one asked for next.
+        self._chaining: asyncio.Task[None] | None = None
+        self._chain_next: asyncio.Future[None] | None = None
 
     @property
     def is_sqlite(self) -> bool:
@@ -140,6 +149,9 @@ class Database:
             async with self.sessions.begin() as session:
                 yield session
             info = dict(session.info)
+        if info.get(DEFERRED_EVENTS):
+            # Committed, holding nothing: its audit events join the chain before we return.
+            await self.chain_deferred()
         # Committed, and the SQLite writer lock released: listeners never hold up other writers.
         if info:
             for listener in list(self.commit_listeners):
@@ -148,6 +160,35 @@ class Database:
                 except Exception:
                     # The write is done; a listener's failure must not make it look failed.
                     log.exception("db.commit_listener_failed", listener=repr(listener))
+
+    async def chain_deferred(self) -> None:
+        """Return once every audit event deferred before this call is chained (``audit.store``,
+        *Deferred*). One run at a time in this process, and every caller that arrives while a
+        run is under way is served by the next one together: one transaction chains what
+        every writer of every process deferred meanwhile. A failed run (the database went
+        away) raises for its callers; their events stay deferred, committed, for the next."""
+        if self._chain_next is None:
+            self._chain_next = asyncio.get_running_loop().create_future()
+        waiting = self._chain_next
+        if self._chaining is None or self._chaining.done():
+            self._chaining = asyncio.create_task(self._chain_runs())
+        await asyncio.shield(waiting)
+
+    async def _chain_runs(self) -> None:
+        from evaluation_hub.audit.store import chain_deferred  # the audit layer is above this one
+
+        while self._chain_next is not None:
+            waiting, self._chain_next = self._chain_next, None
+            try:
+                async with self.sessions.begin() as session:
+                    await chain_deferred(session)
+            except BaseException as exc:  # Exception, or this task cancelled at shutdown
+                waiting.set_exception(exc)
+                waiting.exception()  # retrieved: a caller that went away must not log it
+                if not isinstance(exc, Exception):
+                    raise
+            else:
+                waiting.set_result(None)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
