@@ -352,14 +352,15 @@ class BrowserMediaRelay:
         try:
             reply = await self.relay(sdp)
         except TimeoutError:
-            return web.json_response({"detail": "主场枢纽未及时应答，正在重试"}, status=504)
+            return web.json_response({"detail": "主场枢纽未及时应答"}, status=504)
         if isinstance(reply, ErrorNotice):
             return web.json_response({"detail": reply.message, "code": reply.code}, status=502)
         return web.json_response({"type": "answer", "sdp": reply.sdp})
 
 
 # The seat's local camera page: publishes the browser's camera and microphone through the
-# seat agent, and starts again with a new connection after a drop.
+# seat agent, starts again with a new connection after a drop, and backs off between failed
+# offers (``tests/browser/test_camera_page.py``).
 CAMERA_PAGE = """<!doctype html>
 <html lang="zh-CN">
 <head><meta charset="utf-8"><title>工位摄像头 · 音视频监督</title></head>
@@ -372,7 +373,19 @@ CAMERA_PAGE = """<!doctype html>
 const statusText = (t) => { document.getElementById("status").textContent = t; };
 let stream = null;
 let pc = null;
+// After a failed offer the next waits longer (3 s, doubling, at most 60 s, each wait times
+// 0.5-1.5 so seats that failed together do not come back together); a working connection
+// starts again from 3 s. Without it every seat's page asked every 3 s of an overloaded hub.
+const FIRST_RETRY_MS = 3000;
+const LAST_RETRY_MS = 60000;
+let retryMs = FIRST_RETRY_MS;
 window.seatCamera = { get pc() { return pc; } };
+function retryLater(conn, why) {
+  const wait = Math.round(retryMs * (0.5 + Math.random()));
+  retryMs = Math.min(retryMs * 2, LAST_RETRY_MS);
+  statusText(`${why}，${Math.round(wait / 1000)} 秒后重试`);
+  setTimeout(() => { if (conn === pc) publish(); }, wait);
+}
 function gathered(conn) {
   if (conn.iceGatheringState === "complete") return Promise.resolve();
   return new Promise((resolve) => {
@@ -389,7 +402,10 @@ async function publish() {
   for (const track of stream.getTracks()) conn.addTrack(track, stream);
   conn.addEventListener("connectionstatechange", () => {
     if (conn !== pc) return;
-    if (conn.connectionState === "connected") statusText("正在向主场推送音视频");
+    if (conn.connectionState === "connected") {
+      retryMs = FIRST_RETRY_MS;
+      statusText("正在向主场推送音视频");
+    }
     if (["failed", "disconnected", "closed"].includes(conn.connectionState)) {
       statusText("连接中断，正在重新连接……");
       setTimeout(() => { if (conn === pc) publish(); }, 1000);
@@ -406,8 +422,7 @@ async function publish() {
     if (!res.ok) throw new Error(data.detail || "推送请求失败");
     if (conn === pc) await conn.setRemoteDescription({ type: "answer", sdp: data.sdp });
   } catch (err) {
-    statusText(`${err.message}，稍后重试`);
-    setTimeout(() => { if (conn === pc) publish(); }, 3000);
+    retryLater(conn, err.message);
   }
 }
 navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 480 }, audio: true })

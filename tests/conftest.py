@@ -3,9 +3,11 @@ and the hub application on aiohttp's test server."""
 
 from __future__ import annotations
 
+import atexit
 import itertools
 import os
 import shutil
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -21,6 +23,14 @@ from evaluation_hub.db.engine import Database
 from tests.support.postgres_server import PostgresServer, postgres_server
 
 _db_names = itertools.count()
+
+# Every test process gets a state directory of its own, whatever the environment says: code
+# under test that falls back to the configured or default one (``var`` in the working
+# directory: the hub's key, the token secret, the sealing key, the SQLite file) must never write
+# into the checkout, nor into a developer's real state directory.
+_STATE_DIR = tempfile.mkdtemp(prefix="evalhub-test-state-")
+os.environ["EVALHUB_STATE_DIR"] = _STATE_DIR
+atexit.register(shutil.rmtree, _STATE_DIR, True)
 
 
 @pytest.fixture(scope="session")
