@@ -7,6 +7,14 @@ FFmpeg muxes video and audio without transcoding, and ffprobe reads back the dur
 number of packets. The result is a :class:`~media.recording.RecordedSegment`, as the built-in
 recorder reports its segments, so the hub hashes it into the audit chain the same way. The
 ``.mjr`` files and the intermediate files are removed once the segment is written.
+
+Converting is background work: the live evaluation (the seats' saves, the signalling, the
+links) goes first. Each tool runs at niceness :data:`NICENESS` (through coreutils' ``nice``: a
+``preexec_fn`` is unsafe in a process with threads), and at most :data:`AT_ONCE` conversions run
+at once per event loop, the others waiting their turn. Why: a province's day on one hub
+(``bench/day.py``, 60 publishers, 10 s segments) started six conversions a second, four
+processes each, and dozens of ffprobe at once stood beside the hub among 36 runnable processes
+on two cores, its transactions waiting seconds for their COMMIT.
 """
 
 from __future__ import annotations
@@ -15,12 +23,28 @@ import asyncio
 import contextlib
 import hashlib
 import json
+import os
+import weakref
 from pathlib import Path
 
 from media.errors import JanusRecordingFailed
 from media.recording import RecordedSegment
 
-__all__ = ["convert", "recordings_of"]
+__all__ = ["AT_ONCE", "NICENESS", "convert", "recordings_of"]
+
+NICENESS = 10
+AT_ONCE = max(1, os.cpu_count() or 1)
+# One bound per event loop (a semaphore belongs to the loop it first waits in).
+_turns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _turn() -> asyncio.Semaphore:
+    loop = asyncio.get_running_loop()
+    if loop not in _turns:
+        _turns[loop] = asyncio.Semaphore(AT_ONCE)
+    return _turns[loop]
 
 
 def recordings_of(base: Path) -> tuple[list[Path], list[Path]]:
@@ -33,6 +57,9 @@ def recordings_of(base: Path) -> tuple[list[Path], list[Path]]:
 async def _run(name: str, step: str, *args: str) -> bytes:
     try:
         process = await asyncio.create_subprocess_exec(
+            "nice",
+            "-n",
+            str(NICENESS),
             *args,
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
@@ -65,6 +92,13 @@ async def convert(base: Path, out: Path, index: int = 0) -> RecordedSegment | No
     video, audio = ([f for f in files if f not in empty] for files in found)
     if not video and not audio:
         return None
+    async with _turn():
+        return await _convert(base, out, index, video, audio)
+
+
+async def _convert(
+    base: Path, out: Path, index: int, video: list[Path], audio: list[Path]
+) -> RecordedSegment:
     name = base.name
     parts: list[Path] = []
     try:
