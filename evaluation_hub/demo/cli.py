@@ -29,7 +29,7 @@ import shutil
 import signal
 import subprocess
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -51,6 +51,7 @@ from evaluation_hub.demo.seed import SEED_ACTOR, seed, seed_bookings
 from evaluation_hub.demo.stage import Stage, stage_evaluation
 from evaluation_hub.errors import ConfigError
 from evaluation_hub.services import Services
+from evaluation_hub.sessions.cutoff import cutoff_on
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -61,6 +62,25 @@ log = structlog.get_logger(__name__)
 
 # With an expert played, check-in opens this long before the booked window (it is tomorrow).
 PLAY_CHECKIN_LEAD = timedelta(days=3)
+# The scripted evaluation runs now. Started within an hour of the evening cut-off (开评分离,
+# 22:00 Beijing time by default) or past it, the hub would pause it at the cut-off or at once,
+# as it must a real one; the demo then moves its own cut-off to the day's end and says so.
+LATE_DEMO_CUTOFF = time(23, 59)
+
+
+def late_evening(config: HubConfig, now: datetime) -> HubConfig:
+    """``config`` with the evening cut-off moved to :data:`LATE_DEMO_CUTOFF` if ``now`` is
+    within an hour of the configured one or past it (demo only), else unchanged."""
+    rules = config.regulation.evening_cutoff
+    if now < cutoff_on(now, rules) - timedelta(hours=1) or rules.at >= LATE_DEMO_CUTOFF:
+        return config
+    say(
+        f"现在已临近或超过开评分离截止时间 {rules.at:%H:%M}（北京时间），"
+        f"本次演示的截止时间临时改为 {LATE_DEMO_CUTOFF:%H:%M}（仅限演示，正式运行不受影响）"
+    )
+    later = dataclasses.replace(rules, at=LATE_DEMO_CUTOFF)
+    regulation = dataclasses.replace(config.regulation, evening_cutoff=later)
+    return dataclasses.replace(config, regulation=regulation)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -285,6 +305,8 @@ def run(args: argparse.Namespace) -> int:
     # The demo keeps its recordings beside its database unless told otherwise.
     if "EVALHUB_RECORDINGS_DIR" not in os.environ:
         config = dataclasses.replace(config, recordings_dir=options.state / "recordings")
+    if options.scripted:
+        config = late_evening(config, datetime.now(UTC))
     if options.expert is not None:
         # The session is tomorrow: let the person check in now (demo only).
         checkin = dataclasses.replace(config.regulation.checkin, lead=PLAY_CHECKIN_LEAD)
