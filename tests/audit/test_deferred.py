@@ -59,6 +59,13 @@ async def _verified(db: Database, key: Ed25519PrivateKey) -> None:
     assert report.ok, report
 
 
+async def _orphan(db: Database, subject: str) -> None:
+    """A deferred event as a process leaves it that died between its commit and chaining."""
+    async with db.write() as s:
+        row = {"at": T0, "actor": "a", "kind": "seat.listed", "subject": subject, "payload": {}}
+        await s.execute(insert(AuditDeferredRow), [row])
+
+
 async def _write(db: Database, subject: str, events: int = 1, venue: str | None = None) -> None:
     async with db.write() as s:
         if venue is not None:
@@ -135,14 +142,7 @@ async def test_writers_that_deferred_together_are_chained_together_each_in_its_o
 async def test_deferred_events_a_stopped_process_left_are_chained_by_the_next_chaining(
     database: Database, hub_key: Ed25519PrivateKey
 ) -> None:
-    # As if the process that deferred them had died between its commit and their chaining.
-    async with database.write() as s:
-        await s.execute(
-            insert(AuditDeferredRow),
-            [
-                {"at": T0, "actor": "a", "kind": "seat.listed", "subject": "seat:9", "payload": {}},
-            ],
-        )
+    await _orphan(database, "seat:9")
     await _write(database, "seat:1")  # the chain is free: chained at its commit, inline
     assert await _subjects(database) == ["seat:1"]
     await database.chain_deferred()  # as the hub's start and ``audit verify`` do
@@ -153,11 +153,7 @@ async def test_deferred_events_a_stopped_process_left_are_chained_by_the_next_ch
 async def test_a_checkpoint_covers_what_was_deferred_before_it(
     database: Database, hub_key: Ed25519PrivateKey
 ) -> None:
-    async with database.write() as s:
-        await s.execute(
-            insert(AuditDeferredRow),
-            [{"at": T0, "actor": "a", "kind": "seat.listed", "subject": "seat:9", "payload": {}}],
-        )
+    await _orphan(database, "seat:9")
     async with database.write() as s:
         await append_event(
             s, kind="archive.made", subject="session:1", actor="a", payload={}, at=T0
