@@ -70,7 +70,7 @@ from evaluation_hub.audit.models import (
     AuditEventRow,
     AuditSettingRow,
 )
-from evaluation_hub.db.engine import DEFERRED_EVENTS
+from evaluation_hub.db.engine import DEFERRED_EVENTS, set_deferred_chainer
 from evaluation_hub.errors import ConfigError
 from seat_protocol.suites import DEFAULT, SigningKey, Suite, UnknownSuite, suite_named
 
@@ -323,6 +323,9 @@ async def chain_deferred(db: AsyncSession) -> int:
     ]
     await db.run_sync(_chain, events)
     return len(events)
+
+
+set_deferred_chainer(chain_deferred)  # what ``Database.write`` runs after a deferring commit
 
 
 @event.listens_for(Session, "after_soft_rollback")

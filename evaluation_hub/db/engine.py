@@ -33,10 +33,12 @@ from evaluation_hub.secretfile import PRIVATE_DIR, private_file
 
 __all__ = [
     "DEFERRED_EVENTS",
+    "ChainDeferred",
     "CommitListener",
     "Database",
     "is_sqlite",
     "make_engine",
+    "set_deferred_chainer",
     "sqlite_path",
     "to_completion",
 ]
@@ -52,6 +54,16 @@ CommitListener = Callable[[Mapping[str, Any]], Awaitable[None]]
 # writer held the audit chain (``audit.store``, *Deferred*); ``Database.write`` waits, after the
 # commit, until they are chained.
 DEFERRED_EVENTS = "audit_deferred_events"
+# How deferred audit events are chained, in an open unit of work (returns how many): set by
+# ``audit.store`` when it is imported. The audit layer, which defers them, sits above this one.
+ChainDeferred = Callable[[AsyncSession], Awaitable[int]]
+_deferred_chainer: list[ChainDeferred] = []
+
+
+def set_deferred_chainer(chain: ChainDeferred) -> None:
+    """Name the function that chains deferred audit events (``audit.store.chain_deferred``)."""
+    _deferred_chainer[:] = [chain]
+
 
 # A read-only unit of work on SQLite may use a deferred BEGIN so readers do not queue behind
 # writers (WAL lets them read a consistent snapshot).
@@ -175,13 +187,13 @@ class Database:
         await asyncio.shield(waiting)
 
     async def _chain_runs(self) -> None:
-        from evaluation_hub.audit.store import chain_deferred  # the audit layer is above this one
-
         while self._chain_next is not None:
             waiting, self._chain_next = self._chain_next, None
             try:
+                if not _deferred_chainer:  # nothing defers without ``audit.store`` imported
+                    raise RuntimeError("no chainer of deferred audit events is set")
                 async with self.sessions.begin() as session:
-                    await chain_deferred(session)
+                    await _deferred_chainer[0](session)
             except BaseException as exc:  # Exception, or this task cancelled at shutdown
                 waiting.set_exception(exc)
                 waiting.exception()  # retrieved: a caller that went away must not log it

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import func, insert, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from evaluation_hub.audit.chain import verify
 from evaluation_hub.audit.checkpoint import CheckpointPolicy
@@ -111,17 +112,17 @@ async def test_a_writer_that_finds_the_chain_taken_commits_at_once_and_is_chaine
 async def test_writers_that_deferred_together_are_chained_together_each_in_its_order(
     database: Database, hub_key: Ed25519PrivateKey, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from evaluation_hub.audit import store
+    from evaluation_hub.audit.store import chain_deferred
+    from evaluation_hub.db import engine
 
     runs: list[int] = []
-    real = store.chain_deferred
 
-    async def counted(db: object) -> int:
-        chained = await real(db)  # type: ignore[arg-type]
+    async def counted(db: AsyncSession) -> int:
+        chained = await chain_deferred(db)
         runs.append(chained)
         return chained
 
-    monkeypatch.setattr(store, "chain_deferred", counted)
+    monkeypatch.setattr(engine, "_deferred_chainer", [counted])
     async with _chain_held(database):
         writers = [asyncio.create_task(_write(database, f"seat:{n}", 3)) for n in range(1, 21)]
         for _ in range(500):
