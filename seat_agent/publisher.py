@@ -379,11 +379,13 @@ let pc = null;
 const FIRST_RETRY_MS = 3000;
 const LAST_RETRY_MS = 60000;
 let retryMs = FIRST_RETRY_MS;
+let failures = 0;  // since the last working connection
 window.seatCamera = { get pc() { return pc; } };
 function retryLater(conn, why) {
   const wait = Math.round(retryMs * (0.5 + Math.random()));
   retryMs = Math.min(retryMs * 2, LAST_RETRY_MS);
-  statusText(`${why}，${Math.round(wait / 1000)} 秒后重试`);
+  failures += 1;
+  statusText(`${why}，${Math.round(wait / 1000)} 秒后重试（已失败 ${failures} 次）`);
   setTimeout(() => { if (conn === pc) publish(); }, wait);
 }
 function gathered(conn) {
@@ -404,6 +406,7 @@ async function publish() {
     if (conn !== pc) return;
     if (conn.connectionState === "connected") {
       retryMs = FIRST_RETRY_MS;
+      failures = 0;
       statusText("正在向主场推送音视频");
     }
     if (["failed", "disconnected", "closed"].includes(conn.connectionState)) {

@@ -62,9 +62,10 @@ log = structlog.get_logger(__name__)
 
 # With an expert played, check-in opens this long before the booked window (it is tomorrow).
 PLAY_CHECKIN_LEAD = timedelta(days=3)
-# The scripted evaluation runs now. Started within an hour of the evening cut-off (开评分离,
-# 22:00 Beijing time by default) or past it, the hub would pause it at the cut-off or at once,
-# as it must a real one; the demo then moves its own cut-off to the day's end and says so.
+# The demo's evaluation runs now (scripted, or started by hand from the host page). Started
+# within an hour of the evening cut-off (开评分离, 22:00 Beijing time by default) or past it, the
+# hub would pause it at the cut-off or at once, as it must a real one; the demo then moves its
+# own cut-off to the day's end and says so. (From 23:59 to midnight it still pauses.)
 LATE_DEMO_CUTOFF = time(23, 59)
 
 
@@ -305,8 +306,9 @@ def run(args: argparse.Namespace) -> int:
     # The demo keeps its recordings beside its database unless told otherwise.
     if "EVALHUB_RECORDINGS_DIR" not in os.environ:
         config = dataclasses.replace(config, recordings_dir=options.state / "recordings")
-    if options.scripted:
-        config = late_evening(config, datetime.now(UTC))
+    # Scripted or by hand (the host page opens check-in and starts the evaluation now), the
+    # demo's evaluation runs today.
+    config = late_evening(config, datetime.now(UTC))
     if options.expert is not None:
         # The session is tomorrow: let the person check in now (demo only).
         checkin = dataclasses.replace(config.regulation.checkin, lead=PLAY_CHECKIN_LEAD)
