@@ -32,7 +32,6 @@ __all__ = [
     "manifest_from",
     "manifest_json",
     "open_chapter_file",
-    "read_chapter",
     "write_atomic",
     "write_chapter",
 ]
@@ -170,18 +169,19 @@ def open_chapter_file(
         data = path.read_bytes()
     except FileNotFoundError:
         return OpenedFile(None, True, "missing")
-    pieces = _pieces(data, chapter)
-    if pieces is None:
+    split = _split(data, chapter)
+    if split is None:
         return OpenedFile(None, True, "cut short or altered")
+    body, pieces = split
     try:
         return OpenedFile(open_sealed(chapter, pieces, key, context), False)
     except ChapterSealError as exc:
-        body = memoryview(data)[4 * (len(pieces) + 1) :]
         return OpenedFile(None, hashlib.sha256(body).hexdigest() != chapter.sha256, str(exc))
 
 
-def _pieces(data: bytes, chapter: ManifestChapter) -> list[memoryview] | None:
-    """The chunks of a chapter file's bytes, as views, if its header fits the manifest."""
+def _split(data: bytes, chapter: ManifestChapter) -> tuple[memoryview, list[memoryview]] | None:
+    """A chapter file's body (its chunks, concatenated) and each chunk, as views, if its
+    header fits the manifest; else None."""
     count = len(chapter.chunks)
     head = 4 * (count + 1)
     if len(data) < head or struct.unpack_from(">I", data)[0] != count:
@@ -194,20 +194,4 @@ def _pieces(data: bytes, chapter: ManifestChapter) -> list[memoryview] | None:
     for length in lengths:
         pieces.append(body[at : at + length])
         at += length
-    return pieces
-
-
-def read_chapter(path: Path, chapter: ManifestChapter) -> dict[str, bytes] | None:
-    """The chapter's chunks from its file if the file is whole and hashes to the manifest's
-    chapter hash, else None (missing or damaged); for checks that want the SHA-256 (tests)."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        return None
-    pieces = _pieces(data, chapter)
-    if pieces is None:
-        return None
-    body = memoryview(data)[4 * (len(pieces) + 1) :]
-    if hashlib.sha256(body).hexdigest() != chapter.sha256:
-        return None
-    return {d: bytes(p) for d, p in zip(chapter.chunks, pieces, strict=True)}
+    return body, pieces

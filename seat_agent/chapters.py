@@ -60,7 +60,7 @@ from seat_agent.chapter_files import (
 from seat_agent.chunk_seals import ChunkSeals
 from seat_agent.errors import ChapterNotReady, ChapterUnreadable
 from seat_agent.keys import SeatIdentity
-from seat_protocol.chapter_crypto import ChapterSealError, chapter_context
+from seat_protocol.chapter_crypto import chapter_context
 from seat_protocol.events import ChunkReceived, Connected, Disconnected, Event, MessageReceived
 from seat_protocol.messages import (
     MAX_CHUNKS_PER_REQUEST,
@@ -223,7 +223,7 @@ class ChapterCache:
                 raise ChapterNotReady(
                     f"章节「{label}」尚未下载完成（已接收 {received}/{chapter.size} 字节），请稍候"
                 )
-            opened = await asyncio.to_thread(self._open_file, chapter)
+            opened = await asyncio.to_thread(self._open_file, self._session_id, chapter)
             if opened.damaged:
                 self._forget(chapter)
                 log.warning("seat.chapter_damaged", label=label)
@@ -232,15 +232,13 @@ class ChapterCache:
                 raise ChapterNotReady(
                     f"章节「{label}」的本地缓存校验未通过，已自动重新下载，请稍候再打开"
                 )
-            try:
-                if opened.text is None:
-                    raise ChapterSealError(opened.error)
-                return opened.text.decode("utf-8")
-            except (ChapterSealError, UnicodeDecodeError) as exc:
-                log.error("seat.chapter_unreadable", label=label, error=str(exc))
-                raise ChapterUnreadable(
-                    f"章节「{label}」无法用本工位的密钥解密，请联系现场工作人员重新发放章节"
-                ) from None
+            if opened.text is not None:
+                with contextlib.suppress(UnicodeDecodeError):
+                    return opened.text.decode("utf-8")
+            log.error("seat.chapter_unreadable", label=label, error=opened.error or "not UTF-8")
+            raise ChapterUnreadable(
+                f"章节「{label}」无法用本工位的密钥解密，请联系现场工作人员重新发放章节"
+            )
 
     def check_chunk(self, sha256: str, data: ChunkData) -> bool:
         """Whether ``data`` may be taken (and acknowledged) as the chunk named ``sha256``; the
@@ -272,11 +270,12 @@ class ChapterCache:
     def _path(self, chapter: ManifestChapter) -> Path:
         return self._chapter_dir / chapter.sha256
 
-    def _open_file(self, chapter: ManifestChapter) -> OpenedFile:
-        """The chapter's file, opened and checked (``open_chapter_file``); in a worker thread."""
-        assert self._session_id is not None
+    def _open_file(self, session_id: str | None, chapter: ManifestChapter) -> OpenedFile:
+        """``open_chapter_file`` as a chapter of ``session_id`` (None: no manifest, stale)."""
+        if session_id is None:
+            return OpenedFile(None, True, "no manifest")
         context = chapter_context(
-            self._session_id, self._identity.seat_id, chapter.label, chapter.position
+            session_id, self._identity.seat_id, chapter.label, chapter.position
         )
         return open_chapter_file(self._path(chapter), chapter, self._identity.x25519, context)
 
@@ -300,7 +299,7 @@ class ChapterCache:
         wanted = {c.sha256: c for c in self._chapters}
         for path in self._chapter_dir.iterdir():
             chapter = wanted.get(path.name)
-            if chapter is not None and not self._open_file(chapter).damaged:
+            if chapter is not None and not self._open_file(self._session_id, chapter).damaged:
                 self._stored.add(chapter.sha256)
             else:
                 path.unlink(missing_ok=True)  # damaged, cut off mid-write (.tmp) or stale
@@ -465,7 +464,7 @@ class ChapterCache:
         failed: list[str] = []
         damaged: list[ManifestChapter] = []
         for chapter in sorted(chapters, key=lambda c: c.position):
-            opened = self._open_file(chapter)
+            opened = self._open_file(session_id, chapter)
             if opened.damaged:
                 damaged.append(chapter)
             elif opened.text is None:

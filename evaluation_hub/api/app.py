@@ -324,9 +324,8 @@ def create_app(
             # Refuses to start on a database whose audit chain is of another suite.
             async with app[DB].write() as s:
                 await fix_suite(s, config.suite)
-            if not app[DB].is_sqlite:
-                # Events deferred by a process that stopped before chaining them.
-                await app[DB].chain_deferred()
+            # Events deferred by a process that stopped before chaining them.
+            await app[DB].chain_deferred()
         # Fail at start-up, not at first use, when the bus (Redis) cannot be reached.
         await app[BUS].present()
         tasks = _start_timers(app) if sweep else []

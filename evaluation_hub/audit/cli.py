@@ -69,10 +69,9 @@ async def _verify_database(url: str, public_key: PublicKey) -> VerifyReport:
 
     database = Database(url, pool_size=1)
     try:
-        if not database.is_sqlite:
-            # Events committed but deferred by a process that stopped before chaining them
-            # (``audit.store``, *Deferred*) are chained first: verified, not left out.
-            await database.chain_deferred()
+        # Events committed but deferred by a process that stopped before chaining them
+        # (``audit.store``, *Deferred*) are chained first: verified, not left out.
+        await database.chain_deferred()
         # One read transaction: events and checkpoints come from the same snapshot.
         async with database.read() as db:
             events = await load_chain(db)

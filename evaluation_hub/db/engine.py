@@ -178,7 +178,11 @@ class Database:
         *Deferred*). One run at a time in this process, and every caller that arrives while a
         run is under way is served by the next one together: one transaction chains what
         every writer of every process deferred meanwhile. A failed run (the database went
-        away) raises for its callers; their events stay deferred, committed, for the next."""
+        away) raises for its callers; their events stay deferred, committed, for the next.
+        SQLite: nothing is ever deferred (``BEGIN IMMEDIATE`` serialises writers), so nothing
+        to do."""
+        if self.is_sqlite:
+            return
         if self._chain_next is None:
             self._chain_next = asyncio.get_running_loop().create_future()
         waiting = self._chain_next
