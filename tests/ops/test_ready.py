@@ -89,6 +89,22 @@ async def get_ready(client: Client) -> tuple[int, dict[str, Any]]:
     return response.status, timed(body)
 
 
+async def back_to_ready(client: Client, restarted: set[str]) -> None:
+    """Ready again, all checks passing. Until then (the first connections to a restarted
+    server may take longer than a check's own timeout on a loaded machine: the database check
+    timed out once so in CI) every answer is a 503 naming only the ``restarted`` checks; no
+    bound on how long it takes, but the hang guard's."""
+    for _ in range(600):
+        status, body = await get_ready(client)
+        if status == 200:
+            assert body == ready(PG_CHECKS)
+            return
+        failing = {check["name"] for check in body["checks"] if not check["ok"]}
+        assert status == 503 and failing and failing <= restarted, (status, body)
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"never ready again after restarting {sorted(restarted)}")
+
+
 async def test_a_check_that_never_answers_fails_at_its_own_timeout() -> None:
     """The promise behind "an answer within a second, whatever is down": a dependency that
     hangs (a black-holed connection, not a refused one) fails its check when the check's own
@@ -257,7 +273,7 @@ async def test_ready_follows_postgresql_and_redis_going_and_coming_back(
             not_ready(PG_CHECKS, {"database": "数据库不可达"}),
         )
         start_again(private_pg)
-        assert await get_ready(client) == (200, ready(PG_CHECKS))
+        await back_to_ready(client, {"database"})
 
         private_redis.stop()
         assert await get_ready(client) == (
@@ -265,7 +281,7 @@ async def test_ready_follows_postgresql_and_redis_going_and_coming_back(
             not_ready(PG_CHECKS, {"redis": "Redis 不可达"}),
         )
         private_redis.start()
-        assert await get_ready(client) == (200, ready(PG_CHECKS))
+        await back_to_ready(client, {"redis"})
 
         # Both at once: both named.
         stop(private_pg)
@@ -276,6 +292,6 @@ async def test_ready_follows_postgresql_and_redis_going_and_coming_back(
         )
         start_again(private_pg)
         private_redis.start()
-        assert await get_ready(client) == (200, ready(PG_CHECKS))
+        await back_to_ready(client, {"database", "redis"})
     finally:
         await client.close()
