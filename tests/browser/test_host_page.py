@@ -3,6 +3,7 @@ lifecycle (the committee confirms before the start), see the outage clock, issue
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -68,3 +69,51 @@ async def test_host_runs_a_session(demo_hub: str, browser: Any, tmp_path: Path) 
     await page.click("#issue-pins")
     await page.wait_for_selector("#message:not(.ok):not([hidden])")
     assert "还没有安排到已确认工位的专家" in (await page.text_content("#message") or "")
+
+
+async def test_an_answer_from_before_an_action_does_not_undo_it_on_the_page(
+    demo_hub: str, browser: Any
+) -> None:
+    """A refresh asked before the host confirms the seats, answered after: the page keeps what
+    the confirmation showed (it used to show the old state and buttons until the next event)."""
+    page = await browser.new_page()
+    await page.goto(f"{demo_hub}/host")
+    await page.fill("input[name=username]", "km_operator")
+    await page.fill("input[name=password]", "demo-2026")
+    await page.click("button[type=submit]")
+    await page.wait_for_selector("#bookings tbody tr")
+    await page.click("#allocate-nearest")
+    await page.wait_for_selector("#message.ok")
+    await page.wait_for_selector("#actions button[data-action=confirm_seats]")
+
+    # The next lifecycle answer is read by the hub now and handed to the page later.
+    held: list[tuple[Any, Any]] = []
+    answered = asyncio.Event()
+
+    async def hold_one(route: Any) -> None:
+        if held or route.request.method != "GET":
+            await route.continue_()
+            return
+        held.append((route, await route.fetch()))
+        answered.set()
+
+    await page.route("**/api/sessions/*/lifecycle", hold_one)
+    await page.evaluate("() => { refresh(); }")
+    await asyncio.wait_for(answered.wait(), 30)
+    assert await page.text_content("#state") == "当前状态：已排期"
+
+    await page.click("#actions button[data-action=confirm_seats]")
+    await page.wait_for_selector("#actions button[data-action=open_check_in]")
+    confirmed = await page.text_content("#state")
+    assert confirmed != "当前状态：已排期"
+
+    route, stale = held[0]
+    async with page.expect_event("requestfinished", lambda r: r is route.request):
+        await route.fulfill(response=stale)
+    # Let the page read and handle the answer it was just given (a few turns of its event loop).
+    await page.evaluate(
+        "async () => { for (let i = 0; i < 5; i++) await new Promise((r) => setTimeout(r, 20)); }"
+    )
+    assert await page.text_content("#state") == confirmed
+    assert await page.locator("#actions button[data-action=confirm_seats]").count() == 0
+    assert await page.locator("#actions button[data-action=open_check_in]").count() == 1

@@ -42,6 +42,17 @@ async function api(method, path, body) {
   return data;
 }
 
+// Answers can arrive out of order (a refresh asked before a change may answer after the page
+// showed the change's own answer): newest(key, request) runs request() and returns its answer only
+// if no later ask for the same key has started since, else undefined (the newer one will show).
+const newestAsked = new Map();
+async function newest(key, request) {
+  const n = (newestAsked.get(key) || 0) + 1;
+  newestAsked.set(key, n);
+  const answer = await request();
+  return newestAsked.get(key) === n ? answer : undefined;
+}
+
 // Beijing wall-clock parts of an ISO instant.
 function beijing(iso) {
   const parts = new Intl.DateTimeFormat("zh-CN", {

@@ -65,15 +65,32 @@ function renderLifecycleView(view) {
        el("td", { textContent: t.actor }), el("td", { textContent: t.reason }))));
 }
 
+// The lifecycle is shown from the newest answer only: a refresh asked before an action could
+// otherwise answer after it and show the state (and buttons) from before the action.
 async function renderLifecycle() {
-  renderLifecycleView(await api("GET", `/api/sessions/${sessionId()}/lifecycle`));
+  const view = await newest("lifecycle", () => api("GET", `/api/sessions/${sessionId()}/lifecycle`));
+  if (view) renderLifecycleView(view);
+}
+
+// An action's or fault's own answer; if a refresh was asked meanwhile, ask once more so that the
+// last thing shown was read after the change.
+async function showChanged(request) {
+  let view;
+  try {
+    view = await newest("lifecycle", request);
+  } catch (err) {
+    await renderLifecycle().catch(() => {}); // a refresh it overtook must not be lost
+    throw err;
+  }
+  if (view) renderLifecycleView(view);
+  else await renderLifecycle();
 }
 
 async function act(action) {
   try {
     const body = { action: action.action };
     if ($("#reason").value.trim()) body.reason = $("#reason").value;
-    renderLifecycleView(await api("POST", `/api/sessions/${sessionId()}/actions`, body));
+    await showChanged(() => api("POST", `/api/sessions/${sessionId()}/actions`, body));
     $("#reason").value = "";
     showMessage(`已${action.name}。`, true);
   } catch (err) { showMessage(err.message); }
@@ -82,14 +99,15 @@ async function act(action) {
 async function fault(fixed) {
   try {
     const body = fixed ? { fixed: true } : { note: $("#fault-note").value };
-    renderLifecycleView(await api("POST", `/api/sessions/${sessionId()}/fault`, body));
+    await showChanged(() => api("POST", `/api/sessions/${sessionId()}/fault`, body));
     showMessage(fixed ? "已登记故障排除。" : "已登记故障，开始计时。", true);
     if (!fixed) $("#fault-note").value = "";
   } catch (err) { showMessage(err.message); }
 }
 
 async function renderBookings() {
-  const bookings = await api("GET", `/api/bookings?session_id=${sessionId()}`);
+  const bookings = await newest("bookings", () => api("GET", `/api/bookings?session_id=${sessionId()}`));
+  if (!bookings) return;
   $("#bookings tbody").replaceChildren(...bookings.map((b) => el("tr", { "data-booking": b.id },
     el("td", { textContent: `#${b.id}` }),
     // A drawn venue stays hidden from the host until the session starts (四不知).
