@@ -34,7 +34,12 @@ each end can have a core (when nothing else runs).
    seat protocol. Why: on this virtual machine writing fresh page-cache pages costs much
    more CPU than the copy (perf: ``copy_folio_from_iter_atomic`` was 26 % of the seat's
    samples) and an fsync 1-6 ms, none of which the in-memory download pays.
-6. Optionally (``--read``) the time to decrypt every chapter at the seat.
+6. **The disk alone**: the same chapters, already in the seat process's memory, written by
+   ``write_chapter`` with every chapter started at once in its own worker thread, until every
+   file is synced: no link, no encryption, no waiting for bytes. The least time any delivery
+   that makes these chapters durable on this disk can take, so ``plain / disk`` is the highest
+   ratio to the in-memory plain download such a delivery can reach on this machine.
+7. Optionally (``--read``) the time to decrypt every chapter at the seat.
 
 The transfers run interleaved in every round (their order turned each round), so other
 load on the machine falls on all of them alike; each runs ``--repeat`` times after one warm-up
@@ -88,7 +93,7 @@ from tests.support.postgres_server import free_port
 HUB_ID = "evaluation-hub"
 SEAT_KEY = "BN.BN-01"
 SEAT_END = Path(__file__).resolve().parent / "chapter_sync_seat.py"
-KINDS = ("binary", "json", "plain", "plain+disk")
+KINDS = ("binary", "json", "plain", "plain+disk", "disk")
 
 
 async def prepare(url: str) -> tuple[Ed25519PrivateKey, X25519PrivateKey]:
@@ -307,11 +312,16 @@ async def run(args: argparse.Namespace) -> None:
                 read_s.append(finished["read"])
             return done["end"] - t0, done["end"] - done["arrived"], spent
 
-        async def plain_download(disk: bool) -> tuple[float, dict[str, float]]:
+        async def plain_download(kind: str) -> tuple[float, dict[str, float]]:
+            """``plain``, ``plain+disk`` or ``disk`` (the writes alone, no link)."""
             c0, l0 = time.process_time(), time.thread_time()
-            chapter = -(-delivered // args.chapters) if disk else None
+            chapter = -(-delivered // args.chapters) if kind != "plain" else None
             got = await seat_end.ask(
-                {"op": "plain", "url": f"http://127.0.0.1:{plain_port}/blob", "chapter": chapter},
+                {
+                    "op": "disk" if kind == "disk" else "plain",
+                    "url": f"http://127.0.0.1:{plain_port}/blob",
+                    "chapter": chapter,
+                },
                 "took",
             )
             spent = {
@@ -335,8 +345,8 @@ async def run(args: argparse.Namespace) -> None:
             order = kinds[n % len(kinds) :] + kinds[: n % len(kinds)]
             timed = n > 0  # the first round warms up
             for kind in order:
-                if kind.startswith("plain"):
-                    took, spent = await plain_download(kind == "plain+disk")
+                if kind.startswith("plain") or kind == "disk":
+                    took, spent = await plain_download(kind)
                 else:
                     took, tail, spent = await deliver(
                         manifest, chunks, [1] if kind == "binary" else [], timed
@@ -381,10 +391,15 @@ def report(
         ("json", "encrypted delivery, JSON/base64 (old):"),
         ("plain", "plain loopback HTTP (aiohttp):        "),
         ("plain+disk", "plain HTTP, written as the cache does:"),
+        ("disk", "the disk alone (no link):             "),
     ):
         print(f"{label} {mib / best[kind]:8.1f} MiB/s ({best[kind]:.3f} s)")
     print(f"ratio binary / plain:                   {best['plain'] / best['binary']:8.3f}")
     print(f"ratio binary / plain written to disk:   {best['plain+disk'] / best['binary']:8.3f}")
+    print(
+        f"highest ratio to plain a durable delivery can have here: {best['plain'] / best['disk']:.3f}"
+        " (plain / the disk alone)"
+    )
     print(f"ratio JSON / plain:                     {best['plain'] / best['json']:8.3f}")
     print(f"binary over JSON:                       {best['json'] / best['binary']:8.2f}x")
     ratios = sorted(p / b for p, b in zip(times["plain"], times["binary"], strict=True))
@@ -410,7 +425,9 @@ def report(
             + ", ".join(
                 f"{side} {min(s) * 1000:.1f} / {statistics.median(s) * 1000:.1f}"
                 for side, s in spent.items()
+                # The plain client is all loop; the disk alone's hub served the untimed fetch.
                 if not (kind.startswith("plain") and side == "seat loop")
+                and not (kind == "disk" and side != "seat")
             )
         )
     if read_s:

@@ -180,6 +180,33 @@ class SeatEnd:
         await asyncio.to_thread(os.sync)  # as after a seat round (see ``seat``)
         reply(took=took, cpu=cpu, got=got)
 
+    async def disk(self, cmd: dict[str, Any]) -> None:
+        # The disk alone: the same bytes, already in this process's memory (fetched first, not
+        # timed), written as the cache writes chapters (``write_chapter``: one writev, one
+        # fsync, a rename, a directory fsync, each chapter in its own worker thread), every
+        # chapter started at once: the least time any delivery that makes these chapters
+        # durable on this disk can take, whatever its link.
+        chapter: int = cmd["chapter"]
+        self.runs += 1
+        folder = self.work / f"disk-{self.runs}"
+        folder.mkdir()
+        async with ClientSession() as client, client.get(cmd["url"]) as resp:
+            pieces = [piece async for piece in resp.content.iter_chunked(CHUNK_SIZE)]
+        per = -(-chapter // CHUNK_SIZE)  # pieces per chapter (each piece is one chunk's size)
+        chapters = [pieces[i : i + per] for i in range(0, len(pieces), per)]
+        t0, c0 = time.perf_counter(), time.process_time()
+        await asyncio.gather(
+            *(
+                asyncio.to_thread(write_chapter, folder / str(n), chunks)
+                for n, chunks in enumerate(chapters)
+            )
+        )
+        took, cpu = time.perf_counter() - t0, time.process_time() - c0
+        got = sum(map(len, pieces))
+        await asyncio.to_thread(shutil.rmtree, folder)
+        await asyncio.to_thread(os.sync)  # as after a seat round (see ``seat``)
+        reply(took=took, cpu=cpu, got=got)
+
 
 async def main() -> None:
     structlog.configure(
@@ -197,6 +224,8 @@ async def main() -> None:
             await end.seat(cmd)
         elif cmd["op"] == "plain":
             await end.plain(cmd)
+        elif cmd["op"] == "disk":
+            await end.disk(cmd)
         else:
             break
     if end.profiler is not None and end.profile_path:
