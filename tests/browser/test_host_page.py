@@ -16,7 +16,8 @@ from tests.hub.helpers import confirm_committee
 pytestmark = pytest.mark.browser
 
 
-async def test_host_runs_a_session(demo_hub: str, browser: Any, tmp_path: Path) -> None:
+async def _signed_in(browser: Any, demo_hub: str) -> Any:
+    """The host page signed in as the demo's host operator, its bookings shown."""
     page = await browser.new_page()
     await page.goto(f"{demo_hub}/host")
     assert await page.title() == "主场评标会管理 · 远程异地评标"
@@ -24,6 +25,11 @@ async def test_host_runs_a_session(demo_hub: str, browser: Any, tmp_path: Path) 
     await page.fill("input[name=password]", "demo-2026")
     await page.click("button[type=submit]")
     await page.wait_for_selector("#bookings tbody tr")
+    return page
+
+
+async def test_host_runs_a_session(demo_hub: str, browser: Any, tmp_path: Path) -> None:
+    page = await _signed_in(browser, demo_hub)
     assert await page.text_content("#state") == "当前状态：已排期"
     assert await page.locator("#bookings tbody tr").count() == 3  # the demo's three requests
 
@@ -76,12 +82,7 @@ async def test_an_answer_from_before_an_action_does_not_undo_it_on_the_page(
 ) -> None:
     """A refresh asked before the host confirms the seats, answered after: the page keeps what
     the confirmation showed (it used to show the old state and buttons until the next event)."""
-    page = await browser.new_page()
-    await page.goto(f"{demo_hub}/host")
-    await page.fill("input[name=username]", "km_operator")
-    await page.fill("input[name=password]", "demo-2026")
-    await page.click("button[type=submit]")
-    await page.wait_for_selector("#bookings tbody tr")
+    page = await _signed_in(browser, demo_hub)
     await page.click("#allocate-nearest")
     await page.wait_for_selector("#message.ok")
     await page.wait_for_selector("#actions button[data-action=confirm_seats]")
