@@ -164,8 +164,31 @@ async def _enrol_and_start(world: World, seat_ids: list[str]) -> dict[str, str]:
         dirs.append(state)
         ports[seat_id] = free_port()
         keys[seat_id] = new_page_key()
-    world.agents += start_seat_agents(dirs, {}, "testpattern", ports, keys)
+    agents = start_seat_agents(dirs, {}, "testpattern", ports, keys)
+    world.agents += agents
+    await _serving(agents, [ports[s] for s in seat_ids])
     return {s: opening_url("127.0.0.1", ports[s], keys[s]) for s in seat_ids}
+
+
+async def _serving(agents: list[subprocess.Popen[bytes]], ports: list[int]) -> None:
+    """Until every agent's page server accepts connections, as a person would wait for the
+    terminal to show its page (the host's steps before the seats' can take less time than
+    seven agents take to start on two cores)."""
+    for _ in range(600):
+        assert all(a.poll() is None for a in agents), "a seat agent exited"
+        listening = 0
+        for port in ports:
+            try:
+                _reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            except OSError:
+                break
+            writer.close()
+            await writer.wait_closed()
+            listening += 1
+        if listening == len(ports):
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("the seat agents' pages did not start")
 
 
 async def _sign_in(page: Any, url: str, user: str) -> None:
