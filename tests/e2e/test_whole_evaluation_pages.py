@@ -327,10 +327,11 @@ async def test_a_whole_evaluation_through_the_pages(world: World, browser: Any) 
 
         # --- the seven experts check in at their seats, confirm, elect the chair -------------
         experts: dict[str, Any] = {}
-        seats_browser = await person()  # each seat's page is its own origin
         for expert in SEVEN:
             seat_id, pin = pins[expert]
-            page = await seats_browser.new_page()
+            # A browser of its own at each seat, as at seven terminals (and as Chromium's
+            # pages in one context, all but the front one throttled, took 2 s per action).
+            page = await (await person()).new_page()
             experts[expert] = page
             await page.goto(pages[seat_id])
             await expect(page.get_by_test_id("link")).to_have_text("已连接主场")
