@@ -312,7 +312,7 @@ async def run(args: argparse.Namespace) -> None:
                 read_s.append(finished["read"])
             return done["end"] - t0, done["end"] - done["arrived"], spent
 
-        async def plain_download(kind: str) -> tuple[float, dict[str, float]]:
+        async def baseline(kind: str) -> tuple[float, dict[str, float]]:
             """``plain``, ``plain+disk`` or ``disk`` (the writes alone, no link)."""
             c0, l0 = time.process_time(), time.thread_time()
             chapter = -(-delivered // args.chapters) if kind != "plain" else None
@@ -346,7 +346,7 @@ async def run(args: argparse.Namespace) -> None:
             timed = n > 0  # the first round warms up
             for kind in order:
                 if kind.startswith("plain") or kind == "disk":
-                    took, spent = await plain_download(kind)
+                    took, spent = await baseline(kind)
                 else:
                     took, tail, spent = await deliver(
                         manifest, chunks, [1] if kind == "binary" else [], timed

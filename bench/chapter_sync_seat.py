@@ -149,9 +149,7 @@ class SeatEnd:
         # (every ``chapter`` bytes one file, written and synced by ``write_chapter`` in a worker
         # thread while the rest arrives), and it ends once every file is synced.
         chapter: int | None = cmd.get("chapter")
-        self.runs += 1
-        folder = self.work / f"plain-{self.runs}"
-        folder.mkdir()
+        folder = self._folder("plain")
         writes: list[asyncio.Task[None]] = []
         pieces: list[bytes] = []
         held = 0
@@ -176,8 +174,7 @@ class SeatEnd:
                 write(pieces)
             await asyncio.gather(*writes)
             took, cpu = time.perf_counter() - t0, time.process_time() - c0
-        await asyncio.to_thread(shutil.rmtree, folder)
-        await asyncio.to_thread(os.sync)  # as after a seat round (see ``seat``)
+        await _cleared(folder)
         reply(took=took, cpu=cpu, got=got)
 
     async def disk(self, cmd: dict[str, Any]) -> None:
@@ -187,9 +184,7 @@ class SeatEnd:
         # chapter started at once: the least time any delivery that makes these chapters
         # durable on this disk can take, whatever its link.
         chapter: int = cmd["chapter"]
-        self.runs += 1
-        folder = self.work / f"disk-{self.runs}"
-        folder.mkdir()
+        folder = self._folder("disk")
         async with ClientSession() as client, client.get(cmd["url"]) as resp:
             pieces = [piece async for piece in resp.content.iter_chunked(CHUNK_SIZE)]
         per = -(-chapter // CHUNK_SIZE)  # pieces per chapter (each piece is one chunk's size)
@@ -202,10 +197,21 @@ class SeatEnd:
             )
         )
         took, cpu = time.perf_counter() - t0, time.process_time() - c0
-        got = sum(map(len, pieces))
-        await asyncio.to_thread(shutil.rmtree, folder)
-        await asyncio.to_thread(os.sync)  # as after a seat round (see ``seat``)
-        reply(took=took, cpu=cpu, got=got)
+        await _cleared(folder)
+        reply(took=took, cpu=cpu, got=sum(map(len, pieces)))
+
+    def _folder(self, kind: str) -> Path:
+        """A new folder for one baseline transfer's files."""
+        self.runs += 1
+        folder = self.work / f"{kind}-{self.runs}"
+        folder.mkdir()
+        return folder
+
+
+async def _cleared(folder: Path) -> None:
+    """A baseline's files deleted and the deletions synced, as after a seat round (``seat``)."""
+    await asyncio.to_thread(shutil.rmtree, folder)
+    await asyncio.to_thread(os.sync)
 
 
 async def main() -> None:

@@ -54,7 +54,7 @@ from seat_agent.keys import init_state_dir
 from seat_agent.page.guard import new_page_key, opening_url
 from seat_protocol.seat_key import SeatKey
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
-from tests.e2e.conftest import SEALING_KEY, HubProcess, _env, api
+from tests.e2e.conftest import SEALING_KEY, HubProcess, _env, api, until
 from tests.evaluation.helpers import DEMO_PACKAGE
 from tests.support.postgres_server import free_port
 from tests.support.seed import load_directory, seed
@@ -174,21 +174,19 @@ async def _serving(agents: list[subprocess.Popen[bytes]], ports: list[int]) -> N
     """Until every agent's page server accepts connections, as a person would wait for the
     terminal to show its page (the host's steps before the seats' can take less time than
     seven agents take to start on two cores)."""
-    for _ in range(600):
+
+    async def listening() -> bool:
         assert all(a.poll() is None for a in agents), "a seat agent exited"
-        listening = 0
         for port in ports:
             try:
                 _reader, writer = await asyncio.open_connection("127.0.0.1", port)
             except OSError:
-                break
+                return False
             writer.close()
             await writer.wait_closed()
-            listening += 1
-        if listening == len(ports):
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError("the seat agents' pages did not start")
+        return True
+
+    await until(listening, "the seat agents' pages")
 
 
 async def _sign_in(page: Any, url: str, user: str) -> None:
